@@ -1,0 +1,64 @@
+//! The one error type of the crate: every bad input ends here, never in a panic.
+
+use std::path::PathBuf;
+
+/// What went wrong, with the shapes, values, sizes or file involved.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Two operands whose shapes do not fit together.
+    #[error("shape mismatch: {what}: expected {expected}, got {got}")]
+    Shape {
+        /// Which operand, and what its shape must agree with.
+        what: String,
+        /// The shape that was required.
+        expected: String,
+        /// The shape that was given.
+        got: String,
+    },
+    /// A dimension of zero: f would be a sum over nothing, or have no input.
+    #[error("{what} must be at least 1, got 0")]
+    EmptyDimension {
+        /// Which dimension.
+        what: &'static str,
+    },
+    /// A NaN or an infinity in an input; `index` is the first one found in row-major order.
+    #[error("{what} has a non-finite entry {value} at index {index:?}")]
+    NonFinite {
+        /// Which input.
+        what: &'static str,
+        /// Multi-index of the first non-finite entry.
+        index: Vec<usize>,
+        /// The entry itself (NaN, inf or -inf), as f64.
+        value: f64,
+    },
+    /// A request whose memory would not fit: refused before allocating.
+    #[error("{what} needs {needed} bytes, but only {available} bytes are available")]
+    TooLarge {
+        /// What was being allocated.
+        what: String,
+        /// Bytes the request needs (saturated at `u64::MAX` on overflow).
+        needed: u64,
+        /// Bytes available: the machine's free memory or the caller's budget.
+        available: u64,
+    },
+    /// A file that is not the .npy array it claims to be.
+    #[error("{}: {reason}", path.display())]
+    Npy {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The operating system refused to read or write a file.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

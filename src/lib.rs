@@ -1,0 +1,60 @@
+//! # fwdrev: forward and reverse mode for f(x) = Σ σ(B·σ(A·x)), on BLAS
+//!
+//! With y1 = A·x (A is d1×d0) and y2 = B·σ(y1) (B is d2×d1), the chain rule gives
+//!
+//! ```text
+//! ∇f(x)ᵀ = 1ᵀ · diag(σ'(y2)) · B · diag(σ'(y1)) · A
+//! ```
+//!
+//! a product of five factors, two of them dense. Where the brackets go decides the cost:
+//!
+//! - **Forward mode** brackets from the right, as tangents flow from the input:
+//!   σ'(y2)ᵀ·(B·(diag(σ'(y1))·A)). B·(…) is a d2×d1 by d1×d0 matrix product:
+//!   **d0·d1·d2** multiply-adds (one GEMM), O(d³).
+//! - **Reverse mode** brackets from the left, as adjoints flow from the output:
+//!   z = Bᵀ·σ'(y2), z ∘= σ'(y1), ∇f = Aᵀ·z. Every product is matrix-vector:
+//!   **2·(d0·d1 + d1·d2)** multiply-adds with the primal pass (four GEMVs), O(d²).
+//!
+//! At d0 = d1 = d2 = 8000 that is 5·10¹¹ against 2.6·10⁸: seconds against a tenth of a
+//! second. σ'(t) = e/(1+e)² with e = exp(−|t|) (see [`activation`]) is finite and
+//! accurate for every finite t, where σ(1−σ) would round to 0.
+//!
+//! ```
+//! use fwdrev::{Mode, Network};
+//! use ndarray::Array1;
+//!
+//! let net = Network::<f64>::from_seed(100, 105, 95, 42)?;
+//! let x = Array1::from_elem(100, 0.1);
+//! let (f, g_rev) = net.value_and_grad(x.view(), Mode::Reverse)?;
+//! let (_, g_fwd) = net.value_and_grad(x.view(), Mode::Forward)?;
+//! let diff = (&g_rev - &g_fwd).mapv(f64::abs).fold(0.0_f64, |m, &v| m.max(v));
+//! assert!(diff <= 1e-12 * g_rev.mapv(f64::abs).fold(0.0_f64, |m, &v| m.max(v)));
+//! assert!(f > 0.0 && f < 95.0);
+//! println!("f = {f}, backend: {}", fwdrev::backend());
+//! # Ok::<(), fwdrev::Error>(())
+//! ```
+//!
+//! Backends (cargo features): none by default (pure Rust: `matrixmultiply` GEMM with
+//! its threading, rayon GEMVs); `openblas` links Debian's OpenBLAS. [`backend`] says
+//! which one a build uses.
+
+#![warn(missing_docs)]
+
+#[cfg(feature = "openblas")]
+extern crate blas_src;
+
+pub mod activation;
+mod error;
+pub mod forward;
+pub mod linalg;
+pub mod memory;
+mod net;
+pub mod npy;
+mod primal;
+mod real;
+mod reverse;
+
+pub use error::{Error, Result};
+pub use linalg::{backend, Backend};
+pub use net::{Dims, Mode, Network, DEFAULT_MEMORY_BUDGET};
+pub use real::Real;

@@ -1,0 +1,32 @@
+//! Memory accounting: requests that cannot fit are refused before they allocate.
+
+use crate::{Error, Result};
+
+/// Bytes the operating system says can still be allocated (`MemAvailable` on Linux),
+/// or `None` where that cannot be read.
+pub fn available_bytes() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb.saturating_mul(1024))
+}
+
+/// Bytes of `count` values of `size` bytes each, `None` on overflow.
+pub fn bytes_of(count: &[usize], size: usize) -> Option<u64> {
+    count
+        .iter()
+        .try_fold(size as u64, |n, &c| n.checked_mul(c as u64))
+}
+
+/// Errors unless `bytes` (None: overflowed u64) fit in the machine's available memory.
+pub fn ensure_fits(what: impl FnOnce() -> String, bytes: Option<u64>) -> Result<()> {
+    let available = available_bytes().unwrap_or(u64::MAX);
+    match bytes {
+        Some(b) if b <= available => Ok(()),
+        _ => Err(Error::TooLarge {
+            what: what(),
+            needed: bytes.unwrap_or(u64::MAX),
+            available,
+        }),
+    }
+}

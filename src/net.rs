@@ -1,0 +1,223 @@
+//! The network f(x) = Σ σ(B·σ(A·x)): its weights, their validation, seeded construction.
+
+use crate::memory::{bytes_of, ensure_fits};
+use crate::{forward, reverse, Error, Real, Result};
+use ndarray::{Array1, Array2, ArrayView, ArrayView1, ArrayView2, Axis, Dimension};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use rayon::prelude::*;
+
+/// Extra memory forward mode may use for its column panels unless told otherwise: 64 MiB.
+pub const DEFAULT_MEMORY_BUDGET: usize = 64 << 20;
+
+/// Which way the Jacobian chain is accumulated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// From the input side: dense d2×d0 tangents, O(d0·d1·d2).
+    Forward,
+    /// From the output side: adjoint vectors only, O(d0·d1 + d1·d2).
+    Reverse,
+}
+
+impl Mode {
+    /// `"forward"` or `"reverse"`, as on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Forward => "forward",
+            Mode::Reverse => "reverse",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The widths of the network: x ∈ R^d0, A is d1×d0, B is d2×d1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Dims {
+    /// Inputs.
+    pub d0: usize,
+    /// Hidden units.
+    pub d1: usize,
+    /// Outputs summed into f.
+    pub d2: usize,
+}
+
+impl Dims {
+    /// Multiply-adds of forward mode's B·(D1·A): d0·d1·d2.
+    pub fn forward_flops(&self) -> f64 {
+        self.d0 as f64 * self.d1 as f64 * self.d2 as f64
+    }
+    /// Multiply-adds of reverse mode's four GEMVs: 2·(d0·d1 + d1·d2).
+    pub fn reverse_flops(&self) -> f64 {
+        2.0 * (self.d0 as f64 * self.d1 as f64 + self.d1 as f64 * self.d2 as f64)
+    }
+}
+
+impl std::fmt::Display for Dims {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "({}, {}, {})", self.d0, self.d1, self.d2)
+    }
+}
+
+/// f(x) = Σ_i σ(B·σ(A·x))_i with A (d1×d0) and B (d2×d1), over `f32` or `f64`.
+///
+/// The weights are validated once, at construction: shapes agree, no dimension is 0,
+/// every entry is finite. Evaluations then only check x.
+#[derive(Debug, Clone)]
+pub struct Network<T: Real> {
+    a: Array2<T>,
+    b: Array2<T>,
+    memory_budget: usize,
+}
+
+impl<T: Real> Network<T> {
+    /// A network from its weights. Errors name the shapes when B's columns ≠ A's rows,
+    /// a dimension is 0, or an entry is NaN or infinite. Any memory order is accepted;
+    /// the matrices are stored row-major.
+    pub fn new(a: Array2<T>, b: Array2<T>) -> Result<Self> {
+        let ((d1, d0), (d2, d1b)) = (a.dim(), b.dim());
+        if d1b != d1 {
+            return Err(Error::Shape {
+                what: "B's columns must equal A's rows".into(),
+                expected: format!("B of shape ({d2}, {d1})"),
+                got: format!("A of shape ({d1}, {d0}) and B of shape ({d2}, {d1b})"),
+            });
+        }
+        for (what, d) in [("d0 (columns of A)", d0), ("d1 (rows of A)", d1), ("d2 (rows of B)", d2)] {
+            if d == 0 {
+                return Err(Error::EmptyDimension { what });
+            }
+        }
+        check_finite("A", a.view())?;
+        check_finite("B", b.view())?;
+        Ok(Network {
+            a: a.as_standard_layout().into_owned(),
+            b: b.as_standard_layout().into_owned(),
+            memory_budget: DEFAULT_MEMORY_BUDGET,
+        })
+    }
+
+    /// A network with standard-normal weights drawn from `seed`.
+    ///
+    /// Row i of A comes from ChaCha8 stream i, row i of B from stream 2³² + i, each value
+    /// drawn in f64 and rounded to T: the same seed gives the same matrices on every run,
+    /// backend and thread count, and the f32 network is the f64 one rounded. Refuses,
+    /// before allocating, sizes that would not fit in the machine's available memory.
+    pub fn from_seed(d0: usize, d1: usize, d2: usize, seed: u64) -> Result<Self> {
+        for (what, d) in [("d0", d0), ("d1", d1), ("d2", d2)] {
+            if d == 0 {
+                return Err(Error::EmptyDimension { what });
+            }
+        }
+        let size = std::mem::size_of::<T>();
+        let bytes = bytes_of(&[d1, d0], size)
+            .zip(bytes_of(&[d2, d1], size))
+            .and_then(|(p, q)| p.checked_add(q));
+        ensure_fits(|| format!("A ({d1}×{d0}) and B ({d2}×{d1}) in {}", T::NAME), bytes)?;
+        let a = normal_matrix(d1, d0, seed, 0);
+        let b = normal_matrix(d2, d1, seed, 1 << 32);
+        Network::new(a, b)
+    }
+
+    /// Sets the extra memory forward mode may use for its panels (bytes); see
+    /// [`forward`](crate::forward) for how the panel width follows from it.
+    pub fn with_memory_budget(mut self, bytes: usize) -> Self {
+        self.memory_budget = bytes;
+        self
+    }
+
+    /// The forward-mode panel budget in bytes.
+    pub fn memory_budget(&self) -> usize {
+        self.memory_budget
+    }
+
+    /// The widths (d0, d1, d2).
+    pub fn dims(&self) -> Dims {
+        Dims {
+            d0: self.a.ncols(),
+            d1: self.a.nrows(),
+            d2: self.b.nrows(),
+        }
+    }
+
+    /// The first weight matrix A (d1×d0).
+    pub fn a(&self) -> ArrayView2<'_, T> {
+        self.a.view()
+    }
+
+    /// The second weight matrix B (d2×d1).
+    pub fn b(&self) -> ArrayView2<'_, T> {
+        self.b.view()
+    }
+
+    /// f(x) = Σ σ(B·σ(A·x)).
+    pub fn value(&self, x: ArrayView1<T>) -> Result<T> {
+        self.check_x(x)?;
+        Ok(crate::primal::evaluate(self.a(), self.b(), x).f)
+    }
+
+    /// (f(x), ∇f(x)), with ∇f accumulated in the given mode. Both modes give the same
+    /// gradient up to rounding; reverse mode is the fast one.
+    pub fn value_and_grad(&self, x: ArrayView1<T>, mode: Mode) -> Result<(T, Array1<T>)> {
+        self.check_x(x)?;
+        match mode {
+            Mode::Forward => forward::value_and_grad(self.a(), self.b(), x, self.memory_budget),
+            Mode::Reverse => Ok(reverse::value_and_grad(self.a(), self.b(), x)),
+        }
+    }
+
+    fn check_x(&self, x: ArrayView1<T>) -> Result<()> {
+        let d0 = self.a.ncols();
+        if x.len() != d0 {
+            return Err(Error::Shape {
+                what: "x must have one entry per column of A".into(),
+                expected: format!("({d0},)"),
+                got: format!("({},)", x.len()),
+            });
+        }
+        check_finite("x", x)
+    }
+}
+
+/// Errors with the first non-finite entry of `a`, in row-major order.
+fn check_finite<T: Real, D: Dimension>(what: &'static str, a: ArrayView<T, D>) -> Result<()> {
+    match a.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(flat) => {
+            // Unravel the row-major position into a multi-index.
+            let mut index = vec![0; a.ndim()];
+            let mut rest = flat;
+            for (k, &n) in a.shape().iter().enumerate().rev() {
+                index[k] = rest % n;
+                rest /= n;
+            }
+            Err(Error::NonFinite {
+                what,
+                value: a.iter().nth(flat).expect("found above").as_f64(),
+                index,
+            })
+        }
+    }
+}
+
+/// rows×cols standard-normal matrix; row i from ChaCha8 stream `stream0 + i`.
+fn normal_matrix<T: Real>(rows: usize, cols: usize, seed: u64, stream0: u64) -> Array2<T> {
+    let mut m = Array2::zeros((rows, cols));
+    m.axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(i, mut row)| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(stream0 + i as u64);
+            for v in row.iter_mut() {
+                let z: f64 = StandardNormal.sample(&mut rng);
+                *v = T::from_f64(z);
+            }
+        });
+    m
+}
