@@ -51,6 +51,7 @@ pub mod memory;
 mod net;
 pub mod npy;
 mod primal;
+pub mod random;
 mod real;
 mod reverse;
 

@@ -26,7 +26,66 @@ impl std::fmt::Display for Backend {
 #[cfg(feature = "openblas")]
 extern "C" {
     fn openblas_get_config() -> *const std::os::raw::c_char;
+    fn openblas_get_corename() -> *const std::os::raw::c_char;
     fn openblas_get_num_threads() -> std::os::raw::c_int;
+}
+
+/// The `OPENBLAS_CORETYPE` this CPU should run, when the linked OpenBLAS chose kernels
+/// older than the CPU supports and the variable is unset; `None` otherwise.
+///
+/// A DYNAMIC_ARCH OpenBLAS picks its kernels by CPU model. Debian 12's 0.3.21 does not
+/// know models newer than itself (e.g. Sapphire/Emerald Rapids) and falls back to
+/// `Prescott` (SSE3): DGEMM runs 4–8× below the machine's speed. The variable is read
+/// once, when the library loads, so it must be set before the process starts; see
+/// [`reexec_with_openblas_coretype`].
+pub fn openblas_coretype_fix() -> Option<&'static str> {
+    #[cfg(all(feature = "openblas", target_arch = "x86_64"))]
+    {
+        if std::env::var_os("OPENBLAS_CORETYPE").is_some() {
+            return None;
+        }
+        // SAFETY: a plain getter of the linked OpenBLAS returning a static string.
+        let core = unsafe {
+            let p = openblas_get_corename();
+            if p.is_null() {
+                return None;
+            }
+            std::ffi::CStr::from_ptr(p).to_string_lossy().to_lowercase()
+        };
+        const GENERIC: &[&str] = &["prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "unknown"];
+        if !GENERIC.contains(&core.as_str()) {
+            return None;
+        }
+        use std::arch::is_x86_feature_detected as has;
+        if has!("avx512f") && has!("avx512bw") && has!("avx512dq") && has!("avx512vl") {
+            Some("SkylakeX")
+        } else if has!("avx2") && has!("fma") {
+            Some("Haswell")
+        } else {
+            None
+        }
+    }
+    #[cfg(not(all(feature = "openblas", target_arch = "x86_64")))]
+    None
+}
+
+/// Restarts the current program with `OPENBLAS_CORETYPE` set when
+/// [`openblas_coretype_fix`] finds OpenBLAS on kernels older than the CPU. Call it first
+/// thing in `main`; it returns only when no restart is needed or possible (the reason
+/// is printed to stderr). Does nothing without the `openblas` feature or off Unix.
+pub fn reexec_with_openblas_coretype() {
+    #[cfg(unix)]
+    if let Some(core) = openblas_coretype_fix() {
+        use std::os::unix::process::CommandExt;
+        let Ok(exe) = std::env::current_exe() else {
+            return;
+        };
+        let err = std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .env("OPENBLAS_CORETYPE", core)
+            .exec();
+        eprintln!("fwdrev: could not restart with OPENBLAS_CORETYPE={core}: {err}");
+    }
 }
 
 /// The backend this build computes with.

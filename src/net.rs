@@ -2,11 +2,8 @@
 
 use crate::memory::{bytes_of, ensure_fits};
 use crate::{forward, reverse, Error, Real, Result};
-use ndarray::{Array1, Array2, ArrayView, ArrayView1, ArrayView2, Axis, Dimension};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, StandardNormal};
-use rayon::prelude::*;
+use ndarray::{Array1, Array2, ArrayView, ArrayView1, ArrayView2, Dimension};
+use crate::random::standard_normal;
 
 /// Extra memory forward mode may use for its column panels unless told otherwise: 64 MiB.
 pub const DEFAULT_MEMORY_BUDGET: usize = 64 << 20;
@@ -119,8 +116,8 @@ impl<T: Real> Network<T> {
             .zip(bytes_of(&[d2, d1], size))
             .and_then(|(p, q)| p.checked_add(q));
         ensure_fits(|| format!("A ({d1}×{d0}) and B ({d2}×{d1}) in {}", T::NAME), bytes)?;
-        let a = normal_matrix(d1, d0, seed, 0);
-        let b = normal_matrix(d2, d1, seed, 1 << 32);
+        let a = standard_normal(d1, d0, seed, 0);
+        let b = standard_normal(d2, d1, seed, 1 << 32);
         Network::new(a, b)
     }
 
@@ -203,21 +200,4 @@ fn check_finite<T: Real, D: Dimension>(what: &'static str, a: ArrayView<T, D>) -
             })
         }
     }
-}
-
-/// rows×cols standard-normal matrix; row i from ChaCha8 stream `stream0 + i`.
-fn normal_matrix<T: Real>(rows: usize, cols: usize, seed: u64, stream0: u64) -> Array2<T> {
-    let mut m = Array2::zeros((rows, cols));
-    m.axis_iter_mut(Axis(0))
-        .into_par_iter()
-        .enumerate()
-        .for_each(|(i, mut row)| {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            rng.set_stream(stream0 + i as u64);
-            for v in row.iter_mut() {
-                let z: f64 = StandardNormal.sample(&mut rng);
-                *v = T::from_f64(z);
-            }
-        });
-    m
 }

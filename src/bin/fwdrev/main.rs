@@ -1,0 +1,144 @@
+//! `fwdrev`: the seed notebook's experiment (default), gradients of .npy networks,
+//! timings with their baselines, and the scaling report of the criterion sweep.
+
+mod check;
+mod report;
+mod timing;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use fwdrev::{npy, Mode, Network};
+use ndarray::{Ix1, Ix2};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "fwdrev",
+    version,
+    about = "Forward vs reverse mode for f(x) = sum(sigmoid(B·sigmoid(A·x))). \
+             With no subcommand: check both modes at (100,105,95), then time them at d = 8000."
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// The default run: correctness check at the seed's shape, then both modes timed.
+    Demo {
+        /// d0 = d1 = d2 for the timing.
+        #[arg(long, default_value_t = 8000)]
+        d: usize,
+        /// Timed runs of reverse mode (forward mode runs once: it takes seconds).
+        #[arg(long, default_value_t = 5)]
+        reps: usize,
+    },
+    /// f(x) and ∇f(x) for A, B, x read from float64 .npy files.
+    Grad {
+        /// A, d1×d0.
+        #[arg(long)]
+        a: PathBuf,
+        /// B, d2×d1.
+        #[arg(long)]
+        b: PathBuf,
+        /// x, d0.
+        #[arg(long)]
+        x: PathBuf,
+        #[arg(long, value_enum, default_value_t = ModeArg::Reverse)]
+        mode: ModeArg,
+        /// Write ∇f here as .npy (otherwise it is printed, one entry per line).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print one JSON object {"f", "grad", "mode", "backend"} instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Time each mode and, in the same run, the bare GEMM and GEMV of the same shapes.
+    Time(timing::TimeArgs),
+    /// Read criterion's sweep (cargo bench --bench scaling), fit exponents, draw the plot.
+    Report(report::ReportArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ModeArg {
+    Forward,
+    Reverse,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(m: ModeArg) -> Mode {
+        match m {
+            ModeArg::Forward => Mode::Forward,
+            ModeArg::Reverse => Mode::Reverse,
+        }
+    }
+}
+
+/// A failure of the binary: printed as one line, exit status 1.
+type CliResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+fn main() -> ExitCode {
+    fwdrev::linalg::reexec_with_openblas_coretype();
+    let cli = Cli::parse();
+    let result = match cli.cmd.unwrap_or(Cmd::Demo { d: 8000, reps: 5 }) {
+        Cmd::Demo { d, reps } => demo(d, reps),
+        Cmd::Grad {
+            a,
+            b,
+            x,
+            mode,
+            out,
+            json,
+        } => grad(a, b, x, mode.into(), out, json),
+        Cmd::Time(args) => timing::run(&args),
+        Cmd::Report(args) => report::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fwdrev: {}", e.to_string().replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn demo(d: usize, reps: usize) -> CliResult {
+    println!("backend: {}", fwdrev::backend());
+    check::seed_shape()?;
+    timing::demo(d, reps)
+}
+
+fn grad(
+    a: PathBuf,
+    b: PathBuf,
+    x: PathBuf,
+    mode: Mode,
+    out: Option<PathBuf>,
+    json: bool,
+) -> CliResult {
+    let a = npy::read_rank::<f64>(&a, 2)?.into_dimensionality::<Ix2>()?;
+    let b = npy::read_rank::<f64>(&b, 2)?.into_dimensionality::<Ix2>()?;
+    let x = npy::read_rank::<f64>(&x, 1)?.into_dimensionality::<Ix1>()?;
+    let net = Network::new(a, b)?;
+    let (f, g) = net.value_and_grad(x.view(), mode)?;
+    if let Some(path) = &out {
+        npy::write(path, g.view().into_dyn())?;
+    }
+    if json {
+        let obj = serde_json::json!({
+            "f": f,
+            "grad": g.to_vec(),
+            "mode": mode.name(),
+            "backend": fwdrev::backend().name,
+        });
+        println!("{obj}");
+    } else {
+        println!("f = {f:.17e}");
+        match &out {
+            Some(path) => println!("grad ({} entries) written to {}", g.len(), path.display()),
+            None => g.iter().for_each(|v| println!("{v:.17e}")),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,258 @@
+//! Wall-clock timings: each mode beside the bare BLAS calls it is built from.
+
+use crate::CliResult;
+use clap::{Args, ValueEnum};
+use fwdrev::linalg::{gemm, gemv};
+use fwdrev::{random, Dims, Mode, Network, Real};
+use indicatif::{ProgressBar, ProgressStyle};
+use ndarray::{Array1, Array2};
+use serde_json::{json, Map, Value};
+use std::time::{Duration, Instant};
+
+/// `fwdrev time`: the flags other tools depend on.
+#[derive(Args)]
+pub struct TimeArgs {
+    /// d0 (inputs), and d1, d2 unless given.
+    #[arg(long)]
+    d: usize,
+    /// Hidden width (default: d).
+    #[arg(long)]
+    d1: Option<usize>,
+    /// Output width (default: d).
+    #[arg(long)]
+    d2: Option<usize>,
+    #[arg(long, value_enum, default_value_t = Which::Both)]
+    mode: Which,
+    /// Timed runs of each measurement, after one untimed warm-up.
+    #[arg(long, default_value_t = 5)]
+    reps: usize,
+    #[arg(long, value_enum, default_value_t = Dtype::F64)]
+    dtype: Dtype,
+    /// Print exactly one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Seed of A, B and x.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Memory forward mode may use for its panels, in MiB (default 64).
+    #[arg(long)]
+    budget_mib: Option<usize>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Which {
+    Forward,
+    Reverse,
+    Both,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Dtype {
+    F64,
+    F32,
+}
+
+/// Median and minimum of the timed runs, in seconds.
+#[derive(Clone, Copy)]
+struct Stats {
+    median_s: f64,
+    min_s: f64,
+}
+
+impl Stats {
+    fn json(&self) -> Value {
+        json!({"median_s": self.median_s, "min_s": self.min_s})
+    }
+}
+
+fn bar(total: u64) -> ProgressBar {
+    let pb = ProgressBar::new(total);
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+            .expect("valid template"),
+    );
+    pb.enable_steady_tick(Duration::from_millis(200));
+    pb
+}
+
+/// A named computation to time.
+type Task<'a> = (&'a str, Box<dyn FnMut() -> fwdrev::Result<()> + 'a>);
+
+/// Times every task `reps` times, in rounds (each round runs each task once), after one
+/// untimed warm-up round when `warm_up`. Interleaving keeps slow drift of a shared
+/// machine out of the ratios between tasks. Stops at the first error.
+fn measure(pb: &ProgressBar, reps: usize, warm_up: bool, tasks: &mut [Task]) -> fwdrev::Result<Vec<Stats>> {
+    let mut times = vec![Vec::with_capacity(reps); tasks.len()];
+    for round in 0..reps + usize::from(warm_up) {
+        for ((what, f), t) in tasks.iter_mut().zip(&mut times) {
+            pb.set_message(what.to_string());
+            let start = Instant::now();
+            f()?;
+            if round > 0 || !warm_up {
+                t.push(start.elapsed().as_secs_f64());
+            }
+            pb.inc(1);
+        }
+    }
+    Ok(times
+        .into_iter()
+        .map(|mut t| {
+            t.sort_by(f64::total_cmp);
+            let mid = t.len() / 2;
+            let median_s = if t.len() % 2 == 1 {
+                t[mid]
+            } else {
+                0.5 * (t[mid - 1] + t[mid])
+            };
+            Stats {
+                median_s,
+                min_s: t[0],
+            }
+        })
+        .collect())
+}
+
+fn seconds(s: f64) -> String {
+    match s {
+        s if s >= 1.0 => format!("{s:.2} s"),
+        s if s >= 1e-3 => format!("{:.2} ms", s * 1e3),
+        s => format!("{:.1} µs", s * 1e6),
+    }
+}
+
+fn build<T: Real>(dims: Dims, seed: u64) -> CliResult<(Network<T>, Array1<T>)> {
+    let pb = ProgressBar::new_spinner();
+    pb.enable_steady_tick(Duration::from_millis(200));
+    pb.set_message(format!("drawing A and B for {dims} ({})", T::NAME));
+    let net = Network::<T>::from_seed(dims.d0, dims.d1, dims.d2, seed)?;
+    pb.finish_and_clear();
+    Ok((net, random::standard_normal_vector(dims.d0, seed)))
+}
+
+/// `fwdrev time`.
+pub fn run(args: &TimeArgs) -> CliResult {
+    if args.reps == 0 {
+        return Err("--reps must be at least 1".into());
+    }
+    let dims = Dims {
+        d0: args.d,
+        d1: args.d1.unwrap_or(args.d),
+        d2: args.d2.unwrap_or(args.d),
+    };
+    let report = match args.dtype {
+        Dtype::F64 => time_all::<f64>(dims, args)?,
+        Dtype::F32 => time_all::<f32>(dims, args)?,
+    };
+    if args.json {
+        println!("{}", Value::Object(report));
+    } else {
+        print_table(dims, &report);
+    }
+    Ok(())
+}
+
+fn time_all<T: Real>(dims: Dims, args: &TimeArgs) -> CliResult<Map<String, Value>> {
+    let (mut net, x) = build::<T>(dims, args.seed)?;
+    if let Some(mib) = args.budget_mib {
+        net = net.with_memory_budget(mib << 20);
+    }
+    let modes: Vec<Mode> = match args.mode {
+        Which::Forward => vec![Mode::Forward],
+        Which::Reverse => vec![Mode::Reverse],
+        Which::Both => vec![Mode::Forward, Mode::Reverse],
+    };
+    let runs = (args.reps as u64 + 1) * (modes.len() as u64 + 2);
+    let pb = bar(runs);
+    let backend = fwdrev::backend();
+    let mut out = Map::new();
+    for (k, v) in [
+        ("d0", json!(dims.d0)),
+        ("d1", json!(dims.d1)),
+        ("d2", json!(dims.d2)),
+        ("dtype", json!(T::NAME)),
+        ("backend", json!(backend.name)),
+        ("backend_detail", json!(backend.detail)),
+        ("reps", json!(args.reps)),
+        ("rayon_threads", json!(rayon::current_num_threads())),
+    ] {
+        out.insert(k.into(), v);
+    }
+    // The bare products: B·A (d2×d1 · d1×d0) and A·x, same backend, same shapes.
+    let mut c = Array2::<T>::zeros((dims.d2, dims.d0));
+    let mut y = Array1::<T>::zeros(dims.d1);
+    let (net, x) = (&net, &x);
+    let mut tasks: Vec<Task> = modes
+        .iter()
+        .map(|&mode| -> Task { (mode.name(), Box::new(move || net.value_and_grad(x.view(), mode).map(drop))) })
+        .collect();
+    tasks.push(("bare GEMM B·A", Box::new(|| Ok(gemm(net.b(), net.a(), c.view_mut())))));
+    tasks.push(("bare GEMV A·x", Box::new(|| Ok(gemv(net.a(), x.view(), y.view_mut())))));
+    let stats = measure(&pb, args.reps, true, &mut tasks)?;
+    let names = modes.iter().map(|m| m.name()).chain(["gemm", "gemv"]);
+    for (name, s) in names.zip(&stats) {
+        out.insert(name.into(), s.json());
+    }
+    pb.finish_and_clear();
+    out.insert("forward_flops".into(), json!(dims.forward_flops()));
+    out.insert("reverse_flops".into(), json!(dims.reverse_flops()));
+    Ok(out)
+}
+
+fn median(report: &Map<String, Value>, key: &str) -> Option<f64> {
+    report.get(key)?.get("median_s")?.as_f64()
+}
+
+fn print_table(dims: Dims, r: &Map<String, Value>) {
+    println!(
+        "d = {dims}, {}, {} ({}), median of {} runs after a warm-up",
+        r["dtype"].as_str().unwrap_or(""),
+        r["backend"].as_str().unwrap_or(""),
+        r["backend_detail"].as_str().unwrap_or(""),
+        r["reps"]
+    );
+    println!("{:<10} {:>12} {:>12} {:>14}  vs its baseline", "what", "median", "min", "multiply-adds");
+    let gemm = median(r, "gemm");
+    let gemv = median(r, "gemv");
+    let rows: [(&str, f64, Option<(f64, &str)>); 4] = [
+        ("forward", dims.forward_flops(), gemm.map(|g| (g, "× bare GEMM B·A"))),
+        ("reverse", dims.reverse_flops(), gemv.map(|g| (4.0 * g, "× four bare GEMVs"))),
+        ("gemm", dims.forward_flops(), None),
+        ("gemv", (dims.d0 * dims.d1) as f64, None),
+    ];
+    for (key, flops, base) in rows {
+        let Some(s) = r.get(key) else { continue };
+        let (med, min) = (s["median_s"].as_f64().unwrap_or(0.0), s["min_s"].as_f64().unwrap_or(0.0));
+        let vs = base.map_or(String::new(), |(b, what)| format!("{:.3}{what}", med / b));
+        println!("{key:<10} {:>12} {:>12} {flops:>14.3e}  {vs}", seconds(med), seconds(min));
+    }
+    if let (Some(f), Some(rv)) = (median(r, "forward"), median(r, "reverse")) {
+        println!("forward / reverse = {:.0}×", f / rv);
+    }
+}
+
+/// The default run's timing: forward once (it takes seconds), reverse `reps` times.
+pub fn demo(d: usize, reps: usize) -> CliResult {
+    let dims = Dims { d0: d, d1: d, d2: d };
+    let (net, x) = build::<f64>(dims, 0)?;
+    let pb = bar(1 + reps as u64 + 1);
+    let (net, x) = (&net, &x);
+    let run = |mode: Mode| -> Task { (mode.name(), Box::new(move || net.value_and_grad(x.view(), mode).map(drop))) };
+    let fwd = measure(&pb, 1, false, &mut [run(Mode::Forward)])?[0];
+    let rev = measure(&pb, reps.max(1), true, &mut [run(Mode::Reverse)])?[0];
+    pb.finish_and_clear();
+    println!("\ntiming at d0 = d1 = d2 = {d}, f64, {}", fwdrev::backend());
+    println!("{:<9} {:>12} {:>22} {:>12}", "mode", "time", "predicted multiply-adds", "GFLOP/s");
+    for (name, s, flops) in [
+        ("forward", fwd, dims.forward_flops()),
+        ("reverse", rev, dims.reverse_flops()),
+    ] {
+        let gflops = 2.0 * flops / s.median_s / 1e9;
+        println!("{name:<9} {:>12} {flops:>22.3e} {gflops:>12.1}", seconds(s.median_s));
+    }
+    println!(
+        "forward / reverse = {:.0}× (predicted d0·d1·d2 / 2(d0·d1 + d1·d2) = {:.0}×)",
+        fwd.median_s / rev.median_s,
+        dims.forward_flops() / dims.reverse_flops()
+    );
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! Seeded standard-normal arrays, identical on every run, backend and thread count.
+
+use crate::Real;
+use ndarray::{Array1, Array2, Axis};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use rayon::prelude::*;
+
+/// A rows×cols matrix of standard-normal draws. Row i comes from ChaCha8 stream
+/// `stream0 + i` of `seed`, so rows fill in parallel and the result does not depend on
+/// the thread count. Values are drawn in f64 and rounded to `T`.
+pub fn standard_normal<T: Real>(rows: usize, cols: usize, seed: u64, stream0: u64) -> Array2<T> {
+    let mut m = Array2::zeros((rows, cols));
+    m.axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(i, mut row)| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(stream0 + i as u64);
+            for v in row.iter_mut() {
+                let z: f64 = StandardNormal.sample(&mut rng);
+                *v = T::from_f64(z);
+            }
+        });
+    m
+}
+
+/// A point x ∈ R^n of standard-normal draws (stream 2⁶³ of `seed`, apart from the
+/// weights' streams).
+pub fn standard_normal_vector<T: Real>(n: usize, seed: u64) -> Array1<T> {
+    standard_normal(1, n, seed, 1 << 63).index_axis_move(Axis(0), 0)
+}
