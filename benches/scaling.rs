@@ -1,1 +1,118 @@
-fn main() {}
+//! The scaling sweep: both modes and their bare BLAS baselines at d0 = d1 = d2 = d.
+//!
+//! `cargo bench --bench scaling` runs d = 100 … 8000 (≈ 5–10 min on 2 cores);
+//! `FWDREV_BENCH_DS=100,200,500` picks other sizes. `fwdrev report` then fits the
+//! exponents and draws the plot from criterion's estimates.
+
+use criterion::{BenchmarkId, Criterion, SamplingMode};
+use fwdrev::linalg::{gemm, gemv};
+use fwdrev::{random, Mode, Network};
+use ndarray::{Array1, Array2};
+use std::time::Duration;
+
+const DEFAULT_DS: &[usize] = &[100, 200, 500, 1000, 2000, 4000, 8000];
+
+fn sizes() -> Vec<usize> {
+    match std::env::var("FWDREV_BENCH_DS") {
+        Ok(s) => s
+            .split(',')
+            .map(|d| {
+                d.trim()
+                    .parse()
+                    .expect("FWDREV_BENCH_DS: comma-separated sizes")
+            })
+            .collect(),
+        Err(_) => DEFAULT_DS.to_vec(),
+    }
+}
+
+/// Few samples where one run takes seconds: 10 flat samples of one iteration each.
+fn configure(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    seconds_per_run: f64,
+) {
+    if seconds_per_run > 0.05 {
+        group
+            .sample_size(10)
+            .sampling_mode(SamplingMode::Flat)
+            .warm_up_time(Duration::from_millis(1))
+            .measurement_time(Duration::from_secs_f64(seconds_per_run * 10.0));
+    } else {
+        group
+            .sample_size(30)
+            .sampling_mode(SamplingMode::Auto)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(2));
+    }
+}
+
+fn scaling(c: &mut Criterion) {
+    eprintln!("fwdrev scaling sweep, backend: {}", fwdrev::backend());
+    let nets: Vec<(usize, Network<f64>, Array1<f64>)> = sizes()
+        .into_iter()
+        .map(|d| {
+            let net = Network::from_seed(d, d, d, 0).expect("fits in memory");
+            (d, net, random::standard_normal_vector(d, 0))
+        })
+        .collect();
+    // Rough seconds per run (78 GFLOP/s GEMM, 10 GB/s GEMV) to choose the sampling.
+    let cubic = |d: usize| 2.0 * (d as f64).powi(3) / 78e9;
+    let square = |d: usize| 32.0 * (d as f64).powi(2) / 10e9;
+
+    let mut group = c.benchmark_group("forward");
+    for (d, net, x) in &nets {
+        configure(&mut group, cubic(*d));
+        group.bench_function(BenchmarkId::from_parameter(d), |b| {
+            b.iter(|| net.value_and_grad(x.view(), Mode::Forward).unwrap())
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("gemm");
+    for (d, net, _) in &nets {
+        configure(&mut group, cubic(*d));
+        let mut out = Array2::zeros((*d, *d));
+        group.bench_function(BenchmarkId::from_parameter(d), |b| {
+            b.iter(|| gemm(net.b(), net.a(), out.view_mut()))
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("reverse");
+    for (d, net, x) in &nets {
+        configure(&mut group, square(*d));
+        group.bench_function(BenchmarkId::from_parameter(d), |b| {
+            b.iter(|| net.value_and_grad(x.view(), Mode::Reverse).unwrap())
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("gemv");
+    for (d, net, x) in &nets {
+        configure(&mut group, square(*d) / 4.0);
+        let mut y = Array1::zeros(*d);
+        group.bench_function(BenchmarkId::from_parameter(d), |b| {
+            b.iter(|| gemv(net.a(), x.view(), y.view_mut()))
+        });
+    }
+    group.finish();
+}
+
+fn main() {
+    // OpenBLAS on a CPU newer than itself picks SSE3 kernels; restart with the right ones.
+    fwdrev::linalg::reexec_with_openblas_coretype();
+    // plotters (shared with the report, which enables ab_glyph) draws criterion's plots
+    // only with a registered font.
+    let font = include_bytes!("../assets/DejaVuSans.ttf");
+    for style in [
+        plotters::style::FontStyle::Normal,
+        plotters::style::FontStyle::Bold,
+    ] {
+        if plotters::style::register_font("sans-serif", style, font).is_err() {
+            panic!("assets/DejaVuSans.ttf is not a valid font");
+        }
+    }
+    let mut c = Criterion::default().configure_from_args();
+    scaling(&mut c);
+    c.final_summary();
+}

@@ -82,7 +82,11 @@ mod tests {
         assert_eq!(panel_width(9, 1, 1, 8, 128).unwrap(), 5);
         assert!(matches!(
             panel_width(10, 100, 100, 8, 1599),
-            Err(Error::TooLarge { needed: 1600, available: 1599, .. })
+            Err(Error::TooLarge {
+                needed: 1600,
+                available: 1599,
+                ..
+            })
         ));
     }
 }

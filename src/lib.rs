@@ -45,6 +45,7 @@ extern crate blas_src;
 
 pub mod activation;
 mod error;
+pub mod finite_difference;
 pub mod forward;
 pub mod linalg;
 pub mod memory;

@@ -52,7 +52,15 @@ pub fn openblas_coretype_fix() -> Option<&'static str> {
             }
             std::ffi::CStr::from_ptr(p).to_string_lossy().to_lowercase()
         };
-        const GENERIC: &[&str] = &["prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "unknown"];
+        const GENERIC: &[&str] = &[
+            "prescott",
+            "core2",
+            "penryn",
+            "dunnington",
+            "nehalem",
+            "atom",
+            "unknown",
+        ];
         if !GENERIC.contains(&core.as_str()) {
             return None;
         }
@@ -97,7 +105,10 @@ pub fn backend() -> Backend {
         let c = if p.is_null() {
             "unknown".to_string()
         } else {
-            std::ffi::CStr::from_ptr(p).to_string_lossy().trim().to_string()
+            std::ffi::CStr::from_ptr(p)
+                .to_string_lossy()
+                .trim()
+                .to_string()
         };
         (c, openblas_get_num_threads())
     };
@@ -217,7 +228,10 @@ mod tests {
     use ndarray::{Array1, Array2};
 
     fn naive(a: &Array2<f64>, x: &Array1<f64>) -> Array1<f64> {
-        Array1::from_iter(a.outer_iter().map(|r| r.iter().zip(x).map(|(p, q)| p * q).sum()))
+        Array1::from_iter(
+            a.outer_iter()
+                .map(|r| r.iter().zip(x).map(|(p, q)| p * q).sum()),
+        )
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! The network f(x) = Σ σ(B·σ(A·x)): its weights, their validation, seeded construction.
 
 use crate::memory::{bytes_of, ensure_fits};
+use crate::random::standard_normal;
 use crate::{forward, reverse, Error, Real, Result};
 use ndarray::{Array1, Array2, ArrayView, ArrayView1, ArrayView2, Dimension};
-use crate::random::standard_normal;
 
 /// Extra memory forward mode may use for its column panels unless told otherwise: 64 MiB.
 pub const DEFAULT_MEMORY_BUDGET: usize = 64 << 20;
@@ -85,7 +85,11 @@ impl<T: Real> Network<T> {
                 got: format!("A of shape ({d1}, {d0}) and B of shape ({d2}, {d1b})"),
             });
         }
-        for (what, d) in [("d0 (columns of A)", d0), ("d1 (rows of A)", d1), ("d2 (rows of B)", d2)] {
+        for (what, d) in [
+            ("d0 (columns of A)", d0),
+            ("d1 (rows of A)", d1),
+            ("d2 (rows of B)", d2),
+        ] {
             if d == 0 {
                 return Err(Error::EmptyDimension { what });
             }
@@ -115,7 +119,10 @@ impl<T: Real> Network<T> {
         let bytes = bytes_of(&[d1, d0], size)
             .zip(bytes_of(&[d2, d1], size))
             .and_then(|(p, q)| p.checked_add(q));
-        ensure_fits(|| format!("A ({d1}×{d0}) and B ({d2}×{d1}) in {}", T::NAME), bytes)?;
+        ensure_fits(
+            || format!("A ({d1}×{d0}) and B ({d2}×{d1}) in {}", T::NAME),
+            bytes,
+        )?;
         let a = standard_normal(d1, d0, seed, 0);
         let b = standard_normal(d2, d1, seed, 1 << 32);
         Network::new(a, b)

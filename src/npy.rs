@@ -185,7 +185,10 @@ pub fn write<T: Real>(path: impl AsRef<Path>, a: ArrayViewD<T>) -> Result<()> {
         [d] => format!("({d},)"),
         s => format!(
             "({})",
-            s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            s.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     };
     let mut header = format!(

@@ -38,7 +38,10 @@ fn case(name: &str) -> Case {
         a: load(name, "A.npy").into_dimensionality::<Ix2>().unwrap(),
         b: load(name, "B.npy").into_dimensionality::<Ix2>().unwrap(),
         x: load(name, "x.npy").into_dimensionality::<Ix1>().unwrap(),
-        f: load(name, "f.npy").into_dimensionality::<Ix0>().unwrap().into_scalar(),
+        f: load(name, "f.npy")
+            .into_dimensionality::<Ix0>()
+            .unwrap()
+            .into_scalar(),
         grad: reference_grad(name),
     }
 }
@@ -67,7 +70,11 @@ fn f64_value_and_gradient_match_pytorch_in_both_modes() {
         let c = case(name);
         let net = Network::new(c.a.clone(), c.b.clone()).unwrap();
         let f = net.value(c.x.view()).unwrap();
-        assert!(((f - c.f) / c.f).abs() <= 1e-13, "{name}: f = {f}, torch {}", c.f);
+        assert!(
+            ((f - c.f) / c.f).abs() <= 1e-13,
+            "{name}: f = {f}, torch {}",
+            c.f
+        );
         for mode in [Mode::Forward, Mode::Reverse] {
             let (f, g) = net.value_and_grad(c.x.view(), mode).unwrap();
             assert!(((f - c.f) / c.f).abs() <= 1e-13, "{name} {mode}: f");
@@ -101,7 +108,10 @@ fn saturating_case_matches_the_60_digit_reference_entry_by_entry() {
         let (_, g) = net.value_and_grad(c.x.view(), mode).unwrap();
         for (j, (&got, &want)) in g.iter().zip(&c.grad).enumerate() {
             let e = ((got - want) / want).abs();
-            assert!(e <= 1e-12, "{mode} entry {j}: {got:e} vs 60 digits {want:e} ({e:e})");
+            assert!(
+                e <= 1e-12,
+                "{mode} entry {j}: {got:e} vs 60 digits {want:e} ({e:e})"
+            );
         }
     }
 }
@@ -113,7 +123,9 @@ fn pytorch_saturating_gradient_is_the_underflowed_sigma_one_minus_sigma() {
     // ~1e160 times smaller than the true gradient.
     use ndarray::Zip;
     let c = case("saturating");
-    let torch = load("saturating", "grad.npy").into_dimensionality::<Ix1>().unwrap();
+    let torch = load("saturating", "grad.npy")
+        .into_dimensionality::<Ix1>()
+        .unwrap();
     let sig = |t: f64| 1.0 / (1.0 + (-t).exp());
     let naive = |y: Array1<f64>| y.mapv(|t| sig(t) * (1.0 - sig(t)));
     let y1 = c.a.dot(&c.x);
@@ -122,7 +134,10 @@ fn pytorch_saturating_gradient_is_the_underflowed_sigma_one_minus_sigma() {
     Zip::from(&mut z).and(&naive(y1)).for_each(|z, &s| *z *= s);
     let g_naive = c.a.t().dot(&z);
     assert!(rel_max(&g_naive, &torch) <= 1e-12);
-    assert!(rel_max(&torch, &c.grad) > 0.99, "torch's saturating gradient is not the truth");
+    assert!(
+        rel_max(&torch, &c.grad) > 0.99,
+        "torch's saturating gradient is not the truth"
+    );
 }
 
 fn to_f32(a: &Array2<f64>) -> Array2<f32> {
@@ -137,7 +152,10 @@ fn f32_matches_the_f64_oracle_loosely() {
         let x = c.x.mapv(|v| v as f32);
         for mode in [Mode::Forward, Mode::Reverse] {
             let (f, g) = net.value_and_grad(x.view(), mode).unwrap();
-            assert!(((f.as_f64() - c.f) / c.f).abs() <= 1e-5, "{name} {mode}: f32 f");
+            assert!(
+                ((f.as_f64() - c.f) / c.f).abs() <= 1e-5,
+                "{name} {mode}: f32 f"
+            );
             let e = rel_max(&g.mapv(|v| v as f64), &c.grad);
             assert!(e <= 1e-4, "{name} {mode}: f32 gradient error {e:e}");
         }

@@ -81,7 +81,12 @@ type Task<'a> = (&'a str, Box<dyn FnMut() -> fwdrev::Result<()> + 'a>);
 /// Times every task `reps` times, in rounds (each round runs each task once), after one
 /// untimed warm-up round when `warm_up`. Interleaving keeps slow drift of a shared
 /// machine out of the ratios between tasks. Stops at the first error.
-fn measure(pb: &ProgressBar, reps: usize, warm_up: bool, tasks: &mut [Task]) -> fwdrev::Result<Vec<Stats>> {
+fn measure(
+    pb: &ProgressBar,
+    reps: usize,
+    warm_up: bool,
+    tasks: &mut [Task],
+) -> fwdrev::Result<Vec<Stats>> {
     let mut times = vec![Vec::with_capacity(reps); tasks.len()];
     for round in 0..reps + usize::from(warm_up) {
         for ((what, f), t) in tasks.iter_mut().zip(&mut times) {
@@ -183,10 +188,27 @@ fn time_all<T: Real>(dims: Dims, args: &TimeArgs) -> CliResult<Map<String, Value
     let (net, x) = (&net, &x);
     let mut tasks: Vec<Task> = modes
         .iter()
-        .map(|&mode| -> Task { (mode.name(), Box::new(move || net.value_and_grad(x.view(), mode).map(drop))) })
+        .map(|&mode| -> Task {
+            (
+                mode.name(),
+                Box::new(move || net.value_and_grad(x.view(), mode).map(drop)),
+            )
+        })
         .collect();
-    tasks.push(("bare GEMM B·A", Box::new(|| Ok(gemm(net.b(), net.a(), c.view_mut())))));
-    tasks.push(("bare GEMV A·x", Box::new(|| Ok(gemv(net.a(), x.view(), y.view_mut())))));
+    tasks.push((
+        "bare GEMM B·A",
+        Box::new(|| {
+            gemm(net.b(), net.a(), c.view_mut());
+            Ok(())
+        }),
+    ));
+    tasks.push((
+        "bare GEMV A·x",
+        Box::new(|| {
+            gemv(net.a(), x.view(), y.view_mut());
+            Ok(())
+        }),
+    ));
     let stats = measure(&pb, args.reps, true, &mut tasks)?;
     let names = modes.iter().map(|m| m.name()).chain(["gemm", "gemv"]);
     for (name, s) in names.zip(&stats) {
@@ -210,20 +232,40 @@ fn print_table(dims: Dims, r: &Map<String, Value>) {
         r["backend_detail"].as_str().unwrap_or(""),
         r["reps"]
     );
-    println!("{:<10} {:>12} {:>12} {:>14}  vs its baseline", "what", "median", "min", "multiply-adds");
+    println!(
+        "{:<10} {:>12} {:>12} {:>14}  vs its baseline",
+        "what", "median", "min", "multiply-adds"
+    );
     let gemm = median(r, "gemm");
     let gemv = median(r, "gemv");
-    let rows: [(&str, f64, Option<(f64, &str)>); 4] = [
-        ("forward", dims.forward_flops(), gemm.map(|g| (g, "× bare GEMM B·A"))),
-        ("reverse", dims.reverse_flops(), gemv.map(|g| (4.0 * g, "× four bare GEMVs"))),
+    // (key, multiply-adds, (baseline seconds, what the baseline is))
+    type Row<'a> = (&'a str, f64, Option<(f64, &'a str)>);
+    let rows: [Row; 4] = [
+        (
+            "forward",
+            dims.forward_flops(),
+            gemm.map(|g| (g, "× bare GEMM B·A")),
+        ),
+        (
+            "reverse",
+            dims.reverse_flops(),
+            gemv.map(|g| (4.0 * g, "× four bare GEMVs")),
+        ),
         ("gemm", dims.forward_flops(), None),
         ("gemv", (dims.d0 * dims.d1) as f64, None),
     ];
     for (key, flops, base) in rows {
         let Some(s) = r.get(key) else { continue };
-        let (med, min) = (s["median_s"].as_f64().unwrap_or(0.0), s["min_s"].as_f64().unwrap_or(0.0));
+        let (med, min) = (
+            s["median_s"].as_f64().unwrap_or(0.0),
+            s["min_s"].as_f64().unwrap_or(0.0),
+        );
         let vs = base.map_or(String::new(), |(b, what)| format!("{:.3}{what}", med / b));
-        println!("{key:<10} {:>12} {:>12} {flops:>14.3e}  {vs}", seconds(med), seconds(min));
+        println!(
+            "{key:<10} {:>12} {:>12} {flops:>14.3e}  {vs}",
+            seconds(med),
+            seconds(min)
+        );
     }
     if let (Some(f), Some(rv)) = (median(r, "forward"), median(r, "reverse")) {
         println!("forward / reverse = {:.0}×", f / rv);
@@ -232,22 +274,37 @@ fn print_table(dims: Dims, r: &Map<String, Value>) {
 
 /// The default run's timing: forward once (it takes seconds), reverse `reps` times.
 pub fn demo(d: usize, reps: usize) -> CliResult {
-    let dims = Dims { d0: d, d1: d, d2: d };
+    let dims = Dims {
+        d0: d,
+        d1: d,
+        d2: d,
+    };
     let (net, x) = build::<f64>(dims, 0)?;
     let pb = bar(1 + reps as u64 + 1);
     let (net, x) = (&net, &x);
-    let run = |mode: Mode| -> Task { (mode.name(), Box::new(move || net.value_and_grad(x.view(), mode).map(drop))) };
+    let run = |mode: Mode| -> Task {
+        (
+            mode.name(),
+            Box::new(move || net.value_and_grad(x.view(), mode).map(drop)),
+        )
+    };
     let fwd = measure(&pb, 1, false, &mut [run(Mode::Forward)])?[0];
     let rev = measure(&pb, reps.max(1), true, &mut [run(Mode::Reverse)])?[0];
     pb.finish_and_clear();
     println!("\ntiming at d0 = d1 = d2 = {d}, f64, {}", fwdrev::backend());
-    println!("{:<9} {:>12} {:>22} {:>12}", "mode", "time", "predicted multiply-adds", "GFLOP/s");
+    println!(
+        "{:<9} {:>12} {:>22} {:>12}",
+        "mode", "time", "predicted multiply-adds", "GFLOP/s"
+    );
     for (name, s, flops) in [
         ("forward", fwd, dims.forward_flops()),
         ("reverse", rev, dims.reverse_flops()),
     ] {
         let gflops = 2.0 * flops / s.median_s / 1e9;
-        println!("{name:<9} {:>12} {flops:>22.3e} {gflops:>12.1}", seconds(s.median_s));
+        println!(
+            "{name:<9} {:>12} {flops:>22.3e} {gflops:>12.1}",
+            seconds(s.median_s)
+        );
     }
     println!(
         "forward / reverse = {:.0}× (predicted d0·d1·d2 / 2(d0·d1 + d1·d2) = {:.0}×)",

@@ -1,0 +1,262 @@
+//! The binary as a subprocess: its flags, its JSON, its one-line errors.
+#![cfg(feature = "cli")]
+
+use fwdrev::npy;
+use ndarray::{Array1, Array2, Ix1};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fwdrev(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fwdrev"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn oracle(case: &str, file: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/oracle")
+        .join(case)
+        .join(file);
+    p.to_string_lossy().into_owned()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fwdrev-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    assert_eq!(
+        stdout.trim().lines().count(),
+        1,
+        "exactly one JSON line: {stdout}"
+    );
+    serde_json::from_str(&stdout).expect("valid JSON")
+}
+
+/// Fails with status 1 and one line on stderr that starts with "fwdrev:" and contains `want`.
+fn assert_one_line_error(out: &Output, want: &str) {
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("fwdrev: ") && err.contains(want), "{err}");
+}
+
+#[test]
+fn grad_json_matches_pytorch_in_both_modes() {
+    let (a, b, x) = (
+        oracle("seed_shape", "A.npy"),
+        oracle("seed_shape", "B.npy"),
+        oracle("seed_shape", "x.npy"),
+    );
+    let want = npy::read::<f64>(oracle("seed_shape", "grad.npy")).unwrap();
+    let f_want = npy::read::<f64>(oracle("seed_shape", "f.npy"))
+        .unwrap()
+        .sum();
+    for mode in ["forward", "reverse"] {
+        let v = json(&fwdrev(&[
+            "grad", "--a", &a, "--b", &b, "--x", &x, "--mode", mode, "--json",
+        ]));
+        assert_eq!(v["mode"], mode);
+        assert!(v["backend"].is_string());
+        assert!((v["f"].as_f64().unwrap() - f_want).abs() <= 1e-13 * f_want);
+        let g: Vec<f64> = v["grad"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e.as_f64().unwrap())
+            .collect();
+        assert_eq!(g.len(), 100);
+        let scale = want.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        for (p, q) in g.iter().zip(want.iter()) {
+            assert!((p - q).abs() <= 1e-12 * scale, "{mode}: {p} vs {q}");
+        }
+    }
+}
+
+#[test]
+fn grad_out_writes_the_gradient_as_npy() {
+    let out = tmp("g.npy");
+    let (a, b, x) = (
+        oracle("tall", "A.npy"),
+        oracle("tall", "B.npy"),
+        oracle("tall", "x.npy"),
+    );
+    let o = fwdrev(&[
+        "grad",
+        "--a",
+        &a,
+        "--b",
+        &b,
+        "--x",
+        &x,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("f = "));
+    let g = npy::read::<f64>(&out)
+        .unwrap()
+        .into_dimensionality::<Ix1>()
+        .unwrap();
+    let want = npy::read::<f64>(oracle("tall", "grad.npy"))
+        .unwrap()
+        .into_dimensionality::<Ix1>()
+        .unwrap();
+    let scale = want.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+    assert!((&g - &want).iter().all(|e| e.abs() <= 1e-12 * scale));
+}
+
+#[test]
+fn grad_errors_are_one_line_and_nonzero() {
+    let (a, b, x) = (
+        oracle("tall", "A.npy"),
+        oracle("tall", "B.npy"),
+        oracle("tall", "x.npy"),
+    );
+    let wide_b = oracle("wide", "B.npy");
+    let f32_file = tmp("a32.npy");
+    npy::write(&f32_file, Array2::<f32>::ones((40, 3)).view().into_dyn()).unwrap();
+    let text = tmp("text.npy");
+    std::fs::write(&text, "not an array").unwrap();
+    let nan_x = tmp("nan_x.npy");
+    let mut xv = Array1::<f64>::zeros(3);
+    xv[2] = f64::NAN;
+    npy::write(&nan_x, xv.view().into_dyn()).unwrap();
+    let missing = tmp("missing.npy");
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &[
+                "grad",
+                "--a",
+                missing.to_str().unwrap(),
+                "--b",
+                &b,
+                "--x",
+                &x,
+            ],
+            "missing.npy",
+        ),
+        (
+            &[
+                "grad",
+                "--a",
+                f32_file.to_str().unwrap(),
+                "--b",
+                &b,
+                "--x",
+                &x,
+            ],
+            "dtype <f4",
+        ),
+        (&["grad", "--a", &x, "--b", &b, "--x", &x], "rank 1"),
+        (
+            &["grad", "--a", &a, "--b", &wide_b, "--x", &x],
+            "shape mismatch",
+        ),
+        (
+            &["grad", "--a", text.to_str().unwrap(), "--b", &b, "--x", &x],
+            "not an .npy file",
+        ),
+        (
+            &["grad", "--a", &a, "--b", &b, "--x", nan_x.to_str().unwrap()],
+            "x has a non-finite entry NaN at index [2]",
+        ),
+    ];
+    for (args, want) in cases {
+        assert_one_line_error(&fwdrev(args), want);
+    }
+}
+
+#[test]
+fn time_json_has_the_promised_fields() {
+    let v = json(&fwdrev(&[
+        "time", "--d", "40", "--d1", "30", "--d2", "20", "--reps", "3", "--json",
+    ]));
+    assert_eq!(
+        (v["d0"].as_u64(), v["d1"].as_u64(), v["d2"].as_u64()),
+        (Some(40), Some(30), Some(20))
+    );
+    assert_eq!(v["dtype"], "f64");
+    assert_eq!(v["reps"], 3);
+    assert!(v["backend"].is_string());
+    for key in ["forward", "reverse", "gemm", "gemv"] {
+        let (med, min) = (
+            v[key]["median_s"].as_f64().unwrap(),
+            v[key]["min_s"].as_f64().unwrap(),
+        );
+        assert!(min > 0.0 && min <= med, "{key}: {min} {med}");
+    }
+    let v = json(&fwdrev(&[
+        "time", "--d", "20", "--mode", "reverse", "--dtype", "f32", "--reps", "1", "--json",
+    ]));
+    assert_eq!(v["dtype"], "f32");
+    assert!(v.get("forward").is_none() && v.get("reverse").is_some());
+    assert_one_line_error(&fwdrev(&["time", "--d", "20", "--reps", "0"]), "--reps");
+    assert_one_line_error(&fwdrev(&["time", "--d", "0"]), "must be at least 1");
+}
+
+#[test]
+fn demo_checks_then_times() {
+    let o = fwdrev(&["demo", "--d", "150", "--reps", "2"]);
+    assert!(o.status.success(), "{o:?}");
+    let s = String::from_utf8_lossy(&o.stdout);
+    for want in [
+        "forward vs reverse",
+        "finite differences",
+        "forward / reverse =",
+        "backend:",
+    ] {
+        assert!(s.contains(want), "{want}: {s}");
+    }
+}
+
+fn fake_criterion(root: &Path) {
+    // forward ∝ d³, reverse ∝ d²: the report must recover the exponents.
+    for (group, p, c) in [("forward", 3, 1e-11), ("reverse", 2, 2e-9)] {
+        for d in [100usize, 1000, 2000, 4000] {
+            let dir = root.join(group).join(d.to_string()).join("new");
+            std::fs::create_dir_all(&dir).unwrap();
+            let ns = c * (d as f64).powi(p) * 1e9;
+            let est = format!(
+                r#"{{"median": {{"point_estimate": {ns}}}, "mean": {{"point_estimate": {ns}}}}}"#
+            );
+            std::fs::write(dir.join("estimates.json"), est).unwrap();
+        }
+    }
+    std::fs::create_dir_all(root.join("report")).unwrap();
+}
+
+#[test]
+fn report_fits_exponents_and_draws_a_png() {
+    let root = tmp("criterion");
+    fake_criterion(&root);
+    let png = tmp("plot/scaling.png");
+    let o = fwdrev(&[
+        "report",
+        "--criterion",
+        root.to_str().unwrap(),
+        "--plot",
+        png.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{o:?}");
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(s.contains("exponent of forward: 3.00"), "{s}");
+    assert!(s.contains("exponent of reverse: 2.00"), "{s}");
+    assert!(s.contains("| 4000 | 640.00 ms | 32.00 ms |"), "{s}");
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000);
+    assert_one_line_error(
+        &fwdrev(&["report", "--criterion", tmp("nowhere").to_str().unwrap()]),
+        "cargo bench",
+    );
+}

@@ -1,0 +1,219 @@
+//! Every bad input gets a typed error that names the shapes, the value or the file.
+
+use fwdrev::{npy, Error, Mode, Network};
+use ndarray::{arr1, Array1, Array2};
+use std::path::PathBuf;
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fwdrev-errors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn mismatched_weight_shapes_name_both_shapes() {
+    let e = Network::<f64>::new(Array2::zeros((3, 2)), Array2::zeros((4, 5))).unwrap_err();
+    assert!(matches!(e, Error::Shape { .. }));
+    let msg = e.to_string();
+    assert!(msg.contains("(3, 2)") && msg.contains("(4, 5)"), "{msg}");
+}
+
+#[test]
+fn zero_dimensions_are_refused() {
+    for (a, b) in [((0, 2), (1, 0)), ((2, 0), (1, 2)), ((2, 2), (0, 2))] {
+        let e = Network::<f64>::new(Array2::zeros(a), Array2::zeros(b)).unwrap_err();
+        assert!(
+            matches!(e, Error::EmptyDimension { .. }),
+            "{a:?} {b:?}: {e}"
+        );
+    }
+    assert!(matches!(
+        Network::<f32>::from_seed(3, 0, 2, 1),
+        Err(Error::EmptyDimension { what: "d1" })
+    ));
+}
+
+#[test]
+fn x_of_the_wrong_length_names_both_lengths() {
+    let net = Network::<f64>::from_seed(4, 3, 2, 0).unwrap();
+    for mode in [Mode::Forward, Mode::Reverse] {
+        let e = net
+            .value_and_grad(Array1::zeros(5).view(), mode)
+            .unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("(4,)") && msg.contains("(5,)"), "{msg}");
+    }
+    assert!(net.value(Array1::zeros(3).view()).is_err());
+}
+
+#[test]
+fn non_finite_entries_are_reported_with_their_index() {
+    let mut a = Array2::<f64>::ones((3, 4));
+    a[[2, 1]] = f64::NAN;
+    let e = Network::new(a, Array2::ones((2, 3))).unwrap_err();
+    match e {
+        Error::NonFinite {
+            what: "A",
+            index,
+            value,
+        } => {
+            assert_eq!(index, vec![2, 1]);
+            assert!(value.is_nan());
+        }
+        e => panic!("{e}"),
+    }
+    let mut b = Array2::<f32>::ones((2, 3));
+    b[[1, 0]] = f32::NEG_INFINITY;
+    let msg = Network::new(Array2::ones((3, 4)), b)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("B") && msg.contains("-inf") && msg.contains("[1, 0]"),
+        "{msg}"
+    );
+
+    let net = Network::<f64>::from_seed(3, 2, 2, 0).unwrap();
+    let x = arr1(&[0.0, f64::INFINITY, f64::NAN]);
+    for mode in [Mode::Forward, Mode::Reverse] {
+        match net.value_and_grad(x.view(), mode).unwrap_err() {
+            Error::NonFinite {
+                what: "x", index, ..
+            } => assert_eq!(index, vec![1]),
+            e => panic!("{e}"),
+        }
+    }
+}
+
+#[test]
+fn sizes_beyond_memory_are_refused_before_allocating() {
+    // 1e6 × 1e6 f64 is 8 TB; usize::MAX overflows the byte count itself.
+    for (d0, d1) in [(1_000_000, 1_000_000), (usize::MAX, 2)] {
+        match Network::<f64>::from_seed(d0, d1, 1, 0).unwrap_err() {
+            Error::TooLarge {
+                needed, available, ..
+            } => assert!(needed > available),
+            e => panic!("{e}"),
+        }
+    }
+}
+
+#[test]
+fn a_budget_too_small_for_one_panel_is_an_error_with_the_numbers() {
+    let net = Network::<f64>::from_seed(5, 10, 6, 0)
+        .unwrap()
+        .with_memory_budget(100);
+    let x = Array1::zeros(5);
+    match net.value_and_grad(x.view(), Mode::Forward).unwrap_err() {
+        Error::TooLarge {
+            needed, available, ..
+        } => {
+            assert_eq!((needed, available), (16 * 8, 100));
+        }
+        e => panic!("{e}"),
+    }
+    // Reverse mode needs no panels.
+    assert!(net.value_and_grad(x.view(), Mode::Reverse).is_ok());
+}
+
+/// `bytes` with the first `from` replaced by `to`, padded with spaces to the same length
+/// so the header length field stays true.
+fn edit(bytes: &[u8], from: &str, to: &str) -> Vec<u8> {
+    assert!(to.len() <= from.len());
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from.as_bytes())
+        .expect("present");
+    let mut out = bytes.to_vec();
+    let new = format!("{to:<width$}", width = from.len());
+    out[at..at + from.len()].copy_from_slice(new.as_bytes());
+    out
+}
+
+#[test]
+fn npy_files_that_are_not_what_they_claim() {
+    let good = tmp("good.npy");
+    npy::write(&good, Array2::<f64>::ones((2, 3)).view().into_dyn()).unwrap();
+    let bytes = std::fs::read(&good).unwrap();
+    let header_end = bytes.iter().position(|&c| c == b'\n').unwrap() + 1;
+
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("text.npy", b"just some text, not numpy".to_vec(), "magic"),
+        ("short.npy", b"\x93NUM".to_vec(), "too short"),
+        (
+            "truncated.npy",
+            bytes[..bytes.len() - 8].to_vec(),
+            "needs 48 data bytes, the file holds 40",
+        ),
+        (
+            "long.npy",
+            [&bytes[..], &[0u8; 8]].concat(),
+            "the file holds 56",
+        ),
+        (
+            "lying.npy",
+            edit(&bytes, "(2, 3), }          ", "(100000, 100000), }"),
+            "needs 80000000000 data bytes, the file holds 48",
+        ),
+        (
+            "overflow.npy",
+            edit(
+                &bytes,
+                "(2, 3), }                    ",
+                "(4294967296, 4294967296), }",
+            ),
+            "more than 2^64",
+        ),
+        ("f32.npy", edit(&bytes, "<f8", "<f4"), "dtype <f4"),
+        ("bigendian.npy", edit(&bytes, "<f8", ">f8"), "dtype >f8"),
+        (
+            "badshape.npy",
+            edit(&bytes, "(2, 3)", "(2, x)"),
+            "bad dimension",
+        ),
+        (
+            "version.npy",
+            [&b"\x93NUMPY\x09\x00"[..], &bytes[8..]].concat(),
+            "version 9.0",
+        ),
+        (
+            "nodict.npy",
+            [&bytes[..10], &vec![b' '; header_end - 10][..]].concat(),
+            "not a dict",
+        ),
+    ];
+    for (name, content, expect) in cases {
+        let p = tmp(name);
+        std::fs::write(&p, &content).unwrap();
+        let e = npy::read::<f64>(&p).unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, Error::Npy { .. }), "{name}: {msg}");
+        assert!(msg.contains(expect) && msg.contains(name), "{name}: {msg}");
+    }
+    let e = npy::read::<f64>(tmp("missing.npy")).unwrap_err();
+    assert!(matches!(e, Error::Io { .. }), "{e}");
+    let e = npy::read_rank::<f64>(&good, 1).unwrap_err();
+    assert!(
+        e.to_string().contains("rank 2 (shape [2, 3]) where rank 1"),
+        "{e}"
+    );
+}
+
+#[test]
+fn npy_round_trips_and_reads_fortran_order() {
+    let a = Array2::from_shape_fn((3, 5), |(i, j)| i as f64 * 10.0 + j as f64 + 0.25);
+    let p = tmp("rt.npy");
+    npy::write(&p, a.view().into_dyn()).unwrap();
+    assert_eq!(npy::read::<f64>(&p).unwrap(), a.clone().into_dyn());
+    // The same values stored column-major, as NumPy writes np.asfortranarray(a).
+    let header = "{'descr': '<f8', 'fortran_order': True, 'shape': (3, 5), }";
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    let pad = 64 - (10 + header.len() + 1) % 64;
+    let h = format!("{header}{}\n", " ".repeat(pad));
+    bytes.extend_from_slice(&(h.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(h.as_bytes());
+    for v in a.t().iter() {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    std::fs::write(&p, bytes).unwrap();
+    assert_eq!(npy::read::<f64>(&p).unwrap(), a.into_dyn());
+}
