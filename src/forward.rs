@@ -13,8 +13,8 @@
 
 use crate::linalg::{gemm, gemv_t};
 use crate::primal::evaluate;
-use crate::{Error, Real, Result};
-use ndarray::{s, Array1, ArrayView1, ArrayView2, ArrayViewMut2, Zip};
+use crate::{Error, Real, Result, Workspace};
+use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Zip};
 
 /// Columns of A per panel: the most whose two panel buffers, (d1 + d2)·w values of
 /// `size` bytes, fit in `budget` bytes, spread evenly over the panels.
@@ -35,20 +35,22 @@ pub fn panel_width(d0: usize, d1: usize, d2: usize, size: usize, budget: usize) 
     Ok(d0.div_ceil(panels))
 }
 
-/// (f(x), ∇f(x)) by forward accumulation, holding at most `budget` bytes of panels.
-/// Shapes are the caller's to check.
+/// f(x), with ∇f(x) written to `grad`, by forward accumulation, holding at most
+/// `budget` bytes of panels. Shapes are the caller's to check.
 pub(crate) fn value_and_grad<T: Real>(
     a: ArrayView2<T>,
     b: ArrayView2<T>,
     x: ArrayView1<T>,
     budget: usize,
-) -> Result<(T, Array1<T>)> {
+    ws: &mut Workspace<T>,
+    mut grad: ArrayViewMut1<T>,
+) -> Result<T> {
     let ((d1, d0), d2) = (a.dim(), b.nrows());
     let width = panel_width(d0, d1, d2, std::mem::size_of::<T>(), budget)?;
-    let p = evaluate(a, b, x);
-    let mut s_buf = vec![T::zero(); d1 * width];
-    let mut m_buf = vec![T::zero(); d2 * width];
-    let mut grad = Array1::zeros(d0);
+    let f = evaluate(a, b, x, ws);
+    let s1 = std::mem::take(&mut ws.s1);
+    let s2 = std::mem::take(&mut ws.s2);
+    let (s_buf, m_buf) = ws.panels(width);
     for c0 in (0..d0).step_by(width) {
         let w = width.min(d0 - c0);
         let a_p = a.slice(s![.., c0..c0 + w]);
@@ -57,14 +59,15 @@ pub(crate) fn value_and_grad<T: Real>(
         // 1. S_P = diag(σ'(y1))·A_P
         Zip::from(s_p.rows_mut())
             .and(a_p.rows())
-            .and(&p.s1)
-            .par_for_each(|mut s_row, a_row, &s1| s_row.zip_mut_with(&a_row, |o, &v| *o = s1 * v));
+            .and(&s1)
+            .par_for_each(|mut s_row, a_row, &s| s_row.zip_mut_with(&a_row, |o, &v| *o = s * v));
         // 2. M_P = B·S_P
         gemm(b, s_p.view(), m_p.view_mut());
         // 3. ∇f[P] = M_Pᵀ·σ'(y2)
-        gemv_t(m_p.view(), p.s2.view(), grad.slice_mut(s![c0..c0 + w]));
+        gemv_t(m_p.view(), s2.view(), grad.slice_mut(s![c0..c0 + w]));
     }
-    Ok((p.f, grad))
+    (ws.s1, ws.s2) = (s1, s2);
+    Ok(f)
 }
 
 #[cfg(test)]

@@ -55,8 +55,10 @@ mod primal;
 pub mod random;
 mod real;
 mod reverse;
+mod workspace;
 
 pub use error::{Error, Result};
 pub use linalg::{backend, Backend};
 pub use net::{Dims, Mode, Network, DEFAULT_MEMORY_BUDGET};
 pub use real::Real;
+pub use workspace::Workspace;

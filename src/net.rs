@@ -2,8 +2,9 @@
 
 use crate::memory::{bytes_of, ensure_fits};
 use crate::random::standard_normal;
-use crate::{forward, reverse, Error, Real, Result};
-use ndarray::{Array1, Array2, ArrayView, ArrayView1, ArrayView2, Dimension};
+use crate::{forward, reverse, Error, Real, Result, Workspace};
+use ndarray::{Array1, Array2, ArrayView, ArrayView1, ArrayView2, ArrayViewMut1, Dimension};
+use std::sync::Mutex;
 
 /// Extra memory forward mode may use for its column panels unless told otherwise: 64 MiB.
 pub const DEFAULT_MEMORY_BUDGET: usize = 64 << 20;
@@ -65,11 +66,25 @@ impl std::fmt::Display for Dims {
 ///
 /// The weights are validated once, at construction: shapes agree, no dimension is 0,
 /// every entry is finite. Evaluations then only check x.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Network<T: Real> {
     a: Array2<T>,
     b: Array2<T>,
     memory_budget: usize,
+    /// Workspaces of finished plain calls, reused by the next ones (one per concurrent
+    /// caller at most): repeated gradients allocate nothing.
+    pool: Mutex<Vec<Workspace<T>>>,
+}
+
+impl<T: Real> Clone for Network<T> {
+    fn clone(&self) -> Self {
+        Network {
+            a: self.a.clone(),
+            b: self.b.clone(),
+            memory_budget: self.memory_budget,
+            pool: Mutex::default(),
+        }
+    }
 }
 
 impl<T: Real> Network<T> {
@@ -100,6 +115,7 @@ impl<T: Real> Network<T> {
             a: a.as_standard_layout().into_owned(),
             b: b.as_standard_layout().into_owned(),
             memory_budget: DEFAULT_MEMORY_BUDGET,
+            pool: Mutex::default(),
         })
     }
 
@@ -132,6 +148,7 @@ impl<T: Real> Network<T> {
     /// [`forward`](crate::forward) for how the panel width follows from it.
     pub fn with_memory_budget(mut self, bytes: usize) -> Self {
         self.memory_budget = bytes;
+        self.release_workspaces();
         self
     }
 
@@ -162,17 +179,69 @@ impl<T: Real> Network<T> {
     /// f(x) = Σ σ(B·σ(A·x)).
     pub fn value(&self, x: ArrayView1<T>) -> Result<T> {
         self.check_x(x)?;
-        Ok(crate::primal::evaluate(self.a(), self.b(), x).f)
+        Ok(self.with_pooled(|ws| crate::primal::evaluate(self.a(), self.b(), x, ws)))
     }
 
     /// (f(x), ∇f(x)), with ∇f accumulated in the given mode. Both modes give the same
-    /// gradient up to rounding; reverse mode is the fast one.
+    /// gradient up to rounding; reverse mode is the fast one. Temporaries come from a
+    /// pool inside the network, so repeated calls allocate only the returned gradient.
     pub fn value_and_grad(&self, x: ArrayView1<T>, mode: Mode) -> Result<(T, Array1<T>)> {
+        let mut grad = Array1::zeros(self.a.ncols());
+        let f = self.with_pooled(|ws| self.value_and_grad_with(x, mode, ws, grad.view_mut()))?;
+        Ok((f, grad))
+    }
+
+    /// f(x), with ∇f(x) written into `grad` (d0), using the caller's workspace: no
+    /// allocation at all once `ws` has served one call in each mode.
+    pub fn value_and_grad_with(
+        &self,
+        x: ArrayView1<T>,
+        mode: Mode,
+        ws: &mut Workspace<T>,
+        grad: ArrayViewMut1<T>,
+    ) -> Result<T> {
         self.check_x(x)?;
-        match mode {
-            Mode::Forward => forward::value_and_grad(self.a(), self.b(), x, self.memory_budget),
-            Mode::Reverse => Ok(reverse::value_and_grad(self.a(), self.b(), x)),
+        let dims = self.dims();
+        if ws.dims() != dims {
+            return Err(Error::Shape {
+                what: "the workspace must be made for this network".into(),
+                expected: format!("{dims}"),
+                got: format!("{}", ws.dims()),
+            });
         }
+        if grad.len() != dims.d0 {
+            return Err(Error::Shape {
+                what: "grad must have one entry per column of A".into(),
+                expected: format!("({},)", dims.d0),
+                got: format!("({},)", grad.len()),
+            });
+        }
+        match mode {
+            Mode::Forward => {
+                forward::value_and_grad(self.a(), self.b(), x, self.memory_budget, ws, grad)
+            }
+            Mode::Reverse => Ok(reverse::value_and_grad(self.a(), self.b(), x, ws, grad)),
+        }
+    }
+
+    /// A workspace for [`value_and_grad_with`](Self::value_and_grad_with).
+    pub fn workspace(&self) -> Workspace<T> {
+        Workspace::new(self.dims())
+    }
+
+    /// Frees the pooled workspaces of plain calls (forward mode's hold up to the
+    /// memory budget each).
+    pub fn release_workspaces(&self) {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// Runs `f` with a workspace taken from the pool (or made), then returns it.
+    fn with_pooled<R>(&self, f: impl FnOnce(&mut Workspace<T>) -> R) -> R {
+        let taken = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut ws = taken.unwrap_or_else(|| self.workspace());
+        let r = f(&mut ws);
+        self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(ws);
+        r
     }
 
     fn check_x(&self, x: ArrayView1<T>) -> Result<()> {

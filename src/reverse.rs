@@ -5,22 +5,23 @@
 
 use crate::linalg::gemv_t;
 use crate::primal::evaluate;
-use crate::Real;
-use ndarray::{Array1, ArrayView1, ArrayView2};
+use crate::{Real, Workspace};
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1};
 
-/// (f(x), ∇f(x)) by reverse accumulation. Shapes are the caller's to check.
+/// f(x), with ∇f(x) written to `grad`, by reverse accumulation. Shapes are the caller's
+/// to check.
 pub(crate) fn value_and_grad<T: Real>(
     a: ArrayView2<T>,
     b: ArrayView2<T>,
     x: ArrayView1<T>,
-) -> (T, Array1<T>) {
-    let p = evaluate(a, b, x);
+    ws: &mut Workspace<T>,
+    grad: ArrayViewMut1<T>,
+) -> T {
+    let f = evaluate(a, b, x, ws);
     // z = Bᵀ·σ'(y2), then z ∘= σ'(y1): the adjoint of y1.
-    let mut z = Array1::zeros(a.nrows());
-    gemv_t(b, p.s2.view(), z.view_mut());
-    z.zip_mut_with(&p.s1, |z, &s| *z = *z * s);
+    gemv_t(b, ws.s2.view(), ws.z.view_mut());
+    ws.z.zip_mut_with(&ws.s1, |z, &s| *z = *z * s);
     // ∇f = Aᵀ·z
-    let mut grad = Array1::zeros(a.ncols());
-    gemv_t(a, z.view(), grad.view_mut());
-    (p.f, grad)
+    gemv_t(a, ws.z.view(), grad);
+    f
 }

@@ -34,7 +34,7 @@ pub struct TimeArgs {
     /// Seed of A, B and x.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Memory forward mode may use for its panels, in MiB (default 64).
+    /// Memory forward mode may use for its panels, in MiB (default 1024).
     #[arg(long)]
     budget_mib: Option<usize>,
 }

@@ -1,0 +1,75 @@
+//! The workspace API gives the plain calls' results, refuses the wrong workspace, and
+//! the pooled plain calls are safe to share across threads.
+
+use fwdrev::{random, Error, Mode, Network, Workspace};
+use ndarray::Array1;
+
+#[test]
+fn workspace_calls_equal_plain_calls_bit_for_bit_on_reuse() {
+    let net = Network::<f64>::from_seed(90, 70, 50, 5)
+        .unwrap()
+        .with_memory_budget(40 * 120 * 8);
+    let mut ws = net.workspace();
+    let mut g = Array1::zeros(90);
+    for seed in 0..3 {
+        let x = random::standard_normal_vector::<f64>(90, seed);
+        for mode in [Mode::Forward, Mode::Reverse, Mode::Forward] {
+            let (f, want) = net.value_and_grad(x.view(), mode).unwrap();
+            let got = net
+                .value_and_grad_with(x.view(), mode, &mut ws, g.view_mut())
+                .unwrap();
+            assert_eq!((got, &g), (f, &want), "{mode}");
+        }
+    }
+    // The budget allows 40 columns of d1 + d2 = 120 values: 90 columns in 3 even panels
+    // of 30. The panels grew to that once and stay.
+    assert_eq!(ws.bytes(), (3 * 70 + 50 + 30 * 120) * 8);
+}
+
+#[test]
+fn a_workspace_or_output_of_the_wrong_size_is_refused() {
+    let net = Network::<f32>::from_seed(6, 5, 4, 0).unwrap();
+    let x = Array1::zeros(6);
+    let mut other = Network::<f32>::from_seed(6, 5, 3, 0).unwrap().workspace();
+    let mut g = Array1::zeros(6);
+    let e = net
+        .value_and_grad_with(x.view(), Mode::Reverse, &mut other, g.view_mut())
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Shape { .. }) && e.to_string().contains("(6, 5, 3)"),
+        "{e}"
+    );
+    let mut ws = Workspace::new(net.dims());
+    let mut short = Array1::zeros(5);
+    let e = net
+        .value_and_grad_with(x.view(), Mode::Forward, &mut ws, short.view_mut())
+        .unwrap_err();
+    assert!(e.to_string().contains("(5,)"), "{e}");
+}
+
+#[test]
+fn threads_sharing_one_network_get_the_single_thread_results() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Network<f64>>();
+    let net = Network::<f64>::from_seed(300, 280, 260, 1).unwrap();
+    let xs: Vec<Array1<f64>> = (0..4)
+        .map(|s| random::standard_normal_vector(300, s))
+        .collect();
+    let want: Vec<_> = xs
+        .iter()
+        .map(|x| net.value_and_grad(x.view(), Mode::Reverse).unwrap())
+        .collect();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..5 {
+                    for (x, w) in xs.iter().zip(&want) {
+                        assert_eq!(&net.value_and_grad(x.view(), Mode::Reverse).unwrap(), w);
+                        let (f, _) = net.value_and_grad(x.view(), Mode::Forward).unwrap();
+                        assert_eq!(f, w.0);
+                    }
+                }
+            });
+        }
+    });
+}
