@@ -151,10 +151,179 @@ pub fn gemv_t<T: Real>(a: ArrayView2<T>, x: ArrayView1<T>, mut y: ArrayViewMut1<
     kernels::gemv_t(a, x, y.view_mut());
 }
 
+/// Σ a_k·b_k in a fixed order (16 interleaved partial sums, then a fixed tree).
+///
+/// These two vector kernels carry the fused reverse pass and the pure-Rust GEMVs. On
+/// x86-64 with AVX2 and FMA they run a copy compiled for those (4-wide fused
+/// multiply-adds, chosen at run time); the portable copy is SSE2 and compute-bound
+/// below memory speed. The two copies round differently (FMA), each deterministically.
+#[inline]
+pub(crate) fn dot<T: Real>(a: &[T], b: &[T]) -> T {
+    #[cfg(target_arch = "x86_64")]
+    if simd::has_avx2_fma() {
+        // SAFETY: the CPU has AVX2 and FMA, checked just above.
+        return unsafe { simd::dot_avx2(a, b) };
+    }
+    dot_body::<T, false>(a, b)
+}
+
+/// y ← y + α·x.
+#[inline]
+pub(crate) fn axpy<T: Real>(alpha: T, x: &[T], y: &mut [T]) {
+    #[cfg(target_arch = "x86_64")]
+    if simd::has_avx2_fma() {
+        // SAFETY: the CPU has AVX2 and FMA, checked just above.
+        return unsafe { simd::axpy_avx2(alpha, x, y) };
+    }
+    axpy_body::<T, false>(alpha, x, y)
+}
+
+/// The four dot products rows[r]·x, interleaved: four memory streams in flight and x
+/// read once for all four. Each sum has its own fixed order (8 partial sums, a tree).
+#[inline]
+pub(crate) fn dot4<T: Real>(rows: [&[T]; 4], x: &[T]) -> [T; 4] {
+    #[cfg(target_arch = "x86_64")]
+    if simd::has_avx2_fma() {
+        // SAFETY: the CPU has AVX2 and FMA, checked just above.
+        return unsafe { simd::dot4_avx2(rows, x) };
+    }
+    dot4_body::<T, false>(rows, x)
+}
+
+#[inline(always)]
+fn dot4_body<T: Real, const FMA: bool>(rows: [&[T]; 4], x: &[T]) -> [T; 4] {
+    const W: usize = 8;
+    let n = x.len();
+    let rows = rows.map(|r| &r[..n]);
+    let mut acc = [[T::zero(); W]; 4];
+    let full = n - n % W;
+    for i in (0..full).step_by(W) {
+        let xs = &x[i..i + W];
+        for (r, row) in rows.iter().enumerate() {
+            let rs = &row[i..i + W];
+            for k in 0..W {
+                acc[r][k] = madd::<T, FMA>(rs[k], xs[k], acc[r][k]);
+            }
+        }
+    }
+    let mut out = [T::zero(); 4];
+    for (r, row) in rows.iter().enumerate() {
+        let tail = (full..n).fold(T::zero(), |s, i| madd::<T, FMA>(row[i], x[i], s));
+        let a = &mut acc[r];
+        let mut m = W;
+        while m > 1 {
+            m /= 2;
+            for k in 0..m {
+                a[k] = a[k] + a[k + m];
+            }
+        }
+        out[r] = a[0] + tail;
+    }
+    out
+}
+
+/// y ← y + Σ_r α_r·rows[r], y read and written once for the four rows, each row's
+/// contribution added in order r = 0..4 (as four [`axpy`] calls would).
+#[inline]
+pub(crate) fn axpy4<T: Real>(alpha: [T; 4], rows: [&[T]; 4], y: &mut [T]) {
+    #[cfg(target_arch = "x86_64")]
+    if simd::has_avx2_fma() {
+        // SAFETY: the CPU has AVX2 and FMA, checked just above.
+        return unsafe { simd::axpy4_avx2(alpha, rows, y) };
+    }
+    axpy4_body::<T, false>(alpha, rows, y)
+}
+
+#[inline(always)]
+fn axpy4_body<T: Real, const FMA: bool>(alpha: [T; 4], rows: [&[T]; 4], y: &mut [T]) {
+    let n = y.len();
+    let [r0, r1, r2, r3] = rows.map(|r| &r[..n]);
+    for i in 0..n {
+        let mut v = y[i];
+        v = madd::<T, FMA>(alpha[0], r0[i], v);
+        v = madd::<T, FMA>(alpha[1], r1[i], v);
+        v = madd::<T, FMA>(alpha[2], r2[i], v);
+        y[i] = madd::<T, FMA>(alpha[3], r3[i], v);
+    }
+}
+
+/// a·b + c, fused (one rounding) when `FMA`.
+#[inline(always)]
+fn madd<T: Real, const FMA: bool>(a: T, b: T, c: T) -> T {
+    if FMA {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+#[inline(always)]
+fn dot_body<T: Real, const FMA: bool>(a: &[T], b: &[T]) -> T {
+    const W: usize = 16;
+    let mut acc = [T::zero(); W];
+    let (ca, cb) = (a.chunks_exact(W), b.chunks_exact(W));
+    let tail = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .fold(T::zero(), |s, (&x, &y)| madd::<T, FMA>(x, y, s));
+    for (x, y) in ca.zip(cb) {
+        for k in 0..W {
+            acc[k] = madd::<T, FMA>(x[k], y[k], acc[k]);
+        }
+    }
+    // Fixed pairwise tree: 16 → 8 → 4 → 2 → 1.
+    let mut n = W;
+    while n > 1 {
+        n /= 2;
+        for k in 0..n {
+            acc[k] = acc[k] + acc[k + n];
+        }
+    }
+    acc[0] + tail
+}
+
+#[inline(always)]
+fn axpy_body<T: Real, const FMA: bool>(alpha: T, x: &[T], y: &mut [T]) {
+    y.iter_mut()
+        .zip(x)
+        .for_each(|(y, &x)| *y = madd::<T, FMA>(alpha, x, *y));
+}
+
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use crate::Real;
+
+    pub fn has_avx2_fma() -> bool {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot_avx2<T: Real>(a: &[T], b: &[T]) -> T {
+        super::dot_body::<T, true>(a, b)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn axpy_avx2<T: Real>(alpha: T, x: &[T], y: &mut [T]) {
+        super::axpy_body::<T, true>(alpha, x, y)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot4_avx2<T: Real>(rows: [&[T]; 4], x: &[T]) -> [T; 4] {
+        super::dot4_body::<T, true>(rows, x)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn axpy4_avx2<T: Real>(alpha: [T; 4], rows: [&[T]; 4], y: &mut [T]) {
+        super::axpy4_body::<T, true>(alpha, rows, y)
+    }
+}
+
 /// Pure-Rust GEMV kernels: rayon over independent output blocks, so every sum runs in a
 /// fixed order and the result does not depend on the thread count.
 #[cfg_attr(feature = "openblas", allow(dead_code))]
 pub(crate) mod kernels {
+    use super::{axpy, axpy4, dot, dot4};
     use crate::Real;
     use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, Axis};
     use rayon::prelude::*;
@@ -167,37 +336,28 @@ pub(crate) mod kernels {
     /// Output columns per task in `gemv_t`: one 4 KB (f64) accumulator block stays in L1.
     const COLS_PER_TASK: usize = 512;
 
-    /// Σ a_k·b_k with 8 independent accumulators, so the loop vectorises.
-    #[inline]
-    pub fn dot<T: Real>(a: &[T], b: &[T]) -> T {
-        let mut acc = [T::zero(); 8];
-        let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-        let tail: T = ca
-            .remainder()
-            .iter()
-            .zip(cb.remainder())
-            .fold(T::zero(), |s, (&x, &y)| s + x * y);
-        for (x, y) in ca.zip(cb) {
-            for k in 0..8 {
-                acc[k] = acc[k] + x[k] * y[k];
-            }
-        }
-        ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
-    }
-
-    /// y ← A·x, one dot product per row.
+    /// y ← A·x, four rows' dot products at a time.
     pub fn gemv<T: Real>(a: ArrayView2<T>, x: ArrayView1<T>, mut y: ArrayViewMut1<T>) {
         let xs = x.as_slice().expect("x contiguous");
-        let row = |(r, yi): (ArrayView1<T>, &mut T)| {
-            *yi = dot(r.as_slice().expect("A row-major"), xs);
+        let rows = |(ac, yc): (ArrayView2<T>, &mut [T])| {
+            let row = |i: usize| ac.row(i).to_slice().expect("A row-major");
+            let quads = yc.len() / 4 * 4;
+            for i in (0..quads).step_by(4) {
+                let v = dot4([row(i), row(i + 1), row(i + 2), row(i + 3)], xs);
+                yc[i..i + 4].copy_from_slice(&v);
+            }
+            for i in quads..yc.len() {
+                yc[i] = dot(row(i), xs);
+            }
         };
         let ys = y.as_slice_mut().expect("y contiguous");
         if a.len() < PARALLEL_MIN {
-            a.outer_iter().zip(ys.iter_mut()).for_each(row);
+            rows((a, ys));
         } else {
-            ys.par_chunks_mut(ROWS_PER_TASK)
-                .zip(a.axis_chunks_iter(Axis(0), ROWS_PER_TASK).into_par_iter())
-                .for_each(|(yc, ac)| ac.outer_iter().zip(yc.iter_mut()).for_each(row));
+            a.axis_chunks_iter(Axis(0), ROWS_PER_TASK)
+                .into_par_iter()
+                .zip(ys.par_chunks_mut(ROWS_PER_TASK))
+                .for_each(rows);
         }
     }
 
@@ -205,13 +365,17 @@ pub(crate) mod kernels {
     pub fn gemv_t<T: Real>(a: ArrayView2<T>, x: ArrayView1<T>, mut y: ArrayViewMut1<T>) {
         let ys = y.as_slice_mut().expect("y contiguous");
         let block = |(j, yc): (usize, &mut [T])| {
-            let j0 = j * COLS_PER_TASK;
+            let cols = j * COLS_PER_TASK..j * COLS_PER_TASK + yc.len();
+            let row = |i: usize| &a.row(i).to_slice().expect("A row-major")[cols.clone()];
             yc.fill(T::zero());
-            for (r, &xi) in a.outer_iter().zip(x.iter()) {
-                let rs = &r.as_slice().expect("A row-major")[j0..j0 + yc.len()];
-                for (yk, &ak) in yc.iter_mut().zip(rs) {
-                    *yk = *yk + xi * ak;
-                }
+            // Four rows at a time: the output block is read and written once per four.
+            let quads = a.nrows() / 4 * 4;
+            for i in (0..quads).step_by(4) {
+                let alpha = [x[i], x[i + 1], x[i + 2], x[i + 3]];
+                axpy4(alpha, [row(i), row(i + 1), row(i + 2), row(i + 3)], yc);
+            }
+            for i in quads..a.nrows() {
+                axpy(x[i], row(i), yc);
             }
         };
         if a.len() < PARALLEL_MIN {

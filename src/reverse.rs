@@ -1,10 +1,13 @@
-//! Reverse mode: the Jacobian chain accumulated from the output side, every product a GEMV.
+//! Reverse mode: the Jacobian chain accumulated from the output side, every product a
+//! matrix-vector one.
 //!
-//! ∇f = Aᵀ·(σ'(y1) ∘ (Bᵀ·σ'(y2))): two primal GEMVs (A·x, B·h1), two adjoint GEMVs
-//! (Bᵀ·s2, Aᵀ·z). Cost 2·(d0·d1 + d1·d2) multiply-adds, bound by reading A and B twice.
+//! ∇f = Aᵀ·(σ'(y1) ∘ (Bᵀ·σ'(y2))). Cost 2·(d0·d1 + d1·d2) multiply-adds, bound by memory
+//! traffic: A is read twice (A·x, then Aᵀ·z, both BLAS GEMVs) and B **once**. Row i of B
+//! gives y2_i = B[i,:]·σ(y1), hence σ(y2_i), σ'(y2_i), and its share σ'(y2_i)·B[i,:] of
+//! Bᵀ·σ'(y2) while the row is still in cache (PyTorch and JAX read B twice).
 
 use crate::linalg::gemv_t;
-use crate::primal::evaluate;
+use crate::primal::{first_layer, second_layer};
 use crate::{Real, Workspace};
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1};
 
@@ -17,9 +20,9 @@ pub(crate) fn value_and_grad<T: Real>(
     ws: &mut Workspace<T>,
     grad: ArrayViewMut1<T>,
 ) -> T {
-    let f = evaluate(a, b, x, ws);
-    // z = Bᵀ·σ'(y2), then z ∘= σ'(y1): the adjoint of y1.
-    gemv_t(b, ws.s2.view(), ws.z.view_mut());
+    first_layer(a, x, ws);
+    let f = second_layer(b, ws, true);
+    // z ∘= σ'(y1): the adjoint of y1.
     ws.z.zip_mut_with(&ws.s1, |z, &s| *z = *z * s);
     // ∇f = Aᵀ·z
     gemv_t(a, ws.z.view(), grad);

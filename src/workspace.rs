@@ -10,7 +10,8 @@
 use crate::{Dims, Real};
 use ndarray::Array1;
 
-/// Every temporary of a gradient: the primal's vectors and forward mode's panels.
+/// Every temporary of a gradient: the primal's vectors, reverse mode's partial sums and
+/// forward mode's panels.
 #[derive(Debug, Clone)]
 pub struct Workspace<T> {
     pub(crate) dims: Dims,
@@ -22,6 +23,10 @@ pub struct Workspace<T> {
     pub(crate) s2: Array1<T>,
     /// The adjoint of y1, d1 (reverse mode).
     pub(crate) z: Array1<T>,
+    /// Reverse mode's per-block partial sums of Bᵀ·σ'(y2), blocks × d1.
+    pub(crate) partial_z: Vec<T>,
+    /// Reverse mode's per-block partial sums of σ(y2).
+    pub(crate) partial_f: Vec<T>,
     /// diag(σ'(y1))·A_P, d1×w (forward mode; empty until first used).
     pub(crate) panel_s: Vec<T>,
     /// B·S_P, d2×w (forward mode; empty until first used).
@@ -38,6 +43,8 @@ impl<T: Real> Workspace<T> {
             s1: Array1::zeros(dims.d1),
             s2: Array1::zeros(dims.d2),
             z: Array1::zeros(dims.d1),
+            partial_z: Vec::new(),
+            partial_f: Vec::new(),
             panel_s: Vec::new(),
             panel_m: Vec::new(),
         }
@@ -45,7 +52,12 @@ impl<T: Real> Workspace<T> {
 
     /// Bytes held.
     pub fn bytes(&self) -> usize {
-        (3 * self.dims.d1 + self.dims.d2 + self.panel_s.len() + self.panel_m.len())
+        (3 * self.dims.d1
+            + self.dims.d2
+            + self.partial_z.capacity()
+            + self.partial_f.capacity()
+            + self.panel_s.len()
+            + self.panel_m.len())
             * std::mem::size_of::<T>()
     }
 

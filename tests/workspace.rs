@@ -11,6 +11,7 @@ fn workspace_calls_equal_plain_calls_bit_for_bit_on_reuse() {
         .with_memory_budget(40 * 120 * 8);
     let mut ws = net.workspace();
     let mut g = Array1::zeros(90);
+    let mut held = Vec::new();
     for seed in 0..3 {
         let x = random::standard_normal_vector::<f64>(90, seed);
         for mode in [Mode::Forward, Mode::Reverse, Mode::Forward] {
@@ -20,10 +21,16 @@ fn workspace_calls_equal_plain_calls_bit_for_bit_on_reuse() {
                 .unwrap();
             assert_eq!((got, &g), (f, &want), "{mode}");
         }
+        held.push(ws.bytes());
     }
     // The budget allows 40 columns of d1 + d2 = 120 values: 90 columns in 3 even panels
-    // of 30. The panels grew to that once and stay.
-    assert_eq!(ws.bytes(), (3 * 70 + 50 + 30 * 120) * 8);
+    // of 30. The panels grew to that in the first round and stayed.
+    let vectors = (3 * 70 + 50) * 8;
+    assert!(
+        held[0] >= vectors + 30 * 120 * 8 && held[0] < vectors + 40 * 120 * 8,
+        "{held:?}"
+    );
+    assert!(held.iter().all(|&b| b == held[0]), "{held:?}");
 }
 
 #[test]
