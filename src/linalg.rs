@@ -346,8 +346,8 @@ pub(crate) mod kernels {
                 let v = dot4([row(i), row(i + 1), row(i + 2), row(i + 3)], xs);
                 yc[i..i + 4].copy_from_slice(&v);
             }
-            for i in quads..yc.len() {
-                yc[i] = dot(row(i), xs);
+            for (i, yi) in yc.iter_mut().enumerate().skip(quads) {
+                *yi = dot(row(i), xs);
             }
         };
         let ys = y.as_slice_mut().expect("y contiguous");

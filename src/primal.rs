@@ -79,10 +79,10 @@ pub(crate) fn second_layer<T: Real>(b: ArrayView2<T>, ws: &mut Workspace<T>, adj
                 axpy4(ds, r, z);
             }
         }
-        for i in quads..rows.nrows() {
+        for (i, s) in s2.iter_mut().enumerate().skip(quads) {
             let (h, d) = sigmoid_and_derivative(dot(row(i), h1));
             f = f + h;
-            s2[i] = d;
+            *s = d;
             if adjoint {
                 axpy(d, row(i), z);
             }
