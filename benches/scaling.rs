@@ -59,43 +59,44 @@ fn scaling(c: &mut Criterion) {
     let cubic = |d: usize| 2.0 * (d as f64).powi(3) / 78e9;
     let square = |d: usize| 32.0 * (d as f64).powi(2) / 10e9;
 
-    let mut group = c.benchmark_group("forward");
+    // Size by size, each mode beside its baseline: a shared machine's speed drifts over
+    // minutes, and interleaving keeps that drift out of the ratios.
     for (d, net, x) in &nets {
-        configure(&mut group, cubic(*d));
+        let d = *d;
+        let mut group = c.benchmark_group("forward");
+        configure(&mut group, cubic(d));
         group.bench_function(BenchmarkId::from_parameter(d), |b| {
             b.iter(|| net.value_and_grad(x.view(), Mode::Forward).unwrap())
         });
-    }
-    group.finish();
+        group.finish();
 
-    let mut group = c.benchmark_group("gemm");
-    for (d, net, _) in &nets {
-        configure(&mut group, cubic(*d));
-        let mut out = Array2::zeros((*d, *d));
+        let mut group = c.benchmark_group("gemm");
+        configure(&mut group, cubic(d));
+        let mut out = Array2::zeros((d, d));
         group.bench_function(BenchmarkId::from_parameter(d), |b| {
             b.iter(|| gemm(net.b(), net.a(), out.view_mut()))
         });
-    }
-    group.finish();
+        group.finish();
+        drop(out);
 
-    let mut group = c.benchmark_group("reverse");
-    for (d, net, x) in &nets {
-        configure(&mut group, square(*d));
+        let mut group = c.benchmark_group("reverse");
+        configure(&mut group, square(d));
         group.bench_function(BenchmarkId::from_parameter(d), |b| {
             b.iter(|| net.value_and_grad(x.view(), Mode::Reverse).unwrap())
         });
-    }
-    group.finish();
+        group.finish();
 
-    let mut group = c.benchmark_group("gemv");
-    for (d, net, x) in &nets {
-        configure(&mut group, square(*d) / 4.0);
-        let mut y = Array1::zeros(*d);
+        let mut group = c.benchmark_group("gemv");
+        configure(&mut group, square(d) / 4.0);
+        let mut y = Array1::zeros(d);
         group.bench_function(BenchmarkId::from_parameter(d), |b| {
             b.iter(|| gemv(net.a(), x.view(), y.view_mut()))
         });
+        group.finish();
+
+        // Forward mode's pooled panels (up to 1 GiB) are not needed past this size.
+        net.release_workspaces();
     }
-    group.finish();
 }
 
 fn main() {

@@ -13,7 +13,8 @@
 //!   **d0·d1·d2** multiply-adds (one GEMM), O(d³).
 //! - **Reverse mode** brackets from the left, as adjoints flow from the output:
 //!   z = Bᵀ·σ'(y2), z ∘= σ'(y1), ∇f = Aᵀ·z. Every product is matrix-vector:
-//!   **2·(d0·d1 + d1·d2)** multiply-adds with the primal pass (four GEMVs), O(d²).
+//!   **2·(d0·d1 + d1·d2)** multiply-adds with the primal pass, O(d²). It is bound by
+//!   memory traffic: A is read twice, B once (B·σ(y1) and Bᵀ·σ'(y2) fused row by row).
 //!
 //! At d0 = d1 = d2 = 8000 that is 5·10¹¹ against 2.6·10⁸: seconds against a tenth of a
 //! second. σ'(t) = e/(1+e)² with e = exp(−|t|) (see [`activation`]) is finite and
@@ -33,6 +34,9 @@
 //! println!("f = {f}, backend: {}", fwdrev::backend());
 //! # Ok::<(), fwdrev::Error>(())
 //! ```
+//!
+//! Repeated calls allocate nothing but their result; [`Network::value_and_grad_with`]
+//! and a [`Workspace`] avoid even that.
 //!
 //! Backends (cargo features): none by default (pure Rust: `matrixmultiply` GEMM with
 //! its threading, rayon GEMVs); `openblas` links Debian's OpenBLAS. [`backend`] says

@@ -319,6 +319,31 @@ mod simd {
     }
 }
 
+/// Σ of all entries, read in parallel in 1 MiB blocks, each as four interleaved
+/// streams (as the GEMV kernels read four rows): a plain streaming read, the yardstick
+/// of memory bandwidth for the bandwidth-bound reverse mode.
+pub fn stream_sum<T: Real>(a: &[T]) -> T {
+    use rayon::prelude::*;
+    const W: usize = 8;
+    let block = |c: &[T]| {
+        let q = c.len() / 4 / W * W;
+        let mut acc = [[T::zero(); W]; 4];
+        for i in (0..q).step_by(W) {
+            for (s, acc) in acc.iter_mut().enumerate() {
+                let part = &c[s * q + i..s * q + i + W];
+                for k in 0..W {
+                    acc[k] = acc[k] + part[k];
+                }
+            }
+        }
+        let tail = c[4 * q..].iter().fold(T::zero(), |s, &v| s + v);
+        acc.iter().flatten().fold(tail, |s, &v| s + v)
+    };
+    a.par_chunks((1 << 20) / std::mem::size_of::<T>())
+        .map(block)
+        .reduce(T::zero, |p, q| p + q)
+}
+
 /// Pure-Rust GEMV kernels: rayon over independent output blocks, so every sum runs in a
 /// fixed order and the result does not depend on the thread count.
 #[cfg_attr(feature = "openblas", allow(dead_code))]
@@ -411,6 +436,12 @@ mod tests {
             let mut yt = Array1::zeros(n);
             kernels::gemv_t(a.view(), xt.view(), yt.view_mut());
             assert_eq!(yt, naive(&a.t().to_owned(), &xt), "gemv_t {m}x{n}");
+            // the streaming read sums exactly on integers
+            assert_eq!(
+                stream_sum(a.as_slice().unwrap()),
+                a.sum(),
+                "stream_sum {m}x{n}"
+            );
             // and the backend entry points agree with the kernels
             let mut yb = Array1::zeros(m);
             gemv(a.view(), x.view(), yb.view_mut());

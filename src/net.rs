@@ -50,9 +50,14 @@ impl Dims {
     pub fn forward_flops(&self) -> f64 {
         self.d0 as f64 * self.d1 as f64 * self.d2 as f64
     }
-    /// Multiply-adds of reverse mode's four GEMVs: 2·(d0·d1 + d1·d2).
+    /// Multiply-adds of reverse mode's four matrix-vector products: 2·(d0·d1 + d1·d2).
     pub fn reverse_flops(&self) -> f64 {
         2.0 * (self.d0 as f64 * self.d1 as f64 + self.d1 as f64 * self.d2 as f64)
+    }
+    /// Bytes reverse mode must read from memory for values of `size` bytes: A twice
+    /// (A·x, Aᵀ·z) and B once (the fused pass), (2·d0·d1 + d1·d2)·size.
+    pub fn reverse_bytes(&self, size: usize) -> f64 {
+        (2.0 * self.d0 as f64 * self.d1 as f64 + self.d1 as f64 * self.d2 as f64) * size as f64
     }
 }
 

@@ -189,7 +189,12 @@ fn time_json_has_the_promised_fields() {
     assert_eq!(v["dtype"], "f64");
     assert_eq!(v["reps"], 3);
     assert!(v["backend"].is_string());
-    for key in ["forward", "reverse", "gemm", "gemv"] {
+    assert!(v["bandwidth_gbs"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        v["reverse_bytes"].as_f64(),
+        Some((2.0 * 40.0 * 30.0 + 30.0 * 20.0) * 8.0)
+    );
+    for key in ["forward", "reverse", "gemm", "gemv", "read"] {
         let (med, min) = (
             v[key]["median_s"].as_f64().unwrap(),
             v[key]["min_s"].as_f64().unwrap(),

@@ -2,7 +2,7 @@
 
 use crate::CliResult;
 use clap::{Args, ValueEnum};
-use fwdrev::linalg::{gemm, gemv};
+use fwdrev::linalg::{gemm, gemv, stream_sum};
 use fwdrev::{random, Dims, Mode, Network, Real};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array1, Array2};
@@ -166,7 +166,7 @@ fn time_all<T: Real>(dims: Dims, args: &TimeArgs) -> CliResult<Map<String, Value
         Which::Reverse => vec![Mode::Reverse],
         Which::Both => vec![Mode::Forward, Mode::Reverse],
     };
-    let runs = (args.reps as u64 + 1) * (modes.len() as u64 + 2);
+    let runs = (args.reps as u64 + 1) * (modes.len() as u64 + 3);
     let pb = bar(runs);
     let backend = fwdrev::backend();
     let mut out = Map::new();
@@ -209,12 +209,28 @@ fn time_all<T: Real>(dims: Dims, args: &TimeArgs) -> CliResult<Map<String, Value
             Ok(())
         }),
     ));
+    // Memory bandwidth, in the same rounds: a streaming read of A.
+    let a_slice = net.a().to_slice().expect("row-major");
+    tasks.push((
+        "streaming read of A",
+        Box::new(move || {
+            std::hint::black_box(stream_sum(a_slice));
+            Ok(())
+        }),
+    ));
     let stats = measure(&pb, args.reps, true, &mut tasks)?;
-    let names = modes.iter().map(|m| m.name()).chain(["gemm", "gemv"]);
+    let names = modes
+        .iter()
+        .map(|m| m.name())
+        .chain(["gemm", "gemv", "read"]);
     for (name, s) in names.zip(&stats) {
         out.insert(name.into(), s.json());
     }
     pb.finish_and_clear();
+    let size = std::mem::size_of::<T>();
+    let bandwidth = (dims.d0 * dims.d1 * size) as f64 / stats[stats.len() - 1].median_s;
+    out.insert("bandwidth_gbs".into(), json!(bandwidth / 1e9));
+    out.insert("reverse_bytes".into(), json!(dims.reverse_bytes(size)));
     out.insert("forward_flops".into(), json!(dims.forward_flops()));
     out.insert("reverse_flops".into(), json!(dims.reverse_flops()));
     Ok(out)
@@ -240,7 +256,7 @@ fn print_table(dims: Dims, r: &Map<String, Value>) {
     let gemv = median(r, "gemv");
     // (key, multiply-adds, (baseline seconds, what the baseline is))
     type Row<'a> = (&'a str, f64, Option<(f64, &'a str)>);
-    let rows: [Row; 4] = [
+    let rows: [Row; 5] = [
         (
             "forward",
             dims.forward_flops(),
@@ -251,6 +267,7 @@ fn print_table(dims: Dims, r: &Map<String, Value>) {
             dims.reverse_flops(),
             gemv.map(|g| (4.0 * g, "× four bare GEMVs")),
         ),
+        ("read", (dims.d0 * dims.d1) as f64, None),
         ("gemm", dims.forward_flops(), None),
         ("gemv", (dims.d0 * dims.d1) as f64, None),
     ];
@@ -269,6 +286,20 @@ fn print_table(dims: Dims, r: &Map<String, Value>) {
     }
     if let (Some(f), Some(rv)) = (median(r, "forward"), median(r, "reverse")) {
         println!("forward / reverse = {:.0}×", f / rv);
+    }
+    if let (Some(rv), Some(bw), Some(bytes)) = (
+        median(r, "reverse"),
+        r["bandwidth_gbs"].as_f64(),
+        r["reverse_bytes"].as_f64(),
+    ) {
+        let floor = bytes / (bw * 1e9);
+        println!(
+            "bandwidth {bw:.1} GB/s (streaming read of A); reverse reads {:.2} GB: \
+             floor {}, reverse at {:.3}× the floor",
+            bytes / 1e9,
+            seconds(floor),
+            rv / floor
+        );
     }
 }
 
