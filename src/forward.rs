@@ -7,7 +7,7 @@
 //!
 //! 1. S_P = diag(σ'(y1))·A_P  (d1×w, rows scaled in parallel under rayon)
 //! 2. M_P = B·S_P             (d2×w, one GEMM)
-//! 3. ∇f[P] = M_Pᵀ·σ'(y2)      (w, the σ'(y2)-weighted column sums of M_P)
+//! 3. ∇f\[P\] = M_Pᵀ·σ'(y2)      (w, the σ'(y2)-weighted column sums of M_P)
 //!
 //! The panel width w is the widest whose S_P and M_P fit in the memory budget.
 

@@ -44,8 +44,11 @@
 
 #![warn(missing_docs)]
 
-#[cfg(feature = "openblas")]
+#[cfg(any(feature = "openblas", feature = "blis"))]
 extern crate blas_src;
+
+#[cfg(all(feature = "openblas", feature = "blis"))]
+compile_error!("features `openblas` and `blis` are exclusive: pick one BLAS");
 
 pub mod activation;
 mod error;

@@ -118,8 +118,33 @@ pub fn backend() -> Backend {
     }
 }
 
+#[cfg(all(feature = "blis", not(feature = "openblas")))]
+extern "C" {
+    fn bli_info_get_version_str() -> *const std::os::raw::c_char;
+    fn bli_thread_get_num_threads() -> std::os::raw::c_long;
+}
+
 /// The backend this build computes with.
-#[cfg(not(feature = "openblas"))]
+#[cfg(all(feature = "blis", not(feature = "openblas")))]
+pub fn backend() -> Backend {
+    // SAFETY: plain getters of the linked BLIS; the string is static.
+    let (version, threads) = unsafe {
+        let p = bli_info_get_version_str();
+        let v = if p.is_null() {
+            "unknown".to_string()
+        } else {
+            std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+        };
+        (v, bli_thread_get_num_threads())
+    };
+    Backend {
+        name: "blis",
+        detail: format!("BLIS {version}, BLIS_NUM_THREADS = {threads}"),
+    }
+}
+
+/// The backend this build computes with.
+#[cfg(not(any(feature = "openblas", feature = "blis")))]
 pub fn backend() -> Backend {
     Backend {
         name: "pure-rust",
@@ -137,17 +162,17 @@ pub fn gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>
 
 /// y ← A·x (y is overwritten). A is m×n and row-major, x has n entries, y m.
 pub fn gemv<T: Real>(a: ArrayView2<T>, x: ArrayView1<T>, mut y: ArrayViewMut1<T>) {
-    #[cfg(feature = "openblas")]
+    #[cfg(any(feature = "openblas", feature = "blis"))]
     ndarray::linalg::general_mat_vec_mul(T::one(), &a, &x, T::zero(), &mut y);
-    #[cfg(not(feature = "openblas"))]
+    #[cfg(not(any(feature = "openblas", feature = "blis")))]
     kernels::gemv(a, x, y.view_mut());
 }
 
 /// y ← Aᵀ·x (y is overwritten). A is m×n and row-major, x has m entries, y n.
 pub fn gemv_t<T: Real>(a: ArrayView2<T>, x: ArrayView1<T>, mut y: ArrayViewMut1<T>) {
-    #[cfg(feature = "openblas")]
+    #[cfg(any(feature = "openblas", feature = "blis"))]
     ndarray::linalg::general_mat_vec_mul(T::one(), &a.t(), &x, T::zero(), &mut y);
-    #[cfg(not(feature = "openblas"))]
+    #[cfg(not(any(feature = "openblas", feature = "blis")))]
     kernels::gemv_t(a, x, y.view_mut());
 }
 
@@ -346,7 +371,7 @@ pub fn stream_sum<T: Real>(a: &[T]) -> T {
 
 /// Pure-Rust GEMV kernels: rayon over independent output blocks, so every sum runs in a
 /// fixed order and the result does not depend on the thread count.
-#[cfg_attr(feature = "openblas", allow(dead_code))]
+#[cfg_attr(any(feature = "openblas", feature = "blis"), allow(dead_code))]
 pub(crate) mod kernels {
     use super::{axpy, axpy4, dot, dot4};
     use crate::Real;
