@@ -75,6 +75,15 @@ impl From<ModeArg> for Mode {
     }
 }
 
+/// A duration in the unit that reads best: "9.60 s", "67.45 ms", "11.3 µs".
+fn seconds(s: f64) -> String {
+    match s {
+        s if s >= 1.0 => format!("{s:.2} s"),
+        s if s >= 1e-3 => format!("{:.2} ms", s * 1e3),
+        s => format!("{:.1} µs", s * 1e6),
+    }
+}
+
 /// A failure of the binary: printed as one line, exit status 1.
 type CliResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
 

@@ -4,7 +4,7 @@
 //! `cargo bench --bench scaling`), fits log t = p·log d + c over d ≥ `--fit-from` for
 //! each group, prints a markdown table and the exponents p, and draws the plot.
 
-use crate::CliResult;
+use crate::{seconds, CliResult};
 use clap::Args;
 use plotters::prelude::*;
 use std::collections::BTreeMap;
@@ -101,14 +101,6 @@ fn ordered(series: &Series) -> Vec<&String> {
         )
     });
     names
-}
-
-fn seconds(s: f64) -> String {
-    match s {
-        s if s >= 1.0 => format!("{s:.2} s"),
-        s if s >= 1e-3 => format!("{:.2} ms", s * 1e3),
-        s => format!("{:.1} µs", s * 1e6),
-    }
 }
 
 /// The markdown table: one row per d, one column per series, then the ratios.

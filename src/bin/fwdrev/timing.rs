@@ -1,6 +1,6 @@
 //! Wall-clock timings: each mode beside the bare BLAS calls it is built from.
 
-use crate::CliResult;
+use crate::{seconds, CliResult};
 use clap::{Args, ValueEnum};
 use fwdrev::linalg::{gemm, gemv, stream_sum};
 use fwdrev::{random, Dims, Mode, Network, Real};
@@ -115,14 +115,6 @@ fn measure(
             }
         })
         .collect())
-}
-
-fn seconds(s: f64) -> String {
-    match s {
-        s if s >= 1.0 => format!("{s:.2} s"),
-        s if s >= 1e-3 => format!("{:.2} ms", s * 1e3),
-        s => format!("{:.1} µs", s * 1e6),
-    }
 }
 
 fn build<T: Real>(dims: Dims, seed: u64) -> CliResult<(Network<T>, Array1<T>)> {
