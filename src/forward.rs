@@ -12,6 +12,7 @@
 //! The panel width w is the widest whose S_P and M_P fit in the memory budget.
 
 use crate::linalg::{gemm, gemv_t};
+use crate::memory::{bytes_of, ensure_fits};
 use crate::primal::evaluate;
 use crate::{Error, Real, Result, Workspace};
 use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Zip};
@@ -47,6 +48,14 @@ pub(crate) fn value_and_grad<T: Real>(
 ) -> Result<T> {
     let ((d1, d0), d2) = (a.dim(), b.nrows());
     let width = panel_width(d0, d1, d2, std::mem::size_of::<T>(), budget)?;
+    // The panels are allocated on first use: refuse up front if they cannot fit.
+    let size = std::mem::size_of::<T>();
+    if ws.panel_s.len() < d1 * width || ws.panel_m.len() < d2 * width {
+        ensure_fits(
+            || format!("forward-mode panels ({d1} + {d2}) × {width}"),
+            bytes_of(&[d1 + d2, width], size),
+        )?;
+    }
     let f = evaluate(a, b, x, ws);
     let s1 = std::mem::take(&mut ws.s1);
     let s2 = std::mem::take(&mut ws.s2);
