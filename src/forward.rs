@@ -47,9 +47,9 @@ pub(crate) fn value_and_grad<T: Real>(
     mut grad: ArrayViewMut1<T>,
 ) -> Result<T> {
     let ((d1, d0), d2) = (a.dim(), b.nrows());
-    let width = panel_width(d0, d1, d2, std::mem::size_of::<T>(), budget)?;
-    // The panels are allocated on first use: refuse up front if they cannot fit.
     let size = std::mem::size_of::<T>();
+    let width = panel_width(d0, d1, d2, size, budget)?;
+    // The panels are allocated on first use: refuse up front if they cannot fit.
     if ws.panel_s.len() < d1 * width || ws.panel_m.len() < d2 * width {
         ensure_fits(
             || format!("forward-mode panels ({d1} + {d2}) × {width}"),
