@@ -51,6 +51,7 @@ extern crate blas_src;
 compile_error!("features `openblas` and `blis` are exclusive: pick one BLAS");
 
 pub mod activation;
+pub mod batch;
 mod error;
 pub mod finite_difference;
 pub mod forward;

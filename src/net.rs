@@ -233,6 +233,42 @@ impl<T: Real> Network<T> {
         }
     }
 
+    /// f and ∇f at each of k points, the columns of `x` (d0×k): returns f (k) and the
+    /// gradients as the columns of a d0×k matrix (column-major, so each is contiguous).
+    ///
+    /// Reverse mode with GEMMs in place of GEMVs (see [`batch`](crate::batch)): at
+    /// d = 8000 and k = 64 a point costs about a tenth of a single-point gradient. Each
+    /// column agrees with [`value_and_grad`](Self::value_and_grad) at that point up to
+    /// the order of the sums (tested to 1e-13 relative on well-conditioned cases; see
+    /// the README on conditioning). Errors on a wrong number of rows, a non-finite
+    /// entry, or temporaries, (2·d1 + d2 + d0)·k values, beyond available memory.
+    pub fn value_and_grad_batch(&self, x: ArrayView2<T>) -> Result<(Array1<T>, Array2<T>)> {
+        let Dims { d0, d1, d2 } = self.dims();
+        if x.nrows() != d0 {
+            return Err(Error::Shape {
+                what: "X must have one row per column of A (one point per column)".into(),
+                expected: format!("({d0}, k)"),
+                got: format!("{:?}", x.shape()),
+            });
+        }
+        check_finite("X", x)?;
+        let k = x.ncols();
+        if k == 0 {
+            // No points: nothing to compute (and BLAS rejects zero leading dimensions).
+            return Ok((Array1::zeros(0), Array2::zeros((d0, 0))));
+        }
+        ensure_fits(
+            || {
+                format!(
+                    "batch temporaries (2·{d1} + {d2} + {d0}) × {k} in {}",
+                    T::NAME
+                )
+            },
+            bytes_of(&[2 * d1 + d2 + d0, k], std::mem::size_of::<T>()),
+        )?;
+        Ok(crate::batch::values_and_grads(self.a(), self.b(), x))
+    }
+
     /// A workspace for [`value_and_grad_with`](Self::value_and_grad_with).
     pub fn workspace(&self) -> Workspace<T> {
         Workspace::new(self.dims())

@@ -37,6 +37,9 @@ pub struct TimeArgs {
     /// Memory forward mode may use for its panels, in MiB (default 1024).
     #[arg(long)]
     budget_mib: Option<usize>,
+    /// Also time the batched gradient at K seeded points (reverse mode with GEMMs).
+    #[arg(long, value_name = "K")]
+    batch: Option<usize>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -158,7 +161,8 @@ fn time_all<T: Real>(dims: Dims, args: &TimeArgs) -> CliResult<Map<String, Value
         Which::Reverse => vec![Mode::Reverse],
         Which::Both => vec![Mode::Forward, Mode::Reverse],
     };
-    let runs = (args.reps as u64 + 1) * (modes.len() as u64 + 3);
+    let extra = u64::from(args.batch.is_some());
+    let runs = (args.reps as u64 + 1) * (modes.len() as u64 + 3 + extra);
     let pb = bar(runs);
     let backend = fwdrev::backend();
     let mut out = Map::new();
@@ -177,6 +181,12 @@ fn time_all<T: Real>(dims: Dims, args: &TimeArgs) -> CliResult<Map<String, Value
     // The bare products: B·A (d2×d1 · d1×d0) and A·x, same backend, same shapes.
     let mut c = Array2::<T>::zeros((dims.d2, dims.d0));
     let mut y = Array1::<T>::zeros(dims.d1);
+    // The batch's points: X (d0×k), row i from ChaCha8 stream 2⁶² + i.
+    let points = match args.batch {
+        Some(0) => return Err("--batch must be at least 1".into()),
+        Some(k) => Some(random::standard_normal::<T>(dims.d0, k, args.seed, 1 << 62)),
+        None => None,
+    };
     let (net, x) = (&net, &x);
     let mut tasks: Vec<Task> = modes
         .iter()
@@ -210,6 +220,12 @@ fn time_all<T: Real>(dims: Dims, args: &TimeArgs) -> CliResult<Map<String, Value
             Ok(())
         }),
     ));
+    if let Some(points) = &points {
+        tasks.push((
+            "batch",
+            Box::new(move || net.value_and_grad_batch(points.view()).map(drop)),
+        ));
+    }
     let stats = measure(&pb, args.reps, true, &mut tasks)?;
     let names = modes
         .iter()
@@ -218,9 +234,18 @@ fn time_all<T: Real>(dims: Dims, args: &TimeArgs) -> CliResult<Map<String, Value
     for (name, s) in names.zip(&stats) {
         out.insert(name.into(), s.json());
     }
+    if let Some(k) = args.batch {
+        let s = stats[stats.len() - 1];
+        out.insert(
+            "batch".into(),
+            json!({"k": k, "median_s": s.median_s, "min_s": s.min_s,
+                   "per_point_s": s.median_s / k as f64}),
+        );
+    }
     pb.finish_and_clear();
     let size = std::mem::size_of::<T>();
-    let bandwidth = (dims.d0 * dims.d1 * size) as f64 / stats[stats.len() - 1].median_s;
+    let read = stats[modes.len() + 2];
+    let bandwidth = (dims.d0 * dims.d1 * size) as f64 / read.median_s;
     out.insert("bandwidth_gbs".into(), json!(bandwidth / 1e9));
     out.insert("reverse_bytes".into(), json!(dims.reverse_bytes(size)));
     out.insert("forward_flops".into(), json!(dims.forward_flops()));
@@ -278,6 +303,17 @@ fn print_table(dims: Dims, r: &Map<String, Value>) {
     }
     if let (Some(f), Some(rv)) = (median(r, "forward"), median(r, "reverse")) {
         println!("forward / reverse = {:.0}×", f / rv);
+    }
+    if let Some(b) = r.get("batch") {
+        let (k, per_point) = (&b["k"], b["per_point_s"].as_f64().unwrap_or(0.0));
+        let vs = median(r, "reverse").map_or(String::new(), |rv| {
+            format!(" = {:.3}× a single-point reverse gradient", per_point / rv)
+        });
+        println!(
+            "batch of {k}: {} per call, {} per point{vs}",
+            seconds(b["median_s"].as_f64().unwrap_or(0.0)),
+            seconds(per_point)
+        );
     }
     if let (Some(rv), Some(bw), Some(bytes)) = (
         median(r, "reverse"),

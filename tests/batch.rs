@@ -1,0 +1,127 @@
+//! The batched call against the single-point one, column by column.
+//!
+//! Tolerance 1e-13 relative (max-abs error over max-abs entry of each column): both are
+//! reverse mode in f64 and differ only in the order of their sums (GEMM blocking vs
+//! the fused row pass), ~(d0 + d1)·ε·|y|/|g| relative. The bound holds where the
+//! pre-activations are moderate, as here; at d = 8000 with x ~ N(0, I), |y1| reaches
+//! ~90 and σ' = e^{−|y|} turns the ~1e-14 absolute rounding of y into a relative
+//! difference of ~1e-13 between any two summation orders (README, "Conditioning").
+
+use fwdrev::{npy, random, Error, Mode, Network};
+use ndarray::{Array2, ArrayView1, Ix2};
+use proptest::prelude::*;
+use std::path::PathBuf;
+
+fn rel_max(p: ArrayView1<f64>, q: ArrayView1<f64>) -> f64 {
+    let err = (&p - &q).mapv(f64::abs).fold(0.0_f64, |m, &v| m.max(v));
+    err / q.mapv(f64::abs).fold(f64::MIN_POSITIVE, |m, &v| m.max(v))
+}
+
+/// Asserts every column of the batch against the single-point reverse call.
+fn check_columns(net: &Network<f64>, x: &Array2<f64>) -> Result<(), TestCaseError> {
+    let (f, g) = net.value_and_grad_batch(x.view()).unwrap();
+    prop_assert_eq!(f.len(), x.ncols());
+    prop_assert_eq!(g.dim(), x.dim());
+    for j in 0..x.ncols() {
+        let (f1, g1) = net.value_and_grad(x.column(j), Mode::Reverse).unwrap();
+        let rel_f = (f[j] - f1).abs() / f1.abs().max(f64::MIN_POSITIVE);
+        prop_assert!(
+            rel_f <= 1e-13,
+            "column {}: f {} vs {} ({:e})",
+            j,
+            f[j],
+            f1,
+            rel_f
+        );
+        let rel = rel_max(g.column(j), g1.view());
+        prop_assert!(
+            rel <= 1e-13,
+            "column {}: gradient off by {:e} relative",
+            j,
+            rel
+        );
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(60))]
+
+    #[test]
+    fn every_column_matches_the_single_point_call(
+        d0 in 1usize..60, d1 in 1usize..60, d2 in 1usize..60, k in 1usize..12,
+        seed in any::<u64>(), scale in 0.1f64..2.0,
+    ) {
+        let net = Network::<f64>::from_seed(d0, d1, d2, seed).unwrap();
+        let x = random::standard_normal::<f64>(d0, k, seed ^ 7, 0).mapv(|v| v * scale);
+        check_columns(&net, &x)?;
+    }
+}
+
+#[test]
+fn oracle_cases_batched_match_single_points() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/oracle");
+    for case in ["seed_shape", "tall", "wide", "tiny"] {
+        let load = |f: &str| {
+            npy::read::<f64>(dir.join(case).join(f))
+                .unwrap()
+                .into_dimensionality::<Ix2>()
+                .unwrap()
+        };
+        let net = Network::new(load("A.npy"), load("B.npy")).unwrap();
+        let d0 = net.dims().d0;
+        // The oracle's x among 16 seeded points (some scaled up, into saturation).
+        let mut x = random::standard_normal::<f64>(d0, 16, 3, 0);
+        x.column_mut(5).mapv_inplace(|v| 4.0 * v);
+        let xo = npy::read::<f64>(dir.join(case).join("x.npy")).unwrap();
+        x.column_mut(0)
+            .assign(&xo.into_shape_with_order(d0).unwrap());
+        check_columns(&net, &x).unwrap();
+    }
+}
+
+#[test]
+fn a_batch_in_any_memory_order_gives_the_same_bits() {
+    let net = Network::<f64>::from_seed(30, 20, 10, 5).unwrap();
+    let x = random::standard_normal::<f64>(30, 7, 9, 0);
+    let xf = x.t().as_standard_layout().reversed_axes().to_owned();
+    assert!(xf.t().is_standard_layout() && xf == x);
+    let (f, g) = net.value_and_grad_batch(x.view()).unwrap();
+    let (ff, gf) = net.value_and_grad_batch(xf.view()).unwrap();
+    assert_eq!((f, g), (ff, gf));
+}
+
+#[test]
+fn f32_batch_agrees_with_f64() {
+    let net64 = Network::<f64>::from_seed(50, 40, 30, 11).unwrap();
+    let net32 = Network::<f32>::from_seed(50, 40, 30, 11).unwrap();
+    let x = random::standard_normal::<f64>(50, 5, 2, 0);
+    let (_, g64) = net64.value_and_grad_batch(x.view()).unwrap();
+    let (_, g32) = net32
+        .value_and_grad_batch(x.mapv(|v| v as f32).view())
+        .unwrap();
+    for j in 0..5 {
+        let g = g32.column(j).mapv(f64::from);
+        assert!(rel_max(g.view(), g64.column(j)) <= 1e-4);
+    }
+}
+
+#[test]
+fn bad_batches_are_typed_errors() {
+    let net = Network::<f64>::from_seed(4, 3, 2, 0).unwrap();
+    let wrong = Array2::<f64>::zeros((5, 2));
+    let err = net.value_and_grad_batch(wrong.view()).unwrap_err();
+    assert!(matches!(err, Error::Shape { .. }), "{err}");
+    assert!(err.to_string().contains("(4, k)") && err.to_string().contains("[5, 2]"));
+    let mut x = Array2::<f64>::zeros((4, 3));
+    x[[2, 1]] = f64::NAN;
+    let err = net.value_and_grad_batch(x.view()).unwrap_err();
+    assert!(
+        matches!(&err, Error::NonFinite { what: "X", index, .. } if index == &vec![2, 1]),
+        "{err}"
+    );
+    let (f, g) = net
+        .value_and_grad_batch(Array2::zeros((4, 0)).view())
+        .unwrap();
+    assert_eq!((f.len(), g.dim()), (0, (4, 0)));
+}
