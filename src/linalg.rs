@@ -165,7 +165,12 @@ pub fn gemv<T: Real>(a: ArrayView2<T>, x: ArrayView1<T>, mut y: ArrayViewMut1<T>
     #[cfg(any(feature = "openblas", feature = "blis"))]
     ndarray::linalg::general_mat_vec_mul(T::one(), &a, &x, T::zero(), &mut y);
     #[cfg(not(any(feature = "openblas", feature = "blis")))]
-    kernels::gemv(a, x, y.view_mut());
+    if x.as_slice().is_some() && y.as_slice().is_some() {
+        kernels::gemv(a, x, y.view_mut());
+    } else {
+        // Strided vectors (a column of a row-major matrix): ndarray's loop, rarely hot.
+        ndarray::linalg::general_mat_vec_mul(T::one(), &a, &x, T::zero(), &mut y);
+    }
 }
 
 /// y ← Aᵀ·x (y is overwritten). A is m×n and row-major, x has m entries, y n.
@@ -173,7 +178,11 @@ pub fn gemv_t<T: Real>(a: ArrayView2<T>, x: ArrayView1<T>, mut y: ArrayViewMut1<
     #[cfg(any(feature = "openblas", feature = "blis"))]
     ndarray::linalg::general_mat_vec_mul(T::one(), &a.t(), &x, T::zero(), &mut y);
     #[cfg(not(any(feature = "openblas", feature = "blis")))]
-    kernels::gemv_t(a, x, y.view_mut());
+    if y.as_slice().is_some() {
+        kernels::gemv_t(a, x, y.view_mut());
+    } else {
+        ndarray::linalg::general_mat_vec_mul(T::one(), &a.t(), &x, T::zero(), &mut y);
+    }
 }
 
 /// Σ a_k·b_k in a fixed order (16 interleaved partial sums, then a fixed tree).

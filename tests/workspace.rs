@@ -80,3 +80,28 @@ fn threads_sharing_one_network_get_the_single_thread_results() {
         }
     });
 }
+
+#[test]
+fn strided_inputs_and_outputs_give_the_contiguous_results() {
+    // x as a column of a row-major matrix, grad as a column of another: neither is
+    // contiguous, which the pure-Rust kernels cannot take directly.
+    let net = Network::<f64>::from_seed(70, 60, 50, 8).unwrap();
+    let xs = random::standard_normal::<f64>(70, 3, 4, 0);
+    let mut gs = ndarray::Array2::<f64>::zeros((70, 3));
+    let mut ws = net.workspace();
+    for mode in [Mode::Forward, Mode::Reverse] {
+        let x = xs.column(1);
+        assert!(x.as_slice().is_none());
+        let (f, want) = net.value_and_grad(x.to_owned().view(), mode).unwrap();
+        let (f_strided, got) = net.value_and_grad(x, mode).unwrap();
+        let f_with = net
+            .value_and_grad_with(x, mode, &mut ws, gs.column_mut(2))
+            .unwrap();
+        let scale = want.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        for g in [&got, &gs.column(2).to_owned()] {
+            let err = (g - &want).iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+            assert!(err <= 1e-13 * scale, "{mode}: {err:e}");
+        }
+        assert!((f - f_strided).abs() <= 1e-13 * f && (f - f_with).abs() <= 1e-13 * f);
+    }
+}
