@@ -160,25 +160,30 @@ pub fn gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>
     ndarray::linalg::general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);
 }
 
+/// Below this many matrix entries the GEMVs run the crate's own single-threaded
+/// kernels even with a BLAS backend: a BLAS call's dispatch costs microseconds, which is
+/// the whole gradient at d ≈ 100.
+const SMALL: usize = 1 << 16;
+
+/// True where the crate's kernels serve a GEMV: no BLAS, or a small one; and always
+/// contiguous vectors (the kernels take slices).
+fn own_kernels(len: usize, contiguous: bool) -> bool {
+    contiguous && (cfg!(not(any(feature = "openblas", feature = "blis"))) || len < SMALL)
+}
+
 /// y ← A·x (y is overwritten). A is m×n and row-major, x has n entries, y m.
 pub fn gemv<T: Real>(a: ArrayView2<T>, x: ArrayView1<T>, mut y: ArrayViewMut1<T>) {
-    #[cfg(any(feature = "openblas", feature = "blis"))]
-    ndarray::linalg::general_mat_vec_mul(T::one(), &a, &x, T::zero(), &mut y);
-    #[cfg(not(any(feature = "openblas", feature = "blis")))]
-    if x.as_slice().is_some() && y.as_slice().is_some() {
+    if own_kernels(a.len(), x.as_slice().is_some() && y.as_slice().is_some()) {
         kernels::gemv(a, x, y.view_mut());
     } else {
-        // Strided vectors (a column of a row-major matrix): ndarray's loop, rarely hot.
+        // BLAS, or (without one) ndarray's loop for strided vectors, which are rare.
         ndarray::linalg::general_mat_vec_mul(T::one(), &a, &x, T::zero(), &mut y);
     }
 }
 
 /// y ← Aᵀ·x (y is overwritten). A is m×n and row-major, x has m entries, y n.
 pub fn gemv_t<T: Real>(a: ArrayView2<T>, x: ArrayView1<T>, mut y: ArrayViewMut1<T>) {
-    #[cfg(any(feature = "openblas", feature = "blis"))]
-    ndarray::linalg::general_mat_vec_mul(T::one(), &a.t(), &x, T::zero(), &mut y);
-    #[cfg(not(any(feature = "openblas", feature = "blis")))]
-    if y.as_slice().is_some() {
+    if own_kernels(a.len(), y.as_slice().is_some()) {
         kernels::gemv_t(a, x, y.view_mut());
     } else {
         ndarray::linalg::general_mat_vec_mul(T::one(), &a.t(), &x, T::zero(), &mut y);
@@ -226,25 +231,38 @@ pub(crate) fn dot4<T: Real>(rows: [&[T]; 4], x: &[T]) -> [T; 4] {
 
 #[inline(always)]
 fn dot4_body<T: Real, const FMA: bool>(rows: [&[T]; 4], x: &[T]) -> [T; 4] {
-    const W: usize = 8;
     let n = x.len();
     let rows = rows.map(|r| &r[..n]);
-    let mut acc = [[T::zero(); W]; 4];
-    let full = n - n % W;
-    for i in (0..full).step_by(W) {
-        let xs = &x[i..i + W];
-        for (r, row) in rows.iter().enumerate() {
-            let rs = &row[i..i + W];
-            for k in 0..W {
-                acc[r][k] = madd::<T, FMA>(rs[k], xs[k], acc[r][k]);
+    let full = n - n % LANES;
+    let mut acc = [[T::zero(); LANES]; 4];
+    for i in (0..full).step_by(LANES) {
+        let xs = &x[i..i + LANES];
+        for (a, row) in acc.iter_mut().zip(rows) {
+            for k in 0..LANES {
+                a[k] = madd::<T, FMA>(row[i + k], xs[k], a[k]);
             }
         }
     }
+    finish_dot4::<T, FMA>(acc, rows, x, full)
+}
+
+/// Partial sums per row of [`dot4`]: sum k ≡ lane (mod LANES).
+const LANES: usize = 8;
+
+/// Adds up each row's LANES partial sums by a fixed tree (8 → 4 → 2 → 1), then the
+/// tail from `full` on: the same order in every copy of [`dot4`].
+#[inline(always)]
+fn finish_dot4<T: Real, const FMA: bool>(
+    mut acc: [[T; LANES]; 4],
+    rows: [&[T]; 4],
+    x: &[T],
+    full: usize,
+) -> [T; 4] {
     let mut out = [T::zero(); 4];
     for (r, row) in rows.iter().enumerate() {
-        let tail = (full..n).fold(T::zero(), |s, i| madd::<T, FMA>(row[i], x[i], s));
+        let tail = (full..x.len()).fold(T::zero(), |s, i| madd::<T, FMA>(row[i], x[i], s));
         let a = &mut acc[r];
-        let mut m = W;
+        let mut m = LANES;
         while m > 1 {
             m /= 2;
             for k in 0..m {
@@ -327,6 +345,7 @@ fn axpy_body<T: Real, const FMA: bool>(alpha: T, x: &[T], y: &mut [T]) {
 #[cfg(target_arch = "x86_64")]
 mod simd {
     use crate::Real;
+    use std::any::TypeId;
 
     pub fn has_avx2_fma() -> bool {
         std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
@@ -342,14 +361,194 @@ mod simd {
         super::axpy_body::<T, true>(alpha, x, y)
     }
 
+    /// dot4 with explicit AVX2 intrinsics for f64 and f32 (the vectorizer, left to
+    /// itself, pairs rows in 128-bit halves and spills to the stack: 4× slower). The
+    /// lane sums and their tree (8 → 4 → 2 → 1) are those of the portable copy.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn dot4_avx2<T: Real>(rows: [&[T]; 4], x: &[T]) -> [T; 4] {
-        super::dot4_body::<T, true>(rows, x)
+        let n = x.len();
+        assert!(rows.iter().all(|r| r.len() >= n), "rows shorter than x");
+        let full = n - n % super::LANES;
+        let mut out = [T::zero(); 4];
+        if let (Some(r), Some(xs)) = (cast4::<T, f64>(rows), cast::<T, f64>(x)) {
+            let o = cast_mut::<T, f64>(&mut out).expect("T is f64");
+            o.copy_from_slice(&dot4_f64(r, xs, full));
+        } else if let (Some(r), Some(xs)) = (cast4::<T, f32>(rows), cast::<T, f32>(x)) {
+            let o = cast_mut::<T, f32>(&mut out).expect("T is f32");
+            o.copy_from_slice(&dot4_f32(r, xs, full));
+        } else {
+            return super::dot4_body::<T, true>(rows, x);
+        }
+        for (o, row) in out.iter_mut().zip(rows) {
+            let tail = (full..n).fold(T::zero(), |s, i| row[i].mul_add(x[i], s));
+            *o = *o + tail;
+        }
+        out
     }
 
+    /// The four lane-tree sums of rows[r][..full]·x[..full] (full a multiple of 8,
+    /// rows and x at least that long).
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn dot4_f64(rows: [&[f64]; 4], x: &[f64], full: usize) -> [f64; 4] {
+        use std::arch::x86_64::*;
+        let mut lo = [_mm256_setzero_pd(); 4];
+        let mut hi = [_mm256_setzero_pd(); 4];
+        let p = [
+            rows[0].as_ptr(),
+            rows[1].as_ptr(),
+            rows[2].as_ptr(),
+            rows[3].as_ptr(),
+        ];
+        let xp = x.as_ptr();
+        let mut i = 0;
+        while i < full {
+            // SAFETY: i + 8 ≤ full ≤ len of x and of every row.
+            unsafe {
+                let x0 = _mm256_loadu_pd(xp.add(i));
+                let x1 = _mm256_loadu_pd(xp.add(i + 4));
+                for r in 0..4 {
+                    lo[r] = _mm256_fmadd_pd(_mm256_loadu_pd(p[r].add(i)), x0, lo[r]);
+                    hi[r] = _mm256_fmadd_pd(_mm256_loadu_pd(p[r].add(i + 4)), x1, hi[r]);
+                }
+            }
+            i += 8;
+        }
+        let mut out = [0.0; 4];
+        for r in 0..4 {
+            // Lanes k and k + 4, then k and k + 2, then 0 and 1.
+            let v = _mm256_add_pd(lo[r], hi[r]);
+            let w = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));
+            out[r] = _mm_cvtsd_f64(w) + _mm_cvtsd_f64(_mm_unpackhi_pd(w, w));
+        }
+        out
+    }
+
+    /// As [`dot4_f64`] for f32: one 8-lane register per row.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn dot4_f32(rows: [&[f32]; 4], x: &[f32], full: usize) -> [f32; 4] {
+        use std::arch::x86_64::*;
+        let mut a = [_mm256_setzero_ps(); 4];
+        let p = [
+            rows[0].as_ptr(),
+            rows[1].as_ptr(),
+            rows[2].as_ptr(),
+            rows[3].as_ptr(),
+        ];
+        let xp = x.as_ptr();
+        let mut i = 0;
+        while i < full {
+            // SAFETY: i + 8 ≤ full ≤ len of x and of every row.
+            unsafe {
+                let x0 = _mm256_loadu_ps(xp.add(i));
+                for r in 0..4 {
+                    a[r] = _mm256_fmadd_ps(_mm256_loadu_ps(p[r].add(i)), x0, a[r]);
+                }
+            }
+            i += 8;
+        }
+        let mut out = [0.0; 4];
+        for r in 0..4 {
+            // Lanes k and k + 4, then k and k + 2, then 0 and 1.
+            let v = _mm_add_ps(
+                _mm256_castps256_ps128(a[r]),
+                _mm256_extractf128_ps::<1>(a[r]),
+            );
+            let w = _mm_add_ps(v, _mm_movehl_ps(v, v));
+            out[r] = _mm_cvtss_f32(w) + _mm_cvtss_f32(_mm_shuffle_ps::<1>(w, w));
+        }
+        out
+    }
+
+    /// axpy4 with explicit intrinsics: four independent vectors per step, since each
+    /// element's four fused multiply-adds form a dependent chain (latency-bound else).
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn axpy4_avx2<T: Real>(alpha: [T; 4], rows: [&[T]; 4], y: &mut [T]) {
-        super::axpy4_body::<T, true>(alpha, rows, y)
+        let n = y.len();
+        let rows = rows.map(|r| &r[..n]);
+        let done = if let (Some(r), Some(yy)) = (cast4::<T, f64>(rows), cast_mut::<T, f64>(y)) {
+            let al = cast::<T, f64>(&alpha).expect("T is f64");
+            axpy4_f64([al[0], al[1], al[2], al[3]], r, yy)
+        } else if let (Some(r), Some(yy)) = (cast4::<T, f32>(rows), cast_mut::<T, f32>(y)) {
+            let al = cast::<T, f32>(&alpha).expect("T is f32");
+            axpy4_f32([al[0], al[1], al[2], al[3]], r, yy)
+        } else {
+            0
+        };
+        let tail: [&[T]; 4] = rows.map(|r| &r[done..]);
+        super::axpy4_body::<T, true>(alpha, tail, &mut y[done..]);
+    }
+
+    /// y[i] = (((y[i] + α0·r0[i]) + α1·r1[i]) + α2·r2[i]) + α3·r3[i], fused, for the
+    /// first multiple of 16 entries; returns how many it did.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn axpy4_f64(alpha: [f64; 4], rows: [&[f64]; 4], y: &mut [f64]) -> usize {
+        use std::arch::x86_64::*;
+        let full = y.len() / 16 * 16;
+        let al = alpha.map(|a| _mm256_set1_pd(a));
+        let p = rows.map(|r| r.as_ptr());
+        let yp = y.as_mut_ptr();
+        let mut i = 0;
+        while i < full {
+            // SAFETY: i + 16 ≤ full ≤ len of y and of every row.
+            unsafe {
+                let mut v = [0, 4, 8, 12].map(|o| _mm256_loadu_pd(yp.add(i + o)));
+                for r in 0..4 {
+                    for (k, v) in v.iter_mut().enumerate() {
+                        *v = _mm256_fmadd_pd(al[r], _mm256_loadu_pd(p[r].add(i + 4 * k)), *v);
+                    }
+                }
+                for (k, v) in v.iter().enumerate() {
+                    _mm256_storeu_pd(yp.add(i + 4 * k), *v);
+                }
+            }
+            i += 16;
+        }
+        full
+    }
+
+    /// As [`axpy4_f64`] for f32, 32 entries per step.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn axpy4_f32(alpha: [f32; 4], rows: [&[f32]; 4], y: &mut [f32]) -> usize {
+        use std::arch::x86_64::*;
+        let full = y.len() / 32 * 32;
+        let al = alpha.map(|a| _mm256_set1_ps(a));
+        let p = rows.map(|r| r.as_ptr());
+        let yp = y.as_mut_ptr();
+        let mut i = 0;
+        while i < full {
+            // SAFETY: i + 32 ≤ full ≤ len of y and of every row.
+            unsafe {
+                let mut v = [0, 8, 16, 24].map(|o| _mm256_loadu_ps(yp.add(i + o)));
+                for r in 0..4 {
+                    for (k, v) in v.iter_mut().enumerate() {
+                        *v = _mm256_fmadd_ps(al[r], _mm256_loadu_ps(p[r].add(i + 8 * k)), *v);
+                    }
+                }
+                for (k, v) in v.iter().enumerate() {
+                    _mm256_storeu_ps(yp.add(i + 8 * k), *v);
+                }
+            }
+            i += 32;
+        }
+        full
+    }
+
+    /// `s` as a slice of `U` when T is U.
+    fn cast<T: 'static, U: 'static>(s: &[T]) -> Option<&[U]> {
+        (TypeId::of::<T>() == TypeId::of::<U>())
+            // SAFETY: T and U are the same type.
+            .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<U>(), s.len()) })
+    }
+
+    fn cast_mut<T: 'static, U: 'static>(s: &mut [T]) -> Option<&mut [U]> {
+        (TypeId::of::<T>() == TypeId::of::<U>())
+            // SAFETY: T and U are the same type.
+            .then(|| unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<U>(), s.len()) })
+    }
+
+    fn cast4<'a, T: 'static, U: 'static>(rows: [&'a [T]; 4]) -> Option<[&'a [U]; 4]> {
+        let [a, b, c, d] = rows.map(cast::<T, U>);
+        Some([a?, b?, c?, d?])
     }
 }
 
@@ -380,7 +579,6 @@ pub fn stream_sum<T: Real>(a: &[T]) -> T {
 
 /// Pure-Rust GEMV kernels: rayon over independent output blocks, so every sum runs in a
 /// fixed order and the result does not depend on the thread count.
-#[cfg_attr(any(feature = "openblas", feature = "blis"), allow(dead_code))]
 pub(crate) mod kernels {
     use super::{axpy, axpy4, dot, dot4};
     use crate::Real;
@@ -481,5 +679,35 @@ mod tests {
             gemv(a.view(), x.view(), yb.view_mut());
             assert_eq!(yb, y);
         }
+    }
+
+    /// The dispatched dot4/axpy4 (AVX2 intrinsics where the CPU has them) against the
+    /// portable copies, for both types and every tail length: exact on small integers,
+    /// where no rounding can differ.
+    #[test]
+    fn simd_kernels_match_the_portable_ones() {
+        fn check<T: Real>() {
+            for n in 0..70 {
+                let v = |s: usize| -> Vec<T> {
+                    (0..n)
+                        .map(|i| T::from_f64(((i * s + 3) % 7) as f64 - 3.0))
+                        .collect()
+                };
+                let (r0, r1, r2, r3, x) = (v(1), v(2), v(3), v(5), v(4));
+                let rows = [&r0[..], &r1[..], &r2[..], &r3[..]];
+                assert_eq!(
+                    dot4(rows, &x),
+                    dot4_body::<T, false>(rows, &x),
+                    "dot4 n={n}"
+                );
+                let alpha = [2.0, -1.0, 3.0, 0.5].map(T::from_f64);
+                let (mut y, mut want) = (v(6), v(6));
+                axpy4(alpha, rows, &mut y);
+                axpy4_body::<T, false>(alpha, rows, &mut want);
+                assert_eq!(y, want, "axpy4 n={n}");
+            }
+        }
+        check::<f64>();
+        check::<f32>();
     }
 }
