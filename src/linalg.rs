@@ -546,7 +546,7 @@ mod simd {
             .then(|| unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<U>(), s.len()) })
     }
 
-    fn cast4<'a, T: 'static, U: 'static>(rows: [&'a [T]; 4]) -> Option<[&'a [U]; 4]> {
+    fn cast4<T: 'static, U: 'static>(rows: [&[T]; 4]) -> Option<[&[U]; 4]> {
         let [a, b, c, d] = rows.map(cast::<T, U>);
         Some([a?, b?, c?, d?])
     }
