@@ -2,6 +2,7 @@
 //! timings with their baselines, and the scaling report of the criterion sweep.
 
 mod check;
+mod peers;
 mod report;
 mod timing;
 
@@ -56,6 +57,10 @@ enum Cmd {
     },
     /// Time each mode and, in the same run, the bare GEMM and GEMV of the same shapes.
     Time(timing::TimeArgs),
+    /// Write the seeded A, B, x (and X) of `time --seed` as .npy, for scripts/peers.py.
+    Export(peers::ExportArgs),
+    /// Time the reverse gradient (and the batch) on .npy inputs; one JSON line.
+    Peer(peers::PeerArgs),
     /// Read criterion's sweep (cargo bench --bench scaling), fit exponents, draw the plot.
     Report(report::ReportArgs),
 }
@@ -102,6 +107,8 @@ fn main() -> ExitCode {
         } => grad(a, b, x, mode.into(), out, json),
         Cmd::Time(args) => timing::run(&args),
         Cmd::Report(args) => report::run(&args),
+        Cmd::Export(args) => peers::export(&args),
+        Cmd::Peer(args) => peers::peer(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -57,9 +57,9 @@ enum Dtype {
 
 /// Median and minimum of the timed runs, in seconds.
 #[derive(Clone, Copy)]
-struct Stats {
-    median_s: f64,
-    min_s: f64,
+pub(crate) struct Stats {
+    pub median_s: f64,
+    pub min_s: f64,
 }
 
 impl Stats {

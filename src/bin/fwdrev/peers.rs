@@ -1,0 +1,114 @@
+//! The Rust side of `scripts/peers.py`: write a seeded case to .npy, and time fwdrev on
+//! a case read back from .npy, so that PyTorch, JAX and fwdrev work on the same bytes.
+
+use crate::CliResult;
+use clap::Args;
+use fwdrev::{npy, random, Mode, Network};
+use ndarray::{Ix1, Ix2};
+use serde_json::json;
+use crate::timing::Stats;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// `fwdrev export`: A, B, x (and X with --k) of `fwdrev time --seed`, as float64 .npy.
+#[derive(Args)]
+pub struct ExportArgs {
+    #[arg(long)]
+    d0: usize,
+    #[arg(long)]
+    d1: usize,
+    #[arg(long)]
+    d2: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Also write X.npy: K points as the columns of a d0×K matrix.
+    #[arg(long)]
+    k: Option<usize>,
+    /// Directory to write A.npy, B.npy, x.npy (and X.npy) into; created if missing.
+    #[arg(long)]
+    dir: PathBuf,
+}
+
+/// `fwdrev peer`: time the reverse gradient (and the batch) on the case in a directory.
+#[derive(Args)]
+pub struct PeerArgs {
+    /// Directory holding A.npy, B.npy, x.npy and optionally X.npy (float64).
+    #[arg(long)]
+    dir: PathBuf,
+    /// Timed runs after one warm-up.
+    #[arg(long, default_value_t = 10)]
+    reps: usize,
+}
+
+/// `fwdrev export`.
+pub fn export(args: &ExportArgs) -> CliResult {
+    let net = Network::<f64>::from_seed(args.d0, args.d1, args.d2, args.seed)?;
+    std::fs::create_dir_all(&args.dir)?;
+    let x = random::standard_normal_vector::<f64>(args.d0, args.seed);
+    npy::write(args.dir.join("A.npy"), net.a().into_dyn())?;
+    npy::write(args.dir.join("B.npy"), net.b().into_dyn())?;
+    npy::write(args.dir.join("x.npy"), x.view().into_dyn())?;
+    if let Some(k) = args.k {
+        // The points of `fwdrev time --batch K`.
+        let points = random::standard_normal::<f64>(args.d0, k, args.seed, 1 << 62);
+        npy::write(args.dir.join("X.npy"), points.view().into_dyn())?;
+    }
+    Ok(())
+}
+
+/// `fwdrev peer`: prints one JSON object; writes the gradient to grad.npy (and the
+/// batch's to G.npy) beside the inputs for the script to compare.
+pub fn peer(args: &PeerArgs) -> CliResult {
+    if args.reps == 0 {
+        return Err("--reps must be at least 1".into());
+    }
+    let read2 = |name: &str| -> CliResult<_> {
+        Ok(npy::read_rank::<f64>(args.dir.join(name), 2)?.into_dimensionality::<Ix2>()?)
+    };
+    let net = Network::new(read2("A.npy")?, read2("B.npy")?)?;
+    let x = npy::read_rank::<f64>(args.dir.join("x.npy"), 1)?.into_dimensionality::<Ix1>()?;
+    let points = match args.dir.join("X.npy").exists() {
+        true => Some(read2("X.npy")?),
+        false => None,
+    };
+    let (f, g) = net.value_and_grad(x.view(), Mode::Reverse)?;
+    npy::write(args.dir.join("grad.npy"), g.view().into_dyn())?;
+    let rev = per_call(args.reps, || net.value_and_grad(x.view(), Mode::Reverse).map(drop))?;
+    let mut out = json!({
+        "backend": fwdrev::backend().name,
+        "dims": [net.dims().d0, net.dims().d1, net.dims().d2],
+        "f": f,
+        "reverse": {"median_s": rev.median_s, "min_s": rev.min_s},
+    });
+    if let Some(points) = &points {
+        let (_, gb) = net.value_and_grad_batch(points.view())?;
+        npy::write(args.dir.join("G.npy"), gb.view().into_dyn())?;
+        let s = per_call(args.reps, || net.value_and_grad_batch(points.view()).map(drop))?;
+        out["batch"] = json!({"k": points.ncols(), "median_s": s.median_s, "min_s": s.min_s});
+    }
+    println!("{out}");
+    Ok(())
+}
+
+/// Median and minimum seconds per call over `reps` samples, after a warm-up call. A
+/// sample runs the call n times, n chosen so that a sample lasts ≥ 2 ms: a microsecond
+/// call is then timed without the clock's own cost (as the script times the peers).
+fn per_call(reps: usize, mut f: impl FnMut() -> fwdrev::Result<()>) -> CliResult<Stats> {
+    let start = Instant::now();
+    f()?;
+    let once = start.elapsed().as_secs_f64();
+    let n = ((2e-3 / once.max(1e-9)).ceil() as usize).clamp(1, 1_000_000);
+    let mut times = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let start = Instant::now();
+        for _ in 0..n {
+            f()?;
+        }
+        times.push(start.elapsed().as_secs_f64() / n as f64);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(Stats {
+        median_s: times[times.len() / 2],
+        min_s: times[0],
+    })
+}
