@@ -1,5 +1,10 @@
 //! The scaling sweep: both modes and their bare BLAS baselines at d0 = d1 = d2 = d.
 //!
+//! Groups: `forward` (default budget: one GEMM up to d ≈ 8000), `forward_64mib` (column
+//! panels within 64 MiB, d ≥ 4000, where it differs), `reverse` (the fused pass: B read
+//! once), `batch64_per_point` (the batched call at k = 64, time per point), `forward_f32`
+//! and `reverse_f32`, and the baselines `gemm` (B·A) and `gemv` (A·x).
+//!
 //! `cargo bench --bench scaling` runs d = 100 … 8000 (≈ 5–10 min on 2 cores);
 //! `FWDREV_BENCH_DS=100,200,500` picks other sizes. `fwdrev report` then fits the
 //! exponents and draws the plot from criterion's estimates.
@@ -7,6 +12,7 @@
 use criterion::{BenchmarkId, Criterion, SamplingMode};
 use fwdrev::linalg::{gemm, gemv};
 use fwdrev::{random, Mode, Network};
+use std::time::Instant;
 use ndarray::{Array1, Array2};
 use std::time::Duration;
 
@@ -93,6 +99,49 @@ fn scaling(c: &mut Criterion) {
             b.iter(|| gemv(net.a(), x.view(), y.view_mut()))
         });
         group.finish();
+
+        // Forward mode within 64 MiB of panels: d0 / w panels, each re-reading B.
+        if d >= 4000 {
+            let panelled = net.clone().with_memory_budget(64 << 20);
+            let mut group = c.benchmark_group("forward_64mib");
+            configure(&mut group, cubic(d));
+            group.bench_function(BenchmarkId::from_parameter(d), |b| {
+                b.iter(|| panelled.value_and_grad(x.view(), Mode::Forward).unwrap())
+            });
+            group.finish();
+        }
+
+        // The batched call at k = 64, reported per point (comparable with `reverse`).
+        const K: u32 = 64;
+        let points = random::standard_normal::<f64>(d, K as usize, 0, 1 << 62);
+        let mut group = c.benchmark_group("batch64_per_point");
+        configure(&mut group, square(d) * 4.0);
+        group.bench_function(BenchmarkId::from_parameter(d), |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    std::hint::black_box(net.value_and_grad_batch(points.view()).unwrap());
+                }
+                start.elapsed() / K
+            })
+        });
+        group.finish();
+
+        // float32: the same network rounded, half the bytes.
+        let net32 = Network::<f32>::from_seed(d, d, d, 0).expect("fits in memory");
+        let x32 = x.mapv(|v| v as f32);
+        for (name, mode, secs) in [
+            ("forward_f32", Mode::Forward, cubic(d) / 2.0),
+            ("reverse_f32", Mode::Reverse, square(d) / 2.0),
+        ] {
+            let mut group = c.benchmark_group(name);
+            configure(&mut group, secs);
+            group.bench_function(BenchmarkId::from_parameter(d), |b| {
+                b.iter(|| net32.value_and_grad(x32.view(), mode).unwrap())
+            });
+            group.finish();
+        }
+        drop(net32);
 
         // Forward mode's pooled panels (up to 1 GiB) are not needed past this size.
         net.release_workspaces();

@@ -120,9 +120,18 @@ impl<T: Real> Network<T> {
         }
         check_finite("A", a.view())?;
         check_finite("B", b.view())?;
+        // Row-major arrays are kept as they are: a copy would briefly double the
+        // memory of the weights (1 GiB at d = 8000).
+        let row_major = |m: Array2<T>| {
+            if m.is_standard_layout() {
+                m
+            } else {
+                m.as_standard_layout().into_owned()
+            }
+        };
         Ok(Network {
-            a: a.as_standard_layout().into_owned(),
-            b: b.as_standard_layout().into_owned(),
+            a: row_major(a),
+            b: row_major(b),
             memory_budget: DEFAULT_MEMORY_BUDGET,
             pool: Mutex::default(),
         })

@@ -105,3 +105,17 @@ fn strided_inputs_and_outputs_give_the_contiguous_results() {
         assert!((f - f_strided).abs() <= 1e-13 * f && (f - f_with).abs() <= 1e-13 * f);
     }
 }
+
+#[test]
+fn row_major_weights_are_kept_not_copied() {
+    // A copy would briefly double the weights' memory (1 GiB at d = 8000).
+    let a = random::standard_normal::<f64>(30, 20, 1, 0);
+    let b = random::standard_normal::<f64>(10, 30, 1, 99);
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let net = Network::new(a, b).unwrap();
+    assert_eq!((net.a().as_ptr(), net.b().as_ptr()), (pa, pb));
+    // A column-major matrix is stored row-major, with the same values.
+    let af = random::standard_normal::<f64>(20, 30, 1, 0).reversed_axes();
+    let net = Network::new(af.clone(), net.b().to_owned()).unwrap();
+    assert!(net.a().is_standard_layout() && net.a() == af);
+}

@@ -25,7 +25,16 @@ pub struct ReportArgs {
 }
 
 /// Series drawn and tabulated first, in this order; any other group follows by name.
-const ORDER: &[&str] = &["forward", "reverse", "gemm", "gemv"];
+const ORDER: &[&str] = &[
+    "forward",
+    "forward_64mib",
+    "forward_f32",
+    "reverse",
+    "reverse_f32",
+    "batch64_per_point",
+    "gemm",
+    "gemv",
+];
 
 /// (d, median seconds) per benchmark group, sorted by d.
 pub type Series = BTreeMap<String, Vec<(usize, f64)>>;
@@ -110,10 +119,13 @@ pub fn table(series: &Series) -> String {
     let mut ds: Vec<usize> = series.values().flatten().map(|p| p.0).collect();
     ds.sort_unstable();
     ds.dedup();
-    let ratios: [(&str, &str, f64, &str); 3] = [
+    let ratios: [(&str, &str, f64, &str); 6] = [
         ("forward", "reverse", 1.0, "forward / reverse"),
         ("forward", "gemm", 1.0, "forward / GEMM"),
+        ("forward_64mib", "gemm", 1.0, "64 MiB forward / GEMM"),
         ("reverse", "gemv", 4.0, "reverse / 4 GEMV"),
+        ("batch64_per_point", "reverse", 1.0, "batch point / reverse"),
+        ("reverse_f32", "reverse", 1.0, "f32 / f64 reverse"),
     ];
     let ratios: Vec<_> = ratios
         .into_iter()
