@@ -12,9 +12,9 @@
 use criterion::{BenchmarkId, Criterion, SamplingMode};
 use fwdrev::linalg::{gemm, gemv};
 use fwdrev::{random, Mode, Network};
-use std::time::Instant;
 use ndarray::{Array1, Array2};
 use std::time::Duration;
+use std::time::Instant;
 
 const DEFAULT_DS: &[usize] = &[100, 200, 500, 1000, 2000, 4000, 8000];
 

@@ -206,6 +206,18 @@ fn time_json_has_the_promised_fields() {
     ]));
     assert_eq!(v["dtype"], "f32");
     assert!(v.get("forward").is_none() && v.get("reverse").is_some());
+    // --batch K adds {"k", "median_s", "per_point_s"}, per point = median / K.
+    let v = json(&fwdrev(&[
+        "time", "--d", "30", "--mode", "reverse", "--batch", "8", "--reps", "3", "--json",
+    ]));
+    let b = &v["batch"];
+    assert_eq!(b["k"], 8);
+    let (med, per) = (
+        b["median_s"].as_f64().unwrap(),
+        b["per_point_s"].as_f64().unwrap(),
+    );
+    assert!(med > 0.0 && (per * 8.0 - med).abs() <= 1e-12 * med, "{b}");
+    assert_one_line_error(&fwdrev(&["time", "--d", "20", "--batch", "0"]), "--batch");
     assert_one_line_error(&fwdrev(&["time", "--d", "20", "--reps", "0"]), "--reps");
     assert_one_line_error(&fwdrev(&["time", "--d", "0"]), "must be at least 1");
 }
@@ -264,4 +276,33 @@ fn report_fits_exponents_and_draws_a_png() {
         &fwdrev(&["report", "--criterion", tmp("nowhere").to_str().unwrap()]),
         "cargo bench",
     );
+}
+
+/// The peers script's Rust side: `export` writes the seeded case, `peer` reads it back,
+/// times it and leaves its gradients beside it, equal to the library's.
+#[test]
+fn export_then_peer_round_trips_the_seeded_case() {
+    let dir = tmp("peer-case");
+    let d = dir.to_string_lossy().into_owned();
+    let out = fwdrev(&[
+        "export", "--d0", "12", "--d1", "9", "--d2", "7", "--seed", "3", "--k", "5", "--dir", &d,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&fwdrev(&["peer", "--dir", &d, "--reps", "2"]));
+    assert_eq!(v["dims"], serde_json::json!([12, 9, 7]));
+    assert_eq!(v["batch"]["k"], 5);
+    assert!(v["reverse"]["median_s"].as_f64().unwrap() > 0.0);
+    let net = fwdrev::Network::<f64>::from_seed(12, 9, 7, 3).unwrap();
+    let x = fwdrev::random::standard_normal_vector::<f64>(12, 3);
+    let (f, g) = net.value_and_grad(x.view(), fwdrev::Mode::Reverse).unwrap();
+    // (serde_json parses decimals to within an ulp, not exactly)
+    assert!((v["f"].as_f64().unwrap() - f).abs() <= 1e-15 * f.abs());
+    let read = |n: &str| npy::read::<f64>(dir.join(n)).unwrap();
+    assert_eq!(read("grad.npy").into_dimensionality::<Ix1>().unwrap(), g);
+    assert_eq!(read("G.npy").shape(), &[12, 5]);
+    assert_one_line_error(&fwdrev(&["peer", "--dir", "/nonexistent"]), "A.npy");
 }

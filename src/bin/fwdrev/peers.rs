@@ -1,12 +1,12 @@
 //! The Rust side of `scripts/peers.py`: write a seeded case to .npy, and time fwdrev on
 //! a case read back from .npy, so that PyTorch, JAX and fwdrev work on the same bytes.
 
+use crate::timing::Stats;
 use crate::CliResult;
 use clap::Args;
 use fwdrev::{npy, random, Mode, Network};
 use ndarray::{Ix1, Ix2};
 use serde_json::json;
-use crate::timing::Stats;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -73,7 +73,9 @@ pub fn peer(args: &PeerArgs) -> CliResult {
     };
     let (f, g) = net.value_and_grad(x.view(), Mode::Reverse)?;
     npy::write(args.dir.join("grad.npy"), g.view().into_dyn())?;
-    let rev = per_call(args.reps, || net.value_and_grad(x.view(), Mode::Reverse).map(drop))?;
+    let rev = per_call(args.reps, || {
+        net.value_and_grad(x.view(), Mode::Reverse).map(drop)
+    })?;
     let mut out = json!({
         "backend": fwdrev::backend().name,
         "dims": [net.dims().d0, net.dims().d1, net.dims().d2],
@@ -83,7 +85,9 @@ pub fn peer(args: &PeerArgs) -> CliResult {
     if let Some(points) = &points {
         let (_, gb) = net.value_and_grad_batch(points.view())?;
         npy::write(args.dir.join("G.npy"), gb.view().into_dyn())?;
-        let s = per_call(args.reps, || net.value_and_grad_batch(points.view()).map(drop))?;
+        let s = per_call(args.reps, || {
+            net.value_and_grad_batch(points.view()).map(drop)
+        })?;
         out["batch"] = json!({"k": points.ncols(), "median_s": s.median_s, "min_s": s.min_s});
     }
     println!("{out}");
