@@ -1,7 +1,7 @@
 //! The evaluation both modes start from: f(x) and the activation slopes they reuse.
 
 use crate::activation::sigmoid_and_derivative;
-use crate::linalg::{axpy, axpy4, dot, dot4, gemv};
+use crate::linalg::{axpy, axpy4, dot, dot4, dot4_axpy4, gemv};
 use crate::{Real, Workspace};
 use ndarray::{ArrayView1, ArrayView2, Axis, Zip};
 use rayon::prelude::*;
@@ -64,10 +64,16 @@ pub(crate) fn second_layer<T: Real>(b: ArrayView2<T>, ws: &mut Workspace<T>, adj
         let mut f = T::zero();
         let row = |i: usize| rows.row(i).to_slice().expect("B row-major");
         // Four rows at a time: four streams from memory, h1 and z touched once per four.
+        // With the adjoint, each sweep also adds the previous four rows (now in cache)
+        // into z, so memory streams the next rows while the adjoint is updated.
         let quads = rows.nrows() / 4 * 4;
+        let mut pending: Option<([T; 4], [&[T]; 4])> = None;
         for i in (0..quads).step_by(4) {
             let r = [row(i), row(i + 1), row(i + 2), row(i + 3)];
-            let y = dot4(r, h1);
+            let y = match pending.take() {
+                Some((ds, prev)) => dot4_axpy4(r, h1, ds, prev, z),
+                None => dot4(r, h1),
+            };
             let mut ds = [T::zero(); 4];
             for k in 0..4 {
                 let (h, d) = sigmoid_and_derivative(y[k]);
@@ -76,8 +82,11 @@ pub(crate) fn second_layer<T: Real>(b: ArrayView2<T>, ws: &mut Workspace<T>, adj
                 ds[k] = d;
             }
             if adjoint {
-                axpy4(ds, r, z);
+                pending = Some((ds, r));
             }
+        }
+        if let Some((ds, prev)) = pending {
+            axpy4(ds, prev, z);
         }
         for (i, s) in s2.iter_mut().enumerate().skip(quads) {
             let (h, d) = sigmoid_and_derivative(dot(row(i), h1));
