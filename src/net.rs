@@ -275,7 +275,10 @@ impl<T: Real> Network<T> {
             },
             bytes_of(&[2 * d1 + d2 + d0, k], std::mem::size_of::<T>()),
         )?;
-        Ok(crate::batch::values_and_grads(self.a(), self.b(), x))
+        // One layout for X (d0×k values, a small copy at most): GEMM kernels may round
+        // differently by layout, and the result should not depend on it.
+        let x = x.as_standard_layout();
+        Ok(crate::batch::values_and_grads(self.a(), self.b(), x.view()))
     }
 
     /// A workspace for [`value_and_grad_with`](Self::value_and_grad_with).
