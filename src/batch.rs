@@ -21,6 +21,10 @@ use crate::linalg::gemm;
 use crate::Real;
 use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
 
+/// Below this many activations (k·(d1 + d2)) the elementwise passes run on the calling
+/// thread.
+const PARALLEL_MIN: usize = 1 << 16;
+
 /// (f, G) at the columns of `x`. Shapes and values are the caller's to check.
 pub(crate) fn values_and_grads<T: Real>(
     a: ArrayView2<T>,
@@ -32,24 +36,36 @@ pub(crate) fn values_and_grads<T: Real>(
     let mut h1 = Array2::<T>::zeros((k, d1));
     gemm(x.t(), a.t(), h1.view_mut());
     let mut s1 = Array2::<T>::zeros((k, d1));
-    Zip::from(&mut h1).and(&mut s1).par_for_each(|y, s| {
+    // Small batches stay on the calling thread: waking rayon costs more than the work.
+    let parallel = k * (d1 + d2) >= PARALLEL_MIN;
+    let zip = Zip::from(&mut h1).and(&mut s1);
+    let slopes = |y: &mut T, s: &mut T| {
         let (h, ds) = sigmoid_and_derivative(*y);
         *y = h;
         *s = ds;
-    });
+    };
+    if parallel {
+        zip.par_for_each(slopes);
+    } else {
+        zip.for_each(slopes);
+    }
     // Y2ᵀ = H1ᵀ·Bᵀ, turned into σ'(Y2)ᵀ in place while its σ values are summed into f.
     let mut y2 = Array2::<T>::zeros((k, d2));
     gemm(h1.view(), b.t(), y2.view_mut());
     let mut f = Array1::<T>::zeros(k);
-    Zip::from(y2.axis_iter_mut(Axis(0)))
-        .and(&mut f)
-        .par_for_each(|row, f| {
-            for y in row {
-                let (h, ds) = sigmoid_and_derivative(*y);
-                *f = *f + h;
-                *y = ds;
-            }
-        });
+    let zip = Zip::from(y2.axis_iter_mut(Axis(0))).and(&mut f);
+    let sums = |row: ndarray::ArrayViewMut1<T>, f: &mut T| {
+        for y in row {
+            let (h, ds) = sigmoid_and_derivative(*y);
+            *f = *f + h;
+            *y = ds;
+        }
+    };
+    if parallel {
+        zip.par_for_each(sums);
+    } else {
+        zip.for_each(sums);
+    }
     // Zᵀ = (S2ᵀ·B) ∘ S1ᵀ, reusing H1's storage.
     let mut z = h1;
     gemm(y2.view(), b, z.view_mut());
