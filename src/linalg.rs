@@ -390,16 +390,14 @@ mod simd {
         let n = x.len();
         assert!(rows.iter().all(|r| r.len() >= n), "rows shorter than x");
         let full = n - n % super::LANES;
-        let mut out = [T::zero(); 4];
-        if let (Some(r), Some(xs)) = (cast4::<T, f64>(rows), cast::<T, f64>(x)) {
-            let o = cast_mut::<T, f64>(&mut out).expect("T is f64");
-            o.copy_from_slice(&dot4_f64(r, xs, full));
-        } else if let (Some(r), Some(xs)) = (cast4::<T, f32>(rows), cast::<T, f32>(x)) {
-            let o = cast_mut::<T, f32>(&mut out).expect("T is f32");
-            o.copy_from_slice(&dot4_f32(r, xs, full));
-        } else {
-            return super::dot4_body::<T, true>(rows, x);
-        }
+        let mut out: [T; 4] =
+            if let (Some(r), Some(xs)) = (cast4::<T, f64>(rows), cast::<T, f64>(x)) {
+                same4(dot4_f64(r, xs, full))
+            } else if let (Some(r), Some(xs)) = (cast4::<T, f32>(rows), cast::<T, f32>(x)) {
+                same4(dot4_f32(r, xs, full))
+            } else {
+                return super::dot4_body::<T, true>(rows, x);
+            };
         for (o, row) in out.iter_mut().zip(rows) {
             let tail = (full..n).fold(T::zero(), |s, i| row[i].mul_add(x[i], s));
             *o = *o + tail;
@@ -414,12 +412,7 @@ mod simd {
         use std::arch::x86_64::*;
         let mut lo = [_mm256_setzero_pd(); 4];
         let mut hi = [_mm256_setzero_pd(); 4];
-        let p = [
-            rows[0].as_ptr(),
-            rows[1].as_ptr(),
-            rows[2].as_ptr(),
-            rows[3].as_ptr(),
-        ];
+        let p = rows.map(|r| r.as_ptr());
         let xp = x.as_ptr();
         let mut i = 0;
         while i < full {
@@ -434,14 +427,7 @@ mod simd {
             }
             i += 8;
         }
-        let mut out = [0.0; 4];
-        for r in 0..4 {
-            // Lanes k and k + 4, then k and k + 2, then 0 and 1.
-            let v = _mm256_add_pd(lo[r], hi[r]);
-            let w = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));
-            out[r] = _mm_cvtsd_f64(w) + _mm_cvtsd_f64(_mm_unpackhi_pd(w, w));
-        }
-        out
+        std::array::from_fn(|r| lane_tree_pd(lo[r], hi[r]))
     }
 
     /// As [`dot4_f64`] for f32: one 8-lane register per row.
@@ -449,12 +435,7 @@ mod simd {
     unsafe fn dot4_f32(rows: [&[f32]; 4], x: &[f32], full: usize) -> [f32; 4] {
         use std::arch::x86_64::*;
         let mut a = [_mm256_setzero_ps(); 4];
-        let p = [
-            rows[0].as_ptr(),
-            rows[1].as_ptr(),
-            rows[2].as_ptr(),
-            rows[3].as_ptr(),
-        ];
+        let p = rows.map(|r| r.as_ptr());
         let xp = x.as_ptr();
         let mut i = 0;
         while i < full {
@@ -467,17 +448,7 @@ mod simd {
             }
             i += 8;
         }
-        let mut out = [0.0; 4];
-        for r in 0..4 {
-            // Lanes k and k + 4, then k and k + 2, then 0 and 1.
-            let v = _mm_add_ps(
-                _mm256_castps256_ps128(a[r]),
-                _mm256_extractf128_ps::<1>(a[r]),
-            );
-            let w = _mm_add_ps(v, _mm_movehl_ps(v, v));
-            out[r] = _mm_cvtss_f32(w) + _mm_cvtss_f32(_mm_shuffle_ps::<1>(w, w));
-        }
-        out
+        std::array::from_fn(|r| lane_tree_ps(a[r]))
     }
 
     /// dot4 and axpy4 in one sweep (see [`super::dot4_axpy4`]); falls back to the two
@@ -499,13 +470,7 @@ mod simd {
             cast4::<T, f64>(prev),
             cast_mut::<T, f64>(y),
         ) {
-            let al = cast::<T, f64>(&alpha).expect("T is f64");
-            let out = dot4_axpy4_f64(r, xs, [al[0], al[1], al[2], al[3]], p, yy);
-            let mut o = [T::zero(); 4];
-            cast_mut::<T, f64>(&mut o)
-                .expect("T is f64")
-                .copy_from_slice(&out);
-            return o;
+            return same4(dot4_axpy4_f64(r, xs, same4(alpha), p, yy));
         }
         if let (true, Some(r), Some(xs), Some(p), Some(yy)) = (
             fits && n % 32 == 0,
@@ -514,13 +479,7 @@ mod simd {
             cast4::<T, f32>(prev),
             cast_mut::<T, f32>(y),
         ) {
-            let al = cast::<T, f32>(&alpha).expect("T is f32");
-            let out = dot4_axpy4_f32(r, xs, [al[0], al[1], al[2], al[3]], p, yy);
-            let mut o = [T::zero(); 4];
-            cast_mut::<T, f32>(&mut o)
-                .expect("T is f32")
-                .copy_from_slice(&out);
-            return o;
+            return same4(dot4_axpy4_f32(r, xs, same4(alpha), p, yy));
         }
         axpy4_avx2(alpha, prev, y);
         dot4_avx2(rows, x)
@@ -539,18 +498,8 @@ mod simd {
         let n = x.len();
         let mut a = [_mm256_setzero_ps(); 4];
         let al = alpha.map(|a| _mm256_set1_ps(a));
-        let p = [
-            rows[0].as_ptr(),
-            rows[1].as_ptr(),
-            rows[2].as_ptr(),
-            rows[3].as_ptr(),
-        ];
-        let q = [
-            prev[0].as_ptr(),
-            prev[1].as_ptr(),
-            prev[2].as_ptr(),
-            prev[3].as_ptr(),
-        ];
+        let p = rows.map(|r| r.as_ptr());
+        let q = prev.map(|r| r.as_ptr());
         let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
         let mut i = 0;
         while i < n {
@@ -566,16 +515,7 @@ mod simd {
             }
             i += 8;
         }
-        let mut out = [0.0; 4];
-        for r in 0..4 {
-            let v = _mm_add_ps(
-                _mm256_castps256_ps128(a[r]),
-                _mm256_extractf128_ps::<1>(a[r]),
-            );
-            let w = _mm_add_ps(v, _mm_movehl_ps(v, v));
-            out[r] = _mm_cvtss_f32(w) + _mm_cvtss_f32(_mm_shuffle_ps::<1>(w, w));
-        }
-        out
+        std::array::from_fn(|r| lane_tree_ps(a[r]))
     }
 
     /// The f64 sweep for n a multiple of 16 (no tails): per 8 entries, four rows' dot
@@ -594,18 +534,8 @@ mod simd {
         let mut lo = [_mm256_setzero_pd(); 4];
         let mut hi = [_mm256_setzero_pd(); 4];
         let al = alpha.map(|a| _mm256_set1_pd(a));
-        let p = [
-            rows[0].as_ptr(),
-            rows[1].as_ptr(),
-            rows[2].as_ptr(),
-            rows[3].as_ptr(),
-        ];
-        let q = [
-            prev[0].as_ptr(),
-            prev[1].as_ptr(),
-            prev[2].as_ptr(),
-            prev[3].as_ptr(),
-        ];
+        let p = rows.map(|r| r.as_ptr());
+        let q = prev.map(|r| r.as_ptr());
         let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
         let mut i = 0;
         while i < n {
@@ -626,13 +556,7 @@ mod simd {
             }
             i += 8;
         }
-        let mut out = [0.0; 4];
-        for r in 0..4 {
-            let v = _mm256_add_pd(lo[r], hi[r]);
-            let w = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));
-            out[r] = _mm_cvtsd_f64(w) + _mm_cvtsd_f64(_mm_unpackhi_pd(w, w));
-        }
-        out
+        std::array::from_fn(|r| lane_tree_pd(lo[r], hi[r]))
     }
 
     /// axpy4 with explicit intrinsics: four independent vectors per step, since each
@@ -642,11 +566,9 @@ mod simd {
         let n = y.len();
         let rows = rows.map(|r| &r[..n]);
         let done = if let (Some(r), Some(yy)) = (cast4::<T, f64>(rows), cast_mut::<T, f64>(y)) {
-            let al = cast::<T, f64>(&alpha).expect("T is f64");
-            axpy4_f64([al[0], al[1], al[2], al[3]], r, yy)
+            axpy4_f64(same4(alpha), r, yy)
         } else if let (Some(r), Some(yy)) = (cast4::<T, f32>(rows), cast_mut::<T, f32>(y)) {
-            let al = cast::<T, f32>(&alpha).expect("T is f32");
-            axpy4_f32([al[0], al[1], al[2], al[3]], r, yy)
+            axpy4_f32(same4(alpha), r, yy)
         } else {
             0
         };
@@ -707,6 +629,31 @@ mod simd {
             i += 32;
         }
         full
+    }
+
+    /// The sum of 8 f64 lanes (lo: lanes 0–3, hi: 4–7) by the portable copy's tree:
+    /// lanes k and k + 4, then k and k + 2, then 0 and 1.
+    #[target_feature(enable = "avx2,fma")]
+    fn lane_tree_pd(lo: std::arch::x86_64::__m256d, hi: std::arch::x86_64::__m256d) -> f64 {
+        use std::arch::x86_64::*;
+        let v = _mm256_add_pd(lo, hi);
+        let w = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));
+        _mm_cvtsd_f64(w) + _mm_cvtsd_f64(_mm_unpackhi_pd(w, w))
+    }
+
+    /// The sum of 8 f32 lanes by the same tree as [`lane_tree_pd`].
+    #[target_feature(enable = "avx2,fma")]
+    fn lane_tree_ps(a: std::arch::x86_64::__m256) -> f32 {
+        use std::arch::x86_64::*;
+        let v = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps::<1>(a));
+        let w = _mm_add_ps(v, _mm_movehl_ps(v, v));
+        _mm_cvtss_f32(w) + _mm_cvtss_f32(_mm_shuffle_ps::<1>(w, w))
+    }
+
+    /// Four values of U as T, when T is U (callers have checked it).
+    fn same4<T: Copy + 'static, U: Copy + 'static>(v: [U; 4]) -> [T; 4] {
+        let s = cast::<U, T>(&v).expect("T is U");
+        [s[0], s[1], s[2], s[3]]
     }
 
     /// `s` as a slice of `U` when T is U.
