@@ -52,6 +52,20 @@ fn configure(
     }
 }
 
+/// One measurement: group `group`, parameter d, sampled for a run of ~`secs` seconds.
+fn bench(
+    c: &mut Criterion,
+    group: &str,
+    d: usize,
+    secs: f64,
+    f: impl FnMut(&mut criterion::Bencher<'_>),
+) {
+    let mut group = c.benchmark_group(group);
+    configure(&mut group, secs);
+    group.bench_function(BenchmarkId::from_parameter(d), f);
+    group.finish();
+}
+
 fn scaling(c: &mut Criterion) {
     eprintln!("fwdrev scaling sweep, backend: {}", fwdrev::backend());
     let nets: Vec<(usize, Network<f64>, Array1<f64>)> = sizes()
@@ -69,54 +83,34 @@ fn scaling(c: &mut Criterion) {
     // minutes, and interleaving keeps that drift out of the ratios.
     for (d, net, x) in &nets {
         let d = *d;
-        let mut group = c.benchmark_group("forward");
-        configure(&mut group, cubic(d));
-        group.bench_function(BenchmarkId::from_parameter(d), |b| {
+        bench(c, "forward", d, cubic(d), |b| {
             b.iter(|| net.value_and_grad(x.view(), Mode::Forward).unwrap())
         });
-        group.finish();
-
-        let mut group = c.benchmark_group("gemm");
-        configure(&mut group, cubic(d));
         let mut out = Array2::zeros((d, d));
-        group.bench_function(BenchmarkId::from_parameter(d), |b| {
+        bench(c, "gemm", d, cubic(d), |b| {
             b.iter(|| gemm(net.b(), net.a(), out.view_mut()))
         });
-        group.finish();
         drop(out);
-
-        let mut group = c.benchmark_group("reverse");
-        configure(&mut group, square(d));
-        group.bench_function(BenchmarkId::from_parameter(d), |b| {
+        bench(c, "reverse", d, square(d), |b| {
             b.iter(|| net.value_and_grad(x.view(), Mode::Reverse).unwrap())
         });
-        group.finish();
-
-        let mut group = c.benchmark_group("gemv");
-        configure(&mut group, square(d) / 4.0);
         let mut y = Array1::zeros(d);
-        group.bench_function(BenchmarkId::from_parameter(d), |b| {
+        bench(c, "gemv", d, square(d) / 4.0, |b| {
             b.iter(|| gemv(net.a(), x.view(), y.view_mut()))
         });
-        group.finish();
 
         // Forward mode within 64 MiB of panels: d0 / w panels, each re-reading B.
         if d >= 4000 {
             let panelled = net.clone().with_memory_budget(64 << 20);
-            let mut group = c.benchmark_group("forward_64mib");
-            configure(&mut group, cubic(d));
-            group.bench_function(BenchmarkId::from_parameter(d), |b| {
+            bench(c, "forward_64mib", d, cubic(d), |b| {
                 b.iter(|| panelled.value_and_grad(x.view(), Mode::Forward).unwrap())
             });
-            group.finish();
         }
 
         // The batched call at k = 64, reported per point (comparable with `reverse`).
         const K: u32 = 64;
         let points = random::standard_normal::<f64>(d, K as usize, 0, 1 << 62);
-        let mut group = c.benchmark_group("batch64_per_point");
-        configure(&mut group, square(d) * 4.0);
-        group.bench_function(BenchmarkId::from_parameter(d), |b| {
+        bench(c, "batch64_per_point", d, square(d) * 4.0, |b| {
             b.iter_custom(|iters| {
                 let start = Instant::now();
                 for _ in 0..iters {
@@ -125,7 +119,6 @@ fn scaling(c: &mut Criterion) {
                 start.elapsed() / K
             })
         });
-        group.finish();
 
         // float32: the same network rounded, half the bytes.
         let net32 = Network::<f32>::from_seed(d, d, d, 0).expect("fits in memory");
@@ -134,12 +127,9 @@ fn scaling(c: &mut Criterion) {
             ("forward_f32", Mode::Forward, cubic(d) / 2.0),
             ("reverse_f32", Mode::Reverse, square(d) / 2.0),
         ] {
-            let mut group = c.benchmark_group(name);
-            configure(&mut group, secs);
-            group.bench_function(BenchmarkId::from_parameter(d), |b| {
+            bench(c, name, d, secs, |b| {
                 b.iter(|| net32.value_and_grad(x32.view(), mode).unwrap())
             });
-            group.finish();
         }
         drop(net32);
 
