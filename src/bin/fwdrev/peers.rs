@@ -80,7 +80,7 @@ pub fn peer(args: &PeerArgs) -> CliResult {
         "backend": fwdrev::backend().name,
         "dims": [net.dims().d0, net.dims().d1, net.dims().d2],
         "f": f,
-        "reverse": {"median_s": rev.median_s, "min_s": rev.min_s},
+        "reverse": rev.json(),
     });
     if let Some(points) = &points {
         let (_, gb) = net.value_and_grad_batch(points.view())?;
@@ -88,7 +88,9 @@ pub fn peer(args: &PeerArgs) -> CliResult {
         let s = per_call(args.reps, || {
             net.value_and_grad_batch(points.view()).map(drop)
         })?;
-        out["batch"] = json!({"k": points.ncols(), "median_s": s.median_s, "min_s": s.min_s});
+        let mut batch = s.json();
+        batch["k"] = json!(points.ncols());
+        out["batch"] = batch;
     }
     println!("{out}");
     Ok(())
@@ -110,9 +112,5 @@ fn per_call(reps: usize, mut f: impl FnMut() -> fwdrev::Result<()>) -> CliResult
         }
         times.push(start.elapsed().as_secs_f64() / n as f64);
     }
-    times.sort_by(f64::total_cmp);
-    Ok(Stats {
-        median_s: times[times.len() / 2],
-        min_s: times[0],
-    })
+    Ok(Stats::of(times))
 }

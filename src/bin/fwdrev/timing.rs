@@ -58,12 +58,29 @@ enum Dtype {
 /// Median and minimum of the timed runs, in seconds.
 #[derive(Clone, Copy)]
 pub(crate) struct Stats {
-    pub median_s: f64,
-    pub min_s: f64,
+    median_s: f64,
+    min_s: f64,
 }
 
 impl Stats {
-    fn json(&self) -> Value {
+    /// Median (mean of the middle two for an even count) and minimum of `times`, which
+    /// must not be empty.
+    pub(crate) fn of(mut times: Vec<f64>) -> Stats {
+        times.sort_by(f64::total_cmp);
+        let mid = times.len() / 2;
+        let median_s = if times.len() % 2 == 1 {
+            times[mid]
+        } else {
+            0.5 * (times[mid - 1] + times[mid])
+        };
+        Stats {
+            median_s,
+            min_s: times[0],
+        }
+    }
+
+    /// `{"median_s", "min_s"}`.
+    pub(crate) fn json(&self) -> Value {
         json!({"median_s": self.median_s, "min_s": self.min_s})
     }
 }
@@ -102,22 +119,7 @@ fn measure(
             pb.inc(1);
         }
     }
-    Ok(times
-        .into_iter()
-        .map(|mut t| {
-            t.sort_by(f64::total_cmp);
-            let mid = t.len() / 2;
-            let median_s = if t.len() % 2 == 1 {
-                t[mid]
-            } else {
-                0.5 * (t[mid - 1] + t[mid])
-            };
-            Stats {
-                median_s,
-                min_s: t[0],
-            }
-        })
-        .collect())
+    Ok(times.into_iter().map(Stats::of).collect())
 }
 
 fn build<T: Real>(dims: Dims, seed: u64) -> CliResult<(Network<T>, Array1<T>)> {
