@@ -1,4 +1,5 @@
-//! The logistic sigmoid and its derivative, in forms that neither overflow nor cancel.
+//! The activations φ of the layers, with φ' and φ'', in forms that neither overflow nor
+//! cancel; first of them the logistic sigmoid.
 //!
 //! With e = exp(−|t|) ∈ (0, 1]:
 //! σ(t) = 1/(1+e) for t ≥ 0 and e/(1+e) for t < 0, σ'(t) = e/(1+e)² = 1/(2(1+cosh t)).
@@ -37,15 +38,130 @@ pub fn sigmoid_and_derivative<T: Real>(t: T) -> (T, T) {
     let r = one / (one + e);
     let s = if t >= T::zero() { r } else { e * r };
     let ds = e * r * r;
-    let tiny = T::epsilon() * T::min_positive_value().sqrt();
     (
         if s < T::min_positive_value() {
             T::zero()
         } else {
             s
         },
-        if ds < tiny { T::zero() } else { ds },
+        flush_slope(ds),
     )
+}
+
+/// A layer's elementwise activation φ, with φ' and φ'' in forms that neither overflow
+/// nor cancel (e = exp(−|t|) or exp(−2|t|), never the exp of a positive number).
+///
+/// Derivatives at kinks follow PyTorch and JAX: ReLU'(0) = 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Activation {
+    /// σ(t) = 1/(1+e^−t); σ' = σ(1−σ), σ'' = σ'·(1−2σ).
+    Sigmoid,
+    /// tanh t; tanh' = 1 − tanh² = 4e/(1+e)² with e = e^−2|t|, tanh'' = −2·tanh·tanh'.
+    Tanh,
+    /// log(1+e^t) = max(t, 0) + log1p(e^−|t|); softplus' = σ, softplus'' = σ'.
+    Softplus,
+    /// max(t, 0); slope 1 for t > 0, else 0; curvature 0.
+    Relu,
+    /// t; slope 1, curvature 0: a linear layer.
+    Identity,
+}
+
+impl Activation {
+    /// Every activation, in the order of the command line's list.
+    pub const ALL: [Activation; 5] = [
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Softplus,
+        Activation::Relu,
+        Activation::Identity,
+    ];
+
+    /// `"sigmoid"`, `"tanh"`, `"softplus"`, `"relu"` or `"identity"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Sigmoid => "sigmoid",
+            Activation::Tanh => "tanh",
+            Activation::Softplus => "softplus",
+            Activation::Relu => "relu",
+            Activation::Identity => "identity",
+        }
+    }
+
+    /// The activation of that [`name`](Self::name), if any.
+    pub fn from_name(name: &str) -> Option<Activation> {
+        Activation::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// (φ(t), φ'(t)). Slopes below ε·√(smallest normal) are flushed to 0, as for
+    /// [`sigmoid_and_derivative`].
+    #[inline]
+    pub fn value_and_slope<T: Real>(self, t: T) -> (T, T) {
+        let one = T::one();
+        match self {
+            Activation::Sigmoid => sigmoid_and_derivative(t),
+            Activation::Tanh => {
+                let e = (-(t.abs() + t.abs())).exp();
+                let r = one / (one + e);
+                let th = (one - e) * r;
+                let four = (one + one) * (one + one);
+                let v = if t < T::zero() { -th } else { th };
+                (v, flush_slope(four * e * r * r))
+            }
+            Activation::Softplus => {
+                let (s, _) = sigmoid_and_derivative(t);
+                (t.max(T::zero()) + (-t.abs()).exp().ln_1p(), s)
+            }
+            Activation::Relu => {
+                if t > T::zero() {
+                    (t, one)
+                } else {
+                    (T::zero(), T::zero())
+                }
+            }
+            Activation::Identity => (t, one),
+        }
+    }
+
+    /// φ''(t), the curvature that Hessian-vector products need.
+    #[inline]
+    pub fn curvature<T: Real>(self, t: T) -> T {
+        let two = T::one() + T::one();
+        match self {
+            Activation::Sigmoid => {
+                let (s, ds) = sigmoid_and_derivative(t);
+                // 1 − 2σ = (1−σ) − σ; for t > 0 use 1−σ = σ(−t) to keep it exact.
+                let (p, q) = if t > T::zero() {
+                    (sigmoid_and_derivative(-t).0, s)
+                } else {
+                    (T::one() - s, s)
+                };
+                ds * (p - q)
+            }
+            Activation::Tanh => {
+                let (th, d) = self.value_and_slope(t);
+                -two * th * d
+            }
+            Activation::Softplus => sigmoid_and_derivative(t).1,
+            Activation::Relu | Activation::Identity => T::zero(),
+        }
+    }
+}
+
+impl std::fmt::Display for Activation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Slopes too small for their products with ordinary weights to be normal numbers are 0
+/// (see [`sigmoid_and_derivative`]).
+#[inline]
+fn flush_slope<T: Real>(ds: T) -> T {
+    if ds < T::epsilon() * T::min_positive_value().sqrt() {
+        T::zero()
+    } else {
+        ds
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
 //! Gradients at many points at once: X (d0×k) → f (k) and ∇f at every column (d0×k).
+//! Shown here for the two-layer network; deeper ones chain the same products per layer.
 //!
 //! Reverse mode with its matrix-vector products turned into matrix products, the points
 //! held as rows (k×d) so that every product is a short-and-wide GEMM:
@@ -16,47 +17,63 @@
 //!   cache, B read once) was not faster for k = 8 or 64: at these k the BLAS is bound by
 //!   its packing and arithmetic, not by DRAM, so the simpler four GEMMs stay.
 
-use crate::activation::sigmoid_and_derivative;
 use crate::linalg::gemm;
-use crate::Real;
+use crate::{Layer, Real};
 use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
 
-/// Below this many activations (k·(d1 + d2)) the elementwise passes run on the calling
+/// Below this many activations (k·Σd_k) the elementwise passes run on the calling
 /// thread.
 const PARALLEL_MIN: usize = 1 << 16;
 
 /// (f, G) at the columns of `x`. Shapes and values are the caller's to check.
 pub(crate) fn values_and_grads<T: Real>(
-    a: ArrayView2<T>,
-    b: ArrayView2<T>,
+    layers: &[Layer<T>],
     x: ArrayView2<T>,
 ) -> (Array1<T>, Array2<T>) {
-    let ((d1, d0), (d2, k)) = (a.dim(), (b.nrows(), x.ncols()));
-    // H1ᵀ = Xᵀ·Aᵀ, then σ(Y1)ᵀ in place and σ'(Y1)ᵀ beside it.
-    let mut h1 = Array2::<T>::zeros((k, d1));
-    gemm(x.t(), a.t(), h1.view_mut());
-    let mut s1 = Array2::<T>::zeros((k, d1));
+    let k = x.ncols();
+    let depth = layers.len();
     // Small batches stay on the calling thread: waking rayon costs more than the work.
-    let parallel = k * (d1 + d2) >= PARALLEL_MIN;
-    let zip = Zip::from(&mut h1).and(&mut s1);
-    let slopes = |y: &mut T, s: &mut T| {
-        let (h, ds) = sigmoid_and_derivative(*y);
-        *y = h;
-        *s = ds;
-    };
-    if parallel {
-        zip.par_for_each(slopes);
-    } else {
-        zip.for_each(slopes);
+    let activations: usize = layers.iter().map(|l| l.weights.nrows()).sum();
+    let parallel = k * activations >= PARALLEL_MIN;
+    // Forward: Hᵀ_k = φ(Hᵀ_{k−1}·W_kᵀ) in place, with φ'(…)ᵀ kept beside it.
+    let mut slopes: Vec<Array2<T>> = Vec::with_capacity(depth);
+    let mut h: Option<Array2<T>> = None;
+    for layer in &layers[..depth - 1] {
+        let mut y = Array2::<T>::zeros((k, layer.weights.nrows()));
+        match &h {
+            None => gemm(x.t(), layer.weights.t(), y.view_mut()),
+            Some(h) => gemm(h.view(), layer.weights.t(), y.view_mut()),
+        }
+        let mut s = Array2::<T>::zeros(y.dim());
+        let act = layer.activation;
+        let zip = Zip::from(&mut y).and(&mut s);
+        let slope = |y: &mut T, s: &mut T| {
+            let (h, ds) = act.value_and_slope(*y);
+            *y = h;
+            *s = ds;
+        };
+        if parallel {
+            zip.par_for_each(slope);
+        } else {
+            zip.for_each(slope);
+        }
+        slopes.push(s);
+        h = Some(y);
     }
-    // Y2ᵀ = H1ᵀ·Bᵀ, turned into σ'(Y2)ᵀ in place while its σ values are summed into f.
-    let mut y2 = Array2::<T>::zeros((k, d2));
-    gemm(h1.view(), b.t(), y2.view_mut());
+    // Last layer: Yᵀ_L turned into φ'(Y_L)ᵀ in place while its φ values are summed into f.
+    let last = &layers[depth - 1];
+    let mut z = Array2::<T>::zeros((k, last.weights.nrows()));
+    match &h {
+        None => gemm(x.t(), last.weights.t(), z.view_mut()),
+        Some(h) => gemm(h.view(), last.weights.t(), z.view_mut()),
+    }
+    drop(h);
     let mut f = Array1::<T>::zeros(k);
-    let zip = Zip::from(y2.axis_iter_mut(Axis(0))).and(&mut f);
+    let act = last.activation;
+    let zip = Zip::from(z.axis_iter_mut(Axis(0))).and(&mut f);
     let sums = |row: ndarray::ArrayViewMut1<T>, f: &mut T| {
         for y in row {
-            let (h, ds) = sigmoid_and_derivative(*y);
+            let (h, ds) = act.value_and_slope(*y);
             *f = *f + h;
             *y = ds;
         }
@@ -66,12 +83,15 @@ pub(crate) fn values_and_grads<T: Real>(
     } else {
         zip.for_each(sums);
     }
-    // Zᵀ = (S2ᵀ·B) ∘ S1ᵀ, reusing H1's storage.
-    let mut z = h1;
-    gemm(y2.view(), b, z.view_mut());
-    z.zip_mut_with(&s1, |z, &s| *z = *z * s);
-    // Gᵀ = Zᵀ·A, handed out as G (d0×k, each gradient a contiguous column).
-    let mut gt = Array2::<T>::zeros((k, d0));
-    gemm(z.view(), a, gt.view_mut());
+    // Backward: Zᵀ_{k−1} = (Zᵀ_k·W_k) ∘ φ'(Y_{k−1})ᵀ, and Gᵀ = Zᵀ_1·W_1.
+    for (layer, s) in layers[1..].iter().zip(slopes).rev() {
+        let mut next = Array2::<T>::zeros((k, layer.weights.ncols()));
+        gemm(z.view(), layer.weights.view(), next.view_mut());
+        next.zip_mut_with(&s, |z, &s| *z = *z * s);
+        z = next;
+    }
+    // Handed out as G (d0×k, each gradient a contiguous column).
+    let mut gt = Array2::<T>::zeros((k, layers[0].weights.ncols()));
+    gemm(z.view(), layers[0].weights.view(), gt.view_mut());
     (f, gt.reversed_axes())
 }

@@ -1,34 +1,36 @@
 //! Forward mode: the Jacobian chain accumulated from the input side.
 //!
-//! J = σ'(y2)ᵀ · (B · (diag(σ'(y1)) · A)). The inner products are dense: B·(D1·A) costs
-//! d0·d1·d2 multiply-adds, which is why forward mode loses to reverse mode for a
-//! scalar output. A is taken in column panels P so that no d1×d0 or d2×d0 temporary is
-//! held: for each P
+//! For the two-layer network J = σ'(y2)ᵀ · (B · (diag(σ'(y1)) · A)); for L layers
+//! ∇fᵀ = φ'_Lᵀ·W_L·D_{L−1}·W_{L−1}···D_1·W_1 with D_k = diag(φ'_k(y_k)), bracketed from
+//! the right. The inner products are dense: B·(D1·A) costs d0·d1·d2 multiply-adds, which
+//! is why forward mode loses to reverse mode for a scalar output. W_1 is taken in column
+//! panels P so that no d_k×d0 temporary is held: for each P
 //!
-//! 1. S_P = diag(σ'(y1))·A_P  (d1×w, rows scaled in parallel under rayon)
-//! 2. M_P = B·S_P             (d2×w, one GEMM)
-//! 3. ∇f\[P\] = M_Pᵀ·σ'(y2)      (w, the σ'(y2)-weighted column sums of M_P)
+//! 1. S = D_1·W_1\[:, P\]              (d1×w, rows scaled in parallel under rayon)
+//! 2. S ← D_k·(W_k·S), k = 2 … L−1     (one GEMM each)
+//! 3. M = W_L·S, ∇f\[P\] = Mᵀ·φ'_L(y_L) (a GEMM, then the weighted column sums of M)
 //!
-//! The panel width w is the widest whose S_P and M_P fit in the memory budget.
+//! The panel width w is the widest whose two ping-pong buffers fit in the memory budget.
+//! [`jvp`] is the same sweep with one tangent column: J·v for the cost of two GEMVs per
+//! layer.
 
 use crate::linalg::{gemm, gemv_t};
 use crate::memory::{bytes_of, ensure_fits};
 use crate::primal::evaluate;
-use crate::{Error, Real, Result, Workspace};
-use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Zip};
+use crate::{Error, Layer, Real, Result, Workspace};
+use ndarray::{
+    concatenate, s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, Zip,
+};
 
-/// Columns of A per panel: the most whose two panel buffers, (d1 + d2)·w values of
-/// `size` bytes, fit in `budget` bytes, spread evenly over the panels.
-pub fn panel_width(d0: usize, d1: usize, d2: usize, size: usize, budget: usize) -> Result<usize> {
-    let per_column = (d1 + d2).saturating_mul(size);
-    let widest = budget / per_column.max(1);
+/// Columns of W_1 per panel: the most whose buffers, `per_column` values of `size`
+/// bytes each, fit in `budget` bytes, spread evenly over the panels.
+pub fn panel_width(d0: usize, per_column: usize, size: usize, budget: usize) -> Result<usize> {
+    let bytes = per_column.saturating_mul(size);
+    let widest = budget / bytes.max(1);
     if widest == 0 {
         return Err(Error::TooLarge {
-            what: format!(
-                "one forward-mode panel column (d1 + d2 = {} values of {size} bytes)",
-                d1 + d2
-            ),
-            needed: per_column as u64,
+            what: format!("one panel column ({per_column} values of {size} bytes)"),
+            needed: bytes as u64,
             available: budget as u64,
         });
     }
@@ -36,47 +38,128 @@ pub fn panel_width(d0: usize, d1: usize, d2: usize, size: usize, budget: usize) 
     Ok(d0.div_ceil(panels))
 }
 
+/// Values per panel column of forward mode's two buffers: layers 1, 3, 5, … use the
+/// first, layers 2, 4, … the second (d1 + d2 for the two-layer network).
+pub fn panel_values(widths: &[usize]) -> (usize, usize) {
+    let odd = widths.iter().skip(1).step_by(2).copied().max().unwrap_or(0);
+    let even = widths.iter().skip(2).step_by(2).copied().max().unwrap_or(0);
+    (odd, even)
+}
+
 /// f(x), with ∇f(x) written to `grad`, by forward accumulation, holding at most
 /// `budget` bytes of panels. Shapes are the caller's to check.
 pub(crate) fn value_and_grad<T: Real>(
-    a: ArrayView2<T>,
-    b: ArrayView2<T>,
+    layers: &[Layer<T>],
     x: ArrayView1<T>,
     budget: usize,
     ws: &mut Workspace<T>,
     mut grad: ArrayViewMut1<T>,
 ) -> Result<T> {
-    let ((d1, d0), d2) = (a.dim(), b.nrows());
+    let depth = layers.len();
+    let d0 = layers[0].weights.ncols();
     let size = std::mem::size_of::<T>();
-    let width = panel_width(d0, d1, d2, size, budget)?;
+    let (odd, even) = panel_values(&ws.widths);
+    let width = panel_width(d0, odd + even, size, budget)?;
     // The panels are allocated on first use: refuse up front if they cannot fit.
-    if ws.panel_s.len() < d1 * width || ws.panel_m.len() < d2 * width {
+    if ws.panels[0].len() < odd * width || ws.panels[1].len() < even * width {
         ensure_fits(
-            || format!("forward-mode panels ({d1} + {d2}) × {width}"),
-            bytes_of(&[d1 + d2, width], size),
+            || format!("forward-mode panels ({odd} + {even}) × {width}"),
+            bytes_of(&[odd + even, width], size),
         )?;
     }
-    let f = evaluate(a, b, x, ws);
-    let s1 = std::mem::take(&mut ws.s1);
-    let s2 = std::mem::take(&mut ws.s2);
-    let (s_buf, m_buf) = ws.panels(width);
+    let f = evaluate(layers, x, ws, false);
+    let slopes = std::mem::take(&mut ws.s);
+    let (buf_a, buf_b) = ws.panels(odd * width, even * width);
     for c0 in (0..d0).step_by(width) {
         let w = width.min(d0 - c0);
-        let a_p = a.slice(s![.., c0..c0 + w]);
-        let mut s_p = ArrayViewMut2::from_shape((d1, w), &mut s_buf[..d1 * w]).expect("fits");
-        let mut m_p = ArrayViewMut2::from_shape((d2, w), &mut m_buf[..d2 * w]).expect("fits");
-        // 1. S_P = diag(σ'(y1))·A_P
-        Zip::from(s_p.rows_mut())
-            .and(a_p.rows())
-            .and(&s1)
-            .par_for_each(|mut s_row, a_row, &s| s_row.zip_mut_with(&a_row, |o, &v| *o = s * v));
-        // 2. M_P = B·S_P
-        gemm(b, s_p.view(), m_p.view_mut());
-        // 3. ∇f[P] = M_Pᵀ·σ'(y2)
-        gemv_t(m_p.view(), s2.view(), grad.slice_mut(s![c0..c0 + w]));
+        let w1 = layers[0].weights.slice(s![.., c0..c0 + w]);
+        let mut rows = w1.nrows();
+        // 1. S = D_1·W_1[:, P], into the first buffer.
+        let mut first = ArrayViewMut2::from_shape((rows, w), &mut buf_a[..rows * w]).expect("fits");
+        scale_rows(&mut first, w1, slopes[0].view());
+        let mut in_first = true;
+        for (k, layer) in layers.iter().enumerate().skip(1) {
+            let (src, dst) = if in_first {
+                (&*buf_a, &mut *buf_b)
+            } else {
+                (&*buf_b, &mut *buf_a)
+            };
+            let cur = ArrayView2::from_shape((rows, w), &src[..rows * w]).expect("fits");
+            rows = layer.weights.nrows();
+            let mut m = ArrayViewMut2::from_shape((rows, w), &mut dst[..rows * w]).expect("fits");
+            // 2./3. M = W_k·S, then S ← D_k·M before the next layer.
+            gemm(layer.weights.view(), cur, m.view_mut());
+            if k + 1 < depth {
+                Zip::from(m.rows_mut())
+                    .and(&slopes[k])
+                    .par_for_each(|mut row, &s| row.mapv_inplace(|v| v * s));
+            }
+            in_first = !in_first;
+        }
+        let src = if in_first { &*buf_a } else { &*buf_b };
+        let cur = ArrayView2::from_shape((rows, w), &src[..rows * w]).expect("fits");
+        // 3. ∇f[P] = Mᵀ·φ'_L (one layer: W_1[:, P]ᵀ·φ'_1, S unscaled).
+        let target = grad.slice_mut(s![c0..c0 + w]);
+        if depth == 1 {
+            gemv_t(w1, slopes[0].view(), target);
+        } else {
+            gemv_t(cur.view(), slopes[depth - 1].view(), target);
+        }
     }
-    (ws.s1, ws.s2) = (s1, s2);
+    ws.s = slopes;
     Ok(f)
+}
+
+/// out = diag(s)·m, rows in parallel.
+fn scale_rows<T: Real>(out: &mut ArrayViewMut2<T>, m: ArrayView2<T>, s: ArrayView1<T>) {
+    Zip::from(out.rows_mut())
+        .and(m.rows())
+        .and(&s)
+        .par_for_each(|mut o, r, &s| o.zip_mut_with(&r, |o, &v| *o = s * v));
+}
+
+/// The forward sweep carrying tangents: for each layer k, [y_k | Ẏ_k] = W_k·[a_{k−1} | Ȧ_{k−1}]
+/// (d_k × (1+w), one GEMM: W_k is read once for the value and all w tangents), where
+/// a_k = φ_k(y_k), Ȧ_k = φ'_k(y_k) ∘ Ẏ_k, a_0 = x, Ȧ_0 = V.
+pub(crate) fn tangent_sweep<T: Real>(
+    layers: &[Layer<T>],
+    x: ArrayView1<T>,
+    v: ArrayView2<T>,
+) -> Vec<Array2<T>> {
+    let mut input = concatenate(Axis(1), &[x.insert_axis(Axis(1)), v]).expect("same rows");
+    let mut sweep = Vec::with_capacity(layers.len());
+    for layer in layers {
+        let mut q = Array2::zeros((layer.weights.nrows(), input.ncols()));
+        gemm(layer.weights.view(), input.view(), q.view_mut());
+        let mut next = q.clone();
+        let act = layer.activation;
+        next.axis_iter_mut(Axis(0)).for_each(|mut row| {
+            let (a, s) = act.value_and_slope(row[0]);
+            row[0] = a;
+            row.iter_mut().skip(1).for_each(|t| *t = *t * s);
+        });
+        sweep.push(q);
+        input = next;
+    }
+    sweep
+}
+
+/// (F(x), J(x)·v) in one forward sweep.
+pub(crate) fn jvp<T: Real>(
+    layers: &[Layer<T>],
+    x: ArrayView1<T>,
+    v: ArrayView1<T>,
+) -> (Array1<T>, Array1<T>) {
+    let sweep = tangent_sweep(layers, x, v.insert_axis(Axis(1)));
+    let last = sweep.last().expect("one layer at least");
+    let act = layers[layers.len() - 1].activation;
+    let (mut out, mut jv) = (Array1::zeros(last.nrows()), Array1::zeros(last.nrows()));
+    for ((row, o), t) in last.rows().into_iter().zip(&mut out).zip(&mut jv) {
+        let (a, s) = act.value_and_slope(row[0]);
+        *o = a;
+        *t = s * row[1];
+    }
+    (out, jv)
 }
 
 #[cfg(test)]
@@ -87,18 +170,25 @@ mod tests {
     fn panels_cover_the_columns_evenly_within_the_budget() {
         // 10 columns, 2 values per column of 8 bytes: a 48-byte budget allows 3 columns,
         // so 4 panels, spread as width 3 (3+3+3+1 → even: ceil(10/4) = 3).
-        assert_eq!(panel_width(10, 1, 1, 8, 48).unwrap(), 3);
-        assert_eq!(panel_width(10, 1, 1, 8, 1 << 20).unwrap(), 10);
+        assert_eq!(panel_width(10, 2, 8, 48).unwrap(), 3);
+        assert_eq!(panel_width(10, 2, 8, 1 << 20).unwrap(), 10);
         // 7 columns at budget for 4: two panels of 4 and 3, not 4 + 3 by luck.
-        assert_eq!(panel_width(7, 1, 1, 8, 64).unwrap(), 4);
-        assert_eq!(panel_width(9, 1, 1, 8, 128).unwrap(), 5);
+        assert_eq!(panel_width(7, 2, 8, 64).unwrap(), 4);
+        assert_eq!(panel_width(9, 2, 8, 128).unwrap(), 5);
         assert!(matches!(
-            panel_width(10, 100, 100, 8, 1599),
+            panel_width(10, 200, 8, 1599),
             Err(Error::TooLarge {
                 needed: 1600,
                 available: 1599,
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn the_two_buffers_hold_alternate_layers() {
+        assert_eq!(panel_values(&[5, 7, 3]), (7, 3));
+        assert_eq!(panel_values(&[5, 7, 3, 9, 2]), (9, 3));
+        assert_eq!(panel_values(&[5, 7]), (7, 0));
     }
 }

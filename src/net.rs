@@ -1,17 +1,8 @@
-//! The network f(x) = Σ σ(B·σ(A·x)): its weights, their validation, seeded construction.
+//! The seed's network f(x) = Σ σ(B·σ(A·x)), a two-layer [`Mlp`], and the modes.
 
-use crate::memory::{bytes_of, ensure_fits};
-use crate::random::standard_normal;
-use crate::{forward, reverse, Error, Real, Result, Workspace};
-use ndarray::{Array1, Array2, ArrayView, ArrayView1, ArrayView2, ArrayViewMut1, Dimension};
-use std::sync::Mutex;
-
-/// Extra memory forward mode may use for its column panels unless told otherwise: 1 GiB,
-/// so that up to d0 = d1 = d2 ≈ 8000 (f64) forward mode is the card's one GEMM.
-///
-/// Each extra panel re-reads (and BLAS re-packs) all of B: measured at d = 8000 with
-/// OpenBLAS, 16 panels (64 MiB) cost 1.15× one GEMM, one panel 1.0–1.05×.
-pub const DEFAULT_MEMORY_BUDGET: usize = 1 << 30;
+use crate::mlp::check_finite;
+use crate::{Activation, Error, Mlp, Real, Result, Workspace};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1};
 
 /// Which way the Jacobian chain is accumulated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -20,14 +11,18 @@ pub enum Mode {
     Forward,
     /// From the output side: adjoint vectors only, O(d0·d1 + d1·d2).
     Reverse,
+    /// The cheapest bracketing of the chain, found by dynamic programming on the widths
+    /// (see [`plan`](crate::plan)); for a gradient (scalar output) that is reverse mode.
+    Auto,
 }
 
 impl Mode {
-    /// `"forward"` or `"reverse"`, as on the command line and in JSON.
+    /// `"forward"`, `"reverse"` or `"auto"`, as on the command line and in JSON.
     pub fn name(self) -> &'static str {
         match self {
             Mode::Forward => "forward",
             Mode::Reverse => "reverse",
+            Mode::Auto => "auto",
         }
     }
 }
@@ -74,32 +69,18 @@ impl std::fmt::Display for Dims {
 /// f(x) = Σ_i σ(B·σ(A·x))_i with A (d1×d0) and B (d2×d1), over `f32` or `f64`.
 ///
 /// The weights are validated once, at construction: shapes agree, no dimension is 0,
-/// every entry is finite. Evaluations then only check x.
-#[derive(Debug)]
+/// every entry is finite. Evaluations then only check x. A thin case of [`Mlp`]: two
+/// sigmoid layers, the same kernels; [`mlp`](Self::mlp) gives the general type's
+/// Jacobians, Hessians and products.
+#[derive(Debug, Clone)]
 pub struct Network<T: Real> {
-    a: Array2<T>,
-    b: Array2<T>,
-    memory_budget: usize,
-    /// Workspaces of finished plain calls, reused by the next ones (one per concurrent
-    /// caller at most): repeated gradients allocate nothing.
-    pool: Mutex<Vec<Workspace<T>>>,
-}
-
-impl<T: Real> Clone for Network<T> {
-    fn clone(&self) -> Self {
-        Network {
-            a: self.a.clone(),
-            b: self.b.clone(),
-            memory_budget: self.memory_budget,
-            pool: Mutex::default(),
-        }
-    }
+    mlp: Mlp<T>,
 }
 
 impl<T: Real> Network<T> {
     /// A network from its weights. Errors name the shapes when B's columns ≠ A's rows,
     /// a dimension is 0, or an entry is NaN or infinite. Any memory order is accepted;
-    /// the matrices are stored row-major.
+    /// the matrices are stored row-major (row-major ones without a copy).
     pub fn new(a: Array2<T>, b: Array2<T>) -> Result<Self> {
         let ((d1, d0), (d2, d1b)) = (a.dim(), b.dim());
         if d1b != d1 {
@@ -120,20 +101,8 @@ impl<T: Real> Network<T> {
         }
         check_finite("A", a.view())?;
         check_finite("B", b.view())?;
-        // Row-major arrays are kept as they are: a copy would briefly double the
-        // memory of the weights (1 GiB at d = 8000).
-        let row_major = |m: Array2<T>| {
-            if m.is_standard_layout() {
-                m
-            } else {
-                m.as_standard_layout().into_owned()
-            }
-        };
         Ok(Network {
-            a: row_major(a),
-            b: row_major(b),
-            memory_budget: DEFAULT_MEMORY_BUDGET,
-            pool: Mutex::default(),
+            mlp: Mlp::from_valid(vec![(a, Activation::Sigmoid), (b, Activation::Sigmoid)]),
         })
     }
 
@@ -149,64 +118,62 @@ impl<T: Real> Network<T> {
                 return Err(Error::EmptyDimension { what });
             }
         }
-        let size = std::mem::size_of::<T>();
-        let bytes = bytes_of(&[d1, d0], size)
-            .zip(bytes_of(&[d2, d1], size))
-            .and_then(|(p, q)| p.checked_add(q));
-        ensure_fits(
-            || format!("A ({d1}×{d0}) and B ({d2}×{d1}) in {}", T::NAME),
-            bytes,
-        )?;
-        let a = standard_normal(d1, d0, seed, 0);
-        let b = standard_normal(d2, d1, seed, 1 << 32);
-        Network::new(a, b)
+        Ok(Network {
+            mlp: Mlp::from_seed(&[d0, d1, d2], Activation::Sigmoid, seed)?,
+        })
     }
 
     /// Sets the extra memory forward mode may use for its panels (bytes); see
     /// [`forward`](crate::forward) for how the panel width follows from it.
-    pub fn with_memory_budget(mut self, bytes: usize) -> Self {
-        self.memory_budget = bytes;
-        self.release_workspaces();
-        self
+    pub fn with_memory_budget(self, bytes: usize) -> Self {
+        Network {
+            mlp: self.mlp.with_memory_budget(bytes),
+        }
     }
 
     /// The forward-mode panel budget in bytes.
     pub fn memory_budget(&self) -> usize {
-        self.memory_budget
+        self.mlp.memory_budget()
     }
 
     /// The widths (d0, d1, d2).
     pub fn dims(&self) -> Dims {
+        let w = self.mlp.widths();
         Dims {
-            d0: self.a.ncols(),
-            d1: self.a.nrows(),
-            d2: self.b.nrows(),
+            d0: w[0],
+            d1: w[1],
+            d2: w[2],
         }
     }
 
     /// The first weight matrix A (d1×d0).
     pub fn a(&self) -> ArrayView2<'_, T> {
-        self.a.view()
+        self.mlp.layers()[0].weights()
     }
 
     /// The second weight matrix B (d2×d1).
     pub fn b(&self) -> ArrayView2<'_, T> {
-        self.b.view()
+        self.mlp.layers()[1].weights()
+    }
+
+    /// The general network this one is: two sigmoid layers, A then B.
+    pub fn mlp(&self) -> &Mlp<T> {
+        &self.mlp
     }
 
     /// f(x) = Σ σ(B·σ(A·x)).
     pub fn value(&self, x: ArrayView1<T>) -> Result<T> {
         self.check_x(x)?;
-        Ok(self.with_pooled(|ws| crate::primal::evaluate(self.a(), self.b(), x, ws)))
+        self.mlp.value(x)
     }
 
-    /// (f(x), ∇f(x)), with ∇f accumulated in the given mode. Both modes give the same
-    /// gradient up to rounding; reverse mode is the fast one. Temporaries come from a
-    /// pool inside the network, so repeated calls allocate only the returned gradient.
+    /// (f(x), ∇f(x)), with ∇f accumulated in the given mode. All modes give the same
+    /// gradient up to rounding; reverse mode (and auto, which picks it) is the fast one.
+    /// Temporaries come from a pool inside the network, so repeated calls allocate only
+    /// the returned gradient.
     pub fn value_and_grad(&self, x: ArrayView1<T>, mode: Mode) -> Result<(T, Array1<T>)> {
-        let mut grad = Array1::zeros(self.a.ncols());
-        let f = self.with_pooled(|ws| self.value_and_grad_with(x, mode, ws, grad.view_mut()))?;
-        Ok((f, grad))
+        self.check_x(x)?;
+        self.mlp.value_and_grad(x, mode)
     }
 
     /// f(x), with ∇f(x) written into `grad` (d0), using the caller's workspace: no
@@ -219,27 +186,7 @@ impl<T: Real> Network<T> {
         grad: ArrayViewMut1<T>,
     ) -> Result<T> {
         self.check_x(x)?;
-        let dims = self.dims();
-        if ws.dims() != dims {
-            return Err(Error::Shape {
-                what: "the workspace must be made for this network".into(),
-                expected: format!("{dims}"),
-                got: format!("{}", ws.dims()),
-            });
-        }
-        if grad.len() != dims.d0 {
-            return Err(Error::Shape {
-                what: "grad must have one entry per column of A".into(),
-                expected: format!("({},)", dims.d0),
-                got: format!("({},)", grad.len()),
-            });
-        }
-        match mode {
-            Mode::Forward => {
-                forward::value_and_grad(self.a(), self.b(), x, self.memory_budget, ws, grad)
-            }
-            Mode::Reverse => Ok(reverse::value_and_grad(self.a(), self.b(), x, ws, grad)),
-        }
+        self.mlp.value_and_grad_with(x, mode, ws, grad)
     }
 
     /// f and ∇f at each of k points, the columns of `x` (d0×k): returns f (k) and the
@@ -250,35 +197,9 @@ impl<T: Real> Network<T> {
     /// Each column agrees with [`value_and_grad`](Self::value_and_grad) at that point up to
     /// the order of the sums (tested to 1e-13 relative on well-conditioned cases; see
     /// the README on conditioning). Errors on a wrong number of rows, a non-finite
-    /// entry, or temporaries, (2·d1 + d2 + d0)·k values, beyond available memory.
+    /// entry, or temporaries, (2·d1 + 2·d2 + d0)·k values, beyond available memory.
     pub fn value_and_grad_batch(&self, x: ArrayView2<T>) -> Result<(Array1<T>, Array2<T>)> {
-        let Dims { d0, d1, d2 } = self.dims();
-        if x.nrows() != d0 {
-            return Err(Error::Shape {
-                what: "X must have one row per column of A (one point per column)".into(),
-                expected: format!("({d0}, k)"),
-                got: format!("{:?}", x.shape()),
-            });
-        }
-        check_finite("X", x)?;
-        let k = x.ncols();
-        if k == 0 {
-            // No points: nothing to compute (and BLAS rejects zero leading dimensions).
-            return Ok((Array1::zeros(0), Array2::zeros((d0, 0))));
-        }
-        ensure_fits(
-            || {
-                format!(
-                    "batch temporaries (2·{d1} + {d2} + {d0}) × {k} in {}",
-                    T::NAME
-                )
-            },
-            bytes_of(&[2 * d1 + d2 + d0, k], std::mem::size_of::<T>()),
-        )?;
-        // One layout for X (d0×k values, a small copy at most): GEMM kernels may round
-        // differently by layout, and the result should not depend on it.
-        let x = x.as_standard_layout();
-        Ok(crate::batch::values_and_grads(self.a(), self.b(), x.view()))
+        self.mlp.value_and_grad_batch(x)
     }
 
     /// A workspace for [`value_and_grad_with`](Self::value_and_grad_with).
@@ -289,20 +210,11 @@ impl<T: Real> Network<T> {
     /// Frees the pooled workspaces of plain calls (forward mode's hold up to the
     /// memory budget each).
     pub fn release_workspaces(&self) {
-        self.pool.lock().unwrap_or_else(|e| e.into_inner()).clear();
-    }
-
-    /// Runs `f` with a workspace taken from the pool (or made), then returns it.
-    fn with_pooled<R>(&self, f: impl FnOnce(&mut Workspace<T>) -> R) -> R {
-        let taken = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let mut ws = taken.unwrap_or_else(|| self.workspace());
-        let r = f(&mut ws);
-        self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(ws);
-        r
+        self.mlp.release_workspaces()
     }
 
     fn check_x(&self, x: ArrayView1<T>) -> Result<()> {
-        let d0 = self.a.ncols();
+        let d0 = self.dims().d0;
         if x.len() != d0 {
             return Err(Error::Shape {
                 what: "x must have one entry per column of A".into(),
@@ -311,26 +223,5 @@ impl<T: Real> Network<T> {
             });
         }
         check_finite("x", x)
-    }
-}
-
-/// Errors with the first non-finite entry of `a`, in row-major order.
-fn check_finite<T: Real, D: Dimension>(what: &'static str, a: ArrayView<T, D>) -> Result<()> {
-    match a.iter().position(|v| !v.is_finite()) {
-        None => Ok(()),
-        Some(flat) => {
-            // Unravel the row-major position into a multi-index.
-            let mut index = vec![0; a.ndim()];
-            let mut rest = flat;
-            for (k, &n) in a.shape().iter().enumerate().rev() {
-                index[k] = rest % n;
-                rest /= n;
-            }
-            Err(Error::NonFinite {
-                what,
-                value: a.iter().nth(flat).expect("found above").as_f64(),
-                index,
-            })
-        }
     }
 }

@@ -43,7 +43,7 @@ fn a_workspace_or_output_of_the_wrong_size_is_refused() {
         .value_and_grad_with(x.view(), Mode::Reverse, &mut other, g.view_mut())
         .unwrap_err();
     assert!(
-        matches!(e, Error::Shape { .. }) && e.to_string().contains("(6, 5, 3)"),
+        matches!(e, Error::Shape { .. }) && e.to_string().contains("[6, 5, 3]"),
         "{e}"
     );
     let mut ws = Workspace::new(net.dims());

@@ -1,0 +1,217 @@
+//! Running a [`Plan`]: the Jacobian M_L···M_1 (M_k = diag(φ'_k)·W_k) in column panels.
+//!
+//! Only the products on the path from the root of the bracketing down to M_1 depend on
+//! which columns of J are being computed; the subtrees hanging off that path on the
+//! left (products of later layers, e.g. M4·M3 in (M4·M3)·(M2·M1)) are computed once.
+//! Then, for each panel P of columns, M_1\[:, P\] is carried up the path. The panel
+//! width is the widest whose values, with the fixed products, fit in the memory budget.
+//!
+//! A diagonal is folded into an operand as a scaled copy of the smaller side:
+//! M_j·M_i = D_j·(W_j·(D_i·W_i)) copies D_i·W_i or W_j·D_i, whichever is smaller;
+//! L·M_i = (L·D_i)·W_i scales L's columns; M_j·R = D_j·(W_j·R) scales the result's rows.
+
+use crate::forward::panel_width;
+use crate::linalg::gemm;
+use crate::memory::{bytes_of, ensure_fits};
+use crate::plan::{Plan, Tree};
+use crate::{Error, Layer, Real, Result, Workspace};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis, Zip};
+
+/// An operand: a factor M_k still in its parts, or a computed product.
+enum Val<T> {
+    Leaf(usize),
+    Dense(Array2<T>),
+}
+
+struct Chain<'a, T> {
+    layers: &'a [Layer<T>],
+    /// φ'_k(y_k), entry k−1.
+    slopes: Vec<Array1<T>>,
+}
+
+impl<T: Real> Chain<'_, T> {
+    fn w(&self, k: usize) -> ArrayView2<'_, T> {
+        self.layers[k - 1].weights.view()
+    }
+    fn d(&self, k: usize) -> ArrayView1<'_, T> {
+        self.slopes[k - 1].view()
+    }
+
+    /// left·right, where a Leaf(1) on the right stands for M_1[:, cols].
+    fn mul(&self, left: &Val<T>, right: &Val<T>, cols: (usize, usize)) -> Array2<T> {
+        let panel = |k: usize| {
+            let w = self.w(k);
+            if k == 1 {
+                w.slice_move(s![.., cols.0..cols.1])
+            } else {
+                w
+            }
+        };
+        match (left, right) {
+            (Val::Leaf(j), Val::Leaf(i)) => {
+                let (wj, wi) = (self.w(*j), panel(*i));
+                let mut out = if wi.len() <= wj.len() {
+                    gemm_new(wj, scale_rows(wi, self.d(*i)).view())
+                } else {
+                    gemm_new(scale_cols(wj, self.d(*i)).view(), wi)
+                };
+                scale_rows_in_place(&mut out, self.d(*j));
+                out
+            }
+            (Val::Leaf(j), Val::Dense(r)) => {
+                let mut out = gemm_new(self.w(*j), r.view());
+                scale_rows_in_place(&mut out, self.d(*j));
+                out
+            }
+            (Val::Dense(l), Val::Leaf(i)) => {
+                gemm_new(scale_cols(l.view(), self.d(*i)).view(), panel(*i))
+            }
+            (Val::Dense(l), Val::Dense(r)) => gemm_new(l.view(), r.view()),
+        }
+    }
+
+    /// A subtree that does not contain M_1, whole.
+    fn eval(&self, tree: &Tree) -> Val<T> {
+        match tree {
+            Tree::Leaf(k) => Val::Leaf(*k),
+            Tree::Product(l, r) => {
+                let (l, r) = (self.eval(l), self.eval(r));
+                Val::Dense(self.mul(&l, &r, (0, 0)))
+            }
+        }
+    }
+}
+
+/// Values held by a subtree computed whole: every product's result and copy.
+fn held_values(tree: &Tree, widths: &[usize]) -> usize {
+    match tree {
+        Tree::Leaf(_) => 0,
+        Tree::Product(l, r) => {
+            let (lo, mid) = r.span();
+            let hi = l.span().1;
+            let copy = (widths[hi] * widths[mid]).min(widths[mid] * widths[lo - 1]);
+            held_values(l, widths) + held_values(r, widths) + widths[hi] * widths[lo - 1] + copy
+        }
+    }
+}
+
+/// The d_L×d0 Jacobian of F at x by `plan`, within `budget` bytes of temporaries.
+pub(crate) fn jacobian<T: Real>(
+    layers: &[Layer<T>],
+    x: ArrayView1<T>,
+    plan: &Plan,
+    budget: usize,
+) -> Result<Array2<T>> {
+    let widths = plan.widths().to_vec();
+    let (d0, d_out) = (widths[0], widths[widths.len() - 1]);
+    let size = std::mem::size_of::<T>();
+    // The path from the root down to M_1, and the subtrees left of it (bottom first).
+    let mut lefts = Vec::new();
+    let mut node = &plan.tree;
+    while let Tree::Product(l, r) = node {
+        lefts.push(l.as_ref());
+        node = r;
+    }
+    lefts.reverse();
+    // Memory: the fixed subtrees (and L·D_1 when M_1's partner is a product), then per
+    // column of a panel the rows of every product on the path and M_1's scaled copy.
+    let mut fixed: usize = lefts.iter().map(|t| held_values(t, &widths)).sum();
+    if let Some(Tree::Product(..)) = lefts.first() {
+        fixed += widths[lefts[0].span().1] * widths[1];
+    }
+    let per_column = lefts.iter().map(|t| widths[t.span().1]).sum::<usize>() + widths[1];
+    let fixed_bytes = fixed.saturating_mul(size);
+    let room = budget
+        .checked_sub(fixed_bytes)
+        .ok_or_else(|| Error::TooLarge {
+            what: format!("the products of plan {plan} that every panel shares ({fixed} values)"),
+            needed: fixed_bytes as u64,
+            available: budget as u64,
+        })?;
+    let width = panel_width(d0, per_column, size, room).map_err(|_| Error::TooLarge {
+        what: format!(
+            "one column panel of plan {plan} ({fixed} shared values + {per_column} per column)"
+        ),
+        needed: (fixed + per_column).saturating_mul(size) as u64,
+        available: budget as u64,
+    })?;
+    ensure_fits(
+        || format!("the Jacobian ({d_out}×{d0}) and plan {plan}'s panels"),
+        bytes_of(&[d_out, d0], size).and_then(|j| {
+            j.checked_add((fixed + per_column.saturating_mul(width)).saturating_mul(size) as u64)
+        }),
+    )?;
+    let mut ws = Workspace::for_widths(&widths);
+    let mut s_last = Array1::zeros(d_out);
+    crate::primal::output(layers, x, &mut ws, Some(&mut s_last));
+    let mut slopes = std::mem::take(&mut ws.s);
+    slopes[layers.len() - 1] = s_last;
+    let chain = Chain { layers, slopes };
+    let mut fixed_vals: Vec<Val<T>> = lefts.iter().map(|t| chain.eval(t)).collect();
+    // L·D_1 does not depend on the panel: fold it once.
+    let folded = match fixed_vals.first_mut() {
+        Some(Val::Dense(l)) => {
+            *l = scale_cols(l.view(), chain.d(1));
+            true
+        }
+        _ => false,
+    };
+    let mut jac = Array2::zeros((d_out, d0));
+    for c0 in (0..d0).step_by(width) {
+        let cols = (c0, (c0 + width).min(d0));
+        let mut cur = Val::Leaf(1);
+        for (i, left) in fixed_vals.iter().enumerate() {
+            let out = match (i, left, folded) {
+                // (L·D_1)·W_1[:, P]: the diagonal is already in L.
+                (0, Val::Dense(l), true) => {
+                    gemm_new(l.view(), chain.w(1).slice_move(s![.., cols.0..cols.1]))
+                }
+                _ => chain.mul(left, &cur, cols),
+            };
+            cur = Val::Dense(out);
+        }
+        let block = match cur {
+            Val::Dense(m) => m,
+            // One layer: J = D_1·W_1.
+            Val::Leaf(_) => scale_rows(chain.w(1).slice_move(s![.., cols.0..cols.1]), chain.d(1)),
+        };
+        jac.slice_mut(s![.., cols.0..cols.1]).assign(&block);
+    }
+    Ok(jac)
+}
+
+fn gemm_new<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>) -> Array2<T> {
+    let mut c = Array2::zeros((a.nrows(), b.ncols()));
+    gemm(a, b, c.view_mut());
+    c
+}
+
+/// diag(d)·m, a new row-major matrix.
+fn scale_rows<T: Real>(m: ArrayView2<T>, d: ArrayView1<T>) -> Array2<T> {
+    let mut out = Array2::zeros(m.dim());
+    Zip::from(out.rows_mut())
+        .and(m.rows())
+        .and(&d)
+        .par_for_each(|mut o, r, &s| o.zip_mut_with(&r, |o, &v| *o = s * v));
+    out
+}
+
+/// m·diag(d), a new row-major matrix.
+fn scale_cols<T: Real>(m: ArrayView2<T>, d: ArrayView1<T>) -> Array2<T> {
+    let mut out = Array2::zeros(m.dim());
+    Zip::from(out.rows_mut())
+        .and(m.rows())
+        .par_for_each(|mut o, r| {
+            Zip::from(&mut o)
+                .and(&r)
+                .and(&d)
+                .for_each(|o, &v, &s| *o = v * s)
+        });
+    out
+}
+
+fn scale_rows_in_place<T: Real>(m: &mut Array2<T>, d: ArrayView1<T>) {
+    Zip::from(m.axis_iter_mut(Axis(0)))
+        .and(&d)
+        .par_for_each(|mut row, &s| row.mapv_inplace(|v| v * s));
+}

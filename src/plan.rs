@@ -1,0 +1,348 @@
+//! Which product first: the bracketing of the Jacobian chain, chosen by cost.
+//!
+//! The Jacobian of F = φ_L(W_L·…φ_1(W_1·x)) is the chain
+//!
+//! ```text
+//! J = M_L · M_{L−1} ··· M_1,   M_k = diag(φ'_k(y_k)) · W_k   (d_k × d_{k−1})
+//! ```
+//!
+//! Forward mode brackets it from the right, M_L·(…·(M_2·M_1)); reverse mode from the
+//! left, ((M_L·M_{L−1})·…)·M_1. Every other bracketing is also a valid way to compute
+//! J, and for widths with a bottleneck one is far cheaper: for (1000, 1000, 10, 1000,
+//! 1000) forward and reverse each cost ≈ 1.0e9 multiply-adds, (M4·M3)·(M2·M1) 3.0e7.
+//! [`Plan::new`] with [`Mode::Auto`] finds the cheapest by the matrix-chain dynamic
+//! programme, O(L³), on predicted seconds: each product m×k·k×n costs
+//! max(m·k·n / GEMM rate, bytes touched / bandwidth) + a per-call overhead, the rates of
+//! a [`Calibration`]. The diagonal factors are folded into a neighbouring operand (a
+//! scaled copy of the smaller one, O(size) work), so they never enter the chain.
+//!
+//! Costs here count multiply-adds ("flops" in this crate's JSON, as in
+//! [`Dims::forward_flops`](crate::Dims::forward_flops)).
+
+use crate::linalg::{gemm, stream_sum};
+use crate::{Mode, Real};
+use ndarray::Array2;
+use std::time::Instant;
+
+/// The machine speeds that turn a product's shape into predicted seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Calibration {
+    /// Multiply-adds per second of a large matrix product.
+    pub gemm_rate: f64,
+    /// Bytes per second of a streaming read from memory.
+    pub bandwidth: f64,
+    /// Seconds each product costs beyond its arithmetic and traffic (call, threads).
+    pub call_seconds: f64,
+}
+
+impl Calibration {
+    /// A stored profile: what was measured on the 2-core development machine
+    /// (2026-11-29, Xeon, 38.9 GB/s read; OpenBLAS DGEMM 7.7e10 multiply-adds/s,
+    /// pure-Rust 3.1e10, BLIS 1.9e10; f32 twice as fast).
+    pub fn stored<T: Real>() -> Calibration {
+        let f64_rate = match crate::backend().name {
+            "openblas" => 7.7e10,
+            "blis" => 1.9e10,
+            _ => 3.1e10,
+        };
+        let scale = 8.0 / std::mem::size_of::<T>() as f64;
+        Calibration {
+            gemm_rate: f64_rate * scale,
+            bandwidth: 3.89e10,
+            call_seconds: 3e-6,
+        }
+    }
+
+    /// Times this machine (about 0.1 s): a 384³ GEMM, a streaming read of 64 MiB, and
+    /// a 4³ GEMM for the per-call overhead, each the best of a few runs.
+    pub fn measure<T: Real>() -> Calibration {
+        fn best(reps: usize, mut f: impl FnMut()) -> f64 {
+            f();
+            (0..reps)
+                .map(|_| {
+                    let t = Instant::now();
+                    f();
+                    t.elapsed().as_secs_f64()
+                })
+                .fold(f64::INFINITY, f64::min)
+        }
+        let n = 384;
+        let a = Array2::<T>::from_elem((n, n), T::one());
+        let mut c = Array2::<T>::zeros((n, n));
+        let gemm_s = best(3, || gemm(a.view(), a.view(), c.view_mut()));
+        let len = (64 << 20) / std::mem::size_of::<T>();
+        let big = vec![T::one(); len];
+        let read_s = best(3, || {
+            std::hint::black_box(stream_sum(&big));
+        });
+        let s = Array2::<T>::from_elem((4, 4), T::one());
+        let mut cs = Array2::<T>::zeros((4, 4));
+        let call_s = best(50, || gemm(s.view(), s.view(), cs.view_mut()));
+        Calibration {
+            gemm_rate: (n * n * n) as f64 / gemm_s,
+            bandwidth: (len * std::mem::size_of::<T>()) as f64 / read_s,
+            call_seconds: call_s,
+        }
+    }
+
+    /// Predicted seconds of an m×k by k×n product of `size`-byte values (the diagonal
+    /// folded into one operand included in the traffic).
+    pub fn product_seconds(&self, m: usize, k: usize, n: usize, size: usize) -> f64 {
+        let (m, k, n) = (m as f64, k as f64, n as f64);
+        let arithmetic = m * k * n / self.gemm_rate;
+        let traffic = (m * k + k * n + m * n) * size as f64 / self.bandwidth;
+        arithmetic.max(traffic) + self.call_seconds
+    }
+}
+
+/// A bracketing of M_L···M_1: a leaf is M_k (layer k, from 1), a node a product.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Tree {
+    Leaf(usize),
+    Product(Box<Tree>, Box<Tree>),
+}
+
+impl Tree {
+    /// The layers it spans, (lowest, highest).
+    pub(crate) fn span(&self) -> (usize, usize) {
+        match self {
+            Tree::Leaf(k) => (*k, *k),
+            Tree::Product(l, r) => (r.span().0, l.span().1),
+        }
+    }
+
+    fn write(&self, top: bool, out: &mut String) {
+        match self {
+            Tree::Leaf(k) => out.push_str(&format!("M{k}")),
+            Tree::Product(l, r) => {
+                if !top {
+                    out.push('(');
+                }
+                l.write(false, out);
+                out.push('·');
+                r.write(false, out);
+                if !top {
+                    out.push(')');
+                }
+            }
+        }
+    }
+
+    /// Products in the order they run (left operand first, as the executor does),
+    /// each with (m, k, n).
+    fn products(&self, widths: &[usize], out: &mut Vec<(String, [usize; 3])>) {
+        if let Tree::Product(l, r) = self {
+            l.products(widths, out);
+            r.products(widths, out);
+            let ((lo, _), (_, hi), (mid, _)) = (r.span(), l.span(), l.span());
+            let mut name = String::new();
+            self.write(true, &mut name);
+            out.push((name, [widths[hi], widths[mid - 1], widths[lo - 1]]));
+        }
+    }
+}
+
+/// How a Jacobian will be computed: the bracketing, and its predicted cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    widths: Vec<usize>,
+    mode: Mode,
+    pub(crate) tree: Tree,
+    flops: f64,
+    seconds: f64,
+}
+
+impl Plan {
+    /// The plan of `mode` for widths d0 … dL and values of `size` bytes: forward and
+    /// reverse are fixed bracketings, auto the cheapest in predicted seconds.
+    pub fn new(widths: &[usize], mode: Mode, calibration: &Calibration, size: usize) -> Plan {
+        let depth = widths.len() - 1;
+        let tree = match mode {
+            // M_L·(M_{L−1}·(…·M_1)): the input side first.
+            Mode::Forward => (1..depth).fold(Tree::Leaf(1), |t, k| {
+                Tree::Product(Box::new(Tree::Leaf(k + 1)), Box::new(t))
+            }),
+            // ((M_L·M_{L−1})·…)·M_1: the output side first.
+            Mode::Reverse => (1..depth).rev().fold(Tree::Leaf(depth), |t, k| {
+                Tree::Product(Box::new(t), Box::new(Tree::Leaf(k)))
+            }),
+            Mode::Auto => cheapest(widths, calibration, size),
+        };
+        let (flops, seconds) = cost(&tree, widths, calibration, size);
+        Plan {
+            widths: widths.to_vec(),
+            mode,
+            tree,
+            flops,
+            seconds,
+        }
+    }
+
+    /// The widths d0 … dL it is for.
+    pub fn widths(&self) -> &[usize] {
+        &self.widths
+    }
+
+    /// The mode it was made for.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Predicted multiply-adds of its matrix products.
+    pub fn predicted_flops(&self) -> f64 {
+        self.flops
+    }
+
+    /// Predicted seconds under the calibration it was made with.
+    pub fn predicted_seconds(&self) -> f64 {
+        self.seconds
+    }
+
+    /// The products in the order they run, e.g. `["M2·M1 (10×1000 by 1000×1000)", …]`.
+    pub fn steps(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.tree.products(&self.widths, &mut out);
+        out.into_iter()
+            .map(|(name, [m, k, n])| format!("{name} ({m}×{k} by {k}×{n})"))
+            .collect()
+    }
+}
+
+/// `(M4·M3)·(M2·M1)`, where M_k = diag(φ'_k(y_k))·W_k.
+impl std::fmt::Display for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut s = String::new();
+        self.tree.write(true, &mut s);
+        f.write_str(&s)
+    }
+}
+
+/// (multiply-adds, predicted seconds) of a bracketing. A lone leaf is a scaled copy.
+fn cost(tree: &Tree, widths: &[usize], cal: &Calibration, size: usize) -> (f64, f64) {
+    match tree {
+        Tree::Leaf(k) => (
+            0.0,
+            (widths[*k] * widths[k - 1] * size) as f64 / cal.bandwidth,
+        ),
+        Tree::Product(l, r) => {
+            let (lo, mid) = r.span();
+            let hi = l.span().1;
+            let (m, k, n) = (widths[hi], widths[mid], widths[lo - 1]);
+            let (lf, ls) = match **l {
+                Tree::Leaf(_) => (0.0, 0.0),
+                _ => cost(l, widths, cal, size),
+            };
+            let (rf, rs) = match **r {
+                Tree::Leaf(_) => (0.0, 0.0),
+                _ => cost(r, widths, cal, size),
+            };
+            (
+                lf + rf + (m * k * n) as f64,
+                ls + rs + cal.product_seconds(m, k, n, size),
+            )
+        }
+    }
+}
+
+/// The matrix-chain dynamic programme over M_L…M_1 on predicted seconds.
+fn cheapest(widths: &[usize], cal: &Calibration, size: usize) -> Tree {
+    let depth = widths.len() - 1;
+    if depth == 1 {
+        return Tree::Leaf(1);
+    }
+    // best[lo][hi]: cheapest seconds and split of M_hi···M_lo (layers lo ≤ hi).
+    let mut best = vec![vec![(0.0_f64, 0_usize); depth + 1]; depth + 1];
+    for len in 2..=depth {
+        for lo in 1..=depth + 1 - len {
+            let hi = lo + len - 1;
+            best[lo][hi] = (lo..hi)
+                .map(|split| {
+                    // (M_hi···M_{split+1})·(M_split···M_lo)
+                    let s = best[lo][split].0
+                        + best[split + 1][hi].0
+                        + cal.product_seconds(widths[hi], widths[split], widths[lo - 1], size);
+                    (s, split)
+                })
+                .fold((f64::INFINITY, 0), |a, b| if b.0 < a.0 { b } else { a });
+        }
+    }
+    fn build(best: &[Vec<(f64, usize)>], lo: usize, hi: usize) -> Tree {
+        if lo == hi {
+            return Tree::Leaf(lo);
+        }
+        let split = best[lo][hi].1;
+        Tree::Product(
+            Box::new(build(best, split + 1, hi)),
+            Box::new(build(best, lo, split)),
+        )
+    }
+    build(&best, 1, depth)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flops_only() -> Calibration {
+        Calibration {
+            gemm_rate: 1.0,
+            bandwidth: f64::INFINITY,
+            call_seconds: 0.0,
+        }
+    }
+
+    #[test]
+    fn the_autoencoder_is_bracketed_at_its_bottleneck() {
+        let w = [1000, 1000, 10, 1000, 1000];
+        let cal = flops_only();
+        let fwd = Plan::new(&w, Mode::Forward, &cal, 8);
+        let rev = Plan::new(&w, Mode::Reverse, &cal, 8);
+        let auto = Plan::new(&w, Mode::Auto, &cal, 8);
+        assert_eq!(fwd.to_string(), "M4·(M3·(M2·M1))");
+        assert_eq!(rev.to_string(), "((M4·M3)·M2)·M1");
+        assert_eq!(auto.to_string(), "(M4·M3)·(M2·M1)");
+        assert_eq!(fwd.predicted_flops(), 1e7 + 1e7 + 1e9);
+        assert_eq!(rev.predicted_flops(), 1e7 + 1e7 + 1e9);
+        assert_eq!(auto.predicted_flops(), 3e7);
+        assert_eq!(
+            auto.steps(),
+            [
+                "M4·M3 (1000×1000 by 1000×10)",
+                "M2·M1 (10×1000 by 1000×1000)",
+                "(M4·M3)·(M2·M1) (1000×10 by 10×1000)"
+            ]
+        );
+    }
+
+    #[test]
+    fn auto_is_never_predicted_dearer_than_forward_or_reverse() {
+        let cal = Calibration::stored::<f64>();
+        let mut seed = 12345_u64;
+        for _ in 0..300 {
+            let mut next = || {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                1 + (seed >> 33) as usize % 2000
+            };
+            let depth = 1 + next() % 6;
+            let widths: Vec<usize> = (0..=depth).map(|_| next()).collect();
+            let auto = Plan::new(&widths, Mode::Auto, &cal, 8).predicted_seconds();
+            for mode in [Mode::Forward, Mode::Reverse] {
+                let other = Plan::new(&widths, mode, &cal, 8).predicted_seconds();
+                assert!(auto <= other * (1.0 + 1e-12), "{widths:?} {mode}");
+            }
+        }
+    }
+
+    #[test]
+    fn one_and_two_layers_have_one_bracketing() {
+        let cal = flops_only();
+        for mode in [Mode::Forward, Mode::Reverse, Mode::Auto] {
+            assert_eq!(Plan::new(&[3, 4], mode, &cal, 8).to_string(), "M1");
+            let p = Plan::new(&[3, 4, 5], mode, &cal, 8);
+            assert_eq!(p.to_string(), "M2·M1");
+            assert_eq!(p.predicted_flops(), 60.0);
+        }
+    }
+}

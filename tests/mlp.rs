@@ -1,0 +1,354 @@
+//! The general network: Jacobians (every mode), JVP, VJP, HVP, Hessian and weight
+//! gradients, against PyTorch (tests/data/oracle), finite differences, and each other.
+//!
+//! Tolerances (f64). Products computed two ways (different bracketings, or a product vs
+//! the Jacobian it comes from) sum the same terms in different orders: they agree to
+//! ~(Σ d_k)·ε relative to the largest entry, ≈ 1e-13 at these sizes, so 1e-12 (as for the
+//! gradients). Against central differences, whose error is ~ε^(2/3) ≈ 4e-11 relative to
+//! the function's scale times its third derivative: 1e-6 relative to the largest entry,
+//! which still fails on a wrong derivative (O(1) off).
+
+use fwdrev::{npy, Activation, Error, Mlp, Mode, Network};
+use ndarray::{Array1, Array2, ArrayD, Axis, Ix1, Ix2};
+use std::path::PathBuf;
+
+fn load(case: &str, file: &str) -> ArrayD<f64> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/oracle")
+        .join(case)
+        .join(file);
+    npy::read::<f64>(p).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// max |p − q| / max |q| (the absolute error where q is 0: a dead ReLU network).
+fn rel<D: ndarray::Dimension>(p: &ndarray::Array<f64, D>, q: &ndarray::Array<f64, D>) -> f64 {
+    let scale = q.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+    let err = p
+        .iter()
+        .zip(q)
+        .fold(0.0_f64, |m, (a, b)| m.max((a - b).abs()));
+    if scale == 0.0 {
+        err
+    } else {
+        err / scale
+    }
+}
+
+fn vector(n: usize, seed: u64) -> Array1<f64> {
+    fwdrev::random::standard_normal_vector(n, seed)
+}
+
+/// Small deep networks of every activation, with weights scaled by 1/√fan-in so that
+/// nothing saturates and finite differences see every layer.
+fn nets() -> Vec<Mlp<f64>> {
+    let shapes: &[&[usize]] = &[&[7, 5], &[6, 9, 4], &[5, 8, 3, 7, 6], &[12, 12, 2, 12, 12]];
+    let mut out = Vec::new();
+    for (i, widths) in shapes.iter().enumerate() {
+        for act in Activation::ALL {
+            let layers = widths
+                .windows(2)
+                .enumerate()
+                .map(|(k, w)| {
+                    let m = fwdrev::random::standard_normal::<f64>(
+                        w[1],
+                        w[0],
+                        i as u64,
+                        k as u64 * 100,
+                    );
+                    (m / (w[0] as f64).sqrt(), act)
+                })
+                .collect();
+            out.push(Mlp::new(layers).unwrap());
+        }
+    }
+    out
+}
+
+/// Central differences of F along each input: the Jacobian column by column.
+fn fd_jacobian(net: &Mlp<f64>, x: &Array1<f64>) -> Array2<f64> {
+    let widths = net.widths();
+    let mut j = Array2::zeros((widths[widths.len() - 1], widths[0]));
+    let h = f64::EPSILON.cbrt();
+    for c in 0..widths[0] {
+        let (mut p, mut m) = (x.clone(), x.clone());
+        p[c] += h;
+        m[c] -= h;
+        let col = (net.output(p.view()).unwrap() - net.output(m.view()).unwrap()) / (2.0 * h);
+        j.column_mut(c).assign(&col);
+    }
+    j
+}
+
+#[test]
+fn jacobians_match_pytorch_in_every_mode() {
+    for case in ["seed_shape", "tall", "wide", "tiny", "saturating"] {
+        let a = load(case, "A.npy").into_dimensionality::<Ix2>().unwrap();
+        let b = load(case, "B.npy").into_dimensionality::<Ix2>().unwrap();
+        let x = load(case, "x.npy").into_dimensionality::<Ix1>().unwrap();
+        // saturating: PyTorch's σ(1−σ) underflows (see the oracle README); jac_mp.npy
+        // is the 60-digit reference, compared entry by entry.
+        let mp = case == "saturating";
+        let want = load(case, if mp { "jac_mp.npy" } else { "jac.npy" })
+            .into_dimensionality::<Ix2>()
+            .unwrap();
+        let net = Network::new(a, b).unwrap();
+        for mode in [Mode::Forward, Mode::Reverse, Mode::Auto] {
+            let got = net.mlp().jacobian(x.view(), mode).unwrap();
+            assert!(
+                rel(&got, &want) <= 1e-12,
+                "{case} {mode}: {}",
+                rel(&got, &want)
+            );
+            if mp {
+                for (g, w) in got.iter().zip(&want) {
+                    assert!((g - w).abs() <= 1e-12 * w.abs(), "{case}: {g} vs {w}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn hessian_vector_products_match_pytorch() {
+    // Not `saturating`: there PyTorch's second derivatives are built on the underflowed
+    // σ(1−σ) as well, and no 60-digit reference was made for them.
+    for case in ["seed_shape", "tall", "wide", "tiny"] {
+        let net = Network::new(
+            load(case, "A.npy").into_dimensionality::<Ix2>().unwrap(),
+            load(case, "B.npy").into_dimensionality::<Ix2>().unwrap(),
+        )
+        .unwrap();
+        let x = load(case, "x.npy").into_dimensionality::<Ix1>().unwrap();
+        let v = load(case, "v.npy").into_dimensionality::<Ix1>().unwrap();
+        let want = load(case, "hvp.npy").into_dimensionality::<Ix1>().unwrap();
+        let grad = load(case, "grad.npy").into_dimensionality::<Ix1>().unwrap();
+        let (g, hv) = net.mlp().hvp(x.view(), v.view()).unwrap();
+        assert!(rel(&hv, &want) <= 1e-12, "{case}: {}", rel(&hv, &want));
+        assert!(rel(&g, &grad) <= 1e-12, "{case}");
+        let h = net.mlp().hessian(x.view()).unwrap();
+        assert!(rel(&h.dot(&v), &want) <= 1e-12, "{case}");
+    }
+}
+
+#[test]
+fn every_mode_agrees_with_finite_differences_and_with_each_other() {
+    for net in nets() {
+        let widths = net.widths();
+        let x = vector(widths[0], 1);
+        let fd = fd_jacobian(&net, &x);
+        let fwd = net.jacobian(x.view(), Mode::Forward).unwrap();
+        let what = format!("{widths:?} {}", net.layers()[0].activation());
+        assert!(rel(&fwd, &fd) <= 1e-6, "{what}: {}", rel(&fwd, &fd));
+        for mode in [Mode::Reverse, Mode::Auto] {
+            let j = net.jacobian(x.view(), mode).unwrap();
+            assert!(rel(&j, &fwd) <= 1e-12, "{what} {mode}");
+        }
+        // JVP and VJP are the Jacobian's products; F is the same from every call.
+        let v = vector(widths[0], 2);
+        let u = vector(widths[widths.len() - 1], 3);
+        let (out, jv) = net.jvp(x.view(), v.view()).unwrap();
+        assert!(rel(&jv, &fwd.dot(&v)) <= 1e-12, "{what}");
+        let (out2, uj) = net.vjp(x.view(), u.view()).unwrap();
+        assert!(rel(&uj, &u.dot(&fwd)) <= 1e-12, "{what}");
+        // The same sums, as GEMVs or as one two-column GEMM: equal up to a rounding.
+        let plain = net.output(x.view()).unwrap();
+        assert!(
+            rel(&out, &plain) <= 1e-15 && rel(&out2, &plain) <= 1e-15,
+            "{what}"
+        );
+        // The gradient of f = ΣF is 1ᵀ·J in every mode.
+        let ones = Array1::ones(widths[widths.len() - 1]);
+        for mode in [Mode::Forward, Mode::Reverse, Mode::Auto] {
+            let (f, g) = net.value_and_grad(x.view(), mode).unwrap();
+            assert!(rel(&g, &ones.dot(&fwd)) <= 1e-12, "{what} {mode}");
+            assert!((f - out.sum()).abs() <= 1e-14 * out.sum().abs().max(1.0));
+        }
+    }
+}
+
+#[test]
+fn hessians_agree_with_differences_of_the_gradient() {
+    for net in nets() {
+        let widths = net.widths();
+        let x = vector(widths[0], 4);
+        let act = net.layers()[0].activation();
+        let h = net.hessian(x.view()).unwrap();
+        let v = vector(widths[0], 5);
+        let (g, hv) = net.hvp(x.view(), v.view()).unwrap();
+        let (_, g_rev) = net.value_and_grad(x.view(), Mode::Reverse).unwrap();
+        assert!(rel(&g, &g_rev) <= 1e-12);
+        if act == Activation::Relu || act == Activation::Identity {
+            // Piecewise linear: the Hessian is exactly 0.
+            assert!(h.iter().chain(&hv).all(|&v| v == 0.0), "{widths:?} {act}");
+            continue;
+        }
+        // Symmetric up to rounding, and its own products.
+        assert!(rel(&h, &h.t().to_owned()) <= 1e-12, "{widths:?} {act}");
+        assert!(rel(&h.dot(&v), &hv) <= 1e-12, "{widths:?} {act}");
+        let step = f64::EPSILON.cbrt();
+        let grad_at = |t: f64| {
+            let p = &x + &(&v * t);
+            net.value_and_grad(p.view(), Mode::Reverse).unwrap().1
+        };
+        let fd = (grad_at(step) - grad_at(-step)) / (2.0 * step);
+        assert!(rel(&hv, &fd) <= 1e-6, "{widths:?} {act}: {}", rel(&hv, &fd));
+    }
+}
+
+#[test]
+fn weight_gradients_agree_with_finite_differences() {
+    for net in nets() {
+        let widths = net.widths();
+        let x = vector(widths[0], 6);
+        let (f, grads) = net.value_and_weight_grads(x.view()).unwrap();
+        assert_eq!(f, net.value(x.view()).unwrap());
+        let h = f64::EPSILON.cbrt();
+        for (k, g) in grads.iter().enumerate() {
+            assert_eq!(g.dim(), net.layers()[k].weights().dim());
+            let mut fd = Array2::zeros(g.dim());
+            for ((i, j), d) in fd.indexed_iter_mut() {
+                let f_at = |t: f64| {
+                    let layers = net
+                        .layers()
+                        .iter()
+                        .enumerate()
+                        .map(|(m, l)| {
+                            let mut w = l.weights().to_owned();
+                            if m == k {
+                                w[[i, j]] += t;
+                            }
+                            (w, l.activation())
+                        })
+                        .collect();
+                    Mlp::new(layers).unwrap().value(x.view()).unwrap()
+                };
+                *d = (f_at(h) - f_at(-h)) / (2.0 * h);
+            }
+            let act = net.layers()[0].activation();
+            assert!(
+                rel(g, &fd) <= 1e-6,
+                "{widths:?} {act} layer {}: {}",
+                k + 1,
+                rel(g, &fd)
+            );
+        }
+    }
+}
+
+#[test]
+fn the_autoencoder_plan_is_used_and_agrees() {
+    let net = Mlp::<f64>::from_seed(&[40, 40, 3, 40, 40], Activation::Tanh, 9).unwrap();
+    let plan = net.plan(Mode::Auto);
+    assert_eq!(plan.to_string(), "(M4·M3)·(M2·M1)");
+    let x = vector(40, 0) * 0.01;
+    let auto = net.jacobian(x.view(), Mode::Auto).unwrap();
+    let fwd = net.jacobian(x.view(), Mode::Forward).unwrap();
+    assert!(rel(&auto, &fwd) <= 1e-12);
+}
+
+#[test]
+fn panels_within_a_small_budget_give_the_same_results() {
+    let x = vector(30, 7);
+    let net = Mlp::<f64>::from_seed(&[30, 20, 4, 20, 25], Activation::Sigmoid, 3).unwrap();
+    for mode in [Mode::Forward, Mode::Reverse, Mode::Auto] {
+        let whole = net.jacobian(x.view(), mode).unwrap();
+        // Room for a few columns only: several panels.
+        let small = net.clone().with_memory_budget(8 * 1500);
+        let panelled = small.jacobian(x.view(), mode).unwrap();
+        assert!(rel(&panelled, &whole) <= 1e-14, "{mode}");
+        let e = net
+            .clone()
+            .with_memory_budget(64)
+            .jacobian(x.view(), mode)
+            .unwrap_err();
+        assert!(matches!(e, Error::TooLarge { .. }), "{e}");
+        assert!(
+            e.to_string().contains("panel") || e.to_string().contains("share"),
+            "{e}"
+        );
+    }
+    let h = net.hessian(x.view()).unwrap();
+    let h_small = net
+        .clone()
+        .with_memory_budget(8 * 1000)
+        .hessian(x.view())
+        .unwrap();
+    assert!(rel(&h_small, &h) <= 1e-14);
+    let e = net
+        .clone()
+        .with_memory_budget(8)
+        .hessian(x.view())
+        .unwrap_err();
+    assert!(e.to_string().contains("Hessian panel"), "{e}");
+}
+
+#[test]
+fn the_two_layer_network_is_the_two_layer_mlp() {
+    let net = Network::<f64>::from_seed(20, 15, 10, 1).unwrap();
+    let mlp = Mlp::<f64>::from_seed(&[20, 15, 10], Activation::Sigmoid, 1).unwrap();
+    assert_eq!(net.a(), mlp.layers()[0].weights());
+    assert_eq!(net.b(), mlp.layers()[1].weights());
+    let x = vector(20, 0);
+    for mode in [Mode::Forward, Mode::Reverse, Mode::Auto] {
+        assert_eq!(
+            net.value_and_grad(x.view(), mode).unwrap(),
+            mlp.value_and_grad(x.view(), mode).unwrap()
+        );
+    }
+}
+
+#[test]
+fn batches_of_deep_networks_match_single_points() {
+    for net in nets() {
+        let widths = net.widths();
+        let xs = fwdrev::random::standard_normal::<f64>(widths[0], 5, 8, 0);
+        let (f, g) = net.value_and_grad_batch(xs.view()).unwrap();
+        for (j, col) in xs.axis_iter(Axis(1)).enumerate() {
+            let (fj, gj) = net.value_and_grad(col, Mode::Reverse).unwrap();
+            assert!((f[j] - fj).abs() <= 1e-13 * fj.abs().max(1.0));
+            let r = rel(&g.column(j).to_owned(), &gj);
+            let act = net.layers()[0].activation();
+            assert!(r <= 1e-13, "{widths:?} {act}: {r}");
+        }
+    }
+}
+
+#[test]
+fn bad_layers_and_vectors_are_refused_with_their_shapes() {
+    let w = |r, c| Array2::<f64>::zeros((r, c));
+    let e = Mlp::<f64>::new(vec![]).unwrap_err();
+    assert!(matches!(e, Error::EmptyDimension { .. }), "{e}");
+    let e = Mlp::new(vec![
+        (w(3, 4), Activation::Tanh),
+        (w(2, 5), Activation::Relu),
+    ])
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("layer 2") && e.to_string().contains("[2, 5]"),
+        "{e}"
+    );
+    let e = Mlp::new(vec![(w(0, 4), Activation::Tanh)]).unwrap_err();
+    assert!(e.to_string().contains("[0, 4]"), "{e}");
+    let mut bad = w(3, 4);
+    bad[[2, 1]] = f64::NAN;
+    let e = Mlp::new(vec![(w(4, 2), Activation::Tanh), (bad, Activation::Tanh)]).unwrap_err();
+    assert!(
+        matches!(&e, Error::NonFinite { index, .. } if index == &[2, 2, 1]),
+        "{e}"
+    );
+    let net = Mlp::new(vec![(w(3, 4), Activation::Tanh)]).unwrap();
+    let e = net
+        .jvp(Array1::zeros(4).view(), Array1::zeros(3).view())
+        .unwrap_err();
+    assert!(e.to_string().contains("v must have"), "{e}");
+    let e = net
+        .vjp(Array1::zeros(4).view(), Array1::zeros(4).view())
+        .unwrap_err();
+    assert!(e.to_string().contains("u must have"), "{e}");
+    let mut x = Array1::zeros(4);
+    x[3] = f64::INFINITY;
+    let e = net.hessian(x.view()).unwrap_err();
+    assert!(matches!(e, Error::NonFinite { what: "x", .. }), "{e}");
+    assert!(Mlp::<f64>::from_seed(&[3], Activation::Tanh, 0).is_err());
+    assert!(Mlp::<f64>::from_seed(&[3, 0, 2], Activation::Tanh, 0).is_err());
+}
