@@ -15,7 +15,7 @@ use crate::linalg::gemm;
 use crate::memory::{bytes_of, ensure_fits};
 use crate::plan::{Plan, Tree};
 use crate::{Error, Layer, Real, Result, Workspace};
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis, Zip};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, Zip};
 
 /// An operand: a factor M_k still in its parts, or a computed product.
 enum Val<T> {
@@ -39,6 +39,29 @@ impl<T: Real> Chain<'_, T> {
 
     /// left·right, where a Leaf(1) on the right stands for M_1[:, cols].
     fn mul(&self, left: &Val<T>, right: &Val<T>, cols: (usize, usize)) -> Array2<T> {
+        let rows = match left {
+            Val::Leaf(j) => self.w(*j).nrows(),
+            Val::Dense(l) => l.nrows(),
+        };
+        let n = match right {
+            Val::Leaf(1) => cols.1 - cols.0,
+            Val::Leaf(i) => self.w(*i).ncols(),
+            Val::Dense(r) => r.ncols(),
+        };
+        let mut out = Array2::zeros((rows, n));
+        self.mul_into(left, right, cols, out.view_mut());
+        out
+    }
+
+    /// out ← left·right (see [`mul`](Self::mul)): the last product of a panel writes
+    /// straight into the Jacobian.
+    fn mul_into(
+        &self,
+        left: &Val<T>,
+        right: &Val<T>,
+        cols: (usize, usize),
+        mut out: ArrayViewMut2<T>,
+    ) {
         let panel = |k: usize| {
             let w = self.w(k);
             if k == 1 {
@@ -50,23 +73,21 @@ impl<T: Real> Chain<'_, T> {
         match (left, right) {
             (Val::Leaf(j), Val::Leaf(i)) => {
                 let (wj, wi) = (self.w(*j), panel(*i));
-                let mut out = if wi.len() <= wj.len() {
-                    gemm_new(wj, scale_rows(wi, self.d(*i)).view())
+                if wi.len() <= wj.len() {
+                    gemm(wj, scale_rows(wi, self.d(*i)).view(), out.view_mut());
                 } else {
-                    gemm_new(scale_cols(wj, self.d(*i)).view(), wi)
-                };
+                    gemm(scale_cols(wj, self.d(*i)).view(), wi, out.view_mut());
+                }
                 scale_rows_in_place(&mut out, self.d(*j));
-                out
             }
             (Val::Leaf(j), Val::Dense(r)) => {
-                let mut out = gemm_new(self.w(*j), r.view());
+                gemm(self.w(*j), r.view(), out.view_mut());
                 scale_rows_in_place(&mut out, self.d(*j));
-                out
             }
             (Val::Dense(l), Val::Leaf(i)) => {
-                gemm_new(scale_cols(l.view(), self.d(*i)).view(), panel(*i))
+                gemm(scale_cols(l.view(), self.d(*i)).view(), panel(*i), out)
             }
-            (Val::Dense(l), Val::Dense(r)) => gemm_new(l.view(), r.view()),
+            (Val::Dense(l), Val::Dense(r)) => gemm(l.view(), r.view(), out),
         }
     }
 
@@ -159,31 +180,37 @@ pub(crate) fn jacobian<T: Real>(
     let mut jac = Array2::zeros((d_out, d0));
     for c0 in (0..d0).step_by(width) {
         let cols = (c0, (c0 + width).min(d0));
-        let mut cur = Val::Leaf(1);
-        for (i, left) in fixed_vals.iter().enumerate() {
-            let out = match (i, left, folded) {
-                // (L·D_1)·W_1[:, P]: the diagonal is already in L.
-                (0, Val::Dense(l), true) => {
-                    gemm_new(l.view(), chain.w(1).slice_move(s![.., cols.0..cols.1]))
-                }
-                _ => chain.mul(left, &cur, cols),
-            };
-            cur = Val::Dense(out);
-        }
-        let block = match cur {
-            Val::Dense(m) => m,
+        let mut target = jac.slice_mut(s![.., cols.0..cols.1]);
+        if fixed_vals.is_empty() {
             // One layer: J = D_1·W_1.
-            Val::Leaf(_) => scale_rows(chain.w(1).slice_move(s![.., cols.0..cols.1]), chain.d(1)),
+            let w1 = chain.w(1).slice_move(s![.., cols.0..cols.1]);
+            target.assign(&scale_rows(w1, chain.d(1)));
+        }
+        let run = |i: usize, left: &Val<T>, right: &Val<T>, out: ArrayViewMut2<T>| match left {
+            // (L·D_1)·W_1[:, P]: the diagonal is already in L.
+            Val::Dense(l) if i == 0 && folded => {
+                gemm(l.view(), chain.w(1).slice_move(s![.., cols.0..cols.1]), out)
+            }
+            _ => chain.mul_into(left, right, cols, out),
         };
-        jac.slice_mut(s![.., cols.0..cols.1]).assign(&block);
+        let mut prev = Val::Leaf(1);
+        let top = fixed_vals.len().saturating_sub(1);
+        for (i, left) in fixed_vals.iter().enumerate() {
+            // The last product writes into J; those below it into temporaries.
+            if i == top {
+                run(i, left, &prev, target.view_mut());
+            } else {
+                let rows = match left {
+                    Val::Leaf(j) => chain.w(*j).nrows(),
+                    Val::Dense(l) => l.nrows(),
+                };
+                let mut next = Array2::zeros((rows, cols.1 - cols.0));
+                run(i, left, &prev, next.view_mut());
+                prev = Val::Dense(next);
+            }
+        }
     }
     Ok(jac)
-}
-
-fn gemm_new<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>) -> Array2<T> {
-    let mut c = Array2::zeros((a.nrows(), b.ncols()));
-    gemm(a, b, c.view_mut());
-    c
 }
 
 /// diag(d)·m, a new row-major matrix.
@@ -210,7 +237,7 @@ fn scale_cols<T: Real>(m: ArrayView2<T>, d: ArrayView1<T>) -> Array2<T> {
     out
 }
 
-fn scale_rows_in_place<T: Real>(m: &mut Array2<T>, d: ArrayView1<T>) {
+fn scale_rows_in_place<T: Real>(m: &mut ArrayViewMut2<T>, d: ArrayView1<T>) {
     Zip::from(m.axis_iter_mut(Axis(0)))
         .and(&d)
         .par_for_each(|mut row, &s| row.mapv_inplace(|v| v * s));

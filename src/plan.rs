@@ -33,28 +33,34 @@ pub struct Calibration {
     pub bandwidth: f64,
     /// Seconds each product costs beyond its arithmetic and traffic (call, threads).
     pub call_seconds: f64,
+    /// A product whose smallest dimension is s runs at s/(s + `narrow`) of the square
+    /// rate (packing and edge handling are not amortised): with OpenBLAS here (≈ 35) a
+    /// 1000×10 by 10×1000 product runs at ~0.2 of it, a 50-wide one at ~0.6.
+    pub narrow: f64,
 }
 
 impl Calibration {
     /// A stored profile: what was measured on the 2-core development machine
-    /// (2026-11-29, Xeon, 38.9 GB/s read; OpenBLAS DGEMM 7.7e10 multiply-adds/s,
-    /// pure-Rust 3.1e10, BLIS 1.9e10; f32 twice as fast).
+    /// (2026-11-29/30, Xeon, 38.9 GB/s read; DGEMM 7.7e10 multiply-adds/s with OpenBLAS
+    /// and `narrow` 35, 3.1e10 and 30 pure-Rust, 1.9e10 BLIS; f32 twice as fast).
     pub fn stored<T: Real>() -> Calibration {
-        let f64_rate = match crate::backend().name {
-            "openblas" => 7.7e10,
-            "blis" => 1.9e10,
-            _ => 3.1e10,
+        let (f64_rate, narrow) = match crate::backend().name {
+            "openblas" => (7.7e10, 35.0),
+            "blis" => (1.9e10, 35.0),
+            _ => (3.1e10, 30.0),
         };
         let scale = 8.0 / std::mem::size_of::<T>() as f64;
         Calibration {
             gemm_rate: f64_rate * scale,
             bandwidth: 3.89e10,
             call_seconds: 3e-6,
+            narrow,
         }
     }
 
-    /// Times this machine (about 0.1 s): a 384³ GEMM, a streaming read of 64 MiB, and
-    /// a 4³ GEMM for the per-call overhead, each the best of a few runs.
+    /// Times this machine (about 0.15 s): a 384³ GEMM, a 384×16 by 16×384 one, a
+    /// streaming read of 64 MiB, and a 4³ GEMM for the per-call overhead, each the best
+    /// of a few runs.
     pub fn measure<T: Real>() -> Calibration {
         fn best(reps: usize, mut f: impl FnMut()) -> f64 {
             f();
@@ -69,19 +75,29 @@ impl Calibration {
         let n = 384;
         let a = Array2::<T>::from_elem((n, n), T::one());
         let mut c = Array2::<T>::zeros((n, n));
-        let gemm_s = best(3, || gemm(a.view(), a.view(), c.view_mut()));
+        let gemm_s = best(7, || gemm(a.view(), a.view(), c.view_mut()));
+        let thin = 16;
+        let (p, q) = (
+            Array2::<T>::from_elem((n, thin), T::one()),
+            Array2::<T>::from_elem((thin, n), T::one()),
+        );
+        let thin_s = best(7, || gemm(p.view(), q.view(), c.view_mut()));
         let len = (64 << 20) / std::mem::size_of::<T>();
         let big = vec![T::one(); len];
-        let read_s = best(3, || {
+        let read_s = best(5, || {
             std::hint::black_box(stream_sum(&big));
         });
         let s = Array2::<T>::from_elem((4, 4), T::one());
         let mut cs = Array2::<T>::zeros((4, 4));
         let call_s = best(50, || gemm(s.view(), s.view(), cs.view_mut()));
+        let gemm_rate = (n * n * n) as f64 / gemm_s;
+        let thin_rate = (n * n * thin) as f64 / thin_s;
         Calibration {
-            gemm_rate: (n * n * n) as f64 / gemm_s,
+            gemm_rate,
             bandwidth: (len * std::mem::size_of::<T>()) as f64 / read_s,
             call_seconds: call_s,
+            // thin_rate = gemm_rate·thin/(thin + narrow)
+            narrow: (thin as f64 * (gemm_rate / thin_rate - 1.0)).clamp(0.0, n as f64),
         }
     }
 
@@ -89,7 +105,9 @@ impl Calibration {
     /// folded into one operand included in the traffic).
     pub fn product_seconds(&self, m: usize, k: usize, n: usize, size: usize) -> f64 {
         let (m, k, n) = (m as f64, k as f64, n as f64);
-        let arithmetic = m * k * n / self.gemm_rate;
+        let smallest = m.min(k).min(n);
+        let efficiency = smallest / (smallest + self.narrow);
+        let arithmetic = m * k * n / (self.gemm_rate * efficiency);
         let traffic = (m * k + k * n + m * n) * size as f64 / self.bandwidth;
         arithmetic.max(traffic) + self.call_seconds
     }
@@ -168,7 +186,12 @@ impl Plan {
             }),
             Mode::Auto => cheapest(widths, calibration, size),
         };
-        let (flops, seconds) = cost(&tree, widths, calibration, size);
+        let (flops, products) = cost(&tree, widths, calibration, size);
+        // Every plan also runs the primal (each W_k read once) and writes J (d_L×d0,
+        // fresh pages: about twice the traffic of the values).
+        let primal: usize = widths.windows(2).map(|w| w[0] * w[1]).sum();
+        let output = 2 * widths[0] * widths[depth];
+        let seconds = products + ((primal + output) * size) as f64 / calibration.bandwidth;
         Plan {
             widths: widths.to_vec(),
             mode,
@@ -193,7 +216,8 @@ impl Plan {
         self.flops
     }
 
-    /// Predicted seconds under the calibration it was made with.
+    /// Predicted seconds of the whole Jacobian (primal, products, writing J) under the
+    /// calibration it was made with.
     pub fn predicted_seconds(&self) -> f64 {
         self.seconds
     }
@@ -236,12 +260,34 @@ fn cost(tree: &Tree, widths: &[usize], cal: &Calibration, size: usize) -> (f64, 
                 Tree::Leaf(_) => (0.0, 0.0),
                 _ => cost(r, widths, cal, size),
             };
+            let leaves = (matches!(**l, Tree::Leaf(_)), matches!(**r, Tree::Leaf(_)));
+            let root = lo == 1 && hi == widths.len() - 1;
             (
                 lf + rf + (m * k * n) as f64,
-                ls + rs + cal.product_seconds(m, k, n, size),
+                ls + rs + step_seconds(cal, [m, k, n], leaves, root, size),
             )
         }
     }
+}
+
+/// Predicted seconds of one step of a plan: the product, the diagonals folded in as
+/// scaled copies (read, write, fresh pages: 3 passes; a row scaling in place: 2), and,
+/// below the root (which writes into J), the fresh pages of its result.
+fn step_seconds(
+    cal: &Calibration,
+    [m, k, n]: [usize; 3],
+    (left_leaf, right_leaf): (bool, bool),
+    root: bool,
+    size: usize,
+) -> f64 {
+    let folds = match (left_leaf, right_leaf) {
+        (true, true) => 3 * (m * k).min(k * n) + 2 * m * n,
+        (true, false) => 2 * m * n,
+        (false, true) => 3 * m * k,
+        (false, false) => 0,
+    };
+    let pages = if root { 0 } else { 2 * m * n };
+    cal.product_seconds(m, k, n, size) + ((folds + pages) * size) as f64 / cal.bandwidth
 }
 
 /// The matrix-chain dynamic programme over M_L…M_1 on predicted seconds.
@@ -258,9 +304,12 @@ fn cheapest(widths: &[usize], cal: &Calibration, size: usize) -> Tree {
             best[lo][hi] = (lo..hi)
                 .map(|split| {
                     // (M_hi···M_{split+1})·(M_split···M_lo)
+                    let shape = [widths[hi], widths[split], widths[lo - 1]];
+                    let leaves = (split + 1 == hi, lo == split);
+                    let root = lo == 1 && hi == depth;
                     let s = best[lo][split].0
                         + best[split + 1][hi].0
-                        + cal.product_seconds(widths[hi], widths[split], widths[lo - 1], size);
+                        + step_seconds(cal, shape, leaves, root, size);
                     (s, split)
                 })
                 .fold((f64::INFINITY, 0), |a, b| if b.0 < a.0 { b } else { a });
@@ -288,6 +337,7 @@ mod tests {
             gemm_rate: 1.0,
             bandwidth: f64::INFINITY,
             call_seconds: 0.0,
+            narrow: 0.0,
         }
     }
 

@@ -1,6 +1,7 @@
 //! `fwdrev`: the seed notebook's experiment (default), gradients of .npy networks,
 //! timings with their baselines, and the scaling report of the criterion sweep.
 
+mod chain;
 mod check;
 mod peers;
 mod report;
@@ -61,6 +62,13 @@ enum Cmd {
     Export(peers::ExportArgs),
     /// Time the reverse gradient (and the batch) on .npy inputs; one JSON line.
     Peer(peers::PeerArgs),
+    /// The d2×d0 Jacobian of F(x) = σ(B·σ(A·x)) for A, B, x read from float64 .npy files.
+    Jac(chain::JacArgs),
+    /// ∇²f(x)·v for A, B, x, v read from float64 .npy files.
+    Hvp(chain::HvpArgs),
+    /// The bracketing of the Jacobian chain for seeded layers of given widths, its
+    /// predicted cost, and (with --reps) its measured time.
+    Plan(chain::PlanArgs),
     /// Read criterion's sweep (cargo bench --bench scaling), fit exponents, draw the plot.
     Report(report::ReportArgs),
 }
@@ -69,6 +77,7 @@ enum Cmd {
 enum ModeArg {
     Forward,
     Reverse,
+    Auto,
 }
 
 impl From<ModeArg> for Mode {
@@ -76,6 +85,7 @@ impl From<ModeArg> for Mode {
         match m {
             ModeArg::Forward => Mode::Forward,
             ModeArg::Reverse => Mode::Reverse,
+            ModeArg::Auto => Mode::Auto,
         }
     }
 }
@@ -109,6 +119,9 @@ fn main() -> ExitCode {
         Cmd::Report(args) => report::run(&args),
         Cmd::Export(args) => peers::export(&args),
         Cmd::Peer(args) => peers::peer(&args),
+        Cmd::Jac(args) => chain::jac(&args),
+        Cmd::Hvp(args) => chain::hvp(&args),
+        Cmd::Plan(args) => chain::plan(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -58,7 +58,7 @@ enum Dtype {
 /// Median and minimum of the timed runs, in seconds.
 #[derive(Clone, Copy)]
 pub(crate) struct Stats {
-    median_s: f64,
+    pub(crate) median_s: f64,
     min_s: f64,
 }
 
