@@ -306,3 +306,114 @@ fn export_then_peer_round_trips_the_seeded_case() {
     assert_eq!(read("G.npy").shape(), &[12, 5]);
     assert_one_line_error(&fwdrev(&["peer", "--dir", "/nonexistent"]), "A.npy");
 }
+
+fn numbers(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn jac_and_hvp_json_match_pytorch() {
+    let (a, b, x, v) = (
+        oracle("tall", "A.npy"),
+        oracle("tall", "B.npy"),
+        oracle("tall", "x.npy"),
+        oracle("tall", "v.npy"),
+    );
+    let want = npy::read::<f64>(oracle("tall", "jac.npy")).unwrap();
+    let scale = want.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+    for mode in ["forward", "reverse", "auto"] {
+        let j = json(&fwdrev(&[
+            "jac", "--a", &a, "--b", &b, "--x", &x, "--mode", mode, "--json",
+        ]));
+        assert_eq!(j["mode"], mode);
+        assert_eq!(j["plan"], "M2·M1");
+        let rows = j["jac"].as_array().unwrap();
+        assert_eq!(rows.len(), 200);
+        let got: Vec<f64> = rows.iter().flat_map(numbers).collect();
+        assert_eq!(got.len(), want.len());
+        for (p, q) in got.iter().zip(want.iter()) {
+            assert!((p - q).abs() <= 1e-12 * scale, "{mode}: {p} vs {q}");
+        }
+    }
+    let out = tmp("J.npy");
+    let o = fwdrev(&[
+        "jac",
+        "--a",
+        &a,
+        "--b",
+        &b,
+        "--x",
+        &x,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("plan (auto): M2·M1"));
+    let j = npy::read::<f64>(&out).unwrap();
+    assert_eq!(j.shape(), want.shape());
+    assert!((&j - &want).iter().all(|e| e.abs() <= 1e-12 * scale));
+
+    let h = json(&fwdrev(&[
+        "hvp", "--a", &a, "--b", &b, "--x", &x, "--v", &v, "--json",
+    ]));
+    let want = npy::read::<f64>(oracle("tall", "hvp.npy")).unwrap();
+    let scale = want.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+    let got = numbers(&h["hvp"]);
+    assert_eq!(got.len(), 3);
+    for (p, q) in got.iter().zip(want.iter()) {
+        assert!((p - q).abs() <= 1e-12 * scale, "{p} vs {q}");
+    }
+    // A direction of the wrong length, a network whose shapes do not chain.
+    let wrong_v = oracle("wide", "v.npy");
+    let o = fwdrev(&["hvp", "--a", &a, "--b", &b, "--x", &x, "--v", &wrong_v]);
+    assert_one_line_error(&o, "v must have");
+    let wide_b = oracle("wide", "B.npy");
+    let o = fwdrev(&["jac", "--a", &a, "--b", &wide_b, "--x", &x]);
+    assert_one_line_error(&o, "B's columns must equal A's rows");
+}
+
+#[test]
+fn plan_reports_the_bracketing_its_cost_and_its_time() {
+    let p = json(&fwdrev(&[
+        "plan",
+        "--widths",
+        "1000,1000,10,1000,1000",
+        "--stored",
+        "--json",
+    ]));
+    assert_eq!(p["plan"], "(M4·M3)·(M2·M1)");
+    assert_eq!(p["mode"], "auto");
+    assert_eq!(p["predicted_flops"].as_f64(), Some(3e7));
+    assert_eq!(p["widths"], serde_json::json!([1000, 1000, 10, 1000, 1000]));
+    assert!(p["median_s"].is_null());
+    for (mode, plan) in [
+        ("forward", "M4·(M3·(M2·M1))"),
+        ("reverse", "((M4·M3)·M2)·M1"),
+    ] {
+        let p = json(&fwdrev(&[
+            "plan",
+            "--widths",
+            "30,30,3,30,30",
+            "--mode",
+            mode,
+            "--reps",
+            "3",
+            "--json",
+        ]));
+        assert_eq!(p["plan"], plan);
+        assert!(p["median_s"].as_f64().unwrap() > 0.0);
+        assert!(p["predicted_s"].as_f64().unwrap() > 0.0);
+    }
+    let o = fwdrev(&["plan", "--widths", "5"]);
+    assert_one_line_error(&o, "widths must list d0 and at least one layer");
+    let o = fwdrev(&["plan", "--widths", "4,3", "--activation", "gelu"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "clap rejects an unknown activation"
+    );
+}
