@@ -13,7 +13,7 @@
 use crate::forward::panel_width;
 use crate::linalg::gemm;
 use crate::memory::{bytes_of, ensure_fits};
-use crate::plan::{Plan, Tree};
+use crate::plan::{fold_into_weights, fold_left_of_leaves, Plan, Tree};
 use crate::{Error, Layer, Real, Result, Workspace};
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, Zip};
 
@@ -70,22 +70,39 @@ impl<T: Real> Chain<'_, T> {
                 w
             }
         };
+        let (m, n) = (out.nrows(), out.ncols());
+        // Each diagonal goes into whichever operand (or the result) is cheapest to
+        // scale; plan::fold_values counts the same choices.
         match (left, right) {
             (Val::Leaf(j), Val::Leaf(i)) => {
                 let (wj, wi) = (self.w(*j), panel(*i));
-                if wi.len() <= wj.len() {
-                    gemm(wj, scale_rows(wi, self.d(*i)).view(), out.view_mut());
+                let k = wj.ncols();
+                if fold_left_of_leaves(m, k, n) {
+                    // (D_j·W_j·D_i)·W_i: one copy, nothing left to scale.
+                    let mut l = scale_cols(wj, self.d(*i));
+                    scale_rows_in_place(&mut l.view_mut(), self.d(*j));
+                    gemm(l.view(), wi, out);
                 } else {
-                    gemm(scale_cols(wj, self.d(*i)).view(), wi, out.view_mut());
+                    gemm(wj, scale_rows(wi, self.d(*i)).view(), out.view_mut());
+                    scale_rows_in_place(&mut out, self.d(*j));
                 }
-                scale_rows_in_place(&mut out, self.d(*j));
             }
             (Val::Leaf(j), Val::Dense(r)) => {
-                gemm(self.w(*j), r.view(), out.view_mut());
-                scale_rows_in_place(&mut out, self.d(*j));
+                let wj = self.w(*j);
+                if fold_into_weights(m, wj.ncols(), n) {
+                    gemm(scale_rows(wj, self.d(*j)).view(), r.view(), out);
+                } else {
+                    gemm(wj, r.view(), out.view_mut());
+                    scale_rows_in_place(&mut out, self.d(*j));
+                }
             }
             (Val::Dense(l), Val::Leaf(i)) => {
-                gemm(scale_cols(l.view(), self.d(*i)).view(), panel(*i), out)
+                let wi = panel(*i);
+                if l.len() <= wi.len() {
+                    gemm(scale_cols(l.view(), self.d(*i)).view(), wi, out)
+                } else {
+                    gemm(l.view(), scale_rows(wi, self.d(*i)).view(), out)
+                }
             }
             (Val::Dense(l), Val::Dense(r)) => gemm(l.view(), r.view(), out),
         }

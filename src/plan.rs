@@ -12,9 +12,11 @@
 //! 1000) forward and reverse each cost ≈ 1.0e9 multiply-adds, (M4·M3)·(M2·M1) 3.0e7.
 //! [`Plan::new`] with [`Mode::Auto`] finds the cheapest by the matrix-chain dynamic
 //! programme, O(L³), on predicted seconds: each product m×k·k×n costs
-//! max(m·k·n / GEMM rate, bytes touched / bandwidth) + a per-call overhead, the rates of
-//! a [`Calibration`]. The diagonal factors are folded into a neighbouring operand (a
-//! scaled copy of the smaller one, O(size) work), so they never enter the chain.
+//! max(m·k·n / (GEMM rate · s/(s+narrow)), bytes touched / bandwidth) + a per-call
+//! overhead, s = min(m, k, n), with the rates of a [`Calibration`]; it keeps forward or
+//! reverse mode unless the best bracketing is predicted ≥ 10% cheaper. The diagonal
+//! factors are folded into a neighbouring operand or the result, whichever is cheaper
+//! to scale (O(size) work, counted in the cost), so they never enter the chain.
 //!
 //! Costs here count multiply-adds ("flops" in this crate's JSON, as in
 //! [`Dims::forward_flops`](crate::Dims::forward_flops)).
@@ -175,16 +177,26 @@ impl Plan {
     /// reverse are fixed bracketings, auto the cheapest in predicted seconds.
     pub fn new(widths: &[usize], mode: Mode, calibration: &Calibration, size: usize) -> Plan {
         let depth = widths.len() - 1;
+        let seconds_of = |t: &Tree| cost(t, widths, calibration, size).1;
         let tree = match mode {
-            // M_L·(M_{L−1}·(…·M_1)): the input side first.
-            Mode::Forward => (1..depth).fold(Tree::Leaf(1), |t, k| {
-                Tree::Product(Box::new(Tree::Leaf(k + 1)), Box::new(t))
-            }),
-            // ((M_L·M_{L−1})·…)·M_1: the output side first.
-            Mode::Reverse => (1..depth).rev().fold(Tree::Leaf(depth), |t, k| {
-                Tree::Product(Box::new(t), Box::new(Tree::Leaf(k)))
-            }),
-            Mode::Auto => cheapest(widths, calibration, size),
+            Mode::Forward | Mode::Reverse => fixed_tree(depth, mode),
+            Mode::Auto => {
+                // Forward or reverse unless the cheapest bracketing is predicted clearly
+                // cheaper: the model errs by ~10–40% on a busy machine, and forward and
+                // reverse are the plans whose behaviour users know.
+                let best = cheapest(widths, calibration, size);
+                let (fwd, rev) = (
+                    fixed_tree(depth, Mode::Forward),
+                    fixed_tree(depth, Mode::Reverse),
+                );
+                let (f, r) = (seconds_of(&fwd), seconds_of(&rev));
+                let (known, known_s) = if f <= r { (fwd, f) } else { (rev, r) };
+                if seconds_of(&best) * AUTO_MARGIN < known_s {
+                    best
+                } else {
+                    known
+                }
+            }
         };
         let (flops, products) = cost(&tree, widths, calibration, size);
         // Every plan also runs the primal (each W_k read once) and writes J (d_L×d0,
@@ -241,6 +253,24 @@ impl std::fmt::Display for Plan {
     }
 }
 
+/// Mode::Auto leaves forward or reverse mode only for a bracketing predicted at least
+/// this many times cheaper.
+const AUTO_MARGIN: f64 = 1.1;
+
+/// Forward mode's M_L·(M_{L−1}·(…·M_1)), the input side first, or reverse mode's
+/// ((M_L·M_{L−1})·…)·M_1, the output side first.
+fn fixed_tree(depth: usize, mode: Mode) -> Tree {
+    if mode == Mode::Forward {
+        (1..depth).fold(Tree::Leaf(1), |t, k| {
+            Tree::Product(Box::new(Tree::Leaf(k + 1)), Box::new(t))
+        })
+    } else {
+        (1..depth).rev().fold(Tree::Leaf(depth), |t, k| {
+            Tree::Product(Box::new(t), Box::new(Tree::Leaf(k)))
+        })
+    }
+}
+
 /// (multiply-adds, predicted seconds) of a bracketing. A lone leaf is a scaled copy.
 fn cost(tree: &Tree, widths: &[usize], cal: &Calibration, size: usize) -> (f64, f64) {
     match tree {
@@ -262,32 +292,58 @@ fn cost(tree: &Tree, widths: &[usize], cal: &Calibration, size: usize) -> (f64, 
             };
             let leaves = (matches!(**l, Tree::Leaf(_)), matches!(**r, Tree::Leaf(_)));
             let root = lo == 1 && hi == widths.len() - 1;
-            (
-                lf + rf + (m * k * n) as f64,
-                ls + rs + step_seconds(cal, [m, k, n], leaves, root, size),
-            )
+            let step = step_seconds(cal, [m, k, n], leaves, lo == 1, root, size);
+            (lf + rf + (m * k * n) as f64, ls + rs + step)
         }
     }
 }
 
-/// Predicted seconds of one step of a plan: the product, the diagonals folded in as
-/// scaled copies (read, write, fresh pages: 3 passes; a row scaling in place: 2), and,
-/// below the root (which writes into J), the fresh pages of its result.
-fn step_seconds(
-    cal: &Calibration,
+/// For M_j·M_i = D_j·W_j·D_i·W_i (m×k by k×n): true when one scaled copy of W_j
+/// (3 passes over m·k values: read, write, fresh pages) beats a scaled copy of W_i and
+/// scaling the result's rows in place (3·k·n + 2·m·n).
+pub(crate) fn fold_left_of_leaves(m: usize, k: usize, n: usize) -> bool {
+    3 * m * k <= 3 * k * n + 2 * m * n
+}
+
+/// For M_j·R = D_j·W_j·R (m×k by k×n): true when a scaled copy of W_j (3·m·k) beats
+/// scaling the result's rows in place (2·m·n).
+pub(crate) fn fold_into_weights(m: usize, k: usize, n: usize) -> bool {
+    3 * m * k <= 2 * m * n
+}
+
+/// Values moved to fold the diagonals into one step, as the executor does it
+/// (`right_first`: the right operand is M_1, whose partner is folded once for all
+/// panels).
+fn fold_values(
     [m, k, n]: [usize; 3],
     (left_leaf, right_leaf): (bool, bool),
+    right_first: bool,
+) -> usize {
+    match (left_leaf, right_leaf) {
+        (true, true) if fold_left_of_leaves(m, k, n) => 3 * m * k,
+        (true, true) => 3 * k * n + 2 * m * n,
+        (true, false) => (3 * m * k).min(2 * m * n),
+        (false, true) if right_first => 3 * m * k,
+        (false, true) => 3 * (m * k).min(k * n),
+        (false, false) => 0,
+    }
+}
+
+/// Predicted seconds of one step of a plan: the product, the diagonals folded in
+/// ([`fold_values`]), and, below the root (which writes into J), the fresh pages of
+/// its result.
+fn step_seconds(
+    cal: &Calibration,
+    shape: [usize; 3],
+    leaves: (bool, bool),
+    right_first: bool,
     root: bool,
     size: usize,
 ) -> f64 {
-    let folds = match (left_leaf, right_leaf) {
-        (true, true) => 3 * (m * k).min(k * n) + 2 * m * n,
-        (true, false) => 2 * m * n,
-        (false, true) => 3 * m * k,
-        (false, false) => 0,
-    };
+    let [m, k, n] = shape;
     let pages = if root { 0 } else { 2 * m * n };
-    cal.product_seconds(m, k, n, size) + ((folds + pages) * size) as f64 / cal.bandwidth
+    let moved = fold_values(shape, leaves, right_first) + pages;
+    cal.product_seconds(m, k, n, size) + (moved * size) as f64 / cal.bandwidth
 }
 
 /// The matrix-chain dynamic programme over M_L…M_1 on predicted seconds.
@@ -309,7 +365,7 @@ fn cheapest(widths: &[usize], cal: &Calibration, size: usize) -> Tree {
                     let root = lo == 1 && hi == depth;
                     let s = best[lo][split].0
                         + best[split + 1][hi].0
-                        + step_seconds(cal, shape, leaves, root, size);
+                        + step_seconds(cal, shape, leaves, lo == 1, root, size);
                     (s, split)
                 })
                 .fold((f64::INFINITY, 0), |a, b| if b.0 < a.0 { b } else { a });

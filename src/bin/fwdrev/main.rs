@@ -5,6 +5,7 @@ mod chain;
 mod check;
 mod peers;
 mod report;
+mod report_chain;
 mod timing;
 
 use clap::{Parser, Subcommand, ValueEnum};

@@ -1,4 +1,5 @@
-//! The scaling report: criterion's medians per size, log-log exponents, a PNG plot.
+//! The scaling report: criterion's medians per size, log-log exponents, a PNG plot;
+//! then, when the chain bench has run, its tables and plot (see `report_chain`).
 //!
 //! Reads `<criterion>/<group>/<d>/new/estimates.json` (as written by
 //! `cargo bench --bench scaling`), fits log t = p·log d + c over d ≥ `--fit-from` for
@@ -19,6 +20,9 @@ pub struct ReportArgs {
     /// Where to write the PNG plot.
     #[arg(long, default_value = "docs/scaling.png")]
     plot: PathBuf,
+    /// Where to write the chain bench's plot (measured vs predicted Jacobian times).
+    #[arg(long, default_value = "docs/plans.png")]
+    plans_plot: PathBuf,
     /// Smallest d used in the fits: below it fixed costs, not the O(d^p) term, dominate.
     #[arg(long, default_value_t = 1000)]
     fit_from: usize,
@@ -175,8 +179,8 @@ pub fn run(args: &ReportArgs) -> CliResult {
         }
     }
     plot(&series, &fits, args.fit_from, &args.plot)?;
-    println!("plot: {}", args.plot.display());
-    Ok(())
+    println!("plot: {}\n", args.plot.display());
+    crate::report_chain::run(&args.criterion, &args.plans_plot)
 }
 
 /// Distinct on white, forward and reverse first.
