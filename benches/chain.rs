@@ -4,7 +4,7 @@
 //! e.g. `1000-1000-10-1000-1000`), and `jvp`, `vjp`, `hvp` (the same shapes, then
 //! `depthL`: L layers of width 1000). At start the bench times the machine
 //! ([`Calibration::measure`]) and writes every plan's bracketing and predicted cost to
-//! `target/criterion/plans.json`, so that `fwdrev report` can set measured beside
+//! `plans.json` beside criterion's output (`target/criterion`, or `CRITERION_HOME`), so that `fwdrev report` can set measured beside
 //! predicted from one run.
 //!
 //! `cargo bench --bench chain` (≈ 3 min on 2 cores); `FWDREV_CHAIN_SCALE=10` divides
@@ -91,7 +91,11 @@ fn chain(c: &mut Criterion) {
             group.finish();
         }
     }
-    let dir = std::path::Path::new("target/criterion");
+    // Beside criterion's own output (CRITERION_HOME, as the report reads it).
+    let dir = std::env::var_os("CRITERION_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "target/criterion".into());
+    let dir = dir.as_path();
     std::fs::create_dir_all(dir).expect("target/criterion is writable");
     std::fs::write(
         dir.join("plans.json"),

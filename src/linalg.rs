@@ -156,8 +156,27 @@ pub fn backend() -> Backend {
 }
 
 /// C ← A·B (C is overwritten). Shapes: A m×k, B k×n, C m×n.
+///
+/// A product with a dimension of 1 runs as a matrix-vector or outer product: ndarray
+/// hands some of their strides to matrixmultiply instead of BLAS, whose threads then
+/// cost more than the work (a Jacobian at widths 100-100-1-100-100 took 2× longer).
 pub fn gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>) {
-    ndarray::linalg::general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);
+    use ndarray::linalg::general_mat_vec_mul;
+    let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
+    if m == 0 || n == 0 {
+        return;
+    }
+    if n == 1 {
+        general_mat_vec_mul(T::one(), &a, &b.column(0), T::zero(), &mut c.column_mut(0));
+    } else if m == 1 {
+        general_mat_vec_mul(T::one(), &b.t(), &a.row(0), T::zero(), &mut c.row_mut(0));
+    } else if k == 1 {
+        ndarray::Zip::from(c.rows_mut())
+            .and(a.column(0))
+            .for_each(|mut row, &ai| row.zip_mut_with(&b.row(0), |o, &bj| *o = ai * bj));
+    } else {
+        ndarray::linalg::general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);
+    }
 }
 
 /// Below this many matrix entries the GEMVs run the crate's own single-threaded

@@ -110,9 +110,14 @@ pub(crate) fn value_and_weight_grads<T: Real>(
     (f, grads)
 }
 
-/// out = g·aᵀ, rows in parallel.
+/// out = g·aᵀ, rows in parallel when large.
 fn outer<T: Real>(g: ArrayView1<T>, a: ArrayView1<T>, out: &mut Array2<T>) {
-    Zip::from(out.axis_iter_mut(Axis(0)))
-        .and(&g)
-        .par_for_each(|mut row, &gi| row.zip_mut_with(&a, |o, &v| *o = gi * v));
+    let parallel = out.len() >= 1 << 16;
+    let zip = Zip::from(out.axis_iter_mut(Axis(0))).and(&g);
+    let f = |mut row: ndarray::ArrayViewMut1<T>, &gi: &T| row.zip_mut_with(&a, |o, &v| *o = gi * v);
+    if parallel {
+        zip.par_for_each(f)
+    } else {
+        zip.for_each(f)
+    }
 }

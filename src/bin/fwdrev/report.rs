@@ -160,7 +160,14 @@ pub fn table(series: &Series) -> String {
 
 /// `fwdrev report`.
 pub fn run(args: &ReportArgs) -> CliResult {
-    let series = read_criterion(&args.criterion)?;
+    let series = match read_criterion(&args.criterion) {
+        Ok(s) => s,
+        // Only the chain bench has run: report that alone.
+        Err(_) if args.criterion.join("plans.json").exists() => {
+            return crate::report_chain::run(&args.criterion, &args.plans_plot)
+        }
+        Err(e) => return Err(e),
+    };
     println!("{}\n", table(&series));
     let mut fits = BTreeMap::new();
     for name in ordered(&series) {
@@ -197,6 +204,12 @@ const COLORS: [RGBColor; 8] = [
 
 static FONT: &[u8] = include_bytes!("../../../assets/DejaVuSans.ttf");
 
+/// Registers the bundled font as plotters' "sans-serif" (plots draw text with it).
+pub(crate) fn register_font() -> CliResult {
+    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
+        .map_err(|_| "the bundled font is not a valid TrueType font".into())
+}
+
 /// Time against d on log-log axes: measured points joined, fitted lines dashed.
 fn plot(
     series: &Series,
@@ -204,8 +217,7 @@ fn plot(
     from: usize,
     path: &Path,
 ) -> CliResult {
-    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
-        .map_err(|_| "the bundled font is not a valid TrueType font")?;
+    register_font()?;
     if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }

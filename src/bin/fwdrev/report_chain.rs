@@ -159,6 +159,7 @@ fn plot(rows: &[Row], path: &Path) -> CliResult {
     if pts.is_empty() {
         return Ok(());
     }
+    crate::report::register_font()?;
     if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
