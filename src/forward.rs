@@ -14,7 +14,7 @@
 //! [`jvp`] is the same sweep with one tangent column: J·v for the cost of two GEMVs per
 //! layer.
 
-use crate::linalg::{gemm, gemv_t};
+use crate::linalg::{gemm, gemm_few, gemv_t};
 use crate::memory::{bytes_of, ensure_fits};
 use crate::primal::evaluate;
 use crate::{Error, Layer, Real, Result, Workspace};
@@ -119,7 +119,8 @@ fn scale_rows<T: Real>(out: &mut ArrayViewMut2<T>, m: ArrayView2<T>, s: ArrayVie
 }
 
 /// The forward sweep carrying tangents: for each layer k, [y_k | Ẏ_k] = W_k·[a_{k−1} | Ȧ_{k−1}]
-/// (d_k × (1+w), one GEMM: W_k is read once for the value and all w tangents), where
+/// (d_k × (1+w), one product reading W_k once for the value and all w tangents: the
+/// crate's kernels for up to [`FEW`](crate::linalg::FEW) columns, else a GEMM), where
 /// a_k = φ_k(y_k), Ȧ_k = φ'_k(y_k) ∘ Ẏ_k, a_0 = x, Ȧ_0 = V.
 pub(crate) fn tangent_sweep<T: Real>(
     layers: &[Layer<T>],
@@ -130,7 +131,7 @@ pub(crate) fn tangent_sweep<T: Real>(
     let mut sweep = Vec::with_capacity(layers.len());
     for layer in layers {
         let mut q = Array2::zeros((layer.weights.nrows(), input.ncols()));
-        gemm(layer.weights.view(), input.view(), q.view_mut());
+        gemm_few(layer.weights.view(), input.view(), q.view_mut());
         let mut next = q.clone();
         let act = layer.activation;
         next.axis_iter_mut(Axis(0)).for_each(|mut row| {

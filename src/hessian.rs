@@ -14,7 +14,7 @@
 //! so W_k is read once per sweep: the Hessian is d0 directions in panels.
 
 use crate::forward::{panel_width, tangent_sweep};
-use crate::linalg::gemm;
+use crate::linalg::gemm_t_few;
 use crate::memory::{bytes_of, ensure_fits};
 use crate::{Error, Layer, Real, Result};
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
@@ -41,7 +41,7 @@ pub(crate) fn hvps<T: Real>(
         // [W_kᵀ·ḡ_k | W_kᵀ·Ġ_k]
         let w = layers[k].weights.view();
         let mut a = Array2::zeros((w.ncols(), g.ncols()));
-        gemm(w.t(), g.view(), a.view_mut());
+        gemm_t_few(w, g.view(), a.view_mut());
         if k == 0 {
             let grad = a.column(0).to_owned();
             return (grad, a.slice_move(s![.., 1..]));

@@ -209,6 +209,34 @@ pub fn gemv_t<T: Real>(a: ArrayView2<T>, x: ArrayView1<T>, mut y: ArrayViewMut1<
     }
 }
 
+/// Most columns for which [`gemm_few`] and [`gemm_t_few`] use the crate's kernels.
+pub const FEW: usize = 8;
+
+/// Y ← A·X for X with few columns (a value and its tangents): A row-major is read once,
+/// each four rows dotted with every column while in cache, where a BLAS GEMM would pack
+/// A first (3× the traffic) and w GEMVs would read it w times. Other shapes: [`gemm`].
+pub fn gemm_few<T: Real>(a: ArrayView2<T>, x: ArrayView2<T>, mut y: ArrayViewMut2<T>) {
+    if x.ncols() > FEW || !a.is_standard_layout() {
+        return gemm(a, x, y);
+    }
+    // Columns of X as contiguous rows, results as rows, then written into Y.
+    let xt = x.t().as_standard_layout().into_owned();
+    let mut yt = ndarray::Array2::zeros((x.ncols(), a.nrows()));
+    kernels::gemv_few(a, xt.view(), yt.view_mut());
+    y.assign(&yt.t());
+}
+
+/// Y ← Aᵀ·G for G with few columns, A row-major read once (see [`gemm_few`]).
+pub fn gemm_t_few<T: Real>(a: ArrayView2<T>, g: ArrayView2<T>, mut y: ArrayViewMut2<T>) {
+    if g.ncols() > FEW || !a.is_standard_layout() {
+        return gemm(a.t(), g, y);
+    }
+    let gt = g.t().as_standard_layout().into_owned();
+    let mut yt = ndarray::Array2::zeros((g.ncols(), a.ncols()));
+    kernels::gemv_t_few(a, gt.view(), yt.view_mut());
+    y.assign(&yt.t());
+}
+
 /// Σ a_k·b_k in a fixed order (16 interleaved partial sums, then a fixed tree).
 ///
 /// These two vector kernels carry the fused reverse pass and the pure-Rust GEMVs. On
@@ -724,7 +752,7 @@ pub fn stream_sum<T: Real>(a: &[T]) -> T {
 pub(crate) mod kernels {
     use super::{axpy, axpy4, dot, dot4};
     use crate::Real;
-    use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, Axis};
+    use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
     use rayon::prelude::*;
 
     /// Below this many matrix entries a GEMV runs on the calling thread: waking rayon
@@ -757,6 +785,105 @@ pub(crate) mod kernels {
                 .into_par_iter()
                 .zip(ys.par_chunks_mut(ROWS_PER_TASK))
                 .for_each(rows);
+        }
+    }
+
+    /// Yᵀ ← (A·Xᵀᵀ)ᵀ: row j of `yt` is A·(row j of `xt`), all rows of X per quad of A's
+    /// rows, so A is read once.
+    pub fn gemv_few<T: Real>(a: ArrayView2<T>, xt: ArrayView2<T>, mut yt: ArrayViewMut2<T>) {
+        let w = xt.nrows();
+        let xs: Vec<&[T]> = (0..w)
+            .map(|j| xt.row(j).to_slice().expect("X rows contiguous"))
+            .collect();
+        // Results per block of rows, as w contiguous slices of `out` (block rows each).
+        let rows = |ac: ArrayView2<T>, out: &mut [T]| {
+            let n = ac.nrows();
+            let row = |i: usize| ac.row(i).to_slice().expect("A row-major");
+            let quads = n / 4 * 4;
+            for i in (0..quads).step_by(4) {
+                let r = [row(i), row(i + 1), row(i + 2), row(i + 3)];
+                for (j, x) in xs.iter().enumerate() {
+                    out[j * n + i..j * n + i + 4].copy_from_slice(&dot4(r, x));
+                }
+            }
+            for i in quads..n {
+                for (j, x) in xs.iter().enumerate() {
+                    out[j * n + i] = dot(row(i), x);
+                }
+            }
+        };
+        let chunks: Vec<ArrayView2<T>> = a.axis_chunks_iter(Axis(0), ROWS_PER_TASK).collect();
+        let mut blocks: Vec<Vec<T>> = chunks
+            .iter()
+            .map(|c| vec![T::zero(); c.nrows() * w])
+            .collect();
+        if a.len() < PARALLEL_MIN {
+            chunks
+                .into_iter()
+                .zip(&mut blocks)
+                .for_each(|(c, out)| rows(c, out));
+        } else {
+            chunks
+                .into_par_iter()
+                .zip(blocks.par_iter_mut())
+                .for_each(|(c, out)| rows(c, out));
+        }
+        for (b, out) in blocks.iter().enumerate() {
+            let (r0, n) = (b * ROWS_PER_TASK, out.len() / w.max(1));
+            for j in 0..w {
+                yt.row_mut(j)
+                    .slice_mut(ndarray::s![r0..r0 + n])
+                    .assign(&ArrayView1::from(&out[j * n..(j + 1) * n]));
+            }
+        }
+    }
+
+    /// Row j of `yt` ← Aᵀ·(row j of `gt`): each block of A's columns is swept once for
+    /// all rows of G, its four-row strips reused from L1.
+    pub fn gemv_t_few<T: Real>(a: ArrayView2<T>, gt: ArrayView2<T>, mut yt: ArrayViewMut2<T>) {
+        let w = gt.nrows();
+        let n = a.ncols();
+        let block = |(j0, out): (usize, &mut [T])| {
+            let width = out.len() / w;
+            let cols = j0 * COLS_PER_TASK..j0 * COLS_PER_TASK + width;
+            let row = |i: usize| &a.row(i).to_slice().expect("A row-major")[cols.clone()];
+            out.fill(T::zero());
+            let quads = a.nrows() / 4 * 4;
+            for i in (0..quads).step_by(4) {
+                let r = [row(i), row(i + 1), row(i + 2), row(i + 3)];
+                for (j, acc) in out.chunks_mut(width).enumerate() {
+                    let g = gt.row(j);
+                    axpy4([g[i], g[i + 1], g[i + 2], g[i + 3]], r, acc);
+                }
+            }
+            for i in quads..a.nrows() {
+                for (j, acc) in out.chunks_mut(width).enumerate() {
+                    axpy(gt[[j, i]], row(i), acc);
+                }
+            }
+        };
+        let mut blocks: Vec<Vec<T>> = (0..n.div_ceil(COLS_PER_TASK))
+            .map(|b| vec![T::zero(); (COLS_PER_TASK.min(n - b * COLS_PER_TASK)) * w])
+            .collect();
+        if a.len() < PARALLEL_MIN {
+            blocks
+                .iter_mut()
+                .enumerate()
+                .for_each(|(b, o)| block((b, o)));
+        } else {
+            blocks
+                .par_iter_mut()
+                .enumerate()
+                .for_each(|(b, o)| block((b, o)));
+        }
+        for (b, out) in blocks.iter().enumerate() {
+            let width = out.len() / w.max(1);
+            let c0 = b * COLS_PER_TASK;
+            for j in 0..w {
+                yt.row_mut(j)
+                    .slice_mut(ndarray::s![c0..c0 + width])
+                    .assign(&ArrayView1::from(&out[j * width..(j + 1) * width]));
+            }
         }
     }
 
@@ -795,6 +922,35 @@ mod tests {
             a.outer_iter()
                 .map(|r| r.iter().zip(x).map(|(p, q)| p * q).sum()),
         )
+    }
+
+    #[test]
+    fn few_column_products_match_gemm() {
+        // Row counts straddle the quads and the parallel threshold; columns 1 … FEW + 1
+        // (the last falls back to GEMM).
+        for &(m, n) in &[(1, 3), (5, 7), (9, 600), (300, 301), (700, 130)] {
+            for w in [1, 2, 3, FEW, FEW + 1] {
+                let a = crate::random::standard_normal::<f64>(m, n, 1, 0);
+                let x = crate::random::standard_normal::<f64>(n, w, 2, 0);
+                let g = crate::random::standard_normal::<f64>(m, w, 3, 0);
+                let (mut y, mut want) = (Array2::zeros((m, w)), Array2::zeros((m, w)));
+                gemm_few(a.view(), x.view(), y.view_mut());
+                ndarray::linalg::general_mat_mul(1.0, &a, &x, 0.0, &mut want);
+                let scale = want.iter().fold(1.0_f64, |s, v| s.max(v.abs()));
+                assert!(
+                    (&y - &want).iter().all(|e| e.abs() <= 1e-13 * scale),
+                    "{m}x{n} w={w}"
+                );
+                let (mut z, mut want) = (Array2::zeros((n, w)), Array2::zeros((n, w)));
+                gemm_t_few(a.view(), g.view(), z.view_mut());
+                ndarray::linalg::general_mat_mul(1.0, &a.t(), &g, 0.0, &mut want);
+                let scale = want.iter().fold(1.0_f64, |s, v| s.max(v.abs()));
+                assert!(
+                    (&z - &want).iter().all(|e| e.abs() <= 1e-13 * scale),
+                    "t {m}x{n} w={w}"
+                );
+            }
+        }
     }
 
     #[test]
