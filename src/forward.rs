@@ -11,7 +11,7 @@
 //! 3. M = W_L·S, ∇f\[P\] = Mᵀ·φ'_L(y_L) (a GEMM, then the weighted column sums of M)
 //!
 //! The panel width w is the widest whose two ping-pong buffers fit in the memory budget.
-//! [`jvp`] is the same sweep with one tangent column: J·v for the cost of two GEMVs per
+//! `jvp` ([`Mlp::jvp`](crate::Mlp::jvp)) is the same sweep with one tangent column: J·v reading each W_k once per
 //! layer.
 
 use crate::linalg::{gemm, gemm_few, gemv_t};
