@@ -11,8 +11,8 @@
 //! 3. M = W_L·S, ∇f\[P\] = Mᵀ·φ'_L(y_L) (a GEMM, then the weighted column sums of M)
 //!
 //! The panel width w is the widest whose two ping-pong buffers fit in the memory budget.
-//! `jvp` ([`Mlp::jvp`](crate::Mlp::jvp)) is the same sweep with one tangent column: J·v reading each W_k once per
-//! layer.
+//! `jvp` ([`Mlp::jvp`](crate::Mlp::jvp)) is the same sweep with one tangent column: J·v,
+//! each W_k read once for the value and the tangent.
 
 use crate::linalg::{gemm, gemm_few, gemv_t};
 use crate::memory::{bytes_of, ensure_fits};

@@ -80,7 +80,7 @@ pub fn run(root: &Path, plot_path: &Path) -> CliResult {
         None => "–".into(),
     };
     println!("Jacobians, predicted / measured (calibration of the bench run: {calibration})\n");
-    println!("| widths | forward | reverse | auto plan | auto multiply-adds | auto | auto vs best of forward, reverse |");
+    println!("| widths | forward | reverse | auto plan | auto multiply-adds | auto | best of forward, reverse / auto |");
     println!("|---|---:|---:|---|---:|---:|---:|");
     for shape in &shapes {
         let (f, r, a) = (
@@ -92,9 +92,16 @@ pub fn run(root: &Path, plot_path: &Path) -> CliResult {
             .and_then(|f| f.measured)
             .zip(r.and_then(|r| r.measured))
             .map(|(p, q)| p.min(q));
+        // Where auto runs forward's or reverse's own plan the ratio is run-to-run noise.
+        let same = [f, r]
+            .into_iter()
+            .flatten()
+            .find(|o| a.is_some_and(|a| a.plan == o.plan))
+            .map(|o| format!(" (= {} plan)", o.mode))
+            .unwrap_or_default();
         let speedup = best
             .zip(a.and_then(|a| a.measured))
-            .map_or("–".into(), |(b, a)| format!("{:.2}× faster", b / a));
+            .map_or("–".into(), |(b, a)| format!("{:.2}×{same}", b / a));
         println!(
             "| {} | {} | {} | {} | {:.2e} | {} | {} |",
             shape.replace('-', ","),
