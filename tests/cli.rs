@@ -417,3 +417,32 @@ fn plan_reports_the_bracketing_its_cost_and_its_time() {
         "clap rejects an unknown activation"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_ends_the_binary_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    // 95×100 entries of ~25 characters: far more than a pipe holds, so writing must
+    // meet the closed pipe (as in `fwdrev jac … | head -1`).
+    let (a, b, x) = (
+        oracle("seed_shape", "A.npy"),
+        oracle("seed_shape", "B.npy"),
+        oracle("seed_shape", "x.npy"),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fwdrev"))
+        .args(["jac", "--a", &a, "--b", &b, "--x", &x])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        out.status.success() || out.status.signal() == Some(13),
+        "ended by SIGPIPE or successfully: {:?}",
+        out.status
+    );
+}

@@ -104,6 +104,13 @@ fn seconds(s: f64) -> String {
 type CliResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so printing to a closed pipe (`fwdrev report | head`) would
+    // panic; like other Unix tools, end quietly instead.
+    #[cfg(unix)]
+    // SAFETY: setting a signal's action to its default, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     fwdrev::linalg::reexec_with_openblas_coretype();
     let cli = Cli::parse();
     let result = match cli.cmd.unwrap_or(Cmd::Demo { d: 8000, reps: 5 }) {
