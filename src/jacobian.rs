@@ -1,10 +1,12 @@
-//! Running a [`Plan`]: the Jacobian M_L···M_1 (M_k = diag(φ'_k)·W_k) in column panels.
+//! Running a [`Plan`]: the Jacobian M_L···M_1 (M_k = diag(φ'_k)·W_k) in panels.
 //!
-//! Only the products on the path from the root of the bracketing down to M_1 depend on
-//! which columns of J are being computed; the subtrees hanging off that path on the
-//! left (products of later layers, e.g. M4·M3 in (M4·M3)·(M2·M1)) are computed once.
-//! Then, for each panel P of columns, M_1\[:, P\] is carried up the path. The panel
-//! width is the widest whose values, with the fixed products, fit in the memory budget.
+//! Panels of J's columns: only the products on the path from the root of the bracketing
+//! down to M_1 depend on which columns are computed; the subtrees hanging off that path
+//! (products of later layers, e.g. M4·M3 in (M4·M3)·(M2·M1)) are computed once, then
+//! M_1\[:, P\] is carried up the path for each panel P. Panels of J's rows are the mirror
+//! image: M_L\[Q, :\] carried down the path to M_L, the subtrees right of it computed
+//! once — what reverse mode needs, whose shared products (M_L···M_2, d_L×d1) grow with
+//! the output. The orientation with fewer panels that fits the memory budget is used.
 //!
 //! A diagonal is folded into an operand as a scaled copy of the smaller side:
 //! M_j·M_i = D_j·(W_j·(D_i·W_i)) copies D_i·W_i or W_j·D_i, whichever is smaller;
@@ -23,6 +25,17 @@ enum Val<T> {
     Dense(Array2<T>),
 }
 
+/// Which panel of J a product is computed for.
+#[derive(Clone, Copy)]
+enum Panel {
+    /// All of it (the shared products).
+    Whole,
+    /// Columns c0..c1: M_1 stands for M_1[:, c0..c1].
+    Cols(usize, usize),
+    /// Rows r0..r1: M_L stands for M_L[r0..r1, :].
+    Rows(usize, usize),
+}
+
 struct Chain<'a, T> {
     layers: &'a [Layer<T>],
     /// φ'_k(y_k), entry k−1.
@@ -30,91 +43,95 @@ struct Chain<'a, T> {
 }
 
 impl<T: Real> Chain<'_, T> {
-    fn w(&self, k: usize) -> ArrayView2<'_, T> {
-        self.layers[k - 1].weights.view()
-    }
-    fn d(&self, k: usize) -> ArrayView1<'_, T> {
-        self.slopes[k - 1].view()
+    /// W_k, restricted to the panel.
+    fn w(&self, k: usize, p: Panel) -> ArrayView2<'_, T> {
+        let w = self.layers[k - 1].weights.view();
+        match p {
+            Panel::Cols(c0, c1) if k == 1 => w.slice_move(s![.., c0..c1]),
+            Panel::Rows(r0, r1) if k == self.layers.len() => w.slice_move(s![r0..r1, ..]),
+            _ => w,
+        }
     }
 
-    /// left·right, where a Leaf(1) on the right stands for M_1[:, cols].
-    fn mul(&self, left: &Val<T>, right: &Val<T>, cols: (usize, usize)) -> Array2<T> {
-        let rows = match left {
-            Val::Leaf(j) => self.w(*j).nrows(),
-            Val::Dense(l) => l.nrows(),
-        };
-        let n = match right {
-            Val::Leaf(1) => cols.1 - cols.0,
-            Val::Leaf(i) => self.w(*i).ncols(),
-            Val::Dense(r) => r.ncols(),
-        };
-        let mut out = Array2::zeros((rows, n));
-        self.mul_into(left, right, cols, out.view_mut());
+    /// φ'_k(y_k), restricted to the panel.
+    fn d(&self, k: usize, p: Panel) -> ArrayView1<'_, T> {
+        let d = self.slopes[k - 1].view();
+        match p {
+            Panel::Rows(r0, r1) if k == self.layers.len() => d.slice_move(s![r0..r1]),
+            _ => d,
+        }
+    }
+
+    fn rows(&self, v: &Val<T>, p: Panel) -> usize {
+        match v {
+            Val::Leaf(k) => self.w(*k, p).nrows(),
+            Val::Dense(m) => m.nrows(),
+        }
+    }
+
+    fn cols(&self, v: &Val<T>, p: Panel) -> usize {
+        match v {
+            Val::Leaf(k) => self.w(*k, p).ncols(),
+            Val::Dense(m) => m.ncols(),
+        }
+    }
+
+    /// left·right for panel `p`.
+    fn mul(&self, left: &Val<T>, right: &Val<T>, p: Panel) -> Array2<T> {
+        let mut out = Array2::zeros((self.rows(left, p), self.cols(right, p)));
+        self.mul_into(left, right, p, out.view_mut());
         out
     }
 
     /// out ← left·right (see [`mul`](Self::mul)): the last product of a panel writes
     /// straight into the Jacobian.
-    fn mul_into(
-        &self,
-        left: &Val<T>,
-        right: &Val<T>,
-        cols: (usize, usize),
-        mut out: ArrayViewMut2<T>,
-    ) {
-        let panel = |k: usize| {
-            let w = self.w(k);
-            if k == 1 {
-                w.slice_move(s![.., cols.0..cols.1])
-            } else {
-                w
-            }
-        };
+    fn mul_into(&self, left: &Val<T>, right: &Val<T>, p: Panel, mut out: ArrayViewMut2<T>) {
+        let (w, d) = (|k| self.w(k, p), |k| self.d(k, p));
         let (m, n) = (out.nrows(), out.ncols());
         // Each diagonal goes into whichever operand (or the result) is cheapest to
         // scale; plan::fold_values counts the same choices.
         match (left, right) {
             (Val::Leaf(j), Val::Leaf(i)) => {
-                let (wj, wi) = (self.w(*j), panel(*i));
+                let (wj, wi) = (w(*j), w(*i));
                 let k = wj.ncols();
                 if fold_left_of_leaves(m, k, n) {
                     // (D_j·W_j·D_i)·W_i: one copy, nothing left to scale.
-                    let mut l = scale_cols(wj, self.d(*i));
-                    scale_rows_in_place(&mut l.view_mut(), self.d(*j));
+                    let mut l = scale_cols(wj, d(*i));
+                    scale_rows_in_place(&mut l.view_mut(), d(*j));
                     gemm(l.view(), wi, out);
                 } else {
-                    gemm(wj, scale_rows(wi, self.d(*i)).view(), out.view_mut());
-                    scale_rows_in_place(&mut out, self.d(*j));
+                    gemm(wj, scale_rows(wi, d(*i)).view(), out.view_mut());
+                    scale_rows_in_place(&mut out, d(*j));
                 }
             }
             (Val::Leaf(j), Val::Dense(r)) => {
-                let wj = self.w(*j);
+                let wj = w(*j);
                 if fold_into_weights(m, wj.ncols(), n) {
-                    gemm(scale_rows(wj, self.d(*j)).view(), r.view(), out);
+                    gemm(scale_rows(wj, d(*j)).view(), r.view(), out);
                 } else {
                     gemm(wj, r.view(), out.view_mut());
-                    scale_rows_in_place(&mut out, self.d(*j));
+                    scale_rows_in_place(&mut out, d(*j));
                 }
             }
             (Val::Dense(l), Val::Leaf(i)) => {
-                let wi = panel(*i);
+                let wi = w(*i);
                 if l.len() <= wi.len() {
-                    gemm(scale_cols(l.view(), self.d(*i)).view(), wi, out)
+                    gemm(scale_cols(l.view(), d(*i)).view(), wi, out)
                 } else {
-                    gemm(l.view(), scale_rows(wi, self.d(*i)).view(), out)
+                    gemm(l.view(), scale_rows(wi, d(*i)).view(), out)
                 }
             }
             (Val::Dense(l), Val::Dense(r)) => gemm(l.view(), r.view(), out),
         }
     }
 
-    /// A subtree that does not contain M_1, whole.
+    /// A subtree shared by every panel, whole.
     fn eval(&self, tree: &Tree) -> Val<T> {
         match tree {
             Tree::Leaf(k) => Val::Leaf(*k),
             Tree::Product(l, r) => {
                 let (l, r) = (self.eval(l), self.eval(r));
-                Val::Dense(self.mul(&l, &r, (0, 0)))
+                Val::Dense(self.mul(&l, &r, Panel::Whole))
             }
         }
     }
@@ -133,6 +150,57 @@ fn held_values(tree: &Tree, widths: &[usize]) -> usize {
     }
 }
 
+/// How a plan is split into panels along one side of J.
+struct Layout<'t> {
+    /// The subtrees off the path to M_1 (columns) or M_L (rows), nearest the leaf first.
+    shared: Vec<&'t Tree>,
+    /// Values the shared products hold.
+    fixed: usize,
+    /// Values per column (row) of a panel.
+    per_unit: usize,
+    /// Columns (rows) of J.
+    units: usize,
+    rows: bool,
+}
+
+impl<'t> Layout<'t> {
+    fn new(tree: &'t Tree, widths: &[usize], rows: bool) -> Layout<'t> {
+        let depth = widths.len() - 1;
+        let mut shared = Vec::new();
+        let mut node = tree;
+        while let Tree::Product(l, r) = node {
+            let (off, on) = if rows { (r, l) } else { (l, r) };
+            shared.push(off.as_ref());
+            node = on;
+        }
+        shared.reverse();
+        let mut fixed: usize = shared.iter().map(|t| held_values(t, widths)).sum();
+        // Columns: a product next to M_1 is folded with D_1 once (a copy of it).
+        if let (false, Some(Tree::Product(..))) = (rows, shared.first()) {
+            fixed += widths[shared[0].span().1] * widths[1];
+        }
+        // Per unit: the path's products (their rows, or columns), and the leaf's copy.
+        let per_unit = if rows {
+            shared.iter().map(|t| widths[t.span().0 - 1]).sum::<usize>() + widths[depth - 1]
+        } else {
+            shared.iter().map(|t| widths[t.span().1]).sum::<usize>() + widths[1]
+        };
+        Layout {
+            shared,
+            fixed,
+            per_unit,
+            units: if rows { widths[depth] } else { widths[0] },
+            rows,
+        }
+    }
+
+    /// Units per panel within `budget` bytes, None when not even one fits.
+    fn width(&self, size: usize, budget: usize) -> Option<usize> {
+        let room = budget.checked_sub(self.fixed.saturating_mul(size))?;
+        panel_width(self.units, self.per_unit, size, room).ok()
+    }
+}
+
 /// The d_L×d0 Jacobian of F at x by `plan`, within `budget` bytes of temporaries.
 pub(crate) fn jacobian<T: Real>(
     layers: &[Layer<T>],
@@ -143,41 +211,35 @@ pub(crate) fn jacobian<T: Real>(
     let widths = plan.widths().to_vec();
     let (d0, d_out) = (widths[0], widths[widths.len() - 1]);
     let size = std::mem::size_of::<T>();
-    // The path from the root down to M_1, and the subtrees left of it (bottom first).
-    let mut lefts = Vec::new();
-    let mut node = &plan.tree;
-    while let Tree::Product(l, r) = node {
-        lefts.push(l.as_ref());
-        node = r;
-    }
-    lefts.reverse();
-    // Memory: the fixed subtrees (and L·D_1 when M_1's partner is a product), then per
-    // column of a panel the rows of every product on the path and M_1's scaled copy.
-    let mut fixed: usize = lefts.iter().map(|t| held_values(t, &widths)).sum();
-    if let Some(Tree::Product(..)) = lefts.first() {
-        fixed += widths[lefts[0].span().1] * widths[1];
-    }
-    let per_column = lefts.iter().map(|t| widths[t.span().1]).sum::<usize>() + widths[1];
-    let fixed_bytes = fixed.saturating_mul(size);
-    let room = budget
-        .checked_sub(fixed_bytes)
-        .ok_or_else(|| Error::TooLarge {
-            what: format!("the products of plan {plan} that every panel shares ({fixed} values)"),
-            needed: fixed_bytes as u64,
-            available: budget as u64,
+    // Column or row panels: whichever fits in fewer panels (columns on a tie).
+    let options = [false, true].map(|rows| {
+        let l = Layout::new(&plan.tree, &widths, rows);
+        let w = l.width(size, budget);
+        (l, w)
+    });
+    let (layout, width) = options
+        .into_iter()
+        .filter_map(|(l, w)| w.map(|w| (l, w)))
+        .min_by_key(|(l, w)| l.units.div_ceil(*w))
+        .ok_or_else(|| {
+            let [c, r] = [0, 1].map(|i| {
+                let l = Layout::new(&plan.tree, &widths, i == 1);
+                l.fixed + l.per_unit
+            });
+            let needed = c.min(r);
+            Error::TooLarge {
+                what: format!(
+                    "one panel of plan {plan} (shared products and one column: {c} values; \
+                     one row: {r})"
+                ),
+                needed: needed.saturating_mul(size) as u64,
+                available: budget as u64,
+            }
         })?;
-    let width = panel_width(d0, per_column, size, room).map_err(|_| Error::TooLarge {
-        what: format!(
-            "one column panel of plan {plan} ({fixed} shared values + {per_column} per column)"
-        ),
-        needed: (fixed + per_column).saturating_mul(size) as u64,
-        available: budget as u64,
-    })?;
+    let panel_bytes = (layout.fixed + layout.per_unit.saturating_mul(width)).saturating_mul(size);
     ensure_fits(
         || format!("the Jacobian ({d_out}×{d0}) and plan {plan}'s panels"),
-        bytes_of(&[d_out, d0], size).and_then(|j| {
-            j.checked_add((fixed + per_column.saturating_mul(width)).saturating_mul(size) as u64)
-        }),
+        bytes_of(&[d_out, d0], size).and_then(|j| j.checked_add(panel_bytes as u64)),
     )?;
     let mut ws = Workspace::for_widths(&widths);
     let mut s_last = Array1::zeros(d_out);
@@ -185,45 +247,52 @@ pub(crate) fn jacobian<T: Real>(
     let mut slopes = std::mem::take(&mut ws.s);
     slopes[layers.len() - 1] = s_last;
     let chain = Chain { layers, slopes };
-    let mut fixed_vals: Vec<Val<T>> = lefts.iter().map(|t| chain.eval(t)).collect();
-    // L·D_1 does not depend on the panel: fold it once.
-    let folded = match fixed_vals.first_mut() {
-        Some(Val::Dense(l)) => {
-            *l = scale_cols(l.view(), chain.d(1));
+    let mut shared: Vec<Val<T>> = layout.shared.iter().map(|t| chain.eval(t)).collect();
+    // Columns: L·D_1 does not depend on the panel, so fold it once.
+    let folded = match shared.first_mut() {
+        Some(Val::Dense(l)) if !layout.rows => {
+            *l = scale_cols(l.view(), chain.d(1, Panel::Whole));
             true
         }
         _ => false,
     };
+    let leaf = if layout.rows { layers.len() } else { 1 };
     let mut jac = Array2::zeros((d_out, d0));
-    for c0 in (0..d0).step_by(width) {
-        let cols = (c0, (c0 + width).min(d0));
-        let mut target = jac.slice_mut(s![.., cols.0..cols.1]);
-        if fixed_vals.is_empty() {
-            // One layer: J = D_1·W_1.
-            let w1 = chain.w(1).slice_move(s![.., cols.0..cols.1]);
-            target.assign(&scale_rows(w1, chain.d(1)));
-        }
-        let run = |i: usize, left: &Val<T>, right: &Val<T>, out: ArrayViewMut2<T>| match left {
-            // (L·D_1)·W_1[:, P]: the diagonal is already in L.
-            Val::Dense(l) if i == 0 && folded => {
-                gemm(l.view(), chain.w(1).slice_move(s![.., cols.0..cols.1]), out)
-            }
-            _ => chain.mul_into(left, right, cols, out),
+    for u0 in (0..layout.units).step_by(width) {
+        let u1 = (u0 + width).min(layout.units);
+        let (p, mut target) = if layout.rows {
+            (Panel::Rows(u0, u1), jac.slice_mut(s![u0..u1, ..]))
+        } else {
+            (Panel::Cols(u0, u1), jac.slice_mut(s![.., u0..u1]))
         };
-        let mut prev = Val::Leaf(1);
-        let top = fixed_vals.len().saturating_sub(1);
-        for (i, left) in fixed_vals.iter().enumerate() {
-            // The last product writes into J; those below it into temporaries.
+        if shared.is_empty() {
+            // One layer: J = D_1·W_1.
+            target.assign(&scale_rows(chain.w(1, p), chain.d(1, p)));
+        }
+        // One step up (columns) or down (rows) the path: the leaf's side stays `cur`.
+        let step = |i: usize, other: &Val<T>, cur: &Val<T>, out: ArrayViewMut2<T>| {
+            match (layout.rows, other) {
+                (true, _) => chain.mul_into(cur, other, p, out),
+                // (L·D_1)·W_1[:, P]: the diagonal is already in L.
+                (false, Val::Dense(l)) if i == 0 && folded => gemm(l.view(), chain.w(1, p), out),
+                (false, _) => chain.mul_into(other, cur, p, out),
+            }
+        };
+        let mut cur = Val::Leaf(leaf);
+        let top = shared.len().saturating_sub(1);
+        for (i, other) in shared.iter().enumerate() {
+            // The last product writes into J; those before it into temporaries.
             if i == top {
-                run(i, left, &prev, target.view_mut());
+                step(i, other, &cur, target.view_mut());
             } else {
-                let rows = match left {
-                    Val::Leaf(j) => chain.w(*j).nrows(),
-                    Val::Dense(l) => l.nrows(),
+                let dim = if layout.rows {
+                    (u1 - u0, chain.cols(other, p))
+                } else {
+                    (chain.rows(other, p), u1 - u0)
                 };
-                let mut next = Array2::zeros((rows, cols.1 - cols.0));
-                run(i, left, &prev, next.view_mut());
-                prev = Val::Dense(next);
+                let mut next = Array2::zeros(dim);
+                step(i, other, &cur, next.view_mut());
+                cur = Val::Dense(next);
             }
         }
     }

@@ -330,7 +330,8 @@ impl<T: Real> Mlp<T> {
 
     /// The d_L×d0 Jacobian of the vector output F at x, by the bracketing `mode` picks
     /// (forward: from the input side, reverse: from the output side, auto: the cheapest
-    /// by [`plan`](Self::plan)), in column panels within the memory budget.
+    /// by [`plan`](Self::plan)), in panels of J's columns or rows within the memory
+    /// budget (an error names the numbers when not even one fits).
     pub fn jacobian(&self, x: ArrayView1<T>, mode: Mode) -> Result<Array2<T>> {
         self.jacobian_with_plan(x, &self.plan(mode))
     }

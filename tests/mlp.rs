@@ -298,6 +298,30 @@ fn panels_within_a_small_budget_give_the_same_results() {
 }
 
 #[test]
+fn reverse_jacobians_take_row_panels_when_their_shared_products_do_not_fit() {
+    // Reverse mode shares M4·M3·M2 (300×400) across column panels: 2 MB, more than the
+    // budget; panels of J's rows share nothing and fit.
+    let x = vector(300, 1) * 0.05;
+    let net = Mlp::<f64>::from_seed(&[300, 400, 20, 400, 300], Activation::Tanh, 5).unwrap();
+    let whole = net.jacobian(x.view(), Mode::Reverse).unwrap();
+    let small = net.clone().with_memory_budget(8 * 300 * 200);
+    let rows = small.jacobian(x.view(), Mode::Reverse).unwrap();
+    assert!(rel(&rows, &whole) <= 1e-14);
+    // Forward mode in the same budget: column panels.
+    let fwd = small.jacobian(x.view(), Mode::Forward).unwrap();
+    assert!(rel(&fwd, &whole) <= 1e-12);
+    // Too small for one row or one column: the error gives both.
+    let e = net
+        .with_memory_budget(4096)
+        .jacobian(x.view(), Mode::Reverse)
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("one column") && e.to_string().contains("one row"),
+        "{e}"
+    );
+}
+
+#[test]
 fn the_two_layer_network_is_the_two_layer_mlp() {
     let net = Network::<f64>::from_seed(20, 15, 10, 1).unwrap();
     let mlp = Mlp::<f64>::from_seed(&[20, 15, 10], Activation::Sigmoid, 1).unwrap();
@@ -366,4 +390,56 @@ fn bad_layers_and_vectors_are_refused_with_their_shapes() {
     assert!(matches!(e, Error::NonFinite { what: "x", .. }), "{e}");
     assert!(Mlp::<f64>::from_seed(&[3], Activation::Tanh, 0).is_err());
     assert!(Mlp::<f64>::from_seed(&[3, 0, 2], Activation::Tanh, 0).is_err());
+}
+
+#[test]
+fn every_call_is_bit_identical_across_runs_at_parallel_sizes() {
+    // Layers of 120 000 entries: above every parallel threshold (65 536 values), so
+    // rayon splits the scalings, GEMVs, few-column kernels and fused pass.
+    let net = Mlp::<f64>::from_seed(&[300, 400, 20, 400, 300], Activation::Tanh, 5)
+        .unwrap()
+        .with_memory_budget(8 * 300 * 200);
+    let x = vector(300, 1) * 0.05;
+    let v = vector(300, 2);
+    let u = vector(300, 3);
+    let xs = fwdrev::random::standard_normal::<f64>(300, 3, 4, 0) * 0.05;
+    let run = || {
+        let mut out: Vec<Vec<f64>> = Vec::new();
+        for mode in [Mode::Forward, Mode::Reverse, Mode::Auto] {
+            out.push(
+                net.jacobian(x.view(), mode)
+                    .unwrap()
+                    .into_raw_vec_and_offset()
+                    .0,
+            );
+            out.push(net.value_and_grad(x.view(), mode).unwrap().1.to_vec());
+        }
+        out.push(net.jvp(x.view(), v.view()).unwrap().1.to_vec());
+        out.push(net.vjp(x.view(), u.view()).unwrap().1.to_vec());
+        out.push(net.hvp(x.view(), v.view()).unwrap().1.to_vec());
+        out.push(net.hessian(x.view()).unwrap().into_raw_vec_and_offset().0);
+        let (_, dws) = net.value_and_weight_grads(x.view()).unwrap();
+        out.extend(dws.into_iter().map(|w| w.into_raw_vec_and_offset().0));
+        out.push(
+            net.value_and_grad_batch(xs.view())
+                .unwrap()
+                .1
+                .t()
+                .iter()
+                .copied()
+                .collect(),
+        );
+        out
+    };
+    let first = run();
+    for _ in 0..3 {
+        let again = run();
+        for (k, (p, q)) in first.iter().zip(&again).enumerate() {
+            let same = p.iter().zip(q).all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(
+                same && p.len() == q.len(),
+                "result {k} changed between runs"
+            );
+        }
+    }
 }
