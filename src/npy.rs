@@ -29,6 +29,23 @@ pub struct Header {
 /// Reads an .npy file of dtype `T` (`<f8` for f64, `<f4` for f32) of any rank.
 pub fn read<T: Real>(path: impl AsRef<Path>) -> Result<ArrayD<T>> {
     let path = path.as_ref();
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let file_len = file.metadata().map_err(io)?.len();
+    read_from(file, file_len, path)
+}
+
+/// Parses .npy bytes held in memory (errors name `name` as the file).
+pub fn from_bytes<T: Real>(bytes: &[u8], name: impl AsRef<Path>) -> Result<ArrayD<T>> {
+    read_from(bytes, bytes.len() as u64, name.as_ref())
+}
+
+/// Reads an .npy stream of `file_len` bytes: header first, checked against the length,
+/// then exactly the data it declares.
+fn read_from<T: Real>(mut file: impl Read, file_len: u64, path: &Path) -> Result<ArrayD<T>> {
     let bad = |reason: String| Error::Npy {
         path: path.to_path_buf(),
         reason,
@@ -37,9 +54,6 @@ pub fn read<T: Real>(path: impl AsRef<Path>) -> Result<ArrayD<T>> {
         path: path.to_path_buf(),
         source,
     };
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let file_len = file.metadata().map_err(io)?.len();
-
     let mut pre = [0u8; 10];
     file.read_exact(&mut pre)
         .map_err(|_| bad(format!("{file_len} bytes is too short for an .npy header")))?;
@@ -71,9 +85,10 @@ pub fn read<T: Real>(path: impl AsRef<Path>) -> Result<ArrayD<T>> {
     let header = parse_header(text).map_err(bad)?;
 
     if header.descr != T::NPY_DESCR {
+        // Escaped: the header is the file's text, and an error stays one line.
         return Err(bad(format!(
             "dtype {} where {} ({}) is required",
-            header.descr,
+            header.descr.escape_debug(),
             T::NPY_DESCR,
             T::NAME
         )));
@@ -89,7 +104,7 @@ pub fn read<T: Real>(path: impl AsRef<Path>) -> Result<ArrayD<T>> {
         return Err(bad(format!(
             "shape {:?} of {} needs {} data bytes, the file holds {data_len}",
             header.shape,
-            header.descr,
+            header.descr.escape_debug(),
             count.map_or("more than 2^64".to_string(), |c| c.to_string())
         )));
     }
