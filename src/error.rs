@@ -49,6 +49,14 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A thread count that cannot be had: rayon's pool is built once per process.
+    #[error("cannot run on {requested} threads: rayon's pool already runs {running}")]
+    Threads {
+        /// The count asked for.
+        requested: usize,
+        /// The count the pool runs.
+        running: usize,
+    },
     /// The operating system refused to read or write a file.
     #[error("{}: {source}", path.display())]
     Io {

@@ -102,6 +102,7 @@ mod primal;
 pub mod random;
 mod real;
 mod reverse;
+pub mod threads;
 mod workspace;
 
 pub use activation::Activation;
@@ -111,4 +112,5 @@ pub use mlp::{Layer, Mlp, DEFAULT_MEMORY_BUDGET};
 pub use net::{Dims, Mode, Network};
 pub use plan::{Calibration, Plan};
 pub use real::Real;
+pub use threads::{set_threads, threads};
 pub use workspace::Workspace;

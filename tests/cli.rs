@@ -446,3 +446,40 @@ fn a_closed_stdout_ends_the_binary_quietly() {
         out.status
     );
 }
+
+#[test]
+fn threads_flag_sets_rayon_and_the_blas() {
+    for args in [
+        [
+            "--threads",
+            "1",
+            "time",
+            "--d",
+            "20",
+            "--mode",
+            "reverse",
+            "--reps",
+            "1",
+            "--json",
+        ],
+        [
+            "time",
+            "--d",
+            "20",
+            "--mode",
+            "reverse",
+            "--reps",
+            "1",
+            "--json",
+            "--threads",
+            "1",
+        ],
+    ] {
+        let v = json(&fwdrev(&args));
+        assert_eq!(v["rayon_threads"], 1, "{args:?}");
+        let detail = v["backend_detail"].as_str().unwrap();
+        if v["backend"] == "openblas" {
+            assert!(detail.contains(", 1 BLAS threads"), "{detail}");
+        }
+    }
+}

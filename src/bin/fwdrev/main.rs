@@ -22,6 +22,9 @@ use std::process::ExitCode;
              With no subcommand: check both modes at (100,105,95), then time them at d = 8000."
 )]
 struct Cli {
+    /// Threads for rayon and the BLAS together (default: RAYON_NUM_THREADS, else every core).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
     #[command(subcommand)]
     cmd: Option<Cmd>,
 }
@@ -113,6 +116,11 @@ fn main() -> ExitCode {
     }
     fwdrev::linalg::reexec_with_openblas_coretype();
     let cli = Cli::parse();
+    let threads = cli.threads.unwrap_or_else(fwdrev::threads::default_threads);
+    if let Err(e) = fwdrev::set_threads(threads) {
+        eprintln!("fwdrev: {e}");
+        return ExitCode::FAILURE;
+    }
     let result = match cli.cmd.unwrap_or(Cmd::Demo { d: 8000, reps: 5 }) {
         Cmd::Demo { d, reps } => demo(d, reps),
         Cmd::Grad {
