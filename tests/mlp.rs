@@ -443,3 +443,31 @@ fn every_call_is_bit_identical_across_runs_at_parallel_sizes() {
         }
     }
 }
+
+#[test]
+fn threads_sharing_one_mlp_get_the_single_thread_results() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Mlp<f64>>();
+    let net = Mlp::<f64>::from_seed(&[120, 300, 8, 300, 60], Activation::Softplus, 2).unwrap();
+    let xs: Vec<Array1<f64>> = (0..3).map(|s| vector(120, s) * 0.05).collect();
+    let v = vector(120, 9);
+    let run = |x: &Array1<f64>| {
+        (
+            net.value_and_grad(x.view(), Mode::Reverse).unwrap(),
+            net.jacobian(x.view(), Mode::Auto).unwrap(),
+            net.hvp(x.view(), v.view()).unwrap(),
+        )
+    };
+    let want: Vec<_> = xs.iter().map(run).collect();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..3 {
+                    for (x, w) in xs.iter().zip(&want) {
+                        assert_eq!(&run(x), w);
+                    }
+                }
+            });
+        }
+    });
+}
