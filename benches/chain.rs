@@ -4,11 +4,13 @@
 //! e.g. `1000-1000-10-1000-1000`), and `jvp`, `vjp`, `hvp` (the same shapes, then
 //! `depthL`: L layers of width 1000). At start the bench times the machine
 //! ([`Calibration::measure`]) and writes every plan's bracketing and predicted cost to
-//! `plans.json` beside criterion's output (`target/criterion`, or `CRITERION_HOME`), so that `fwdrev report` can set measured beside
-//! predicted from one run.
+//! `plans.json` beside criterion's output (`target/criterion`, or `CRITERION_HOME`), so
+//! that `fwdrev report` can set measured beside predicted from one run.
 //!
-//! `cargo bench --bench chain` (≈ 3 min on 2 cores); `FWDREV_CHAIN_SCALE=10` divides
+//! `cargo bench --bench chain` (≈ 10 min on 2 cores); `FWDREV_CHAIN_SCALE=10` divides
 //! every width by 10 (the quick pass CI runs).
+
+mod common;
 
 use criterion::{BenchmarkId, Criterion};
 use fwdrev::{random, Activation, Calibration, Mlp, Mode};
@@ -139,16 +141,7 @@ fn chain(c: &mut Criterion) {
 }
 
 fn main() {
-    fwdrev::linalg::reexec_with_openblas_coretype();
-    let font = include_bytes!("../assets/DejaVuSans.ttf");
-    for style in [
-        plotters::style::FontStyle::Normal,
-        plotters::style::FontStyle::Bold,
-    ] {
-        if plotters::style::register_font("sans-serif", style, font).is_err() {
-            panic!("assets/DejaVuSans.ttf is not a valid font");
-        }
-    }
+    common::prepare();
     let mut c = Criterion::default().configure_from_args();
     chain(&mut c);
     c.final_summary();

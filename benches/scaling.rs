@@ -9,6 +9,8 @@
 //! `FWDREV_BENCH_DS=100,200,500` picks other sizes. `fwdrev report` then fits the
 //! exponents and draws the plot from criterion's estimates.
 
+mod common;
+
 use criterion::{BenchmarkId, Criterion, SamplingMode};
 use fwdrev::linalg::{gemm, gemv};
 use fwdrev::{random, Mode, Network};
@@ -139,19 +141,7 @@ fn scaling(c: &mut Criterion) {
 }
 
 fn main() {
-    // OpenBLAS on a CPU newer than itself picks SSE3 kernels; restart with the right ones.
-    fwdrev::linalg::reexec_with_openblas_coretype();
-    // plotters (shared with the report, which enables ab_glyph) draws criterion's plots
-    // only with a registered font.
-    let font = include_bytes!("../assets/DejaVuSans.ttf");
-    for style in [
-        plotters::style::FontStyle::Normal,
-        plotters::style::FontStyle::Bold,
-    ] {
-        if plotters::style::register_font("sans-serif", style, font).is_err() {
-            panic!("assets/DejaVuSans.ttf is not a valid font");
-        }
-    }
+    common::prepare();
     let mut c = Criterion::default().configure_from_args();
     scaling(&mut c);
     c.final_summary();

@@ -5,14 +5,14 @@ use crate::timing::Stats;
 use crate::{seconds, CliResult, ModeArg};
 use clap::Args;
 use fwdrev::{npy, random, Activation, Calibration, Mlp, Mode, Network};
-use ndarray::{Ix1, Ix2};
+use ndarray::{Array1, Ix1, Ix2};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// `fwdrev jac`: the d2×d0 Jacobian of F(x) = σ(B·σ(A·x)).
+/// A, B and x of the two-layer network, as float64 .npy files (`grad`, `jac`, `hvp`).
 #[derive(Args)]
-pub struct JacArgs {
+pub struct NetworkFiles {
     /// A, d1×d0 (float64 .npy).
     #[arg(long)]
     a: PathBuf,
@@ -22,6 +22,22 @@ pub struct JacArgs {
     /// x, d0.
     #[arg(long)]
     x: PathBuf,
+}
+
+impl NetworkFiles {
+    /// The network and the point, each file checked (see `npy`).
+    pub fn read(&self) -> CliResult<(Network<f64>, Array1<f64>)> {
+        let a = npy::read_rank::<f64>(&self.a, 2)?.into_dimensionality::<Ix2>()?;
+        let b = npy::read_rank::<f64>(&self.b, 2)?.into_dimensionality::<Ix2>()?;
+        Ok((Network::new(a, b)?, read_vector(&self.x)?))
+    }
+}
+
+/// `fwdrev jac`: the d2×d0 Jacobian of F(x) = σ(B·σ(A·x)).
+#[derive(Args)]
+pub struct JacArgs {
+    #[command(flatten)]
+    files: NetworkFiles,
     #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
     mode: ModeArg,
     /// Write J here as .npy (otherwise it is printed, one row per line).
@@ -35,15 +51,8 @@ pub struct JacArgs {
 /// `fwdrev hvp`: ∇²f(x)·v for f(x) = Σσ(B·σ(A·x)).
 #[derive(Args)]
 pub struct HvpArgs {
-    /// A, d1×d0 (float64 .npy).
-    #[arg(long)]
-    a: PathBuf,
-    /// B, d2×d1.
-    #[arg(long)]
-    b: PathBuf,
-    /// x, d0.
-    #[arg(long)]
-    x: PathBuf,
+    #[command(flatten)]
+    files: NetworkFiles,
     /// v, d0.
     #[arg(long)]
     v: PathBuf,
@@ -87,20 +96,13 @@ fn activation(name: &str) -> Result<Activation, String> {
     })
 }
 
-fn read_network(a: &Path, b: &Path) -> CliResult<Network<f64>> {
-    let a = npy::read_rank::<f64>(a, 2)?.into_dimensionality::<Ix2>()?;
-    let b = npy::read_rank::<f64>(b, 2)?.into_dimensionality::<Ix2>()?;
-    Ok(Network::new(a, b)?)
-}
-
-fn read_vector(p: &Path) -> CliResult<ndarray::Array1<f64>> {
+fn read_vector(p: &Path) -> CliResult<Array1<f64>> {
     Ok(npy::read_rank::<f64>(p, 1)?.into_dimensionality::<Ix1>()?)
 }
 
 /// `fwdrev jac`.
 pub fn jac(args: &JacArgs) -> CliResult {
-    let net = read_network(&args.a, &args.b)?;
-    let x = read_vector(&args.x)?;
+    let (net, x) = args.files.read()?;
     let mode = Mode::from(args.mode);
     let plan = net.mlp().plan(mode);
     let j = net.mlp().jacobian_with_plan(x.view(), &plan)?;
@@ -133,8 +135,7 @@ pub fn jac(args: &JacArgs) -> CliResult {
 
 /// `fwdrev hvp`.
 pub fn hvp(args: &HvpArgs) -> CliResult {
-    let net = read_network(&args.a, &args.b)?;
-    let x = read_vector(&args.x)?;
+    let (net, x) = args.files.read()?;
     let v = read_vector(&args.v)?;
     let (_, hv) = net.mlp().hvp(x.view(), v.view())?;
     if args.json {

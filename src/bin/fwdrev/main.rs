@@ -9,8 +9,7 @@ mod report_chain;
 mod timing;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use fwdrev::{npy, Mode, Network};
-use ndarray::{Ix1, Ix2};
+use fwdrev::{npy, Mode};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -42,15 +41,8 @@ enum Cmd {
     },
     /// f(x) and ∇f(x) for A, B, x read from float64 .npy files.
     Grad {
-        /// A, d1×d0.
-        #[arg(long)]
-        a: PathBuf,
-        /// B, d2×d1.
-        #[arg(long)]
-        b: PathBuf,
-        /// x, d0.
-        #[arg(long)]
-        x: PathBuf,
+        #[command(flatten)]
+        files: chain::NetworkFiles,
         #[arg(long, value_enum, default_value_t = ModeArg::Reverse)]
         mode: ModeArg,
         /// Write ∇f here as .npy (otherwise it is printed, one entry per line).
@@ -124,13 +116,11 @@ fn main() -> ExitCode {
     let result = match cli.cmd.unwrap_or(Cmd::Demo { d: 8000, reps: 5 }) {
         Cmd::Demo { d, reps } => demo(d, reps),
         Cmd::Grad {
-            a,
-            b,
-            x,
+            files,
             mode,
             out,
             json,
-        } => grad(a, b, x, mode.into(), out, json),
+        } => grad(&files, mode.into(), out, json),
         Cmd::Time(args) => timing::run(&args),
         Cmd::Report(args) => report::run(&args),
         Cmd::Export(args) => peers::export(&args),
@@ -154,18 +144,8 @@ fn demo(d: usize, reps: usize) -> CliResult {
     timing::demo(d, reps)
 }
 
-fn grad(
-    a: PathBuf,
-    b: PathBuf,
-    x: PathBuf,
-    mode: Mode,
-    out: Option<PathBuf>,
-    json: bool,
-) -> CliResult {
-    let a = npy::read_rank::<f64>(&a, 2)?.into_dimensionality::<Ix2>()?;
-    let b = npy::read_rank::<f64>(&b, 2)?.into_dimensionality::<Ix2>()?;
-    let x = npy::read_rank::<f64>(&x, 1)?.into_dimensionality::<Ix1>()?;
-    let net = Network::new(a, b)?;
+fn grad(files: &chain::NetworkFiles, mode: Mode, out: Option<PathBuf>, json: bool) -> CliResult {
+    let (net, x) = files.read()?;
     let (f, g) = net.value_and_grad(x.view(), mode)?;
     if let Some(path) = &out {
         npy::write(path, g.view().into_dyn())?;

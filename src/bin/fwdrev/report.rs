@@ -204,10 +204,20 @@ const COLORS: [RGBColor; 8] = [
 
 static FONT: &[u8] = include_bytes!("../../../assets/DejaVuSans.ttf");
 
-/// Registers the bundled font as plotters' "sans-serif" (plots draw text with it).
-pub(crate) fn register_font() -> CliResult {
+/// A white PNG canvas of `size` pixels at `path` (its folder made), with the bundled
+/// font registered as plotters' "sans-serif".
+pub(crate) fn canvas(
+    path: &Path,
+    size: (u32, u32),
+) -> CliResult<DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>> {
     plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
-        .map_err(|_| "the bundled font is not a valid TrueType font".into())
+        .map_err(|_| "the bundled font is not a valid TrueType font")?;
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let root = BitMapBackend::new(path, size).into_drawing_area();
+    root.fill(&WHITE)?;
+    Ok(root)
 }
 
 /// Time against d on log-log axes: measured points joined, fitted lines dashed.
@@ -217,10 +227,6 @@ fn plot(
     from: usize,
     path: &Path,
 ) -> CliResult {
-    register_font()?;
-    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
     let all = series.values().flatten();
     let (dmin, dmax) = all
         .clone()
@@ -228,8 +234,7 @@ fn plot(
     let (tmin, tmax) = all.fold((f64::INFINITY, 0.0_f64), |(a, b), p| {
         (a.min(p.1), b.max(p.1))
     });
-    let root = BitMapBackend::new(path, (900, 620)).into_drawing_area();
-    root.fill(&WHITE)?;
+    let root = canvas(path, (900, 620))?;
     let mut chart = ChartBuilder::on(&root)
         .caption(
             format!(

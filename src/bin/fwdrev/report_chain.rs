@@ -166,18 +166,13 @@ fn plot(rows: &[Row], path: &Path) -> CliResult {
     if pts.is_empty() {
         return Ok(());
     }
-    crate::report::register_font()?;
-    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
     let lo = pts
         .iter()
         .map(|p| p.1.min(p.2))
         .fold(f64::INFINITY, f64::min)
         / 1.5;
     let hi = pts.iter().map(|p| p.1.max(p.2)).fold(0.0, f64::max) * 1.5;
-    let root = BitMapBackend::new(path, (760, 640)).into_drawing_area();
-    root.fill(&WHITE)?;
+    let root = crate::report::canvas(path, (760, 640))?;
     let mut chart = ChartBuilder::on(&root)
         .caption(
             format!(
