@@ -208,31 +208,23 @@ pub(crate) fn jacobian<T: Real>(
     plan: &Plan,
     budget: usize,
 ) -> Result<Array2<T>> {
-    let widths = plan.widths().to_vec();
+    let widths = plan.widths();
     let (d0, d_out) = (widths[0], widths[widths.len() - 1]);
     let size = std::mem::size_of::<T>();
     // Column or row panels: whichever fits in fewer panels (columns on a tie).
-    let options = [false, true].map(|rows| {
-        let l = Layout::new(&plan.tree, &widths, rows);
-        let w = l.width(size, budget);
-        (l, w)
-    });
+    let options = [false, true].map(|rows| Layout::new(&plan.tree, widths, rows));
     let (layout, width) = options
-        .into_iter()
-        .filter_map(|(l, w)| w.map(|w| (l, w)))
+        .iter()
+        .filter_map(|l| l.width(size, budget).map(|w| (l, w)))
         .min_by_key(|(l, w)| l.units.div_ceil(*w))
         .ok_or_else(|| {
-            let [c, r] = [0, 1].map(|i| {
-                let l = Layout::new(&plan.tree, &widths, i == 1);
-                l.fixed + l.per_unit
-            });
-            let needed = c.min(r);
+            let [c, r] = options.each_ref().map(|l| l.fixed + l.per_unit);
             Error::TooLarge {
                 what: format!(
                     "one panel of plan {plan} (shared products and one column: {c} values; \
                      one row: {r})"
                 ),
-                needed: needed.saturating_mul(size) as u64,
+                needed: c.min(r).saturating_mul(size) as u64,
                 available: budget as u64,
             }
         })?;
@@ -241,7 +233,7 @@ pub(crate) fn jacobian<T: Real>(
         || format!("the Jacobian ({d_out}×{d0}) and plan {plan}'s panels"),
         bytes_of(&[d_out, d0], size).and_then(|j| j.checked_add(panel_bytes as u64)),
     )?;
-    let mut ws = Workspace::for_widths(&widths);
+    let mut ws = Workspace::for_widths(widths);
     let mut s_last = Array1::zeros(d_out);
     crate::primal::output(layers, x, &mut ws, Some(&mut s_last));
     let mut slopes = std::mem::take(&mut ws.s);

@@ -199,9 +199,13 @@ impl<T: Real> Mlp<T> {
 
     /// The widths d0, d1, …, dL.
     pub fn widths(&self) -> Vec<usize> {
+        self.width_iter().collect()
+    }
+
+    /// The widths without allocating: the workspace check runs on every gradient.
+    fn width_iter(&self) -> impl Iterator<Item = usize> + '_ {
         std::iter::once(self.layers[0].weights.ncols())
             .chain(self.layers.iter().map(|l| l.weights.nrows()))
-            .collect()
     }
 
     /// The vector output F(x) = φ_L(y_L) (d_L entries).
@@ -236,18 +240,18 @@ impl<T: Real> Mlp<T> {
         grad: ArrayViewMut1<T>,
     ) -> Result<T> {
         self.check_input("x", x)?;
-        let widths = self.widths();
-        if ws.widths() != widths.as_slice() {
+        if !ws.widths().iter().copied().eq(self.width_iter()) {
             return Err(Error::Shape {
                 what: "the workspace must be made for this network".into(),
-                expected: format!("widths {widths:?}"),
+                expected: format!("widths {:?}", self.widths()),
                 got: format!("widths {:?}", ws.widths()),
             });
         }
-        if grad.len() != widths[0] {
+        let d0 = self.layers[0].weights.ncols();
+        if grad.len() != d0 {
             return Err(Error::Shape {
                 what: "grad must have one entry per input".into(),
-                expected: format!("({},)", widths[0]),
+                expected: format!("({d0},)"),
                 got: format!("({},)", grad.len()),
             });
         }
@@ -339,7 +343,7 @@ impl<T: Real> Mlp<T> {
     /// [`jacobian`](Self::jacobian) by a given plan (one of this network's).
     pub fn jacobian_with_plan(&self, x: ArrayView1<T>, plan: &Plan) -> Result<Array2<T>> {
         self.check_input("x", x)?;
-        if plan.widths() != self.widths().as_slice() {
+        if !plan.widths().iter().copied().eq(self.width_iter()) {
             return Err(Error::Shape {
                 what: "the plan must be made for this network".into(),
                 expected: format!("widths {:?}", self.widths()),

@@ -138,11 +138,10 @@ impl<T: Real> Network<T> {
 
     /// The widths (d0, d1, d2).
     pub fn dims(&self) -> Dims {
-        let w = self.mlp.widths();
         Dims {
-            d0: w[0],
-            d1: w[1],
-            d2: w[2],
+            d0: self.a().ncols(),
+            d1: self.a().nrows(),
+            d2: self.b().nrows(),
         }
     }
 
