@@ -216,14 +216,24 @@ pub const FEW: usize = 8;
 /// each four rows dotted with every column while in cache, where a BLAS GEMM would pack
 /// A first (3× the traffic) and w GEMVs would read it w times. Other shapes: [`gemm`].
 pub fn gemm_few<T: Real>(a: ArrayView2<T>, x: ArrayView2<T>, mut y: ArrayViewMut2<T>) {
-    if x.ncols() > FEW || !a.is_standard_layout() {
+    if x.ncols() > FEW || x.ncols() == 0 || !a.is_standard_layout() {
         return gemm(a, x, y);
     }
-    // Columns of X as contiguous rows, results as rows, then written into Y.
+    // Columns of X as contiguous rows; Y written in place when row-major.
     let xt = x.t().as_standard_layout().into_owned();
-    let mut yt = ndarray::Array2::zeros((x.ncols(), a.nrows()));
-    kernels::gemv_few(a, xt.view(), yt.view_mut());
-    y.assign(&yt.t());
+    let xs: Vec<&[T]> = xt
+        .rows()
+        .into_iter()
+        .map(|r| r.to_slice().expect("own"))
+        .collect();
+    match y.as_slice_mut() {
+        Some(ys) => kernels::gemv_few(a, &xs, ys),
+        None => {
+            let mut t = ndarray::Array2::zeros(y.dim());
+            kernels::gemv_few(a, &xs, t.as_slice_mut().expect("own"));
+            y.assign(&t);
+        }
+    }
 }
 
 /// Y ← Aᵀ·G for G with few columns, A row-major read once (see [`gemm_few`]).
@@ -763,78 +773,40 @@ pub(crate) mod kernels {
     /// Output columns per task in `gemv_t`: one 4 KB (f64) accumulator block stays in L1.
     const COLS_PER_TASK: usize = 512;
 
-    /// y ← A·x, four rows' dot products at a time.
+    /// y ← A·x, four rows' dot products at a time: [`gemv_few`] with one vector.
     pub fn gemv<T: Real>(a: ArrayView2<T>, x: ArrayView1<T>, mut y: ArrayViewMut1<T>) {
         let xs = x.as_slice().expect("x contiguous");
-        let rows = |(ac, yc): (ArrayView2<T>, &mut [T])| {
-            let row = |i: usize| ac.row(i).to_slice().expect("A row-major");
-            let quads = yc.len() / 4 * 4;
-            for i in (0..quads).step_by(4) {
-                let v = dot4([row(i), row(i + 1), row(i + 2), row(i + 3)], xs);
-                yc[i..i + 4].copy_from_slice(&v);
-            }
-            for (i, yi) in yc.iter_mut().enumerate().skip(quads) {
-                *yi = dot(row(i), xs);
-            }
-        };
-        let ys = y.as_slice_mut().expect("y contiguous");
-        if a.len() < PARALLEL_MIN {
-            rows((a, ys));
-        } else {
-            a.axis_chunks_iter(Axis(0), ROWS_PER_TASK)
-                .into_par_iter()
-                .zip(ys.par_chunks_mut(ROWS_PER_TASK))
-                .for_each(rows);
-        }
+        gemv_few(a, &[xs], y.as_slice_mut().expect("y contiguous"));
     }
 
-    /// Yᵀ ← (A·Xᵀᵀ)ᵀ: row j of `yt` is A·(row j of `xt`), all rows of X per quad of A's
-    /// rows, so A is read once.
-    pub fn gemv_few<T: Real>(a: ArrayView2<T>, xt: ArrayView2<T>, mut yt: ArrayViewMut2<T>) {
-        let w = xt.nrows();
-        let xs: Vec<&[T]> = (0..w)
-            .map(|j| xt.row(j).to_slice().expect("X rows contiguous"))
-            .collect();
-        // Results per block of rows, as w contiguous slices of `out` (block rows each).
-        let rows = |ac: ArrayView2<T>, out: &mut [T]| {
-            let n = ac.nrows();
+    /// Y ← A·[x_1 … x_w] into `y`, m×w row-major: each quad of A's rows is dotted with
+    /// every x_j while in cache, so A is read once however many vectors there are.
+    pub fn gemv_few<T: Real>(a: ArrayView2<T>, xs: &[&[T]], y: &mut [T]) {
+        let w = xs.len();
+        let rows = |(ac, yc): (ArrayView2<T>, &mut [T])| {
             let row = |i: usize| ac.row(i).to_slice().expect("A row-major");
-            let quads = n / 4 * 4;
+            let quads = ac.nrows() / 4 * 4;
             for i in (0..quads).step_by(4) {
                 let r = [row(i), row(i + 1), row(i + 2), row(i + 3)];
                 for (j, x) in xs.iter().enumerate() {
-                    out[j * n + i..j * n + i + 4].copy_from_slice(&dot4(r, x));
+                    for (q, v) in dot4(r, x).into_iter().enumerate() {
+                        yc[(i + q) * w + j] = v;
+                    }
                 }
             }
-            for i in quads..n {
+            for i in quads..ac.nrows() {
                 for (j, x) in xs.iter().enumerate() {
-                    out[j * n + i] = dot(row(i), x);
+                    yc[i * w + j] = dot(row(i), x);
                 }
             }
         };
-        let chunks: Vec<ArrayView2<T>> = a.axis_chunks_iter(Axis(0), ROWS_PER_TASK).collect();
-        let mut blocks: Vec<Vec<T>> = chunks
-            .iter()
-            .map(|c| vec![T::zero(); c.nrows() * w])
-            .collect();
         if a.len() < PARALLEL_MIN {
-            chunks
-                .into_iter()
-                .zip(&mut blocks)
-                .for_each(|(c, out)| rows(c, out));
+            rows((a, y));
         } else {
-            chunks
+            a.axis_chunks_iter(Axis(0), ROWS_PER_TASK)
                 .into_par_iter()
-                .zip(blocks.par_iter_mut())
-                .for_each(|(c, out)| rows(c, out));
-        }
-        for (b, out) in blocks.iter().enumerate() {
-            let (r0, n) = (b * ROWS_PER_TASK, out.len() / w.max(1));
-            for j in 0..w {
-                yt.row_mut(j)
-                    .slice_mut(ndarray::s![r0..r0 + n])
-                    .assign(&ArrayView1::from(&out[j * n..(j + 1) * n]));
-            }
+                .zip(y.par_chunks_mut(ROWS_PER_TASK * w))
+                .for_each(rows);
         }
     }
 
