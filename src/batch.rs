@@ -17,13 +17,10 @@
 //!   cache, B read once) was not faster for k = 8 or 64: at these k the BLAS is bound by
 //!   its packing and arithmetic, not by DRAM, so the simpler four GEMMs stay.
 
+use crate::diagonal::PARALLEL_MIN;
 use crate::linalg::gemm;
 use crate::{Layer, Real};
 use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
-
-/// Below this many activations (k·Σd_k) the elementwise passes run on the calling
-/// thread.
-const PARALLEL_MIN: usize = 1 << 16;
 
 /// (f, G) at the columns of `x`. Shapes and values are the caller's to check.
 pub(crate) fn values_and_grads<T: Real>(
@@ -32,7 +29,8 @@ pub(crate) fn values_and_grads<T: Real>(
 ) -> (Array1<T>, Array2<T>) {
     let k = x.ncols();
     let depth = layers.len();
-    // Small batches stay on the calling thread: waking rayon costs more than the work.
+    // Small batches (k·Σd_k activations) stay on the calling thread: waking rayon costs
+    // more than the work.
     let activations: usize = layers.iter().map(|l| l.weights.nrows()).sum();
     let parallel = k * activations >= PARALLEL_MIN;
     // Forward: Hᵀ_k = φ(Hᵀ_{k−1}·W_kᵀ) in place, with φ'(…)ᵀ kept beside it.

@@ -14,12 +14,13 @@
 //! `jvp` ([`Mlp::jvp`](crate::Mlp::jvp)) is the same sweep with one tangent column: J·v,
 //! each W_k read once for the value and the tangent.
 
+use crate::diagonal::{scale_rows_in_place, scale_rows_into};
 use crate::linalg::{gemm, gemm_few, gemv_t};
 use crate::memory::{bytes_of, ensure_fits};
 use crate::primal::evaluate;
 use crate::{Error, Layer, Real, Result, Workspace};
 use ndarray::{
-    concatenate, s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, Zip,
+    concatenate, s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis,
 };
 
 /// Columns of W_1 per panel: the most whose buffers, `per_column` values of `size`
@@ -75,8 +76,8 @@ pub(crate) fn value_and_grad<T: Real>(
         let w1 = layers[0].weights.slice(s![.., c0..c0 + w]);
         let mut rows = w1.nrows();
         // 1. S = D_1·W_1[:, P], into the first buffer.
-        let mut first = ArrayViewMut2::from_shape((rows, w), &mut buf_a[..rows * w]).expect("fits");
-        scale_rows(&mut first, w1, slopes[0].view());
+        let first = ArrayViewMut2::from_shape((rows, w), &mut buf_a[..rows * w]).expect("fits");
+        scale_rows_into(first, w1, slopes[0].view());
         let mut in_first = true;
         for (k, layer) in layers.iter().enumerate().skip(1) {
             let (src, dst) = if in_first {
@@ -90,9 +91,7 @@ pub(crate) fn value_and_grad<T: Real>(
             // 2./3. M = W_k·S, then S ← D_k·M before the next layer.
             gemm(layer.weights.view(), cur, m.view_mut());
             if k + 1 < depth {
-                Zip::from(m.rows_mut())
-                    .and(&slopes[k])
-                    .par_for_each(|mut row, &s| row.mapv_inplace(|v| v * s));
+                scale_rows_in_place(&mut m, slopes[k].view());
             }
             in_first = !in_first;
         }
@@ -108,14 +107,6 @@ pub(crate) fn value_and_grad<T: Real>(
     }
     ws.s = slopes;
     Ok(f)
-}
-
-/// out = diag(s)·m, rows in parallel.
-fn scale_rows<T: Real>(out: &mut ArrayViewMut2<T>, m: ArrayView2<T>, s: ArrayView1<T>) {
-    Zip::from(out.rows_mut())
-        .and(m.rows())
-        .and(&s)
-        .par_for_each(|mut o, r, &s| o.zip_mut_with(&r, |o, &v| *o = s * v));
 }
 
 /// The forward sweep carrying tangents: for each layer k, [y_k | Ẏ_k] = W_k·[a_{k−1} | Ȧ_{k−1}]

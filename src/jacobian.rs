@@ -12,12 +12,13 @@
 //! M_j·M_i = D_j·(W_j·(D_i·W_i)) copies D_i·W_i or W_j·D_i, whichever is smaller;
 //! L·M_i = (L·D_i)·W_i scales L's columns; M_j·R = D_j·(W_j·R) scales the result's rows.
 
+use crate::diagonal::{scale_cols, scale_rows, scale_rows_in_place};
 use crate::forward::panel_width;
 use crate::linalg::gemm;
 use crate::memory::{bytes_of, ensure_fits};
 use crate::plan::{fold_into_weights, fold_left_of_leaves, Plan, Tree};
 use crate::{Error, Layer, Real, Result, Workspace};
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, Zip};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2};
 
 /// An operand: a factor M_k still in its parts, or a computed product.
 enum Val<T> {
@@ -289,52 +290,4 @@ pub(crate) fn jacobian<T: Real>(
         }
     }
     Ok(jac)
-}
-
-/// Below this many values a scaling runs on the calling thread: waking rayon costs
-/// ~10 µs, more than scaling a 100×100 matrix.
-const PARALLEL_MIN: usize = 1 << 16;
-
-/// diag(d)·m, a new row-major matrix.
-fn scale_rows<T: Real>(m: ArrayView2<T>, d: ArrayView1<T>) -> Array2<T> {
-    let mut out = Array2::zeros(m.dim());
-    let zip = Zip::from(out.rows_mut()).and(m.rows()).and(&d);
-    let f =
-        |mut o: ArrayViewMut1<T>, r: ArrayView1<T>, &s: &T| o.zip_mut_with(&r, |o, &v| *o = s * v);
-    if m.len() < PARALLEL_MIN {
-        zip.for_each(f)
-    } else {
-        zip.par_for_each(f)
-    }
-    out
-}
-
-/// m·diag(d), a new row-major matrix.
-fn scale_cols<T: Real>(m: ArrayView2<T>, d: ArrayView1<T>) -> Array2<T> {
-    let mut out = Array2::zeros(m.dim());
-    let zip = Zip::from(out.rows_mut()).and(m.rows());
-    let f = |mut o: ArrayViewMut1<T>, r: ArrayView1<T>| {
-        Zip::from(&mut o)
-            .and(&r)
-            .and(&d)
-            .for_each(|o, &v, &s| *o = v * s)
-    };
-    if m.len() < PARALLEL_MIN {
-        zip.for_each(f)
-    } else {
-        zip.par_for_each(f)
-    }
-    out
-}
-
-/// m ← diag(d)·m.
-fn scale_rows_in_place<T: Real>(m: &mut ArrayViewMut2<T>, d: ArrayView1<T>) {
-    let parallel = m.len() >= PARALLEL_MIN;
-    let zip = Zip::from(m.axis_iter_mut(Axis(0))).and(&d);
-    let f = |mut row: ArrayViewMut1<T>, &s: &T| row.mapv_inplace(|v| v * s);
-    if parallel {
-        zip.par_for_each(f)
-    } else {
-        zip.for_each(f)
-    }
 }

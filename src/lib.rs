@@ -87,6 +87,7 @@ compile_error!("features `openblas` and `blis` are exclusive: pick one BLAS");
 
 pub mod activation;
 pub mod batch;
+mod diagonal;
 mod error;
 pub mod finite_difference;
 pub mod forward;

@@ -112,7 +112,7 @@ pub(crate) fn value_and_weight_grads<T: Real>(
 
 /// out = g·aᵀ, rows in parallel when large.
 fn outer<T: Real>(g: ArrayView1<T>, a: ArrayView1<T>, out: &mut Array2<T>) {
-    let parallel = out.len() >= 1 << 16;
+    let parallel = out.len() >= crate::diagonal::PARALLEL_MIN;
     let zip = Zip::from(out.axis_iter_mut(Axis(0))).and(&g);
     let f = |mut row: ndarray::ArrayViewMut1<T>, &gi: &T| row.zip_mut_with(&a, |o, &v| *o = gi * v);
     if parallel {
