@@ -104,6 +104,7 @@ pub mod random;
 mod real;
 mod reverse;
 pub mod threads;
+mod wide;
 mod workspace;
 
 pub use activation::Activation;

@@ -4,6 +4,7 @@
 use crate::memory::{bytes_of, ensure_fits};
 use crate::plan::{Calibration, Plan};
 use crate::random::standard_normal;
+use crate::wide::Primal;
 use crate::{
     forward, hessian, jacobian, reverse, Activation, Error, Mode, Real, Result, Workspace,
 };
@@ -25,6 +26,9 @@ pub struct Layer<T> {
     pub(crate) weights: Array2<T>,
     /// φ.
     pub(crate) activation: Activation,
+    /// ‖W‖_∞ = max_i Σ_j |W_ij| in f64 (+inf if that overflows): bounds every partial
+    /// sum of W·a by ‖W‖_∞·max|a|, whatever the summation order.
+    pub(crate) norm: f64,
 }
 
 impl<T: Real> Layer<T> {
@@ -120,9 +124,15 @@ impl<T: Real> Mlp<T> {
         Mlp {
             layers: layers
                 .into_iter()
-                .map(|(w, activation)| Layer {
-                    weights: row_major(w),
-                    activation,
+                .map(|(w, activation)| {
+                    let norm = w.rows().into_iter().fold(0.0_f64, |m, r| {
+                        m.max(r.iter().map(|v| v.as_f64().abs()).sum::<f64>())
+                    });
+                    Layer {
+                        weights: row_major(w),
+                        activation,
+                        norm,
+                    }
                 })
                 .collect(),
             memory_budget: DEFAULT_MEMORY_BUDGET,
@@ -211,13 +221,22 @@ impl<T: Real> Mlp<T> {
     /// The vector output F(x) = φ_L(y_L) (d_L entries).
     pub fn output(&self, x: ArrayView1<T>) -> Result<Array1<T>> {
         self.check_input("x", x)?;
+        if !self.fast_is_safe(x) {
+            return Ok(Primal::new(&self.layers, x).output());
+        }
         Ok(self.with_pooled(|ws| crate::primal::output(&self.layers, x, ws, None)))
     }
 
     /// f(x) = Σ_i F_i(x).
     pub fn value(&self, x: ArrayView1<T>) -> Result<T> {
         self.check_input("x", x)?;
-        Ok(self.with_pooled(|ws| crate::primal::evaluate(&self.layers, x, ws, false)))
+        if self.fast_is_safe(x) {
+            let f = self.with_pooled(|ws| crate::primal::evaluate(&self.layers, x, ws, false));
+            if f.is_finite() {
+                return Ok(f);
+            }
+        }
+        Ok(Primal::new(&self.layers, x).value())
     }
 
     /// (f(x), ∇f(x)), with ∇f accumulated in the given mode ([`Mode::Auto`] is reverse
@@ -237,7 +256,7 @@ impl<T: Real> Mlp<T> {
         x: ArrayView1<T>,
         mode: Mode,
         ws: &mut Workspace<T>,
-        grad: ArrayViewMut1<T>,
+        mut grad: ArrayViewMut1<T>,
     ) -> Result<T> {
         self.check_input("x", x)?;
         if !ws.widths().iter().copied().eq(self.width_iter()) {
@@ -255,10 +274,26 @@ impl<T: Real> Mlp<T> {
                 got: format!("({},)", grad.len()),
             });
         }
-        match mode {
-            Mode::Forward => forward::value_and_grad(&self.layers, x, self.memory_budget, ws, grad),
-            Mode::Reverse | Mode::Auto => Ok(reverse::value_and_grad(&self.layers, x, ws, grad)),
+        if self.fast_is_safe(x) {
+            let f = match mode {
+                Mode::Forward => forward::value_and_grad(
+                    &self.layers,
+                    x,
+                    self.memory_budget,
+                    ws,
+                    grad.view_mut(),
+                )?,
+                Mode::Reverse | Mode::Auto => {
+                    reverse::value_and_grad(&self.layers, x, ws, grad.view_mut())
+                }
+            };
+            if f.is_finite() && all_finite(grad.view()) {
+                return Ok(f);
+            }
         }
+        let p = Primal::new(&self.layers, x);
+        grad.assign(&p.grad(&self.layers));
+        Ok(p.value())
     }
 
     /// f and ∇f at each of k points, the columns of `x` (d0×k): returns f (k) and the
@@ -293,7 +328,16 @@ impl<T: Real> Mlp<T> {
         // One layout for X (d0×k values, a small copy at most): GEMM kernels may round
         // differently by layout, and the result should not depend on it.
         let x = x.as_standard_layout();
-        Ok(crate::batch::values_and_grads(&self.layers, x.view()))
+        let (mut f, mut g) = crate::batch::values_and_grads(&self.layers, x.view());
+        // Points the fast pass cannot be trusted with, one by one on the wide path.
+        for (j, x) in x.columns().into_iter().enumerate() {
+            if !self.fast_is_safe(x) || !f[j].is_finite() || !all_finite(g.column(j)) {
+                let p = Primal::new(&self.layers, x);
+                f[j] = p.value();
+                g.column_mut(j).assign(&p.grad(&self.layers));
+            }
+        }
+        Ok((f, g))
     }
 
     /// (F(x), J(x)·v): the Jacobian of the vector output times v, in one forward sweep
@@ -302,7 +346,14 @@ impl<T: Real> Mlp<T> {
     pub fn jvp(&self, x: ArrayView1<T>, v: ArrayView1<T>) -> Result<(Array1<T>, Array1<T>)> {
         self.check_input("x", x)?;
         self.check_input("v", v)?;
-        Ok(forward::jvp(&self.layers, x, v))
+        if self.fast_is_safe(x) {
+            let (out, jv) = forward::jvp(&self.layers, x, v);
+            if all_finite(jv.view()) {
+                return Ok((out, jv));
+            }
+        }
+        let p = Primal::new(&self.layers, x);
+        Ok((p.output(), p.jvp(&self.layers, v)))
     }
 
     /// (F(x), uᵀ·J(x)): the vector-Jacobian product in one reverse sweep, like
@@ -318,7 +369,14 @@ impl<T: Real> Mlp<T> {
             });
         }
         check_finite("u", u)?;
-        Ok(self.with_pooled(|ws| reverse::vjp(&self.layers, x, u, ws)))
+        if self.fast_is_safe(x) {
+            let (out, uj) = self.with_pooled(|ws| reverse::vjp(&self.layers, x, u, ws));
+            if all_finite(uj.view()) {
+                return Ok((out, uj));
+            }
+        }
+        let p = Primal::new(&self.layers, x);
+        Ok((p.output(), p.vjp(&self.layers, u)))
     }
 
     /// The bracketing of the Jacobian chain that `mode` computes, with its predicted
@@ -350,7 +408,37 @@ impl<T: Real> Mlp<T> {
                 got: format!("widths {:?}", plan.widths()),
             });
         }
-        jacobian::jacobian(&self.layers, x, plan, self.memory_budget)
+        let (d_out, d0) = (self.output_width(), self.layers[0].weights.ncols());
+        let mut jac = if self.fast_is_safe(x) {
+            jacobian::jacobian(&self.layers, x, plan, self.memory_budget)?
+        } else {
+            ensure_fits(
+                || format!("the Jacobian ({d_out}×{d0})"),
+                bytes_of(&[d_out, d0], std::mem::size_of::<T>()),
+            )?;
+            Array2::from_elem((d_out, d0), T::nan())
+        };
+        // Entries that overflowed (all of them on the wide path): their rows by wide
+        // VJPs or their columns by wide JVPs, whichever are fewer.
+        let bad = |a: ArrayView1<T>| !all_finite(a);
+        let rows: Vec<usize> = (0..d_out).filter(|&i| bad(jac.row(i))).collect();
+        if rows.is_empty() {
+            return Ok(jac);
+        }
+        let cols: Vec<usize> = (0..d0).filter(|&j| bad(jac.column(j))).collect();
+        let p = Primal::new(&self.layers, x);
+        if rows.len() <= cols.len() {
+            for i in rows {
+                let e = unit::<T>(d_out, i);
+                jac.row_mut(i).assign(&p.vjp(&self.layers, e.view()));
+            }
+        } else {
+            for j in cols {
+                let e = unit::<T>(d0, j);
+                jac.column_mut(j).assign(&p.jvp(&self.layers, e.view()));
+            }
+        }
+        Ok(jac)
     }
 
     /// (∇f(x), ∇²f(x)·v): the Hessian-vector product by forward-over-reverse (the
@@ -358,15 +446,41 @@ impl<T: Real> Mlp<T> {
     pub fn hvp(&self, x: ArrayView1<T>, v: ArrayView1<T>) -> Result<(Array1<T>, Array1<T>)> {
         self.check_input("x", x)?;
         self.check_input("v", v)?;
-        let (g, hv) = hessian::hvps(&self.layers, x, v.insert_axis(ndarray::Axis(1)));
-        Ok((g, hv.index_axis_move(ndarray::Axis(1), 0)))
+        if self.fast_is_safe(x) {
+            let (g, hv) = hessian::hvps(&self.layers, x, v.insert_axis(ndarray::Axis(1)));
+            let hv = hv.index_axis_move(ndarray::Axis(1), 0);
+            if all_finite(g.view()) && all_finite(hv.view()) {
+                return Ok((g, hv));
+            }
+        }
+        let p = Primal::new(&self.layers, x);
+        Ok((p.grad(&self.layers), p.hvp(&self.layers, v)))
     }
 
     /// The full d0×d0 Hessian ∇²f(x): Hessian-vector products with the columns of I, in
     /// panels within the memory budget (each panel's products share one sweep of GEMMs).
     pub fn hessian(&self, x: ArrayView1<T>) -> Result<Array2<T>> {
         self.check_input("x", x)?;
-        hessian::hessian(&self.layers, x, self.memory_budget)
+        let d0 = self.layers[0].weights.ncols();
+        let mut h = if self.fast_is_safe(x) {
+            hessian::hessian(&self.layers, x, self.memory_budget)?
+        } else {
+            ensure_fits(
+                || format!("the Hessian ({d0}×{d0})"),
+                bytes_of(&[d0, d0], std::mem::size_of::<T>()),
+            )?;
+            Array2::from_elem((d0, d0), T::nan())
+        };
+        // Columns that overflowed (all of them on the wide path), by wide HVPs.
+        let cols: Vec<usize> = (0..d0).filter(|&j| !all_finite(h.column(j))).collect();
+        if !cols.is_empty() {
+            let p = Primal::new(&self.layers, x);
+            for j in cols {
+                let e = unit::<T>(d0, j);
+                h.column_mut(j).assign(&p.hvp(&self.layers, e.view()));
+            }
+        }
+        Ok(h)
     }
 
     /// f(x) and ∇_{W_k} f(x) for every layer (each shaped like W_k), as
@@ -378,7 +492,16 @@ impl<T: Real> Mlp<T> {
             bytes_of(&[l.weights.len()], size).and_then(|b| n.checked_add(b))
         });
         ensure_fits(|| "the weight gradients".into(), bytes)?;
-        Ok(self.with_pooled(|ws| reverse::value_and_weight_grads(&self.layers, x, ws)))
+        if self.fast_is_safe(x) {
+            let (f, grads, adjoints_finite) =
+                self.with_pooled(|ws| reverse::value_and_weight_grads(&self.layers, x, ws));
+            // With finite adjoints each entry is one product, rounded as IEEE rounds it.
+            if f.is_finite() && adjoints_finite {
+                return Ok((f, grads));
+            }
+        }
+        let p = Primal::new(&self.layers, x);
+        Ok((p.value(), p.weight_grads(&self.layers)))
     }
 
     /// A workspace for [`value_and_grad_with`](Self::value_and_grad_with).
@@ -401,6 +524,37 @@ impl<T: Real> Mlp<T> {
         r
     }
 
+    /// d_L.
+    fn output_width(&self) -> usize {
+        self.layers[self.layers.len() - 1].weights.nrows()
+    }
+
+    /// Whether the fast forward pass cannot overflow at x: every partial sum of
+    /// y_k = W_k·a_{k−1}, in any order, is at most ‖W_k‖_∞·max|a_{k−1}|, and
+    /// max|a_k| ≤ 1 (sigmoid, tanh), ≤ max|y_k| (ReLU, identity) or ≤ max|y_k| + 1
+    /// (softplus). With a margin of 2⁸ for rounding. When this holds, the pre-activations
+    /// are right, and an overflow anywhere later (a product of the chain of Jacobians)
+    /// can only leave a non-finite result: IEEE ±inf and NaN never turn finite through
+    /// sums and products. So every call takes the wide path when this fails or its
+    /// result is not finite, and only then.
+    fn fast_is_safe(&self, x: ArrayView1<T>) -> bool {
+        let limit = T::max_value().as_f64() / 256.0;
+        let mut a = x.iter().fold(0.0_f64, |m, v| m.max(v.as_f64().abs()));
+        for layer in &self.layers {
+            let y = layer.norm * a;
+            // NaN (an infinite norm times a zero input) is unsafe too.
+            if y.is_nan() || y > limit {
+                return false;
+            }
+            a = match layer.activation {
+                Activation::Sigmoid | Activation::Tanh => 1.0,
+                Activation::Softplus => y + 1.0,
+                Activation::Relu | Activation::Identity => y,
+            };
+        }
+        true
+    }
+
     /// Errors unless `x` has d0 finite entries.
     fn check_input(&self, what: &'static str, x: ArrayView1<T>) -> Result<()> {
         let d0 = self.layers[0].weights.ncols();
@@ -413,6 +567,17 @@ impl<T: Real> Mlp<T> {
         }
         check_finite(what, x)
     }
+}
+
+fn all_finite<T: Real>(a: ArrayView1<T>) -> bool {
+    a.iter().all(|v| v.is_finite())
+}
+
+/// e_i, of length n.
+fn unit<T: Real>(n: usize, i: usize) -> Array1<T> {
+    let mut e = Array1::zeros(n);
+    e[i] = T::one();
+    e
 }
 
 /// Errors with the first non-finite entry of `a`, in row-major order.

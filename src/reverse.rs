@@ -83,12 +83,13 @@ fn backward<T: Real>(layers: &[Layer<T>], ws: &mut Workspace<T>, mut grad: Array
 
 /// f(x) and ∇_{W_k} f for every layer: ∇_{W_k} f = ḡ_k·a_{k−1}ᵀ, the outer product of
 /// the adjoint of y_k with the layer's input (a_0 = x), as `loss.backward()` fills
-/// `W.grad`. Cost: a reverse sweep plus writing Σ d_k·d_{k−1} values.
+/// `W.grad`. Cost: a reverse sweep plus writing Σ d_k·d_{k−1} values. The flag says
+/// whether every adjoint ḡ_k was finite (if not, an overflow may have left NaNs).
 pub(crate) fn value_and_weight_grads<T: Real>(
     layers: &[Layer<T>],
     x: ArrayView1<T>,
     ws: &mut Workspace<T>,
-) -> (T, Vec<Array2<T>>) {
+) -> (T, Vec<Array2<T>>, bool) {
     let depth = layers.len();
     let f = evaluate(layers, x, ws, false);
     let mut grads: Vec<Array2<T>> = layers
@@ -97,7 +98,9 @@ pub(crate) fn value_and_weight_grads<T: Real>(
         .collect();
     // ḡ_L = φ'(y_L); then ḡ_{k−1} = φ'(y_{k−1}) ∘ (W_kᵀ·ḡ_k).
     let mut g = ws.s[depth - 1].clone();
+    let mut finite = true;
     for k in (0..depth).rev() {
+        finite &= g.iter().all(|v| v.is_finite());
         let input = if k == 0 { x } else { ws.h[k - 1].view() };
         outer(g.view(), input, &mut grads[k]);
         if k > 0 {
@@ -107,7 +110,7 @@ pub(crate) fn value_and_weight_grads<T: Real>(
             g = next;
         }
     }
-    (f, grads)
+    (f, grads, finite)
 }
 
 /// out = g·aᵀ, rows in parallel when large.

@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""Reference cases with entries up to ±1.7e308, computed in 50-digit mpmath.
+
+Same files as tests/data/deep (see scripts/deep_oracle.py), written to
+tests/data/extreme/<case>/. mpmath has no exponent range to overflow, so every
+reference is the exact value rounded once to float64: ±inf only where the exact value
+is beyond it. The activations' slopes follow the crate's f64 semantics (flushed to 0
+below eps*sqrt(min normal) ~ 3.3e-170; sigma below the smallest normal is 0), which
+are documented and tested in src/activation.rs; everything else is exact.
+
+Cases are drawn from fixed seeds and kept only if every sum is well conditioned
+(sum |terms| <= 1e3 |sum| wherever the sum matters), so that a float64 computation
+with an unbounded exponent must agree to ~1e-13 relative.
+
+    pip install numpy mpmath && python3 scripts/extreme_reference.py
+"""
+import pathlib
+
+import mpmath as mp
+import numpy as np
+
+mp.mp.dps = 50
+EPS, TINY = 2.0**-52, 2.0**-1022
+FLUSH = EPS * mp.sqrt(TINY)
+
+
+def flush(s):
+    return mp.mpf(0) if s < FLUSH else s
+
+
+def act(name, t):
+    """(phi(t), phi'(t), phi''(t)) with the crate's f64 flushes."""
+    if name == "sigmoid":
+        e = mp.exp(-abs(t))
+        s = 1 / (1 + e) if t >= 0 else e / (1 + e)
+        s = mp.mpf(0) if s < TINY else s
+        ds = flush(e / (1 + e) ** 2)
+        return s, ds, ds * (1 - 2 * s)
+    if name == "tanh":
+        th = mp.tanh(t)
+        d = flush(1 / mp.cosh(t) ** 2)
+        return th, d, -2 * th * d
+    if name == "softplus":
+        s, ds, _ = act("sigmoid", t)
+        return mp.log(1 + mp.exp(t)), s, ds
+    if name == "relu":
+        return (t, mp.mpf(1), mp.mpf(0)) if t > 0 else (mp.mpf(0), mp.mpf(0), mp.mpf(0))
+    if name == "identity":
+        return t, mp.mpf(1), mp.mpf(0)
+    raise ValueError(name)
+
+
+def matvec(w, a, cond):
+    out = []
+    for row in w:
+        terms = [wi * ai for wi, ai in zip(row, a)]
+        total = mp.fsum(terms)
+        cond.append((mp.fsum(abs(t) for t in terms), abs(total)))
+        out.append(total)
+    return out
+
+
+def t(w):
+    return [list(col) for col in zip(*w)]
+
+
+def evaluate(ws, acts, x, v, u):
+    cond = []
+    a, hs, ys, s, c = x, [], [], [], []
+    for w, name in zip(ws, acts):
+        y = matvec(w, a, cond)
+        trip = [act(name, yi) for yi in y]
+        a = [p[0] for p in trip]
+        ys.append(y)
+        hs.append(a)
+        s.append([p[1] for p in trip])
+        c.append([p[2] for p in trip])
+    L = len(ws)
+    F = hs[-1]
+
+    def adjoints(seed):
+        g = [si * ui for si, ui in zip(s[-1], seed)]
+        gs = [None] * L
+        for k in reversed(range(L)):
+            gs[k] = g
+            a_ = matvec(t(ws[k]), g, cond)
+            g = [si * ai for si, ai in zip(s[k - 1], a_)] if k > 0 else a_
+        return gs, g
+
+    def tangents(vec):
+        tan, ts = vec, []
+        for k, w in enumerate(ws):
+            if k > 0:
+                tan = [si * ti for si, ti in zip(s[k - 1], ts[-1])]
+            ts.append(matvec(w, tan, cond))
+        return ts
+
+    ones = [mp.mpf(1)] * len(F)
+    gs, grad = adjoints(ones)
+    d0 = len(x)
+
+    def hvp(vec):
+        ts = tangents(vec)
+        gdot = [ci * ti for ci, ti in zip(c[-1], ts[-1])]
+        for k in reversed(range(1, L)):
+            a_ = matvec(t(ws[k]), gs[k], cond)
+            adot = matvec(t(ws[k]), gdot, cond)
+            gdot = [
+                s[k - 1][i] * adot[i] + c[k - 1][i] * ts[k - 1][i] * a_[i]
+                for i in range(len(a_))
+            ]
+        return matvec(t(ws[0]), gdot, cond)
+
+    def jvp(vec):
+        return [si * ti for si, ti in zip(s[-1], tangents(vec)[-1])]
+
+    unit = lambda n, i: [mp.mpf(1) if j == i else mp.mpf(0) for j in range(n)]
+    jac_cols = [jvp(unit(d0, j)) for j in range(d0)]
+    out = {
+        "F": F,
+        "f": mp.fsum(F),
+        "grad": grad,
+        "jvp": jvp(v),
+        "vjp": adjoints(u)[1],
+        "jac": [list(r) for r in zip(*jac_cols)],
+        "hvp": hvp(v),
+        "hessian": [list(r) for r in zip(*[hvp(unit(d0, j)) for j in range(d0)])],
+    }
+    for k in range(L):
+        a_in = x if k == 0 else hs[k - 1]
+        out[f"dW{k + 1}"] = [[gi * ai for ai in a_in] for gi in gs[k]]
+    return out, cond
+
+
+def f64(v):
+    return np.array(v, dtype=object).astype(float) if not isinstance(v, mp.mpf) else float(v)
+
+
+def well_conditioned(cond):
+    return all(absum <= 1e3 * total for absum, total in cond)
+
+
+def log_uniform(rng, shape, lo, hi):
+    mag = 10.0 ** rng.uniform(lo, hi, shape)
+    return np.where(rng.random(shape) < 0.5, -mag, mag)
+
+
+def case_adjoint(rng):
+    """Primal moderate (A·x ~ 1: A ~ 1e308, x ~ 1e-308), gradient entries near and
+    beyond f64's range: partial sums of Aᵀ·z overflow where the total may not."""
+    widths = [5, 8, 6]
+    A = rng.uniform(0.5, 1.0, (8, 5)) * np.where(rng.random((8, 5)) < 0.5, -1, 1) * 1.7e308
+    x = rng.standard_normal(5) * 1e-308
+    B = rng.standard_normal((6, 8)) * 3
+    return widths, ["sigmoid", "sigmoid"], [A, B], x
+
+
+def case_saturated(rng):
+    """Magnitudes log-uniform over 1e-300 … 1e308 through tanh, ReLU, identity and
+    sigmoid: pre-activations far beyond f64 that must keep their sign."""
+    widths = [4, 5, 5, 4, 3]
+    acts = ["tanh", "relu", "identity", "sigmoid"]
+    ws = [log_uniform(rng, (o, i), -300, 308) for i, o in zip(widths[:-1], widths[1:])]
+    x = log_uniform(rng, 4, -300, 308)
+    return widths, acts, ws, x
+
+
+def case_softplus(rng):
+    """Softplus carrying ~1e300 values into an identity output whose sum overflows
+    only in part: F has finite and infinite entries."""
+    widths = [3, 4, 3]
+    W1 = log_uniform(rng, (4, 3), 290, 300)
+    W2 = log_uniform(rng, (3, 4), 5, 12)
+    x = rng.standard_normal(3)
+    return widths, ["softplus", "identity"], [W1, W2], x
+
+
+def mixed_output(out):
+    F = np.asarray(f64(out["F"]))
+    return np.any(np.isinf(F)) and np.any(np.isfinite(F) & (F != 0))
+
+
+CASES = {
+    "adjoint": (case_adjoint, lambda out: True),
+    "saturated": (case_saturated, lambda out: True),
+    "softplus": (case_softplus, mixed_output),
+}
+
+
+def main():
+    root = pathlib.Path(__file__).resolve().parent.parent / "tests/data/extreme"
+    for name, (make, wanted) in CASES.items():
+        for seed in range(100):
+            rng = np.random.default_rng([2026, seed])
+            widths, acts, ws, x = make(rng)
+            v = rng.standard_normal(widths[0])
+            u = rng.standard_normal(widths[-1])
+            mws = [[[mp.mpf(float(e)) for e in row] for row in w] for w in ws]
+            mx, mv, mu = ([mp.mpf(float(e)) for e in a] for a in (x, v, u))
+            out, cond = evaluate(mws, acts, mx, mv, mu)
+            if well_conditioned(cond) and wanted(out):
+                break
+        else:
+            raise SystemExit(f"{name}: no well-conditioned seed")
+        d = root / name
+        d.mkdir(parents=True, exist_ok=True)
+        for k, w in enumerate(ws):
+            np.save(d / f"W{k + 1}.npy", np.ascontiguousarray(w, dtype="<f8"))
+        (d / "activations.txt").write_text("".join(a + "\n" for a in acts))
+        for n, a in (("x", x), ("v", v), ("u", u)):
+            np.save(d / f"{n}.npy", np.asarray(a, dtype="<f8"))
+        for n, val in out.items():
+            np.save(d / f"{n}.npy", np.asarray(f64(val), dtype="<f8"))
+        inf = {n: int(np.sum(~np.isfinite(np.asarray(f64(val))))) for n, val in out.items()}
+        print(f"{name}: seed {seed}, widths {widths}, non-finite entries {inf}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,263 @@
+//! Entries up to ±f64::MAX: sums whose terms leave f64's range. Exact answers by
+//! construction here; 50-digit mpmath references in `deep_oracle.rs` (tests/data/extreme).
+//! Every call either proves its fast pass cannot overflow or recomputes in wide-range
+//! arithmetic (src/wide.rs); these tests fail if either half is missing.
+//!
+//! `FWDREV_EXTREME_CASES` sets the random networks per property (default 300; CI runs
+//! 20 000 in release).
+
+use fwdrev::activation::sigmoid_derivative;
+use fwdrev::{Activation, Mlp, Mode, Network};
+use ndarray::{array, Array1, Array2, ArrayView1};
+use proptest::prelude::*;
+
+const MODES: [Mode; 3] = [Mode::Forward, Mode::Reverse, Mode::Auto];
+
+fn cases() -> u32 {
+    std::env::var("FWDREV_EXTREME_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300)
+}
+
+fn zeros(n: usize) -> Array1<f64> {
+    Array1::zeros(n)
+}
+
+#[test]
+fn a_sum_that_passes_plus_infinity_keeps_its_sign() {
+    // y1 = 1e308·(1 + 1 − 1 − 1 − 1) = −1e308. Summed in order it reaches +inf and stays
+    // there: σ(y1) would be 1 instead of 0, and f = σ(1) instead of σ(0) = ½, silently.
+    let net = Network::new(array![[1.0, 1.0, -1.0, -1.0, -1.0]], array![[1.0]]).unwrap();
+    let x = Array1::from_elem(5, 1e308);
+    assert_eq!(net.value(x.view()).unwrap(), 0.5);
+    assert_eq!(net.mlp().output(x.view()).unwrap(), array![0.5]);
+    for mode in MODES {
+        // σ'(y1) = 0: no path reaches x.
+        assert_eq!(
+            net.value_and_grad(x.view(), mode).unwrap(),
+            (0.5, zeros(5)),
+            "{mode}"
+        );
+        assert_eq!(
+            net.mlp().jacobian(x.view(), mode).unwrap(),
+            Array2::zeros((1, 5))
+        );
+    }
+    let mlp = net.mlp();
+    assert_eq!(mlp.hvp(x.view(), x.view()).unwrap(), (zeros(5), zeros(5)));
+    assert_eq!(mlp.hessian(x.view()).unwrap(), Array2::zeros((5, 5)));
+    let (_, uj) = mlp.vjp(x.view(), array![1.0].view()).unwrap();
+    assert_eq!(uj, zeros(5));
+    let (f, dw) = mlp.value_and_weight_grads(x.view()).unwrap();
+    // ∇_A f = σ'(y1)·(…)·xᵀ = 0; ∇_B f = σ'(y2)·σ(y1)ᵀ = ¼·0.
+    assert_eq!(
+        (f, &dw[0], &dw[1]),
+        (0.5, &Array2::zeros((1, 5)), &array![[0.0]])
+    );
+    // In a batch, beside an ordinary point.
+    let mut xs = Array2::from_elem((5, 2), 0.25);
+    xs.column_mut(0).assign(&x);
+    let (fs, gs) = net.value_and_grad_batch(xs.view()).unwrap();
+    assert_eq!((fs[0], gs.column(0).to_owned()), (0.5, zeros(5)));
+    let (f1, g1) = net.value_and_grad(xs.column(1), Mode::Reverse).unwrap();
+    assert!((fs[1] - f1).abs() <= 1e-15 && (&gs.column(1) - &g1).iter().all(|e| e.abs() <= 1e-15));
+}
+
+#[test]
+fn products_beyond_f64_that_cancel_give_the_exact_gradient() {
+    // y1 = 1e308·1e308 − 1e308·1e308 = 0: σ(0) = ½, σ'(0) = ¼; y2 = 2·½ = 1.
+    // ∇f = Aᵀ·(σ'(y1)·B·σ'(y2)) = (1e308, −1e308)·½σ'(1): finite, near f64's top.
+    let net = Network::new(array![[1e308, -1e308]], array![[2.0]]).unwrap();
+    let x = array![1e308, 1e308];
+    let want_f = fwdrev::activation::sigmoid(1.0);
+    let g = 1e308 * (0.5 * sigmoid_derivative(1.0));
+    for mode in MODES {
+        let (f, grad) = net.value_and_grad(x.view(), mode).unwrap();
+        assert_eq!(f, want_f, "{mode}");
+        for (got, want) in grad.iter().zip([g, -g]) {
+            let (got, want): (f64, f64) = (*got, want);
+            assert!(
+                (got - want).abs() <= 2.0 * f64::EPSILON * g,
+                "{mode}: {got:e} vs {want:e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn values_beyond_f64_are_infinite_and_the_rest_exact() {
+    // One identity layer: F = W·x = (1e308·1e308 − 1e308·1e308, 1e308·1e308 + 1e308·1e308)
+    // = (0, 2e616): F₁ is exactly 0, F₂ and f are beyond f64 (+inf); ∇f = Wᵀ·1 =
+    // (2e308, 0): +inf and an exact 0.
+    let w = array![[1e308, -1e308], [1e308, 1e308]];
+    let net = Mlp::new(vec![(w, Activation::Identity)]).unwrap();
+    let x = array![1e308, 1e308];
+    assert_eq!(net.output(x.view()).unwrap(), array![0.0, f64::INFINITY]);
+    assert_eq!(net.value(x.view()).unwrap(), f64::INFINITY);
+    for mode in MODES {
+        let (f, grad) = net.value_and_grad(x.view(), mode).unwrap();
+        assert_eq!(
+            (f, grad),
+            (f64::INFINITY, array![f64::INFINITY, 0.0]),
+            "{mode}"
+        );
+        // J = W itself: every entry representable.
+        assert_eq!(
+            net.jacobian(x.view(), mode).unwrap(),
+            array![[1e308, -1e308], [1e308, 1e308]]
+        );
+    }
+    // J·v with v = (1, −1): (2e308, 0) → (+inf, 0); uᵀ·J with u = (1, −1): (0, −2e308).
+    let (_, jv) = net.jvp(x.view(), array![1.0, -1.0].view()).unwrap();
+    assert_eq!(jv, array![f64::INFINITY, 0.0]);
+    let (_, uj) = net.vjp(x.view(), array![1.0, -1.0].view()).unwrap();
+    assert_eq!(uj, array![0.0, f64::NEG_INFINITY]);
+    // Linear: no curvature; ∇_W f = 1·xᵀ.
+    assert_eq!(net.hessian(x.view()).unwrap(), Array2::zeros((2, 2)));
+    let (_, dw) = net.value_and_weight_grads(x.view()).unwrap();
+    assert_eq!(dw[0], Array2::from_elem((2, 2), 1e308));
+}
+
+#[test]
+fn the_wide_path_is_bit_identical_across_runs_and_threads() {
+    // 150×150 layers: every wide product splits over rayon's threads. x₀ = 1e308 meets a
+    // zero column of A: harmless, but it puts the bound beyond f64, so every call runs
+    // wide; the other entries keep A·x moderate, so the gradient is informative.
+    let d = 150;
+    let net = Network::<f64>::from_seed(d, d, d, 5).unwrap();
+    let mut a = net.a().mapv(|v| v * 1e306);
+    a.column_mut(0).fill(0.0);
+    let huge = Network::new(a, net.b().to_owned()).unwrap();
+    let mut x = fwdrev::random::standard_normal_vector::<f64>(d, 6).mapv(|v| v * 1e-307);
+    x[0] = 1e308;
+    let v = fwdrev::random::standard_normal_vector::<f64>(d, 7);
+    let run = || {
+        let (f, g) = huge.value_and_grad(x.view(), Mode::Forward).unwrap();
+        let (_, hv) = huge.mlp().hvp(x.view(), v.view()).unwrap();
+        let bits = |a: &Array1<f64>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        (f.to_bits(), bits(&g), bits(&hv))
+    };
+    let first = run();
+    let (_, g) = huge.value_and_grad(x.view(), Mode::Reverse).unwrap();
+    assert!(
+        g.iter().filter(|g| **g != 0.0 && g.is_finite()).count() > d / 2,
+        "{g}"
+    );
+    std::thread::scope(|s| {
+        let runs: Vec<_> = (0..4).map(|_| s.spawn(run)).collect();
+        for r in runs {
+            assert!(r.join().unwrap() == first);
+        }
+    });
+}
+
+/// An entry: anything up to ±f64::MAX, most of them huge.
+fn entry() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        3 => -f64::MAX..f64::MAX,
+        1 => -1.0..1.0f64,
+        1 => (-300.0..308.0f64, any::<bool>()).prop_map(|(e, neg)| {
+            let v = 10f64.powf(e);
+            if neg { -v } else { v }
+        }),
+        1 => Just(0.0),
+    ]
+}
+
+fn network() -> impl Strategy<Value = (Mlp<f64>, Array1<f64>, Array1<f64>, Array1<f64>)> {
+    (
+        prop::collection::vec(1usize..6, 2..5),
+        prop::collection::vec(0usize..5, 4),
+    )
+        .prop_flat_map(|(widths, acts)| {
+            let layers: Vec<_> = widths
+                .windows(2)
+                .enumerate()
+                .map(|(k, w)| {
+                    let (act, rows, cols) = (Activation::ALL[acts[k]], w[1], w[0]);
+                    prop::collection::vec(entry(), rows * cols)
+                        .prop_map(move |v| (Array2::from_shape_vec((rows, cols), v).unwrap(), act))
+                })
+                .collect();
+            let (d0, d_out) = (widths[0], widths[widths.len() - 1]);
+            (
+                layers,
+                prop::collection::vec(entry(), d0),
+                prop::collection::vec(entry(), d0),
+                prop::collection::vec(entry(), d_out),
+            )
+        })
+        .prop_map(|(layers, x, v, u)| (Mlp::new(layers).unwrap(), x.into(), v.into(), u.into()))
+}
+
+fn no_nan<'a>(what: &str, values: impl IntoIterator<Item = &'a f64>) -> Result<(), TestCaseError> {
+    for v in values {
+        prop_assert!(!v.is_nan(), "{}: NaN", what);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    /// No call gives NaN from finite inputs, whatever their size; outputs of bounded
+    /// activations stay in their range, so f is finite; the modes agree on which
+    /// gradient entries are infinite.
+    #[test]
+    fn no_call_gives_nan_on_huge_entries((net, x, v, u) in network()) {
+        let (x, v, u): (ArrayView1<f64>, _, _) = (x.view(), v.view(), u.view());
+        let out = net.output(x).unwrap();
+        no_nan("F", &out)?;
+        let last = net.layers().last().unwrap().activation();
+        if matches!(last, Activation::Sigmoid | Activation::Tanh) {
+            prop_assert!(out.iter().all(|v| v.abs() <= 1.0));
+            prop_assert!(net.value(x).unwrap().is_finite());
+        }
+        let f = net.value(x).unwrap();
+        prop_assert!(!f.is_nan());
+        let mut infinite = None;
+        for mode in MODES {
+            let (fm, g) = net.value_and_grad(x, mode).unwrap();
+            prop_assert!(fm == f || (fm - f).abs() <= 1e-12 * f.abs(), "{}: f {} vs {}", mode, fm, f);
+            no_nan("grad", &g)?;
+            let inf: Vec<bool> = g.iter().map(|v| v.is_infinite()).collect();
+            if let Some(first) = &infinite {
+                prop_assert_eq!(first, &inf, "{}", mode);
+            }
+            infinite = Some(inf);
+            no_nan("jacobian", &net.jacobian(x, mode).unwrap())?;
+        }
+        no_nan("jvp", &net.jvp(x, v).unwrap().1)?;
+        no_nan("vjp", &net.vjp(x, u).unwrap().1)?;
+        let (g, hv) = net.hvp(x, v).unwrap();
+        no_nan("hvp grad", &g)?;
+        no_nan("hvp", &hv)?;
+        no_nan("hessian", &net.hessian(x).unwrap())?;
+        let (_, dw) = net.value_and_weight_grads(x).unwrap();
+        for d in &dw {
+            no_nan("weight grads", d)?;
+        }
+        let xs = x.insert_axis(ndarray::Axis(1));
+        let (fs, gs) = net.value_and_grad_batch(xs).unwrap();
+        no_nan("batch f", &fs)?;
+        no_nan("batch grads", &gs)?;
+    }
+
+    /// The same in f32, whose range ends at 3.4e38: the wide path rounds to f32 last.
+    #[test]
+    fn no_call_gives_nan_in_f32((net, x, v, _u) in network()) {
+        // ×1e−270 maps ±1.8e308 to ±1.8e38, inside f32's range.
+        let small = |v: f64| (v * 1e-270) as f32;
+        let layers = net.layers().iter().map(|l| (l.weights().mapv(small), l.activation())).collect();
+        let net = Mlp::<f32>::new(layers).unwrap();
+        let small = |a: &Array1<f64>| a.mapv(small);
+        let (x, v) = (small(&x), small(&v));
+        for mode in MODES {
+            let (f, g) = net.value_and_grad(x.view(), mode).unwrap();
+            prop_assert!(!f.is_nan() && g.iter().all(|v| !v.is_nan()), "{}", mode);
+        }
+        let (_, hv) = net.hvp(x.view(), v.view()).unwrap();
+        prop_assert!(hv.iter().all(|v| !v.is_nan()));
+    }
+}
