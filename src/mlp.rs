@@ -50,6 +50,12 @@ impl<T: Real> Layer<T> {
 /// dimension is 0, every entry is finite. Evaluations then only check their vectors.
 /// The two-layer sigmoid [`Network`](crate::Network) is this type with two sigmoid
 /// layers; both run the same kernels.
+///
+/// Entries may be as large as the type allows (±f64::MAX): no call returns NaN, and
+/// results are finite wherever their exact values are (±inf only beyond the type's
+/// range). Each call bounds its forward pass from ‖W_k‖_∞ and max|x|; where a fast pass
+/// could overflow, or its result came out non-finite, the call (or only the affected
+/// rows or columns) is recomputed in wide-range arithmetic, ~9× slower.
 #[derive(Debug)]
 pub struct Mlp<T: Real> {
     layers: Vec<Layer<T>>,

@@ -3,17 +3,20 @@
 //!
 //! A number is m·2^e with 0.5 ≤ |m| < 1 and a 64-bit exponent, so no product or sum of
 //! finite inputs overflows: y = W·a is exact up to rounding even where W and a hold
-//! ±1e308 and the terms cancel. Each dot product keeps one accumulator scaled to its
-//! largest term so far (terms below it by 2^1100 vanish, far below the rounding error).
+//! ±1e308 and the terms cancel. Each dot product is summed scaled to its largest term
+//! (terms more than 2^1074 below it vanish, far below the rounding error).
 //! Activations of |y| ≥ 2^1000 take their limits: σ → 0 or 1 with σ' = σ'' = 0, tanh → ±1,
 //! ReLU, softplus and identity pass y through. Results are rounded to the output type at
 //! the end: finite wherever the exact value is, ±inf (with the right sign) where it is
 //! beyond the type's range, never NaN.
 //!
 //! Slopes and curvatures are those of [`Activation`] in f64 (flushed below 3.3e−170 as
-//! there), so on ordinary inputs this path and the fast kernels agree to rounding. It
-//! is scalar code: ~10× a fast gradient. [`Mlp`](crate::Mlp) takes it only when a
-//! bound says a fast pass might overflow, or a fast result came out non-finite.
+//! there), so on ordinary inputs this path and the fast kernels agree to rounding.
+//! Products whose own bound fits (‖W‖_∞·max|a| or ‖W‖_∞·Σ|g| within range) run in
+//! plain f64; the rest term by term. Scalar code: with one layer's weights at ~1e306 a
+//! gradient costs ~9× a fast one (benches/wide.rs). [`Mlp`](crate::Mlp) takes this path
+//! only when its bound says a fast pass might overflow, or a fast result came out
+//! non-finite.
 
 use crate::{Activation, Layer, Real};
 use ndarray::{Array1, Array2, ArrayView1};
@@ -169,15 +172,19 @@ impl Acc {
 /// Below this many weights a product runs on the calling thread.
 const PARALLEL_MIN: usize = 1 << 14;
 
-/// W·a, row by row (rows in parallel; each row's sum in column order).
-fn mul<T: Real>(w: &Array2<T>, a: &[Wide]) -> Vec<Wide> {
-    let row = |r: ArrayView1<T>| {
-        let mut acc = Acc::EMPTY;
-        r.iter()
-            .zip(a)
-            .for_each(|(&w, &x)| acc.add_product(w.as_f64(), x));
-        acc.wide()
-    };
+/// Products whose every partial sum is bounded by this run in plain f64 (the margin
+/// covers rounding), as [`Mlp`](crate::Mlp)'s own check does for the fast kernels.
+const LIMIT: f64 = f64::MAX / 256.0;
+
+/// `v` in plain f64 if every entry is within 2^1000.
+fn plain(v: &[Wide]) -> Option<Vec<f64>> {
+    v.iter()
+        .all(|v| v.e <= 1000)
+        .then(|| v.iter().map(|v| v.to_f64()).collect())
+}
+
+/// Rows of `w` (in parallel when large), each mapped by `row`.
+fn by_rows<T: Real>(w: &Array2<T>, row: impl Fn(ArrayView1<T>) -> Wide + Sync + Send) -> Vec<Wide> {
     if w.len() < PARALLEL_MIN {
         w.rows().into_iter().map(row).collect()
     } else {
@@ -186,32 +193,93 @@ fn mul<T: Real>(w: &Array2<T>, a: &[Wide]) -> Vec<Wide> {
     }
 }
 
-/// Wᵀ·g, streaming W's rows into one accumulator per column (blocks of columns in
-/// parallel; each column's sum in row order).
-fn mul_t<T: Real>(w: &Array2<T>, g: &[Wide]) -> Vec<Wide> {
+/// Blocks of columns of `w` (in parallel when large), each mapped by `block`.
+fn by_columns<T: Real>(
+    w: &Array2<T>,
+    block: impl Fn(std::ops::Range<usize>) -> Vec<Wide> + Sync + Send,
+) -> Vec<Wide> {
     const BLOCK: usize = 256;
     let cols = w.ncols();
-    let block = |start: usize| -> Vec<Wide> {
-        let end = (start + BLOCK).min(cols);
-        let mut acc = vec![Acc::EMPTY; end - start];
-        for (row, &gi) in w.rows().into_iter().zip(g) {
-            if gi.m == 0.0 {
-                continue;
-            }
-            let row = &row.as_slice().expect("row-major")[start..end];
+    let ranges: Vec<_> = (0..cols)
+        .step_by(BLOCK)
+        .map(|s| s..(s + BLOCK).min(cols))
+        .collect();
+    let blocks: Vec<Vec<Wide>> = if w.len() < PARALLEL_MIN {
+        ranges.into_iter().map(block).collect()
+    } else {
+        ranges.into_par_iter().map(block).collect()
+    };
+    blocks.concat()
+}
+
+/// W·a, each row's sum in column order: in plain f64 when ‖W‖_∞·max|a| bounds it
+/// within range, else term by term in wide range.
+fn mul<T: Real>(layer: &Layer<T>, a: &[Wide]) -> Vec<Wide> {
+    let w = &layer.weights;
+    if let Some(p) = plain(a) {
+        let max = p.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        if layer.norm * max <= LIMIT {
+            return by_rows(w, |r| {
+                let y: f64 = r.iter().zip(&p).map(|(&w, &a)| w.as_f64() * a).sum();
+                Wide::from_f64(y)
+            });
+        }
+    }
+    by_rows(w, |r| {
+        let r = r.to_slice().expect("row-major");
+        // Two passes: the largest term's exponent, then every term scaled to it.
+        let top = r
+            .iter()
+            .zip(a)
+            .filter(|(&w, x)| w != T::zero() && x.m != 0.0)
+            .map(|(&w, x)| split(w.as_f64()).1 + x.e)
+            .max();
+        let Some(top) = top else {
+            return Wide::ZERO;
+        };
+        let sum: f64 = r
+            .iter()
+            .zip(a)
+            .map(|(&w, x)| {
+                let (m, e) = split(w.as_f64());
+                m * x.m * pow2(e + x.e - top)
+            })
+            .sum();
+        Wide::scaled(sum, top)
+    })
+}
+
+/// Wᵀ·g, streaming W's rows into one accumulator per column, each column's sum in row
+/// order: in plain f64 when ‖W‖_∞·Σ|g| (≥ max|W|·Σ|g|) bounds it within range.
+fn mul_t<T: Real>(layer: &Layer<T>, g: &[Wide]) -> Vec<Wide> {
+    let w = &layer.weights;
+    let row = |i: usize, cols: &std::ops::Range<usize>| {
+        let r = w.row(i);
+        &r.to_slice().expect("row-major")[cols.clone()]
+    };
+    if let Some(p) = plain(g) {
+        let sum: f64 = p.iter().map(|v| v.abs()).sum();
+        if layer.norm * sum <= LIMIT {
+            return by_columns(w, |cols| {
+                let mut acc = vec![0.0_f64; cols.len()];
+                for (i, &gi) in p.iter().enumerate().filter(|(_, g)| **g != 0.0) {
+                    acc.iter_mut()
+                        .zip(row(i, &cols))
+                        .for_each(|(acc, &wij)| *acc += wij.as_f64() * gi);
+                }
+                acc.into_iter().map(Wide::from_f64).collect()
+            });
+        }
+    }
+    by_columns(w, |cols| {
+        let mut acc = vec![Acc::EMPTY; cols.len()];
+        for (i, &gi) in g.iter().enumerate().filter(|(_, g)| g.m != 0.0) {
             acc.iter_mut()
-                .zip(row)
+                .zip(row(i, &cols))
                 .for_each(|(acc, &wij)| acc.add_product(wij.as_f64(), gi));
         }
         acc.into_iter().map(Acc::wide).collect()
-    };
-    let starts: Vec<usize> = (0..cols).step_by(BLOCK).collect();
-    let blocks: Vec<Vec<Wide>> = if w.len() < PARALLEL_MIN {
-        starts.into_iter().map(block).collect()
-    } else {
-        starts.into_par_iter().map(block).collect()
-    };
-    blocks.concat()
+    })
 }
 
 /// (φ(y), φ'(y), φ''(y)); the limits for |y| ≥ 2^1000, [`Activation`]'s own f64
@@ -246,7 +314,7 @@ impl Primal {
         let (mut h, mut s, mut c) = (Vec::new(), Vec::new(), Vec::new());
         for layer in layers {
             let input = h.last().unwrap_or(&x);
-            let y = mul(&layer.weights, input);
+            let y = mul(layer, input);
             let act = layer.activation;
             let (hk, (sk, ck)): (Vec<Wide>, (Vec<f64>, Vec<f64>)) = y
                 .into_iter()
@@ -294,7 +362,7 @@ impl Primal {
             .collect();
         let mut adjoints = vec![Vec::new(); depth];
         for k in (0..depth).rev() {
-            let a = mul_t(&layers[k].weights, &g);
+            let a = mul_t(&layers[k], &g);
             adjoints[k] = std::mem::replace(&mut g, a);
             if k > 0 {
                 g.iter_mut()
@@ -347,7 +415,7 @@ impl Primal {
                     })
                     .expect("previous tangent");
             }
-            out.push(mul(&layer.weights, &t));
+            out.push(mul(layer, &t));
         }
         out
     }
@@ -376,8 +444,8 @@ impl Primal {
             .map(|(t, &c)| t.mul_f64(c))
             .collect();
         for k in (1..depth).rev() {
-            let a = mul_t(&layers[k].weights, &adjoints[k]);
-            let adot = mul_t(&layers[k].weights, &gdot);
+            let a = mul_t(&layers[k], &adjoints[k]);
+            let adot = mul_t(&layers[k], &gdot);
             gdot = (0..a.len())
                 .map(|i| {
                     let first = adot[i].mul_f64(self.s[k - 1][i]);
@@ -386,7 +454,7 @@ impl Primal {
                 })
                 .collect();
         }
-        to_array(&mul_t(&layers[0].weights, &gdot))
+        to_array(&mul_t(&layers[0], &gdot))
     }
 }
 
