@@ -306,6 +306,15 @@ pub(crate) struct Primal {
     h: Vec<Vec<Wide>>,
     s: Vec<Vec<f64>>,
     c: Vec<Vec<f64>>,
+    /// f's reverse sweep, once: the gradient, weight gradients and every HVP share it.
+    of_f: std::cell::OnceCell<Adjoints>,
+}
+
+/// A reverse sweep: ḡ_k, the adjoint of y_k, and a_k = W_kᵀ·ḡ_k (k = 1 … L; a_1 is
+/// the adjoint of x).
+struct Adjoints {
+    g: Vec<Vec<Wide>>,
+    a: Vec<Vec<Wide>>,
 }
 
 impl Primal {
@@ -327,7 +336,13 @@ impl Primal {
             s.push(sk);
             c.push(ck);
         }
-        Primal { x, h, s, c }
+        Primal {
+            x,
+            h,
+            s,
+            c,
+            of_f: std::cell::OnceCell::new(),
+        }
     }
 
     /// F(x) = φ_L(y_L).
@@ -351,45 +366,55 @@ impl Primal {
         acc.wide().to_real()
     }
 
-    /// The adjoints ḡ_k of y_k (k = 1 … L) for the seed u of F (all ones for f), and
-    /// the adjoint of x, uᵀ·J.
-    fn adjoints<T: Real>(&self, layers: &[Layer<T>], u: &[Wide]) -> (Vec<Vec<Wide>>, Vec<Wide>) {
+    /// The reverse sweep from the seed u of F (all ones for f).
+    fn adjoints<T: Real>(&self, layers: &[Layer<T>], u: &[Wide]) -> Adjoints {
         let depth = layers.len();
         let mut g: Vec<Wide> = u
             .iter()
             .zip(&self.s[depth - 1])
             .map(|(u, &s)| u.mul_f64(s))
             .collect();
-        let mut adjoints = vec![Vec::new(); depth];
+        let (mut gs, mut a_s) = (vec![Vec::new(); depth], vec![Vec::new(); depth]);
         for k in (0..depth).rev() {
             let a = mul_t(&layers[k], &g);
-            adjoints[k] = std::mem::replace(&mut g, a);
-            if k > 0 {
-                g.iter_mut()
+            // ḡ_{k−1} = φ'_{k−1} ∘ a_k.
+            let next = match k {
+                0 => Vec::new(),
+                _ => a
+                    .iter()
                     .zip(&self.s[k - 1])
-                    .for_each(|(g, &s)| *g = g.mul_f64(s));
-            }
+                    .map(|(a, &s)| a.mul_f64(s))
+                    .collect(),
+            };
+            gs[k] = std::mem::replace(&mut g, next);
+            a_s[k] = a;
         }
-        (adjoints, g)
+        Adjoints { g: gs, a: a_s }
+    }
+
+    /// f's reverse sweep (computed at the first call).
+    fn of_f<T: Real>(&self, layers: &[Layer<T>]) -> &Adjoints {
+        self.of_f.get_or_init(|| {
+            let ones = vec![Wide::from_f64(1.0); self.s[layers.len() - 1].len()];
+            self.adjoints(layers, &ones)
+        })
     }
 
     /// uᵀ·J(x).
     pub(crate) fn vjp<T: Real>(&self, layers: &[Layer<T>], u: ArrayView1<T>) -> Array1<T> {
         let u: Vec<Wide> = u.iter().map(|v| Wide::from_f64(v.as_f64())).collect();
-        to_array(&self.adjoints(layers, &u).1)
+        to_array(&self.adjoints(layers, &u).a[0])
     }
 
     /// ∇f(x) = 1ᵀ·J(x).
     pub(crate) fn grad<T: Real>(&self, layers: &[Layer<T>]) -> Array1<T> {
-        let ones = vec![Wide::from_f64(1.0); self.s[layers.len() - 1].len()];
-        to_array(&self.adjoints(layers, &ones).1)
+        to_array(&self.of_f(layers).a[0])
     }
 
     /// ∇_{W_k} f = ḡ_k·a_{k−1}ᵀ for every layer.
     pub(crate) fn weight_grads<T: Real>(&self, layers: &[Layer<T>]) -> Vec<Array2<T>> {
-        let ones = vec![Wide::from_f64(1.0); self.s[layers.len() - 1].len()];
-        let (adjoints, _) = self.adjoints(layers, &ones);
-        adjoints
+        self.of_f(layers)
+            .g
             .iter()
             .enumerate()
             .map(|(k, g)| {
@@ -436,15 +461,14 @@ impl Primal {
     pub(crate) fn hvp<T: Real>(&self, layers: &[Layer<T>], v: ArrayView1<T>) -> Array1<T> {
         let depth = layers.len();
         let t = self.tangents(layers, v);
-        let ones = vec![Wide::from_f64(1.0); self.s[depth - 1].len()];
-        let (adjoints, _) = self.adjoints(layers, &ones);
+        let of_f = self.of_f(layers);
         let mut gdot: Vec<Wide> = t[depth - 1]
             .iter()
             .zip(&self.c[depth - 1])
             .map(|(t, &c)| t.mul_f64(c))
             .collect();
         for k in (1..depth).rev() {
-            let a = mul_t(&layers[k], &adjoints[k]);
+            let a = &of_f.a[k];
             let adot = mul_t(&layers[k], &gdot);
             gdot = (0..a.len())
                 .map(|i| {
