@@ -483,3 +483,34 @@ fn threads_flag_sets_rayon_and_the_blas() {
         }
     }
 }
+
+#[test]
+fn results_beyond_f64_are_inf_strings_in_json() {
+    // tests/data/extreme/adjoint: a two-layer sigmoid network with A ~ ±1.7e308; its
+    // gradient is finite near 1e307, its ∇²f·v beyond f64 in every entry (±inf).
+    let file = |f: &str| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/extreme/adjoint")
+            .join(f)
+            .to_string_lossy()
+            .into_owned()
+    };
+    let (a, b, x, v) = (file("W1.npy"), file("W2.npy"), file("x.npy"), file("v.npy"));
+    let g = json(&fwdrev(&[
+        "grad", "--a", &a, "--b", &b, "--x", &x, "--json",
+    ]));
+    let want = npy::read::<f64>(file("grad.npy")).unwrap();
+    let scale = want.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+    for (p, q) in numbers(&g["grad"]).iter().zip(want.iter()) {
+        assert!((p - q).abs() <= 1e-12 * scale, "{p:e} vs {q:e}");
+    }
+    let h = json(&fwdrev(&[
+        "hvp", "--a", &a, "--b", &b, "--x", &x, "--v", &v, "--json",
+    ]));
+    let want: Vec<Value> = npy::read::<f64>(file("hvp.npy"))
+        .unwrap()
+        .iter()
+        .map(|&v| Value::from(if v > 0.0 { "inf" } else { "-inf" }))
+        .collect();
+    assert_eq!(h["hvp"], Value::Array(want));
+}

@@ -1,6 +1,7 @@
 //! `fwdrev jac`, `fwdrev hvp` and `fwdrev plan`: Jacobians, Hessian-vector products, and
 //! the bracketing Mode::Auto picks, on the command line.
 
+use crate::json::numbers;
 use crate::timing::Stats;
 use crate::{seconds, CliResult, ModeArg};
 use clap::Args;
@@ -110,7 +111,7 @@ pub fn jac(args: &JacArgs) -> CliResult {
         npy::write(path, j.view().into_dyn())?;
     }
     if args.json {
-        let rows: Vec<Vec<f64>> = j.rows().into_iter().map(|r| r.to_vec()).collect();
+        let rows: Vec<_> = j.rows().into_iter().map(|r| numbers(&r)).collect();
         let obj = json!({"jac": rows, "mode": mode.name(), "plan": plan.to_string()});
         println!("{obj}");
         return Ok(());
@@ -139,7 +140,7 @@ pub fn hvp(args: &HvpArgs) -> CliResult {
     let v = read_vector(&args.v)?;
     let (_, hv) = net.mlp().hvp(x.view(), v.view())?;
     if args.json {
-        println!("{}", json!({"hvp": hv.to_vec()}));
+        println!("{}", json!({"hvp": numbers(&hv)}));
     } else {
         hv.iter().for_each(|v| println!("{v:.17e}"));
     }

@@ -3,6 +3,7 @@
 
 mod chain;
 mod check;
+mod json;
 mod peers;
 mod report;
 mod report_chain;
@@ -152,8 +153,8 @@ fn grad(files: &chain::NetworkFiles, mode: Mode, out: Option<PathBuf>, json: boo
     }
     if json {
         let obj = serde_json::json!({
-            "f": f,
-            "grad": g.to_vec(),
+            "f": json::number(f),
+            "grad": json::numbers(&g),
             "mode": mode.name(),
             "backend": fwdrev::backend().name,
         });
