@@ -111,7 +111,7 @@ pub fn jac(args: &JacArgs) -> CliResult {
         npy::write(path, j.view().into_dyn())?;
     }
     if args.json {
-        let rows: Vec<_> = j.rows().into_iter().map(|r| numbers(&r)).collect();
+        let rows: Vec<_> = j.rows().into_iter().map(numbers).collect();
         let obj = json!({"jac": rows, "mode": mode.name(), "plan": plan.to_string()});
         println!("{obj}");
         return Ok(());
