@@ -189,9 +189,13 @@ fn the_constructors_and_a_gradient_survive_arbitrary_layers() {
                 Ok(net) => {
                     let d0 = net.widths()[0];
                     let x = Array1::from_shape_fn(d0, |i| xs[i % xs.len()]);
-                    // x may hold NaN or ±inf: an error naming it; else a result.
+                    // x may hold NaN or ±inf: an error naming it; else a result,
+                    // never NaN (entries of ±1e308 included).
                     match net.value_and_grad(x.view(), Mode::Reverse) {
-                        Ok((_, g)) => prop_assert_eq!(g.len(), d0),
+                        Ok((f, g)) => {
+                            prop_assert_eq!(g.len(), d0);
+                            prop_assert!(!f.is_nan() && !g.iter().any(|v| v.is_nan()), "NaN");
+                        }
                         Err(e) => {
                             prop_assert!(matches!(e, Error::NonFinite { what: "x", .. }), "{}", e)
                         }
