@@ -256,7 +256,8 @@ impl<T: Real> Mlp<T> {
     }
 
     /// f(x), with ∇f(x) written into `grad` (d0), using the caller's workspace: no
-    /// allocation at all once `ws` has served one call in each mode.
+    /// allocation at all once `ws` has served one call in each mode (except on the
+    /// wide-range path, taken only for entries that could overflow).
     pub fn value_and_grad_with(
         &self,
         x: ArrayView1<T>,
