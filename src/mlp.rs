@@ -417,7 +417,12 @@ impl<T: Real> Mlp<T> {
         }
         let (d_out, d0) = (self.output_width(), self.layers[0].weights.ncols());
         let mut jac = if self.fast_is_safe(x) {
-            jacobian::jacobian(&self.layers, x, plan, self.memory_budget)?
+            let jac = jacobian::jacobian(&self.layers, x, plan, self.memory_budget)?;
+            if self.chain_is_safe() {
+                // Nothing can have overflowed: skip the scan (J may cost little more).
+                return Ok(jac);
+            }
+            jac
         } else {
             ensure_fits(
                 || format!("the Jacobian ({d_out}×{d0})"),
@@ -560,6 +565,21 @@ impl<T: Real> Mlp<T> {
             };
         }
         true
+    }
+
+    /// Whether no partial product of the Jacobian chain M_L···M_1 (M_k = diag(φ'_k)·W_k)
+    /// can overflow, in any bracketing and summation order: ‖·‖_∞ is submultiplicative
+    /// and bounds every entry, so each is at most Π_k max(1, max|φ'_k|·‖W_k‖_∞).
+    fn chain_is_safe(&self) -> bool {
+        let limit = T::max_value().as_f64() / 256.0;
+        let bound = self.layers.iter().fold(1.0_f64, |b, l| {
+            let slope = match l.activation {
+                Activation::Sigmoid => 0.25,
+                _ => 1.0,
+            };
+            b * (slope * l.norm).max(1.0)
+        });
+        bound <= limit
     }
 
     /// Errors unless `x` has d0 finite entries.

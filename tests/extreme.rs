@@ -120,6 +120,51 @@ fn values_beyond_f64_are_infinite_and_the_rest_exact() {
 }
 
 #[test]
+fn an_overflow_after_a_safe_forward_pass_is_recomputed() {
+    // A's rows are equal, so σ(y1) has equal entries and y2 = B·σ(y1) = 0 for every x:
+    // f ≡ 100·σ(0) = 50, ∇f = 0, ∇²f = 0. The forward pass is safe (‖A‖_∞·|x| = 0.7),
+    // so the fast kernels run; but Aᵀ·z with z = σ'(0.7)·(2500, −2500) meets
+    // 7e305·554 = 3.9e308 = +inf, then −inf: NaN, which every call must catch and redo.
+    let a: Array2<f64> = array![[7e305], [7e305]];
+    let b = Array2::from_shape_fn((100, 2), |(_, i)| if i == 0 { 100.0 } else { -100.0 });
+    let x = array![1e-306];
+    let z = b.t().dot(&Array1::from_elem(100, 0.25)) * sigmoid_derivative(0.7);
+    assert!(a.t().dot(&z)[0].is_nan(), "the plain computation fails");
+    let net = Network::new(a, b).unwrap();
+    // The exact results are 0; rounding allows ~ε times the terms' size (7e305·554 in
+    // ∇f, 100·σ'·7e305 in J); NaN or inf fails.
+    let near_zero = |v: &[f64], terms: f64| v.iter().all(|v| v.abs() <= 1e-13 * terms);
+    for mode in MODES {
+        let (f, g) = net.value_and_grad(x.view(), mode).unwrap();
+        assert!((f - 50.0).abs() <= 1e-13 * 50.0, "{mode}: {f}");
+        assert!(
+            near_zero(g.as_slice().unwrap(), 7e305 * 554.0),
+            "{mode}: {g}"
+        );
+        let j = net.mlp().jacobian(x.view(), mode).unwrap();
+        assert!(
+            near_zero(j.as_slice().unwrap(), 100.0 * 0.25 * 7e305),
+            "{mode}: {j}"
+        );
+    }
+    // The second-order terms (σ''·ẏ1·2500·7e305 ≈ 8.6e614) are beyond f64 themselves:
+    // only the wide path gets these right, and there they cancel exactly.
+    let mlp = net.mlp();
+    assert_eq!(mlp.hvp(x.view(), array![1.0].view()).unwrap().1, zeros(1));
+    assert_eq!(mlp.hessian(x.view()).unwrap(), array![[0.0]]);
+    let (_, uj) = mlp.vjp(x.view(), Array1::ones(100).view()).unwrap();
+    assert!(near_zero(uj.as_slice().unwrap(), 7e305 * 554.0), "{uj}");
+    let (fs, gs) = net
+        .value_and_grad_batch(array![[1e-306, 2e-306]].view())
+        .unwrap();
+    assert!(fs.iter().all(|f| (f - 50.0).abs() <= 1e-13 * 50.0), "{fs}");
+    assert!(
+        near_zero(gs.as_slice().unwrap(), 7e305 * 554.0 * 2.0),
+        "{gs}"
+    );
+}
+
+#[test]
 fn the_wide_path_is_bit_identical_across_runs_and_threads() {
     // 150×150 layers: every wide product splits over rayon's threads. x₀ = 1e308 meets a
     // zero column of A: harmless, but it puts the bound beyond f64, so every call runs
