@@ -424,11 +424,7 @@ impl<T: Real> Mlp<T> {
             }
             jac
         } else {
-            ensure_fits(
-                || format!("the Jacobian ({d_out}×{d0})"),
-                bytes_of(&[d_out, d0], std::mem::size_of::<T>()),
-            )?;
-            Array2::from_elem((d_out, d0), T::nan())
+            to_fill("the Jacobian", d_out, d0)?
         };
         // Entries that overflowed (all of them on the wide path): their rows by wide
         // VJPs or their columns by wide JVPs, whichever are fewer.
@@ -477,11 +473,7 @@ impl<T: Real> Mlp<T> {
         let mut h = if self.fast_is_safe(x) {
             hessian::hessian(&self.layers, x, self.memory_budget)?
         } else {
-            ensure_fits(
-                || format!("the Hessian ({d0}×{d0})"),
-                bytes_of(&[d0, d0], std::mem::size_of::<T>()),
-            )?;
-            Array2::from_elem((d0, d0), T::nan())
+            to_fill("the Hessian", d0, d0)?
         };
         // Columns that overflowed (all of them on the wide path), by wide HVPs.
         let cols: Vec<usize> = (0..d0).filter(|&j| !all_finite(h.column(j))).collect();
@@ -598,6 +590,15 @@ impl<T: Real> Mlp<T> {
 
 fn all_finite<T: Real>(a: ArrayView1<T>) -> bool {
     a.iter().all(|v| v.is_finite())
+}
+
+/// A rows×cols matrix of NaN for the wide path to fill, if it fits in memory.
+fn to_fill<T: Real>(what: &str, rows: usize, cols: usize) -> Result<Array2<T>> {
+    ensure_fits(
+        || format!("{what} ({rows}×{cols})"),
+        bytes_of(&[rows, cols], std::mem::size_of::<T>()),
+    )?;
+    Ok(Array2::from_elem((rows, cols), T::nan()))
 }
 
 /// e_i, of length n.
