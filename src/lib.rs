@@ -70,8 +70,26 @@
 //! ```
 //!
 //! [`Mlp::vjp`] gives uᵀ·J, [`Mlp::value_and_weight_grads`] ∇f with respect to every W_k.
-//! Jacobians and Hessians run in column panels within the network's memory budget and
-//! refuse, with the numbers, a budget too small for one panel.
+//! Jacobians and Hessians run in panels (of columns or rows) within the network's memory
+//! budget and refuse, with the numbers, a budget too small for one panel.
+//!
+//! ## Inputs
+//!
+//! NaN or ±inf anywhere is an [`Error::NonFinite`] naming the first bad index. Finite
+//! entries of any size are fine: no call returns NaN, and results are finite wherever
+//! their exact values are. Where a fast pass could overflow (‖W_k‖_∞·max|a| near
+//! f64::MAX) or came out non-finite, the call is redone in wide-range arithmetic:
+//!
+//! ```
+//! use fwdrev::Network;
+//! use ndarray::{array, Array1};
+//!
+//! // y1 = 1e308·(1 + 1 − 1 − 1 − 1) = −1e308: summed in order it would pass +inf,
+//! // and σ(y1) would be 1, not 0. Then y2 = 0 and f = σ(0) = ½ exactly.
+//! let net = Network::new(array![[1.0, 1.0, -1.0, -1.0, -1.0]], array![[1.0]])?;
+//! assert_eq!(net.value(Array1::from_elem(5, 1e308).view())?, 0.5);
+//! # Ok::<(), fwdrev::Error>(())
+//! ```
 //!
 //! Backends (cargo features): none by default (pure Rust: `matrixmultiply` GEMM with
 //! its threading, rayon GEMVs); `openblas` links Debian's OpenBLAS. [`backend`] says
