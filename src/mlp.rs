@@ -4,7 +4,7 @@
 use crate::memory::{bytes_of, ensure_fits};
 use crate::plan::{Calibration, Plan};
 use crate::random::standard_normal;
-use crate::wide::Primal;
+use crate::wide::{overflow_limit, Primal};
 use crate::{
     forward, hessian, jacobian, reverse, Activation, Error, Mode, Real, Result, Workspace,
 };
@@ -542,7 +542,7 @@ impl<T: Real> Mlp<T> {
     /// sums and products. So every call takes the wide path when this fails or its
     /// result is not finite, and only then.
     fn fast_is_safe(&self, x: ArrayView1<T>) -> bool {
-        let limit = T::max_value().as_f64() / 256.0;
+        let limit = overflow_limit::<T>();
         let mut a = x.iter().fold(0.0_f64, |m, v| m.max(v.as_f64().abs()));
         for layer in &self.layers {
             let y = layer.norm * a;
@@ -563,7 +563,7 @@ impl<T: Real> Mlp<T> {
     /// can overflow, in any bracketing and summation order: ‖·‖_∞ is submultiplicative
     /// and bounds every entry, so each is at most Π_k max(1, max|φ'_k|·‖W_k‖_∞).
     fn chain_is_safe(&self) -> bool {
-        let limit = T::max_value().as_f64() / 256.0;
+        let limit = overflow_limit::<T>();
         let bound = self.layers.iter().fold(1.0_f64, |b, l| {
             let slope = match l.activation {
                 Activation::Sigmoid => 0.25,

@@ -172,9 +172,12 @@ impl Acc {
 /// Below this many weights a product runs on the calling thread.
 const PARALLEL_MIN: usize = 1 << 14;
 
-/// Products whose every partial sum is bounded by this run in plain f64 (the margin
-/// covers rounding), as [`Mlp`](crate::Mlp)'s own check does for the fast kernels.
-const LIMIT: f64 = f64::MAX / 256.0;
+/// How large a bound on every partial sum may be for a product in `T` to run as plain
+/// floating point: the type's maximum over 2⁸, a margin for rounding. The fast kernels'
+/// check in [`Mlp`](crate::Mlp) and this path's plain-f64 products both use it.
+pub(crate) fn overflow_limit<T: Real>() -> f64 {
+    T::max_value().as_f64() / 256.0
+}
 
 /// `v` in plain f64 if every entry is within 2^1000.
 fn plain(v: &[Wide]) -> Option<Vec<f64>> {
@@ -218,7 +221,7 @@ fn mul<T: Real>(layer: &Layer<T>, a: &[Wide]) -> Vec<Wide> {
     let w = &layer.weights;
     if let Some(p) = plain(a) {
         let max = p.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
-        if layer.norm * max <= LIMIT {
+        if layer.norm * max <= overflow_limit::<f64>() {
             return by_rows(w, |r| {
                 let y: f64 = r.iter().zip(&p).map(|(&w, &a)| w.as_f64() * a).sum();
                 Wide::from_f64(y)
@@ -259,7 +262,7 @@ fn mul_t<T: Real>(layer: &Layer<T>, g: &[Wide]) -> Vec<Wide> {
     };
     if let Some(p) = plain(g) {
         let sum: f64 = p.iter().map(|v| v.abs()).sum();
-        if layer.norm * sum <= LIMIT {
+        if layer.norm * sum <= overflow_limit::<f64>() {
             return by_columns(w, |cols| {
                 let mut acc = vec![0.0_f64; cols.len()];
                 for (i, &gi) in p.iter().enumerate().filter(|(_, g)| **g != 0.0) {
@@ -430,15 +433,13 @@ impl Primal {
         let mut out = Vec::with_capacity(layers.len());
         for (k, layer) in layers.iter().enumerate() {
             if k > 0 {
-                t = out
-                    .last()
-                    .map(|y: &Vec<Wide>| {
-                        y.iter()
-                            .zip(&self.s[k - 1])
-                            .map(|(y, &s)| y.mul_f64(s))
-                            .collect()
-                    })
-                    .expect("previous tangent");
+                // The tangent of φ(y_{k−1}) is φ'_{k−1} ∘ ẏ_{k−1}.
+                let prev: &Vec<Wide> = &out[k - 1];
+                t = prev
+                    .iter()
+                    .zip(&self.s[k - 1])
+                    .map(|(y, &s)| y.mul_f64(s))
+                    .collect();
             }
             out.push(mul(layer, &t));
         }
