@@ -220,6 +220,21 @@ pub(crate) fn canvas(
     Ok(root)
 }
 
+/// Draws the legend (upper left, framed) and writes the image: how both reports end.
+pub(crate) fn finish<'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, BitMapBackend<'a>, CT>,
+    root: &DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>,
+) -> CliResult {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
 /// Time against d on log-log axes: measured points joined, fitted lines dashed.
 fn plot(
     series: &Series,
@@ -276,14 +291,7 @@ fn plot(
             chart.draw_series(DashedLineSeries::new(line, 6, 4, color.stroke_width(1)))?;
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
-    Ok(())
+    finish(&mut chart, &root)
 }
 
 #[cfg(test)]

@@ -209,12 +209,5 @@ fn plot(rows: &[Row], path: &Path) -> CliResult {
             .label(mode)
             .legend(move |(x, y)| Circle::new((x + 10, y), 5, color.filled()));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
-    root.present()?;
-    Ok(())
+    crate::report::finish(&mut chart, &root)
 }
