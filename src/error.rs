@@ -57,6 +57,16 @@ pub enum Error {
         /// The count the pool runs.
         running: usize,
     },
+    /// A name that is none of the known ones (an activation, a mode).
+    #[error("unknown {what} {got:?}: expected one of {expected}")]
+    Unknown {
+        /// What kind of name.
+        what: &'static str,
+        /// The name given.
+        got: String,
+        /// The names known, comma-separated.
+        expected: String,
+    },
     /// The operating system refused to read or write a file.
     #[error("{}: {source}", path.display())]
     Io {

@@ -1,13 +1,13 @@
-//! Central finite differences: the independent check of both modes.
+//! Central finite differences: the independent check of every mode.
 
-use crate::{Network, Real, Result};
+use crate::{Mlp, Real, Result};
 use ndarray::{Array1, ArrayView1};
 
 /// ∂f/∂x_j ≈ (f(x + h·e_j) − f(x − h·e_j)) / 2h for every j, with
 /// h = ε^(1/3)·max(1, |x_j|), the step that balances truncation (∝ h²) against rounding
 /// (∝ ε/h): about ε^(2/3) relative error (≈ 4e-11 in f64, 2e-5 in f32). Costs 2·d0
 /// evaluations of f.
-pub fn central_differences<T: Real>(net: &Network<T>, x: ArrayView1<T>) -> Result<Array1<T>> {
+pub fn central_differences<T: Real>(net: &Mlp<T>, x: ArrayView1<T>) -> Result<Array1<T>> {
     let mut g = Array1::zeros(x.len());
     let mut xp = x.to_owned();
     let two = T::one() + T::one();

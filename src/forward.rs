@@ -1,31 +1,34 @@
-//! Forward mode: the Jacobian chain accumulated from the input side.
+//! Forward mode: the Jacobian chain J = M_L···M_1 (M_k = diag(φ'_k(y_k))·W_k)
+//! accumulated from the input side, M_L·(…·(M_2·M_1)).
 //!
-//! For the two-layer network J = σ'(y2)ᵀ · (B · (diag(σ'(y1)) · A)); for L layers
+//! For the two-layer network ∇fᵀ = σ'(y2)ᵀ·(B·(diag(σ'(y1))·A)); for L layers
 //! ∇fᵀ = φ'_Lᵀ·W_L·D_{L−1}·W_{L−1}···D_1·W_1 with D_k = diag(φ'_k(y_k)), bracketed from
 //! the right. The inner products are dense: B·(D1·A) costs d0·d1·d2 multiply-adds, which
 //! is why forward mode loses to reverse mode for a scalar output. W_1 is taken in column
 //! panels P so that no d_k×d0 temporary is held: for each P
 //!
-//! 1. S = D_1·W_1\[:, P\]              (d1×w, rows scaled in parallel under rayon)
+//! 1. S = D_1·W_1\[:, P\]              (d1×w, rows scaled in parallel)
 //! 2. S ← D_k·(W_k·S), k = 2 … L−1     (one GEMM each)
 //! 3. M = W_L·S, ∇f\[P\] = Mᵀ·φ'_L(y_L) (a GEMM, then the weighted column sums of M)
 //!
 //! The panel width w is the widest whose two ping-pong buffers fit in the memory budget.
-//! `jvp` ([`Mlp::jvp`](crate::Mlp::jvp)) is the same sweep with one tangent column: J·v,
-//! each W_k read once for the value and the tangent.
+//!
+//! The same right-to-left sweep with a few tangent columns instead of W_1's is the JVP:
+//! [y_k | Ẏ_k] = W_k·[a_{k−1} | Ȧ_{k−1}] + [b_k | 0], a_k = φ_k(y_k),
+//! Ȧ_k = φ'_k(y_k) ∘ Ẏ_k, a_0 = x, Ȧ_0 = V — each W_k read once for the value and all
+//! its tangents.
 
+use crate::backend::{gemm, gemm_few, gemv_t};
 use crate::diagonal::{scale_rows_in_place, scale_rows_into};
-use crate::linalg::{gemm, gemm_few, gemv_t};
-use crate::memory::{bytes_of, ensure_fits};
-use crate::primal::evaluate;
-use crate::{Error, Layer, Real, Result, Workspace};
-use ndarray::{
-    concatenate, s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis,
-};
+use crate::primal::{self, Sweep};
+use crate::reverse::Fused;
+use crate::scratch::{padded, Stack};
+use crate::{Activation, Error, Layer, Mlp, Par, Real, Result};
+use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
 
-/// Columns of W_1 per panel: the most whose buffers, `per_column` values of `size`
-/// bytes each, fit in `budget` bytes, spread evenly over the panels.
-pub fn panel_width(d0: usize, per_column: usize, size: usize, budget: usize) -> Result<usize> {
+/// Columns per panel: the most whose buffers, `per_column` values of `size` bytes
+/// each, fit in `budget` bytes, spread evenly over the panels.
+pub(crate) fn panel_width(d0: usize, per_column: usize, size: usize, budget: usize) -> Result<usize> {
     let bytes = per_column.saturating_mul(size);
     let widest = budget / bytes.max(1);
     if widest == 0 {
@@ -39,45 +42,52 @@ pub fn panel_width(d0: usize, per_column: usize, size: usize, budget: usize) -> 
     Ok(d0.div_ceil(panels))
 }
 
-/// Values per panel column of forward mode's two buffers: layers 1, 3, 5, … use the
-/// first, layers 2, 4, … the second (d1 + d2 for the two-layer network).
-pub fn panel_values(widths: &[usize]) -> (usize, usize) {
-    let odd = widths.iter().skip(1).step_by(2).copied().max().unwrap_or(0);
-    let even = widths.iter().skip(2).step_by(2).copied().max().unwrap_or(0);
+/// Values per panel column of the two buffers: layers 1, 3, 5, … use the first,
+/// layers 2, 4, … the second (d1 + d2 for the two-layer network).
+fn panel_values<T: Real>(net: &Mlp<T>) -> (usize, usize) {
+    let widths = || (1..=net.depth()).map(|k| net.width(k));
+    let odd = widths().step_by(2).max().unwrap_or(0);
+    let even = widths().skip(1).step_by(2).max().unwrap_or(0);
     (odd, even)
 }
 
+/// The panel width within `budget` bytes, and the two buffers' values per column.
+fn panels<T: Real>(net: &Mlp<T>, budget: usize) -> Result<(usize, usize, usize)> {
+    let (odd, even) = panel_values(net);
+    let width = panel_width(net.width(0), odd + even, std::mem::size_of::<T>(), budget)?;
+    Ok((width, odd, even))
+}
+
+/// Scratch of [`value_and_grad`] within `budget` bytes of panels.
+pub(crate) fn grad_scratch_len<T: Real>(net: &Mlp<T>, budget: usize) -> Result<usize> {
+    let (width, odd, even) = panels(net, budget)?;
+    let fused = Fused::<T>::len(net.width(net.depth() - 1));
+    Ok(Sweep::len(net) + fused + padded::<T>(odd * width) + padded::<T>(even * width))
+}
+
 /// f(x), with ∇f(x) written to `grad`, by forward accumulation, holding at most
-/// `budget` bytes of panels. Shapes are the caller's to check.
-pub(crate) fn value_and_grad<T: Real>(
-    layers: &[Layer<T>],
-    x: ArrayView1<T>,
+/// `budget` bytes of panels.
+pub(crate) fn value_and_grad<'a, T: Real>(
+    net: &'a Mlp<T>,
+    par: Par,
+    x: &[T],
     budget: usize,
-    ws: &mut Workspace<T>,
     mut grad: ArrayViewMut1<T>,
+    stack: &mut Stack<'a, T>,
 ) -> Result<T> {
-    let depth = layers.len();
-    let d0 = layers[0].weights.ncols();
-    let size = std::mem::size_of::<T>();
-    let (odd, even) = panel_values(&ws.widths);
-    let width = panel_width(d0, odd + even, size, budget)?;
-    // The panels are allocated on first use: refuse up front if they cannot fit.
-    if ws.panels[0].len() < odd * width || ws.panels[1].len() < even * width {
-        ensure_fits(
-            || format!("forward-mode panels ({odd} + {even}) × {width}"),
-            bytes_of(&[odd + even, width], size),
-        )?;
-    }
-    let f = evaluate(layers, x, ws, false);
-    let slopes = std::mem::take(&mut ws.s);
-    let (buf_a, buf_b) = ws.panels(odd * width, even * width);
+    let (width, odd, even) = panels(net, budget)?;
+    let (layers, depth, d0) = (net.layers(), net.depth(), net.width(0));
+    let mut sweep = Sweep::carve(net, stack);
+    let mut fused = Fused::carve(net.width(depth - 1), stack);
+    let (buf_a, buf_b) = (stack.take(odd * width), stack.take(even * width));
+    let f = primal::value(net, par, x, &mut sweep, &mut fused);
     for c0 in (0..d0).step_by(width) {
         let w = width.min(d0 - c0);
         let w1 = layers[0].weights.slice(s![.., c0..c0 + w]);
         let mut rows = w1.nrows();
         // 1. S = D_1·W_1[:, P], into the first buffer.
         let first = ArrayViewMut2::from_shape((rows, w), &mut buf_a[..rows * w]).expect("fits");
-        scale_rows_into(first, w1, slopes[0].view());
+        scale_rows_into(par, first, w1, ArrayView1::from(sweep.slopes(0)));
         let mut in_first = true;
         for (k, layer) in layers.iter().enumerate().skip(1) {
             let (src, dst) = if in_first {
@@ -91,7 +101,7 @@ pub(crate) fn value_and_grad<T: Real>(
             // 2./3. M = W_k·S, then S ← D_k·M before the next layer.
             gemm(layer.weights.view(), cur, m.view_mut());
             if k + 1 < depth {
-                scale_rows_in_place(&mut m, slopes[k].view());
+                scale_rows_in_place(par, &mut m, ArrayView1::from(sweep.slopes(k)));
             }
             in_first = !in_first;
         }
@@ -99,59 +109,87 @@ pub(crate) fn value_and_grad<T: Real>(
         let cur = ArrayView2::from_shape((rows, w), &src[..rows * w]).expect("fits");
         // 3. ∇f[P] = Mᵀ·φ'_L (one layer: W_1[:, P]ᵀ·φ'_1, S unscaled).
         let target = grad.slice_mut(s![c0..c0 + w]);
-        if depth == 1 {
-            gemv_t(w1, slopes[0].view(), target);
-        } else {
-            gemv_t(cur.view(), slopes[depth - 1].view(), target);
+        let last = ArrayView1::from(sweep.slopes(depth - 1));
+        match depth {
+            1 => gemv_t(par, w1, last, target),
+            _ => gemv_t(par, cur, last, target),
         }
     }
-    ws.s = slopes;
     Ok(f)
 }
 
-/// The forward sweep carrying tangents: for each layer k, [y_k | Ẏ_k] = W_k·[a_{k−1} | Ȧ_{k−1}]
-/// (d_k × (1+w), one product reading W_k once for the value and all w tangents: the
-/// crate's kernels for up to [`FEW`](crate::linalg::FEW) columns, else a GEMM), where
-/// a_k = φ_k(y_k), Ȧ_k = φ'_k(y_k) ∘ Ẏ_k, a_0 = x, Ȧ_0 = V.
-pub(crate) fn tangent_sweep<T: Real>(
-    layers: &[Layer<T>],
-    x: ArrayView1<T>,
-    v: ArrayView2<T>,
-) -> Vec<Array2<T>> {
-    let mut input = concatenate(Axis(1), &[x.insert_axis(Axis(1)), v]).expect("same rows");
-    let mut sweep = Vec::with_capacity(layers.len());
-    for layer in layers {
-        let mut q = Array2::zeros((layer.weights.nrows(), input.ncols()));
-        gemm_few(layer.weights.view(), input.view(), q.view_mut());
-        let mut next = q.clone();
-        let act = layer.activation;
-        next.axis_iter_mut(Axis(0)).for_each(|mut row| {
-            let (a, s) = act.value_and_slope(row[0]);
-            row[0] = a;
-            row.iter_mut().skip(1).for_each(|t| *t = *t * s);
-        });
-        sweep.push(q);
-        input = next;
+/// One layer of the tangent sweep: Q = [y | Ẏ] ← W·[a | Ȧ] + [b | 0], one product
+/// reading W once for the value and every tangent (`xt`: the few-column kernel's
+/// scratch, as many values as `input`).
+pub(crate) fn tangent_layer<T: Real>(
+    par: Par,
+    layer: &Layer<T>,
+    input: ArrayView2<T>,
+    mut q: ArrayViewMut2<T>,
+    xt: &mut [T],
+) {
+    gemm_few(par, layer.weights.view(), input, q.view_mut(), xt);
+    if let Some(b) = &layer.bias {
+        q.column_mut(0).zip_mut_with(b, |y, &b| *y = *y + b);
     }
-    sweep
 }
 
-/// (F(x), J(x)·v) in one forward sweep.
-pub(crate) fn jvp<T: Real>(
-    layers: &[Layer<T>],
+/// The next layer's input from Q = [y | Ẏ]: [φ(y) | φ'(y) ∘ Ẏ].
+pub(crate) fn next_input<T: Real>(act: Activation, q: ArrayView2<T>, mut next: ArrayViewMut2<T>) {
+    for (row, mut out) in q.axis_iter(Axis(0)).zip(next.axis_iter_mut(Axis(0))) {
+        let (a, s) = act.value_and_slope(row[0]);
+        out[0] = a;
+        out.iter_mut()
+            .zip(row)
+            .skip(1)
+            .for_each(|(o, &t)| *o = t * s);
+    }
+}
+
+/// The widest of d0 … dL.
+pub(crate) fn widest<T: Real>(net: &Mlp<T>) -> usize {
+    (0..=net.depth()).map(|k| net.width(k)).max().unwrap_or(0)
+}
+
+/// Scratch of [`jvp`]: two layers of [value | tangent] and the kernel's transpose.
+pub(crate) fn jvp_scratch_len<T: Real>(net: &Mlp<T>) -> usize {
+    3 * padded::<T>(2 * widest(net))
+}
+
+/// (F(x), J(x)·v) into `out` and `jv`, in one forward sweep.
+pub(crate) fn jvp<'a, T: Real>(
+    net: &'a Mlp<T>,
+    par: Par,
     x: ArrayView1<T>,
     v: ArrayView1<T>,
-) -> (Array1<T>, Array1<T>) {
-    let sweep = tangent_sweep(layers, x, v.insert_axis(Axis(1)));
-    let last = sweep.last().expect("one layer at least");
-    let act = layers[layers.len() - 1].activation;
-    let (mut out, mut jv) = (Array1::zeros(last.nrows()), Array1::zeros(last.nrows()));
-    for ((row, o), t) in last.rows().into_iter().zip(&mut out).zip(&mut jv) {
-        let (a, s) = act.value_and_slope(row[0]);
-        *o = a;
-        *t = s * row[1];
+    out: &mut [T],
+    mut jv: ArrayViewMut1<T>,
+    stack: &mut Stack<'a, T>,
+) {
+    let widest = widest(net);
+    let (a, q, xt) = (stack.take(2 * widest), stack.take(2 * widest), stack.take(2 * widest));
+    let d0 = net.width(0);
+    let mut input = ArrayViewMut2::from_shape((d0, 2), &mut a[..2 * d0]).expect("fits");
+    input.column_mut(0).assign(&x);
+    input.column_mut(1).assign(&v);
+    let depth = net.depth();
+    for (k, layer) in net.layers().iter().enumerate() {
+        let (d_out, d_in) = layer.weights.dim();
+        let input = ArrayView2::from_shape((d_in, 2), &a[..2 * d_in]).expect("fits");
+        let mut qk = ArrayViewMut2::from_shape((d_out, 2), &mut q[..2 * d_out]).expect("fits");
+        tangent_layer(par, layer, input, qk.view_mut(), xt);
+        if k + 1 < depth {
+            let next = ArrayViewMut2::from_shape((d_out, 2), &mut a[..2 * d_out]).expect("fits");
+            next_input(layer.activation, qk.view(), next);
+        }
     }
-    (out, jv)
+    let last = &net.layers()[depth - 1];
+    let d_out = last.weights.nrows();
+    for (i, row) in q[..2 * d_out].chunks(2).enumerate() {
+        let (a, s) = last.activation.value_and_slope(row[0]);
+        out[i] = a;
+        jv[i] = s * row[1];
+    }
 }
 
 #[cfg(test)]
@@ -179,8 +217,9 @@ mod tests {
 
     #[test]
     fn the_two_buffers_hold_alternate_layers() {
-        assert_eq!(panel_values(&[5, 7, 3]), (7, 3));
-        assert_eq!(panel_values(&[5, 7, 3, 9, 2]), (9, 3));
-        assert_eq!(panel_values(&[5, 7]), (7, 0));
+        let net = |w: &[usize]| Mlp::<f64>::from_seed(w, Activation::Tanh, 0).unwrap();
+        assert_eq!(panel_values(&net(&[5, 7, 3])), (7, 3));
+        assert_eq!(panel_values(&net(&[5, 7, 3, 9, 2])), (9, 3));
+        assert_eq!(panel_values(&net(&[5, 7])), (7, 0));
     }
 }

@@ -1,8 +1,8 @@
 //! Second derivatives of f = ΣF: Hessian-vector products by forward-over-reverse.
 //!
 //! The reverse sweep ḡ_L = φ'_L(y_L), ḡ_{k−1} = φ'_{k−1}(y_{k−1}) ∘ (W_kᵀ·ḡ_k),
-//! ∇f = W_1ᵀ·ḡ_1, differentiated along a direction v (tangents ẏ_k from the forward sweep,
-//! ẏ_k = W_k·(φ'_{k−1}(y_{k−1}) ∘ ẏ_{k−1}), ẏ_0 = v) gives
+//! ∇f = W_1ᵀ·ḡ_1, differentiated along a direction v (tangents ẏ_k from forward mode's
+//! tangent sweep, ẏ_k = W_k·(φ'_{k−1}(y_{k−1}) ∘ ẏ_{k−1}), ẏ_0 = v) gives
 //!
 //! ```text
 //! ġ_L     = φ''_L(y_L) ∘ ẏ_L
@@ -10,94 +10,163 @@
 //! ∇²f·v   = W_1ᵀ·ġ_1
 //! ```
 //!
-//! With w directions at once every product is one GEMM over [ḡ | Ġ] (1 + w columns),
+//! With w directions at once every product is one product over [ḡ | Ġ] (1 + w columns),
 //! so W_k is read once per sweep: the Hessian is d0 directions in panels.
 
-use crate::forward::{panel_width, tangent_sweep};
-use crate::linalg::gemm_t_few;
-use crate::memory::{bytes_of, ensure_fits};
-use crate::{Error, Layer, Real, Result};
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
+use crate::backend::gemm_t_few;
+use crate::forward::{next_input, panel_width, tangent_layer, widest};
+use crate::scratch::{padded, Stack};
+use crate::{Error, Mlp, Par, Real, Result};
+use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
 
-/// (∇f(x), ∇²f(x)·V) for the columns of V (d0×w).
-pub(crate) fn hvps<T: Real>(
-    layers: &[Layer<T>],
+/// Scratch of [`hvps`] for `w` directions: every layer's [y | Ẏ], two working
+/// matrices, and the few-column kernels' transposes.
+pub(crate) fn hvps_scratch_len<T: Real>(net: &Mlp<T>, w: usize) -> usize {
+    let c = 1 + w;
+    padded::<T>(net.offsets()[net.depth()] * c) + 5 * padded::<T>(widest(net) * c)
+}
+
+/// ∇f(x) into `grad` and ∇²f(x)·V into `hv` for the columns of V (d0×w).
+pub(crate) fn hvps<'a, T: Real>(
+    net: &'a Mlp<T>,
+    par: Par,
     x: ArrayView1<T>,
     v: ArrayView2<T>,
-) -> (Array1<T>, Array2<T>) {
-    let sweep = tangent_sweep(layers, x, v);
-    let depth = layers.len();
-    // [ḡ_L | Ġ_L]
-    let mut g = sweep[depth - 1].clone();
+    mut grad: ArrayViewMut1<T>,
+    mut hv: ArrayViewMut2<T>,
+    stack: &mut Stack<'a, T>,
+) {
+    let (layers, depth, offsets) = (net.layers(), net.depth(), net.offsets());
+    let c = 1 + v.ncols();
+    let widest = widest(net);
+    let qs = stack.take(offsets[depth] * c);
+    let (mut g_buf, mut a_buf) = (stack.take(widest * c), stack.take(widest * c));
+    let (xt, gt, blocks) = (
+        stack.take(widest * c),
+        stack.take(widest * c),
+        stack.take(widest * c),
+    );
+    fn view<T>(buf: &[T], rows: usize, c: usize) -> ArrayView2<'_, T> {
+        ArrayView2::from_shape((rows, c), &buf[..rows * c]).expect("fits")
+    }
+    // The tangent sweep, keeping every layer's Q_k = [y_k | Ẏ_k] (layer k at
+    // offsets[k]·c); its input [a_{k−1} | Ȧ_{k−1}] in `a_buf`, the first column-major
+    // (a GEMM rounds by its operands' layout: this is the layout results were recorded
+    // with, docs/golden.md).
+    let d0 = net.width(0);
+    let mut first = ArrayViewMut2::from_shape((c, d0), &mut a_buf[..c * d0]).expect("fits");
+    first.row_mut(0).assign(&x);
+    first.slice_mut(s![1.., ..]).assign(&v.t());
+    for (k, layer) in layers.iter().enumerate() {
+        let (d_out, d_in) = layer.weights.dim();
+        let q = &mut qs[offsets[k] * c..offsets[k + 1] * c];
+        let mut q = ArrayViewMut2::from_shape((d_out, c), q).expect("fits");
+        let input = match k {
+            0 => view(a_buf, c, d0).reversed_axes(),
+            _ => view(a_buf, d_in, c),
+        };
+        tangent_layer(par, layer, input, q.view_mut(), xt);
+        if k + 1 < depth {
+            let next = ArrayViewMut2::from_shape((d_out, c), &mut a_buf[..d_out * c]).expect("fits");
+            next_input(layer.activation, q.view(), next);
+        }
+    }
+    // [ḡ_L | Ġ_L] = [φ'_L(y_L) | φ''_L(y_L) ∘ Ẏ_L].
+    let d_last = net.width(depth);
+    let q_last = view(&qs[offsets[depth - 1] * c..], d_last, c);
+    let mut g = ArrayViewMut2::from_shape((d_last, c), &mut g_buf[..d_last * c]).expect("fits");
     let act = layers[depth - 1].activation;
-    g.axis_iter_mut(Axis(0)).for_each(|mut row| {
-        let y = row[0];
+    for (mut row, q) in g.axis_iter_mut(Axis(0)).zip(q_last.axis_iter(Axis(0))) {
+        let y = q[0];
         let (_, d) = act.value_and_slope(y);
         let c = act.curvature(y);
         row[0] = d;
-        row.iter_mut().skip(1).for_each(|t| *t = c * *t);
-    });
+        row.iter_mut()
+            .zip(q)
+            .skip(1)
+            .for_each(|(t, &q)| *t = c * q);
+    }
     for k in (0..depth).rev() {
         // [W_kᵀ·ḡ_k | W_kᵀ·Ġ_k]
         let w = layers[k].weights.view();
-        let mut a = Array2::zeros((w.ncols(), g.ncols()));
-        gemm_t_few(w, g.view(), a.view_mut());
+        let (d_out, d_in) = w.dim();
+        let mut a = ArrayViewMut2::from_shape((d_in, c), &mut a_buf[..d_in * c]).expect("fits");
+        gemm_t_few(par, w, view(g_buf, d_out, c), a.view_mut(), gt, blocks);
         if k == 0 {
-            let grad = a.column(0).to_owned();
-            return (grad, a.slice_move(s![.., 1..]));
+            grad.assign(&a.column(0));
+            hv.assign(&a.slice(s![.., 1..]));
+            return;
         }
+        // ġ_{k−1} = φ'_{k−1} ∘ (W_kᵀ·ġ_k) + φ''_{k−1} ∘ ẏ_{k−1} ∘ (W_kᵀ·ḡ_k).
         let act = layers[k - 1].activation;
-        let q = &sweep[k - 1];
-        a.axis_iter_mut(Axis(0))
-            .zip(q.axis_iter(Axis(0)))
-            .for_each(|(mut row, q)| {
-                let y = q[0];
-                let (_, d) = act.value_and_slope(y);
-                let c = act.curvature(y);
-                let adj = row[0];
-                row[0] = d * adj;
-                row.iter_mut()
-                    .skip(1)
-                    .zip(q.iter().skip(1))
-                    .for_each(|(t, &yd)| *t = d * *t + c * yd * adj);
-            });
-        g = a;
+        let q = view(&qs[offsets[k - 1] * c..], d_in, c);
+        for (mut row, q) in a.axis_iter_mut(Axis(0)).zip(q.axis_iter(Axis(0))) {
+            let y = q[0];
+            let (_, d) = act.value_and_slope(y);
+            let c = act.curvature(y);
+            let adj = row[0];
+            row[0] = d * adj;
+            row.iter_mut()
+                .skip(1)
+                .zip(q.iter().skip(1))
+                .for_each(|(t, &yd)| *t = d * *t + c * yd * adj);
+        }
+        std::mem::swap(&mut g_buf, &mut a_buf);
     }
-    unreachable!("the loop returns at the first layer")
 }
 
-/// ∇²f(x), d0×d0: products with the columns of I, in panels within `budget` bytes.
-pub(crate) fn hessian<T: Real>(
-    layers: &[Layer<T>],
-    x: ArrayView1<T>,
-    budget: usize,
-) -> Result<Array2<T>> {
-    let d0 = layers[0].weights.ncols();
-    let rows: Vec<usize> = layers.iter().map(|l| l.weights.nrows()).collect();
-    let widest = rows.iter().copied().max().unwrap_or(0).max(d0);
+/// The Hessian's panel width within `budget` bytes, and its scratch.
+fn panel<T: Real>(net: &Mlp<T>, budget: usize) -> Result<(usize, usize)> {
+    let d0 = net.width(0);
+    let rows = (1..=net.depth()).map(|k| net.width(k));
+    let widest = rows.clone().max().unwrap_or(0).max(d0);
     // Per direction: the sweep's tangents of every layer, the sweep's and the reverse
     // sweep's two working columns, and the direction and result columns.
-    let per_column = rows.iter().sum::<usize>() + 3 * widest + 2 * d0;
+    let per_column = rows.sum::<usize>() + 3 * widest + 2 * d0;
     let size = std::mem::size_of::<T>();
     let width = panel_width(d0, per_column, size, budget).map_err(|_| Error::TooLarge {
         what: format!("one Hessian panel column ({per_column} values)"),
         needed: per_column.saturating_mul(size) as u64,
         available: budget as u64,
     })?;
-    ensure_fits(
-        || format!("the Hessian ({d0}×{d0}) and its panels"),
-        bytes_of(
-            &[d0, d0 + per_column.saturating_mul(width) / d0.max(1) + 1],
-            size,
-        ),
-    )?;
-    let mut h = Array2::zeros((d0, d0));
+    let panel = padded::<T>(d0 * width) + padded::<T>(d0);
+    Ok((width, panel + padded::<T>(hvps_scratch_len(net, width))))
+}
+
+/// Scratch of [`hessian`] within `budget` bytes of panels.
+pub(crate) fn hessian_scratch_len<T: Real>(net: &Mlp<T>, budget: usize) -> Result<usize> {
+    Ok(panel(net, budget)?.1)
+}
+
+/// ∇²f(x) into `h` (d0×d0): products with the columns of I, in panels within `budget`
+/// bytes (each panel's products share one sweep).
+pub(crate) fn hessian<'a, T: Real>(
+    net: &'a Mlp<T>,
+    par: Par,
+    x: ArrayView1<T>,
+    budget: usize,
+    mut h: ArrayViewMut2<T>,
+    stack: &mut Stack<'a, T>,
+) -> Result<()> {
+    let (width, _) = panel(net, budget)?;
+    let d0 = net.width(0);
+    let (v, grad) = (stack.take(d0 * width), stack.take(d0));
+    let rest = stack.take(hvps_scratch_len(net, width));
     for c0 in (0..d0).step_by(width) {
         let w = width.min(d0 - c0);
-        let mut v = Array2::zeros((d0, w));
+        let mut v = ArrayViewMut2::from_shape((d0, w), &mut v[..d0 * w]).expect("fits");
+        v.fill(T::zero());
         (0..w).for_each(|j| v[[c0 + j, j]] = T::one());
-        let (_, hv) = hvps(layers, x, v.view());
-        h.slice_mut(s![.., c0..c0 + w]).assign(&hv);
+        let mut panel_stack = Stack::new(&mut *rest);
+        hvps(
+            net,
+            par,
+            x,
+            v.view(),
+            ArrayViewMut1::from(&mut *grad),
+            h.slice_mut(s![.., c0..c0 + w]),
+            &mut panel_stack,
+        );
     }
-    Ok(h)
+    Ok(())
 }

@@ -4,7 +4,7 @@ use crate::{Error, Result};
 
 /// Bytes the operating system says can still be allocated (`MemAvailable` on Linux),
 /// or `None` where that cannot be read.
-pub fn available_bytes() -> Option<u64> {
+pub(crate) fn available_bytes() -> Option<u64> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -12,7 +12,7 @@ pub fn available_bytes() -> Option<u64> {
 }
 
 /// Bytes of `count` values of `size` bytes each, `None` on overflow.
-pub fn bytes_of(count: &[usize], size: usize) -> Option<u64> {
+pub(crate) fn bytes_of(count: &[usize], size: usize) -> Option<u64> {
     count
         .iter()
         .try_fold(size as u64, |n, &c| n.checked_mul(c as u64))
@@ -24,7 +24,7 @@ const UNCHECKED: u64 = 16 << 20;
 
 /// Errors unless `bytes` (None: overflowed u64) fit in the machine's available memory
 /// (requests under 16 MiB pass unchecked).
-pub fn ensure_fits(what: impl FnOnce() -> String, bytes: Option<u64>) -> Result<()> {
+pub(crate) fn ensure_fits(what: impl FnOnce() -> String, bytes: Option<u64>) -> Result<()> {
     if bytes.is_some_and(|b| b < UNCHECKED) {
         return Ok(());
     }
@@ -37,4 +37,24 @@ pub fn ensure_fits(what: impl FnOnce() -> String, bytes: Option<u64>) -> Result<
             available,
         }),
     }
+}
+
+/// `n` zeros, refused before allocating (as [`ensure_fits`]) or when the allocator says
+/// no: [`Error::TooLarge`] naming `what`, never an abort.
+pub(crate) fn try_vec<T: Clone + Default>(
+    what: impl FnOnce() -> String,
+    n: usize,
+    bytes: Option<u64>,
+) -> Result<Vec<T>> {
+    let what = std::cell::Cell::new(Some(what));
+    let name = || what.take().map_or_else(String::new, |f| f());
+    ensure_fits(name, bytes)?;
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| Error::TooLarge {
+        what: name(),
+        needed: bytes.unwrap_or(u64::MAX),
+        available: available_bytes().unwrap_or(0),
+    })?;
+    v.resize(n, T::default());
+    Ok(v)
 }

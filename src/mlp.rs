@@ -1,611 +1,195 @@
-//! The general network F(x) = φ_L(W_L·…φ_1(W_1·x)), f = ΣF: layers, validation, and
-//! every derivative the crate computes.
+//! The network F(x) = φ_L(W_L·…φ_1(W_1·x + b_1)… + b_L), f = ΣF: its layers, checks
+//! and settings, and every call the crate offers.
+//!
+//! Each call has a plain form, which allocates its result and takes its temporaries
+//! from a pool inside the network, and an `_into` form, which writes into the caller's
+//! arrays using the caller's [`Scratch`] and [`Par`]. A call checks its inputs, then
+//! states what it computes fast, which result must be finite, and how the wide-range
+//! path redoes it ([`guard`](crate::guard)); the algorithms are in the modules named
+//! after them.
 
-use crate::memory::{bytes_of, ensure_fits};
-use crate::plan::{Calibration, Plan};
+use crate::chain::{jacobian, Calibration, Mode, Plan};
+use crate::guard::{all_finite, chain_is_bounded, guarded};
+use crate::memory::{bytes_of, ensure_fits, try_vec};
 use crate::random::standard_normal;
-use crate::wide::{overflow_limit, Primal};
-use crate::{
-    forward, hessian, jacobian, reverse, Activation, Error, Mode, Real, Result, Workspace,
+use crate::scratch::{padded, Scratch, Stack};
+use crate::{batch, forward, hessian, primal, reverse, Activation, Error, Par, Real, Result};
+use ndarray::{
+    Array, Array1, Array2, ArrayView, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2,
+    Dimension, ShapeBuilder, StrideShape,
 };
-use ndarray::{Array1, Array2, ArrayView, ArrayView1, ArrayView2, ArrayViewMut1, Dimension};
 use std::sync::Mutex;
 
 /// Extra memory forward mode, Jacobians and Hessians may use for their panels unless
 /// told otherwise: 1 GiB, so that up to d0 = d1 = d2 ≈ 8000 (f64) forward mode is the
-/// card's one GEMM.
-///
-/// Each extra panel re-reads (and BLAS re-packs) the next weight matrix: measured at
-/// d = 8000 with OpenBLAS, 16 panels (64 MiB) cost 1.15× one GEMM, one panel 1.0–1.05×.
+/// card's one GEMM. Each extra panel re-reads (and the BLAS re-packs) the next weight
+/// matrix (docs/measured.md has the cost).
 pub const DEFAULT_MEMORY_BUDGET: usize = 1 << 30;
 
-/// One layer: y = W·a, then φ elementwise.
+/// One layer: y = W·a + b (the bias optional), then φ elementwise.
 #[derive(Debug, Clone)]
 pub struct Layer<T> {
-    /// W, d_k × d_{k−1}, row-major.
+    /// W, d_k × d_{k−1}, row-major once in a network.
     pub(crate) weights: Array2<T>,
+    /// b, d_k entries, contiguous once in a network.
+    pub(crate) bias: Option<Array1<T>>,
     /// φ.
     pub(crate) activation: Activation,
     /// ‖W‖_∞ = max_i Σ_j |W_ij| in f64 (+inf if that overflows): bounds every partial
-    /// sum of W·a by ‖W‖_∞·max|a|, whatever the summation order.
+    /// sum of W·a by ‖W‖_∞·max|a|, whatever the summation order. Set by the network.
     pub(crate) norm: f64,
+    /// max_i |b_i| (0 without a bias). Set by the network.
+    pub(crate) bias_max: f64,
 }
 
 impl<T: Real> Layer<T> {
+    /// A layer without a bias: y = W·a.
+    pub fn new(weights: Array2<T>, activation: Activation) -> Self {
+        Layer {
+            weights,
+            bias: None,
+            activation,
+            norm: f64::NAN,
+            bias_max: 0.0,
+        }
+    }
+
+    /// The same layer with a bias b (one entry per row of W): y = W·a + b.
+    pub fn with_bias(mut self, bias: Array1<T>) -> Self {
+        self.bias = Some(bias);
+        self
+    }
+
     /// The weights W (d_k × d_{k−1}).
     pub fn weights(&self) -> ArrayView2<'_, T> {
         self.weights.view()
+    }
+
+    /// The bias b, if the layer has one.
+    pub fn bias(&self) -> Option<ArrayView1<'_, T>> {
+        self.bias.as_ref().map(|b| b.view())
     }
 
     /// The activation φ.
     pub fn activation(&self) -> Activation {
         self.activation
     }
+
+    /// b as a slice (contiguous in a network).
+    pub(crate) fn bias_slice(&self) -> Option<&[T]> {
+        self.bias.as_ref().map(|b| b.as_slice().expect("bias contiguous"))
+    }
 }
 
-/// F(x) = φ_L(W_L·φ_{L−1}(…φ_1(W_1·x))) and its sum f(x) = Σ_i F_i(x), for any depth
-/// L ≥ 1, widths d0 … dL and per-layer activation, over `f32` or `f64`.
+/// (W, φ): a layer without a bias.
+impl<T: Real> From<(Array2<T>, Activation)> for Layer<T> {
+    fn from((w, act): (Array2<T>, Activation)) -> Self {
+        Layer::new(w, act)
+    }
+}
+
+/// (W, b, φ).
+impl<T: Real> From<(Array2<T>, Array1<T>, Activation)> for Layer<T> {
+    fn from((w, b, act): (Array2<T>, Array1<T>, Activation)) -> Self {
+        Layer::new(w, act).with_bias(b)
+    }
+}
+
+/// (W, b or None, φ), as PyTorch's `nn.Linear` has them.
+impl<T: Real> From<(Array2<T>, Option<Array1<T>>, Activation)> for Layer<T> {
+    fn from((w, b, act): (Array2<T>, Option<Array1<T>>, Activation)) -> Self {
+        Layer {
+            bias: b,
+            ..Layer::new(w, act)
+        }
+    }
+}
+
+/// ∇f with respect to one layer's parameters, shaped like them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerGrad<T> {
+    /// ∇_W f (d_k × d_{k−1}).
+    pub weights: Array2<T>,
+    /// ∇_b f (d_k), for a layer with a bias.
+    pub bias: Option<Array1<T>>,
+}
+
+/// A computation of [`Mlp`], to ask its scratch of [`Mlp::scratch_len`].
+#[derive(Debug, Clone, Copy)]
+pub enum Call<'p> {
+    /// [`Mlp::output`].
+    Output,
+    /// [`Mlp::value`].
+    Value,
+    /// [`Mlp::value_and_grad`] in a mode.
+    Grad(Mode),
+    /// [`Mlp::jvp`].
+    Jvp,
+    /// [`Mlp::vjp`].
+    Vjp,
+    /// [`Mlp::hvp`].
+    Hvp,
+    /// [`Mlp::jacobian_with_plan`] by this plan.
+    Jacobian(&'p Plan),
+    /// [`Mlp::hessian`].
+    Hessian,
+    /// [`Mlp::value_and_weight_grads`].
+    WeightGrads,
+    /// [`Mlp::value_and_grad_batch`] at this many points.
+    Batch(usize),
+}
+
+/// F(x) = φ_L(W_L·φ_{L−1}(…φ_1(W_1·x + b_1)…) + b_L) and its sum f(x) = Σ_i F_i(x),
+/// for any depth L ≥ 1, widths d0 … dL, per-layer activation and optional biases, over
+/// `f32` or `f64`.
 ///
-/// The weights are validated once, at construction: each W_k has d_{k−1} columns, no
-/// dimension is 0, every entry is finite. Evaluations then only check their vectors.
-/// The two-layer sigmoid [`Network`](crate::Network) is this type with two sigmoid
-/// layers; both run the same kernels.
+/// The layers are validated once, at construction: each W_k has d_{k−1} columns, each
+/// b_k d_k entries, no dimension is 0, every entry is finite. Calls then only check
+/// their own arrays. `Mlp` is `Send + Sync`: threads may share one.
 ///
 /// Entries may be as large as the type allows (±f64::MAX): no call returns NaN, and
 /// results are finite wherever their exact values are (±inf only beyond the type's
-/// range). Each call bounds its forward pass from ‖W_k‖_∞ and max|x|; where a fast pass
-/// could overflow, or its result came out non-finite, the call (or only the affected
-/// rows or columns) is recomputed in wide-range arithmetic, ~9× slower.
+/// range); see [`guard`](crate::guard).
 #[derive(Debug)]
 pub struct Mlp<T: Real> {
     layers: Vec<Layer<T>>,
+    /// offsets[k] = d_1 + … + d_k: where layer k's values start in per-layer scratch.
+    offsets: Vec<usize>,
     memory_budget: usize,
     calibration: Calibration,
-    /// Workspaces of finished plain calls, reused by the next ones (one per concurrent
-    /// caller at most): repeated gradients allocate nothing.
-    pool: Mutex<Vec<Workspace<T>>>,
+    par: Par,
+    /// Scratch of finished plain calls, reused by the next ones (one per concurrent
+    /// caller at most): repeated calls allocate only their results.
+    pool: Mutex<Vec<Scratch<T>>>,
 }
 
 impl<T: Real> Clone for Mlp<T> {
     fn clone(&self) -> Self {
         Mlp {
             layers: self.layers.clone(),
+            offsets: self.offsets.clone(),
             memory_budget: self.memory_budget,
             calibration: self.calibration,
+            par: self.par,
             pool: Mutex::default(),
         }
     }
 }
 
-impl<T: Real> Mlp<T> {
-    /// A network from its layers, (W_k, φ_k) for k = 1 … L, first layer first. Errors
-    /// name the layer and the shapes when W_k's columns ≠ W_{k−1}'s rows, when there is
-    /// no layer or a dimension is 0, and the entry when one is NaN or infinite. Any
-    /// memory order is accepted; row-major matrices are kept without a copy.
-    pub fn new(layers: Vec<(Array2<T>, Activation)>) -> Result<Self> {
-        if layers.is_empty() {
-            return Err(Error::EmptyDimension {
-                what: "the number of layers",
-            });
-        }
-        for (k, (w, _)) in layers.iter().enumerate() {
-            if w.nrows() == 0 || w.ncols() == 0 {
-                return Err(Error::Shape {
-                    what: format!("layer {}'s weights must not be empty", k + 1),
-                    expected: "at least 1 row and 1 column".into(),
-                    got: format!("{:?}", w.shape()),
-                });
-            }
-            if k > 0 && w.ncols() != layers[k - 1].0.nrows() {
-                return Err(Error::Shape {
-                    what: format!("layer {}'s columns must equal layer {}'s rows", k + 1, k),
-                    expected: format!("({}, {})", w.nrows(), layers[k - 1].0.nrows()),
-                    got: format!("{:?} after {:?}", w.shape(), layers[k - 1].0.shape()),
-                });
-            }
-            // The index names the layer (from 1), then row and column.
-            check_finite("the weights (layer, row, column)", w.view()).map_err(|e| match e {
-                Error::NonFinite { what, index, value } => Error::NonFinite {
-                    what,
-                    index: [vec![k + 1], index].concat(),
-                    value,
-                },
-                e => e,
-            })?;
-        }
-        Ok(Mlp::from_valid(layers))
+/// Errors unless `got` is `want`, naming the array.
+fn check_shape(what: &str, got: &[usize], want: &[usize]) -> Result<()> {
+    if got == want {
+        return Ok(());
     }
-
-    /// Layers already checked by the caller.
-    pub(crate) fn from_valid(layers: Vec<(Array2<T>, Activation)>) -> Self {
-        // Row-major arrays are kept as they are: a copy would briefly double the
-        // memory of the weights (1 GiB at d = 8000).
-        let row_major = |m: Array2<T>| {
-            if m.is_standard_layout() {
-                m
-            } else {
-                m.as_standard_layout().into_owned()
-            }
-        };
-        Mlp {
-            layers: layers
-                .into_iter()
-                .map(|(w, activation)| {
-                    let norm = w.rows().into_iter().fold(0.0_f64, |m, r| {
-                        m.max(r.iter().map(|v| v.as_f64().abs()).sum::<f64>())
-                    });
-                    Layer {
-                        weights: row_major(w),
-                        activation,
-                        norm,
-                    }
-                })
-                .collect(),
-            memory_budget: DEFAULT_MEMORY_BUDGET,
-            calibration: Calibration::stored::<T>(),
-            pool: Mutex::default(),
-        }
-    }
-
-    /// Layers of the given widths d0, d1, …, dL, all with `activation`, weights standard
-    /// normal from `seed`: row i of W_k comes from ChaCha8 stream (k−1)·2³² + i, so the
-    /// first two layers are exactly [`Network::from_seed`](crate::Network::from_seed)'s
-    /// A and B. Refuses, before allocating, weights beyond the available memory.
-    pub fn from_seed(widths: &[usize], activation: Activation, seed: u64) -> Result<Self> {
-        if widths.len() < 2 {
-            return Err(Error::Shape {
-                what: "widths must list d0 and at least one layer".into(),
-                expected: "d0, d1, …".into(),
-                got: format!("{widths:?}"),
-            });
-        }
-        if widths.contains(&0) {
-            return Err(Error::EmptyDimension { what: "a width" });
-        }
-        let size = std::mem::size_of::<T>();
-        let bytes = widths.windows(2).try_fold(0u64, |n, w| {
-            bytes_of(&[w[1], w[0]], size).and_then(|b| n.checked_add(b))
-        });
-        ensure_fits(
-            || format!("weights of widths {widths:?} in {}", T::NAME),
-            bytes,
-        )?;
-        let layers = widths
-            .windows(2)
-            .enumerate()
-            .map(|(k, w)| {
-                (
-                    standard_normal(w[1], w[0], seed, (k as u64) << 32),
-                    activation,
-                )
-            })
-            .collect();
-        Ok(Mlp::from_valid(layers))
-    }
-
-    /// Sets the extra memory that forward mode, Jacobians and Hessians may use for their
-    /// panels (bytes).
-    pub fn with_memory_budget(mut self, bytes: usize) -> Self {
-        self.memory_budget = bytes;
-        self.release_workspaces();
-        self
-    }
-
-    /// The panel budget in bytes.
-    pub fn memory_budget(&self) -> usize {
-        self.memory_budget
-    }
-
-    /// Sets the machine speeds [`Mode::Auto`] plans with (default:
-    /// [`Calibration::stored`]; [`Calibration::measure`] times this machine).
-    pub fn with_calibration(mut self, calibration: Calibration) -> Self {
-        self.calibration = calibration;
-        self
-    }
-
-    /// The speeds [`Mode::Auto`] plans with.
-    pub fn calibration(&self) -> Calibration {
-        self.calibration
-    }
-
-    /// The layers, first (input side) first.
-    pub fn layers(&self) -> &[Layer<T>] {
-        &self.layers
-    }
-
-    /// The widths d0, d1, …, dL.
-    pub fn widths(&self) -> Vec<usize> {
-        self.width_iter().collect()
-    }
-
-    /// The widths without allocating: the workspace check runs on every gradient.
-    fn width_iter(&self) -> impl Iterator<Item = usize> + '_ {
-        std::iter::once(self.layers[0].weights.ncols())
-            .chain(self.layers.iter().map(|l| l.weights.nrows()))
-    }
-
-    /// The vector output F(x) = φ_L(y_L) (d_L entries).
-    pub fn output(&self, x: ArrayView1<T>) -> Result<Array1<T>> {
-        self.check_input("x", x)?;
-        if !self.fast_is_safe(x) {
-            return Ok(Primal::new(&self.layers, x).output());
-        }
-        Ok(self.with_pooled(|ws| crate::primal::output(&self.layers, x, ws, None)))
-    }
-
-    /// f(x) = Σ_i F_i(x).
-    pub fn value(&self, x: ArrayView1<T>) -> Result<T> {
-        self.check_input("x", x)?;
-        if self.fast_is_safe(x) {
-            let f = self.with_pooled(|ws| crate::primal::evaluate(&self.layers, x, ws, false));
-            if f.is_finite() {
-                return Ok(f);
-            }
-        }
-        Ok(Primal::new(&self.layers, x).value())
-    }
-
-    /// (f(x), ∇f(x)), with ∇f accumulated in the given mode ([`Mode::Auto`] is reverse
-    /// mode: for a scalar output it is the cheapest bracketing). Every mode gives the
-    /// same gradient up to rounding. Temporaries come from a pool inside the network, so
-    /// repeated calls allocate only the returned gradient.
-    pub fn value_and_grad(&self, x: ArrayView1<T>, mode: Mode) -> Result<(T, Array1<T>)> {
-        let mut grad = Array1::zeros(self.layers[0].weights.ncols());
-        let f = self.with_pooled(|ws| self.value_and_grad_with(x, mode, ws, grad.view_mut()))?;
-        Ok((f, grad))
-    }
-
-    /// f(x), with ∇f(x) written into `grad` (d0), using the caller's workspace: no
-    /// allocation at all once `ws` has served one call in each mode (except on the
-    /// wide-range path, taken only for entries that could overflow).
-    pub fn value_and_grad_with(
-        &self,
-        x: ArrayView1<T>,
-        mode: Mode,
-        ws: &mut Workspace<T>,
-        mut grad: ArrayViewMut1<T>,
-    ) -> Result<T> {
-        self.check_input("x", x)?;
-        if !ws.widths().iter().copied().eq(self.width_iter()) {
-            return Err(Error::Shape {
-                what: "the workspace must be made for this network".into(),
-                expected: format!("widths {:?}", self.widths()),
-                got: format!("widths {:?}", ws.widths()),
-            });
-        }
-        let d0 = self.layers[0].weights.ncols();
-        if grad.len() != d0 {
-            return Err(Error::Shape {
-                what: "grad must have one entry per input".into(),
-                expected: format!("({d0},)"),
-                got: format!("({},)", grad.len()),
-            });
-        }
-        if self.fast_is_safe(x) {
-            let f = match mode {
-                Mode::Forward => forward::value_and_grad(
-                    &self.layers,
-                    x,
-                    self.memory_budget,
-                    ws,
-                    grad.view_mut(),
-                )?,
-                Mode::Reverse | Mode::Auto => {
-                    reverse::value_and_grad(&self.layers, x, ws, grad.view_mut())
-                }
-            };
-            if f.is_finite() && all_finite(grad.view()) {
-                return Ok(f);
-            }
-        }
-        let p = Primal::new(&self.layers, x);
-        grad.assign(&p.grad(&self.layers));
-        Ok(p.value())
-    }
-
-    /// f and ∇f at each of k points, the columns of `x` (d0×k): returns f (k) and the
-    /// gradients as the columns of a d0×k matrix (column-major, so each is contiguous).
-    ///
-    /// Reverse mode with GEMMs in place of GEMVs (see [`batch`](crate::batch)). Each
-    /// column agrees with [`value_and_grad`](Self::value_and_grad) at that point up to
-    /// the order of the sums. Errors on a wrong number of rows, a non-finite entry, or
-    /// temporaries beyond available memory.
-    pub fn value_and_grad_batch(&self, x: ArrayView2<T>) -> Result<(Array1<T>, Array2<T>)> {
-        let widths = self.widths();
-        let d0 = widths[0];
-        if x.nrows() != d0 {
-            return Err(Error::Shape {
-                what: "X must have one row per input (one point per column)".into(),
-                expected: format!("({d0}, k)"),
-                got: format!("{:?}", x.shape()),
-            });
-        }
-        check_finite("X", x)?;
-        let k = x.ncols();
-        if k == 0 {
-            // No points: nothing to compute (and BLAS rejects zero leading dimensions).
-            return Ok((Array1::zeros(0), Array2::zeros((d0, 0))));
-        }
-        // Slopes of every layer, one layer's values and its successor, and G.
-        let per_point = 2 * widths[1..].iter().sum::<usize>() + d0;
-        ensure_fits(
-            || format!("batch temporaries {per_point} × {k} in {}", T::NAME),
-            bytes_of(&[per_point, k], std::mem::size_of::<T>()),
-        )?;
-        // One layout for X (d0×k values, a small copy at most): GEMM kernels may round
-        // differently by layout, and the result should not depend on it.
-        let x = x.as_standard_layout();
-        let (mut f, mut g) = crate::batch::values_and_grads(&self.layers, x.view());
-        // Points the fast pass cannot be trusted with, one by one on the wide path.
-        for (j, x) in x.columns().into_iter().enumerate() {
-            if !self.fast_is_safe(x) || !f[j].is_finite() || !all_finite(g.column(j)) {
-                let p = Primal::new(&self.layers, x);
-                f[j] = p.value();
-                g.column_mut(j).assign(&p.grad(&self.layers));
-            }
-        }
-        Ok((f, g))
-    }
-
-    /// (F(x), J(x)·v): the Jacobian of the vector output times v, in one forward sweep
-    /// (two matrix-vector products per layer, as one GEMM of two columns), like
-    /// `jax.jvp` and `torch.func.jvp`.
-    pub fn jvp(&self, x: ArrayView1<T>, v: ArrayView1<T>) -> Result<(Array1<T>, Array1<T>)> {
-        self.check_input("x", x)?;
-        self.check_input("v", v)?;
-        if self.fast_is_safe(x) {
-            let (out, jv) = forward::jvp(&self.layers, x, v);
-            if all_finite(jv.view()) {
-                return Ok((out, jv));
-            }
-        }
-        let p = Primal::new(&self.layers, x);
-        Ok((p.output(), p.jvp(&self.layers, v)))
-    }
-
-    /// (F(x), uᵀ·J(x)): the vector-Jacobian product in one reverse sweep, like
-    /// `jax.vjp` and `torch.func.vjp`. u has d_L entries.
-    pub fn vjp(&self, x: ArrayView1<T>, u: ArrayView1<T>) -> Result<(Array1<T>, Array1<T>)> {
-        self.check_input("x", x)?;
-        let d_out = self.layers[self.layers.len() - 1].weights.nrows();
-        if u.len() != d_out {
-            return Err(Error::Shape {
-                what: "u must have one entry per output".into(),
-                expected: format!("({d_out},)"),
-                got: format!("({},)", u.len()),
-            });
-        }
-        check_finite("u", u)?;
-        if self.fast_is_safe(x) {
-            let (out, uj) = self.with_pooled(|ws| reverse::vjp(&self.layers, x, u, ws));
-            if all_finite(uj.view()) {
-                return Ok((out, uj));
-            }
-        }
-        let p = Primal::new(&self.layers, x);
-        Ok((p.output(), p.vjp(&self.layers, u)))
-    }
-
-    /// The bracketing of the Jacobian chain that `mode` computes, with its predicted
-    /// cost on this network's widths (see [`plan`](crate::plan)).
-    pub fn plan(&self, mode: Mode) -> Plan {
-        Plan::new(
-            &self.widths(),
-            mode,
-            &self.calibration,
-            std::mem::size_of::<T>(),
-        )
-    }
-
-    /// The d_L×d0 Jacobian of the vector output F at x, by the bracketing `mode` picks
-    /// (forward: from the input side, reverse: from the output side, auto: the cheapest
-    /// by [`plan`](Self::plan)), in panels of J's columns or rows within the memory
-    /// budget (an error names the numbers when not even one fits).
-    pub fn jacobian(&self, x: ArrayView1<T>, mode: Mode) -> Result<Array2<T>> {
-        self.jacobian_with_plan(x, &self.plan(mode))
-    }
-
-    /// [`jacobian`](Self::jacobian) by a given plan (one of this network's).
-    pub fn jacobian_with_plan(&self, x: ArrayView1<T>, plan: &Plan) -> Result<Array2<T>> {
-        self.check_input("x", x)?;
-        if !plan.widths().iter().copied().eq(self.width_iter()) {
-            return Err(Error::Shape {
-                what: "the plan must be made for this network".into(),
-                expected: format!("widths {:?}", self.widths()),
-                got: format!("widths {:?}", plan.widths()),
-            });
-        }
-        let (d_out, d0) = (self.output_width(), self.layers[0].weights.ncols());
-        let mut jac = if self.fast_is_safe(x) {
-            let jac = jacobian::jacobian(&self.layers, x, plan, self.memory_budget)?;
-            if self.chain_is_safe() {
-                // Nothing can have overflowed: skip the scan (J may cost little more).
-                return Ok(jac);
-            }
-            jac
-        } else {
-            to_fill("the Jacobian", d_out, d0)?
-        };
-        // Entries that overflowed (all of them on the wide path): their rows by wide
-        // VJPs or their columns by wide JVPs, whichever are fewer.
-        let bad = |a: ArrayView1<T>| !all_finite(a);
-        let rows: Vec<usize> = (0..d_out).filter(|&i| bad(jac.row(i))).collect();
-        if rows.is_empty() {
-            return Ok(jac);
-        }
-        let cols: Vec<usize> = (0..d0).filter(|&j| bad(jac.column(j))).collect();
-        let p = Primal::new(&self.layers, x);
-        if rows.len() <= cols.len() {
-            for i in rows {
-                let e = unit::<T>(d_out, i);
-                jac.row_mut(i).assign(&p.vjp(&self.layers, e.view()));
-            }
-        } else {
-            for j in cols {
-                let e = unit::<T>(d0, j);
-                jac.column_mut(j).assign(&p.jvp(&self.layers, e.view()));
-            }
-        }
-        Ok(jac)
-    }
-
-    /// (∇f(x), ∇²f(x)·v): the Hessian-vector product by forward-over-reverse (the
-    /// reverse sweep differentiated along v), about twice a gradient's cost.
-    pub fn hvp(&self, x: ArrayView1<T>, v: ArrayView1<T>) -> Result<(Array1<T>, Array1<T>)> {
-        self.check_input("x", x)?;
-        self.check_input("v", v)?;
-        if self.fast_is_safe(x) {
-            let (g, hv) = hessian::hvps(&self.layers, x, v.insert_axis(ndarray::Axis(1)));
-            let hv = hv.index_axis_move(ndarray::Axis(1), 0);
-            if all_finite(g.view()) && all_finite(hv.view()) {
-                return Ok((g, hv));
-            }
-        }
-        let p = Primal::new(&self.layers, x);
-        Ok((p.grad(&self.layers), p.hvp(&self.layers, v)))
-    }
-
-    /// The full d0×d0 Hessian ∇²f(x): Hessian-vector products with the columns of I, in
-    /// panels within the memory budget (each panel's products share one sweep of GEMMs).
-    pub fn hessian(&self, x: ArrayView1<T>) -> Result<Array2<T>> {
-        self.check_input("x", x)?;
-        let d0 = self.layers[0].weights.ncols();
-        let mut h = if self.fast_is_safe(x) {
-            hessian::hessian(&self.layers, x, self.memory_budget)?
-        } else {
-            to_fill("the Hessian", d0, d0)?
-        };
-        // Columns that overflowed (all of them on the wide path), by wide HVPs.
-        let cols: Vec<usize> = (0..d0).filter(|&j| !all_finite(h.column(j))).collect();
-        if !cols.is_empty() {
-            let p = Primal::new(&self.layers, x);
-            for j in cols {
-                let e = unit::<T>(d0, j);
-                h.column_mut(j).assign(&p.hvp(&self.layers, e.view()));
-            }
-        }
-        Ok(h)
-    }
-
-    /// f(x) and ∇_{W_k} f(x) for every layer (each shaped like W_k), as
-    /// `f.backward()` fills the weights' `.grad` in PyTorch.
-    pub fn value_and_weight_grads(&self, x: ArrayView1<T>) -> Result<(T, Vec<Array2<T>>)> {
-        self.check_input("x", x)?;
-        let size = std::mem::size_of::<T>();
-        let bytes = self.layers.iter().try_fold(0u64, |n, l| {
-            bytes_of(&[l.weights.len()], size).and_then(|b| n.checked_add(b))
-        });
-        ensure_fits(|| "the weight gradients".into(), bytes)?;
-        if self.fast_is_safe(x) {
-            let (f, grads, adjoints_finite) =
-                self.with_pooled(|ws| reverse::value_and_weight_grads(&self.layers, x, ws));
-            // With finite adjoints each entry is one product, rounded as IEEE rounds it.
-            if f.is_finite() && adjoints_finite {
-                return Ok((f, grads));
-            }
-        }
-        let p = Primal::new(&self.layers, x);
-        Ok((p.value(), p.weight_grads(&self.layers)))
-    }
-
-    /// A workspace for [`value_and_grad_with`](Self::value_and_grad_with).
-    pub fn workspace(&self) -> Workspace<T> {
-        Workspace::for_widths(&self.widths())
-    }
-
-    /// Frees the pooled workspaces of plain calls (forward mode's hold up to the
-    /// memory budget each).
-    pub fn release_workspaces(&self) {
-        self.pool.lock().unwrap_or_else(|e| e.into_inner()).clear();
-    }
-
-    /// Runs `f` with a workspace taken from the pool (or made), then returns it.
-    fn with_pooled<R>(&self, f: impl FnOnce(&mut Workspace<T>) -> R) -> R {
-        let taken = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let mut ws = taken.unwrap_or_else(|| self.workspace());
-        let r = f(&mut ws);
-        self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(ws);
-        r
-    }
-
-    /// d_L.
-    fn output_width(&self) -> usize {
-        self.layers[self.layers.len() - 1].weights.nrows()
-    }
-
-    /// Whether the fast forward pass cannot overflow at x: every partial sum of
-    /// y_k = W_k·a_{k−1}, in any order, is at most ‖W_k‖_∞·max|a_{k−1}|, and
-    /// max|a_k| ≤ 1 (sigmoid, tanh), ≤ max|y_k| (ReLU, identity) or ≤ max|y_k| + 1
-    /// (softplus). With a margin of 2⁸ for rounding. When this holds, the pre-activations
-    /// are right, and an overflow anywhere later (a product of the chain of Jacobians)
-    /// can only leave a non-finite result: IEEE ±inf and NaN never turn finite through
-    /// sums and products. So every call takes the wide path when this fails or its
-    /// result is not finite, and only then.
-    fn fast_is_safe(&self, x: ArrayView1<T>) -> bool {
-        let limit = overflow_limit::<T>();
-        let mut a = x.iter().fold(0.0_f64, |m, v| m.max(v.as_f64().abs()));
-        for layer in &self.layers {
-            let y = layer.norm * a;
-            // NaN (an infinite norm times a zero input) is unsafe too.
-            if y.is_nan() || y > limit {
-                return false;
-            }
-            a = match layer.activation {
-                Activation::Sigmoid | Activation::Tanh => 1.0,
-                Activation::Softplus => y + 1.0,
-                Activation::Relu | Activation::Identity => y,
-            };
-        }
-        true
-    }
-
-    /// Whether no partial product of the Jacobian chain M_L···M_1 (M_k = diag(φ'_k)·W_k)
-    /// can overflow, in any bracketing and summation order: ‖·‖_∞ is submultiplicative
-    /// and bounds every entry, so each is at most Π_k max(1, max|φ'_k|·‖W_k‖_∞).
-    fn chain_is_safe(&self) -> bool {
-        let limit = overflow_limit::<T>();
-        let bound = self.layers.iter().fold(1.0_f64, |b, l| {
-            let slope = match l.activation {
-                Activation::Sigmoid => 0.25,
-                _ => 1.0,
-            };
-            b * (slope * l.norm).max(1.0)
-        });
-        bound <= limit
-    }
-
-    /// Errors unless `x` has d0 finite entries.
-    fn check_input(&self, what: &'static str, x: ArrayView1<T>) -> Result<()> {
-        let d0 = self.layers[0].weights.ncols();
-        if x.len() != d0 {
-            return Err(Error::Shape {
-                what: format!("{what} must have one entry per input (column of the first weights)"),
-                expected: format!("({d0},)"),
-                got: format!("({},)", x.len()),
-            });
-        }
-        check_finite(what, x)
-    }
-}
-
-fn all_finite<T: Real>(a: ArrayView1<T>) -> bool {
-    a.iter().all(|v| v.is_finite())
-}
-
-/// A rows×cols matrix of NaN for the wide path to fill, if it fits in memory.
-fn to_fill<T: Real>(what: &str, rows: usize, cols: usize) -> Result<Array2<T>> {
-    ensure_fits(
-        || format!("{what} ({rows}×{cols})"),
-        bytes_of(&[rows, cols], std::mem::size_of::<T>()),
-    )?;
-    Ok(Array2::from_elem((rows, cols), T::nan()))
-}
-
-/// e_i, of length n.
-fn unit<T: Real>(n: usize, i: usize) -> Array1<T> {
-    let mut e = Array1::zeros(n);
-    e[i] = T::one();
-    e
+    let fmt = |s: &[usize]| match s {
+        [n] => format!("({n},)"),
+        _ => format!("{s:?}").replace('[', "(").replace(']', ")"),
+    };
+    Err(Error::Shape {
+        what: what.into(),
+        expected: fmt(want),
+        got: fmt(got),
+    })
 }
 
 /// Errors with the first non-finite entry of `a`, in row-major order.
@@ -630,4 +214,810 @@ pub(crate) fn check_finite<T: Real, D: Dimension>(
             })
         }
     }
+}
+
+/// `check_finite` with the layer (from 1) prepended to the index.
+fn check_layer<T: Real, D: Dimension>(
+    what: &'static str,
+    layer: usize,
+    a: ArrayView<T, D>,
+) -> Result<()> {
+    check_finite(what, a).map_err(|e| match e {
+        Error::NonFinite { what, index, value } => Error::NonFinite {
+            what,
+            index: [vec![layer], index].concat(),
+            value,
+        },
+        e => e,
+    })
+}
+
+/// An array of zeros for a call's result, refused with the numbers when it cannot fit.
+fn zeros<T: Real, D: Dimension>(what: &str, shape: impl Into<StrideShape<D>>) -> Result<Array<T, D>> {
+    let shape = shape.into();
+    let dims = shape.raw_dim().slice().to_vec();
+    let bytes = bytes_of(&dims, std::mem::size_of::<T>());
+    let n = bytes.map_or(usize::MAX, |b| b as usize / std::mem::size_of::<T>());
+    let v = try_vec(|| format!("{what} {dims:?}"), n, bytes)?;
+    Ok(Array::from_shape_vec(shape, v).expect("sized"))
+}
+
+/// `x` itself when contiguous, else a copy in `stack` (one layout, one result).
+fn contiguous<'v, 'x: 'v, 's: 'v, T: Real>(
+    x: ArrayView1<'x, T>,
+    stack: &mut Stack<'s, T>,
+) -> ArrayView1<'v, T> {
+    if x.as_slice().is_some() {
+        return x;
+    }
+    let copy = stack.take(x.len());
+    copy.iter_mut().zip(&x).for_each(|(c, &v)| *c = v);
+    ArrayView1::from(&*copy)
+}
+
+impl<T: Real> Mlp<T> {
+    /// A network from its layers, first (input side) first: [`Layer`]s, or (W, φ) and
+    /// (W, b, φ) tuples. Errors name the layer and the shapes when W_k's columns ≠
+    /// W_{k−1}'s rows or b_k's length ≠ W_k's rows, when there is no layer or a
+    /// dimension is 0, and the entry when one is NaN or infinite. Any memory order is
+    /// accepted; row-major matrices are kept without a copy.
+    ///
+    /// ```
+    /// use fwdrev::{Activation::Sigmoid, Mlp};
+    /// use ndarray::array;
+    /// let net = Mlp::new([(array![[1.0, -1.0]], Sigmoid), (array![[2.0]], Sigmoid)])?;
+    /// assert_eq!(net.widths(), [2, 1, 1]);
+    /// # Ok::<(), fwdrev::Error>(())
+    /// ```
+    pub fn new<L: Into<Layer<T>>>(layers: impl IntoIterator<Item = L>) -> Result<Self> {
+        let layers: Vec<Layer<T>> = layers.into_iter().map(Into::into).collect();
+        if layers.is_empty() {
+            return Err(Error::EmptyDimension {
+                what: "the number of layers",
+            });
+        }
+        for (k, layer) in layers.iter().enumerate() {
+            let w = &layer.weights;
+            if w.nrows() == 0 || w.ncols() == 0 {
+                return Err(Error::Shape {
+                    what: format!("layer {}'s weights must not be empty", k + 1),
+                    expected: "at least 1 row and 1 column".into(),
+                    got: format!("{:?}", w.shape()),
+                });
+            }
+            if k > 0 && w.ncols() != layers[k - 1].weights.nrows() {
+                let prev = &layers[k - 1].weights;
+                return Err(Error::Shape {
+                    what: format!("layer {}'s columns must equal layer {}'s rows", k + 1, k),
+                    expected: format!("({}, {})", w.nrows(), prev.nrows()),
+                    got: format!("{:?} after {:?}", w.shape(), prev.shape()),
+                });
+            }
+            if let Some(b) = &layer.bias {
+                check_shape(
+                    &format!("layer {}'s bias must have one entry per row of its weights", k + 1),
+                    b.shape(),
+                    &[w.nrows()],
+                )?;
+            }
+            // The index names the layer (from 1), then row and column.
+            check_layer("the weights (layer, row, column)", k + 1, w.view())?;
+            if let Some(b) = &layer.bias {
+                check_layer("the biases (layer, row)", k + 1, b.view())?;
+            }
+        }
+        Ok(Mlp::from_valid(layers))
+    }
+
+    /// Layers already checked.
+    fn from_valid(layers: Vec<Layer<T>>) -> Self {
+        // Row-major arrays are kept as they are: a copy would briefly double the
+        // memory of the weights (1 GiB at d = 8000).
+        let standard = |m: Array2<T>| {
+            if m.is_standard_layout() {
+                m
+            } else {
+                m.as_standard_layout().into_owned()
+            }
+        };
+        let layers: Vec<Layer<T>> = layers
+            .into_iter()
+            .map(|l| {
+                let norm = l.weights.rows().into_iter().fold(0.0_f64, |m, r| {
+                    m.max(r.iter().map(|v| v.as_f64().abs()).sum::<f64>())
+                });
+                let bias = l.bias.map(|b| b.as_standard_layout().into_owned());
+                let bias_max = bias
+                    .iter()
+                    .flatten()
+                    .fold(0.0_f64, |m, v| m.max(v.as_f64().abs()));
+                Layer {
+                    weights: standard(l.weights),
+                    bias,
+                    activation: l.activation,
+                    norm,
+                    bias_max,
+                }
+            })
+            .collect();
+        let offsets = std::iter::once(0)
+            .chain(layers.iter().scan(0, |s, l| {
+                *s += l.weights.nrows();
+                Some(*s)
+            }))
+            .collect();
+        Mlp {
+            layers,
+            offsets,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
+            calibration: Calibration::stored(),
+            par: Par::default(),
+            pool: Mutex::default(),
+        }
+    }
+
+    /// Layers of the given widths d0, d1, …, dL, all with `activation`, no biases,
+    /// weights standard normal from `seed`: row i of W_k comes from ChaCha8 stream
+    /// (k−1)·2³² + i, each value drawn in f64 and rounded to T, so the same seed gives the
+    /// same matrices on every run, backend and thread count, and the f32 network is the
+    /// f64 one rounded. Refuses, before allocating, weights beyond the available memory.
+    ///
+    /// ```
+    /// use fwdrev::{Activation, Mlp};
+    /// // The seed problem: f(x) = Σσ(B·σ(A·x)), A 105×100, B 95×105.
+    /// let net = Mlp::<f64>::from_seed(&[100, 105, 95], Activation::Sigmoid, 42)?;
+    /// assert_eq!(net.layers()[1].weights().dim(), (95, 105));
+    /// # Ok::<(), fwdrev::Error>(())
+    /// ```
+    pub fn from_seed(widths: &[usize], activation: Activation, seed: u64) -> Result<Self> {
+        if widths.len() < 2 {
+            return Err(Error::Shape {
+                what: "widths must list d0 and at least one layer".into(),
+                expected: "d0, d1, …".into(),
+                got: format!("{widths:?}"),
+            });
+        }
+        if widths.contains(&0) {
+            return Err(Error::EmptyDimension { what: "a width" });
+        }
+        let size = std::mem::size_of::<T>();
+        let bytes = widths.windows(2).try_fold(0u64, |n, w| {
+            bytes_of(&[w[1], w[0]], size).and_then(|b| n.checked_add(b))
+        });
+        ensure_fits(
+            || format!("weights of widths {widths:?} in {}", T::NAME),
+            bytes,
+        )?;
+        let layers = widths
+            .windows(2)
+            .enumerate()
+            .map(|(k, w)| Layer::new(standard_normal(w[1], w[0], seed, (k as u64) << 32), activation))
+            .collect();
+        Ok(Mlp::from_valid(layers))
+    }
+
+    /// Sets the extra memory that forward mode, Jacobians and Hessians may use for their
+    /// panels (bytes; default [`DEFAULT_MEMORY_BUDGET`]).
+    pub fn with_memory_budget(mut self, bytes: usize) -> Self {
+        self.memory_budget = bytes;
+        self.release_scratch();
+        self
+    }
+
+    /// The panel budget in bytes.
+    pub fn memory_budget(&self) -> usize {
+        self.memory_budget
+    }
+
+    /// Sets the machine speeds [`Mode::Auto`] plans with (default:
+    /// [`Calibration::stored`]; [`Calibration::measure`] times this machine).
+    pub fn with_calibration(mut self, calibration: Calibration) -> Self {
+        self.calibration = calibration;
+        self
+    }
+
+    /// The speeds [`Mode::Auto`] plans with.
+    pub fn calibration(&self) -> Calibration {
+        self.calibration
+    }
+
+    /// Sets how the plain calls run their own loops (default [`Par::Rayon`]); the
+    /// `_into` calls take theirs as an argument.
+    pub fn with_par(mut self, par: Par) -> Self {
+        self.par = par;
+        self
+    }
+
+    /// How the plain calls run their own loops.
+    pub fn par(&self) -> Par {
+        self.par
+    }
+
+    /// The layers, first (input side) first.
+    pub fn layers(&self) -> &[Layer<T>] {
+        &self.layers
+    }
+
+    /// The widths d0, d1, …, dL.
+    pub fn widths(&self) -> Vec<usize> {
+        (0..=self.depth()).map(|k| self.width(k)).collect()
+    }
+
+    /// L, the number of layers.
+    pub(crate) fn depth(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// d_k (d0: the inputs).
+    pub(crate) fn width(&self, k: usize) -> usize {
+        match k {
+            0 => self.layers[0].weights.ncols(),
+            _ => self.layers[k - 1].weights.nrows(),
+        }
+    }
+
+    /// offsets[k] = d_1 + … + d_k.
+    pub(crate) fn offsets(&self) -> &[usize] {
+        &self.offsets
+    }
+
+    /// The bracketing of the Jacobian chain that `mode` computes, with its predicted
+    /// cost on this network's widths and calibration.
+    pub fn plan(&self, mode: Mode) -> Plan {
+        Plan::new(
+            &self.widths(),
+            mode,
+            &self.calibration,
+            std::mem::size_of::<T>(),
+        )
+    }
+
+    /// Values of T that `call` carves from its [`Scratch`] (an `_into` call given at
+    /// least this many allocates nothing): errors as the call would when its panels
+    /// cannot fit the memory budget.
+    pub fn scratch_len(&self, call: Call) -> Result<usize> {
+        let (input, out) = (self.width(0), self.width(self.depth()));
+        let budget = self.memory_budget;
+        let sweep = primal::Sweep::len(self);
+        let fused = reverse::Fused::<T>::len(self.width(self.depth() - 1));
+        let own = match call {
+            Call::Output => sweep + padded::<T>(out),
+            Call::Value => sweep + fused,
+            Call::Grad(Mode::Forward) => forward::grad_scratch_len(self, budget)?,
+            Call::Grad(Mode::Reverse | Mode::Auto) => reverse::scratch_len(self),
+            Call::Vjp => reverse::scratch_len(self) + padded::<T>(out),
+            Call::Jvp => forward::jvp_scratch_len(self) + padded::<T>(out),
+            Call::Hvp => hessian::hvps_scratch_len(self, 1),
+            Call::Jacobian(plan) => jacobian::scratch_len(self, plan, budget)?,
+            Call::Hessian => hessian::hessian_scratch_len(self, budget)?,
+            Call::WeightGrads => reverse::weight_grads_scratch_len(self),
+            Call::Batch(k) => batch::scratch_len(self, k),
+        };
+        // A copy of a strided x.
+        Ok(own + padded::<T>(input))
+    }
+
+    /// Frees the pooled scratch of plain calls (forward mode's holds up to the memory
+    /// budget).
+    pub fn release_scratch(&self) {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// Runs `f` with scratch taken from the pool (or made), then returns it.
+    fn pooled<R>(&self, f: impl FnOnce(&mut Scratch<T>) -> R) -> R {
+        let taken = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut scratch = taken.unwrap_or_default();
+        let r = f(&mut scratch);
+        self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(scratch);
+        r
+    }
+
+    /// Errors unless `x` has d0 finite entries.
+    fn check_input(&self, what: &'static str, x: ArrayView1<T>) -> Result<()> {
+        check_shape(
+            &format!("{what} must have one entry per input (column of the first weights)"),
+            x.shape(),
+            &[self.width(0)],
+        )?;
+        check_finite(what, x)
+    }
+
+    /// Checks the inputs and `out`'s length, takes the call's scratch, makes x
+    /// contiguous, and runs `body` under `par`.
+    fn run<'s, R: Send>(
+        &self,
+        call: Call,
+        x: ArrayView1<T>,
+        par: Par,
+        scratch: &'s mut Scratch<T>,
+        body: impl for<'v> FnOnce(ArrayView1<'v, T>, &mut Stack<'s, T>) -> Result<R> + Send,
+    ) -> Result<R> {
+        self.check_input("x", x)?;
+        let need = self.scratch_len(call)?;
+        let mut stack = scratch.stack(need)?;
+        par.install(move || {
+            let x = contiguous(x, &mut stack);
+            body(x, &mut stack)
+        })
+    }
+}
+
+/// The calls.
+impl<T: Real> Mlp<T> {
+    /// The vector output F(x) = φ_L(y_L) (d_L entries).
+    pub fn output(&self, x: ArrayView1<T>) -> Result<Array1<T>> {
+        let mut out = Array1::zeros(self.width(self.depth()));
+        self.pooled(|s| self.output_into(x, out.view_mut(), self.par, s))?;
+        Ok(out)
+    }
+
+    /// [`output`](Self::output) into `out`, with the caller's scratch and [`Par`].
+    pub fn output_into(
+        &self,
+        x: ArrayView1<T>,
+        mut out: ArrayViewMut1<T>,
+        par: Par,
+        scratch: &mut Scratch<T>,
+    ) -> Result<()> {
+        check_shape("F's output", out.shape(), &[self.width(self.depth())])?;
+        self.run(Call::Output, x, par, scratch, |x, stack| {
+            let (len, xs) = (out.len(), x.as_slice().expect("contiguous"));
+            let buf = stack.take(len);
+            let mut sweep = primal::Sweep::carve(self, stack);
+            guarded(
+                &self.layers,
+                par,
+                x,
+                &mut out,
+                |out| {
+                    primal::output(self, par, xs, &mut sweep, buf);
+                    out.assign(&ArrayView1::from(&*buf));
+                    Ok(())
+                },
+                // Each entry is bounded where the forward bound holds.
+                |_, _| true,
+                |_, out, wide| out.assign(&wide.output()),
+            )
+        })
+    }
+
+    /// f(x) = Σ_i F_i(x).
+    pub fn value(&self, x: ArrayView1<T>) -> Result<T> {
+        self.pooled(|s| self.value_into(x, self.par, s))
+    }
+
+    /// [`value`](Self::value) with the caller's scratch and [`Par`].
+    pub fn value_into(&self, x: ArrayView1<T>, par: Par, scratch: &mut Scratch<T>) -> Result<T> {
+        self.run(Call::Value, x, par, scratch, |x, stack| {
+            let xs = x.as_slice().expect("contiguous");
+            let mut sweep = primal::Sweep::carve(self, stack);
+            let mut fused = reverse::Fused::carve(self.width(self.depth() - 1), stack);
+            guarded(
+                &self.layers,
+                par,
+                x,
+                &mut (),
+                |_| Ok(primal::value(self, par, xs, &mut sweep, &mut fused)),
+                |f, _| f.is_finite(),
+                |_, _, wide| wide.value(),
+            )
+        })
+    }
+
+    /// (f(x), ∇f(x)), with ∇f accumulated in the given mode ([`Mode::Auto`] is reverse
+    /// mode: for a scalar output it is the cheapest bracketing). Every mode gives the
+    /// same gradient up to rounding.
+    pub fn value_and_grad(&self, x: ArrayView1<T>, mode: Mode) -> Result<(T, Array1<T>)> {
+        let mut grad = Array1::zeros(self.width(0));
+        let f = self.pooled(|s| self.value_and_grad_into(x, mode, grad.view_mut(), self.par, s))?;
+        Ok((f, grad))
+    }
+
+    /// f(x), with ∇f(x) written into `grad` (d0), with the caller's scratch and [`Par`].
+    pub fn value_and_grad_into(
+        &self,
+        x: ArrayView1<T>,
+        mode: Mode,
+        mut grad: ArrayViewMut1<T>,
+        par: Par,
+        scratch: &mut Scratch<T>,
+    ) -> Result<T> {
+        check_shape("grad must have one entry per input", grad.shape(), &[self.width(0)])?;
+        self.run(Call::Grad(mode), x, par, scratch, |x, stack| {
+            let xs = x.as_slice().expect("contiguous");
+            guarded(
+                &self.layers,
+                par,
+                x,
+                &mut grad,
+                |g| match mode {
+                    Mode::Forward => {
+                        forward::value_and_grad(self, par, xs, self.memory_budget, g.view_mut(), stack)
+                    }
+                    Mode::Reverse | Mode::Auto => {
+                        Ok(reverse::value_and_grad(self, par, xs, g.view_mut(), stack))
+                    }
+                },
+                |f, g| f.is_finite() && all_finite(g.iter()),
+                |_, g, wide| {
+                    g.assign(&wide.grad());
+                    wide.value()
+                },
+            )
+        })
+    }
+
+    /// (F(x), J(x)·v): the Jacobian of the vector output times v, in one forward sweep
+    /// reading each W_k once for the value and the tangent, like `jax.jvp` and
+    /// `torch.func.jvp`.
+    pub fn jvp(&self, x: ArrayView1<T>, v: ArrayView1<T>) -> Result<(Array1<T>, Array1<T>)> {
+        let d_out = self.width(self.depth());
+        let (mut out, mut jv) = (Array1::zeros(d_out), Array1::zeros(d_out));
+        self.pooled(|s| self.jvp_into(x, v, out.view_mut(), jv.view_mut(), self.par, s))?;
+        Ok((out, jv))
+    }
+
+    /// [`jvp`](Self::jvp) into `out` and `jv` (d_L each), with the caller's scratch and
+    /// [`Par`].
+    pub fn jvp_into(
+        &self,
+        x: ArrayView1<T>,
+        v: ArrayView1<T>,
+        out: ArrayViewMut1<T>,
+        jv: ArrayViewMut1<T>,
+        par: Par,
+        scratch: &mut Scratch<T>,
+    ) -> Result<()> {
+        self.check_input("v", v)?;
+        let d_out = self.width(self.depth());
+        check_shape("F's output", out.shape(), &[d_out])?;
+        check_shape("J·v", jv.shape(), &[d_out])?;
+        self.run(Call::Jvp, x, par, scratch, |x, stack| {
+            let buf = stack.take(d_out);
+            guarded(
+                &self.layers,
+                par,
+                x,
+                &mut (out, jv),
+                |(out, jv)| {
+                    forward::jvp(self, par, x, v, buf, jv.view_mut(), stack);
+                    out.assign(&ArrayView1::from(&*buf));
+                    Ok(())
+                },
+                |_, (_, jv)| all_finite(jv.iter()),
+                |_, (out, jv), wide| {
+                    out.assign(&wide.output());
+                    jv.assign(&wide.jvp(v));
+                },
+            )
+        })
+    }
+
+    /// (F(x), uᵀ·J(x)): the vector-Jacobian product in one reverse sweep, like
+    /// `jax.vjp` and `torch.func.vjp`. u has d_L entries.
+    pub fn vjp(&self, x: ArrayView1<T>, u: ArrayView1<T>) -> Result<(Array1<T>, Array1<T>)> {
+        let mut out = Array1::zeros(self.width(self.depth()));
+        let mut uj = Array1::zeros(self.width(0));
+        self.pooled(|s| self.vjp_into(x, u, out.view_mut(), uj.view_mut(), self.par, s))?;
+        Ok((out, uj))
+    }
+
+    /// [`vjp`](Self::vjp) into `out` (d_L) and `uj` (d0), with the caller's scratch and
+    /// [`Par`].
+    pub fn vjp_into(
+        &self,
+        x: ArrayView1<T>,
+        u: ArrayView1<T>,
+        out: ArrayViewMut1<T>,
+        uj: ArrayViewMut1<T>,
+        par: Par,
+        scratch: &mut Scratch<T>,
+    ) -> Result<()> {
+        let d_out = self.width(self.depth());
+        check_shape("u must have one entry per output", u.shape(), &[d_out])?;
+        check_finite("u", u)?;
+        check_shape("F's output", out.shape(), &[d_out])?;
+        check_shape("uᵀ·J", uj.shape(), &[self.width(0)])?;
+        self.run(Call::Vjp, x, par, scratch, |x, stack| {
+            let (xs, buf) = (x.as_slice().expect("contiguous"), stack.take(d_out));
+            guarded(
+                &self.layers,
+                par,
+                x,
+                &mut (out, uj),
+                |(out, uj)| {
+                    reverse::vjp(self, par, xs, u, buf, uj.view_mut(), stack);
+                    out.assign(&ArrayView1::from(&*buf));
+                    Ok(())
+                },
+                |_, (_, uj)| all_finite(uj.iter()),
+                |_, (out, uj), wide| {
+                    out.assign(&wide.output());
+                    uj.assign(&wide.vjp(u));
+                },
+            )
+        })
+    }
+
+    /// (∇f(x), ∇²f(x)·v): the Hessian-vector product by forward-over-reverse (the
+    /// reverse sweep differentiated along v), about twice a gradient's cost.
+    pub fn hvp(&self, x: ArrayView1<T>, v: ArrayView1<T>) -> Result<(Array1<T>, Array1<T>)> {
+        let d0 = self.width(0);
+        let (mut grad, mut hv) = (Array1::zeros(d0), Array1::zeros(d0));
+        self.pooled(|s| self.hvp_into(x, v, grad.view_mut(), hv.view_mut(), self.par, s))?;
+        Ok((grad, hv))
+    }
+
+    /// [`hvp`](Self::hvp) into `grad` and `hv` (d0 each), with the caller's scratch and
+    /// [`Par`].
+    pub fn hvp_into(
+        &self,
+        x: ArrayView1<T>,
+        v: ArrayView1<T>,
+        grad: ArrayViewMut1<T>,
+        hv: ArrayViewMut1<T>,
+        par: Par,
+        scratch: &mut Scratch<T>,
+    ) -> Result<()> {
+        self.check_input("v", v)?;
+        let d0 = self.width(0);
+        check_shape("grad must have one entry per input", grad.shape(), &[d0])?;
+        check_shape("∇²f·v", hv.shape(), &[d0])?;
+        self.run(Call::Hvp, x, par, scratch, |x, stack| {
+            guarded(
+                &self.layers,
+                par,
+                x,
+                &mut (grad, hv),
+                |(grad, hv)| {
+                    let hv = hv.view_mut().insert_axis(ndarray::Axis(1));
+                    let v = v.insert_axis(ndarray::Axis(1));
+                    hessian::hvps(self, par, x, v, grad.view_mut(), hv, stack);
+                    Ok(())
+                },
+                |_, (g, hv)| all_finite(g.iter()) && all_finite(hv.iter()),
+                |_, (grad, hv), wide| {
+                    grad.assign(&wide.grad());
+                    hv.assign(&wide.hvp(v));
+                },
+            )
+        })
+    }
+
+    /// The d_L×d0 Jacobian of the vector output F at x, by the bracketing `mode` picks
+    /// (forward: from the input side, reverse: from the output side, auto: the cheapest
+    /// by [`plan`](Self::plan)), in panels of J's columns or rows within the memory
+    /// budget (an error names the numbers when not even one fits).
+    pub fn jacobian(&self, x: ArrayView1<T>, mode: Mode) -> Result<Array2<T>> {
+        self.jacobian_with_plan(x, &self.plan(mode))
+    }
+
+    /// [`jacobian`](Self::jacobian) by a given plan (one of this network's).
+    pub fn jacobian_with_plan(&self, x: ArrayView1<T>, plan: &Plan) -> Result<Array2<T>> {
+        let mut jac = zeros("the Jacobian", (self.width(self.depth()), self.width(0)))?;
+        self.pooled(|s| self.jacobian_into(x, plan, jac.view_mut(), self.par, s))?;
+        Ok(jac)
+    }
+
+    /// [`jacobian_with_plan`](Self::jacobian_with_plan) into `jac` (d_L×d0), with the
+    /// caller's scratch and [`Par`].
+    pub fn jacobian_into(
+        &self,
+        x: ArrayView1<T>,
+        plan: &Plan,
+        mut jac: ArrayViewMut2<T>,
+        par: Par,
+        scratch: &mut Scratch<T>,
+    ) -> Result<()> {
+        check_shape("the plan must be made for this network's widths", plan.widths(), &self.widths())?;
+        let (d_out, d0) = (self.width(self.depth()), self.width(0));
+        check_shape("the Jacobian", jac.shape(), &[d_out, d0])?;
+        self.run(Call::Jacobian(plan), x, par, scratch, |x, stack| {
+            let xs = x.as_slice().expect("contiguous");
+            let budget = self.memory_budget;
+            guarded(
+                &self.layers,
+                par,
+                x,
+                &mut jac,
+                |j| jacobian::jacobian(self, par, xs, plan, budget, j.view_mut(), stack),
+                // Where no product of the chain can overflow, J needs no scan.
+                |_, j| chain_is_bounded(&self.layers) || all_finite(j.iter()),
+                |ran, j, wide| {
+                    if ran.is_none() {
+                        j.fill(T::nan());
+                    }
+                    // Entries that overflowed (all of them where the fast pass did not
+                    // run): their rows by wide VJPs or their columns by wide JVPs,
+                    // whichever are fewer.
+                    let bad = |a: ArrayView1<T>| !all_finite(a.iter());
+                    let rows: Vec<usize> = (0..d_out).filter(|&i| bad(j.row(i))).collect();
+                    let cols: Vec<usize> = (0..d0).filter(|&c| bad(j.column(c))).collect();
+                    if rows.len() <= cols.len() {
+                        for i in rows {
+                            j.row_mut(i).assign(&wide.vjp(unit(d_out, i).view()));
+                        }
+                    } else {
+                        for c in cols {
+                            j.column_mut(c).assign(&wide.jvp(unit(d0, c).view()));
+                        }
+                    }
+                },
+            )
+        })
+    }
+
+    /// The full d0×d0 Hessian ∇²f(x): Hessian-vector products with the columns of I, in
+    /// panels within the memory budget (each panel's products share one sweep).
+    pub fn hessian(&self, x: ArrayView1<T>) -> Result<Array2<T>> {
+        let d0 = self.width(0);
+        let mut h = zeros("the Hessian", (d0, d0))?;
+        self.pooled(|s| self.hessian_into(x, h.view_mut(), self.par, s))?;
+        Ok(h)
+    }
+
+    /// [`hessian`](Self::hessian) into `h` (d0×d0), with the caller's scratch and
+    /// [`Par`].
+    pub fn hessian_into(
+        &self,
+        x: ArrayView1<T>,
+        mut h: ArrayViewMut2<T>,
+        par: Par,
+        scratch: &mut Scratch<T>,
+    ) -> Result<()> {
+        let d0 = self.width(0);
+        check_shape("the Hessian", h.shape(), &[d0, d0])?;
+        self.run(Call::Hessian, x, par, scratch, |x, stack| {
+            let budget = self.memory_budget;
+            guarded(
+                &self.layers,
+                par,
+                x,
+                &mut h,
+                |h| hessian::hessian(self, par, x, budget, h.view_mut(), stack),
+                |_, h| all_finite(h.iter()),
+                |ran, h, wide| {
+                    if ran.is_none() {
+                        h.fill(T::nan());
+                    }
+                    // Columns that overflowed (all of them on the wide path).
+                    for c in 0..d0 {
+                        if !all_finite(h.column(c).iter()) {
+                            h.column_mut(c).assign(&wide.hvp(unit(d0, c).view()));
+                        }
+                    }
+                },
+            )
+        })
+    }
+
+    /// f(x) and ∇f with respect to every layer's weights and bias (each shaped like
+    /// them), as `f.backward()` fills the parameters' `.grad` in PyTorch.
+    pub fn value_and_weight_grads(&self, x: ArrayView1<T>) -> Result<(T, Vec<LayerGrad<T>>)> {
+        let mut grads = self
+            .layers
+            .iter()
+            .map(|l| {
+                Ok(LayerGrad {
+                    weights: zeros("the weight gradients", l.weights.dim())?,
+                    bias: l.bias.as_ref().map(|b| Array1::zeros(b.len())),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let f = self.pooled(|s| self.value_and_weight_grads_into(x, &mut grads, self.par, s))?;
+        Ok((f, grads))
+    }
+
+    /// [`value_and_weight_grads`](Self::value_and_weight_grads) into `grads` (one per
+    /// layer, shaped like its parameters), with the caller's scratch and [`Par`].
+    pub fn value_and_weight_grads_into(
+        &self,
+        x: ArrayView1<T>,
+        grads: &mut [LayerGrad<T>],
+        par: Par,
+        scratch: &mut Scratch<T>,
+    ) -> Result<T> {
+        check_shape("one gradient per layer", &[grads.len()], &[self.depth()])?;
+        for (k, (g, l)) in grads.iter().zip(&self.layers).enumerate() {
+            let what = format!("layer {}'s weight gradient", k + 1);
+            check_shape(&what, g.weights.shape(), l.weights.shape())?;
+            let want = l.bias.as_ref().map_or(&[][..], |b| b.shape());
+            let got = g.bias.as_ref().map_or(&[][..], |b| b.shape());
+            check_shape(&format!("layer {}'s bias gradient", k + 1), got, want)?;
+        }
+        self.run(Call::WeightGrads, x, par, scratch, |x, stack| {
+            let xs = x.as_slice().expect("contiguous");
+            guarded(
+                &self.layers,
+                par,
+                x,
+                grads,
+                |g| Ok(reverse::value_and_weight_grads(self, par, xs, g, stack)),
+                // With finite adjoints each entry is one product, rounded as IEEE
+                // rounds it (±inf only beyond the type's range).
+                |&(f, adjoints_finite), _| f.is_finite() && adjoints_finite,
+                |_, grads, wide| {
+                    for (g, (dw, db)) in grads.iter_mut().zip(wide.weight_grads()) {
+                        g.weights.assign(&dw);
+                        if let Some(b) = &mut g.bias {
+                            b.assign(&db);
+                        }
+                    }
+                    (wide.value(), true)
+                },
+            )
+            .map(|(f, _)| f)
+        })
+    }
+
+    /// f and ∇f at each of k points, the columns of `xs` (d0×k): returns f (k) and the
+    /// gradients as the columns of a d0×k matrix (column-major, so each is contiguous).
+    ///
+    /// Reverse mode with GEMMs in place of GEMVs. Each column agrees with
+    /// [`value_and_grad`](Self::value_and_grad) at that point up to the order of the
+    /// sums. Errors on a wrong number of rows, a non-finite entry, or temporaries beyond
+    /// available memory.
+    pub fn value_and_grad_batch(&self, xs: ArrayView2<T>) -> Result<(Array1<T>, Array2<T>)> {
+        let k = xs.ncols();
+        let mut f = Array1::zeros(k);
+        let mut g = zeros("the batch's gradients", (self.width(0), k).f())?;
+        self.pooled(|s| self.value_and_grad_batch_into(xs, f.view_mut(), g.view_mut(), self.par, s))?;
+        Ok((f, g))
+    }
+
+    /// [`value_and_grad_batch`](Self::value_and_grad_batch) into `f` (k) and `g`
+    /// (d0×k), with the caller's scratch and [`Par`].
+    pub fn value_and_grad_batch_into(
+        &self,
+        xs: ArrayView2<T>,
+        mut f: ArrayViewMut1<T>,
+        mut g: ArrayViewMut2<T>,
+        par: Par,
+        scratch: &mut Scratch<T>,
+    ) -> Result<()> {
+        let d0 = self.width(0);
+        let k = xs.ncols();
+        if xs.nrows() != d0 {
+            return Err(Error::Shape {
+                what: "X must have one row per input (one point per column)".into(),
+                expected: format!("({d0}, k)"),
+                got: format!("{:?}", xs.shape()),
+            });
+        }
+        check_finite("X", xs)?;
+        check_shape("f at each point", f.shape(), &[k])?;
+        check_shape("the gradients", g.shape(), &[d0, k])?;
+        if k == 0 {
+            // No points: nothing to compute (and BLAS rejects zero leading dimensions).
+            return Ok(());
+        }
+        let need = self.scratch_len(Call::Batch(k))?;
+        let mut stack = scratch.stack(need)?;
+        par.install(|| {
+            batch::values_and_grads(self, par, xs, f.view_mut(), g.view_mut(), &mut stack);
+            // Points the fast pass cannot be trusted with, one by one.
+            for (j, x) in xs.columns().into_iter().enumerate() {
+                guarded(
+                    &self.layers,
+                    par,
+                    x,
+                    &mut (&mut f[j], g.column_mut(j)),
+                    |_| Ok(()),
+                    |_, (f, g)| f.is_finite() && all_finite(g.iter()),
+                    |_, (f, g), wide| {
+                        **f = wide.value();
+                        g.assign(&wide.grad());
+                    },
+                )?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// e_i, of length n.
+fn unit<T: Real>(n: usize, i: usize) -> Array1<T> {
+    let mut e = Array1::zeros(n);
+    e[i] = T::one();
+    e
 }

@@ -4,10 +4,24 @@
 //! 2.0/3.0: u32), then a Python dict literal `{'descr': '<f8', 'fortran_order': False,
 //! 'shape': (d0, d1), }` padded with spaces to a multiple of 64 bytes, then the raw data.
 //! The reader checks the header against the file's length before it allocates, so a
-//! header that claims more than the file holds is an error, not an allocation.
+//! header that claims more than the file holds is an error, not an allocation; it reads
+//! the data straight into the array, never holding the file twice.
+//!
+//! Types: `<f8` and `<f4` files read as either f64 or f32. f4 → f64 is exact; f8 → f32
+//! rounds to nearest (ties to even), and a value beyond f32's range is an error naming
+//! its index rather than an infinity.
+//!
+//! ```no_run
+//! use fwdrev::npy;
+//! use ndarray::{Array1, Array2};
+//! let a: Array2<f64> = npy::read("A.npy")?;  // the rank is checked: 2
+//! let x: Array1<f32> = npy::read("x.npy")?;  // an f8 file, rounded to f32
+//! npy::write("x32.npy", x.view())?;
+//! # Ok::<(), fwdrev::Error>(())
+//! ```
 
 use crate::{Error, Real, Result};
-use ndarray::{ArrayD, ArrayViewD, IxDyn, ShapeBuilder};
+use ndarray::{Array, ArrayView, Dimension, IxDyn, ShapeBuilder};
 use std::io::Read;
 use std::path::Path;
 
@@ -26,8 +40,9 @@ pub struct Header {
     pub shape: Vec<usize>,
 }
 
-/// Reads an .npy file of dtype `T` (`<f8` for f64, `<f4` for f32) of any rank.
-pub fn read<T: Real>(path: impl AsRef<Path>) -> Result<ArrayD<T>> {
+/// Reads an .npy file of `<f8` or `<f4` values as an array of `T` with the dimension
+/// `D` (`Ix1`, `Ix2`, …, or `IxDyn` for any rank), converting as the module says.
+pub fn read<T: Real, D: Dimension>(path: impl AsRef<Path>) -> Result<Array<T, D>> {
     let path = path.as_ref();
     let io = |source| Error::Io {
         path: path.to_path_buf(),
@@ -35,17 +50,53 @@ pub fn read<T: Real>(path: impl AsRef<Path>) -> Result<ArrayD<T>> {
     };
     let file = std::fs::File::open(path).map_err(io)?;
     let file_len = file.metadata().map_err(io)?.len();
-    read_from(file, file_len, path)
+    read_from(std::io::BufReader::new(file), file_len, path)
 }
 
 /// Parses .npy bytes held in memory (errors name `name` as the file).
-pub fn from_bytes<T: Real>(bytes: &[u8], name: impl AsRef<Path>) -> Result<ArrayD<T>> {
+pub fn from_bytes<T: Real, D: Dimension>(bytes: &[u8], name: impl AsRef<Path>) -> Result<Array<T, D>> {
     read_from(bytes, bytes.len() as u64, name.as_ref())
 }
 
-/// Reads an .npy stream of `file_len` bytes: header first, checked against the length,
-/// then exactly the data it declares.
-fn read_from<T: Real>(mut file: impl Read, file_len: u64, path: &Path) -> Result<ArrayD<T>> {
+/// The value types a file may hold.
+#[derive(Clone, Copy)]
+enum Stored {
+    F8,
+    F4,
+}
+
+impl Stored {
+    fn of(descr: &str) -> Option<Stored> {
+        match descr {
+            "<f8" => Some(Stored::F8),
+            "<f4" => Some(Stored::F4),
+            _ => None,
+        }
+    }
+
+    fn size(self) -> usize {
+        match self {
+            Stored::F8 => 8,
+            Stored::F4 => 4,
+        }
+    }
+
+    /// One little-endian value, as f64 (exact for both).
+    fn decode(self, b: &[u8]) -> f64 {
+        match self {
+            Stored::F8 => f64::from_le_bytes(b.try_into().expect("8 bytes")),
+            Stored::F4 => f32::from_le_bytes(b.try_into().expect("4 bytes")) as f64,
+        }
+    }
+}
+
+/// Reads an .npy stream of `file_len` bytes: header first, checked against the length
+/// and against `D`, then exactly the data it declares.
+fn read_from<T: Real, D: Dimension>(
+    mut file: impl Read,
+    file_len: u64,
+    path: &Path,
+) -> Result<Array<T, D>> {
     let bad = |reason: String| Error::Npy {
         path: path.to_path_buf(),
         reason,
@@ -84,61 +135,80 @@ fn read_from<T: Real>(mut file: impl Read, file_len: u64, path: &Path) -> Result
     let text = std::str::from_utf8(&text).map_err(|_| bad("header is not text".into()))?;
     let header = parse_header(text).map_err(bad)?;
 
-    if header.descr != T::NPY_DESCR {
-        // Escaped: the header is the file's text, and an error stays one line.
-        return Err(bad(format!(
-            "dtype {} where {} ({}) is required",
+    // Escaped: the header is the file's text, and an error stays one line.
+    let stored = Stored::of(&header.descr).ok_or_else(|| {
+        bad(format!(
+            "dtype {} where <f8 or <f4 (little-endian float64 or float32) is required",
             header.descr.escape_debug(),
-            T::NPY_DESCR,
-            T::NAME
-        )));
+        ))
+    })?;
+    if let Some(rank) = D::NDIM {
+        if header.shape.len() != rank {
+            return Err(bad(format!(
+                "rank {} (shape {:?}) where rank {rank} is required",
+                header.shape.len(),
+                header.shape
+            )));
+        }
     }
-    let size = std::mem::size_of::<T>() as u64;
+    let size = stored.size() as u64;
     let count = header
         .shape
         .iter()
-        .try_fold(1u64, |n, &d| n.checked_mul(d as u64))
-        .and_then(|n| n.checked_mul(size));
+        .try_fold(1u64, |n, &d| n.checked_mul(d as u64));
     let data_len = file_len - (prefix + header_len) as u64;
-    if count != Some(data_len) {
+    if count.and_then(|c| c.checked_mul(size)) != Some(data_len) {
         return Err(bad(format!(
             "shape {:?} of {} needs {} data bytes, the file holds {data_len}",
             header.shape,
             header.descr.escape_debug(),
-            count.map_or("more than 2^64".to_string(), |c| c.to_string())
+            count
+                .and_then(|c| c.checked_mul(size))
+                .map_or("more than 2^64".to_string(), |c| c.to_string())
         )));
     }
-    let mut bytes = vec![0u8; data_len as usize];
-    file.read_exact(&mut bytes).map_err(io)?;
-    let data: Vec<T> = bytes
-        .chunks_exact(size as usize)
-        .map(T::from_le_bytes)
-        .collect();
+    let count = count.expect("checked above") as usize;
+    let mut data: Vec<T> = crate::memory::try_vec(
+        || format!("{} values of {}", count, path.display()),
+        count,
+        Some(count as u64 * std::mem::size_of::<T>() as u64),
+    )?;
+    // In chunks straight into the array: the file is never held twice.
+    let mut chunk = vec![0u8; (64 << 10) * stored.size()];
+    let mut at = 0;
+    while at < count {
+        let n = (count - at).min(chunk.len() / stored.size());
+        let bytes = &mut chunk[..n * stored.size()];
+        file.read_exact(bytes).map_err(io)?;
+        for (k, b) in bytes.chunks_exact(stored.size()).enumerate() {
+            let v = stored.decode(b);
+            let t = T::from_f64(v);
+            if t.is_infinite() && v.is_finite() {
+                return Err(bad(format!(
+                    "value {v:e} at flat index {} is beyond {}'s range",
+                    at + k,
+                    T::NAME
+                )));
+            }
+            data[at + k] = t;
+        }
+        at += n;
+    }
     let shape = IxDyn(&header.shape);
     let array = if header.fortran_order {
-        ArrayD::from_shape_vec(shape.f(), data)
+        Array::from_shape_vec(shape.f(), data)
     } else {
-        ArrayD::from_shape_vec(shape, data)
+        Array::from_shape_vec(shape, data)
     }
     .map_err(|e| bad(e.to_string()))?;
-    Ok(array.as_standard_layout().into_owned())
-}
-
-/// Reads an .npy file and checks that it has `rank` dimensions.
-pub fn read_rank<T: Real>(path: impl AsRef<Path>, rank: usize) -> Result<ArrayD<T>> {
-    let path = path.as_ref();
-    let a = read::<T>(path)?;
-    if a.ndim() != rank {
-        return Err(Error::Npy {
-            path: path.to_path_buf(),
-            reason: format!(
-                "rank {} (shape {:?}) where rank {rank} is required",
-                a.ndim(),
-                a.shape()
-            ),
-        });
-    }
-    Ok(a)
+    let array = if array.is_standard_layout() {
+        array
+    } else {
+        array.as_standard_layout().into_owned()
+    };
+    array
+        .into_dimensionality::<D>()
+        .map_err(|e| bad(e.to_string()))
 }
 
 /// Parses the dict literal of an .npy header; the error says what is wrong with it.
@@ -192,8 +262,8 @@ pub fn parse_header(text: &str) -> std::result::Result<Header, String> {
     })
 }
 
-/// Writes `a` as a version 1.0 .npy file in C order.
-pub fn write<T: Real>(path: impl AsRef<Path>, a: ArrayViewD<T>) -> Result<()> {
+/// Writes `a` as a version 1.0 .npy file in C order, dtype `<f8` or `<f4` by `T`.
+pub fn write<T: Real, D: Dimension>(path: impl AsRef<Path>, a: ArrayView<T, D>) -> Result<()> {
     let path = path.as_ref();
     let shape = match a.shape() {
         [] => "()".to_string(),

@@ -19,8 +19,6 @@ pub trait Real:
     fn from_f64(v: f64) -> Self;
     /// Exact widening to f64.
     fn as_f64(self) -> f64;
-    /// Decodes one little-endian value.
-    fn from_le_bytes(b: &[u8]) -> Self;
     /// Encodes one value little-endian.
     fn write_le_bytes(self, out: &mut Vec<u8>);
 }
@@ -33,9 +31,6 @@ impl Real for f64 {
     }
     fn as_f64(self) -> f64 {
         self
-    }
-    fn from_le_bytes(b: &[u8]) -> Self {
-        f64::from_le_bytes(b.try_into().expect("8 bytes"))
     }
     fn write_le_bytes(self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.to_le_bytes());
@@ -50,9 +45,6 @@ impl Real for f32 {
     }
     fn as_f64(self) -> f64 {
         self as f64
-    }
-    fn from_le_bytes(b: &[u8]) -> Self {
-        f32::from_le_bytes(b.try_into().expect("4 bytes"))
     }
     fn write_le_bytes(self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.to_le_bytes());

@@ -1,126 +1,315 @@
-//! Reverse mode: the Jacobian chain accumulated from the output side, every product a
+//! Reverse mode: the Jacobian chain J = M_L···M_1 (M_k = diag(φ'_k(y_k))·W_k)
+//! accumulated from the output side, ((1ᵀ·M_L)·M_{L−1})···M_1, every product a
 //! matrix-vector one.
 //!
-//! For f = Σφ_L(y_L), y_k = W_k·φ_{k−1}(y_{k−1}): the adjoint of y_L is ḡ_L = φ'_L(y_L),
-//! then ḡ_{k−1} = φ'_{k−1}(y_{k−1}) ∘ (W_kᵀ·ḡ_k), and ∇f = W_1ᵀ·ḡ_1. Cost
-//! 2·Σ d_k·d_{k−1} multiply-adds with the primal pass, bound by memory traffic: each W_k
-//! is read twice (W_k·a, then W_kᵀ·ḡ), except W_L, read **once**: row i of W_L gives
-//! y_L,i, hence φ'(y_L,i) and its share φ'(y_L,i)·W_L\[i,:\] of W_Lᵀ·φ'(y_L) while the row
-//! is still in cache (PyTorch and JAX read it twice). For the two-layer network that is
-//! ∇f = Aᵀ·(σ'(y1) ∘ (Bᵀ·σ'(y2))).
+//! For f = Σφ_L(y_L): the adjoint of y_L is ḡ_L = φ'_L(y_L), then
+//! ḡ_{k−1} = φ'_{k−1}(y_{k−1}) ∘ (W_kᵀ·ḡ_k), and ∇f = W_1ᵀ·ḡ_1. Cost 2·Σ d_k·d_{k−1}
+//! multiply-adds with the forward pass, bound by memory traffic: each W_k is read twice
+//! (W_k·a, then W_kᵀ·ḡ), except W_L, read **once**: row i of W_L gives y_L,i, hence
+//! φ'(y_L,i) and its share φ'(y_L,i)·W_L\[i,:\] of W_Lᵀ·φ'(y_L) while the row is still in
+//! cache ([`last_layer`]; PyTorch and JAX read it twice). For the two-layer network
+//! that is ∇f = Aᵀ·(σ'(y1) ∘ (Bᵀ·σ'(y2))).
+//!
+//! Biases change only the forward pass (y_k = W_k·a_{k−1} + b_k); ∇_{b_k} f = ḡ_k.
 
-use crate::linalg::gemv_t;
-use crate::primal::{evaluate, output};
-use crate::{Layer, Real, Workspace};
-use ndarray::{Array1, Array2, ArrayView1, ArrayViewMut1, Axis, Zip};
+use crate::backend::gemv_t;
+use crate::kernels::{with_kernel, Kernel};
+use crate::par::{zip_for_each, MIN_WORK};
+use crate::primal::{self, Sweep};
+use crate::scratch::{padded, Stack};
+use crate::{Layer, LayerGrad, Mlp, Par, Real};
+use ndarray::{s, ArrayView1, ArrayViewMut1, Axis, Zip};
+use rayon::prelude::*;
 
-/// f(x), with ∇f(x) written to `grad`, by reverse accumulation. Shapes are the caller's
-/// to check.
-pub(crate) fn value_and_grad<T: Real>(
-    layers: &[Layer<T>],
-    x: ArrayView1<T>,
-    ws: &mut Workspace<T>,
-    grad: ArrayViewMut1<T>,
+/// Row blocks of the fused pass: a fixed count, not the thread count, so the partial
+/// sums and their reduction order (hence every bit of the result) do not depend on it.
+const BLOCKS: usize = 16;
+
+/// Scratch of the fused pass: per-block partial sums of f and of W_Lᵀ·φ'(y_L).
+pub(crate) struct Fused<'a, T> {
+    f: &'a mut [T],
+    z: &'a mut [T],
+    d_in: usize,
+}
+
+impl<'a, T: Real> Fused<'a, T> {
+    /// Scratch values for W_L with `d_in` columns.
+    pub(crate) fn len(d_in: usize) -> usize {
+        padded::<T>(BLOCKS) + padded::<T>(BLOCKS * d_in)
+    }
+
+    pub(crate) fn carve(d_in: usize, stack: &mut Stack<'a, T>) -> Self {
+        Fused {
+            f: stack.take(BLOCKS),
+            z: stack.take(BLOCKS * d_in),
+            d_in,
+        }
+    }
+}
+
+/// One read of W = W_L, row by row: y_i = W[i,:]·h + b_i, φ'(y_i) into `slopes`, and
+/// returns f = Σ_i φ(y_i). With an `adjoint` output, also leaves z = Wᵀ·φ'(y) there,
+/// adding φ'(y_i)·W[i,:] while row i is still in cache: reverse mode's fused pass.
+///
+/// Blocks of rows run in parallel, each into its own partial sums, which are then added
+/// in block order. Every call computing f shares this pass, so f is bit-identical
+/// whichever computed it.
+pub(crate) fn last_layer<T: Real>(
+    par: Par,
+    layer: &Layer<T>,
+    h: &[T],
+    slopes: &mut [T],
+    adjoint: Option<&mut [T]>,
+    fused: &mut Fused<T>,
 ) -> T {
-    let f = evaluate(layers, x, ws, true);
-    // ws.z[0] holds W_Lᵀ·φ'(y_L), the adjoint of φ(y_{L−1}).
-    backward(&layers[..layers.len() - 1], ws, grad);
+    with_kernel!(|k| last_layer_with(k, par, layer, h, slopes, adjoint, fused))
+}
+
+fn last_layer_with<T: Real, K: Kernel>(
+    k: K,
+    par: Par,
+    layer: &Layer<T>,
+    h: &[T],
+    slopes: &mut [T],
+    adjoint: Option<&mut [T]>,
+    fused: &mut Fused<T>,
+) -> T {
+    let w = layer.weights.view();
+    let (rows_total, d_in) = w.dim();
+    let blocks = if w.len() < MIN_WORK {
+        1
+    } else {
+        BLOCKS.min(rows_total)
+    };
+    let rows_per_block = rows_total.div_ceil(blocks);
+    // The last block may be short; count the blocks the chunking really makes.
+    let blocks = rows_total.div_ceil(rows_per_block);
+    let (act, bias, accumulate) = (layer.activation, layer.bias_slice(), adjoint.is_some());
+    // One block: its rows of W, its slice of φ'(y), its partial z (unused without adjoint).
+    let block = |b: usize, s_out: &mut [T], z: &mut [T]| -> T {
+        let r0 = b * rows_per_block;
+        let rows = w.slice(s![r0..r0 + s_out.len(), ..]);
+        if accumulate {
+            z.fill(T::zero());
+        }
+        let row = |i: usize| rows.row(i).to_slice().expect("W row-major");
+        let pre = |i: usize, dot: T| bias.map_or(dot, |b| dot + b[r0 + i]);
+        let mut f = T::zero();
+        // Four rows at a time: four streams from memory, h and z touched once per four.
+        // With the adjoint, each sweep also adds the previous four rows (now in cache)
+        // into z, so memory streams the next rows while the adjoint is updated.
+        let quads = rows.nrows() / 4 * 4;
+        let mut pending: Option<([T; 4], [&[T]; 4])> = None;
+        for i in (0..quads).step_by(4) {
+            let r = [row(i), row(i + 1), row(i + 2), row(i + 3)];
+            let y = match pending.take() {
+                Some((ds, prev)) => k.dot4_axpy4(r, h, ds, prev, z),
+                None => k.dot4(r, h),
+            };
+            let mut ds = [T::zero(); 4];
+            for q in 0..4 {
+                let (v, d) = act.value_and_slope(pre(i + q, y[q]));
+                f = f + v;
+                s_out[i + q] = d;
+                ds[q] = d;
+            }
+            if accumulate {
+                pending = Some((ds, r));
+            }
+        }
+        if let Some((ds, prev)) = pending {
+            k.axpy4(ds, prev, z);
+        }
+        for (i, s) in s_out.iter_mut().enumerate().skip(quads) {
+            let (v, d) = act.value_and_slope(pre(i, k.dot(row(i), h)));
+            f = f + v;
+            *s = d;
+            if accumulate {
+                k.axpy(d, row(i), z);
+            }
+        }
+        f
+    };
+    let f_parts = &mut fused.f[..blocks];
+    let z_parts = &mut fused.z[..blocks * fused.d_in];
+    if par.splits(w.len()) {
+        f_parts
+            .par_iter_mut()
+            .zip(slopes.par_chunks_mut(rows_per_block))
+            .zip(z_parts.par_chunks_mut(d_in))
+            .enumerate()
+            .for_each(|(b, ((f, s), z))| *f = block(b, s, z));
+    } else {
+        for (b, ((f, s), z)) in f_parts
+            .iter_mut()
+            .zip(slopes.chunks_mut(rows_per_block))
+            .zip(z_parts.chunks_mut(d_in))
+            .enumerate()
+        {
+            *f = block(b, s, z);
+        }
+    }
+    let f = f_parts.iter().fold(T::zero(), |s, &v| s + v);
+    if let Some(z_out) = adjoint {
+        let z = &mut z_out[..d_in];
+        let mut parts = z_parts.chunks(d_in);
+        z.copy_from_slice(parts.next().expect("one block at least"));
+        for p in parts {
+            z.iter_mut().zip(p).for_each(|(z, &v)| *z = *z + v);
+        }
+    }
     f
 }
 
-/// (F(x), uᵀ·J(x)) for the vector output F = φ_L(y_L): one forward sweep storing the
-/// slopes, one reverse sweep from ḡ_L = u ∘ φ'_L(y_L).
-pub(crate) fn vjp<T: Real>(
-    layers: &[Layer<T>],
-    x: ArrayView1<T>,
-    u: ArrayView1<T>,
-    ws: &mut Workspace<T>,
-) -> (Array1<T>, Array1<T>) {
-    let depth = layers.len();
-    let last = &layers[depth - 1];
-    let mut s_last = std::mem::take(&mut ws.s[depth - 1]);
-    let out = output(layers, x, ws, Some(&mut s_last));
-    // ḡ_L = u ∘ φ'(y_L), then W_Lᵀ·ḡ_L into z[0].
-    s_last.zip_mut_with(&u, |s, &u| *s = *s * u);
-    let d_in = last.weights.ncols();
-    let mut z = std::mem::take(&mut ws.z[0]);
-    gemv_t(
-        last.weights.view(),
-        s_last.view(),
-        ArrayViewMut1::from(&mut z[..d_in]),
-    );
-    ws.z[0] = z;
-    ws.s[depth - 1] = s_last;
-    let mut uj = Array1::zeros(layers[0].weights.ncols());
-    backward(&layers[..depth - 1], ws, uj.view_mut());
-    (out, uj)
+/// Scratch of [`value_and_grad`] (and [`vjp`]): the forward pass, the fused pass, and
+/// two adjoint vectors as long as the widest of d0 … d(L−1).
+pub(crate) fn scratch_len<T: Real>(net: &Mlp<T>) -> usize {
+    Sweep::len(net) + Fused::<T>::len(net.width(net.depth() - 1)) + 2 * padded::<T>(widest_input(net))
 }
 
-/// Given the adjoint of the output of `layers` (the hidden layers 1 … m) in `ws.z[0]`,
-/// runs the reverse sweep through them and writes the adjoint of x into `grad`.
-fn backward<T: Real>(layers: &[Layer<T>], ws: &mut Workspace<T>, mut grad: ArrayViewMut1<T>) {
-    let [z, next] = &mut ws.z;
-    for k in (0..layers.len()).rev() {
-        let (d_out, d_in) = layers[k].weights.dim();
-        // ḡ_k = φ'_k(y_k) ∘ (adjoint of φ(y_k)), then W_kᵀ·ḡ_k.
-        let g = &mut z[..d_out];
-        g.iter_mut().zip(&ws.s[k]).for_each(|(g, &s)| *g = *g * s);
-        let g = ArrayView1::from(&z[..d_out]);
+/// max(d0, …, d(L−1)): the longest adjoint of a layer's input.
+fn widest_input<T: Real>(net: &Mlp<T>) -> usize {
+    (0..net.depth()).map(|k| net.width(k)).max().unwrap_or(0)
+}
+
+/// f(x), with ∇f(x) written to `grad`, by reverse accumulation.
+pub(crate) fn value_and_grad<'a, T: Real>(
+    net: &'a Mlp<T>,
+    par: Par,
+    x: &[T],
+    grad: ArrayViewMut1<T>,
+    stack: &mut Stack<'a, T>,
+) -> T {
+    let depth = net.depth();
+    let mut sweep = Sweep::carve(net, stack);
+    let mut fused = Fused::carve(net.width(depth - 1), stack);
+    let widest = widest_input(net);
+    let mut z = [stack.take(widest), stack.take(widest)];
+    primal::hidden(net, par, ArrayView1::from(x), &mut sweep);
+    // The fused pass leaves W_Lᵀ·φ'(y_L), the adjoint of a_{L−1}, in z[0].
+    let (input, slopes) = sweep.last(x);
+    let last = &net.layers()[depth - 1];
+    let f = last_layer(par, last, input, slopes, Some(&mut *z[0]), &mut fused);
+    backward(net, par, &sweep, &mut z, grad);
+    f
+}
+
+/// (F(x), uᵀ·J(x)) for the vector output F = φ_L(y_L): the forward pass keeping the
+/// slopes, then the reverse sweep from ḡ_L = u ∘ φ'_L(y_L). Scratch: [`scratch_len`].
+pub(crate) fn vjp<'a, T: Real>(
+    net: &'a Mlp<T>,
+    par: Par,
+    x: &[T],
+    u: ArrayView1<T>,
+    out: &mut [T],
+    uj: ArrayViewMut1<T>,
+    stack: &mut Stack<'a, T>,
+) {
+    let depth = net.depth();
+    let mut sweep = Sweep::carve(net, stack);
+    let widest = widest_input(net);
+    let mut z = [stack.take(widest), stack.take(widest)];
+    primal::output(net, par, x, &mut sweep, out);
+    // ḡ_L = u ∘ φ'(y_L), then W_Lᵀ·ḡ_L into z[0].
+    let last = &net.layers()[depth - 1];
+    let g = sweep.slopes_mut(depth - 1);
+    g.iter_mut().zip(u).for_each(|(s, &u)| *s = *s * u);
+    let d_in = last.weights.ncols();
+    let g = ArrayView1::from(sweep.slopes(depth - 1));
+    gemv_t(par, last.weights.view(), g, ArrayViewMut1::from(&mut z[0][..d_in]));
+    backward(net, par, &sweep, &mut z, uj);
+}
+
+/// Given the adjoint of a_{L−1} (the last layer's input) in `z[0]`, runs the reverse
+/// sweep through the hidden layers L−1 … 1 and writes the adjoint of x into `grad`.
+fn backward<T: Real>(
+    net: &Mlp<T>,
+    par: Par,
+    sweep: &Sweep<T>,
+    z: &mut [&mut [T]; 2],
+    mut grad: ArrayViewMut1<T>,
+) {
+    let hidden = &net.layers()[..net.depth() - 1];
+    for (k, layer) in hidden.iter().enumerate().rev() {
+        let (d_out, d_in) = layer.weights.dim();
+        // ḡ_k = φ'_k(y_k) ∘ (adjoint of a_k), then W_kᵀ·ḡ_k.
+        let g = &mut z[0][..d_out];
+        g.iter_mut()
+            .zip(sweep.slopes(k))
+            .for_each(|(g, &s)| *g = *g * s);
+        let [g, next] = z;
+        let g = ArrayView1::from(&g[..d_out]);
         if k == 0 {
-            gemv_t(layers[k].weights.view(), g, grad.view_mut());
+            gemv_t(par, layer.weights.view(), g, grad.view_mut());
             return;
         }
-        gemv_t(
-            layers[k].weights.view(),
-            g,
-            ArrayViewMut1::from(&mut next[..d_in]),
-        );
-        std::mem::swap(z, next);
+        gemv_t(par, layer.weights.view(), g, ArrayViewMut1::from(&mut next[..d_in]));
+        z.swap(0, 1);
     }
-    // One layer only: the fused pass already left Wᵀ·φ'(y) in z.
-    grad.iter_mut().zip(z.iter()).for_each(|(g, &v)| *g = v);
+    // One layer only: the fused pass already left W_1ᵀ·φ'(y_1) in z.
+    let d0 = grad.len();
+    grad.iter_mut()
+        .zip(&z[0][..d0])
+        .for_each(|(g, &v)| *g = v);
 }
 
-/// f(x) and ∇_{W_k} f for every layer: ∇_{W_k} f = ḡ_k·a_{k−1}ᵀ, the outer product of
-/// the adjoint of y_k with the layer's input (a_0 = x), as `loss.backward()` fills
-/// `W.grad`. Cost: a reverse sweep plus writing Σ d_k·d_{k−1} values. The flag says
-/// whether every adjoint ḡ_k was finite (if not, an overflow may have left NaNs).
-pub(crate) fn value_and_weight_grads<T: Real>(
-    layers: &[Layer<T>],
-    x: ArrayView1<T>,
-    ws: &mut Workspace<T>,
-) -> (T, Vec<Array2<T>>, bool) {
-    let depth = layers.len();
-    let f = evaluate(layers, x, ws, false);
-    let mut grads: Vec<Array2<T>> = layers
-        .iter()
-        .map(|l| Array2::zeros(l.weights.dim()))
-        .collect();
+/// Scratch of [`value_and_weight_grads`]: the forward and fused passes, two adjoints
+/// as long as the widest layer.
+pub(crate) fn weight_grads_scratch_len<T: Real>(net: &Mlp<T>) -> usize {
+    let widest = (1..=net.depth()).map(|k| net.width(k)).max().unwrap_or(0);
+    Sweep::len(net) + Fused::<T>::len(net.width(net.depth() - 1)) + 2 * padded::<T>(widest)
+}
+
+/// f(x) and ∇ f for every layer's parameters: ∇_{W_k} f = ḡ_k·a_{k−1}ᵀ, the outer
+/// product of the adjoint of y_k with the layer's input (a_0 = x), and ∇_{b_k} f = ḡ_k,
+/// as `loss.backward()` fills `.grad` in PyTorch. Cost: a reverse sweep plus writing
+/// Σ d_k·d_{k−1} values. Returns whether every adjoint ḡ_k was finite (if not, an
+/// overflow may have left NaNs).
+pub(crate) fn value_and_weight_grads<'a, T: Real>(
+    net: &'a Mlp<T>,
+    par: Par,
+    x: &[T],
+    grads: &mut [LayerGrad<T>],
+    stack: &mut Stack<'a, T>,
+) -> (T, bool) {
+    let depth = net.depth();
+    let mut sweep = Sweep::carve(net, stack);
+    let mut fused = Fused::carve(net.width(depth - 1), stack);
+    let widest = (1..=depth).map(|k| net.width(k)).max().unwrap_or(0);
+    let (mut g, mut next) = (stack.take(widest), stack.take(widest));
+    let f = primal::value(net, par, x, &mut sweep, &mut fused);
     // ḡ_L = φ'(y_L); then ḡ_{k−1} = φ'(y_{k−1}) ∘ (W_kᵀ·ḡ_k).
-    let mut g = ws.s[depth - 1].clone();
+    let d_out = net.width(depth);
+    g[..d_out].copy_from_slice(sweep.slopes(depth - 1));
     let mut finite = true;
-    for k in (0..depth).rev() {
-        finite &= g.iter().all(|v| v.is_finite());
-        let input = if k == 0 { x } else { ws.h[k - 1].view() };
-        outer(g.view(), input, &mut grads[k]);
+    for (k, layer) in net.layers().iter().enumerate().rev() {
+        let (d_out, d_in) = layer.weights.dim();
+        let gk = ArrayView1::from(&g[..d_out]);
+        finite &= gk.iter().all(|v| v.is_finite());
+        let input = sweep.input(ArrayView1::from(x), k);
+        outer(par, gk, input, grads[k].weights.view_mut());
+        if let Some(db) = &mut grads[k].bias {
+            db.assign(&gk);
+        }
         if k > 0 {
-            let mut next = Array1::zeros(layers[k].weights.ncols());
-            gemv_t(layers[k].weights.view(), g.view(), next.view_mut());
-            next.zip_mut_with(&ws.s[k - 1], |v, &s| *v = *v * s);
-            g = next;
+            let mut n = ArrayViewMut1::from(&mut next[..d_in]);
+            gemv_t(par, layer.weights.view(), gk, n.view_mut());
+            n.iter_mut()
+                .zip(sweep.slopes(k - 1))
+                .for_each(|(v, &s)| *v = *v * s);
+            std::mem::swap(&mut g, &mut next);
         }
     }
-    (f, grads, finite)
+    (f, finite)
 }
 
 /// out = g·aᵀ, rows in parallel when large.
-fn outer<T: Real>(g: ArrayView1<T>, a: ArrayView1<T>, out: &mut Array2<T>) {
-    let parallel = out.len() >= crate::diagonal::PARALLEL_MIN;
-    let zip = Zip::from(out.axis_iter_mut(Axis(0))).and(&g);
-    let f = |mut row: ndarray::ArrayViewMut1<T>, &gi: &T| row.zip_mut_with(&a, |o, &v| *o = gi * v);
-    if parallel {
-        zip.par_for_each(f)
-    } else {
-        zip.for_each(f)
-    }
+fn outer<T: Real>(par: Par, g: ArrayView1<T>, a: ArrayView1<T>, mut out: ndarray::ArrayViewMut2<T>) {
+    let work = out.len();
+    zip_for_each!(
+        par,
+        work,
+        Zip::from(out.axis_iter_mut(Axis(0))).and(&g),
+        |mut row: ArrayViewMut1<T>, &gi: &T| row.zip_mut_with(&a, |o, &v| *o = gi * v)
+    );
 }

@@ -1,6 +1,6 @@
 //! Which product first: the bracketing of the Jacobian chain, chosen by cost.
 //!
-//! The Jacobian of F = φ_L(W_L·…φ_1(W_1·x)) is the chain
+//! The Jacobian of F = φ_L(W_L·…φ_1(W_1·x + b_1) + b_L) is the chain
 //!
 //! ```text
 //! J = M_L · M_{L−1} ··· M_1,   M_k = diag(φ'_k(y_k)) · W_k   (d_k × d_{k−1})
@@ -16,102 +16,62 @@
 //! overhead, s = min(m, k, n), with the rates of a [`Calibration`]; it keeps forward or
 //! reverse mode unless the best bracketing is predicted ≥ 10% cheaper. The diagonal
 //! factors are folded into a neighbouring operand or the result, whichever is cheaper
-//! to scale (O(size) work, counted in the cost), so they never enter the chain.
+//! to scale ([`Fold`]: O(size) work, counted in the cost), so they never enter the
+//! chain.
 //!
-//! Costs here count multiply-adds ("flops" in this crate's JSON, as in
-//! [`Dims::forward_flops`](crate::Dims::forward_flops)).
+//! Costs here count multiply-adds ("flops" in the binary's JSON).
 
-use crate::linalg::{gemm, stream_sum};
-use crate::{Mode, Real};
-use ndarray::Array2;
-use std::time::Instant;
+use super::Calibration;
+use crate::Error;
 
-/// The machine speeds that turn a product's shape into predicted seconds.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Calibration {
-    /// Multiply-adds per second of a large matrix product.
-    pub gemm_rate: f64,
-    /// Bytes per second of a streaming read from memory.
-    pub bandwidth: f64,
-    /// Seconds each product costs beyond its arithmetic and traffic (call, threads).
-    pub call_seconds: f64,
-    /// A product whose smallest dimension is s runs at s/(s + `narrow`) of the square
-    /// rate (packing and edge handling are not amortised): with OpenBLAS here (≈ 35) a
-    /// 1000×10 by 10×1000 product runs at ~0.2 of it, a 50-wide one at ~0.6.
-    pub narrow: f64,
+/// Which way the Jacobian chain is accumulated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum Mode {
+    /// From the input side, M_L·(…·(M_2·M_1)): dense tangents, O(d0·d1·d2) for the
+    /// two-layer gradient.
+    Forward,
+    /// From the output side, ((M_L·M_{L−1})·…)·M_1: adjoint vectors only for a
+    /// gradient, O(d0·d1 + d1·d2).
+    Reverse,
+    /// The cheapest bracketing of the chain, found by dynamic programming on the widths
+    /// and this machine's speeds; for a gradient (scalar output) that is reverse mode.
+    Auto,
 }
 
-impl Calibration {
-    /// A stored profile: what was measured on the 2-core development machine
-    /// (2026-11-29/30, Xeon, 38.9 GB/s read; DGEMM 7.7e10 multiply-adds/s with OpenBLAS
-    /// and `narrow` 35, 3.1e10 and 30 pure-Rust, 1.9e10 BLIS; f32 twice as fast).
-    pub fn stored<T: Real>() -> Calibration {
-        let (f64_rate, narrow) = match crate::backend().name {
-            "openblas" => (7.7e10, 35.0),
-            "blis" => (1.9e10, 35.0),
-            _ => (3.1e10, 30.0),
-        };
-        let scale = 8.0 / std::mem::size_of::<T>() as f64;
-        Calibration {
-            gemm_rate: f64_rate * scale,
-            bandwidth: 3.89e10,
-            call_seconds: 3e-6,
-            narrow,
+impl Mode {
+    /// Every mode.
+    pub const ALL: [Mode; 3] = [Mode::Forward, Mode::Reverse, Mode::Auto];
+
+    /// `"forward"`, `"reverse"` or `"auto"`, as on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Forward => "forward",
+            Mode::Reverse => "reverse",
+            Mode::Auto => "auto",
         }
     }
+}
 
-    /// Times this machine (about 0.15 s): a 384³ GEMM, a 384×16 by 16×384 one, a
-    /// streaming read of 64 MiB, and a 4³ GEMM for the per-call overhead, each the best
-    /// of a few runs.
-    pub fn measure<T: Real>() -> Calibration {
-        fn best(reps: usize, mut f: impl FnMut()) -> f64 {
-            f();
-            (0..reps)
-                .map(|_| {
-                    let t = Instant::now();
-                    f();
-                    t.elapsed().as_secs_f64()
-                })
-                .fold(f64::INFINITY, f64::min)
-        }
-        let n = 384;
-        let a = Array2::<T>::from_elem((n, n), T::one());
-        let mut c = Array2::<T>::zeros((n, n));
-        let gemm_s = best(7, || gemm(a.view(), a.view(), c.view_mut()));
-        let thin = 16;
-        let (p, q) = (
-            Array2::<T>::from_elem((n, thin), T::one()),
-            Array2::<T>::from_elem((thin, n), T::one()),
-        );
-        let thin_s = best(7, || gemm(p.view(), q.view(), c.view_mut()));
-        let len = (64 << 20) / std::mem::size_of::<T>();
-        let big = vec![T::one(); len];
-        let read_s = best(5, || {
-            std::hint::black_box(stream_sum(&big));
-        });
-        let s = Array2::<T>::from_elem((4, 4), T::one());
-        let mut cs = Array2::<T>::zeros((4, 4));
-        let call_s = best(50, || gemm(s.view(), s.view(), cs.view_mut()));
-        let gemm_rate = (n * n * n) as f64 / gemm_s;
-        let thin_rate = (n * n * thin) as f64 / thin_s;
-        Calibration {
-            gemm_rate,
-            bandwidth: (len * std::mem::size_of::<T>()) as f64 / read_s,
-            call_seconds: call_s,
-            // thin_rate = gemm_rate·thin/(thin + narrow)
-            narrow: (thin as f64 * (gemm_rate / thin_rate - 1.0)).clamp(0.0, n as f64),
-        }
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
+}
 
-    /// Predicted seconds of an m×k by k×n product of `size`-byte values (the diagonal
-    /// folded into one operand included in the traffic).
-    pub fn product_seconds(&self, m: usize, k: usize, n: usize, size: usize) -> f64 {
-        let (m, k, n) = (m as f64, k as f64, n as f64);
-        let smallest = m.min(k).min(n);
-        let efficiency = smallest / (smallest + self.narrow);
-        let arithmetic = m * k * n / (self.gemm_rate * efficiency);
-        let traffic = (m * k + k * n + m * n) * size as f64 / self.bandwidth;
-        arithmetic.max(traffic) + self.call_seconds
+/// Parses a [`name`](Mode::name); anything else is [`Error::Unknown`] listing them.
+impl std::str::FromStr for Mode {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Mode::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| Error::Unknown {
+                what: "mode",
+                got: s.into(),
+                expected: Mode::ALL.map(Mode::name).join(", "),
+            })
     }
 }
 
@@ -281,69 +241,134 @@ fn cost(tree: &Tree, widths: &[usize], cal: &Calibration, size: usize) -> (f64, 
         Tree::Product(l, r) => {
             let (lo, mid) = r.span();
             let hi = l.span().1;
-            let (m, k, n) = (widths[hi], widths[mid], widths[lo - 1]);
-            let (lf, ls) = match **l {
+            let inner = |t: &Tree| match t {
                 Tree::Leaf(_) => (0.0, 0.0),
-                _ => cost(l, widths, cal, size),
+                _ => cost(t, widths, cal, size),
             };
-            let (rf, rs) = match **r {
-                Tree::Leaf(_) => (0.0, 0.0),
-                _ => cost(r, widths, cal, size),
-            };
-            let leaves = (matches!(**l, Tree::Leaf(_)), matches!(**r, Tree::Leaf(_)));
-            let root = lo == 1 && hi == widths.len() - 1;
-            let step = step_seconds(cal, [m, k, n], leaves, lo == 1, root, size);
-            (lf + rf + (m * k * n) as f64, ls + rs + step)
+            let ((lf, ls), (rf, rs)) = (inner(l), inner(r));
+            let step = Step::new(widths, lo, mid, hi);
+            let [m, k, n] = step.shape;
+            (lf + rf + (m * k * n) as f64, ls + rs + step.seconds(cal, size))
         }
     }
 }
 
-/// For M_j·M_i = D_j·W_j·D_i·W_i (m×k by k×n): true when one scaled copy of W_j
-/// (3 passes over m·k values: read, write, fresh pages) beats a scaled copy of W_i and
-/// scaling the result's rows in place (3·k·n + 2·m·n).
-pub(crate) fn fold_left_of_leaves(m: usize, k: usize, n: usize) -> bool {
-    3 * m * k <= 3 * k * n + 2 * m * n
+/// An operand of a product in the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Operand {
+    /// A factor M_k = D_k·W_k, still in its parts.
+    Factor,
+    /// A computed product, its diagonals already in.
+    Product,
 }
 
-/// For M_j·R = D_j·W_j·R (m×k by k×n): true when a scaled copy of W_j (3·m·k) beats
-/// scaling the result's rows in place (2·m·n).
-pub(crate) fn fold_into_weights(m: usize, k: usize, n: usize) -> bool {
-    3 * m * k <= 2 * m * n
+/// Where the diagonals of one product go: into a scaled copy of an operand, or onto
+/// the result's rows. For M_j·M_i = D_j·W_j·D_i·W_i (m×k by k×n), L·M_i and M_j·R:
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fold {
+    /// (D_j·W_j·D_i)·W_i: both into one copy of W_j (m×k).
+    BothIntoLeft,
+    /// D_j·(W_j·(D_i·W_i)): a copy of W_i's rows scaled (k×n), the result's rows after.
+    RightThenResult,
+    /// (D_j·W_j)·R: a copy of W_j (m×k).
+    RowsOfLeft,
+    /// D_j·(W_j·R): the result's rows, in place.
+    RowsOfResult,
+    /// (L·D_i)·W_i: a copy of L's columns scaled (m×k).
+    ColumnsOfLeft,
+    /// L·(D_i·W_i): a copy of W_i's rows scaled (k×n).
+    RowsOfRight,
+    /// L·R: no diagonal left.
+    Nothing,
 }
 
-/// Values moved to fold the diagonals into one step, as the executor does it
-/// (`right_first`: the right operand is M_1, whose partner is folded once for all
-/// panels).
-fn fold_values(
-    [m, k, n]: [usize; 3],
-    (left_leaf, right_leaf): (bool, bool),
-    right_first: bool,
-) -> usize {
-    match (left_leaf, right_leaf) {
-        (true, true) if fold_left_of_leaves(m, k, n) => 3 * m * k,
-        (true, true) => 3 * k * n + 2 * m * n,
-        (true, false) => (3 * m * k).min(2 * m * n),
-        (false, true) if right_first => 3 * m * k,
-        (false, true) => 3 * (m * k).min(k * n),
-        (false, false) => 0,
+impl Fold {
+    /// The cheapest way for these operands (values moved: a copy reads, writes and
+    /// faults in fresh pages, 3 passes; scaling in place reads and writes, 2).
+    pub(crate) fn choose(left: Operand, right: Operand, [m, k, n]: [usize; 3]) -> Fold {
+        use Operand::{Factor, Product};
+        match (left, right) {
+            (Factor, Factor) if 3 * m * k <= 3 * k * n + 2 * m * n => Fold::BothIntoLeft,
+            (Factor, Factor) => Fold::RightThenResult,
+            (Factor, Product) if 3 * m * k <= 2 * m * n => Fold::RowsOfLeft,
+            (Factor, Product) => Fold::RowsOfResult,
+            (Product, Factor) if m * k <= k * n => Fold::ColumnsOfLeft,
+            (Product, Factor) => Fold::RowsOfRight,
+            (Product, Product) => Fold::Nothing,
+        }
+    }
+
+    /// Values of the scaled copy it makes.
+    pub(crate) fn copy_len(self, [m, k, n]: [usize; 3]) -> usize {
+        match self {
+            Fold::BothIntoLeft | Fold::RowsOfLeft | Fold::ColumnsOfLeft => m * k,
+            Fold::RightThenResult | Fold::RowsOfRight => k * n,
+            Fold::RowsOfResult | Fold::Nothing => 0,
+        }
+    }
+
+    /// Values moved: 3 per copied value, 2 per value scaled in place.
+    fn moved(self, shape: [usize; 3]) -> usize {
+        let [m, _, n] = shape;
+        let in_place = match self {
+            Fold::RightThenResult | Fold::RowsOfResult => 2 * m * n,
+            _ => 0,
+        };
+        3 * self.copy_len(shape) + in_place
     }
 }
 
-/// Predicted seconds of one step of a plan: the product, the diagonals folded in
-/// ([`fold_values`]), and, below the root (which writes into J), the fresh pages of
-/// its result.
-fn step_seconds(
-    cal: &Calibration,
+/// Where a product's result goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Output {
+    /// The root: straight into J.
+    Jacobian,
+    /// A temporary, whose fresh pages cost a write's worth of traffic more.
+    Temporary,
+}
+
+/// One product of a bracketing, (M_hi···M_{mid+1})·(M_mid···M_lo), as the executor
+/// runs it.
+struct Step {
+    /// (m, k, n).
     shape: [usize; 3],
-    leaves: (bool, bool),
-    right_first: bool,
-    root: bool,
-    size: usize,
-) -> f64 {
-    let [m, k, n] = shape;
-    let pages = if root { 0 } else { 2 * m * n };
-    let moved = fold_values(shape, leaves, right_first) + pages;
-    cal.product_seconds(m, k, n, size) + (moved * size) as f64 / cal.bandwidth
+    fold: Fold,
+    output: Output,
+}
+
+impl Step {
+    fn new(widths: &[usize], lo: usize, mid: usize, hi: usize) -> Step {
+        let shape = [widths[hi], widths[mid], widths[lo - 1]];
+        let kind = |leaf: bool| if leaf { Operand::Factor } else { Operand::Product };
+        let (left, right) = (kind(mid + 1 == hi), kind(lo == mid));
+        // A product times M_1 is scaled by D_1 once for every panel of columns.
+        let fold = if lo == 1 && (left, right) == (Operand::Product, Operand::Factor) {
+            Fold::ColumnsOfLeft
+        } else {
+            Fold::choose(left, right, shape)
+        };
+        let output = if lo == 1 && hi == widths.len() - 1 {
+            Output::Jacobian
+        } else {
+            Output::Temporary
+        };
+        Step {
+            shape,
+            fold,
+            output,
+        }
+    }
+
+    /// Predicted seconds: the product, the folding, and a temporary's fresh pages.
+    fn seconds(&self, cal: &Calibration, size: usize) -> f64 {
+        let [m, k, n] = self.shape;
+        let pages = match self.output {
+            Output::Jacobian => 0,
+            Output::Temporary => 2 * m * n,
+        };
+        let moved = self.fold.moved(self.shape) + pages;
+        cal.product_seconds(m, k, n, size) + (moved * size) as f64 / cal.bandwidth
+    }
 }
 
 /// The matrix-chain dynamic programme over M_L…M_1 on predicted seconds.
@@ -360,12 +385,9 @@ fn cheapest(widths: &[usize], cal: &Calibration, size: usize) -> Tree {
             best[lo][hi] = (lo..hi)
                 .map(|split| {
                     // (M_hi···M_{split+1})·(M_split···M_lo)
-                    let shape = [widths[hi], widths[split], widths[lo - 1]];
-                    let leaves = (split + 1 == hi, lo == split);
-                    let root = lo == 1 && hi == depth;
                     let s = best[lo][split].0
                         + best[split + 1][hi].0
-                        + step_seconds(cal, shape, leaves, lo == 1, root, size);
+                        + Step::new(widths, lo, split, hi).seconds(cal, size);
                     (s, split)
                 })
                 .fold((f64::INFINITY, 0), |a, b| if b.0 < a.0 { b } else { a });
@@ -422,7 +444,7 @@ mod tests {
 
     #[test]
     fn auto_is_never_predicted_dearer_than_forward_or_reverse() {
-        let cal = Calibration::stored::<f64>();
+        let cal = Calibration::stored();
         let mut seed = 12345_u64;
         for _ in 0..300 {
             let mut next = || {

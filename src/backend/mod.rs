@@ -1,0 +1,187 @@
+//! The BLAS the crate was built with, and the one gate through which every matrix
+//! product reaches it.
+//!
+//! One file per backend, chosen by cargo feature, each with the same items:
+//!
+//! | item | what |
+//! |---|---|
+//! | `NAME` | `"pure-rust"`, `"openblas"` or `"blis"` |
+//! | `detail()` | what the library says of itself, with its thread count |
+//! | `set_threads(n)` | the library's own thread setting |
+//! | `STORED_GEMM_RATE`, `STORED_NARROW` | the speeds [`Calibration::stored`] assumes |
+//! | `BLAS_GEMV` | whether large GEMVs go to the library (else the crate's kernels) |
+//! | `restart_with_best_kernels()` | a fix the library needs before it loads, if any |
+//!
+//! Adding a backend is a file here, its line below, and its feature in Cargo.toml.
+//!
+//! [`Calibration::stored`]: crate::Calibration::stored
+
+#[cfg(all(feature = "openblas", feature = "blis"))]
+compile_error!("features `openblas` and `blis` are exclusive: pick one BLAS");
+
+#[cfg(any(feature = "openblas", feature = "blis"))]
+extern crate blas_src;
+
+#[cfg(all(feature = "blis", not(feature = "openblas")))]
+mod blis;
+#[cfg(feature = "openblas")]
+mod openblas;
+#[cfg(not(any(feature = "openblas", feature = "blis")))]
+mod pure;
+
+#[cfg(all(feature = "blis", not(feature = "openblas")))]
+use blis as imp;
+#[cfg(feature = "openblas")]
+use openblas as imp;
+#[cfg(not(any(feature = "openblas", feature = "blis")))]
+use pure as imp;
+
+pub(crate) use imp::{set_threads, STORED_GEMM_RATE, STORED_NARROW};
+
+use crate::kernels::gemv as own;
+use crate::{Par, Real};
+use ndarray::linalg::{general_mat_mul, general_mat_vec_mul};
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Zip};
+
+/// Which BLAS the crate was built with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backend {
+    /// Short name: `"pure-rust"`, `"openblas"` or `"blis"`.
+    pub name: &'static str,
+    /// What the library says of itself, where it can be read at run time (OpenBLAS:
+    /// `openblas_get_config()`, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH … Haswell"), and its
+    /// thread count.
+    pub detail: String,
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.name, self.detail)
+    }
+}
+
+/// The backend this build computes with.
+pub fn backend() -> Backend {
+    Backend {
+        name: imp::NAME,
+        detail: imp::detail(),
+    }
+}
+
+/// Restarts the current program with the environment its BLAS needs to pick this CPU's
+/// kernels, when it would otherwise pick slower ones (Debian's OpenBLAS 0.3.21 on CPUs
+/// newer than itself: see `OPENBLAS_CORETYPE`). Call it first thing in `main`; it
+/// returns when no restart is needed or possible (the reason is printed to stderr).
+/// Does nothing for the other backends.
+pub fn restart_with_best_kernels() {
+    imp::restart_with_best_kernels()
+}
+
+/// C ← A·B (C overwritten; A m×k, B k×n, C m×n), on the backend's GEMM.
+///
+/// A product with a dimension of 1 runs as a matrix-vector or outer product: ndarray
+/// hands some of their strides to matrixmultiply instead of BLAS, whose threads then
+/// cost more than the work (a Jacobian at widths 100-100-1-100-100 took 2× longer).
+pub(crate) fn gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>) {
+    let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
+    if m == 0 || n == 0 {
+        return;
+    }
+    if n == 1 {
+        general_mat_vec_mul(T::one(), &a, &b.column(0), T::zero(), &mut c.column_mut(0));
+    } else if m == 1 {
+        general_mat_vec_mul(T::one(), &b.t(), &a.row(0), T::zero(), &mut c.row_mut(0));
+    } else if k == 1 {
+        Zip::from(c.rows_mut())
+            .and(a.column(0))
+            .for_each(|mut row, &ai| row.zip_mut_with(&b.row(0), |o, &bj| *o = ai * bj));
+    } else {
+        general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);
+    }
+}
+
+/// Below this many matrix entries the GEMVs run the crate's own single-threaded
+/// kernels even with a BLAS backend: a BLAS call's dispatch costs microseconds, which is
+/// the whole gradient at d ≈ 100.
+const SMALL: usize = 1 << 16;
+
+/// True where the crate's kernels serve a GEMV: no BLAS GEMV, a small one, or
+/// [`Par::Seq`] (the BLAS would start its threads); and always contiguous vectors
+/// (the kernels take slices).
+fn own_gemv(par: Par, len: usize, contiguous: bool) -> bool {
+    contiguous && (!imp::BLAS_GEMV || len < SMALL || par == Par::Seq)
+}
+
+/// y ← A·x (y overwritten; A m×n row-major).
+pub(crate) fn gemv<T: Real>(par: Par, a: ArrayView2<T>, x: ArrayView1<T>, mut y: ArrayViewMut1<T>) {
+    match (x.as_slice(), y.as_slice_mut()) {
+        (Some(xs), Some(ys)) if own_gemv(par, a.len(), true) => own::gemv_few(par, a, &[xs], ys),
+        // BLAS, or (without one) ndarray's loop for strided vectors, which are rare.
+        _ => general_mat_vec_mul(T::one(), &a, &x, T::zero(), &mut y),
+    }
+}
+
+/// y ← Aᵀ·x (y overwritten; A m×n row-major).
+pub(crate) fn gemv_t<T: Real>(
+    par: Par,
+    a: ArrayView2<T>,
+    x: ArrayView1<T>,
+    mut y: ArrayViewMut1<T>,
+) {
+    match y.as_slice_mut() {
+        Some(ys) if own_gemv(par, a.len(), true) => own::gemv_t(par, a, x, ys),
+        _ => general_mat_vec_mul(T::one(), &a.t(), &x, T::zero(), &mut y),
+    }
+}
+
+/// Most columns for which [`gemm_few`] and [`gemm_t_few`] use the crate's kernels.
+pub(crate) const FEW: usize = 8;
+
+/// Y ← A·X for X (n×w) with few columns (a value and its tangents), Y m×w row-major: A is
+/// read once, each four rows dotted with every column while in cache, where a BLAS GEMM
+/// would pack A first (3× the traffic) and w GEMVs would read it w times. `xt` holds
+/// X's columns as rows (w·n values of scratch). Other shapes go to [`gemm`].
+pub(crate) fn gemm_few<T: Real>(
+    par: Par,
+    a: ArrayView2<T>,
+    x: ArrayView2<T>,
+    mut y: ArrayViewMut2<T>,
+    xt: &mut [T],
+) {
+    let (n, w) = x.dim();
+    if w > FEW || w == 0 || !a.is_standard_layout() {
+        return gemm(a, x, y);
+    }
+    let xt = &mut xt[..n * w];
+    for (j, col) in xt.chunks_mut(n).zip(x.columns()) {
+        j.iter_mut().zip(col).for_each(|(t, &v)| *t = v);
+    }
+    let mut rows = [&[] as &[T]; FEW];
+    for (r, c) in rows.iter_mut().zip(xt.chunks(n)) {
+        *r = c;
+    }
+    let ys = y.as_slice_mut().expect("Y row-major");
+    own::gemv_few(par, a, &rows[..w], ys);
+}
+
+/// Y ← Aᵀ·G for G (m×w) with few columns, Y n×w, A row-major read once (see
+/// [`gemm_few`]). Scratch: `gt` for G's columns as rows (w·m values) and `blocks` for
+/// the kernel's output (w·n).
+pub(crate) fn gemm_t_few<T: Real>(
+    par: Par,
+    a: ArrayView2<T>,
+    g: ArrayView2<T>,
+    y: ArrayViewMut2<T>,
+    gt: &mut [T],
+    blocks: &mut [T],
+) {
+    let (m, w) = g.dim();
+    if w > FEW || !a.is_standard_layout() {
+        return gemm(a.t(), g, y);
+    }
+    let mut gt = ArrayViewMut2::from_shape((w, m), &mut gt[..w * m]).expect("fits");
+    gt.assign(&g.t());
+    let blocks = &mut blocks[..w * a.ncols()];
+    own::gemv_t_few(par, a, gt.view(), blocks);
+    own::scatter_blocks(blocks, y);
+}

@@ -1,0 +1,102 @@
+//! Debian's OpenBLAS (`libopenblas-dev`, 0.3.21 on Debian 12) through CBLAS, and the fix
+//! it needs on CPUs newer than itself.
+
+use std::os::raw::{c_char, c_int};
+
+extern "C" {
+    fn openblas_get_config() -> *const c_char;
+    fn openblas_get_corename() -> *const c_char;
+    fn openblas_get_num_threads() -> c_int;
+    fn openblas_set_num_threads(n: c_int);
+}
+
+/// The backend's short name.
+pub(crate) const NAME: &str = "openblas";
+
+/// Large GEMVs go to OpenBLAS.
+pub(crate) const BLAS_GEMV: bool = true;
+
+/// DGEMM multiply-adds per second and the thin-product constant of
+/// [`Calibration::stored`](crate::Calibration::stored) (see docs/measured.md).
+pub(crate) const STORED_GEMM_RATE: f64 = 7.7e10;
+pub(crate) const STORED_NARROW: f64 = 35.0;
+
+/// A static C string of OpenBLAS, or "unknown".
+fn text(p: *const c_char) -> String {
+    if p.is_null() {
+        return "unknown".into();
+    }
+    // SAFETY: OpenBLAS's getters return static NUL-terminated strings.
+    unsafe { std::ffi::CStr::from_ptr(p) }
+        .to_string_lossy()
+        .trim()
+        .to_string()
+}
+
+pub(crate) fn detail() -> String {
+    // SAFETY: plain getters of the linked OpenBLAS.
+    let (config, threads) = unsafe { (text(openblas_get_config()), openblas_get_num_threads()) };
+    format!("{config}, {threads} BLAS threads")
+}
+
+pub(crate) fn set_threads(n: usize) {
+    // SAFETY: a plain setter of the linked OpenBLAS.
+    unsafe { openblas_set_num_threads(n as c_int) }
+}
+
+/// The `OPENBLAS_CORETYPE` this CPU should run, when the linked OpenBLAS chose kernels
+/// older than the CPU supports and the variable is unset; `None` otherwise.
+///
+/// A DYNAMIC_ARCH OpenBLAS picks its kernels by CPU model. Debian 12's 0.3.21 does not
+/// know models newer than itself (e.g. Sapphire/Emerald Rapids) and falls back to
+/// `Prescott` (SSE3): DGEMM runs 4–8× below the machine's speed. The variable is read
+/// once, when the library loads, so it must be set before the process starts.
+fn coretype_fix() -> Option<&'static str> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::env::var_os("OPENBLAS_CORETYPE").is_some() {
+            return None;
+        }
+        // SAFETY: a plain getter of the linked OpenBLAS.
+        let core = text(unsafe { openblas_get_corename() }).to_lowercase();
+        const GENERIC: &[&str] = &[
+            "prescott",
+            "core2",
+            "penryn",
+            "dunnington",
+            "nehalem",
+            "atom",
+            "unknown",
+        ];
+        if !GENERIC.contains(&core.as_str()) {
+            return None;
+        }
+        use std::arch::is_x86_feature_detected as has;
+        if has!("avx512f") && has!("avx512bw") && has!("avx512dq") && has!("avx512vl") {
+            Some("SkylakeX")
+        } else if has!("avx2") && has!("fma") {
+            Some("Haswell")
+        } else {
+            None
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    None
+}
+
+/// Restarts the program with `OPENBLAS_CORETYPE` set when [`coretype_fix`] finds
+/// OpenBLAS on kernels older than the CPU.
+pub(crate) fn restart_with_best_kernels() {
+    #[cfg(unix)]
+    if let Some(core) = coretype_fix() {
+        use std::os::unix::process::CommandExt;
+        let Ok(exe) = std::env::current_exe() else {
+            return;
+        };
+        let err = std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .env("OPENBLAS_CORETYPE", core)
+            .exec();
+        eprintln!("fwdrev: could not restart with OPENBLAS_CORETYPE={core}: {err}");
+    }
+}

@@ -1,0 +1,430 @@
+//! Running a [`Plan`]: the Jacobian M_L···M_1 (M_k = diag(φ'_k)·W_k) in panels.
+//!
+//! Panels of J's columns: only the products on the path from the root of the bracketing
+//! down to M_1 depend on which columns are computed; the subtrees hanging off that path
+//! (products of later layers, e.g. M4·M3 in (M4·M3)·(M2·M1)) are computed once, then
+//! M_1\[:, P\] is carried up the path for each panel P. Panels of J's rows are the mirror
+//! image: M_L\[Q, :\] carried down the path to M_L, the subtrees right of it computed
+//! once — what reverse mode needs, whose shared products (M_L···M_2, d_L×d1) grow with
+//! the output. The side with fewer panels that fits the memory budget is used.
+//!
+//! Each product's diagonals go where [`Fold`] says (a scaled copy of the cheaper
+//! operand, or the result's rows); the cost model predicts by the same rule.
+
+use super::{Fold, Operand, Plan, Tree};
+use crate::backend::gemm;
+use crate::diagonal::{scale_cols_into, scale_rows_in_place, scale_rows_into};
+use crate::forward::panel_width;
+use crate::primal::{self, Sweep};
+use crate::scratch::{padded, Stack};
+use crate::{Error, Layer, Mlp, Par, Real, Result};
+use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut2};
+
+/// Which of J's sides the panels cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    /// Columns: M_1\[:, P\] carried up the path.
+    Columns,
+    /// Rows: M_L\[Q, :\] carried down the path.
+    Rows,
+}
+
+/// An operand: a factor M_k still in its parts, or a computed product.
+enum Val<'a, T> {
+    Factor(usize),
+    Product(ArrayView2<'a, T>),
+}
+
+impl<T> Val<'_, T> {
+    fn kind(&self) -> Operand {
+        match self {
+            Val::Factor(_) => Operand::Factor,
+            Val::Product(_) => Operand::Product,
+        }
+    }
+}
+
+/// Which panel of J a product is computed for.
+#[derive(Clone, Copy)]
+enum Panel {
+    /// All of it (the shared products).
+    Whole,
+    /// Columns c0..c1: M_1 stands for M_1[:, c0..c1].
+    Cols(usize, usize),
+    /// Rows r0..r1: M_L stands for M_L[r0..r1, :].
+    Rows(usize, usize),
+}
+
+/// The chain at one x: the layers and their slopes.
+struct Chain<'s, T> {
+    layers: &'s [Layer<T>],
+    sweep: &'s Sweep<'s, T>,
+    par: Par,
+}
+
+impl<T: Real> Chain<'_, T> {
+    /// W_k, restricted to the panel.
+    fn w(&self, k: usize, p: Panel) -> ArrayView2<'_, T> {
+        let w = self.layers[k - 1].weights.view();
+        match p {
+            Panel::Cols(c0, c1) if k == 1 => w.slice_move(s![.., c0..c1]),
+            Panel::Rows(r0, r1) if k == self.layers.len() => w.slice_move(s![r0..r1, ..]),
+            _ => w,
+        }
+    }
+
+    /// φ'_k(y_k), restricted to the panel.
+    fn d(&self, k: usize, p: Panel) -> ArrayView1<'_, T> {
+        let d = ArrayView1::from(self.sweep.slopes(k - 1));
+        match p {
+            Panel::Rows(r0, r1) if k == self.layers.len() => d.slice_move(s![r0..r1]),
+            _ => d,
+        }
+    }
+
+    fn dim(&self, v: &Val<T>, p: Panel) -> (usize, usize) {
+        match v {
+            Val::Factor(k) => self.w(*k, p).dim(),
+            Val::Product(m) => m.dim(),
+        }
+    }
+
+    /// out ← left·right for panel `p`, the diagonals folded as [`Fold::choose`] says;
+    /// `copy` holds the scaled copy.
+    fn mul_into(
+        &self,
+        left: &Val<T>,
+        right: &Val<T>,
+        p: Panel,
+        mut out: ArrayViewMut2<T>,
+        copy: &mut [T],
+    ) {
+        let (w, d, par) = (|k| self.w(k, p), |k| self.d(k, p), self.par);
+        let (m, n) = out.dim();
+        let k = self.dim(left, p).1;
+        match (Fold::choose(left.kind(), right.kind(), [m, k, n]), left, right) {
+            (Fold::BothIntoLeft, Val::Factor(j), Val::Factor(i)) => {
+                let mut l = region(copy, m, k);
+                scale_cols_into(par, l.view_mut(), w(*j), d(*i));
+                scale_rows_in_place(par, &mut l, d(*j));
+                gemm(l.view(), w(*i), out);
+            }
+            (Fold::RightThenResult, Val::Factor(j), Val::Factor(i)) => {
+                let mut r = region(copy, k, n);
+                scale_rows_into(par, r.view_mut(), w(*i), d(*i));
+                gemm(w(*j), r.view(), out.view_mut());
+                scale_rows_in_place(par, &mut out, d(*j));
+            }
+            (Fold::RowsOfLeft, Val::Factor(j), Val::Product(r)) => {
+                let mut l = region(copy, m, k);
+                scale_rows_into(par, l.view_mut(), w(*j), d(*j));
+                gemm(l.view(), r.view(), out);
+            }
+            (Fold::RowsOfResult, Val::Factor(j), Val::Product(r)) => {
+                gemm(w(*j), r.view(), out.view_mut());
+                scale_rows_in_place(par, &mut out, d(*j));
+            }
+            (Fold::ColumnsOfLeft, Val::Product(l), Val::Factor(i)) => {
+                let mut c = region(copy, m, k);
+                scale_cols_into(par, c.view_mut(), l.view(), d(*i));
+                gemm(c.view(), w(*i), out);
+            }
+            (Fold::RowsOfRight, Val::Product(l), Val::Factor(i)) => {
+                let mut r = region(copy, k, n);
+                scale_rows_into(par, r.view_mut(), w(*i), d(*i));
+                gemm(l.view(), r.view(), out);
+            }
+            (Fold::Nothing, Val::Product(l), Val::Product(r)) => gemm(l.view(), r.view(), out),
+            _ => unreachable!("Fold::choose matches the operands"),
+        }
+    }
+
+    /// A subtree shared by every panel, whole, its products carved from `stack`.
+    fn eval<'a>(&self, tree: &Tree, stack: &mut Stack<'a, T>, copy: &mut [T]) -> Val<'a, T> {
+        match tree {
+            Tree::Leaf(k) => Val::Factor(*k),
+            Tree::Product(l, r) => {
+                let (l, r) = (self.eval(l, stack, copy), self.eval(r, stack, copy));
+                let (m, n) = (self.dim(&l, Panel::Whole).0, self.dim(&r, Panel::Whole).1);
+                let out = stack.take(m * n);
+                let view = ArrayViewMut2::from_shape((m, n), &mut *out).expect("sized");
+                self.mul_into(&l, &r, Panel::Whole, view, copy);
+                let out: &'a [T] = out;
+                Val::Product(ArrayView2::from_shape((m, n), out).expect("sized"))
+            }
+        }
+    }
+}
+
+/// The first rows·cols values of `buf` as a row-major matrix.
+fn region<T>(buf: &mut [T], rows: usize, cols: usize) -> ArrayViewMut2<'_, T> {
+    ArrayViewMut2::from_shape((rows, cols), &mut buf[..rows * cols]).expect("sized")
+}
+
+/// Values held by a subtree computed whole, as the budget counts them: every product's
+/// result and copy.
+fn held_values(tree: &Tree, widths: &[usize]) -> usize {
+    match tree {
+        Tree::Leaf(_) => 0,
+        Tree::Product(l, r) => {
+            let (lo, mid) = r.span();
+            let hi = l.span().1;
+            let copy = (widths[hi] * widths[mid]).min(widths[mid] * widths[lo - 1]);
+            held_values(l, widths) + held_values(r, widths) + widths[hi] * widths[lo - 1] + copy
+        }
+    }
+}
+
+/// How a plan is split into panels along one side of J.
+struct Layout<'t> {
+    side: Side,
+    /// The subtrees off the path to M_1 (columns) or M_L (rows), nearest the leaf first.
+    shared: Vec<&'t Tree>,
+    /// Values the shared products hold, as the budget counts them.
+    fixed: usize,
+    /// Values per column (row) of a panel, as the budget counts them.
+    per_unit: usize,
+    /// Columns (rows) of J.
+    units: usize,
+}
+
+impl<'t> Layout<'t> {
+    fn new(tree: &'t Tree, widths: &[usize], side: Side) -> Layout<'t> {
+        let depth = widths.len() - 1;
+        let mut shared = Vec::new();
+        let mut node = tree;
+        while let Tree::Product(l, r) = node {
+            let (off, on) = match side {
+                Side::Rows => (r, l),
+                Side::Columns => (l, r),
+            };
+            shared.push(off.as_ref());
+            node = on;
+        }
+        shared.reverse();
+        let mut fixed: usize = shared.iter().map(|t| held_values(t, widths)).sum();
+        if let Some(f) = folded_len(side, &shared, widths) {
+            fixed += f;
+        }
+        // Per unit: the path's products (their rows, or columns), and the leaf's copy.
+        let per_unit = match side {
+            Side::Rows => {
+                shared.iter().map(|t| widths[t.span().0 - 1]).sum::<usize>() + widths[depth - 1]
+            }
+            Side::Columns => shared.iter().map(|t| widths[t.span().1]).sum::<usize>() + widths[1],
+        };
+        Layout {
+            side,
+            shared,
+            fixed,
+            per_unit,
+            units: match side {
+                Side::Rows => widths[depth],
+                Side::Columns => widths[0],
+            },
+        }
+    }
+
+    /// Units per panel within `budget` bytes, None when not even one fits.
+    fn width(&self, size: usize, budget: usize) -> Option<usize> {
+        let room = budget.checked_sub(self.fixed.saturating_mul(size))?;
+        panel_width(self.units, self.per_unit, size, room).ok()
+    }
+
+    /// The scratch the executor carves for panels of `width` units.
+    fn parts<T>(&self, widths: &[usize], width: usize) -> Parts {
+        let mut copy = 0;
+        let mut held = 0;
+        for t in &self.shared {
+            shared_len::<T>(t, widths, &mut held, &mut copy);
+        }
+        let folded = folded_len(self.side, &self.shared, widths);
+        let mut path = 0;
+        for (i, t) in self.shared.iter().enumerate() {
+            let (lo, hi) = t.span();
+            let kind = |leaf: bool| if leaf { Operand::Factor } else { Operand::Product };
+            let (other, cur) = (kind(lo == hi), kind(i == 0));
+            let (shape, out) = match self.side {
+                Side::Columns => ([widths[hi], widths[lo - 1], width], widths[hi] * width),
+                Side::Rows => ([width, widths[hi], widths[lo - 1]], width * widths[lo - 1]),
+            };
+            let fold = match self.side {
+                Side::Columns if i == 0 && folded.is_some() => Fold::Nothing,
+                Side::Columns => Fold::choose(other, cur, shape),
+                Side::Rows => Fold::choose(cur, other, shape),
+            };
+            copy = copy.max(fold.copy_len(shape));
+            if i + 1 < self.shared.len() {
+                path = path.max(out);
+            }
+        }
+        Parts {
+            held,
+            folded,
+            copy: padded::<T>(copy),
+            path: padded::<T>(path),
+        }
+    }
+}
+
+/// The executor's scratch, in values (each carve padded to whole lines).
+struct Parts {
+    /// The shared products.
+    held: usize,
+    /// L·D_1, when panels of columns take it once (unpadded).
+    folded: Option<usize>,
+    /// The largest scaled copy, reused by every product.
+    copy: usize,
+    /// The largest product on the path below the root: two of them, ping-pong.
+    path: usize,
+}
+
+impl Parts {
+    fn total<T>(&self) -> usize {
+        self.held + padded::<T>(self.folded.unwrap_or(0)) + self.copy + 2 * self.path
+    }
+}
+
+/// Results and the largest copy of a subtree computed whole, as [`Chain::eval`] does.
+fn shared_len<T>(tree: &Tree, widths: &[usize], held: &mut usize, copy: &mut usize) {
+    if let Tree::Product(l, r) = tree {
+        shared_len::<T>(l, widths, held, copy);
+        shared_len::<T>(r, widths, held, copy);
+        let ((lo, mid), hi) = (r.span(), l.span().1);
+        let shape = [widths[hi], widths[mid], widths[lo - 1]];
+        let kind = |t: &Tree| match t {
+            Tree::Leaf(_) => Operand::Factor,
+            Tree::Product(..) => Operand::Product,
+        };
+        *held += padded::<T>(widths[hi] * widths[lo - 1]);
+        *copy = (*copy).max(Fold::choose(kind(l), kind(r), shape).copy_len(shape));
+    }
+}
+
+/// Panels of columns take L·D_1 once when the product next to M_1 is a computed one:
+/// its values.
+fn folded_len(side: Side, shared: &[&Tree], widths: &[usize]) -> Option<usize> {
+    match (side, shared.first()) {
+        (Side::Columns, Some(t @ Tree::Product(..))) => Some(widths[t.span().1] * widths[1]),
+        _ => None,
+    }
+}
+
+/// The side and panel width for `plan` within `budget` bytes: whichever side fits in
+/// fewer panels (columns on a tie).
+fn layout<'p, T: Real>(plan: &'p Plan, budget: usize) -> Result<(Layout<'p>, usize)> {
+    let widths = plan.widths();
+    let size = std::mem::size_of::<T>();
+    let [cols, rows] = [Side::Columns, Side::Rows].map(|s| Layout::new(&plan.tree, widths, s));
+    let fits = |l: &Layout| l.width(size, budget);
+    let [c_need, r_need] = [&cols, &rows].map(|l| l.fixed + l.per_unit);
+    let best = match (fits(&cols), fits(&rows)) {
+        (Some(c), Some(r)) if cols.units.div_ceil(c) <= rows.units.div_ceil(r) => Some((cols, c)),
+        (Some(c), None) => Some((cols, c)),
+        (_, Some(r)) => Some((rows, r)),
+        (None, None) => None,
+    };
+    best.ok_or_else(|| {
+        let (c, r) = (c_need, r_need);
+        Error::TooLarge {
+            what: format!(
+                "one panel of plan {plan} (shared products and one column: {c} values; \
+                 one row: {r})"
+            ),
+            needed: c.min(r).saturating_mul(size) as u64,
+            available: budget as u64,
+        }
+    })
+}
+
+/// Scratch of [`jacobian`]: the forward pass and the executor's.
+pub(crate) fn scratch_len<T: Real>(net: &Mlp<T>, plan: &Plan, budget: usize) -> Result<usize> {
+    let (layout, width) = layout::<T>(plan, budget)?;
+    let parts = layout.parts::<T>(plan.widths(), width);
+    Ok(Sweep::len(net) + padded::<T>(net.width(net.depth())) + parts.total::<T>())
+}
+
+/// The d_L×d0 Jacobian of F at x into `jac`, by `plan`, within `budget` bytes of panels.
+pub(crate) fn jacobian<'a, T: Real>(
+    net: &'a Mlp<T>,
+    par: Par,
+    x: &[T],
+    plan: &Plan,
+    budget: usize,
+    mut jac: ArrayViewMut2<T>,
+    stack: &mut Stack<'a, T>,
+) -> Result<()> {
+    let (layout, width) = layout::<T>(plan, budget)?;
+    let (layers, depth) = (net.layers(), net.depth());
+    let mut sweep = Sweep::carve(net, stack);
+    let out = stack.take(net.width(depth));
+    primal::output(net, par, x, &mut sweep, out);
+    let chain = Chain {
+        layers,
+        sweep: &sweep,
+        par,
+    };
+    let parts = layout.parts::<T>(plan.widths(), width);
+    let copy = stack.take(parts.copy);
+    let mut shared: Vec<Val<T>> = layout
+        .shared
+        .iter()
+        .map(|t| chain.eval(t, stack, copy))
+        .collect();
+    // Columns: L·D_1 does not depend on the panel, so fold it once.
+    if let (Some(len), Some(Val::Product(l))) = (parts.folded, shared.first()) {
+        let l = l.clone();
+        let out = stack.take(len);
+        let view = ArrayViewMut2::from_shape(l.dim(), &mut *out).expect("sized");
+        scale_cols_into(par, view, l, chain.d(1, Panel::Whole));
+        let out: &'a [T] = out;
+        shared[0] = Val::Product(ArrayView2::from_shape(l.dim(), out).expect("sized"));
+    }
+    let (mut path_a, mut path_b) = (stack.take(parts.path), stack.take(parts.path));
+    let leaf = match layout.side {
+        Side::Rows => depth,
+        Side::Columns => 1,
+    };
+    for u0 in (0..layout.units).step_by(width) {
+        let u1 = (u0 + width).min(layout.units);
+        let (p, mut target) = match layout.side {
+            Side::Rows => (Panel::Rows(u0, u1), jac.slice_mut(s![u0..u1, ..])),
+            Side::Columns => (Panel::Cols(u0, u1), jac.slice_mut(s![.., u0..u1])),
+        };
+        if shared.is_empty() {
+            // One layer: J = D_1·W_1.
+            scale_rows_into(par, target.view_mut(), chain.w(1, p), chain.d(1, p));
+        }
+        // The path's product so far: the leaf, then a product in `path_a`.
+        let mut cur: Option<(usize, usize)> = None;
+        let top = shared.len().saturating_sub(1);
+        for (i, other) in shared.iter().enumerate() {
+            let here = match cur {
+                None => Val::Factor(leaf),
+                Some(dim) => Val::Product(ArrayView2::from_shape(dim, &path_a[..dim.0 * dim.1]).expect("sized")),
+            };
+            let dim = match layout.side {
+                Side::Rows => (u1 - u0, chain.dim(other, p).1),
+                Side::Columns => (chain.dim(other, p).0, u1 - u0),
+            };
+            // The last product writes into J; those before it into `path_b`.
+            let mut next = match i == top {
+                true => target.view_mut(),
+                false => ArrayViewMut2::from_shape(dim, &mut path_b[..dim.0 * dim.1]).expect("sized"),
+            };
+            match (layout.side, other) {
+                (Side::Rows, _) => chain.mul_into(&here, other, p, next.view_mut(), copy),
+                // (L·D_1)·W_1[:, P]: the diagonal is already in L.
+                (Side::Columns, Val::Product(l)) if i == 0 && parts.folded.is_some() => {
+                    gemm(l.view(), chain.w(1, p), next.view_mut())
+                }
+                (Side::Columns, _) => chain.mul_into(other, &here, p, next.view_mut(), copy),
+            }
+            if i < top {
+                cur = Some(dim);
+                std::mem::swap(&mut path_a, &mut path_b);
+            }
+        }
+    }
+    Ok(())
+}

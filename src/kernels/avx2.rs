@@ -1,0 +1,351 @@
+//! The kernels with AVX2 and FMA intrinsics (x86-64): 4-wide f64, 8-wide f32 fused
+//! multiply-adds. The vectorizer, left to itself, pairs dot4's rows in 128-bit halves
+//! and spills to the stack (4× slower). Lane sums and their trees are the portable
+//! copy's, so only the rounding of the fused multiply-adds differs from it.
+
+use super::portable::{self, LANES};
+use super::Kernel;
+use crate::Real;
+use std::any::TypeId;
+
+/// The AVX2 + FMA kernel. Made only by [`Avx2::detect`], so holding one proves the CPU
+/// has both: that is what makes its safe methods sound.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Avx2(());
+
+impl Avx2 {
+    /// The kernel, if this CPU has AVX2 and FMA.
+    pub(crate) fn detect() -> Option<Avx2> {
+        (std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma"))
+            .then_some(Avx2(()))
+    }
+}
+
+// SAFETY (every method): an `Avx2` exists only where the CPU has AVX2 and FMA.
+impl Kernel for Avx2 {
+    #[inline]
+    fn dot<T: Real>(self, a: &[T], b: &[T]) -> T {
+        unsafe { dot(a, b) }
+    }
+    #[inline]
+    fn axpy<T: Real>(self, alpha: T, x: &[T], y: &mut [T]) {
+        unsafe { axpy(alpha, x, y) }
+    }
+    #[inline]
+    fn dot4<T: Real>(self, rows: [&[T]; 4], x: &[T]) -> [T; 4] {
+        unsafe { dot4(rows, x) }
+    }
+    #[inline]
+    fn axpy4<T: Real>(self, alpha: [T; 4], rows: [&[T]; 4], y: &mut [T]) {
+        unsafe { axpy4(alpha, rows, y) }
+    }
+    #[inline]
+    fn dot4_axpy4<T: Real>(
+        self,
+        rows: [&[T]; 4],
+        x: &[T],
+        alpha: [T; 4],
+        prev: [&[T]; 4],
+        y: &mut [T],
+    ) -> [T; 4] {
+        unsafe { dot4_axpy4(rows, x, alpha, prev, y) }
+    }
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot<T: Real>(a: &[T], b: &[T]) -> T {
+    portable::dot::<T, true>(a, b)
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn axpy<T: Real>(alpha: T, x: &[T], y: &mut [T]) {
+    portable::axpy::<T, true>(alpha, x, y)
+}
+
+/// dot4 for f64 and f32 with intrinsics (other types: the portable body with FMA).
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot4<T: Real>(rows: [&[T]; 4], x: &[T]) -> [T; 4] {
+    let n = x.len();
+    assert!(rows.iter().all(|r| r.len() >= n), "rows shorter than x");
+    let full = n - n % LANES;
+    let mut out: [T; 4] = if let (Some(r), Some(xs)) = (cast4::<T, f64>(rows), cast::<T, f64>(x)) {
+        same4(dot4_f64(r, xs, full))
+    } else if let (Some(r), Some(xs)) = (cast4::<T, f32>(rows), cast::<T, f32>(x)) {
+        same4(dot4_f32(r, xs, full))
+    } else {
+        return portable::dot4::<T, true>(rows, x);
+    };
+    for (o, row) in out.iter_mut().zip(rows) {
+        *o = *o + portable::dot4_tail::<T, true>(row, x, full);
+    }
+    out
+}
+
+/// The four lane-tree sums of rows[r][..full]·x[..full] (full a multiple of 8,
+/// rows and x at least that long).
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot4_f64(rows: [&[f64]; 4], x: &[f64], full: usize) -> [f64; 4] {
+    use std::arch::x86_64::*;
+    let mut lo = [_mm256_setzero_pd(); 4];
+    let mut hi = [_mm256_setzero_pd(); 4];
+    let p = rows.map(|r| r.as_ptr());
+    let xp = x.as_ptr();
+    let mut i = 0;
+    while i < full {
+        // SAFETY: i + 8 ≤ full ≤ len of x and of every row.
+        unsafe {
+            let x0 = _mm256_loadu_pd(xp.add(i));
+            let x1 = _mm256_loadu_pd(xp.add(i + 4));
+            for r in 0..4 {
+                lo[r] = _mm256_fmadd_pd(_mm256_loadu_pd(p[r].add(i)), x0, lo[r]);
+                hi[r] = _mm256_fmadd_pd(_mm256_loadu_pd(p[r].add(i + 4)), x1, hi[r]);
+            }
+        }
+        i += 8;
+    }
+    std::array::from_fn(|r| lane_tree_pd(lo[r], hi[r]))
+}
+
+/// As [`dot4_f64`] for f32: one 8-lane register per row.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot4_f32(rows: [&[f32]; 4], x: &[f32], full: usize) -> [f32; 4] {
+    use std::arch::x86_64::*;
+    let mut a = [_mm256_setzero_ps(); 4];
+    let p = rows.map(|r| r.as_ptr());
+    let xp = x.as_ptr();
+    let mut i = 0;
+    while i < full {
+        // SAFETY: i + 8 ≤ full ≤ len of x and of every row.
+        unsafe {
+            let x0 = _mm256_loadu_ps(xp.add(i));
+            for r in 0..4 {
+                a[r] = _mm256_fmadd_ps(_mm256_loadu_ps(p[r].add(i)), x0, a[r]);
+            }
+        }
+        i += 8;
+    }
+    std::array::from_fn(|r| lane_tree_ps(a[r]))
+}
+
+/// dot4 and axpy4 in one sweep, for f64 (n a multiple of 16) and f32 (of 32) with
+/// intrinsics; otherwise the two calls in sequence, which give the same bits.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot4_axpy4<T: Real>(
+    rows: [&[T]; 4],
+    x: &[T],
+    alpha: [T; 4],
+    prev: [&[T]; 4],
+    y: &mut [T],
+) -> [T; 4] {
+    let n = x.len();
+    let fits = y.len() == n && rows.iter().chain(&prev).all(|r| r.len() >= n);
+    if let (true, Some(r), Some(xs), Some(p), Some(yy)) = (
+        fits && n % 16 == 0,
+        cast4::<T, f64>(rows),
+        cast::<T, f64>(x),
+        cast4::<T, f64>(prev),
+        cast_mut::<T, f64>(y),
+    ) {
+        return same4(dot4_axpy4_f64(r, xs, same4(alpha), p, yy));
+    }
+    if let (true, Some(r), Some(xs), Some(p), Some(yy)) = (
+        fits && n % 32 == 0,
+        cast4::<T, f32>(rows),
+        cast::<T, f32>(x),
+        cast4::<T, f32>(prev),
+        cast_mut::<T, f32>(y),
+    ) {
+        return same4(dot4_axpy4_f32(r, xs, same4(alpha), p, yy));
+    }
+    axpy4(alpha, prev, y);
+    dot4(rows, x)
+}
+
+/// As [`dot4_axpy4_f64`] for f32 (n a multiple of 32): one 8-lane register per row.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot4_axpy4_f32(
+    rows: [&[f32]; 4],
+    x: &[f32],
+    alpha: [f32; 4],
+    prev: [&[f32]; 4],
+    y: &mut [f32],
+) -> [f32; 4] {
+    use std::arch::x86_64::*;
+    let n = x.len();
+    let mut a = [_mm256_setzero_ps(); 4];
+    let al = alpha.map(|a| _mm256_set1_ps(a));
+    let p = rows.map(|r| r.as_ptr());
+    let q = prev.map(|r| r.as_ptr());
+    let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
+    let mut i = 0;
+    while i < n {
+        // SAFETY: i + 8 ≤ n ≤ len of x, y and every row (checked by the caller).
+        unsafe {
+            let x0 = _mm256_loadu_ps(xp.add(i));
+            let mut v = _mm256_loadu_ps(yp.add(i));
+            for r in 0..4 {
+                a[r] = _mm256_fmadd_ps(_mm256_loadu_ps(p[r].add(i)), x0, a[r]);
+                v = _mm256_fmadd_ps(al[r], _mm256_loadu_ps(q[r].add(i)), v);
+            }
+            _mm256_storeu_ps(yp.add(i), v);
+        }
+        i += 8;
+    }
+    std::array::from_fn(|r| lane_tree_ps(a[r]))
+}
+
+/// The f64 sweep for n a multiple of 16 (no tails): per 8 entries, four rows' dot
+/// lanes (as [`dot4_f64`]) and y's update by the four previous rows (as
+/// [`axpy4_f64`], the same per-entry order).
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot4_axpy4_f64(
+    rows: [&[f64]; 4],
+    x: &[f64],
+    alpha: [f64; 4],
+    prev: [&[f64]; 4],
+    y: &mut [f64],
+) -> [f64; 4] {
+    use std::arch::x86_64::*;
+    let n = x.len();
+    let mut lo = [_mm256_setzero_pd(); 4];
+    let mut hi = [_mm256_setzero_pd(); 4];
+    let al = alpha.map(|a| _mm256_set1_pd(a));
+    let p = rows.map(|r| r.as_ptr());
+    let q = prev.map(|r| r.as_ptr());
+    let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
+    let mut i = 0;
+    while i < n {
+        // SAFETY: i + 8 ≤ n ≤ len of x, y and every row (checked by the caller).
+        unsafe {
+            let x0 = _mm256_loadu_pd(xp.add(i));
+            let x1 = _mm256_loadu_pd(xp.add(i + 4));
+            let mut v0 = _mm256_loadu_pd(yp.add(i));
+            let mut v1 = _mm256_loadu_pd(yp.add(i + 4));
+            for r in 0..4 {
+                lo[r] = _mm256_fmadd_pd(_mm256_loadu_pd(p[r].add(i)), x0, lo[r]);
+                hi[r] = _mm256_fmadd_pd(_mm256_loadu_pd(p[r].add(i + 4)), x1, hi[r]);
+                v0 = _mm256_fmadd_pd(al[r], _mm256_loadu_pd(q[r].add(i)), v0);
+                v1 = _mm256_fmadd_pd(al[r], _mm256_loadu_pd(q[r].add(i + 4)), v1);
+            }
+            _mm256_storeu_pd(yp.add(i), v0);
+            _mm256_storeu_pd(yp.add(i + 4), v1);
+        }
+        i += 8;
+    }
+    std::array::from_fn(|r| lane_tree_pd(lo[r], hi[r]))
+}
+
+/// axpy4 with explicit intrinsics: four independent vectors per step, since each
+/// element's four fused multiply-adds form a dependent chain (latency-bound else).
+#[target_feature(enable = "avx2,fma")]
+unsafe fn axpy4<T: Real>(alpha: [T; 4], rows: [&[T]; 4], y: &mut [T]) {
+    let n = y.len();
+    let rows = rows.map(|r| &r[..n]);
+    let done = if let (Some(r), Some(yy)) = (cast4::<T, f64>(rows), cast_mut::<T, f64>(y)) {
+        axpy4_f64(same4(alpha), r, yy)
+    } else if let (Some(r), Some(yy)) = (cast4::<T, f32>(rows), cast_mut::<T, f32>(y)) {
+        axpy4_f32(same4(alpha), r, yy)
+    } else {
+        0
+    };
+    let tail: [&[T]; 4] = rows.map(|r| &r[done..]);
+    portable::axpy4::<T, true>(alpha, tail, &mut y[done..]);
+}
+
+/// y[i] = (((y[i] + α0·r0[i]) + α1·r1[i]) + α2·r2[i]) + α3·r3[i], fused, for the
+/// first multiple of 16 entries; returns how many it did.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn axpy4_f64(alpha: [f64; 4], rows: [&[f64]; 4], y: &mut [f64]) -> usize {
+    use std::arch::x86_64::*;
+    let full = y.len() / 16 * 16;
+    let al = alpha.map(|a| _mm256_set1_pd(a));
+    let p = rows.map(|r| r.as_ptr());
+    let yp = y.as_mut_ptr();
+    let mut i = 0;
+    while i < full {
+        // SAFETY: i + 16 ≤ full ≤ len of y and of every row.
+        unsafe {
+            let mut v = [0, 4, 8, 12].map(|o| _mm256_loadu_pd(yp.add(i + o)));
+            for r in 0..4 {
+                for (k, v) in v.iter_mut().enumerate() {
+                    *v = _mm256_fmadd_pd(al[r], _mm256_loadu_pd(p[r].add(i + 4 * k)), *v);
+                }
+            }
+            for (k, v) in v.iter().enumerate() {
+                _mm256_storeu_pd(yp.add(i + 4 * k), *v);
+            }
+        }
+        i += 16;
+    }
+    full
+}
+
+/// As [`axpy4_f64`] for f32, 32 entries per step.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn axpy4_f32(alpha: [f32; 4], rows: [&[f32]; 4], y: &mut [f32]) -> usize {
+    use std::arch::x86_64::*;
+    let full = y.len() / 32 * 32;
+    let al = alpha.map(|a| _mm256_set1_ps(a));
+    let p = rows.map(|r| r.as_ptr());
+    let yp = y.as_mut_ptr();
+    let mut i = 0;
+    while i < full {
+        // SAFETY: i + 32 ≤ full ≤ len of y and of every row.
+        unsafe {
+            let mut v = [0, 8, 16, 24].map(|o| _mm256_loadu_ps(yp.add(i + o)));
+            for r in 0..4 {
+                for (k, v) in v.iter_mut().enumerate() {
+                    *v = _mm256_fmadd_ps(al[r], _mm256_loadu_ps(p[r].add(i + 8 * k)), *v);
+                }
+            }
+            for (k, v) in v.iter().enumerate() {
+                _mm256_storeu_ps(yp.add(i + 8 * k), *v);
+            }
+        }
+        i += 32;
+    }
+    full
+}
+
+/// The sum of 8 f64 lanes (lo: lanes 0–3, hi: 4–7) by the portable copy's tree:
+/// lanes k and k + 4, then k and k + 2, then 0 and 1.
+#[target_feature(enable = "avx2,fma")]
+fn lane_tree_pd(lo: std::arch::x86_64::__m256d, hi: std::arch::x86_64::__m256d) -> f64 {
+    use std::arch::x86_64::*;
+    let v = _mm256_add_pd(lo, hi);
+    let w = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));
+    _mm_cvtsd_f64(w) + _mm_cvtsd_f64(_mm_unpackhi_pd(w, w))
+}
+
+/// The sum of 8 f32 lanes by the same tree as [`lane_tree_pd`].
+#[target_feature(enable = "avx2,fma")]
+fn lane_tree_ps(a: std::arch::x86_64::__m256) -> f32 {
+    use std::arch::x86_64::*;
+    let v = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps::<1>(a));
+    let w = _mm_add_ps(v, _mm_movehl_ps(v, v));
+    _mm_cvtss_f32(w) + _mm_cvtss_f32(_mm_shuffle_ps::<1>(w, w))
+}
+
+/// Four values of U as T, when T is U (callers have checked it).
+fn same4<T: Copy + 'static, U: Copy + 'static>(v: [U; 4]) -> [T; 4] {
+    let s = cast::<U, T>(&v).expect("T is U");
+    [s[0], s[1], s[2], s[3]]
+}
+
+/// `s` as a slice of `U` when T is U.
+fn cast<T: 'static, U: 'static>(s: &[T]) -> Option<&[U]> {
+    (TypeId::of::<T>() == TypeId::of::<U>())
+        // SAFETY: T and U are the same type.
+        .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<U>(), s.len()) })
+}
+
+fn cast_mut<T: 'static, U: 'static>(s: &mut [T]) -> Option<&mut [U]> {
+    (TypeId::of::<T>() == TypeId::of::<U>())
+        // SAFETY: T and U are the same type.
+        .then(|| unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<U>(), s.len()) })
+}
+
+fn cast4<T: 'static, U: 'static>(rows: [&[T]; 4]) -> Option<[&[U]; 4]> {
+    let [a, b, c, d] = rows.map(cast::<T, U>);
+    Some([a?, b?, c?, d?])
+}

@@ -1,0 +1,165 @@
+//! The vector kernels that every matrix-vector product of the crate is made of — dot
+//! products and axpys, four rows of a matrix at a time — one copy per instruction set.
+//!
+//! A [`Kernel`] is a token for an instruction set ([`Portable`]; [`Avx2`] on x86-64).
+//! The loops built on it (the GEMVs in [`gemv`], reverse mode's fused pass) are generic
+//! over it, so each loop is compiled once per instruction set, and [`with_kernel!`]
+//! runs the copy for this CPU, detected once per process — matrixmultiply's
+//! `dgemm_kernel::detect` and `GemmKernel` are the model.
+//!
+//! Every copy sums in the same fixed order (16 or 8 interleaved partial sums, then a
+//! fixed tree), so no result depends on the thread count; the copies with fused
+//! multiply-adds round differently from those without, each deterministically.
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+pub(crate) mod gemv;
+mod portable;
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) use avx2::Avx2;
+
+use crate::Real;
+use std::sync::OnceLock;
+
+/// One instruction set's kernels.
+pub(crate) trait Kernel: Copy + Send + Sync + 'static {
+    /// Σ a_k·b_k.
+    fn dot<T: Real>(self, a: &[T], b: &[T]) -> T;
+    /// y ← y + α·x.
+    fn axpy<T: Real>(self, alpha: T, x: &[T], y: &mut [T]);
+    /// The four dot products rows[r]·x, interleaved: four memory streams in flight and x
+    /// read once for all four.
+    fn dot4<T: Real>(self, rows: [&[T]; 4], x: &[T]) -> [T; 4];
+    /// y ← y + Σ_r α_r·rows[r], y read and written once for the four rows, each entry's
+    /// terms added in order r = 0..4 (as four [`axpy`](Kernel::axpy) calls would).
+    fn axpy4<T: Real>(self, alpha: [T; 4], rows: [&[T]; 4], y: &mut [T]);
+    /// dot4(rows, x) while adding Σ_r α_r·prev[r] into y in the same sweep: reverse
+    /// mode's next four rows stream in from memory while the previous four, still in
+    /// cache, update the adjoint. The same bits as the two calls in sequence.
+    fn dot4_axpy4<T: Real>(
+        self,
+        rows: [&[T]; 4],
+        x: &[T],
+        alpha: [T; 4],
+        prev: [&[T]; 4],
+        y: &mut [T],
+    ) -> [T; 4];
+}
+
+/// The kernels in plain Rust, for any CPU.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Portable;
+
+impl Kernel for Portable {
+    #[inline]
+    fn dot<T: Real>(self, a: &[T], b: &[T]) -> T {
+        portable::dot::<T, false>(a, b)
+    }
+    #[inline]
+    fn axpy<T: Real>(self, alpha: T, x: &[T], y: &mut [T]) {
+        portable::axpy::<T, false>(alpha, x, y)
+    }
+    #[inline]
+    fn dot4<T: Real>(self, rows: [&[T]; 4], x: &[T]) -> [T; 4] {
+        portable::dot4::<T, false>(rows, x)
+    }
+    #[inline]
+    fn axpy4<T: Real>(self, alpha: [T; 4], rows: [&[T]; 4], y: &mut [T]) {
+        portable::axpy4::<T, false>(alpha, rows, y)
+    }
+    #[inline]
+    fn dot4_axpy4<T: Real>(
+        self,
+        rows: [&[T]; 4],
+        x: &[T],
+        alpha: [T; 4],
+        prev: [&[T]; 4],
+        y: &mut [T],
+    ) -> [T; 4] {
+        self.axpy4(alpha, prev, y);
+        self.dot4(rows, x)
+    }
+}
+
+/// The kernel this CPU runs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Detected {
+    /// AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    Avx2(Avx2),
+    /// Anything else.
+    Portable(Portable),
+}
+
+/// The best kernel for this CPU, detected on first use.
+pub(crate) fn detected() -> Detected {
+    static DETECTED: OnceLock<Detected> = OnceLock::new();
+    *DETECTED.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(k) = Avx2::detect() {
+            return Detected::Avx2(k);
+        }
+        Detected::Portable(Portable)
+    })
+}
+
+/// Evaluates `$body` with `$k` bound to this CPU's [`Kernel`]: the body is compiled
+/// once per instruction set, and the choice is made here, once per call of a loop.
+macro_rules! with_kernel {
+    (|$k:ident| $body:expr) => {
+        match $crate::kernels::detected() {
+            #[cfg(target_arch = "x86_64")]
+            $crate::kernels::Detected::Avx2($k) => $body,
+            $crate::kernels::Detected::Portable($k) => $body,
+        }
+    };
+}
+pub(crate) use with_kernel;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The detected kernel against the portable one, for both types and every tail
+    /// length: exact on small integers, where no rounding can differ; and the fused
+    /// sweep equal to its two calls bit for bit, also where rounding happens.
+    #[test]
+    fn the_detected_kernel_matches_the_portable_one() {
+        fn check<T: Real, K: Kernel>(k: K) {
+            for n in 0..100 {
+                let v = |s: usize| -> Vec<T> {
+                    (0..n)
+                        .map(|i| T::from_f64(((i * s + 3) % 7) as f64 - 3.0))
+                        .collect()
+                };
+                let (r0, r1, r2, r3, x) = (v(1), v(2), v(3), v(5), v(4));
+                let rows = [&r0[..], &r1[..], &r2[..], &r3[..]];
+                assert_eq!(k.dot4(rows, &x), Portable.dot4(rows, &x), "dot4 n={n}");
+                assert_eq!(k.dot(&r0, &x), Portable.dot(&r0, &x), "dot n={n}");
+                let alpha = [2.0, -1.0, 3.0, 0.5].map(T::from_f64);
+                let (mut y, mut want) = (v(6), v(6));
+                k.axpy4(alpha, rows, &mut y);
+                Portable.axpy4(alpha, rows, &mut want);
+                assert_eq!(y, want, "axpy4 n={n}");
+                let w = |s: usize| -> Vec<T> {
+                    (0..n)
+                        .map(|i| T::from_f64(((i * s + 1) as f64).sin() / 3.0))
+                        .collect()
+                };
+                let (r0, r1, r2, r3, x) = (w(1), w(2), w(3), w(5), w(4));
+                let rows = [&r0[..], &r1[..], &r2[..], &r3[..]];
+                let prev = [&r3[..], &r0[..], &r2[..], &r1[..]];
+                let alpha = [0.3, -1.7, 2.9, 0.11].map(T::from_f64);
+                let (mut y1, mut y2) = (w(6), w(6));
+                let got = k.dot4_axpy4(rows, &x, alpha, prev, &mut y1);
+                k.axpy4(alpha, prev, &mut y2);
+                assert_eq!((got, y1), (k.dot4(rows, &x), y2), "dot4_axpy4 n={n}");
+            }
+        }
+        with_kernel!(|k| {
+            check::<f64, _>(k);
+            check::<f32, _>(k);
+        });
+    }
+}

@@ -1,0 +1,144 @@
+//! Parallelism: how a call spreads its own loops over threads ([`Par`]), and one
+//! process-wide thread count for rayon and the BLAS ([`set_threads`]).
+//!
+//! The crate's loops (the GEMV blocks, the fused last-layer pass, row scalings, the
+//! wide-range path) run under a [`Par`]: the network's ([`Mlp::with_par`], default
+//! [`Par::Rayon`]), or the one a `*_into` call is given. Work is always cut into the same
+//! pieces, whatever the `Par`, so results do not depend on it; `Par` only decides
+//! whether the pieces run on the calling thread or on rayon's workers.
+//!
+//! Matrix products (forward mode, Jacobian and Hessian panels, batches) are the BLAS's,
+//! which runs them on its own threads, set process-wide by [`set_threads`]: neither
+//! OpenBLAS 0.3.21 nor `matrixmultiply` has a per-call setting. Calls made of
+//! matrix-vector products (gradients, JVP, VJP, HVP, weight gradients) start no thread
+//! at all under [`Par::Seq`]: a program that runs many of them from its own threads
+//! should give each [`Par::Seq`].
+//!
+//! [`Mlp::with_par`]: crate::Mlp::with_par
+
+use crate::{Error, Result};
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+
+/// How a call runs its own parallel loops (faer's `Par`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Par {
+    /// Every loop on the calling thread, and the crate's own GEMV kernels in place of
+    /// the BLAS's: for callers that run many calls in parallel themselves.
+    Seq,
+    /// Rayon's current pool: the global one (sized by [`set_threads`]), or the caller's
+    /// own when called from inside one.
+    #[default]
+    Rayon,
+    /// A pool of this many threads, built on first use and kept for the process.
+    Threads(NonZeroUsize),
+}
+
+/// Below this much work (values touched or multiply-adds) a loop stays on the calling
+/// thread: waking rayon's workers costs ~10 µs, more than scaling a 100×100 matrix.
+pub(crate) const MIN_WORK: usize = 1 << 16;
+
+impl Par {
+    /// Whether a loop over `work` units should run on rayon's workers.
+    #[inline]
+    pub(crate) fn splits(self, work: usize) -> bool {
+        self != Par::Seq && work >= MIN_WORK
+    }
+
+    /// Runs `f` where this setting's loops belong: in [`Par::Threads`]'s pool, else on
+    /// the calling thread (whose rayon calls go to the current pool).
+    pub(crate) fn install<R: Send>(self, f: impl FnOnce() -> R + Send) -> R {
+        match self {
+            Par::Threads(n) if n.get() != rayon::current_num_threads() => pool(n).install(f),
+            _ => f(),
+        }
+    }
+}
+
+/// `$zip.for_each($f)` on the calling thread, or `$zip.par_for_each($f)` when `$par`
+/// splits `$work`: the one shape of every elementwise parallel pass.
+macro_rules! zip_for_each {
+    ($par:expr, $work:expr, $zip:expr, $f:expr) => {{
+        let (zip, f) = ($zip, $f);
+        if $par.splits($work) {
+            zip.par_for_each(f)
+        } else {
+            zip.for_each(f)
+        }
+    }};
+}
+pub(crate) use zip_for_each;
+
+/// `f(i, chunk)` for each `chunk`-sized piece of `data`, split over rayon's workers
+/// when `par` splits `work`.
+pub(crate) fn for_each_chunk<T: Send>(
+    par: Par,
+    work: usize,
+    data: &mut [T],
+    chunk: usize,
+    f: impl Fn(usize, &mut [T]) + Send + Sync,
+) {
+    use rayon::prelude::*;
+    if par.splits(work) {
+        data.par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(i, c)| f(i, c));
+    } else {
+        data.chunks_mut(chunk).enumerate().for_each(|(i, c)| f(i, c));
+    }
+}
+
+/// The pool of `n` threads for [`Par::Threads`].
+fn pool(n: NonZeroUsize) -> Arc<rayon::ThreadPool> {
+    static POOLS: Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>> = Mutex::new(Vec::new());
+    let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, p)) = pools.iter().find(|(m, _)| *m == n.get()) {
+        return p.clone();
+    }
+    // Building a pool fails only if the OS refuses threads; then run on fewer.
+    let p = rayon::ThreadPoolBuilder::new()
+        .num_threads(n.get())
+        .build()
+        .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
+        .expect("a one-thread pool");
+    let p = Arc::new(p);
+    pools.push((n.get(), p.clone()));
+    p
+}
+
+/// Runs rayon's global pool and the BLAS on `n` threads (at least 1).
+///
+/// Call it once, before the first computation; the binary does with `--threads N`
+/// (default: `RAYON_NUM_THREADS`, else every core). Errors when rayon's pool already
+/// runs another count (it is built once per process, on first use).
+pub fn set_threads(n: usize) -> Result<()> {
+    let n = n.max(1);
+    if rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global()
+        .is_err()
+        && rayon::current_num_threads() != n
+    {
+        return Err(Error::Threads {
+            requested: n,
+            running: rayon::current_num_threads(),
+        });
+    }
+    crate::backend::set_threads(n);
+    Ok(())
+}
+
+/// The thread count of rayon's pool (and, after [`set_threads`], of the BLAS).
+pub fn threads() -> usize {
+    rayon::current_num_threads()
+}
+
+/// The count to run on when none is given: `RAYON_NUM_THREADS` if set to a number,
+/// else every core the OS gives this process.
+pub fn default_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}

@@ -1,0 +1,119 @@
+//! Caller-owned scratch: every temporary of a call carved from one buffer, in faer's
+//! style — a size requirement ([`Mlp::scratch_len`]) and the buffer ([`Scratch`]) that
+//! the `*_into` calls take. Plain calls keep a pool of them inside the network.
+//!
+//! A fresh 64 MiB buffer costs 16 384 page faults on first touch, tens of milliseconds;
+//! a gradient at d = 100 costs microseconds, so even its few small vectors matter. A
+//! call given a [`Scratch`] of at least its [`Mlp::scratch_len`] allocates nothing but
+//! what it returns (the `*_into` calls: nothing at all), except on the wide-range path.
+//! A smaller one grows to the requirement first (checked against available memory).
+//!
+//! Every carved buffer starts on a 64-byte line: BLAS kernels round differently by the
+//! alignment of their operands (BLIS's small-matrix path does), so buffers placed
+//! wherever the allocator left them would give results that depend on the heap.
+//!
+//! [`Mlp::scratch_len`]: crate::Mlp::scratch_len
+
+use crate::memory::{bytes_of, try_vec};
+use crate::{Real, Result};
+use ndarray::ArrayViewMut2;
+
+/// Bytes every carved buffer is aligned to: a cache line.
+const ALIGN: usize = 64;
+
+/// Values a carve of `n` values takes: whole lines, so that the next one is aligned.
+pub(crate) fn padded<T>(n: usize) -> usize {
+    let line = ALIGN / std::mem::size_of::<T>();
+    n.div_ceil(line) * line
+}
+
+/// Temporaries for the calls of one network, reused from call to call.
+#[derive(Debug, Clone, Default)]
+pub struct Scratch<T> {
+    buf: Vec<T>,
+}
+
+impl<T: Real> Scratch<T> {
+    /// An empty scratch: it grows to what the first call needs.
+    pub fn new() -> Self {
+        Scratch { buf: Vec::new() }
+    }
+
+    /// A scratch of `values` values of T (from [`Mlp::scratch_len`]), or
+    /// [`Error::TooLarge`] if that cannot be allocated.
+    ///
+    /// [`Mlp::scratch_len`]: crate::Mlp::scratch_len
+    /// [`Error::TooLarge`]: crate::Error::TooLarge
+    pub fn with_len(values: usize) -> Result<Self> {
+        let mut s = Scratch::new();
+        s.reserve(values)?;
+        Ok(s)
+    }
+
+    /// Values held (a line more than the largest requirement served, for alignment).
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Whether it holds nothing yet.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.buf.len() * std::mem::size_of::<T>()
+    }
+
+    /// Grows to at least `values` past the first aligned one (never shrinks: a later
+    /// call may need them).
+    fn reserve(&mut self, values: usize) -> Result<()> {
+        let values = values + ALIGN / std::mem::size_of::<T>();
+        if self.buf.len() < values {
+            let bytes = bytes_of(&[values], std::mem::size_of::<T>());
+            self.buf = try_vec(|| "the call's scratch".into(), values, bytes)?;
+        }
+        Ok(())
+    }
+
+    /// `values` values from the first 64-byte line on, to carve a call's temporaries
+    /// from.
+    pub(crate) fn stack(&mut self, values: usize) -> Result<Stack<'_, T>> {
+        self.reserve(values)?;
+        let size = std::mem::size_of::<T>();
+        let skip = (ALIGN - self.buf.as_ptr() as usize % ALIGN) % ALIGN / size;
+        Ok(Stack {
+            rest: &mut self.buf[skip..skip + values],
+        })
+    }
+}
+
+/// Values not yet handed out, carved front to back. Carved values hold whatever the
+/// last call left: every user writes before it reads.
+#[derive(Debug)]
+pub(crate) struct Stack<'a, T> {
+    rest: &'a mut [T],
+}
+
+impl<'a, T: Real> Stack<'a, T> {
+    /// A stack over `buf`, which a carve of this crate started (so it is aligned).
+    pub(crate) fn new(buf: &'a mut [T]) -> Self {
+        Stack { rest: buf }
+    }
+
+    /// The next `n` values, from [`padded`]`(n)` taken. Asking for more than is left is
+    /// a bug in a `scratch_len`.
+    pub(crate) fn take(&mut self, n: usize) -> &'a mut [T] {
+        let rest = std::mem::take(&mut self.rest);
+        let whole = padded::<T>(n).min(rest.len());
+        assert!(n <= rest.len(), "scratch: {n} values wanted, {} left", rest.len());
+        let (head, tail) = rest.split_at_mut(whole);
+        self.rest = tail;
+        &mut head[..n]
+    }
+
+    /// The next rows·cols values as a row-major matrix.
+    pub(crate) fn matrix(&mut self, rows: usize, cols: usize) -> ArrayViewMut2<'a, T> {
+        ArrayViewMut2::from_shape((rows, cols), self.take(rows * cols)).expect("sized")
+    }
+}
