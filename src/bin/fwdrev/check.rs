@@ -2,7 +2,7 @@
 
 use crate::CliResult;
 use fwdrev::finite_difference::central_differences;
-use fwdrev::{random, Mode, Network};
+use fwdrev::{random, Activation, Mlp, Mode};
 use ndarray::Array1;
 
 /// max |p − q| / max |q|.
@@ -14,7 +14,7 @@ fn rel_max(p: &Array1<f64>, q: &Array1<f64>) -> f64 {
 /// Forward vs reverse (≤ 1e-12) and vs finite differences (≤ 1e-7) at (100, 105, 95).
 pub fn seed_shape() -> CliResult {
     let (d0, d1, d2) = (100, 105, 95);
-    let net = Network::<f64>::from_seed(d0, d1, d2, 0)?;
+    let net = Mlp::<f64>::from_seed(&[d0, d1, d2], Activation::Sigmoid, 0)?;
     let x = random::standard_normal_vector(d0, 0);
     let (f, fwd) = net.value_and_grad(x.view(), Mode::Forward)?;
     let (_, rev) = net.value_and_grad(x.view(), Mode::Reverse)?;

@@ -1,32 +1,60 @@
-//! `fwdrev`: the seed notebook's experiment (default), gradients of .npy networks,
-//! timings with their baselines, and the scaling report of the criterion sweep.
+//! `fwdrev`: the seed notebook's experiment (default), derivatives of networks read
+//! from .npy files, timings beside their baselines, Jacobian plans, and the scaling
+//! report of the criterion sweeps. One module per command.
 
-mod chain;
 mod check;
+mod grad;
+mod hvp;
+mod inputs;
+mod jac;
 mod json;
 mod peers;
+mod plan;
 mod report;
 mod report_chain;
 mod timing;
 
-use clap::{Parser, Subcommand, ValueEnum};
-use fwdrev::{npy, Mode};
-use std::path::PathBuf;
+use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(
     name = "fwdrev",
     version,
-    about = "Forward vs reverse mode for f(x) = sum(sigmoid(B·sigmoid(A·x))). \
+    about = "Forward vs reverse mode for f(x) = sum(sigmoid(B·sigmoid(A·x))) and any MLP. \
              With no subcommand: check both modes at (100,105,95), then time them at d = 8000."
 )]
 struct Cli {
-    /// Threads for rayon and the BLAS together (default: RAYON_NUM_THREADS, else every core).
-    #[arg(long, global = true)]
-    threads: Option<usize>,
+    #[command(flatten)]
+    run: Run,
     #[command(subcommand)]
     cmd: Option<Cmd>,
+}
+
+/// What every computing command takes.
+#[derive(clap::Args, Clone, Copy)]
+pub struct Run {
+    /// Threads for rayon and the BLAS together (default: RAYON_NUM_THREADS, else every
+    /// core).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    /// Memory that forward mode, Jacobians and Hessians may use for their panels, in MiB
+    /// (default 1024).
+    #[arg(long, global = true, value_name = "MIB")]
+    budget_mib: Option<usize>,
+}
+
+impl Run {
+    /// The panel budget in bytes.
+    pub fn budget(&self) -> usize {
+        self.budget_mib
+            .map_or(fwdrev::DEFAULT_MEMORY_BUDGET, |m| m.saturating_mul(1 << 20))
+    }
+
+    /// A network with this run's budget.
+    pub fn network<T: fwdrev::Real>(&self, net: fwdrev::Mlp<T>) -> fwdrev::Mlp<T> {
+        net.with_memory_budget(self.budget())
+    }
 }
 
 #[derive(Subcommand)]
@@ -41,18 +69,7 @@ enum Cmd {
         reps: usize,
     },
     /// f(x) and ∇f(x) for A, B, x read from float64 .npy files.
-    Grad {
-        #[command(flatten)]
-        files: chain::NetworkFiles,
-        #[arg(long, value_enum, default_value_t = ModeArg::Reverse)]
-        mode: ModeArg,
-        /// Write ∇f here as .npy (otherwise it is printed, one entry per line).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Print one JSON object {"f", "grad", "mode", "backend"} instead.
-        #[arg(long)]
-        json: bool,
-    },
+    Grad(grad::GradArgs),
     /// Time each mode and, in the same run, the bare GEMM and GEMV of the same shapes.
     Time(timing::TimeArgs),
     /// Write the seeded A, B, x (and X) of `time --seed` as .npy, for scripts/peers.py.
@@ -60,31 +77,14 @@ enum Cmd {
     /// Time the reverse gradient (and the batch) on .npy inputs; one JSON line.
     Peer(peers::PeerArgs),
     /// The d2×d0 Jacobian of F(x) = σ(B·σ(A·x)) for A, B, x read from float64 .npy files.
-    Jac(chain::JacArgs),
+    Jac(jac::JacArgs),
     /// ∇²f(x)·v for A, B, x, v read from float64 .npy files.
-    Hvp(chain::HvpArgs),
+    Hvp(hvp::HvpArgs),
     /// The bracketing of the Jacobian chain for seeded layers of given widths, its
     /// predicted cost, and (with --reps) its measured time.
-    Plan(chain::PlanArgs),
+    Plan(plan::PlanArgs),
     /// Read criterion's sweep (cargo bench --bench scaling), fit exponents, draw the plot.
     Report(report::ReportArgs),
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum ModeArg {
-    Forward,
-    Reverse,
-    Auto,
-}
-
-impl From<ModeArg> for Mode {
-    fn from(m: ModeArg) -> Mode {
-        match m {
-            ModeArg::Forward => Mode::Forward,
-            ModeArg::Reverse => Mode::Reverse,
-            ModeArg::Auto => Mode::Auto,
-        }
-    }
 }
 
 /// A duration in the unit that reads best: "9.60 s", "67.45 ms", "11.3 µs".
@@ -107,28 +107,24 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    fwdrev::linalg::reexec_with_openblas_coretype();
+    fwdrev::backend::restart_with_best_kernels();
     let cli = Cli::parse();
-    let threads = cli.threads.unwrap_or_else(fwdrev::threads::default_threads);
+    let threads = cli.run.threads.unwrap_or_else(fwdrev::default_threads);
     if let Err(e) = fwdrev::set_threads(threads) {
         eprintln!("fwdrev: {e}");
         return ExitCode::FAILURE;
     }
+    let run = cli.run;
     let result = match cli.cmd.unwrap_or(Cmd::Demo { d: 8000, reps: 5 }) {
-        Cmd::Demo { d, reps } => demo(d, reps),
-        Cmd::Grad {
-            files,
-            mode,
-            out,
-            json,
-        } => grad(&files, mode.into(), out, json),
-        Cmd::Time(args) => timing::run(&args),
+        Cmd::Demo { d, reps } => demo(run, d, reps),
+        Cmd::Grad(args) => grad::run(run, &args),
+        Cmd::Time(args) => timing::run(run, &args),
         Cmd::Report(args) => report::run(&args),
         Cmd::Export(args) => peers::export(&args),
-        Cmd::Peer(args) => peers::peer(&args),
-        Cmd::Jac(args) => chain::jac(&args),
-        Cmd::Hvp(args) => chain::hvp(&args),
-        Cmd::Plan(args) => chain::plan(&args),
+        Cmd::Peer(args) => peers::peer(run, &args),
+        Cmd::Jac(args) => jac::run(run, &args),
+        Cmd::Hvp(args) => hvp::run(run, &args),
+        Cmd::Plan(args) => plan::run(run, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -139,32 +135,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn demo(d: usize, reps: usize) -> CliResult {
+fn demo(run: Run, d: usize, reps: usize) -> CliResult {
     println!("backend: {}", fwdrev::backend());
     check::seed_shape()?;
-    timing::demo(d, reps)
-}
-
-fn grad(files: &chain::NetworkFiles, mode: Mode, out: Option<PathBuf>, json: bool) -> CliResult {
-    let (net, x) = files.read()?;
-    let (f, g) = net.value_and_grad(x.view(), mode)?;
-    if let Some(path) = &out {
-        npy::write(path, g.view().into_dyn())?;
-    }
-    if json {
-        let obj = serde_json::json!({
-            "f": json::number(f),
-            "grad": json::numbers(&g),
-            "mode": mode.name(),
-            "backend": fwdrev::backend().name,
-        });
-        println!("{obj}");
-    } else {
-        println!("f = {f:.17e}");
-        match &out {
-            Some(path) => println!("grad ({} entries) written to {}", g.len(), path.display()),
-            None => g.iter().for_each(|v| println!("{v:.17e}")),
-        }
-    }
-    Ok(())
+    timing::demo(run, d, reps)
 }

@@ -2,9 +2,9 @@
 //! a case read back from .npy, so that PyTorch, JAX and fwdrev work on the same bytes.
 
 use crate::timing::Stats;
-use crate::CliResult;
+use crate::{CliResult, Run};
 use clap::Args;
-use fwdrev::{npy, random, Mode, Network};
+use fwdrev::{npy, random, Activation, Mlp, Mode};
 use ndarray::{Ix1, Ix2};
 use serde_json::json;
 use std::path::PathBuf;
@@ -42,55 +42,53 @@ pub struct PeerArgs {
 
 /// `fwdrev export`.
 pub fn export(args: &ExportArgs) -> CliResult {
-    let net = Network::<f64>::from_seed(args.d0, args.d1, args.d2, args.seed)?;
+    let widths = [args.d0, args.d1, args.d2];
+    let net = Mlp::<f64>::from_seed(&widths, Activation::Sigmoid, args.seed)?;
     std::fs::create_dir_all(&args.dir)?;
     let x = random::standard_normal_vector::<f64>(args.d0, args.seed);
-    npy::write(args.dir.join("A.npy"), net.a().into_dyn())?;
-    npy::write(args.dir.join("B.npy"), net.b().into_dyn())?;
-    npy::write(args.dir.join("x.npy"), x.view().into_dyn())?;
+    npy::write(args.dir.join("A.npy"), net.layers()[0].weights())?;
+    npy::write(args.dir.join("B.npy"), net.layers()[1].weights())?;
+    npy::write(args.dir.join("x.npy"), x.view())?;
     if let Some(k) = args.k {
         // The points of `fwdrev time --batch K`.
         let points = random::standard_normal::<f64>(args.d0, k, args.seed, 1 << 62);
-        npy::write(args.dir.join("X.npy"), points.view().into_dyn())?;
+        npy::write(args.dir.join("X.npy"), points.view())?;
     }
     Ok(())
 }
 
 /// `fwdrev peer`: prints one JSON object; writes the gradient to grad.npy (and the
 /// batch's to G.npy) beside the inputs for the script to compare.
-pub fn peer(args: &PeerArgs) -> CliResult {
+pub fn peer(run: Run, args: &PeerArgs) -> CliResult {
     if args.reps == 0 {
         return Err("--reps must be at least 1".into());
     }
-    let read2 = |name: &str| -> CliResult<_> {
-        Ok(npy::read_rank::<f64>(args.dir.join(name), 2)?.into_dimensionality::<Ix2>()?)
-    };
-    let net = Network::new(read2("A.npy")?, read2("B.npy")?)?;
-    let x = npy::read_rank::<f64>(args.dir.join("x.npy"), 1)?.into_dimensionality::<Ix1>()?;
+    let read2 = |name: &str| npy::read::<f64, Ix2>(args.dir.join(name));
+    let layers = [(read2("A.npy")?, Activation::Sigmoid), (read2("B.npy")?, Activation::Sigmoid)];
+    let net = run.network(Mlp::new(layers)?);
+    let x = npy::read::<f64, Ix1>(args.dir.join("x.npy"))?;
     let points = match args.dir.join("X.npy").exists() {
         true => Some(read2("X.npy")?),
         false => None,
     };
     let (f, g) = net.value_and_grad(x.view(), Mode::Reverse)?;
-    npy::write(args.dir.join("grad.npy"), g.view().into_dyn())?;
+    npy::write(args.dir.join("grad.npy"), g.view())?;
     let rev = per_call(args.reps, || {
         net.value_and_grad(x.view(), Mode::Reverse).map(drop)
     })?;
     let mut out = json!({
         "backend": fwdrev::backend().name,
-        "dims": [net.dims().d0, net.dims().d1, net.dims().d2],
+        "dims": net.widths(),
         "f": f,
-        "reverse": rev.json(),
+        "reverse": rev,
     });
     if let Some(points) = &points {
         let (_, gb) = net.value_and_grad_batch(points.view())?;
-        npy::write(args.dir.join("G.npy"), gb.view().into_dyn())?;
+        npy::write(args.dir.join("G.npy"), gb.view())?;
         let s = per_call(args.reps, || {
             net.value_and_grad_batch(points.view()).map(drop)
         })?;
-        let mut batch = s.json();
-        batch["k"] = json!(points.ncols());
-        out["batch"] = batch;
+        out["batch"] = json!({"k": points.ncols(), "median_s": s.median_s, "min_s": s.min_s});
     }
     println!("{out}");
     Ok(())

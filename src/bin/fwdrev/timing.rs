@@ -1,12 +1,13 @@
-//! Wall-clock timings: each mode beside the bare BLAS calls it is built from.
+//! Wall-clock timings: each mode beside the bare BLAS calls it is built from, in one
+//! typed report that is printed as a table or serialised once as JSON.
 
-use crate::{seconds, CliResult};
+use crate::{seconds, CliResult, Run};
 use clap::{Args, ValueEnum};
-use fwdrev::linalg::{gemm, gemv, stream_sum};
-use fwdrev::{random, Dims, Mode, Network, Real};
+use fwdrev::baseline::{gemm, gemv, stream_sum};
+use fwdrev::{random, Activation, Mlp, Mode, Real};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array1, Array2};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
 use std::time::{Duration, Instant};
 
 /// `fwdrev time`: the flags other tools depend on.
@@ -34,9 +35,6 @@ pub struct TimeArgs {
     /// Seed of A, B and x.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Memory forward mode may use for its panels, in MiB (default 1024).
-    #[arg(long)]
-    budget_mib: Option<usize>,
     /// Also time the batched gradient at K seeded points (reverse mode with GEMMs).
     #[arg(long, value_name = "K")]
     batch: Option<usize>,
@@ -55,11 +53,41 @@ enum Dtype {
     F32,
 }
 
-/// Median and minimum of the timed runs, in seconds.
+/// The widths of the timed network: x ∈ R^d0, A is d1×d0, B is d2×d1.
 #[derive(Clone, Copy)]
+struct Dims {
+    d0: usize,
+    d1: usize,
+    d2: usize,
+}
+
+impl Dims {
+    /// Multiply-adds of forward mode's B·(D1·A): d0·d1·d2.
+    fn forward_flops(&self) -> f64 {
+        self.d0 as f64 * self.d1 as f64 * self.d2 as f64
+    }
+    /// Multiply-adds of reverse mode's four matrix-vector products: 2·(d0·d1 + d1·d2).
+    fn reverse_flops(&self) -> f64 {
+        2.0 * (self.d0 as f64 * self.d1 as f64 + self.d1 as f64 * self.d2 as f64)
+    }
+    /// Bytes reverse mode reads from memory for values of `size` bytes: A twice
+    /// (A·x, Aᵀ·z) and B once (the fused pass), (2·d0·d1 + d1·d2)·size.
+    fn reverse_bytes(&self, size: usize) -> f64 {
+        (2.0 * self.d0 as f64 * self.d1 as f64 + self.d1 as f64 * self.d2 as f64) * size as f64
+    }
+}
+
+impl std::fmt::Display for Dims {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "({}, {}, {})", self.d0, self.d1, self.d2)
+    }
+}
+
+/// Median and minimum of the timed runs, in seconds.
+#[derive(Clone, Copy, Serialize)]
 pub(crate) struct Stats {
     pub(crate) median_s: f64,
-    min_s: f64,
+    pub(crate) min_s: f64,
 }
 
 impl Stats {
@@ -78,11 +106,41 @@ impl Stats {
             min_s: times[0],
         }
     }
+}
 
-    /// `{"median_s", "min_s"}`.
-    pub(crate) fn json(&self) -> Value {
-        json!({"median_s": self.median_s, "min_s": self.min_s})
-    }
+/// The batched gradient's timing.
+#[derive(Clone, Copy, Serialize)]
+struct BatchStats {
+    k: usize,
+    median_s: f64,
+    min_s: f64,
+    per_point_s: f64,
+}
+
+/// Everything `fwdrev time` measured: the table's rows and the JSON object's fields.
+#[derive(Serialize)]
+struct TimeReport {
+    d0: usize,
+    d1: usize,
+    d2: usize,
+    dtype: &'static str,
+    backend: &'static str,
+    backend_detail: String,
+    reps: usize,
+    rayon_threads: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forward: Option<Stats>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reverse: Option<Stats>,
+    gemm: Stats,
+    gemv: Stats,
+    read: Stats,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    batch: Option<BatchStats>,
+    bandwidth_gbs: f64,
+    reverse_bytes: f64,
+    forward_flops: f64,
+    reverse_flops: f64,
 }
 
 fn bar(total: u64) -> ProgressBar {
@@ -122,17 +180,18 @@ fn measure(
     Ok(times.into_iter().map(Stats::of).collect())
 }
 
-fn build<T: Real>(dims: Dims, seed: u64) -> CliResult<(Network<T>, Array1<T>)> {
+fn build<T: Real>(run: Run, dims: Dims, seed: u64) -> CliResult<(Mlp<T>, Array1<T>)> {
     let pb = ProgressBar::new_spinner();
     pb.enable_steady_tick(Duration::from_millis(200));
     pb.set_message(format!("drawing A and B for {dims} ({})", T::NAME));
-    let net = Network::<T>::from_seed(dims.d0, dims.d1, dims.d2, seed)?;
+    let widths = [dims.d0, dims.d1, dims.d2];
+    let net = run.network(Mlp::<T>::from_seed(&widths, Activation::Sigmoid, seed)?);
     pb.finish_and_clear();
     Ok((net, random::standard_normal_vector(dims.d0, seed)))
 }
 
 /// `fwdrev time`.
-pub fn run(args: &TimeArgs) -> CliResult {
+pub fn run(run: Run, args: &TimeArgs) -> CliResult {
     if args.reps == 0 {
         return Err("--reps must be at least 1".into());
     }
@@ -142,22 +201,22 @@ pub fn run(args: &TimeArgs) -> CliResult {
         d2: args.d2.unwrap_or(args.d),
     };
     let report = match args.dtype {
-        Dtype::F64 => time_all::<f64>(dims, args)?,
-        Dtype::F32 => time_all::<f32>(dims, args)?,
+        Dtype::F64 => time_all::<f64>(run, dims, args)?,
+        Dtype::F32 => time_all::<f32>(run, dims, args)?,
     };
     if args.json {
-        println!("{}", Value::Object(report));
+        println!("{}", serde_json::to_string(&report)?);
     } else {
         print_table(dims, &report);
     }
     Ok(())
 }
 
-fn time_all<T: Real>(dims: Dims, args: &TimeArgs) -> CliResult<Map<String, Value>> {
-    let (mut net, x) = build::<T>(dims, args.seed)?;
-    if let Some(mib) = args.budget_mib {
-        net = net.with_memory_budget(mib << 20);
+fn time_all<T: Real>(run: Run, dims: Dims, args: &TimeArgs) -> CliResult<TimeReport> {
+    if args.batch == Some(0) {
+        return Err("--batch must be at least 1".into());
     }
+    let (net, x) = build::<T>(run, dims, args.seed)?;
     let modes: Vec<Mode> = match args.mode {
         Which::Forward => vec![Mode::Forward],
         Which::Reverse => vec![Mode::Reverse],
@@ -166,30 +225,15 @@ fn time_all<T: Real>(dims: Dims, args: &TimeArgs) -> CliResult<Map<String, Value
     let extra = u64::from(args.batch.is_some());
     let runs = (args.reps as u64 + 1) * (modes.len() as u64 + 3 + extra);
     let pb = bar(runs);
-    let backend = fwdrev::backend();
-    let mut out = Map::new();
-    for (k, v) in [
-        ("d0", json!(dims.d0)),
-        ("d1", json!(dims.d1)),
-        ("d2", json!(dims.d2)),
-        ("dtype", json!(T::NAME)),
-        ("backend", json!(backend.name)),
-        ("backend_detail", json!(backend.detail)),
-        ("reps", json!(args.reps)),
-        ("rayon_threads", json!(rayon::current_num_threads())),
-    ] {
-        out.insert(k.into(), v);
-    }
     // The bare products: B·A (d2×d1 · d1×d0) and A·x, same backend, same shapes.
     let mut c = Array2::<T>::zeros((dims.d2, dims.d0));
     let mut y = Array1::<T>::zeros(dims.d1);
     // The batch's points: X (d0×k), row i from ChaCha8 stream 2⁶² + i.
-    let points = match args.batch {
-        Some(0) => return Err("--batch must be at least 1".into()),
-        Some(k) => Some(random::standard_normal::<T>(dims.d0, k, args.seed, 1 << 62)),
-        None => None,
-    };
+    let points = args
+        .batch
+        .map(|k| random::standard_normal::<T>(dims.d0, k, args.seed, 1 << 62));
     let (net, x) = (&net, &x);
+    let (a, b) = (net.layers()[0].weights(), net.layers()[1].weights());
     let mut tasks: Vec<Task> = modes
         .iter()
         .map(|&mode| -> Task {
@@ -202,19 +246,19 @@ fn time_all<T: Real>(dims: Dims, args: &TimeArgs) -> CliResult<Map<String, Value
     tasks.push((
         "bare GEMM B·A",
         Box::new(|| {
-            gemm(net.b(), net.a(), c.view_mut());
+            gemm(b, a, c.view_mut());
             Ok(())
         }),
     ));
     tasks.push((
         "bare GEMV A·x",
         Box::new(|| {
-            gemv(net.a(), x.view(), y.view_mut());
+            gemv(a, x.view(), y.view_mut());
             Ok(())
         }),
     ));
     // Memory bandwidth, in the same rounds: a streaming read of A.
-    let a_slice = net.a().to_slice().expect("row-major");
+    let a_slice = a.to_slice().expect("row-major");
     tasks.push((
         "streaming read of A",
         Box::new(move || {
@@ -229,118 +273,117 @@ fn time_all<T: Real>(dims: Dims, args: &TimeArgs) -> CliResult<Map<String, Value
         ));
     }
     let stats = measure(&pb, args.reps, true, &mut tasks)?;
-    let names = modes
-        .iter()
-        .map(|m| m.name())
-        .chain(["gemm", "gemv", "read"]);
-    for (name, s) in names.zip(&stats) {
-        out.insert(name.into(), s.json());
-    }
-    if let Some(k) = args.batch {
-        let s = stats[stats.len() - 1];
-        out.insert(
-            "batch".into(),
-            json!({"k": k, "median_s": s.median_s, "min_s": s.min_s,
-                   "per_point_s": s.median_s / k as f64}),
-        );
-    }
     pb.finish_and_clear();
+    let of = |mode: Mode| modes.iter().position(|&m| m == mode).map(|i| stats[i]);
+    let (gemm_s, gemv_s, read_s) = (
+        stats[modes.len()],
+        stats[modes.len() + 1],
+        stats[modes.len() + 2],
+    );
     let size = std::mem::size_of::<T>();
-    let read = stats[modes.len() + 2];
-    let bandwidth = (dims.d0 * dims.d1 * size) as f64 / read.median_s;
-    out.insert("bandwidth_gbs".into(), json!(bandwidth / 1e9));
-    out.insert("reverse_bytes".into(), json!(dims.reverse_bytes(size)));
-    out.insert("forward_flops".into(), json!(dims.forward_flops()));
-    out.insert("reverse_flops".into(), json!(dims.reverse_flops()));
-    Ok(out)
+    let backend = fwdrev::backend();
+    Ok(TimeReport {
+        d0: dims.d0,
+        d1: dims.d1,
+        d2: dims.d2,
+        dtype: T::NAME,
+        backend: backend.name,
+        backend_detail: backend.detail,
+        reps: args.reps,
+        rayon_threads: fwdrev::threads(),
+        forward: of(Mode::Forward),
+        reverse: of(Mode::Reverse),
+        gemm: gemm_s,
+        gemv: gemv_s,
+        read: read_s,
+        batch: args.batch.map(|k| {
+            let s = stats[stats.len() - 1];
+            BatchStats {
+                k,
+                median_s: s.median_s,
+                min_s: s.min_s,
+                per_point_s: s.median_s / k as f64,
+            }
+        }),
+        bandwidth_gbs: (dims.d0 * dims.d1 * size) as f64 / read_s.median_s / 1e9,
+        reverse_bytes: dims.reverse_bytes(size),
+        forward_flops: dims.forward_flops(),
+        reverse_flops: dims.reverse_flops(),
+    })
 }
 
-fn median(report: &Map<String, Value>, key: &str) -> Option<f64> {
-    report.get(key)?.get("median_s")?.as_f64()
-}
-
-fn print_table(dims: Dims, r: &Map<String, Value>) {
+fn print_table(dims: Dims, r: &TimeReport) {
     println!(
         "d = {dims}, {}, {} ({}), median of {} runs after a warm-up",
-        r["dtype"].as_str().unwrap_or(""),
-        r["backend"].as_str().unwrap_or(""),
-        r["backend_detail"].as_str().unwrap_or(""),
-        r["reps"]
+        r.dtype, r.backend, r.backend_detail, r.reps
     );
     println!(
         "{:<10} {:>12} {:>12} {:>14}  vs its baseline",
         "what", "median", "min", "multiply-adds"
     );
-    let gemm = median(r, "gemm");
-    let gemv = median(r, "gemv");
-    // (key, multiply-adds, (baseline seconds, what the baseline is))
-    type Row<'a> = (&'a str, f64, Option<(f64, &'a str)>);
-    let rows: [Row; 5] = [
+    let rows = [
         (
             "forward",
+            r.forward,
             dims.forward_flops(),
-            gemm.map(|g| (g, "× bare GEMM B·A")),
+            Some((r.gemm.median_s, "× bare GEMM B·A")),
         ),
         (
             "reverse",
+            r.reverse,
             dims.reverse_flops(),
-            gemv.map(|g| (4.0 * g, "× four bare GEMVs")),
+            Some((4.0 * r.gemv.median_s, "× four bare GEMVs")),
         ),
-        ("read", (dims.d0 * dims.d1) as f64, None),
-        ("gemm", dims.forward_flops(), None),
-        ("gemv", (dims.d0 * dims.d1) as f64, None),
+        ("read", Some(r.read), (dims.d0 * dims.d1) as f64, None),
+        ("gemm", Some(r.gemm), dims.forward_flops(), None),
+        ("gemv", Some(r.gemv), (dims.d0 * dims.d1) as f64, None),
     ];
-    for (key, flops, base) in rows {
-        let Some(s) = r.get(key) else { continue };
-        let (med, min) = (
-            s["median_s"].as_f64().unwrap_or(0.0),
-            s["min_s"].as_f64().unwrap_or(0.0),
-        );
-        let vs = base.map_or(String::new(), |(b, what)| format!("{:.3}{what}", med / b));
-        println!(
-            "{key:<10} {:>12} {:>12} {flops:>14.3e}  {vs}",
-            seconds(med),
-            seconds(min)
-        );
-    }
-    if let (Some(f), Some(rv)) = (median(r, "forward"), median(r, "reverse")) {
-        println!("forward / reverse = {:.0}×", f / rv);
-    }
-    if let Some(b) = r.get("batch") {
-        let (k, per_point) = (&b["k"], b["per_point_s"].as_f64().unwrap_or(0.0));
-        let vs = median(r, "reverse").map_or(String::new(), |rv| {
-            format!(" = {:.3}× a single-point reverse gradient", per_point / rv)
+    for (key, stats, flops, base) in rows {
+        let Some(s) = stats else { continue };
+        let vs = base.map_or(String::new(), |(b, what)| {
+            format!("{:.3}{what}", s.median_s / b)
         });
         println!(
-            "batch of {k}: {} per call, {} per point{vs}",
-            seconds(b["median_s"].as_f64().unwrap_or(0.0)),
-            seconds(per_point)
+            "{key:<10} {:>12} {:>12} {flops:>14.3e}  {vs}",
+            seconds(s.median_s),
+            seconds(s.min_s)
         );
     }
-    if let (Some(rv), Some(bw), Some(bytes)) = (
-        median(r, "reverse"),
-        r["bandwidth_gbs"].as_f64(),
-        r["reverse_bytes"].as_f64(),
-    ) {
-        let floor = bytes / (bw * 1e9);
+    if let (Some(f), Some(rv)) = (r.forward, r.reverse) {
+        println!("forward / reverse = {:.0}×", f.median_s / rv.median_s);
+    }
+    if let Some(b) = r.batch {
+        let vs = r.reverse.map_or(String::new(), |rv| {
+            format!(" = {:.3}× a single-point reverse gradient", b.per_point_s / rv.median_s)
+        });
         println!(
-            "bandwidth {bw:.1} GB/s (streaming read of A); reverse reads {:.2} GB: \
+            "batch of {}: {} per call, {} per point{vs}",
+            b.k,
+            seconds(b.median_s),
+            seconds(b.per_point_s)
+        );
+    }
+    if let Some(rv) = r.reverse {
+        let floor = r.reverse_bytes / (r.bandwidth_gbs * 1e9);
+        println!(
+            "bandwidth {:.1} GB/s (streaming read of A); reverse reads {:.2} GB: \
              floor {}, reverse at {:.3}× the floor",
-            bytes / 1e9,
+            r.bandwidth_gbs,
+            r.reverse_bytes / 1e9,
             seconds(floor),
-            rv / floor
+            rv.median_s / floor
         );
     }
 }
 
 /// The default run's timing: forward once (it takes seconds), reverse `reps` times.
-pub fn demo(d: usize, reps: usize) -> CliResult {
+pub fn demo(run: Run, d: usize, reps: usize) -> CliResult {
     let dims = Dims {
         d0: d,
         d1: d,
         d2: d,
     };
-    let (net, x) = build::<f64>(dims, 0)?;
+    let (net, x) = build::<f64>(run, dims, 0)?;
     let pb = bar(1 + reps as u64 + 1);
     let (net, x) = (&net, &x);
     let run = |mode: Mode| -> Task {

@@ -1,0 +1,45 @@
+//! `fwdrev grad`: f(x) and ∇f(x) for the two-layer network read from .npy files.
+
+use crate::inputs::NetworkFiles;
+use crate::{json, CliResult, Run};
+use clap::Args;
+use fwdrev::{npy, Mode};
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct GradArgs {
+    #[command(flatten)]
+    files: NetworkFiles,
+    #[arg(long, value_enum, default_value_t = Mode::Reverse)]
+    mode: Mode,
+    /// Write ∇f here as .npy (otherwise it is printed, one entry per line).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print one JSON object {"f", "grad", "mode", "backend"} instead.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(run: Run, args: &GradArgs) -> CliResult {
+    let (net, x) = args.files.read(run)?;
+    let (f, g) = net.value_and_grad(x.view(), args.mode)?;
+    if let Some(path) = &args.out {
+        npy::write(path, g.view())?;
+    }
+    if args.json {
+        let obj = serde_json::json!({
+            "f": json::number(f),
+            "grad": json::numbers(&g),
+            "mode": args.mode.name(),
+            "backend": fwdrev::backend().name,
+        });
+        println!("{obj}");
+    } else {
+        println!("f = {f:.17e}");
+        match &args.out {
+            Some(path) => println!("grad ({} entries) written to {}", g.len(), path.display()),
+            None => g.iter().for_each(|v| println!("{v:.17e}")),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,30 @@
+//! `fwdrev hvp`: ∇²f(x)·v for f(x) = Σσ(B·σ(A·x)).
+
+use crate::inputs::{vector, NetworkFiles};
+use crate::{json, CliResult, Run};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct HvpArgs {
+    #[command(flatten)]
+    files: NetworkFiles,
+    /// v, d0.
+    #[arg(long)]
+    v: PathBuf,
+    /// Print one JSON object {"hvp": […]} instead of one entry per line.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(run: Run, args: &HvpArgs) -> CliResult {
+    let (net, x) = args.files.read(run)?;
+    let v = vector(&args.v)?;
+    let (_, hv) = net.hvp(x.view(), v.view())?;
+    if args.json {
+        println!("{}", serde_json::json!({"hvp": json::numbers(&hv)}));
+    } else {
+        hv.iter().for_each(|v| println!("{v:.17e}"));
+    }
+    Ok(())
+}

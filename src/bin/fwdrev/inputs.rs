@@ -1,0 +1,37 @@
+//! The inputs of `grad`, `jac` and `hvp`: the two-layer network's A and B and the point
+//! x, as float64 .npy files.
+
+use crate::{CliResult, Run};
+use clap::Args;
+use fwdrev::{npy, Activation, Mlp};
+use ndarray::{Array1, Ix1, Ix2};
+use std::path::{Path, PathBuf};
+
+/// A, B and x of f(x) = Σσ(B·σ(A·x)).
+#[derive(Args)]
+pub struct NetworkFiles {
+    /// A, d1×d0 (float64 .npy).
+    #[arg(long)]
+    a: PathBuf,
+    /// B, d2×d1.
+    #[arg(long)]
+    b: PathBuf,
+    /// x, d0.
+    #[arg(long)]
+    x: PathBuf,
+}
+
+impl NetworkFiles {
+    /// The network (with the run's budget) and the point, each file checked.
+    pub fn read(&self, run: Run) -> CliResult<(Mlp<f64>, Array1<f64>)> {
+        let a = npy::read::<f64, Ix2>(&self.a)?;
+        let b = npy::read::<f64, Ix2>(&self.b)?;
+        let net = Mlp::new([(a, Activation::Sigmoid), (b, Activation::Sigmoid)])?;
+        Ok((run.network(net), vector(&self.x)?))
+    }
+}
+
+/// A float64 vector from an .npy file.
+pub fn vector(p: &Path) -> CliResult<Array1<f64>> {
+    Ok(npy::read::<f64, Ix1>(p)?)
+}

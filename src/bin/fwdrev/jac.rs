@@ -1,0 +1,48 @@
+//! `fwdrev jac`: the d2×d0 Jacobian of F(x) = σ(B·σ(A·x)) by a plan.
+
+use crate::inputs::NetworkFiles;
+use crate::{json, CliResult, Run};
+use clap::Args;
+use fwdrev::{npy, Mode};
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct JacArgs {
+    #[command(flatten)]
+    files: NetworkFiles,
+    #[arg(long, value_enum, default_value_t = Mode::Auto)]
+    mode: Mode,
+    /// Write J here as .npy (otherwise it is printed, one row per line).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print one JSON object {"jac": [[…], …], "mode", "plan"} instead.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(run: Run, args: &JacArgs) -> CliResult {
+    let (net, x) = args.files.read(run)?;
+    let mode = args.mode;
+    let plan = net.plan(mode);
+    let j = net.jacobian_with_plan(x.view(), &plan)?;
+    if let Some(path) = &args.out {
+        npy::write(path, j.view())?;
+    }
+    if args.json {
+        let rows: Vec<_> = j.rows().into_iter().map(json::numbers).collect();
+        let obj = serde_json::json!({"jac": rows, "mode": mode.name(), "plan": plan.to_string()});
+        println!("{obj}");
+        return Ok(());
+    }
+    println!("plan ({mode}): {plan}");
+    match &args.out {
+        Some(path) => println!("J ({}×{}) written to {}", j.nrows(), j.ncols(), path.display()),
+        None => {
+            for row in j.rows() {
+                let line: Vec<String> = row.iter().map(|v| format!("{v:.17e}")).collect();
+                println!("{}", line.join(" "));
+            }
+        }
+    }
+    Ok(())
+}
