@@ -58,7 +58,7 @@ fn name(widths: &[usize]) -> String {
 
 fn chain(c: &mut Criterion) {
     let k = scale();
-    let calibration = Calibration::measure::<f64>();
+    let calibration = Calibration::measure();
     eprintln!(
         "fwdrev chain bench, backend: {}, calibration: {calibration:?}",
         fwdrev::backend()

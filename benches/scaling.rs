@@ -12,8 +12,8 @@
 mod common;
 
 use criterion::{BenchmarkId, Criterion, SamplingMode};
-use fwdrev::linalg::{gemm, gemv};
-use fwdrev::{random, Mode, Network};
+use fwdrev::baseline::{gemm, gemv};
+use fwdrev::{random, Activation, Mlp, Mode};
 use ndarray::{Array1, Array2};
 use std::time::Duration;
 use std::time::Instant;
@@ -68,12 +68,17 @@ fn bench(
     group.finish();
 }
 
+/// W_k (A for 0, B for 1).
+fn weights(net: &Mlp<f64>, k: usize) -> ndarray::ArrayView2<'_, f64> {
+    net.layers()[k].weights()
+}
+
 fn scaling(c: &mut Criterion) {
     eprintln!("fwdrev scaling sweep, backend: {}", fwdrev::backend());
-    let nets: Vec<(usize, Network<f64>, Array1<f64>)> = sizes()
+    let nets: Vec<(usize, Mlp<f64>, Array1<f64>)> = sizes()
         .into_iter()
         .map(|d| {
-            let net = Network::from_seed(d, d, d, 0).expect("fits in memory");
+            let net = Mlp::from_seed(&[d, d, d], Activation::Sigmoid, 0).expect("fits in memory");
             (d, net, random::standard_normal_vector(d, 0))
         })
         .collect();
@@ -90,7 +95,7 @@ fn scaling(c: &mut Criterion) {
         });
         let mut out = Array2::zeros((d, d));
         bench(c, "gemm", d, cubic(d), |b| {
-            b.iter(|| gemm(net.b(), net.a(), out.view_mut()))
+            b.iter(|| gemm(weights(net, 1), weights(net, 0), out.view_mut()))
         });
         drop(out);
         bench(c, "reverse", d, square(d), |b| {
@@ -98,7 +103,7 @@ fn scaling(c: &mut Criterion) {
         });
         let mut y = Array1::zeros(d);
         bench(c, "gemv", d, square(d) / 4.0, |b| {
-            b.iter(|| gemv(net.a(), x.view(), y.view_mut()))
+            b.iter(|| gemv(weights(net, 0), x.view(), y.view_mut()))
         });
 
         // Forward mode within 64 MiB of panels: d0 / w panels, each re-reading B.
@@ -123,7 +128,7 @@ fn scaling(c: &mut Criterion) {
         });
 
         // float32: the same network rounded, half the bytes.
-        let net32 = Network::<f32>::from_seed(d, d, d, 0).expect("fits in memory");
+        let net32 = Mlp::<f32>::from_seed(&[d, d, d], Activation::Sigmoid, 0).expect("fits in memory");
         let x32 = x.mapv(|v| v as f32);
         for (name, mode, secs) in [
             ("forward_f32", Mode::Forward, cubic(d) / 2.0),
@@ -136,7 +141,7 @@ fn scaling(c: &mut Criterion) {
         drop(net32);
 
         // Forward mode's pooled panels (up to 1 GiB) are not needed past this size.
-        net.release_workspaces();
+        net.release_scratch();
     }
 }
 

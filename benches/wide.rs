@@ -8,7 +8,7 @@
 mod common;
 
 use criterion::{BenchmarkId, Criterion};
-use fwdrev::{random, Mode, Network};
+use fwdrev::{random, Activation, Layer, Mlp, Mode};
 use std::time::Duration;
 
 fn sizes() -> Vec<usize> {
@@ -25,8 +25,10 @@ fn wide(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(3));
     for d in sizes() {
-        let net = Network::<f64>::from_seed(d, d, d, 0).expect("fits in memory");
-        let huge = Network::new(net.a().mapv(|v| v * 1e306), net.b().to_owned()).expect("finite");
+        let net = Mlp::<f64>::from_seed(&[d, d, d], Activation::Sigmoid, 0).expect("fits in memory");
+        let mut layers = net.layers().to_vec();
+        layers[0] = Layer::new(layers[0].weights().mapv(|v| v * 1e306), Activation::Sigmoid);
+        let huge = Mlp::new(layers).expect("finite");
         let x = random::standard_normal_vector::<f64>(d, 1);
         for (name, n) in [("fast", &net), ("wide", &huge)] {
             group.bench_function(BenchmarkId::new(name, d), |b| {

@@ -176,20 +176,33 @@ impl<T: Real> Clone for Mlp<T> {
     }
 }
 
-/// Errors unless `got` is `want`, naming the array.
-fn check_shape(what: &str, got: &[usize], want: &[usize]) -> Result<()> {
+/// Errors unless `got` is `want`, naming the array (`what` is only formatted then).
+fn check_shape(what: impl std::fmt::Display, got: &[usize], want: &[usize]) -> Result<()> {
     if got == want {
         return Ok(());
     }
-    let fmt = |s: &[usize]| match s {
+    Err(Error::Shape {
+        what: what.to_string(),
+        expected: tuple(want),
+        got: tuple(got),
+    })
+}
+
+/// A shape as NumPy prints it: `(3,)`, `(4, 5)`.
+fn tuple(s: &[usize]) -> String {
+    match s {
         [n] => format!("({n},)"),
         _ => format!("{s:?}").replace('[', "(").replace(']', ")"),
-    };
-    Err(Error::Shape {
-        what: what.into(),
-        expected: fmt(want),
-        got: fmt(got),
-    })
+    }
+}
+
+/// A message formatted only when shown: `lazy(|f| write!(f, …))`.
+struct Lazy<F>(F);
+
+impl<F: Fn(&mut std::fmt::Formatter<'_>) -> std::fmt::Result> std::fmt::Display for Lazy<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (self.0)(f)
+    }
 }
 
 /// Errors with the first non-finite entry of `a`, in row-major order.
@@ -282,7 +295,7 @@ impl<T: Real> Mlp<T> {
                 return Err(Error::Shape {
                     what: format!("layer {}'s weights must not be empty", k + 1),
                     expected: "at least 1 row and 1 column".into(),
-                    got: format!("{:?}", w.shape()),
+                    got: tuple(w.shape()),
                 });
             }
             if k > 0 && w.ncols() != layers[k - 1].weights.nrows() {
@@ -290,7 +303,7 @@ impl<T: Real> Mlp<T> {
                 return Err(Error::Shape {
                     what: format!("layer {}'s columns must equal layer {}'s rows", k + 1, k),
                     expected: format!("({}, {})", w.nrows(), prev.nrows()),
-                    got: format!("{:?} after {:?}", w.shape(), prev.shape()),
+                    got: format!("{} after {}", tuple(w.shape()), tuple(prev.shape())),
                 });
             }
             if let Some(b) = &layer.bias {
@@ -483,9 +496,9 @@ impl<T: Real> Mlp<T> {
         let own = match call {
             Call::Output => sweep + padded::<T>(out),
             Call::Value => sweep + fused,
-            Call::Grad(Mode::Forward) => forward::grad_scratch_len(self, budget)?,
-            Call::Grad(Mode::Reverse | Mode::Auto) => reverse::scratch_len(self),
-            Call::Vjp => reverse::scratch_len(self) + padded::<T>(out),
+            Call::Grad(Mode::Forward) => forward::grad_scratch_len(self, budget)? + padded::<T>(input),
+            Call::Grad(Mode::Reverse | Mode::Auto) => reverse::scratch_len(self) + padded::<T>(input),
+            Call::Vjp => reverse::scratch_len(self) + padded::<T>(out) + padded::<T>(input),
             Call::Jvp => forward::jvp_scratch_len(self) + padded::<T>(out),
             Call::Hvp => hessian::hvps_scratch_len(self, 1),
             Call::Jacobian(plan) => jacobian::scratch_len(self, plan, budget)?,
@@ -514,11 +527,10 @@ impl<T: Real> Mlp<T> {
 
     /// Errors unless `x` has d0 finite entries.
     fn check_input(&self, what: &'static str, x: ArrayView1<T>) -> Result<()> {
-        check_shape(
-            &format!("{what} must have one entry per input (column of the first weights)"),
-            x.shape(),
-            &[self.width(0)],
-        )?;
+        let what_shape = Lazy(|f: &mut std::fmt::Formatter<'_>| {
+            write!(f, "{what} must have one entry per input (column of the first weights)")
+        });
+        check_shape(what_shape, x.shape(), &[self.width(0)])?;
         check_finite(what, x)
     }
 
@@ -625,11 +637,16 @@ impl<T: Real> Mlp<T> {
         check_shape("grad must have one entry per input", grad.shape(), &[self.width(0)])?;
         self.run(Call::Grad(mode), x, par, scratch, |x, stack| {
             let xs = x.as_slice().expect("contiguous");
-            guarded(
+            // A strided gradient is computed in scratch first: the same sums, so the
+            // same bits, whatever the output's layout.
+            let mut own = ArrayViewMut1::from(stack.take(self.width(0)));
+            let strided = grad.as_slice().is_none();
+            let mut out = if strided { own.view_mut() } else { grad.view_mut() };
+            let f = guarded(
                 &self.layers,
                 par,
                 x,
-                &mut grad,
+                &mut out,
                 |g| match mode {
                     Mode::Forward => {
                         forward::value_and_grad(self, par, xs, self.memory_budget, g.view_mut(), stack)
@@ -643,7 +660,11 @@ impl<T: Real> Mlp<T> {
                     g.assign(&wide.grad());
                     wide.value()
                 },
-            )
+            )?;
+            if strided {
+                grad.assign(&own);
+            }
+            Ok(f)
         })
     }
 
@@ -709,7 +730,7 @@ impl<T: Real> Mlp<T> {
         x: ArrayView1<T>,
         u: ArrayView1<T>,
         out: ArrayViewMut1<T>,
-        uj: ArrayViewMut1<T>,
+        mut uj: ArrayViewMut1<T>,
         par: Par,
         scratch: &mut Scratch<T>,
     ) -> Result<()> {
@@ -720,11 +741,13 @@ impl<T: Real> Mlp<T> {
         check_shape("uᵀ·J", uj.shape(), &[self.width(0)])?;
         self.run(Call::Vjp, x, par, scratch, |x, stack| {
             let (xs, buf) = (x.as_slice().expect("contiguous"), stack.take(d_out));
+            // uᵀ·J in scratch: the same bits whatever `uj`'s layout.
+            let mut own = ArrayViewMut1::from(stack.take(self.width(0)));
             guarded(
                 &self.layers,
                 par,
                 x,
-                &mut (out, uj),
+                &mut (out, &mut own),
                 |(out, uj)| {
                     reverse::vjp(self, par, xs, u, buf, uj.view_mut(), stack);
                     out.assign(&ArrayView1::from(&*buf));
@@ -735,7 +758,9 @@ impl<T: Real> Mlp<T> {
                     out.assign(&wide.output());
                     uj.assign(&wide.vjp(u));
                 },
-            )
+            )?;
+            uj.assign(&own);
+            Ok(())
         })
     }
 
@@ -919,11 +944,12 @@ impl<T: Real> Mlp<T> {
     ) -> Result<T> {
         check_shape("one gradient per layer", &[grads.len()], &[self.depth()])?;
         for (k, (g, l)) in grads.iter().zip(&self.layers).enumerate() {
-            let what = format!("layer {}'s weight gradient", k + 1);
-            check_shape(&what, g.weights.shape(), l.weights.shape())?;
+            let what = Lazy(|f: &mut std::fmt::Formatter<'_>| write!(f, "layer {}'s weight gradient", k + 1));
+            check_shape(what, g.weights.shape(), l.weights.shape())?;
             let want = l.bias.as_ref().map_or(&[][..], |b| b.shape());
             let got = g.bias.as_ref().map_or(&[][..], |b| b.shape());
-            check_shape(&format!("layer {}'s bias gradient", k + 1), got, want)?;
+            let what = Lazy(|f: &mut std::fmt::Formatter<'_>| write!(f, "layer {}'s bias gradient", k + 1));
+            check_shape(what, got, want)?;
         }
         self.run(Call::WeightGrads, x, par, scratch, |x, stack| {
             let xs = x.as_slice().expect("contiguous");

@@ -10,8 +10,10 @@
 //! absolute rounding of y into a relative difference of ~1e-13 between any two
 //! summation orders (README, "Conditioning").
 
-use fwdrev::activation::{sigmoid, sigmoid_derivative};
-use fwdrev::{npy, random, Error, Mode, Network};
+mod common;
+
+use common::{sigmoid, sigmoid_derivative};
+use fwdrev::{npy, random, Error, Mode};
 use ndarray::{Array1, Array2, ArrayView1, Ix2};
 use proptest::prelude::*;
 use std::path::PathBuf;
@@ -23,16 +25,16 @@ fn rel_max(p: ArrayView1<f64>, q: ArrayView1<f64>, scale: ArrayView1<f64>) -> f6
 }
 
 /// |A|ᵀ·(σ'(y1) ∘ |B|ᵀ·σ'(y2)) at x: each gradient entry's terms in absolute value.
-fn absolute_gradient(net: &Network<f64>, x: ArrayView1<f64>) -> Array1<f64> {
-    let y1 = net.a().dot(&x);
-    let y2 = net.b().dot(&y1.mapv(sigmoid));
-    let z = net.b().mapv(f64::abs).t().dot(&y2.mapv(sigmoid_derivative));
+fn absolute_gradient(net: &fwdrev::Mlp<f64>, x: ArrayView1<f64>) -> Array1<f64> {
+    let y1 = common::w(&net, 0).dot(&x);
+    let y2 = common::w(&net, 1).dot(&y1.mapv(sigmoid));
+    let z = common::w(&net, 1).mapv(f64::abs).t().dot(&y2.mapv(sigmoid_derivative));
     let w = &y1.mapv(sigmoid_derivative) * &z;
-    net.a().mapv(f64::abs).t().dot(&w)
+    common::w(&net, 0).mapv(f64::abs).t().dot(&w)
 }
 
 /// Asserts every column of the batch against the single-point reverse call.
-fn check_columns(net: &Network<f64>, x: &Array2<f64>) -> Result<(), TestCaseError> {
+fn check_columns(net: &fwdrev::Mlp<f64>, x: &Array2<f64>) -> Result<(), TestCaseError> {
     let (f, g) = net.value_and_grad_batch(x.view()).unwrap();
     prop_assert_eq!(f.len(), x.ncols());
     prop_assert_eq!(g.dim(), x.dim());
@@ -67,7 +69,7 @@ proptest! {
         d0 in 1usize..60, d1 in 1usize..60, d2 in 1usize..60, k in 1usize..12,
         seed in any::<u64>(), scale in 0.1f64..2.0,
     ) {
-        let net = Network::<f64>::from_seed(d0, d1, d2, seed).unwrap();
+        let net = common::seeded::<f64>(d0, d1, d2, seed).unwrap();
         let x = random::standard_normal::<f64>(d0, k, seed ^ 7, 0).mapv(|v| v * scale);
         check_columns(&net, &x)?;
     }
@@ -78,17 +80,17 @@ fn oracle_cases_batched_match_single_points() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/oracle");
     for case in ["seed_shape", "tall", "wide", "tiny"] {
         let load = |f: &str| {
-            npy::read::<f64>(dir.join(case).join(f))
+            npy::read::<f64, ndarray::IxDyn>(dir.join(case).join(f))
                 .unwrap()
                 .into_dimensionality::<Ix2>()
                 .unwrap()
         };
-        let net = Network::new(load("A.npy"), load("B.npy")).unwrap();
-        let d0 = net.dims().d0;
+        let net = common::sigmoid2(load("A.npy"), load("B.npy")).unwrap();
+        let d0 = net.widths()[0];
         // The oracle's x among 16 seeded points (some scaled up, into saturation).
         let mut x = random::standard_normal::<f64>(d0, 16, 3, 0);
         x.column_mut(5).mapv_inplace(|v| 4.0 * v);
-        let xo = npy::read::<f64>(dir.join(case).join("x.npy")).unwrap();
+        let xo = npy::read::<f64, ndarray::IxDyn>(dir.join(case).join("x.npy")).unwrap();
         x.column_mut(0)
             .assign(&xo.into_shape_with_order(d0).unwrap());
         check_columns(&net, &x).unwrap();
@@ -97,7 +99,7 @@ fn oracle_cases_batched_match_single_points() {
 
 #[test]
 fn a_batch_in_any_memory_order_gives_the_same_bits() {
-    let net = Network::<f64>::from_seed(30, 20, 10, 5).unwrap();
+    let net = common::seeded::<f64>(30, 20, 10, 5).unwrap();
     let x = random::standard_normal::<f64>(30, 7, 9, 0);
     let xf = x.t().as_standard_layout().reversed_axes().to_owned();
     assert!(xf.t().is_standard_layout() && xf == x);
@@ -108,8 +110,8 @@ fn a_batch_in_any_memory_order_gives_the_same_bits() {
 
 #[test]
 fn f32_batch_agrees_with_f64() {
-    let net64 = Network::<f64>::from_seed(50, 40, 30, 11).unwrap();
-    let net32 = Network::<f32>::from_seed(50, 40, 30, 11).unwrap();
+    let net64 = common::seeded::<f64>(50, 40, 30, 11).unwrap();
+    let net32 = common::seeded::<f32>(50, 40, 30, 11).unwrap();
     let x = random::standard_normal::<f64>(50, 5, 2, 0);
     let (_, g64) = net64.value_and_grad_batch(x.view()).unwrap();
     let (_, g32) = net32
@@ -124,7 +126,7 @@ fn f32_batch_agrees_with_f64() {
 
 #[test]
 fn bad_batches_are_typed_errors() {
-    let net = Network::<f64>::from_seed(4, 3, 2, 0).unwrap();
+    let net = common::seeded::<f64>(4, 3, 2, 0).unwrap();
     let wrong = Array2::<f64>::zeros((5, 2));
     let err = net.value_and_grad_batch(wrong.view()).unwrap_err();
     assert!(matches!(err, Error::Shape { .. }), "{err}");

@@ -1,6 +1,8 @@
 //! The binary as a subprocess: its flags, its JSON, its one-line errors.
 #![cfg(feature = "cli")]
 
+mod common;
+
 use fwdrev::npy;
 use ndarray::{Array1, Array2, Ix1};
 use serde_json::Value;
@@ -58,8 +60,8 @@ fn grad_json_matches_pytorch_in_both_modes() {
         oracle("seed_shape", "B.npy"),
         oracle("seed_shape", "x.npy"),
     );
-    let want = npy::read::<f64>(oracle("seed_shape", "grad.npy")).unwrap();
-    let f_want = npy::read::<f64>(oracle("seed_shape", "f.npy"))
+    let want = npy::read::<f64, ndarray::IxDyn>(oracle("seed_shape", "grad.npy")).unwrap();
+    let f_want = npy::read::<f64, ndarray::IxDyn>(oracle("seed_shape", "f.npy"))
         .unwrap()
         .sum();
     for mode in ["forward", "reverse"] {
@@ -104,11 +106,11 @@ fn grad_out_writes_the_gradient_as_npy() {
     ]);
     assert!(o.status.success(), "{o:?}");
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("f = "));
-    let g = npy::read::<f64>(&out)
+    let g = npy::read::<f64, ndarray::IxDyn>(&out)
         .unwrap()
         .into_dimensionality::<Ix1>()
         .unwrap();
-    let want = npy::read::<f64>(oracle("tall", "grad.npy"))
+    let want = npy::read::<f64, ndarray::IxDyn>(oracle("tall", "grad.npy"))
         .unwrap()
         .into_dimensionality::<Ix1>()
         .unwrap();
@@ -124,14 +126,19 @@ fn grad_errors_are_one_line_and_nonzero() {
         oracle("tall", "x.npy"),
     );
     let wide_b = oracle("wide", "B.npy");
-    let f32_file = tmp("a32.npy");
-    npy::write(&f32_file, Array2::<f32>::ones((40, 3)).view().into_dyn()).unwrap();
+    // A file of int64: a dtype the reader refuses (f4 files are read and widened).
+    let int_file = tmp("a_int.npy");
+    npy::write(&int_file, Array2::<f64>::ones((40, 3)).view()).unwrap();
+    let bytes = std::fs::read(&int_file).unwrap();
+    let at = bytes.windows(3).position(|w| w == b"<f8").unwrap();
+    let bytes = [&bytes[..at], b"<i8", &bytes[at + 3..]].concat();
+    std::fs::write(&int_file, bytes).unwrap();
     let text = tmp("text.npy");
     std::fs::write(&text, "not an array").unwrap();
     let nan_x = tmp("nan_x.npy");
     let mut xv = Array1::<f64>::zeros(3);
     xv[2] = f64::NAN;
-    npy::write(&nan_x, xv.view().into_dyn()).unwrap();
+    npy::write(&nan_x, xv.view()).unwrap();
     let missing = tmp("missing.npy");
     let cases: [(&[&str], &str); 6] = [
         (
@@ -150,13 +157,13 @@ fn grad_errors_are_one_line_and_nonzero() {
             &[
                 "grad",
                 "--a",
-                f32_file.to_str().unwrap(),
+                int_file.to_str().unwrap(),
                 "--b",
                 &b,
                 "--x",
                 &x,
             ],
-            "dtype <f4",
+            "dtype <i8",
         ),
         (&["grad", "--a", &x, "--b", &b, "--x", &x], "rank 1"),
         (
@@ -296,12 +303,12 @@ fn export_then_peer_round_trips_the_seeded_case() {
     assert_eq!(v["dims"], serde_json::json!([12, 9, 7]));
     assert_eq!(v["batch"]["k"], 5);
     assert!(v["reverse"]["median_s"].as_f64().unwrap() > 0.0);
-    let net = fwdrev::Network::<f64>::from_seed(12, 9, 7, 3).unwrap();
+    let net = common::seeded::<f64>(12, 9, 7, 3).unwrap();
     let x = fwdrev::random::standard_normal_vector::<f64>(12, 3);
     let (f, g) = net.value_and_grad(x.view(), fwdrev::Mode::Reverse).unwrap();
     // (serde_json parses decimals to within an ulp, not exactly)
     assert!((v["f"].as_f64().unwrap() - f).abs() <= 1e-15 * f.abs());
-    let read = |n: &str| npy::read::<f64>(dir.join(n)).unwrap();
+    let read = |n: &str| npy::read::<f64, ndarray::IxDyn>(dir.join(n)).unwrap();
     assert_eq!(read("grad.npy").into_dimensionality::<Ix1>().unwrap(), g);
     assert_eq!(read("G.npy").shape(), &[12, 5]);
     assert_one_line_error(&fwdrev(&["peer", "--dir", "/nonexistent"]), "A.npy");
@@ -323,7 +330,7 @@ fn jac_and_hvp_json_match_pytorch() {
         oracle("tall", "x.npy"),
         oracle("tall", "v.npy"),
     );
-    let want = npy::read::<f64>(oracle("tall", "jac.npy")).unwrap();
+    let want = npy::read::<f64, ndarray::IxDyn>(oracle("tall", "jac.npy")).unwrap();
     let scale = want.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
     for mode in ["forward", "reverse", "auto"] {
         let j = json(&fwdrev(&[
@@ -353,14 +360,14 @@ fn jac_and_hvp_json_match_pytorch() {
     ]);
     assert!(o.status.success(), "{o:?}");
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("plan (auto): M2·M1"));
-    let j = npy::read::<f64>(&out).unwrap();
+    let j = npy::read::<f64, ndarray::IxDyn>(&out).unwrap();
     assert_eq!(j.shape(), want.shape());
     assert!((&j - &want).iter().all(|e| e.abs() <= 1e-12 * scale));
 
     let h = json(&fwdrev(&[
         "hvp", "--a", &a, "--b", &b, "--x", &x, "--v", &v, "--json",
     ]));
-    let want = npy::read::<f64>(oracle("tall", "hvp.npy")).unwrap();
+    let want = npy::read::<f64, ndarray::IxDyn>(oracle("tall", "hvp.npy")).unwrap();
     let scale = want.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
     let got = numbers(&h["hvp"]);
     assert_eq!(got.len(), 3);
@@ -373,7 +380,7 @@ fn jac_and_hvp_json_match_pytorch() {
     assert_one_line_error(&o, "v must have");
     let wide_b = oracle("wide", "B.npy");
     let o = fwdrev(&["jac", "--a", &a, "--b", &wide_b, "--x", &x]);
-    assert_one_line_error(&o, "B's columns must equal A's rows");
+    assert_one_line_error(&o, "layer 2's columns must equal layer 1's rows");
 }
 
 #[test]
@@ -410,7 +417,7 @@ fn plan_reports_the_bracketing_its_cost_and_its_time() {
     }
     let o = fwdrev(&["plan", "--widths", "5"]);
     assert_one_line_error(&o, "widths must list d0 and at least one layer");
-    let o = fwdrev(&["plan", "--widths", "4,3", "--activation", "gelu"]);
+    let o = fwdrev(&["plan", "--widths", "4,3", "--activation", "swish"]);
     assert_eq!(
         o.status.code(),
         Some(2),
@@ -499,7 +506,7 @@ fn results_beyond_f64_are_inf_strings_in_json() {
     let g = json(&fwdrev(&[
         "grad", "--a", &a, "--b", &b, "--x", &x, "--json",
     ]));
-    let want = npy::read::<f64>(file("grad.npy")).unwrap();
+    let want = npy::read::<f64, ndarray::IxDyn>(file("grad.npy")).unwrap();
     let scale = want.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
     for (p, q) in numbers(&g["grad"]).iter().zip(want.iter()) {
         assert!((p - q).abs() <= 1e-12 * scale, "{p:e} vs {q:e}");
@@ -507,7 +514,7 @@ fn results_beyond_f64_are_inf_strings_in_json() {
     let h = json(&fwdrev(&[
         "hvp", "--a", &a, "--b", &b, "--x", &x, "--v", &v, "--json",
     ]));
-    let want: Vec<Value> = npy::read::<f64>(file("hvp.npy"))
+    let want: Vec<Value> = npy::read::<f64, ndarray::IxDyn>(file("hvp.npy"))
         .unwrap()
         .iter()
         .map(|&v| Value::from(if v > 0.0 { "inf" } else { "-inf" }))

@@ -1,6 +1,8 @@
 //! Every bad input gets a typed error that names the shapes, the value or the file.
 
-use fwdrev::{npy, Error, Mode, Network};
+mod common;
+
+use fwdrev::{npy, Error, Mode};
 use ndarray::{arr1, Array1, Array2};
 use std::path::PathBuf;
 
@@ -12,7 +14,7 @@ fn tmp(name: &str) -> PathBuf {
 
 #[test]
 fn mismatched_weight_shapes_name_both_shapes() {
-    let e = Network::<f64>::new(Array2::zeros((3, 2)), Array2::zeros((4, 5))).unwrap_err();
+    let e = common::sigmoid2::<f64>(Array2::zeros((3, 2)), Array2::zeros((4, 5))).unwrap_err();
     assert!(matches!(e, Error::Shape { .. }));
     let msg = e.to_string();
     assert!(msg.contains("(3, 2)") && msg.contains("(4, 5)"), "{msg}");
@@ -20,22 +22,26 @@ fn mismatched_weight_shapes_name_both_shapes() {
 
 #[test]
 fn zero_dimensions_are_refused() {
-    for (a, b) in [((0, 2), (1, 0)), ((2, 0), (1, 2)), ((2, 2), (0, 2))] {
-        let e = Network::<f64>::new(Array2::zeros(a), Array2::zeros(b)).unwrap_err();
+    for (a, b, layer) in [((0, 2), (1, 0), 1), ((2, 0), (1, 2), 1), ((2, 2), (0, 2), 2)] {
+        let e = common::sigmoid2::<f64>(Array2::zeros(a), Array2::zeros(b)).unwrap_err();
+        let msg = e.to_string();
         assert!(
-            matches!(e, Error::EmptyDimension { .. }),
+            matches!(e, Error::Shape { .. })
+                && msg.contains(&format!("layer {layer}'s weights must not be empty")),
             "{a:?} {b:?}: {e}"
         );
     }
     assert!(matches!(
-        Network::<f32>::from_seed(3, 0, 2, 1),
-        Err(Error::EmptyDimension { what: "d1" })
+        common::seeded::<f32>(3, 0, 2, 1),
+        Err(Error::EmptyDimension { what: "a width" })
     ));
+    let e = fwdrev::Mlp::<f64>::new(Vec::<fwdrev::Layer<f64>>::new()).unwrap_err();
+    assert!(matches!(e, Error::EmptyDimension { .. }), "{e}");
 }
 
 #[test]
 fn x_of_the_wrong_length_names_both_lengths() {
-    let net = Network::<f64>::from_seed(4, 3, 2, 0).unwrap();
+    let net = common::seeded::<f64>(4, 3, 2, 0).unwrap();
     for mode in [Mode::Forward, Mode::Reverse] {
         let e = net
             .value_and_grad(Array1::zeros(5).view(), mode)
@@ -50,29 +56,34 @@ fn x_of_the_wrong_length_names_both_lengths() {
 fn non_finite_entries_are_reported_with_their_index() {
     let mut a = Array2::<f64>::ones((3, 4));
     a[[2, 1]] = f64::NAN;
-    let e = Network::new(a, Array2::ones((2, 3))).unwrap_err();
+    let e = common::sigmoid2(a, Array2::ones((2, 3))).unwrap_err();
     match e {
         Error::NonFinite {
-            what: "A",
+            what: "the weights (layer, row, column)",
             index,
             value,
         } => {
-            assert_eq!(index, vec![2, 1]);
+            assert_eq!(index, vec![1, 2, 1]);
             assert!(value.is_nan());
         }
         e => panic!("{e}"),
     }
     let mut b = Array2::<f32>::ones((2, 3));
     b[[1, 0]] = f32::NEG_INFINITY;
-    let msg = Network::new(Array2::ones((3, 4)), b)
+    let msg = common::sigmoid2(Array2::ones((3, 4)), b)
         .unwrap_err()
         .to_string();
     assert!(
-        msg.contains("B") && msg.contains("-inf") && msg.contains("[1, 0]"),
+        msg.contains("weights") && msg.contains("-inf") && msg.contains("[2, 1, 0]"),
         "{msg}"
     );
+    // A bias: [layer, row].
+    let layer = fwdrev::Layer::new(Array2::<f64>::ones((2, 3)), fwdrev::Activation::Tanh)
+        .with_bias(arr1(&[0.5, f64::INFINITY]));
+    let msg = fwdrev::Mlp::new([layer]).unwrap_err().to_string();
+    assert!(msg.contains("biases") && msg.contains("[1, 1]"), "{msg}");
 
-    let net = Network::<f64>::from_seed(3, 2, 2, 0).unwrap();
+    let net = common::seeded::<f64>(3, 2, 2, 0).unwrap();
     let x = arr1(&[0.0, f64::INFINITY, f64::NAN]);
     for mode in [Mode::Forward, Mode::Reverse] {
         match net.value_and_grad(x.view(), mode).unwrap_err() {
@@ -88,7 +99,7 @@ fn non_finite_entries_are_reported_with_their_index() {
 fn sizes_beyond_memory_are_refused_before_allocating() {
     // 1e6 × 1e6 f64 is 8 TB; usize::MAX overflows the byte count itself.
     for (d0, d1) in [(1_000_000, 1_000_000), (usize::MAX, 2)] {
-        match Network::<f64>::from_seed(d0, d1, 1, 0).unwrap_err() {
+        match common::seeded::<f64>(d0, d1, 1, 0).unwrap_err() {
             Error::TooLarge {
                 needed, available, ..
             } => assert!(needed > available),
@@ -99,7 +110,7 @@ fn sizes_beyond_memory_are_refused_before_allocating() {
 
 #[test]
 fn a_budget_too_small_for_one_panel_is_an_error_with_the_numbers() {
-    let net = Network::<f64>::from_seed(5, 10, 6, 0)
+    let net = common::seeded::<f64>(5, 10, 6, 0)
         .unwrap()
         .with_memory_budget(100);
     let x = Array1::zeros(5);
@@ -163,7 +174,9 @@ fn npy_files_that_are_not_what_they_claim() {
             ),
             "more than 2^64",
         ),
-        ("f32.npy", edit(&bytes, "<f8", "<f4"), "dtype <f4"),
+        // An f4 header over f8 data: twice the bytes the header claims.
+        ("f32.npy", edit(&bytes, "<f8", "<f4"), "needs 24 data bytes, the file holds 48"),
+        ("int.npy", edit(&bytes, "<f8", "<i8"), "dtype <i8"),
         ("bigendian.npy", edit(&bytes, "<f8", ">f8"), "dtype >f8"),
         (
             "badshape.npy",
@@ -184,14 +197,14 @@ fn npy_files_that_are_not_what_they_claim() {
     for (name, content, expect) in cases {
         let p = tmp(name);
         std::fs::write(&p, &content).unwrap();
-        let e = npy::read::<f64>(&p).unwrap_err();
+        let e = npy::read::<f64, ndarray::IxDyn>(&p).unwrap_err();
         let msg = e.to_string();
         assert!(matches!(e, Error::Npy { .. }), "{name}: {msg}");
         assert!(msg.contains(expect) && msg.contains(name), "{name}: {msg}");
     }
-    let e = npy::read::<f64>(tmp("missing.npy")).unwrap_err();
+    let e = npy::read::<f64, ndarray::IxDyn>(tmp("missing.npy")).unwrap_err();
     assert!(matches!(e, Error::Io { .. }), "{e}");
-    let e = npy::read_rank::<f64>(&good, 1).unwrap_err();
+    let e = npy::read::<f64, ndarray::Ix1>(&good).unwrap_err();
     assert!(
         e.to_string().contains("rank 2 (shape [2, 3]) where rank 1"),
         "{e}"
@@ -202,8 +215,8 @@ fn npy_files_that_are_not_what_they_claim() {
 fn npy_round_trips_and_reads_fortran_order() {
     let a = Array2::from_shape_fn((3, 5), |(i, j)| i as f64 * 10.0 + j as f64 + 0.25);
     let p = tmp("rt.npy");
-    npy::write(&p, a.view().into_dyn()).unwrap();
-    assert_eq!(npy::read::<f64>(&p).unwrap(), a.clone().into_dyn());
+    npy::write(&p, a.view()).unwrap();
+    assert_eq!(npy::read::<f64, ndarray::IxDyn>(&p).unwrap(), a.clone().into_dyn());
     // The same values stored column-major, as NumPy writes np.asfortranarray(a).
     let header = "{'descr': '<f8', 'fortran_order': True, 'shape': (3, 5), }";
     let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
@@ -215,5 +228,5 @@ fn npy_round_trips_and_reads_fortran_order() {
         bytes.extend_from_slice(&v.to_le_bytes());
     }
     std::fs::write(&p, bytes).unwrap();
-    assert_eq!(npy::read::<f64>(&p).unwrap(), a.into_dyn());
+    assert_eq!(npy::read::<f64, ndarray::IxDyn>(&p).unwrap(), a.into_dyn());
 }

@@ -6,8 +6,10 @@
 //! `FWDREV_EXTREME_CASES` sets the random networks per property (default 300; CI runs
 //! 20 000 in release).
 
-use fwdrev::activation::sigmoid_derivative;
-use fwdrev::{Activation, Mlp, Mode, Network};
+mod common;
+
+use common::sigmoid_derivative;
+use fwdrev::{Activation, Mlp, Mode};
 use ndarray::{array, Array1, Array2, ArrayView1};
 use proptest::prelude::*;
 
@@ -28,10 +30,10 @@ fn zeros(n: usize) -> Array1<f64> {
 fn a_sum_that_passes_plus_infinity_keeps_its_sign() {
     // y1 = 1e308·(1 + 1 − 1 − 1 − 1) = −1e308. Summed in order it reaches +inf and stays
     // there: σ(y1) would be 1 instead of 0, and f = σ(1) instead of σ(0) = ½, silently.
-    let net = Network::new(array![[1.0, 1.0, -1.0, -1.0, -1.0]], array![[1.0]]).unwrap();
+    let net = common::sigmoid2(array![[1.0, 1.0, -1.0, -1.0, -1.0]], array![[1.0]]).unwrap();
     let x = Array1::from_elem(5, 1e308);
     assert_eq!(net.value(x.view()).unwrap(), 0.5);
-    assert_eq!(net.mlp().output(x.view()).unwrap(), array![0.5]);
+    assert_eq!(net.output(x.view()).unwrap(), array![0.5]);
     for mode in MODES {
         // σ'(y1) = 0: no path reaches x.
         assert_eq!(
@@ -40,11 +42,11 @@ fn a_sum_that_passes_plus_infinity_keeps_its_sign() {
             "{mode}"
         );
         assert_eq!(
-            net.mlp().jacobian(x.view(), mode).unwrap(),
+            net.jacobian(x.view(), mode).unwrap(),
             Array2::zeros((1, 5))
         );
     }
-    let mlp = net.mlp();
+    let mlp = &net;
     assert_eq!(mlp.hvp(x.view(), x.view()).unwrap(), (zeros(5), zeros(5)));
     assert_eq!(mlp.hessian(x.view()).unwrap(), Array2::zeros((5, 5)));
     let (_, uj) = mlp.vjp(x.view(), array![1.0].view()).unwrap();
@@ -52,7 +54,7 @@ fn a_sum_that_passes_plus_infinity_keeps_its_sign() {
     let (f, dw) = mlp.value_and_weight_grads(x.view()).unwrap();
     // ∇_A f = σ'(y1)·(…)·xᵀ = 0; ∇_B f = σ'(y2)·σ(y1)ᵀ = ¼·0.
     assert_eq!(
-        (f, &dw[0], &dw[1]),
+        (f, &dw[0].weights, &dw[1].weights),
         (0.5, &Array2::zeros((1, 5)), &array![[0.0]])
     );
     // In a batch, beside an ordinary point.
@@ -68,9 +70,9 @@ fn a_sum_that_passes_plus_infinity_keeps_its_sign() {
 fn products_beyond_f64_that_cancel_give_the_exact_gradient() {
     // y1 = 1e308·1e308 − 1e308·1e308 = 0: σ(0) = ½, σ'(0) = ¼; y2 = 2·½ = 1.
     // ∇f = Aᵀ·(σ'(y1)·B·σ'(y2)) = (1e308, −1e308)·½σ'(1): finite, near f64's top.
-    let net = Network::new(array![[1e308, -1e308]], array![[2.0]]).unwrap();
+    let net = common::sigmoid2(array![[1e308, -1e308]], array![[2.0]]).unwrap();
     let x = array![1e308, 1e308];
-    let want_f = fwdrev::activation::sigmoid(1.0);
+    let want_f = common::sigmoid(1.0);
     let g = 1e308 * (0.5 * sigmoid_derivative(1.0));
     for mode in MODES {
         let (f, grad) = net.value_and_grad(x.view(), mode).unwrap();
@@ -116,7 +118,7 @@ fn values_beyond_f64_are_infinite_and_the_rest_exact() {
     // Linear: no curvature; ∇_W f = 1·xᵀ.
     assert_eq!(net.hessian(x.view()).unwrap(), Array2::zeros((2, 2)));
     let (_, dw) = net.value_and_weight_grads(x.view()).unwrap();
-    assert_eq!(dw[0], Array2::from_elem((2, 2), 1e308));
+    assert_eq!(dw[0].weights, Array2::from_elem((2, 2), 1e308));
 }
 
 #[test]
@@ -124,13 +126,15 @@ fn an_overflow_after_a_safe_forward_pass_is_recomputed() {
     // A's rows are equal, so σ(y1) has equal entries and y2 = B·σ(y1) = 0 for every x:
     // f ≡ 100·σ(0) = 50, ∇f = 0, ∇²f = 0. The forward pass is safe (‖A‖_∞·|x| = 0.7),
     // so the fast kernels run; but Aᵀ·z with z = σ'(0.7)·(2500, −2500) meets
-    // 7e305·554 = 3.9e308 = +inf, then −inf: NaN, which every call must catch and redo.
+    // 7e305·554 = 3.9e308 = +inf, then −inf: not finite, which every call must catch and
+    // redo.
     let a: Array2<f64> = array![[7e305], [7e305]];
     let b = Array2::from_shape_fn((100, 2), |(_, i)| if i == 0 { 100.0 } else { -100.0 });
     let x = array![1e-306];
     let z = b.t().dot(&Array1::from_elem(100, 0.25)) * sigmoid_derivative(0.7);
-    assert!(a.t().dot(&z)[0].is_nan(), "the plain computation fails");
-    let net = Network::new(a, b).unwrap();
+    // In plain f64 the sum meets +inf and −inf: NaN, or ±inf in a BLAS's order.
+    assert!(!a.t().dot(&z)[0].is_finite(), "the plain computation fails");
+    let net = common::sigmoid2(a, b).unwrap();
     // The exact results are 0; rounding allows ~ε times the terms' size (7e305·554 in
     // ∇f, 100·σ'·7e305 in J); NaN or inf fails.
     // (The tolerances are multiplied out from 1e−13 so that they do not overflow.)
@@ -142,7 +146,7 @@ fn an_overflow_after_a_safe_forward_pass_is_recomputed() {
             near_zero(g.as_slice().unwrap(), 1e-13 * 7e305 * 554.0),
             "{mode}: {g}"
         );
-        let j = net.mlp().jacobian(x.view(), mode).unwrap();
+        let j = net.jacobian(x.view(), mode).unwrap();
         assert!(
             near_zero(j.as_slice().unwrap(), 1e-13 * 7e305 * 25.0),
             "{mode}: {j}"
@@ -150,7 +154,7 @@ fn an_overflow_after_a_safe_forward_pass_is_recomputed() {
     }
     // The second-order terms (σ''·ẏ1·2500·7e305 ≈ 8.6e614) are beyond f64 themselves:
     // only the wide path gets these right, and there they cancel exactly.
-    let mlp = net.mlp();
+    let mlp = &net;
     assert_eq!(mlp.hvp(x.view(), array![1.0].view()).unwrap().1, zeros(1));
     assert_eq!(mlp.hessian(x.view()).unwrap(), array![[0.0]]);
     let (_, uj) = mlp.vjp(x.view(), Array1::ones(100).view()).unwrap();
@@ -174,16 +178,16 @@ fn the_wide_path_is_bit_identical_across_runs_and_threads() {
     // zero column of A: harmless, but it puts the bound beyond f64, so every call runs
     // wide; the other entries keep A·x moderate, so the gradient is informative.
     let d = 150;
-    let net = Network::<f64>::from_seed(d, d, d, 5).unwrap();
-    let mut a = net.a().mapv(|v| v * 1e306);
+    let net = common::seeded::<f64>(d, d, d, 5).unwrap();
+    let mut a = common::w(&net, 0).mapv(|v| v * 1e306);
     a.column_mut(0).fill(0.0);
-    let huge = Network::new(a, net.b().to_owned()).unwrap();
+    let huge = common::sigmoid2(a, common::w(&net, 1).to_owned()).unwrap();
     let mut x = fwdrev::random::standard_normal_vector::<f64>(d, 6).mapv(|v| v * 1e-307);
     x[0] = 1e308;
     let v = fwdrev::random::standard_normal_vector::<f64>(d, 7);
     let run = || {
         let (f, g) = huge.value_and_grad(x.view(), Mode::Forward).unwrap();
-        let (_, hv) = huge.mlp().hvp(x.view(), v.view()).unwrap();
+        let (_, hv) = huge.hvp(x.view(), v.view()).unwrap();
         let bits = |a: &Array1<f64>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
         (f.to_bits(), bits(&g), bits(&hv))
     };
@@ -285,7 +289,7 @@ proptest! {
         no_nan("hessian", &net.hessian(x).unwrap())?;
         let (_, dw) = net.value_and_weight_grads(x).unwrap();
         for d in &dw {
-            no_nan("weight grads", d)?;
+            no_nan("weight grads", &d.weights)?;
         }
         let xs = x.insert_axis(ndarray::Axis(1));
         let (fs, gs) = net.value_and_grad_batch(xs).unwrap();
@@ -298,7 +302,7 @@ proptest! {
     fn no_call_gives_nan_in_f32((net, x, v, _u) in network()) {
         // ×1e−270 maps ±1.8e308 to ±1.8e38, inside f32's range.
         let small = |v: f64| (v * 1e-270) as f32;
-        let layers = net.layers().iter().map(|l| (l.weights().mapv(small), l.activation())).collect();
+        let layers: Vec<_> = net.layers().iter().map(|l| (l.weights().mapv(small), l.activation())).collect();
         let net = Mlp::<f32>::new(layers).unwrap();
         let small = |a: &Array1<f64>| a.mapv(small);
         let (x, v) = (small(&x), small(&v));

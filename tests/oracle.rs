@@ -8,7 +8,9 @@
 //! inputs carry 6e-8 relative error amplified by the conditioning of the sums; 1e-4
 //! relative to the largest entry.
 
-use fwdrev::{npy, Mode, Network, Real};
+mod common;
+
+use fwdrev::{npy, Mode, Real};
 use ndarray::{Array1, Array2, ArrayD, Ix0, Ix1, Ix2};
 use std::path::PathBuf;
 
@@ -22,7 +24,7 @@ fn path(case: &str, file: &str) -> PathBuf {
 }
 
 fn load(case: &str, file: &str) -> ArrayD<f64> {
-    npy::read::<f64>(path(case, file)).unwrap_or_else(|e| panic!("{e}"))
+    npy::read::<f64, ndarray::IxDyn>(path(case, file)).unwrap_or_else(|e| panic!("{e}"))
 }
 
 struct Case {
@@ -68,7 +70,7 @@ fn rel_max(got: &Array1<f64>, want: &Array1<f64>) -> f64 {
 fn f64_value_and_gradient_match_pytorch_in_both_modes() {
     for name in CASES {
         let c = case(name);
-        let net = Network::new(c.a.clone(), c.b.clone()).unwrap();
+        let net = common::sigmoid2(c.a.clone(), c.b.clone()).unwrap();
         let f = net.value(c.x.view()).unwrap();
         assert!(
             ((f - c.f) / c.f).abs() <= 1e-13,
@@ -90,7 +92,7 @@ fn f64_forward_mode_with_many_panels_matches_pytorch() {
     for name in CASES {
         let c = case(name);
         let d = (c.a.nrows() + c.b.nrows()) * 8;
-        let net = Network::new(c.a, c.b).unwrap().with_memory_budget(3 * d);
+        let net = common::sigmoid2(c.a, c.b).unwrap().with_memory_budget(3 * d);
         let (_, g) = net.value_and_grad(c.x.view(), Mode::Forward).unwrap();
         let e = rel_max(&g, &c.grad);
         assert!(e <= 1e-12, "{name}: gradient error {e:e}");
@@ -103,7 +105,7 @@ fn saturating_case_matches_the_60_digit_reference_entry_by_entry() {
     // entries are ~1e-39. σ(1−σ) on a rounded σ is exactly 0 for t ≳ 37: every entry
     // must keep its own relative accuracy instead.
     let c = case("saturating");
-    let net = Network::new(c.a, c.b).unwrap();
+    let net = common::sigmoid2(c.a, c.b).unwrap();
     for mode in [Mode::Forward, Mode::Reverse] {
         let (_, g) = net.value_and_grad(c.x.view(), mode).unwrap();
         for (j, (&got, &want)) in g.iter().zip(&c.grad).enumerate() {
@@ -148,7 +150,7 @@ fn to_f32(a: &Array2<f64>) -> Array2<f32> {
 fn f32_matches_the_f64_oracle_loosely() {
     for name in CASES.iter().filter(|&&n| n != "saturating") {
         let c = case(name);
-        let net = Network::<f32>::new(to_f32(&c.a), to_f32(&c.b)).unwrap();
+        let net = common::sigmoid2::<f32>(to_f32(&c.a), to_f32(&c.b)).unwrap();
         let x = c.x.mapv(|v| v as f32);
         for mode in [Mode::Forward, Mode::Reverse] {
             let (f, g) = net.value_and_grad(x.view(), mode).unwrap();
@@ -167,7 +169,7 @@ fn f32_saturating_case_stays_finite_and_nonnegative_where_f64_underflows() {
     // In f32 the 1e-199 gradients underflow to 0 (below 1e-45): they must come out as
     // exact zeros or tiny finite numbers, never NaN, and agree with f64 where f64 is large.
     let c = case("saturating");
-    let net = Network::<f32>::new(to_f32(&c.a), to_f32(&c.b)).unwrap();
+    let net = common::sigmoid2::<f32>(to_f32(&c.a), to_f32(&c.b)).unwrap();
     let x = c.x.mapv(|v| v as f32);
     let (_, g) = net.value_and_grad(x.view(), Mode::Reverse).unwrap();
     let scale = c.grad.mapv(f64::abs).fold(0.0_f64, |m, &v| m.max(v));

@@ -1,9 +1,11 @@
 //! Forward vs reverse vs finite differences on random shapes (1, odd, panel-splitting),
 //! and the properties of σ that the stable forms promise.
 
-use fwdrev::activation::{sigmoid, sigmoid_and_derivative, sigmoid_derivative};
+mod common;
+
+use common::{sigmoid, sigmoid_and_derivative, sigmoid_derivative};
 use fwdrev::finite_difference::central_differences;
-use fwdrev::{random, Mode, Network};
+use fwdrev::{random, Mode};
 use ndarray::Array1;
 use proptest::prelude::*;
 
@@ -23,7 +25,7 @@ proptest! {
         seed in any::<u64>(), scale in 0.1f64..3.0, panels in 1usize..5,
     ) {
         let budget = (d1 + d2) * 8 * d0.div_ceil(panels);
-        let net = Network::<f64>::from_seed(d0, d1, d2, seed).unwrap().with_memory_budget(budget);
+        let net = common::seeded::<f64>(d0, d1, d2, seed).unwrap().with_memory_budget(budget);
         let x = random::standard_normal_vector::<f64>(d0, seed ^ 1).mapv(|v| v * scale);
         let (f_fwd, fwd) = net.value_and_grad(x.view(), Mode::Forward).unwrap();
         let (f_rev, rev) = net.value_and_grad(x.view(), Mode::Reverse).unwrap();
@@ -44,12 +46,12 @@ proptest! {
     /// (seen: d0 = 1, one entry summing terms 1e3× larger than itself).
     #[test]
     fn f32_follows_f64(d0 in 1usize..30, d1 in 1usize..30, d2 in 1usize..30, seed in any::<u64>()) {
-        let n64 = Network::<f64>::from_seed(d0, d1, d2, seed).unwrap();
-        let n32 = Network::<f32>::from_seed(d0, d1, d2, seed).unwrap();
-        prop_assert_eq!(n32.a(), n64.a().mapv(|v| v as f32));
+        let n64 = common::seeded::<f64>(d0, d1, d2, seed).unwrap();
+        let n32 = common::seeded::<f32>(d0, d1, d2, seed).unwrap();
+        prop_assert_eq!(common::w(&n32, 0), common::w(&n64, 0).mapv(|v| v as f32));
         let x = random::standard_normal_vector::<f64>(d0, seed);
         let (_, g64) = n64.value_and_grad(x.view(), Mode::Reverse).unwrap();
-        let (a, b) = (n64.a(), n64.b());
+        let (a, b) = (common::w(&n64, 0), common::w(&n64, 1));
         let y1 = a.dot(&x);
         let y2 = b.dot(&y1.mapv(sigmoid));
         let z = b.mapv(f64::abs).t().dot(&y2.mapv(sigmoid_derivative)) * y1.mapv(sigmoid_derivative);
@@ -112,8 +114,8 @@ fn sigmoid_never_overflows_and_its_derivative_keeps_the_tails() {
 #[test]
 fn huge_weights_give_finite_values_and_gradients() {
     // Entries up to ±1e300 saturate every unit: f is finite, ∇f is finite (mostly 0).
-    let net = Network::<f64>::from_seed(7, 5, 3, 9).unwrap();
-    let big = Network::new(net.a().mapv(|v| v * 1e300), net.b().mapv(|v| v * 1e300)).unwrap();
+    let net = common::seeded::<f64>(7, 5, 3, 9).unwrap();
+    let big = common::sigmoid2(common::w(&net, 0).mapv(|v| v * 1e300), common::w(&net, 1).mapv(|v| v * 1e300)).unwrap();
     let x = random::standard_normal_vector::<f64>(7, 9);
     for mode in [Mode::Forward, Mode::Reverse] {
         let (f, g) = big.value_and_grad(x.view(), mode).unwrap();
@@ -124,26 +126,26 @@ fn huge_weights_give_finite_values_and_gradients() {
 
 #[test]
 fn seeded_networks_are_reproducible_and_seed_dependent() {
-    let a = Network::<f64>::from_seed(50, 60, 40, 7).unwrap();
-    let b = Network::<f64>::from_seed(50, 60, 40, 7).unwrap();
-    let c = Network::<f64>::from_seed(50, 60, 40, 8).unwrap();
-    assert_eq!(a.a(), b.a());
-    assert_eq!(a.b(), b.b());
-    assert_ne!(a.a(), c.a());
+    let a = common::seeded::<f64>(50, 60, 40, 7).unwrap();
+    let b = common::seeded::<f64>(50, 60, 40, 7).unwrap();
+    let c = common::seeded::<f64>(50, 60, 40, 8).unwrap();
+    assert_eq!(common::w(&a, 0), common::w(&b, 0));
+    assert_eq!(common::w(&a, 1), common::w(&b, 1));
+    assert_ne!(common::w(&a, 0), common::w(&c, 0));
     // Standard normal: mean ≈ 0, variance ≈ 1 over 3000 draws (5σ bounds).
-    let n = a.a().len() as f64;
-    let mean = a.a().sum() / n;
-    let var = a.a().mapv(|v| (v - mean).powi(2)).sum() / n;
+    let n = common::w(&a, 0).len() as f64;
+    let mean = common::w(&a, 0).sum() / n;
+    let var = common::w(&a, 0).mapv(|v| (v - mean).powi(2)).sum() / n;
     assert!(mean.abs() < 5.0 / n.sqrt() && (var - 1.0).abs() < 5.0 * (2.0 / n).sqrt());
     // A row is the same whatever the matrix's width beyond it: rows are streams.
-    let wide = Network::<f64>::from_seed(50, 61, 40, 7).unwrap();
-    assert_eq!(wide.a().row(3), a.a().row(3));
+    let wide = common::seeded::<f64>(50, 61, 40, 7).unwrap();
+    assert_eq!(common::w(&wide, 0).row(3), common::w(&a, 0).row(3));
 }
 
 #[test]
 fn results_are_bit_identical_across_runs_at_parallel_sizes() {
     // Large enough that the GEMVs, the row scaling and the GEMM all split across threads.
-    let net = Network::<f64>::from_seed(700, 650, 600, 3)
+    let net = common::seeded::<f64>(700, 650, 600, 3)
         .unwrap()
         .with_memory_budget(4 << 20);
     let x = random::standard_normal_vector::<f64>(700, 3);

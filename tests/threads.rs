@@ -1,7 +1,9 @@
 //! One thread count for rayon and the BLAS (its own test binary: rayon's global pool is
 //! built once per process).
 
-use fwdrev::{set_threads, threads, Error, Mode, Network};
+mod common;
+
+use fwdrev::{set_threads, threads, Error, Mode};
 
 #[test]
 fn one_setting_governs_the_pool_and_a_second_count_is_refused() {
@@ -25,7 +27,7 @@ fn one_setting_governs_the_pool_and_a_second_count_is_refused() {
         assert!(detail.contains(", 1 BLAS threads"), "{detail}");
     }
     // And one thread computes what two would (fixed reduction orders).
-    let net = Network::<f64>::from_seed(300, 400, 300, 0).unwrap();
+    let net = common::seeded::<f64>(300, 400, 300, 0).unwrap();
     let x = fwdrev::random::standard_normal_vector::<f64>(300, 0);
     let (f, g) = net.value_and_grad(x.view(), Mode::Reverse).unwrap();
     assert!(f.is_finite() && g.iter().all(|v| v.is_finite()));

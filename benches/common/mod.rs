@@ -5,7 +5,7 @@
 /// only with a registered font.
 pub fn prepare() {
     // OpenBLAS on a CPU newer than itself picks SSE3 kernels; restart with the right ones.
-    fwdrev::linalg::reexec_with_openblas_coretype();
+    fwdrev::backend::restart_with_best_kernels();
     let font = include_bytes!("../../assets/DejaVuSans.ttf");
     for style in [
         plotters::style::FontStyle::Normal,

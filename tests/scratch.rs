@@ -1,0 +1,304 @@
+//! The `_into` calls with caller-owned scratch and `Par`: the plain calls' results bit
+//! for bit, within the scratch `scratch_len` names; typed errors for outputs of the
+//! wrong shape; threads sharing one network; strided arrays; weights kept, not copied.
+
+mod common;
+
+use fwdrev::{random, Activation, Call, Error, Layer, LayerGrad, Mlp, Mode, Par, Scratch};
+use ndarray::{Array1, Array2, ShapeBuilder};
+use std::num::NonZeroUsize;
+
+const MODES: [Mode; 3] = [Mode::Forward, Mode::Reverse, Mode::Auto];
+
+/// Networks that exercise every path: panels under a small budget, sizes that split
+/// work over threads, biases, a bottleneck, one layer.
+fn nets() -> Vec<Mlp<f64>> {
+    let scaled = |widths: &[usize], acts: &[Activation], bias: bool, seed: u64| {
+        let layers: Vec<Layer<f64>> = widths
+            .windows(2)
+            .enumerate()
+            .map(|(k, w)| {
+                let m = random::standard_normal::<f64>(w[1], w[0], seed, (k as u64) << 32)
+                    / (w[0] as f64).sqrt();
+                let layer = Layer::new(m, acts[k % acts.len()]);
+                match bias {
+                    true => layer.with_bias(random::standard_normal_vector(w[1], seed + k as u64)),
+                    false => layer,
+                }
+            })
+            .collect();
+        Mlp::new(layers).unwrap()
+    };
+    vec![
+        common::seeded::<f64>(90, 70, 50, 5)
+            .unwrap()
+            .with_memory_budget(40 * 120 * 8),
+        scaled(&[30, 40, 3, 40, 30], &Activation::ALL, true, 1),
+        scaled(&[300, 280, 260], &[Activation::Tanh, Activation::Gelu], true, 2),
+        scaled(&[25, 17], &[Activation::Silu], true, 3).with_memory_budget(4096),
+    ]
+}
+
+/// Every call's results, through the plain calls.
+fn plain(net: &Mlp<f64>, seed: u64) -> Vec<Vec<f64>> {
+    let w = net.widths();
+    let (d0, dl) = (w[0], w[w.len() - 1]);
+    let x = random::standard_normal_vector::<f64>(d0, seed);
+    let v = random::standard_normal_vector::<f64>(d0, seed + 1);
+    let u = random::standard_normal_vector::<f64>(dl, seed + 2);
+    let xs = random::standard_normal::<f64>(d0, 5, seed, 1 << 62);
+    let mut out = vec![net.output(x.view()).unwrap().to_vec(), vec![net.value(x.view()).unwrap()]];
+    for mode in MODES {
+        let (f, g) = net.value_and_grad(x.view(), mode).unwrap();
+        out.push([vec![f], g.to_vec()].concat());
+        out.push(net.jacobian(x.view(), mode).unwrap().into_raw_vec_and_offset().0);
+    }
+    let (o, jv) = net.jvp(x.view(), v.view()).unwrap();
+    out.push([o.to_vec(), jv.to_vec()].concat());
+    let (o, uj) = net.vjp(x.view(), u.view()).unwrap();
+    out.push([o.to_vec(), uj.to_vec()].concat());
+    let (g, hv) = net.hvp(x.view(), v.view()).unwrap();
+    out.push([g.to_vec(), hv.to_vec()].concat());
+    out.push(net.hessian(x.view()).unwrap().into_raw_vec_and_offset().0);
+    let (f, dw) = net.value_and_weight_grads(x.view()).unwrap();
+    out.push(flatten(f, &dw));
+    let (fs, gs) = net.value_and_grad_batch(xs.view()).unwrap();
+    out.push([fs.to_vec(), gs.t().iter().copied().collect()].concat());
+    out
+}
+
+fn flatten(f: f64, dw: &[LayerGrad<f64>]) -> Vec<f64> {
+    let mut v = vec![f];
+    for g in dw {
+        v.extend(g.weights.iter());
+        v.extend(g.bias.iter().flatten());
+    }
+    v
+}
+
+/// Every call's results through the `_into` calls, each with a scratch of exactly its
+/// `scratch_len` (asserted not to grow), or all with `shared`.
+fn into(net: &Mlp<f64>, seed: u64, par: Par, mut shared: Option<&mut Scratch<f64>>) -> Vec<Vec<f64>> {
+    let w = net.widths();
+    let (d0, dl) = (w[0], w[w.len() - 1]);
+    let x = random::standard_normal_vector::<f64>(d0, seed);
+    let v = random::standard_normal_vector::<f64>(d0, seed + 1);
+    let u = random::standard_normal_vector::<f64>(dl, seed + 2);
+    let xs = random::standard_normal::<f64>(d0, 5, seed, 1 << 62);
+    let mut out = Vec::new();
+    let mut with = |call: Call, f: &mut dyn FnMut(&mut Scratch<f64>) -> Vec<f64>| {
+        let r = match shared.as_deref_mut() {
+            Some(s) => f(s),
+            None => {
+                let mut s = Scratch::with_len(net.scratch_len(call).unwrap()).unwrap();
+                let len = s.len();
+                let r = f(&mut s);
+                assert_eq!(s.len(), len, "{call:?}: the scratch grew");
+                r
+            }
+        };
+        out.push(r);
+    };
+    with(Call::Output, &mut |s| {
+        let mut o = Array1::zeros(dl);
+        net.output_into(x.view(), o.view_mut(), par, s).unwrap();
+        o.to_vec()
+    });
+    with(Call::Value, &mut |s| vec![net.value_into(x.view(), par, s).unwrap()]);
+    for mode in MODES {
+        with(Call::Grad(mode), &mut |s| {
+            let mut g = Array1::zeros(d0);
+            let f = net.value_and_grad_into(x.view(), mode, g.view_mut(), par, s).unwrap();
+            [vec![f], g.to_vec()].concat()
+        });
+        let plan = net.plan(mode);
+        with(Call::Jacobian(&plan), &mut |s| {
+            let mut j = Array2::zeros((dl, d0));
+            net.jacobian_into(x.view(), &plan, j.view_mut(), par, s).unwrap();
+            j.into_raw_vec_and_offset().0
+        });
+    }
+    with(Call::Jvp, &mut |s| {
+        let (mut o, mut jv) = (Array1::zeros(dl), Array1::zeros(dl));
+        net.jvp_into(x.view(), v.view(), o.view_mut(), jv.view_mut(), par, s).unwrap();
+        [o.to_vec(), jv.to_vec()].concat()
+    });
+    with(Call::Vjp, &mut |s| {
+        let (mut o, mut uj) = (Array1::zeros(dl), Array1::zeros(d0));
+        net.vjp_into(x.view(), u.view(), o.view_mut(), uj.view_mut(), par, s).unwrap();
+        [o.to_vec(), uj.to_vec()].concat()
+    });
+    with(Call::Hvp, &mut |s| {
+        let (mut g, mut hv) = (Array1::zeros(d0), Array1::zeros(d0));
+        net.hvp_into(x.view(), v.view(), g.view_mut(), hv.view_mut(), par, s).unwrap();
+        [g.to_vec(), hv.to_vec()].concat()
+    });
+    with(Call::Hessian, &mut |s| {
+        let mut h = Array2::zeros((d0, d0));
+        net.hessian_into(x.view(), h.view_mut(), par, s).unwrap();
+        h.into_raw_vec_and_offset().0
+    });
+    with(Call::WeightGrads, &mut |s| {
+        let mut dw: Vec<LayerGrad<f64>> = net
+            .layers()
+            .iter()
+            .map(|l| LayerGrad {
+                weights: Array2::zeros(l.weights().dim()),
+                bias: l.bias().map(|b| Array1::zeros(b.len())),
+            })
+            .collect();
+        let f = net.value_and_weight_grads_into(x.view(), &mut dw, par, s).unwrap();
+        flatten(f, &dw)
+    });
+    with(Call::Batch(5), &mut |s| {
+        let (mut f, mut g) = (Array1::zeros(5), Array2::zeros((d0, 5)));
+        net.value_and_grad_batch_into(xs.view(), f.view_mut(), g.view_mut(), par, s)
+            .unwrap();
+        [f.to_vec(), g.t().iter().copied().collect()].concat()
+    });
+    out
+}
+
+fn bits(v: &[Vec<f64>]) -> Vec<Vec<u64>> {
+    v.iter().map(|r| r.iter().map(|x| x.to_bits()).collect()).collect()
+}
+
+#[test]
+fn into_calls_with_exact_scratch_equal_the_plain_calls_bit_for_bit() {
+    for (i, net) in nets().iter().enumerate() {
+        let want = bits(&plain(net, i as u64));
+        assert_eq!(bits(&into(net, i as u64, Par::Rayon, None)), want, "net {i}");
+        // One scratch for every call, in turn: it grows to the largest, and serves all.
+        let mut shared = Scratch::new();
+        for _ in 0..2 {
+            let got = into(net, i as u64, Par::Rayon, Some(&mut shared));
+            assert_eq!(bits(&got), want, "net {i}, shared scratch");
+        }
+        // Par::Threads(1) runs the same pieces on one thread.
+        let one = Par::Threads(NonZeroUsize::new(1).unwrap());
+        assert_eq!(bits(&into(net, i as u64, one, None)), want, "net {i}, one thread");
+    }
+}
+
+/// Par::Seq runs the same pieces on the calling thread and every GEMV on the crate's
+/// kernels: bit-identical where those serve the parallel call too (the pure-Rust build,
+/// and below 64k weights with a BLAS); else the BLAS's GEMV sums in another order, and
+/// the results agree to the rounding of those sums (1e-13 relative to each result's
+/// largest entry: d ≤ 300 terms of size ≤ 1).
+#[test]
+fn sequential_calls_give_the_parallel_results() {
+    for (i, net) in nets().iter().enumerate() {
+        let want = plain(net, i as u64);
+        let got = into(net, i as u64, Par::Seq, None);
+        let small = net.layers().iter().all(|l| l.weights().len() < 1 << 16);
+        if fwdrev::backend().name == "pure-rust" || small {
+            assert_eq!(bits(&got), bits(&want), "net {i}");
+            continue;
+        }
+        for (g, w) in got.iter().zip(&want) {
+            let scale = w.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+            let err = g.iter().zip(w).fold(0.0_f64, |m, (a, b)| m.max((a - b).abs()));
+            assert!(err <= 1e-13 * scale, "net {i}: {err:e} of {scale:e}");
+        }
+    }
+}
+
+#[test]
+fn outputs_of_the_wrong_shape_are_refused_with_their_shapes() {
+    let net = common::seeded::<f32>(6, 5, 4, 0).unwrap();
+    let x = Array1::zeros(6);
+    let mut s = Scratch::new();
+    let mut short = Array1::zeros(5);
+    let e = net
+        .value_and_grad_into(x.view(), Mode::Forward, short.view_mut(), Par::Seq, &mut s)
+        .unwrap_err();
+    assert!(matches!(e, Error::Shape { .. }) && e.to_string().contains("(5,)"), "{e}");
+    let mut j = Array2::zeros((4, 5));
+    let plan = net.plan(Mode::Auto);
+    let e = net
+        .jacobian_into(x.view(), &plan, j.view_mut(), Par::Seq, &mut s)
+        .unwrap_err();
+    assert!(e.to_string().contains("(4, 6)") && e.to_string().contains("(4, 5)"), "{e}");
+    let other = common::seeded::<f32>(6, 5, 3, 0).unwrap().plan(Mode::Auto);
+    let mut j = Array2::zeros((4, 6));
+    let e = net
+        .jacobian_into(x.view(), &other, j.view_mut(), Par::Seq, &mut s)
+        .unwrap_err();
+    assert!(e.to_string().contains("(6, 5, 3)"), "{e}");
+    let mut dw = vec![LayerGrad {
+        weights: Array2::zeros((5, 6)),
+        bias: None,
+    }];
+    let e = net
+        .value_and_weight_grads_into(x.view(), &mut dw, Par::Seq, &mut s)
+        .unwrap_err();
+    assert!(e.to_string().contains("one gradient per layer"), "{e}");
+}
+
+#[test]
+fn threads_sharing_one_network_get_the_single_thread_results() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Mlp<f64>>();
+    let net = common::seeded::<f64>(300, 280, 260, 1).unwrap();
+    let xs: Vec<Array1<f64>> = (0..4)
+        .map(|s| random::standard_normal_vector(300, s))
+        .collect();
+    let want: Vec<_> = xs
+        .iter()
+        .map(|x| net.value_and_grad(x.view(), Mode::Reverse).unwrap())
+        .collect();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..5 {
+                    for (x, w) in xs.iter().zip(&want) {
+                        assert_eq!(&net.value_and_grad(x.view(), Mode::Reverse).unwrap(), w);
+                        let (f, _) = net.value_and_grad(x.view(), Mode::Forward).unwrap();
+                        assert_eq!(f, w.0);
+                    }
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn strided_inputs_and_outputs_give_the_contiguous_results_bit_for_bit() {
+    // x as a column of a row-major matrix, grad as a column of another: neither is
+    // contiguous; x is copied into the scratch first, so the results are the same bits.
+    let net = common::seeded::<f64>(70, 60, 50, 8).unwrap();
+    let xs = random::standard_normal::<f64>(70, 3, 4, 0);
+    let mut gs = Array2::<f64>::zeros((70, 3));
+    let mut s = Scratch::new();
+    for mode in MODES {
+        let x = xs.column(1);
+        assert!(x.as_slice().is_none());
+        let want = net.value_and_grad(x.to_owned().view(), mode).unwrap();
+        assert_eq!(net.value_and_grad(x, mode).unwrap(), want);
+        let f = net
+            .value_and_grad_into(x, mode, gs.column_mut(2), Par::Rayon, &mut s)
+            .unwrap();
+        assert_eq!((f, gs.column(2).to_owned()), want);
+    }
+    // X in column-major order: the same bits as row-major (one layout inside).
+    let xf = Array2::from_shape_vec((70, 3).f(), xs.t().iter().copied().collect()).unwrap();
+    assert_eq!(xf, xs);
+    assert_eq!(
+        net.value_and_grad_batch(xf.view()).unwrap(),
+        net.value_and_grad_batch(xs.view()).unwrap()
+    );
+}
+
+#[test]
+fn row_major_weights_are_kept_not_copied() {
+    // A copy would briefly double the weights' memory (1 GiB at d = 8000).
+    let a = random::standard_normal::<f64>(30, 20, 1, 0);
+    let b = random::standard_normal::<f64>(10, 30, 1, 99);
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let net = common::sigmoid2(a, b).unwrap();
+    assert_eq!((common::w(&net, 0).as_ptr(), common::w(&net, 1).as_ptr()), (pa, pb));
+    // A column-major matrix is stored row-major, with the same values.
+    let af = random::standard_normal::<f64>(20, 30, 1, 0).reversed_axes();
+    let net = common::sigmoid2(af.clone(), common::w(&net, 1).to_owned()).unwrap();
+    assert!(common::w(&net, 0).is_standard_layout() && common::w(&net, 0) == af);
+}
