@@ -1,6 +1,6 @@
 //! Memory accounting: requests that cannot fit are refused before they allocate.
 
-use crate::{Error, Result};
+use crate::{Error, Real, Result};
 
 /// Bytes the operating system says can still be allocated (`MemAvailable` on Linux),
 /// or `None` where that cannot be read.
@@ -40,8 +40,10 @@ pub(crate) fn ensure_fits(what: impl FnOnce() -> String, bytes: Option<u64>) -> 
 }
 
 /// `n` zeros, refused before allocating (as [`ensure_fits`]) or when the allocator says
-/// no: [`Error::TooLarge`] naming `what`, never an abort.
-pub(crate) fn try_vec<T: Clone + Default>(
+/// no: [`Error::TooLarge`] naming `what`, never an abort. The zeros come from the
+/// allocator's zeroed pages (calloc), as `vec![0.0; n]`'s do: a large result is not
+/// written twice.
+pub(crate) fn try_vec<T: Real>(
     what: impl FnOnce() -> String,
     n: usize,
     bytes: Option<u64>,
@@ -49,12 +51,22 @@ pub(crate) fn try_vec<T: Clone + Default>(
     let what = std::cell::Cell::new(Some(what));
     let name = || what.take().map_or_else(String::new, |f| f());
     ensure_fits(name, bytes)?;
-    let mut v = Vec::new();
-    v.try_reserve_exact(n).map_err(|_| Error::TooLarge {
+    let refused = || Error::TooLarge {
         what: name(),
         needed: bytes.unwrap_or(u64::MAX),
         available: available_bytes().unwrap_or(0),
-    })?;
-    v.resize(n, T::default());
-    Ok(v)
+    };
+    let layout = std::alloc::Layout::array::<T>(n).map_err(|_| refused())?;
+    if layout.size() == 0 {
+        return Ok(Vec::new());
+    }
+    // SAFETY: a non-zero layout; all-zero bits are 0.0 in f32 and f64, so the n values
+    // are initialised, and the Vec owns the block with the layout it was made with.
+    unsafe {
+        let ptr = std::alloc::alloc_zeroed(layout).cast::<T>();
+        if ptr.is_null() {
+            return Err(refused());
+        }
+        Ok(Vec::from_raw_parts(ptr, n, n))
+    }
 }

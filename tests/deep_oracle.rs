@@ -1,7 +1,7 @@
 //! The general network against independent references: PyTorch's torch.func
-//! (tests/data/deep) for every call of issue 4 on networks of mixed activations and
-//! depths, and 50-digit mpmath (tests/data/extreme) for entries up to ±1.7e308, where
-//! sums of products leave f64's range (see each folder's README).
+//! (tests/data/deep) for every call on networks of mixed activations (SiLU and GELU
+//! among them), depths and biases, and 50-digit mpmath (tests/data/extreme) for entries
+//! up to ±1.7e308, where sums of products leave f64's range (see each folder's README).
 //!
 //! Tolerance: max-abs error / max-abs reference ≤ 1e-12 (as for the two-layer oracle:
 //! different summation orders of ≤ 12-term sums differ by ~1e-15 relative; 1e-12 still
@@ -36,7 +36,7 @@ fn assert_close(got: &ArrayD<f64>, want: &ArrayD<f64>, what: &str) {
 
 #[test]
 fn every_call_matches_torch_func() {
-    for case in ["mixed", "bottleneck", "one_layer"] {
+    for case in ["mixed", "bottleneck", "one_layer", "biased", "some_biases", "tails"] {
         check("deep", case);
     }
 }
@@ -54,6 +54,11 @@ fn check(root: &str, case: &str) {
             .unwrap_or_else(|e| panic!("{e}"))
     };
     let acts = std::fs::read_to_string(dir(root, case).join("activations.txt")).unwrap();
+    let bias = |k: usize| {
+        let file = format!("b{}", k + 1);
+        let exists = dir(root, case).join(format!("{file}.npy")).exists();
+        exists.then(|| load(&file).into_dimensionality::<Ix1>().unwrap())
+    };
     let layers = acts
         .lines()
         .enumerate()
@@ -61,7 +66,7 @@ fn check(root: &str, case: &str) {
             let w = load(&format!("W{}", k + 1))
                 .into_dimensionality::<Ix2>()
                 .unwrap();
-            (w, name.parse::<Activation>().expect("a known activation"))
+            (w, bias(k), name.parse::<Activation>().expect("a known activation"))
         })
         .collect::<Vec<_>>();
     let net = Mlp::new(layers).unwrap();
@@ -93,5 +98,10 @@ fn check(root: &str, case: &str) {
     for (k, dw) in dws.into_iter().enumerate() {
         let name = format!("dW{}", k + 1);
         assert_close(&dw.weights.into_dyn(), &load(&name), &c(&name));
+        let name = format!("db{}", k + 1);
+        match dw.bias {
+            Some(db) => assert_close(&db.into_dyn(), &load(&name), &c(&name)),
+            None => assert!(!dir(root, case).join(format!("{name}.npy")).exists()),
+        }
     }
 }

@@ -218,10 +218,12 @@ fn entry() -> impl Strategy<Value = f64> {
     ]
 }
 
+/// Networks of 1–3 layers, widths 1–5, any activation, a bias (of huge entries too) on
+/// about half the layers.
 fn network() -> impl Strategy<Value = (Mlp<f64>, Array1<f64>, Array1<f64>, Array1<f64>)> {
     (
         prop::collection::vec(1usize..6, 2..5),
-        prop::collection::vec(0usize..5, 4),
+        prop::collection::vec(0..Activation::ALL.len(), 4),
     )
         .prop_flat_map(|(widths, acts)| {
             let layers: Vec<_> = widths
@@ -229,8 +231,14 @@ fn network() -> impl Strategy<Value = (Mlp<f64>, Array1<f64>, Array1<f64>, Array
                 .enumerate()
                 .map(|(k, w)| {
                     let (act, rows, cols) = (Activation::ALL[acts[k]], w[1], w[0]);
-                    prop::collection::vec(entry(), rows * cols)
-                        .prop_map(move |v| (Array2::from_shape_vec((rows, cols), v).unwrap(), act))
+                    (
+                        prop::collection::vec(entry(), rows * cols),
+                        prop::option::of(prop::collection::vec(entry(), rows)),
+                    )
+                        .prop_map(move |(v, b)| {
+                            let w = Array2::from_shape_vec((rows, cols), v).unwrap();
+                            (w, b.map(Array1::from), act)
+                        })
                 })
                 .collect();
             let (d0, d_out) = (widths[0], widths[widths.len() - 1]);
@@ -290,6 +298,7 @@ proptest! {
         let (_, dw) = net.value_and_weight_grads(x).unwrap();
         for d in &dw {
             no_nan("weight grads", &d.weights)?;
+            no_nan("bias grads", d.bias.iter().flatten())?;
         }
         let xs = x.insert_axis(ndarray::Axis(1));
         let (fs, gs) = net.value_and_grad_batch(xs).unwrap();
@@ -302,7 +311,11 @@ proptest! {
     fn no_call_gives_nan_in_f32((net, x, v, _u) in network()) {
         // ×1e−270 maps ±1.8e308 to ±1.8e38, inside f32's range.
         let small = |v: f64| (v * 1e-270) as f32;
-        let layers: Vec<_> = net.layers().iter().map(|l| (l.weights().mapv(small), l.activation())).collect();
+        let layers: Vec<_> = net
+            .layers()
+            .iter()
+            .map(|l| (l.weights().mapv(small), l.bias().map(|b| b.mapv(small)), l.activation()))
+            .collect();
         let net = Mlp::<f32>::new(layers).unwrap();
         let small = |a: &Array1<f64>| a.mapv(small);
         let (x, v) = (small(&x), small(&v));

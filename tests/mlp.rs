@@ -10,7 +10,7 @@
 
 mod common;
 
-use fwdrev::{npy, Activation, Error, Mlp, Mode};
+use fwdrev::{npy, Activation, Error, Layer, Mlp, Mode};
 use ndarray::{Array1, Array2, ArrayD, Axis, Ix1, Ix2};
 use std::path::PathBuf;
 
@@ -41,29 +41,48 @@ fn vector(n: usize, seed: u64) -> Array1<f64> {
 }
 
 /// Small deep networks of every activation, with weights scaled by 1/√fan-in so that
-/// nothing saturates and finite differences see every layer.
+/// nothing saturates and finite differences see every layer; each once without biases
+/// and once with a bias on every other layer (N(0, 0.5²) entries).
 fn nets() -> Vec<Mlp<f64>> {
     let shapes: &[&[usize]] = &[&[7, 5], &[6, 9, 4], &[5, 8, 3, 7, 6], &[12, 12, 2, 12, 12]];
     let mut out = Vec::new();
     for (i, widths) in shapes.iter().enumerate() {
         for act in Activation::ALL {
-            let layers = widths
-                .windows(2)
-                .enumerate()
-                .map(|(k, w)| {
+            for biased in [false, true] {
+                let layers = widths.windows(2).enumerate().map(|(k, w)| {
                     let m = fwdrev::random::standard_normal::<f64>(
                         w[1],
                         w[0],
                         i as u64,
                         k as u64 * 100,
                     );
-                    (m / (w[0] as f64).sqrt(), act)
-                })
-                .collect::<Vec<_>>();
-            out.push(Mlp::new(layers).unwrap());
+                    let layer = Layer::new(m / (w[0] as f64).sqrt(), act);
+                    match biased && k % 2 == 0 {
+                        true => layer.with_bias(vector(w[1], 50 + k as u64) * 0.5),
+                        false => layer,
+                    }
+                });
+                out.push(Mlp::new(layers).unwrap());
+            }
         }
     }
     out
+}
+
+/// `net` with one parameter moved by t: W_k[i, j], or b_k[i] when `j` is None.
+fn nudged(net: &Mlp<f64>, k: usize, i: usize, j: Option<usize>, t: f64) -> Mlp<f64> {
+    let layers = net.layers().iter().enumerate().map(|(m, l)| {
+        let (mut w, mut b) = (l.weights().to_owned(), l.bias().map(|b| b.to_owned()));
+        if m == k {
+            match (j, &mut b) {
+                (Some(j), _) => w[[i, j]] += t,
+                (None, Some(b)) => b[i] += t,
+                (None, None) => unreachable!("no bias to move"),
+            }
+        }
+        (w, b, l.activation())
+    });
+    Mlp::new(layers).unwrap()
 }
 
 /// Central differences of F along each input: the Jacobian column by column.
@@ -220,34 +239,22 @@ fn weight_gradients_agree_with_finite_differences() {
         let (f, grads) = net.value_and_weight_grads(x.view()).unwrap();
         assert_eq!(f, net.value(x.view()).unwrap());
         let h = f64::EPSILON.cbrt();
+        let act = net.layers()[0].activation();
         for (k, g) in grads.iter().enumerate() {
             assert_eq!(g.weights.dim(), net.layers()[k].weights().dim());
-            let mut fd = Array2::zeros(g.weights.dim());
-            for ((i, j), d) in fd.indexed_iter_mut() {
-                let f_at = |t: f64| {
-                    let layers = net
-                        .layers()
-                        .iter()
-                        .enumerate()
-                        .map(|(m, l)| {
-                            let mut w = l.weights().to_owned();
-                            if m == k {
-                                w[[i, j]] += t;
-                            }
-                            (w, l.activation())
-                        })
-                        .collect::<Vec<_>>();
-                    Mlp::new(layers).unwrap().value(x.view()).unwrap()
-                };
-                *d = (f_at(h) - f_at(-h)) / (2.0 * h);
+            let fd_at = |i, j| {
+                let f_at = |t| nudged(&net, k, i, j, t).value(x.view()).unwrap();
+                (f_at(h) - f_at(-h)) / (2.0 * h)
+            };
+            let fd = Array2::from_shape_fn(g.weights.dim(), |(i, j)| fd_at(i, Some(j)));
+            let err = rel(&g.weights, &fd);
+            assert!(err <= 1e-6, "{widths:?} {act} layer {}: {err}", k + 1);
+            assert_eq!(g.bias.is_some(), net.layers()[k].bias().is_some());
+            if let Some(db) = &g.bias {
+                let fd = Array1::from_shape_fn(db.len(), |i| fd_at(i, None));
+                let err = rel(db, &fd);
+                assert!(err <= 1e-6, "{widths:?} {act} layer {} bias: {err}", k + 1);
             }
-            let act = net.layers()[0].activation();
-            assert!(
-                rel(&g.weights, &fd) <= 1e-6,
-                "{widths:?} {act} layer {}: {}",
-                k + 1,
-                rel(&g.weights, &fd)
-            );
         }
     }
 }

@@ -13,7 +13,7 @@
 //!
 //! Products whose own bound fits (‖W‖_∞·max|a| + max|b| or ‖W‖_∞·Σ|g| within range) run
 //! in plain f64; the rest term by term. Scalar code, allocating as it goes: with one
-//! layer's weights at ~1e306 a gradient costs ~9× a fast one (benches/wide.rs).
+//! layer's weights at ~1e306 a gradient costs several fast ones (docs/measured.md).
 
 mod number;
 
