@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference cases with entries up to ±1.7e308, computed in 50-digit mpmath.
 
-Same files as tests/data/deep (see scripts/deep_oracle.py), written to
+Same files as tests/data/deep (see scripts/deep_oracle.py, biases included), written to
 tests/data/extreme/<case>/. mpmath has no exponent range to overflow, so every
 reference is the exact value rounded once to float64: ±inf only where the exact value
 is beyond it. The activations' slopes follow the crate's f64 semantics (flushed to 0
@@ -25,7 +25,11 @@ FLUSH = EPS * mp.sqrt(TINY)
 
 
 def flush(s):
-    return mp.mpf(0) if s < FLUSH else s
+    return mp.mpf(0) if abs(s) < FLUSH else s
+
+
+def flush_value(v):
+    return mp.mpf(0) if abs(v) < TINY else v
 
 
 def act(name, t):
@@ -47,13 +51,28 @@ def act(name, t):
         return (t, mp.mpf(1), mp.mpf(0)) if t > 0 else (mp.mpf(0), mp.mpf(0), mp.mpf(0))
     if name == "identity":
         return t, mp.mpf(1), mp.mpf(0)
+    if name == "silu":
+        e = mp.exp(-abs(t))
+        s = 1 / (1 + e) if t >= 0 else e / (1 + e)
+        ds = e / (1 + e) ** 2
+        return flush_value(t * s), flush(s + t * ds), flush(ds * (2 + t * (1 - 2 * s)))
+    if name == "gelu":
+        # Beyond |t| = 40 (mpmath's erfc fails on huge arguments): Φ = 1 above to within
+        # 1e-350, and below every term is under 1e-340, flushed to 0 as in f64.
+        if t > 40:
+            return t, mp.mpf(1), mp.mpf(0)
+        if t < -40:
+            return mp.mpf(0), mp.mpf(0), mp.mpf(0)
+        phi = mp.erfc(-t / mp.sqrt(2)) / 2
+        p = mp.exp(-t * t / 2) / mp.sqrt(2 * mp.pi)
+        return flush_value(t * phi), flush(phi + t * p), flush(p * (2 - t * t))
     raise ValueError(name)
 
 
-def matvec(w, a, cond):
+def matvec(w, a, cond, b=None):
     out = []
-    for row in w:
-        terms = [wi * ai for wi, ai in zip(row, a)]
+    for i, row in enumerate(w):
+        terms = [wi * ai for wi, ai in zip(row, a)] + ([b[i]] if b is not None else [])
         total = mp.fsum(terms)
         cond.append((mp.fsum(abs(t) for t in terms), abs(total)))
         out.append(total)
@@ -64,11 +83,11 @@ def t(w):
     return [list(col) for col in zip(*w)]
 
 
-def evaluate(ws, acts, x, v, u):
+def evaluate(ws, bs, acts, x, v, u):
     cond = []
     a, hs, ys, s, c = x, [], [], [], []
-    for w, name in zip(ws, acts):
-        y = matvec(w, a, cond)
+    for w, b, name in zip(ws, bs, acts):
+        y = matvec(w, a, cond, b)
         trip = [act(name, yi) for yi in y]
         a = [p[0] for p in trip]
         ys.append(y)
@@ -129,6 +148,8 @@ def evaluate(ws, acts, x, v, u):
     for k in range(L):
         a_in = x if k == 0 else hs[k - 1]
         out[f"dW{k + 1}"] = [[gi * ai for ai in a_in] for gi in gs[k]]
+        if bs[k] is not None:
+            out[f"db{k + 1}"] = gs[k]
     return out, cond
 
 
@@ -152,7 +173,7 @@ def case_adjoint(rng):
     A = rng.uniform(0.5, 1.0, (8, 5)) * np.where(rng.random((8, 5)) < 0.5, -1, 1) * 1.7e308
     x = rng.standard_normal(5) * 1e-308
     B = rng.standard_normal((6, 8)) * 3
-    return widths, ["sigmoid", "sigmoid"], [A, B], x
+    return widths, ["sigmoid", "sigmoid"], [A, B], [None, None], x
 
 
 def case_saturated(rng):
@@ -162,7 +183,7 @@ def case_saturated(rng):
     acts = ["tanh", "relu", "identity", "sigmoid"]
     ws = [log_uniform(rng, (o, i), -300, 308) for i, o in zip(widths[:-1], widths[1:])]
     x = log_uniform(rng, 4, -300, 308)
-    return widths, acts, ws, x
+    return widths, acts, ws, [None] * 4, x
 
 
 def case_softplus(rng):
@@ -172,7 +193,25 @@ def case_softplus(rng):
     W1 = log_uniform(rng, (4, 3), 290, 300)
     W2 = log_uniform(rng, (3, 4), 5, 12)
     x = rng.standard_normal(3)
-    return widths, ["softplus", "identity"], [W1, W2], x
+    return widths, ["softplus", "identity"], [W1, W2], [None, None], x
+
+
+def case_biased(rng):
+    """GELU and SiLU with biases into an identity output. The first layer's biases
+    ±1e300 put pre-activations in both far tails (GELU passes +1e300 through, sends
+    −1e300 to 0) beside moderate ones; the second layer's weights ~1e−300 bring
+    1e300 back to moderate slopes; the output's weights up to 1e306 give results near
+    the top of f64, whose partial sums overflow."""
+    widths = [3, 4, 3, 2]
+    W1 = rng.standard_normal((4, 3))
+    b1 = np.array([1e300, -1e300, 0.0, 0.0]) + rng.standard_normal(4)
+    W2 = rng.standard_normal((3, 4))
+    W2[:, 0] = log_uniform(rng, 3, -301, -299)
+    b2 = 2 * rng.standard_normal(3)
+    W3 = log_uniform(rng, (2, 3), 300, 306)
+    b3 = np.array([1e308, -1e-300])
+    x = rng.standard_normal(3)
+    return widths, ["gelu", "silu", "identity"], [W1, W2, W3], [b1, b2, b3], x
 
 
 def mixed_output(out):
@@ -184,6 +223,7 @@ CASES = {
     "adjoint": (case_adjoint, lambda out: True),
     "saturated": (case_saturated, lambda out: True),
     "softplus": (case_softplus, mixed_output),
+    "biased": (case_biased, lambda out: True),
 }
 
 
@@ -192,12 +232,13 @@ def main():
     for name, (make, wanted) in CASES.items():
         for seed in range(100):
             rng = np.random.default_rng([2026, seed])
-            widths, acts, ws, x = make(rng)
+            widths, acts, ws, bs, x = make(rng)
             v = rng.standard_normal(widths[0])
             u = rng.standard_normal(widths[-1])
             mws = [[[mp.mpf(float(e)) for e in row] for row in w] for w in ws]
+            mbs = [None if b is None else [mp.mpf(float(e)) for e in b] for b in bs]
             mx, mv, mu = ([mp.mpf(float(e)) for e in a] for a in (x, v, u))
-            out, cond = evaluate(mws, acts, mx, mv, mu)
+            out, cond = evaluate(mws, mbs, acts, mx, mv, mu)
             if well_conditioned(cond) and wanted(out):
                 break
         else:
@@ -206,6 +247,9 @@ def main():
         d.mkdir(parents=True, exist_ok=True)
         for k, w in enumerate(ws):
             np.save(d / f"W{k + 1}.npy", np.ascontiguousarray(w, dtype="<f8"))
+        for k, b in enumerate(bs):
+            if b is not None:
+                np.save(d / f"b{k + 1}.npy", np.asarray(b, dtype="<f8"))
         (d / "activations.txt").write_text("".join(a + "\n" for a in acts))
         for n, a in (("x", x), ("v", v), ("u", u)):
             np.save(d / f"{n}.npy", np.asarray(a, dtype="<f8"))

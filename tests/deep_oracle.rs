@@ -43,7 +43,7 @@ fn every_call_matches_torch_func() {
 
 #[test]
 fn entries_up_to_1e308_match_exact_arithmetic() {
-    for case in ["adjoint", "saturated", "softplus"] {
+    for case in ["adjoint", "saturated", "softplus", "biased"] {
         check("extreme", case);
     }
 }
