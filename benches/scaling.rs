@@ -128,7 +128,8 @@ fn scaling(c: &mut Criterion) {
         });
 
         // float32: the same network rounded, half the bytes.
-        let net32 = Mlp::<f32>::from_seed(&[d, d, d], Activation::Sigmoid, 0).expect("fits in memory");
+        let net32 =
+            Mlp::<f32>::from_seed(&[d, d, d], Activation::Sigmoid, 0).expect("fits in memory");
         let x32 = x.mapv(|v| v as f32);
         for (name, mode, secs) in [
             ("forward_f32", Mode::Forward, cubic(d) / 2.0),

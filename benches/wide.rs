@@ -25,7 +25,8 @@ fn wide(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(3));
     for d in sizes() {
-        let net = Mlp::<f64>::from_seed(&[d, d, d], Activation::Sigmoid, 0).expect("fits in memory");
+        let net =
+            Mlp::<f64>::from_seed(&[d, d, d], Activation::Sigmoid, 0).expect("fits in memory");
         let mut layers = net.layers().to_vec();
         layers[0] = Layer::new(layers[0].weights().mapv(|v| v * 1e306), Activation::Sigmoid);
         let huge = Mlp::new(layers).expect("finite");

@@ -48,21 +48,33 @@ fn two_layer<T: Real>(tag: &str, net: &Mlp<T>, seed: u64, budget: Option<usize>)
         None => net.clone(),
     };
     let x = random::standard_normal_vector::<T>(d0, seed);
-    emit(&format!("{tag}/value"), hash(one(net.value(x.view()).unwrap())));
+    emit(
+        &format!("{tag}/value"),
+        hash(one(net.value(x.view()).unwrap())),
+    );
     let mut ws = Scratch::new();
     let mut g = Array1::zeros(d0);
     for mode in MODES {
         let (f, grad) = net.value_and_grad(x.view(), mode).unwrap();
-        emit(&format!("{tag}/grad/{mode}"), hash(one(f).chain(grad.iter().copied())));
+        emit(
+            &format!("{tag}/grad/{mode}"),
+            hash(one(f).chain(grad.iter().copied())),
+        );
         let f = net
             .value_and_grad_into(x.view(), mode, g.view_mut(), Par::Rayon, &mut ws)
             .unwrap();
-        emit(&format!("{tag}/grad_with/{mode}"), hash(one(f).chain(g.iter().copied())));
+        emit(
+            &format!("{tag}/grad_with/{mode}"),
+            hash(one(f).chain(g.iter().copied())),
+        );
     }
     for k in [1, 7, 64] {
         let xs = random::standard_normal::<T>(d0, k, seed, 1 << 62);
         let (f, gs) = net.value_and_grad_batch(xs.view()).unwrap();
-        emit(&format!("{tag}/batch/{k}"), hash(f.iter().chain(gs.iter()).copied()));
+        emit(
+            &format!("{tag}/batch/{k}"),
+            hash(f.iter().chain(gs.iter()).copied()),
+        );
     }
 }
 
@@ -72,16 +84,31 @@ fn general<T: Real>(tag: &str, net: &Mlp<T>, seed: u64) {
     let x = random::standard_normal_vector::<T>(d0, seed);
     let v = random::standard_normal_vector::<T>(d0, seed + 1);
     let u = random::standard_normal_vector::<T>(dl, seed + 2);
-    emit(&format!("{tag}/output"), hash(net.output(x.view()).unwrap()));
-    emit(&format!("{tag}/value"), hash(one(net.value(x.view()).unwrap())));
+    emit(
+        &format!("{tag}/output"),
+        hash(net.output(x.view()).unwrap()),
+    );
+    emit(
+        &format!("{tag}/value"),
+        hash(one(net.value(x.view()).unwrap())),
+    );
     for mode in MODES {
         let (f, g) = net.value_and_grad(x.view(), mode).unwrap();
-        emit(&format!("{tag}/grad/{mode}"), hash(one(f).chain(g.iter().copied())));
+        emit(
+            &format!("{tag}/grad/{mode}"),
+            hash(one(f).chain(g.iter().copied())),
+        );
     }
     let (o, jv) = net.jvp(x.view(), v.view()).unwrap();
-    emit(&format!("{tag}/jvp"), hash(o.iter().chain(jv.iter()).copied()));
+    emit(
+        &format!("{tag}/jvp"),
+        hash(o.iter().chain(jv.iter()).copied()),
+    );
     let (o, uj) = net.vjp(x.view(), u.view()).unwrap();
-    emit(&format!("{tag}/vjp"), hash(o.iter().chain(uj.iter()).copied()));
+    emit(
+        &format!("{tag}/vjp"),
+        hash(o.iter().chain(uj.iter()).copied()),
+    );
     for mode in MODES {
         let j = net.jacobian(x.view(), mode).unwrap();
         emit(&format!("{tag}/jacobian/{mode}"), hash(j.iter().copied()));
@@ -92,21 +119,33 @@ fn general<T: Real>(tag: &str, net: &Mlp<T>, seed: u64) {
         let small = net.clone().with_memory_budget(budget);
         for mode in MODES {
             match small.jacobian(x.view(), mode) {
-                Ok(j) => emit(&format!("{tag}/jacobian/{mode}/budget{budget}"), hash(j.iter().copied())),
+                Ok(j) => emit(
+                    &format!("{tag}/jacobian/{mode}/budget{budget}"),
+                    hash(j.iter().copied()),
+                ),
                 Err(_) => emit(&format!("{tag}/jacobian/{mode}/budget{budget}/refused"), 0),
             }
         }
         match small.hessian(x.view()) {
-            Ok(h) => emit(&format!("{tag}/hessian/budget{budget}"), hash(h.iter().copied())),
+            Ok(h) => emit(
+                &format!("{tag}/hessian/budget{budget}"),
+                hash(h.iter().copied()),
+            ),
             Err(_) => emit(&format!("{tag}/hessian/budget{budget}/refused"), 0),
         }
         match small.value_and_grad(x.view(), Mode::Forward) {
-            Ok((f, g)) => emit(&format!("{tag}/grad/forward/budget{budget}"), hash(one(f).chain(g.iter().copied()))),
+            Ok((f, g)) => emit(
+                &format!("{tag}/grad/forward/budget{budget}"),
+                hash(one(f).chain(g.iter().copied())),
+            ),
             Err(_) => emit(&format!("{tag}/grad/forward/budget{budget}/refused"), 0),
         }
     }
     let (g, hv) = net.hvp(x.view(), v.view()).unwrap();
-    emit(&format!("{tag}/hvp"), hash(g.iter().chain(hv.iter()).copied()));
+    emit(
+        &format!("{tag}/hvp"),
+        hash(g.iter().chain(hv.iter()).copied()),
+    );
     let h = net.hessian(x.view()).unwrap();
     emit(&format!("{tag}/hessian"), hash(h.iter().copied()));
     let (f, dw) = net.value_and_weight_grads(x.view()).unwrap();
@@ -120,12 +159,20 @@ fn general<T: Real>(tag: &str, net: &Mlp<T>, seed: u64) {
     for k in [3, 20] {
         let xs = random::standard_normal::<T>(d0, k, seed, 1 << 62);
         let (f, gs) = net.value_and_grad_batch(xs.view()).unwrap();
-        emit(&format!("{tag}/batch/{k}"), hash(f.iter().chain(gs.iter()).copied()));
+        emit(
+            &format!("{tag}/batch/{k}"),
+            hash(f.iter().chain(gs.iter()).copied()),
+        );
     }
 }
 
 /// Layers of `widths`, weights N(0,1)·scale/√fan-in, activations cycling through `acts`.
-fn scaled<T: Real>(widths: &[usize], acts: &[Activation], seed: u64, scale: f64) -> Vec<(Array2<T>, Activation)> {
+fn scaled<T: Real>(
+    widths: &[usize],
+    acts: &[Activation],
+    seed: u64,
+    scale: f64,
+) -> Vec<(Array2<T>, Activation)> {
     widths
         .windows(2)
         .enumerate()
@@ -157,7 +204,11 @@ fn huge_layers(widths: &[usize], acts: &[Activation], seed: u64) -> Vec<(Array2<
                 }
                 let e = -300.0 + (r >> 11) as f64 / (1u64 << 53) as f64 * 608.0;
                 let v = 10f64.powf(e).min(f64::MAX);
-                if r & 2 == 0 { v } else { -v }
+                if r & 2 == 0 {
+                    v
+                } else {
+                    -v
+                }
             });
             (m, acts[k % acts.len()])
         })
@@ -167,7 +218,10 @@ fn huge_layers(widths: &[usize], acts: &[Activation], seed: u64) -> Vec<(Array2<
 /// The network with its first layer's weights times `s`.
 fn scale_first<T: Real>(net: &Mlp<T>, s: f64) -> Mlp<T> {
     let mut layers: Vec<_> = net.layers().to_vec();
-    layers[0] = fwdrev::Layer::new(layers[0].weights().mapv(|v| v * T::from_f64(s)), layers[0].activation());
+    layers[0] = fwdrev::Layer::new(
+        layers[0].weights().mapv(|v| v * T::from_f64(s)),
+        layers[0].activation(),
+    );
     Mlp::new(layers).unwrap()
 }
 
@@ -178,7 +232,12 @@ fn all<T: Real>() {
         two_layer(&format!("{t}/net{d0}x{d1}x{d2}"), &net, seed, None);
     }
     let net = Mlp::<T>::from_seed(&[90, 70, 50], Activation::Sigmoid, 5).unwrap();
-    two_layer(&format!("{t}/net90x70x50/budget"), &net, 5, Some(40 * 120 * std::mem::size_of::<T>()));
+    two_layer(
+        &format!("{t}/net90x70x50/budget"),
+        &net,
+        5,
+        Some(40 * 120 * std::mem::size_of::<T>()),
+    );
 
     let acts = FIVE;
     for act in acts {
@@ -189,7 +248,13 @@ fn all<T: Real>() {
     general(&format!("{t}/mlp40-60-2-60-40/mixed"), &net, 4);
     let net = Mlp::<T>::new(scaled(&[30, 20], &[Activation::Sigmoid], 9, 2.0)).unwrap();
     general(&format!("{t}/mlp30-20/sigmoid"), &net, 9);
-    let net = Mlp::<T>::new(scaled(&[400, 300, 200, 100], &[Activation::Softplus, Activation::Tanh], 6, 1.0)).unwrap();
+    let net = Mlp::<T>::new(scaled(
+        &[400, 300, 200, 100],
+        &[Activation::Softplus, Activation::Tanh],
+        6,
+        1.0,
+    ))
+    .unwrap();
     general(&format!("{t}/mlp400-300-200-100"), &net, 6);
     let net = Mlp::<T>::from_seed(&[300, 300, 10, 300, 300], Activation::Tanh, 2).unwrap();
     general(&format!("{t}/mlp300-300-10-300-300/seeded"), &net, 2);

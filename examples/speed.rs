@@ -30,7 +30,11 @@ fn main() {
                 net = net.with_memory_budget(64 << 20);
             }
             let x = random::standard_normal_vector::<f64>(d, 0);
-            let mode = if group == "reverse" { Mode::Reverse } else { Mode::Forward };
+            let mode = if group == "reverse" {
+                Mode::Reverse
+            } else {
+                Mode::Forward
+            };
             if group == "value" {
                 Box::new(move || {
                     std::hint::black_box(net.value(x.view()).unwrap());
@@ -45,7 +49,11 @@ fn main() {
             let d = d();
             let net = Mlp::<f32>::from_seed(&[d, d, d], Activation::Sigmoid, 0).unwrap();
             let x = random::standard_normal_vector::<f32>(d, 0);
-            let mode = if group == "reverse_f32" { Mode::Reverse } else { Mode::Forward };
+            let mode = if group == "reverse_f32" {
+                Mode::Reverse
+            } else {
+                Mode::Forward
+            };
             Box::new(move || {
                 std::hint::black_box(net.value_and_grad(x.view(), mode).unwrap());
             })

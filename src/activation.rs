@@ -160,7 +160,11 @@ impl Activation {
             Activation::Silu => {
                 let (s, ds) = logistic(t);
                 // 1 − σ(t) = σ(−t), exact for t > 0 where σ rounds toward 1.
-                let rest = if t > T::zero() { logistic(-t).0 } else { T::one() - s };
+                let rest = if t > T::zero() {
+                    logistic(-t).0
+                } else {
+                    T::one() - s
+                };
                 flush_slope(ds * (two + t * (rest - s)))
             }
             Activation::Gelu => {
@@ -172,7 +176,7 @@ impl Activation {
     }
 
     /// An upper bound of |φ(y)| over |y| ≤ `y_max`: how large a layer's output can be.
-    /// The forward pass's overflow bound ([`guard`](crate::guard)) chains these.
+    /// The forward pass's overflow bound (`guard.rs`) chains these.
     pub(crate) fn bound(self, y_max: f64) -> f64 {
         match self {
             Activation::Sigmoid | Activation::Tanh => 1.0,

@@ -28,7 +28,12 @@ use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
 
 /// Columns per panel: the most whose buffers, `per_column` values of `size` bytes
 /// each, fit in `budget` bytes, spread evenly over the panels.
-pub(crate) fn panel_width(d0: usize, per_column: usize, size: usize, budget: usize) -> Result<usize> {
+pub(crate) fn panel_width(
+    d0: usize,
+    per_column: usize,
+    size: usize,
+    budget: usize,
+) -> Result<usize> {
     let bytes = per_column.saturating_mul(size);
     let widest = budget / bytes.max(1);
     if widest == 0 {
@@ -167,7 +172,11 @@ pub(crate) fn jvp<'a, T: Real>(
     stack: &mut Stack<'a, T>,
 ) {
     let widest = widest(net);
-    let (a, q, xt) = (stack.take(2 * widest), stack.take(2 * widest), stack.take(2 * widest));
+    let (a, q, xt) = (
+        stack.take(2 * widest),
+        stack.take(2 * widest),
+        stack.take(2 * widest),
+    );
     let d0 = net.width(0);
     let mut input = ArrayViewMut2::from_shape((d0, 2), &mut a[..2 * d0]).expect("fits");
     input.column_mut(0).assign(&x);

@@ -67,7 +67,8 @@ pub(crate) fn hvps<'a, T: Real>(
         };
         tangent_layer(par, layer, input, q.view_mut(), xt);
         if k + 1 < depth {
-            let next = ArrayViewMut2::from_shape((d_out, c), &mut a_buf[..d_out * c]).expect("fits");
+            let next =
+                ArrayViewMut2::from_shape((d_out, c), &mut a_buf[..d_out * c]).expect("fits");
             next_input(layer.activation, q.view(), next);
         }
     }
@@ -81,10 +82,7 @@ pub(crate) fn hvps<'a, T: Real>(
         let (_, d) = act.value_and_slope(y);
         let c = act.curvature(y);
         row[0] = d;
-        row.iter_mut()
-            .zip(q)
-            .skip(1)
-            .for_each(|(t, &q)| *t = c * q);
+        row.iter_mut().zip(q).skip(1).for_each(|(t, &q)| *t = c * q);
     }
     for k in (0..depth).rev() {
         // [W_kᵀ·ḡ_k | W_kᵀ·Ġ_k]

@@ -114,7 +114,7 @@
 //! ```
 //!
 //! Backends (cargo features): none by default (pure Rust: `matrixmultiply` GEMM, the
-//! crate's own GEMV kernels); `openblas` or `blis` link Debian's libraries. [`backend`]
+//! crate's own GEMV kernels); `openblas` or `blis` link Debian's libraries. [`backend()`]
 //! says which one a build uses. The crate re-exports the [`ndarray`] it is built on.
 
 #![warn(missing_docs)]
@@ -130,7 +130,7 @@ mod diagonal;
 mod error;
 pub mod finite_difference;
 mod forward;
-pub mod guard;
+mod guard;
 mod hessian;
 mod kernels;
 mod memory;

@@ -5,7 +5,7 @@
 //! from a pool inside the network, and an `_into` form, which writes into the caller's
 //! arrays using the caller's [`Scratch`] and [`Par`]. A call checks its inputs, then
 //! states what it computes fast, which result must be finite, and how the wide-range
-//! path redoes it ([`guard`](crate::guard)); the algorithms are in the modules named
+//! path redoes it (`guard.rs`); the algorithms are in the modules named
 //! after them.
 
 use crate::chain::{jacobian, Calibration, Mode, Plan};
@@ -77,7 +77,9 @@ impl<T: Real> Layer<T> {
 
     /// b as a slice (contiguous in a network).
     pub(crate) fn bias_slice(&self) -> Option<&[T]> {
-        self.bias.as_ref().map(|b| b.as_slice().expect("bias contiguous"))
+        self.bias
+            .as_ref()
+            .map(|b| b.as_slice().expect("bias contiguous"))
     }
 }
 
@@ -149,7 +151,8 @@ pub enum Call<'p> {
 ///
 /// Entries may be as large as the type allows (±f64::MAX): no call returns NaN, and
 /// results are finite wherever their exact values are (±inf only beyond the type's
-/// range); see [`guard`](crate::guard).
+/// range): each call bounds its forward pass and redoes in wide-range arithmetic what
+/// could have overflowed (docs/guarantees.md, "Huge entries").
 #[derive(Debug)]
 pub struct Mlp<T: Real> {
     layers: Vec<Layer<T>>,
@@ -246,7 +249,10 @@ fn check_layer<T: Real, D: Dimension>(
 }
 
 /// An array of zeros for a call's result, refused with the numbers when it cannot fit.
-fn zeros<T: Real, D: Dimension>(what: &str, shape: impl Into<StrideShape<D>>) -> Result<Array<T, D>> {
+fn zeros<T: Real, D: Dimension>(
+    what: &str,
+    shape: impl Into<StrideShape<D>>,
+) -> Result<Array<T, D>> {
     let shape = shape.into();
     let dims = shape.raw_dim().slice().to_vec();
     let bytes = bytes_of(&dims, std::mem::size_of::<T>());
@@ -308,7 +314,10 @@ impl<T: Real> Mlp<T> {
             }
             if let Some(b) = &layer.bias {
                 check_shape(
-                    &format!("layer {}'s bias must have one entry per row of its weights", k + 1),
+                    format!(
+                        "layer {}'s bias must have one entry per row of its weights",
+                        k + 1
+                    ),
                     b.shape(),
                     &[w.nrows()],
                 )?;
@@ -404,7 +413,12 @@ impl<T: Real> Mlp<T> {
         let layers = widths
             .windows(2)
             .enumerate()
-            .map(|(k, w)| Layer::new(standard_normal(w[1], w[0], seed, (k as u64) << 32), activation))
+            .map(|(k, w)| {
+                Layer::new(
+                    standard_normal(w[1], w[0], seed, (k as u64) << 32),
+                    activation,
+                )
+            })
             .collect();
         Ok(Mlp::from_valid(layers))
     }
@@ -496,8 +510,12 @@ impl<T: Real> Mlp<T> {
         let own = match call {
             Call::Output => sweep + padded::<T>(out),
             Call::Value => sweep + fused,
-            Call::Grad(Mode::Forward) => forward::grad_scratch_len(self, budget)? + padded::<T>(input),
-            Call::Grad(Mode::Reverse | Mode::Auto) => reverse::scratch_len(self) + padded::<T>(input),
+            Call::Grad(Mode::Forward) => {
+                forward::grad_scratch_len(self, budget)? + padded::<T>(input)
+            }
+            Call::Grad(Mode::Reverse | Mode::Auto) => {
+                reverse::scratch_len(self) + padded::<T>(input)
+            }
             Call::Vjp => reverse::scratch_len(self) + padded::<T>(out) + padded::<T>(input),
             Call::Jvp => forward::jvp_scratch_len(self) + padded::<T>(out),
             Call::Hvp => hessian::hvps_scratch_len(self, 1),
@@ -521,14 +539,20 @@ impl<T: Real> Mlp<T> {
         let taken = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let mut scratch = taken.unwrap_or_default();
         let r = f(&mut scratch);
-        self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(scratch);
+        self.pool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(scratch);
         r
     }
 
     /// Errors unless `x` has d0 finite entries.
     fn check_input(&self, what: &'static str, x: ArrayView1<T>) -> Result<()> {
         let what_shape = Lazy(|f: &mut std::fmt::Formatter<'_>| {
-            write!(f, "{what} must have one entry per input (column of the first weights)")
+            write!(
+                f,
+                "{what} must have one entry per input (column of the first weights)"
+            )
         });
         check_shape(what_shape, x.shape(), &[self.width(0)])?;
         check_finite(what, x)
@@ -634,23 +658,36 @@ impl<T: Real> Mlp<T> {
         par: Par,
         scratch: &mut Scratch<T>,
     ) -> Result<T> {
-        check_shape("grad must have one entry per input", grad.shape(), &[self.width(0)])?;
+        check_shape(
+            "grad must have one entry per input",
+            grad.shape(),
+            &[self.width(0)],
+        )?;
         self.run(Call::Grad(mode), x, par, scratch, |x, stack| {
             let xs = x.as_slice().expect("contiguous");
             // A strided gradient is computed in scratch first: the same sums, so the
             // same bits, whatever the output's layout.
             let mut own = ArrayViewMut1::from(stack.take(self.width(0)));
             let strided = grad.as_slice().is_none();
-            let mut out = if strided { own.view_mut() } else { grad.view_mut() };
+            let mut out = if strided {
+                own.view_mut()
+            } else {
+                grad.view_mut()
+            };
             let f = guarded(
                 &self.layers,
                 par,
                 x,
                 &mut out,
                 |g| match mode {
-                    Mode::Forward => {
-                        forward::value_and_grad(self, par, xs, self.memory_budget, g.view_mut(), stack)
-                    }
+                    Mode::Forward => forward::value_and_grad(
+                        self,
+                        par,
+                        xs,
+                        self.memory_budget,
+                        g.view_mut(),
+                        stack,
+                    ),
                     Mode::Reverse | Mode::Auto => {
                         Ok(reverse::value_and_grad(self, par, xs, g.view_mut(), stack))
                     }
@@ -834,7 +871,11 @@ impl<T: Real> Mlp<T> {
         par: Par,
         scratch: &mut Scratch<T>,
     ) -> Result<()> {
-        check_shape("the plan must be made for this network's widths", plan.widths(), &self.widths())?;
+        check_shape(
+            "the plan must be made for this network's widths",
+            plan.widths(),
+            &self.widths(),
+        )?;
         let (d_out, d0) = (self.width(self.depth()), self.width(0));
         check_shape("the Jacobian", jac.shape(), &[d_out, d0])?;
         self.run(Call::Jacobian(plan), x, par, scratch, |x, stack| {
@@ -944,11 +985,15 @@ impl<T: Real> Mlp<T> {
     ) -> Result<T> {
         check_shape("one gradient per layer", &[grads.len()], &[self.depth()])?;
         for (k, (g, l)) in grads.iter().zip(&self.layers).enumerate() {
-            let what = Lazy(|f: &mut std::fmt::Formatter<'_>| write!(f, "layer {}'s weight gradient", k + 1));
+            let what = Lazy(|f: &mut std::fmt::Formatter<'_>| {
+                write!(f, "layer {}'s weight gradient", k + 1)
+            });
             check_shape(what, g.weights.shape(), l.weights.shape())?;
             let want = l.bias.as_ref().map_or(&[][..], |b| b.shape());
             let got = g.bias.as_ref().map_or(&[][..], |b| b.shape());
-            let what = Lazy(|f: &mut std::fmt::Formatter<'_>| write!(f, "layer {}'s bias gradient", k + 1));
+            let what = Lazy(|f: &mut std::fmt::Formatter<'_>| {
+                write!(f, "layer {}'s bias gradient", k + 1)
+            });
             check_shape(what, got, want)?;
         }
         self.run(Call::WeightGrads, x, par, scratch, |x, stack| {
@@ -987,7 +1032,9 @@ impl<T: Real> Mlp<T> {
         let k = xs.ncols();
         let mut f = Array1::zeros(k);
         let mut g = zeros("the batch's gradients", (self.width(0), k).f())?;
-        self.pooled(|s| self.value_and_grad_batch_into(xs, f.view_mut(), g.view_mut(), self.par, s))?;
+        self.pooled(|s| {
+            self.value_and_grad_batch_into(xs, f.view_mut(), g.view_mut(), self.par, s)
+        })?;
         Ok((f, g))
     }
 

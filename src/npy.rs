@@ -54,7 +54,10 @@ pub fn read<T: Real, D: Dimension>(path: impl AsRef<Path>) -> Result<Array<T, D>
 }
 
 /// Parses .npy bytes held in memory (errors name `name` as the file).
-pub fn from_bytes<T: Real, D: Dimension>(bytes: &[u8], name: impl AsRef<Path>) -> Result<Array<T, D>> {
+pub fn from_bytes<T: Real, D: Dimension>(
+    bytes: &[u8],
+    name: impl AsRef<Path>,
+) -> Result<Array<T, D>> {
     read_from(bytes, bytes.len() as u64, name.as_ref())
 }
 

@@ -88,7 +88,12 @@ pub(crate) fn layer_into<T: Real>(
     h: &mut [T],
     s: &mut [T],
 ) {
-    gemv(par, layer.weights.view(), input, ArrayViewMut1::from(&mut *h));
+    gemv(
+        par,
+        layer.weights.view(),
+        input,
+        ArrayViewMut1::from(&mut *h),
+    );
     let (act, bias) = (layer.activation, layer.bias_slice());
     // h holds W·input; overwrite it with φ(y), and s with φ'(y).
     for i in 0..h.len() {

@@ -164,7 +164,9 @@ fn last_layer_with<T: Real, K: Kernel>(
 /// Scratch of [`value_and_grad`] (and [`vjp`]): the forward pass, the fused pass, and
 /// two adjoint vectors as long as the widest of d0 … d(L−1).
 pub(crate) fn scratch_len<T: Real>(net: &Mlp<T>) -> usize {
-    Sweep::len(net) + Fused::<T>::len(net.width(net.depth() - 1)) + 2 * padded::<T>(widest_input(net))
+    Sweep::len(net)
+        + Fused::<T>::len(net.width(net.depth() - 1))
+        + 2 * padded::<T>(widest_input(net))
 }
 
 /// max(d0, …, d(L−1)): the longest adjoint of a layer's input.
@@ -216,7 +218,12 @@ pub(crate) fn vjp<'a, T: Real>(
     g.iter_mut().zip(u).for_each(|(s, &u)| *s = *s * u);
     let d_in = last.weights.ncols();
     let g = ArrayView1::from(sweep.slopes(depth - 1));
-    gemv_t(par, last.weights.view(), g, ArrayViewMut1::from(&mut z[0][..d_in]));
+    gemv_t(
+        par,
+        last.weights.view(),
+        g,
+        ArrayViewMut1::from(&mut z[0][..d_in]),
+    );
     backward(net, par, &sweep, &mut z, uj);
 }
 
@@ -243,14 +250,17 @@ fn backward<T: Real>(
             gemv_t(par, layer.weights.view(), g, grad.view_mut());
             return;
         }
-        gemv_t(par, layer.weights.view(), g, ArrayViewMut1::from(&mut next[..d_in]));
+        gemv_t(
+            par,
+            layer.weights.view(),
+            g,
+            ArrayViewMut1::from(&mut next[..d_in]),
+        );
         z.swap(0, 1);
     }
     // One layer only: the fused pass already left W_1ᵀ·φ'(y_1) in z.
     let d0 = grad.len();
-    grad.iter_mut()
-        .zip(&z[0][..d0])
-        .for_each(|(g, &v)| *g = v);
+    grad.iter_mut().zip(&z[0][..d0]).for_each(|(g, &v)| *g = v);
 }
 
 /// Scratch of [`value_and_weight_grads`]: the forward and fused passes, two adjoints
@@ -304,7 +314,12 @@ pub(crate) fn value_and_weight_grads<'a, T: Real>(
 }
 
 /// out = g·aᵀ, rows in parallel when large.
-fn outer<T: Real>(par: Par, g: ArrayView1<T>, a: ArrayView1<T>, mut out: ndarray::ArrayViewMut2<T>) {
+fn outer<T: Real>(
+    par: Par,
+    g: ArrayView1<T>,
+    a: ArrayView1<T>,
+    mut out: ndarray::ArrayViewMut2<T>,
+) {
     let work = out.len();
     zip_for_each!(
         par,

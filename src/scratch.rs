@@ -106,7 +106,11 @@ impl<'a, T: Real> Stack<'a, T> {
     pub(crate) fn take(&mut self, n: usize) -> &'a mut [T] {
         let rest = std::mem::take(&mut self.rest);
         let whole = padded::<T>(n).min(rest.len());
-        assert!(n <= rest.len(), "scratch: {n} values wanted, {} left", rest.len());
+        assert!(
+            n <= rest.len(),
+            "scratch: {n} values wanted, {} left",
+            rest.len()
+        );
         let (head, tail) = rest.split_at_mut(whole);
         self.rest = tail;
         &mut head[..n]

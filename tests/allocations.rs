@@ -56,7 +56,11 @@ fn matrix_vector_calls_allocate_nothing_given_their_scratch() {
         Call::Hvp,
         Call::WeightGrads,
     ];
-    let len = calls.iter().map(|&c| net.scratch_len(c).unwrap()).max().unwrap();
+    let len = calls
+        .iter()
+        .map(|&c| net.scratch_len(c).unwrap())
+        .max()
+        .unwrap();
     let mut s = Scratch::with_len(len).unwrap();
     let (mut o, mut g, mut h) = (Array1::zeros(35), Array1::zeros(40), Array1::zeros(40));
     let mut dw: Vec<LayerGrad<f64>> = net
@@ -70,12 +74,20 @@ fn matrix_vector_calls_allocate_nothing_given_their_scratch() {
     let seq = Par::Seq;
     let n = allocations(|| {
         for _ in 0..3 {
-            net.output_into(x.view(), o.view_mut(), seq, &mut s).unwrap();
+            net.output_into(x.view(), o.view_mut(), seq, &mut s)
+                .unwrap();
             net.value_into(x.view(), seq, &mut s).unwrap();
             net.value_and_grad_into(x.view(), Mode::Reverse, g.view_mut(), seq, &mut s)
                 .unwrap();
-            net.jvp_into(x.view(), v.view(), o.view_mut(), h.view_mut().slice_move(ndarray::s![..35]), seq, &mut s)
-                .unwrap();
+            net.jvp_into(
+                x.view(),
+                v.view(),
+                o.view_mut(),
+                h.view_mut().slice_move(ndarray::s![..35]),
+                seq,
+                &mut s,
+            )
+            .unwrap();
             net.vjp_into(x.view(), u.view(), o.view_mut(), g.view_mut(), seq, &mut s)
                 .unwrap();
             net.hvp_into(x.view(), v.view(), g.view_mut(), h.view_mut(), seq, &mut s)
@@ -87,7 +99,9 @@ fn matrix_vector_calls_allocate_nothing_given_their_scratch() {
     assert_eq!(n, 0, "allocations in 21 calls");
     // The plain calls allocate their results, and nothing per call beyond them once
     // their pooled scratch exists.
-    let net = common::seeded::<f64>(100, 105, 95, 42).unwrap().with_par(Par::Seq);
+    let net = common::seeded::<f64>(100, 105, 95, 42)
+        .unwrap()
+        .with_par(Par::Seq);
     let x = random::standard_normal_vector::<f64>(100, 2);
     net.value_and_grad(x.view(), Mode::Reverse).unwrap();
     let n = allocations(|| {

@@ -26,11 +26,14 @@ fn rel_max(p: ArrayView1<f64>, q: ArrayView1<f64>, scale: ArrayView1<f64>) -> f6
 
 /// |A|ᵀ·(σ'(y1) ∘ |B|ᵀ·σ'(y2)) at x: each gradient entry's terms in absolute value.
 fn absolute_gradient(net: &fwdrev::Mlp<f64>, x: ArrayView1<f64>) -> Array1<f64> {
-    let y1 = common::w(&net, 0).dot(&x);
-    let y2 = common::w(&net, 1).dot(&y1.mapv(sigmoid));
-    let z = common::w(&net, 1).mapv(f64::abs).t().dot(&y2.mapv(sigmoid_derivative));
+    let y1 = common::w(net, 0).dot(&x);
+    let y2 = common::w(net, 1).dot(&y1.mapv(sigmoid));
+    let z = common::w(net, 1)
+        .mapv(f64::abs)
+        .t()
+        .dot(&y2.mapv(sigmoid_derivative));
     let w = &y1.mapv(sigmoid_derivative) * &z;
-    common::w(&net, 0).mapv(f64::abs).t().dot(&w)
+    common::w(net, 0).mapv(f64::abs).t().dot(&w)
 }
 
 /// Asserts every column of the batch against the single-point reverse call.

@@ -36,7 +36,14 @@ fn assert_close(got: &ArrayD<f64>, want: &ArrayD<f64>, what: &str) {
 
 #[test]
 fn every_call_matches_torch_func() {
-    for case in ["mixed", "bottleneck", "one_layer", "biased", "some_biases", "tails"] {
+    for case in [
+        "mixed",
+        "bottleneck",
+        "one_layer",
+        "biased",
+        "some_biases",
+        "tails",
+    ] {
         check("deep", case);
     }
 }
@@ -66,7 +73,11 @@ fn check(root: &str, case: &str) {
             let w = load(&format!("W{}", k + 1))
                 .into_dimensionality::<Ix2>()
                 .unwrap();
-            (w, bias(k), name.parse::<Activation>().expect("a known activation"))
+            (
+                w,
+                bias(k),
+                name.parse::<Activation>().expect("a known activation"),
+            )
         })
         .collect::<Vec<_>>();
     let net = Mlp::new(layers).unwrap();

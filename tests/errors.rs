@@ -22,7 +22,11 @@ fn mismatched_weight_shapes_name_both_shapes() {
 
 #[test]
 fn zero_dimensions_are_refused() {
-    for (a, b, layer) in [((0, 2), (1, 0), 1), ((2, 0), (1, 2), 1), ((2, 2), (0, 2), 2)] {
+    for (a, b, layer) in [
+        ((0, 2), (1, 0), 1),
+        ((2, 0), (1, 2), 1),
+        ((2, 2), (0, 2), 2),
+    ] {
         let e = common::sigmoid2::<f64>(Array2::zeros(a), Array2::zeros(b)).unwrap_err();
         let msg = e.to_string();
         assert!(
@@ -175,7 +179,11 @@ fn npy_files_that_are_not_what_they_claim() {
             "more than 2^64",
         ),
         // An f4 header over f8 data: twice the bytes the header claims.
-        ("f32.npy", edit(&bytes, "<f8", "<f4"), "needs 24 data bytes, the file holds 48"),
+        (
+            "f32.npy",
+            edit(&bytes, "<f8", "<f4"),
+            "needs 24 data bytes, the file holds 48",
+        ),
         ("int.npy", edit(&bytes, "<f8", "<i8"), "dtype <i8"),
         ("bigendian.npy", edit(&bytes, "<f8", ">f8"), "dtype >f8"),
         (
@@ -216,7 +224,10 @@ fn npy_round_trips_and_reads_fortran_order() {
     let a = Array2::from_shape_fn((3, 5), |(i, j)| i as f64 * 10.0 + j as f64 + 0.25);
     let p = tmp("rt.npy");
     npy::write(&p, a.view()).unwrap();
-    assert_eq!(npy::read::<f64, ndarray::IxDyn>(&p).unwrap(), a.clone().into_dyn());
+    assert_eq!(
+        npy::read::<f64, ndarray::IxDyn>(&p).unwrap(),
+        a.clone().into_dyn()
+    );
     // The same values stored column-major, as NumPy writes np.asfortranarray(a).
     let header = "{'descr': '<f8', 'fortran_order': True, 'shape': (3, 5), }";
     let mut bytes = b"\x93NUMPY\x01\x00".to_vec();

@@ -41,10 +41,7 @@ fn a_sum_that_passes_plus_infinity_keeps_its_sign() {
             (0.5, zeros(5)),
             "{mode}"
         );
-        assert_eq!(
-            net.jacobian(x.view(), mode).unwrap(),
-            Array2::zeros((1, 5))
-        );
+        assert_eq!(net.jacobian(x.view(), mode).unwrap(), Array2::zeros((1, 5)));
     }
     let mlp = &net;
     assert_eq!(mlp.hvp(x.view(), x.view()).unwrap(), (zeros(5), zeros(5)));

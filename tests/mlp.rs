@@ -428,7 +428,10 @@ fn every_call_is_bit_identical_across_runs_at_parallel_sizes() {
         out.push(net.hvp(x.view(), v.view()).unwrap().1.to_vec());
         out.push(net.hessian(x.view()).unwrap().into_raw_vec_and_offset().0);
         let (_, dws) = net.value_and_weight_grads(x.view()).unwrap();
-        out.extend(dws.into_iter().map(|w| w.weights.into_raw_vec_and_offset().0));
+        out.extend(
+            dws.into_iter()
+                .map(|w| w.weights.into_raw_vec_and_offset().0),
+        );
         out.push(
             net.value_and_grad_batch(xs.view())
                 .unwrap()

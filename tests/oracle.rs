@@ -92,7 +92,9 @@ fn f64_forward_mode_with_many_panels_matches_pytorch() {
     for name in CASES {
         let c = case(name);
         let d = (c.a.nrows() + c.b.nrows()) * 8;
-        let net = common::sigmoid2(c.a, c.b).unwrap().with_memory_budget(3 * d);
+        let net = common::sigmoid2(c.a, c.b)
+            .unwrap()
+            .with_memory_budget(3 * d);
         let (_, g) = net.value_and_grad(c.x.view(), Mode::Forward).unwrap();
         let e = rel_max(&g, &c.grad);
         assert!(e <= 1e-12, "{name}: gradient error {e:e}");

@@ -115,7 +115,11 @@ fn sigmoid_never_overflows_and_its_derivative_keeps_the_tails() {
 fn huge_weights_give_finite_values_and_gradients() {
     // Entries up to ±1e300 saturate every unit: f is finite, ∇f is finite (mostly 0).
     let net = common::seeded::<f64>(7, 5, 3, 9).unwrap();
-    let big = common::sigmoid2(common::w(&net, 0).mapv(|v| v * 1e300), common::w(&net, 1).mapv(|v| v * 1e300)).unwrap();
+    let big = common::sigmoid2(
+        common::w(&net, 0).mapv(|v| v * 1e300),
+        common::w(&net, 1).mapv(|v| v * 1e300),
+    )
+    .unwrap();
     let x = random::standard_normal_vector::<f64>(7, 9);
     for mode in [Mode::Forward, Mode::Reverse] {
         let (f, g) = big.value_and_grad(x.view(), mode).unwrap();

@@ -34,7 +34,12 @@ fn nets() -> Vec<Mlp<f64>> {
             .unwrap()
             .with_memory_budget(40 * 120 * 8),
         scaled(&[30, 40, 3, 40, 30], &Activation::ALL, true, 1),
-        scaled(&[300, 280, 260], &[Activation::Tanh, Activation::Gelu], true, 2),
+        scaled(
+            &[300, 280, 260],
+            &[Activation::Tanh, Activation::Gelu],
+            true,
+            2,
+        ),
         scaled(&[25, 17], &[Activation::Silu], true, 3).with_memory_budget(4096),
     ]
 }
@@ -47,11 +52,19 @@ fn plain(net: &Mlp<f64>, seed: u64) -> Vec<Vec<f64>> {
     let v = random::standard_normal_vector::<f64>(d0, seed + 1);
     let u = random::standard_normal_vector::<f64>(dl, seed + 2);
     let xs = random::standard_normal::<f64>(d0, 5, seed, 1 << 62);
-    let mut out = vec![net.output(x.view()).unwrap().to_vec(), vec![net.value(x.view()).unwrap()]];
+    let mut out = vec![
+        net.output(x.view()).unwrap().to_vec(),
+        vec![net.value(x.view()).unwrap()],
+    ];
     for mode in MODES {
         let (f, g) = net.value_and_grad(x.view(), mode).unwrap();
         out.push([vec![f], g.to_vec()].concat());
-        out.push(net.jacobian(x.view(), mode).unwrap().into_raw_vec_and_offset().0);
+        out.push(
+            net.jacobian(x.view(), mode)
+                .unwrap()
+                .into_raw_vec_and_offset()
+                .0,
+        );
     }
     let (o, jv) = net.jvp(x.view(), v.view()).unwrap();
     out.push([o.to_vec(), jv.to_vec()].concat());
@@ -78,7 +91,12 @@ fn flatten(f: f64, dw: &[LayerGrad<f64>]) -> Vec<f64> {
 
 /// Every call's results through the `_into` calls, each with a scratch of exactly its
 /// `scratch_len` (asserted not to grow), or all with `shared`.
-fn into(net: &Mlp<f64>, seed: u64, par: Par, mut shared: Option<&mut Scratch<f64>>) -> Vec<Vec<f64>> {
+fn into(
+    net: &Mlp<f64>,
+    seed: u64,
+    par: Par,
+    mut shared: Option<&mut Scratch<f64>>,
+) -> Vec<Vec<f64>> {
     let w = net.widths();
     let (d0, dl) = (w[0], w[w.len() - 1]);
     let x = random::standard_normal_vector::<f64>(d0, seed);
@@ -104,33 +122,41 @@ fn into(net: &Mlp<f64>, seed: u64, par: Par, mut shared: Option<&mut Scratch<f64
         net.output_into(x.view(), o.view_mut(), par, s).unwrap();
         o.to_vec()
     });
-    with(Call::Value, &mut |s| vec![net.value_into(x.view(), par, s).unwrap()]);
+    with(Call::Value, &mut |s| {
+        vec![net.value_into(x.view(), par, s).unwrap()]
+    });
     for mode in MODES {
         with(Call::Grad(mode), &mut |s| {
             let mut g = Array1::zeros(d0);
-            let f = net.value_and_grad_into(x.view(), mode, g.view_mut(), par, s).unwrap();
+            let f = net
+                .value_and_grad_into(x.view(), mode, g.view_mut(), par, s)
+                .unwrap();
             [vec![f], g.to_vec()].concat()
         });
         let plan = net.plan(mode);
         with(Call::Jacobian(&plan), &mut |s| {
             let mut j = Array2::zeros((dl, d0));
-            net.jacobian_into(x.view(), &plan, j.view_mut(), par, s).unwrap();
+            net.jacobian_into(x.view(), &plan, j.view_mut(), par, s)
+                .unwrap();
             j.into_raw_vec_and_offset().0
         });
     }
     with(Call::Jvp, &mut |s| {
         let (mut o, mut jv) = (Array1::zeros(dl), Array1::zeros(dl));
-        net.jvp_into(x.view(), v.view(), o.view_mut(), jv.view_mut(), par, s).unwrap();
+        net.jvp_into(x.view(), v.view(), o.view_mut(), jv.view_mut(), par, s)
+            .unwrap();
         [o.to_vec(), jv.to_vec()].concat()
     });
     with(Call::Vjp, &mut |s| {
         let (mut o, mut uj) = (Array1::zeros(dl), Array1::zeros(d0));
-        net.vjp_into(x.view(), u.view(), o.view_mut(), uj.view_mut(), par, s).unwrap();
+        net.vjp_into(x.view(), u.view(), o.view_mut(), uj.view_mut(), par, s)
+            .unwrap();
         [o.to_vec(), uj.to_vec()].concat()
     });
     with(Call::Hvp, &mut |s| {
         let (mut g, mut hv) = (Array1::zeros(d0), Array1::zeros(d0));
-        net.hvp_into(x.view(), v.view(), g.view_mut(), hv.view_mut(), par, s).unwrap();
+        net.hvp_into(x.view(), v.view(), g.view_mut(), hv.view_mut(), par, s)
+            .unwrap();
         [g.to_vec(), hv.to_vec()].concat()
     });
     with(Call::Hessian, &mut |s| {
@@ -147,7 +173,9 @@ fn into(net: &Mlp<f64>, seed: u64, par: Par, mut shared: Option<&mut Scratch<f64
                 bias: l.bias().map(|b| Array1::zeros(b.len())),
             })
             .collect();
-        let f = net.value_and_weight_grads_into(x.view(), &mut dw, par, s).unwrap();
+        let f = net
+            .value_and_weight_grads_into(x.view(), &mut dw, par, s)
+            .unwrap();
         flatten(f, &dw)
     });
     with(Call::Batch(5), &mut |s| {
@@ -160,14 +188,20 @@ fn into(net: &Mlp<f64>, seed: u64, par: Par, mut shared: Option<&mut Scratch<f64
 }
 
 fn bits(v: &[Vec<f64>]) -> Vec<Vec<u64>> {
-    v.iter().map(|r| r.iter().map(|x| x.to_bits()).collect()).collect()
+    v.iter()
+        .map(|r| r.iter().map(|x| x.to_bits()).collect())
+        .collect()
 }
 
 #[test]
 fn into_calls_with_exact_scratch_equal_the_plain_calls_bit_for_bit() {
     for (i, net) in nets().iter().enumerate() {
         let want = bits(&plain(net, i as u64));
-        assert_eq!(bits(&into(net, i as u64, Par::Rayon, None)), want, "net {i}");
+        assert_eq!(
+            bits(&into(net, i as u64, Par::Rayon, None)),
+            want,
+            "net {i}"
+        );
         // One scratch for every call, in turn: it grows to the largest, and serves all.
         let mut shared = Scratch::new();
         for _ in 0..2 {
@@ -176,7 +210,11 @@ fn into_calls_with_exact_scratch_equal_the_plain_calls_bit_for_bit() {
         }
         // Par::Threads(1) runs the same pieces on one thread.
         let one = Par::Threads(NonZeroUsize::new(1).unwrap());
-        assert_eq!(bits(&into(net, i as u64, one, None)), want, "net {i}, one thread");
+        assert_eq!(
+            bits(&into(net, i as u64, one, None)),
+            want,
+            "net {i}, one thread"
+        );
     }
 }
 
@@ -197,7 +235,10 @@ fn sequential_calls_give_the_parallel_results() {
         }
         for (g, w) in got.iter().zip(&want) {
             let scale = w.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
-            let err = g.iter().zip(w).fold(0.0_f64, |m, (a, b)| m.max((a - b).abs()));
+            let err = g
+                .iter()
+                .zip(w)
+                .fold(0.0_f64, |m, (a, b)| m.max((a - b).abs()));
             assert!(err <= 1e-13 * scale, "net {i}: {err:e} of {scale:e}");
         }
     }
@@ -212,13 +253,19 @@ fn outputs_of_the_wrong_shape_are_refused_with_their_shapes() {
     let e = net
         .value_and_grad_into(x.view(), Mode::Forward, short.view_mut(), Par::Seq, &mut s)
         .unwrap_err();
-    assert!(matches!(e, Error::Shape { .. }) && e.to_string().contains("(5,)"), "{e}");
+    assert!(
+        matches!(e, Error::Shape { .. }) && e.to_string().contains("(5,)"),
+        "{e}"
+    );
     let mut j = Array2::zeros((4, 5));
     let plan = net.plan(Mode::Auto);
     let e = net
         .jacobian_into(x.view(), &plan, j.view_mut(), Par::Seq, &mut s)
         .unwrap_err();
-    assert!(e.to_string().contains("(4, 6)") && e.to_string().contains("(4, 5)"), "{e}");
+    assert!(
+        e.to_string().contains("(4, 6)") && e.to_string().contains("(4, 5)"),
+        "{e}"
+    );
     let other = common::seeded::<f32>(6, 5, 3, 0).unwrap().plan(Mode::Auto);
     let mut j = Array2::zeros((4, 6));
     let e = net
@@ -296,7 +343,10 @@ fn row_major_weights_are_kept_not_copied() {
     let b = random::standard_normal::<f64>(10, 30, 1, 99);
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
     let net = common::sigmoid2(a, b).unwrap();
-    assert_eq!((common::w(&net, 0).as_ptr(), common::w(&net, 1).as_ptr()), (pa, pb));
+    assert_eq!(
+        (common::w(&net, 0).as_ptr(), common::w(&net, 1).as_ptr()),
+        (pa, pb)
+    );
     // A column-major matrix is stored row-major, with the same values.
     let af = random::standard_normal::<f64>(20, 30, 1, 0).reversed_axes();
     let net = common::sigmoid2(af.clone(), common::w(&net, 1).to_owned()).unwrap();

@@ -90,4 +90,3 @@ impl Calibration {
         arithmetic.max(traffic) + self.call_seconds
     }
 }
-

@@ -102,7 +102,11 @@ impl<T: Real> Chain<'_, T> {
         let (w, d, par) = (|k| self.w(k, p), |k| self.d(k, p), self.par);
         let (m, n) = out.dim();
         let k = self.dim(left, p).1;
-        match (Fold::choose(left.kind(), right.kind(), [m, k, n]), left, right) {
+        match (
+            Fold::choose(left.kind(), right.kind(), [m, k, n]),
+            left,
+            right,
+        ) {
             (Fold::BothIntoLeft, Val::Factor(j), Val::Factor(i)) => {
                 let mut l = region(copy, m, k);
                 scale_cols_into(par, l.view_mut(), w(*j), d(*i));
@@ -242,7 +246,13 @@ impl<'t> Layout<'t> {
         let mut path = 0;
         for (i, t) in self.shared.iter().enumerate() {
             let (lo, hi) = t.span();
-            let kind = |leaf: bool| if leaf { Operand::Factor } else { Operand::Product };
+            let kind = |leaf: bool| {
+                if leaf {
+                    Operand::Factor
+                } else {
+                    Operand::Product
+                }
+            };
             let (other, cur) = (kind(lo == hi), kind(i == 0));
             let (shape, out) = match self.side {
                 Side::Columns => ([widths[hi], widths[lo - 1], width], widths[hi] * width),
@@ -373,7 +383,7 @@ pub(crate) fn jacobian<'a, T: Real>(
         .collect();
     // Columns: L·D_1 does not depend on the panel, so fold it once.
     if let (Some(len), Some(Val::Product(l))) = (parts.folded, shared.first()) {
-        let l = l.clone();
+        let l = *l;
         let out = stack.take(len);
         let view = ArrayViewMut2::from_shape(l.dim(), &mut *out).expect("sized");
         scale_cols_into(par, view, l, chain.d(1, Panel::Whole));
@@ -401,7 +411,9 @@ pub(crate) fn jacobian<'a, T: Real>(
         for (i, other) in shared.iter().enumerate() {
             let here = match cur {
                 None => Val::Factor(leaf),
-                Some(dim) => Val::Product(ArrayView2::from_shape(dim, &path_a[..dim.0 * dim.1]).expect("sized")),
+                Some(dim) => Val::Product(
+                    ArrayView2::from_shape(dim, &path_a[..dim.0 * dim.1]).expect("sized"),
+                ),
             };
             let dim = match layout.side {
                 Side::Rows => (u1 - u0, chain.dim(other, p).1),
@@ -410,7 +422,9 @@ pub(crate) fn jacobian<'a, T: Real>(
             // The last product writes into J; those before it into `path_b`.
             let mut next = match i == top {
                 true => target.view_mut(),
-                false => ArrayViewMut2::from_shape(dim, &mut path_b[..dim.0 * dim.1]).expect("sized"),
+                false => {
+                    ArrayViewMut2::from_shape(dim, &mut path_b[..dim.0 * dim.1]).expect("sized")
+                }
             };
             match (layout.side, other) {
                 (Side::Rows, _) => chain.mul_into(&here, other, p, next.view_mut(), copy),

@@ -7,5 +7,5 @@ pub(crate) mod jacobian;
 mod plan;
 
 pub use calibration::Calibration;
-pub use plan::{Mode, Plan};
 pub(crate) use plan::{Fold, Operand, Tree};
+pub use plan::{Mode, Plan};

@@ -248,7 +248,10 @@ fn cost(tree: &Tree, widths: &[usize], cal: &Calibration, size: usize) -> (f64, 
             let ((lf, ls), (rf, rs)) = (inner(l), inner(r));
             let step = Step::new(widths, lo, mid, hi);
             let [m, k, n] = step.shape;
-            (lf + rf + (m * k * n) as f64, ls + rs + step.seconds(cal, size))
+            (
+                lf + rf + (m * k * n) as f64,
+                ls + rs + step.seconds(cal, size),
+            )
         }
     }
 }
@@ -339,7 +342,13 @@ struct Step {
 impl Step {
     fn new(widths: &[usize], lo: usize, mid: usize, hi: usize) -> Step {
         let shape = [widths[hi], widths[mid], widths[lo - 1]];
-        let kind = |leaf: bool| if leaf { Operand::Factor } else { Operand::Product };
+        let kind = |leaf: bool| {
+            if leaf {
+                Operand::Factor
+            } else {
+                Operand::Product
+            }
+        };
         let (left, right) = (kind(mid + 1 == hi), kind(lo == mid));
         // A product times M_1 is scaled by D_1 once for every panel of columns.
         let fold = if lo == 1 && (left, right) == (Operand::Product, Operand::Factor) {

@@ -134,7 +134,12 @@ mod tests {
             let xt = Array1::from_shape_fn(m, |i| (i % 3) as f64 - 1.0);
             for par in [Par::Seq, Par::Rayon] {
                 let mut y = Array1::zeros(m);
-                gemv_few(par, a.view(), &[x.as_slice().unwrap()], y.as_slice_mut().unwrap());
+                gemv_few(
+                    par,
+                    a.view(),
+                    &[x.as_slice().unwrap()],
+                    y.as_slice_mut().unwrap(),
+                );
                 assert_eq!(y, naive(&a, &x), "gemv {m}x{n}");
                 let mut yt = Array1::zeros(n);
                 gemv_t(par, a.view(), xt.view(), yt.as_slice_mut().unwrap());

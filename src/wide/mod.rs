@@ -293,7 +293,8 @@ impl<'n, T: Real> Primal<'n, T> {
             .enumerate()
             .map(|(k, g)| {
                 let a = if k == 0 { &self.x } else { &self.h[k - 1] };
-                let dw = Array2::from_shape_fn((g.len(), a.len()), |(i, j)| g[i].mul(a[j]).to_real());
+                let dw =
+                    Array2::from_shape_fn((g.len(), a.len()), |(i, j)| g[i].mul(a[j]).to_real());
                 (dw, to_array(g))
             })
             .collect()

@@ -36,7 +36,12 @@ pub fn run(run: Run, args: &JacArgs) -> CliResult {
     }
     println!("plan ({mode}): {plan}");
     match &args.out {
-        Some(path) => println!("J ({}×{}) written to {}", j.nrows(), j.ncols(), path.display()),
+        Some(path) => println!(
+            "J ({}×{}) written to {}",
+            j.nrows(),
+            j.ncols(),
+            path.display()
+        ),
         None => {
             for row in j.rows() {
                 let line: Vec<String> = row.iter().map(|v| format!("{v:.17e}")).collect();

@@ -64,7 +64,10 @@ pub fn peer(run: Run, args: &PeerArgs) -> CliResult {
         return Err("--reps must be at least 1".into());
     }
     let read2 = |name: &str| npy::read::<f64, Ix2>(args.dir.join(name));
-    let layers = [(read2("A.npy")?, Activation::Sigmoid), (read2("B.npy")?, Activation::Sigmoid)];
+    let layers = [
+        (read2("A.npy")?, Activation::Sigmoid),
+        (read2("B.npy")?, Activation::Sigmoid),
+    ];
     let net = run.network(Mlp::new(layers)?);
     let x = npy::read::<f64, Ix1>(args.dir.join("x.npy"))?;
     let points = match args.dir.join("X.npy").exists() {

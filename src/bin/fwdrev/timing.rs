@@ -354,7 +354,10 @@ fn print_table(dims: Dims, r: &TimeReport) {
     }
     if let Some(b) = r.batch {
         let vs = r.reverse.map_or(String::new(), |rv| {
-            format!(" = {:.3}× a single-point reverse gradient", b.per_point_s / rv.median_s)
+            format!(
+                " = {:.3}× a single-point reverse gradient",
+                b.per_point_s / rv.median_s
+            )
         });
         println!(
             "batch of {}: {} per call, {} per point{vs}",
