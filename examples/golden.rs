@@ -282,6 +282,58 @@ fn wide() {
     general("wide/safe-forward-overflow", &net, 0);
 }
 
+/// Added in 0.2: biases on every other layer, and every activation (SiLU and GELU
+/// among them), in both types and on the wide path.
+fn biased<T: Real>() {
+    let t = T::NAME;
+    let with_biases = |widths: &[usize], acts: &[Activation], seed: u64, scale: f64| {
+        let layers = scaled::<T>(widths, acts, seed, scale)
+            .into_iter()
+            .enumerate()
+            .map(|(k, (w, act))| {
+                let layer = fwdrev::Layer::new(w, act);
+                match k % 2 {
+                    0 => {
+                        let b = random::standard_normal_vector::<T>(widths[k + 1], seed + k as u64);
+                        layer.with_bias(b)
+                    }
+                    _ => layer,
+                }
+            });
+        Mlp::new(layers).unwrap()
+    };
+    for act in Activation::ALL {
+        let net = with_biases(&[50, 80, 30, 70, 20], &[act], 13, 1.5);
+        general(&format!("{t}/biased50-80-30-70-20/{act}"), &net, 13);
+    }
+    let net = with_biases(
+        &[400, 300, 200, 100],
+        &[Activation::Gelu, Activation::Silu],
+        14,
+        1.0,
+    );
+    general(&format!("{t}/biased400-300-200-100/gelu-silu"), &net, 14);
+}
+
+fn wide_biased() {
+    let acts = Activation::ALL;
+    for seed in 0..7 {
+        let layers = huge_layers(&[6, 5, 4, 3], &acts[seed as usize..], seed + 100)
+            .into_iter()
+            .enumerate()
+            .map(|(k, (w, act))| {
+                let rows = w.nrows();
+                let b = huge_layers(&[1, rows], &[act], seed + 200 + k as u64)[0]
+                    .0
+                    .column(0)
+                    .to_owned();
+                fwdrev::Layer::new(w, act).with_bias(b)
+            });
+        let net = Mlp::new(layers).unwrap();
+        general(&format!("wide/biased6-5-4-3/{seed}"), &net, seed);
+    }
+}
+
 fn main() {
     fwdrev::backend::restart_with_best_kernels();
     fwdrev::set_threads(2).unwrap();
@@ -289,4 +341,7 @@ fn main() {
     all::<f64>();
     all::<f32>();
     wide();
+    biased::<f64>();
+    biased::<f32>();
+    wide_biased();
 }

@@ -41,6 +41,15 @@ pub enum Activation {
     Gelu,
 }
 
+/// Which way t goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Infinity {
+    /// t → +∞.
+    Plus,
+    /// t → −∞.
+    Minus,
+}
+
 /// What φ, φ' and φ'' tend to as t → +∞ or −∞: the wide-range path's values for
 /// pre-activations beyond 2^1000, where no f64 evaluation is meaningful.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -200,17 +209,18 @@ impl Activation {
         }
     }
 
-    /// φ, φ', φ'' as t → +∞ (`up`) or −∞.
-    pub(crate) fn tail(self, up: bool) -> Tail {
+    /// φ, φ', φ'' as t → +∞ or −∞.
+    pub(crate) fn tail(self, toward: Infinity) -> Tail {
+        use Infinity::{Minus, Plus};
         use TailValue::{Constant, Input};
-        match (self, up) {
-            (Activation::Sigmoid, true) => tail(Constant(1.0), 0.0),
-            (Activation::Tanh, true) => tail(Constant(1.0), 0.0),
-            (Activation::Tanh, false) => tail(Constant(-1.0), 0.0),
+        match (self, toward) {
+            (Activation::Sigmoid, Plus) => tail(Constant(1.0), 0.0),
+            (Activation::Tanh, Plus) => tail(Constant(1.0), 0.0),
+            (Activation::Tanh, Minus) => tail(Constant(-1.0), 0.0),
             (Activation::Identity, _) => tail(Input, 1.0),
             (
                 Activation::Softplus | Activation::Relu | Activation::Silu | Activation::Gelu,
-                true,
+                Plus,
             ) => tail(Input, 1.0),
             (
                 Activation::Sigmoid
@@ -218,7 +228,7 @@ impl Activation {
                 | Activation::Relu
                 | Activation::Silu
                 | Activation::Gelu,
-                false,
+                Minus,
             ) => tail(Constant(0.0), 0.0),
         }
     }
@@ -235,14 +245,7 @@ impl std::str::FromStr for Activation {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Error> {
-        Activation::ALL
-            .into_iter()
-            .find(|a| a.name() == s)
-            .ok_or_else(|| Error::Unknown {
-                what: "activation",
-                got: s.into(),
-                expected: Activation::ALL.map(Activation::name).join(", "),
-            })
+        crate::error::by_name("activation", &Activation::ALL, Activation::name, s)
     }
 }
 
@@ -354,7 +357,11 @@ mod tests {
                 let (v, s) = a.value_and_slope(t);
                 let c = a.curvature(t);
                 assert!(v.is_finite() && s.is_finite() && c.is_finite(), "{a}({t})");
-                let tail = a.tail(t > 0.0);
+                let tail = a.tail(if t > 0.0 {
+                    Infinity::Plus
+                } else {
+                    Infinity::Minus
+                });
                 let want = match tail.value {
                     TailValue::Constant(k) => k,
                     TailValue::Input => t,

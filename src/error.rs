@@ -78,5 +78,23 @@ pub enum Error {
     },
 }
 
+/// The item of `all` whose `name` is `s`, else [`Error::Unknown`] listing the names: the
+/// `FromStr` of [`Activation`](crate::Activation) and [`Mode`](crate::Mode).
+pub(crate) fn by_name<E: Copy>(
+    what: &'static str,
+    all: &[E],
+    name: impl Fn(E) -> &'static str,
+    s: &str,
+) -> Result<E> {
+    all.iter()
+        .copied()
+        .find(|&e| name(e) == s)
+        .ok_or_else(|| Error::Unknown {
+            what,
+            got: s.into(),
+            expected: all.iter().map(|&e| name(e)).collect::<Vec<_>>().join(", "),
+        })
+}
+
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

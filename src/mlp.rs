@@ -546,6 +546,18 @@ impl<T: Real> Mlp<T> {
         r
     }
 
+    /// A plain call with two vector results: allocates them, and runs the `_into` call
+    /// `into` with pooled scratch.
+    fn two_vectors(
+        &self,
+        [m, n]: [usize; 2],
+        into: impl FnOnce(ArrayViewMut1<T>, ArrayViewMut1<T>, &mut Scratch<T>) -> Result<()>,
+    ) -> Result<(Array1<T>, Array1<T>)> {
+        let (mut p, mut q) = (Array1::zeros(m), Array1::zeros(n));
+        self.pooled(|s| into(p.view_mut(), q.view_mut(), s))?;
+        Ok((p, q))
+    }
+
     /// Errors unless `x` has d0 finite entries.
     fn check_input(&self, what: &'static str, x: ArrayView1<T>) -> Result<()> {
         let what_shape = Lazy(|f: &mut std::fmt::Formatter<'_>| {
@@ -710,9 +722,9 @@ impl<T: Real> Mlp<T> {
     /// `torch.func.jvp`.
     pub fn jvp(&self, x: ArrayView1<T>, v: ArrayView1<T>) -> Result<(Array1<T>, Array1<T>)> {
         let d_out = self.width(self.depth());
-        let (mut out, mut jv) = (Array1::zeros(d_out), Array1::zeros(d_out));
-        self.pooled(|s| self.jvp_into(x, v, out.view_mut(), jv.view_mut(), self.par, s))?;
-        Ok((out, jv))
+        self.two_vectors([d_out, d_out], |p, q, s| {
+            self.jvp_into(x, v, p, q, self.par, s)
+        })
     }
 
     /// [`jvp`](Self::jvp) into `out` and `jv` (d_L each), with the caller's scratch and
@@ -754,10 +766,8 @@ impl<T: Real> Mlp<T> {
     /// (F(x), uᵀ·J(x)): the vector-Jacobian product in one reverse sweep, like
     /// `jax.vjp` and `torch.func.vjp`. u has d_L entries.
     pub fn vjp(&self, x: ArrayView1<T>, u: ArrayView1<T>) -> Result<(Array1<T>, Array1<T>)> {
-        let mut out = Array1::zeros(self.width(self.depth()));
-        let mut uj = Array1::zeros(self.width(0));
-        self.pooled(|s| self.vjp_into(x, u, out.view_mut(), uj.view_mut(), self.par, s))?;
-        Ok((out, uj))
+        let lens = [self.width(self.depth()), self.width(0)];
+        self.two_vectors(lens, |p, q, s| self.vjp_into(x, u, p, q, self.par, s))
     }
 
     /// [`vjp`](Self::vjp) into `out` (d_L) and `uj` (d0), with the caller's scratch and
@@ -805,9 +815,7 @@ impl<T: Real> Mlp<T> {
     /// reverse sweep differentiated along v), about twice a gradient's cost.
     pub fn hvp(&self, x: ArrayView1<T>, v: ArrayView1<T>) -> Result<(Array1<T>, Array1<T>)> {
         let d0 = self.width(0);
-        let (mut grad, mut hv) = (Array1::zeros(d0), Array1::zeros(d0));
-        self.pooled(|s| self.hvp_into(x, v, grad.view_mut(), hv.view_mut(), self.par, s))?;
-        Ok((grad, hv))
+        self.two_vectors([d0, d0], |p, q, s| self.hvp_into(x, v, p, q, self.par, s))
     }
 
     /// [`hvp`](Self::hvp) into `grad` and `hv` (d0 each), with the caller's scratch and

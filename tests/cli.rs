@@ -521,3 +521,49 @@ fn results_beyond_f64_are_inf_strings_in_json() {
         .collect();
     assert_eq!(h["hvp"], Value::Array(want));
 }
+
+#[test]
+fn every_computing_command_takes_the_memory_budget() {
+    let (a, b, x, v) = (
+        oracle("tall", "A.npy"),
+        oracle("tall", "B.npy"),
+        oracle("tall", "x.npy"),
+        oracle("tall", "v.npy"),
+    );
+    let files = ["--a", &a, "--b", &b, "--x", &x];
+    // No room for one panel: forward mode and the Jacobian refuse with the numbers.
+    let grad = [
+        &["grad", "--mode", "forward", "--budget-mib", "0"][..],
+        &files,
+    ]
+    .concat();
+    assert_one_line_error(&fwdrev(&grad), "one panel column");
+    let jac = [&["jac", "--budget-mib", "0"][..], &files].concat();
+    assert_one_line_error(&fwdrev(&jac), "one panel of plan");
+    // A budget that fits gives the default's answer; hvp and time take the flag too.
+    let g = |extra: &[&str]| {
+        json(&fwdrev(
+            &[&["grad", "--mode", "forward", "--json"][..], &files, extra].concat(),
+        ))
+    };
+    assert_eq!(g(&["--budget-mib", "1"])["grad"], g(&[])["grad"]);
+    let h = json(&fwdrev(
+        &[
+            &["hvp", "--v", &v, "--json", "--budget-mib", "1"][..],
+            &files,
+        ]
+        .concat(),
+    ));
+    assert!(h["hvp"].is_array());
+    let t = json(&fwdrev(&[
+        "--budget-mib",
+        "1",
+        "time",
+        "--d",
+        "30",
+        "--reps",
+        "1",
+        "--json",
+    ]));
+    assert!(t["forward"]["median_s"].as_f64().unwrap() > 0.0);
+}

@@ -105,17 +105,17 @@ pub(crate) fn gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayView
 /// the whole gradient at d ≈ 100.
 const SMALL: usize = 1 << 16;
 
-/// True where the crate's kernels serve a GEMV: no BLAS GEMV, a small one, or
-/// [`Par::Seq`] (the BLAS would start its threads); and always contiguous vectors
-/// (the kernels take slices).
-fn own_gemv(par: Par, len: usize, contiguous: bool) -> bool {
-    contiguous && (!imp::BLAS_GEMV || len < SMALL || par == Par::Seq)
+/// True where the crate's kernels serve a GEMV of `len` entries (given contiguous
+/// vectors: the kernels take slices): no BLAS GEMV, a small one, or [`Par::Seq`] (the
+/// BLAS would start its threads).
+fn own_gemv(par: Par, len: usize) -> bool {
+    !imp::BLAS_GEMV || len < SMALL || par == Par::Seq
 }
 
 /// y ← A·x (y overwritten; A m×n row-major).
 pub(crate) fn gemv<T: Real>(par: Par, a: ArrayView2<T>, x: ArrayView1<T>, mut y: ArrayViewMut1<T>) {
     match (x.as_slice(), y.as_slice_mut()) {
-        (Some(xs), Some(ys)) if own_gemv(par, a.len(), true) => own::gemv_few(par, a, &[xs], ys),
+        (Some(xs), Some(ys)) if own_gemv(par, a.len()) => own::gemv_few(par, a, &[xs], ys),
         // BLAS, or (without one) ndarray's loop for strided vectors, which are rare.
         _ => general_mat_vec_mul(T::one(), &a, &x, T::zero(), &mut y),
     }
@@ -129,7 +129,7 @@ pub(crate) fn gemv_t<T: Real>(
     mut y: ArrayViewMut1<T>,
 ) {
     match y.as_slice_mut() {
-        Some(ys) if own_gemv(par, a.len(), true) => own::gemv_t(par, a, x, ys),
+        Some(ys) if own_gemv(par, a.len()) => own::gemv_t(par, a, x, ys),
         _ => general_mat_vec_mul(T::one(), &a.t(), &x, T::zero(), &mut y),
     }
 }

@@ -64,15 +64,15 @@ impl std::str::FromStr for Mode {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Error> {
-        Mode::ALL
-            .into_iter()
-            .find(|m| m.name() == s)
-            .ok_or_else(|| Error::Unknown {
-                what: "mode",
-                got: s.into(),
-                expected: Mode::ALL.map(Mode::name).join(", "),
-            })
+        crate::error::by_name("mode", &Mode::ALL, Mode::name, s)
     }
+}
+
+/// Where a product is written: the whole plan needs no brackets, a factor of it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Top,
+    Inner,
 }
 
 /// A bracketing of M_L···M_1: a leaf is M_k (layer k, from 1), a node a product.
@@ -91,17 +91,18 @@ impl Tree {
         }
     }
 
-    fn write(&self, top: bool, out: &mut String) {
+    fn write(&self, level: Level, out: &mut String) {
         match self {
             Tree::Leaf(k) => out.push_str(&format!("M{k}")),
             Tree::Product(l, r) => {
-                if !top {
+                let inner = level == Level::Inner;
+                if inner {
                     out.push('(');
                 }
-                l.write(false, out);
+                l.write(Level::Inner, out);
                 out.push('·');
-                r.write(false, out);
-                if !top {
+                r.write(Level::Inner, out);
+                if inner {
                     out.push(')');
                 }
             }
@@ -116,7 +117,7 @@ impl Tree {
             r.products(widths, out);
             let ((lo, _), (_, hi), (mid, _)) = (r.span(), l.span(), l.span());
             let mut name = String::new();
-            self.write(true, &mut name);
+            self.write(Level::Top, &mut name);
             out.push((name, [widths[hi], widths[mid - 1], widths[lo - 1]]));
         }
     }
@@ -208,7 +209,7 @@ impl Plan {
 impl std::fmt::Display for Plan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut s = String::new();
-        self.tree.write(true, &mut s);
+        self.tree.write(Level::Top, &mut s);
         f.write_str(&s)
     }
 }

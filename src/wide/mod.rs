@@ -17,7 +17,7 @@
 
 mod number;
 
-use crate::activation::TailValue;
+use crate::activation::{Infinity, TailValue};
 use crate::guard::overflow_limit;
 use crate::{Activation, Layer, Par, Real};
 use ndarray::{Array1, Array2, ArrayView1};
@@ -158,7 +158,10 @@ fn activate(act: Activation, y: Wide) -> (Wide, f64, f64) {
         let (v, s) = act.value_and_slope(t);
         return (Wide::from_f64(v), s, act.curvature(t));
     }
-    let tail = act.tail(y.is_positive());
+    let tail = act.tail(match y.is_positive() {
+        true => Infinity::Plus,
+        false => Infinity::Minus,
+    });
     let value = match tail.value {
         TailValue::Constant(c) => Wide::from_f64(c),
         TailValue::Input => y,
