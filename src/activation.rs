@@ -21,7 +21,6 @@ use crate::{Error, Real};
 ///
 /// Derivatives at kinks follow PyTorch and JAX: ReLU'(0) = 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Activation {
     /// σ(t) = 1/(1+e^−t); σ' = σ(1−σ), σ'' = σ'·(1−2σ).
     Sigmoid,
@@ -237,6 +236,17 @@ impl Activation {
 impl std::fmt::Display for Activation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// The command line's `--activation` values: the names, without the formulas.
+#[cfg(feature = "cli")]
+impl clap::ValueEnum for Activation {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Activation::ALL
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()))
     }
 }
 

@@ -23,7 +23,9 @@ use std::sync::Mutex;
 /// Extra memory forward mode, Jacobians and Hessians may use for their panels unless
 /// told otherwise: 1 GiB, so that up to d0 = d1 = d2 ≈ 8000 (f64) forward mode is the
 /// card's one GEMM. Each extra panel re-reads (and the BLAS re-packs) the next weight
-/// matrix (docs/measured.md has the cost).
+/// matrix (docs/measured.md has the cost). The panel width is chosen so that the
+/// products a panel holds fit the budget; a Jacobian's or Hessian's working copies
+/// beside them can take about as much again ([`Mlp::scratch_len`] is exact).
 pub const DEFAULT_MEMORY_BUDGET: usize = 1 << 30;
 
 /// One layer: y = W·a + b (the bias optional), then φ elementwise.
@@ -491,7 +493,7 @@ impl<T: Real> Mlp<T> {
     /// The bracketing of the Jacobian chain that `mode` computes, with its predicted
     /// cost on this network's widths and calibration.
     pub fn plan(&self, mode: Mode) -> Plan {
-        Plan::new(
+        Plan::checked(
             &self.widths(),
             mode,
             &self.calibration,
@@ -499,9 +501,10 @@ impl<T: Real> Mlp<T> {
         )
     }
 
-    /// Values of T that `call` carves from its [`Scratch`] (an `_into` call given at
-    /// least this many allocates nothing): errors as the call would when its panels
-    /// cannot fit the memory budget.
+    /// Values of T that `call` carves from its [`Scratch`]: with at least this many,
+    /// the matrix-vector calls allocate nothing (see [`Scratch`]). Errors as the call
+    /// would when its panels cannot fit the memory budget, or a plan is not this
+    /// network's.
     pub fn scratch_len(&self, call: Call) -> Result<usize> {
         let (input, out) = (self.width(0), self.width(self.depth()));
         let budget = self.memory_budget;
@@ -519,7 +522,10 @@ impl<T: Real> Mlp<T> {
             Call::Vjp => reverse::scratch_len(self) + padded::<T>(out) + padded::<T>(input),
             Call::Jvp => forward::jvp_scratch_len(self) + padded::<T>(out),
             Call::Hvp => hessian::hvps_scratch_len(self, 1),
-            Call::Jacobian(plan) => jacobian::scratch_len(self, plan, budget)?,
+            Call::Jacobian(plan) => {
+                self.check_plan(plan)?;
+                jacobian::scratch_len(self, plan, budget)?
+            }
             Call::Hessian => hessian::hessian_scratch_len(self, budget)?,
             Call::WeightGrads => reverse::weight_grads_scratch_len(self),
             Call::Batch(k) => batch::scratch_len(self, k),
@@ -556,6 +562,19 @@ impl<T: Real> Mlp<T> {
         let (mut p, mut q) = (Array1::zeros(m), Array1::zeros(n));
         self.pooled(|s| into(p.view_mut(), q.view_mut(), s))?;
         Ok((p, q))
+    }
+
+    /// Errors unless `plan` was made for this network's widths (without allocating).
+    fn check_plan(&self, plan: &Plan) -> Result<()> {
+        let w = plan.widths();
+        if w.len() == self.depth() + 1 && (0..=self.depth()).all(|k| w[k] == self.width(k)) {
+            return Ok(());
+        }
+        check_shape(
+            "the plan must be made for this network's widths",
+            w,
+            &self.widths(),
+        )
     }
 
     /// Errors unless `x` has d0 finite entries.
@@ -879,11 +898,7 @@ impl<T: Real> Mlp<T> {
         par: Par,
         scratch: &mut Scratch<T>,
     ) -> Result<()> {
-        check_shape(
-            "the plan must be made for this network's widths",
-            plan.widths(),
-            &self.widths(),
-        )?;
+        self.check_plan(plan)?;
         let (d_out, d0) = (self.width(self.depth()), self.width(0));
         check_shape("the Jacobian", jac.shape(), &[d_out, d0])?;
         self.run(Call::Jacobian(plan), x, par, scratch, |x, stack| {

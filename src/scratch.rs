@@ -3,10 +3,13 @@
 //! the `*_into` calls take. Plain calls keep a pool of them inside the network.
 //!
 //! A fresh 64 MiB buffer costs 16 384 page faults on first touch, tens of milliseconds;
-//! a gradient at d = 100 costs microseconds, so even its few small vectors matter. A
-//! call given a [`Scratch`] of at least its [`Mlp::scratch_len`] allocates nothing but
-//! what it returns (the `*_into` calls: nothing at all), except on the wide-range path.
-//! A smaller one grows to the requirement first (checked against available memory).
+//! a gradient at d = 100 costs microseconds, so even its few small vectors matter.
+//! Given a [`Scratch`] of at least its [`Mlp::scratch_len`], the `*_into` calls made of
+//! matrix-vector products (output, value, the reverse gradient, JVP, VJP, HVP, weight
+//! gradients) allocate nothing at all under [`Par::Seq`](crate::Par::Seq); those built
+//! on GEMMs may allocate inside the BLAS (which packs its operands) and a few small
+//! tables; the wide-range path allocates as it goes. A smaller scratch grows to the
+//! requirement first (checked against available memory).
 //!
 //! Every carved buffer starts on a 64-byte line: BLAS kernels round differently by the
 //! alignment of their operands (BLIS's small-matrix path does), so buffers placed

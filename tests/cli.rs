@@ -556,9 +556,9 @@ fn every_computing_command_takes_the_memory_budget() {
     ));
     assert!(h["hvp"].is_array());
     let t = json(&fwdrev(&[
+        "time",
         "--budget-mib",
         "1",
-        "time",
         "--d",
         "30",
         "--reps",
@@ -566,4 +566,7 @@ fn every_computing_command_takes_the_memory_budget() {
         "--json",
     ]));
     assert!(t["forward"]["median_s"].as_f64().unwrap() > 0.0);
+    // Commands that compute nothing do not take it.
+    let o = fwdrev(&["report", "--budget-mib", "1"]);
+    assert_eq!(o.status.code(), Some(2), "a usage error");
 }

@@ -352,3 +352,68 @@ fn row_major_weights_are_kept_not_copied() {
     let net = common::sigmoid2(af.clone(), common::w(&net, 1).to_owned()).unwrap();
     assert!(common::w(&net, 0).is_standard_layout() && common::w(&net, 0) == af);
 }
+
+/// Panels of rows whose last, shorter panel folds a diagonal into the other operand
+/// (a larger copy than the full panels'): once a panic, now sized for both.
+#[test]
+fn the_last_panel_of_rows_fits_its_scratch() {
+    let f64_cases: [(&[usize], usize); 3] = [
+        (&[54, 5, 10, 61], 6200),
+        (&[48, 13, 7, 30, 38], 9136),
+        (&[24, 8, 1, 7, 23, 17], 5832),
+    ];
+    for (widths, budget) in f64_cases {
+        let net = Mlp::<f64>::from_seed(widths, Activation::Tanh, 0).unwrap();
+        let x = random::standard_normal_vector::<f64>(widths[0], 1) * 0.1;
+        let want = net.jacobian(x.view(), Mode::Reverse).unwrap();
+        let small = net.clone().with_memory_budget(budget);
+        for mode in [Mode::Reverse, Mode::Auto] {
+            let got = small.jacobian(x.view(), mode).unwrap();
+            let scale = want.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+            let err = (&got - &want).iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+            assert!(err <= 1e-12 * scale, "{widths:?} {mode}: {err:e}");
+        }
+    }
+    for (widths, budget) in [(&[47, 12, 41, 61][..], 7744), (&[6, 7, 7, 43][..], 2976)] {
+        let net = Mlp::<f32>::from_seed(widths, Activation::Tanh, 0).unwrap();
+        let x = Array1::from_elem(widths[0], 0.01_f32);
+        let small = net.clone().with_memory_budget(budget);
+        let want = net.jacobian(x.view(), Mode::Reverse).unwrap();
+        let got = small.jacobian(x.view(), Mode::Reverse).unwrap();
+        let scale = want.iter().fold(0.0_f32, |m, v| m.max(v.abs()));
+        let err = (&got - &want).iter().fold(0.0_f32, |m, v| m.max(v.abs()));
+        assert!(err <= 1e-5 * scale, "{widths:?}: {err:e}");
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// Any widths, budget and plan: the Jacobian through exactly its `scratch_len` (no
+    /// panic, no growth) equals the one-panel Jacobian up to rounding.
+    #[test]
+    fn jacobians_in_panels_fit_their_scratch(
+        widths in proptest::collection::vec(1usize..40, 2..6),
+        budget in 500usize..40_000,
+        mode in proptest::sample::select(vec![Mode::Forward, Mode::Reverse, Mode::Auto]),
+    ) {
+        let net = Mlp::<f64>::from_seed(&widths, Activation::Tanh, 3).unwrap();
+        let x = random::standard_normal_vector::<f64>(widths[0], 4) * 0.1;
+        let want = net.jacobian(x.view(), mode).unwrap();
+        let small = net.clone().with_memory_budget(budget);
+        let plan = small.plan(mode);
+        let Ok(len) = small.scratch_len(Call::Jacobian(&plan)) else {
+            // Not one panel fits: the call refuses alike.
+            proptest::prop_assert!(small.jacobian(x.view(), mode).is_err());
+            return Ok(());
+        };
+        let mut s = Scratch::with_len(len).unwrap();
+        let before = s.len();
+        let mut got = Array2::zeros(want.dim());
+        small.jacobian_into(x.view(), &plan, got.view_mut(), Par::Rayon, &mut s).unwrap();
+        proptest::prop_assert_eq!(s.len(), before);
+        let scale = want.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        let err = (&got - &want).iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        proptest::prop_assert!(err <= 1e-12 * scale.max(f64::MIN_POSITIVE), "{:e}", err);
+    }
+}

@@ -235,7 +235,9 @@ impl<'t> Layout<'t> {
         panel_width(self.units, self.per_unit, size, room).ok()
     }
 
-    /// The scratch the executor carves for panels of `width` units.
+    /// The scratch the executor carves for panels of `width` units: the largest over
+    /// the full panels and the last, shorter one, whose products may fold their
+    /// diagonals into other operands (a copy of another size).
     fn parts<T>(&self, widths: &[usize], width: usize) -> Parts {
         let mut copy = 0;
         let mut held = 0;
@@ -243,29 +245,32 @@ impl<'t> Layout<'t> {
             shared_len::<T>(t, widths, &mut held, &mut copy);
         }
         let folded = folded_len(self.side, &self.shared, widths);
+        let last = self.units - (self.units.div_ceil(width) - 1) * width;
         let mut path = 0;
         for (i, t) in self.shared.iter().enumerate() {
-            let (lo, hi) = t.span();
-            let kind = |leaf: bool| {
-                if leaf {
-                    Operand::Factor
-                } else {
-                    Operand::Product
+            for width in [width, last] {
+                let (lo, hi) = t.span();
+                let kind = |leaf: bool| {
+                    if leaf {
+                        Operand::Factor
+                    } else {
+                        Operand::Product
+                    }
+                };
+                let (other, cur) = (kind(lo == hi), kind(i == 0));
+                let (shape, out) = match self.side {
+                    Side::Columns => ([widths[hi], widths[lo - 1], width], widths[hi] * width),
+                    Side::Rows => ([width, widths[hi], widths[lo - 1]], width * widths[lo - 1]),
+                };
+                let fold = match self.side {
+                    Side::Columns if i == 0 && folded.is_some() => Fold::Nothing,
+                    Side::Columns => Fold::choose(other, cur, shape),
+                    Side::Rows => Fold::choose(cur, other, shape),
+                };
+                copy = copy.max(fold.copy_len(shape));
+                if i + 1 < self.shared.len() {
+                    path = path.max(out);
                 }
-            };
-            let (other, cur) = (kind(lo == hi), kind(i == 0));
-            let (shape, out) = match self.side {
-                Side::Columns => ([widths[hi], widths[lo - 1], width], widths[hi] * width),
-                Side::Rows => ([width, widths[hi], widths[lo - 1]], width * widths[lo - 1]),
-            };
-            let fold = match self.side {
-                Side::Columns if i == 0 && folded.is_some() => Fold::Nothing,
-                Side::Columns => Fold::choose(other, cur, shape),
-                Side::Rows => Fold::choose(cur, other, shape),
-            };
-            copy = copy.max(fold.copy_len(shape));
-            if i + 1 < self.shared.len() {
-                path = path.max(out);
             }
         }
         Parts {

@@ -22,11 +22,10 @@
 //! Costs here count multiply-adds ("flops" in the binary's JSON).
 
 use super::Calibration;
-use crate::Error;
+use crate::{Error, Result};
 
 /// Which way the Jacobian chain is accumulated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Mode {
     /// From the input side, M_L·(…·(M_2·M_1)): dense tangents, O(d0·d1·d2) for the
     /// two-layer gradient.
@@ -59,11 +58,22 @@ impl std::fmt::Display for Mode {
     }
 }
 
+/// The command line's `--mode` values: the names.
+#[cfg(feature = "cli")]
+impl clap::ValueEnum for Mode {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Mode::ALL
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()))
+    }
+}
+
 /// Parses a [`name`](Mode::name); anything else is [`Error::Unknown`] listing them.
 impl std::str::FromStr for Mode {
     type Err = Error;
 
-    fn from_str(s: &str) -> Result<Self, Error> {
+    fn from_str(s: &str) -> Result<Self> {
         crate::error::by_name("mode", &Mode::ALL, Mode::name, s)
     }
 }
@@ -134,9 +144,32 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The plan of `mode` for widths d0 … dL and values of `size` bytes: forward and
-    /// reverse are fixed bracketings, auto the cheapest in predicted seconds.
-    pub fn new(widths: &[usize], mode: Mode, calibration: &Calibration, size: usize) -> Plan {
+    /// The plan of `mode` for widths d0 … dL and values of `size` bytes (4 or 8):
+    /// forward and reverse are fixed bracketings, auto the cheapest in predicted
+    /// seconds. Errors on fewer than two widths, a width of 0, or another size.
+    pub fn new(
+        widths: &[usize],
+        mode: Mode,
+        calibration: &Calibration,
+        size: usize,
+    ) -> Result<Plan> {
+        if widths.len() < 2 || widths.contains(&0) || !matches!(size, 4 | 8) {
+            return Err(Error::Shape {
+                what: "a plan needs d0 and at least one layer's width, none 0, and values of 4 or 8 bytes".into(),
+                expected: "widths d0, d1, …; size 4 or 8".into(),
+                got: format!("widths {widths:?}, size {size}"),
+            });
+        }
+        Ok(Plan::checked(widths, mode, calibration, size))
+    }
+
+    /// [`Plan::new`] for widths and a size already checked.
+    pub(crate) fn checked(
+        widths: &[usize],
+        mode: Mode,
+        calibration: &Calibration,
+        size: usize,
+    ) -> Plan {
         let depth = widths.len() - 1;
         let seconds_of = |t: &Tree| cost(t, widths, calibration, size).1;
         let tree = match mode {
@@ -433,9 +466,9 @@ mod tests {
     fn the_autoencoder_is_bracketed_at_its_bottleneck() {
         let w = [1000, 1000, 10, 1000, 1000];
         let cal = flops_only();
-        let fwd = Plan::new(&w, Mode::Forward, &cal, 8);
-        let rev = Plan::new(&w, Mode::Reverse, &cal, 8);
-        let auto = Plan::new(&w, Mode::Auto, &cal, 8);
+        let fwd = Plan::new(&w, Mode::Forward, &cal, 8).unwrap();
+        let rev = Plan::new(&w, Mode::Reverse, &cal, 8).unwrap();
+        let auto = Plan::new(&w, Mode::Auto, &cal, 8).unwrap();
         assert_eq!(fwd.to_string(), "M4·(M3·(M2·M1))");
         assert_eq!(rev.to_string(), "((M4·M3)·M2)·M1");
         assert_eq!(auto.to_string(), "(M4·M3)·(M2·M1)");
@@ -465,9 +498,13 @@ mod tests {
             };
             let depth = 1 + next() % 6;
             let widths: Vec<usize> = (0..=depth).map(|_| next()).collect();
-            let auto = Plan::new(&widths, Mode::Auto, &cal, 8).predicted_seconds();
+            let auto = Plan::new(&widths, Mode::Auto, &cal, 8)
+                .unwrap()
+                .predicted_seconds();
             for mode in [Mode::Forward, Mode::Reverse] {
-                let other = Plan::new(&widths, mode, &cal, 8).predicted_seconds();
+                let other = Plan::new(&widths, mode, &cal, 8)
+                    .unwrap()
+                    .predicted_seconds();
                 assert!(auto <= other * (1.0 + 1e-12), "{widths:?} {mode}");
             }
         }
@@ -477,8 +514,8 @@ mod tests {
     fn one_and_two_layers_have_one_bracketing() {
         let cal = flops_only();
         for mode in [Mode::Forward, Mode::Reverse, Mode::Auto] {
-            assert_eq!(Plan::new(&[3, 4], mode, &cal, 8).to_string(), "M1");
-            let p = Plan::new(&[3, 4, 5], mode, &cal, 8);
+            assert_eq!(Plan::new(&[3, 4], mode, &cal, 8).unwrap().to_string(), "M1");
+            let p = Plan::new(&[3, 4, 5], mode, &cal, 8).unwrap();
             assert_eq!(p.to_string(), "M2·M1");
             assert_eq!(p.predicted_flops(), 60.0);
         }

@@ -1,7 +1,7 @@
 //! `fwdrev grad`: f(x) and ∇f(x) for the two-layer network read from .npy files.
 
 use crate::inputs::NetworkFiles;
-use crate::{json, CliResult, Run};
+use crate::{json, CliResult};
 use clap::Args;
 use fwdrev::{npy, Mode};
 use std::path::PathBuf;
@@ -20,8 +20,8 @@ pub struct GradArgs {
     json: bool,
 }
 
-pub fn run(run: Run, args: &GradArgs) -> CliResult {
-    let (net, x) = args.files.read(run)?;
+pub fn run(args: &GradArgs) -> CliResult {
+    let (net, x) = args.files.read()?;
     let (f, g) = net.value_and_grad(x.view(), args.mode)?;
     if let Some(path) = &args.out {
         npy::write(path, g.view())?;

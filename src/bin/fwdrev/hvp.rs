@@ -1,7 +1,7 @@
 //! `fwdrev hvp`: ∇²f(x)·v for f(x) = Σσ(B·σ(A·x)).
 
 use crate::inputs::{vector, NetworkFiles};
-use crate::{json, CliResult, Run};
+use crate::{json, CliResult};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -17,8 +17,8 @@ pub struct HvpArgs {
     json: bool,
 }
 
-pub fn run(run: Run, args: &HvpArgs) -> CliResult {
-    let (net, x) = args.files.read(run)?;
+pub fn run(args: &HvpArgs) -> CliResult {
+    let (net, x) = args.files.read()?;
     let v = vector(&args.v)?;
     let (_, hv) = net.hvp(x.view(), v.view())?;
     if args.json {

@@ -1,7 +1,7 @@
 //! The inputs of `grad`, `jac` and `hvp`: the two-layer network's A and B and the point
 //! x, as float64 .npy files.
 
-use crate::{CliResult, Run};
+use crate::{Budget, CliResult};
 use clap::Args;
 use fwdrev::{npy, Activation, Mlp};
 use ndarray::{Array1, Ix1, Ix2};
@@ -19,15 +19,17 @@ pub struct NetworkFiles {
     /// x, d0.
     #[arg(long)]
     x: PathBuf,
+    #[command(flatten)]
+    budget: Budget,
 }
 
 impl NetworkFiles {
     /// The network (with the run's budget) and the point, each file checked.
-    pub fn read(&self, run: Run) -> CliResult<(Mlp<f64>, Array1<f64>)> {
+    pub fn read(&self) -> CliResult<(Mlp<f64>, Array1<f64>)> {
         let a = npy::read::<f64, Ix2>(&self.a)?;
         let b = npy::read::<f64, Ix2>(&self.b)?;
         let net = Mlp::new([(a, Activation::Sigmoid), (b, Activation::Sigmoid)])?;
-        Ok((run.network(net), vector(&self.x)?))
+        Ok((self.budget.network(net), vector(&self.x)?))
     }
 }
 

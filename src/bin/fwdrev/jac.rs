@@ -1,7 +1,7 @@
 //! `fwdrev jac`: the d2×d0 Jacobian of F(x) = σ(B·σ(A·x)) by a plan.
 
 use crate::inputs::NetworkFiles;
-use crate::{json, CliResult, Run};
+use crate::{json, CliResult};
 use clap::Args;
 use fwdrev::{npy, Mode};
 use std::path::PathBuf;
@@ -20,8 +20,8 @@ pub struct JacArgs {
     json: bool,
 }
 
-pub fn run(run: Run, args: &JacArgs) -> CliResult {
-    let (net, x) = args.files.read(run)?;
+pub fn run(args: &JacArgs) -> CliResult {
+    let (net, x) = args.files.read()?;
     let mode = args.mode;
     let plan = net.plan(mode);
     let j = net.jacobian_with_plan(x.view(), &plan)?;

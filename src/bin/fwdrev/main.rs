@@ -25,26 +25,24 @@ use std::process::ExitCode;
              With no subcommand: check both modes at (100,105,95), then time them at d = 8000."
 )]
 struct Cli {
-    #[command(flatten)]
-    run: Run,
-    #[command(subcommand)]
-    cmd: Option<Cmd>,
-}
-
-/// What every computing command takes.
-#[derive(clap::Args, Clone, Copy)]
-pub struct Run {
     /// Threads for rayon and the BLAS together (default: RAYON_NUM_THREADS, else every
     /// core).
     #[arg(long, global = true)]
     threads: Option<usize>,
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+/// The memory budget every computing command takes.
+#[derive(clap::Args, Clone, Copy, Default)]
+pub struct Budget {
     /// Memory that forward mode, Jacobians and Hessians may use for their panels, in MiB
     /// (default 1024).
-    #[arg(long, global = true, value_name = "MIB")]
+    #[arg(long, value_name = "MIB")]
     budget_mib: Option<usize>,
 }
 
-impl Run {
+impl Budget {
     /// The panel budget in bytes.
     pub fn budget(&self) -> usize {
         self.budget_mib
@@ -67,6 +65,8 @@ enum Cmd {
         /// Timed runs of reverse mode (forward mode runs once: it takes seconds).
         #[arg(long, default_value_t = 5)]
         reps: usize,
+        #[command(flatten)]
+        budget: Budget,
     },
     /// f(x) and ∇f(x) for A, B, x read from float64 .npy files.
     Grad(grad::GradArgs),
@@ -109,22 +109,26 @@ fn main() -> ExitCode {
     }
     fwdrev::backend::restart_with_best_kernels();
     let cli = Cli::parse();
-    let threads = cli.run.threads.unwrap_or_else(fwdrev::default_threads);
+    let threads = cli.threads.unwrap_or_else(fwdrev::default_threads);
     if let Err(e) = fwdrev::set_threads(threads) {
         eprintln!("fwdrev: {e}");
         return ExitCode::FAILURE;
     }
-    let run = cli.run;
-    let result = match cli.cmd.unwrap_or(Cmd::Demo { d: 8000, reps: 5 }) {
-        Cmd::Demo { d, reps } => demo(run, d, reps),
-        Cmd::Grad(args) => grad::run(run, &args),
-        Cmd::Time(args) => timing::run(run, &args),
+    let demo_default = Cmd::Demo {
+        d: 8000,
+        reps: 5,
+        budget: Budget::default(),
+    };
+    let result = match cli.cmd.unwrap_or(demo_default) {
+        Cmd::Demo { d, reps, budget } => demo(budget, d, reps),
+        Cmd::Grad(args) => grad::run(&args),
+        Cmd::Time(args) => timing::run(&args),
         Cmd::Report(args) => report::run(&args),
         Cmd::Export(args) => peers::export(&args),
-        Cmd::Peer(args) => peers::peer(run, &args),
-        Cmd::Jac(args) => jac::run(run, &args),
-        Cmd::Hvp(args) => hvp::run(run, &args),
-        Cmd::Plan(args) => plan::run(run, &args),
+        Cmd::Peer(args) => peers::peer(&args),
+        Cmd::Jac(args) => jac::run(&args),
+        Cmd::Hvp(args) => hvp::run(&args),
+        Cmd::Plan(args) => plan::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -135,8 +139,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn demo(run: Run, d: usize, reps: usize) -> CliResult {
+fn demo(budget: Budget, d: usize, reps: usize) -> CliResult {
     println!("backend: {}", fwdrev::backend());
     check::seed_shape()?;
-    timing::demo(run, d, reps)
+    timing::demo(budget, d, reps)
 }

@@ -2,7 +2,7 @@
 //! a case read back from .npy, so that PyTorch, JAX and fwdrev work on the same bytes.
 
 use crate::timing::Stats;
-use crate::{CliResult, Run};
+use crate::{Budget, CliResult};
 use clap::Args;
 use fwdrev::{npy, random, Activation, Mlp, Mode};
 use ndarray::{Ix1, Ix2};
@@ -38,6 +38,8 @@ pub struct PeerArgs {
     /// Timed runs after one warm-up.
     #[arg(long, default_value_t = 10)]
     reps: usize,
+    #[command(flatten)]
+    budget: Budget,
 }
 
 /// `fwdrev export`.
@@ -59,7 +61,7 @@ pub fn export(args: &ExportArgs) -> CliResult {
 
 /// `fwdrev peer`: prints one JSON object; writes the gradient to grad.npy (and the
 /// batch's to G.npy) beside the inputs for the script to compare.
-pub fn peer(run: Run, args: &PeerArgs) -> CliResult {
+pub fn peer(args: &PeerArgs) -> CliResult {
     if args.reps == 0 {
         return Err("--reps must be at least 1".into());
     }
@@ -68,7 +70,7 @@ pub fn peer(run: Run, args: &PeerArgs) -> CliResult {
         (read2("A.npy")?, Activation::Sigmoid),
         (read2("B.npy")?, Activation::Sigmoid),
     ];
-    let net = run.network(Mlp::new(layers)?);
+    let net = args.budget.network(Mlp::new(layers)?);
     let x = npy::read::<f64, Ix1>(args.dir.join("x.npy"))?;
     let points = match args.dir.join("X.npy").exists() {
         true => Some(read2("X.npy")?),

@@ -2,7 +2,7 @@
 //! layers of given widths, its predicted cost, and its measured time.
 
 use crate::timing::Stats;
-use crate::{seconds, CliResult, Run};
+use crate::{seconds, Budget, CliResult};
 use clap::Args;
 use fwdrev::{random, Activation, Calibration, Mlp, Mode};
 use serde::Serialize;
@@ -30,6 +30,8 @@ pub struct PlanArgs {
     /// Plan with the stored profile instead of timing this machine first (~0.1 s).
     #[arg(long)]
     stored: bool,
+    #[command(flatten)]
+    budget: Budget,
 }
 
 /// `fwdrev plan --json`.
@@ -57,14 +59,14 @@ struct CalibrationReport {
     measured: bool,
 }
 
-pub fn run(run: Run, args: &PlanArgs) -> CliResult {
+pub fn run(args: &PlanArgs) -> CliResult {
     let calibration = if args.stored {
         Calibration::stored()
     } else {
         Calibration::measure()
     };
     let net = Mlp::<f64>::from_seed(&args.widths, args.activation, args.seed)?;
-    let net = run.network(net).with_calibration(calibration);
+    let net = args.budget.network(net).with_calibration(calibration);
     let plan = net.plan(args.mode);
     let timed = match args.reps {
         Some(reps) => {

@@ -1,7 +1,7 @@
 //! Wall-clock timings: each mode beside the bare BLAS calls it is built from, in one
 //! typed report that is printed as a table or serialised once as JSON.
 
-use crate::{seconds, CliResult, Run};
+use crate::{seconds, Budget, CliResult};
 use clap::{Args, ValueEnum};
 use fwdrev::baseline::{gemm, gemv, stream_sum};
 use fwdrev::{random, Activation, Mlp, Mode, Real};
@@ -38,6 +38,8 @@ pub struct TimeArgs {
     /// Also time the batched gradient at K seeded points (reverse mode with GEMMs).
     #[arg(long, value_name = "K")]
     batch: Option<usize>,
+    #[command(flatten)]
+    budget: Budget,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -180,18 +182,18 @@ fn measure(
     Ok(times.into_iter().map(Stats::of).collect())
 }
 
-fn build<T: Real>(run: Run, dims: Dims, seed: u64) -> CliResult<(Mlp<T>, Array1<T>)> {
+fn build<T: Real>(budget: Budget, dims: Dims, seed: u64) -> CliResult<(Mlp<T>, Array1<T>)> {
     let pb = ProgressBar::new_spinner();
     pb.enable_steady_tick(Duration::from_millis(200));
     pb.set_message(format!("drawing A and B for {dims} ({})", T::NAME));
     let widths = [dims.d0, dims.d1, dims.d2];
-    let net = run.network(Mlp::<T>::from_seed(&widths, Activation::Sigmoid, seed)?);
+    let net = budget.network(Mlp::<T>::from_seed(&widths, Activation::Sigmoid, seed)?);
     pb.finish_and_clear();
     Ok((net, random::standard_normal_vector(dims.d0, seed)))
 }
 
 /// `fwdrev time`.
-pub fn run(run: Run, args: &TimeArgs) -> CliResult {
+pub fn run(args: &TimeArgs) -> CliResult {
     if args.reps == 0 {
         return Err("--reps must be at least 1".into());
     }
@@ -201,8 +203,8 @@ pub fn run(run: Run, args: &TimeArgs) -> CliResult {
         d2: args.d2.unwrap_or(args.d),
     };
     let report = match args.dtype {
-        Dtype::F64 => time_all::<f64>(run, dims, args)?,
-        Dtype::F32 => time_all::<f32>(run, dims, args)?,
+        Dtype::F64 => time_all::<f64>(dims, args)?,
+        Dtype::F32 => time_all::<f32>(dims, args)?,
     };
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -212,11 +214,11 @@ pub fn run(run: Run, args: &TimeArgs) -> CliResult {
     Ok(())
 }
 
-fn time_all<T: Real>(run: Run, dims: Dims, args: &TimeArgs) -> CliResult<TimeReport> {
+fn time_all<T: Real>(dims: Dims, args: &TimeArgs) -> CliResult<TimeReport> {
     if args.batch == Some(0) {
         return Err("--batch must be at least 1".into());
     }
-    let (net, x) = build::<T>(run, dims, args.seed)?;
+    let (net, x) = build::<T>(args.budget, dims, args.seed)?;
     let modes: Vec<Mode> = match args.mode {
         Which::Forward => vec![Mode::Forward],
         Which::Reverse => vec![Mode::Reverse],
@@ -380,13 +382,13 @@ fn print_table(dims: Dims, r: &TimeReport) {
 }
 
 /// The default run's timing: forward once (it takes seconds), reverse `reps` times.
-pub fn demo(run: Run, d: usize, reps: usize) -> CliResult {
+pub fn demo(budget: Budget, d: usize, reps: usize) -> CliResult {
     let dims = Dims {
         d0: d,
         d1: d,
         d2: d,
     };
-    let (net, x) = build::<f64>(run, dims, 0)?;
+    let (net, x) = build::<f64>(budget, dims, 0)?;
     let pb = bar(1 + reps as u64 + 1);
     let (net, x) = (&net, &x);
     let run = |mode: Mode| -> Task {
