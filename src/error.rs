@@ -67,6 +67,12 @@ pub enum Error {
         /// The names known, comma-separated.
         expected: String,
     },
+    /// A bug of this crate, caught before it could return a wrong result.
+    #[error("internal error: {what} (a bug: please report it with the inputs)")]
+    Internal {
+        /// What went wrong.
+        what: String,
+    },
     /// The operating system refused to read or write a file.
     #[error("{}: {source}", path.display())]
     Io {

@@ -14,7 +14,7 @@
 //! [`wide`]: crate::wide
 
 use crate::wide::Primal;
-use crate::{Layer, Par, Real, Result};
+use crate::{Error, Layer, Par, Real, Result};
 use ndarray::ArrayView1;
 
 /// How large a bound on every partial sum may be for a product in `T` to run as plain
@@ -72,7 +72,14 @@ pub(crate) fn guarded<T: Real, O: ?Sized, R>(
     } else {
         None
     };
-    Ok(wide(ran, out, &Primal::new(layers, par, x)))
+    let primal = Primal::new(layers, par, x);
+    let r = wide(ran, out, &primal);
+    if primal.failed() {
+        return Err(Error::Internal {
+            what: "the wide-range path produced NaN from finite inputs".into(),
+        });
+    }
+    Ok(r)
 }
 
 /// Whether every entry is finite.

@@ -169,6 +169,77 @@ fn an_overflow_after_a_safe_forward_pass_is_recomputed() {
     );
 }
 
+/// max |p − q| ≤ tol·max(|q|, tiny): exact answers rounded once in f64.
+fn close(p: &[f64], q: &[f64], tol: f64) -> bool {
+    let scale = q.iter().fold(f64::MIN_POSITIVE, |m, v| m.max(v.abs()));
+    p.len() == q.len() && p.iter().zip(q).all(|(a, b)| (a - b).abs() <= tol * scale)
+}
+
+/// A zero term beside a huge one (a zero weight or an input of 0 facing 1e308, an
+/// activation underflowing to 0 facing 1e300): the wide path once scaled every term to
+/// the largest, and a zero's scale factor overflowed — 0·inf = NaN, then read as a
+/// limit: f = 0.26894 instead of 0.37754 below. Each exact value by hand in the comments.
+#[test]
+fn zero_terms_beside_huge_ones_are_exact() {
+    let (s, ds) = (
+        |t: f64| Activation::Sigmoid.value_and_slope(t).0,
+        |t: f64| Activation::Sigmoid.value_and_slope(t).1,
+    );
+    let curv = |t: f64| Activation::Sigmoid.curvature(t);
+    // y1 = (2e−300, 1e308): σ(y1) = (½, 1), σ'(y1) = (¼, 0); y2 = ½ − 1 = −½.
+    let net = common::sigmoid2(array![[0.0, 2.0], [1.0, 1.0]], array![[1.0, -1.0]]).unwrap();
+    let x = array![1e308, 1e-300];
+    let v = array![0.0, 1.0];
+    let f = s(-0.5);
+    // ∇f = Aᵀ·(σ'(y1) ∘ Bᵀσ'(y2)) = (0, 2·¼·σ'(−½)).
+    let g = [0.0, 0.5 * ds(-0.5)];
+    // Along v only y1₀ = 2x₂ moves (σ''(2e−300) = 0): ∇²f·v = (0, ¼·σ''(−½)).
+    let hv = [0.0, 0.25 * curv(-0.5)];
+    assert!(close(&[net.value(x.view()).unwrap()], &[f], 1e-15));
+    for mode in MODES {
+        let (fm, gm) = net.value_and_grad(x.view(), mode).unwrap();
+        assert!(close(&[fm], &[f], 1e-15) && close(gm.as_slice().unwrap(), &g, 1e-15), "{mode}: {gm}");
+        let j = net.jacobian(x.view(), mode).unwrap();
+        assert!(close(j.as_slice().unwrap(), &g, 1e-15), "{mode}: {j}");
+    }
+    let (gh, hvm) = net.hvp(x.view(), v.view()).unwrap();
+    assert!(close(gh.as_slice().unwrap(), &g, 1e-15) && close(hvm.as_slice().unwrap(), &hv, 1e-15), "{hvm}");
+    let h = net.hessian(x.view()).unwrap();
+    assert!(close(h.as_slice().unwrap(), &[0.0, 0.0, 0.0, hv[1]], 1e-15), "{h}");
+    let (_, jv) = net.jvp(x.view(), v.view()).unwrap();
+    assert!(close(jv.as_slice().unwrap(), &[g[1]], 1e-15), "{jv}");
+    let (_, uj) = net.vjp(x.view(), array![1.0].view()).unwrap();
+    assert!(close(uj.as_slice().unwrap(), &g, 1e-15), "{uj}");
+    // ∇_A f = ḡ1·xᵀ with ḡ1 = (¼σ'(−½), 0); ∇_B f = σ'(y2)·σ(y1)ᵀ.
+    let (_, dw) = net.value_and_weight_grads(x.view()).unwrap();
+    let g1 = 0.25 * ds(-0.5);
+    let want_a = [g1 * 1e308, g1 * 1e-300, 0.0, 0.0];
+    assert!(close(dw[0].weights.as_slice().unwrap(), &want_a, 1e-15), "{}", dw[0].weights);
+    assert!(close(dw[1].weights.as_slice().unwrap(), &[0.5 * ds(-0.5), ds(-0.5)], 1e-15));
+    let (fs, gs) = net.value_and_grad_batch(x.view().insert_axis(ndarray::Axis(1))).unwrap();
+    assert!(close(fs.as_slice().unwrap(), &[f], 1e-15) && close(gs.as_slice().unwrap(), &g, 1e-15));
+
+    // σ(y1₀ = −1e5) underflows to 0 and meets B's 1e300 and −1e306: y2 = (−1e−10·σ(1),
+    // σ(1)), f = σ(y2₀) + σ(y2₁) = 1.17504 (not 0.67504), and ∇f = σ'(1)·(σ'(y2₁) −
+    // 1e−10·σ'(y2₀)) (σ'(−1e5) is 0 to f64).
+    let net = common::sigmoid2(
+        array![[-1e5], [1.0]],
+        array![[1e300, -1e-10], [-1e306, 1.0]],
+    )
+    .unwrap();
+    let x = array![1.0];
+    let y2 = [-1e-10 * s(1.0), s(1.0)];
+    let f = s(y2[0]) + s(y2[1]);
+    let g = ds(1.0) * (ds(y2[1]) - 1e-10 * ds(y2[0]));
+    for mode in MODES {
+        let (fm, gm) = net.value_and_grad(x.view(), mode).unwrap();
+        assert!(close(&[fm], &[f], 1e-15) && close(gm.as_slice().unwrap(), &[g], 1e-14), "{mode}: {fm} {gm}");
+    }
+    assert!(close(&[net.value(x.view()).unwrap()], &[f], 1e-15));
+    let out = net.output(x.view()).unwrap();
+    assert!(close(out.as_slice().unwrap(), &[s(y2[0]), s(y2[1])], 1e-15), "{out}");
+}
+
 #[test]
 fn the_wide_path_is_bit_identical_across_runs_and_threads() {
     // 150×150 layers: every wide product splits over rayon's threads. x₀ = 1e308 meets a

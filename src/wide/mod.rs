@@ -99,15 +99,13 @@ fn mul<T: Real>(par: Par, layer: &Layer<T>, bias: Option<&Array1<T>>, a: &[Wide]
                 .zip(a.iter().copied())
                 .chain(bias(i).map(|b| (b, one)))
         };
-        // Two passes: the largest term's exponent, then every term scaled to it.
-        let top = terms()
-            .filter(|&(w, x)| w != 0.0 && x.m != 0.0)
-            .map(|(w, x)| number::split(w).1 + x.e)
-            .max();
-        let Some(top) = top else {
+        // Two passes over the non-zero terms (a zero term's scale factor can overflow:
+        // 0·inf): the largest term's exponent, then every term scaled to it.
+        let nonzero = || terms().filter(|&(w, x)| w != 0.0 && x.m != 0.0);
+        let Some(top) = nonzero().map(|(w, x)| number::split(w).1 + x.e).max() else {
             return Wide::ZERO;
         };
-        let sum: f64 = terms()
+        let sum: f64 = nonzero()
             .map(|(w, x)| {
                 let (m, e) = number::split(w);
                 m * x.m * number::pow2(e + x.e - top)
@@ -151,8 +149,11 @@ fn mul_t<T: Real>(par: Par, layer: &Layer<T>, g: &[Wide]) -> Vec<Wide> {
 }
 
 /// (φ(y), φ'(y), φ''(y)): the activation's limits for |y| ≥ 2^1000, its own f64
-/// functions below.
+/// functions below. A NaN stays NaN: it is never taken for a limit.
 fn activate(act: Activation, y: Wide) -> (Wide, f64, f64) {
+    if y.is_nan() {
+        return (y, f64::NAN, f64::NAN);
+    }
     if y.e <= 1000 {
         let t = y.to_f64();
         let (v, s) = act.value_and_slope(t);
@@ -180,6 +181,8 @@ pub(crate) struct Primal<'n, T> {
     c: Vec<Vec<f64>>,
     /// f's reverse sweep, once: the gradient, weight gradients and every HVP share it.
     of_f: std::cell::OnceCell<Adjoints>,
+    /// Whether a result came out NaN (see [`Primal::failed`]).
+    nan: std::cell::Cell<bool>,
 }
 
 /// A reverse sweep: ḡ_k, the adjoint of y_k, and a_k = W_kᵀ·ḡ_k (k = 1 … L; a_1 is
@@ -193,9 +196,6 @@ fn widen<T: Real>(v: ArrayView1<T>) -> Vec<Wide> {
     v.iter().map(|v| Wide::from_f64(v.as_f64())).collect()
 }
 
-fn to_array<T: Real>(v: &[Wide]) -> Array1<T> {
-    v.iter().map(|v| v.to_real()).collect()
-}
 
 impl<'n, T: Real> Primal<'n, T> {
     /// The forward pass of `layers` at x.
@@ -225,12 +225,32 @@ impl<'n, T: Real> Primal<'n, T> {
             s,
             c,
             of_f: std::cell::OnceCell::new(),
+            nan: std::cell::Cell::new(false),
         }
+    }
+
+    /// Whether any result this pass handed out was NaN. Its arithmetic makes no NaN
+    /// from finite inputs, so that would be a bug: the guard reports it as
+    /// [`Error::Internal`](crate::Error::Internal) rather than return it.
+    pub(crate) fn failed(&self) -> bool {
+        self.nan.get()
+    }
+
+    /// `v` rounded to the output type, noting a NaN.
+    fn round(&self, v: Wide) -> T {
+        if v.is_nan() {
+            self.nan.set(true);
+        }
+        v.to_real()
+    }
+
+    fn to_array(&self, v: &[Wide]) -> Array1<T> {
+        v.iter().map(|&v| self.round(v)).collect()
     }
 
     /// F(x) = φ_L(y_L).
     pub(crate) fn output(&self) -> Array1<T> {
-        to_array(self.h.last().expect("a layer"))
+        self.to_array(self.h.last().expect("a layer"))
     }
 
     /// f(x) = Σ F_i(x), summed without overflow.
@@ -241,7 +261,7 @@ impl<'n, T: Real> Primal<'n, T> {
             .expect("a layer")
             .iter()
             .for_each(|v| acc.add(v.m, v.e));
-        acc.wide().to_real()
+        self.round(acc.wide())
     }
 
     /// The reverse sweep from the seed u of F (all ones for f).
@@ -280,12 +300,12 @@ impl<'n, T: Real> Primal<'n, T> {
 
     /// uᵀ·J(x).
     pub(crate) fn vjp(&self, u: ArrayView1<T>) -> Array1<T> {
-        to_array(&self.adjoints(&widen(u)).a[0])
+        self.to_array(&self.adjoints(&widen(u)).a[0])
     }
 
     /// ∇f(x) = 1ᵀ·J(x).
     pub(crate) fn grad(&self) -> Array1<T> {
-        to_array(&self.of_f().a[0])
+        self.to_array(&self.of_f().a[0])
     }
 
     /// ∇_{W_k} f = ḡ_k·a_{k−1}ᵀ and ∇_{b_k} f = ḡ_k for every layer.
@@ -296,9 +316,10 @@ impl<'n, T: Real> Primal<'n, T> {
             .enumerate()
             .map(|(k, g)| {
                 let a = if k == 0 { &self.x } else { &self.h[k - 1] };
-                let dw =
-                    Array2::from_shape_fn((g.len(), a.len()), |(i, j)| g[i].mul(a[j]).to_real());
-                (dw, to_array(g))
+                let dw = Array2::from_shape_fn((g.len(), a.len()), |(i, j)| {
+                    self.round(g[i].mul(a[j]))
+                });
+                (dw, self.to_array(g))
             })
             .collect()
     }
@@ -329,7 +350,7 @@ impl<'n, T: Real> Primal<'n, T> {
         t[depth - 1]
             .iter()
             .zip(&self.s[depth - 1])
-            .map(|(t, &s)| t.mul_f64(s).to_real())
+            .map(|(t, &s)| self.round(t.mul_f64(s)))
             .collect()
     }
 
@@ -355,7 +376,7 @@ impl<'n, T: Real> Primal<'n, T> {
                 })
                 .collect();
         }
-        to_array(&mul_t(self.par, &self.layers[0], &gdot))
+        self.to_array(&mul_t(self.par, &self.layers[0], &gdot))
     }
 }
 

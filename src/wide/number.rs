@@ -11,10 +11,12 @@ pub(crate) struct Wide {
     pub(crate) e: i64,
 }
 
-/// x = m·2^e with 0.5 ≤ |m| < 1 (frexp); (0, 0) for 0. `x` finite.
+/// x = m·2^e with 0.5 ≤ |m| < 1 (frexp); (0, 0) for 0; (x, 0) for ±inf and NaN, which
+/// then propagate (the wide path makes neither from finite inputs; a NaN that reached
+/// a result would be an internal error, reported as one).
 pub(crate) fn split(x: f64) -> (f64, i64) {
-    if x == 0.0 {
-        return (0.0, 0);
+    if x == 0.0 || !x.is_finite() {
+        return (x, 0);
     }
     let bits = x.to_bits();
     let biased = ((bits >> 52) & 0x7ff) as i64;
@@ -66,7 +68,7 @@ impl Wide {
         Wide { m, e }
     }
 
-    /// m·2^e renormalised; `m` finite.
+    /// m·2^e renormalised (a NaN `m` stays NaN).
     pub(crate) fn scaled(m: f64, e: i64) -> Wide {
         let (m, k) = split(m);
         if m == 0.0 {
@@ -74,6 +76,11 @@ impl Wide {
         } else {
             Wide { m, e: e + k }
         }
+    }
+
+    /// Whether this is NaN: the trace of an internal error.
+    pub(crate) fn is_nan(self) -> bool {
+        self.m.is_nan()
     }
 
     /// Rounded to f64: ±inf beyond its range, 0 or subnormal below.
