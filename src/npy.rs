@@ -44,12 +44,7 @@ pub struct Header {
 /// `D` (`Ix1`, `Ix2`, …, or `IxDyn` for any rank), converting as the module says.
 pub fn read<T: Real, D: Dimension>(path: impl AsRef<Path>) -> Result<Array<T, D>> {
     let path = path.as_ref();
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let file_len = file.metadata().map_err(io)?.len();
+    let (file, file_len) = open(path)?;
     read_from(std::io::BufReader::new(file), file_len, path)
 }
 
@@ -93,13 +88,58 @@ impl Stored {
     }
 }
 
-/// Reads an .npy stream of `file_len` bytes: header first, checked against the length
-/// and against `D`, then exactly the data it declares.
-fn read_from<T: Real, D: Dimension>(
-    mut file: impl Read,
-    file_len: u64,
-    path: &Path,
-) -> Result<Array<T, D>> {
+/// Reads the header of an .npy file: what it declares, checked against the file's
+/// length, without reading the data (so that shapes can be checked against each other
+/// before any data is read).
+pub fn read_header(path: impl AsRef<Path>) -> Result<Header> {
+    let path = path.as_ref();
+    let (file, file_len) = open(path)?;
+    Ok(header_from(&mut std::io::BufReader::new(file), file_len, path)?.0)
+}
+
+/// Opens `path` for reading, with its length; a directory, FIFO or other non-file is an
+/// error saying what it is (a FIFO would otherwise block).
+fn open(path: &Path) -> Result<(std::fs::File, u64)> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(Error::Npy {
+            path: path.to_path_buf(),
+            reason: format!("is {}, not a file", file_kind(&meta.file_type())),
+        });
+    }
+    let file = std::fs::File::open(path).map_err(io)?;
+    Ok((file, meta.len()))
+}
+
+/// What a path that is not a regular file is, in words.
+fn file_kind(t: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+    }
+    if t.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// The header of an .npy stream of `file_len` bytes, checked against that length; the
+/// stream is left at the first data byte.
+fn header_from(file: &mut impl Read, file_len: u64, path: &Path) -> Result<(Header, Stored)> {
     let bad = |reason: String| Error::Npy {
         path: path.to_path_buf(),
         reason,
@@ -126,9 +166,23 @@ fn read_from<T: Real, D: Dimension>(
                 12,
             )
         }
-        _ => return Err(bad(format!("unsupported .npy version {major}.{minor}"))),
+        _ => {
+            return Err(bad(format!(
+                "unsupported .npy version {major}.{minor} (1.0, 2.0 or 3.0)"
+            )))
+        }
     };
-    if header_len > MAX_HEADER || (prefix + header_len) as u64 > file_len {
+    if minor != 0 {
+        return Err(bad(format!(
+            "unsupported .npy version {major}.{minor} (1.0, 2.0 or 3.0)"
+        )));
+    }
+    if header_len > MAX_HEADER {
+        return Err(bad(format!(
+            "header of {header_len} bytes is longer than the {MAX_HEADER} this reader allows"
+        )));
+    }
+    if (prefix + header_len) as u64 > file_len {
         return Err(bad(format!(
             "header claims {header_len} bytes but the file holds {file_len}"
         )));
@@ -136,7 +190,7 @@ fn read_from<T: Real, D: Dimension>(
     let mut text = vec![0u8; header_len];
     file.read_exact(&mut text).map_err(io)?;
     let text = std::str::from_utf8(&text).map_err(|_| bad("header is not text".into()))?;
-    let header = parse_header(text).map_err(bad)?;
+    let header = parse_header_of(text, major < 3).map_err(bad)?;
 
     // Escaped: the header is the file's text, and an error stays one line.
     let stored = Stored::of(&header.descr).ok_or_else(|| {
@@ -145,15 +199,6 @@ fn read_from<T: Real, D: Dimension>(
             header.descr.escape_debug(),
         ))
     })?;
-    if let Some(rank) = D::NDIM {
-        if header.shape.len() != rank {
-            return Err(bad(format!(
-                "rank {} (shape {:?}) where rank {rank} is required",
-                header.shape.len(),
-                header.shape
-            )));
-        }
-    }
     let size = stored.size() as u64;
     let count = header
         .shape
@@ -170,7 +215,35 @@ fn read_from<T: Real, D: Dimension>(
                 .map_or("more than 2^64".to_string(), |c| c.to_string())
         )));
     }
-    let count = count.expect("checked above") as usize;
+    Ok((header, stored))
+}
+
+/// Reads an .npy stream of `file_len` bytes: header first, checked against the length
+/// and against `D`, then exactly the data it declares.
+fn read_from<T: Real, D: Dimension>(
+    mut file: impl Read,
+    file_len: u64,
+    path: &Path,
+) -> Result<Array<T, D>> {
+    let bad = |reason: String| Error::Npy {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let (header, stored) = header_from(&mut file, file_len, path)?;
+    if let Some(rank) = D::NDIM {
+        if header.shape.len() != rank {
+            return Err(bad(format!(
+                "rank {} (shape {:?}) where rank {rank} is required",
+                header.shape.len(),
+                header.shape
+            )));
+        }
+    }
+    let count: usize = header.shape.iter().product();
     let mut data: Vec<T> = crate::memory::try_vec(
         || format!("{} values of {}", count, path.display()),
         count,
@@ -214,55 +287,187 @@ fn read_from<T: Real, D: Dimension>(
         .map_err(|e| bad(e.to_string()))
 }
 
-/// Parses the dict literal of an .npy header; the error says what is wrong with it.
+/// Parses the dict literal of an .npy header as the Python literal it is, accepting
+/// exactly what NumPy's reader accepts: the three keys `descr` (a string),
+/// `fortran_order` (`True` or `False`) and `shape` (a tuple of non-negative integers),
+/// each once, in any order, with Python's spacing and trailing commas; an `L` after a
+/// dimension only in version 1.0/2.0 files (`legacy`), which Python 2 wrote. Anything
+/// else (unknown or repeated keys, other literals, malformed tuples, text after the
+/// dict) is an error saying what and where.
 pub fn parse_header(text: &str) -> std::result::Result<Header, String> {
-    let t = text.trim_end_matches(['\n', ' ', '\0']).trim();
-    let body = t
-        .strip_prefix('{')
-        .and_then(|s| s.strip_suffix('}'))
-        .ok_or_else(|| format!("header is not a dict: {t:?}"))?;
-    let value_of = |key: &str| -> std::result::Result<&str, String> {
-        let k = format!("'{key}':");
-        let at = body
-            .find(&k)
-            .ok_or_else(|| format!("header has no '{key}'"))?;
-        Ok(body[at + k.len()..].trim_start())
+    parse_header_of(text, true)
+}
+
+fn parse_header_of(text: &str, legacy: bool) -> std::result::Result<Header, String> {
+    let mut p = Literal {
+        s: text.as_bytes(),
+        at: 0,
+        legacy,
     };
-    let descr = value_of("descr")?;
-    let descr = descr
-        .strip_prefix('\'')
-        .and_then(|s| s.split_once('\''))
-        .map(|(d, _)| d.to_string())
-        .ok_or_else(|| "header 'descr' is not a string".to_string())?;
-    let fo = value_of("fortran_order")?;
-    let fortran_order = if fo.starts_with("True") {
-        true
-    } else if fo.starts_with("False") {
-        false
-    } else {
-        return Err("header 'fortran_order' is neither True nor False".into());
-    };
-    let shape = value_of("shape")?;
-    let inner = shape
-        .strip_prefix('(')
-        .and_then(|s| s.split_once(')'))
-        .map(|(s, _)| s)
-        .ok_or_else(|| "header 'shape' is not a tuple".to_string())?;
-    let shape = inner
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.trim_end_matches('L')
-                .parse::<usize>()
-                .map_err(|_| format!("header 'shape' has a bad dimension {s:?}"))
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let (mut descr, mut fortran_order, mut shape) = (None, None, None);
+    p.expect(b'{')?;
+    while !p.eat(b'}') {
+        let key = p.string()?;
+        p.expect(b':')?;
+        let repeated = match key.as_str() {
+            "descr" => descr.replace(p.string()?).is_some(),
+            "fortran_order" => fortran_order.replace(p.boolean()?).is_some(),
+            "shape" => shape.replace(p.tuple()?).is_some(),
+            other => return Err(format!("header has an unknown key {:?}", other)),
+        };
+        if repeated {
+            return Err(format!("header has the key '{key}' twice"));
+        }
+        if !p.eat(b',') {
+            p.expect(b'}')?;
+            break;
+        }
+    }
+    p.skip_space();
+    if p.at < p.s.len() {
+        return Err(format!("header has text after its dict at byte {}", p.at));
+    }
+    let missing = |k: &str| format!("header has no '{k}'");
     Ok(Header {
-        descr,
-        fortran_order,
-        shape,
+        descr: descr.ok_or_else(|| missing("descr"))?,
+        fortran_order: fortran_order.ok_or_else(|| missing("fortran_order"))?,
+        shape: shape.ok_or_else(|| missing("shape"))?,
     })
+}
+
+/// A cursor over the header's text, one method per Python literal it may hold.
+struct Literal<'a> {
+    s: &'a [u8],
+    at: usize,
+    legacy: bool,
+}
+
+impl Literal<'_> {
+    fn skip_space(&mut self) {
+        while self
+            .s
+            .get(self.at)
+            .is_some_and(|c| b" \t\n\r\x0c".contains(c))
+        {
+            self.at += 1;
+        }
+    }
+
+    /// Skips spaces, then takes `c` if it is next.
+    fn eat(&mut self, c: u8) -> bool {
+        self.skip_space();
+        let next = self.s.get(self.at) == Some(&c);
+        self.at += next as usize;
+        next
+    }
+
+    fn expect(&mut self, c: u8) -> std::result::Result<(), String> {
+        match self.eat(c) {
+            true => Ok(()),
+            false => Err(self.unexpected(&format!("'{}'", c as char))),
+        }
+    }
+
+    fn unexpected(&self, wanted: &str) -> String {
+        match self.s.get(self.at) {
+            Some(&c) => format!(
+                "header has {:?} at byte {} where {wanted} belongs",
+                c as char, self.at
+            ),
+            None => format!("header ends where {wanted} belongs"),
+        }
+    }
+
+    /// A quoted string without escapes (NumPy writes none in these three values).
+    fn string(&mut self) -> std::result::Result<String, String> {
+        self.skip_space();
+        let quote = match self.s.get(self.at) {
+            Some(&q @ (b'\'' | b'"')) => q,
+            _ => return Err(self.unexpected("a quoted string")),
+        };
+        let start = self.at + 1;
+        let len = self.s[start..]
+            .iter()
+            .position(|&c| c == quote || c == b'\\' || c == b'\n')
+            .filter(|&n| self.s[start + n] == quote)
+            .ok_or_else(|| {
+                format!("header has an unterminated or escaped string at byte {start}")
+            })?;
+        self.at = start + len + 1;
+        String::from_utf8(self.s[start..start + len].to_vec())
+            .map_err(|_| "header string is not UTF-8".to_string())
+    }
+
+    fn word(&mut self) -> &[u8] {
+        self.skip_space();
+        let start = self.at;
+        while self
+            .s
+            .get(self.at)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        {
+            self.at += 1;
+        }
+        &self.s[start..self.at]
+    }
+
+    fn boolean(&mut self) -> std::result::Result<bool, String> {
+        let at = self.at;
+        match self.word() {
+            b"True" => Ok(true),
+            b"False" => Ok(false),
+            _ => {
+                self.at = at;
+                self.skip_space();
+                Err(self.unexpected("True or False"))
+            }
+        }
+    }
+
+    /// `()`, `(d,)`, `(d0, d1)`, `(d0, d1,)`: decimal integers, no leading zeros.
+    fn tuple(&mut self) -> std::result::Result<Vec<usize>, String> {
+        self.expect(b'(')?;
+        let mut dims = Vec::new();
+        loop {
+            if self.eat(b')') {
+                return Ok(dims); // () or a trailing comma
+            }
+            let at = self.at;
+            let word = self.word().to_vec();
+            let digits = match (self.legacy, word.strip_suffix(b"L")) {
+                (true, Some(d)) => d,
+                _ => &word[..],
+            };
+            let ok = !digits.is_empty()
+                && digits.iter().all(u8::is_ascii_digit)
+                && (digits == b"0" || digits[0] != b'0');
+            let dim = std::str::from_utf8(digits)
+                .ok()
+                .filter(|_| ok)
+                .and_then(|d| d.parse::<usize>().ok());
+            match dim {
+                Some(d) => dims.push(d),
+                None if ok => {
+                    return Err(format!(
+                        "header 'shape' has a dimension beyond {}",
+                        usize::MAX
+                    ))
+                }
+                None => {
+                    self.at = at;
+                    self.skip_space();
+                    return Err(self.unexpected("a dimension (a non-negative integer)"));
+                }
+            }
+            if !self.eat(b',') {
+                self.expect(b')')?;
+                return match dims.len() {
+                    1 => Err("header 'shape' is (d), an integer: a 1-tuple is (d,)".into()),
+                    _ => Ok(dims),
+                };
+            }
+        }
+    }
 }
 
 /// Writes `a` as a version 1.0 .npy file in C order, dtype `<f8` or `<f4` by `T`.

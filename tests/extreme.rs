@@ -198,14 +198,23 @@ fn zero_terms_beside_huge_ones_are_exact() {
     assert!(close(&[net.value(x.view()).unwrap()], &[f], 1e-15));
     for mode in MODES {
         let (fm, gm) = net.value_and_grad(x.view(), mode).unwrap();
-        assert!(close(&[fm], &[f], 1e-15) && close(gm.as_slice().unwrap(), &g, 1e-15), "{mode}: {gm}");
+        assert!(
+            close(&[fm], &[f], 1e-15) && close(gm.as_slice().unwrap(), &g, 1e-15),
+            "{mode}: {gm}"
+        );
         let j = net.jacobian(x.view(), mode).unwrap();
         assert!(close(j.as_slice().unwrap(), &g, 1e-15), "{mode}: {j}");
     }
     let (gh, hvm) = net.hvp(x.view(), v.view()).unwrap();
-    assert!(close(gh.as_slice().unwrap(), &g, 1e-15) && close(hvm.as_slice().unwrap(), &hv, 1e-15), "{hvm}");
+    assert!(
+        close(gh.as_slice().unwrap(), &g, 1e-15) && close(hvm.as_slice().unwrap(), &hv, 1e-15),
+        "{hvm}"
+    );
     let h = net.hessian(x.view()).unwrap();
-    assert!(close(h.as_slice().unwrap(), &[0.0, 0.0, 0.0, hv[1]], 1e-15), "{h}");
+    assert!(
+        close(h.as_slice().unwrap(), &[0.0, 0.0, 0.0, hv[1]], 1e-15),
+        "{h}"
+    );
     let (_, jv) = net.jvp(x.view(), v.view()).unwrap();
     assert!(close(jv.as_slice().unwrap(), &[g[1]], 1e-15), "{jv}");
     let (_, uj) = net.vjp(x.view(), array![1.0].view()).unwrap();
@@ -214,9 +223,19 @@ fn zero_terms_beside_huge_ones_are_exact() {
     let (_, dw) = net.value_and_weight_grads(x.view()).unwrap();
     let g1 = 0.25 * ds(-0.5);
     let want_a = [g1 * 1e308, g1 * 1e-300, 0.0, 0.0];
-    assert!(close(dw[0].weights.as_slice().unwrap(), &want_a, 1e-15), "{}", dw[0].weights);
-    assert!(close(dw[1].weights.as_slice().unwrap(), &[0.5 * ds(-0.5), ds(-0.5)], 1e-15));
-    let (fs, gs) = net.value_and_grad_batch(x.view().insert_axis(ndarray::Axis(1))).unwrap();
+    assert!(
+        close(dw[0].weights.as_slice().unwrap(), &want_a, 1e-15),
+        "{}",
+        dw[0].weights
+    );
+    assert!(close(
+        dw[1].weights.as_slice().unwrap(),
+        &[0.5 * ds(-0.5), ds(-0.5)],
+        1e-15
+    ));
+    let (fs, gs) = net
+        .value_and_grad_batch(x.view().insert_axis(ndarray::Axis(1)))
+        .unwrap();
     assert!(close(fs.as_slice().unwrap(), &[f], 1e-15) && close(gs.as_slice().unwrap(), &g, 1e-15));
 
     // σ(y1₀ = −1e5) underflows to 0 and meets B's 1e300 and −1e306: y2 = (−1e−10·σ(1),
@@ -233,11 +252,17 @@ fn zero_terms_beside_huge_ones_are_exact() {
     let g = ds(1.0) * (ds(y2[1]) - 1e-10 * ds(y2[0]));
     for mode in MODES {
         let (fm, gm) = net.value_and_grad(x.view(), mode).unwrap();
-        assert!(close(&[fm], &[f], 1e-15) && close(gm.as_slice().unwrap(), &[g], 1e-14), "{mode}: {fm} {gm}");
+        assert!(
+            close(&[fm], &[f], 1e-15) && close(gm.as_slice().unwrap(), &[g], 1e-14),
+            "{mode}: {fm} {gm}"
+        );
     }
     assert!(close(&[net.value(x.view()).unwrap()], &[f], 1e-15));
     let out = net.output(x.view()).unwrap();
-    assert!(close(out.as_slice().unwrap(), &[s(y2[0]), s(y2[1])], 1e-15), "{out}");
+    assert!(
+        close(out.as_slice().unwrap(), &[s(y2[0]), s(y2[1])], 1e-15),
+        "{out}"
+    );
 }
 
 #[test]

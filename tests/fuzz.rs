@@ -145,6 +145,124 @@ fn the_npy_reader_survives_random_and_mutated_files() {
         .unwrap();
 }
 
+/// The tokens of NumPy's header and its near misses, for the grammar target.
+const TOKENS: &[&str] = &[
+    "{",
+    "}",
+    ":",
+    ",",
+    "(",
+    ")",
+    " ",
+    "'descr'",
+    "'fortran_order'",
+    "'shape'",
+    "\"shape\"",
+    "'<f8'",
+    "'<f4'",
+    "'x'",
+    "True",
+    "False",
+    "true",
+    "0",
+    "3",
+    "3L",
+    "03",
+    "-1",
+    "1.0",
+    "'",
+    "\\",
+    "'shape': (9,)",
+];
+
+/// Token sequences near NumPy's header: the valid one with tokens deleted, repeated,
+/// inserted or swapped.
+fn header_tokens() -> impl Strategy<Value = Vec<&'static str>> {
+    let valid = vec![
+        "{",
+        "'descr'",
+        ":",
+        " ",
+        "'<f8'",
+        ",",
+        " ",
+        "'fortran_order'",
+        ":",
+        " ",
+        "False",
+        ",",
+        " ",
+        "'shape'",
+        ":",
+        " ",
+        "(",
+        "3",
+        ",",
+        " ",
+        "3",
+        ")",
+        ",",
+        " ",
+        "}",
+    ];
+    let edit = (
+        0usize..4,
+        any::<prop::sample::Index>(),
+        prop::sample::select(TOKENS),
+    );
+    prop::collection::vec(edit, 1..6).prop_map(move |edits| {
+        let mut t = valid.clone();
+        for (kind, at, token) in edits {
+            let i = at.index(t.len());
+            match kind {
+                0 => drop(t.remove(i)),
+                1 => t.insert(i, t[i]),
+                2 => t.insert(i, token),
+                _ => t[i] = token,
+            }
+            if t.is_empty() {
+                t.push(token);
+            }
+        }
+        t
+    })
+}
+
+#[test]
+fn the_header_grammar_survives_token_mutations() {
+    let config = Config {
+        cases: cases(),
+        failure_persistence: None,
+        ..Config::default()
+    };
+    TestRunner::new(config)
+        .run(&header_tokens(), |tokens| {
+            let text = tokens.concat();
+            if let Ok(h) = npy::parse_header(&text) {
+                // What is accepted means one thing: written back as NumPy would, it
+                // reads as the same header.
+                let dims: Vec<String> = h.shape.iter().map(|d| format!("{d},")).collect();
+                let canonical = format!(
+                    "{{'descr': '{}', 'fortran_order': {}, 'shape': ({}), }}",
+                    h.descr,
+                    if h.fortran_order { "True" } else { "False" },
+                    dims.concat()
+                );
+                prop_assert_eq!(npy::parse_header(&canonical), Ok(h.clone()), "{}", text);
+                let digits = |d: &usize| d.to_string().bytes().all(|c| c == b'0' || c == b'3');
+                prop_assert!(h.shape.iter().all(digits), "{}", text);
+            }
+            // And inside a file, the reader's contract holds.
+            let mut b = b"\x93NUMPY\x01\x00".to_vec();
+            b.extend_from_slice(&(text.len() as u16).to_le_bytes());
+            b.extend_from_slice(text.as_bytes());
+            b.extend_from_slice(&[0; 72]);
+            check_npy(&b);
+            Ok(())
+        })
+        .unwrap();
+}
+
 /// Values the constructors meet: ordinary, huge, tiny, zero, NaN, ±inf.
 fn value() -> impl Strategy<Value = f64> {
     prop_oneof![

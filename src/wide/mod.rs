@@ -196,7 +196,6 @@ fn widen<T: Real>(v: ArrayView1<T>) -> Vec<Wide> {
     v.iter().map(|v| Wide::from_f64(v.as_f64())).collect()
 }
 
-
 impl<'n, T: Real> Primal<'n, T> {
     /// The forward pass of `layers` at x.
     pub(crate) fn new(layers: &'n [Layer<T>], par: Par, x: ArrayView1<T>) -> Self {
@@ -316,9 +315,8 @@ impl<'n, T: Real> Primal<'n, T> {
             .enumerate()
             .map(|(k, g)| {
                 let a = if k == 0 { &self.x } else { &self.h[k - 1] };
-                let dw = Array2::from_shape_fn((g.len(), a.len()), |(i, j)| {
-                    self.round(g[i].mul(a[j]))
-                });
+                let dw =
+                    Array2::from_shape_fn((g.len(), a.len()), |(i, j)| self.round(g[i].mul(a[j])));
                 (dw, self.to_array(g))
             })
             .collect()
