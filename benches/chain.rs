@@ -73,7 +73,7 @@ fn chain(c: &mut Criterion) {
             .expect("fits in memory")
             .with_calibration(calibration);
         // Small inputs keep tanh off its saturated tails, as a trained network would be.
-        let x = random::standard_normal_vector::<f64>(widths[0], 0) * 0.01;
+        let x = random::standard_normal_vector::<f64>(widths[0], 0).unwrap() * 0.01;
         for mode in [Mode::Forward, Mode::Reverse, Mode::Auto] {
             let plan = net.plan(mode);
             plans.push(serde_json::json!({
@@ -119,9 +119,9 @@ fn chain(c: &mut Criterion) {
     let cases = shapes.iter().map(|w| (name(w), w.clone())).chain(deep);
     for (label, widths) in cases {
         let net = Mlp::<f64>::from_seed(&widths, Activation::Tanh, 0).expect("fits in memory");
-        let x = random::standard_normal_vector::<f64>(widths[0], 0) * 0.01;
-        let v = random::standard_normal_vector::<f64>(widths[0], 1);
-        let u = random::standard_normal_vector::<f64>(widths[widths.len() - 1], 2);
+        let x = random::standard_normal_vector::<f64>(widths[0], 0).unwrap() * 0.01;
+        let v = random::standard_normal_vector::<f64>(widths[0], 1).unwrap();
+        let u = random::standard_normal_vector::<f64>(widths[widths.len() - 1], 2).unwrap();
         let mut run = |group: &str, f: &mut dyn FnMut()| {
             let mut g = c.benchmark_group(group);
             configure(&mut g, 1.0);

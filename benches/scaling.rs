@@ -79,7 +79,7 @@ fn scaling(c: &mut Criterion) {
         .into_iter()
         .map(|d| {
             let net = Mlp::from_seed(&[d, d, d], Activation::Sigmoid, 0).expect("fits in memory");
-            (d, net, random::standard_normal_vector(d, 0))
+            (d, net, random::standard_normal_vector(d, 0).unwrap())
         })
         .collect();
     // Rough seconds per run (78 GFLOP/s GEMM, 10 GB/s GEMV) to choose the sampling.
@@ -116,7 +116,7 @@ fn scaling(c: &mut Criterion) {
 
         // The batched call at k = 64, reported per point (comparable with `reverse`).
         const K: u32 = 64;
-        let points = random::standard_normal::<f64>(d, K as usize, 0, 1 << 62);
+        let points = random::standard_normal::<f64>(d, K as usize, 0, 1 << 62).unwrap();
         bench(c, "batch64_per_point", d, square(d) * 4.0, |b| {
             b.iter_custom(|iters| {
                 let start = Instant::now();

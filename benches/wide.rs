@@ -30,7 +30,7 @@ fn wide(c: &mut Criterion) {
         let mut layers = net.layers().to_vec();
         layers[0] = Layer::new(layers[0].weights().mapv(|v| v * 1e306), Activation::Sigmoid);
         let huge = Mlp::new(layers).expect("finite");
-        let x = random::standard_normal_vector::<f64>(d, 1);
+        let x = random::standard_normal_vector::<f64>(d, 1).unwrap();
         for (name, n) in [("fast", &net), ("wide", &huge)] {
             group.bench_function(BenchmarkId::new(name, d), |b| {
                 b.iter(|| std::hint::black_box(n.value_and_grad(x.view(), Mode::Reverse).unwrap()))

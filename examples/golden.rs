@@ -47,7 +47,7 @@ fn two_layer<T: Real>(tag: &str, net: &Mlp<T>, seed: u64, budget: Option<usize>)
         Some(b) => net.clone().with_memory_budget(b),
         None => net.clone(),
     };
-    let x = random::standard_normal_vector::<T>(d0, seed);
+    let x = random::standard_normal_vector::<T>(d0, seed).unwrap();
     emit(
         &format!("{tag}/value"),
         hash(one(net.value(x.view()).unwrap())),
@@ -69,7 +69,7 @@ fn two_layer<T: Real>(tag: &str, net: &Mlp<T>, seed: u64, budget: Option<usize>)
         );
     }
     for k in [1, 7, 64] {
-        let xs = random::standard_normal::<T>(d0, k, seed, 1 << 62);
+        let xs = random::standard_normal::<T>(d0, k, seed, 1 << 62).unwrap();
         let (f, gs) = net.value_and_grad_batch(xs.view()).unwrap();
         emit(
             &format!("{tag}/batch/{k}"),
@@ -81,9 +81,9 @@ fn two_layer<T: Real>(tag: &str, net: &Mlp<T>, seed: u64, budget: Option<usize>)
 fn general<T: Real>(tag: &str, net: &Mlp<T>, seed: u64) {
     let w = net.widths();
     let (d0, dl) = (w[0], w[w.len() - 1]);
-    let x = random::standard_normal_vector::<T>(d0, seed);
-    let v = random::standard_normal_vector::<T>(d0, seed + 1);
-    let u = random::standard_normal_vector::<T>(dl, seed + 2);
+    let x = random::standard_normal_vector::<T>(d0, seed).unwrap();
+    let v = random::standard_normal_vector::<T>(d0, seed + 1).unwrap();
+    let u = random::standard_normal_vector::<T>(dl, seed + 2).unwrap();
     emit(
         &format!("{tag}/output"),
         hash(net.output(x.view()).unwrap()),
@@ -157,7 +157,7 @@ fn general<T: Real>(tag: &str, net: &Mlp<T>, seed: u64) {
         }))),
     );
     for k in [3, 20] {
-        let xs = random::standard_normal::<T>(d0, k, seed, 1 << 62);
+        let xs = random::standard_normal::<T>(d0, k, seed, 1 << 62).unwrap();
         let (f, gs) = net.value_and_grad_batch(xs.view()).unwrap();
         emit(
             &format!("{tag}/batch/{k}"),
@@ -177,7 +177,7 @@ fn scaled<T: Real>(
         .windows(2)
         .enumerate()
         .map(|(k, w)| {
-            let m = random::standard_normal::<f64>(w[1], w[0], seed, (k as u64) << 32);
+            let m = random::standard_normal::<f64>(w[1], w[0], seed, (k as u64) << 32).unwrap();
             let m = m.mapv(|v| T::from_f64(v * scale / (w[0] as f64).sqrt()));
             (m, acts[k % acts.len()])
         })
@@ -294,7 +294,7 @@ fn biased<T: Real>() {
                 let layer = fwdrev::Layer::new(w, act);
                 match k % 2 {
                     0 => {
-                        let b = random::standard_normal_vector::<T>(widths[k + 1], seed + k as u64);
+                        let b = random::standard_normal_vector::<T>(widths[k + 1], seed + k as u64).unwrap();
                         layer.with_bias(b)
                     }
                     _ => layer,

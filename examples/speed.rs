@@ -29,7 +29,7 @@ fn main() {
             if group == "forward_64mib" {
                 net = net.with_memory_budget(64 << 20);
             }
-            let x = random::standard_normal_vector::<f64>(d, 0);
+            let x = random::standard_normal_vector::<f64>(d, 0).unwrap();
             let mode = if group == "reverse" {
                 Mode::Reverse
             } else {
@@ -48,7 +48,7 @@ fn main() {
         "forward_f32" | "reverse_f32" => {
             let d = d();
             let net = Mlp::<f32>::from_seed(&[d, d, d], Activation::Sigmoid, 0).unwrap();
-            let x = random::standard_normal_vector::<f32>(d, 0);
+            let x = random::standard_normal_vector::<f32>(d, 0).unwrap();
             let mode = if group == "reverse_f32" {
                 Mode::Reverse
             } else {
@@ -61,7 +61,7 @@ fn main() {
         "batch64" => {
             let d = d();
             let net = Mlp::<f64>::from_seed(&[d, d, d], Activation::Sigmoid, 0).unwrap();
-            let xs = random::standard_normal::<f64>(d, 64, 0, 1 << 62);
+            let xs = random::standard_normal::<f64>(d, 64, 0, 1 << 62).unwrap();
             Box::new(move || {
                 std::hint::black_box(net.value_and_grad_batch(xs.view()).unwrap());
             })
@@ -72,7 +72,7 @@ fn main() {
             let mut layers = net.layers().to_vec();
             layers[0] = Layer::new(layers[0].weights().mapv(|v| v * 1e306), Activation::Sigmoid);
             let huge = Mlp::new(layers).unwrap();
-            let x = random::standard_normal_vector::<f64>(d, 1);
+            let x = random::standard_normal_vector::<f64>(d, 1).unwrap();
             Box::new(move || {
                 std::hint::black_box(huge.value_and_grad(x.view(), Mode::Reverse).unwrap());
             })
@@ -80,9 +80,9 @@ fn main() {
         g => {
             let w = widths(param);
             let net = Mlp::<f64>::from_seed(&w, Activation::Tanh, 0).unwrap();
-            let x = random::standard_normal_vector::<f64>(w[0], 0) * 0.01;
-            let v = random::standard_normal_vector::<f64>(w[0], 1);
-            let u = random::standard_normal_vector::<f64>(w[w.len() - 1], 2);
+            let x = random::standard_normal_vector::<f64>(w[0], 0).unwrap() * 0.01;
+            let v = random::standard_normal_vector::<f64>(w[0], 1).unwrap();
+            let u = random::standard_normal_vector::<f64>(w[w.len() - 1], 2).unwrap();
             match g {
                 "jacobian_forward" | "jacobian_reverse" | "jacobian_auto" => {
                     let mode = match g {

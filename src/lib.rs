@@ -133,7 +133,7 @@ mod forward;
 mod guard;
 mod hessian;
 mod kernels;
-mod memory;
+pub mod memory;
 mod mlp;
 pub mod npy;
 mod par;

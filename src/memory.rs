@@ -1,14 +1,109 @@
-//! Memory accounting: requests that cannot fit are refused before they allocate.
+//! Memory accounting: requests that cannot fit are refused before they allocate, with
+//! [`Error::TooLarge`](crate::Error::TooLarge) naming what, how much and how much there is.
 
 use crate::{Error, Real, Result};
 
-/// Bytes the operating system says can still be allocated (`MemAvailable` on Linux),
-/// or `None` where that cannot be read.
-pub(crate) fn available_bytes() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+/// Bytes this process can still allocate: the tightest of the machine's `MemAvailable`,
+/// the room left under the address-space and data limits (`RLIMIT_AS`, `RLIMIT_DATA`,
+/// less what the process maps already, less [`headroom`] for the threads' stacks and
+/// the BLAS's own buffers), and the room left in its cgroup (`memory.max` less
+/// `memory.current`); `None` where none of them can be read.
+///
+/// A cgroup's OOM killer can still end a process whose allocations all succeeded (pages
+/// are committed when first written, and other processes share the cgroup): checking
+/// against this figure before allocating is what keeps fwdrev's own requests inside it.
+pub fn available_bytes() -> Option<u64> {
+    [mem_available(), rlimit_room(), cgroup_room()]
+        .into_iter()
+        .flatten()
+        .min()
+}
+
+/// `MemAvailable` from /proc/meminfo.
+fn mem_available() -> Option<u64> {
+    kib_field(&std::fs::read_to_string("/proc/meminfo").ok()?, "MemAvailable:")
+}
+
+/// A `Name:  123 kB` line's bytes.
+fn kib_field(text: &str, name: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with(name))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb.saturating_mul(1024))
+}
+
+/// Virtual memory the process will map beyond its own buffers once it computes: 8 MiB
+/// of stack a thread, and, with a BLAS, its per-thread buffers (OpenBLAS 0.3.21 maps
+/// up to 128 MiB a thread on AVX-512 machines; under a limit it cannot reach, it spins
+/// forever instead of failing, so this room is kept free for it).
+pub(crate) fn headroom() -> u64 {
+    let threads = crate::par::threads().max(1) as u64;
+    let blas: u64 = if cfg!(any(feature = "openblas", feature = "blis")) { 128 << 20 } else { 0 };
+    (64 << 20) + threads * ((8 << 20) + blas)
+}
+
+/// Room under `RLIMIT_AS` and `RLIMIT_DATA`, less what is mapped and [`headroom`].
+fn rlimit_room() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok();
+    let limits = [
+        (libc::RLIMIT_AS, "VmSize:"),
+        (libc::RLIMIT_DATA, "VmData:"),
+    ];
+    limits
+        .into_iter()
+        .filter_map(|(resource, field)| {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: getrlimit writes the struct it is given.
+            if unsafe { libc::getrlimit(resource, &mut limit) } != 0
+                || limit.rlim_cur == libc::RLIM_INFINITY
+            {
+                return None;
+            }
+            let used = status.as_deref().and_then(|s| kib_field(s, field)).unwrap_or(0);
+            Some((limit.rlim_cur as u64).saturating_sub(used + headroom()))
+        })
+        .min()
+}
+
+/// Room in this process's cgroup: v2 `memory.max − memory.current`, or v1
+/// `memory.limit_in_bytes − memory.usage_in_bytes`.
+fn cgroup_room() -> Option<u64> {
+    let read = |p: &str| -> Option<u64> { std::fs::read_to_string(p).ok()?.trim().parse().ok() };
+    let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    for line in cgroups.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let (max, current) = match controllers {
+            "" => {
+                let dir = format!("/sys/fs/cgroup{path}");
+                (read(&format!("{dir}/memory.max")), read(&format!("{dir}/memory.current")))
+            }
+            c if c.split(',').any(|c| c == "memory") => {
+                let dir = format!("/sys/fs/cgroup/memory{path}");
+                (
+                    read(&format!("{dir}/memory.limit_in_bytes")),
+                    read(&format!("{dir}/memory.usage_in_bytes")),
+                )
+            }
+            _ => continue,
+        };
+        // "max" (no limit) does not parse: no figure from this line.
+        if let Some(max) = max {
+            return Some(max.saturating_sub(current.unwrap_or(0)));
+        }
+    }
+    None
+}
+
+/// A rows×cols matrix of zeros, refused with [`Error::TooLarge`] before allocating when
+/// it cannot fit ([`available_bytes`]) or when the allocator says no; never an abort.
+pub fn zeros<T: Real>(rows: usize, cols: usize) -> Result<ndarray::Array2<T>> {
+    let n = rows.checked_mul(cols).unwrap_or(usize::MAX);
+    let bytes = bytes_of(&[rows, cols], std::mem::size_of::<T>());
+    let data = try_vec(|| format!("a {rows}×{cols} matrix of {}", T::NAME), n, bytes)?;
+    Ok(ndarray::Array2::from_shape_vec((rows, cols), data).expect("rows·cols values"))
 }
 
 /// Bytes of `count` values of `size` bytes each, `None` on overflow.

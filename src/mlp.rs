@@ -416,12 +416,10 @@ impl<T: Real> Mlp<T> {
             .windows(2)
             .enumerate()
             .map(|(k, w)| {
-                Layer::new(
-                    standard_normal(w[1], w[0], seed, (k as u64) << 32),
-                    activation,
-                )
+                let weights = standard_normal(w[1], w[0], seed, (k as u64) << 32)?;
+                Ok(Layer::new(weights, activation))
             })
-            .collect();
+            .collect::<Result<_>>()?;
         Ok(Mlp::from_valid(layers))
     }
 

@@ -22,7 +22,7 @@
 
 use crate::{Error, Real, Result};
 use ndarray::{Array, ArrayView, Dimension, IxDyn, ShapeBuilder};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 
 const MAGIC: &[u8] = b"\x93NUMPY";
@@ -471,6 +471,10 @@ impl Literal<'_> {
 }
 
 /// Writes `a` as a version 1.0 .npy file in C order, dtype `<f8` or `<f4` by `T`.
+///
+/// Atomically: the bytes go to a temporary file in the same folder, which is synced and
+/// then renamed over `path`; a failed or interrupted write leaves no partial file, and
+/// an existing file is only ever replaced by a complete one. Errors name `path`.
 pub fn write<T: Real, D: Dimension>(path: impl AsRef<Path>, a: ArrayView<T, D>) -> Result<()> {
     let path = path.as_ref();
     let shape = match a.shape() {
@@ -492,16 +496,56 @@ pub fn write<T: Real, D: Dimension>(path: impl AsRef<Path>, a: ArrayView<T, D>) 
     let unpadded = MAGIC.len() + 4 + header.len() + 1;
     header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
     header.push('\n');
-    let mut out = Vec::with_capacity(10 + header.len() + a.len() * std::mem::size_of::<T>());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&[1, 0]);
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    for &v in a.iter() {
-        v.write_le_bytes(&mut out);
-    }
-    std::fs::write(path, out).map_err(|source| Error::Io {
+    atomically(path, |out| {
+        out.write_all(MAGIC)?;
+        out.write_all(&[1, 0])?;
+        out.write_all(&(header.len() as u16).to_le_bytes())?;
+        out.write_all(header.as_bytes())?;
+        let mut bytes = Vec::with_capacity(8);
+        for &v in a.iter() {
+            bytes.clear();
+            v.write_le_bytes(&mut bytes);
+            out.write_all(&bytes)?;
+        }
+        Ok(())
+    })
+}
+
+/// Runs `fill` on a buffered temporary file beside `path`, then syncs it and renames it
+/// to `path`; on any error the temporary file is removed and the error names `path`.
+fn atomically(
+    path: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
+) -> Result<()> {
+    let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let name = path.file_name().ok_or_else(|| {
+        io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a file name",
+        ))
+    })?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(name);
+    temp_name.push(format!(".{}.tmp", std::process::id()));
+    let temp = path.with_file_name(temp_name);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temp)
+        .map_err(io)?;
+    let written = (|| {
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, &file);
+        fill(&mut out)?;
+        out.flush()?;
+        drop(out);
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written.map_err(io)
 }

@@ -1,6 +1,6 @@
 //! Seeded standard-normal arrays, identical on every run, backend and thread count.
 
-use crate::Real;
+use crate::{memory, Real, Result};
 use ndarray::{Array1, Array2, Axis};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -9,9 +9,15 @@ use rayon::prelude::*;
 
 /// A rows×cols matrix of standard-normal draws. Row i comes from ChaCha8 stream
 /// `stream0 + i` of `seed`, so rows fill in parallel and the result does not depend on
-/// the thread count. Values are drawn in f64 and rounded to `T`.
-pub fn standard_normal<T: Real>(rows: usize, cols: usize, seed: u64, stream0: u64) -> Array2<T> {
-    let mut m = Array2::zeros((rows, cols));
+/// the thread count. Values are drawn in f64 and rounded to `T`. A matrix that cannot
+/// fit in memory is [`Error::TooLarge`](crate::Error::TooLarge), before any allocation.
+pub fn standard_normal<T: Real>(
+    rows: usize,
+    cols: usize,
+    seed: u64,
+    stream0: u64,
+) -> Result<Array2<T>> {
+    let mut m: Array2<T> = memory::zeros(rows, cols)?;
     m.axis_iter_mut(Axis(0))
         .into_par_iter()
         .enumerate()
@@ -23,11 +29,12 @@ pub fn standard_normal<T: Real>(rows: usize, cols: usize, seed: u64, stream0: u6
                 *v = T::from_f64(z);
             }
         });
-    m
+    Ok(m)
 }
 
 /// A point x ∈ R^n of standard-normal draws (stream 2⁶³ of `seed`, apart from the
 /// weights' streams).
-pub fn standard_normal_vector<T: Real>(n: usize, seed: u64) -> Array1<T> {
-    standard_normal(1, n, seed, 1 << 63).index_axis_move(Axis(0), 0)
+/// Errors as [`standard_normal`].
+pub fn standard_normal_vector<T: Real>(n: usize, seed: u64) -> Result<Array1<T>> {
+    Ok(standard_normal(1, n, seed, 1 << 63)?.index_axis_move(Axis(0), 0))
 }

@@ -40,12 +40,12 @@ fn allocations(f: impl FnOnce()) -> usize {
 #[test]
 fn matrix_vector_calls_allocate_nothing_given_their_scratch() {
     let mk = |k: usize, w: &[usize]| {
-        let m = random::standard_normal::<f64>(w[1], w[0], 7, k as u64) / (w[0] as f64).sqrt();
+        let m = random::standard_normal::<f64>(w[1], w[0], 7, k as u64).unwrap() / (w[0] as f64).sqrt();
         Layer::new(m, Activation::ALL[k % 7]).with_bias(Array1::from_elem(w[1], 0.1))
     };
     let widths = [40, 300, 250, 3, 35];
     let net = Mlp::new(widths.windows(2).enumerate().map(|(k, w)| mk(k, w))).unwrap();
-    let x = random::standard_normal_vector::<f64>(40, 1);
+    let x = random::standard_normal_vector::<f64>(40, 1).unwrap();
     let (v, u) = (x.mapv(|t| t * 0.5), Array1::from_elem(35, 1.0));
     let calls = [
         Call::Output,
@@ -102,7 +102,7 @@ fn matrix_vector_calls_allocate_nothing_given_their_scratch() {
     let net = common::seeded::<f64>(100, 105, 95, 42)
         .unwrap()
         .with_par(Par::Seq);
-    let x = random::standard_normal_vector::<f64>(100, 2);
+    let x = random::standard_normal_vector::<f64>(100, 2).unwrap();
     net.value_and_grad(x.view(), Mode::Reverse).unwrap();
     let n = allocations(|| {
         net.value_and_grad(x.view(), Mode::Reverse).unwrap();

@@ -73,7 +73,7 @@ proptest! {
         seed in any::<u64>(), scale in 0.1f64..2.0,
     ) {
         let net = common::seeded::<f64>(d0, d1, d2, seed).unwrap();
-        let x = random::standard_normal::<f64>(d0, k, seed ^ 7, 0).mapv(|v| v * scale);
+        let x = random::standard_normal::<f64>(d0, k, seed ^ 7, 0).unwrap().mapv(|v| v * scale);
         check_columns(&net, &x)?;
     }
 }
@@ -91,7 +91,7 @@ fn oracle_cases_batched_match_single_points() {
         let net = common::sigmoid2(load("A.npy"), load("B.npy")).unwrap();
         let d0 = net.widths()[0];
         // The oracle's x among 16 seeded points (some scaled up, into saturation).
-        let mut x = random::standard_normal::<f64>(d0, 16, 3, 0);
+        let mut x = random::standard_normal::<f64>(d0, 16, 3, 0).unwrap();
         x.column_mut(5).mapv_inplace(|v| 4.0 * v);
         let xo = npy::read::<f64, ndarray::IxDyn>(dir.join(case).join("x.npy")).unwrap();
         x.column_mut(0)
@@ -103,7 +103,7 @@ fn oracle_cases_batched_match_single_points() {
 #[test]
 fn a_batch_in_any_memory_order_gives_the_same_bits() {
     let net = common::seeded::<f64>(30, 20, 10, 5).unwrap();
-    let x = random::standard_normal::<f64>(30, 7, 9, 0);
+    let x = random::standard_normal::<f64>(30, 7, 9, 0).unwrap();
     let xf = x.t().as_standard_layout().reversed_axes().to_owned();
     assert!(xf.t().is_standard_layout() && xf == x);
     let (f, g) = net.value_and_grad_batch(x.view()).unwrap();
@@ -115,7 +115,7 @@ fn a_batch_in_any_memory_order_gives_the_same_bits() {
 fn f32_batch_agrees_with_f64() {
     let net64 = common::seeded::<f64>(50, 40, 30, 11).unwrap();
     let net32 = common::seeded::<f32>(50, 40, 30, 11).unwrap();
-    let x = random::standard_normal::<f64>(50, 5, 2, 0);
+    let x = random::standard_normal::<f64>(50, 5, 2, 0).unwrap();
     let (_, g64) = net64.value_and_grad_batch(x.view()).unwrap();
     let (_, g32) = net32
         .value_and_grad_batch(x.mapv(|v| v as f32).view())

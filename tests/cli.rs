@@ -224,9 +224,9 @@ fn time_json_has_the_promised_fields() {
         b["per_point_s"].as_f64().unwrap(),
     );
     assert!(med > 0.0 && (per * 8.0 - med).abs() <= 1e-12 * med, "{b}");
-    assert_one_line_error(&fwdrev(&["time", "--d", "20", "--batch", "0"]), "--batch");
-    assert_one_line_error(&fwdrev(&["time", "--d", "20", "--reps", "0"]), "--reps");
-    assert_one_line_error(&fwdrev(&["time", "--d", "0"]), "must be at least 1");
+    assert_usage_error(&fwdrev(&["time", "--d", "20", "--batch", "0"]), "--batch");
+    assert_usage_error(&fwdrev(&["time", "--d", "20", "--reps", "0"]), "--reps");
+    assert_usage_error(&fwdrev(&["time", "--d", "0"]), "from 1 to");
 }
 
 #[test]
@@ -304,7 +304,7 @@ fn export_then_peer_round_trips_the_seeded_case() {
     assert_eq!(v["batch"]["k"], 5);
     assert!(v["reverse"]["median_s"].as_f64().unwrap() > 0.0);
     let net = common::seeded::<f64>(12, 9, 7, 3).unwrap();
-    let x = fwdrev::random::standard_normal_vector::<f64>(12, 3);
+    let x = fwdrev::random::standard_normal_vector::<f64>(12, 3).unwrap();
     let (f, g) = net.value_and_grad(x.view(), fwdrev::Mode::Reverse).unwrap();
     // (serde_json parses decimals to within an ulp, not exactly)
     assert!((v["f"].as_f64().unwrap() - f).abs() <= 1e-15 * f.abs());
@@ -377,10 +377,10 @@ fn jac_and_hvp_json_match_pytorch() {
     // A direction of the wrong length, a network whose shapes do not chain.
     let wrong_v = oracle("wide", "v.npy");
     let o = fwdrev(&["hvp", "--a", &a, "--b", &b, "--x", &x, "--v", &wrong_v]);
-    assert_one_line_error(&o, "v must have");
+    assert_one_line_error(&o, "300 entries, but A");
     let wide_b = oracle("wide", "B.npy");
     let o = fwdrev(&["jac", "--a", &a, "--b", &wide_b, "--x", &x]);
-    assert_one_line_error(&o, "layer 2's columns must equal layer 1's rows");
+    assert_one_line_error(&o, "B has 20 columns, but A");
 }
 
 #[test]
@@ -569,4 +569,145 @@ fn every_computing_command_takes_the_memory_budget() {
     // Commands that compute nothing do not take it.
     let o = fwdrev(&["report", "--budget-mib", "1"]);
     assert_eq!(o.status.code(), Some(2), "a usage error");
+}
+
+/// Fails with status 2 (a usage error) and one line on stderr naming `want`.
+fn assert_usage_error(out: &Output, want: &str) {
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("fwdrev: ") && err.contains(want), "{err}");
+}
+
+#[test]
+fn usage_errors_are_one_line_with_status_2() {
+    let cases: [(&[&str], &str); 9] = [
+        (&["nosuch"], "nosuch"),
+        (&["grad", "--a", "x.npy"], "--b"),
+        (&["--threads", "0", "time", "--d", "10"], "from 1 to 1024"),
+        (&["--threads", "100000", "time", "--d", "10"], "from 1 to 1024"),
+        (&["time", "--d", "10", "--reps", "0"], "from 1 to"),
+        (&["time", "--d", "10", "--reps", "1000000000000"], "out of range"),
+        (&["time", "--d", "10", "--reps=-3"], "not a count"),
+        (&["time", "--d", "1e3"], "not a count"),
+        (&["time", "--d", "10", "--batch", "99999999999999999999999"], "out of range"),
+    ];
+    for (args, want) in cases {
+        assert_usage_error(&fwdrev(args), want);
+    }
+    for help in [&["--help"][..], &["--version"], &["grad", "--help"]] {
+        let out = fwdrev(help);
+        assert_eq!(out.status.code(), Some(0), "{help:?}");
+        assert!(!out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn absurd_sizes_are_refused_before_any_work() {
+    // Within the counts' bounds, the memory check refuses: 50 × 2³² f64 points.
+    let out = fwdrev(&["time", "--d", "50", "--batch", "4294967296", "--reps", "1"]);
+    assert_one_line_error(&out, "bytes");
+    let out = fwdrev(&["export", "--d0", "4294967296", "--d1", "4294967296", "--d2", "1", "--dir", tmp("absurd").to_str().unwrap()]);
+    assert_one_line_error(&out, "bytes");
+    // Thousands of layers: a bound, not minutes of planning.
+    let widths = vec!["2"; 4098].join(",");
+    let out = fwdrev(&["plan", "--widths", &widths, "--stored"]);
+    assert_one_line_error(&out, "at most 4097");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_is_a_one_line_error_not_a_panic() {
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fwdrev"))
+        .args(["plan", "--widths", "3,4,5", "--stored"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "cannot write to standard output");
+}
+
+/// The tall case with x of `n` entries (a longer gradient to write).
+fn network_of(n: usize) -> [PathBuf; 3] {
+    let a = tmp(&format!("big_a{n}.npy"));
+    let b = tmp(&format!("big_b{n}.npy"));
+    let x = tmp(&format!("big_x{n}.npy"));
+    npy::write(&a, fwdrev::random::standard_normal::<f64>(4, n, 1, 0).unwrap().view()).unwrap();
+    npy::write(&b, fwdrev::random::standard_normal::<f64>(2, 4, 1, 9).unwrap().view()).unwrap();
+    npy::write(&x, Array1::<f64>::zeros(n).view()).unwrap();
+    [a, b, x]
+}
+
+#[cfg(unix)]
+#[test]
+fn out_is_written_atomically_and_a_failed_write_keeps_the_old_file() {
+    let [a, b, x] = network_of(4000);
+    let dir = tmp("atomic");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("grad.npy");
+    std::fs::write(&out, b"the previous result").unwrap();
+    let args = |out: &Path| {
+        format!(
+            "grad --a {} --b {} --x {} --out {}",
+            a.display(),
+            b.display(),
+            x.display(),
+            out.display()
+        )
+    };
+    // A file-size limit of 1 KiB (SIGXFSZ ignored, so the write fails with EFBIG): the
+    // 32 kB gradient cannot be written, and the old file must survive whole.
+    let limited = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f 1; exec {} {}",
+            env!("CARGO_BIN_EXE_fwdrev"),
+            args(&out)
+        ))
+        .output()
+        .unwrap();
+    assert_one_line_error(&limited, "grad.npy");
+    assert_eq!(std::fs::read(&out).unwrap(), b"the previous result");
+    let names: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("grad.npy")], "no temporary file left");
+    // Unlimited: replaced by the complete file.
+    let ok = fwdrev(&args(&out).split(' ').collect::<Vec<_>>());
+    assert!(ok.status.success(), "{ok:?}");
+    assert_eq!(npy::read::<f64, Ix1>(&out).unwrap().len(), 4000);
+    // A folder that does not exist: the error names the path.
+    let missing = dir.join("no/such/folder/grad.npy");
+    assert_one_line_error(&fwdrev(&args(&missing).split(' ').collect::<Vec<_>>()), "no/such/folder/grad.npy");
+}
+
+#[test]
+fn shapes_are_checked_across_files_before_reading_data() {
+    let [a, b, _] = network_of(30);
+    let [_, _, x] = network_of(31);
+    let out = fwdrev(&["grad", "--a", a.to_str().unwrap(), "--b", b.to_str().unwrap(), "--x", x.to_str().unwrap()]);
+    assert_one_line_error(&out, "31 entries, but A");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn an_address_space_limit_is_honoured_with_an_error_not_an_abort() {
+    // time --d 3000 holds ~220 MB of matrices. Under each limit the binary either runs
+    // or refuses with a one-line TooLarge error: never an abort (134) or a hang.
+    for limit_mib in [120, 200, 300, 400, 600] {
+        let out = Command::new("timeout")
+            .arg("120")
+            .arg("bash")
+            .arg("-c")
+            .arg(format!(
+                "ulimit -v {}; exec {} --threads 2 time --d 3000 --reps 1 --mode reverse",
+                limit_mib * 1024,
+                env!("CARGO_BIN_EXE_fwdrev")
+            ))
+            .output()
+            .unwrap();
+        match out.status.code() {
+            Some(0) => {}
+            Some(1) => assert_one_line_error(&out, "bytes"),
+            _ => panic!("under {limit_mib} MiB: {out:?}"),
+        }
+    }
 }

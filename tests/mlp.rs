@@ -37,7 +37,7 @@ fn rel<D: ndarray::Dimension>(p: &ndarray::Array<f64, D>, q: &ndarray::Array<f64
 }
 
 fn vector(n: usize, seed: u64) -> Array1<f64> {
-    fwdrev::random::standard_normal_vector(n, seed)
+    fwdrev::random::standard_normal_vector(n, seed).unwrap()
 }
 
 /// Small deep networks of every activation, with weights scaled by 1/√fan-in so that
@@ -55,7 +55,7 @@ fn nets() -> Vec<Mlp<f64>> {
                         w[0],
                         i as u64,
                         k as u64 * 100,
-                    );
+                    ).unwrap();
                     let layer = Layer::new(m / (w[0] as f64).sqrt(), act);
                     match biased && k % 2 == 0 {
                         true => layer.with_bias(vector(w[1], 50 + k as u64) * 0.5),
@@ -349,7 +349,7 @@ fn the_two_layer_network_is_the_two_layer_mlp() {
 fn batches_of_deep_networks_match_single_points() {
     for net in nets() {
         let widths = net.widths();
-        let xs = fwdrev::random::standard_normal::<f64>(widths[0], 5, 8, 0);
+        let xs = fwdrev::random::standard_normal::<f64>(widths[0], 5, 8, 0).unwrap();
         let (f, g) = net.value_and_grad_batch(xs.view()).unwrap();
         for (j, col) in xs.axis_iter(Axis(1)).enumerate() {
             let (fj, gj) = net.value_and_grad(col, Mode::Reverse).unwrap();
@@ -411,7 +411,7 @@ fn every_call_is_bit_identical_across_runs_at_parallel_sizes() {
     let x = vector(300, 1) * 0.05;
     let v = vector(300, 2);
     let u = vector(300, 3);
-    let xs = fwdrev::random::standard_normal::<f64>(300, 3, 4, 0) * 0.05;
+    let xs = fwdrev::random::standard_normal::<f64>(300, 3, 4, 0).unwrap() * 0.05;
     let run = || {
         let mut out: Vec<Vec<f64>> = Vec::new();
         for mode in [Mode::Forward, Mode::Reverse, Mode::Auto] {

@@ -26,7 +26,7 @@ proptest! {
     ) {
         let budget = (d1 + d2) * 8 * d0.div_ceil(panels);
         let net = common::seeded::<f64>(d0, d1, d2, seed).unwrap().with_memory_budget(budget);
-        let x = random::standard_normal_vector::<f64>(d0, seed ^ 1).mapv(|v| v * scale);
+        let x = random::standard_normal_vector::<f64>(d0, seed ^ 1).unwrap().mapv(|v| v * scale);
         let (f_fwd, fwd) = net.value_and_grad(x.view(), Mode::Forward).unwrap();
         let (f_rev, rev) = net.value_and_grad(x.view(), Mode::Reverse).unwrap();
         prop_assert_eq!(f_fwd, f_rev);
@@ -49,7 +49,7 @@ proptest! {
         let n64 = common::seeded::<f64>(d0, d1, d2, seed).unwrap();
         let n32 = common::seeded::<f32>(d0, d1, d2, seed).unwrap();
         prop_assert_eq!(common::w(&n32, 0), common::w(&n64, 0).mapv(|v| v as f32));
-        let x = random::standard_normal_vector::<f64>(d0, seed);
+        let x = random::standard_normal_vector::<f64>(d0, seed).unwrap();
         let (_, g64) = n64.value_and_grad(x.view(), Mode::Reverse).unwrap();
         let (a, b) = (common::w(&n64, 0), common::w(&n64, 1));
         let y1 = a.dot(&x);
@@ -120,7 +120,7 @@ fn huge_weights_give_finite_values_and_gradients() {
         common::w(&net, 1).mapv(|v| v * 1e300),
     )
     .unwrap();
-    let x = random::standard_normal_vector::<f64>(7, 9);
+    let x = random::standard_normal_vector::<f64>(7, 9).unwrap();
     for mode in [Mode::Forward, Mode::Reverse] {
         let (f, g) = big.value_and_grad(x.view(), mode).unwrap();
         assert!(f.is_finite() && (0.0..=3.0).contains(&f));
@@ -152,7 +152,7 @@ fn results_are_bit_identical_across_runs_at_parallel_sizes() {
     let net = common::seeded::<f64>(700, 650, 600, 3)
         .unwrap()
         .with_memory_budget(4 << 20);
-    let x = random::standard_normal_vector::<f64>(700, 3);
+    let x = random::standard_normal_vector::<f64>(700, 3).unwrap();
     let f = net.value(x.view()).unwrap();
     for mode in [Mode::Forward, Mode::Reverse] {
         let first = net.value_and_grad(x.view(), mode).unwrap();

@@ -18,11 +18,11 @@ fn nets() -> Vec<Mlp<f64>> {
             .windows(2)
             .enumerate()
             .map(|(k, w)| {
-                let m = random::standard_normal::<f64>(w[1], w[0], seed, (k as u64) << 32)
+                let m = random::standard_normal::<f64>(w[1], w[0], seed, (k as u64) << 32).unwrap()
                     / (w[0] as f64).sqrt();
                 let layer = Layer::new(m, acts[k % acts.len()]);
                 match bias {
-                    true => layer.with_bias(random::standard_normal_vector(w[1], seed + k as u64)),
+                    true => layer.with_bias(random::standard_normal_vector(w[1], seed + k as u64).unwrap()),
                     false => layer,
                 }
             })
@@ -48,10 +48,10 @@ fn nets() -> Vec<Mlp<f64>> {
 fn plain(net: &Mlp<f64>, seed: u64) -> Vec<Vec<f64>> {
     let w = net.widths();
     let (d0, dl) = (w[0], w[w.len() - 1]);
-    let x = random::standard_normal_vector::<f64>(d0, seed);
-    let v = random::standard_normal_vector::<f64>(d0, seed + 1);
-    let u = random::standard_normal_vector::<f64>(dl, seed + 2);
-    let xs = random::standard_normal::<f64>(d0, 5, seed, 1 << 62);
+    let x = random::standard_normal_vector::<f64>(d0, seed).unwrap();
+    let v = random::standard_normal_vector::<f64>(d0, seed + 1).unwrap();
+    let u = random::standard_normal_vector::<f64>(dl, seed + 2).unwrap();
+    let xs = random::standard_normal::<f64>(d0, 5, seed, 1 << 62).unwrap();
     let mut out = vec![
         net.output(x.view()).unwrap().to_vec(),
         vec![net.value(x.view()).unwrap()],
@@ -99,10 +99,10 @@ fn into(
 ) -> Vec<Vec<f64>> {
     let w = net.widths();
     let (d0, dl) = (w[0], w[w.len() - 1]);
-    let x = random::standard_normal_vector::<f64>(d0, seed);
-    let v = random::standard_normal_vector::<f64>(d0, seed + 1);
-    let u = random::standard_normal_vector::<f64>(dl, seed + 2);
-    let xs = random::standard_normal::<f64>(d0, 5, seed, 1 << 62);
+    let x = random::standard_normal_vector::<f64>(d0, seed).unwrap();
+    let v = random::standard_normal_vector::<f64>(d0, seed + 1).unwrap();
+    let u = random::standard_normal_vector::<f64>(dl, seed + 2).unwrap();
+    let xs = random::standard_normal::<f64>(d0, 5, seed, 1 << 62).unwrap();
     let mut out = Vec::new();
     let mut with = |call: Call, f: &mut dyn FnMut(&mut Scratch<f64>) -> Vec<f64>| {
         let r = match shared.as_deref_mut() {
@@ -288,7 +288,7 @@ fn threads_sharing_one_network_get_the_single_thread_results() {
     assert_send_sync::<Mlp<f64>>();
     let net = common::seeded::<f64>(300, 280, 260, 1).unwrap();
     let xs: Vec<Array1<f64>> = (0..4)
-        .map(|s| random::standard_normal_vector(300, s))
+        .map(|s| random::standard_normal_vector(300, s).unwrap())
         .collect();
     let want: Vec<_> = xs
         .iter()
@@ -314,7 +314,7 @@ fn strided_inputs_and_outputs_give_the_contiguous_results_bit_for_bit() {
     // x as a column of a row-major matrix, grad as a column of another: neither is
     // contiguous; x is copied into the scratch first, so the results are the same bits.
     let net = common::seeded::<f64>(70, 60, 50, 8).unwrap();
-    let xs = random::standard_normal::<f64>(70, 3, 4, 0);
+    let xs = random::standard_normal::<f64>(70, 3, 4, 0).unwrap();
     let mut gs = Array2::<f64>::zeros((70, 3));
     let mut s = Scratch::new();
     for mode in MODES {
@@ -339,8 +339,8 @@ fn strided_inputs_and_outputs_give_the_contiguous_results_bit_for_bit() {
 #[test]
 fn row_major_weights_are_kept_not_copied() {
     // A copy would briefly double the weights' memory (1 GiB at d = 8000).
-    let a = random::standard_normal::<f64>(30, 20, 1, 0);
-    let b = random::standard_normal::<f64>(10, 30, 1, 99);
+    let a = random::standard_normal::<f64>(30, 20, 1, 0).unwrap();
+    let b = random::standard_normal::<f64>(10, 30, 1, 99).unwrap();
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
     let net = common::sigmoid2(a, b).unwrap();
     assert_eq!(
@@ -348,7 +348,7 @@ fn row_major_weights_are_kept_not_copied() {
         (pa, pb)
     );
     // A column-major matrix is stored row-major, with the same values.
-    let af = random::standard_normal::<f64>(20, 30, 1, 0).reversed_axes();
+    let af = random::standard_normal::<f64>(20, 30, 1, 0).unwrap().reversed_axes();
     let net = common::sigmoid2(af.clone(), common::w(&net, 1).to_owned()).unwrap();
     assert!(common::w(&net, 0).is_standard_layout() && common::w(&net, 0) == af);
 }
@@ -364,7 +364,7 @@ fn the_last_panel_of_rows_fits_its_scratch() {
     ];
     for (widths, budget) in f64_cases {
         let net = Mlp::<f64>::from_seed(widths, Activation::Tanh, 0).unwrap();
-        let x = random::standard_normal_vector::<f64>(widths[0], 1) * 0.1;
+        let x = random::standard_normal_vector::<f64>(widths[0], 1).unwrap() * 0.1;
         let want = net.jacobian(x.view(), Mode::Reverse).unwrap();
         let small = net.clone().with_memory_budget(budget);
         for mode in [Mode::Reverse, Mode::Auto] {
@@ -398,7 +398,7 @@ proptest::proptest! {
         mode in proptest::sample::select(vec![Mode::Forward, Mode::Reverse, Mode::Auto]),
     ) {
         let net = Mlp::<f64>::from_seed(&widths, Activation::Tanh, 3).unwrap();
-        let x = random::standard_normal_vector::<f64>(widths[0], 4) * 0.1;
+        let x = random::standard_normal_vector::<f64>(widths[0], 4).unwrap() * 0.1;
         let want = net.jacobian(x.view(), mode).unwrap();
         let small = net.clone().with_memory_budget(budget);
         let plan = small.plan(mode);

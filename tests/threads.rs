@@ -28,7 +28,7 @@ fn one_setting_governs_the_pool_and_a_second_count_is_refused() {
     }
     // And one thread computes what two would (fixed reduction orders).
     let net = common::seeded::<f64>(300, 400, 300, 0).unwrap();
-    let x = fwdrev::random::standard_normal_vector::<f64>(300, 0);
+    let x = fwdrev::random::standard_normal_vector::<f64>(300, 0).unwrap();
     let (f, g) = net.value_and_grad(x.view(), Mode::Reverse).unwrap();
     assert!(f.is_finite() && g.iter().all(|v| v.is_finite()));
 }

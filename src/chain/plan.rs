@@ -120,18 +120,38 @@ impl Tree {
     }
 
     /// Products in the order they run (left operand first, as the executor does),
-    /// each with (m, k, n).
-    fn products(&self, widths: &[usize], out: &mut Vec<(String, [usize; 3])>) {
-        if let Tree::Product(l, r) = self {
-            l.products(widths, out);
-            r.products(widths, out);
-            let ((lo, _), (_, hi), (mid, _)) = (r.span(), l.span(), l.span());
+    /// each with (m, k, n); returns the span. A step's name spells its operands out up
+    /// to [`SPELLED`] layers and abbreviates longer ones as `(M9···M1)`, so that the
+    /// steps of a deep chain print in O(L), not O(L²).
+    fn products(&self, widths: &[usize], out: &mut Vec<(String, [usize; 3])>) -> (usize, usize) {
+        let Tree::Product(l, r) = self else {
+            return self.span();
+        };
+        let (mid, hi) = l.products(widths, out);
+        let (lo, _) = r.products(widths, out);
+        let name = if hi - lo < SPELLED {
             let mut name = String::new();
             self.write(Level::Top, &mut name);
-            out.push((name, [widths[hi], widths[mid - 1], widths[lo - 1]]));
-        }
+            name
+        } else {
+            let operand = |t: &Tree, (lo, hi): (usize, usize)| match hi - lo {
+                0 => format!("M{lo}"),
+                n if n < SPELLED => {
+                    let mut name = String::new();
+                    t.write(Level::Inner, &mut name);
+                    name
+                }
+                _ => format!("(M{hi}···M{lo})"),
+            };
+            format!("{}·{}", operand(l, (mid, hi)), operand(r, (lo, mid - 1)))
+        };
+        out.push((name, [widths[hi], widths[mid - 1], widths[lo - 1]]));
+        (lo, hi)
     }
 }
+
+/// Steps over at most this many layers are named in full.
+const SPELLED: usize = 8;
 
 /// How a Jacobian will be computed: the bracketing, and its predicted cost.
 #[derive(Debug, Clone, PartialEq)]
@@ -414,11 +434,20 @@ impl Step {
     }
 }
 
-/// The matrix-chain dynamic programme over M_L…M_1 on predicted seconds.
+/// Chains deeper than this are not searched: the programme costs O(L³) time and O(L²)
+/// memory (256 layers: ~0.1 s; 20 000: hours), and Auto takes the cheaper of forward
+/// and reverse instead.
+pub(crate) const MAX_SEARCHED_DEPTH: usize = 256;
+
+/// The matrix-chain dynamic programme over M_L…M_1 on predicted seconds (reverse mode's
+/// tree past [`MAX_SEARCHED_DEPTH`], which Auto then weighs against forward's).
 fn cheapest(widths: &[usize], cal: &Calibration, size: usize) -> Tree {
     let depth = widths.len() - 1;
     if depth == 1 {
         return Tree::Leaf(1);
+    }
+    if depth > MAX_SEARCHED_DEPTH {
+        return fixed_tree(depth, Mode::Reverse);
     }
     // best[lo][hi]: cheapest seconds and split of M_hi···M_lo (layers lo ≤ hi).
     let mut best = vec![vec![(0.0_f64, 0_usize); depth + 1]; depth + 1];

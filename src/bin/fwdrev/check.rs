@@ -15,16 +15,14 @@ fn rel_max(p: &Array1<f64>, q: &Array1<f64>) -> f64 {
 pub fn seed_shape() -> CliResult {
     let (d0, d1, d2) = (100, 105, 95);
     let net = Mlp::<f64>::from_seed(&[d0, d1, d2], Activation::Sigmoid, 0)?;
-    let x = random::standard_normal_vector(d0, 0);
+    let x = random::standard_normal_vector(d0, 0)?;
     let (f, fwd) = net.value_and_grad(x.view(), Mode::Forward)?;
     let (_, rev) = net.value_and_grad(x.view(), Mode::Reverse)?;
     let fd = central_differences(&net, x.view())?;
     let (e_fr, e_fd) = (rel_max(&fwd, &rev), rel_max(&rev, &fd));
-    println!("check at (d0, d1, d2) = ({d0}, {d1}, {d2}), f = {f:.6}:");
-    println!("  forward vs reverse:             {e_fr:.1e}  (max abs diff / max |grad|, must be ≤ 1e-12)");
-    println!(
-        "  reverse vs finite differences:  {e_fd:.1e}  (central, h = ε^(1/3); must be ≤ 1e-7)"
-    );
+    outln!("check at (d0, d1, d2) = ({d0}, {d1}, {d2}), f = {f:.6}:");
+    outln!("  forward vs reverse:             {e_fr:.1e}  (max abs diff / max |grad|, must be ≤ 1e-12)");
+    outln!("  reverse vs finite differences:  {e_fd:.1e}  (central, h = ε^(1/3); must be ≤ 1e-7)");
     if e_fr > 1e-12 || e_fd > 1e-7 {
         return Err("the modes disagree: see the errors above".into());
     }

@@ -21,7 +21,7 @@ pub struct GradArgs {
 }
 
 pub fn run(args: &GradArgs) -> CliResult {
-    let (net, x) = args.files.read()?;
+    let (net, x) = args.files.read(&[])?;
     let (f, g) = net.value_and_grad(x.view(), args.mode)?;
     if let Some(path) = &args.out {
         npy::write(path, g.view())?;
@@ -33,12 +33,16 @@ pub fn run(args: &GradArgs) -> CliResult {
             "mode": args.mode.name(),
             "backend": fwdrev::backend().name,
         });
-        println!("{obj}");
+        outln!("{obj}");
     } else {
-        println!("f = {f:.17e}");
+        outln!("f = {f:.17e}");
         match &args.out {
-            Some(path) => println!("grad ({} entries) written to {}", g.len(), path.display()),
-            None => g.iter().for_each(|v| println!("{v:.17e}")),
+            Some(path) => outln!("grad ({} entries) written to {}", g.len(), path.display()),
+            None => {
+                for v in &g {
+                    outln!("{v:.17e}");
+                }
+            }
         }
     }
     Ok(())

@@ -18,13 +18,15 @@ pub struct HvpArgs {
 }
 
 pub fn run(args: &HvpArgs) -> CliResult {
-    let (net, x) = args.files.read()?;
+    let (net, x) = args.files.read(&[&args.v])?;
     let v = vector(&args.v)?;
     let (_, hv) = net.hvp(x.view(), v.view())?;
     if args.json {
-        println!("{}", serde_json::json!({"hvp": json::numbers(&hv)}));
+        outln!("{}", serde_json::json!({"hvp": json::numbers(&hv)}));
     } else {
-        hv.iter().for_each(|v| println!("{v:.17e}"));
+        for v in &hv {
+            outln!("{v:.17e}");
+        }
     }
     Ok(())
 }

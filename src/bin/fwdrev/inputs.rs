@@ -24,8 +24,34 @@ pub struct NetworkFiles {
 }
 
 impl NetworkFiles {
-    /// The network (with the run's budget) and the point, each file checked.
-    pub fn read(&self) -> CliResult<(Mlp<f64>, Array1<f64>)> {
+    /// The network (with the run's budget) and the point, each file checked; the
+    /// shapes of all of them, and of `also` (vectors of length d0, like x), are checked
+    /// against each other from their headers before any data is read.
+    pub fn read(&self, also: &[&Path]) -> CliResult<(Mlp<f64>, Array1<f64>)> {
+        let shape = |p: &Path| npy::read_header(p).map(|h| h.shape);
+        let (a, b) = (shape(&self.a)?, shape(&self.b)?);
+        if let ([d1, d0], [_, k]) = (&a[..], &b[..]) {
+            if k != d1 {
+                return Err(format!(
+                    "shape mismatch: {}: B has {k} columns, but A ({}) is {d1}×{d0}: B needs {d1}",
+                    self.b.display(),
+                    self.a.display()
+                )
+                .into());
+            }
+            for p in std::iter::once(self.x.as_path()).chain(also.iter().copied()) {
+                if let [n] = shape(p)?[..] {
+                    if n != *d0 {
+                        return Err(format!(
+                            "shape mismatch: {}: {n} entries, but A ({}) has d0 = {d0} columns",
+                            p.display(),
+                            self.a.display()
+                        )
+                        .into());
+                    }
+                }
+            }
+        }
         let a = npy::read::<f64, Ix2>(&self.a)?;
         let b = npy::read::<f64, Ix2>(&self.b)?;
         let net = Mlp::new([(a, Activation::Sigmoid), (b, Activation::Sigmoid)])?;

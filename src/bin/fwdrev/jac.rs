@@ -21,7 +21,7 @@ pub struct JacArgs {
 }
 
 pub fn run(args: &JacArgs) -> CliResult {
-    let (net, x) = args.files.read()?;
+    let (net, x) = args.files.read(&[])?;
     let mode = args.mode;
     let plan = net.plan(mode);
     let j = net.jacobian_with_plan(x.view(), &plan)?;
@@ -31,12 +31,12 @@ pub fn run(args: &JacArgs) -> CliResult {
     if args.json {
         let rows: Vec<_> = j.rows().into_iter().map(json::numbers).collect();
         let obj = serde_json::json!({"jac": rows, "mode": mode.name(), "plan": plan.to_string()});
-        println!("{obj}");
+        outln!("{obj}");
         return Ok(());
     }
-    println!("plan ({mode}): {plan}");
+    outln!("plan ({mode}): {plan}");
     match &args.out {
-        Some(path) => println!(
+        Some(path) => outln!(
             "J ({}×{}) written to {}",
             j.nrows(),
             j.ncols(),
@@ -45,7 +45,7 @@ pub fn run(args: &JacArgs) -> CliResult {
         None => {
             for row in j.rows() {
                 let line: Vec<String> = row.iter().map(|v| format!("{v:.17e}")).collect();
-                println!("{}", line.join(" "));
+                outln!("{}", line.join(" "));
             }
         }
     }

@@ -2,6 +2,14 @@
 //! from .npy files, timings beside their baselines, Jacobian plans, and the scaling
 //! report of the criterion sweeps. One module per command.
 
+/// `println!` that returns a failed write (a full disk, `/dev/full`) as the command's
+/// error instead of panicking.
+macro_rules! outln {
+    ($($t:tt)*) => {
+        $crate::write_line(format_args!($($t)*))?
+    };
+}
+
 mod check;
 mod grad;
 mod hvp;
@@ -27,7 +35,7 @@ use std::process::ExitCode;
 struct Cli {
     /// Threads for rayon and the BLAS together (default: RAYON_NUM_THREADS, else every
     /// core).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, value_parser = count::<1, MAX_THREADS>)]
     threads: Option<usize>,
     #[command(subcommand)]
     cmd: Option<Cmd>,
@@ -38,7 +46,7 @@ struct Cli {
 pub struct Budget {
     /// Memory that forward mode, Jacobians and Hessians may use for their panels, in MiB
     /// (default 1024).
-    #[arg(long, value_name = "MIB")]
+    #[arg(long, value_name = "MIB", value_parser = count::<0, { usize::MAX >> 20 }>)]
     budget_mib: Option<usize>,
 }
 
@@ -60,10 +68,10 @@ enum Cmd {
     /// The default run: correctness check at the seed's shape, then both modes timed.
     Demo {
         /// d0 = d1 = d2 for the timing.
-        #[arg(long, default_value_t = 8000)]
+        #[arg(long, default_value_t = 8000, value_parser = count::<1, MAX_WIDTH>)]
         d: usize,
         /// Timed runs of reverse mode (forward mode runs once: it takes seconds).
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 5, value_parser = count::<1, MAX_REPS>)]
         reps: usize,
         #[command(flatten)]
         budget: Budget,
@@ -87,6 +95,25 @@ enum Cmd {
     Report(report::ReportArgs),
 }
 
+/// Threads beyond this are refused: rayon would spawn every one of them.
+pub const MAX_THREADS: usize = 1024;
+/// Timed repetitions beyond this are refused.
+pub const MAX_REPS: usize = 1_000_000;
+/// A width (or batch size) beyond this is refused before any allocation; below it, the
+/// memory checks decide.
+pub const MAX_WIDTH: usize = 1 << 32;
+
+/// A count the user typed, in `MIN..=MAX`; the error says the range, so that `0`, `-3`
+/// and `1e12` each get a message saying what is expected.
+pub fn count<const MIN: usize, const MAX: usize>(s: &str) -> Result<usize, String> {
+    let range = || format!("expected a whole number from {MIN} to {MAX}");
+    match s.trim().parse::<u128>() {
+        Ok(n) if (MIN as u128..=MAX as u128).contains(&n) => Ok(n as usize),
+        Ok(n) => Err(format!("{n} is out of range: {}", range())),
+        Err(_) => Err(format!("{s:?} is not a count: {}", range())),
+    }
+}
+
 /// A duration in the unit that reads best: "9.60 s", "67.45 ms", "11.3 µs".
 fn seconds(s: f64) -> String {
     match s {
@@ -96,7 +123,16 @@ fn seconds(s: f64) -> String {
     }
 }
 
-/// A failure of the binary: printed as one line, exit status 1.
+/// One line on standard output; a failed write is an error naming standard output.
+fn write_line(args: std::fmt::Arguments) -> CliResult {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_fmt(args)
+        .and_then(|()| out.write_all(b"\n"))
+        .map_err(|e| format!("cannot write to standard output: {e}").into())
+}
+
+/// A failure of the binary: printed as one line by [`fail`], exit status 1.
 type CliResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
 
 fn main() -> ExitCode {
@@ -108,11 +144,13 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     fwdrev::backend::restart_with_best_kernels();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage(e),
+    };
     let threads = cli.threads.unwrap_or_else(fwdrev::default_threads);
     if let Err(e) = fwdrev::set_threads(threads) {
-        eprintln!("fwdrev: {e}");
-        return ExitCode::FAILURE;
+        return fail(&e.to_string());
     }
     let demo_default = Cmd::Demo {
         d: 8000,
@@ -132,15 +170,46 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("fwdrev: {}", e.to_string().replace('\n', " "));
-            ExitCode::FAILURE
-        }
+        Err(e) => fail(&e.to_string()),
     }
 }
 
+/// A failure: one line on standard error, exit status 1.
+fn fail(message: &str) -> ExitCode {
+    use std::io::Write;
+    let line = message.replace('\n', " ");
+    // Nowhere left to report a failing standard error; the status still says it.
+    let _ = writeln!(std::io::stderr(), "fwdrev: {line}");
+    ExitCode::FAILURE
+}
+
+/// A usage error: one line on standard error and status 2, as clap's first line says it
+/// (`--help` and `--version` print in full, status 0).
+fn usage(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind::{
+        DisplayHelp, DisplayHelpOnMissingArgumentOrSubcommand, DisplayVersion,
+    };
+    if matches!(
+        e.kind(),
+        DisplayHelp | DisplayVersion | DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        return match e.print() {
+            Ok(()) if e.kind() != DisplayHelpOnMissingArgumentOrSubcommand => ExitCode::SUCCESS,
+            _ => ExitCode::from(2),
+        };
+    }
+    use std::io::Write;
+    let text = e.render().to_string();
+    // The first paragraph, on one line ("… not provided:" lists the arguments below it).
+    let first: Vec<&str> = text.lines().map(str::trim).take_while(|l| !l.is_empty()).collect();
+    let first = first.join(" ");
+    let first = first.strip_prefix("error: ").unwrap_or(&first);
+    let _ = writeln!(std::io::stderr(), "fwdrev: {first} (see fwdrev --help)");
+    ExitCode::from(2)
+}
+
 fn demo(budget: Budget, d: usize, reps: usize) -> CliResult {
-    println!("backend: {}", fwdrev::backend());
+    outln!("backend: {}", fwdrev::backend());
     check::seed_shape()?;
     timing::demo(budget, d, reps)
 }

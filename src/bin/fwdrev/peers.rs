@@ -2,7 +2,7 @@
 //! a case read back from .npy, so that PyTorch, JAX and fwdrev work on the same bytes.
 
 use crate::timing::Stats;
-use crate::{Budget, CliResult};
+use crate::{count, Budget, CliResult, MAX_REPS, MAX_WIDTH};
 use clap::Args;
 use fwdrev::{npy, random, Activation, Mlp, Mode};
 use ndarray::{Ix1, Ix2};
@@ -13,16 +13,16 @@ use std::time::Instant;
 /// `fwdrev export`: A, B, x (and X with --k) of `fwdrev time --seed`, as float64 .npy.
 #[derive(Args)]
 pub struct ExportArgs {
-    #[arg(long)]
+    #[arg(long, value_parser = count::<1, MAX_WIDTH>)]
     d0: usize,
-    #[arg(long)]
+    #[arg(long, value_parser = count::<1, MAX_WIDTH>)]
     d1: usize,
-    #[arg(long)]
+    #[arg(long, value_parser = count::<1, MAX_WIDTH>)]
     d2: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Also write X.npy: K points as the columns of a d0×K matrix.
-    #[arg(long)]
+    #[arg(long, value_parser = count::<1, MAX_WIDTH>)]
     k: Option<usize>,
     /// Directory to write A.npy, B.npy, x.npy (and X.npy) into; created if missing.
     #[arg(long)]
@@ -36,7 +36,7 @@ pub struct PeerArgs {
     #[arg(long)]
     dir: PathBuf,
     /// Timed runs after one warm-up.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = count::<1, MAX_REPS>)]
     reps: usize,
     #[command(flatten)]
     budget: Budget,
@@ -47,13 +47,13 @@ pub fn export(args: &ExportArgs) -> CliResult {
     let widths = [args.d0, args.d1, args.d2];
     let net = Mlp::<f64>::from_seed(&widths, Activation::Sigmoid, args.seed)?;
     std::fs::create_dir_all(&args.dir)?;
-    let x = random::standard_normal_vector::<f64>(args.d0, args.seed);
+    let x = random::standard_normal_vector::<f64>(args.d0, args.seed)?;
     npy::write(args.dir.join("A.npy"), net.layers()[0].weights())?;
     npy::write(args.dir.join("B.npy"), net.layers()[1].weights())?;
     npy::write(args.dir.join("x.npy"), x.view())?;
     if let Some(k) = args.k {
         // The points of `fwdrev time --batch K`.
-        let points = random::standard_normal::<f64>(args.d0, k, args.seed, 1 << 62);
+        let points = random::standard_normal::<f64>(args.d0, k, args.seed, 1 << 62)?;
         npy::write(args.dir.join("X.npy"), points.view())?;
     }
     Ok(())
@@ -62,9 +62,6 @@ pub fn export(args: &ExportArgs) -> CliResult {
 /// `fwdrev peer`: prints one JSON object; writes the gradient to grad.npy (and the
 /// batch's to G.npy) beside the inputs for the script to compare.
 pub fn peer(args: &PeerArgs) -> CliResult {
-    if args.reps == 0 {
-        return Err("--reps must be at least 1".into());
-    }
     let read2 = |name: &str| npy::read::<f64, Ix2>(args.dir.join(name));
     let layers = [
         (read2("A.npy")?, Activation::Sigmoid),
@@ -95,7 +92,7 @@ pub fn peer(args: &PeerArgs) -> CliResult {
         })?;
         out["batch"] = json!({"k": points.ncols(), "median_s": s.median_s, "min_s": s.min_s});
     }
-    println!("{out}");
+    outln!("{out}");
     Ok(())
 }
 

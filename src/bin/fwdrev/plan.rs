@@ -2,7 +2,7 @@
 //! layers of given widths, its predicted cost, and its measured time.
 
 use crate::timing::Stats;
-use crate::{seconds, Budget, CliResult};
+use crate::{count, seconds, Budget, CliResult, MAX_REPS, MAX_WIDTH};
 use clap::Args;
 use fwdrev::{random, Activation, Calibration, Mlp, Mode};
 use serde::Serialize;
@@ -11,12 +11,12 @@ use std::time::Instant;
 #[derive(Args)]
 pub struct PlanArgs {
     /// d0,d1,…,dL (at least two).
-    #[arg(long, value_delimiter = ',', required = true)]
+    #[arg(long, value_delimiter = ',', required = true, value_parser = count::<1, MAX_WIDTH>)]
     widths: Vec<usize>,
     #[arg(long, value_enum, default_value_t = Mode::Auto)]
     mode: Mode,
     /// Also time the full Jacobian: the median of K runs after one warm-up.
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_name = "K", value_parser = count::<1, MAX_REPS>)]
     reps: Option<usize>,
     /// Print one JSON object {"widths", "mode", "plan", "predicted_flops", "median_s", …}.
     #[arg(long)]
@@ -59,7 +59,18 @@ struct CalibrationReport {
     measured: bool,
 }
 
+/// Widths past this are refused: planning and printing cost O(L²) in the depth.
+const MAX_WIDTHS: usize = 4097;
+
 pub fn run(args: &PlanArgs) -> CliResult {
+    if args.widths.len() > MAX_WIDTHS {
+        return Err(format!(
+            "--widths has {} entries: at most {MAX_WIDTHS} (d0 and {} layers)",
+            args.widths.len(),
+            MAX_WIDTHS - 1
+        )
+        .into());
+    }
     let calibration = if args.stored {
         Calibration::stored()
     } else {
@@ -70,10 +81,10 @@ pub fn run(args: &PlanArgs) -> CliResult {
     let plan = net.plan(args.mode);
     let timed = match args.reps {
         Some(reps) => {
-            let x = random::standard_normal_vector::<f64>(args.widths[0], args.seed);
+            let x = random::standard_normal_vector::<f64>(args.widths[0], args.seed)?;
             net.jacobian_with_plan(x.view(), &plan)?;
-            let mut times = Vec::with_capacity(reps.max(1));
-            for _ in 0..reps.max(1) {
+            let mut times = Vec::with_capacity(reps);
+            for _ in 0..reps {
                 let t = Instant::now();
                 std::hint::black_box(net.jacobian_with_plan(x.view(), &plan)?);
                 times.push(t.elapsed().as_secs_f64());
@@ -101,14 +112,14 @@ pub fn run(args: &PlanArgs) -> CliResult {
             median_s: timed.map(|s| s.median_s),
             min_s: timed.map(|s| s.min_s),
         };
-        println!("{}", serde_json::to_string(&report)?);
+        outln!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
-    println!("widths {:?}, {} mode: {plan}", args.widths, args.mode);
+    outln!("widths {:?}, {} mode: {plan}", args.widths, args.mode);
     for (i, step) in plan.steps().iter().enumerate() {
-        println!("  {}. {step}", i + 1);
+        outln!("  {}. {step}", i + 1);
     }
-    println!(
+    outln!(
         "predicted: {:.3e} multiply-adds, {} (GEMM {:.1} G multiply-adds/s, {:.1} GB/s)",
         plan.predicted_flops(),
         seconds(plan.predicted_seconds()),
@@ -116,10 +127,10 @@ pub fn run(args: &PlanArgs) -> CliResult {
         calibration.bandwidth / 1e9
     );
     if let Some(s) = timed {
-        println!(
+        outln!(
             "measured: {} (median of {})",
             seconds(s.median_s),
-            args.reps.unwrap_or(1).max(1)
+            args.reps.unwrap_or(1)
         );
     }
     Ok(())

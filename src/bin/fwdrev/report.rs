@@ -168,25 +168,25 @@ pub fn run(args: &ReportArgs) -> CliResult {
         }
         Err(e) => return Err(e),
     };
-    println!("{}\n", table(&series));
+    outln!("{}\n", table(&series));
     let mut fits = BTreeMap::new();
     for name in ordered(&series) {
         match fit_loglog(&series[name], args.fit_from) {
             Some((p, c)) => {
-                println!(
+                outln!(
                     "exponent of {name}: {p:.2} (time ∝ d^p, fitted over d ≥ {})",
                     args.fit_from
                 );
                 fits.insert(name.clone(), (p, c));
             }
-            None => println!(
+            None => outln!(
                 "exponent of {name}: fewer than two sizes ≥ {}",
                 args.fit_from
             ),
         }
     }
     plot(&series, &fits, args.fit_from, &args.plot)?;
-    println!("plot: {}\n", args.plot.display());
+    outln!("plot: {}\n", args.plot.display());
     crate::report_chain::run(&args.criterion, &args.plans_plot)
 }
 

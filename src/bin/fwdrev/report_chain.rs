@@ -79,9 +79,9 @@ pub fn run(root: &Path, plot_path: &Path) -> CliResult {
         ),
         None => "–".into(),
     };
-    println!("Jacobians, predicted / measured (calibration of the bench run: {calibration})\n");
-    println!("| widths | forward | reverse | auto plan | auto multiply-adds | auto | best of forward, reverse / auto |");
-    println!("|---|---:|---:|---|---:|---:|---:|");
+    outln!("Jacobians, predicted / measured (calibration of the bench run: {calibration})\n");
+    outln!("| widths | forward | reverse | auto plan | auto multiply-adds | auto | best of forward, reverse / auto |");
+    outln!("|---|---:|---:|---|---:|---:|---:|");
     for shape in &shapes {
         let (f, r, a) = (
             find(shape, "forward"),
@@ -102,7 +102,7 @@ pub fn run(root: &Path, plot_path: &Path) -> CliResult {
         let speedup = best
             .zip(a.and_then(|a| a.measured))
             .map_or("–".into(), |(b, a)| format!("{:.2}×{same}", b / a));
-        println!(
+        outln!(
             "| {} | {} | {} | {} | {:.2e} | {} | {} |",
             shape.replace('-', ","),
             cell(f),
@@ -132,8 +132,8 @@ pub fn run(root: &Path, plot_path: &Path) -> CliResult {
     });
     labels.dedup();
     if !labels.is_empty() {
-        println!("\n| widths | jvp | vjp | hvp | hvp / vjp |");
-        println!("|---|---:|---:|---:|---:|");
+        outln!("\n| widths | jvp | vjp | hvp | hvp / vjp |");
+        outln!("|---|---:|---:|---:|---:|");
         for label in labels {
             let t: Vec<Option<f64>> = products
                 .iter()
@@ -142,7 +142,7 @@ pub fn run(root: &Path, plot_path: &Path) -> CliResult {
             let ratio = t[2]
                 .zip(t[1])
                 .map_or("–".into(), |(h, v)| format!("{:.2}", h / v));
-            println!(
+            outln!(
                 "| {} | {} | {} | {} | {ratio} |",
                 label.replace('-', ","),
                 t[0].map_or("–".into(), seconds),
@@ -152,7 +152,7 @@ pub fn run(root: &Path, plot_path: &Path) -> CliResult {
         }
     }
     plot(&rows, plot_path)?;
-    println!("\nplot: {}", plot_path.display());
+    outln!("\nplot: {}", plot_path.display());
     Ok(())
 }
 

@@ -1,12 +1,12 @@
 //! Wall-clock timings: each mode beside the bare BLAS calls it is built from, in one
 //! typed report that is printed as a table or serialised once as JSON.
 
-use crate::{seconds, Budget, CliResult};
+use crate::{count, seconds, Budget, CliResult, MAX_REPS, MAX_WIDTH};
 use clap::{Args, ValueEnum};
 use fwdrev::baseline::{gemm, gemv, stream_sum};
 use fwdrev::{random, Activation, Mlp, Mode, Real};
 use indicatif::{ProgressBar, ProgressStyle};
-use ndarray::{Array1, Array2};
+use ndarray::Array1;
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -14,18 +14,18 @@ use std::time::{Duration, Instant};
 #[derive(Args)]
 pub struct TimeArgs {
     /// d0 (inputs), and d1, d2 unless given.
-    #[arg(long)]
+    #[arg(long, value_parser = count::<1, MAX_WIDTH>)]
     d: usize,
     /// Hidden width (default: d).
-    #[arg(long)]
+    #[arg(long, value_parser = count::<1, MAX_WIDTH>)]
     d1: Option<usize>,
     /// Output width (default: d).
-    #[arg(long)]
+    #[arg(long, value_parser = count::<1, MAX_WIDTH>)]
     d2: Option<usize>,
     #[arg(long, value_enum, default_value_t = Which::Both)]
     mode: Which,
     /// Timed runs of each measurement, after one untimed warm-up.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = count::<1, MAX_REPS>)]
     reps: usize,
     #[arg(long, value_enum, default_value_t = Dtype::F64)]
     dtype: Dtype,
@@ -36,7 +36,7 @@ pub struct TimeArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Also time the batched gradient at K seeded points (reverse mode with GEMMs).
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_name = "K", value_parser = count::<1, MAX_WIDTH>)]
     batch: Option<usize>,
     #[command(flatten)]
     budget: Budget,
@@ -189,7 +189,7 @@ fn build<T: Real>(budget: Budget, dims: Dims, seed: u64) -> CliResult<(Mlp<T>, A
     let widths = [dims.d0, dims.d1, dims.d2];
     let net = budget.network(Mlp::<T>::from_seed(&widths, Activation::Sigmoid, seed)?);
     pb.finish_and_clear();
-    Ok((net, random::standard_normal_vector(dims.d0, seed)))
+    Ok((net, random::standard_normal_vector(dims.d0, seed)?))
 }
 
 /// `fwdrev time`.
@@ -207,17 +207,14 @@ pub fn run(args: &TimeArgs) -> CliResult {
         Dtype::F32 => time_all::<f32>(dims, args)?,
     };
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        outln!("{}", serde_json::to_string(&report)?);
     } else {
-        print_table(dims, &report);
+        print_table(dims, &report)?;
     }
     Ok(())
 }
 
 fn time_all<T: Real>(dims: Dims, args: &TimeArgs) -> CliResult<TimeReport> {
-    if args.batch == Some(0) {
-        return Err("--batch must be at least 1".into());
-    }
     let (net, x) = build::<T>(args.budget, dims, args.seed)?;
     let modes: Vec<Mode> = match args.mode {
         Which::Forward => vec![Mode::Forward],
@@ -228,12 +225,13 @@ fn time_all<T: Real>(dims: Dims, args: &TimeArgs) -> CliResult<TimeReport> {
     let runs = (args.reps as u64 + 1) * (modes.len() as u64 + 3 + extra);
     let pb = bar(runs);
     // The bare products: B·A (d2×d1 · d1×d0) and A·x, same backend, same shapes.
-    let mut c = Array2::<T>::zeros((dims.d2, dims.d0));
+    let mut c = fwdrev::memory::zeros::<T>(dims.d2, dims.d0)?;
     let mut y = Array1::<T>::zeros(dims.d1);
     // The batch's points: X (d0×k), row i from ChaCha8 stream 2⁶² + i.
     let points = args
         .batch
-        .map(|k| random::standard_normal::<T>(dims.d0, k, args.seed, 1 << 62));
+        .map(|k| random::standard_normal::<T>(dims.d0, k, args.seed, 1 << 62))
+        .transpose()?;
     let (net, x) = (&net, &x);
     let (a, b) = (net.layers()[0].weights(), net.layers()[1].weights());
     let mut tasks: Vec<Task> = modes
@@ -314,14 +312,20 @@ fn time_all<T: Real>(dims: Dims, args: &TimeArgs) -> CliResult<TimeReport> {
     })
 }
 
-fn print_table(dims: Dims, r: &TimeReport) {
-    println!(
+fn print_table(dims: Dims, r: &TimeReport) -> CliResult {
+    outln!(
         "d = {dims}, {}, {} ({}), median of {} runs after a warm-up",
-        r.dtype, r.backend, r.backend_detail, r.reps
+        r.dtype,
+        r.backend,
+        r.backend_detail,
+        r.reps
     );
-    println!(
+    outln!(
         "{:<10} {:>12} {:>12} {:>14}  vs its baseline",
-        "what", "median", "min", "multiply-adds"
+        "what",
+        "median",
+        "min",
+        "multiply-adds"
     );
     let rows = [
         (
@@ -345,14 +349,14 @@ fn print_table(dims: Dims, r: &TimeReport) {
         let vs = base.map_or(String::new(), |(b, what)| {
             format!("{:.3}{what}", s.median_s / b)
         });
-        println!(
+        outln!(
             "{key:<10} {:>12} {:>12} {flops:>14.3e}  {vs}",
             seconds(s.median_s),
             seconds(s.min_s)
         );
     }
     if let (Some(f), Some(rv)) = (r.forward, r.reverse) {
-        println!("forward / reverse = {:.0}×", f.median_s / rv.median_s);
+        outln!("forward / reverse = {:.0}×", f.median_s / rv.median_s);
     }
     if let Some(b) = r.batch {
         let vs = r.reverse.map_or(String::new(), |rv| {
@@ -361,7 +365,7 @@ fn print_table(dims: Dims, r: &TimeReport) {
                 b.per_point_s / rv.median_s
             )
         });
-        println!(
+        outln!(
             "batch of {}: {} per call, {} per point{vs}",
             b.k,
             seconds(b.median_s),
@@ -370,7 +374,7 @@ fn print_table(dims: Dims, r: &TimeReport) {
     }
     if let Some(rv) = r.reverse {
         let floor = r.reverse_bytes / (r.bandwidth_gbs * 1e9);
-        println!(
+        outln!(
             "bandwidth {:.1} GB/s (streaming read of A); reverse reads {:.2} GB: \
              floor {}, reverse at {:.3}× the floor",
             r.bandwidth_gbs,
@@ -379,6 +383,7 @@ fn print_table(dims: Dims, r: &TimeReport) {
             rv.median_s / floor
         );
     }
+    Ok(())
 }
 
 /// The default run's timing: forward once (it takes seconds), reverse `reps` times.
@@ -400,22 +405,25 @@ pub fn demo(budget: Budget, d: usize, reps: usize) -> CliResult {
     let fwd = measure(&pb, 1, false, &mut [run(Mode::Forward)])?[0];
     let rev = measure(&pb, reps.max(1), true, &mut [run(Mode::Reverse)])?[0];
     pb.finish_and_clear();
-    println!("\ntiming at d0 = d1 = d2 = {d}, f64, {}", fwdrev::backend());
-    println!(
+    outln!("\ntiming at d0 = d1 = d2 = {d}, f64, {}", fwdrev::backend());
+    outln!(
         "{:<9} {:>12} {:>22} {:>12}",
-        "mode", "time", "predicted multiply-adds", "GFLOP/s"
+        "mode",
+        "time",
+        "predicted multiply-adds",
+        "GFLOP/s"
     );
     for (name, s, flops) in [
         ("forward", fwd, dims.forward_flops()),
         ("reverse", rev, dims.reverse_flops()),
     ] {
         let gflops = 2.0 * flops / s.median_s / 1e9;
-        println!(
+        outln!(
             "{name:<9} {:>12} {flops:>22.3e} {gflops:>12.1}",
             seconds(s.median_s)
         );
     }
-    println!(
+    outln!(
         "forward / reverse = {:.0}× (multiply-adds: {:.0}×; forward runs at GEMM speed, \
          reverse at memory speed)",
         fwd.median_s / rev.median_s,
