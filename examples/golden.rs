@@ -294,7 +294,8 @@ fn biased<T: Real>() {
                 let layer = fwdrev::Layer::new(w, act);
                 match k % 2 {
                     0 => {
-                        let b = random::standard_normal_vector::<T>(widths[k + 1], seed + k as u64).unwrap();
+                        let b = random::standard_normal_vector::<T>(widths[k + 1], seed + k as u64)
+                            .unwrap();
                         layer.with_bias(b)
                     }
                     _ => layer,

@@ -57,6 +57,14 @@ pub enum Error {
         /// The count the pool runs.
         running: usize,
     },
+    /// Threads the operating system would not start (a process or memory limit).
+    #[error("cannot start {requested} threads: {reason}")]
+    ThreadsRefused {
+        /// The count asked for.
+        requested: usize,
+        /// What the operating system said.
+        reason: String,
+    },
     /// A name that is none of the known ones (an activation, a mode).
     #[error("unknown {what} {got:?}: expected one of {expected}")]
     Unknown {

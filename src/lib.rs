@@ -145,7 +145,7 @@ mod scratch;
 mod wide;
 
 pub use activation::Activation;
-pub use backend::{backend, Backend};
+pub use backend::{backend, deterministic, set_deterministic, Backend};
 pub use chain::{Calibration, Mode, Plan};
 pub use error::{Error, Result};
 pub use mlp::{Call, Layer, LayerGrad, Mlp, DEFAULT_MEMORY_BUDGET};

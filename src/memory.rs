@@ -21,7 +21,10 @@ pub fn available_bytes() -> Option<u64> {
 
 /// `MemAvailable` from /proc/meminfo.
 fn mem_available() -> Option<u64> {
-    kib_field(&std::fs::read_to_string("/proc/meminfo").ok()?, "MemAvailable:")
+    kib_field(
+        &std::fs::read_to_string("/proc/meminfo").ok()?,
+        "MemAvailable:",
+    )
 }
 
 /// A `Name:  123 kB` line's bytes.
@@ -37,17 +40,18 @@ fn kib_field(text: &str, name: &str) -> Option<u64> {
 /// forever instead of failing, so this room is kept free for it).
 pub(crate) fn headroom() -> u64 {
     let threads = crate::par::threads().max(1) as u64;
-    let blas: u64 = if cfg!(any(feature = "openblas", feature = "blis")) { 128 << 20 } else { 0 };
+    let blas: u64 = if cfg!(any(feature = "openblas", feature = "blis")) {
+        64 << 20
+    } else {
+        0
+    };
     (64 << 20) + threads * ((8 << 20) + blas)
 }
 
 /// Room under `RLIMIT_AS` and `RLIMIT_DATA`, less what is mapped and [`headroom`].
 fn rlimit_room() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok();
-    let limits = [
-        (libc::RLIMIT_AS, "VmSize:"),
-        (libc::RLIMIT_DATA, "VmData:"),
-    ];
+    let limits = [(libc::RLIMIT_AS, "VmSize:"), (libc::RLIMIT_DATA, "VmData:")];
     limits
         .into_iter()
         .filter_map(|(resource, field)| {
@@ -61,7 +65,10 @@ fn rlimit_room() -> Option<u64> {
             {
                 return None;
             }
-            let used = status.as_deref().and_then(|s| kib_field(s, field)).unwrap_or(0);
+            let used = status
+                .as_deref()
+                .and_then(|s| kib_field(s, field))
+                .unwrap_or(0);
             Some((limit.rlim_cur as u64).saturating_sub(used + headroom()))
         })
         .min()
@@ -78,7 +85,10 @@ fn cgroup_room() -> Option<u64> {
         let (max, current) = match controllers {
             "" => {
                 let dir = format!("/sys/fs/cgroup{path}");
-                (read(&format!("{dir}/memory.max")), read(&format!("{dir}/memory.current")))
+                (
+                    read(&format!("{dir}/memory.max")),
+                    read(&format!("{dir}/memory.current")),
+                )
             }
             c if c.split(',').any(|c| c == "memory") => {
                 let dir = format!("/sys/fs/cgroup/memory{path}");
@@ -102,7 +112,11 @@ fn cgroup_room() -> Option<u64> {
 pub fn zeros<T: Real>(rows: usize, cols: usize) -> Result<ndarray::Array2<T>> {
     let n = rows.checked_mul(cols).unwrap_or(usize::MAX);
     let bytes = bytes_of(&[rows, cols], std::mem::size_of::<T>());
-    let data = try_vec(|| format!("a {rows}×{cols} matrix of {}", T::NAME), n, bytes)?;
+    let data = try_vec(
+        || format!("a {rows}×{cols} matrix of {}", T::NAME),
+        n,
+        bytes,
+    )?;
     Ok(ndarray::Array2::from_shape_vec((rows, cols), data).expect("rows·cols values"))
 }
 

@@ -112,19 +112,30 @@ fn pool(n: NonZeroUsize) -> Arc<rayon::ThreadPool> {
 ///
 /// Call it once, before the first computation; the binary does with `--threads N`
 /// (default: `RAYON_NUM_THREADS`, else every core). Errors when rayon's pool already
-/// runs another count (it is built once per process, on first use).
+/// runs another count (it is built once per process, on first use), or when the
+/// operating system will not start the threads (a process or memory limit).
 pub fn set_threads(n: usize) -> Result<()> {
     let n = n.max(1);
-    if rayon::ThreadPoolBuilder::new()
+    if let Err(e) = rayon::ThreadPoolBuilder::new()
         .num_threads(n)
         .build_global()
-        .is_err()
-        && rayon::current_num_threads() != n
     {
-        return Err(Error::Threads {
-            requested: n,
-            running: rayon::current_num_threads(),
-        });
+        // Either the pool exists already (a second call, or a computation ran first) or
+        // its threads could not be spawned; only the first is fine, at the same count.
+        // Asking rayon for its count after a failed spawn would panic, so the message
+        // tells the two apart.
+        if !e.to_string().contains("already been initialized") {
+            return Err(Error::ThreadsRefused {
+                requested: n,
+                reason: e.to_string(),
+            });
+        }
+        if rayon::current_num_threads() != n {
+            return Err(Error::Threads {
+                requested: n,
+                running: rayon::current_num_threads(),
+            });
+        }
     }
     crate::backend::set_threads(n);
     Ok(())

@@ -40,7 +40,8 @@ fn allocations(f: impl FnOnce()) -> usize {
 #[test]
 fn matrix_vector_calls_allocate_nothing_given_their_scratch() {
     let mk = |k: usize, w: &[usize]| {
-        let m = random::standard_normal::<f64>(w[1], w[0], 7, k as u64).unwrap() / (w[0] as f64).sqrt();
+        let m =
+            random::standard_normal::<f64>(w[1], w[0], 7, k as u64).unwrap() / (w[0] as f64).sqrt();
         Layer::new(m, Activation::ALL[k % 7]).with_bias(Array1::from_elem(w[1], 0.1))
     };
     let widths = [40, 300, 250, 3, 35];

@@ -585,12 +585,21 @@ fn usage_errors_are_one_line_with_status_2() {
         (&["nosuch"], "nosuch"),
         (&["grad", "--a", "x.npy"], "--b"),
         (&["--threads", "0", "time", "--d", "10"], "from 1 to 1024"),
-        (&["--threads", "100000", "time", "--d", "10"], "from 1 to 1024"),
+        (
+            &["--threads", "100000", "time", "--d", "10"],
+            "from 1 to 1024",
+        ),
         (&["time", "--d", "10", "--reps", "0"], "from 1 to"),
-        (&["time", "--d", "10", "--reps", "1000000000000"], "out of range"),
+        (
+            &["time", "--d", "10", "--reps", "1000000000000"],
+            "out of range",
+        ),
         (&["time", "--d", "10", "--reps=-3"], "not a count"),
         (&["time", "--d", "1e3"], "not a count"),
-        (&["time", "--d", "10", "--batch", "99999999999999999999999"], "out of range"),
+        (
+            &["time", "--d", "10", "--batch", "99999999999999999999999"],
+            "out of range",
+        ),
     ];
     for (args, want) in cases {
         assert_usage_error(&fwdrev(args), want);
@@ -607,7 +616,17 @@ fn absurd_sizes_are_refused_before_any_work() {
     // Within the counts' bounds, the memory check refuses: 50 × 2³² f64 points.
     let out = fwdrev(&["time", "--d", "50", "--batch", "4294967296", "--reps", "1"]);
     assert_one_line_error(&out, "bytes");
-    let out = fwdrev(&["export", "--d0", "4294967296", "--d1", "4294967296", "--d2", "1", "--dir", tmp("absurd").to_str().unwrap()]);
+    let out = fwdrev(&[
+        "export",
+        "--d0",
+        "4294967296",
+        "--d1",
+        "4294967296",
+        "--d2",
+        "1",
+        "--dir",
+        tmp("absurd").to_str().unwrap(),
+    ]);
     assert_one_line_error(&out, "bytes");
     // Thousands of layers: a bound, not minutes of planning.
     let widths = vec!["2"; 4098].join(",");
@@ -618,7 +637,10 @@ fn absurd_sizes_are_refused_before_any_work() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_full_disk_is_a_one_line_error_not_a_panic() {
-    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_fwdrev"))
         .args(["plan", "--widths", "3,4,5", "--stored"])
         .stdout(full)
@@ -632,8 +654,20 @@ fn network_of(n: usize) -> [PathBuf; 3] {
     let a = tmp(&format!("big_a{n}.npy"));
     let b = tmp(&format!("big_b{n}.npy"));
     let x = tmp(&format!("big_x{n}.npy"));
-    npy::write(&a, fwdrev::random::standard_normal::<f64>(4, n, 1, 0).unwrap().view()).unwrap();
-    npy::write(&b, fwdrev::random::standard_normal::<f64>(2, 4, 1, 9).unwrap().view()).unwrap();
+    npy::write(
+        &a,
+        fwdrev::random::standard_normal::<f64>(4, n, 1, 0)
+            .unwrap()
+            .view(),
+    )
+    .unwrap();
+    npy::write(
+        &b,
+        fwdrev::random::standard_normal::<f64>(2, 4, 1, 9)
+            .unwrap()
+            .view(),
+    )
+    .unwrap();
     npy::write(&x, Array1::<f64>::zeros(n).view()).unwrap();
     [a, b, x]
 }
@@ -668,44 +702,67 @@ fn out_is_written_atomically_and_a_failed_write_keeps_the_old_file() {
         .unwrap();
     assert_one_line_error(&limited, "grad.npy");
     assert_eq!(std::fs::read(&out).unwrap(), b"the previous result");
-    let names: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name()).collect();
-    assert_eq!(names, vec![std::ffi::OsString::from("grad.npy")], "no temporary file left");
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(
+        names,
+        vec![std::ffi::OsString::from("grad.npy")],
+        "no temporary file left"
+    );
     // Unlimited: replaced by the complete file.
     let ok = fwdrev(&args(&out).split(' ').collect::<Vec<_>>());
     assert!(ok.status.success(), "{ok:?}");
     assert_eq!(npy::read::<f64, Ix1>(&out).unwrap().len(), 4000);
     // A folder that does not exist: the error names the path.
     let missing = dir.join("no/such/folder/grad.npy");
-    assert_one_line_error(&fwdrev(&args(&missing).split(' ').collect::<Vec<_>>()), "no/such/folder/grad.npy");
+    assert_one_line_error(
+        &fwdrev(&args(&missing).split(' ').collect::<Vec<_>>()),
+        "no/such/folder/grad.npy",
+    );
 }
 
 #[test]
 fn shapes_are_checked_across_files_before_reading_data() {
     let [a, b, _] = network_of(30);
     let [_, _, x] = network_of(31);
-    let out = fwdrev(&["grad", "--a", a.to_str().unwrap(), "--b", b.to_str().unwrap(), "--x", x.to_str().unwrap()]);
+    let out = fwdrev(&[
+        "grad",
+        "--a",
+        a.to_str().unwrap(),
+        "--b",
+        b.to_str().unwrap(),
+        "--x",
+        x.to_str().unwrap(),
+    ]);
     assert_one_line_error(&out, "31 entries, but A");
 }
 
 #[cfg(target_os = "linux")]
 #[test]
 fn an_address_space_limit_is_honoured_with_an_error_not_an_abort() {
-    // time --d 3000 holds ~220 MB of matrices. Under each limit the binary either runs
+    // time --d 3000 --d2 1 holds a 72 MB matrix (and times a cheap 1×3000×3000 GEMM,
+    // quick in a debug build too). Under each limit the binary either runs
     // or refuses with a one-line TooLarge error: never an abort (134) or a hang.
-    for limit_mib in [120, 200, 300, 400, 600] {
+    // (Below ~100 MiB the dynamic loader cannot map OpenBLAS: status 127 before main.)
+    for limit_mib in [120, 200, 300, 400, 600, 900] {
         let out = Command::new("timeout")
             .arg("120")
             .arg("bash")
             .arg("-c")
             .arg(format!(
-                "ulimit -v {}; exec {} --threads 2 time --d 3000 --reps 1 --mode reverse",
+                "ulimit -v {}; exec {} --threads 2 time --d 3000 --d2 1 --reps 1 --mode reverse",
                 limit_mib * 1024,
                 env!("CARGO_BIN_EXE_fwdrev")
             ))
             .output()
             .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
         match out.status.code() {
             Some(0) => {}
+            Some(1) if err.contains("threads") => assert_one_line_error(&out, "cannot start"),
             Some(1) => assert_one_line_error(&out, "bytes"),
             _ => panic!("under {limit_mib} MiB: {out:?}"),
         }

@@ -275,7 +275,9 @@ fn the_wide_path_is_bit_identical_across_runs_and_threads() {
     let mut a = common::w(&net, 0).mapv(|v| v * 1e306);
     a.column_mut(0).fill(0.0);
     let huge = common::sigmoid2(a, common::w(&net, 1).to_owned()).unwrap();
-    let mut x = fwdrev::random::standard_normal_vector::<f64>(d, 6).unwrap().mapv(|v| v * 1e-307);
+    let mut x = fwdrev::random::standard_normal_vector::<f64>(d, 6)
+        .unwrap()
+        .mapv(|v| v * 1e-307);
     x[0] = 1e308;
     let v = fwdrev::random::standard_normal_vector::<f64>(d, 7).unwrap();
     let run = || {

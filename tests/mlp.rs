@@ -55,7 +55,8 @@ fn nets() -> Vec<Mlp<f64>> {
                         w[0],
                         i as u64,
                         k as u64 * 100,
-                    ).unwrap();
+                    )
+                    .unwrap();
                     let layer = Layer::new(m / (w[0] as f64).sqrt(), act);
                     match biased && k % 2 == 0 {
                         true => layer.with_bias(vector(w[1], 50 + k as u64) * 0.5),

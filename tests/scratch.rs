@@ -22,7 +22,8 @@ fn nets() -> Vec<Mlp<f64>> {
                     / (w[0] as f64).sqrt();
                 let layer = Layer::new(m, acts[k % acts.len()]);
                 match bias {
-                    true => layer.with_bias(random::standard_normal_vector(w[1], seed + k as u64).unwrap()),
+                    true => layer
+                        .with_bias(random::standard_normal_vector(w[1], seed + k as u64).unwrap()),
                     false => layer,
                 }
             })
@@ -348,7 +349,9 @@ fn row_major_weights_are_kept_not_copied() {
         (pa, pb)
     );
     // A column-major matrix is stored row-major, with the same values.
-    let af = random::standard_normal::<f64>(20, 30, 1, 0).unwrap().reversed_axes();
+    let af = random::standard_normal::<f64>(20, 30, 1, 0)
+        .unwrap()
+        .reversed_axes();
     let net = common::sigmoid2(af.clone(), common::w(&net, 1).to_owned()).unwrap();
     assert!(common::w(&net, 0).is_standard_layout() && common::w(&net, 0) == af);
 }

@@ -32,3 +32,103 @@ fn one_setting_governs_the_pool_and_a_second_count_is_refused() {
     let (f, g) = net.value_and_grad(x.view(), Mode::Reverse).unwrap();
     assert!(f.is_finite() && g.iter().all(|v| v.is_finite()));
 }
+
+/// The bits of every call on a few seeded networks, folded into one number (FNV-1a).
+/// Shapes large enough that the BLAS (and rayon) split the work: 300×400 = 120 000
+/// entries a layer, past the 65 536 below which the crate's own kernels run anyway.
+fn bits_of_every_call() -> u64 {
+    use fwdrev::random::{standard_normal, standard_normal_vector};
+    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    let mut fold = |v: &[f64]| {
+        for x in v {
+            hash = (hash ^ x.to_bits()).wrapping_mul(0x100_0000_01b3);
+        }
+    };
+    for (seed, widths) in [
+        (1, vec![300, 400, 300]),
+        (2, vec![257, 513, 129, 64]),
+        (3, vec![64, 700, 2]),
+    ] {
+        let net = fwdrev::Mlp::<f64>::from_seed(&widths, fwdrev::Activation::Tanh, seed).unwrap();
+        let (d0, dl) = (widths[0], *widths.last().unwrap());
+        let x = standard_normal_vector::<f64>(d0, seed).unwrap();
+        let v = standard_normal_vector::<f64>(d0, seed + 10).unwrap();
+        let u = standard_normal_vector::<f64>(dl, seed + 20).unwrap();
+        for mode in [Mode::Forward, Mode::Reverse] {
+            let (f, g) = net.value_and_grad(x.view(), mode).unwrap();
+            fold(&[f]);
+            fold(g.as_slice().unwrap());
+        }
+        fold(net.jvp(x.view(), v.view()).unwrap().1.as_slice().unwrap());
+        fold(net.vjp(x.view(), u.view()).unwrap().1.as_slice().unwrap());
+        fold(net.hvp(x.view(), v.view()).unwrap().1.as_slice().unwrap());
+        fold(
+            net.jacobian(x.view(), Mode::Auto)
+                .unwrap()
+                .as_slice()
+                .unwrap(),
+        );
+        for k in [3, 40] {
+            let xs = standard_normal::<f64>(d0, k, seed, 77).unwrap();
+            let (fs, gs) = net.value_and_grad_batch(xs.view()).unwrap();
+            fold(fs.as_slice().unwrap());
+            fold(gs.as_standard_layout().as_slice().unwrap());
+        }
+    }
+    hash
+}
+
+/// Run as a child by the test below: sets the thread count (and the switch) its parent
+/// asks for and prints the bits of every call.
+#[test]
+fn child_prints_the_bits_of_every_call() {
+    let Ok(n) = std::env::var("FWDREV_CHILD_THREADS") else {
+        return;
+    };
+    fwdrev::set_deterministic(std::env::var_os("FWDREV_CHILD_DETERMINISTIC").is_some());
+    set_threads(n.parse().unwrap()).unwrap();
+    println!("BITS {:016x}", bits_of_every_call());
+}
+
+/// Gradients, JVP/VJP/HVP, Jacobians and batches: the same bits on 1 to 8 threads, with
+/// `set_deterministic(true)` on every backend, and in the pure-Rust build without it.
+#[test]
+fn results_are_bit_identical_for_one_to_eight_threads() {
+    let run = |n: usize, deterministic: bool| {
+        let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+        cmd.args([
+            "child_prints_the_bits_of_every_call",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("FWDREV_CHILD_THREADS", n.to_string())
+        .env_remove("RAYON_NUM_THREADS");
+        if deterministic {
+            cmd.env("FWDREV_CHILD_DETERMINISTIC", "1");
+        }
+        let out = cmd.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let at = text.find("BITS ").expect("the child's line");
+        text[at..at + 21].to_string()
+    };
+    let mut switches = vec![true];
+    if fwdrev::backend().name == "pure-rust" {
+        switches.push(false);
+    }
+    for deterministic in switches {
+        let one = run(1, deterministic);
+        for n in 2..=8 {
+            assert_eq!(
+                run(n, deterministic),
+                one,
+                "{n} threads vs 1, deterministic: {deterministic}"
+            );
+        }
+    }
+}

@@ -42,6 +42,7 @@ use crate::kernels::gemv as own;
 use crate::{Par, Real};
 use ndarray::linalg::{general_mat_mul, general_mat_vec_mul};
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Zip};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Which BLAS the crate was built with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +78,36 @@ pub fn restart_with_best_kernels() {
     imp::restart_with_best_kernels()
 }
 
+/// Whether every reduction runs in an order fixed by the shapes alone (see
+/// [`set_deterministic`]).
+static DETERMINISTIC: AtomicBool = AtomicBool::new(false);
+
+/// Makes every result bit-identical for any thread count, on every backend (or, with
+/// `false`, lets the BLAS choose again). Off by default.
+///
+/// A BLAS splits a product's sums among its threads differently for each thread count,
+/// so with OpenBLAS or BLIS the last bits of a gradient, JVP, VJP, HVP, Jacobian or batch
+/// may differ between `--threads 1` and `--threads 8`. Switched on, the matrix-vector
+/// products run on the crate's own kernels (each output's sum in one fixed order, the
+/// threads splitting outputs, never a sum) and the matrix-matrix products on
+/// matrixmultiply (the same: threads split blocks of C, each entry's sum runs in a fixed
+/// order). The pure-Rust build always works this way, and the switch changes nothing
+/// there. Its cost with a BLAS is that of the pure-Rust products for the GEMMs (see
+/// docs/measured.md).
+pub fn set_deterministic(on: bool) {
+    DETERMINISTIC.store(on, Ordering::Relaxed);
+}
+
+/// Whether [`set_deterministic`] is on.
+pub fn deterministic() -> bool {
+    DETERMINISTIC.load(Ordering::Relaxed)
+}
+
+/// True where a product must not go to the BLAS: the switch is on and there is one.
+fn fixed_order() -> bool {
+    imp::BLAS_GEMV && deterministic()
+}
+
 /// C ← A·B (C overwritten; A m×k, B k×n, C m×n), on the backend's GEMM.
 ///
 /// A product with a dimension of 1 runs as a matrix-vector or outer product: ndarray
@@ -88,15 +119,82 @@ pub(crate) fn gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayView
         return;
     }
     if n == 1 {
-        general_mat_vec_mul(T::one(), &a, &b.column(0), T::zero(), &mut c.column_mut(0));
+        mat_vec(a, b.column(0), c.column_mut(0));
     } else if m == 1 {
-        general_mat_vec_mul(T::one(), &b.t(), &a.row(0), T::zero(), &mut c.row_mut(0));
+        mat_vec(b.t(), a.row(0), c.row_mut(0));
     } else if k == 1 {
         Zip::from(c.rows_mut())
             .and(a.column(0))
             .for_each(|mut row, &ai| row.zip_mut_with(&b.row(0), |o, &bj| *o = ai * bj));
+    } else if fixed_order() {
+        fixed_gemm(a, b, c);
     } else {
         general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);
+    }
+}
+
+/// y ← A·x for any strides: the BLAS, or in [`fixed_order`] one sum per entry in
+/// index order (these products are rare and small: a GEMM with a dimension of 1, or a
+/// strided vector).
+fn mat_vec<T: Real>(a: ArrayView2<T>, x: ArrayView1<T>, mut y: ArrayViewMut1<T>) {
+    if fixed_order() {
+        Zip::from(&mut y)
+            .and(a.rows())
+            .for_each(|yi, row| *yi = row.iter().zip(&x).fold(T::zero(), |s, (&a, &x)| s + a * x));
+    } else {
+        general_mat_vec_mul(T::one(), &a, &x, T::zero(), &mut y);
+    }
+}
+
+/// C ← A·B on matrixmultiply whatever the backend: its threads split C into blocks and
+/// each entry's sum over k runs in the same order for any thread count.
+fn fixed_gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>) {
+    use std::any::TypeId;
+    let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
+    let [rsa, csa] = [a.strides()[0], a.strides()[1]];
+    let [rsb, csb] = [b.strides()[0], b.strides()[1]];
+    let [rsc, csc] = [c.strides()[0], c.strides()[1]];
+    let (pa, pb, pc) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+    // SAFETY: the pointers and element strides are those of live views of the shapes
+    // given, C is borrowed mutably, and T is exactly f64 or f32 in its branch.
+    unsafe {
+        if TypeId::of::<T>() == TypeId::of::<f64>() {
+            matrixmultiply::dgemm(
+                m,
+                k,
+                n,
+                1.0,
+                pa.cast(),
+                rsa,
+                csa,
+                pb.cast(),
+                rsb,
+                csb,
+                0.0,
+                pc.cast(),
+                rsc,
+                csc,
+            );
+        } else if TypeId::of::<T>() == TypeId::of::<f32>() {
+            matrixmultiply::sgemm(
+                m,
+                k,
+                n,
+                1.0,
+                pa.cast(),
+                rsa,
+                csa,
+                pb.cast(),
+                rsb,
+                csb,
+                0.0,
+                pc.cast(),
+                rsc,
+                csc,
+            );
+        } else {
+            general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);
+        }
     }
 }
 
@@ -109,7 +207,7 @@ const SMALL: usize = 1 << 16;
 /// vectors: the kernels take slices): no BLAS GEMV, a small one, or [`Par::Seq`] (the
 /// BLAS would start its threads).
 fn own_gemv(par: Par, len: usize) -> bool {
-    !imp::BLAS_GEMV || len < SMALL || par == Par::Seq
+    !imp::BLAS_GEMV || len < SMALL || par == Par::Seq || deterministic()
 }
 
 /// y ← A·x (y overwritten; A m×n row-major).
@@ -117,7 +215,7 @@ pub(crate) fn gemv<T: Real>(par: Par, a: ArrayView2<T>, x: ArrayView1<T>, mut y:
     match (x.as_slice(), y.as_slice_mut()) {
         (Some(xs), Some(ys)) if own_gemv(par, a.len()) => own::gemv_few(par, a, &[xs], ys),
         // BLAS, or (without one) ndarray's loop for strided vectors, which are rare.
-        _ => general_mat_vec_mul(T::one(), &a, &x, T::zero(), &mut y),
+        _ => mat_vec(a, x, y),
     }
 }
 
@@ -130,7 +228,7 @@ pub(crate) fn gemv_t<T: Real>(
 ) {
     match y.as_slice_mut() {
         Some(ys) if own_gemv(par, a.len()) => own::gemv_t(par, a, x, ys),
-        _ => general_mat_vec_mul(T::one(), &a.t(), &x, T::zero(), &mut y),
+        _ => mat_vec(a.t(), x, y),
     }
 }
 

@@ -37,6 +37,11 @@ struct Cli {
     /// core).
     #[arg(long, global = true, value_parser = count::<1, MAX_THREADS>)]
     threads: Option<usize>,
+    /// The same bits for any --threads, on every backend: products whose sums a BLAS
+    /// would split among threads run on fixed-order kernels instead (slower with a BLAS;
+    /// no change in the pure-Rust build, which always works this way).
+    #[arg(long, global = true)]
+    deterministic: bool,
     #[command(subcommand)]
     cmd: Option<Cmd>,
 }
@@ -149,8 +154,10 @@ fn main() -> ExitCode {
         Err(e) => return usage(e),
     };
     let threads = cli.threads.unwrap_or_else(fwdrev::default_threads);
+    fwdrev::set_deterministic(cli.deterministic);
     if let Err(e) = fwdrev::set_threads(threads) {
-        return fail(&e.to_string());
+        fail(&e.to_string());
+        return exit_now(1);
     }
     let demo_default = Cmd::Demo {
         d: 8000,
@@ -168,10 +175,33 @@ fn main() -> ExitCode {
         Cmd::Hvp(args) => hvp::run(&args),
         Cmd::Plan(args) => plan::run(&args),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(&e.to_string()),
-    }
+    let status = match result {
+        Ok(()) => 0,
+        Err(e) => {
+            fail(&e.to_string());
+            1
+        }
+    };
+    exit_now(status)
+}
+
+/// Ends the process at once, standard output flushed, without the C library's exit
+/// handlers: OpenBLAS 0.3.21's frees its buffers there and, after a refused mapping
+/// under a tight address-space limit, spins forever doing so. Nothing of fwdrev's runs
+/// at exit: files are complete (written atomically) before this point.
+fn exit_now(status: i32) -> ExitCode {
+    use std::io::Write;
+    let flushed = std::io::stdout().flush();
+    let status = match flushed {
+        Ok(()) => status,
+        Err(e) if status == 0 => {
+            fail(&format!("cannot write to standard output: {e}"));
+            1
+        }
+        Err(_) => status,
+    };
+    // SAFETY: _exit ends the process; no Rust state is used after it.
+    unsafe { libc::_exit(status) }
 }
 
 /// A failure: one line on standard error, exit status 1.
@@ -201,7 +231,11 @@ fn usage(e: clap::Error) -> ExitCode {
     use std::io::Write;
     let text = e.render().to_string();
     // The first paragraph, on one line ("… not provided:" lists the arguments below it).
-    let first: Vec<&str> = text.lines().map(str::trim).take_while(|l| !l.is_empty()).collect();
+    let first: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.is_empty())
+        .collect();
     let first = first.join(" ");
     let first = first.strip_prefix("error: ").unwrap_or(&first);
     let _ = writeln!(std::io::stderr(), "fwdrev: {first} (see fwdrev --help)");
