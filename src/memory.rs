@@ -75,33 +75,48 @@ fn rlimit_room() -> Option<u64> {
 }
 
 /// Room in this process's cgroup: v2 `memory.max − memory.current`, or v1
-/// `memory.limit_in_bytes − memory.usage_in_bytes`.
+/// `memory.limit_in_bytes − memory.usage_in_bytes`, taking back the inactive page cache
+/// the kernel reclaims before it refuses (`inactive_file`). The process's own cgroup,
+/// else (v1 without a cgroup namespace: the path is not mounted) the mount's root.
 fn cgroup_room() -> Option<u64> {
     let read = |p: &str| -> Option<u64> { std::fs::read_to_string(p).ok()?.trim().parse().ok() };
+    let stat = |dir: &str, key: &str| -> u64 {
+        let text = std::fs::read_to_string(format!("{dir}/memory.stat")).unwrap_or_default();
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let room = |dir: &str, files: [&str; 2], inactive: &str| -> Option<u64> {
+        // "max" (no limit) does not parse: no figure from this folder.
+        let max = read(&format!("{dir}/{}", files[0]))?;
+        let used = read(&format!("{dir}/{}", files[1])).unwrap_or(0);
+        Some(max.saturating_sub(used.saturating_sub(stat(dir, inactive))))
+    };
     let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     for line in cgroups.lines() {
         let mut parts = line.splitn(3, ':');
         let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-        let (max, current) = match controllers {
-            "" => {
-                let dir = format!("/sys/fs/cgroup{path}");
-                (
-                    read(&format!("{dir}/memory.max")),
-                    read(&format!("{dir}/memory.current")),
-                )
-            }
-            c if c.split(',').any(|c| c == "memory") => {
-                let dir = format!("/sys/fs/cgroup/memory{path}");
-                (
-                    read(&format!("{dir}/memory.limit_in_bytes")),
-                    read(&format!("{dir}/memory.usage_in_bytes")),
-                )
-            }
+        let (root, files, inactive) = match controllers {
+            "" => (
+                "/sys/fs/cgroup",
+                ["memory.max", "memory.current"],
+                "inactive_file",
+            ),
+            c if c.split(',').any(|c| c == "memory") => (
+                "/sys/fs/cgroup/memory",
+                ["memory.limit_in_bytes", "memory.usage_in_bytes"],
+                "total_inactive_file",
+            ),
             _ => continue,
         };
-        // "max" (no limit) does not parse: no figure from this line.
-        if let Some(max) = max {
-            return Some(max.saturating_sub(current.unwrap_or(0)));
+        let own = format!("{root}{path}");
+        let dir = if std::path::Path::new(&own).is_dir() {
+            own
+        } else {
+            root.to_string()
+        };
+        if let Some(r) = room(&dir, files, inactive) {
+            return Some(r);
         }
     }
     None

@@ -26,8 +26,9 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 const MAGIC: &[u8] = b"\x93NUMPY";
-/// Headers longer than this are not written by NumPy for arrays of a few dimensions.
-const MAX_HEADER: usize = 1 << 16;
+/// The longest header NumPy reads (its `max_header_size` default, without
+/// `allow_pickle`); longer ones are refused here too, and never written.
+const MAX_HEADER: usize = 10_000;
 
 /// What an .npy header declares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,7 +180,7 @@ fn header_from(file: &mut impl Read, file_len: u64, path: &Path) -> Result<(Head
     }
     if header_len > MAX_HEADER {
         return Err(bad(format!(
-            "header of {header_len} bytes is longer than the {MAX_HEADER} this reader allows"
+            "header of {header_len} bytes is longer than the {MAX_HEADER} NumPy reads"
         )));
     }
     if (prefix + header_len) as u64 > file_len {
@@ -496,6 +497,16 @@ pub fn write<T: Real, D: Dimension>(path: impl AsRef<Path>, a: ArrayView<T, D>) 
     let unpadded = MAGIC.len() + 4 + header.len() + 1;
     header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
     header.push('\n');
+    if header.len() > MAX_HEADER {
+        return Err(Error::Npy {
+            path: path.to_path_buf(),
+            reason: format!(
+                "rank {}: a header of {} bytes, longer than the {MAX_HEADER} NumPy reads",
+                a.ndim(),
+                header.len()
+            ),
+        });
+    }
     atomically(path, |out| {
         out.write_all(MAGIC)?;
         out.write_all(&[1, 0])?;
@@ -513,36 +524,72 @@ pub fn write<T: Real, D: Dimension>(path: impl AsRef<Path>, a: ArrayView<T, D>) 
 
 /// Runs `fill` on a buffered temporary file beside `path`, then syncs it and renames it
 /// to `path`; on any error the temporary file is removed and the error names `path`.
+/// A symbolic link is followed (its target is replaced, the link kept); an existing
+/// file keeps its permissions; a target that is not a regular file (`/dev/null`, a
+/// FIFO, a terminal) is a stream, written through directly.
 fn atomically(
     path: &Path,
-    fill: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
+    fill: impl Fn(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
 ) -> Result<()> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
     };
-    let name = path.file_name().ok_or_else(|| {
+    let write_to = |file: &std::fs::File| -> std::io::Result<()> {
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        fill(&mut out)?;
+        out.flush()
+    };
+    // The file the name finally stands for, and whether it is a regular one.
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let existing = std::fs::metadata(&target).ok();
+    if let Some(meta) = existing.as_ref().filter(|m| !m.is_file()) {
+        if meta.is_dir() {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                "is a directory",
+            )));
+        }
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&target)
+            .map_err(io)?;
+        return write_to(&file).map_err(io);
+    }
+    let name = target.file_name().ok_or_else(|| {
         io(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             "not a file name",
         ))
     })?;
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(name);
-    temp_name.push(format!(".{}.tmp", std::process::id()));
-    let temp = path.with_file_name(temp_name);
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&temp)
+    // A name no other run uses (the process id and the clock), retried if one exists.
+    let (file, temp) = (0..16)
+        .find_map(|attempt| {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let mut temp_name = std::ffi::OsString::from(".");
+            temp_name.push(name);
+            temp_name.push(format!(".{}-{nanos}-{attempt}.tmp", std::process::id()));
+            let temp = target.with_file_name(temp_name);
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&temp)
+            {
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
+                opened => Some(opened.map(|f| (f, temp))),
+            }
+        })
+        .unwrap_or_else(|| Err(std::io::ErrorKind::AlreadyExists.into()))
         .map_err(io)?;
     let written = (|| {
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, &file);
-        fill(&mut out)?;
-        out.flush()?;
-        drop(out);
+        write_to(&file)?;
+        if let Some(meta) = &existing {
+            file.set_permissions(meta.permissions())?;
+        }
         file.sync_all()?;
-        std::fs::rename(&temp, path)
+        std::fs::rename(&temp, &target)
     })();
     if written.is_err() {
         let _ = std::fs::remove_file(&temp);

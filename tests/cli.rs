@@ -647,6 +647,26 @@ fn a_full_disk_is_a_one_line_error_not_a_panic() {
         .output()
         .unwrap();
     assert_one_line_error(&out, "cannot write to standard output");
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fwdrev"))
+        .arg("--help")
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "cannot write to standard output");
+}
+
+#[test]
+fn the_environments_thread_count_is_bounded_like_the_flags() {
+    let out = Command::new(env!("CARGO_BIN_EXE_fwdrev"))
+        .args(["plan", "--widths", "3,4", "--stored"])
+        .env("RAYON_NUM_THREADS", "3000")
+        .output()
+        .unwrap();
+    assert_usage_error(&out, "RAYON_NUM_THREADS=3000");
 }
 
 /// The tall case with x of `n` entries (a longer gradient to write).
@@ -716,6 +736,34 @@ fn out_is_written_atomically_and_a_failed_write_keeps_the_old_file() {
     let ok = fwdrev(&args(&out).split(' ').collect::<Vec<_>>());
     assert!(ok.status.success(), "{ok:?}");
     assert_eq!(npy::read::<f64, Ix1>(&out).unwrap().len(), 4000);
+    // A symbolic link: its target is replaced (permissions kept), the link stays one.
+    let real = dir.join("real.npy");
+    std::fs::write(&real, b"old").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let link = dir.join("link.npy");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    assert!(fwdrev(&args(&link).split(' ').collect::<Vec<_>>())
+        .status
+        .success());
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(npy::read::<f64, Ix1>(&real).unwrap().len(), 4000);
+    let mode = std::fs::metadata(&real).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // A device is a stream, written through, never replaced by a file.
+    assert!(
+        fwdrev(&args(Path::new("/dev/null")).split(' ').collect::<Vec<_>>())
+            .status
+            .success()
+    );
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device());
     // A folder that does not exist: the error names the path.
     let missing = dir.join("no/such/folder/grad.npy");
     assert_one_line_error(

@@ -23,6 +23,7 @@ mod report_chain;
 mod timing;
 
 use clap::{Parser, Subcommand};
+use std::io::Write;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -130,7 +131,6 @@ fn seconds(s: f64) -> String {
 
 /// One line on standard output; a failed write is an error naming standard output.
 fn write_line(args: std::fmt::Arguments) -> CliResult {
-    use std::io::Write;
     let mut out = std::io::stdout().lock();
     out.write_fmt(args)
         .and_then(|()| out.write_all(b"\n"))
@@ -153,7 +153,19 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage(e),
     };
-    let threads = cli.threads.unwrap_or_else(fwdrev::default_threads);
+    let threads = match cli.threads {
+        Some(n) => n,
+        // The environment's count is bounded as the flag's is.
+        None => match fwdrev::default_threads() {
+            n if n <= MAX_THREADS => n,
+            n => {
+                fail(&format!(
+                    "RAYON_NUM_THREADS={n} is out of range: expected a whole number from 1 to {MAX_THREADS}"
+                ));
+                return exit_now(2);
+            }
+        },
+    };
     fwdrev::set_deterministic(cli.deterministic);
     if let Err(e) = fwdrev::set_threads(threads) {
         fail(&e.to_string());
@@ -190,7 +202,6 @@ fn main() -> ExitCode {
 /// under a tight address-space limit, spins forever doing so. Nothing of fwdrev's runs
 /// at exit: files are complete (written atomically) before this point.
 fn exit_now(status: i32) -> ExitCode {
-    use std::io::Write;
     let flushed = std::io::stdout().flush();
     let status = match flushed {
         Ok(()) => status,
@@ -206,7 +217,6 @@ fn exit_now(status: i32) -> ExitCode {
 
 /// A failure: one line on standard error, exit status 1.
 fn fail(message: &str) -> ExitCode {
-    use std::io::Write;
     let line = message.replace('\n', " ");
     // Nowhere left to report a failing standard error; the status still says it.
     let _ = writeln!(std::io::stderr(), "fwdrev: {line}");
@@ -223,12 +233,15 @@ fn usage(e: clap::Error) -> ExitCode {
         e.kind(),
         DisplayHelp | DisplayVersion | DisplayHelpOnMissingArgumentOrSubcommand
     ) {
-        return match e.print() {
-            Ok(()) if e.kind() != DisplayHelpOnMissingArgumentOrSubcommand => ExitCode::SUCCESS,
-            _ => ExitCode::from(2),
+        return match e.print().and_then(|()| std::io::stdout().flush()) {
+            Err(err) => {
+                fail(&format!("cannot write to standard output: {err}"));
+                exit_now(1)
+            }
+            Ok(()) if e.kind() != DisplayHelpOnMissingArgumentOrSubcommand => exit_now(0),
+            Ok(()) => exit_now(2),
         };
     }
-    use std::io::Write;
     let text = e.render().to_string();
     // The first paragraph, on one line ("… not provided:" lists the arguments below it).
     let first: Vec<&str> = text
