@@ -1,11 +1,11 @@
 //! Memory accounting: requests that cannot fit are refused before they allocate, with
-//! [`Error::TooLarge`](crate::Error::TooLarge) naming what, how much and how much there is.
+//! [`crate::Error::TooLarge`] naming what, how much and how much there is.
 
 use crate::{Error, Real, Result};
 
 /// Bytes this process can still allocate: the tightest of the machine's `MemAvailable`,
 /// the room left under the address-space and data limits (`RLIMIT_AS`, `RLIMIT_DATA`,
-/// less what the process maps already, less [`headroom`] for the threads' stacks and
+/// less what the process maps already, less a headroom for the threads' stacks and
 /// the BLAS's own buffers), and the room left in its cgroup (`memory.max` less
 /// `memory.current`); `None` where none of them can be read.
 ///
@@ -69,7 +69,7 @@ fn rlimit_room() -> Option<u64> {
                 .as_deref()
                 .and_then(|s| kib_field(s, field))
                 .unwrap_or(0);
-            Some((limit.rlim_cur as u64).saturating_sub(used + headroom()))
+            Some(limit.rlim_cur.saturating_sub(used + headroom()))
         })
         .min()
 }
@@ -125,7 +125,7 @@ fn cgroup_room() -> Option<u64> {
 /// A rows×cols matrix of zeros, refused with [`Error::TooLarge`] before allocating when
 /// it cannot fit ([`available_bytes`]) or when the allocator says no; never an abort.
 pub fn zeros<T: Real>(rows: usize, cols: usize) -> Result<ndarray::Array2<T>> {
-    let n = rows.checked_mul(cols).unwrap_or(usize::MAX);
+    let n = rows.saturating_mul(cols);
     let bytes = bytes_of(&[rows, cols], std::mem::size_of::<T>());
     let data = try_vec(
         || format!("a {rows}×{cols} matrix of {}", T::NAME),

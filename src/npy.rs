@@ -30,6 +30,22 @@ const MAGIC: &[u8] = b"\x93NUMPY";
 /// `allow_pickle`); longer ones are refused here too, and never written.
 const MAX_HEADER: usize = 10_000;
 
+/// An `Error::Npy` about `path`, from its reason.
+fn bad(path: &Path) -> impl Fn(String) -> Error + Copy + '_ {
+    move |reason| Error::Npy {
+        path: path.to_path_buf(),
+        reason,
+    }
+}
+
+/// An `Error::Io` about `path`, from its cause.
+fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + Copy + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 /// What an .npy header declares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
@@ -101,16 +117,13 @@ pub fn read_header(path: impl AsRef<Path>) -> Result<Header> {
 /// Opens `path` for reading, with its length; a directory, FIFO or other non-file is an
 /// error saying what it is (a FIFO would otherwise block).
 fn open(path: &Path) -> Result<(std::fs::File, u64)> {
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = io(path);
     let meta = std::fs::metadata(path).map_err(io)?;
     if !meta.is_file() {
-        return Err(Error::Npy {
-            path: path.to_path_buf(),
-            reason: format!("is {}, not a file", file_kind(&meta.file_type())),
-        });
+        return Err(bad(path)(format!(
+            "is {}, not a file",
+            file_kind(&meta.file_type())
+        )));
     }
     let file = std::fs::File::open(path).map_err(io)?;
     Ok((file, meta.len()))
@@ -141,14 +154,8 @@ fn file_kind(t: &std::fs::FileType) -> &'static str {
 /// The header of an .npy stream of `file_len` bytes, checked against that length; the
 /// stream is left at the first data byte.
 fn header_from(file: &mut impl Read, file_len: u64, path: &Path) -> Result<(Header, Stored)> {
-    let bad = |reason: String| Error::Npy {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let bad = bad(path);
+    let io = io(path);
     let mut pre = [0u8; 10];
     file.read_exact(&mut pre)
         .map_err(|_| bad(format!("{file_len} bytes is too short for an .npy header")))?;
@@ -226,14 +233,8 @@ fn read_from<T: Real, D: Dimension>(
     file_len: u64,
     path: &Path,
 ) -> Result<Array<T, D>> {
-    let bad = |reason: String| Error::Npy {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let bad = bad(path);
+    let io = io(path);
     let (header, stored) = header_from(&mut file, file_len, path)?;
     if let Some(rank) = D::NDIM {
         if header.shape.len() != rank {
@@ -320,7 +321,9 @@ fn parse_header_of(text: &str, legacy: bool) -> std::result::Result<Header, Stri
             return Err(format!("header has the key '{key}' twice"));
         }
         if !p.eat(b',') {
-            p.expect(b'}')?;
+            if !p.eat(b'}') {
+                return Err(p.unexpected("',' or '}'"));
+            }
             break;
         }
     }
@@ -531,10 +534,7 @@ fn atomically(
     path: &Path,
     fill: impl Fn(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
 ) -> Result<()> {
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = io(path);
     let write_to = |file: &std::fs::File| -> std::io::Result<()> {
         let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
         fill(&mut out)?;
