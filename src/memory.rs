@@ -35,11 +35,11 @@ fn kib_field(text: &str, name: &str) -> Option<u64> {
 }
 
 /// Virtual memory the process will map beyond its own buffers once it computes: 8 MiB
-/// of stack a thread, and, with a BLAS, its per-thread buffers (OpenBLAS 0.3.21 maps
-/// up to 128 MiB a thread on AVX-512 machines; under a limit it cannot reach, it spins
-/// forever instead of failing, so this room is kept free for it).
+/// of stack a thread, and, with a BLAS, 64 MiB a thread for the buffers it maps itself
+/// (OpenBLAS 0.3.21, refused a mapping, spins instead of failing: this room is kept
+/// free for it).
 pub(crate) fn headroom() -> u64 {
-    let threads = crate::par::threads().max(1) as u64;
+    let threads = crate::par::planned_threads() as u64;
     let blas: u64 = if cfg!(any(feature = "openblas", feature = "blis")) {
         64 << 20
     } else {

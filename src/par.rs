@@ -138,7 +138,20 @@ pub fn set_threads(n: usize) -> Result<()> {
         }
     }
     crate::backend::set_threads(n);
+    SET.store(n, std::sync::atomic::Ordering::Relaxed);
     Ok(())
+}
+
+/// The count [`set_threads`] set, 0 before.
+static SET: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The threads the process runs or will run: [`set_threads`]'s count, else
+/// [`default_threads`] (asking rayon would start its pool).
+pub(crate) fn planned_threads() -> usize {
+    match SET.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => default_threads(),
+        n => n,
+    }
 }
 
 /// The thread count of rayon's pool (and, after [`set_threads`], of the BLAS).
