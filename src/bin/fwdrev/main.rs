@@ -36,7 +36,7 @@ use std::process::ExitCode;
 struct Cli {
     /// Threads for rayon and the BLAS together (default: RAYON_NUM_THREADS, else every
     /// core).
-    #[arg(long, global = true, value_parser = count::<1, MAX_THREADS>)]
+    #[arg(long, global = true, allow_negative_numbers = true, value_parser = count::<1, MAX_THREADS>)]
     threads: Option<usize>,
     /// The same bits for any --threads, on every backend: products whose sums a BLAS
     /// would split among threads run on fixed-order kernels instead (slower with a BLAS;
@@ -52,7 +52,7 @@ struct Cli {
 pub struct Budget {
     /// Memory that forward mode, Jacobians and Hessians may use for their panels, in MiB
     /// (default 1024).
-    #[arg(long, value_name = "MIB", value_parser = count::<0, { usize::MAX >> 20 }>)]
+    #[arg(long, value_name = "MIB", allow_negative_numbers = true, value_parser = count::<0, { usize::MAX >> 20 }>)]
     budget_mib: Option<usize>,
 }
 
@@ -74,10 +74,10 @@ enum Cmd {
     /// The default run: correctness check at the seed's shape, then both modes timed.
     Demo {
         /// d0 = d1 = d2 for the timing.
-        #[arg(long, default_value_t = 8000, value_parser = count::<1, MAX_WIDTH>)]
+        #[arg(long, default_value_t = 8000, allow_negative_numbers = true, value_parser = count::<1, MAX_WIDTH>)]
         d: usize,
         /// Timed runs of reverse mode (forward mode runs once: it takes seconds).
-        #[arg(long, default_value_t = 5, value_parser = count::<1, MAX_REPS>)]
+        #[arg(long, default_value_t = 5, allow_negative_numbers = true, value_parser = count::<1, MAX_REPS>)]
         reps: usize,
         #[command(flatten)]
         budget: Budget,

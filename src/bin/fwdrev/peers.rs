@@ -13,16 +13,16 @@ use std::time::Instant;
 /// `fwdrev export`: A, B, x (and X with --k) of `fwdrev time --seed`, as float64 .npy.
 #[derive(Args)]
 pub struct ExportArgs {
-    #[arg(long, value_parser = count::<1, MAX_WIDTH>)]
+    #[arg(long, allow_negative_numbers = true, value_parser = count::<1, MAX_WIDTH>)]
     d0: usize,
-    #[arg(long, value_parser = count::<1, MAX_WIDTH>)]
+    #[arg(long, allow_negative_numbers = true, value_parser = count::<1, MAX_WIDTH>)]
     d1: usize,
-    #[arg(long, value_parser = count::<1, MAX_WIDTH>)]
+    #[arg(long, allow_negative_numbers = true, value_parser = count::<1, MAX_WIDTH>)]
     d2: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Also write X.npy: K points as the columns of a d0×K matrix.
-    #[arg(long, value_parser = count::<1, MAX_WIDTH>)]
+    #[arg(long, allow_negative_numbers = true, value_parser = count::<1, MAX_WIDTH>)]
     k: Option<usize>,
     /// Directory to write A.npy, B.npy, x.npy (and X.npy) into; created if missing.
     #[arg(long)]
@@ -36,7 +36,7 @@ pub struct PeerArgs {
     #[arg(long)]
     dir: PathBuf,
     /// Timed runs after one warm-up.
-    #[arg(long, default_value_t = 10, value_parser = count::<1, MAX_REPS>)]
+    #[arg(long, default_value_t = 10, allow_negative_numbers = true, value_parser = count::<1, MAX_REPS>)]
     reps: usize,
     #[command(flatten)]
     budget: Budget,

@@ -11,12 +11,12 @@ use std::time::Instant;
 #[derive(Args)]
 pub struct PlanArgs {
     /// d0,d1,…,dL (at least two).
-    #[arg(long, value_delimiter = ',', required = true, value_parser = count::<1, MAX_WIDTH>)]
+    #[arg(long, value_delimiter = ',', required = true, allow_negative_numbers = true, value_parser = count::<1, MAX_WIDTH>)]
     widths: Vec<usize>,
     #[arg(long, value_enum, default_value_t = Mode::Auto)]
     mode: Mode,
     /// Also time the full Jacobian: the median of K runs after one warm-up.
-    #[arg(long, value_name = "K", value_parser = count::<1, MAX_REPS>)]
+    #[arg(long, value_name = "K", allow_negative_numbers = true, value_parser = count::<1, MAX_REPS>)]
     reps: Option<usize>,
     /// Print one JSON object {"widths", "mode", "plan", "predicted_flops", "median_s", …}.
     #[arg(long)]

@@ -14,18 +14,18 @@ use std::time::Instant;
 #[derive(Args)]
 pub struct TimeArgs {
     /// d0 (inputs), and d1, d2 unless given.
-    #[arg(long, value_parser = count::<1, MAX_WIDTH>)]
+    #[arg(long, allow_negative_numbers = true, value_parser = count::<1, MAX_WIDTH>)]
     d: usize,
     /// Hidden width (default: d).
-    #[arg(long, value_parser = count::<1, MAX_WIDTH>)]
+    #[arg(long, allow_negative_numbers = true, value_parser = count::<1, MAX_WIDTH>)]
     d1: Option<usize>,
     /// Output width (default: d).
-    #[arg(long, value_parser = count::<1, MAX_WIDTH>)]
+    #[arg(long, allow_negative_numbers = true, value_parser = count::<1, MAX_WIDTH>)]
     d2: Option<usize>,
     #[arg(long, value_enum, default_value_t = Which::Both)]
     mode: Which,
     /// Timed runs of each measurement, after one untimed warm-up.
-    #[arg(long, default_value_t = 5, value_parser = count::<1, MAX_REPS>)]
+    #[arg(long, default_value_t = 5, allow_negative_numbers = true, value_parser = count::<1, MAX_REPS>)]
     reps: usize,
     #[arg(long, value_enum, default_value_t = Dtype::F64)]
     dtype: Dtype,
@@ -36,7 +36,7 @@ pub struct TimeArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Also time the batched gradient at K seeded points (reverse mode with GEMMs).
-    #[arg(long, value_name = "K", value_parser = count::<1, MAX_WIDTH>)]
+    #[arg(long, value_name = "K", allow_negative_numbers = true, value_parser = count::<1, MAX_WIDTH>)]
     batch: Option<usize>,
     #[command(flatten)]
     budget: Budget,
