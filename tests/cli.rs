@@ -594,7 +594,10 @@ fn usage_errors_are_one_line_with_status_2() {
             &["time", "--d", "10", "--reps", "1000000000000"],
             "out of range",
         ),
-        (&["time", "--d", "10", "--reps", "-3"], "not a count: expected a whole number"),
+        (
+            &["time", "--d", "10", "--reps", "-3"],
+            "not a count: expected a whole number",
+        ),
         (&["time", "--d", "1e3"], "not a count"),
         (
             &["time", "--d", "10", "--batch", "99999999999999999999999"],
