@@ -38,7 +38,7 @@ fn kib_field(text: &str, name: &str) -> Option<u64> {
 /// of stack a thread, and, with a BLAS, 64 MiB a thread for the buffers it maps itself
 /// (OpenBLAS 0.3.21, refused a mapping, spins instead of failing: this room is kept
 /// free for it).
-pub(crate) fn headroom() -> u64 {
+fn headroom() -> u64 {
     let threads = crate::par::planned_threads() as u64;
     let blas: u64 = if cfg!(any(feature = "openblas", feature = "blis")) {
         64 << 20
@@ -51,6 +51,7 @@ pub(crate) fn headroom() -> u64 {
 /// Room under `RLIMIT_AS` and `RLIMIT_DATA`, less what is mapped and [`headroom`].
 fn rlimit_room() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok();
+    let reserve = headroom();
     let limits = [(libc::RLIMIT_AS, "VmSize:"), (libc::RLIMIT_DATA, "VmData:")];
     limits
         .into_iter()
@@ -69,7 +70,7 @@ fn rlimit_room() -> Option<u64> {
                 .as_deref()
                 .and_then(|s| kib_field(s, field))
                 .unwrap_or(0);
-            Some(limit.rlim_cur.saturating_sub(used + headroom()))
+            Some(limit.rlim_cur.saturating_sub(used + reserve))
         })
         .min()
 }

@@ -207,7 +207,7 @@ const SMALL: usize = 1 << 16;
 /// vectors: the kernels take slices): no BLAS GEMV, a small one, or [`Par::Seq`] (the
 /// BLAS would start its threads).
 fn own_gemv(par: Par, len: usize) -> bool {
-    !imp::BLAS_GEMV || len < SMALL || par == Par::Seq || deterministic()
+    !imp::BLAS_GEMV || len < SMALL || par == Par::Seq || fixed_order()
 }
 
 /// y ← A·x (y overwritten; A m×n row-major).
