@@ -4,9 +4,8 @@
 Same files as tests/data/deep (see scripts/deep_oracle.py, biases included), written to
 tests/data/extreme/<case>/. mpmath has no exponent range to overflow, so every
 reference is the exact value rounded once to float64: ±inf only where the exact value
-is beyond it. The activations' slopes follow the crate's f64 semantics (flushed to 0
-below eps*sqrt(min normal) ~ 3.3e-170; sigma below the smallest normal is 0), which
-are documented and tested in src/activation.rs; everything else is exact.
+is beyond it. The activations are exact too (scripts/wide_reference.py's `act`): no
+value or slope is flushed, as the crate flushes none.
 
 Cases are drawn from fixed seeds and kept only if every sum is well conditioned
 (sum |terms| <= 1e3 |sum| wherever the sum matters), so that a float64 computation
@@ -18,55 +17,9 @@ import pathlib
 
 import mpmath as mp
 import numpy as np
+from wide_reference import act  # the exact activations, nothing flushed
 
 mp.mp.dps = 50
-EPS, TINY = 2.0**-52, 2.0**-1022
-FLUSH = EPS * mp.sqrt(TINY)
-
-
-def flush(s):
-    return mp.mpf(0) if abs(s) < FLUSH else s
-
-
-def flush_value(v):
-    return mp.mpf(0) if abs(v) < TINY else v
-
-
-def act(name, t):
-    """(phi(t), phi'(t), phi''(t)) with the crate's f64 flushes."""
-    if name == "sigmoid":
-        e = mp.exp(-abs(t))
-        s = 1 / (1 + e) if t >= 0 else e / (1 + e)
-        s = mp.mpf(0) if s < TINY else s
-        ds = flush(e / (1 + e) ** 2)
-        return s, ds, ds * (1 - 2 * s)
-    if name == "tanh":
-        th = mp.tanh(t)
-        d = flush(1 / mp.cosh(t) ** 2)
-        return th, d, -2 * th * d
-    if name == "softplus":
-        s, ds, _ = act("sigmoid", t)
-        return mp.log(1 + mp.exp(t)), s, ds
-    if name == "relu":
-        return (t, mp.mpf(1), mp.mpf(0)) if t > 0 else (mp.mpf(0), mp.mpf(0), mp.mpf(0))
-    if name == "identity":
-        return t, mp.mpf(1), mp.mpf(0)
-    if name == "silu":
-        e = mp.exp(-abs(t))
-        s = 1 / (1 + e) if t >= 0 else e / (1 + e)
-        ds = e / (1 + e) ** 2
-        return flush_value(t * s), flush(s + t * ds), flush(ds * (2 + t * (1 - 2 * s)))
-    if name == "gelu":
-        # Beyond |t| = 40 (mpmath's erfc fails on huge arguments): Φ = 1 above to within
-        # 1e-350, and below every term is under 1e-340, flushed to 0 as in f64.
-        if t > 40:
-            return t, mp.mpf(1), mp.mpf(0)
-        if t < -40:
-            return mp.mpf(0), mp.mpf(0), mp.mpf(0)
-        phi = mp.erfc(-t / mp.sqrt(2)) / 2
-        p = mp.exp(-t * t / 2) / mp.sqrt(2 * mp.pi)
-        return flush_value(t * phi), flush(phi + t * p), flush(p * (2 - t * t))
-    raise ValueError(name)
 
 
 def matvec(w, a, cond, b=None):

@@ -1,20 +1,27 @@
 //! Everything about an activation φ, in one place: its value, slope φ' and curvature
-//! φ'' in forms that neither overflow nor cancel, how much it can grow a value, its
-//! steepest slope, and its limits far out. The rest of the crate asks an
-//! [`Activation`] only these; adding one is a variant and its arm in each method here.
+//! φ'' in forms that neither overflow nor cancel, in f64/f32 for the kernels and with
+//! an unbounded exponent for the wide-range path, and how much it can grow a value.
+//! The rest of the crate asks an [`Activation`] only these; adding one is a variant and
+//! its arm in each method here.
 //!
 //! The logistic sigmoid underlies most of them. With e = exp(−|t|) ∈ (0, 1]:
 //! σ(t) = 1/(1+e) for t ≥ 0 and e/(1+e) for t < 0, σ'(t) = e/(1+e)² = 1/(2(1+cosh t)).
 //! No exp of a positive number is taken, so nothing overflows; σ' is computed directly
 //! rather than as σ(1−σ), which is 0 once σ rounds to 1 (t ≳ 37 in f64) while the true
-//! value is e^−t. For |t| = ∞ both are exact (σ ∈ {0, 1}, σ' = 0).
+//! value is e^−t; and 1 − 2σ(t) = −tanh(t/2), which keeps σ'' exact near 0.
 //!
-//! Flushes. Values below the smallest normal number, and slopes and (for SiLU and
-//! GELU) curvatures below ε·√(smallest normal) (≈ 6.5e−27 in f32, |t| ≳ 60 for σ';
-//! ≈ 3.3e−170 in f64, |t| ≳ 390), are 0: their products with weights of ordinary size
-//! would be subnormal, which costs ~100× per operation on x86 (f32 forward mode ran
-//! 4.5–25× slower than its GEMM with exact tiny slopes).
+//! Marks. Values below the smallest normal number, and slopes and curvatures below
+//! ε·√(smallest normal) (≈ 6.5e−27 in f32, |t| ≳ 60 for σ'; ≈ 3.3e−170 in f64,
+//! |t| ≳ 390), are not carried by the fast kernels: their products with weights of
+//! ordinary size would be subnormal, which costs ~100× per operation on x86 (f32
+//! forward mode ran 4.5–25× slower than its GEMM with exact tiny slopes). Yet weights
+//! of 1e300 can bring them back into range, so they are not 0 either: the kernels get
+//! NaN, a mark that reaches exactly the results the tiny value reaches, and the guard
+//! (`guard.rs`) redoes those in wide range, where [`Activation::wide`] gives every
+//! value, slope and curvature with an unbounded exponent. Exact zeros (tanh(0),
+//! σ''(0), ReLU) are never marks.
 
+use crate::wide::Wide;
 use crate::{Error, Real};
 
 /// A layer's elementwise activation φ.
@@ -38,44 +45,6 @@ pub enum Activation {
     /// GELU in its exact form t·Φ(t), Φ(t) = erfc(−t/√2)/2 (PyTorch's default
     /// `approximate='none'`); GELU' = Φ + t·ϕ, GELU'' = ϕ·(2 − t²), ϕ the normal density.
     Gelu,
-}
-
-/// Which way t goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Infinity {
-    /// t → +∞.
-    Plus,
-    /// t → −∞.
-    Minus,
-}
-
-/// What φ, φ' and φ'' tend to as t → +∞ or −∞: the wide-range path's values for
-/// pre-activations beyond 2^1000, where no f64 evaluation is meaningful.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Tail {
-    /// φ(t): a constant, or t itself.
-    pub(crate) value: TailValue,
-    /// φ'(t).
-    pub(crate) slope: f64,
-    /// φ''(t).
-    pub(crate) curvature: f64,
-}
-
-/// φ(t) far out.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum TailValue {
-    /// A constant (σ → 0 or 1, tanh → ±1, ReLU → 0 below).
-    Constant(f64),
-    /// t itself (ReLU, softplus, SiLU and GELU above, the identity).
-    Input,
-}
-
-const fn tail(value: TailValue, slope: f64) -> Tail {
-    Tail {
-        value,
-        slope,
-        curvature: 0.0,
-    }
 }
 
 impl Activation {
@@ -103,27 +72,82 @@ impl Activation {
         }
     }
 
-    /// (φ(t), φ'(t)), flushed as the module says.
+    /// (φ(t), φ'(t)), with values below the smallest normal number and slopes below
+    /// ε·√(smallest normal) given as 0 (the module says why they are not carried).
     #[inline]
     pub fn value_and_slope<T: Real>(self, t: T) -> (T, T) {
+        if t.is_nan() {
+            return (t, t);
+        }
+        let (v, s) = self.marked(t);
+        (unmarked(v), unmarked(s))
+    }
+
+    /// φ''(t), the curvature that Hessian-vector products need; below ε·√(smallest
+    /// normal) it is 0.
+    #[inline]
+    pub fn curvature<T: Real>(self, t: T) -> T {
+        if t.is_nan() {
+            return t;
+        }
+        unmarked(self.marked_curvature(t))
+    }
+
+    /// (φ(t), φ'(t)) for the fast kernels: NaN where the module says they would be
+    /// flushed, a mark that reaches every result the tiny value could reach.
+    #[inline]
+    pub(crate) fn marked<T: Real>(self, t: T) -> (T, T) {
+        let (v, s) = self.raw(t);
+        if !self.smooth() {
+            return (v, s);
+        }
+        let zero_at_0 = matches!(self, Activation::Tanh | Activation::Silu | Activation::Gelu);
+        (
+            mark(v, T::min_positive_value(), zero_at_0 && t == T::zero()),
+            mark(s, slope_floor(), false),
+        )
+    }
+
+    /// φ''(t) for the fast kernels, marked as [`marked`](Self::marked) marks slopes.
+    #[inline]
+    pub(crate) fn marked_curvature<T: Real>(self, t: T) -> T {
+        let c = self.raw_curvature(t);
+        if !self.smooth() {
+            return c;
+        }
+        let zero_at_0 = matches!(self, Activation::Sigmoid | Activation::Tanh);
+        mark(c, slope_floor(), zero_at_0 && t == T::zero())
+    }
+
+    /// Whether φ is smooth, its value and derivatives nonzero but tiny far out: all
+    /// but ReLU and the identity, whose slopes are exactly 0 or 1.
+    fn smooth(self) -> bool {
+        !matches!(self, Activation::Relu | Activation::Identity)
+    }
+
+    /// (φ(t), φ'(t)) as the formulas give them: accurate wherever the result is a
+    /// normal number.
+    #[inline]
+    fn raw<T: Real>(self, t: T) -> (T, T) {
         let one = T::one();
         match self {
-            Activation::Sigmoid => sigmoid(t),
+            Activation::Sigmoid => logistic(t),
             Activation::Tanh => {
+                // tanh' = 4e/(1+e)², e = e^−2|t|: no cancellation where tanh → ±1.
                 let e = (-(t.abs() + t.abs())).exp();
                 let r = one / (one + e);
-                let th = (one - e) * r;
                 let four = (one + one) * (one + one);
-                let v = if t < T::zero() { -th } else { th };
-                (v, flush_slope(four * e * r * r))
+                (t.tanh(), four * e * r * r)
             }
             Activation::Softplus => {
-                let (s, _) = sigmoid(t);
+                let (s, _) = logistic(t);
                 (t.max(T::zero()) + (-t.abs()).exp().ln_1p(), s)
             }
             Activation::Relu => {
                 if t > T::zero() {
                     (t, one)
+                } else if t.is_nan() {
+                    (t, t) // a mark from an earlier layer goes on
                 } else {
                     (T::zero(), T::zero())
                 }
@@ -131,58 +155,102 @@ impl Activation {
             Activation::Identity => (t, one),
             Activation::Silu => {
                 let (s, ds) = logistic(t);
-                (flush_value(t * s), flush_slope(s + t * ds))
+                (t * s, s + t * ds)
             }
             Activation::Gelu => {
-                let (phi, p) = normal(t.as_f64());
                 let t64 = t.as_f64();
-                (
-                    flush_value(T::from_f64(t64 * phi)),
-                    flush_slope(T::from_f64(phi + t64 * p)),
-                )
+                let (phi, p) = normal(t64);
+                (T::from_f64(t64 * phi), T::from_f64(phi + t64 * p))
             }
         }
     }
 
-    /// φ''(t), the curvature that Hessian-vector products need.
+    /// φ''(t) as the formulas give it. 1 − 2σ(t) = −tanh(t/2) keeps σ'' and SiLU''
+    /// accurate near 0, where σ(−t) − σ(t) would cancel.
     #[inline]
-    pub fn curvature<T: Real>(self, t: T) -> T {
+    fn raw_curvature<T: Real>(self, t: T) -> T {
         let two = T::one() + T::one();
         match self {
-            Activation::Sigmoid => {
-                let (s, ds) = sigmoid(t);
-                // 1 − 2σ = (1−σ) − σ; for t > 0 use 1−σ = σ(−t) to keep it exact.
-                let (p, q) = if t > T::zero() {
-                    (sigmoid(-t).0, s)
-                } else {
-                    (T::one() - s, s)
-                };
-                ds * (p - q)
-            }
-            Activation::Tanh => {
-                let (th, d) = self.value_and_slope(t);
-                -two * th * d
-            }
-            Activation::Softplus => sigmoid(t).1,
+            Activation::Sigmoid => -logistic(t).1 * (t / two).tanh(),
+            Activation::Tanh => -two * t.tanh() * self.raw(t).1,
+            Activation::Softplus => logistic(t).1,
             Activation::Relu | Activation::Identity => T::zero(),
-            Activation::Silu => {
-                let (s, ds) = logistic(t);
-                // 1 − σ(t) = σ(−t), exact for t > 0 where σ rounds toward 1.
-                let rest = if t > T::zero() {
-                    logistic(-t).0
-                } else {
-                    T::one() - s
-                };
-                flush_slope(ds * (two + t * (rest - s)))
-            }
+            Activation::Silu => logistic(t).1 * (two - t * (t / two).tanh()),
             Activation::Gelu => {
                 let (t64, (_, p)) = (t.as_f64(), normal(t.as_f64()));
                 // ϕ·(2 − t²) as 2ϕ − t·(t·ϕ): t² overflows where ϕ is already 0.
-                flush_slope(T::from_f64(2.0 * p - t64 * (t64 * p)))
+                T::from_f64(2.0 * p - t64 * (t64 * p))
             }
         }
     }
 
+    /// (φ(y), φ'(y), φ''(y)) at a pre-activation of any size, for the wide-range path:
+    /// nothing flushed, nothing underflowing. |y| ≤ 20 by the f64 formulas (nothing
+    /// there is below the normal range); beyond, by forms in E = e^−|y| (e^−y²/2 for
+    /// GELU) held with an unbounded exponent; below 2^−61 (perhaps below f64's range) by
+    /// the first terms of Taylor's series (their error is below 2^−60 relative there).
+    pub(crate) fn wide(self, y: Wide) -> (Wide, Wide, Wide) {
+        let w = Wide::from_f64;
+        match self {
+            Activation::Identity => return (y, w(1.0), Wide::ZERO),
+            Activation::Relu if y.is_positive() => return (y, w(1.0), Wide::ZERO),
+            Activation::Relu => return (Wide::ZERO, Wide::ZERO, Wide::ZERO),
+            _ if y.is_nan() => return (y, y, y),
+            _ => {}
+        }
+        if y.m == 0.0 || y.e < -60 {
+            // φ ≈ c0 + c1·y, φ' ≈ c1 + c2·y, φ'' ≈ c2 + c3·y: the derivatives at 0.
+            const TWO_PHI0: f64 = 0.797_884_560_802_865_4; // 2ϕ(0) = √(2/π)
+            let [c0, c1, c2, c3] = match self {
+                Activation::Sigmoid => [0.5, 0.25, 0.0, -0.125],
+                Activation::Tanh => [0.0, 1.0, 0.0, -2.0],
+                Activation::Softplus => [std::f64::consts::LN_2, 0.5, 0.25, 0.0],
+                Activation::Silu => [0.0, 0.5, 0.5, 0.0],
+                _ => [0.0, 0.5, TWO_PHI0, 0.0],
+            };
+            let line = |a: f64, b: f64| w(a).add(y.mul_f64(b));
+            return (line(c0, c1), line(c1, c2), line(c2, c3));
+        }
+        let t = y.to_f64(); // ±inf beyond f64's range
+        if t.abs() <= 20.0 {
+            let (v, s) = self.raw(t);
+            return (w(v), w(s), w(self.raw_curvature(t)));
+        }
+        let negative = t < 0.0;
+        if self == Activation::Gelu {
+            return gelu_far(y, t);
+        }
+        // σ(t), σ'(t) from E = e^−|t| (e^−2|t| for tanh) and its f64 rounding e.
+        let rate = if self == Activation::Tanh { 2.0 } else { 1.0 };
+        let big_e = exp_wide(-rate * t.abs());
+        let e = big_e.to_f64();
+        let r = 1.0 / (1.0 + e);
+        let sigma = if negative { big_e.mul_f64(r) } else { w(r) };
+        let dsigma = big_e.mul_f64(r * r);
+        let half_tanh = (0.5 * t).tanh(); // ±1 to rounding: −(1 − 2σ)
+        match self {
+            Activation::Sigmoid => (sigma, dsigma, dsigma.mul_f64(-half_tanh)),
+            Activation::Tanh => {
+                let slope = dsigma.mul_f64(4.0);
+                (w(t.tanh()), slope, slope.mul_f64(-2.0 * t.tanh()))
+            }
+            Activation::Softplus => {
+                // log(1 + E) = E·log1p(e)/e, or y + log1p(e) above.
+                let value = if negative {
+                    big_e.mul_f64(if e > 0.0 { e.ln_1p() / e } else { 1.0 })
+                } else {
+                    y.add(w(e.ln_1p()))
+                };
+                (value, sigma, dsigma)
+            }
+            _ => {
+                // SiLU: t·σ, σ + t·σ', σ'·(2 − t·tanh(t/2)).
+                let slope = sigma.add(y.mul(dsigma));
+                let bend = w(2.0).add(y.mul_f64(-half_tanh));
+                (y.mul(sigma), slope, dsigma.mul(bend))
+            }
+        }
+    }
     /// An upper bound of |φ(y)| over |y| ≤ `y_max`: how large a layer's output can be.
     /// The forward pass's overflow bound (`guard.rs`) chains these.
     pub(crate) fn bound(self, y_max: f64) -> f64 {
@@ -192,43 +260,6 @@ impl Activation {
             Activation::Softplus => y_max + 1.0,
             // |t·σ(t)|, |t·Φ(t)| ≤ |t|.
             Activation::Relu | Activation::Identity | Activation::Silu | Activation::Gelu => y_max,
-        }
-    }
-
-    /// An upper bound of |φ'| over all t: the Jacobian chain's overflow bound.
-    pub(crate) fn max_slope(self) -> f64 {
-        match self {
-            Activation::Sigmoid => 0.25,
-            Activation::Tanh | Activation::Softplus | Activation::Relu | Activation::Identity => {
-                1.0
-            }
-            // max SiLU' = 1.0998 (t ≈ 2.40), max GELU' = 1.1289 (t = √2).
-            Activation::Silu => 1.1,
-            Activation::Gelu => 1.13,
-        }
-    }
-
-    /// φ, φ', φ'' as t → +∞ or −∞.
-    pub(crate) fn tail(self, toward: Infinity) -> Tail {
-        use Infinity::{Minus, Plus};
-        use TailValue::{Constant, Input};
-        match (self, toward) {
-            (Activation::Sigmoid, Plus) => tail(Constant(1.0), 0.0),
-            (Activation::Tanh, Plus) => tail(Constant(1.0), 0.0),
-            (Activation::Tanh, Minus) => tail(Constant(-1.0), 0.0),
-            (Activation::Identity, _) => tail(Input, 1.0),
-            (
-                Activation::Softplus | Activation::Relu | Activation::Silu | Activation::Gelu,
-                Plus,
-            ) => tail(Input, 1.0),
-            (
-                Activation::Sigmoid
-                | Activation::Softplus
-                | Activation::Relu
-                | Activation::Silu
-                | Activation::Gelu,
-                Minus,
-            ) => tail(Constant(0.0), 0.0),
         }
     }
 }
@@ -269,13 +300,6 @@ fn logistic<T: Real>(t: T) -> (T, T) {
     (s, e * r * r)
 }
 
-/// (σ(t), σ'(t)), flushed.
-#[inline]
-fn sigmoid<T: Real>(t: T) -> (T, T) {
-    let (s, ds) = logistic(t);
-    (flush_value(s), flush_slope(ds))
-}
-
 /// (Φ(t), ϕ(t)) of the standard normal, in f64: Φ = erfc(−t/√2)/2 is accurate in
 /// both tails, where 1 − erfc(t/√2)/2 would cancel.
 #[inline]
@@ -287,24 +311,71 @@ fn normal(t: f64) -> (f64, f64) {
     )
 }
 
-/// Values below the smallest normal number are 0.
+/// ε·√(smallest normal): slopes and curvatures below it are not carried by the fast
+/// kernels, whose products of them with ordinary weights would be subnormal.
 #[inline]
-fn flush_value<T: Real>(v: T) -> T {
-    if v.abs() < T::min_positive_value() {
-        T::zero()
+fn slope_floor<T: Real>() -> T {
+    T::epsilon() * T::min_positive_value().sqrt()
+}
+
+/// `x`, or the NaN mark where it is below `floor` and the exact value is not 0.
+#[inline]
+fn mark<T: Real>(x: T, floor: T, exactly_zero: bool) -> T {
+    if x.abs() < floor && !exactly_zero {
+        T::nan()
     } else {
-        v
+        x
     }
 }
 
-/// Slopes too small for their products with ordinary weights to be normal numbers are 0.
+/// A mark read as 0 (for a t that is not NaN).
 #[inline]
-fn flush_slope<T: Real>(ds: T) -> T {
-    if ds.abs() < T::epsilon() * T::min_positive_value().sqrt() {
+fn unmarked<T: Real>(x: T) -> T {
+    if x.is_nan() {
         T::zero()
     } else {
-        ds
+        x
     }
+}
+
+/// e^z for z ≤ 0 with an unbounded exponent: z = k·ln2 + r, |r| ≤ ln2/2 (Cody–Waite,
+/// exact for |k| < 2^20; beyond, the error is of the order of z's own rounding).
+/// 0 below −10^18, whose power of two no product of f64 factors can lift back.
+fn exp_wide(z: f64) -> Wide {
+    const LN2_HI: f64 = 6.931_471_803_691_238_164_9e-1;
+    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+    if z.is_nan() {
+        return Wide::from_f64(z);
+    }
+    if z < -1e18 {
+        return Wide::ZERO;
+    }
+    let k = (z * std::f64::consts::LOG2_E).round();
+    let r = (z - k * LN2_HI) - k * LN2_LO;
+    Wide::scaled(r.exp(), k as i64)
+}
+
+/// GELU's (φ, φ', φ'') for |t| > 20: ϕ = e^−t²/2/√(2π) and the upper tail
+/// Q = Φ(−|t|) = ϕ/|t|·(1 − 1/t² + 3/t⁴ − …) (Mills' ratio; twelve terms reach 2e−20
+/// relative at |t| = 20). Φ(t) is Q below 0 and 1 − Q above.
+fn gelu_far(y: Wide, t: f64) -> (Wide, Wide, Wide) {
+    const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
+    let square = y.mul(y);
+    let phi = exp_wide(-0.5 * square.to_f64()).mul_f64(FRAC_1_SQRT_2PI);
+    let u = 1.0 / square.to_f64();
+    let mut series = 1.0;
+    for k in (1..12).rev() {
+        series = 1.0 - (2 * k - 1) as f64 * u * series;
+    }
+    let q = phi.mul_f64(series).mul(y.abs().recip());
+    let big_phi = if t < 0.0 {
+        q
+    } else {
+        Wide::from_f64(1.0 - q.to_f64())
+    };
+    let slope = big_phi.add(y.mul(phi));
+    let curvature = phi.mul(Wide::from_f64(2.0).add(square.neg()));
+    (y.mul(big_phi), slope, curvature)
 }
 
 #[cfg(test)]
@@ -312,20 +383,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn values_below_the_normal_range_are_flushed_to_zero() {
-        let s = |t: f32| Activation::Sigmoid.value_and_slope(t);
+    fn values_and_slopes_below_the_floors_are_marked_for_the_kernels_and_0_outside() {
+        let s = |t: f32| Activation::Sigmoid.marked(t);
         // f32: σ'(55) ≈ 1.3e-24 is kept, σ'(65) ≈ 5.9e-29 is below 6.5e-27.
         assert!(s(55.0).1 > 1e-24);
-        assert_eq!(s(65.0).1, 0.0);
+        assert!(s(65.0).1.is_nan());
+        assert_eq!(Activation::Sigmoid.value_and_slope(65.0_f32).1, 0.0);
         // σ itself keeps every normal value: σ(−80) ≈ 1.8e-35, σ(−90) would be subnormal.
         assert!(s(-80.0).0 >= f32::MIN_POSITIVE);
-        assert_eq!(s(-90.0).0, 0.0);
-        let s = |t: f64| Activation::Sigmoid.value_and_slope(t);
-        // f64: σ'(380) ≈ 3e-165 kept, σ'(400) ≈ 1.9e-174 flushed; σ at −700 / −720.
+        assert!(s(-90.0).0.is_nan());
+        let s = |t: f64| Activation::Sigmoid.marked(t);
+        // f64: σ'(380) ≈ 3e-165 kept, σ'(400) ≈ 1.9e-174 marked; σ at −700 / −720.
         assert!(s(-380.0).1 > 1e-166);
-        assert_eq!(s(400.0).1, 0.0);
+        assert!(s(400.0).1.is_nan());
         assert!(s(-700.0).0 >= f64::MIN_POSITIVE);
-        assert_eq!(s(-720.0).0, 0.0);
+        assert!(s(-720.0).0.is_nan());
+        // Exact zeros are not marks; ReLU and the identity are never marked.
+        for a in Activation::ALL {
+            let (v, d) = a.marked(0.0_f64);
+            assert!(!v.is_nan() && !d.is_nan() && !a.marked_curvature(0.0_f64).is_nan());
+            for t in [-1e300_f64, -800.0, 800.0, 1e300] {
+                let marked = a.marked(t).1.is_nan();
+                let both = matches!(a, Activation::Sigmoid | Activation::Tanh);
+                assert_eq!(marked, a.smooth() && (both || t < 0.0), "{a}({t})");
+            }
+        }
+        assert!(Activation::Tanh.marked(1e-320_f64).0.is_nan());
     }
 
     #[test]
@@ -337,8 +420,8 @@ mod tests {
         assert!(e.contains("swish") && e.contains("silu, gelu"), "{e}");
     }
 
-    /// The flushed derivatives against central differences of the function itself,
-    /// away from kinks: a wrong formula is off by O(1).
+    /// The derivatives against central differences of the function itself, away from
+    /// kinks: a wrong formula is off by O(1).
     #[test]
     fn slopes_and_curvatures_are_the_derivatives() {
         for a in Activation::ALL {
@@ -357,30 +440,95 @@ mod tests {
         }
     }
 
-    /// Far out every value, slope and curvature is finite (no NaN from ∞·0 or ∞ − ∞),
-    /// and matches the stated tail.
+    /// Near 0, where odd parts are as small as t: relative accuracy (tanh from one exp,
+    /// or σ'' from σ(−t) − σ(t), lost it all below t ≈ 1e−17).
     #[test]
-    fn extreme_arguments_meet_their_tails() {
+    fn small_arguments_keep_their_relative_accuracy() {
+        for t in [1e-300_f64, -3e-200, 1e-20, 2e-9] {
+            let near = |got: f64, want: f64| (got - want).abs() <= 1e-15 * want.abs();
+            assert!(near(Activation::Tanh.value_and_slope(t).0, t), "tanh({t})");
+            assert!(
+                near(Activation::Sigmoid.raw_curvature(t), -t / 8.0),
+                "σ''({t})"
+            );
+            assert!(
+                near(Activation::Tanh.raw_curvature(t), -2.0 * t),
+                "tanh''({t})"
+            );
+            // SiLU(t) = t/2 + t²/4 + O(t⁴), GELU(t) = t/2 + ϕ(0)·t² + O(t⁴).
+            let silu = t / 2.0 + t * t / 4.0;
+            assert!(
+                near(Activation::Silu.value_and_slope(t).0, silu),
+                "silu({t})"
+            );
+            let gelu = t / 2.0 + 0.398_942_280_401_432_7 * t * t;
+            assert!(
+                near(Activation::Gelu.value_and_slope(t).0, gelu),
+                "gelu({t})"
+            );
+        }
+    }
+
+    /// The wide-range forms against the f64 formulas wherever those are normal numbers
+    /// (both sides of |t| = 20, far out, and near 0), then far beyond f64's range.
+    #[test]
+    fn the_wide_forms_agree_with_the_formulas_and_never_make_nan() {
+        let grid = [
+            1e-300, 1e-30, 1e-12, 1e-5, 0.7, 19.999, 20.0, 20.001, 25.0, 36.0, 60.0, 150.0, 300.0,
+            600.0,
+        ];
         for a in Activation::ALL {
-            for t in [f64::MAX, 1e300, 1e20, -1e20, -1e300, -f64::MAX] {
-                let t: f64 = t;
-                let (v, s) = a.value_and_slope(t);
-                let c = a.curvature(t);
-                assert!(v.is_finite() && s.is_finite() && c.is_finite(), "{a}({t})");
-                let tail = a.tail(if t > 0.0 {
-                    Infinity::Plus
-                } else {
-                    Infinity::Minus
-                });
-                let want = match tail.value {
-                    TailValue::Constant(k) => k,
-                    TailValue::Input => t,
-                };
-                assert_eq!((v, s, c), (want, tail.slope, tail.curvature), "{a}({t})");
-                assert!(v.abs() <= a.bound(t.abs()), "{a}({t})");
+            for t in grid.iter().flat_map(|&t| [t, -t]) {
+                let (v, s) = a.raw(t);
+                let c = a.raw_curvature(t);
+                let (wv, ws, wc) = a.wide(Wide::from_f64(t));
+                for (what, want, got) in [("φ", v, wv), ("φ'", s, ws), ("φ''", c, wc)] {
+                    if want.abs() < f64::MIN_POSITIVE * 1e20 {
+                        continue; // the formula is out of its range, not the form
+                    }
+                    let got = got.to_f64();
+                    // GELU's formula rounds t/√2 inside erfc, whose relative slope is
+                    // ~t²: an error of ~t²·ε relative.
+                    let tol = (1e-13 + t * t * 1e-15) * want.abs();
+                    assert!(
+                        (got - want).abs() <= tol,
+                        "{a} {what}({t}): {got} vs {want}"
+                    );
+                }
             }
-            for t in (-400..400).map(|i| i as f64 * 0.05) {
-                assert!(a.value_and_slope(t).1.abs() <= a.max_slope(), "{a}'({t})");
+            let huge = Wide::from_f64(f64::MAX).mul(Wide::from_f64(1e10));
+            for y in [
+                huge,
+                huge.neg(),
+                Wide::from_f64(-800.0),
+                Wide::from_f64(5e-324),
+            ] {
+                let (v, s, c) = a.wide(y);
+                assert!(!(v.is_nan() || s.is_nan() || c.is_nan()), "{a}");
+            }
+        }
+        // Beyond f64's reach: σ'(−800) = e^−800 ≈ 3.7e−348, tanh'(1000) = 4e^−2000.
+        let (_, s, _) = Activation::Sigmoid.wide(Wide::from_f64(-800.0));
+        let ln = |w: Wide| w.m.ln() + w.e as f64 * std::f64::consts::LN_2;
+        assert!((ln(s) + 800.0).abs() < 1e-12, "{}", ln(s));
+        let (_, s, _) = Activation::Tanh.wide(Wide::from_f64(1000.0));
+        assert!((ln(s) - (4.0_f64.ln() - 2000.0)).abs() < 1e-12);
+        // GELU's tail at −50: ϕ(50)·(S/50 − 50), with ln ϕ(50) = −1250 − ln √(2π).
+        let (_, s, _) = Activation::Gelu.wide(Wide::from_f64(-50.0));
+        let want = -1250.0 - 0.5 * (2.0 * std::f64::consts::PI).ln() + (50.0_f64 - 1.0 / 50.0).ln();
+        assert!(
+            s.m < 0.0 && (ln(s.abs()) - want).abs() < 1e-6,
+            "{}",
+            ln(s.abs())
+        );
+    }
+
+    #[test]
+    fn values_stay_within_their_bound() {
+        for a in Activation::ALL {
+            for t in [f64::MAX, 1e300, 1e20, 3.0, -0.5, -1e20, -1e300, -f64::MAX] {
+                let (v, _) = a.value_and_slope(t);
+                assert!(v.abs() <= a.bound(t.abs()), "{a}({t})");
             }
         }
     }

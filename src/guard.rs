@@ -6,10 +6,13 @@
 //! ([`Activation::bound`](crate::Activation)). Within f64's range (with a margin of 2⁸
 //! for rounding) the pre-activations are right, and an overflow anywhere later — a
 //! product of the Jacobian chain, a sum of the output — can only leave a non-finite
-//! result: IEEE ±inf and NaN never turn finite through sums and products. So a call
-//! runs fast where the bound holds, keeps the parts of its result that must be finite
-//! and are, and redoes the rest in wide range; where the bound fails, it runs wide.
-//! Ordinary inputs never take the wide path.
+//! result: IEEE ±inf and NaN never turn finite through sums and products. The same
+//! holds for the marks the fast kernels put where an activation's value, slope or
+//! curvature is too small for them (`activation.rs`): NaN, which reaches exactly the
+//! results the tiny value reaches. So a call runs fast where the bound holds, keeps the
+//! parts of its result that must be finite and are, and redoes the rest in wide range,
+//! where nothing is flushed; where the bound fails, it runs wide. Ordinary inputs
+//! never take the wide path.
 //!
 //! [`wide`]: crate::wide
 
@@ -37,17 +40,6 @@ pub(crate) fn forward_is_bounded<T: Real>(layers: &[Layer<T>], x: ArrayView1<T>)
         a = layer.activation.bound(y);
     }
     true
-}
-
-/// Whether no partial product of the Jacobian chain M_L···M_1 (M_k = diag(φ'_k)·W_k)
-/// can overflow, in any bracketing and summation order: ‖·‖_∞ is submultiplicative and
-/// bounds every entry, so each is at most Π_k max(1, max|φ'_k|·‖W_k‖_∞). When this
-/// holds, a Jacobian needs no scan for non-finite entries.
-pub(crate) fn chain_is_bounded<T: Real>(layers: &[Layer<T>]) -> bool {
-    let bound = layers.iter().fold(1.0_f64, |b, l| {
-        b * (l.activation.max_slope() * l.norm).max(1.0)
-    });
-    bound <= overflow_limit::<T>()
 }
 
 /// Runs one call at x into `out`: `fast` where the forward bound holds; then, unless

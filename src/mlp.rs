@@ -9,7 +9,7 @@
 //! after them.
 
 use crate::chain::{jacobian, Calibration, Mode, Plan};
-use crate::guard::{all_finite, chain_is_bounded, guarded};
+use crate::guard::{all_finite, guarded};
 use crate::memory::{bytes_of, ensure_fits, try_vec};
 use crate::random::standard_normal;
 use crate::scratch::{padded, Scratch, Stack};
@@ -42,6 +42,9 @@ pub struct Layer<T> {
     pub(crate) norm: f64,
     /// max_i |b_i| (0 without a bias). Set by the network.
     pub(crate) bias_max: f64,
+    /// The smallest nonzero |W_ij| (+inf if none): where it times the smallest nonzero
+    /// |a_j| is a normal number, no product W_ij·a_j underflows. Set by the network.
+    pub(crate) weight_min: f64,
 }
 
 impl<T: Real> Layer<T> {
@@ -53,6 +56,7 @@ impl<T: Real> Layer<T> {
             activation,
             norm: f64::NAN,
             bias_max: 0.0,
+            weight_min: f64::NAN,
         }
     }
 
@@ -350,6 +354,12 @@ impl<T: Real> Mlp<T> {
                 let norm = l.weights.rows().into_iter().fold(0.0_f64, |m, r| {
                     m.max(r.iter().map(|v| v.as_f64().abs()).sum::<f64>())
                 });
+                let weight_min = l
+                    .weights
+                    .iter()
+                    .map(|v| v.as_f64().abs())
+                    .filter(|&v| v > 0.0)
+                    .fold(f64::INFINITY, f64::min);
                 let bias = l.bias.map(|b| b.as_standard_layout().into_owned());
                 let bias_max = bias
                     .iter()
@@ -361,6 +371,7 @@ impl<T: Real> Mlp<T> {
                     activation: l.activation,
                     norm,
                     bias_max,
+                    weight_min,
                 }
             })
             .collect();
@@ -639,8 +650,9 @@ impl<T: Real> Mlp<T> {
                     out.assign(&ArrayView1::from(&*buf));
                     Ok(())
                 },
-                // Each entry is bounded where the forward bound holds.
-                |_, _| true,
+                // Each entry is bounded where the forward bound holds; a marked value
+                // (activation.rs) leaves NaN.
+                |_, out| all_finite(out.iter()),
                 |_, out, wide| out.assign(&wide.output()),
             )
         })
@@ -771,7 +783,7 @@ impl<T: Real> Mlp<T> {
                     out.assign(&ArrayView1::from(&*buf));
                     Ok(())
                 },
-                |_, (_, jv)| all_finite(jv.iter()),
+                |_, (out, jv)| all_finite(out.iter()) && all_finite(jv.iter()),
                 |_, (out, jv), wide| {
                     out.assign(&wide.output());
                     jv.assign(&wide.jvp(v));
@@ -817,7 +829,7 @@ impl<T: Real> Mlp<T> {
                     out.assign(&ArrayView1::from(&*buf));
                     Ok(())
                 },
-                |_, (_, uj)| all_finite(uj.iter()),
+                |_, (out, uj)| all_finite(out.iter()) && all_finite(uj.iter()),
                 |_, (out, uj), wide| {
                     out.assign(&wide.output());
                     uj.assign(&wide.vjp(u));
@@ -908,14 +920,13 @@ impl<T: Real> Mlp<T> {
                 x,
                 &mut jac,
                 |j| jacobian::jacobian(self, par, xs, plan, budget, j.view_mut(), stack),
-                // Where no product of the chain can overflow, J needs no scan.
-                |_, j| chain_is_bounded(&self.layers) || all_finite(j.iter()),
+                |_, j| all_finite(j.iter()),
                 |ran, j, wide| {
                     if ran.is_none() {
                         j.fill(T::nan());
                     }
-                    // Entries that overflowed (all of them where the fast pass did not
-                    // run): their rows by wide VJPs or their columns by wide JVPs,
+                    // Entries that overflowed or met a mark (all of them where the fast
+                    // pass did not run): their rows by wide VJPs or their columns by wide JVPs,
                     // whichever are fewer.
                     let bad = |a: ArrayView1<T>| !all_finite(a.iter());
                     let rows: Vec<usize> = (0..d_out).filter(|&i| bad(j.row(i))).collect();

@@ -170,6 +170,62 @@ fn an_overflow_after_a_safe_forward_pass_is_recomputed() {
 }
 
 /// max |p − q| ≤ tol·max(|q|, tiny): exact answers rounded once in f64.
+/// Slopes below ε·√(smallest normal) (σ'(500) ≈ 7e−218) and values below the normal
+/// range (σ(−800) = e^−800 ≈ 3.7e−348, beyond f64) are too small for the fast kernels,
+/// yet weights can carry them back into f64's range: every call, every mode, must give
+/// the exact value (these were 0 before the kernels marked them for the wide path).
+#[test]
+fn tiny_slopes_and_values_that_weights_bring_back_are_kept() {
+    let e500 = (-500.0_f64).exp(); // σ'(500) = e^−500/(1+e^−500)², to rounding
+                                   // f = σ(y2), y2 = σ(500·x) at x = 1: ∇f = σ'(y2)·σ'(500)·500.
+    let net = Mlp::new([
+        (array![[500.0]], Activation::Sigmoid),
+        (array![[1.0]], Activation::Sigmoid),
+    ])
+    .unwrap();
+    let x = array![1.0];
+    let want = sigmoid_derivative(1.0) * e500 * 500.0;
+    for mode in MODES {
+        let (_, g) = net.value_and_grad(x.view(), mode).unwrap();
+        assert!(
+            (g[0] / want - 1.0).abs() < 1e-13,
+            "{mode}: {} vs {want}",
+            g[0]
+        );
+        let j = net.jacobian(x.view(), mode).unwrap();
+        assert!((j[[0, 0]] / want - 1.0).abs() < 1e-13, "{mode}");
+    }
+    let (_, jv) = net.jvp(x.view(), array![2.0].view()).unwrap();
+    assert!((jv[0] / (2.0 * want) - 1.0).abs() < 1e-13);
+    let (_, uj) = net.vjp(x.view(), array![3.0].view()).unwrap();
+    assert!((uj[0] / (3.0 * want) - 1.0).abs() < 1e-13);
+    let (_, grads) = net.value_and_weight_grads(x.view()).unwrap();
+    let dw1 = sigmoid_derivative(1.0) * e500; // ∂f/∂W1 = σ'(y2)·σ'(500)·x
+    assert!((grads[0].weights[[0, 0]] / dw1 - 1.0).abs() < 1e-13);
+    let (_, g) = net.value_and_grad_batch(array![[1.0, 1.0]].view()).unwrap();
+    assert!(g.iter().all(|&g| (g / want - 1.0).abs() < 1e-13), "{g}");
+    // ∇²f = σ''(y2)·(σ'(500)·500)² + σ'(y2)·σ''(500)·500², σ''(500) = −σ'(500) to
+    // rounding: the second term, ~1e−213, is all f64 can show.
+    let h = net.hessian(x.view()).unwrap()[[0, 0]];
+    let want_h = -sigmoid_derivative(1.0) * e500 * 250_000.0;
+    assert!((h / want_h - 1.0).abs() < 1e-12, "{h} vs {want_h}");
+    let (_, hv) = net.hvp(x.view(), array![1.0].view()).unwrap();
+    assert_eq!(hv[0], h);
+
+    // f = 1e300·σ(x) at x = −800: σ(−800) = e^−800 underflows f64, f does not.
+    let net = Mlp::new([
+        (array![[1.0]], Activation::Sigmoid),
+        (array![[1e300]], Activation::Identity),
+    ])
+    .unwrap();
+    let x = array![-800.0];
+    let want = (-800.0 + 1e300_f64.ln()).exp(); // ≈ 3.7e−48
+    let (f, g) = net.value_and_grad(x.view(), Mode::Reverse).unwrap();
+    assert!((f / want - 1.0).abs() < 1e-12, "{f} vs {want}");
+    assert!((g[0] / want - 1.0).abs() < 1e-12, "{} vs {want}", g[0]);
+    assert!((net.output(x.view()).unwrap()[0] / want - 1.0).abs() < 1e-12);
+}
+
 fn close(p: &[f64], q: &[f64], tol: f64) -> bool {
     let scale = q.iter().fold(f64::MIN_POSITIVE, |m, v| m.max(v.abs()));
     p.len() == q.len() && p.iter().zip(q).all(|(a, b)| (a - b).abs() <= tol * scale)

@@ -17,22 +17,30 @@
 
 mod number;
 
-use crate::activation::{Infinity, TailValue};
+pub(crate) use number::Wide;
+
 use crate::guard::overflow_limit;
-use crate::{Activation, Layer, Par, Real};
+use crate::{Layer, Par, Real};
 use ndarray::{Array1, Array2, ArrayView1};
-use number::{Acc, Wide};
+use number::Acc;
 use rayon::prelude::*;
 
 /// A wide product does ~4× the work of a plain multiply-add: its share of
 /// [`Par::splits`]'s threshold.
 const WORK_PER_TERM: usize = 4;
 
-/// `v` in plain f64 if every entry is within 2^1000.
-fn plain(v: &[Wide]) -> Option<Vec<f64>> {
-    v.iter()
-        .all(|v| v.e <= 1000)
-        .then(|| v.iter().map(|v| v.to_f64()).collect())
+/// `v` in plain f64, with its largest magnitude, where every product of an entry with
+/// a weight of `layer` is a normal number or 0 (so rounds as plain f64 does) and the
+/// entries are within 2^1000.
+fn plain<T: Real>(layer: &Layer<T>, v: &[Wide]) -> Option<(Vec<f64>, f64)> {
+    let nonzero = || v.iter().filter(|v| v.m != 0.0);
+    let fits = nonzero().all(|v| (-1000..=1000).contains(&v.e));
+    let smallest = nonzero().fold(f64::INFINITY, |m, v| m.min(v.to_f64().abs()));
+    (fits && layer.weight_min * smallest >= f64::MIN_POSITIVE).then(|| {
+        let p: Vec<f64> = v.iter().map(|v| v.to_f64()).collect();
+        let max = p.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        (p, max)
+    })
 }
 
 /// Rows of `w` (in parallel when large), each mapped by `row(i, W[i, :])`.
@@ -73,6 +81,37 @@ fn by_columns<T: Real>(
     blocks.concat()
 }
 
+/// A dot product summed in twice the working precision (Ogita, Rump and Oishi's Dot2:
+/// each product's and each sum's rounding error, found exactly by an FMA and TwoSum, is
+/// carried beside the sum), then rounded once: the wide path's plain products are
+/// accurate to about an ulp of the result, not (n ε)·Σ|terms|.
+#[derive(Clone, Copy)]
+struct Dot2 {
+    sum: f64,
+    carry: f64,
+}
+
+impl Dot2 {
+    const ZERO: Dot2 = Dot2 {
+        sum: 0.0,
+        carry: 0.0,
+    };
+
+    fn add_product(&mut self, w: f64, a: f64) {
+        let p = w * a;
+        let p_err = w.mul_add(a, -p);
+        let t = self.sum + p;
+        let z = t - self.sum;
+        let t_err = (self.sum - (t - z)) + (p - z);
+        self.sum = t;
+        self.carry += p_err + t_err;
+    }
+
+    fn value(self) -> f64 {
+        self.sum + self.carry
+    }
+}
+
 /// W·a + b (tangents pass no `bias`), each row's sum in column order, the bias last:
 /// in plain f64 when ‖W‖_∞·max|a| + max|b| bounds it within range, else term by term
 /// in wide range.
@@ -80,12 +119,17 @@ fn mul<T: Real>(par: Par, layer: &Layer<T>, bias: Option<&Array1<T>>, a: &[Wide]
     let w = &layer.weights;
     let bias_max = bias.map_or(0.0, |_| layer.bias_max);
     let bias = |i: usize| bias.map(|b| b[i].as_f64());
-    if let Some(p) = plain(a) {
-        let max = p.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+    if let Some((p, max)) = plain(layer, a) {
         if layer.norm * max + bias_max <= overflow_limit::<f64>() {
             return by_rows(par, w, |i, r| {
-                let y: f64 = r.iter().zip(&p).map(|(&w, &a)| w.as_f64() * a).sum();
-                Wide::from_f64(bias(i).map_or(y, |b| y + b))
+                let mut y = Dot2::ZERO;
+                r.iter()
+                    .zip(&p)
+                    .for_each(|(&w, &a)| y.add_product(w.as_f64(), a));
+                if let Some(b) = bias(i) {
+                    y.add_product(b, 1.0);
+                }
+                Wide::from_f64(y.value())
             });
         }
     }
@@ -123,17 +167,17 @@ fn mul_t<T: Real>(par: Par, layer: &Layer<T>, g: &[Wide]) -> Vec<Wide> {
         let r = w.row(i);
         &r.to_slice().expect("row-major")[cols.clone()]
     };
-    if let Some(p) = plain(g) {
+    if let Some((p, _)) = plain(layer, g) {
         let sum: f64 = p.iter().map(|v| v.abs()).sum();
         if layer.norm * sum <= overflow_limit::<f64>() {
             return by_columns(par, w, |cols| {
-                let mut acc = vec![0.0_f64; cols.len()];
+                let mut acc = vec![Dot2::ZERO; cols.len()];
                 for (i, &gi) in p.iter().enumerate().filter(|(_, g)| **g != 0.0) {
                     acc.iter_mut()
                         .zip(row(i, &cols))
-                        .for_each(|(acc, &wij)| *acc += wij.as_f64() * gi);
+                        .for_each(|(acc, &wij)| acc.add_product(wij.as_f64(), gi));
                 }
-                acc.into_iter().map(Wide::from_f64).collect()
+                acc.into_iter().map(|a| Wide::from_f64(a.value())).collect()
             });
         }
     }
@@ -148,28 +192,6 @@ fn mul_t<T: Real>(par: Par, layer: &Layer<T>, g: &[Wide]) -> Vec<Wide> {
     })
 }
 
-/// (φ(y), φ'(y), φ''(y)): the activation's limits for |y| ≥ 2^1000, its own f64
-/// functions below. A NaN stays NaN: it is never taken for a limit.
-fn activate(act: Activation, y: Wide) -> (Wide, f64, f64) {
-    if y.is_nan() {
-        return (y, f64::NAN, f64::NAN);
-    }
-    if y.e <= 1000 {
-        let t = y.to_f64();
-        let (v, s) = act.value_and_slope(t);
-        return (Wide::from_f64(v), s, act.curvature(t));
-    }
-    let tail = act.tail(match y.is_positive() {
-        true => Infinity::Plus,
-        false => Infinity::Minus,
-    });
-    let value = match tail.value {
-        TailValue::Constant(c) => Wide::from_f64(c),
-        TailValue::Input => y,
-    };
-    (value, tail.slope, tail.curvature)
-}
-
 /// The forward pass at one x: per layer, φ(y_k), φ'(y_k), φ''(y_k); and the
 /// derivatives at x, each rounded to the output type at the end.
 pub(crate) struct Primal<'n, T> {
@@ -177,8 +199,8 @@ pub(crate) struct Primal<'n, T> {
     par: Par,
     x: Vec<Wide>,
     h: Vec<Vec<Wide>>,
-    s: Vec<Vec<f64>>,
-    c: Vec<Vec<f64>>,
+    s: Vec<Vec<Wide>>,
+    c: Vec<Vec<Wide>>,
     /// f's reverse sweep, once: the gradient, weight gradients and every HVP share it.
     of_f: std::cell::OnceCell<Adjoints>,
     /// Whether a result came out NaN (see [`Primal::failed`]).
@@ -205,10 +227,10 @@ impl<'n, T: Real> Primal<'n, T> {
             let input = h.last().unwrap_or(&x);
             let y = mul(par, layer, layer.bias.as_ref(), input);
             let act = layer.activation;
-            let (hk, (sk, ck)): (Vec<Wide>, (Vec<f64>, Vec<f64>)) = y
+            let (hk, (sk, ck)): (Vec<Wide>, (Vec<Wide>, Vec<Wide>)) = y
                 .into_iter()
                 .map(|y| {
-                    let (v, s, c) = activate(act, y);
+                    let (v, s, c) = act.wide(y);
                     (v, (s, c))
                 })
                 .unzip();
@@ -269,7 +291,7 @@ impl<'n, T: Real> Primal<'n, T> {
         let mut g: Vec<Wide> = u
             .iter()
             .zip(&self.s[depth - 1])
-            .map(|(u, &s)| u.mul_f64(s))
+            .map(|(u, &s)| u.mul(s))
             .collect();
         let (mut gs, mut a_s) = (vec![Vec::new(); depth], vec![Vec::new(); depth]);
         for k in (0..depth).rev() {
@@ -280,7 +302,7 @@ impl<'n, T: Real> Primal<'n, T> {
                 _ => a
                     .iter()
                     .zip(&self.s[k - 1])
-                    .map(|(a, &s)| a.mul_f64(s))
+                    .map(|(a, &s)| a.mul(s))
                     .collect(),
             };
             gs[k] = std::mem::replace(&mut g, next);
@@ -333,7 +355,7 @@ impl<'n, T: Real> Primal<'n, T> {
                 t = prev
                     .iter()
                     .zip(&self.s[k - 1])
-                    .map(|(y, &s)| y.mul_f64(s))
+                    .map(|(y, &s)| y.mul(s))
                     .collect();
             }
             out.push(mul(self.par, layer, None, &t));
@@ -348,7 +370,7 @@ impl<'n, T: Real> Primal<'n, T> {
         t[depth - 1]
             .iter()
             .zip(&self.s[depth - 1])
-            .map(|(t, &s)| self.round(t.mul_f64(s)))
+            .map(|(t, &s)| self.round(t.mul(s)))
             .collect()
     }
 
@@ -361,15 +383,15 @@ impl<'n, T: Real> Primal<'n, T> {
         let mut gdot: Vec<Wide> = t[depth - 1]
             .iter()
             .zip(&self.c[depth - 1])
-            .map(|(t, &c)| t.mul_f64(c))
+            .map(|(t, &c)| t.mul(c))
             .collect();
         for k in (1..depth).rev() {
             let a = &of_f.a[k];
             let adot = mul_t(self.par, &self.layers[k], &gdot);
             gdot = (0..a.len())
                 .map(|i| {
-                    let first = adot[i].mul_f64(self.s[k - 1][i]);
-                    let second = t[k - 1][i].mul(a[i]).mul_f64(self.c[k - 1][i]);
+                    let first = adot[i].mul(self.s[k - 1][i]);
+                    let second = t[k - 1][i].mul(a[i]).mul(self.c[k - 1][i]);
                     first.add(second)
                 })
                 .collect();
@@ -381,22 +403,30 @@ impl<'n, T: Real> Primal<'n, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Activation;
 
     #[test]
     fn huge_pre_activations_take_their_limits() {
         let huge = Wide::from_f64(1e308).mul(Wide::from_f64(1e308));
         let neg = huge.mul_f64(-1.0);
-        assert_eq!(activate(Activation::Sigmoid, huge).0.to_f64(), 1.0);
-        assert_eq!(activate(Activation::Sigmoid, neg).0.to_f64(), 0.0);
-        assert_eq!(activate(Activation::Tanh, neg).0.to_f64(), -1.0);
-        let (h, s, c) = activate(Activation::Relu, huge);
-        assert_eq!((h, s, c), (huge, 1.0, 0.0));
-        assert_eq!(activate(Activation::Softplus, neg).0, Wide::ZERO);
-        assert_eq!(activate(Activation::Gelu, huge).0, huge);
-        assert_eq!(activate(Activation::Silu, neg).0, Wide::ZERO);
+        let at = |a: Activation, y: Wide| a.wide(y);
+        assert_eq!(at(Activation::Sigmoid, huge).0.to_f64(), 1.0);
+        assert_eq!(at(Activation::Sigmoid, neg).0, Wide::ZERO);
+        assert_eq!(at(Activation::Tanh, neg).0.to_f64(), -1.0);
+        let one = Wide::from_f64(1.0);
+        assert_eq!(at(Activation::Relu, huge), (huge, one, Wide::ZERO));
+        assert_eq!(at(Activation::Softplus, neg).0, Wide::ZERO);
+        assert_eq!(at(Activation::Gelu, huge).0, huge);
+        assert_eq!(at(Activation::Silu, neg).0, Wide::ZERO);
+        for a in Activation::ALL {
+            let (v, s, c) = at(a, huge);
+            assert!(!v.is_nan() && !s.is_nan() && !c.is_nan(), "{a}");
+        }
         // In range, the f64 functions themselves.
-        let t = Wide::from_f64(0.3);
-        let (v, s, _) = activate(Activation::Tanh, t);
-        assert_eq!((v.to_f64(), s), Activation::Tanh.value_and_slope(0.3));
+        let (v, s, _) = at(Activation::Tanh, Wide::from_f64(0.3));
+        assert_eq!(
+            (v.to_f64(), s.to_f64()),
+            Activation::Tanh.value_and_slope(0.3)
+        );
     }
 }

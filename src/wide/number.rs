@@ -110,6 +110,22 @@ impl Wide {
     pub(crate) fn is_positive(self) -> bool {
         self.m > 0.0
     }
+
+    pub(crate) fn neg(self) -> Wide {
+        Wide { m: -self.m, ..self }
+    }
+
+    pub(crate) fn abs(self) -> Wide {
+        Wide {
+            m: self.m.abs(),
+            ..self
+        }
+    }
+
+    /// 1/x (x ≠ 0): 1/m ∈ (1, 2], so one rounding.
+    pub(crate) fn recip(self) -> Wide {
+        Wide::scaled(1.0 / self.m, -self.e)
+    }
 }
 
 /// A sum kept as sum·2^e, e the largest exponent added so far: every term is scaled by
