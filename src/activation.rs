@@ -10,16 +10,15 @@
 //! rather than as σ(1−σ), which is 0 once σ rounds to 1 (t ≳ 37 in f64) while the true
 //! value is e^−t; and 1 − 2σ(t) = −tanh(t/2), which keeps σ'' exact near 0.
 //!
-//! Marks. Values below the smallest normal number, and slopes and curvatures below
+//! Flushes. Values below the smallest normal number, and slopes and curvatures below
 //! ε·√(smallest normal) (≈ 6.5e−27 in f32, |t| ≳ 60 for σ'; ≈ 3.3e−170 in f64,
-//! |t| ≳ 390), are not carried by the fast kernels: their products with weights of
-//! ordinary size would be subnormal, which costs ~100× per operation on x86 (f32
-//! forward mode ran 4.5–25× slower than its GEMM with exact tiny slopes). Yet weights
-//! of 1e300 can bring them back into range, so they are not 0 either: the kernels get
-//! NaN, a mark that reaches exactly the results the tiny value reaches, and the guard
-//! (`guard.rs`) redoes those in wide range, where [`Activation::wide`] gives every
-//! value, slope and curvature with an unbounded exponent. Exact zeros (tanh(0),
-//! σ''(0), ReLU) are never marks.
+//! |t| ≳ 390), are 0 in the fast kernels: their products with weights of ordinary
+//! size would be subnormal, which costs ~100× per operation on x86 (f32 forward mode
+//! ran 4.5–25× slower than its GEMM with exact tiny slopes). Weights of 1e300 can bring
+//! them back into range, so the guard (`guard.rs`) bounds what they could add to each
+//! result and redoes in wide range every entry too small to be sure of; there
+//! [`Activation::wide`] gives every value, slope and curvature with an unbounded
+//! exponent.
 
 use crate::wide::Wide;
 use crate::{Error, Real};
@@ -72,57 +71,64 @@ impl Activation {
         }
     }
 
-    /// (φ(t), φ'(t)), with values below the smallest normal number and slopes below
-    /// ε·√(smallest normal) given as 0 (the module says why they are not carried).
+    /// (φ(t), φ'(t)), flushed as the module says: values below the smallest normal
+    /// number and slopes below ε·√(smallest normal) are 0.
     #[inline]
     pub fn value_and_slope<T: Real>(self, t: T) -> (T, T) {
-        if t.is_nan() {
-            return (t, t);
+        let (v, s) = self.raw(t);
+        if !self.smooth() || t.abs() <= T::one() {
+            return (v, s); // tiny values near 0 (tanh t ≈ t) are as small as t: kept
         }
-        let (v, s) = self.marked(t);
-        (unmarked(v), unmarked(s))
+        (flush(v, T::min_positive_value()), flush(s, slope_floor()))
     }
 
-    /// φ''(t), the curvature that Hessian-vector products need; below ε·√(smallest
-    /// normal) it is 0.
+    /// φ''(t), the curvature that Hessian-vector products need, flushed below
+    /// ε·√(smallest normal) as slopes are.
     #[inline]
     pub fn curvature<T: Real>(self, t: T) -> T {
-        if t.is_nan() {
-            return t;
-        }
-        unmarked(self.marked_curvature(t))
-    }
-
-    /// (φ(t), φ'(t)) for the fast kernels: NaN where the module says they would be
-    /// flushed, a mark that reaches every result the tiny value could reach.
-    #[inline]
-    pub(crate) fn marked<T: Real>(self, t: T) -> (T, T) {
-        let (v, s) = self.raw(t);
-        if !self.smooth() {
-            return (v, s);
-        }
-        let zero_at_0 = matches!(self, Activation::Tanh | Activation::Silu | Activation::Gelu);
-        (
-            mark(v, T::min_positive_value(), zero_at_0 && t == T::zero()),
-            mark(s, slope_floor(), false),
-        )
-    }
-
-    /// φ''(t) for the fast kernels, marked as [`marked`](Self::marked) marks slopes.
-    #[inline]
-    pub(crate) fn marked_curvature<T: Real>(self, t: T) -> T {
         let c = self.raw_curvature(t);
-        if !self.smooth() {
-            return c;
+        if t.abs() <= T::one() {
+            return c; // σ''(t) ≈ −t/8 near 0: kept
         }
-        let zero_at_0 = matches!(self, Activation::Sigmoid | Activation::Tanh);
-        mark(c, slope_floor(), zero_at_0 && t == T::zero())
+        flush(c, slope_floor())
     }
 
-    /// Whether φ is smooth, its value and derivatives nonzero but tiny far out: all
-    /// but ReLU and the identity, whose slopes are exactly 0 or 1.
-    fn smooth(self) -> bool {
+    /// Whether φ is smooth, its value and derivatives nonzero but tiny far out (so
+    /// flushed): all but ReLU and the identity, whose slopes are exactly 0 or 1.
+    pub(crate) fn smooth(self) -> bool {
         !matches!(self, Activation::Relu | Activation::Identity)
+    }
+
+    /// A bound on |φ'|, |φ''| and |φ‴| over all t, and 1: how much a layer can grow a
+    /// perturbation of its input, of its slopes' input or of its curvatures' input
+    /// (max σ' = 1/4, max |tanh‴| = 2, max GELU' ≈ 1.13, max |φ''| ≤ 0.8 for all).
+    pub(crate) fn max_derivative(self) -> f64 {
+        match self {
+            Activation::Tanh => 2.0,
+            Activation::Silu | Activation::Gelu => 1.2,
+            _ => 1.0,
+        }
+    }
+
+    /// A |t| up to which nothing is flushed in `T`: the flushes happen in the tails,
+    /// where the value, slope or curvature falls like e^−|t| (|t|·e^−|t| for SiLU,
+    /// e^−2|t| for tanh, e^−t²/2 for GELU) below the floor δ; with L = −ln δ, each
+    /// radius is below where its form reaches δ (390 in f64 and 60 in f32 for σ').
+    pub(crate) fn flush_radius<T: Real>(self) -> f64 {
+        let l = -Activation::flush_floor::<T>().ln();
+        match self {
+            Activation::Relu | Activation::Identity => f64::INFINITY,
+            Activation::Sigmoid | Activation::Softplus => l - 1.0,
+            Activation::Tanh => 0.5 * l - 1.0,
+            Activation::Silu => l - l.ln() - 2.0,
+            Activation::Gelu => (2.0 * (l - 1.0)).sqrt() - 1.0,
+        }
+    }
+
+    /// The largest magnitude a flush sets to 0, in `T`: ε·√(smallest normal) (the
+    /// smallest normal number, the values' floor, is below it).
+    pub(crate) fn flush_floor<T: Real>() -> f64 {
+        slope_floor::<T>().as_f64()
     }
 
     /// (φ(t), φ'(t)) as the formulas give them: accurate wherever the result is a
@@ -318,20 +324,10 @@ fn slope_floor<T: Real>() -> T {
     T::epsilon() * T::min_positive_value().sqrt()
 }
 
-/// `x`, or the NaN mark where it is below `floor` and the exact value is not 0.
+/// `x`, or 0 where it is below `floor`.
 #[inline]
-fn mark<T: Real>(x: T, floor: T, exactly_zero: bool) -> T {
-    if x.abs() < floor && !exactly_zero {
-        T::nan()
-    } else {
-        x
-    }
-}
-
-/// A mark read as 0 (for a t that is not NaN).
-#[inline]
-fn unmarked<T: Real>(x: T) -> T {
-    if x.is_nan() {
+fn flush<T: Real>(x: T, floor: T) -> T {
+    if x.abs() < floor {
         T::zero()
     } else {
         x
@@ -383,32 +379,55 @@ mod tests {
     use super::*;
 
     #[test]
-    fn values_and_slopes_below_the_floors_are_marked_for_the_kernels_and_0_outside() {
-        let s = |t: f32| Activation::Sigmoid.marked(t);
+    fn values_and_slopes_below_the_floors_are_flushed_to_zero() {
+        let s = |t: f32| Activation::Sigmoid.value_and_slope(t);
         // f32: σ'(55) ≈ 1.3e-24 is kept, σ'(65) ≈ 5.9e-29 is below 6.5e-27.
         assert!(s(55.0).1 > 1e-24);
-        assert!(s(65.0).1.is_nan());
-        assert_eq!(Activation::Sigmoid.value_and_slope(65.0_f32).1, 0.0);
+        assert_eq!(s(65.0).1, 0.0);
         // σ itself keeps every normal value: σ(−80) ≈ 1.8e-35, σ(−90) would be subnormal.
         assert!(s(-80.0).0 >= f32::MIN_POSITIVE);
-        assert!(s(-90.0).0.is_nan());
-        let s = |t: f64| Activation::Sigmoid.marked(t);
-        // f64: σ'(380) ≈ 3e-165 kept, σ'(400) ≈ 1.9e-174 marked; σ at −700 / −720.
+        assert_eq!(s(-90.0).0, 0.0);
+        let s = |t: f64| Activation::Sigmoid.value_and_slope(t);
+        // f64: σ'(380) ≈ 3e-165 kept, σ'(400) ≈ 1.9e-174 flushed; σ at −700 / −720.
         assert!(s(-380.0).1 > 1e-166);
-        assert!(s(400.0).1.is_nan());
+        assert_eq!(s(400.0).1, 0.0);
         assert!(s(-700.0).0 >= f64::MIN_POSITIVE);
-        assert!(s(-720.0).0.is_nan());
-        // Exact zeros are not marks; ReLU and the identity are never marked.
+        assert_eq!(s(-720.0).0, 0.0);
+        assert!(Activation::flush_floor::<f64>() < 3.4e-170);
+        // NaN stays NaN, in ReLU too.
         for a in Activation::ALL {
-            let (v, d) = a.marked(0.0_f64);
-            assert!(!v.is_nan() && !d.is_nan() && !a.marked_curvature(0.0_f64).is_nan());
-            for t in [-1e300_f64, -800.0, 800.0, 1e300] {
-                let marked = a.marked(t).1.is_nan();
-                let both = matches!(a, Activation::Sigmoid | Activation::Tanh);
-                assert_eq!(marked, a.smooth() && (both || t < 0.0), "{a}({t})");
+            assert!(a.value_and_slope(f64::NAN).0.is_nan(), "{a}");
+        }
+    }
+
+    /// Nothing is flushed within the radius, and something is within 30% beyond it.
+    #[test]
+    fn nothing_is_flushed_within_the_radius() {
+        fn check<T: Real>() {
+            for a in Activation::ALL.into_iter().filter(|a| a.smooth()) {
+                let r = a.flush_radius::<T>();
+                let flushed = |t: f64| {
+                    let t = T::from_f64(t);
+                    let (v, s) = a.value_and_slope(t);
+                    let (rv, rs) = a.raw(t);
+                    (v != rv || s != rs || a.curvature(t) != a.raw_curvature(t))
+                        && !(rv.is_nan() || rs.is_nan())
+                };
+                let steps = 4000;
+                for i in 0..=steps {
+                    let t = r * i as f64 / steps as f64;
+                    assert!(!flushed(t) && !flushed(-t), "{a} at ±{t} ({})", T::NAME);
+                }
+                let beyond = (0..=300).map(|i| r * (1.0 + i as f64 / 1000.0));
+                assert!(
+                    beyond.into_iter().any(|t| flushed(t) || flushed(-t)),
+                    "{a} ({})",
+                    T::NAME
+                );
             }
         }
-        assert!(Activation::Tanh.marked(1e-320_f64).0.is_nan());
+        check::<f64>();
+        check::<f32>();
     }
 
     #[test]

@@ -88,7 +88,7 @@ pub(crate) fn values_and_grads<'a, T: Real>(
                 Zip::from(y.rows_mut()).and(s.rows_mut()),
                 |mut y: ArrayViewMut1<T>, mut s: ArrayViewMut1<T>| {
                     for (i, (y, s)) in y.iter_mut().zip(s.iter_mut()).enumerate() {
-                        let (h, ds) = act.marked(pre(i, *y));
+                        let (h, ds) = act.value_and_slope(pre(i, *y));
                         *y = h;
                         *s = ds;
                     }
@@ -104,7 +104,7 @@ pub(crate) fn values_and_grads<'a, T: Real>(
                 Zip::from(y.axis_iter_mut(Axis(0))).and(&mut f),
                 |row: ArrayViewMut1<T>, f: &mut T| {
                     for (i, y) in row.into_iter().enumerate() {
-                        let (h, ds) = act.marked(pre(i, *y));
+                        let (h, ds) = act.value_and_slope(pre(i, *y));
                         *f = *f + h;
                         *y = ds;
                     }

@@ -142,7 +142,7 @@ pub(crate) fn tangent_layer<T: Real>(
 /// The next layer's input from Q = [y | Ẏ]: [φ(y) | φ'(y) ∘ Ẏ].
 pub(crate) fn next_input<T: Real>(act: Activation, q: ArrayView2<T>, mut next: ArrayViewMut2<T>) {
     for (row, mut out) in q.axis_iter(Axis(0)).zip(next.axis_iter_mut(Axis(0))) {
-        let (a, s) = act.marked(row[0]);
+        let (a, s) = act.value_and_slope(row[0]);
         out[0] = a;
         out.iter_mut()
             .zip(row)
@@ -195,7 +195,7 @@ pub(crate) fn jvp<'a, T: Real>(
     let last = &net.layers()[depth - 1];
     let d_out = last.weights.nrows();
     for (i, row) in q[..2 * d_out].chunks(2).enumerate() {
-        let (a, s) = last.activation.marked(row[0]);
+        let (a, s) = last.activation.value_and_slope(row[0]);
         out[i] = a;
         jv[i] = s * row[1];
     }

@@ -6,18 +6,27 @@
 //! ([`Activation::bound`](crate::Activation)). Within f64's range (with a margin of 2⁸
 //! for rounding) the pre-activations are right, and an overflow anywhere later — a
 //! product of the Jacobian chain, a sum of the output — can only leave a non-finite
-//! result: IEEE ±inf and NaN never turn finite through sums and products. The same
-//! holds for the marks the fast kernels put where an activation's value, slope or
-//! curvature is too small for them (`activation.rs`): NaN, which reaches exactly the
-//! results the tiny value reaches. So a call runs fast where the bound holds, keeps the
-//! parts of its result that must be finite and are, and redoes the rest in wide range,
-//! where nothing is flushed; where the bound fails, it runs wide. Ordinary inputs
-//! never take the wide path.
+//! result: IEEE ±inf and NaN never turn finite through sums and products.
+//!
+//! The kernels also flush values, slopes and curvatures below ε·√(smallest normal) in
+//! the activations' tails (`activation.rs`), which the same bound rules out where every
+//! |y_k| stays within its activation's flush radius. Otherwise: each flushed number is off by at most that floor δ, and a result
+//! moves by at most δ times its sensitivity to it. Per layer the flushed numbers form
+//! a diagonal perturbation of ∞-norm ≤ δ, which the chain carries with operator norms:
+//! a result of order p (1: values and first derivatives; 2: Hessians and HVPs) moves by
+//! at most B = δ·3L·d_L·(G·X)^p, G = Π_k max(1, ‖W_k‖_∞, ‖W_k‖_1)·max(1, |φ_k'|, |φ_k''|,
+//! |φ_k'''|), X = max(1, |x|, |v|, |u|, every |a_k|). An entry of magnitude ≥ 4B/ε has
+//! lost at most a quarter of an ulp to the flushes; a smaller one is redone.
+//!
+//! So a call runs fast where the forward bound holds, keeps the entries of its result
+//! that are finite and large enough, and redoes the rest in wide range, where nothing
+//! is flushed or overflows; where the bound fails, it runs wide. Ordinary inputs never
+//! take the wide path.
 //!
 //! [`wide`]: crate::wide
 
 use crate::wide::Primal;
-use crate::{Error, Layer, Par, Real, Result};
+use crate::{Activation, Error, Layer, Par, Real, Result};
 use ndarray::ArrayView1;
 
 /// How large a bound on every partial sum may be for a product in `T` to run as plain
@@ -27,54 +36,129 @@ pub(crate) fn overflow_limit<T: Real>() -> f64 {
     T::max_value().as_f64() / 256.0
 }
 
-/// Whether the fast forward pass cannot overflow at x (see the module).
-pub(crate) fn forward_is_bounded<T: Real>(layers: &[Layer<T>], x: ArrayView1<T>) -> bool {
+/// What the forward bound says of a call at x: the largest |a_k| (k = 0 … L, a_0 = x)
+/// it allows, and whether some |y_k| may reach the flushes (beyond its activation's
+/// [`flush_radius`](Activation::flush_radius)); `None` where the fast forward pass
+/// could overflow (see the module).
+fn forward_bound<T: Real>(layers: &[Layer<T>], x: ArrayView1<T>) -> Option<(f64, bool)> {
     let limit = overflow_limit::<T>();
     let mut a = x.iter().fold(0.0_f64, |m, v| m.max(v.as_f64().abs()));
+    let (mut largest, mut flushes) = (a, false);
     for layer in layers {
         let y = layer.norm * a + layer.bias_max;
         // NaN (an infinite norm times a zero input) is unbounded too.
         if y.is_nan() || y > limit {
-            return false;
+            return None;
         }
+        flushes |= y > layer.activation.flush_radius::<T>();
         a = layer.activation.bound(y);
+        largest = largest.max(a);
     }
-    true
+    Some((largest, flushes))
+}
+
+/// What a call's entries are made of, for the flushes' bound.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Terms {
+    /// How many chains of the network an entry multiplies: 1 for values and first
+    /// derivatives, 2 for Hessians and HVPs.
+    pub(crate) order: i32,
+    /// The largest |entry| of the call's other inputs (v or u; 0 without).
+    pub(crate) inputs: f64,
+}
+
+impl Terms {
+    /// A value or first derivative at x alone.
+    pub(crate) const FIRST: Terms = Terms {
+        order: 1,
+        inputs: 0.0,
+    };
+
+    /// Hessian entries: second order along unit vectors.
+    pub(crate) const SECOND: Terms = Terms {
+        order: 2,
+        inputs: 1.0,
+    };
+
+    /// A call of `order` along a vector `v` (v or u).
+    pub(crate) fn along<T: Real>(order: i32, v: ArrayView1<T>) -> Terms {
+        let inputs = v.iter().fold(0.0_f64, |m, e| m.max(e.as_f64().abs()));
+        Terms { order, inputs }
+    }
+}
+
+/// Which entries of a fast result to keep: finite, and at least `floor` in magnitude
+/// (0 where no layer flushes).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Trust {
+    floor: f64,
+}
+
+impl Trust {
+    /// For `terms` on `layers`, whose forward bound allows |a_k| ≤ `a_max`.
+    fn new<T: Real>(layers: &[Layer<T>], a_max: f64, terms: Terms) -> Trust {
+        let g = layers.iter().fold(1.0_f64, |g, l| {
+            g * l.norm.max(l.norm_1).max(1.0) * l.activation.max_derivative()
+        });
+        let x = a_max.max(terms.inputs).max(1.0);
+        let sources = 3.0 * layers.len() as f64 * layers[layers.len() - 1].weights.nrows() as f64;
+        let moved = Activation::flush_floor::<T>() * sources * (g * x).powi(terms.order);
+        Trust {
+            floor: 4.0 * moved / T::epsilon().as_f64(),
+        }
+    }
+
+    /// Nothing is kept: the wide path computes every entry.
+    const NONE: Trust = Trust {
+        floor: f64::INFINITY,
+    };
+
+    /// Whether `v` is kept.
+    pub(crate) fn entry<T: Real>(self, v: T) -> bool {
+        v.is_finite() && v.abs().as_f64() >= self.floor
+    }
+
+    /// Whether every entry is kept.
+    pub(crate) fn all<'a, T: Real + 'a>(self, a: impl IntoIterator<Item = &'a T>) -> bool {
+        a.into_iter().all(|&v| self.entry(v))
+    }
 }
 
 /// Runs one call at x into `out`: `fast` where the forward bound holds; then, unless
-/// `trusted` accepts the fast result, `wide` — given the fast result where there is one
-/// (`None` where the bound failed and `fast` did not run, leaving `out` unwritten), so
-/// that it redoes only what must be finite and is not.
+/// `trusted` accepts the fast result (see [`Trust`]), `wide` — given the fast result
+/// where there is one (`None` where the bound failed and `fast` did not run, leaving
+/// `out` unwritten, and then a [`Trust`] that keeps nothing), so that it redoes only
+/// what is not kept.
 pub(crate) fn guarded<T: Real, O: ?Sized, R>(
     layers: &[Layer<T>],
     par: Par,
     x: ArrayView1<T>,
+    terms: Terms,
     out: &mut O,
     fast: impl FnOnce(&mut O) -> Result<R>,
-    trusted: impl FnOnce(&R, &O) -> bool,
-    wide: impl FnOnce(Option<R>, &mut O, &Primal<T>) -> R,
+    trusted: impl FnOnce(&R, &O, Trust) -> bool,
+    wide: impl FnOnce(Option<R>, &mut O, &Primal<T>, Trust) -> R,
 ) -> Result<R> {
-    let ran = if forward_is_bounded(layers, x) {
-        let r = fast(out)?;
-        if trusted(&r, out) {
-            return Ok(r);
+    let (ran, trust) = match forward_bound(layers, x) {
+        Some((a_max, flushes)) => {
+            let trust = match flushes {
+                true => Trust::new(layers, a_max, terms),
+                false => Trust { floor: 0.0 },
+            };
+            let r = fast(out)?;
+            if trusted(&r, out, trust) {
+                return Ok(r);
+            }
+            (Some(r), trust)
         }
-        Some(r)
-    } else {
-        None
+        None => (None, Trust::NONE),
     };
     let primal = Primal::new(layers, par, x);
-    let r = wide(ran, out, &primal);
+    let r = wide(ran, out, &primal, trust);
     if primal.failed() {
         return Err(Error::Internal {
             what: "the wide-range path produced NaN from finite inputs".into(),
         });
     }
     Ok(r)
-}
-
-/// Whether every entry is finite.
-pub(crate) fn all_finite<'a, T: Real + 'a>(a: impl IntoIterator<Item = &'a T>) -> bool {
-    a.into_iter().all(|v| v.is_finite())
 }

@@ -9,7 +9,7 @@
 //! after them.
 
 use crate::chain::{jacobian, Calibration, Mode, Plan};
-use crate::guard::{all_finite, guarded};
+use crate::guard::{guarded, Terms};
 use crate::memory::{bytes_of, ensure_fits, try_vec};
 use crate::random::standard_normal;
 use crate::scratch::{padded, Scratch, Stack};
@@ -42,6 +42,9 @@ pub struct Layer<T> {
     pub(crate) norm: f64,
     /// max_i |b_i| (0 without a bias). Set by the network.
     pub(crate) bias_max: f64,
+    /// ‖W‖_1 = max_j Σ_i |W_ij| in f64: with ‖W‖_∞, how much Wᵀ and W can grow a vector
+    /// (the flushes' bound in `guard.rs`). Set by the network.
+    pub(crate) norm_1: f64,
     /// The smallest nonzero |W_ij| (+inf if none): where it times the smallest nonzero
     /// |a_j| is a normal number, no product W_ij·a_j underflows. Set by the network.
     pub(crate) weight_min: f64,
@@ -56,6 +59,7 @@ impl<T: Real> Layer<T> {
             activation,
             norm: f64::NAN,
             bias_max: 0.0,
+            norm_1: f64::NAN,
             weight_min: f64::NAN,
         }
     }
@@ -354,6 +358,9 @@ impl<T: Real> Mlp<T> {
                 let norm = l.weights.rows().into_iter().fold(0.0_f64, |m, r| {
                     m.max(r.iter().map(|v| v.as_f64().abs()).sum::<f64>())
                 });
+                let norm_1 = l.weights.columns().into_iter().fold(0.0_f64, |m, c| {
+                    m.max(c.iter().map(|v| v.as_f64().abs()).sum::<f64>())
+                });
                 let weight_min = l
                     .weights
                     .iter()
@@ -371,6 +378,7 @@ impl<T: Real> Mlp<T> {
                     activation: l.activation,
                     norm,
                     bias_max,
+                    norm_1,
                     weight_min,
                 }
             })
@@ -644,16 +652,15 @@ impl<T: Real> Mlp<T> {
                 &self.layers,
                 par,
                 x,
+                Terms::FIRST,
                 &mut out,
                 |out| {
                     primal::output(self, par, xs, &mut sweep, buf);
                     out.assign(&ArrayView1::from(&*buf));
                     Ok(())
                 },
-                // Each entry is bounded where the forward bound holds; a marked value
-                // (activation.rs) leaves NaN.
-                |_, out| all_finite(out.iter()),
-                |_, out, wide| out.assign(&wide.output()),
+                |_, out, trust| trust.all(out.iter()),
+                |_, out, wide, _| out.assign(&wide.output()),
             )
         })
     }
@@ -673,10 +680,11 @@ impl<T: Real> Mlp<T> {
                 &self.layers,
                 par,
                 x,
+                Terms::FIRST,
                 &mut (),
                 |_| Ok(primal::value(self, par, xs, &mut sweep, &mut fused)),
-                |f, _| f.is_finite(),
-                |_, _, wide| wide.value(),
+                |&f, _, trust| trust.entry(f),
+                |_, _, wide, _| wide.value(),
             )
         })
     }
@@ -719,6 +727,7 @@ impl<T: Real> Mlp<T> {
                 &self.layers,
                 par,
                 x,
+                Terms::FIRST,
                 &mut out,
                 |g| match mode {
                     Mode::Forward => forward::value_and_grad(
@@ -733,8 +742,8 @@ impl<T: Real> Mlp<T> {
                         Ok(reverse::value_and_grad(self, par, xs, g.view_mut(), stack))
                     }
                 },
-                |f, g| f.is_finite() && all_finite(g.iter()),
-                |_, g, wide| {
+                |&f, g, trust| trust.entry(f) && trust.all(g.iter()),
+                |_, g, wide, _| {
                     g.assign(&wide.grad());
                     wide.value()
                 },
@@ -777,14 +786,15 @@ impl<T: Real> Mlp<T> {
                 &self.layers,
                 par,
                 x,
+                Terms::along(1, v),
                 &mut (out, jv),
                 |(out, jv)| {
                     forward::jvp(self, par, x, v, buf, jv.view_mut(), stack);
                     out.assign(&ArrayView1::from(&*buf));
                     Ok(())
                 },
-                |_, (out, jv)| all_finite(out.iter()) && all_finite(jv.iter()),
-                |_, (out, jv), wide| {
+                |_, (out, jv), trust| trust.all(out.iter()) && trust.all(jv.iter()),
+                |_, (out, jv), wide, _| {
                     out.assign(&wide.output());
                     jv.assign(&wide.jvp(v));
                 },
@@ -823,14 +833,15 @@ impl<T: Real> Mlp<T> {
                 &self.layers,
                 par,
                 x,
+                Terms::along(1, u),
                 &mut (out, &mut own),
                 |(out, uj)| {
                     reverse::vjp(self, par, xs, u, buf, uj.view_mut(), stack);
                     out.assign(&ArrayView1::from(&*buf));
                     Ok(())
                 },
-                |_, (out, uj)| all_finite(out.iter()) && all_finite(uj.iter()),
-                |_, (out, uj), wide| {
+                |_, (out, uj), trust| trust.all(out.iter()) && trust.all(uj.iter()),
+                |_, (out, uj), wide, _| {
                     out.assign(&wide.output());
                     uj.assign(&wide.vjp(u));
                 },
@@ -867,6 +878,7 @@ impl<T: Real> Mlp<T> {
                 &self.layers,
                 par,
                 x,
+                Terms::along(2, v),
                 &mut (grad, hv),
                 |(grad, hv)| {
                     let hv = hv.view_mut().insert_axis(ndarray::Axis(1));
@@ -874,8 +886,8 @@ impl<T: Real> Mlp<T> {
                     hessian::hvps(self, par, x, v, grad.view_mut(), hv, stack);
                     Ok(())
                 },
-                |_, (g, hv)| all_finite(g.iter()) && all_finite(hv.iter()),
-                |_, (grad, hv), wide| {
+                |_, (g, hv), trust| trust.all(g.iter()) && trust.all(hv.iter()),
+                |_, (grad, hv), wide, _| {
                     grad.assign(&wide.grad());
                     hv.assign(&wide.hvp(v));
                 },
@@ -918,17 +930,17 @@ impl<T: Real> Mlp<T> {
                 &self.layers,
                 par,
                 x,
+                Terms::FIRST,
                 &mut jac,
                 |j| jacobian::jacobian(self, par, xs, plan, budget, j.view_mut(), stack),
-                |_, j| all_finite(j.iter()),
-                |ran, j, wide| {
+                |_, j, trust| trust.all(j.iter()),
+                |ran, j, wide, trust| {
                     if ran.is_none() {
                         j.fill(T::nan());
                     }
-                    // Entries that overflowed or met a mark (all of them where the fast
-                    // pass did not run): their rows by wide VJPs or their columns by wide JVPs,
+                    // Entries not kept (all of them where the fast pass did not run): their rows by wide VJPs or their columns by wide JVPs,
                     // whichever are fewer.
-                    let bad = |a: ArrayView1<T>| !all_finite(a.iter());
+                    let bad = |a: ArrayView1<T>| !trust.all(a.iter());
                     let rows: Vec<usize> = (0..d_out).filter(|&i| bad(j.row(i))).collect();
                     let cols: Vec<usize> = (0..d0).filter(|&c| bad(j.column(c))).collect();
                     if rows.len() <= cols.len() {
@@ -971,16 +983,17 @@ impl<T: Real> Mlp<T> {
                 &self.layers,
                 par,
                 x,
+                Terms::SECOND,
                 &mut h,
                 |h| hessian::hessian(self, par, x, budget, h.view_mut(), stack),
-                |_, h| all_finite(h.iter()),
-                |ran, h, wide| {
+                |_, h, trust| trust.all(h.iter()),
+                |ran, h, wide, trust| {
                     if ran.is_none() {
                         h.fill(T::nan());
                     }
-                    // Columns that overflowed (all of them on the wide path).
+                    // Columns not kept (all of them on the wide path).
                     for c in 0..d0 {
-                        if !all_finite(h.column(c).iter()) {
+                        if !trust.all(h.column(c).iter()) {
                             h.column_mut(c).assign(&wide.hvp(unit(d0, c).view()));
                         }
                     }
@@ -1034,12 +1047,18 @@ impl<T: Real> Mlp<T> {
                 &self.layers,
                 par,
                 x,
+                Terms::FIRST,
                 grads,
                 |g| Ok(reverse::value_and_weight_grads(self, par, xs, g, stack)),
                 // With finite adjoints each entry is one product, rounded as IEEE
-                // rounds it (±inf only beyond the type's range).
-                |&(f, adjoints_finite), _| f.is_finite() && adjoints_finite,
-                |_, grads, wide| {
+                // rounds it (±inf only beyond the type's range); kept if large enough.
+                |&(f, adjoints_finite), grads, trust| {
+                    let kept = |g: &LayerGrad<T>| {
+                        trust.all(g.weights.iter()) && g.bias.iter().all(|b| trust.all(b.iter()))
+                    };
+                    trust.entry(f) && adjoints_finite && grads.iter().all(kept)
+                },
+                |_, grads, wide, _| {
                     for (g, (dw, db)) in grads.iter_mut().zip(wide.weight_grads()) {
                         g.weights.assign(&dw);
                         if let Some(b) = &mut g.bias {
@@ -1106,10 +1125,11 @@ impl<T: Real> Mlp<T> {
                     &self.layers,
                     par,
                     x,
+                    Terms::FIRST,
                     &mut (&mut f[j], g.column_mut(j)),
                     |_| Ok(()),
-                    |_, (f, g)| f.is_finite() && all_finite(g.iter()),
-                    |_, (f, g), wide| {
+                    |_, (f, g), trust| trust.entry(**f) && trust.all(g.iter()),
+                    |_, (f, g), wide, _| {
                         **f = wide.value();
                         g.assign(&wide.grad());
                     },

@@ -98,7 +98,7 @@ pub(crate) fn layer_into<T: Real>(
     // h holds W·input; overwrite it with φ(y), and s with φ'(y).
     for i in 0..h.len() {
         let y = bias.map_or(h[i], |b| h[i] + b[i]);
-        let (v, ds) = act.marked(y);
+        let (v, ds) = act.value_and_slope(y);
         h[i] = v;
         s[i] = ds;
     }

@@ -108,7 +108,7 @@ fn last_layer_with<T: Real, K: Kernel>(
             };
             let mut ds = [T::zero(); 4];
             for q in 0..4 {
-                let (v, d) = act.marked(pre(i + q, y[q]));
+                let (v, d) = act.value_and_slope(pre(i + q, y[q]));
                 f = f + v;
                 s_out[i + q] = d;
                 ds[q] = d;
@@ -121,7 +121,7 @@ fn last_layer_with<T: Real, K: Kernel>(
             k.axpy4(ds, prev, z);
         }
         for (i, s) in s_out.iter_mut().enumerate().skip(quads) {
-            let (v, d) = act.marked(pre(i, k.dot(row(i), h)));
+            let (v, d) = act.value_and_slope(pre(i, k.dot(row(i), h)));
             f = f + v;
             *s = d;
             if accumulate {
