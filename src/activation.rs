@@ -153,7 +153,7 @@ impl Activation {
                 if t > T::zero() {
                     (t, one)
                 } else if t.is_nan() {
-                    (t, t) // a mark from an earlier layer goes on
+                    (t, t) // a NaN goes on, like every other activation's
                 } else {
                     (T::zero(), T::zero())
                 }
