@@ -110,3 +110,24 @@ fn matrix_vector_calls_allocate_nothing_given_their_scratch() {
     });
     assert_eq!(n, 1, "the plain gradient allocates its result only");
 }
+
+/// The seeded networks (standard-normal weights, f32) have forward bounds far beyond
+/// σ's flush radius (~59 in f32), so their results are checked against the flushes'
+/// bound: their entries are large enough to keep, and the wide path (which allocates)
+/// never runs for them.
+#[test]
+fn seeded_f32_networks_stay_on_the_fast_path() {
+    let net = Mlp::<f32>::from_seed(&[300, 280, 260], Activation::Sigmoid, 3)
+        .unwrap()
+        .with_par(Par::Seq);
+    let x = random::standard_normal_vector::<f32>(300, 4).unwrap();
+    let mut s = Scratch::with_len(net.scratch_len(Call::Grad(Mode::Reverse)).unwrap()).unwrap();
+    let mut g = Array1::zeros(300);
+    let n = allocations(|| {
+        for _ in 0..3 {
+            net.value_and_grad_into(x.view(), Mode::Reverse, g.view_mut(), Par::Seq, &mut s)
+                .unwrap();
+        }
+    });
+    assert_eq!(n, 0, "allocations in 3 gradients");
+}
