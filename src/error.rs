@@ -75,6 +75,17 @@ pub enum Error {
         /// The names known, comma-separated.
         expected: String,
     },
+    /// A parameter outside the range its call accepts (a count of eigenvalues, a
+    /// tolerance, a damping).
+    #[error("{what} must be in {range}, got {got}")]
+    OutOfRange {
+        /// The parameter.
+        what: String,
+        /// Its value.
+        got: String,
+        /// What it may be.
+        range: String,
+    },
     /// A bug of this crate, caught before it could return a wrong result.
     #[error("internal error: {what} (a bug: please report it with the inputs)")]
     Internal {

@@ -1,0 +1,346 @@
+//! Curvature without forming ∇²f or J: extreme eigenvalues of the Hessian by Lanczos
+//! over HVPs, its trace by Hutchinson's estimator, its spectral density by stochastic
+//! Lanczos quadrature, and the top singular values of F's Jacobian by Golub–Kahan
+//! bidiagonalisation over JVPs and VJPs. Each costs a few dozen products of the kind
+//! fwdrev computes in O(one gradient), so they reach any d0.
+//!
+//! - Lanczos: Qᵀ·∇²f·Q = T tridiagonal on the Krylov space of a start vector; T's extreme
+//!   eigenvalues converge to ∇²f's first, and a Ritz pair (θ, y) has residual
+//!   ‖∇²f·y − θ·y‖ = β_m·|s_m|, which stops it (`tol` relative to the largest |θ|).
+//! - Hutchinson: tr H = E[zᵀ·H·z] for z with independent ±1 entries; the mean over
+//!   probes, with its standard error s/√probes.
+//! - Stochastic Lanczos quadrature: for a unit probe z, zᵀ·g(H)·z ≈ Σ_i τ_i²·g(θ_i) over
+//!   the m-step Lanczos T = S·Θ·Sᵀ, τ_i = S_1i (Gauss quadrature, exact for polynomials
+//!   of degree < 2m); averaged over probes, the nodes θ and weights τ²/probes are a
+//!   discrete density of H's spectrum (weights sum to 1).
+//! - Golub–Kahan: J·V = U·B with B upper bidiagonal (α, β); B's singular values converge
+//!   to J's largest first, from the eigenvalues of BᵀB (tridiagonal), with residual
+//!   β_m·α_m·|s_m|/σ.
+
+mod bidiagonal;
+mod lanczos;
+mod tridiagonal;
+
+use crate::{Error, Mlp, Real, Result};
+use lanczos::{dot, Lanczos};
+use ndarray::{Array1, ArrayView1};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// What to find and when to stop, for [`Mlp::hessian_extremes`] and
+/// [`Mlp::jacobian_singular_values`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Extremes {
+    /// How many of the largest eigenvalues (or singular values).
+    pub top: usize,
+    /// How many of the smallest eigenvalues (Hessian only).
+    pub bottom: usize,
+    /// The most products to spend (each one HVP, or one JVP and one VJP); also capped at
+    /// the dimension, where the answer is exact.
+    pub max_steps: usize,
+    /// Converged when every wanted residual ≤ `tol` × the largest |Ritz value|.
+    pub tol: f64,
+    /// Seed of the start vector (uniform on the sphere, from ChaCha8).
+    pub seed: u64,
+    /// Whether to return the (unit) vectors too.
+    pub vectors: bool,
+}
+
+impl Default for Extremes {
+    /// The top eigenvalue, within 300 products, to 1e-8, seed 0, no vectors.
+    fn default() -> Self {
+        Extremes {
+            top: 1,
+            bottom: 0,
+            max_steps: 300,
+            tol: 1e-8,
+            seed: 0,
+            vectors: false,
+        }
+    }
+}
+
+/// Extreme eigenvalues of ∇²f(x) ([`Mlp::hessian_extremes`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Eigen {
+    /// The largest, descending.
+    pub top: Vec<f64>,
+    /// The smallest, ascending.
+    pub bottom: Vec<f64>,
+    /// Their unit eigenvectors, in the same order, if asked for.
+    pub top_vectors: Vec<Array1<f64>>,
+    /// See `top_vectors`.
+    pub bottom_vectors: Vec<Array1<f64>>,
+    /// ‖∇²f·y − θ·y‖ of each value in `top`, then of each in `bottom`.
+    pub residuals: Vec<f64>,
+    /// Whether every residual met the tolerance (or the space was exhausted).
+    pub converged: bool,
+    /// Hessian-vector products used.
+    pub products: usize,
+}
+
+/// Hutchinson's estimate of tr ∇²f(x) ([`Mlp::hessian_trace`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Trace {
+    /// The mean of zᵀ·∇²f·z over the probes.
+    pub estimate: f64,
+    /// Its standard error: the probes' sample standard deviation over √probes.
+    pub stderr: f64,
+    /// Hessian-vector products used (one per probe).
+    pub products: usize,
+}
+
+/// A discrete spectral density of ∇²f(x) ([`Mlp::hessian_density`]): nodes with
+/// weights summing to 1, ascending by node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Density {
+    /// Ritz values of all probes.
+    pub nodes: Vec<f64>,
+    /// Their quadrature weights τ²/probes.
+    pub weights: Vec<f64>,
+    /// Hessian-vector products used.
+    pub products: usize,
+}
+
+/// The largest singular values of J(x) ([`Mlp::jacobian_singular_values`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Singular {
+    /// Descending.
+    pub values: Vec<f64>,
+    /// Unit left singular vectors (d_L entries), if asked for.
+    pub left: Vec<Array1<f64>>,
+    /// Unit right singular vectors (d0 entries), if asked for.
+    pub right: Vec<Array1<f64>>,
+    /// ‖Jᵀ·u − σ·v‖ of each.
+    pub residuals: Vec<f64>,
+    /// Whether every residual met the tolerance (or the space was exhausted).
+    pub converged: bool,
+    /// Products used: each step is one JVP and one VJP.
+    pub products: usize,
+}
+
+/// A vector of ±1 entries from ChaCha8 seeded with `seed`.
+fn rademacher(n: usize, seed: u64) -> Vec<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 })
+        .collect()
+}
+
+/// A start vector uniform on the sphere (normal draws; the norm is taken later).
+fn start(n: usize, seed: u64) -> Vec<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| rng.sample::<f64, _>(rand_distr::StandardNormal))
+        .collect()
+}
+
+fn out_of_range(what: &str, got: impl std::fmt::Display, range: &str) -> Error {
+    Error::OutOfRange {
+        what: what.into(),
+        got: got.to_string(),
+        range: range.into(),
+    }
+}
+
+/// The calls.
+impl<T: Real> Mlp<T> {
+    /// ∇²f(x)·v in f64, for the Krylov methods (which keep their vectors in f64).
+    fn hvp_f64(&self, x: ArrayView1<T>, v: &[f64], out: &mut [f64]) -> Result<()> {
+        let v: Array1<T> = v.iter().map(|&v| T::from_f64(v)).collect();
+        let (_, hv) = self.hvp(x, v.view())?;
+        out.iter_mut().zip(&hv).for_each(|(o, h)| *o = h.as_f64());
+        Ok(())
+    }
+
+    /// The `top` largest and `bottom` smallest eigenvalues of ∇²f(x) (and their vectors
+    /// on request), by Lanczos with full reorthogonalisation over HVPs, never forming
+    /// ∇²f. Stops when every wanted residual is within `tol` of the largest |Ritz
+    /// value|, the Krylov space is exhausted (then exact), or `max_steps` products are
+    /// spent — then `converged` is false and the values are the best so far.
+    pub fn hessian_extremes(&self, x: ArrayView1<T>, opts: &Extremes) -> Result<Eigen> {
+        let d0 = self.width(0);
+        let wanted = opts.top + opts.bottom;
+        if wanted == 0 || wanted > d0 {
+            return Err(out_of_range(
+                "top + bottom",
+                wanted,
+                &format!("1 ..= d0 = {d0}"),
+            ));
+        }
+        if !(opts.tol > 0.0 && opts.tol < 1.0) {
+            return Err(out_of_range("tol", opts.tol, "(0, 1)"));
+        }
+        let steps = opts.max_steps.min(d0);
+        if steps < wanted {
+            return Err(out_of_range(
+                "max_steps",
+                opts.max_steps,
+                &format!("{wanted} .."),
+            ));
+        }
+        let mut apply = |v: &[f64], out: &mut [f64]| self.hvp_f64(x, v, out);
+        let mut krylov = Lanczos::new(&start(d0, opts.seed));
+        let (ritz, converged) = loop {
+            krylov.step(&mut apply)?;
+            let m = krylov.steps();
+            if m < wanted && !krylov.exhausted() {
+                continue;
+            }
+            let ritz = krylov.ritz()?;
+            let scale = ritz.values.iter().fold(0.0_f64, |s, v| s.max(v.abs()));
+            let picked = picks(m, opts.top, opts.bottom);
+            let done = krylov.exhausted()
+                || m == d0
+                || picked
+                    .iter()
+                    .all(|&j| ritz.residuals[j] <= opts.tol * scale);
+            if done || m == steps {
+                break (ritz, done);
+            }
+        };
+        let m = krylov.steps();
+        let (top, bottom): (Vec<usize>, Vec<usize>) = {
+            let top = (0..opts.top.min(m)).map(|i| m - 1 - i).collect();
+            let bottom = (0..opts.bottom.min(m)).collect();
+            (top, bottom)
+        };
+        let vectors = |idx: &[usize]| -> Vec<Array1<f64>> {
+            match opts.vectors {
+                true => idx
+                    .iter()
+                    .map(|&j| Array1::from(krylov.ritz_vector(&ritz, j)))
+                    .collect(),
+                false => Vec::new(),
+            }
+        };
+        Ok(Eigen {
+            top: top.iter().map(|&j| ritz.values[j]).collect(),
+            bottom: bottom.iter().map(|&j| ritz.values[j]).collect(),
+            top_vectors: vectors(&top),
+            bottom_vectors: vectors(&bottom),
+            residuals: top
+                .iter()
+                .chain(&bottom)
+                .map(|&j| ritz.residuals[j])
+                .collect(),
+            converged,
+            products: m,
+        })
+    }
+
+    /// Hutchinson's estimate of tr ∇²f(x) from `probes` (≥ 2) Rademacher vectors, probe
+    /// i seeded with `seed + i`.
+    pub fn hessian_trace(&self, x: ArrayView1<T>, probes: usize, seed: u64) -> Result<Trace> {
+        if probes < 2 {
+            return Err(out_of_range("probes", probes, "2 .."));
+        }
+        let d0 = self.width(0);
+        let mut hz = vec![0.0; d0];
+        let samples = (0..probes)
+            .map(|i| {
+                let z = rademacher(d0, seed.wrapping_add(i as u64));
+                self.hvp_f64(x, &z, &mut hz)?;
+                Ok(dot(&z, &hz))
+            })
+            .collect::<Result<Vec<f64>>>()?;
+        let n = probes as f64;
+        let mean = samples.iter().sum::<f64>() / n;
+        let var = samples.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        Ok(Trace {
+            estimate: mean,
+            stderr: (var / n).sqrt(),
+            products: probes,
+        })
+    }
+
+    /// The spectral density of ∇²f(x) by stochastic Lanczos quadrature: `probes`
+    /// Rademacher starts (seeded `seed + i`), `steps` Lanczos steps each (fewer where
+    /// the Krylov space is exhausted).
+    pub fn hessian_density(
+        &self,
+        x: ArrayView1<T>,
+        probes: usize,
+        steps: usize,
+        seed: u64,
+    ) -> Result<Density> {
+        if probes == 0 {
+            return Err(out_of_range("probes", probes, "1 .."));
+        }
+        if steps == 0 {
+            return Err(out_of_range("steps", steps, "1 .."));
+        }
+        let d0 = self.width(0);
+        let mut apply = |v: &[f64], out: &mut [f64]| self.hvp_f64(x, v, out);
+        let (mut pairs, mut products) = (Vec::new(), 0);
+        for i in 0..probes {
+            let mut krylov = Lanczos::new(&rademacher(d0, seed.wrapping_add(i as u64)));
+            while krylov.steps() < steps.min(d0) && !krylov.exhausted() {
+                krylov.step(&mut apply)?;
+            }
+            products += krylov.steps();
+            let ritz = krylov.ritz()?;
+            let m = krylov.steps();
+            pairs.extend((0..m).map(|j| (ritz.values[j], ritz.vectors[j].powi(2) / probes as f64)));
+        }
+        pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        Ok(Density {
+            nodes: pairs.iter().map(|p| p.0).collect(),
+            weights: pairs.iter().map(|p| p.1).collect(),
+            products,
+        })
+    }
+
+    /// The `top` largest singular values of J(x) (and their vectors on request), by
+    /// Golub–Kahan bidiagonalisation with full reorthogonalisation over JVPs and VJPs,
+    /// never forming J; stopping as [`hessian_extremes`](Self::hessian_extremes) does.
+    /// `bottom` must be 0.
+    pub fn jacobian_singular_values(&self, x: ArrayView1<T>, opts: &Extremes) -> Result<Singular> {
+        let (d0, dl) = (self.width(0), self.width(self.depth()));
+        let rank = d0.min(dl);
+        if opts.bottom != 0 {
+            return Err(out_of_range(
+                "bottom",
+                opts.bottom,
+                "0 (only the top singular values)",
+            ));
+        }
+        if opts.top == 0 || opts.top > rank {
+            return Err(out_of_range(
+                "top",
+                opts.top,
+                &format!("1 ..= min(d0, d_L) = {rank}"),
+            ));
+        }
+        if !(opts.tol > 0.0 && opts.tol < 1.0) {
+            return Err(out_of_range("tol", opts.tol, "(0, 1)"));
+        }
+        let steps = opts.max_steps.min(rank);
+        if steps < opts.top {
+            return Err(out_of_range(
+                "max_steps",
+                opts.max_steps,
+                &format!("{} ..", opts.top),
+            ));
+        }
+        let convert = |v: &[f64]| -> Array1<T> { v.iter().map(|&v| T::from_f64(v)).collect() };
+        let mut jv = |v: &[f64], out: &mut [f64]| -> Result<()> {
+            let (_, r) = self.jvp(x, convert(v).view())?;
+            out.iter_mut().zip(&r).for_each(|(o, r)| *o = r.as_f64());
+            Ok(())
+        };
+        let mut jtu = |u: &[f64], out: &mut [f64]| -> Result<()> {
+            let (_, r) = self.vjp(x, convert(u).view())?;
+            out.iter_mut().zip(&r).for_each(|(o, r)| *o = r.as_f64());
+            Ok(())
+        };
+        bidiagonal::top_singular(&mut jv, &mut jtu, &start(d0, opts.seed), dl, steps, opts)
+    }
+}
+
+/// Indices (into m ascending Ritz values) of the `top` largest and `bottom` smallest.
+fn picks(m: usize, top: usize, bottom: usize) -> Vec<usize> {
+    let mut p: Vec<usize> = (0..top.min(m)).map(|i| m - 1 - i).collect();
+    p.extend(0..bottom.min(m));
+    p
+}
