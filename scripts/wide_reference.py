@@ -10,8 +10,10 @@ entries are exactly 0 with probability 0.15.
 
 For every result entry it stores the exact value rounded to float64 and a magnitude M:
 the same computation on absolute values (|W|, |x|, |phi|, |phi'|, |phi''|), each
-nonzero product counted as at least 2^-1022 (so that M covers IEEE's gradual underflow:
-a product's absolute error below 2^-1074 is at most 2^-52 of that floor), the larger of
+nonzero product of two normal numbers counted as at least 2^-1022 (so that M covers
+IEEE's gradual underflow: such a product's absolute error below 2^-1074 is at most
+2^-52 of that floor; a factor below the normal range, like sigma(-800) = e^-800, is
+not floored: the crate must not lose it), the larger of
 the forward (tangent) and reverse (adjoint) accumulations where a call has both. A
 float64 evaluation has error <= c*eps*M with c of the order of the widths and depth
 plus the activations' conditioning; cases whose pre-activations are ill conditioned
@@ -127,7 +129,13 @@ class Magnitude:
     def mul(self, a, b):
         if a == 0 or b == 0:
             return mp.mpf(0)
-        return max(abs(a) * abs(b), FLOOR)
+        p = abs(a) * abs(b)
+        # IEEE's gradual underflow: a product of two normal numbers below 2^-1022 is
+        # subnormal or 0 (error < 2^-1074). A factor below the normal range (an
+        # activation's e^-800, say) is no f64 number: losing it is the crate's fault.
+        if abs(a) >= FLOOR and abs(b) >= FLOOR:
+            return max(p, FLOOR)
+        return p
 
     def sum(self, terms):
         return mp.fsum(abs(t) for t in terms)

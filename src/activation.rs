@@ -93,6 +93,16 @@ impl Activation {
         flush(c, slope_floor())
     }
 
+    /// Whether the kernels lose φ, φ' or φ'' at t: flushed, or already below the floor
+    /// as computed (σ(−800) underflows to 0 before any flush).
+    pub(crate) fn flushes<T: Real>(self, t: T) -> bool {
+        if !self.smooth() || t.abs() <= T::one() {
+            return false;
+        }
+        let ((v, s), c) = (self.raw(t), self.raw_curvature(t));
+        v.abs() < T::min_positive_value() || s.abs() < slope_floor() || c.abs() < slope_floor()
+    }
+
     /// Whether φ is smooth, its value and derivatives nonzero but tiny far out (so
     /// flushed): all but ReLU and the identity, whose slopes are exactly 0 or 1.
     pub(crate) fn smooth(self) -> bool {

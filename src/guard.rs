@@ -10,13 +10,17 @@
 //!
 //! The kernels also flush values, slopes and curvatures below ε·√(smallest normal) in
 //! the activations' tails (`activation.rs`), which the same bound rules out where every
-//! |y_k| stays within its activation's flush radius. Otherwise: each flushed number is off by at most that floor δ, and a result
-//! moves by at most δ times its sensitivity to it. Per layer the flushed numbers form
-//! a diagonal perturbation of ∞-norm ≤ δ, which the chain carries with operator norms:
-//! a result of order p (1: values and first derivatives; 2: Hessians and HVPs) moves by
-//! at most B = δ·3L·d_L·(G·X)^p, G = Π_k max(1, ‖W_k‖_∞, ‖W_k‖_1)·max(1, |φ_k'|, |φ_k''|,
-//! |φ_k'''|), X = max(1, |x|, |v|, |u|, every |a_k|). An entry of magnitude ≥ 4B/ε has
-//! lost at most a quarter of an ulp to the flushes; a smaller one is redone.
+//! |y_k| stays within its activation's flush radius. Otherwise: each flushed slope or
+//! curvature is off by at most δ = ε·√(smallest normal), each flushed value by at most
+//! the smallest normal number ν, and per layer they form a diagonal perturbation that
+//! the chain carries with operator norms. A result of order p (1: values and first
+//! derivatives; 2: Hessians and HVPs) moves by at most
+//! B = 6L·d_L·(δ·(G·X)^p + ν·(G·X)^(p+1)), G = Π_k max(1, ‖W_k‖_∞, ‖W_k‖_1)·max(1,
+//! |φ_k'|, |φ_k''|, |φ_k‴|), X = max(1, |x|, |v|, |u|, every |a_k|): a slope enters
+//! linearly; a value enters the next pre-activation, hence that layer's slopes, one
+//! chain deeper. An entry of magnitude ≥ 4B/ε has lost at most a quarter of an ulp to
+//! the flushes. Where some entry is smaller (a zero, say), a forward pass checks whether
+//! any unit actually came near a flush; only if one did are those entries redone.
 //!
 //! So a call runs fast where the forward bound holds, keeps the entries of its result
 //! that are finite and large enough, and redoes the rest in wide range, where nothing
@@ -101,8 +105,10 @@ impl Trust {
             g * l.norm.max(l.norm_1).max(1.0) * l.activation.max_derivative()
         });
         let x = a_max.max(terms.inputs).max(1.0);
-        let sources = 3.0 * layers.len() as f64 * layers[layers.len() - 1].weights.nrows() as f64;
-        let moved = Activation::flush_floor::<T>() * sources * (g * x).powi(terms.order);
+        let sources = 6.0 * layers.len() as f64 * layers[layers.len() - 1].weights.nrows() as f64;
+        let chain = (g * x).powi(terms.order);
+        let values = T::min_positive_value().as_f64() * chain * g * x;
+        let moved = sources * (Activation::flush_floor::<T>() * chain + values);
         Trust {
             floor: 4.0 * moved / T::epsilon().as_f64(),
         }
@@ -112,6 +118,9 @@ impl Trust {
     const NONE: Trust = Trust {
         floor: f64::INFINITY,
     };
+
+    /// Every finite entry is kept: no flush happened.
+    const FINITE: Trust = Trust { floor: 0.0 };
 
     /// Whether `v` is kept.
     pub(crate) fn entry<T: Real>(self, v: T) -> bool {
@@ -124,8 +133,30 @@ impl Trust {
     }
 }
 
+/// Whether the fast forward pass at x flushes anything, or comes within 2⁻¹⁰ of its
+/// |y| of a flush (sums in another order round differently): the pass again, in `T`,
+/// each unit checked.
+fn flushed<T: Real>(layers: &[Layer<T>], x: ArrayView1<T>) -> bool {
+    let mut a = x.to_owned();
+    for layer in layers {
+        let mut y = layer.weights.dot(&a);
+        if let Some(b) = &layer.bias {
+            y.zip_mut_with(b, |y, &b| *y = *y + b);
+        }
+        let act = layer.activation;
+        if y.iter()
+            .any(|&t| act.flushes(t * T::from_f64(1.0 + 1.0 / 1024.0)))
+        {
+            return true;
+        }
+        a = y.mapv(|t| act.value_and_slope(t).0);
+    }
+    false
+}
+
 /// Runs one call at x into `out`: `fast` where the forward bound holds; then, unless
-/// `trusted` accepts the fast result (see [`Trust`]), `wide` — given the fast result
+/// `trusted` accepts the fast result (every entry finite, and large enough or no flush
+/// made: see [`Trust`] and the module), `wide` — given the fast result
 /// where there is one (`None` where the bound failed and `fast` did not run, leaving
 /// `out` unwritten, and then a [`Trust`] that keeps nothing), so that it redoes only
 /// what is not kept.
@@ -136,18 +167,25 @@ pub(crate) fn guarded<T: Real, O: ?Sized, R>(
     terms: Terms,
     out: &mut O,
     fast: impl FnOnce(&mut O) -> Result<R>,
-    trusted: impl FnOnce(&R, &O, Trust) -> bool,
+    trusted: impl Fn(&R, &O, Trust) -> bool,
     wide: impl FnOnce(Option<R>, &mut O, &Primal<T>, Trust) -> R,
 ) -> Result<R> {
     let (ran, trust) = match forward_bound(layers, x) {
         Some((a_max, flushes)) => {
-            let trust = match flushes {
-                true => Trust::new(layers, a_max, terms),
-                false => Trust { floor: 0.0 },
-            };
             let r = fast(out)?;
+            let mut trust = match flushes {
+                true => Trust::new(layers, a_max, terms),
+                false => Trust::FINITE,
+            };
             if trusted(&r, out, trust) {
                 return Ok(r);
+            }
+            // Entries too small for the bound: did a flush happen at all?
+            if flushes && !flushed(layers, x) {
+                trust = Trust::FINITE;
+                if trusted(&r, out, trust) {
+                    return Ok(r);
+                }
             }
             (Some(r), trust)
         }

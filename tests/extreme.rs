@@ -226,6 +226,34 @@ fn tiny_slopes_and_values_that_weights_bring_back_are_kept() {
     assert!((net.output(x.view()).unwrap()[0] / want - 1.0).abs() < 1e-12);
 }
 
+/// A flushed value moves the next pre-activation, hence its slopes, which huge weights
+/// carry on: the flushes' bound must count it one chain deeper (found in review: the
+/// Jacobian was kept at 4.75e-6 relative error).
+#[test]
+fn a_flushed_value_that_moves_a_later_slope_is_redone() {
+    // SiLU(−715) = −2.16e−308 is below the smallest normal number, so flushed; W2
+    // multiplies it by 9e302 into σ's argument.
+    let net = Mlp::new([
+        (
+            array![[0.0], [1.0]],
+            Some(array![-715.0, 0.0]),
+            Activation::Silu,
+        ),
+        (array![[9e302, 1e200]], None, Activation::Sigmoid),
+    ])
+    .unwrap();
+    let x = array![1e-200];
+    // y2 = 9e302·SiLU(−715) + 1e200·SiLU(1e−200) = 9e302·(−715·σ(−715)) + 5e−1; exact
+    // J = σ'(y2)·1e200·SiLU'(1e−200), SiLU'(0) = 1/2.
+    let silu = -715.0 * (-715.0_f64).exp() / (1.0 + (-715.0_f64).exp());
+    let y2 = 9e302 * silu + 1e200 * 0.5e-200;
+    let want = sigmoid_derivative(y2) * 1e200 * 0.5;
+    for mode in MODES {
+        let j = net.jacobian(x.view(), mode).unwrap()[[0, 0]];
+        assert!((j / want - 1.0).abs() < 1e-12, "{mode}: {j:e} vs {want:e}");
+    }
+}
+
 fn close(p: &[f64], q: &[f64], tol: f64) -> bool {
     let scale = q.iter().fold(f64::MIN_POSITIVE, |m, v| m.max(v.abs()));
     p.len() == q.len() && p.iter().zip(q).all(|(a, b)| (a - b).abs() <= tol * scale)

@@ -4,9 +4,11 @@
 //! mpmath with an unbounded exponent, stored in tests/data/wide by
 //! `scripts/wide_reference.py` (the script's docstring gives the file layout).
 //!
-//! Tolerance, per entry: |got − exact| ≤ 2^−36·M, where M is the same computation on
-//! absolute values with every nonzero product counted as at least 2^−1022 (so IEEE's
-//! gradual underflow is inside it) — the classical bound c·ε·M with c = 2^16 of room over
+//! Tolerance, per entry: |got − exact| ≤ 2^−36·M + 2·2^−1074, where M is the same
+//! computation on absolute values with every nonzero product of two normal numbers
+//! counted as at least 2^−1022 (so IEEE's gradual underflow is inside it; a value below
+//! the normal range, like σ(−800), is not floored: losing it fails), and 2·2^−1074 the
+//! granularity of subnormals (both the stored exact value and the result are rounded) — the classical bound c·ε·M with c = 2^16 of room over
 //! widths ≤ 4, depth ≤ 3 and pre-activations whose conditioning the script keeps below
 //! 2^12·ε. A flushed slope, a lost tiny value or a wrong tail is off by O(1) of its own
 //! term and fails it; an exact value beyond f64 must come out as that infinity, NaN never.
@@ -37,7 +39,14 @@ impl Refs<'_> {
         for (i, &got) in got.into_iter().enumerate() {
             n += 1;
             let (exact, log2_m) = (self.rows[[self.at + i, 0]], self.rows[[self.at + i, 1]]);
-            let tol = (log2_m - 36.0).exp2(); // 0 for M = 0, inf beyond f64
+            // 0 for M = 0, inf beyond f64; a subnormal's own granularity (the exact
+            // value is stored rounded to f64, and so is the result) on top.
+            let grain = if log2_m > f64::NEG_INFINITY {
+                2.0 * f64::from_bits(1)
+            } else {
+                0.0
+            };
+            let tol = (log2_m - 36.0).exp2() + grain;
             let ok = if exact.is_infinite() {
                 got == exact
             } else if tol.is_infinite() {

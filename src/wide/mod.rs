@@ -1,19 +1,24 @@
 //! The wide-range path: every derivative again in extended-exponent arithmetic
 //! ([`number`]), for inputs so large (entries up to ±f64::MAX) that the fast kernels
-//! could overflow. [`guard`](crate::guard) sends a call here, and only here, when its
-//! bound says a fast pass might overflow or a fast result came out non-finite.
+//! could overflow, or values and slopes so small that they flush them.
+//! [`guard`](crate::guard) sends a call (or the entries of it that need it) here, and
+//! only here, when its bound says a fast pass might overflow, a fast result came out
+//! non-finite, or an entry is too small to be sure the flushes did not move it.
 //!
 //! y = W·a + b is exact up to rounding even where W and a hold ±1e308 and the terms
 //! cancel: each dot product is summed scaled to its largest term (terms more than
-//! 2^1074 below it vanish, far below the rounding error). Pre-activations of |y| ≥
-//! 2^1000 take the activation's limits ([`Activation::tail`]); below, the activation's
-//! own f64 functions, so on ordinary inputs this path and the fast kernels agree to
-//! rounding. Results are rounded to the output type at the end: finite wherever the
-//! exact value is, ±inf (with the right sign) beyond the type's range, never NaN.
+//! 2^1074 below it vanish, far below the rounding error). Each activation gives its
+//! value, slope and curvature with an unbounded exponent too ([`Activation::wide`]:
+//! σ'(−800) = e^−800 is kept, not flushed). Results are rounded to the output type at
+//! the end: finite wherever the exact value is, ±inf (with the right sign) beyond the
+//! type's range, never NaN.
 //!
-//! Products whose own bound fits (‖W‖_∞·max|a| + max|b| or ‖W‖_∞·Σ|g| within range) run
-//! in plain f64; the rest term by term. Scalar code, allocating as it goes: with one
+//! Products whose own bound fits (‖W‖_∞·max|a| + max|b| or ‖W‖_∞·Σ|g| within range, and
+//! no product below the normal range) run in plain f64, summed in twice the working
+//! precision (Dot2); the rest term by term. Scalar code, allocating as it goes: with one
 //! layer's weights at ~1e306 a gradient costs several fast ones (docs/measured.md).
+//!
+//! [`Activation::wide`]: crate::Activation
 
 mod number;
 

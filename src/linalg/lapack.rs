@@ -1,0 +1,77 @@
+//! LAPACK of the OpenBLAS the crate links: `dsyevd` called directly (ndarray-linalg's
+//! `eigh` calls `dsyev`, the slower QR iteration), `dgesdd` and `dpotrf`/`dpotrs`
+//! through ndarray-linalg.
+
+use super::failed;
+use crate::Result;
+use ndarray::{Array1, Array2};
+use ndarray_linalg::{FactorizeC, JobSvd, SolveC, SVDDC, UPLO};
+use std::os::raw::{c_char, c_int};
+
+pub(crate) const NAME: &str = "LAPACK (OpenBLAS) via ndarray-linalg";
+
+/// Eigenvalues of symmetric `a`, ascending, and the orthonormal eigenvectors as
+/// columns if asked for, by `dsyevd`. `a` is symmetric, so its row-major storage is
+/// also its column-major storage; the eigenvectors come back column-major.
+pub(crate) fn eigh(a: Array2<f64>, vectors: bool) -> Result<(Array1<f64>, Option<Array2<f64>>)> {
+    let n = a.nrows();
+    let mut a = a.as_standard_layout().into_owned();
+    let mut w = vec![0.0; n];
+    let jobz = if vectors { b'V' } else { b'N' } as c_char;
+    let uplo = b'L' as c_char;
+    let len = n.max(1) as c_int;
+    let (n_c, mut info) = (n as c_int, 0 as c_int);
+    let buf = a.as_slice_mut().expect("standard layout");
+    // A workspace query, then the call.
+    let (mut lwork, mut liwork) = (0.0_f64, 0 as c_int);
+    // SAFETY: every pointer is to a live buffer of the size LAPACK reads (the query
+    // reads only the scalars).
+    unsafe {
+        lapack_sys::dsyevd_(
+            &jobz, &uplo, &n_c, buf.as_mut_ptr(), &len, w.as_mut_ptr(), &mut lwork, &-1,
+            &mut liwork, &-1, &mut info,
+        );
+    }
+    if info != 0 {
+        return Err(failed("dsyevd's workspace query", format!("info = {info}")));
+    }
+    let mut work = vec![0.0; lwork as usize];
+    let mut iwork = vec![0 as c_int; liwork as usize];
+    // SAFETY: as above, with work and iwork of the sizes the query asked for.
+    unsafe {
+        lapack_sys::dsyevd_(
+            &jobz, &uplo, &n_c, buf.as_mut_ptr(), &len, w.as_mut_ptr(), work.as_mut_ptr(),
+            &(work.len() as c_int), iwork.as_mut_ptr(), &(iwork.len() as c_int), &mut info,
+        );
+    }
+    if info != 0 {
+        return Err(failed("dsyevd", format!("info = {info}")));
+    }
+    // Column-major eigenvectors read row-major are their transpose.
+    Ok((Array1::from(w), vectors.then(|| a.reversed_axes())))
+}
+
+/// Singular values of `a`, descending, and the thin U, Vᵀ if asked for, by `dgesdd`.
+#[allow(clippy::type_complexity)]
+pub(crate) fn svd(
+    a: Array2<f64>,
+    vectors: bool,
+) -> Result<(Array1<f64>, Option<(Array2<f64>, Array2<f64>)>)> {
+    let job = if vectors { JobSvd::Some } else { JobSvd::None };
+    let (u, s, vt) = a
+        .svddc(job)
+        .map_err(|e| failed("dgesdd", e))?;
+    Ok((s, u.zip(vt)))
+}
+
+/// The solution p of a·p = b by Cholesky (`dpotrf`, `dpotrs`), or `None` where `a` is
+/// not (numerically) positive definite.
+pub(crate) fn cholesky_solve(a: Array2<f64>, b: &Array1<f64>) -> Result<Option<Array1<f64>>> {
+    let Ok(factor) = a.factorizec(UPLO::Lower) else {
+        return Ok(None);
+    };
+    factor
+        .solvec(b)
+        .map(Some)
+        .map_err(|e| failed("dpotrs", e))
+}
