@@ -134,6 +134,7 @@ mod forward;
 mod guard;
 mod hessian;
 mod kernels;
+mod linalg;
 pub mod memory;
 mod mlp;
 pub mod npy;
@@ -148,7 +149,9 @@ mod wide;
 pub use activation::Activation;
 pub use backend::{backend, deterministic, set_deterministic, Backend};
 pub use chain::{Calibration, Mode, Plan};
-pub use curvature::{Density, Eigen, Extremes, Singular, Trace};
+pub use curvature::{
+    Density, Eigen, Extremes, HessianEigen, JacobianSvd, Newton, Singular, StepKind, Trace,
+};
 pub use error::{Error, Result};
 pub use mlp::{Call, Layer, LayerGrad, Mlp, DEFAULT_MEMORY_BUDGET};
 pub use par::{default_threads, set_threads, threads, Par};

@@ -307,3 +307,131 @@ fn bad_requests_are_typed_errors() {
         "{e}"
     );
 }
+
+/// The reference cases with dense references (scripts/dense_reference.py): numpy's
+/// eigh/svd of the torch.func Hessian and Jacobian, and numpy's Newton step.
+const DENSE: [(&str, &str); 10] = [
+    ("deep", "mixed"),
+    ("deep", "bottleneck"),
+    ("deep", "one_layer"),
+    ("deep", "biased"),
+    ("deep", "some_biases"),
+    ("deep", "tails"),
+    ("oracle", "seed_shape"),
+    ("oracle", "tall"),
+    ("oracle", "wide"),
+    ("oracle", "tiny"),
+];
+
+fn max_abs(a: impl IntoIterator<Item = f64>) -> f64 {
+    a.into_iter().fold(0.0_f64, |m, v| m.max(v.abs()))
+}
+
+/// Eigenvalues and singular values within 1e-10 of the largest, against numpy on
+/// torch.func's matrices (which agree with fwdrev's to ~1e-15: deep_oracle.rs); the
+/// vectors satisfy their definitions.
+#[test]
+fn dense_eigenvalues_and_singular_values_match_numpy() {
+    for (root, case) in DENSE {
+        let net = common::case_net(root, case);
+        let x = common::load_vector(root, case, "x");
+        let e = net.hessian_eigen(x.view(), true).unwrap();
+        let want = common::load_vector(root, case, "eigh");
+        let scale = max_abs(want.iter().copied());
+        let err = max_abs(e.values.iter().zip(&want).map(|(a, b)| a - b));
+        assert!(
+            err <= 1e-10 * scale,
+            "{root}/{case} eigh: {err:e} of {scale:e}"
+        );
+        let (h, v) = (net.hessian(x.view()).unwrap(), e.vectors.unwrap());
+        let residual = &h.dot(&v) - &(&v * &e.values);
+        assert!(
+            max_abs(residual.iter().copied()) <= 1e-12 * scale.max(1e-300),
+            "{root}/{case}"
+        );
+
+        let s = net.jacobian_svd(x.view(), true).unwrap();
+        let want = common::load_vector(root, case, "svd");
+        let err = max_abs(s.values.iter().zip(&want).map(|(a, b)| a - b));
+        assert!(
+            err <= 1e-10 * want[0],
+            "{root}/{case} svd: {err:e} of {:e}",
+            want[0]
+        );
+        let (u, vt) = s.vectors.unwrap();
+        let j = net.jacobian(x.view(), Mode::Auto).unwrap();
+        let back = u.dot(&Array2::from_diag(&s.values)).dot(&vt);
+        assert!(
+            max_abs((&back - &j).iter().copied()) <= 1e-12 * want[0],
+            "{root}/{case}"
+        );
+    }
+    // The saturating case's Jacobian against its 60-digit reference's SVD.
+    let (root, case) = ("oracle", "saturating");
+    let net = common::case_net(root, case);
+    let x = common::load_vector(root, case, "x");
+    let s = net.jacobian_svd(x.view(), false).unwrap();
+    let want = common::load_vector(root, case, "svd");
+    let err = max_abs(s.values.iter().zip(&want).map(|(a, b)| a - b));
+    assert!(err <= 1e-10 * want[0], "saturating svd: {err:e}");
+}
+
+/// The Newton step within 1e-10 (relative to its largest entry) of numpy's, by the
+/// same rule: Cholesky where H + λI is positive definite, saddle-free elsewhere (λ is
+/// a tenth of the largest |eigenvalue|, so the solves are well conditioned).
+#[test]
+fn newton_steps_match_numpy() {
+    let mut kinds = std::collections::HashSet::new();
+    for (root, case) in DENSE {
+        let net = common::case_net(root, case);
+        let x = common::load_vector(root, case, "x");
+        let text =
+            std::fs::read_to_string(common::case_dir(root, case).join("damping.txt")).unwrap();
+        let damping: f64 = text.trim().parse().unwrap();
+        let n = net.newton_step(x.view(), damping).unwrap();
+        let want = common::load_vector(root, case, "newton");
+        let err = max_abs(n.step.iter().zip(&want).map(|(a, b)| a - b));
+        let scale = max_abs(want.iter().copied());
+        assert!(
+            err <= 1e-10 * scale,
+            "{root}/{case} ({:?}): {err:e} of {scale:e}",
+            n.kind
+        );
+        let eig = common::load_vector(root, case, "eigh");
+        let positive = eig[0] + damping > 0.0;
+        assert_eq!(
+            n.kind == fwdrev::StepKind::Cholesky,
+            positive,
+            "{root}/{case}"
+        );
+        if let Some(min) = n.min_eigenvalue {
+            assert!((min - eig[0]).abs() <= 1e-10 * max_abs(eig.iter().copied()));
+        }
+        kinds.insert(n.kind);
+    }
+    assert_eq!(kinds.len(), 2, "both kinds of step are exercised");
+}
+
+#[test]
+fn dense_calls_refuse_what_does_not_fit_and_bad_damping() {
+    let (root, case) = ("oracle", "seed_shape");
+    let net = common::case_net(root, case).with_memory_budget(1000);
+    let x = common::load_vector(root, case, "x");
+    let e = net.hessian_eigen(x.view(), false).unwrap_err();
+    assert!(matches!(e, Error::TooLarge { .. }), "{e}");
+    assert!(e.to_string().contains("100×100"), "{e}");
+    assert!(matches!(
+        net.jacobian_svd(x.view(), false),
+        Err(Error::TooLarge { .. })
+    ));
+    let net = common::case_net(root, case);
+    for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        assert!(
+            matches!(
+                net.newton_step(x.view(), bad),
+                Err(Error::OutOfRange { .. })
+            ),
+            "{bad}"
+        );
+    }
+}

@@ -9,16 +9,10 @@
 //! ≤ 1e3·|Σ|, checked by the script), so the same bound holds there; an infinite
 //! reference (an exact value beyond f64) must be met by the same infinity, and NaN never.
 
-use fwdrev::{npy, Activation, Mlp, Mode};
-use ndarray::{ArrayD, Ix1, Ix2};
-use std::path::PathBuf;
+mod common;
 
-fn dir(root: &str, case: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(root)
-        .join(case)
-}
+use fwdrev::Mode;
+use ndarray::{ArrayD, Ix1};
 
 fn assert_close(got: &ArrayD<f64>, want: &ArrayD<f64>, what: &str) {
     assert_eq!(got.shape(), want.shape(), "{what}");
@@ -56,31 +50,8 @@ fn entries_up_to_1e308_match_exact_arithmetic() {
 }
 
 fn check(root: &str, case: &str) {
-    let load = |file: &str| -> ArrayD<f64> {
-        npy::read::<f64, ndarray::IxDyn>(dir(root, case).join(format!("{file}.npy")))
-            .unwrap_or_else(|e| panic!("{e}"))
-    };
-    let acts = std::fs::read_to_string(dir(root, case).join("activations.txt")).unwrap();
-    let bias = |k: usize| {
-        let file = format!("b{}", k + 1);
-        let exists = dir(root, case).join(format!("{file}.npy")).exists();
-        exists.then(|| load(&file).into_dimensionality::<Ix1>().unwrap())
-    };
-    let layers = acts
-        .lines()
-        .enumerate()
-        .map(|(k, name)| {
-            let w = load(&format!("W{}", k + 1))
-                .into_dimensionality::<Ix2>()
-                .unwrap();
-            (
-                w,
-                bias(k),
-                name.parse::<Activation>().expect("a known activation"),
-            )
-        })
-        .collect::<Vec<_>>();
-    let net = Mlp::new(layers).unwrap();
+    let load = |file: &str| common::load(root, case, file);
+    let net = common::case_net(root, case);
     let vec = |f: &str| load(f).into_dimensionality::<Ix1>().unwrap();
     let (x, v, u) = (vec("x"), vec("v"), vec("u"));
     let c = |what: &str| format!("{case}: {what}");
@@ -112,7 +83,9 @@ fn check(root: &str, case: &str) {
         let name = format!("db{}", k + 1);
         match dw.bias {
             Some(db) => assert_close(&db.into_dyn(), &load(&name), &c(&name)),
-            None => assert!(!dir(root, case).join(format!("{name}.npy")).exists()),
+            None => assert!(!common::case_dir(root, case)
+                .join(format!("{name}.npy"))
+                .exists()),
         }
     }
 }

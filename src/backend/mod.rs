@@ -53,11 +53,18 @@ pub struct Backend {
     /// `openblas_get_config()`, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH … Haswell"), and its
     /// thread count.
     pub detail: String,
+    /// The library that factorises dense matrices (eigen decompositions, SVDs,
+    /// Cholesky): LAPACK with `openblas`, faer otherwise.
+    pub linalg: &'static str,
 }
 
 impl std::fmt::Display for Backend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.name, self.detail)
+        write!(
+            f,
+            "{} ({}; dense factorisations: {})",
+            self.name, self.detail, self.linalg
+        )
     }
 }
 
@@ -66,6 +73,7 @@ pub fn backend() -> Backend {
     Backend {
         name: imp::NAME,
         detail: imp::detail(),
+        linalg: crate::linalg::NAME,
     }
 }
 

@@ -18,8 +18,11 @@
 //!   β_m·α_m·|s_m|/σ.
 
 mod bidiagonal;
+mod dense;
 mod lanczos;
 mod tridiagonal;
+
+pub use dense::{HessianEigen, JacobianSvd, Newton, StepKind};
 
 use crate::{Error, Mlp, Real, Result};
 use lanczos::{dot, Lanczos};

@@ -28,8 +28,17 @@ pub(crate) fn eigh(a: Array2<f64>, vectors: bool) -> Result<(Array1<f64>, Option
     // reads only the scalars).
     unsafe {
         lapack_sys::dsyevd_(
-            &jobz, &uplo, &n_c, buf.as_mut_ptr(), &len, w.as_mut_ptr(), &mut lwork, &-1,
-            &mut liwork, &-1, &mut info,
+            &jobz,
+            &uplo,
+            &n_c,
+            buf.as_mut_ptr(),
+            &len,
+            w.as_mut_ptr(),
+            &mut lwork,
+            &-1,
+            &mut liwork,
+            &-1,
+            &mut info,
         );
     }
     if info != 0 {
@@ -40,8 +49,17 @@ pub(crate) fn eigh(a: Array2<f64>, vectors: bool) -> Result<(Array1<f64>, Option
     // SAFETY: as above, with work and iwork of the sizes the query asked for.
     unsafe {
         lapack_sys::dsyevd_(
-            &jobz, &uplo, &n_c, buf.as_mut_ptr(), &len, w.as_mut_ptr(), work.as_mut_ptr(),
-            &(work.len() as c_int), iwork.as_mut_ptr(), &(iwork.len() as c_int), &mut info,
+            &jobz,
+            &uplo,
+            &n_c,
+            buf.as_mut_ptr(),
+            &len,
+            w.as_mut_ptr(),
+            work.as_mut_ptr(),
+            &(work.len() as c_int),
+            iwork.as_mut_ptr(),
+            &(iwork.len() as c_int),
+            &mut info,
         );
     }
     if info != 0 {
@@ -58,9 +76,7 @@ pub(crate) fn svd(
     vectors: bool,
 ) -> Result<(Array1<f64>, Option<(Array2<f64>, Array2<f64>)>)> {
     let job = if vectors { JobSvd::Some } else { JobSvd::None };
-    let (u, s, vt) = a
-        .svddc(job)
-        .map_err(|e| failed("dgesdd", e))?;
+    let (u, s, vt) = a.svddc(job).map_err(|e| failed("dgesdd", e))?;
     Ok((s, u.zip(vt)))
 }
 
@@ -70,8 +86,5 @@ pub(crate) fn cholesky_solve(a: Array2<f64>, b: &Array1<f64>) -> Result<Option<A
     let Ok(factor) = a.factorizec(UPLO::Lower) else {
         return Ok(None);
     };
-    factor
-        .solvec(b)
-        .map(Some)
-        .map_err(|e| failed("dpotrs", e))
+    factor.solvec(b).map(Some).map_err(|e| failed("dpotrs", e))
 }

@@ -54,7 +54,10 @@ pub(crate) fn svd(
         .map_err(|e| failed("faer's SVD", format!("{e:?}")))?;
     let s = d.S().column_vector();
     let values = (0..s.nrows()).map(|i| s[i]).collect();
-    Ok((values, Some((from_faer(d.U()), from_faer(d.V()).reversed_axes()))))
+    Ok((
+        values,
+        Some((from_faer(d.U()), from_faer(d.V()).reversed_axes())),
+    ))
 }
 
 /// The solution p of a·p = b by Cholesky, or `None` where `a` is not (numerically)

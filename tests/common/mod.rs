@@ -1,8 +1,48 @@
-//! What several test files build: the seed problem's two-layer network.
+//! What several test files build: the seed problem's two-layer network, and the
+//! networks of the reference cases in tests/data.
 #![allow(dead_code)]
 
-use fwdrev::{Activation, Mlp, Real, Result};
-use ndarray::{Array2, ArrayView2};
+use fwdrev::{npy, Activation, Mlp, Real, Result};
+use ndarray::{Array1, Array2, ArrayD, ArrayView2, Ix1, Ix2};
+use std::path::PathBuf;
+
+/// tests/data/<root>/<case>.
+pub fn case_dir(root: &str, case: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(root)
+        .join(case)
+}
+
+/// <file>.npy of a reference case.
+pub fn load(root: &str, case: &str, file: &str) -> ArrayD<f64> {
+    npy::read::<f64, ndarray::IxDyn>(case_dir(root, case).join(format!("{file}.npy")))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A 1-D <file>.npy of a reference case.
+pub fn load_vector(root: &str, case: &str, file: &str) -> Array1<f64> {
+    load(root, case, file).into_dimensionality::<Ix1>().unwrap()
+}
+
+/// The network of a general reference case (W1.npy …, bK.npy where present,
+/// activations.txt), or of a two-layer oracle case (A.npy, B.npy).
+pub fn case_net(root: &str, case: &str) -> Mlp<f64> {
+    let matrix = |file: &str| load(root, case, file).into_dimensionality::<Ix2>().unwrap();
+    let Ok(acts) = std::fs::read_to_string(case_dir(root, case).join("activations.txt")) else {
+        return sigmoid2(matrix("A"), matrix("B")).unwrap();
+    };
+    let bias = |k: usize| {
+        let file = format!("b{}", k + 1);
+        let exists = case_dir(root, case).join(format!("{file}.npy")).exists();
+        exists.then(|| load_vector(root, case, &file))
+    };
+    let layers = acts.lines().enumerate().map(|(k, name)| {
+        let activation = name.parse::<Activation>().expect("a known activation");
+        (matrix(&format!("W{}", k + 1)), bias(k), activation)
+    });
+    Mlp::new(layers.collect::<Vec<_>>()).unwrap()
+}
 
 /// f(x) = Σσ(B·σ(A·x)): two sigmoid layers, A then B.
 pub fn sigmoid2<T: Real>(a: Array2<T>, b: Array2<T>) -> Result<Mlp<T>> {
