@@ -113,6 +113,31 @@
 //! # Ok::<(), fwdrev::Error>(())
 //! ```
 //!
+//! ## Curvature
+//!
+//! Hessian-vector products make ∇²f's extreme eigenvalues cheap at any d0: Lanczos
+//! builds Qᵀ·∇²f·Q = T (tridiagonal) from a few dozen HVPs, and T's extreme eigenvalues
+//! converge to ∇²f's; tr ∇²f = E[zᵀ·∇²f·z] over ±1 probes (Hutchinson); JVPs and VJPs
+//! give J's top singular values the same way (Golub–Kahan). For d0 up to a few
+//! thousand the dense decompositions run on LAPACK (or faer), and a damped Newton step
+//! solves (∇²f + λI)·p = −∇f:
+//!
+//! ```
+//! use fwdrev::{Activation::{Sigmoid, Tanh}, Extremes, Mlp};
+//! use ndarray::array;
+//!
+//! let net = Mlp::new([(array![[1.0, 2.0], [0.5, -1.0]], Tanh), (array![[1.0, -1.0]], Sigmoid)])?;
+//! let x = array![0.3, -0.2];
+//! let ask = Extremes { top: 1, bottom: 1, ..Extremes::default() };
+//! let lanczos = net.hessian_extremes(x.view(), &ask)?;
+//! let dense = net.hessian_eigen(x.view(), false)?;
+//! assert!((lanczos.top[0] - dense.values[1]).abs() < 1e-10);
+//! assert!((lanczos.bottom[0] - dense.values[0]).abs() < 1e-10);
+//! let step = net.newton_step(x.view(), 0.1)?;
+//! println!("{} step: {}", step.kind.name(), step.step);
+//! # Ok::<(), fwdrev::Error>(())
+//! ```
+//!
 //! Backends (cargo features): none by default (pure Rust: `matrixmultiply` GEMM, the
 //! crate's own GEMV kernels); `openblas` or `blis` link Debian's libraries. [`backend()`]
 //! says which one a build uses. The crate re-exports the [`ndarray`] it is built on.

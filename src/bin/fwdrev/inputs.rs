@@ -1,21 +1,38 @@
-//! The inputs of `grad`, `jac` and `hvp`: the two-layer network's A and B and the point
-//! x, as float64 .npy files.
+//! The inputs of `grad`, `jac`, `hvp`, `curvature` and `newton`: a network — the
+//! two-layer sigmoid network's A and B, or any depth's W_1 … W_L with optional biases
+//! and an activation per layer — and the point x, as float64 .npy files.
 
 use crate::{Budget, CliResult};
 use clap::Args;
-use fwdrev::{npy, Activation, Mlp};
+use fwdrev::{npy, Activation, Layer, Mlp};
 use ndarray::{Array1, Ix1, Ix2};
 use std::path::{Path, PathBuf};
 
-/// A, B and x of f(x) = Σσ(B·σ(A·x)).
+/// The network and x.
 #[derive(Args)]
 pub struct NetworkFiles {
-    /// A, d1×d0 (float64 .npy).
-    #[arg(long)]
-    a: PathBuf,
+    /// A, d1×d0 (float64 .npy): with --b, f(x) = Σσ(B·σ(A·x)).
+    #[arg(
+        long,
+        required_unless_present = "w",
+        requires = "b",
+        conflicts_with = "w"
+    )]
+    a: Option<PathBuf>,
     /// B, d2×d1.
-    #[arg(long)]
-    b: PathBuf,
+    #[arg(long, requires = "a")]
+    b: Option<PathBuf>,
+    /// W_k of a general network, d_k×d_{k−1}: one --w per layer, the first layer first
+    /// (instead of --a and --b).
+    #[arg(long = "w", value_name = "W.npy")]
+    w: Vec<PathBuf>,
+    /// b_k, d_k: one --bias per layer, in the order of --w (none for no biases).
+    #[arg(long = "bias", value_name = "B.npy", requires = "w")]
+    bias: Vec<PathBuf>,
+    /// With --w: the activations, one per layer or one for all, comma-separated
+    /// (default sigmoid).
+    #[arg(long, value_delimiter = ',', requires = "w")]
+    act: Vec<Activation>,
     /// x, d0.
     #[arg(long)]
     x: PathBuf,
@@ -23,38 +40,105 @@ pub struct NetworkFiles {
     budget: Budget,
 }
 
+/// The shape in an .npy file's header.
+fn shape(p: &Path) -> CliResult<Vec<usize>> {
+    Ok(npy::read_header(p)?.shape)
+}
+
+fn mismatch(p: &Path, what: String) -> Box<dyn std::error::Error> {
+    format!("shape mismatch: {}: {what}", p.display()).into()
+}
+
 impl NetworkFiles {
+    /// The weight files and their activations, first layer first.
+    fn layers(&self) -> CliResult<Vec<(&Path, Option<&Path>, Activation)>> {
+        if let (Some(a), Some(b)) = (&self.a, &self.b) {
+            let sigmoid = Activation::Sigmoid;
+            return Ok(vec![
+                (a.as_path(), None, sigmoid),
+                (b.as_path(), None, sigmoid),
+            ]);
+        }
+        let depth = self.w.len();
+        let acts = match self.act.len() {
+            0 => vec![Activation::Sigmoid; depth],
+            1 => vec![self.act[0]; depth],
+            n if n == depth => self.act.clone(),
+            n => {
+                return Err(format!(
+                    "--act: {n} activations for {depth} layers (give 1 or {depth})"
+                )
+                .into())
+            }
+        };
+        if !self.bias.is_empty() && self.bias.len() != depth {
+            let n = self.bias.len();
+            return Err(
+                format!("--bias: {n} biases for {depth} layers (give none or {depth})").into(),
+            );
+        }
+        let bias = |k: usize| self.bias.get(k).map(PathBuf::as_path);
+        Ok((0..depth)
+            .map(|k| (self.w[k].as_path(), bias(k), acts[k]))
+            .collect())
+    }
+
     /// The network (with the run's budget) and the point, each file checked; the
     /// shapes of all of them, and of `also` (vectors of length d0, like x), are checked
     /// against each other from their headers before any data is read.
     pub fn read(&self, also: &[&Path]) -> CliResult<(Mlp<f64>, Array1<f64>)> {
-        let shape = |p: &Path| npy::read_header(p).map(|h| h.shape);
-        let (a, b) = (shape(&self.a)?, shape(&self.b)?);
-        if let ([d1, d0], [_, k]) = (&a[..], &b[..]) {
-            if k != d1 {
-                return Err(format!(
-                    "shape mismatch: {}: B has {k} columns, but A ({}) is {d1}×{d0}: B needs {d1}",
-                    self.b.display(),
-                    self.a.display()
-                )
-                .into());
+        let layers = self.layers()?;
+        // Each W_k is d_k×d_{k−1}: its columns are the rows of the one before. (A file
+        // that is not a matrix is left to the read below, which names it.)
+        let shapes = layers
+            .iter()
+            .map(|&(w, _, _)| shape(w))
+            .collect::<CliResult<Vec<_>>>()?;
+        if shapes.iter().all(|s| s.len() == 2) {
+            for (k, &(w, bias, _)) in layers.iter().enumerate() {
+                let (rows, cols) = (shapes[k][0], shapes[k][1]);
+                if k > 0 && cols != shapes[k - 1][0] {
+                    let (before, want) = (layers[k - 1].0.display(), shapes[k - 1][0]);
+                    let what =
+                        format!("{cols} columns, but the layer before ({before}) has {want} rows");
+                    return Err(mismatch(w, what));
+                }
+                if let Some(b) = bias {
+                    if let [n] = shape(b)?[..] {
+                        if n != rows {
+                            let what = format!(
+                                "{n} entries, but its layer's W ({}) has {rows} rows",
+                                w.display()
+                            );
+                            return Err(mismatch(b, what));
+                        }
+                    }
+                }
             }
+            let (d0, first) = (shapes[0][1], layers[0].0);
             for p in std::iter::once(self.x.as_path()).chain(also.iter().copied()) {
                 if let [n] = shape(p)?[..] {
-                    if n != *d0 {
-                        return Err(format!(
-                            "shape mismatch: {}: {n} entries, but A ({}) has d0 = {d0} columns",
-                            p.display(),
-                            self.a.display()
-                        )
-                        .into());
+                    if n != d0 {
+                        let what = format!(
+                            "{n} entries, but the first layer ({}) has d0 = {d0} columns",
+                            first.display()
+                        );
+                        return Err(mismatch(p, what));
                     }
                 }
             }
         }
-        let a = npy::read::<f64, Ix2>(&self.a)?;
-        let b = npy::read::<f64, Ix2>(&self.b)?;
-        let net = Mlp::new([(a, Activation::Sigmoid), (b, Activation::Sigmoid)])?;
+        let layers = layers
+            .into_iter()
+            .map(|(w, bias, act)| {
+                let layer = Layer::new(npy::read::<f64, Ix2>(w)?, act);
+                Ok(match bias {
+                    Some(b) => layer.with_bias(vector(b)?),
+                    None => layer,
+                })
+            })
+            .collect::<CliResult<Vec<_>>>()?;
+        let net = Mlp::new(layers)?;
         Ok((self.budget.network(net), vector(&self.x)?))
     }
 }

@@ -11,11 +11,13 @@ macro_rules! outln {
 }
 
 mod check;
+mod curvature;
 mod grad;
 mod hvp;
 mod inputs;
 mod jac;
 mod json;
+mod newton;
 mod peers;
 mod plan;
 mod report;
@@ -94,6 +96,12 @@ enum Cmd {
     Jac(jac::JacArgs),
     /// ∇²f(x)·v for A, B, x, v read from float64 .npy files.
     Hvp(hvp::HvpArgs),
+    /// The Hessian's extreme eigenvalues (Lanczos over HVPs, or --dense), trace
+    /// (Hutchinson) and spectral density (stochastic Lanczos quadrature) at x.
+    Curvature(curvature::CurvatureArgs),
+    /// A damped Newton step from x: Cholesky of ∇²f + λI, or saddle-free where that is
+    /// not positive definite.
+    Newton(newton::NewtonArgs),
     /// The bracketing of the Jacobian chain for seeded layers of given widths, its
     /// predicted cost, and (with --reps) its measured time.
     Plan(plan::PlanArgs),
@@ -185,6 +193,8 @@ fn main() -> ExitCode {
         Cmd::Peer(args) => peers::peer(&args),
         Cmd::Jac(args) => jac::run(&args),
         Cmd::Hvp(args) => hvp::run(&args),
+        Cmd::Curvature(args) => curvature::run(&args),
+        Cmd::Newton(args) => newton::run(&args),
         Cmd::Plan(args) => plan::run(&args),
     };
     let status = match result {

@@ -1,0 +1,124 @@
+//! `fwdrev curvature`: the Hessian's extreme eigenvalues (Lanczos over HVPs, or the
+//! dense decomposition), its trace (Hutchinson) and spectral density (stochastic
+//! Lanczos quadrature) at x.
+
+use crate::inputs::NetworkFiles;
+use crate::{count, json, CliResult, MAX_REPS, MAX_WIDTH};
+use clap::Args;
+use fwdrev::Extremes;
+use serde_json::{json, Value};
+
+#[derive(Args)]
+pub struct CurvatureArgs {
+    #[command(flatten)]
+    files: NetworkFiles,
+    /// How many of the largest eigenvalues.
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true, value_parser = count::<0, MAX_WIDTH>)]
+    top: usize,
+    /// How many of the smallest eigenvalues.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = count::<0, MAX_WIDTH>)]
+    bottom: usize,
+    /// Also estimate the trace from this many Rademacher probes (Hutchinson).
+    #[arg(long, value_name = "PROBES", allow_negative_numbers = true, value_parser = count::<2, MAX_REPS>)]
+    trace: Option<usize>,
+    /// Also the spectral density by stochastic Lanczos quadrature: PROBES,STEPS.
+    #[arg(long, value_name = "PROBES,STEPS", value_parser = probes_and_steps)]
+    density: Option<(usize, usize)>,
+    /// The eigenvalues from the dense Hessian (LAPACK or faer: see `fwdrev --version`'s
+    /// backend) instead of Lanczos.
+    #[arg(long)]
+    dense: bool,
+    /// Lanczos stops when every wanted residual is within this of the largest |value|.
+    #[arg(long, default_value_t = 1e-8, value_parser = tolerance)]
+    tol: f64,
+    /// The most Hessian-vector products Lanczos may spend.
+    #[arg(long, default_value_t = 300, allow_negative_numbers = true, value_parser = count::<1, MAX_REPS>)]
+    max_steps: usize,
+    /// Seed of the start vector and the probes.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print one JSON object instead of lines.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `PROBES,STEPS`, each a count from 1.
+fn probes_and_steps(s: &str) -> Result<(usize, usize), String> {
+    let (p, k) = s
+        .split_once(',')
+        .ok_or_else(|| format!("{s:?}: expected PROBES,STEPS, e.g. 20,50"))?;
+    Ok((count::<1, MAX_REPS>(p)?, count::<1, MAX_REPS>(k)?))
+}
+
+/// A tolerance in (0, 1).
+fn tolerance(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(t) if t > 0.0 && t < 1.0 => Ok(t),
+        _ => Err(format!(
+            "{s:?}: expected a tolerance between 0 and 1, e.g. 1e-8"
+        )),
+    }
+}
+
+pub fn run(args: &CurvatureArgs) -> CliResult {
+    let (net, x) = args.files.read(&[])?;
+    let (mut out, mut hvps) = (serde_json::Map::new(), 0);
+    if args.top + args.bottom > 0 {
+        if args.dense {
+            let values = net.hessian_eigen(x.view(), false)?.values;
+            let n = values.len();
+            let (top, bottom) = (args.top.min(n), args.bottom.min(n));
+            let top: Vec<f64> = values.iter().rev().take(top).copied().collect();
+            let bottom: Vec<f64> = values.iter().take(bottom).copied().collect();
+            out.insert("top".into(), json::numbers(&top));
+            out.insert("bottom".into(), json::numbers(&bottom));
+            out.insert("converged".into(), Value::from(true));
+            out.insert("method".into(), Value::from("dense"));
+        } else {
+            let opts = Extremes {
+                top: args.top,
+                bottom: args.bottom,
+                max_steps: args.max_steps,
+                tol: args.tol,
+                seed: args.seed,
+                vectors: false,
+            };
+            let e = net.hessian_extremes(x.view(), &opts)?;
+            hvps += e.products;
+            out.insert("top".into(), json::numbers(&e.top));
+            out.insert("bottom".into(), json::numbers(&e.bottom));
+            out.insert("residuals".into(), json::numbers(&e.residuals));
+            out.insert("converged".into(), Value::from(e.converged));
+            out.insert("method".into(), Value::from("lanczos"));
+        }
+    }
+    let trace = match args.trace {
+        Some(probes) => {
+            let t = net.hessian_trace(x.view(), probes, args.seed)?;
+            hvps += t.products;
+            json!({"estimate": json::number(t.estimate), "stderr": json::number(t.stderr)})
+        }
+        None => Value::Null,
+    };
+    out.insert("trace".into(), trace);
+    let density = match args.density {
+        Some((probes, steps)) => {
+            let d = net.hessian_density(x.view(), probes, steps, args.seed)?;
+            hvps += d.products;
+            json!({"nodes": json::numbers(&d.nodes), "weights": json::numbers(&d.weights)})
+        }
+        None => Value::Null,
+    };
+    out.insert("density".into(), density);
+    out.insert("hvps".into(), Value::from(hvps));
+    if args.json {
+        outln!("{}", Value::Object(out));
+        return Ok(());
+    }
+    for (key, value) in &out {
+        if !value.is_null() {
+            outln!("{key}: {value}");
+        }
+    }
+    Ok(())
+}
