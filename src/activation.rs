@@ -348,8 +348,8 @@ fn flush<T: Real>(x: T, floor: T) -> T {
 /// exact for |k| < 2^20; beyond, the error is of the order of z's own rounding).
 /// 0 below −10^18, whose power of two no product of f64 factors can lift back.
 fn exp_wide(z: f64) -> Wide {
-    const LN2_HI: f64 = 6.931_471_803_691_238_164_9e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+    const LN2_HI: f64 = 6.931_471_803_691_238e-1;
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     if z.is_nan() {
         return Wide::from_f64(z);
     }

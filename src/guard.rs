@@ -160,6 +160,8 @@ fn flushed<T: Real>(layers: &[Layer<T>], x: ArrayView1<T>) -> bool {
 /// where there is one (`None` where the bound failed and `fast` did not run, leaving
 /// `out` unwritten, and then a [`Trust`] that keeps nothing), so that it redoes only
 /// what is not kept.
+// One argument per part of the decision; bundling them would only name the bundle.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn guarded<T: Real, O: ?Sized, R>(
     layers: &[Layer<T>],
     par: Par,

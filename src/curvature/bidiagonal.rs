@@ -6,20 +6,10 @@
 //! BᵀB·s = σ²·s, v = V·s and u = J·v/σ, J·v = σ·u exactly and ‖Jᵀ·u − σ·v‖ =
 //! β_m·α_m·|s_m|/σ. Both bases are reorthogonalised in full, twice.
 
-use super::lanczos::dot;
+use super::lanczos::{dot, orthogonalise};
 use super::{tridiagonal, Extremes, Singular};
 use crate::{Error, Result};
 use ndarray::Array1;
-
-/// Removes from `w` its components along `basis`, twice.
-fn orthogonalise(w: &mut [f64], basis: &[Vec<f64>]) {
-    for _ in 0..2 {
-        for b in basis {
-            let c = dot(b, w);
-            w.iter_mut().zip(b).for_each(|(w, b)| *w -= c * b);
-        }
-    }
-}
 
 fn scaled(w: &[f64], by: f64) -> Vec<f64> {
     w.iter().map(|v| v / by).collect()
@@ -48,6 +38,19 @@ pub(crate) fn top_singular(
             }),
         }
     };
+    // A fresh unit vector orthogonal to `basis`, or None if the basis spans its space.
+    let mut restarts = 0;
+    let mut fresh = |len: usize, basis: &[Vec<f64>]| -> Option<Vec<f64>> {
+        (0..16).find_map(|_| {
+            restarts += 1;
+            let mut w = super::start(len, opts.seed.wrapping_add(restarts));
+            let scale = dot(&w, &w).sqrt();
+            orthogonalise(&mut w, basis);
+            let norm = dot(&w, &w).sqrt();
+            (basis.len() < len && norm > 1e-8 * scale).then(|| scaled(&w, norm))
+        })
+    };
+    let mut largest_seen = 0.0_f64;
     loop {
         let j = alpha.len();
         let mut u = vec![0.0; d_out];
@@ -55,32 +58,47 @@ pub(crate) fn top_singular(
         finite(&u)?;
         orthogonalise(&mut u, &us);
         let a = dot(&u, &u).sqrt();
+        // A rounding-level α or β: J·v_j (or Jᵀ·u_j) lies in the span found so far, and
+        // the space closes there; a fresh vector orthogonal to it goes on (α or β = 0
+        // keeps J·V = U·B exact), so repeated and missed singular values are found.
+        let scale = largest_seen.max(beta.last().copied().unwrap_or(0.0));
+        let (a, closed_u) = if a <= 1e-13 * scale || a == 0.0 {
+            (0.0, true)
+        } else {
+            (a, false)
+        };
         alpha.push(a);
-        us.push(if a > 0.0 { scaled(&u, a) } else { u });
+        largest_seen = largest_seen.max(a);
+        let next_u = match closed_u {
+            false => Some(scaled(&u, a)),
+            true => fresh(d_out, &us),
+        };
+        // None: U spans R^{d_L} already, so J has no more to show (a zero u keeps going).
+        let u_spanned = next_u.is_none();
+        us.push(next_u.unwrap_or_else(|| vec![0.0; d_out]));
         let mut v = vec![0.0; d0];
         jtu(&us[j], &mut v)?;
         finite(&v)?;
         orthogonalise(&mut v, &vs);
         let b = dot(&v, &v).sqrt();
-        let scale = a.max(beta.last().copied().unwrap_or(0.0));
-        let b = if b <= 1e-13 * scale { 0.0 } else { b };
+        let closed_v = b <= 1e-13 * largest_seen.max(a) || b == 0.0;
+        let b = if closed_v { 0.0 } else { b };
         beta.push(b);
+        largest_seen = largest_seen.max(b);
         let m = alpha.len();
         // U spans all of R^{d_L}: J's singular values are exactly those of
         // [B | β_m·e_m] (J·V_{m+1} = U·[B | β_m·e_m], the next u being 0).
         let full = m == d_out && b > 0.0;
-        let exhausted = a == 0.0 || b == 0.0 || full;
-        if m >= opts.top || exhausted {
+        let spanned = full || u_spanned || m == d0.min(d_out);
+        if m >= opts.top || spanned {
             let pairs = match full {
                 false => Pairs::of_right(&alpha, &beta)?,
                 true => Pairs::of_left(&alpha, &beta)?,
             };
             let top: Vec<usize> = (0..opts.top.min(m)).map(|i| m - 1 - i).collect();
             let largest = pairs.sigma[m - 1];
-            let done = exhausted
-                || top
-                    .iter()
-                    .all(|&i| pairs.residuals[i] <= opts.tol * largest);
+            let small = |i: &usize| pairs.residuals[*i] <= opts.tol * largest;
+            let done = spanned || (!closed_u && !closed_v && top.iter().all(small));
             if done || m == steps {
                 if full {
                     vs.push(scaled(&v, b));
@@ -115,7 +133,11 @@ pub(crate) fn top_singular(
                 });
             }
         }
-        vs.push(if b > 0.0 { scaled(&v, b) } else { v });
+        let next_v = match closed_v {
+            false => scaled(&v, b),
+            true => fresh(d0, &vs).unwrap_or(v),
+        };
+        vs.push(next_v);
     }
 }
 
@@ -198,7 +220,7 @@ impl Pairs {
                     .map(|k| {
                         let here = if k < m { alpha[k] * t[k] } else { 0.0 };
                         let above = if k > 0 { beta[k - 1] * t[k - 1] } else { 0.0 };
-                        (here + above) / self.sigma[i]
+                        (here + above) / self.sigma[i].max(f64::MIN_POSITIVE)
                     })
                     .collect()
             }
@@ -215,7 +237,7 @@ impl Pairs {
                 (0..m)
                     .map(|k| {
                         let next = if k + 1 < m { beta[k] * s[k + 1] } else { 0.0 };
-                        (alpha[k] * s[k] + next) / self.sigma[i]
+                        (alpha[k] * s[k] + next) / self.sigma[i].max(f64::MIN_POSITIVE)
                     })
                     .collect()
             }

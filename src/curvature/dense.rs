@@ -83,11 +83,11 @@ impl<T: Real> Mlp<T> {
     /// The eigenvalues (ascending) and, with `vectors`, the orthonormal eigenvectors of
     /// the d0×d0 Hessian ∇²f(x), formed by [`hessian`](Self::hessian) and decomposed by
     /// a symmetric divide-and-conquer solver (`dsyevd` with `openblas`, faer otherwise).
-    /// The Hessian and its decomposition's workspace (about four d0×d0 f64 matrices)
-    /// must fit the memory budget.
+    /// The Hessian and its decomposition's workspace (counted as eight d0×d0 f64
+    /// matrices: the copies and the solvers' workspaces) must fit the memory budget.
     pub fn hessian_eigen(&self, x: ArrayView1<T>, vectors: bool) -> Result<HessianEigen> {
         let d0 = self.width(0);
-        self.dense_fits("the Hessian's eigen decomposition", d0, d0, 4)?;
+        self.dense_fits("the Hessian's eigen decomposition", d0, d0, 8)?;
         let h = widened(&self.hessian(x)?);
         let (values, vectors) = linalg::eigh(h, vectors)?;
         Ok(HessianEigen { values, vectors })
@@ -97,7 +97,7 @@ impl<T: Real> Mlp<T> {
     /// d_L×d0 Jacobian J(x), formed by [`jacobian`](Self::jacobian) (`Mode::Auto`).
     pub fn jacobian_svd(&self, x: ArrayView1<T>, vectors: bool) -> Result<JacobianSvd> {
         let (d0, dl) = (self.width(0), self.width(self.depth()));
-        self.dense_fits("the Jacobian's SVD", dl, d0, 4)?;
+        self.dense_fits("the Jacobian's SVD", dl, d0, 8)?;
         let j = widened(&self.jacobian(x, Mode::Auto)?);
         let (values, vectors) = linalg::svd(j, vectors)?;
         Ok(JacobianSvd { values, vectors })
@@ -110,7 +110,7 @@ impl<T: Real> Mlp<T> {
             return Err(out_of_range("damping", damping, "(0, ∞)"));
         }
         let d0 = self.width(0);
-        self.dense_fits("the Newton step", d0, d0, 4)?;
+        self.dense_fits("the Newton step", d0, d0, 8)?;
         let (_, g) = self.value_and_grad(x, Mode::Reverse)?;
         let g: Array1<f64> = g.mapv(|v| v.as_f64());
         let h = widened(&self.hessian(x)?);

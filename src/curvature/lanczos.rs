@@ -47,9 +47,26 @@ impl Lanczos {
     }
 
     /// Whether the basis spans an invariant subspace (the last β is 0 to rounding):
-    /// then T's eigenvalues are A's, exactly.
+    /// T's eigenvalues are then eigenvalues of A, exactly — but from one start vector
+    /// only the distinct ones, each once. [`restart`](Self::restart) goes on.
     pub(crate) fn exhausted(&self) -> bool {
         self.beta.last().is_some_and(|&b| b == 0.0)
+    }
+
+    /// After [`exhausted`](Self::exhausted): continues from `fresh` made orthogonal to
+    /// the basis (β stays 0, so T becomes block diagonal and its eigenvalues are those
+    /// of both blocks: repeated eigenvalues of A appear as often as they occur). False
+    /// if `fresh` lies in the basis's span (then the basis spans everything reachable).
+    pub(crate) fn restart(&mut self, fresh: &[f64]) -> bool {
+        let mut w = fresh.to_vec();
+        orthogonalise(&mut w, &self.basis);
+        let norm = dot(&w, &w).sqrt();
+        let scale = dot(fresh, fresh).sqrt();
+        if !(norm > 1e-8 * scale) {
+            return false;
+        }
+        self.next = w.iter().map(|v| v / norm).collect();
+        true
     }
 
     /// One step: `apply(q, out)` writes A·q into `out`.
@@ -69,12 +86,7 @@ impl Lanczos {
         self.basis.push(q);
         // w ← w − Q·(Qᵀ·w), twice: the three-term recurrence's α_j·q_j and β_{j−1}·q_{j−1}
         // are the largest of these projections, the rest is lost orthogonality.
-        for _ in 0..2 {
-            for b in &self.basis {
-                let c = dot(b, &w);
-                w.iter_mut().zip(b).for_each(|(w, b)| *w -= c * b);
-            }
-        }
+        orthogonalise(&mut w, &self.basis);
         let norm = dot(&w, &w).sqrt();
         let scale = alpha.abs().max(self.beta.last().copied().unwrap_or(0.0));
         // A β at rounding level of the step's scale: the subspace is invariant.
@@ -122,6 +134,17 @@ impl Lanczos {
             y.iter_mut().zip(q).for_each(|(y, q)| *y += s * q);
         }
         y
+    }
+}
+
+/// Removes from `w` its components along the orthonormal `basis`, twice ("twice is
+/// enough").
+pub(crate) fn orthogonalise(w: &mut [f64], basis: &[Vec<f64>]) {
+    for _ in 0..2 {
+        for b in basis {
+            let c = dot(b, w);
+            w.iter_mut().zip(b).for_each(|(w, b)| *w -= c * b);
+        }
     }
 }
 

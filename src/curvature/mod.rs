@@ -76,7 +76,7 @@ pub struct Eigen {
     pub bottom_vectors: Vec<Array1<f64>>,
     /// ‖∇²f·y − θ·y‖ of each value in `top`, then of each in `bottom`.
     pub residuals: Vec<f64>,
-    /// Whether every residual met the tolerance (or the space was exhausted).
+    /// Whether every residual met the tolerance (or the whole space was spanned).
     pub converged: bool,
     /// Hessian-vector products used.
     pub products: usize,
@@ -116,7 +116,7 @@ pub struct Singular {
     pub right: Vec<Array1<f64>>,
     /// ‖Jᵀ·u − σ·v‖ of each.
     pub residuals: Vec<f64>,
-    /// Whether every residual met the tolerance (or the space was exhausted).
+    /// Whether every residual met the tolerance (or the whole space was spanned).
     pub converged: bool,
     /// Products used: each step is one JVP and one VJP.
     pub products: usize,
@@ -159,11 +159,15 @@ impl<T: Real> Mlp<T> {
     /// The `top` largest and `bottom` smallest eigenvalues of ∇²f(x) (and their vectors
     /// on request), by Lanczos with full reorthogonalisation over HVPs, never forming
     /// ∇²f. Stops when every wanted residual is within `tol` of the largest |Ritz
-    /// value|, the Krylov space is exhausted (then exact), or `max_steps` products are
-    /// spent — then `converged` is false and the values are the best so far.
+    /// value|, the whole space is spanned (then exact), or `max_steps` products are
+    /// spent — then `converged` is false and the values are the best so far. Where the
+    /// Krylov space of the start closes early (it holds each distinct eigenvalue once),
+    /// Lanczos goes on from a fresh start orthogonal to it, so repeated eigenvalues are
+    /// found as often as they occur. The basis (`max_steps` × d0 f64, at most d0²) must
+    /// fit the memory budget.
     pub fn hessian_extremes(&self, x: ArrayView1<T>, opts: &Extremes) -> Result<Eigen> {
         let d0 = self.width(0);
-        let wanted = opts.top + opts.bottom;
+        let wanted = opts.top.saturating_add(opts.bottom);
         if wanted == 0 || wanted > d0 {
             return Err(out_of_range(
                 "top + bottom",
@@ -182,22 +186,31 @@ impl<T: Real> Mlp<T> {
                 &format!("{wanted} .."),
             ));
         }
+        self.krylov_fits("the Lanczos basis", steps, d0)?;
         let mut apply = |v: &[f64], out: &mut [f64]| self.hvp_f64(x, v, out);
         let mut krylov = Lanczos::new(&start(d0, opts.seed));
+        let mut restarts = 0;
         let (ritz, converged) = loop {
             krylov.step(&mut apply)?;
             let m = krylov.steps();
-            if m < wanted && !krylov.exhausted() {
+            // An invariant subspace holds each eigenvalue once: go on from a fresh start,
+            // so that repeated ones (and those the start missed) are found too.
+            let exhausted = krylov.exhausted();
+            // (A fresh start falls in the span only if the span is everything, to
+            // rounding: then nothing is left to find.)
+            let spanned = exhausted
+                && !(0..16).any(|_| {
+                    restarts += 1;
+                    m < d0 && krylov.restart(&start(d0, opts.seed.wrapping_add(restarts)))
+                });
+            if m < wanted && !spanned {
                 continue;
             }
             let ritz = krylov.ritz()?;
             let scale = ritz.values.iter().fold(0.0_f64, |s, v| s.max(v.abs()));
             let picked = picks(m, opts.top, opts.bottom);
-            let done = krylov.exhausted()
-                || m == d0
-                || picked
-                    .iter()
-                    .all(|&j| ritz.residuals[j] <= opts.tol * scale);
+            let small = |j: &usize| ritz.residuals[*j] <= opts.tol * scale;
+            let done = spanned || (!exhausted && picked.iter().all(small));
             if done || m == steps {
                 break (ritz, done);
             }
@@ -274,6 +287,7 @@ impl<T: Real> Mlp<T> {
             return Err(out_of_range("steps", steps, "1 .."));
         }
         let d0 = self.width(0);
+        self.krylov_fits("the Lanczos basis", steps.min(d0), d0)?;
         let mut apply = |v: &[f64], out: &mut [f64]| self.hvp_f64(x, v, out);
         let (mut pairs, mut products) = (Vec::new(), 0);
         for i in 0..probes {
@@ -319,6 +333,7 @@ impl<T: Real> Mlp<T> {
             return Err(out_of_range("tol", opts.tol, "(0, 1)"));
         }
         let steps = opts.max_steps.min(rank);
+        self.krylov_fits("the Golub–Kahan bases", steps.saturating_add(1), d0 + dl)?;
         if steps < opts.top {
             return Err(out_of_range(
                 "max_steps",
@@ -338,6 +353,23 @@ impl<T: Real> Mlp<T> {
             Ok(())
         };
         bidiagonal::top_singular(&mut jv, &mut jtu, &start(d0, opts.seed), dl, steps, opts)
+    }
+}
+
+impl<T: Real> Mlp<T> {
+    /// Errors unless a Krylov basis of `steps` vectors of `len` f64 fits the memory
+    /// budget and the machine.
+    fn krylov_fits(&self, what: &str, steps: usize, len: usize) -> Result<()> {
+        let bytes = crate::memory::bytes_of(&[steps, len], 8);
+        let budget = self.memory_budget() as u64;
+        if bytes.is_none_or(|b| b > budget) {
+            return Err(Error::TooLarge {
+                what: format!("{what} ({steps} vectors of {len} f64)"),
+                needed: bytes.unwrap_or(u64::MAX),
+                available: budget,
+            });
+        }
+        crate::memory::ensure_fits(|| what.to_string(), bytes)
     }
 }
 

@@ -10,58 +10,57 @@ use std::os::raw::{c_char, c_int};
 
 pub(crate) const NAME: &str = "LAPACK (OpenBLAS) via ndarray-linalg";
 
+/// The largest order handed to LAPACK: its workspace sizes are 32-bit integers
+/// (`dsyevd`: 1 + 6n + 2n², overflowing from n = 32767; `dgesdd`: about 4k² + 7k, from
+/// k = 23170); beyond, faer.
+const LAPACK_LIMIT: usize = 16384;
+
 /// Eigenvalues of symmetric `a`, ascending, and the orthonormal eigenvectors as
 /// columns if asked for, by `dsyevd`. `a` is symmetric, so its row-major storage is
 /// also its column-major storage; the eigenvectors come back column-major.
 pub(crate) fn eigh(a: Array2<f64>, vectors: bool) -> Result<(Array1<f64>, Option<Array2<f64>>)> {
     let n = a.nrows();
+    if n > LAPACK_LIMIT {
+        return super::pure::eigh(a, vectors);
+    }
     let mut a = a.as_standard_layout().into_owned();
     let mut w = vec![0.0; n];
     let jobz = if vectors { b'V' } else { b'N' } as c_char;
     let uplo = b'L' as c_char;
     let len = n.max(1) as c_int;
-    let (n_c, mut info) = (n as c_int, 0 as c_int);
+    let n_c = n as c_int;
     let buf = a.as_slice_mut().expect("standard layout");
+    let mut dsyevd = |work: &mut [f64], lwork: c_int, iwork: &mut [c_int], liwork: c_int| {
+        let mut info = 0 as c_int;
+        // SAFETY: every pointer is to a live buffer at least as long as LAPACK reads:
+        // A n×n, w n, and work/iwork as long as `lwork`/`liwork` say (a query, −1,
+        // reads one of each).
+        unsafe {
+            lapack_sys::dsyevd_(
+                &jobz,
+                &uplo,
+                &n_c,
+                buf.as_mut_ptr(),
+                &len,
+                w.as_mut_ptr(),
+                work.as_mut_ptr(),
+                &lwork,
+                iwork.as_mut_ptr(),
+                &liwork,
+                &mut info,
+            );
+        }
+        info
+    };
     // A workspace query, then the call.
-    let (mut lwork, mut liwork) = (0.0_f64, 0 as c_int);
-    // SAFETY: every pointer is to a live buffer of the size LAPACK reads (the query
-    // reads only the scalars).
-    unsafe {
-        lapack_sys::dsyevd_(
-            &jobz,
-            &uplo,
-            &n_c,
-            buf.as_mut_ptr(),
-            &len,
-            w.as_mut_ptr(),
-            &mut lwork,
-            &-1,
-            &mut liwork,
-            &-1,
-            &mut info,
-        );
-    }
+    let (mut lwork, mut liwork) = ([0.0_f64], [0 as c_int]);
+    let info = dsyevd(&mut lwork, -1, &mut liwork, -1);
     if info != 0 {
         return Err(failed("dsyevd's workspace query", format!("info = {info}")));
     }
-    let mut work = vec![0.0; lwork as usize];
-    let mut iwork = vec![0 as c_int; liwork as usize];
-    // SAFETY: as above, with work and iwork of the sizes the query asked for.
-    unsafe {
-        lapack_sys::dsyevd_(
-            &jobz,
-            &uplo,
-            &n_c,
-            buf.as_mut_ptr(),
-            &len,
-            w.as_mut_ptr(),
-            work.as_mut_ptr(),
-            &(work.len() as c_int),
-            iwork.as_mut_ptr(),
-            &(iwork.len() as c_int),
-            &mut info,
-        );
-    }
+    let mut work = vec![0.0; lwork[0] as usize];
+    let mut iwork = vec![0 as c_int; liwork[0] as usize];
+    let info = dsyevd(&mut work, lwork[0] as c_int, &mut iwork, liwork[0]);
     if info != 0 {
         return Err(failed("dsyevd", format!("info = {info}")));
     }
@@ -75,6 +74,9 @@ pub(crate) fn svd(
     a: Array2<f64>,
     vectors: bool,
 ) -> Result<(Array1<f64>, Option<(Array2<f64>, Array2<f64>)>)> {
+    if a.nrows().min(a.ncols()) > LAPACK_LIMIT {
+        return super::pure::svd(a, vectors);
+    }
     let job = if vectors { JobSvd::Some } else { JobSvd::None };
     let (u, s, vt) = a.svddc(job).map_err(|e| failed("dgesdd", e))?;
     Ok((s, u.zip(vt)))

@@ -5,12 +5,12 @@
 //!
 //! | build | library |
 //! |---|---|
-//! | `openblas` | LAPACK of the same OpenBLAS: `dsyevd` (divide and conquer) directly, `dgesdd` and `dpotrf`/`dpotrs` through ndarray-linalg |
+//! | `openblas` | LAPACK of the same OpenBLAS: `dsyevd` (divide and conquer) directly, `dgesdd` and `dpotrf`/`dpotrs` through ndarray-linalg; faer beyond n = 16384 (eigen) or min(m, n) = 16384 (SVD), where LAPACK's 32-bit workspace sizes (1 + 6n + 2n², 4k² + 7k) would overflow |
 //! | default, `blis` | faer, in pure Rust (Debian's BLIS ships no LAPACK; faer needs none) |
 
 #[cfg(feature = "openblas")]
 mod lapack;
-#[cfg(not(feature = "openblas"))]
+// faer also takes over from LAPACK beyond the sizes its 32-bit workspace sizes reach.
 mod pure;
 
 #[cfg(feature = "openblas")]

@@ -67,7 +67,11 @@ pub fn run(args: &CurvatureArgs) -> CliResult {
         if args.dense {
             let values = net.hessian_eigen(x.view(), false)?.values;
             let n = values.len();
-            let (top, bottom) = (args.top.min(n), args.bottom.min(n));
+            let wanted = args.top.saturating_add(args.bottom);
+            if wanted > n {
+                return Err(format!("--top + --bottom = {wanted}, but d0 = {n}").into());
+            }
+            let (top, bottom) = (args.top, args.bottom);
             let top: Vec<f64> = values.iter().rev().take(top).copied().collect();
             let bottom: Vec<f64> = values.iter().take(bottom).copied().collect();
             out.insert("top".into(), json::numbers(&top));
