@@ -62,7 +62,7 @@ impl Lanczos {
         orthogonalise(&mut w, &self.basis);
         let norm = dot(&w, &w).sqrt();
         let scale = dot(fresh, fresh).sqrt();
-        if !(norm > 1e-8 * scale) {
+        if norm.is_nan() || norm <= 1e-8 * scale {
             return false;
         }
         self.next = w.iter().map(|v| v / norm).collect();

@@ -10,7 +10,9 @@
 
 #[cfg(feature = "openblas")]
 mod lapack;
-// faer also takes over from LAPACK beyond the sizes its 32-bit workspace sizes reach.
+// faer also takes over from LAPACK beyond the sizes its 32-bit workspace sizes reach
+// (then only its eigen decomposition and SVD are used).
+#[cfg_attr(feature = "openblas", allow(dead_code))]
 mod pure;
 
 #[cfg(feature = "openblas")]
