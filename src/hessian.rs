@@ -131,38 +131,45 @@ fn panel<T: Real>(net: &Mlp<T>, budget: usize) -> Result<(usize, usize)> {
     Ok((width, panel + padded::<T>(hvps_scratch_len(net, width))))
 }
 
-/// Scratch of [`hessian`] within `budget` bytes of panels.
+/// Scratch of [`hessian_times`] within `budget` bytes of panels.
 pub(crate) fn hessian_scratch_len<T: Real>(net: &Mlp<T>, budget: usize) -> Result<usize> {
     Ok(panel(net, budget)?.1)
 }
 
-/// ∇²f(x) into `h` (d0×d0): products with the columns of I, in panels within `budget`
-/// bytes (each panel's products share one sweep).
-pub(crate) fn hessian<'a, T: Real>(
+/// ∇²f(x)·V into `out` (d0×k) for the columns of `v` — of I where `v` is `None` (the
+/// Hessian) — in panels within `budget` bytes (each panel's products share one sweep).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn hessian_times<'a, T: Real>(
     net: &'a Mlp<T>,
     par: Par,
     x: ArrayView1<T>,
+    v: Option<ArrayView2<T>>,
     budget: usize,
-    mut h: ArrayViewMut2<T>,
+    mut out: ArrayViewMut2<T>,
     stack: &mut Stack<'a, T>,
 ) -> Result<()> {
     let (width, _) = panel(net, budget)?;
-    let d0 = net.width(0);
-    let (v, grad) = (stack.take(d0 * width), stack.take(d0));
+    let (d0, k) = (net.width(0), out.ncols());
+    let (buf, grad) = (stack.take(d0 * width), stack.take(d0));
     let rest = stack.take(hvps_scratch_len(net, width));
-    for c0 in (0..d0).step_by(width) {
-        let w = width.min(d0 - c0);
-        let mut v = ArrayViewMut2::from_shape((d0, w), &mut v[..d0 * w]).expect("fits");
-        v.fill(T::zero());
-        (0..w).for_each(|j| v[[c0 + j, j]] = T::one());
+    for c0 in (0..k).step_by(width) {
+        let w = width.min(k - c0);
+        let mut panel = ArrayViewMut2::from_shape((d0, w), &mut buf[..d0 * w]).expect("fits");
+        match v {
+            Some(v) => panel.assign(&v.slice(s![.., c0..c0 + w])),
+            None => {
+                panel.fill(T::zero());
+                (0..w).for_each(|j| panel[[c0 + j, j]] = T::one());
+            }
+        }
         let mut panel_stack = Stack::new(&mut *rest);
         hvps(
             net,
             par,
             x,
-            v.view(),
+            panel.view(),
             ArrayViewMut1::from(&mut *grad),
-            h.slice_mut(s![.., c0..c0 + w]),
+            out.slice_mut(s![.., c0..c0 + w]),
             &mut panel_stack,
         );
     }

@@ -985,7 +985,7 @@ impl<T: Real> Mlp<T> {
                 x,
                 Terms::SECOND,
                 &mut h,
-                |h| hessian::hessian(self, par, x, budget, h.view_mut(), stack),
+                |h| hessian::hessian_times(self, par, x, None, budget, h.view_mut(), stack),
                 |_, h, trust| trust.all(h.iter()),
                 |ran, h, wide, trust| {
                     if ran.is_none() {
@@ -1000,6 +1000,55 @@ impl<T: Real> Mlp<T> {
                 },
             )
         })
+    }
+
+    /// ∇²f(x)·V for the k columns of V (d0×k): Hessian-vector products in panels that
+    /// share their sweeps, so that many directions become matrix products (the
+    /// Hessian's machinery, with V in place of I). [`hessian_trace`](Self::hessian_trace)
+    /// sends its probes through it.
+    pub fn hvp_many(&self, x: ArrayView1<T>, v: ArrayView2<T>) -> Result<Array2<T>> {
+        let d0 = self.width(0);
+        if v.nrows() != d0 {
+            return Err(Error::Shape {
+                what: "V must have one row per input (one direction per column)".into(),
+                expected: format!("({d0}, k)"),
+                got: format!("{:?}", v.shape()),
+            });
+        }
+        check_finite("V", v)?;
+        let k = v.ncols();
+        let mut out = zeros("the Hessian-vector products", (d0, k))?;
+        if k == 0 {
+            self.check_input("x", x)?;
+            return Ok(out);
+        }
+        let inputs = v.iter().fold(0.0_f64, |m, e| m.max(e.as_f64().abs()));
+        let (par, budget) = (self.par, self.memory_budget);
+        self.pooled(|scratch| {
+            self.run(Call::Hessian, x, par, scratch, |x, stack| {
+                guarded(
+                    &self.layers,
+                    par,
+                    x,
+                    Terms { order: 2, inputs },
+                    &mut out,
+                    |o| hessian::hessian_times(self, par, x, Some(v), budget, o.view_mut(), stack),
+                    |_, o, trust| trust.all(o.iter()),
+                    |ran, o, wide, trust| {
+                        if ran.is_none() {
+                            o.fill(T::nan());
+                        }
+                        // Columns not kept (all of them on the wide path).
+                        for c in 0..k {
+                            if !trust.all(o.column(c).iter()) {
+                                o.column_mut(c).assign(&wide.hvp(v.column(c)));
+                            }
+                        }
+                    },
+                )
+            })
+        })?;
+        Ok(out)
     }
 
     /// f(x) and ∇f with respect to every layer's weights and bias (each shaped like

@@ -495,3 +495,30 @@ fn repeated_eigenvalues_and_rank_deficiency_are_found() {
         );
     }
 }
+
+/// Many directions at once agree with one HVP each (different sums: within 1e-12 of the
+/// largest entry); a V of the wrong height is a shape error.
+#[test]
+fn hvp_many_agrees_with_single_hvps() {
+    for (name, net, x) in cases() {
+        let d0 = x.len();
+        let v = random::standard_normal::<f64>(d0, 7, 9, 0).unwrap();
+        let many = net.hvp_many(x.view(), v.view()).unwrap();
+        let scale = many.iter().fold(0.0_f64, |m, e| m.max(e.abs()));
+        for c in 0..7 {
+            let (_, one) = net.hvp(x.view(), v.column(c)).unwrap();
+            let err = (&many.column(c) - &one)
+                .iter()
+                .fold(0.0_f64, |m, e| m.max(e.abs()));
+            assert!(err <= 1e-12 * scale, "{name} column {c}: {err:e}");
+        }
+        let empty = net
+            .hvp_many(x.view(), Array2::<f64>::zeros((d0, 0)).view())
+            .unwrap();
+        assert_eq!(empty.dim(), (d0, 0));
+        assert!(matches!(
+            net.hvp_many(x.view(), Array2::<f64>::zeros((d0 + 1, 2)).view()),
+            Err(Error::Shape { .. })
+        ));
+    }
+}

@@ -25,8 +25,8 @@ mod tridiagonal;
 pub use dense::{HessianEigen, JacobianSvd, Newton, StepKind};
 
 use crate::{Error, Mlp, Real, Result};
-use lanczos::{dot, Lanczos};
-use ndarray::{Array1, ArrayView1};
+use lanczos::Lanczos;
+use ndarray::{Array1, Array2, ArrayView1};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -246,20 +246,25 @@ impl<T: Real> Mlp<T> {
     }
 
     /// Hutchinson's estimate of tr ∇²f(x) from `probes` (≥ 2) Rademacher vectors, probe
-    /// i seeded with `seed + i`.
+    /// i seeded with `seed + i`, their HVPs in panels through [`hvp_many`](Self::hvp_many).
     pub fn hessian_trace(&self, x: ArrayView1<T>, probes: usize, seed: u64) -> Result<Trace> {
         if probes < 2 {
             return Err(out_of_range("probes", probes, "2 .."));
         }
         let d0 = self.width(0);
-        let mut hz = vec![0.0; d0];
-        let samples = (0..probes)
-            .map(|i| {
-                let z = rademacher(d0, seed.wrapping_add(i as u64));
-                self.hvp_f64(x, &z, &mut hz)?;
-                Ok(dot(&z, &hz))
+        // All probes at once: their HVPs share sweeps, as a Hessian's columns do.
+        let mut z = Array2::<T>::zeros((d0, probes));
+        for (p, mut column) in z.columns_mut().into_iter().enumerate() {
+            let probe = rademacher(d0, seed.wrapping_add(p as u64));
+            column.zip_mut_with(&Array1::from(probe), |z, &r| *z = T::from_f64(r));
+        }
+        let hz = self.hvp_many(x, z.view())?;
+        let samples: Vec<f64> = (0..probes)
+            .map(|p| {
+                let (z, hz) = (z.column(p), hz.column(p));
+                z.iter().zip(hz).map(|(a, b)| a.as_f64() * b.as_f64()).sum()
             })
-            .collect::<Result<Vec<f64>>>()?;
+            .collect();
         let n = probes as f64;
         let mean = samples.iter().sum::<f64>() / n;
         let var = samples.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1.0);
