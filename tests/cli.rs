@@ -393,8 +393,12 @@ fn deep_args(case: &str) -> Vec<String> {
     let mut args = Vec::new();
     for k in 1..=acts.lines().count() {
         args.extend(["--w".to_string(), file(&format!("W{k}.npy"))]);
-        if dir.join(format!("b{k}.npy")).exists() {
+        let bias = dir.join(format!("b{k}.npy"));
+        let any_bias = (1..=acts.lines().count()).any(|j| dir.join(format!("b{j}.npy")).exists());
+        if bias.exists() {
             args.extend(["--bias".to_string(), file(&format!("b{k}.npy"))]);
+        } else if any_bias {
+            args.extend(["--bias".to_string(), "none".to_string()]);
         }
     }
     let acts: Vec<&str> = acts.lines().collect();
@@ -445,9 +449,40 @@ fn curvature_and_newton_on_a_general_network_match_numpy() {
             assert!(c["hvps"].as_u64().unwrap() >= 40);
         }
     }
-    let c = run(&["--top", "0", "--density", "4,5", "--json"]);
+    let png = tmp("density.png");
+    let png_arg = png.to_string_lossy().into_owned();
+    let c = run(&[
+        "--top",
+        "0",
+        "--density",
+        "4,5",
+        "--plot",
+        &png_arg,
+        "--json",
+    ]);
     let weights = numbers(&c["density"]["weights"]);
     assert!((weights.iter().sum::<f64>() - 1.0).abs() < 1e-12, "{c}");
+    assert!(
+        std::fs::metadata(&png).unwrap().len() > 1000,
+        "a PNG was drawn"
+    );
+    // Biases on some layers only (`--bias none` for the others).
+    let mut args: Vec<String> = vec!["curvature".into()];
+    args.extend(deep_args("some_biases"));
+    args.extend([
+        "--dense".into(),
+        "--top".into(),
+        "1".into(),
+        "--json".into(),
+    ]);
+    let c = json(&fwdrev(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    let partial = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/deep/some_biases");
+    let eig2 = npy::read::<f64, ndarray::Ix1>(partial.join("eigh.npy")).unwrap();
+    let top = numbers(&c["top"])[0];
+    let scale2 = eig2.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+    assert!((top - eig2[eig2.len() - 1]).abs() <= 1e-10 * scale2, "{c}");
 
     let damping = std::fs::read_to_string(dir.join("damping.txt")).unwrap();
     let mut args: Vec<&str> = vec!["newton"];

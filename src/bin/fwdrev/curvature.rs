@@ -7,6 +7,7 @@ use crate::{count, json, CliResult, MAX_REPS, MAX_WIDTH};
 use clap::Args;
 use fwdrev::Extremes;
 use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct CurvatureArgs {
@@ -37,6 +38,10 @@ pub struct CurvatureArgs {
     /// Seed of the start vector and the probes.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Draw the density (with --density) as a PNG: the nodes' weights spread by a
+    /// Gaussian of 1% of the spectrum's width.
+    #[arg(long, value_name = "PNG", requires = "density")]
+    plot: Option<PathBuf>,
     /// Print one JSON object instead of lines.
     #[arg(long)]
     json: bool,
@@ -109,6 +114,9 @@ pub fn run(args: &CurvatureArgs) -> CliResult {
         Some((probes, steps)) => {
             let d = net.hessian_density(x.view(), probes, steps, args.seed)?;
             hvps += d.products;
+            if let Some(path) = &args.plot {
+                plot(&d, path)?;
+            }
             json!({"nodes": json::numbers(&d.nodes), "weights": json::numbers(&d.weights)})
         }
         None => Value::Null,
@@ -125,4 +133,52 @@ pub fn run(args: &CurvatureArgs) -> CliResult {
         }
     }
     Ok(())
+}
+
+/// The density as a smooth curve: Σ w_i·N(t; θ_i, s), s a hundredth of the spectrum's
+/// width (a node alone is a bump, not a spike).
+fn plot(d: &fwdrev::Density, path: &Path) -> CliResult {
+    use plotters::prelude::*;
+    let (lo, hi) = (d.nodes[0], d.nodes[d.nodes.len() - 1]);
+    let s = ((hi - lo) / 100.0)
+        .max(1e-12 * hi.abs().max(lo.abs()))
+        .max(f64::MIN_POSITIVE);
+    let (from, to) = (lo - 4.0 * s, hi + 4.0 * s);
+    let norm = 1.0 / (s * (2.0 * std::f64::consts::PI).sqrt());
+    let curve: Vec<(f64, f64)> = (0..=600)
+        .map(|i| {
+            let t = from + (to - from) * i as f64 / 600.0;
+            let rho = d
+                .nodes
+                .iter()
+                .zip(&d.weights)
+                .map(|(&n, &w)| w * norm * (-0.5 * ((t - n) / s).powi(2)).exp())
+                .sum::<f64>();
+            (t, rho)
+        })
+        .collect();
+    let top = curve.iter().fold(0.0_f64, |m, p| m.max(p.1));
+    let root = crate::report::canvas(path, (900, 560))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Hessian spectral density (stochastic Lanczos quadrature)",
+            ("sans-serif", 22),
+        )
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(80)
+        .build_cartesian_2d(from..to, 0.0..top * 1.1)?;
+    chart
+        .configure_mesh()
+        .x_desc("eigenvalue")
+        .y_desc("density")
+        .y_label_formatter(&|v| format!("{v:.1e}"))
+        .x_label_formatter(&|v| format!("{v:.2e}"))
+        .draw()?;
+    let color = RGBColor(30, 100, 200);
+    chart
+        .draw_series(LineSeries::new(curve, color.stroke_width(2)))?
+        .label(format!("{} nodes", d.nodes.len()))
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    crate::report::finish(&mut chart, &root)
 }

@@ -26,7 +26,8 @@ pub struct NetworkFiles {
     /// (instead of --a and --b).
     #[arg(long = "w", value_name = "W.npy")]
     w: Vec<PathBuf>,
-    /// b_k, d_k: one --bias per layer, in the order of --w (none for no biases).
+    /// b_k, d_k: one --bias per layer, in the order of --w, `none` for a layer without
+    /// one (or no --bias at all).
     #[arg(long = "bias", value_name = "B.npy", requires = "w")]
     bias: Vec<PathBuf>,
     /// With --w: the activations, one per layer or one for all, comma-separated
@@ -77,7 +78,10 @@ impl NetworkFiles {
                 format!("--bias: {n} biases for {depth} layers (give none or {depth})").into(),
             );
         }
-        let bias = |k: usize| self.bias.get(k).map(PathBuf::as_path);
+        let bias = |k: usize| {
+            let path = self.bias.get(k)?;
+            (path.as_os_str() != "none").then_some(path.as_path())
+        };
         Ok((0..depth)
             .map(|k| (self.w[k].as_path(), bias(k), acts[k]))
             .collect())
