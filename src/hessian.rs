@@ -113,8 +113,8 @@ pub(crate) fn hvps<'a, T: Real>(
     }
 }
 
-/// The Hessian's panel width within `budget` bytes, and its scratch.
-fn panel<T: Real>(net: &Mlp<T>, budget: usize) -> Result<(usize, usize)> {
+/// The panel width for `columns` directions within `budget` bytes, and its scratch.
+fn panel<T: Real>(net: &Mlp<T>, budget: usize, columns: usize) -> Result<(usize, usize)> {
     let d0 = net.width(0);
     let rows = (1..=net.depth()).map(|k| net.width(k));
     let widest = rows.clone().max().unwrap_or(0).max(d0);
@@ -122,7 +122,7 @@ fn panel<T: Real>(net: &Mlp<T>, budget: usize) -> Result<(usize, usize)> {
     // sweep's two working columns, and the direction and result columns.
     let per_column = rows.sum::<usize>() + 3 * widest + 2 * d0;
     let size = std::mem::size_of::<T>();
-    let width = panel_width(d0, per_column, size, budget).map_err(|_| Error::TooLarge {
+    let width = panel_width(columns, per_column, size, budget).map_err(|_| Error::TooLarge {
         what: format!("one Hessian panel column ({per_column} values)"),
         needed: per_column.saturating_mul(size) as u64,
         available: budget as u64,
@@ -131,9 +131,13 @@ fn panel<T: Real>(net: &Mlp<T>, budget: usize) -> Result<(usize, usize)> {
     Ok((width, panel + padded::<T>(hvps_scratch_len(net, width))))
 }
 
-/// Scratch of [`hessian_times`] within `budget` bytes of panels.
-pub(crate) fn hessian_scratch_len<T: Real>(net: &Mlp<T>, budget: usize) -> Result<usize> {
-    Ok(panel(net, budget)?.1)
+/// Scratch of [`hessian_times`] for `columns` directions within `budget` bytes of panels.
+pub(crate) fn hessian_scratch_len<T: Real>(
+    net: &Mlp<T>,
+    budget: usize,
+    columns: usize,
+) -> Result<usize> {
+    Ok(panel(net, budget, columns)?.1)
 }
 
 /// ∇²f(x)·V into `out` (d0×k) for the columns of `v` — of I where `v` is `None` (the
@@ -148,8 +152,8 @@ pub(crate) fn hessian_times<'a, T: Real>(
     mut out: ArrayViewMut2<T>,
     stack: &mut Stack<'a, T>,
 ) -> Result<()> {
-    let (width, _) = panel(net, budget)?;
     let (d0, k) = (net.width(0), out.ncols());
+    let (width, _) = panel(net, budget, k.max(1))?;
     let (buf, grad) = (stack.take(d0 * width), stack.take(d0));
     let rest = stack.take(hvps_scratch_len(net, width));
     for c0 in (0..k).step_by(width) {

@@ -145,6 +145,8 @@ pub enum Call<'p> {
     Jacobian(&'p Plan),
     /// [`Mlp::hessian`].
     Hessian,
+    /// [`Mlp::hvp_many`] with this many directions.
+    HvpMany(usize),
     /// [`Mlp::value_and_weight_grads`].
     WeightGrads,
     /// [`Mlp::value_and_grad_batch`] at this many points.
@@ -543,7 +545,8 @@ impl<T: Real> Mlp<T> {
                 self.check_plan(plan)?;
                 jacobian::scratch_len(self, plan, budget)?
             }
-            Call::Hessian => hessian::hessian_scratch_len(self, budget)?,
+            Call::Hessian => hessian::hessian_scratch_len(self, budget, self.width(0))?,
+            Call::HvpMany(k) => hessian::hessian_scratch_len(self, budget, k.max(1))?,
             Call::WeightGrads => reverse::weight_grads_scratch_len(self),
             Call::Batch(k) => batch::scratch_len(self, k),
         };
@@ -1025,7 +1028,7 @@ impl<T: Real> Mlp<T> {
         let inputs = v.iter().fold(0.0_f64, |m, e| m.max(e.as_f64().abs()));
         let (par, budget) = (self.par, self.memory_budget);
         self.pooled(|scratch| {
-            self.run(Call::Hessian, x, par, scratch, |x, stack| {
+            self.run(Call::HvpMany(k), x, par, scratch, |x, stack| {
                 guarded(
                     &self.layers,
                     par,

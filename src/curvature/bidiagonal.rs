@@ -50,7 +50,7 @@ pub(crate) fn top_singular(
             (basis.len() < len && norm > 1e-8 * scale).then(|| scaled(&w, norm))
         })
     };
-    let mut largest_seen = 0.0_f64;
+    let (mut largest_seen, mut block) = (0.0_f64, 0);
     loop {
         let j = alpha.len();
         let mut u = vec![0.0; d_out];
@@ -98,16 +98,33 @@ pub(crate) fn top_singular(
             let top: Vec<usize> = (0..opts.top.min(m)).map(|i| m - 1 - i).collect();
             let largest = pairs.sigma[m - 1];
             let small = |i: &usize| pairs.residuals[*i] <= opts.tol * largest;
-            let done = spanned || (!closed_u && !closed_v && top.iter().all(small));
+            let closed = closed_u || closed_v;
+            // A closed block from a fresh start shows every distinct singular value of
+            // what is left: done once it shows none beyond the wanted k-th (as Lanczos).
+            let settled = closed
+                && block > 0
+                && !super::beyond(
+                    &Pairs::of_right(&alpha[block..m], &beta[block..m])?.sigma,
+                    &pairs.sigma,
+                    opts.top,
+                    0,
+                    opts.tol,
+                );
+            let done = spanned || settled || (!closed && top.iter().all(small));
             if done || m == steps {
                 if full {
                     vs.push(scaled(&v, b));
                 }
                 let vectors = opts.vectors;
+                // Normalised here: B·s has norm σ, which may be 0 to rounding.
                 let combine = |basis: &[Vec<f64>], coef: Vec<f64>| -> Array1<f64> {
                     let mut y = vec![0.0; basis[0].len()];
                     for (c, q) in coef.iter().zip(basis) {
                         y.iter_mut().zip(q).for_each(|(y, q)| *y += c * q);
+                    }
+                    let norm = dot(&y, &y).sqrt();
+                    if norm > 0.0 && norm.is_finite() {
+                        y.iter_mut().for_each(|v| *v /= norm);
                     }
                     Array1::from(y)
                 };
@@ -138,6 +155,9 @@ pub(crate) fn top_singular(
             true => fresh(d0, &vs).unwrap_or(v),
         };
         vs.push(next_v);
+        if closed_u || closed_v {
+            block = alpha.len();
+        }
     }
 }
 
@@ -209,7 +229,8 @@ impl Pairs {
         (0..m).map(|k| self.vectors[k * m + i]).collect()
     }
 
-    /// Pair i's right vector in V's coordinates: s, or Bᵀ·t/σ (plus β_m·t_m on v_{m+1}).
+    /// Pair i's right vector in V's coordinates: s, or Bᵀ·t (plus β_m·t_m on v_{m+1}),
+    /// whose norm is σ: the caller normalises (σ itself may be 0).
     fn right_vector(&self, alpha: &[f64], beta: &[f64], i: usize) -> Vec<f64> {
         match self.form {
             Side::Right => self.column(i),
@@ -220,14 +241,14 @@ impl Pairs {
                     .map(|k| {
                         let here = if k < m { alpha[k] * t[k] } else { 0.0 };
                         let above = if k > 0 { beta[k - 1] * t[k - 1] } else { 0.0 };
-                        (here + above) / self.sigma[i].max(f64::MIN_POSITIVE)
+                        here + above
                     })
                     .collect()
             }
         }
     }
 
-    /// Pair i's left vector in U's coordinates: B·s/σ, or t.
+    /// Pair i's left vector in U's coordinates: B·s (norm σ: the caller normalises), or t.
     fn left_vector(&self, alpha: &[f64], beta: &[f64], i: usize) -> Vec<f64> {
         match self.form {
             Side::Left => self.column(i),
@@ -237,7 +258,7 @@ impl Pairs {
                 (0..m)
                     .map(|k| {
                         let next = if k + 1 < m { beta[k] * s[k + 1] } else { 0.0 };
-                        (alpha[k] * s[k] + next) / self.sigma[i].max(f64::MIN_POSITIVE)
+                        alpha[k] * s[k] + next
                     })
                     .collect()
             }

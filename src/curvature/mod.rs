@@ -110,7 +110,8 @@ pub struct Density {
 pub struct Singular {
     /// Descending.
     pub values: Vec<f64>,
-    /// Unit left singular vectors (d_L entries), if asked for.
+    /// Unit left singular vectors (d_L entries), if asked for (0 where σ is 0 and J·v
+    /// leaves no direction to take).
     pub left: Vec<Array1<f64>>,
     /// Unit right singular vectors (d0 entries), if asked for.
     pub right: Vec<Array1<f64>>,
@@ -189,28 +190,48 @@ impl<T: Real> Mlp<T> {
         self.krylov_fits("the Lanczos basis", steps, d0)?;
         let mut apply = |v: &[f64], out: &mut [f64]| self.hvp_f64(x, v, out);
         let mut krylov = Lanczos::new(&start(d0, opts.seed));
-        let mut restarts = 0;
+        let (mut restarts, mut block) = (0, 0);
         let (ritz, converged) = loop {
             krylov.step(&mut apply)?;
             let m = krylov.steps();
-            // An invariant subspace holds each eigenvalue once: go on from a fresh start,
-            // so that repeated ones (and those the start missed) are found too.
-            let exhausted = krylov.exhausted();
-            // (A fresh start falls in the span only if the span is everything, to
-            // rounding: then nothing is left to find.)
-            let spanned = exhausted
-                && !(0..16).any(|_| {
+            if krylov.exhausted() && m < d0 {
+                // The block closed. From one start it held each distinct eigenvalue
+                // once; a block from a fresh start shows every distinct eigenvalue of
+                // what is left. Done once such a block shows nothing beyond the wanted
+                // k-th values (so no more copies of the wanted ones exist); else go on.
+                let ritz = krylov.ritz()?;
+                let closed =
+                    tridiagonal::eigen(&krylov.alpha[block..m], &krylov.beta[block..m - 1])
+                        .ok_or_else(|| Error::Internal {
+                            what: "the tridiagonal QL iteration did not converge".into(),
+                        })?
+                        .0;
+                let settled = block > 0
+                    && m >= wanted
+                    && !beyond(&closed, &ritz.values, opts.top, opts.bottom, opts.tol);
+                if settled {
+                    break (ritz, true);
+                }
+                // (A fresh start falls in the span only if the span is everything, to
+                // rounding: then nothing is left to find.)
+                let fresh = (0..16).any(|_| {
                     restarts += 1;
-                    m < d0 && krylov.restart(&start(d0, opts.seed.wrapping_add(restarts)))
+                    krylov.restart(&start(d0, opts.seed.wrapping_add(restarts)))
                 });
-            if m < wanted && !spanned {
+                if !fresh || m == steps {
+                    break (ritz, !fresh);
+                }
+                block = m;
+                continue;
+            }
+            if m < wanted && m < d0 {
                 continue;
             }
             let ritz = krylov.ritz()?;
             let scale = ritz.values.iter().fold(0.0_f64, |s, v| s.max(v.abs()));
             let picked = picks(m, opts.top, opts.bottom);
             let small = |j: &usize| ritz.residuals[*j] <= opts.tol * scale;
-            let done = spanned || (!exhausted && picked.iter().all(small));
+            let done = m == d0 || picked.iter().all(small);
             if done || m == steps {
                 break (ritz, done);
             }
@@ -252,19 +273,24 @@ impl<T: Real> Mlp<T> {
             return Err(out_of_range("probes", probes, "2 .."));
         }
         let d0 = self.width(0);
-        // All probes at once: their HVPs share sweeps, as a Hessian's columns do.
-        let mut z = Array2::<T>::zeros((d0, probes));
-        for (p, mut column) in z.columns_mut().into_iter().enumerate() {
-            let probe = rademacher(d0, seed.wrapping_add(p as u64));
-            column.zip_mut_with(&Array1::from(probe), |z, &r| *z = T::from_f64(r));
+        // Probes in chunks: each chunk's HVPs share sweeps, as a Hessian's columns do.
+        const CHUNK: usize = 32;
+        let mut samples = Vec::with_capacity(probes);
+        for first in (0..probes).step_by(CHUNK) {
+            let n = CHUNK.min(probes - first);
+            let mut z = Array2::<T>::zeros((d0, n));
+            for (p, mut column) in z.columns_mut().into_iter().enumerate() {
+                let probe = rademacher(d0, seed.wrapping_add((first + p) as u64));
+                column.zip_mut_with(&Array1::from(probe), |z, &r| *z = T::from_f64(r));
+            }
+            let hz = self.hvp_many(x, z.view())?;
+            samples.extend(z.columns().into_iter().zip(hz.columns()).map(|(z, hz)| {
+                z.iter()
+                    .zip(hz)
+                    .map(|(a, b)| a.as_f64() * b.as_f64())
+                    .sum::<f64>()
+            }));
         }
-        let hz = self.hvp_many(x, z.view())?;
-        let samples: Vec<f64> = (0..probes)
-            .map(|p| {
-                let (z, hz) = (z.column(p), hz.column(p));
-                z.iter().zip(hz).map(|(a, b)| a.as_f64() * b.as_f64()).sum()
-            })
-            .collect();
         let n = probes as f64;
         let mean = samples.iter().sum::<f64>() / n;
         let var = samples.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1.0);
@@ -376,6 +402,17 @@ impl<T: Real> Mlp<T> {
         }
         crate::memory::ensure_fits(|| what.to_string(), bytes)
     }
+}
+
+/// Whether `block`'s values reach beyond the wanted ones among `all` (ascending): above
+/// the `top`-th largest or below the `bottom`-th smallest, by more than `tol` of the
+/// largest |value|.
+pub(crate) fn beyond(block: &[f64], all: &[f64], top: usize, bottom: usize, tol: f64) -> bool {
+    let eps = tol * all.iter().fold(0.0_f64, |s, v| s.max(v.abs()));
+    let m = all.len();
+    let above = top > 0 && top <= m && block.iter().any(|&v| v > all[m - top] + eps);
+    let below = bottom > 0 && bottom <= m && block.iter().any(|&v| v < all[bottom - 1] - eps);
+    above || below
 }
 
 /// Indices (into m ascending Ritz values) of the `top` largest and `bottom` smallest.
