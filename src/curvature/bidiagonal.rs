@@ -38,18 +38,7 @@ pub(crate) fn top_singular(
             }),
         }
     };
-    // A fresh unit vector orthogonal to `basis`, or None if the basis spans its space.
-    let mut restarts = 0;
-    let mut fresh = |len: usize, basis: &[Vec<f64>]| -> Option<Vec<f64>> {
-        (0..16).find_map(|_| {
-            restarts += 1;
-            let mut w = super::start(len, opts.seed.wrapping_add(restarts));
-            let scale = dot(&w, &w).sqrt();
-            orthogonalise(&mut w, basis);
-            let norm = dot(&w, &w).sqrt();
-            (basis.len() < len && norm > 1e-8 * scale).then(|| scaled(&w, norm))
-        })
-    };
+    let mut fresh = super::Fresh::new(opts.seed);
     let (mut largest_seen, mut block) = (0.0_f64, 0);
     loop {
         let j = alpha.len();
@@ -71,7 +60,7 @@ pub(crate) fn top_singular(
         largest_seen = largest_seen.max(a);
         let next_u = match closed_u {
             false => Some(scaled(&u, a)),
-            true => fresh(d_out, &us),
+            true => fresh.next(&us, d_out),
         };
         // None: U spans R^{d_L} already, so J has no more to show (a zero u keeps going).
         let u_spanned = next_u.is_none();
@@ -152,7 +141,7 @@ pub(crate) fn top_singular(
         }
         let next_v = match closed_v {
             false => scaled(&v, b),
-            true => fresh(d0, &vs).unwrap_or(v),
+            true => fresh.next(&vs, d0).unwrap_or(v),
         };
         vs.push(next_v);
         if closed_u || closed_v {

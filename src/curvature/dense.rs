@@ -9,8 +9,7 @@
 //! descends along every direction and flees negative curvature rather than seeking it.
 
 use super::out_of_range;
-use crate::memory::{bytes_of, ensure_fits};
-use crate::{linalg, Error, Mlp, Mode, Real, Result};
+use crate::{linalg, Mlp, Mode, Real, Result};
 use ndarray::{Array1, Array2, ArrayView1};
 
 /// ∇²f(x)'s eigen decomposition ([`Mlp::hessian_eigen`]).
@@ -67,17 +66,11 @@ fn widened<T: Real>(m: &Array2<T>) -> Array2<f64> {
 }
 
 impl<T: Real> Mlp<T> {
-    /// Errors unless `copies` d×d f64 matrices fit the memory budget and the machine.
+    /// Errors unless `copies` rows×cols f64 matrices fit the memory budget and the
+    /// machine.
     fn dense_fits(&self, what: &str, rows: usize, cols: usize, copies: usize) -> Result<()> {
-        let bytes = bytes_of(&[rows, cols, copies], 8);
-        if bytes.is_none_or(|b| b > self.memory_budget() as u64) {
-            return Err(Error::TooLarge {
-                what: format!("{what} ({rows}×{cols} in f64, {copies} copies)"),
-                needed: bytes.unwrap_or(u64::MAX),
-                available: self.memory_budget() as u64,
-            });
-        }
-        ensure_fits(|| what.to_string(), bytes)
+        let shape = format!("{what} ({rows}×{cols} in f64, {copies} copies)");
+        self.fits_budget(shape, &[rows, cols, copies])
     }
 
     /// The eigenvalues (ascending) and, with `vectors`, the orthonormal eigenvectors of

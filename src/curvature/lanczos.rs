@@ -53,20 +53,12 @@ impl Lanczos {
         self.beta.last().is_some_and(|&b| b == 0.0)
     }
 
-    /// After [`exhausted`](Self::exhausted): continues from `fresh` made orthogonal to
-    /// the basis (β stays 0, so T becomes block diagonal and its eigenvalues are those
-    /// of both blocks: repeated eigenvalues of A appear as often as they occur). False
-    /// if `fresh` lies in the basis's span (then the basis spans everything reachable).
-    pub(crate) fn restart(&mut self, fresh: &[f64]) -> bool {
-        let mut w = fresh.to_vec();
-        orthogonalise(&mut w, &self.basis);
-        let norm = dot(&w, &w).sqrt();
-        let scale = dot(fresh, fresh).sqrt();
-        if norm.is_nan() || norm <= 1e-8 * scale {
-            return false;
-        }
-        self.next = w.iter().map(|v| v / norm).collect();
-        true
+    /// After [`exhausted`](Self::exhausted): continues from `q`, a unit vector
+    /// orthogonal to the basis (β stays 0, so T becomes block diagonal and its
+    /// eigenvalues are those of both blocks: repeated eigenvalues of A appear as often as
+    /// they occur).
+    pub(crate) fn restart(&mut self, q: Vec<f64>) {
+        self.next = q;
     }
 
     /// One step: `apply(q, out)` writes A·q into `out`.

@@ -131,6 +131,39 @@ fn rademacher(n: usize, seed: u64) -> Vec<f64> {
         .collect()
 }
 
+/// What a Krylov basis is called in a refusal.
+fn krylov_basis(what: &str, vectors: usize, len: usize) -> String {
+    format!("{what} ({vectors} vectors of {len} f64)")
+}
+
+/// Fresh start vectors for a Krylov basis that closed early: seeded draws made
+/// orthogonal to the basis and normalised; None where the basis spans everything (to
+/// rounding), after 16 draws.
+pub(super) struct Fresh {
+    seed: u64,
+    drawn: u64,
+}
+
+impl Fresh {
+    pub(super) fn new(seed: u64) -> Fresh {
+        Fresh { seed, drawn: 0 }
+    }
+
+    pub(super) fn next(&mut self, basis: &[Vec<f64>], len: usize) -> Option<Vec<f64>> {
+        if basis.len() >= len {
+            return None;
+        }
+        (0..16).find_map(|_| {
+            self.drawn += 1;
+            let mut w = start(len, self.seed.wrapping_add(self.drawn));
+            let scale = lanczos::dot(&w, &w).sqrt();
+            lanczos::orthogonalise(&mut w, basis);
+            let norm = lanczos::dot(&w, &w).sqrt();
+            (norm > 1e-8 * scale).then(|| w.iter().map(|v| v / norm).collect())
+        })
+    }
+}
+
 /// A start vector uniform on the sphere (normal draws; the norm is taken later).
 fn start(n: usize, seed: u64) -> Vec<f64> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -187,10 +220,10 @@ impl<T: Real> Mlp<T> {
                 &format!("{wanted} .."),
             ));
         }
-        self.krylov_fits("the Lanczos basis", steps, d0)?;
+        self.fits_budget(krylov_basis("the Lanczos basis", steps, d0), &[steps, d0])?;
         let mut apply = |v: &[f64], out: &mut [f64]| self.hvp_f64(x, v, out);
         let mut krylov = Lanczos::new(&start(d0, opts.seed));
-        let (mut restarts, mut block) = (0, 0);
+        let (mut fresh, mut block) = (Fresh::new(opts.seed), 0);
         let (ritz, converged) = loop {
             krylov.step(&mut apply)?;
             let m = krylov.steps();
@@ -212,15 +245,14 @@ impl<T: Real> Mlp<T> {
                 if settled {
                     break (ritz, true);
                 }
-                // (A fresh start falls in the span only if the span is everything, to
-                // rounding: then nothing is left to find.)
-                let fresh = (0..16).any(|_| {
-                    restarts += 1;
-                    krylov.restart(&start(d0, opts.seed.wrapping_add(restarts)))
-                });
-                if !fresh || m == steps {
-                    break (ritz, !fresh);
+                // (No fresh start: the span is everything, and nothing is left to find.)
+                let Some(q) = fresh.next(&krylov.basis, d0) else {
+                    break (ritz, true);
+                };
+                if m == steps {
+                    break (ritz, false);
                 }
+                krylov.restart(q);
                 block = m;
                 continue;
             }
@@ -318,7 +350,11 @@ impl<T: Real> Mlp<T> {
             return Err(out_of_range("steps", steps, "1 .."));
         }
         let d0 = self.width(0);
-        self.krylov_fits("the Lanczos basis", steps.min(d0), d0)?;
+        let steps_max = steps.min(d0);
+        self.fits_budget(
+            krylov_basis("the Lanczos basis", steps_max, d0),
+            &[steps_max, d0],
+        )?;
         let mut apply = |v: &[f64], out: &mut [f64]| self.hvp_f64(x, v, out);
         let (mut pairs, mut products) = (Vec::new(), 0);
         for i in 0..probes {
@@ -364,7 +400,11 @@ impl<T: Real> Mlp<T> {
             return Err(out_of_range("tol", opts.tol, "(0, 1)"));
         }
         let steps = opts.max_steps.min(rank);
-        self.krylov_fits("the Golub–Kahan bases", steps.saturating_add(1), d0 + dl)?;
+        let (vectors, len) = (steps.saturating_add(1), d0 + dl);
+        self.fits_budget(
+            krylov_basis("the Golub–Kahan bases", vectors, len),
+            &[vectors, len],
+        )?;
         if steps < opts.top {
             return Err(out_of_range(
                 "max_steps",
@@ -388,19 +428,20 @@ impl<T: Real> Mlp<T> {
 }
 
 impl<T: Real> Mlp<T> {
-    /// Errors unless a Krylov basis of `steps` vectors of `len` f64 fits the memory
-    /// budget and the machine.
-    fn krylov_fits(&self, what: &str, steps: usize, len: usize) -> Result<()> {
-        let bytes = crate::memory::bytes_of(&[steps, len], 8);
+    /// Errors unless an f64 buffer of `dims` (their product of values; `what` names it,
+    /// with its shape) fits the memory budget and the machine: the Krylov bases and the
+    /// dense decompositions' matrices.
+    pub(super) fn fits_budget(&self, what: String, dims: &[usize]) -> Result<()> {
+        let bytes = crate::memory::bytes_of(dims, 8);
         let budget = self.memory_budget() as u64;
         if bytes.is_none_or(|b| b > budget) {
             return Err(Error::TooLarge {
-                what: format!("{what} ({steps} vectors of {len} f64)"),
+                what,
                 needed: bytes.unwrap_or(u64::MAX),
                 available: budget,
             });
         }
-        crate::memory::ensure_fits(|| what.to_string(), bytes)
+        crate::memory::ensure_fits(|| what, bytes)
     }
 }
 
