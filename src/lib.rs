@@ -159,7 +159,7 @@ mod forward;
 mod guard;
 mod hessian;
 mod kernels;
-mod linalg;
+pub mod linalg;
 pub mod memory;
 mod mlp;
 pub mod npy;

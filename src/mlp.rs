@@ -192,7 +192,11 @@ impl<T: Real> Clone for Mlp<T> {
 }
 
 /// Errors unless `got` is `want`, naming the array (`what` is only formatted then).
-fn check_shape(what: impl std::fmt::Display, got: &[usize], want: &[usize]) -> Result<()> {
+pub(crate) fn check_shape(
+    what: impl std::fmt::Display,
+    got: &[usize],
+    want: &[usize],
+) -> Result<()> {
     if got == want {
         return Ok(());
     }

@@ -312,6 +312,43 @@ fn export_then_peer_round_trips_the_seeded_case() {
     assert_eq!(read("grad.npy").into_dimensionality::<Ix1>().unwrap(), g);
     assert_eq!(read("G.npy").shape(), &[12, 5]);
     assert_one_line_error(&fwdrev(&["peer", "--dir", "/nonexistent"]), "A.npy");
+
+    // The curvature rows: Lanczos from q0.npy finds the dense Hessian's top eigenvalue,
+    // and hv.npy is H·q0, for the script to check the peers' HVPs against.
+    let v = json(&fwdrev(&[
+        "peer",
+        "--dir",
+        &d,
+        "--reps",
+        "1",
+        "--seed",
+        "3",
+        "--curvature",
+        "--dense",
+    ]));
+    let c = &v["curvature"];
+    let h = read("H.npy").into_dimensionality::<ndarray::Ix2>().unwrap();
+    let q0 = read("q0.npy").into_dimensionality::<Ix1>().unwrap();
+    let (values, _) = fwdrev::linalg::eigh(h.clone(), false).unwrap();
+    let top = values[values.len() - 1];
+    let lanczos = c["lanczos"]["top"].as_f64().unwrap();
+    assert!(
+        (lanczos - top).abs() <= 1e-6 * top.abs(),
+        "{lanczos} vs {top}"
+    );
+    assert_eq!(c["lanczos"]["converged"], true);
+    let hv = read("hv.npy").into_dimensionality::<Ix1>().unwrap();
+    let want = h.dot(&q0);
+    assert!(hv
+        .iter()
+        .zip(&want)
+        .all(|(a, b)| (a - b).abs() <= 1e-12 * (1.0 + b.abs())));
+    assert!(c["floor_bytes"].as_u64().unwrap() < c["hvp_bytes"].as_u64().unwrap());
+    // A seed other than export's: q0.npy is not that seed's start.
+    assert_one_line_error(
+        &fwdrev(&["peer", "--dir", &d, "--reps", "1", "--curvature"]),
+        "q0.npy",
+    );
 }
 
 fn numbers(v: &Value) -> Vec<f64> {

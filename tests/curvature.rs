@@ -561,3 +561,50 @@ fn hvp_many_agrees_with_single_hvps() {
         ));
     }
 }
+
+/// Probes step in lock-step, as many as the memory budget holds bases for: a budget for
+/// one basis at a time gives the same density (to rounding: one HVP per product instead
+/// of a panel of them), and a budget below one basis is refused with its numbers.
+#[test]
+fn slq_lock_step_is_the_same_density_at_any_chunk() {
+    let again = cases().into_iter().zip(cases());
+    for ((name, net, x), ((_, one, _), (_, tight, _))) in cases().into_iter().zip(again) {
+        let d0 = x.len();
+        let steps = 12.min(d0);
+        let wide = net.hessian_density(x.view(), 5, steps, 3).unwrap();
+        let one = one
+            .with_memory_budget(steps * d0 * 8)
+            .hessian_density(x.view(), 5, steps, 3)
+            .unwrap();
+        assert_eq!(wide.products, one.products, "{name}");
+        let scale = max_abs(wide.nodes.iter().copied());
+        for (a, b) in wide.nodes.iter().zip(&one.nodes) {
+            assert!((a - b).abs() <= 1e-9 * scale, "{name}: {a} vs {b}");
+        }
+        for (a, b) in wide.weights.iter().zip(&one.weights) {
+            assert!((a - b).abs() <= 1e-9, "{name}: weights {a} vs {b}");
+        }
+        let e = tight
+            .with_memory_budget(steps * d0 * 8 - 1)
+            .hessian_density(x.view(), 5, steps, 3)
+            .unwrap_err();
+        assert!(matches!(e, Error::TooLarge { .. }), "{name}: {e}");
+    }
+}
+
+/// The public decompositions check what they are given before calling the library.
+#[test]
+fn linalg_refuses_non_square_and_non_finite_matrices() {
+    let e = fwdrev::linalg::eigh(Array2::zeros((3, 4)), false).unwrap_err();
+    assert!(matches!(e, Error::Shape { .. }), "{e}");
+    let mut a = Array2::<f64>::eye(3);
+    a[[2, 1]] = f64::NAN;
+    let e = fwdrev::linalg::eigh(a.clone(), true).unwrap_err();
+    assert!(matches!(e, Error::NonFinite { .. }), "{e}");
+    assert!(matches!(
+        fwdrev::linalg::svd(a, false),
+        Err(Error::NonFinite { .. })
+    ));
+    let (values, vectors) = fwdrev::linalg::eigh(Array2::eye(3) * 2.0, false).unwrap();
+    assert!(vectors.is_none() && values.iter().all(|&v| (v - 2.0).abs() < 1e-15));
+}

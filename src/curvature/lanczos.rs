@@ -66,14 +66,25 @@ impl Lanczos {
         &mut self,
         apply: &mut impl FnMut(&[f64], &mut [f64]) -> Result<()>,
     ) -> Result<()> {
-        let q = std::mem::take(&mut self.next);
-        let mut w = vec![0.0; q.len()];
-        apply(&q, &mut w)?;
+        let mut w = vec![0.0; self.next.len()];
+        apply(&self.next, &mut w)?;
+        self.extend(w)
+    }
+
+    /// The vector the next step multiplies: q_{m+1}.
+    pub(crate) fn next(&self) -> &[f64] {
+        &self.next
+    }
+
+    /// One step, given w = A·[`next`](Self::next) computed elsewhere (several bases
+    /// stepping in lock-step share one matrix product).
+    pub(crate) fn extend(&mut self, mut w: Vec<f64>) -> Result<()> {
         if w.iter().any(|v| !v.is_finite()) {
             return Err(Error::Internal {
                 what: "an operator product in Lanczos was not finite".into(),
             });
         }
+        let q = std::mem::take(&mut self.next);
         let alpha = dot(&q, &w);
         self.basis.push(q);
         // w ← w − Q·(Qᵀ·w), twice: the three-term recurrence's α_j·q_j and β_{j−1}·q_{j−1}
@@ -89,11 +100,10 @@ impl Lanczos {
         };
         self.alpha.push(alpha);
         self.beta.push(beta);
-        self.next = if beta > 0.0 {
-            w.iter().map(|v| v / beta).collect()
-        } else {
-            w
-        };
+        if beta > 0.0 {
+            w.iter_mut().for_each(|v| *v /= beta);
+        }
+        self.next = w;
         Ok(())
     }
 

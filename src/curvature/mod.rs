@@ -63,6 +63,16 @@ impl Default for Extremes {
     }
 }
 
+impl Extremes {
+    /// The start vector that [`Mlp::hessian_extremes`] and
+    /// [`Mlp::jacobian_singular_values`] draw for `seed` and n = d0 (standard normal
+    /// entries from ChaCha8; Lanczos divides by its norm): to run the same process
+    /// elsewhere, as `scripts/peers.py` does.
+    pub fn start(&self, n: usize) -> Array1<f64> {
+        Array1::from(start(n, self.seed))
+    }
+}
+
 /// Extreme eigenvalues of ∇²f(x) ([`Mlp::hessian_extremes`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Eigen {
@@ -335,7 +345,9 @@ impl<T: Real> Mlp<T> {
 
     /// The spectral density of ∇²f(x) by stochastic Lanczos quadrature: `probes`
     /// Rademacher starts (seeded `seed + i`), `steps` Lanczos steps each (fewer where
-    /// the Krylov space is exhausted).
+    /// the Krylov space is exhausted). The probes run in lock-step, up to 32 at a time
+    /// (fewer where their bases would not fit the memory budget): each step's HVPs are
+    /// one [`hvp_many`](Self::hvp_many), matrix products rather than matrix-vector ones.
     pub fn hessian_density(
         &self,
         x: ArrayView1<T>,
@@ -350,22 +362,50 @@ impl<T: Real> Mlp<T> {
             return Err(out_of_range("steps", steps, "1 .."));
         }
         let d0 = self.width(0);
-        let steps_max = steps.min(d0);
+        let steps = steps.min(d0);
+        const LOCKSTEP: usize = 32;
+        let basis_bytes = steps.saturating_mul(d0).saturating_mul(8).max(1);
+        let chunk = (self.memory_budget() / basis_bytes).clamp(1, LOCKSTEP.min(probes));
         self.fits_budget(
-            krylov_basis("the Lanczos basis", steps_max, d0),
-            &[steps_max, d0],
+            krylov_basis(
+                &format!("{chunk} Lanczos bases in lock-step"),
+                chunk * steps,
+                d0,
+            ),
+            &[chunk, steps, d0],
         )?;
-        let mut apply = |v: &[f64], out: &mut [f64]| self.hvp_f64(x, v, out);
         let (mut pairs, mut products) = (Vec::new(), 0);
-        for i in 0..probes {
-            let mut krylov = Lanczos::new(&rademacher(d0, seed.wrapping_add(i as u64)));
-            while krylov.steps() < steps.min(d0) && !krylov.exhausted() {
-                krylov.step(&mut apply)?;
+        for first in (0..probes).step_by(chunk) {
+            let mut bases: Vec<Lanczos> = (first..probes.min(first + chunk))
+                .map(|i| Lanczos::new(&rademacher(d0, seed.wrapping_add(i as u64))))
+                .collect();
+            loop {
+                let active: Vec<&mut Lanczos> = bases
+                    .iter_mut()
+                    .filter(|b| b.steps() < steps && !b.exhausted())
+                    .collect();
+                if active.is_empty() {
+                    break;
+                }
+                let mut v = Array2::<T>::zeros((d0, active.len()));
+                for (mut column, b) in v.columns_mut().into_iter().zip(&active) {
+                    column
+                        .iter_mut()
+                        .zip(b.next())
+                        .for_each(|(v, &q)| *v = T::from_f64(q));
+                }
+                let hv = self.hvp_many(x, v.view())?;
+                for (column, b) in hv.columns().into_iter().zip(active) {
+                    b.extend(column.iter().map(|h| h.as_f64()).collect())?;
+                }
             }
-            products += krylov.steps();
-            let ritz = krylov.ritz()?;
-            let m = krylov.steps();
-            pairs.extend((0..m).map(|j| (ritz.values[j], ritz.vectors[j].powi(2) / probes as f64)));
+            for krylov in &bases {
+                let (ritz, m) = (krylov.ritz()?, krylov.steps());
+                products += m;
+                pairs.extend(
+                    (0..m).map(|j| (ritz.values[j], ritz.vectors[j].powi(2) / probes as f64)),
+                );
+            }
         }
         pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
         Ok(Density {

@@ -16,11 +16,53 @@ mod lapack;
 mod pure;
 
 #[cfg(feature = "openblas")]
-pub(crate) use lapack::{cholesky_solve, eigh, svd, NAME};
+use lapack as library;
 #[cfg(not(feature = "openblas"))]
-pub(crate) use pure::{cholesky_solve, eigh, svd, NAME};
+use pure as library;
 
-use crate::Error;
+pub(crate) use library::NAME;
+
+use crate::mlp::{check_finite, check_shape};
+use crate::{memory, Error, Result};
+use ndarray::{Array1, Array2};
+
+/// Eigenvalues and, if asked for, eigenvectors as columns ([`eigh`]).
+pub type Eigh = (Array1<f64>, Option<Array2<f64>>);
+
+/// Singular values and, if asked for, the thin U and Vᵀ ([`svd`]).
+pub type Svd = (Array1<f64>, Option<(Array2<f64>, Array2<f64>)>);
+
+/// The eigenvalues (ascending) of the symmetric n×n matrix `a` (its lower triangle is
+/// read) and, with `vectors`, its orthonormal eigenvectors as columns: what
+/// [`Mlp::hessian_eigen`](crate::Mlp::hessian_eigen) does to the Hessian it forms.
+/// Errors on a non-square or non-finite `a`, or when the solver's workspace (counted as
+/// eight n×n matrices) would not fit in memory.
+pub fn eigh(a: Array2<f64>, vectors: bool) -> Result<Eigh> {
+    let n = a.nrows();
+    check_shape("a symmetric matrix", a.shape(), &[n, n])?;
+    check_finite("a", a.view())?;
+    fits("the eigen decomposition", n, n)?;
+    library::eigh(a, vectors)
+}
+
+/// The singular values (descending) of the m×n matrix `a` and, with `vectors`, the thin
+/// U (m×k) and Vᵀ (k×n), k = min(m, n): what
+/// [`Mlp::jacobian_svd`](crate::Mlp::jacobian_svd) does to the Jacobian it forms.
+/// Errors as [`eigh`].
+pub fn svd(a: Array2<f64>, vectors: bool) -> Result<Svd> {
+    check_finite("a", a.view())?;
+    fits("the SVD", a.nrows(), a.ncols())?;
+    library::svd(a, vectors)
+}
+
+// p solving a·p = b by Cholesky, or None where `a` is not positive definite (Newton).
+pub(crate) use library::cholesky_solve;
+
+/// Errors unless eight rows×cols f64 matrices fit in the machine's memory.
+fn fits(what: &str, rows: usize, cols: usize) -> Result<()> {
+    let bytes = memory::bytes_of(&[rows, cols, 8], 8);
+    memory::ensure_fits(|| format!("{what} ({rows}×{cols} in f64, 8 copies)"), bytes)
+}
 
 /// A factorisation the library could not finish (no convergence: not expected on
 /// finite input).

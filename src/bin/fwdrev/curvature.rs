@@ -3,6 +3,7 @@
 //! Lanczos quadrature) at x.
 
 use crate::inputs::NetworkFiles;
+use crate::progress::Progress;
 use crate::{count, json, CliResult, MAX_REPS, MAX_WIDTH};
 use clap::Args;
 use fwdrev::Extremes;
@@ -70,6 +71,7 @@ pub fn run(args: &CurvatureArgs) -> CliResult {
     let (mut out, mut hvps) = (serde_json::Map::new(), 0);
     if args.top + args.bottom > 0 {
         if args.dense {
+            let _shown = Progress::start("forming and decomposing the Hessian");
             let values = net.hessian_eigen(x.view(), false)?.values;
             let n = values.len();
             let wanted = args.top.saturating_add(args.bottom);
@@ -92,6 +94,7 @@ pub fn run(args: &CurvatureArgs) -> CliResult {
                 seed: args.seed,
                 vectors: false,
             };
+            let _shown = Progress::start("Lanczos over Hessian-vector products");
             let e = net.hessian_extremes(x.view(), &opts)?;
             hvps += e.products;
             out.insert("top".into(), json::numbers(&e.top));
@@ -103,6 +106,7 @@ pub fn run(args: &CurvatureArgs) -> CliResult {
     }
     let trace = match args.trace {
         Some(probes) => {
+            let _shown = Progress::start("Hutchinson's trace estimate");
             let t = net.hessian_trace(x.view(), probes, args.seed)?;
             hvps += t.products;
             json!({"estimate": json::number(t.estimate), "stderr": json::number(t.stderr)})
@@ -112,6 +116,7 @@ pub fn run(args: &CurvatureArgs) -> CliResult {
     out.insert("trace".into(), trace);
     let density = match args.density {
         Some((probes, steps)) => {
+            let _shown = Progress::start("stochastic Lanczos quadrature");
             let d = net.hessian_density(x.view(), probes, steps, args.seed)?;
             hvps += d.products;
             if let Some(path) = &args.plot {

@@ -1,6 +1,7 @@
 //! `fwdrev jac`: the d2×d0 Jacobian of F(x) = σ(B·σ(A·x)) by a plan.
 
 use crate::inputs::NetworkFiles;
+use crate::progress::Progress;
 use crate::{json, CliResult};
 use clap::Args;
 use fwdrev::{npy, Mode};
@@ -24,7 +25,10 @@ pub fn run(args: &JacArgs) -> CliResult {
     let (net, x) = args.files.read(&[])?;
     let mode = args.mode;
     let plan = net.plan(mode);
-    let j = net.jacobian_with_plan(x.view(), &plan)?;
+    let j = {
+        let _shown = Progress::start(&format!("the Jacobian ({})", plan.mode().name()));
+        net.jacobian_with_plan(x.view(), &plan)?
+    };
     if let Some(path) = &args.out {
         npy::write(path, j.view())?;
     }

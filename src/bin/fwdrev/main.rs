@@ -20,6 +20,7 @@ mod json;
 mod newton;
 mod peers;
 mod plan;
+mod progress;
 mod report;
 mod report_chain;
 mod timing;

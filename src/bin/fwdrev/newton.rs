@@ -2,6 +2,7 @@
 //! saddle-free step where that is not positive definite).
 
 use crate::inputs::NetworkFiles;
+use crate::progress::Progress;
 use crate::{json, CliResult};
 use clap::Args;
 use serde_json::json;
@@ -33,7 +34,10 @@ fn damping(s: &str) -> Result<f64, String> {
 
 pub fn run(args: &NewtonArgs) -> CliResult {
     let (net, x) = args.files.read(&[])?;
-    let n = net.newton_step(x.view(), args.damping)?;
+    let n = {
+        let _shown = Progress::start("the Newton step (forming and factorising the Hessian)");
+        net.newton_step(x.view(), args.damping)?
+    };
     if let Some(path) = &args.out {
         fwdrev::npy::write(path, n.step.view())?;
     }

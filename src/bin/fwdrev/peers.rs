@@ -4,13 +4,14 @@
 use crate::timing::Stats;
 use crate::{count, Budget, CliResult, MAX_REPS, MAX_WIDTH};
 use clap::Args;
-use fwdrev::{npy, random, Activation, Mlp, Mode};
-use ndarray::{Ix1, Ix2};
-use serde_json::json;
+use fwdrev::{baseline, linalg, npy, random, Activation, Extremes, Mlp, Mode};
+use ndarray::{ArrayView1, Ix1, Ix2};
+use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::Instant;
 
-/// `fwdrev export`: A, B, x (and X with --k) of `fwdrev time --seed`, as float64 .npy.
+/// `fwdrev export`: A, B, x (and X with --k) of `fwdrev time --seed`, and the Lanczos
+/// start vector q0 of `curvature --seed`, as float64 .npy.
 #[derive(Args)]
 pub struct ExportArgs {
     #[arg(long, allow_negative_numbers = true, value_parser = count::<1, MAX_WIDTH>)]
@@ -24,7 +25,8 @@ pub struct ExportArgs {
     /// Also write X.npy: K points as the columns of a d0×K matrix.
     #[arg(long, allow_negative_numbers = true, value_parser = count::<1, MAX_WIDTH>)]
     k: Option<usize>,
-    /// Directory to write A.npy, B.npy, x.npy (and X.npy) into; created if missing.
+    /// Directory to write A.npy, B.npy, x.npy, q0.npy (and X.npy) into; created if
+    /// missing.
     #[arg(long)]
     dir: PathBuf,
 }
@@ -38,6 +40,20 @@ pub struct PeerArgs {
     /// Timed runs after one warm-up.
     #[arg(long, default_value_t = 10, allow_negative_numbers = true, value_parser = count::<1, MAX_REPS>)]
     reps: usize,
+    /// Also time an HVP, Lanczos for the top Hessian eigenvalue from q0.npy (written by
+    /// `export`), and a streaming read of A for the bandwidth; writes hv.npy = ∇²f·q0.
+    #[arg(long)]
+    curvature: bool,
+    /// The seed `export` was given (its q0.npy is Lanczos's start for this seed).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Lanczos's tolerance on the residual, relative to the largest |Ritz value|.
+    #[arg(long, default_value_t = 1e-6)]
+    tol: f64,
+    /// With --curvature: also write the Hessian to H.npy and time its eigen
+    /// decomposition alone, with and without vectors.
+    #[arg(long)]
+    dense: bool,
     #[command(flatten)]
     budget: Budget,
 }
@@ -51,6 +67,11 @@ pub fn export(args: &ExportArgs) -> CliResult {
     npy::write(args.dir.join("A.npy"), net.layers()[0].weights())?;
     npy::write(args.dir.join("B.npy"), net.layers()[1].weights())?;
     npy::write(args.dir.join("x.npy"), x.view())?;
+    let lanczos = Extremes {
+        seed: args.seed,
+        ..Extremes::default()
+    };
+    npy::write(args.dir.join("q0.npy"), lanczos.start(args.d0).view())?;
     if let Some(k) = args.k {
         // The points of `fwdrev time --batch K`.
         let points = random::standard_normal::<f64>(args.d0, k, args.seed, 1 << 62)?;
@@ -92,8 +113,74 @@ pub fn peer(args: &PeerArgs) -> CliResult {
         })?;
         out["batch"] = json!({"k": points.ncols(), "median_s": s.median_s, "min_s": s.min_s});
     }
+    if args.curvature {
+        out["curvature"] = curvature(args, &net, x.view())?;
+    }
     outln!("{out}");
     Ok(())
+}
+
+/// The curvature rows' Rust side: one HVP, Lanczos for the top eigenvalue from q0 (the
+/// script runs the same process over PyTorch's and JAX's HVPs), the bandwidth that
+/// bounds both, and with `--dense` the eigen decomposition alone.
+fn curvature(args: &PeerArgs, net: &Mlp<f64>, x: ArrayView1<f64>) -> CliResult<Value> {
+    let q0 = npy::read::<f64, Ix1>(args.dir.join("q0.npy"))?;
+    let opts = Extremes {
+        seed: args.seed,
+        tol: args.tol,
+        ..Extremes::default()
+    };
+    // hessian_extremes draws its start from the seed: q0.npy must be that draw.
+    if opts.start(q0.len()) != q0 {
+        return Err(format!(
+            "q0.npy is not the start of `fwdrev export --seed {}`",
+            args.seed
+        )
+        .into());
+    }
+    let (_, hv) = net.hvp(x, q0.view())?;
+    npy::write(args.dir.join("hv.npy"), hv.view())?;
+    let hvp = per_call(args.reps, || net.hvp(x, q0.view()).map(drop))?;
+    let eigen = net.hessian_extremes(x, &opts)?;
+    let lanczos = per_call(args.reps, || net.hessian_extremes(x, &opts).map(drop))?;
+    let a = net.layers()[0].weights().to_slice().expect("row-major");
+    let read = per_call(args.reps, || {
+        std::hint::black_box(baseline::stream_sum(a));
+        Ok(())
+    })?;
+    let sizes: Vec<usize> = net.layers().iter().map(|l| l.weights().len() * 8).collect();
+    let total: usize = sizes.iter().sum();
+    let mut out = json!({
+        "hvp": {"median_s": hvp.median_s, "min_s": hvp.min_s},
+        "lanczos": {
+            "median_s": lanczos.median_s,
+            "min_s": lanczos.min_s,
+            "hvps": eigen.products,
+            "top": eigen.top[0],
+            "residual": eigen.residuals[0],
+            "converged": eigen.converged,
+            "tol": args.tol,
+        },
+        "bandwidth_gbs": (a.len() * 8) as f64 / read.median_s / 1e9,
+        // Each weight matrix read twice: forward W·[x v], then Wᵀ·[g ġ].
+        "hvp_bytes": 2 * total,
+        // The least: the last layer's rows can be streamed once (y_i, ẏ_i, then g_i,
+        // ġ_i, then their share of Wᵀ·[g ġ]), as reverse mode's last layer is; every
+        // other layer is needed before and after the layers above it.
+        "floor_bytes": 2 * total - sizes[sizes.len() - 1],
+    });
+    if args.dense {
+        let h = net.hessian(x)?;
+        npy::write(args.dir.join("H.npy"), h.view())?;
+        let with = per_call(args.reps, || linalg::eigh(h.clone(), true).map(drop))?;
+        let without = per_call(args.reps, || linalg::eigh(h.clone(), false).map(drop))?;
+        out["eigh"] = json!({
+            "library": fwdrev::backend().linalg,
+            "vectors_s": with.median_s,
+            "values_s": without.median_s,
+        });
+    }
+    Ok(out)
 }
 
 /// Median and minimum seconds per call over `reps` samples, after a warm-up call. A
