@@ -158,6 +158,7 @@ pub mod finite_difference;
 mod forward;
 mod guard;
 mod hessian;
+mod hessian_at;
 mod kernels;
 pub mod linalg;
 pub mod memory;
@@ -178,6 +179,7 @@ pub use curvature::{
     Density, Eigen, Extremes, HessianEigen, JacobianSvd, Newton, Singular, StepKind, Trace,
 };
 pub use error::{Error, Result};
+pub use hessian_at::HessianAt;
 pub use mlp::{Call, Layer, LayerGrad, Mlp, DEFAULT_MEMORY_BUDGET};
 pub use par::{default_threads, set_threads, threads, Par};
 pub use real::Real;

@@ -147,6 +147,8 @@ pub enum Call<'p> {
     Hessian,
     /// [`Mlp::hvp_many`] with this many directions.
     HvpMany(usize),
+    /// [`HessianAt::apply_into`](crate::HessianAt::apply_into).
+    HessianAt,
     /// [`Mlp::value_and_weight_grads`].
     WeightGrads,
     /// [`Mlp::value_and_grad_batch`] at this many points.
@@ -551,6 +553,7 @@ impl<T: Real> Mlp<T> {
             }
             Call::Hessian => hessian::hessian_scratch_len(self, budget, self.width(0))?,
             Call::HvpMany(k) => hessian::hessian_scratch_len(self, budget, k.max(1))?,
+            Call::HessianAt => crate::hessian_at::scratch_len(self),
             Call::WeightGrads => reverse::weight_grads_scratch_len(self),
             Call::Batch(k) => batch::scratch_len(self, k),
         };
@@ -602,7 +605,7 @@ impl<T: Real> Mlp<T> {
     }
 
     /// Errors unless `x` has d0 finite entries.
-    fn check_input(&self, what: &'static str, x: ArrayView1<T>) -> Result<()> {
+    pub(crate) fn check_input(&self, what: &'static str, x: ArrayView1<T>) -> Result<()> {
         let what_shape = Lazy(|f: &mut std::fmt::Formatter<'_>| {
             write!(
                 f,

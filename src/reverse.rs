@@ -18,7 +18,7 @@ use crate::par::{zip_for_each, MIN_WORK};
 use crate::primal::{self, Sweep};
 use crate::scratch::{padded, Stack};
 use crate::{Layer, LayerGrad, Mlp, Par, Real};
-use ndarray::{s, ArrayView1, ArrayViewMut1, Axis, Zip};
+use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut1, Axis, Zip};
 use rayon::prelude::*;
 
 /// Row blocks of the fused pass: a fixed count, not the thread count, so the partial
@@ -62,19 +62,38 @@ pub(crate) fn last_layer<T: Real>(
     adjoint: Option<&mut [T]>,
     fused: &mut Fused<T>,
 ) -> T {
-    with_kernel!(|k| last_layer_with(k, par, layer, h, slopes, adjoint, fused))
+    let (act, bias) = (layer.activation, layer.bias_slice());
+    let row = |i: usize, dot: T| act.value_and_slope(bias.map_or(dot, |b| dot + b[i]));
+    rows_then_adjoint(par, layer.weights.view(), h, slopes, adjoint, fused, row)
 }
 
-fn last_layer_with<T: Real, K: Kernel>(
+/// The fused pass for any per-row map: d_i = W[i,:]·h, (v_i, c_i) = `row(i, d_i)`, c_i
+/// into `coefs`; returns Σ_i v_i, and with an `adjoint` output leaves Wᵀ·c there. The
+/// gradient's map is y ↦ (φ(y), φ'(y)); an HVP's last layer maps ẏ_i ↦ (0, φ''(y_i)·ẏ_i)
+/// ([`HessianAt`](crate::HessianAt)).
+pub(crate) fn rows_then_adjoint<T: Real>(
+    par: Par,
+    w: ArrayView2<T>,
+    h: &[T],
+    coefs: &mut [T],
+    adjoint: Option<&mut [T]>,
+    fused: &mut Fused<T>,
+    row: impl Fn(usize, T) -> (T, T) + Sync,
+) -> T {
+    with_kernel!(|k| rows_then_adjoint_with(k, par, w, h, coefs, adjoint, fused, &row))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rows_then_adjoint_with<T: Real, K: Kernel>(
     k: K,
     par: Par,
-    layer: &Layer<T>,
+    w: ArrayView2<T>,
     h: &[T],
     slopes: &mut [T],
     adjoint: Option<&mut [T]>,
     fused: &mut Fused<T>,
+    map: &(impl Fn(usize, T) -> (T, T) + Sync),
 ) -> T {
-    let w = layer.weights.view();
     let (rows_total, d_in) = w.dim();
     let blocks = if w.len() < MIN_WORK {
         1
@@ -84,8 +103,9 @@ fn last_layer_with<T: Real, K: Kernel>(
     let rows_per_block = rows_total.div_ceil(blocks);
     // The last block may be short; count the blocks the chunking really makes.
     let blocks = rows_total.div_ceil(rows_per_block);
-    let (act, bias, accumulate) = (layer.activation, layer.bias_slice(), adjoint.is_some());
-    // One block: its rows of W, its slice of φ'(y), its partial z (unused without adjoint).
+    let accumulate = adjoint.is_some();
+    // One block: its rows of W, its slice of the coefficients, its partial z (unused
+    // without adjoint).
     let block = |b: usize, s_out: &mut [T], z: &mut [T]| -> T {
         let r0 = b * rows_per_block;
         let rows = w.slice(s![r0..r0 + s_out.len(), ..]);
@@ -93,7 +113,7 @@ fn last_layer_with<T: Real, K: Kernel>(
             z.fill(T::zero());
         }
         let row = |i: usize| rows.row(i).to_slice().expect("W row-major");
-        let pre = |i: usize, dot: T| bias.map_or(dot, |b| dot + b[r0 + i]);
+        let pre = |i: usize, dot: T| map(r0 + i, dot);
         let mut f = T::zero();
         // Four rows at a time: four streams from memory, h and z touched once per four.
         // With the adjoint, each sweep also adds the previous four rows (now in cache)
@@ -108,7 +128,7 @@ fn last_layer_with<T: Real, K: Kernel>(
             };
             let mut ds = [T::zero(); 4];
             for q in 0..4 {
-                let (v, d) = act.value_and_slope(pre(i + q, y[q]));
+                let (v, d) = pre(i + q, y[q]);
                 f = f + v;
                 s_out[i + q] = d;
                 ds[q] = d;
@@ -121,7 +141,7 @@ fn last_layer_with<T: Real, K: Kernel>(
             k.axpy4(ds, prev, z);
         }
         for (i, s) in s_out.iter_mut().enumerate().skip(quads) {
-            let (v, d) = act.value_and_slope(pre(i, k.dot(row(i), h)));
+            let (v, d) = pre(i, k.dot(row(i), h));
             f = f + v;
             *s = d;
             if accumulate {

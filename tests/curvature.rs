@@ -608,3 +608,39 @@ fn linalg_refuses_non_square_and_non_finite_matrices() {
     let (values, vectors) = fwdrev::linalg::eigh(Array2::eye(3) * 2.0, false).unwrap();
     assert!(vectors.is_none() && values.iter().all(|&v| (v - 2.0).abs() < 1e-15));
 }
+
+/// ∇²f linearised at x gives hvp's products, on every case (depths, activations,
+/// biases) and in f32; bad directions are typed errors.
+#[test]
+fn hessian_at_multiplies_as_hvp_does() {
+    for (name, net, x) in cases() {
+        let at = net.hessian_at(x.view()).unwrap();
+        for seed in 0..3 {
+            let v = random::standard_normal_vector::<f64>(x.len(), 40 + seed).unwrap();
+            let (_, want) = net.hvp(x.view(), v.view()).unwrap();
+            let got = at.apply(v.view()).unwrap();
+            let scale = max_abs(want.iter().copied()).max(f64::MIN_POSITIVE);
+            let err = max_abs(got.iter().zip(&want).map(|(a, b)| a - b));
+            // Sums in another order: rounding of a few dozen terms per entry.
+            assert!(err <= 1e-12 * scale, "{name}: {err:e} of {scale:e}");
+        }
+        let d0 = x.len();
+        assert!(matches!(
+            at.apply(Array1::zeros(d0 + 1).view()),
+            Err(Error::Shape { .. })
+        ));
+        let mut nan = Array1::zeros(d0);
+        nan[0] = f64::NAN;
+        assert!(matches!(
+            at.apply(nan.view()),
+            Err(Error::NonFinite { .. })
+        ));
+    }
+    let net = common::seeded::<f32>(30, 20, 10, 5).unwrap();
+    let x = random::standard_normal_vector::<f32>(30, 1).unwrap();
+    let v = random::standard_normal_vector::<f32>(30, 2).unwrap();
+    let (_, want) = net.hvp(x.view(), v.view()).unwrap();
+    let got = net.hessian_at(x.view()).unwrap().apply(v.view()).unwrap();
+    let scale = want.iter().fold(0.0_f32, |m, v| m.max(v.abs()));
+    assert!(got.iter().zip(&want).all(|(a, b)| (a - b).abs() <= 1e-4 * scale));
+}

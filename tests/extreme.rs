@@ -473,6 +473,7 @@ proptest! {
         let (g, hv) = net.hvp(x, v).unwrap();
         no_nan("hvp grad", &g)?;
         no_nan("hvp", &hv)?;
+        no_nan("hessian_at", &net.hessian_at(x).unwrap().apply(v).unwrap())?;
         no_nan("hessian", &net.hessian(x).unwrap())?;
         let (_, dw) = net.value_and_weight_grads(x).unwrap();
         for d in &dw {
@@ -504,5 +505,7 @@ proptest! {
         }
         let (_, hv) = net.hvp(x.view(), v.view()).unwrap();
         prop_assert!(hv.iter().all(|v| !v.is_nan()));
+        let at = net.hessian_at(x.view()).unwrap().apply(v.view()).unwrap();
+        prop_assert!(at.iter().all(|v| !v.is_nan()));
     }
 }

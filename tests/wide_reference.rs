@@ -159,7 +159,8 @@ fn every_call_over_the_whole_range_matches_exact_arithmetic() {
         refs.check_all("grad", all);
         refs.check("jvp", &jv);
         refs.check("vjp", &uj);
-        refs.check("hvp", &hv);
+        let at = net.hessian_at(x.view()).unwrap();
+        refs.check_all("hvp", vec![hv.to_vec(), at.apply(v.view()).unwrap().to_vec()]);
         let jacs: Vec<Vec<f64>> = MODES
             .iter()
             .map(|&m| {

@@ -24,7 +24,7 @@ mod tridiagonal;
 
 pub use dense::{HessianEigen, JacobianSvd, Newton, StepKind};
 
-use crate::{Error, Mlp, Real, Result};
+use crate::{Error, Mlp, Real, Result, Scratch};
 use lanczos::Lanczos;
 use ndarray::{Array1, Array2, ArrayView1};
 use rand::{Rng, SeedableRng};
@@ -192,14 +192,6 @@ fn out_of_range(what: &str, got: impl std::fmt::Display, range: &str) -> Error {
 
 /// The calls.
 impl<T: Real> Mlp<T> {
-    /// ∇²f(x)·v in f64, for the Krylov methods (which keep their vectors in f64).
-    fn hvp_f64(&self, x: ArrayView1<T>, v: &[f64], out: &mut [f64]) -> Result<()> {
-        let v: Array1<T> = v.iter().map(|&v| T::from_f64(v)).collect();
-        let (_, hv) = self.hvp(x, v.view())?;
-        out.iter_mut().zip(&hv).for_each(|(o, h)| *o = h.as_f64());
-        Ok(())
-    }
-
     /// The `top` largest and `bottom` smallest eigenvalues of ∇²f(x) (and their vectors
     /// on request), by Lanczos with full reorthogonalisation over HVPs, never forming
     /// ∇²f. Stops when every wanted residual is within `tol` of the largest |Ritz
@@ -231,7 +223,17 @@ impl<T: Real> Mlp<T> {
             ));
         }
         self.fits_budget(krylov_basis("the Lanczos basis", steps, d0), &[steps, d0])?;
-        let mut apply = |v: &[f64], out: &mut [f64]| self.hvp_f64(x, v, out);
+        // ∇²f(x) linearised once; each step's product in f64 (Krylov vectors are kept in
+        // f64 whatever T), with buffers and scratch made once.
+        let at = self.hessian_at(x)?;
+        let (mut vt, mut hv) = (Array1::<T>::zeros(d0), Array1::<T>::zeros(d0));
+        let mut scratch = Scratch::default();
+        let mut apply = |v: &[f64], out: &mut [f64]| {
+            vt.iter_mut().zip(v).for_each(|(t, &v)| *t = T::from_f64(v));
+            at.apply_into(vt.view(), hv.view_mut(), self.par(), &mut scratch)?;
+            out.iter_mut().zip(&hv).for_each(|(o, h)| *o = h.as_f64());
+            Ok(())
+        };
         let mut krylov = Lanczos::new(&start(d0, opts.seed));
         let (mut fresh, mut block) = (Fresh::new(opts.seed), 0);
         let (ritz, converged) = loop {

@@ -120,7 +120,7 @@ pub fn peer(args: &PeerArgs) -> CliResult {
     Ok(())
 }
 
-/// The curvature rows' Rust side: one HVP, Lanczos for the top eigenvalue from q0 (the
+/// The curvature rows' Rust side: one HVP (plain, and linearised), Lanczos for the top eigenvalue from q0 (the
 /// script runs the same process over PyTorch's and JAX's HVPs), the bandwidth that
 /// bounds both, and with `--dense` the eigen decomposition alone.
 fn curvature(args: &PeerArgs, net: &Mlp<f64>, x: ArrayView1<f64>) -> CliResult<Value> {
@@ -141,6 +141,10 @@ fn curvature(args: &PeerArgs, net: &Mlp<f64>, x: ArrayView1<f64>) -> CliResult<V
     let (_, hv) = net.hvp(x, q0.view())?;
     npy::write(args.dir.join("hv.npy"), hv.view())?;
     let hvp = per_call(args.reps, || net.hvp(x, q0.view()).map(drop))?;
+    // What Lanczos multiplies by: ∇²f linearised at x (made once per run, as the
+    // script's PyTorch graph and JAX linearisation are).
+    let at = net.hessian_at(x)?;
+    let applied = per_call(args.reps, || at.apply(q0.view()).map(drop))?;
     let eigen = net.hessian_extremes(x, &opts)?;
     let lanczos = per_call(args.reps, || net.hessian_extremes(x, &opts).map(drop))?;
     let a = net.layers()[0].weights().to_slice().expect("row-major");
@@ -152,6 +156,7 @@ fn curvature(args: &PeerArgs, net: &Mlp<f64>, x: ArrayView1<f64>) -> CliResult<V
     let total: usize = sizes.iter().sum();
     let mut out = json!({
         "hvp": {"median_s": hvp.median_s, "min_s": hvp.min_s},
+        "hessian_at": {"median_s": applied.median_s, "min_s": applied.min_s},
         "lanczos": {
             "median_s": lanczos.median_s,
             "min_s": lanczos.min_s,
@@ -162,11 +167,11 @@ fn curvature(args: &PeerArgs, net: &Mlp<f64>, x: ArrayView1<f64>) -> CliResult<V
             "tol": args.tol,
         },
         "bandwidth_gbs": (a.len() * 8) as f64 / read.median_s / 1e9,
-        // Each weight matrix read twice: forward W·[x v], then Wᵀ·[g ġ].
+        // hvp reads each weight matrix twice: forward W·[x v], then Wᵀ·[g ġ].
         "hvp_bytes": 2 * total,
-        // The least: the last layer's rows can be streamed once (y_i, ẏ_i, then g_i,
-        // ġ_i, then their share of Wᵀ·[g ġ]), as reverse mode's last layer is; every
-        // other layer is needed before and after the layers above it.
+        // The least, and what hessian_at's products read: the last layer's rows are
+        // streamed once (ẏ_i, then Ġ_i, then its share of Wᵀ·Ġ); every other layer is
+        // needed before and after the layers above it.
         "floor_bytes": 2 * total - sizes[sizes.len() - 1],
     });
     if args.dense {
