@@ -1,8 +1,10 @@
 //! What curvature costs, against the HVP it is built on: the top Hessian eigenvalue by
 //! Lanczos (relative residual 1e-6, full reorthogonalisation, the same start for every
-//! size) beside one HVP, and the dense eigen decomposition where it is affordable.
+//! size) beside one HVP, the spectral density by SLQ (20 probes × 50 steps, in
+//! lock-step), and the dense eigen decomposition where it is affordable.
 //!
-//! Group `curvature`, parameters `hvp/d`, `lanczos_top/d` and `dense_eigen/d` (d ≤ 500)
+//! Group `curvature`, parameters `hvp/d`, `hessian_at_apply/d` (the product Lanczos
+//! uses), `lanczos_top/d`, `slq_density_20x50/d` and `dense_eigen/d` (d ≤ 500)
 //! for d0 = d1 = d2 = d, weights standard normal / √fan-in. The number of HVPs Lanczos
 //! used is printed before each size. `cargo bench --bench curvature [--features
 //! openblas]`; `FWDREV_CURVATURE_DS=100,200` picks the sizes.
@@ -51,8 +53,15 @@ fn curvature(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("hvp", d), |b| {
             b.iter(|| std::hint::black_box(net.hvp(x.view(), v.view()).unwrap()))
         });
+        let at = net.hessian_at(x.view()).unwrap();
+        group.bench_function(BenchmarkId::new("hessian_at_apply", d), |b| {
+            b.iter(|| std::hint::black_box(at.apply(v.view()).unwrap()))
+        });
         group.bench_function(BenchmarkId::new("lanczos_top", d), |b| {
             b.iter(|| std::hint::black_box(net.hessian_extremes(x.view(), &top).unwrap()))
+        });
+        group.bench_function(BenchmarkId::new("slq_density_20x50", d), |b| {
+            b.iter(|| std::hint::black_box(net.hessian_density(x.view(), 20, 50, 0).unwrap()))
         });
         if d <= 500 {
             group.bench_function(BenchmarkId::new("dense_eigen", d), |b| {

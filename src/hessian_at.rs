@@ -12,13 +12,13 @@
 //! [`Mlp::hvp`] reads 2·Σ|W_k| and redoes the primal each time. Krylov methods, which
 //! multiply by one Hessian many times, use it.
 
-use crate::backend::{gemv, gemv_t};
+use crate::backend::{gemm, gemv, gemv_t};
 use crate::guard::{guarded, Terms};
-use crate::mlp::check_shape;
+use crate::mlp::{check_finite, check_shape};
 use crate::reverse::{rows_then_adjoint, Fused};
 use crate::scratch::{padded, Scratch};
 use crate::{Call, Mlp, Par, Real, Result};
-use ndarray::{Array1, ArrayView1, ArrayViewMut1};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1};
 
 /// ∇²f(x) for one x, ready to multiply vectors ([`Mlp::hessian_at`]).
 #[derive(Debug)]
@@ -61,7 +61,12 @@ impl<T: Real> Mlp<T> {
         let mut g = slopes[depth - 1].clone();
         for k in (1..depth).rev() {
             let mut z = Array1::zeros(layers[k].weights.ncols());
-            gemv_t(par, layers[k].weights.view(), ArrayView1::from(&g), z.view_mut());
+            gemv_t(
+                par,
+                layers[k].weights.view(),
+                ArrayView1::from(&g),
+                z.view_mut(),
+            );
             g = z.iter().zip(&slopes[k - 1]).map(|(&z, &s)| z * s).collect();
             adjoints[k - 1] = z.to_vec();
         }
@@ -120,7 +125,12 @@ impl<T: Real> HessianAt<'_, T> {
                         let (d_out, d_in) = layer.weights.dim();
                         let ydot = &mut dots[at..at + d_out];
                         let input = ArrayView1::from(&t[..d_in]);
-                        gemv(par, layer.weights.view(), input, ArrayViewMut1::from(&mut *ydot));
+                        gemv(
+                            par,
+                            layer.weights.view(),
+                            input,
+                            ArrayViewMut1::from(&mut *ydot),
+                        );
                         t[..d_out]
                             .iter_mut()
                             .zip(&*ydot)
@@ -151,7 +161,12 @@ impl<T: Real> HessianAt<'_, T> {
                             *t = s * a + c * y * z;
                         }
                         let g = ArrayView1::from(&t[..d_out]);
-                        gemv_t(par, layers[k].weights.view(), g, ArrayViewMut1::from(&mut acc[..d_in]));
+                        gemv_t(
+                            par,
+                            layers[k].weights.view(),
+                            g,
+                            ArrayViewMut1::from(&mut acc[..d_in]),
+                        );
                     }
                     out.iter_mut().zip(&acc[..d0]).for_each(|(o, &a)| *o = a);
                     Ok(())
@@ -161,6 +176,80 @@ impl<T: Real> HessianAt<'_, T> {
             )
         })
     }
+}
+
+impl<T: Real> HessianAt<'_, T> {
+    /// ∇²f(x)·V for the k columns of V (d0×k), all at once: each layer's products for
+    /// every column are one matrix product (W_k·Ẏ, W_kᵀ·Ġ), so many directions cost
+    /// GEMMs rather than k sweeps of matrix-vector products (W_L is read twice here: the
+    /// fused pass is a matrix-vector one). Stochastic Lanczos quadrature steps its
+    /// probes through it.
+    pub fn apply_many(&self, v: ArrayView2<T>) -> Result<Array2<T>> {
+        let (net, d0) = (self.net, self.net.width(0));
+        check_shape("V (one row per input)", &[v.nrows()], &[d0])?;
+        check_finite("V", v)?;
+        let k = v.ncols();
+        let mut out = Array2::zeros((d0, k));
+        if k == 0 {
+            return Ok(out);
+        }
+        let (layers, depth, par) = (net.layers(), net.depth(), net.par());
+        let inputs = v.iter().fold(0.0_f64, |m, e| m.max(e.as_f64().abs()));
+        par.install(|| {
+            guarded(
+                layers,
+                par,
+                self.x.view(),
+                Terms { order: 2, inputs },
+                &mut out,
+                |out| {
+                    // The tangent sweep: Ẏ_k kept, T = φ'_k ∘ Ẏ_k carried up.
+                    let (mut t, mut dots) = (v.to_owned(), Vec::with_capacity(depth));
+                    for (k, layer) in layers.iter().enumerate() {
+                        let mut ydot = Array2::zeros((layer.weights.nrows(), t.ncols()));
+                        gemm(layer.weights.view(), t.view(), ydot.view_mut());
+                        if k + 1 < depth {
+                            t = &ydot * &column(&self.slopes[k]);
+                        }
+                        dots.push(ydot);
+                    }
+                    // Ġ_L = φ''_L ∘ Ẏ_L, then Ġ_k = φ'_k ∘ (W_{k+1}ᵀ·Ġ_{k+1}) + φ''_k ∘ Ẏ_k ∘ z_k.
+                    let mut g = &dots[depth - 1] * &column(&self.curvatures[depth - 1]);
+                    for k in (0..depth).rev() {
+                        let w = layers[k].weights.view();
+                        let mut back = Array2::zeros((w.ncols(), g.ncols()));
+                        gemm(w.t(), g.view(), back.view_mut());
+                        if k == 0 {
+                            out.assign(&back);
+                            break;
+                        }
+                        let (s, c) = (column(&self.slopes[k - 1]), column(&self.curvatures[k - 1]));
+                        let z = column(&self.adjoints[k - 1]);
+                        g = &back * &s + &(&dots[k - 1] * &c) * &z;
+                    }
+                    Ok(())
+                },
+                |_, out, trust| trust.all(out.iter()),
+                |ran, out, wide, trust| {
+                    if ran.is_none() {
+                        out.fill(T::nan());
+                    }
+                    // Columns not kept (all of them on the wide path).
+                    for c in 0..k {
+                        if !trust.all(out.column(c).iter()) {
+                            out.column_mut(c).assign(&wide.hvp(v.column(c)));
+                        }
+                    }
+                },
+            )
+        })?;
+        Ok(out)
+    }
+}
+
+/// A per-row factor as a column, to scale every column of a panel.
+fn column<T: Real>(v: &[T]) -> ArrayView2<'_, T> {
+    ArrayView2::from_shape((v.len(), 1), v).expect("n×1")
 }
 
 /// Scratch values of [`HessianAt::apply_into`].

@@ -120,11 +120,13 @@
 //! converge to ∇²f's; tr ∇²f = E[zᵀ·∇²f·z] over ±1 probes (Hutchinson); JVPs and VJPs
 //! give J's top singular values the same way (Golub–Kahan). For d0 up to a few
 //! thousand the dense decompositions run on LAPACK (or faer), and a damped Newton step
-//! solves (∇²f + λI)·p = −∇f:
+//! solves (∇²f + λI)·p = −∇f. Many products at one x go through [`Mlp::hessian_at`],
+//! ∇²f linearised there: the sweeps at x once, then each product the least memory
+//! traffic an HVP can have (every W_k read twice, W_L once):
 //!
 //! ```
 //! use fwdrev::{Activation::{Sigmoid, Tanh}, Extremes, Mlp};
-//! use ndarray::array;
+//! use ndarray::{array, Array1};
 //!
 //! let net = Mlp::new([(array![[1.0, 2.0], [0.5, -1.0]], Tanh), (array![[1.0, -1.0]], Sigmoid)])?;
 //! let x = array![0.3, -0.2];
@@ -135,6 +137,10 @@
 //! assert!((lanczos.bottom[0] - dense.values[0]).abs() < 1e-10);
 //! let step = net.newton_step(x.view(), 0.1)?;
 //! println!("{} step: {}", step.kind.name(), step.step);
+//! let h = net.hessian_at(x.view())?;
+//! let (_, hv) = net.hvp(x.view(), array![1.0, 0.0].view())?;
+//! let diff: Array1<f64> = &h.apply(array![1.0, 0.0].view())? - &hv;
+//! assert!(diff.iter().all(|e: &f64| e.abs() < 1e-14));
 //! # Ok::<(), fwdrev::Error>(())
 //! ```
 //!
@@ -164,6 +170,7 @@ pub mod linalg;
 pub mod memory;
 mod mlp;
 pub mod npy;
+pub mod npz;
 mod par;
 mod primal;
 pub mod random;

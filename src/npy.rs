@@ -151,9 +151,41 @@ fn file_kind(t: &std::fs::FileType) -> &'static str {
     }
 }
 
-/// The header of an .npy stream of `file_len` bytes, checked against that length; the
-/// stream is left at the first data byte.
+/// The header of an .npy stream of `file_len` bytes, of float values, checked against
+/// that length; the stream is left at the first data byte.
 fn header_from(file: &mut impl Read, file_len: u64, path: &Path) -> Result<(Header, Stored)> {
+    let (header, data_len) = raw_header(file, file_len, path)?;
+    // Escaped: the header is the file's text, and an error stays one line.
+    let stored = Stored::of(&header.descr).ok_or_else(|| {
+        bad(path)(format!(
+            "dtype {} where <f8 or <f4 (little-endian float64 or float32) is required",
+            header.descr.escape_debug(),
+        ))
+    })?;
+    data_fits(&header, stored.size(), data_len, path)?;
+    Ok((header, stored))
+}
+
+/// Errors unless the header's shape of `size`-byte values needs exactly `data_len` bytes.
+fn data_fits(header: &Header, size: usize, data_len: u64, path: &Path) -> Result<()> {
+    let needed = header
+        .shape
+        .iter()
+        .try_fold(1u64, |n, &d| n.checked_mul(d as u64))
+        .and_then(|c| c.checked_mul(size as u64));
+    if needed == Some(data_len) {
+        return Ok(());
+    }
+    Err(bad(path)(format!(
+        "shape {:?} of {} needs {} data bytes, the file holds {data_len}",
+        header.shape,
+        header.descr.escape_debug(),
+        needed.map_or("more than 2^64".to_string(), |c| c.to_string())
+    )))
+}
+
+/// The header of an .npy stream of `file_len` bytes and the length of its data.
+fn raw_header(file: &mut impl Read, file_len: u64, path: &Path) -> Result<(Header, u64)> {
     let bad = bad(path);
     let io = io(path);
     let mut pre = [0u8; 10];
@@ -199,36 +231,12 @@ fn header_from(file: &mut impl Read, file_len: u64, path: &Path) -> Result<(Head
     file.read_exact(&mut text).map_err(io)?;
     let text = std::str::from_utf8(&text).map_err(|_| bad("header is not text".into()))?;
     let header = parse_header_of(text, major < 3).map_err(bad)?;
-
-    // Escaped: the header is the file's text, and an error stays one line.
-    let stored = Stored::of(&header.descr).ok_or_else(|| {
-        bad(format!(
-            "dtype {} where <f8 or <f4 (little-endian float64 or float32) is required",
-            header.descr.escape_debug(),
-        ))
-    })?;
-    let size = stored.size() as u64;
-    let count = header
-        .shape
-        .iter()
-        .try_fold(1u64, |n, &d| n.checked_mul(d as u64));
-    let data_len = file_len - (prefix + header_len) as u64;
-    if count.and_then(|c| c.checked_mul(size)) != Some(data_len) {
-        return Err(bad(format!(
-            "shape {:?} of {} needs {} data bytes, the file holds {data_len}",
-            header.shape,
-            header.descr.escape_debug(),
-            count
-                .and_then(|c| c.checked_mul(size))
-                .map_or("more than 2^64".to_string(), |c| c.to_string())
-        )));
-    }
-    Ok((header, stored))
+    Ok((header, file_len - (prefix + header_len) as u64))
 }
 
 /// Reads an .npy stream of `file_len` bytes: header first, checked against the length
 /// and against `D`, then exactly the data it declares.
-fn read_from<T: Real, D: Dimension>(
+pub(crate) fn read_from<T: Real, D: Dimension>(
     mut file: impl Read,
     file_len: u64,
     path: &Path,
@@ -481,7 +489,13 @@ impl Literal<'_> {
 /// an existing file is only ever replaced by a complete one. Errors name `path`.
 pub fn write<T: Real, D: Dimension>(path: impl AsRef<Path>, a: ArrayView<T, D>) -> Result<()> {
     let path = path.as_ref();
-    let shape = match a.shape() {
+    let header = header_text(T::NPY_DESCR, a.shape()).map_err(bad(path))?;
+    atomically(path, |out| write_to(out, &header, a.view()))
+}
+
+/// The padded header of an array of `descr` and `shape`, or why it cannot be written.
+pub(crate) fn header_text(descr: &str, shape: &[usize]) -> std::result::Result<String, String> {
+    let dims = match shape {
         [] => "()".to_string(),
         [d] => format!("({d},)"),
         s => format!(
@@ -492,37 +506,102 @@ pub fn write<T: Real, D: Dimension>(path: impl AsRef<Path>, a: ArrayView<T, D>) 
                 .join(", ")
         ),
     };
-    let mut header = format!(
-        "{{'descr': '{}', 'fortran_order': False, 'shape': {shape}, }}",
-        T::NPY_DESCR
-    );
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {dims}, }}");
     // Pad so that magic + version + length + header + '\n' is a multiple of 64.
     let unpadded = MAGIC.len() + 4 + header.len() + 1;
     header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
     header.push('\n');
     if header.len() > MAX_HEADER {
-        return Err(Error::Npy {
-            path: path.to_path_buf(),
-            reason: format!(
-                "rank {}: a header of {} bytes, longer than the {MAX_HEADER} NumPy reads",
-                a.ndim(),
-                header.len()
-            ),
-        });
+        return Err(format!(
+            "rank {}: a header of {} bytes, longer than the {MAX_HEADER} NumPy reads",
+            shape.len(),
+            header.len()
+        ));
     }
-    atomically(path, |out| {
-        out.write_all(MAGIC)?;
-        out.write_all(&[1, 0])?;
-        out.write_all(&(header.len() as u16).to_le_bytes())?;
-        out.write_all(header.as_bytes())?;
-        let mut bytes = Vec::with_capacity(8);
-        for &v in a.iter() {
-            bytes.clear();
-            v.write_le_bytes(&mut bytes);
-            out.write_all(&bytes)?;
+    Ok(header)
+}
+
+/// The .npy bytes of `a` under `header` (from [`header_text`]), to any stream.
+pub(crate) fn write_to<T: Real, D: Dimension>(
+    out: &mut impl Write,
+    header: &str,
+    a: ArrayView<T, D>,
+) -> std::io::Result<()> {
+    out.write_all(MAGIC)?;
+    out.write_all(&[1, 0])?;
+    out.write_all(&(header.len() as u16).to_le_bytes())?;
+    out.write_all(header.as_bytes())?;
+    let mut bytes = Vec::with_capacity(8);
+    for &v in a.iter() {
+        bytes.clear();
+        v.write_le_bytes(&mut bytes);
+        out.write_all(&bytes)?;
+    }
+    Ok(())
+}
+
+/// The longest string [`strings_from`] reads, in characters.
+const MAX_STRING: usize = 1024;
+
+/// The .npy bytes of `items` as a 1-d NumPy str array (`<U{n}`: UTF-32LE, n the
+/// longest, padded with NULs), as `numpy.array(["tanh", "sigmoid"])` is stored.
+pub(crate) fn strings_bytes(items: &[&str]) -> Vec<u8> {
+    let width = items
+        .iter()
+        .map(|s| s.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let header = header_text(&format!("<U{width}"), &[items.len()]).expect("a 1-d header is short");
+    let mut out = MAGIC.to_vec();
+    out.extend([1, 0]);
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    for s in items {
+        let pad = std::iter::repeat_n(0, width - s.chars().count());
+        for c in s.chars().map(u32::from).chain(pad) {
+            out.extend(c.to_le_bytes());
         }
-        Ok(())
-    })
+    }
+    out
+}
+
+/// Reads a 0-d or 1-d NumPy str array (`<U{n}`, at most 1024 characters and 65 536
+/// items) from an .npy stream of `len` bytes; trailing NULs end each string.
+pub(crate) fn strings_from(mut file: impl Read, len: u64, name: &Path) -> Result<Vec<String>> {
+    let bad = bad(name);
+    let (header, data_len) = raw_header(&mut file, len, name)?;
+    let width = header
+        .descr
+        .strip_prefix("<U")
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|&n| (1..=MAX_STRING).contains(&n))
+        .ok_or_else(|| {
+            bad(format!(
+                "dtype {} where <U1 … <U{MAX_STRING} (NumPy str) is required",
+                header.descr.escape_debug()
+            ))
+        })?;
+    if header.shape.len() > 1 || header.shape.first().is_some_and(|&n| n > 1 << 16) {
+        return Err(bad(format!(
+            "shape {:?} where a 0-d or 1-d array of at most 65536 strings is required",
+            header.shape
+        )));
+    }
+    data_fits(&header, 4 * width, data_len, name)?;
+    let count = header.shape.first().copied().unwrap_or(1);
+    let mut bytes = vec![0u8; count * width * 4];
+    file.read_exact(&mut bytes).map_err(io(name))?;
+    bytes
+        .chunks_exact(width * 4)
+        .map(|item| {
+            item.chunks_exact(4)
+                .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
+                .take_while(|&c| c != 0)
+                .map(|c| char::from_u32(c).ok_or_else(|| bad(format!("{c:#x} is not a character"))))
+                .collect()
+        })
+        .collect()
 }
 
 /// Runs `fill` on a buffered temporary file beside `path`, then syncs it and renames it
@@ -530,7 +609,7 @@ pub fn write<T: Real, D: Dimension>(path: impl AsRef<Path>, a: ArrayView<T, D>) 
 /// A symbolic link is followed (its target is replaced, the link kept); an existing
 /// file keeps its permissions; a target that is not a regular file (`/dev/null`, a
 /// FIFO, a terminal) is a stream, written through directly.
-fn atomically(
+pub(crate) fn atomically(
     path: &Path,
     fill: impl Fn(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
 ) -> Result<()> {

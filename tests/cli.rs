@@ -1013,3 +1013,54 @@ fn an_address_space_limit_is_honoured_with_an_error_not_an_abort() {
         }
     }
 }
+
+/// `--net model.npz` reads the whole network from one numpy.savez archive: the same
+/// gradient as the same layers given with --w/--bias/--act; `export` writes the seeded
+/// case as model.npz too; x against the archive's d0; --net excludes --w and --a.
+#[test]
+fn a_network_from_one_npz_archive() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let model = root.join("tests/data/npz/biased.npz");
+    let model = model.to_str().unwrap();
+    let x = root.join("tests/data/deep/biased/x.npy");
+    let x = x.to_str().unwrap();
+    let from_net = json(&fwdrev(&["grad", "--net", model, "--x", x, "--json"]));
+    let mut args = vec!["grad".to_string()];
+    args.extend(deep_args("biased"));
+    args.push("--json".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let from_files = json(&fwdrev(&args));
+    assert_eq!(from_net["grad"], from_files["grad"]);
+    assert_eq!(from_net["f"], from_files["f"]);
+
+    let dir = tmp("npz-export");
+    let d = dir.to_string_lossy().into_owned();
+    let out = fwdrev(&["export", "--d0", "9", "--d1", "6", "--d2", "4", "--dir", &d]);
+    assert!(out.status.success());
+    let file = |f: &str| dir.join(f).to_string_lossy().into_owned();
+    let (a, b, m, xs) = (
+        file("A.npy"),
+        file("B.npy"),
+        file("model.npz"),
+        file("x.npy"),
+    );
+    let g1 = json(&fwdrev(&["grad", "--net", &m, "--x", &xs, "--json"]));
+    let g2 = json(&fwdrev(&[
+        "grad", "--a", &a, "--b", &b, "--x", &xs, "--json",
+    ]));
+    assert_eq!(g1["grad"], g2["grad"]);
+
+    assert_one_line_error(
+        &fwdrev(&["grad", "--net", model, "--x", &xs]),
+        "9 entries, but",
+    );
+    assert_usage_error(
+        &fwdrev(&["grad", "--net", model, "--w", &a, "--x", x]),
+        "--w",
+    );
+    assert_usage_error(
+        &fwdrev(&["grad", "--net", model, "--a", &a, "--b", &b, "--x", x]),
+        "--a",
+    );
+    assert_one_line_error(&fwdrev(&["grad", "--net", &a, "--x", x]), "not a .npz");
+}

@@ -473,7 +473,9 @@ proptest! {
         let (g, hv) = net.hvp(x, v).unwrap();
         no_nan("hvp grad", &g)?;
         no_nan("hvp", &hv)?;
-        no_nan("hessian_at", &net.hessian_at(x).unwrap().apply(v).unwrap())?;
+        let at = net.hessian_at(x).unwrap();
+        no_nan("hessian_at", &at.apply(v).unwrap())?;
+        no_nan("apply_many", &at.apply_many(v.insert_axis(ndarray::Axis(1))).unwrap())?;
         no_nan("hessian", &net.hessian(x).unwrap())?;
         let (_, dw) = net.value_and_weight_grads(x).unwrap();
         for d in &dw {

@@ -160,7 +160,15 @@ fn every_call_over_the_whole_range_matches_exact_arithmetic() {
         refs.check("jvp", &jv);
         refs.check("vjp", &uj);
         let at = net.hessian_at(x.view()).unwrap();
-        refs.check_all("hvp", vec![hv.to_vec(), at.apply(v.view()).unwrap().to_vec()]);
+        let many = at
+            .apply_many(v.view().insert_axis(ndarray::Axis(1)))
+            .unwrap();
+        let products = [
+            hv.to_vec(),
+            at.apply(v.view()).unwrap().to_vec(),
+            many.into_raw_vec_and_offset().0,
+        ];
+        refs.check_all("hvp", products.to_vec());
         let jacs: Vec<Vec<f64>> = MODES
             .iter()
             .map(|&m| {

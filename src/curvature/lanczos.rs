@@ -7,6 +7,7 @@
 //! orthogonalised against all earlier ones, twice ("twice is enough", Kahan–Parlett).
 
 use super::tridiagonal;
+use crate::kernels::{with_kernel, Kernel};
 use crate::{Error, Result};
 
 /// A Krylov basis Q (columns q_1 … q_m) and its tridiagonal T.
@@ -140,18 +141,20 @@ impl Lanczos {
 }
 
 /// Removes from `w` its components along the orthonormal `basis`, twice ("twice is
-/// enough").
+/// enough"), on the crate's vector kernels: O(m·n) per step, the driver's main cost.
 pub(crate) fn orthogonalise(w: &mut [f64], basis: &[Vec<f64>]) {
-    for _ in 0..2 {
-        for b in basis {
-            let c = dot(b, w);
-            w.iter_mut().zip(b).for_each(|(w, b)| *w -= c * b);
+    with_kernel!(|k| {
+        for _ in 0..2 {
+            for b in basis {
+                let c = k.dot(b, w);
+                k.axpy(-c, b, w);
+            }
         }
-    }
+    })
 }
 
 pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(a, b)| a * b).sum()
+    with_kernel!(|k| k.dot(a, b))
 }
 
 #[cfg(test)]

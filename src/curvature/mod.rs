@@ -349,7 +349,8 @@ impl<T: Real> Mlp<T> {
     /// Rademacher starts (seeded `seed + i`), `steps` Lanczos steps each (fewer where
     /// the Krylov space is exhausted). The probes run in lock-step, up to 32 at a time
     /// (fewer where their bases would not fit the memory budget): each step's HVPs are
-    /// one [`hvp_many`](Self::hvp_many), matrix products rather than matrix-vector ones.
+    /// one [`HessianAt::apply_many`](crate::HessianAt::apply_many), matrix products
+    /// rather than matrix-vector ones.
     pub fn hessian_density(
         &self,
         x: ArrayView1<T>,
@@ -376,6 +377,7 @@ impl<T: Real> Mlp<T> {
             ),
             &[chunk, steps, d0],
         )?;
+        let at = self.hessian_at(x)?;
         let (mut pairs, mut products) = (Vec::new(), 0);
         for first in (0..probes).step_by(chunk) {
             let mut bases: Vec<Lanczos> = (first..probes.min(first + chunk))
@@ -396,7 +398,7 @@ impl<T: Real> Mlp<T> {
                         .zip(b.next())
                         .for_each(|(v, &q)| *v = T::from_f64(q));
                 }
-                let hv = self.hvp_many(x, v.view())?;
+                let hv = at.apply_many(v.view())?;
                 for (column, b) in hv.columns().into_iter().zip(active) {
                     b.extend(column.iter().map(|h| h.as_f64()).collect())?;
                 }

@@ -1,6 +1,7 @@
 //! The inputs of `grad`, `jac`, `hvp`, `curvature` and `newton`: a network — the
-//! two-layer sigmoid network's A and B, or any depth's W_1 … W_L with optional biases
-//! and an activation per layer — and the point x, as float64 .npy files.
+//! two-layer sigmoid network's A and B, any depth's W_1 … W_L with optional biases and
+//! an activation per layer, or all of that in one .npz — and the point x, as float64
+//! .npy files.
 
 use crate::{Budget, CliResult};
 use clap::Args;
@@ -14,9 +15,9 @@ pub struct NetworkFiles {
     /// A, d1×d0 (float64 .npy): with --b, f(x) = Σσ(B·σ(A·x)).
     #[arg(
         long,
-        required_unless_present = "w",
+        required_unless_present_any = ["w", "net"],
         requires = "b",
-        conflicts_with = "w"
+        conflicts_with_all = ["w", "net"]
     )]
     a: Option<PathBuf>,
     /// B, d2×d1.
@@ -24,8 +25,12 @@ pub struct NetworkFiles {
     b: Option<PathBuf>,
     /// W_k of a general network, d_k×d_{k−1}: one --w per layer, the first layer first
     /// (instead of --a and --b).
-    #[arg(long = "w", value_name = "W.npy")]
+    #[arg(long = "w", value_name = "W.npy", conflicts_with = "net")]
     w: Vec<PathBuf>,
+    /// The whole network as one .npz (numpy.savez): W1 … WL, biases bK, activations by
+    /// name (instead of --a/--b or --w).
+    #[arg(long, value_name = "MODEL.npz")]
+    net: Option<PathBuf>,
     /// b_k, d_k: one --bias per layer, in the order of --w, `none` for a layer without
     /// one (or no --bias at all).
     #[arg(long = "bias", value_name = "B.npy", requires = "w")]
@@ -91,6 +96,21 @@ impl NetworkFiles {
     /// shapes of all of them, and of `also` (vectors of length d0, like x), are checked
     /// against each other from their headers before any data is read.
     pub fn read(&self, also: &[&Path]) -> CliResult<(Mlp<f64>, Array1<f64>)> {
+        if let Some(model) = &self.net {
+            // The archive is read whole (each array's header checked as it is read);
+            // then x and the others against its d0.
+            let net = Mlp::load_npz(model)?;
+            let d0 = net.widths()[0];
+            for p in std::iter::once(self.x.as_path()).chain(also.iter().copied()) {
+                if let [n] = shape(p)?[..] {
+                    if n != d0 {
+                        let what = format!("{n} entries, but {} has d0 = {d0}", model.display());
+                        return Err(mismatch(p, what));
+                    }
+                }
+            }
+            return Ok((self.budget.network(net), vector(&self.x)?));
+        }
         let layers = self.layers()?;
         // Each W_k is d_k×d_{k−1}: its columns are the rows of the one before. (A file
         // that is not a matrix is left to the read below, which names it.)

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 /// `fwdrev export`: A, B, x (and X with --k) of `fwdrev time --seed`, and the Lanczos
-/// start vector q0 of `curvature --seed`, as float64 .npy.
+/// start vector q0 of `curvature --seed`, as float64 .npy; the network also as
+/// model.npz (`--net`).
 #[derive(Args)]
 pub struct ExportArgs {
     #[arg(long, allow_negative_numbers = true, value_parser = count::<1, MAX_WIDTH>)]
@@ -25,8 +26,8 @@ pub struct ExportArgs {
     /// Also write X.npy: K points as the columns of a d0×K matrix.
     #[arg(long, allow_negative_numbers = true, value_parser = count::<1, MAX_WIDTH>)]
     k: Option<usize>,
-    /// Directory to write A.npy, B.npy, x.npy, q0.npy (and X.npy) into; created if
-    /// missing.
+    /// Directory to write A.npy, B.npy, model.npz, x.npy, q0.npy (and X.npy) into;
+    /// created if missing.
     #[arg(long)]
     dir: PathBuf,
 }
@@ -66,6 +67,7 @@ pub fn export(args: &ExportArgs) -> CliResult {
     let x = random::standard_normal_vector::<f64>(args.d0, args.seed)?;
     npy::write(args.dir.join("A.npy"), net.layers()[0].weights())?;
     npy::write(args.dir.join("B.npy"), net.layers()[1].weights())?;
+    net.save_npz(args.dir.join("model.npz"))?;
     npy::write(args.dir.join("x.npy"), x.view())?;
     let lanczos = Extremes {
         seed: args.seed,
