@@ -15,9 +15,11 @@
 
 use crate::backend::gemm_t_few;
 use crate::forward::{next_input, panel_width, tangent_layer, widest};
+use crate::guard::Trust;
 use crate::scratch::{padded, Stack};
+use crate::wide::Primal;
 use crate::{Error, Mlp, Par, Real, Result};
-use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
+use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
 
 /// Scratch of [`hvps`] for `w` directions: every layer's [y | Ẏ], two working
 /// matrices, and the few-column kernels' transposes.
@@ -178,4 +180,24 @@ pub(crate) fn hessian_times<'a, T: Real>(
         );
     }
     Ok(())
+}
+
+/// The wide path of a many-direction HVP call ([`Mlp::hvp_many`], `HessianAt::apply_many`):
+/// the columns of ∇²f·V the fast pass did not give to within the guard's trust (all of
+/// them where it did not run) are redone in wide range, one direction at a time.
+pub(crate) fn redo_columns<T: Real>(
+    ran: Option<()>,
+    out: &mut Array2<T>,
+    wide: &Primal<T>,
+    trust: Trust,
+    v: ArrayView2<T>,
+) {
+    if ran.is_none() {
+        out.fill(T::nan());
+    }
+    for c in 0..v.ncols() {
+        if !trust.all(out.column(c).iter()) {
+            out.column_mut(c).assign(&wide.hvp(v.column(c)));
+        }
+    }
 }

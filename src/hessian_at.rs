@@ -14,6 +14,7 @@
 
 use crate::backend::{gemm, gemv, gemv_t};
 use crate::guard::{guarded, Terms};
+use crate::hessian::redo_columns;
 use crate::mlp::{check_finite, check_shape};
 use crate::reverse::{rows_then_adjoint, Fused};
 use crate::scratch::{padded, Scratch};
@@ -230,17 +231,7 @@ impl<T: Real> HessianAt<'_, T> {
                     Ok(())
                 },
                 |_, out, trust| trust.all(out.iter()),
-                |ran, out, wide, trust| {
-                    if ran.is_none() {
-                        out.fill(T::nan());
-                    }
-                    // Columns not kept (all of them on the wide path).
-                    for c in 0..k {
-                        if !trust.all(out.column(c).iter()) {
-                            out.column_mut(c).assign(&wide.hvp(v.column(c)));
-                        }
-                    }
-                },
+                |ran, out, wide, trust| redo_columns(ran, out, wide, trust, v),
             )
         })?;
         Ok(out)

@@ -1044,17 +1044,7 @@ impl<T: Real> Mlp<T> {
                     &mut out,
                     |o| hessian::hessian_times(self, par, x, Some(v), budget, o.view_mut(), stack),
                     |_, o, trust| trust.all(o.iter()),
-                    |ran, o, wide, trust| {
-                        if ran.is_none() {
-                            o.fill(T::nan());
-                        }
-                        // Columns not kept (all of them on the wide path).
-                        for c in 0..k {
-                            if !trust.all(o.column(c).iter()) {
-                                o.column_mut(c).assign(&wide.hvp(v.column(c)));
-                            }
-                        }
-                    },
+                    |ran, o, wide, trust| hessian::redo_columns(ran, o, wide, trust, v),
                 )
             })
         })?;
