@@ -6,7 +6,9 @@ refused, for tests/npz.rs. Needs numpy only.
     python3 scripts/npz_cases.py
 """
 
+import io
 import os
+import zipfile
 
 import numpy as np
 
@@ -52,6 +54,12 @@ def main():
         np.savez(os.path.join(OUT, f"bad_{name}.npz"), **arrays)
     with open(os.path.join(OUT, "bad_not_zip.npz"), "wb") as f:
         f.write(b"\x93NUMPY not an archive")
+    # W1 twice, as "W1" and "W1.npy": numpy.load would take one, a reader the other.
+    with zipfile.ZipFile(os.path.join(OUT, "bad_ambiguous.npz"), "w") as z:
+        for name, w in (("W1", arrays["W1"]), ("W1.npy", 2 * arrays["W1"])):
+            buf = io.BytesIO()
+            np.save(buf, w)
+            z.writestr(name, buf.getvalue())
 
 
 if __name__ == "__main__":

@@ -128,8 +128,12 @@ def jax_peer(A, B, x, X):
 
 def lanczos_top(hvp, q0, tol, max_steps=300):
     """The top eigenvalue by fwdrev's Lanczos (src/curvature/lanczos.rs): full
-    reorthogonalisation, twice; the Ritz values of T from a dense eigh each step; stop
-    when β_m·|s_m| of the top pair ≤ tol·max|θ|. Returns (θ_top, HVPs, residual)."""
+    reorthogonalisation, twice (here block classical Gram–Schmidt, in Rust one vector at
+    a time: equal to rounding); the Ritz values of T from a dense eigh each step; stop
+    when β_m·|s_m| of the top pair ≤ tol·max|θ|; at most 300 steps (Extremes'
+    default). Where the Krylov space closes (β at rounding level of the step) fwdrev
+    restarts from a fresh vector; this script stops with an error instead, so that a
+    comparison never runs two different processes. Returns (θ_top, HVPs, residual)."""
     n = q0.size
     steps = min(max_steps, n)
     Q = np.zeros((steps, n))
@@ -142,7 +146,11 @@ def lanczos_top(hvp, q0, tol, max_steps=300):
         basis = Q[:m]
         for _ in range(2):
             w -= basis.T @ (basis @ w)
-        beta.append(np.linalg.norm(w))
+        norm = np.linalg.norm(w)
+        if norm <= 1e-13 * max(abs(alpha[-1]), beta[-1] if beta else 0.0) or norm == 0.0:
+            raise RuntimeError(f"the Krylov space closed after {m} steps (fwdrev restarts "
+                               "there, this script does not): not a case to compare on")
+        beta.append(norm)
         T = np.diag(alpha) + np.diag(beta[:-1], 1) + np.diag(beta[:-1], -1)
         theta, S = np.linalg.eigh(T)
         residual = beta[-1] * abs(S[-1, -1])

@@ -85,8 +85,9 @@ impl<T: Real> HessianAt<'_, T> {
     /// ∇²f(x)·v (d0 entries).
     pub fn apply(&self, v: ArrayView1<T>) -> Result<Array1<T>> {
         let mut out = Array1::zeros(self.net.width(0));
-        let mut scratch = Scratch::default();
-        self.apply_into(v, out.view_mut(), self.net.par(), &mut scratch)?;
+        let par = self.net.par();
+        self.net
+            .pooled(|scratch| self.apply_into(v, out.view_mut(), par, scratch))?;
         Ok(out)
     }
 

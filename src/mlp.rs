@@ -568,7 +568,7 @@ impl<T: Real> Mlp<T> {
     }
 
     /// Runs `f` with scratch taken from the pool (or made), then returns it.
-    fn pooled<R>(&self, f: impl FnOnce(&mut Scratch<T>) -> R) -> R {
+    pub(crate) fn pooled<R>(&self, f: impl FnOnce(&mut Scratch<T>) -> R) -> R {
         let taken = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let mut scratch = taken.unwrap_or_default();
         let r = f(&mut scratch);

@@ -116,7 +116,7 @@ pub fn read_header(path: impl AsRef<Path>) -> Result<Header> {
 
 /// Opens `path` for reading, with its length; a directory, FIFO or other non-file is an
 /// error saying what it is (a FIFO would otherwise block).
-fn open(path: &Path) -> Result<(std::fs::File, u64)> {
+pub(crate) fn open(path: &Path) -> Result<(std::fs::File, u64)> {
     let io = io(path);
     let meta = std::fs::metadata(path).map_err(io)?;
     if !meta.is_file() {
@@ -257,7 +257,7 @@ pub(crate) fn read_from<T: Real, D: Dimension>(
     let mut data: Vec<T> = crate::memory::try_vec(
         || format!("{} values of {}", count, path.display()),
         count,
-        Some(count as u64 * std::mem::size_of::<T>() as u64),
+        (count as u64).checked_mul(std::mem::size_of::<T>() as u64),
     )?;
     // In chunks straight into the array: the file is never held twice.
     let mut chunk = vec![0u8; (64 << 10) * stored.size()];
@@ -541,7 +541,9 @@ pub(crate) fn write_to<T: Real, D: Dimension>(
 }
 
 /// The longest string [`strings_from`] reads, in characters.
-const MAX_STRING: usize = 1024;
+const MAX_STRING: usize = 64;
+/// The most strings [`strings_from`] reads: at most 1 MiB of them.
+const MAX_STRINGS: usize = 4096;
 
 /// The .npy bytes of `items` as a 1-d NumPy str array (`<U{n}`: UTF-32LE, n the
 /// longest, padded with NULs), as `numpy.array(["tanh", "sigmoid"])` is stored.
@@ -566,8 +568,8 @@ pub(crate) fn strings_bytes(items: &[&str]) -> Vec<u8> {
     out
 }
 
-/// Reads a 0-d or 1-d NumPy str array (`<U{n}`, at most 1024 characters and 65 536
-/// items) from an .npy stream of `len` bytes; trailing NULs end each string.
+/// Reads a 0-d or 1-d NumPy str array (`<U{n}`, at most 64 characters and 4096 items)
+/// from an .npy stream of `len` bytes; trailing NULs end each string.
 pub(crate) fn strings_from(mut file: impl Read, len: u64, name: &Path) -> Result<Vec<String>> {
     let bad = bad(name);
     let (header, data_len) = raw_header(&mut file, len, name)?;
@@ -582,9 +584,9 @@ pub(crate) fn strings_from(mut file: impl Read, len: u64, name: &Path) -> Result
                 header.descr.escape_debug()
             ))
         })?;
-    if header.shape.len() > 1 || header.shape.first().is_some_and(|&n| n > 1 << 16) {
+    if header.shape.len() > 1 || header.shape.first().is_some_and(|&n| n > MAX_STRINGS) {
         return Err(bad(format!(
-            "shape {:?} where a 0-d or 1-d array of at most 65536 strings is required",
+            "shape {:?} where a 0-d or 1-d array of at most {MAX_STRINGS} strings is required",
             header.shape
         )));
     }

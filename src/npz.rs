@@ -21,6 +21,7 @@
 
 use crate::{npy, Activation, Error, Layer, Mlp, Real, Result};
 use ndarray::{Ix1, Ix2};
+use std::collections::BTreeSet;
 use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 use zip::ZipArchive;
@@ -45,19 +46,26 @@ impl<T: Real> Mlp<T> {
     /// The network stored in an .npz archive (see the module [`npz`](crate::npz)).
     pub fn load_npz(path: impl AsRef<Path>) -> Result<Mlp<T>> {
         let path = path.as_ref();
-        let file = std::fs::File::open(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        // As an .npy is opened: a FIFO or a directory is an error saying what it is.
+        let (file, _) = npy::open(path)?;
         let mut archive = ZipArchive::new(std::io::BufReader::new(file))
             .map_err(|e| bad(path, format!("not a .npz (zip) archive: {e}")))?;
         // Every entry must be one of W<k>, b<k>, activations (".npy" as numpy adds it).
-        let (mut weights, mut biases) = (Vec::new(), Vec::new());
+        let (mut weights, mut biases) = (BTreeSet::new(), Vec::new());
+        let mut keys = BTreeSet::new();
         for i in 0..archive.len() {
             let name = archive
                 .name_for_index(i)
                 .ok_or_else(|| bad(path, format!("entry {i} has no name")))?;
             let key = name.strip_suffix(".npy").unwrap_or(name);
+            // numpy would take `W1` where `W1` and `W1.npy` both exist, and this reader
+            // the other: such an archive is ambiguous.
+            if !keys.insert(key.to_string()) {
+                return Err(bad(
+                    path,
+                    format!("both {key} and {key}.npy: which is meant?"),
+                ));
+            }
             // W<k> or b<k>, k ≥ 1 written plainly (no sign, no leading zero).
             let layer = |prefix: char| {
                 let n = key.strip_prefix(prefix)?;
@@ -66,7 +74,7 @@ impl<T: Real> Mlp<T> {
                     .filter(|&k| k >= 1 && n == k.to_string())
             };
             if let Some(k) = layer('W') {
-                weights.push(k);
+                weights.insert(k);
             } else if let Some(k) = layer('b') {
                 biases.push(k);
             } else if key != ACTIVATIONS {
@@ -79,8 +87,14 @@ impl<T: Real> Mlp<T> {
                 ));
             }
         }
-        let depth = weights.iter().copied().max().unwrap_or(0);
-        if let Some(k) = (1..=depth.max(1)).find(|k| !weights.contains(k)) {
+        let depth = weights.last().copied().unwrap_or(0);
+        // W1 … W_depth all present exactly when there are depth of them; else the first
+        // missing k is where the k-th smallest is not k.
+        if depth == 0 || weights.len() != depth {
+            let k = (1..)
+                .zip(&weights)
+                .find(|(k, w)| k != *w)
+                .map_or(1, |p| p.0);
             let what = match depth {
                 0 => "a model holds W1 … WL, biases bK and activations".to_string(),
                 _ => format!("the layers run W1 … W{depth} without a gap"),
@@ -134,7 +148,8 @@ impl<T: Real> Mlp<T> {
 
     /// Writes the network as an .npz archive that `numpy.load` reads (W1 … WL, the
     /// biases bK, and the activations by name; uncompressed, float64 or float32 by T),
-    /// atomically as [`npy::write`] writes.
+    /// atomically as [`npy::write`] writes — to a regular file (a zip archive is
+    /// finished by seeking back: a FIFO or terminal is an error).
     pub fn save_npz(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let names: Vec<&str> = self
@@ -164,19 +179,22 @@ impl<T: Real> Mlp<T> {
             .compression_method(zip::CompressionMethod::Stored)
             .large_file(large);
         npy::atomically(path, |out| {
-            let mut zip = zip::ZipWriter::new(&mut *out);
+            // Finished only on success: on an error zip's drop would try to finish the
+            // archive and print its own message; the failed archive (a few entries'
+            // bookkeeping) is left, and the temporary file removed.
+            let mut zip = std::mem::ManuallyDrop::new(zip::ZipWriter::new(&mut *out));
             for (k, (layer, (w_header, b_header))) in self.layers().iter().zip(&headers).enumerate()
             {
                 zip.start_file(format!("W{}.npy", k + 1), options)?;
-                npy::write_to(&mut zip, w_header, layer.weights())?;
+                npy::write_to(&mut *zip, w_header, layer.weights())?;
                 if let (Some(b), Some(header)) = (layer.bias(), b_header) {
                     zip.start_file(format!("b{}.npy", k + 1), options)?;
-                    npy::write_to(&mut zip, header, b)?;
+                    npy::write_to(&mut *zip, header, b)?;
                 }
             }
             zip.start_file(format!("{ACTIVATIONS}.npy"), options)?;
-            std::io::Write::write_all(&mut zip, &npy::strings_bytes(&names))?;
-            zip.finish()?;
+            std::io::Write::write_all(&mut *zip, &npy::strings_bytes(&names))?;
+            std::mem::ManuallyDrop::into_inner(zip).finish()?;
             Ok(())
         })
     }
@@ -191,11 +209,29 @@ fn read_array<T: Real, D: ndarray::Dimension, R: Read + Seek>(
     let Some(name) = entry_name(archive, key) else {
         return Ok(None);
     };
-    let entry = archive
+    let mut entry = archive
         .by_name(&name)
         .map_err(|e| bad(path, format!("{name}: {e}")))?;
-    let len = entry.size();
-    npy::read_from(entry, len, &entry_path(path, &name)).map(Some)
+    let (len, at) = (entry.size(), entry_path(path, &name));
+    let array = npy::read_from(&mut entry, len, &at)?;
+    read_to_end(entry, &at)?;
+    Ok(Some(array))
+}
+
+/// Reads an entry past its last byte: zip checks the entry's CRC only there, so a
+/// corrupted entry is an error rather than other numbers.
+fn read_to_end(mut entry: impl Read, at: &Path) -> Result<()> {
+    match entry.read(&mut [0u8; 1]) {
+        Ok(0) => Ok(()),
+        Ok(_) => Err(Error::Npy {
+            path: at.to_path_buf(),
+            reason: "bytes after the data its header declares".into(),
+        }),
+        Err(e) => Err(Error::Npy {
+            path: at.to_path_buf(),
+            reason: format!("corrupted entry: {e}"),
+        }),
+    }
 }
 
 /// The activations entry's names (Sigmoid for every layer where there is none).
@@ -206,11 +242,12 @@ fn read_activations<R: Read + Seek>(
     let Some(name) = entry_name(archive, ACTIVATIONS) else {
         return Ok(vec![Activation::Sigmoid]);
     };
-    let entry = archive
+    let mut entry = archive
         .by_name(&name)
         .map_err(|e| bad(path, format!("{name}: {e}")))?;
     let (len, at) = (entry.size(), entry_path(path, &name));
-    let names = npy::strings_from(entry, len, &at)?;
+    let names = npy::strings_from(&mut entry, len, &at)?;
+    read_to_end(entry, &at)?;
     names
         .iter()
         .map(|s| {

@@ -87,6 +87,7 @@ fn malformed_archives_are_errors_naming_what_is_wrong() {
         ("bad_int_weights", "<i8"),
         ("bad_shape_chain", "bad_shape_chain.npz: layer 2's columns"),
         ("bad_not_zip", "not a .npz"),
+        ("bad_ambiguous", "both W1 and W1.npy"),
     ] {
         let e = Mlp::<f64>::load_npz(archive(name)).unwrap_err();
         let text = e.to_string();
@@ -100,4 +101,37 @@ fn malformed_archives_are_errors_naming_what_is_wrong() {
     let e = Mlp::<f64>::load_npz(archive("nowhere")).unwrap_err();
     assert!(matches!(e, Error::Io { .. }), "{e:?}");
     assert_eq!(Activation::ALL.len(), 7);
+}
+
+/// A corrupted entry is an error (zip checks an entry's CRC only after its last byte,
+/// which the reader now asks for), not other numbers; a FIFO is refused, not waited on.
+#[test]
+fn corrupted_entries_and_fifos_are_refused() {
+    let bytes = std::fs::read(archive("biased")).unwrap();
+    // A byte of W1's data: past the magic after W1.npy's name, past the .npy header.
+    let find = |from: usize, what: &[u8]| {
+        from + bytes[from..]
+            .windows(what.len())
+            .position(|w| w == what)
+            .unwrap()
+    };
+    let magic = find(find(0, b"W1.npy"), b"\x93NUMPY");
+    let header = u16::from_le_bytes([bytes[magic + 8], bytes[magic + 9]]) as usize;
+    let at = magic + 10 + header + 3;
+    let mut bad = bytes.clone();
+    bad[at] ^= 0x40;
+    let path = std::env::temp_dir().join(format!("fwdrev-corrupt-{}.npz", std::process::id()));
+    std::fs::write(&path, &bad).unwrap();
+    let e = Mlp::<f64>::load_npz(&path).unwrap_err();
+    assert!(e.to_string().contains("corrupted"), "{e}");
+    std::fs::remove_file(&path).unwrap();
+    #[cfg(unix)]
+    {
+        let fifo = std::env::temp_dir().join(format!("fwdrev-fifo-{}.npz", std::process::id()));
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = Mlp::<f64>::load_npz(&fifo).unwrap_err();
+        assert!(e.to_string().contains("FIFO"), "{e}");
+        std::fs::remove_file(&fifo).unwrap();
+    }
 }

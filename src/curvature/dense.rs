@@ -82,7 +82,7 @@ impl<T: Real> Mlp<T> {
         let d0 = self.width(0);
         self.dense_fits("the Hessian's eigen decomposition", d0, d0, 8)?;
         let h = widened(&self.hessian(x)?);
-        let (values, vectors) = linalg::eigh(h, vectors)?;
+        let (values, vectors) = linalg::unchecked::eigh(h, vectors)?;
         Ok(HessianEigen { values, vectors })
     }
 
@@ -92,7 +92,7 @@ impl<T: Real> Mlp<T> {
         let (d0, dl) = (self.width(0), self.width(self.depth()));
         self.dense_fits("the Jacobian's SVD", dl, d0, 8)?;
         let j = widened(&self.jacobian(x, Mode::Auto)?);
-        let (values, vectors) = linalg::svd(j, vectors)?;
+        let (values, vectors) = linalg::unchecked::svd(j, vectors)?;
         Ok(JacobianSvd { values, vectors })
     }
 
@@ -118,7 +118,7 @@ impl<T: Real> Mlp<T> {
                 });
             }
         }
-        let (values, v) = linalg::eigh(h, true)?;
+        let (values, v) = linalg::unchecked::eigh(h, true)?;
         let v = v.expect("asked for");
         let coef = v.t().dot(&g) / values.mapv(|l| l.abs().max(damping));
         Ok(Newton {

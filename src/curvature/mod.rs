@@ -367,8 +367,13 @@ impl<T: Real> Mlp<T> {
         let d0 = self.width(0);
         let steps = steps.min(d0);
         const LOCKSTEP: usize = 32;
+        // As many bases as the budget and the machine's free memory hold (one at least:
+        // the check below refuses it with the numbers if even that does not fit).
         let basis_bytes = steps.saturating_mul(d0).saturating_mul(8).max(1);
-        let chunk = (self.memory_budget() / basis_bytes).clamp(1, LOCKSTEP.min(probes));
+        let room = crate::memory::available_bytes()
+            .map_or(usize::MAX, |b| usize::try_from(b).unwrap_or(usize::MAX))
+            .min(self.memory_budget());
+        let chunk = (room / basis_bytes).clamp(1, LOCKSTEP.min(probes));
         self.fits_budget(
             krylov_basis(
                 &format!("{chunk} Lanczos bases in lock-step"),

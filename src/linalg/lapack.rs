@@ -26,7 +26,9 @@ pub(crate) fn eigh(a: Array2<f64>, vectors: bool) -> Result<(Array1<f64>, Option
     let mut a = a.as_standard_layout().into_owned();
     let mut w = vec![0.0; n];
     let jobz = if vectors { b'V' } else { b'N' } as c_char;
-    let uplo = b'L' as c_char;
+    // Row-major `a` read column-major is aᵀ: its upper triangle is a's lower one, the
+    // triangle faer reads too.
+    let uplo = b'U' as c_char;
     let len = n.max(1) as c_int;
     let n_c = n as c_int;
     let buf = a.as_slice_mut().expect("standard layout");
