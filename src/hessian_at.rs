@@ -106,8 +106,7 @@ impl<T: Real> HessianAt<'_, T> {
         check_shape("∇²f·v", out.shape(), &[d0])?;
         let mut stack = scratch.stack(net.scratch_len(Call::HessianAt)?)?;
         let (layers, depth) = (net.layers(), net.depth());
-        let widest = (0..depth).map(|k| net.width(k)).max().unwrap_or(0);
-        let hidden: usize = (1..depth).map(|k| net.width(k)).sum();
+        let (widest, hidden) = vector_lengths(net);
         par.install(|| {
             guarded(
                 layers,
@@ -244,11 +243,17 @@ fn column<T: Real>(v: &[T]) -> ArrayView2<'_, T> {
     ArrayView2::from_shape((v.len(), 1), v).expect("n×1")
 }
 
-/// Scratch values of [`HessianAt::apply_into`].
-pub(crate) fn scratch_len<T: Real>(net: &Mlp<T>) -> usize {
+/// The lengths of [`HessianAt::apply_into`]'s vectors: the widest layer input (t and
+/// the adjoint tangent), and all hidden widths together (the tangents ẏ_k kept).
+fn vector_lengths<T: Real>(net: &Mlp<T>) -> (usize, usize) {
     let depth = net.depth();
     let widest = (0..depth).map(|k| net.width(k)).max().unwrap_or(0);
-    let hidden: usize = (1..depth).map(|k| net.width(k)).sum();
+    (widest, (1..depth).map(|k| net.width(k)).sum())
+}
+
+/// Scratch values of [`HessianAt::apply_into`].
+pub(crate) fn scratch_len<T: Real>(net: &Mlp<T>) -> usize {
+    let (depth, (widest, hidden)) = (net.depth(), vector_lengths(net));
     padded::<T>(hidden)
         + 2 * padded::<T>(widest)
         + padded::<T>(net.width(depth))

@@ -29,7 +29,7 @@ use zip::ZipArchive;
 /// The activations' entry (absent: sigmoid for every layer, as the CLI's `--act`).
 const ACTIVATIONS: &str = "activations";
 
-/// An `Error::Npy` about the archive at `path`.
+/// An `Error::Npy` about the archive at `path` (or one of its entries).
 fn bad(path: &Path, reason: impl Into<String>) -> Error {
     Error::Npy {
         path: path.to_path_buf(),
@@ -206,32 +206,10 @@ fn read_array<T: Real, D: ndarray::Dimension, R: Read + Seek>(
     path: &Path,
     key: &str,
 ) -> Result<Option<ndarray::Array<T, D>>> {
-    let Some(name) = entry_name(archive, key) else {
-        return Ok(None);
-    };
-    let mut entry = archive
-        .by_name(&name)
-        .map_err(|e| bad(path, format!("{name}: {e}")))?;
-    let (len, at) = (entry.size(), entry_path(path, &name));
-    let array = npy::read_from(&mut entry, len, &at)?;
-    read_to_end(entry, &at)?;
-    Ok(Some(array))
-}
-
-/// Reads an entry past its last byte: zip checks the entry's CRC only there, so a
-/// corrupted entry is an error rather than other numbers.
-fn read_to_end(mut entry: impl Read, at: &Path) -> Result<()> {
-    match entry.read(&mut [0u8; 1]) {
-        Ok(0) => Ok(()),
-        Ok(_) => Err(Error::Npy {
-            path: at.to_path_buf(),
-            reason: "bytes after the data its header declares".into(),
-        }),
-        Err(e) => Err(Error::Npy {
-            path: at.to_path_buf(),
-            reason: format!("corrupted entry: {e}"),
-        }),
-    }
+    let array = read_entry(archive, path, key, |entry, len, at| {
+        npy::read_from(entry, len, at)
+    })?;
+    Ok(array.map(|(a, _)| a))
 }
 
 /// The activations entry's names (Sigmoid for every layer where there is none).
@@ -239,28 +217,52 @@ fn read_activations<R: Read + Seek>(
     archive: &mut ZipArchive<R>,
     path: &Path,
 ) -> Result<Vec<Activation>> {
-    let Some(name) = entry_name(archive, ACTIVATIONS) else {
+    let Some((names, at)) = read_entry(archive, path, ACTIVATIONS, |entry, len, at| {
+        npy::strings_from(entry, len, at)
+    })?
+    else {
         return Ok(vec![Activation::Sigmoid]);
+    };
+    names
+        .iter()
+        .map(|s| {
+            s.parse::<Activation>().map_err(|_| {
+                let known = Activation::ALL.map(|a| a.name()).join(", ");
+                bad(
+                    &at,
+                    format!(
+                        "activation {:?}: one of {known}",
+                        s.escape_debug().to_string()
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+/// The entry `key` (or `key.npy`) read by `read` (given the entry, its length and the
+/// name errors use), with that name; None where there is no such entry. The entry is
+/// then read past its last byte: zip checks an entry's CRC only there, so a corrupted
+/// entry is an error rather than other numbers.
+fn read_entry<X, R: Read + Seek>(
+    archive: &mut ZipArchive<R>,
+    path: &Path,
+    key: &str,
+    read: impl FnOnce(&mut dyn Read, u64, &Path) -> Result<X>,
+) -> Result<Option<(X, PathBuf)>> {
+    let Some(name) = entry_name(archive, key) else {
+        return Ok(None);
     };
     let mut entry = archive
         .by_name(&name)
         .map_err(|e| bad(path, format!("{name}: {e}")))?;
     let (len, at) = (entry.size(), entry_path(path, &name));
-    let names = npy::strings_from(&mut entry, len, &at)?;
-    read_to_end(entry, &at)?;
-    names
-        .iter()
-        .map(|s| {
-            s.parse::<Activation>().map_err(|_| Error::Npy {
-                path: at.clone(),
-                reason: format!(
-                    "activation {:?}: one of {}",
-                    s.escape_debug().to_string(),
-                    Activation::ALL.map(|a| a.name()).join(", ")
-                ),
-            })
-        })
-        .collect()
+    let value = read(&mut entry, len, &at)?;
+    match entry.read(&mut [0u8; 1]) {
+        Ok(0) => Ok(Some((value, at))),
+        Ok(_) => Err(bad(&at, "bytes after the data its header declares")),
+        Err(e) => Err(bad(&at, format!("corrupted entry: {e}"))),
+    }
 }
 
 /// The archive's name for `key`: `key.npy` as numpy writes it, or `key` itself.

@@ -101,14 +101,7 @@ impl NetworkFiles {
             // then x and the others against its d0.
             let net = Mlp::load_npz(model)?;
             let d0 = net.widths()[0];
-            for p in std::iter::once(self.x.as_path()).chain(also.iter().copied()) {
-                if let [n] = shape(p)?[..] {
-                    if n != d0 {
-                        let what = format!("{n} entries, but {} has d0 = {d0}", model.display());
-                        return Err(mismatch(p, what));
-                    }
-                }
-            }
+            self.check_points(also, d0, &format!("{} has d0 = {d0}", model.display()))?;
             return Ok((self.budget.network(net), vector(&self.x)?));
         }
         let layers = self.layers()?;
@@ -140,17 +133,11 @@ impl NetworkFiles {
                 }
             }
             let (d0, first) = (shapes[0][1], layers[0].0);
-            for p in std::iter::once(self.x.as_path()).chain(also.iter().copied()) {
-                if let [n] = shape(p)?[..] {
-                    if n != d0 {
-                        let what = format!(
-                            "{n} entries, but the first layer ({}) has d0 = {d0} columns",
-                            first.display()
-                        );
-                        return Err(mismatch(p, what));
-                    }
-                }
-            }
+            let owner = format!(
+                "the first layer ({}) has d0 = {d0} columns",
+                first.display()
+            );
+            self.check_points(also, d0, &owner)?;
         }
         let layers = layers
             .into_iter()
@@ -164,6 +151,19 @@ impl NetworkFiles {
             .collect::<CliResult<Vec<_>>>()?;
         let net = Mlp::new(layers)?;
         Ok((self.budget.network(net), vector(&self.x)?))
+    }
+
+    /// Errors unless x and `also` (vectors, by their headers; a file that is not one is
+    /// left to the read, which names it) have d0 entries; `owner` says what fixes d0.
+    fn check_points(&self, also: &[&Path], d0: usize, owner: &str) -> CliResult {
+        for p in std::iter::once(self.x.as_path()).chain(also.iter().copied()) {
+            if let [n] = shape(p)?[..] {
+                if n != d0 {
+                    return Err(mismatch(p, format!("{n} entries, but {owner}")));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
