@@ -1,7 +1,8 @@
 //! Jacobians in each mode, JVP, VJP and HVP, over shapes and depths.
 //!
 //! Groups `jacobian_forward`, `jacobian_reverse`, `jacobian_auto` (parameter: the widths,
-//! e.g. `1000-1000-10-1000-1000`), and `jvp`, `vjp`, `hvp` (the same shapes, then
+//! e.g. `1000-1000-10-1000-1000`, and `…@2048KiB` for the shapes run under a memory
+//! budget that forces panels), and `jvp`, `vjp`, `hvp` (the same shapes, then
 //! `depthL`: L layers of width 1000). At start the bench times the machine
 //! ([`Calibration::measure`]) and writes every plan's bracketing and predicted cost to
 //! `plans.json` beside criterion's output (`target/criterion`, or `CRITERION_HOME`), so
@@ -26,6 +27,15 @@ const SHAPES: &[&[usize]] = &[
     &[10, 100, 1000, 4000],
     &[1000, 1000, 1000, 1000],
     &[2000, 2000, 2000],
+];
+
+/// Shapes under memory budgets (bytes at full scale) that force panels: Auto then
+/// prices each bracketing in the panels it needs.
+const BUDGETED: &[(&[usize], usize)] = &[
+    (&[1000, 1000, 10, 1000, 1000], 2 << 20),
+    (&[2000, 2000, 50, 50, 2000], 8 << 20),
+    (&[500, 2000, 20, 2000, 20, 2000, 500], 4 << 20),
+    (&[199, 9, 195, 278, 283, 151], 64 << 10),
 ];
 
 fn scale() -> usize {
@@ -67,27 +77,47 @@ fn chain(c: &mut Criterion) {
         .iter()
         .map(|s| s.iter().map(|w| (w / k).max(1)).collect())
         .collect();
+    let budgeted = BUDGETED.iter().map(|(s, budget)| {
+        let widths: Vec<usize> = s.iter().map(|w| (w / k).max(1)).collect();
+        (widths, Some((budget / (k * k)).max(1024)))
+    });
+    let cases: Vec<(Vec<usize>, Option<usize>)> = shapes
+        .iter()
+        .map(|w| (w.clone(), None))
+        .chain(budgeted)
+        .collect();
     let mut plans = Vec::new();
-    for widths in &shapes {
-        let net = Mlp::<f64>::from_seed(widths, Activation::Tanh, 0)
+    for (widths, budget) in &cases {
+        let mut net = Mlp::<f64>::from_seed(widths, Activation::Tanh, 0)
             .expect("fits in memory")
             .with_calibration(calibration);
+        if let Some(b) = budget {
+            net = net.with_memory_budget(*b);
+        }
+        // The budget in the parameter: `1000-1000-10-1000-1000@2048KiB`.
+        let label = match budget {
+            Some(b) => format!("{}@{}KiB", name(widths), b >> 10),
+            None => name(widths),
+        };
         // Small inputs keep tanh off its saturated tails, as a trained network would be.
         let x = random::standard_normal_vector::<f64>(widths[0], 0).unwrap() * 0.01;
         for mode in [Mode::Forward, Mode::Reverse, Mode::Auto] {
             let plan = net.plan(mode);
+            let panels = plan.panels().expect("every case fits its budget");
             plans.push(serde_json::json!({
                 "group": format!("jacobian_{}", mode.name()),
-                "shape": name(widths),
+                "shape": label,
                 "widths": widths,
+                "budget_bytes": budget,
                 "mode": mode.name(),
                 "plan": plan.to_string(),
+                "panels": {"side": panels.side.name(), "width": panels.width, "count": panels.count},
                 "predicted_s": plan.predicted_seconds(),
                 "predicted_flops": plan.predicted_flops(),
             }));
             let mut group = c.benchmark_group(format!("jacobian_{}", mode.name()));
             configure(&mut group, 2.0);
-            group.bench_function(BenchmarkId::from_parameter(name(widths)), |b| {
+            group.bench_function(BenchmarkId::from_parameter(&label), |b| {
                 b.iter(|| net.jacobian_with_plan(x.view(), &plan).unwrap())
             });
             group.finish();

@@ -181,7 +181,7 @@ mod wide;
 
 pub use activation::Activation;
 pub use backend::{backend, deterministic, set_deterministic, Backend};
-pub use chain::{Calibration, Mode, Plan};
+pub use chain::{Calibration, Mode, PanelSide, Panels, Plan};
 pub use curvature::{
     Density, Eigen, Extremes, HessianEigen, JacobianSvd, Newton, Singular, StepKind, Trace,
 };

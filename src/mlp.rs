@@ -523,6 +523,7 @@ impl<T: Real> Mlp<T> {
             mode,
             &self.calibration,
             std::mem::size_of::<T>(),
+            self.memory_budget,
         )
     }
 

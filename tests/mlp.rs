@@ -308,6 +308,63 @@ fn panels_within_a_small_budget_give_the_same_results() {
 }
 
 #[test]
+fn auto_plans_run_within_budgets_where_its_cheapest_bracketing_does_not_fit() {
+    // Auto once picked (M5·(M4·(M3·M2)))·M1 here whatever the budget, and refused 64 KiB.
+    let w = [199, 9, 195, 278, 283, 151];
+    let net = Mlp::<f64>::from_seed(&w, Activation::Tanh, 1).unwrap();
+    let x = vector(199, 2) * 0.1;
+    let whole = net.jacobian(x.view(), Mode::Forward).unwrap();
+    let small = net.clone().with_memory_budget(64 << 10);
+    let plan = small.plan(Mode::Auto);
+    assert!(plan.panels().is_some_and(|p| p.count > 1), "{plan}");
+    let auto = small.jacobian(x.view(), Mode::Auto).unwrap();
+    assert!(rel(&auto, &whole) <= 1e-12);
+}
+
+#[test]
+fn auto_jacobians_within_random_budgets_match_forward_mode() {
+    // Random shapes and budgets from a panel of one unit up to the whole: Auto runs
+    // wherever its plan says it fits, and agrees with forward mode without a budget
+    // (1e-12: the bracketings sum in different orders; the entries are O(1)).
+    let mut seed = 99_u64;
+    let mut below = |n: usize| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as usize % n
+    };
+    for case in 0..40 {
+        let depth = 1 + below(5);
+        let widths: Vec<usize> = (0..=depth).map(|_| 1 + below(60)).collect();
+        let net = Mlp::<f64>::from_seed(&widths, Activation::Tanh, case).unwrap();
+        let x = vector(widths[0], case) * 0.1;
+        let whole = net.jacobian(x.view(), Mode::Forward).unwrap();
+        // Up to a few columns of every layer: from no panel fitting to a few panels
+        // (forward and reverse mode hold about one column of each per unit).
+        let column: usize = widths.iter().sum();
+        let budget = 8 * (1 + below(6 * column));
+        let small = net.clone().with_memory_budget(budget);
+        let plan = small.plan(Mode::Auto);
+        match small.jacobian(x.view(), Mode::Auto) {
+            Ok(j) => assert!(rel(&j, &whole) <= 1e-12, "case {case}: {widths:?} {plan}"),
+            Err(e) => {
+                assert!(
+                    plan.panels().is_none(),
+                    "case {case}: {widths:?} {plan}: {e}"
+                );
+                // Then forward and reverse mode do not fit either.
+                for mode in [Mode::Forward, Mode::Reverse] {
+                    assert!(
+                        small.jacobian(x.view(), mode).is_err(),
+                        "case {case} {mode}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn reverse_jacobians_take_row_panels_when_their_shared_products_do_not_fit() {
     // Reverse mode shares M4·M3·M2 (300×400) across column panels: 2 MB, more than the
     // budget; panels of J's rows share nothing and fit.

@@ -1,33 +1,17 @@
-//! Running a [`Plan`]: the Jacobian M_L···M_1 (M_k = diag(φ'_k)·W_k) in panels.
-//!
-//! Panels of J's columns: only the products on the path from the root of the bracketing
-//! down to M_1 depend on which columns are computed; the subtrees hanging off that path
-//! (products of later layers, e.g. M4·M3 in (M4·M3)·(M2·M1)) are computed once, then
-//! M_1\[:, P\] is carried up the path for each panel P. Panels of J's rows are the mirror
-//! image: M_L\[Q, :\] carried down the path to M_L, the subtrees right of it computed
-//! once — what reverse mode needs, whose shared products (M_L···M_2, d_L×d1) grow with
-//! the output. The side with fewer panels that fits the memory budget is used.
+//! Running a [`Plan`]: the Jacobian M_L···M_1 (M_k = diag(φ'_k)·W_k) in the panels
+//! of [`super::panels`]: the shared subtrees once, then each panel up (down) the path.
 //!
 //! Each product's diagonals go where [`Fold`] says (a scaled copy of the cheaper
 //! operand, or the result's rows); the cost model predicts by the same rule.
 
+use super::panels::{fit, folded_len, Layout, PanelSide};
 use super::{Fold, Operand, Plan, Tree};
 use crate::backend::gemm;
 use crate::diagonal::{scale_cols_into, scale_rows_in_place, scale_rows_into};
-use crate::forward::panel_width;
 use crate::primal::{self, Sweep};
 use crate::scratch::{padded, Stack};
 use crate::{Error, Layer, Mlp, Par, Real, Result};
 use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut2};
-
-/// Which of J's sides the panels cut.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Side {
-    /// Columns: M_1\[:, P\] carried up the path.
-    Columns,
-    /// Rows: M_L\[Q, :\] carried down the path.
-    Rows,
-}
 
 /// An operand: a factor M_k still in its parts, or a computed product.
 enum Val<'a, T> {
@@ -165,120 +149,49 @@ fn region<T>(buf: &mut [T], rows: usize, cols: usize) -> ArrayViewMut2<'_, T> {
     ArrayViewMut2::from_shape((rows, cols), &mut buf[..rows * cols]).expect("sized")
 }
 
-/// Values held by a subtree computed whole, as the budget counts them: every product's
-/// result and copy.
-fn held_values(tree: &Tree, widths: &[usize]) -> usize {
-    match tree {
-        Tree::Leaf(_) => 0,
-        Tree::Product(l, r) => {
-            let (lo, mid) = r.span();
-            let hi = l.span().1;
-            let copy = (widths[hi] * widths[mid]).min(widths[mid] * widths[lo - 1]);
-            held_values(l, widths) + held_values(r, widths) + widths[hi] * widths[lo - 1] + copy
-        }
+/// The scratch the executor carves for panels of `width` units: the largest over the
+/// full panels and the last, shorter one, whose products may fold their diagonals into
+/// other operands (a copy of another size).
+fn parts<T>(layout: &Layout, widths: &[usize], width: usize) -> Parts {
+    let mut copy = 0;
+    let mut held = 0;
+    for t in &layout.shared {
+        shared_len::<T>(t, widths, &mut held, &mut copy);
     }
-}
-
-/// How a plan is split into panels along one side of J.
-struct Layout<'t> {
-    side: Side,
-    /// The subtrees off the path to M_1 (columns) or M_L (rows), nearest the leaf first.
-    shared: Vec<&'t Tree>,
-    /// Values the shared products hold, as the budget counts them.
-    fixed: usize,
-    /// Values per column (row) of a panel, as the budget counts them.
-    per_unit: usize,
-    /// Columns (rows) of J.
-    units: usize,
-}
-
-impl<'t> Layout<'t> {
-    fn new(tree: &'t Tree, widths: &[usize], side: Side) -> Layout<'t> {
-        let depth = widths.len() - 1;
-        let mut shared = Vec::new();
-        let mut node = tree;
-        while let Tree::Product(l, r) = node {
-            let (off, on) = match side {
-                Side::Rows => (r, l),
-                Side::Columns => (l, r),
-            };
-            shared.push(off.as_ref());
-            node = on;
-        }
-        shared.reverse();
-        let mut fixed: usize = shared.iter().map(|t| held_values(t, widths)).sum();
-        if let Some(f) = folded_len(side, &shared, widths) {
-            fixed += f;
-        }
-        // Per unit: the path's products (their rows, or columns), and the leaf's copy.
-        let per_unit = match side {
-            Side::Rows => {
-                shared.iter().map(|t| widths[t.span().0 - 1]).sum::<usize>() + widths[depth - 1]
-            }
-            Side::Columns => shared.iter().map(|t| widths[t.span().1]).sum::<usize>() + widths[1],
-        };
-        Layout {
-            side,
-            shared,
-            fixed,
-            per_unit,
-            units: match side {
-                Side::Rows => widths[depth],
-                Side::Columns => widths[0],
-            },
-        }
-    }
-
-    /// Units per panel within `budget` bytes, None when not even one fits.
-    fn width(&self, size: usize, budget: usize) -> Option<usize> {
-        let room = budget.checked_sub(self.fixed.saturating_mul(size))?;
-        panel_width(self.units, self.per_unit, size, room).ok()
-    }
-
-    /// The scratch the executor carves for panels of `width` units: the largest over
-    /// the full panels and the last, shorter one, whose products may fold their
-    /// diagonals into other operands (a copy of another size).
-    fn parts<T>(&self, widths: &[usize], width: usize) -> Parts {
-        let mut copy = 0;
-        let mut held = 0;
-        for t in &self.shared {
-            shared_len::<T>(t, widths, &mut held, &mut copy);
-        }
-        let folded = folded_len(self.side, &self.shared, widths);
-        let last = self.units - (self.units.div_ceil(width) - 1) * width;
-        let mut path = 0;
-        for (i, t) in self.shared.iter().enumerate() {
-            for width in [width, last] {
-                let (lo, hi) = t.span();
-                let kind = |leaf: bool| {
-                    if leaf {
-                        Operand::Factor
-                    } else {
-                        Operand::Product
-                    }
-                };
-                let (other, cur) = (kind(lo == hi), kind(i == 0));
-                let (shape, out) = match self.side {
-                    Side::Columns => ([widths[hi], widths[lo - 1], width], widths[hi] * width),
-                    Side::Rows => ([width, widths[hi], widths[lo - 1]], width * widths[lo - 1]),
-                };
-                let fold = match self.side {
-                    Side::Columns if i == 0 && folded.is_some() => Fold::Nothing,
-                    Side::Columns => Fold::choose(other, cur, shape),
-                    Side::Rows => Fold::choose(cur, other, shape),
-                };
-                copy = copy.max(fold.copy_len(shape));
-                if i + 1 < self.shared.len() {
-                    path = path.max(out);
+    let folded = folded_len(layout.side, &layout.shared, widths);
+    let last = layout.units - (layout.units.div_ceil(width) - 1) * width;
+    let mut path = 0;
+    for (i, t) in layout.shared.iter().enumerate() {
+        for width in [width, last] {
+            let (lo, hi) = t.span();
+            let kind = |leaf: bool| {
+                if leaf {
+                    Operand::Factor
+                } else {
+                    Operand::Product
                 }
+            };
+            let (other, cur) = (kind(lo == hi), kind(i == 0));
+            let (shape, out) = match layout.side {
+                PanelSide::Columns => ([widths[hi], widths[lo - 1], width], widths[hi] * width),
+                PanelSide::Rows => ([width, widths[hi], widths[lo - 1]], width * widths[lo - 1]),
+            };
+            let fold = match layout.side {
+                PanelSide::Columns if i == 0 && folded.is_some() => Fold::Nothing,
+                PanelSide::Columns => Fold::choose(other, cur, shape),
+                PanelSide::Rows => Fold::choose(cur, other, shape),
+            };
+            copy = copy.max(fold.copy_len(shape));
+            if i + 1 < layout.shared.len() {
+                path = path.max(out);
             }
         }
-        Parts {
-            held,
-            folded,
-            copy: padded::<T>(copy),
-            path: padded::<T>(path),
-        }
+    }
+    Parts {
+        held,
+        folded,
+        copy: padded::<T>(copy),
+        path: padded::<T>(path),
     }
 }
 
@@ -316,31 +229,12 @@ fn shared_len<T>(tree: &Tree, widths: &[usize], held: &mut usize, copy: &mut usi
     }
 }
 
-/// Panels of columns take L·D_1 once when the product next to M_1 is a computed one:
-/// its values.
-fn folded_len(side: Side, shared: &[&Tree], widths: &[usize]) -> Option<usize> {
-    match (side, shared.first()) {
-        (Side::Columns, Some(t @ Tree::Product(..))) => Some(widths[t.span().1] * widths[1]),
-        _ => None,
-    }
-}
-
-/// The side and panel width for `plan` within `budget` bytes: whichever side fits in
-/// fewer panels (columns on a tie).
+/// The side and panel width for `plan` within `budget` bytes, as [`fit`] picks them.
 fn layout<'p, T: Real>(plan: &'p Plan, budget: usize) -> Result<(Layout<'p>, usize)> {
-    let widths = plan.widths();
     let size = std::mem::size_of::<T>();
-    let [cols, rows] = [Side::Columns, Side::Rows].map(|s| Layout::new(&plan.tree, widths, s));
-    let fits = |l: &Layout| l.width(size, budget);
-    let [c_need, r_need] = [&cols, &rows].map(|l| l.fixed + l.per_unit);
-    let best = match (fits(&cols), fits(&rows)) {
-        (Some(c), Some(r)) if cols.units.div_ceil(c) <= rows.units.div_ceil(r) => Some((cols, c)),
-        (Some(c), None) => Some((cols, c)),
-        (_, Some(r)) => Some((rows, r)),
-        (None, None) => None,
-    };
-    best.ok_or_else(|| {
-        let (c, r) = (c_need, r_need);
+    fit(&plan.tree, plan.widths(), size, budget).ok_or_else(|| {
+        let [c, r] = [PanelSide::Columns, PanelSide::Rows]
+            .map(|side| Layout::new(&plan.tree, plan.widths(), side).least());
         Error::TooLarge {
             what: format!(
                 "one panel of plan {plan} (shared products and one column: {c} values; \
@@ -355,7 +249,7 @@ fn layout<'p, T: Real>(plan: &'p Plan, budget: usize) -> Result<(Layout<'p>, usi
 /// Scratch of [`jacobian`]: the forward pass and the executor's.
 pub(crate) fn scratch_len<T: Real>(net: &Mlp<T>, plan: &Plan, budget: usize) -> Result<usize> {
     let (layout, width) = layout::<T>(plan, budget)?;
-    let parts = layout.parts::<T>(plan.widths(), width);
+    let parts = parts::<T>(&layout, plan.widths(), width);
     Ok(Sweep::len(net) + padded::<T>(net.width(net.depth())) + parts.total::<T>())
 }
 
@@ -379,7 +273,7 @@ pub(crate) fn jacobian<'a, T: Real>(
         sweep: &sweep,
         par,
     };
-    let parts = layout.parts::<T>(plan.widths(), width);
+    let parts = parts::<T>(&layout, plan.widths(), width);
     let copy = stack.take(parts.copy);
     let mut shared: Vec<Val<T>> = layout
         .shared
@@ -397,14 +291,14 @@ pub(crate) fn jacobian<'a, T: Real>(
     }
     let (mut path_a, mut path_b) = (stack.take(parts.path), stack.take(parts.path));
     let leaf = match layout.side {
-        Side::Rows => depth,
-        Side::Columns => 1,
+        PanelSide::Rows => depth,
+        PanelSide::Columns => 1,
     };
     for u0 in (0..layout.units).step_by(width) {
         let u1 = (u0 + width).min(layout.units);
         let (p, mut target) = match layout.side {
-            Side::Rows => (Panel::Rows(u0, u1), jac.slice_mut(s![u0..u1, ..])),
-            Side::Columns => (Panel::Cols(u0, u1), jac.slice_mut(s![.., u0..u1])),
+            PanelSide::Rows => (Panel::Rows(u0, u1), jac.slice_mut(s![u0..u1, ..])),
+            PanelSide::Columns => (Panel::Cols(u0, u1), jac.slice_mut(s![.., u0..u1])),
         };
         if shared.is_empty() {
             // One layer: J = D_1·W_1.
@@ -421,8 +315,8 @@ pub(crate) fn jacobian<'a, T: Real>(
                 ),
             };
             let dim = match layout.side {
-                Side::Rows => (u1 - u0, chain.dim(other, p).1),
-                Side::Columns => (chain.dim(other, p).0, u1 - u0),
+                PanelSide::Rows => (u1 - u0, chain.dim(other, p).1),
+                PanelSide::Columns => (chain.dim(other, p).0, u1 - u0),
             };
             // The last product writes into J; those before it into `path_b`.
             let mut next = match i == top {
@@ -432,12 +326,12 @@ pub(crate) fn jacobian<'a, T: Real>(
                 }
             };
             match (layout.side, other) {
-                (Side::Rows, _) => chain.mul_into(&here, other, p, next.view_mut(), copy),
+                (PanelSide::Rows, _) => chain.mul_into(&here, other, p, next.view_mut(), copy),
                 // (L·D_1)·W_1[:, P]: the diagonal is already in L.
-                (Side::Columns, Val::Product(l)) if i == 0 && parts.folded.is_some() => {
+                (PanelSide::Columns, Val::Product(l)) if i == 0 && parts.folded.is_some() => {
                     gemm(l.view(), chain.w(1, p), next.view_mut())
                 }
-                (Side::Columns, _) => chain.mul_into(other, &here, p, next.view_mut(), copy),
+                (PanelSide::Columns, _) => chain.mul_into(other, &here, p, next.view_mut(), copy),
             }
             if i < top {
                 cur = Some(dim);

@@ -4,8 +4,10 @@
 
 mod calibration;
 pub(crate) mod jacobian;
+mod panels;
 mod plan;
 
 pub use calibration::Calibration;
+pub use panels::{PanelSide, Panels};
 pub(crate) use plan::{Fold, Operand, Tree};
 pub use plan::{Mode, Plan};

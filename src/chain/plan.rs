@@ -21,6 +21,7 @@
 //!
 //! Costs here count multiply-adds ("flops" in the binary's JSON).
 
+use super::panels::{fit, held_step, leanest, PanelSide, Panels};
 use super::Calibration;
 use crate::{Error, Result};
 
@@ -153,25 +154,30 @@ impl Tree {
 /// Steps over at most this many layers are named in full.
 const SPELLED: usize = 8;
 
-/// How a Jacobian will be computed: the bracketing, and its predicted cost.
+/// How a Jacobian will be computed: the bracketing, the panels it is cut into to fit a
+/// memory budget, and its predicted cost.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     widths: Vec<usize>,
     mode: Mode,
     pub(crate) tree: Tree,
+    panels: Option<Panels>,
     flops: f64,
     seconds: f64,
 }
 
 impl Plan {
-    /// The plan of `mode` for widths d0 … dL and values of `size` bytes (4 or 8):
-    /// forward and reverse are fixed bracketings, auto the cheapest in predicted
-    /// seconds. Errors on fewer than two widths, a width of 0, or another size.
+    /// The plan of `mode` for widths d0 … dL, values of `size` bytes (4 or 8) and
+    /// panels within `budget` bytes: forward and reverse are fixed bracketings, auto the
+    /// cheapest in predicted seconds among those whose panels fit. Errors on fewer than
+    /// two widths, a width of 0, or another size; a plan that does not fit is still made
+    /// ([`panels`](Self::panels) is `None`), and computing its Jacobian is the error.
     pub fn new(
         widths: &[usize],
         mode: Mode,
         calibration: &Calibration,
         size: usize,
+        budget: usize,
     ) -> Result<Plan> {
         if widths.len() < 2 || widths.contains(&0) || !matches!(size, 4 | 8) {
             return Err(Error::Shape {
@@ -180,7 +186,7 @@ impl Plan {
                 got: format!("widths {widths:?}, size {size}"),
             });
         }
-        Ok(Plan::checked(widths, mode, calibration, size))
+        Ok(Plan::checked(widths, mode, calibration, size, budget))
     }
 
     /// [`Plan::new`] for widths and a size already checked.
@@ -189,30 +195,25 @@ impl Plan {
         mode: Mode,
         calibration: &Calibration,
         size: usize,
+        budget: usize,
     ) -> Plan {
         let depth = widths.len() - 1;
-        let seconds_of = |t: &Tree| cost(t, widths, calibration, size).1;
+        let costs = Costs {
+            widths,
+            cal: calibration,
+            size,
+            budget,
+        };
         let tree = match mode {
             Mode::Forward | Mode::Reverse => fixed_tree(depth, mode),
-            Mode::Auto => {
-                // Forward or reverse unless the cheapest bracketing is predicted clearly
-                // cheaper: the model errs by ~10–40% on a busy machine, and forward and
-                // reverse are the plans whose behaviour users know.
-                let best = cheapest(widths, calibration, size);
-                let (fwd, rev) = (
-                    fixed_tree(depth, Mode::Forward),
-                    fixed_tree(depth, Mode::Reverse),
-                );
-                let (f, r) = (seconds_of(&fwd), seconds_of(&rev));
-                let (known, known_s) = if f <= r { (fwd, f) } else { (rev, r) };
-                if seconds_of(&best) * AUTO_MARGIN < known_s {
-                    best
-                } else {
-                    known
-                }
-            }
+            Mode::Auto => costs.auto(),
         };
-        let (flops, products) = cost(&tree, widths, calibration, size);
+        let fit = costs.fit(&tree);
+        let flops = cost(&tree, widths, calibration, size, None).0;
+        let products = match fit {
+            Some((_, s)) => s,
+            None => cost(&tree, widths, calibration, size, None).1,
+        };
         // Every plan also runs the primal (each W_k read once) and writes J (d_L×d0,
         // fresh pages: about twice the traffic of the values).
         let primal: usize = widths.windows(2).map(|w| w[0] * w[1]).sum();
@@ -222,6 +223,7 @@ impl Plan {
             widths: widths.to_vec(),
             mode,
             tree,
+            panels: fit.map(|(p, _)| p),
             flops,
             seconds,
         }
@@ -242,10 +244,16 @@ impl Plan {
         self.flops
     }
 
-    /// Predicted seconds of the whole Jacobian (primal, products, writing J) under the
-    /// calibration it was made with.
+    /// Predicted seconds of the whole Jacobian (primal, products in their panels,
+    /// writing J) under the calibration and budget it was made with.
     pub fn predicted_seconds(&self) -> f64 {
         self.seconds
+    }
+
+    /// The panels its Jacobian is cut into within the budget it was made with; `None`
+    /// when not even a panel of one column or row fits.
+    pub fn panels(&self) -> Option<Panels> {
+        self.panels
     }
 
     /// The products in the order they run, e.g. `["M2·M1 (10×1000 by 1000×1000)", …]`.
@@ -285,8 +293,16 @@ fn fixed_tree(depth: usize, mode: Mode) -> Tree {
     }
 }
 
-/// (multiply-adds, predicted seconds) of a bracketing. A lone leaf is a scaled copy.
-fn cost(tree: &Tree, widths: &[usize], cal: &Calibration, size: usize) -> (f64, f64) {
+/// (multiply-adds, predicted seconds) of a bracketing, whole or in `panels`: the
+/// products on the path to the cut leaf run once per panel, the others once. A lone
+/// leaf is a scaled copy.
+fn cost(
+    tree: &Tree,
+    widths: &[usize],
+    cal: &Calibration,
+    size: usize,
+    panels: Option<Panels>,
+) -> (f64, f64) {
     match tree {
         Tree::Leaf(k) => (
             0.0,
@@ -297,17 +313,164 @@ fn cost(tree: &Tree, widths: &[usize], cal: &Calibration, size: usize) -> (f64, 
             let hi = l.span().1;
             let inner = |t: &Tree| match t {
                 Tree::Leaf(_) => (0.0, 0.0),
-                _ => cost(t, widths, cal, size),
+                _ => cost(t, widths, cal, size, panels),
             };
             let ((lf, ls), (rf, rs)) = (inner(l), inner(r));
             let step = Step::new(widths, lo, mid, hi);
             let [m, k, n] = step.shape;
-            (
-                lf + rf + (m * k * n) as f64,
-                ls + rs + step.seconds(cal, size),
-            )
+            let seconds = match panels {
+                Some(p) if step.on_path(p.side, widths) => step.panelled(cal, size, p),
+                _ => step.seconds(cal, size),
+            };
+            (lf + rf + (m * k * n) as f64, ls + rs + seconds)
         }
     }
+}
+
+/// The search of [`Mode::Auto`]: bracketings priced in the panels they need within a
+/// budget.
+struct Costs<'a> {
+    widths: &'a [usize],
+    cal: &'a Calibration,
+    size: usize,
+    budget: usize,
+}
+
+impl Costs<'_> {
+    /// The panels of `tree` within the budget (as the executor cuts them), and the
+    /// predicted seconds of its products in them; None when not even one unit fits.
+    fn fit(&self, tree: &Tree) -> Option<(Panels, f64)> {
+        let (layout, width) = fit(tree, self.widths, self.size, self.budget)?;
+        let panels = layout.panels(width);
+        let seconds = cost(tree, self.widths, self.cal, self.size, Some(panels)).1;
+        Some((panels, seconds))
+    }
+
+    /// The bracketing predicted fastest among those whose panels fit the budget;
+    /// forward or reverse mode unless it is clearly cheaper ([`AUTO_MARGIN`]). Where
+    /// none fits, the one needing the least memory, whose error then names that least.
+    fn auto(&self) -> Tree {
+        let (widths, depth) = (self.widths, self.widths.len() - 1);
+        let fitted = |t: &Tree| self.fit(t).map(|(_, s)| s);
+        let known = [Mode::Forward, Mode::Reverse]
+            .into_iter()
+            .filter_map(|mode| {
+                let t = fixed_tree(depth, mode);
+                let s = fitted(&t)?;
+                Some((t, s))
+            })
+            .fold(None, cheaper);
+        // The programme's choice without a budget, where it fits whole and is not
+        // predicted dearer than forward or reverse mode in their panels: the budget
+        // costs it nothing, and every plan stays as it was where memory is ample.
+        let free = self.unbounded();
+        if let Some((p, s)) = self.fit(&free) {
+            if p.count == 1 && known.as_ref().is_none_or(|k| s <= k.1) {
+                return free;
+            }
+        }
+        let found = self
+            .candidates()
+            .into_iter()
+            .filter_map(|t| {
+                let s = fitted(&t)?;
+                Some((t, s))
+            })
+            .fold(None, cheaper);
+        match (found, known) {
+            (Some((_, s)), Some((k, ks))) if s * AUTO_MARGIN >= ks => k,
+            (Some((t, _)), _) => t,
+            (None, _) => {
+                let [(c, cn), (r, rn)] =
+                    [PanelSide::Columns, PanelSide::Rows].map(|side| leanest(widths, side));
+                if cn <= rn {
+                    c
+                } else {
+                    r
+                }
+            }
+        }
+    }
+
+    /// Auto's choice with memory unbounded: the programme's cheapest bracketing where
+    /// it is predicted clearly cheaper than forward or reverse mode, else the cheaper of
+    /// those (the model errs by ~10–40% on a busy machine, and they are the plans whose
+    /// behaviour users know).
+    fn unbounded(&self) -> Tree {
+        let depth = self.widths.len() - 1;
+        let seconds_of = |t: &Tree| cost(t, self.widths, self.cal, self.size, None).1;
+        let best = cheapest(self.widths, self.cal, self.size);
+        let (fwd, rev) = (
+            fixed_tree(depth, Mode::Forward),
+            fixed_tree(depth, Mode::Reverse),
+        );
+        let (f, r) = (seconds_of(&fwd), seconds_of(&rev));
+        let (known, known_s) = if f <= r { (fwd, f) } else { (rev, r) };
+        if seconds_of(&best) * AUTO_MARGIN < known_s {
+            best
+        } else {
+            known
+        }
+    }
+
+    /// The bracketings priced under the budget: every one for chains up to
+    /// [`EXHAUSTIVE_DEPTH`] layers; beyond, forward, reverse, the programme's cheapest
+    /// when each product's memory is charged at a range of prices (up to
+    /// [`PRICED_DEPTH`]), and the two that need the least memory, so that some
+    /// candidate fits whenever any bracketing does.
+    fn candidates(&self) -> Vec<Tree> {
+        let (widths, depth) = (self.widths, self.widths.len() - 1);
+        if depth <= EXHAUSTIVE_DEPTH {
+            return every_tree(1, depth);
+        }
+        let mut out = vec![
+            fixed_tree(depth, Mode::Forward),
+            fixed_tree(depth, Mode::Reverse),
+            leanest(widths, PanelSide::Columns).0,
+            leanest(widths, PanelSide::Rows).0,
+        ];
+        if depth <= PRICED_DEPTH {
+            // Seconds per byte held, around a byte's streaming time (2.5e-11 s at
+            // 40 GB/s), three per decade.
+            for e in 0..=24 {
+                let price = 1e-14 * 10_f64.powf(e as f64 / 3.0);
+                out.push(priced(widths, self.cal, self.size, price));
+            }
+        }
+        out
+    }
+}
+
+/// The cheaper of two (tree, seconds), the first on a tie.
+fn cheaper(best: Option<(Tree, f64)>, next: (Tree, f64)) -> Option<(Tree, f64)> {
+    match best {
+        Some(b) if b.1 <= next.1 => Some(b),
+        _ => Some(next),
+    }
+}
+
+/// Chains up to this deep have every bracketing priced under a budget: C(L−1) of them,
+/// 1 430 at 9 layers.
+const EXHAUSTIVE_DEPTH: usize = 9;
+
+/// Chains up to this deep also have memory-priced programmes (25 of O(L³) each).
+const PRICED_DEPTH: usize = 64;
+
+/// Every bracketing of M_hi···M_lo.
+fn every_tree(lo: usize, hi: usize) -> Vec<Tree> {
+    if lo == hi {
+        return vec![Tree::Leaf(lo)];
+    }
+    let mut out = Vec::new();
+    for split in lo..hi {
+        let (lefts, rights) = (every_tree(split + 1, hi), every_tree(lo, split));
+        for l in &lefts {
+            for r in &rights {
+                out.push(Tree::Product(Box::new(l.clone()), Box::new(r.clone())));
+            }
+        }
+    }
+    out
 }
 
 /// An operand of a product in the chain.
@@ -389,8 +552,12 @@ enum Output {
 struct Step {
     /// (m, k, n).
     shape: [usize; 3],
+    left: Operand,
+    right: Operand,
     fold: Fold,
     output: Output,
+    /// Layers (lo, hi) it spans.
+    span: (usize, usize),
 }
 
 impl Step {
@@ -417,8 +584,11 @@ impl Step {
         };
         Step {
             shape,
+            left,
+            right,
             fold,
             output,
+            span: (lo, hi),
         }
     }
 
@@ -432,6 +602,49 @@ impl Step {
         let moved = self.fold.moved(self.shape) + pages;
         cal.product_seconds(m, k, n, size) + (moved * size) as f64 / cal.bandwidth
     }
+
+    /// Whether panels on `side` cut it: it spans the leaf they cut, M_1 or M_L.
+    fn on_path(&self, side: PanelSide, widths: &[usize]) -> bool {
+        match side {
+            PanelSide::Columns => self.span.0 == 1,
+            PanelSide::Rows => self.span.1 == widths.len() - 1,
+        }
+    }
+
+    /// Predicted seconds in `panels`: once per panel, each its slice of the result,
+    /// with the fold the executor picks for that slice. Panels of columns scale L·D_1
+    /// once for all of them.
+    fn panelled(&self, cal: &Calibration, size: usize, panels: Panels) -> f64 {
+        let [m, k, n] = self.shape;
+        let units = match panels.side {
+            PanelSide::Columns => n,
+            PanelSide::Rows => m,
+        };
+        let once = panels.side == PanelSide::Columns
+            && (self.left, self.right) == (Operand::Product, Operand::Factor);
+        let slice = |units: usize| {
+            let shape = match panels.side {
+                PanelSide::Columns => [m, k, units],
+                PanelSide::Rows => [units, k, n],
+            };
+            let fold = match once {
+                true => Fold::Nothing,
+                false => Fold::choose(self.left, self.right, shape),
+            };
+            Step {
+                shape,
+                fold,
+                ..*self
+            }
+            .seconds(cal, size)
+        };
+        let last = units - (panels.count - 1) * panels.width;
+        let folded = match once {
+            true => (3 * m * k * size) as f64 / cal.bandwidth,
+            false => 0.0,
+        };
+        (panels.count - 1) as f64 * slice(panels.width) + slice(last) + folded
+    }
 }
 
 /// Chains deeper than this are not searched: the programme costs O(L³) time and O(L²)
@@ -442,14 +655,20 @@ pub(crate) const MAX_SEARCHED_DEPTH: usize = 256;
 /// The matrix-chain dynamic programme over M_L…M_1 on predicted seconds (reverse mode's
 /// tree past [`MAX_SEARCHED_DEPTH`], which Auto then weighs against forward's).
 fn cheapest(widths: &[usize], cal: &Calibration, size: usize) -> Tree {
+    if widths.len() - 1 > MAX_SEARCHED_DEPTH {
+        return fixed_tree(widths.len() - 1, Mode::Reverse);
+    }
+    priced(widths, cal, size, 0.0)
+}
+
+/// The programme on predicted seconds plus `price` seconds per byte each product holds
+/// (its result and scaled copy, as a panel's shared products count them).
+fn priced(widths: &[usize], cal: &Calibration, size: usize, price: f64) -> Tree {
     let depth = widths.len() - 1;
     if depth == 1 {
         return Tree::Leaf(1);
     }
-    if depth > MAX_SEARCHED_DEPTH {
-        return fixed_tree(depth, Mode::Reverse);
-    }
-    // best[lo][hi]: cheapest seconds and split of M_hi···M_lo (layers lo ≤ hi).
+    // best[lo][hi]: cheapest cost and split of M_hi···M_lo (layers lo ≤ hi).
     let mut best = vec![vec![(0.0_f64, 0_usize); depth + 1]; depth + 1];
     for len in 2..=depth {
         for lo in 1..=depth + 1 - len {
@@ -457,9 +676,11 @@ fn cheapest(widths: &[usize], cal: &Calibration, size: usize) -> Tree {
             best[lo][hi] = (lo..hi)
                 .map(|split| {
                     // (M_hi···M_{split+1})·(M_split···M_lo)
+                    let held = (held_step(widths, lo, split, hi) * size) as f64;
                     let s = best[lo][split].0
                         + best[split + 1][hi].0
-                        + Step::new(widths, lo, split, hi).seconds(cal, size);
+                        + Step::new(widths, lo, split, hi).seconds(cal, size)
+                        + price * held;
                     (s, split)
                 })
                 .fold((f64::INFINITY, 0), |a, b| if b.0 < a.0 { b } else { a });
@@ -495,9 +716,9 @@ mod tests {
     fn the_autoencoder_is_bracketed_at_its_bottleneck() {
         let w = [1000, 1000, 10, 1000, 1000];
         let cal = flops_only();
-        let fwd = Plan::new(&w, Mode::Forward, &cal, 8).unwrap();
-        let rev = Plan::new(&w, Mode::Reverse, &cal, 8).unwrap();
-        let auto = Plan::new(&w, Mode::Auto, &cal, 8).unwrap();
+        let fwd = Plan::new(&w, Mode::Forward, &cal, 8, usize::MAX).unwrap();
+        let rev = Plan::new(&w, Mode::Reverse, &cal, 8, usize::MAX).unwrap();
+        let auto = Plan::new(&w, Mode::Auto, &cal, 8, usize::MAX).unwrap();
         assert_eq!(fwd.to_string(), "M4·(M3·(M2·M1))");
         assert_eq!(rev.to_string(), "((M4·M3)·M2)·M1");
         assert_eq!(auto.to_string(), "(M4·M3)·(M2·M1)");
@@ -527,11 +748,11 @@ mod tests {
             };
             let depth = 1 + next() % 6;
             let widths: Vec<usize> = (0..=depth).map(|_| next()).collect();
-            let auto = Plan::new(&widths, Mode::Auto, &cal, 8)
+            let auto = Plan::new(&widths, Mode::Auto, &cal, 8, usize::MAX)
                 .unwrap()
                 .predicted_seconds();
             for mode in [Mode::Forward, Mode::Reverse] {
-                let other = Plan::new(&widths, mode, &cal, 8)
+                let other = Plan::new(&widths, mode, &cal, 8, usize::MAX)
                     .unwrap()
                     .predicted_seconds();
                 assert!(auto <= other * (1.0 + 1e-12), "{widths:?} {mode}");
@@ -543,10 +764,185 @@ mod tests {
     fn one_and_two_layers_have_one_bracketing() {
         let cal = flops_only();
         for mode in [Mode::Forward, Mode::Reverse, Mode::Auto] {
-            assert_eq!(Plan::new(&[3, 4], mode, &cal, 8).unwrap().to_string(), "M1");
-            let p = Plan::new(&[3, 4, 5], mode, &cal, 8).unwrap();
+            assert_eq!(
+                Plan::new(&[3, 4], mode, &cal, 8, usize::MAX)
+                    .unwrap()
+                    .to_string(),
+                "M1"
+            );
+            let p = Plan::new(&[3, 4, 5], mode, &cal, 8, usize::MAX).unwrap();
             assert_eq!(p.to_string(), "M2·M1");
             assert_eq!(p.predicted_flops(), 60.0);
         }
+    }
+
+    /// A small deterministic generator for the random shapes below.
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (self.0 >> 33) as usize % n
+        }
+    }
+
+    /// The fewest bytes any bracketing's panel of one unit needs, by trying them all.
+    fn least_bytes(widths: &[usize]) -> usize {
+        let depth = widths.len() - 1;
+        every_tree(1, depth)
+            .iter()
+            .flat_map(|t| {
+                [PanelSide::Columns, PanelSide::Rows].map(|s| Layout::new(t, widths, s).least())
+            })
+            .min()
+            .unwrap()
+            * 8
+    }
+
+    #[test]
+    fn auto_fits_where_forward_and_reverse_do_and_the_cheapest_does_not() {
+        // Unaware of the budget, Auto picked (M5·(M4·(M3·M2)))·M1, whose shared
+        // M5···M2 (151×9) and its copies need 78 376 bytes a panel.
+        let w = [199, 9, 195, 278, 283, 151];
+        let cal = Calibration::stored();
+        let budget = 64 << 10;
+        let auto = Plan::new(&w, Mode::Auto, &cal, 8, budget).unwrap();
+        let panels = auto.panels().expect("a bracketing fits 64 KiB");
+        for mode in [Mode::Forward, Mode::Reverse] {
+            let other = Plan::new(&w, mode, &cal, 8, budget).unwrap();
+            assert!(other.panels().is_some(), "{mode}");
+            assert!(
+                auto.predicted_seconds() <= other.predicted_seconds(),
+                "{mode}"
+            );
+        }
+        let (layout, width) = fit(&auto.tree, &w, 8, budget).unwrap();
+        assert_eq!(layout.panels(width), panels);
+        assert!(layout.fixed + width * layout.per_unit <= budget / 8);
+    }
+
+    use super::super::panels::Layout;
+
+    #[test]
+    fn auto_fits_whenever_some_bracketing_does_and_is_never_predicted_dearer() {
+        let cal = Calibration::stored();
+        let mut rng = Lcg(7);
+        for case in 0..400 {
+            let depth = 1 + rng.below(7);
+            let widths: Vec<usize> = (0..=depth).map(|_| 1 + rng.below(300)).collect();
+            // Budgets around the least any bracketing needs, where the choice matters.
+            let least = least_bytes(&widths);
+            let budget = least / 2 + rng.below(4 * least);
+            let auto = Plan::new(&widths, Mode::Auto, &cal, 8, budget).unwrap();
+            assert_eq!(
+                auto.panels().is_some(),
+                budget >= least,
+                "case {case}: {widths:?}, budget {budget}, least {least}: {auto}"
+            );
+            if budget < least {
+                // The error will name the least any bracketing needs.
+                let l = [PanelSide::Columns, PanelSide::Rows]
+                    .map(|s| Layout::new(&auto.tree, &widths, s).least())
+                    .into_iter()
+                    .min()
+                    .unwrap();
+                assert_eq!(l * 8, least, "case {case}");
+                continue;
+            }
+            for mode in [Mode::Forward, Mode::Reverse] {
+                let other = Plan::new(&widths, mode, &cal, 8, budget).unwrap();
+                if other.panels().is_some() {
+                    assert!(
+                        auto.predicted_seconds() <= other.predicted_seconds(),
+                        "case {case}: {widths:?}, budget {budget}: {auto} vs {mode}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_leanest_bracketing_needs_the_least_of_all() {
+        let mut rng = Lcg(11);
+        for _ in 0..200 {
+            let depth = 1 + rng.below(7);
+            let widths: Vec<usize> = (0..=depth).map(|_| 1 + rng.below(50)).collect();
+            for side in [PanelSide::Columns, PanelSide::Rows] {
+                let (tree, least) = leanest(&widths, side);
+                assert_eq!(
+                    Layout::new(&tree, &widths, side).least(),
+                    least,
+                    "{widths:?}"
+                );
+                let all = every_tree(1, depth)
+                    .iter()
+                    .map(|t| Layout::new(t, &widths, side).least())
+                    .min()
+                    .unwrap();
+                assert_eq!(least, all, "{widths:?} {side:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn deep_chains_fit_whenever_the_leanest_bracketing_does() {
+        // Past EXHAUSTIVE_DEPTH the search prices candidates; the leanest trees among
+        // them keep the guarantee.
+        let cal = Calibration::stored();
+        let mut rng = Lcg(3);
+        for case in 0..60 {
+            let depth = EXHAUSTIVE_DEPTH + 1 + rng.below(8);
+            let widths: Vec<usize> = (0..=depth).map(|_| 1 + rng.below(200)).collect();
+            let least = [PanelSide::Columns, PanelSide::Rows]
+                .map(|s| leanest(&widths, s).1)
+                .into_iter()
+                .min()
+                .unwrap()
+                * 8;
+            let budget = least / 2 + rng.below(4 * least);
+            let auto = Plan::new(&widths, Mode::Auto, &cal, 8, budget).unwrap();
+            assert_eq!(auto.panels().is_some(), budget >= least, "case {case}");
+            for mode in [Mode::Forward, Mode::Reverse] {
+                let other = Plan::new(&widths, mode, &cal, 8, budget).unwrap();
+                if other.panels().is_some() {
+                    assert!(auto.predicted_seconds() <= other.predicted_seconds());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_ample_budget_keeps_the_plans_made_without_one() {
+        let cal = Calibration::stored();
+        let mut rng = Lcg(5);
+        for _ in 0..200 {
+            let depth = 1 + rng.below(6);
+            let widths: Vec<usize> = (0..=depth).map(|_| 1 + rng.below(2000)).collect();
+            let costs = Costs {
+                widths: &widths,
+                cal: &cal,
+                size: 8,
+                budget: usize::MAX,
+            };
+            let auto = Plan::new(&widths, Mode::Auto, &cal, 8, usize::MAX).unwrap();
+            assert_eq!(auto.tree, costs.unbounded(), "{widths:?}");
+            assert_eq!(auto.panels().map(|p| p.count), Some(1));
+        }
+    }
+
+    #[test]
+    fn panels_cost_more_the_more_there_are() {
+        let w = [1000, 1000, 10, 1000, 1000];
+        let cal = Calibration::stored();
+        let seconds = |budget| {
+            Plan::new(&w, Mode::Forward, &cal, 8, budget)
+                .unwrap()
+                .predicted_seconds()
+        };
+        let (whole, some, many) = (seconds(1 << 30), seconds(4 << 20), seconds(256 << 10));
+        assert!(whole < some && some < many, "{whole} {some} {many}");
     }
 }

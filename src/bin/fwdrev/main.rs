@@ -57,13 +57,19 @@ pub struct Budget {
     /// (default 1024).
     #[arg(long, value_name = "MIB", allow_negative_numbers = true, value_parser = count::<0, { usize::MAX >> 20 }>)]
     budget_mib: Option<usize>,
+    /// The same budget in KiB, for small networks' panels.
+    #[arg(long, value_name = "KIB", conflicts_with = "budget_mib", allow_negative_numbers = true, value_parser = count::<0, { usize::MAX >> 10 }>)]
+    budget_kib: Option<usize>,
 }
 
 impl Budget {
     /// The panel budget in bytes.
     pub fn budget(&self) -> usize {
-        self.budget_mib
-            .map_or(fwdrev::DEFAULT_MEMORY_BUDGET, |m| m.saturating_mul(1 << 20))
+        match (self.budget_mib, self.budget_kib) {
+            (Some(m), _) => m.saturating_mul(1 << 20),
+            (_, Some(k)) => k.saturating_mul(1 << 10),
+            (None, None) => fwdrev::DEFAULT_MEMORY_BUDGET,
+        }
     }
 
     /// A network with this run's budget.

@@ -43,12 +43,22 @@ struct PlanReport<'a> {
     steps: Vec<String>,
     predicted_flops: f64,
     predicted_s: f64,
+    /// Panels within the budget: {"side", "width", "count"}, null when none fits.
+    panels: Option<PanelsReport>,
+    budget_bytes: usize,
     activation: &'static str,
     backend: &'static str,
     calibration: CalibrationReport,
     /// The measured Jacobian (null without --reps).
     median_s: Option<f64>,
     min_s: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct PanelsReport {
+    side: &'static str,
+    width: usize,
+    count: usize,
 }
 
 #[derive(Serialize)]
@@ -101,6 +111,12 @@ pub fn run(args: &PlanArgs) -> CliResult {
             steps: plan.steps(),
             predicted_flops: plan.predicted_flops(),
             predicted_s: plan.predicted_seconds(),
+            panels: plan.panels().map(|p| PanelsReport {
+                side: p.side.name(),
+                width: p.width,
+                count: p.count,
+            }),
+            budget_bytes: args.budget.budget(),
             activation: args.activation.name(),
             backend: fwdrev::backend().name,
             calibration: CalibrationReport {
@@ -118,6 +134,20 @@ pub fn run(args: &PlanArgs) -> CliResult {
     outln!("widths {:?}, {} mode: {plan}", args.widths, args.mode);
     for (i, step) in plan.steps().iter().enumerate() {
         outln!("  {}. {step}", i + 1);
+    }
+    match plan.panels() {
+        Some(p) => outln!(
+            "in {} panel{} of {} {} within the budget of {} bytes",
+            p.count,
+            if p.count == 1 { "" } else { "s" },
+            p.width,
+            p.side.name(),
+            args.budget.budget()
+        ),
+        None => outln!(
+            "no bracketing's panel of one column or row fits the budget of {} bytes",
+            args.budget.budget()
+        ),
     }
     outln!(
         "predicted: {:.3e} multiply-adds, {} (GEMM {:.1} G multiply-adds/s, {:.1} GB/s)",

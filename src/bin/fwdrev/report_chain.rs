@@ -32,6 +32,8 @@ struct Row {
     shape: String,
     mode: String,
     plan: String,
+    /// "19 × 8 rows" where the budget cuts more than one panel.
+    panels: Option<String>,
     predicted: f64,
     flops: f64,
     measured: Option<f64>,
@@ -56,6 +58,14 @@ fn rows(root: &Path) -> CliResult<Option<(Vec<Row>, Value)>> {
             shape,
             mode: p["mode"].as_str().unwrap_or_default().into(),
             plan: p["plan"].as_str().unwrap_or_default().into(),
+            panels: match p["panels"]["count"].as_u64() {
+                Some(n) if n > 1 => Some(format!(
+                    "{n} × {} {}",
+                    p["panels"]["width"],
+                    p["panels"]["side"].as_str().unwrap_or_default()
+                )),
+                _ => None,
+            },
             predicted: p["predicted_s"].as_f64().unwrap_or(f64::NAN),
             flops: p["predicted_flops"].as_f64().unwrap_or(f64::NAN),
         });
@@ -79,7 +89,10 @@ pub fn run(root: &Path, plot_path: &Path) -> CliResult {
         ),
         None => "–".into(),
     };
-    outln!("Jacobians, predicted / measured (calibration of the bench run: {calibration})\n");
+    outln!(
+        "Jacobians, predicted / measured (calibration of the bench run: {calibration}); \
+            `@KiB`: run within that memory budget, the plan's panels in brackets\n"
+    );
     outln!("| widths | forward | reverse | auto plan | auto multiply-adds | auto | best of forward, reverse / auto |");
     outln!("|---|---:|---:|---|---:|---:|---:|");
     for shape in &shapes {
@@ -107,7 +120,10 @@ pub fn run(root: &Path, plot_path: &Path) -> CliResult {
             shape.replace('-', ","),
             cell(f),
             cell(r),
-            a.map_or("–", |a| a.plan.as_str()),
+            a.map_or("–".into(), |a| match &a.panels {
+                Some(p) => format!("{} [{p}]", a.plan),
+                None => a.plan.clone(),
+            }),
             a.map_or(f64::NAN, |a| a.flops),
             cell(a),
             speedup

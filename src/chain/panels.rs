@@ -1,0 +1,278 @@
+//! Cutting a bracketing's Jacobian into panels that fit a memory budget.
+//!
+//! Panels of J's columns: only the products on the path from the root of the bracketing
+//! down to M_1 depend on which columns are computed; the subtrees hanging off that path
+//! (products of later layers, e.g. M4·M3 in (M4·M3)·(M2·M1)) are computed once, then
+//! M_1\[:, P\] is carried up the path for each panel P. Panels of J's rows are the mirror
+//! image: M_L\[Q, :\] carried down the path to M_L, the subtrees right of it computed
+//! once — what reverse mode needs, whose shared products (M_L···M_2, d_L×d1) grow with
+//! the output.
+//!
+//! A panel of w units holds `fixed + w·per_unit` values: the shared products and their
+//! scaled copies, then for each unit one column (row) of every product on the path.
+//! The planner ([`super::plan`]) and the executor ([`super::jacobian`]) both size panels
+//! here.
+
+use super::Tree;
+use crate::forward::panel_width;
+
+/// Which of J's sides the panels cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PanelSide {
+    /// Columns: M_1\[:, P\] carried up the path from M_1.
+    Columns,
+    /// Rows: M_L\[Q, :\] carried down the path from M_L.
+    Rows,
+}
+
+impl PanelSide {
+    /// `"columns"` or `"rows"`, as in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            PanelSide::Columns => "columns",
+            PanelSide::Rows => "rows",
+        }
+    }
+}
+
+/// How a plan's Jacobian is cut to fit its memory budget: `count` panels of `width`
+/// columns or rows of J (the last one possibly narrower).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Panels {
+    /// The side cut.
+    pub side: PanelSide,
+    /// Columns (rows) per panel.
+    pub width: usize,
+    /// Panels: ⌈units / width⌉.
+    pub count: usize,
+}
+
+/// Values held by a subtree computed whole, as the budget counts them: every product's
+/// result and the smaller of its two possible scaled copies.
+fn held_values(tree: &Tree, widths: &[usize]) -> usize {
+    match tree {
+        Tree::Leaf(_) => 0,
+        Tree::Product(l, r) => {
+            let (lo, mid) = r.span();
+            let hi = l.span().1;
+            held_values(l, widths) + held_values(r, widths) + held_step(widths, lo, mid, hi)
+        }
+    }
+}
+
+/// [`held_values`] of one product (M_hi···M_{mid+1})·(M_mid···M_lo): d_hi·d_{lo−1} and
+/// its copy.
+pub(crate) fn held_step(widths: &[usize], lo: usize, mid: usize, hi: usize) -> usize {
+    let copy = (widths[hi] * widths[mid]).min(widths[mid] * widths[lo - 1]);
+    widths[hi] * widths[lo - 1] + copy
+}
+
+/// How a plan is split into panels along one side of J.
+pub(crate) struct Layout<'t> {
+    pub(crate) side: PanelSide,
+    /// The subtrees off the path to M_1 (columns) or M_L (rows), nearest the leaf first.
+    pub(crate) shared: Vec<&'t Tree>,
+    /// Values the shared products hold, as the budget counts them.
+    pub(crate) fixed: usize,
+    /// Values per column (row) of a panel, as the budget counts them.
+    pub(crate) per_unit: usize,
+    /// Columns (rows) of J.
+    pub(crate) units: usize,
+}
+
+impl<'t> Layout<'t> {
+    pub(crate) fn new(tree: &'t Tree, widths: &[usize], side: PanelSide) -> Layout<'t> {
+        let mut shared = Vec::new();
+        let mut node = tree;
+        while let Tree::Product(l, r) = node {
+            let (off, on) = match side {
+                PanelSide::Rows => (r, l),
+                PanelSide::Columns => (l, r),
+            };
+            shared.push(off.as_ref());
+            node = on;
+        }
+        shared.reverse();
+        let mut fixed: usize = shared.iter().map(|t| held_values(t, widths)).sum();
+        if let Some(f) = folded_len(side, &shared, widths) {
+            fixed += f;
+        }
+        let spans = shared.iter().map(|t| t.span());
+        Layout {
+            side,
+            per_unit: per_unit(side, spans, widths),
+            shared,
+            fixed,
+            units: units(side, widths),
+        }
+    }
+
+    /// Units per panel within `budget` bytes, None when not even one fits.
+    pub(crate) fn width(&self, size: usize, budget: usize) -> Option<usize> {
+        let room = budget.checked_sub(self.fixed.saturating_mul(size))?;
+        panel_width(self.units, self.per_unit, size, room).ok()
+    }
+
+    /// The panels of `width` units.
+    pub(crate) fn panels(&self, width: usize) -> Panels {
+        Panels {
+            side: self.side,
+            width,
+            count: self.units.div_ceil(width),
+        }
+    }
+
+    /// Values one panel of one unit needs.
+    pub(crate) fn least(&self) -> usize {
+        self.fixed.saturating_add(self.per_unit)
+    }
+}
+
+/// The side and panel width of `tree` within `budget` bytes of `size`-byte values:
+/// whichever side fits in fewer panels (columns on a tie); None when neither fits.
+pub(crate) fn fit<'t>(
+    tree: &'t Tree,
+    widths: &[usize],
+    size: usize,
+    budget: usize,
+) -> Option<(Layout<'t>, usize)> {
+    let [cols, rows] = [PanelSide::Columns, PanelSide::Rows].map(|s| Layout::new(tree, widths, s));
+    match (cols.width(size, budget), rows.width(size, budget)) {
+        (Some(c), Some(r)) if cols.units.div_ceil(c) <= rows.units.div_ceil(r) => Some((cols, c)),
+        (Some(c), None) => Some((cols, c)),
+        (_, Some(r)) => Some((rows, r)),
+        (None, None) => None,
+    }
+}
+
+/// Columns (rows) of J: d0 (d_L).
+fn units(side: PanelSide, widths: &[usize]) -> usize {
+    match side {
+        PanelSide::Rows => widths[widths.len() - 1],
+        PanelSide::Columns => widths[0],
+    }
+}
+
+/// Values per unit of a panel whose shared subtrees span `spans`: one column (row) of
+/// each product on the path, and of the leaf's scaled copy.
+fn per_unit(
+    side: PanelSide,
+    spans: impl Iterator<Item = (usize, usize)>,
+    widths: &[usize],
+) -> usize {
+    let depth = widths.len() - 1;
+    match side {
+        PanelSide::Rows => spans.map(|(lo, _)| widths[lo - 1]).sum::<usize>() + widths[depth - 1],
+        PanelSide::Columns => spans.map(|(_, hi)| widths[hi]).sum::<usize>() + widths[1],
+    }
+}
+
+/// Panels of columns take L·D_1 once when the product next to M_1 is a computed one:
+/// its values.
+pub(crate) fn folded_len(side: PanelSide, shared: &[&Tree], widths: &[usize]) -> Option<usize> {
+    match (side, shared.first()) {
+        (PanelSide::Columns, Some(t @ Tree::Product(..))) => Some(widths[t.span().1] * widths[1]),
+        _ => None,
+    }
+}
+
+/// The bracketing whose panels of one unit on `side` need the fewest values
+/// ([`Layout::least`]), and that number: a partition of the layers off the path into
+/// shared subtrees, each bracketed to hold the least, found by two dynamic programmes,
+/// O(L³).
+pub(crate) fn leanest(widths: &[usize], side: PanelSide) -> (Tree, usize) {
+    let depth = widths.len() - 1;
+    // held[lo][hi]: the least values a subtree over layers lo..=hi holds, and its split.
+    let mut held = vec![vec![(0_usize, 0_usize); depth + 1]; depth + 1];
+    for len in 2..=depth {
+        for lo in 1..=depth + 1 - len {
+            let hi = lo + len - 1;
+            held[lo][hi] = (lo..hi)
+                .map(|split| {
+                    let v = held[lo][split].0
+                        + held[split + 1][hi].0
+                        + held_step(widths, lo, split, hi);
+                    (v, split)
+                })
+                .min_by_key(|&(v, _)| v)
+                .expect("len ≥ 2");
+        }
+    }
+    fn subtree(held: &[Vec<(usize, usize)>], lo: usize, hi: usize) -> Tree {
+        if lo == hi {
+            return Tree::Leaf(lo);
+        }
+        let split = held[lo][hi].1;
+        Tree::Product(
+            Box::new(subtree(held, split + 1, hi)),
+            Box::new(subtree(held, lo, split)),
+        )
+    }
+    // The layers off the path, in order from the leaf: 2..=L (columns) or L−1..=1 (rows).
+    // A segment of them is one shared subtree, [lo, hi]; its values: what it holds and
+    // the one width per unit it adds to the path.
+    let (first, last) = match side {
+        PanelSide::Columns => (2, depth),
+        PanelSide::Rows => (1, depth - 1),
+    };
+    let segment = |lo: usize, hi: usize| {
+        let unit = match side {
+            PanelSide::Columns => widths[hi],
+            PanelSide::Rows => widths[lo - 1],
+        };
+        // Columns: the segment next to M_1, a product, is also kept scaled by D_1.
+        let folded = match side {
+            PanelSide::Columns if lo == 2 && hi > lo => widths[hi] * widths[1],
+            _ => 0,
+        };
+        held[lo][hi].0 + unit + folded
+    };
+    // cover[j]: the least values for the layers first..j−1 (columns) or j..=last (rows),
+    // walking away from the leaf, and where the last segment starts.
+    let n = last + 1 - first;
+    let mut cover = vec![(usize::MAX, 0_usize); n + 1];
+    cover[0] = (0, 0);
+    for j in 1..=n {
+        for i in 0..j {
+            // Segment of the i-th..(j−1)-th layers from the leaf.
+            let (lo, hi) = match side {
+                PanelSide::Columns => (first + i, first + j - 1),
+                PanelSide::Rows => (last + 1 - j, last - i),
+            };
+            let v = cover[i].0.saturating_add(segment(lo, hi));
+            if v < cover[j].0 {
+                cover[j] = (v, i);
+            }
+        }
+    }
+    let fixed_leaf = match side {
+        PanelSide::Columns => widths[1],
+        PanelSide::Rows => widths[depth - 1],
+    };
+    // Rebuild from the leaf outwards.
+    let mut bounds = Vec::new();
+    let mut j = n;
+    while j > 0 {
+        let i = cover[j].1;
+        bounds.push((i, j));
+        j = i;
+    }
+    bounds.reverse();
+    let mut tree = Tree::Leaf(match side {
+        PanelSide::Columns => 1,
+        PanelSide::Rows => depth,
+    });
+    for (i, j) in bounds {
+        tree = match side {
+            PanelSide::Columns => Tree::Product(
+                Box::new(subtree(&held, first + i, first + j - 1)),
+                Box::new(tree),
+            ),
+            PanelSide::Rows => Tree::Product(
+                Box::new(tree),
+                Box::new(subtree(&held, last + 1 - j, last - i)),
+            ),
+        };
+    }
+    (tree, cover[n].0 + fixed_leaf)
+}
