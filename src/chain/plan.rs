@@ -380,6 +380,7 @@ impl Costs<'_> {
         match (found, known) {
             (Some((_, s)), Some((k, ks))) if s * AUTO_MARGIN >= ks => k,
             (Some((t, _)), _) => t,
+            (None, _) if depth > MAX_SEARCHED_DEPTH => free,
             (None, _) => {
                 let [(c, cn), (r, rn)] =
                     [PanelSide::Columns, PanelSide::Rows].map(|side| leanest(widths, side));
@@ -416,8 +417,9 @@ impl Costs<'_> {
     /// The bracketings priced under the budget: every one for chains up to
     /// [`EXHAUSTIVE_DEPTH`] layers; beyond, forward, reverse, the programme's cheapest
     /// when each product's memory is charged at a range of prices (up to
-    /// [`PRICED_DEPTH`]), and the two that need the least memory, so that some
-    /// candidate fits whenever any bracketing does.
+    /// [`PRICED_DEPTH`]), and the two that need the least memory (up to
+    /// [`MAX_SEARCHED_DEPTH`]), so that some candidate fits whenever any bracketing
+    /// does; past that, forward and reverse only.
     fn candidates(&self) -> Vec<Tree> {
         let (widths, depth) = (self.widths, self.widths.len() - 1);
         if depth <= EXHAUSTIVE_DEPTH {
@@ -426,9 +428,11 @@ impl Costs<'_> {
         let mut out = vec![
             fixed_tree(depth, Mode::Forward),
             fixed_tree(depth, Mode::Reverse),
-            leanest(widths, PanelSide::Columns).0,
-            leanest(widths, PanelSide::Rows).0,
         ];
+        if depth > MAX_SEARCHED_DEPTH {
+            return out;
+        }
+        out.extend([PanelSide::Columns, PanelSide::Rows].map(|s| leanest(widths, s).0));
         if depth <= PRICED_DEPTH {
             // Seconds per byte held, around a byte's streaming time (2.5e-11 s at
             // 40 GB/s), three per decade.
@@ -944,5 +948,20 @@ mod tests {
         };
         let (whole, some, many) = (seconds(1 << 30), seconds(4 << 20), seconds(256 << 10));
         assert!(whole < some && some < many, "{whole} {some} {many}");
+    }
+
+    #[test]
+    fn chains_past_the_searched_depth_weigh_forward_and_reverse_only() {
+        // 2 000 layers: the O(L³) programmes would take minutes; under a budget that
+        // forces panels, Auto still answers with forward or reverse mode at once.
+        let widths: Vec<usize> = (0..=2000).map(|i| 5 + i % 7).collect();
+        let cal = Calibration::stored();
+        let auto = Plan::new(&widths, Mode::Auto, &cal, 8, 200_000).unwrap();
+        let (fwd, rev) = (
+            fixed_tree(2000, Mode::Forward),
+            fixed_tree(2000, Mode::Reverse),
+        );
+        assert!(auto.tree == fwd || auto.tree == rev);
+        assert!(auto.panels().is_some_and(|p| p.count > 1));
     }
 }
