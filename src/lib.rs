@@ -144,7 +144,7 @@
 //! # Ok::<(), fwdrev::Error>(())
 //! ```
 //!
-//! Backends (cargo features): none by default (pure Rust: `matrixmultiply` GEMM, the
+//! Backends (cargo features): none by default (pure Rust: faer's GEMM, the
 //! crate's own GEMV kernels); `openblas` or `blis` link Debian's libraries. [`backend()`]
 //! says which one a build uses. The crate re-exports the [`ndarray`] it is built on.
 

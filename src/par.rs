@@ -9,7 +9,8 @@
 //!
 //! Matrix products (forward mode, Jacobian and Hessian panels, batches) are the BLAS's,
 //! which runs them on its own threads, set process-wide by [`set_threads`]: neither
-//! OpenBLAS 0.3.21 nor `matrixmultiply` has a per-call setting. Calls made of
+//! OpenBLAS 0.3.21 has a per-call setting (faer, the pure-Rust GEMM, runs on rayon's
+//! current pool, so [`Par::Threads`] sizes it too). Calls made of
 //! matrix-vector products (gradients, JVP, VJP, HVP, weight gradients) start no thread
 //! at all under [`Par::Seq`]: a program that runs many of them from its own threads
 //! should give each [`Par::Seq`].

@@ -98,7 +98,7 @@ static DETERMINISTIC: AtomicBool = AtomicBool::new(false);
 /// may differ between `--threads 1` and `--threads 8`. Switched on, the matrix-vector
 /// products run on the crate's own kernels (each output's sum in one fixed order, the
 /// threads splitting outputs, never a sum) and the matrix-matrix products on
-/// matrixmultiply (the same: threads split blocks of C, each entry's sum runs in a fixed
+/// faer (the same: threads split blocks of C, each entry's sum runs in a fixed
 /// order). The pure-Rust build always works this way, and the switch changes nothing
 /// there. Its cost with a BLAS is that of the pure-Rust products for the GEMMs (see
 /// docs/measured.md).
@@ -134,10 +134,10 @@ pub(crate) fn gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayView
         Zip::from(c.rows_mut())
             .and(a.column(0))
             .for_each(|mut row, &ai| row.zip_mut_with(&b.row(0), |o, &bj| *o = ai * bj));
-    } else if fixed_order() {
-        fixed_gemm(a, b, c);
-    } else {
+    } else if imp::BLAS_GEMV && !deterministic() {
         general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);
+    } else {
+        faer_gemm(a, b, c);
     }
 }
 
@@ -154,51 +154,60 @@ fn mat_vec<T: Real>(a: ArrayView2<T>, x: ArrayView1<T>, mut y: ArrayViewMut1<T>)
     }
 }
 
-/// C ← A·B on matrixmultiply whatever the backend: its threads split C into blocks and
-/// each entry's sum over k runs in the same order for any thread count.
-fn fixed_gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>) {
+/// C ← A·B on faer's matmul, the crate's one pure-Rust GEMM (AVX-512 and AVX2
+/// kernels chosen at run time), on rayon's current pool: its threads split C into
+/// blocks and each entry's sum over k runs in the same order for any thread count.
+fn faer_gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>) {
     use std::any::TypeId;
     let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
     let [rsa, csa] = [a.strides()[0], a.strides()[1]];
     let [rsb, csb] = [b.strides()[0], b.strides()[1]];
     let [rsc, csc] = [c.strides()[0], c.strides()[1]];
+    let par = match rayon::current_num_threads() {
+        1 => faer::Par::Seq,
+        t => faer::Par::rayon(t),
+    };
+    /// The product on raw parts of element type E.
+    ///
+    /// SAFETY: the caller passes the pointers and element strides of live views of
+    /// these shapes, C borrowed mutably for the call.
+    unsafe fn run<E: faer::traits::ComplexField + num_traits::One>(
+        [m, k, n]: [usize; 3],
+        (pa, rsa, csa): (*const E, isize, isize),
+        (pb, rsb, csb): (*const E, isize, isize),
+        (pc, rsc, csc): (*mut E, isize, isize),
+        par: faer::Par,
+    ) {
+        // SAFETY: as the caller promises.
+        let (fa, fb, fc) = unsafe {
+            (
+                faer::MatRef::from_raw_parts(pa, m, k, rsa, csa),
+                faer::MatRef::from_raw_parts(pb, k, n, rsb, csb),
+                faer::MatMut::from_raw_parts_mut(pc, m, n, rsc, csc),
+            )
+        };
+        faer::linalg::matmul::matmul(fc, faer::Accum::Replace, fa, fb, E::one(), par);
+    }
+    let shape = [m, k, n];
     let (pa, pb, pc) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
-    // SAFETY: the pointers and element strides are those of live views of the shapes
-    // given, C is borrowed mutably, and T is exactly f64 or f32 in its branch.
+    // SAFETY: the views' pointers and strides, C borrowed mutably; T is exactly f64 or
+    // f32 in its branch.
     unsafe {
         if TypeId::of::<T>() == TypeId::of::<f64>() {
-            matrixmultiply::dgemm(
-                m,
-                k,
-                n,
-                1.0,
-                pa.cast(),
-                rsa,
-                csa,
-                pb.cast(),
-                rsb,
-                csb,
-                0.0,
-                pc.cast(),
-                rsc,
-                csc,
+            run::<f64>(
+                shape,
+                (pa.cast(), rsa, csa),
+                (pb.cast(), rsb, csb),
+                (pc.cast(), rsc, csc),
+                par,
             );
         } else if TypeId::of::<T>() == TypeId::of::<f32>() {
-            matrixmultiply::sgemm(
-                m,
-                k,
-                n,
-                1.0,
-                pa.cast(),
-                rsa,
-                csa,
-                pb.cast(),
-                rsb,
-                csb,
-                0.0,
-                pc.cast(),
-                rsc,
-                csc,
+            run::<f32>(
+                shape,
+                (pa.cast(), rsa, csa),
+                (pb.cast(), rsb, csb),
+                (pc.cast(), rsc, csc),
+                par,
             );
         } else {
             general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);
