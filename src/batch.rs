@@ -2,25 +2,29 @@
 //! Shown here for the two-layer network; deeper ones chain the same products per layer.
 //!
 //! Reverse mode with its matrix-vector products turned into matrix products, the points
-//! held as rows (k×d) so that every product is a short-and-wide GEMM:
+//! held as columns (d×k) so that every product is a tall-and-thin GEMM, W times k
+//! vectors:
 //!
 //! ```text
-//! H1ᵀ = σ(Xᵀ·Aᵀ + 1·b1ᵀ), S1ᵀ = σ'(…),  S2ᵀ = σ'(H1ᵀ·Bᵀ + 1·b2ᵀ),  f_j = Σ_i σ(…)_ji
-//! Zᵀ = (S2ᵀ·B) ∘ S1ᵀ,  Gᵀ = Zᵀ·A
+//! H1 = σ(A·X + b1·1ᵀ), S1 = σ'(…),  S2 = σ'(B·H1 + b2·1ᵀ),  f_j = Σ_i σ(…)_ij
+//! Z = (Bᵀ·S2) ∘ S1,  G = Aᵀ·Z
 //! ```
 //!
 //! Four GEMMs of k·d² multiply-adds each (at d0 = d1 = d2 = d): A and B are each read
 //! twice for the whole batch, and the k-fold arithmetic runs at GEMM speed instead of
-//! memory speed. Measured choices (OpenBLAS 0.3.21, 2 cores, d = 8000, k = 64; see
-//! docs/measured.md): k×d · d×d runs faster than the same product as d×d · d×k; fusing
-//! the two products with B by row blocks was not faster (at these k the BLAS is bound by
-//! its packing and arithmetic, not by DRAM), so the simpler four GEMMs stay.
+//! memory speed. Measured choices (2 cores, d = 4000 and 8000, k = 64; see
+//! docs/measured.md): the pure-Rust GEMM (faer's) runs d×d · d×k at ~0.88 of its
+//! square rate, faster than OpenBLAS 0.3.21 does this product in either orientation
+//! (k×d · d×d, which the batch used before, ~0.7 of OpenBLAS's square rate), so
+//! [`gemm`] sends such thin products to it on every backend; fusing the two products
+//! with B by row blocks was not faster (at these k a GEMM is bound by its packing and
+//! arithmetic, not by DRAM), so the simpler four GEMMs stay.
 
 use crate::backend::gemm;
 use crate::par::zip_for_each;
 use crate::scratch::{padded, Stack};
 use crate::{Mlp, Par, Real};
-use ndarray::{ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, Zip};
+use ndarray::{ArrayView2, ArrayViewMut1, ArrayViewMut2, Zip};
 
 /// max(d1, …, dL).
 fn widest<T: Real>(net: &Mlp<T>) -> usize {
@@ -33,6 +37,16 @@ pub(crate) fn scratch_len<T: Real>(net: &Mlp<T>, k: usize) -> usize {
     let d0 = net.width(0);
     let hidden = net.offsets()[net.depth() - 1];
     2 * padded::<T>(k * d0) + padded::<T>(k * hidden) + 2 * padded::<T>(k * widest(net))
+}
+
+/// The first d·k values of `buf` as d rows of k points.
+fn rows<T>(buf: &[T], d: usize, k: usize) -> ArrayView2<'_, T> {
+    ArrayView2::from_shape((d, k), &buf[..d * k]).expect("fits")
+}
+
+/// [`rows`], writable.
+fn rows_mut<T>(buf: &mut [T], d: usize, k: usize) -> ArrayViewMut2<'_, T> {
+    ArrayViewMut2::from_shape((d, k), &mut buf[..d * k]).expect("fits")
 }
 
 /// f at the columns of `x` into `f`, their gradients into the columns of `g`.
@@ -54,40 +68,36 @@ pub(crate) fn values_and_grads<'a, T: Real>(
     let x = xs.view();
     let slopes = stack.take(k * net.offsets()[depth - 1]);
     let (mut cur, mut next) = (stack.take(k * widest), stack.take(k * widest));
-    let mut gt = stack.matrix(k, d0);
+    let mut gs = stack.matrix(d0, k);
     // Small batches (k·Σd_k activations) stay on the calling thread: waking rayon costs
     // more than the work.
     let work = k * net.offsets()[depth];
-    // Forward: Hᵀ_j = φ(Hᵀ_{j−1}·W_jᵀ + 1·b_jᵀ), with φ'(…)ᵀ kept beside it.
-    let mut input: Option<usize> = None;
+    // Forward: H_j = φ(W_j·H_{j−1} + b_j·1ᵀ), with φ'(…) kept beside it.
     for (j, layer) in layers.iter().enumerate() {
         let d = layer.weights.nrows();
-        {
-            let mut y = ArrayViewMut2::from_shape((k, d), &mut next[..k * d]).expect("fits");
-            match input {
-                None => gemm(x.t(), layer.weights.t(), y.view_mut()),
-                Some(di) => {
-                    let h = ArrayView2::from_shape((k, di), &cur[..k * di]).expect("fits");
-                    gemm(h, layer.weights.t(), y.view_mut());
-                }
-            }
+        match j {
+            0 => gemm(layer.weights.view(), x, rows_mut(next, d, k)),
+            _ => gemm(
+                layer.weights.view(),
+                rows(cur, layer.weights.ncols(), k),
+                rows_mut(next, d, k),
+            ),
         }
         std::mem::swap(&mut cur, &mut next);
-        input = Some(d);
         let act = layer.activation;
         let bias = layer.bias_slice();
         let pre = move |i: usize, y: T| bias.map_or(y, |b| y + b[i]);
-        let mut y = ArrayViewMut2::from_shape((k, d), &mut cur[..k * d]).expect("fits");
+        let mut y = rows_mut(cur, d, k);
         if j + 1 < depth {
             let off = net.offsets()[j];
             let s = &mut slopes[k * off..k * (off + d)];
-            let mut s = ArrayViewMut2::from_shape((k, d), s).expect("fits");
+            let mut s = ArrayViewMut2::from_shape((d, k), s).expect("fits");
             zip_for_each!(
                 par,
                 work,
-                Zip::from(y.rows_mut()).and(s.rows_mut()),
-                |mut y: ArrayViewMut1<T>, mut s: ArrayViewMut1<T>| {
-                    for (i, (y, s)) in y.iter_mut().zip(s.iter_mut()).enumerate() {
+                Zip::indexed(y.rows_mut()).and(s.rows_mut()),
+                |i: usize, mut y: ArrayViewMut1<T>, mut s: ArrayViewMut1<T>| {
+                    for (y, s) in y.iter_mut().zip(s.iter_mut()) {
                         let (h, ds) = act.value_and_slope(pre(i, *y));
                         *y = h;
                         *s = ds;
@@ -95,41 +105,30 @@ pub(crate) fn values_and_grads<'a, T: Real>(
                 }
             );
         } else {
-            // Last layer: Yᵀ_L turned into φ'(Y_L)ᵀ in place while its φ values are
-            // summed into f.
+            // Last layer: Y_L turned into φ'(Y_L) in place while its φ values are summed
+            // into f, row by row (each point's sum over i in order).
             f.fill(T::zero());
-            zip_for_each!(
-                par,
-                work,
-                Zip::from(y.axis_iter_mut(Axis(0))).and(&mut f),
-                |row: ArrayViewMut1<T>, f: &mut T| {
-                    for (i, y) in row.into_iter().enumerate() {
-                        let (h, ds) = act.value_and_slope(pre(i, *y));
-                        *f = *f + h;
-                        *y = ds;
-                    }
-                }
-            );
+            for (i, mut row) in y.rows_mut().into_iter().enumerate() {
+                Zip::from(&mut row).and(&mut f).for_each(|y, f| {
+                    let (h, ds) = act.value_and_slope(pre(i, *y));
+                    *f = *f + h;
+                    *y = ds;
+                });
+            }
         }
     }
-    // Backward: Zᵀ_{j−1} = (Zᵀ_j·W_j) ∘ φ'(Y_{j−1})ᵀ, and Gᵀ = Zᵀ_1·W_1.
+    // Backward: Z_{j−1} = (W_jᵀ·Z_j) ∘ φ'(Y_{j−1}), and G = W_1ᵀ·Z_1.
     for j in (1..depth).rev() {
         let w = layers[j].weights.view();
         let (d_out, d_in) = w.dim();
-        {
-            let z = ArrayView2::from_shape((k, d_out), &cur[..k * d_out]).expect("fits");
-            let mut n = ArrayViewMut2::from_shape((k, d_in), &mut next[..k * d_in]).expect("fits");
-            gemm(z, w, n.view_mut());
-            let off = net.offsets()[j - 1];
-            let s = ArrayView2::from_shape((k, d_in), &slopes[k * off..k * (off + d_in)])
-                .expect("fits");
-            n.zip_mut_with(&s, |z, &s| *z = *z * s);
-        }
+        let mut n = rows_mut(next, d_in, k);
+        gemm(w.t(), rows(cur, d_out, k), n.view_mut());
+        let off = net.offsets()[j - 1];
+        let s = rows(&slopes[k * off..k * (off + d_in)], d_in, k);
+        n.zip_mut_with(&s, |z, &s| *z = *z * s);
         std::mem::swap(&mut cur, &mut next);
     }
     let d1 = layers[0].weights.nrows();
-    let z = ArrayView2::from_shape((k, d1), &cur[..k * d1]).expect("fits");
-    gemm(z, layers[0].weights.view(), gt.view_mut());
-    // Handed out as G (d0×k, each gradient a column).
-    g.assign(&gt.t());
+    gemm(layers[0].weights.t(), rows(cur, d1, k), gs.view_mut());
+    g.assign(&gs);
 }

@@ -134,7 +134,7 @@ pub(crate) fn gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayView
         Zip::from(c.rows_mut())
             .and(a.column(0))
             .for_each(|mut row, &ai| row.zip_mut_with(&b.row(0), |o, &bj| *o = ai * bj));
-    } else if imp::BLAS_GEMV && !deterministic() {
+    } else if imp::BLAS_GEMV && !deterministic() && !thin(m, k, n) {
         general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);
     } else {
         faer_gemm(a, b, c);
@@ -153,6 +153,17 @@ fn mat_vec<T: Real>(a: ArrayView2<T>, x: ArrayView1<T>, mut y: ArrayViewMut1<T>)
         general_mat_vec_mul(T::one(), &a, &x, T::zero(), &mut y);
     }
 }
+
+/// Products this thin in n (C's columns: the batch's k points, a Jacobian panel) run on
+/// faer's kernels with every backend: they run them faster than OpenBLAS 0.3.21 does
+/// (2 cores, Zen 4: d×d · d×64 at d = 4000, 46 against 31 G multiply-adds/s;
+/// 2000×2000 · 2000×20, 16 against 9.6; docs/measured.md).
+fn thin(m: usize, k: usize, n: usize) -> bool {
+    n <= THIN && m >= 4 * n && k >= 4 * n
+}
+
+/// The widest n that [`thin`] sends to faer.
+const THIN: usize = 128;
 
 /// C ← A·B on faer's matmul, the crate's one pure-Rust GEMM (AVX-512 and AVX2
 /// kernels chosen at run time), on rayon's current pool: its threads split C into
