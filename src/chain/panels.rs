@@ -198,16 +198,7 @@ pub(crate) fn leanest(widths: &[usize], side: PanelSide) -> (Tree, usize) {
                 .expect("len ≥ 2");
         }
     }
-    fn subtree(held: &[Vec<(usize, usize)>], lo: usize, hi: usize) -> Tree {
-        if lo == hi {
-            return Tree::Leaf(lo);
-        }
-        let split = held[lo][hi].1;
-        Tree::Product(
-            Box::new(subtree(held, split + 1, hi)),
-            Box::new(subtree(held, lo, split)),
-        )
-    }
+    let subtree = |lo, hi| Tree::split_at(lo, hi, &|lo, hi| held[lo][hi].1);
     // The layers off the path, in order from the leaf: 2..=L (columns) or L−1..=1 (rows).
     // A segment of them is one shared subtree, [lo, hi]; its values: what it holds and
     // the one width per unit it adds to the path.
@@ -264,14 +255,12 @@ pub(crate) fn leanest(widths: &[usize], side: PanelSide) -> (Tree, usize) {
     });
     for (i, j) in bounds {
         tree = match side {
-            PanelSide::Columns => Tree::Product(
-                Box::new(subtree(&held, first + i, first + j - 1)),
-                Box::new(tree),
-            ),
-            PanelSide::Rows => Tree::Product(
-                Box::new(tree),
-                Box::new(subtree(&held, last + 1 - j, last - i)),
-            ),
+            PanelSide::Columns => {
+                Tree::Product(Box::new(subtree(first + i, first + j - 1)), Box::new(tree))
+            }
+            PanelSide::Rows => {
+                Tree::Product(Box::new(tree), Box::new(subtree(last + 1 - j, last - i)))
+            }
         };
     }
     (tree, cover[n].0 + fixed_leaf)

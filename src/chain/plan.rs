@@ -94,6 +94,19 @@ pub(crate) enum Tree {
 }
 
 impl Tree {
+    /// The bracketing of M_hi···M_lo that a programme's table of splits records:
+    /// (M_hi···M_{s+1})·(M_s···M_lo) with s = `split(lo, hi)`, recursively.
+    pub(crate) fn split_at(lo: usize, hi: usize, split: &dyn Fn(usize, usize) -> usize) -> Tree {
+        if lo == hi {
+            return Tree::Leaf(lo);
+        }
+        let s = split(lo, hi);
+        Tree::Product(
+            Box::new(Tree::split_at(s + 1, hi, split)),
+            Box::new(Tree::split_at(lo, s, split)),
+        )
+    }
+
     /// The layers it spans, (lowest, highest).
     pub(crate) fn span(&self) -> (usize, usize) {
         match self {
@@ -690,17 +703,7 @@ fn priced(widths: &[usize], cal: &Calibration, size: usize, price: f64) -> Tree 
                 .fold((f64::INFINITY, 0), |a, b| if b.0 < a.0 { b } else { a });
         }
     }
-    fn build(best: &[Vec<(f64, usize)>], lo: usize, hi: usize) -> Tree {
-        if lo == hi {
-            return Tree::Leaf(lo);
-        }
-        let split = best[lo][hi].1;
-        Tree::Product(
-            Box::new(build(best, split + 1, hi)),
-            Box::new(build(best, lo, split)),
-        )
-    }
-    build(&best, 1, depth)
+    Tree::split_at(1, depth, &|lo, hi| best[lo][hi].1)
 }
 
 #[cfg(test)]
