@@ -32,7 +32,7 @@ fn widest<T: Real>(net: &Mlp<T>) -> usize {
 }
 
 /// Scratch for `k` points: X in one layout, the hidden layers' slopes, two working
-/// matrices and Gᵀ.
+/// matrices and G.
 pub(crate) fn scratch_len<T: Real>(net: &Mlp<T>, k: usize) -> usize {
     let d0 = net.width(0);
     let hidden = net.offsets()[net.depth() - 1];

@@ -7,13 +7,14 @@
 //! pieces, whatever the `Par`, so results do not depend on it; `Par` only decides
 //! whether the pieces run on the calling thread or on rayon's workers.
 //!
-//! Matrix products (forward mode, Jacobian and Hessian panels, batches) are the BLAS's,
-//! which runs them on its own threads, set process-wide by [`set_threads`]: neither
-//! OpenBLAS 0.3.21 has a per-call setting (faer, the pure-Rust GEMM, runs on rayon's
-//! current pool, so [`Par::Threads`] sizes it too). Calls made of
-//! matrix-vector products (gradients, JVP, VJP, HVP, weight gradients) start no thread
-//! at all under [`Par::Seq`]: a program that runs many of them from its own threads
-//! should give each [`Par::Seq`].
+//! Matrix products (forward mode, Jacobian and Hessian panels, batches) run on the
+//! BLAS's own threads, set process-wide by [`set_threads`] (OpenBLAS 0.3.21 has no
+//! per-call setting), or on faer's GEMM — the pure-Rust one, also taking the products
+//! thin in C's columns with a BLAS — which follows the `Par`: rayon's current pool, the
+//! pool of [`Par::Threads`], or the calling thread alone under [`Par::Seq`]. Calls made
+//! of matrix-vector products (gradients, JVP, VJP, HVP, weight gradients) start no
+//! thread at all under [`Par::Seq`]: a program that runs many of them from its own
+//! threads should give each [`Par::Seq`].
 //!
 //! [`Mlp::with_par`]: crate::Mlp::with_par
 
@@ -47,13 +48,36 @@ impl Par {
     }
 
     /// Runs `f` where this setting's loops belong: in [`Par::Threads`]'s pool, else on
-    /// the calling thread (whose rayon calls go to the current pool).
+    /// the calling thread (whose rayon calls go to the current pool; under [`Par::Seq`]
+    /// its GEMMs on faer stay on it too, see [`sequential`]).
     pub(crate) fn install<R: Send>(self, f: impl FnOnce() -> R + Send) -> R {
         match self {
             Par::Threads(n) if n.get() != rayon::current_num_threads() => pool(n).install(f),
+            Par::Seq => {
+                /// Restores the flag however `f` ends (a panic included).
+                struct Restore(bool);
+                impl Drop for Restore {
+                    fn drop(&mut self) {
+                        SEQUENTIAL.with(|s| s.set(self.0));
+                    }
+                }
+                let _restore = Restore(SEQUENTIAL.with(|s| s.replace(true)));
+                f()
+            }
             _ => f(),
         }
     }
+}
+
+thread_local! {
+    /// Set while a [`Par::Seq`] call runs on this thread.
+    static SEQUENTIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread runs a [`Par::Seq`] call: its GEMMs on faer then start no
+/// thread either.
+pub(crate) fn sequential() -> bool {
+    SEQUENTIAL.with(|s| s.get())
 }
 
 /// `$zip.for_each($f)` on the calling thread, or `$zip.par_for_each($f)` when `$par`
@@ -168,4 +192,20 @@ pub fn default_threads() -> usize {
         .and_then(|s| s.parse().ok())
         .filter(|&n| n > 0)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sequential_call_marks_its_thread_for_its_duration_only() {
+        assert!(!sequential());
+        assert!(Par::Seq.install(sequential));
+        assert!(!Par::Rayon.install(sequential));
+        // Nested in a sequential call, and after a panic inside one, as before.
+        assert!(Par::Seq.install(|| Par::Rayon.install(sequential)));
+        let _ = std::panic::catch_unwind(|| Par::Seq.install(|| panic!("inside")));
+        assert!(!sequential());
+    }
 }

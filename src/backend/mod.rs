@@ -116,7 +116,8 @@ fn fixed_order() -> bool {
     imp::BLAS_GEMV && deterministic()
 }
 
-/// C ← A·B (C overwritten; A m×k, B k×n, C m×n), on the backend's GEMM.
+/// C ← A·B (C overwritten; A m×k, B k×n, C m×n), on the backend's GEMM, or faer's for
+/// products [`thin`] in n and wherever the pure-Rust GEMM is the one to use.
 ///
 /// A product with a dimension of 1 runs as a matrix-vector or outer product: ndarray
 /// hands some of their strides to matrixmultiply instead of BLAS, whose threads then
@@ -175,6 +176,7 @@ fn faer_gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T
     let [rsb, csb] = [b.strides()[0], b.strides()[1]];
     let [rsc, csc] = [c.strides()[0], c.strides()[1]];
     let par = match rayon::current_num_threads() {
+        _ if crate::par::sequential() => faer::Par::Seq,
         1 => faer::Par::Seq,
         t => faer::Par::rayon(t),
     };

@@ -14,7 +14,10 @@
 //! programme, O(L³), on predicted seconds: each product m×k·k×n costs
 //! max(m·k·n / (GEMM rate · s/(s+narrow)), bytes touched / bandwidth) + a per-call
 //! overhead, s = min(m, k, n), with the rates of a [`Calibration`]; it keeps forward or
-//! reverse mode unless the best bracketing is predicted ≥ 10% cheaper. The diagonal
+//! reverse mode unless the best bracketing is predicted ≥ 10% cheaper. Where that
+//! bracketing's shared products do not fit the memory budget whole, Auto prices the
+//! candidates in the panels each needs ([`super::panels`]; every bracketing up to 9
+//! layers, a family of them beyond) and takes the cheapest that fits. The diagonal
 //! factors are folded into a neighbouring operand or the result, whichever is cheaper
 //! to scale ([`Fold`]: O(size) work, counted in the cost), so they never enter the
 //! chain.
@@ -34,8 +37,10 @@ pub enum Mode {
     /// From the output side, ((M_L·M_{L−1})·…)·M_1: adjoint vectors only for a
     /// gradient, O(d0·d1 + d1·d2).
     Reverse,
-    /// The cheapest bracketing of the chain, found by dynamic programming on the widths
-    /// and this machine's speeds; for a gradient (scalar output) that is reverse mode.
+    /// The cheapest bracketing of the chain that fits the memory budget, found by dynamic
+    /// programming on the widths and this machine's speeds (forward or reverse mode
+    /// unless another is predicted ≥ 10 % cheaper); for a gradient (scalar output) that
+    /// is reverse mode.
     Auto,
 }
 
@@ -182,7 +187,8 @@ pub struct Plan {
 impl Plan {
     /// The plan of `mode` for widths d0 … dL, values of `size` bytes (4 or 8) and
     /// panels within `budget` bytes: forward and reverse are fixed bracketings, auto the
-    /// cheapest in predicted seconds among those whose panels fit. Errors on fewer than
+    /// cheapest in predicted seconds among the candidates whose panels fit (forward or
+    /// reverse unless another is ≥ 10 % cheaper; see the module docs). Errors on fewer than
     /// two widths, a width of 0, or another size; a plan that does not fit is still made
     /// ([`panels`](Self::panels) is `None`), and computing its Jacobian is the error.
     pub fn new(
@@ -385,6 +391,7 @@ impl Costs<'_> {
         let found = self
             .candidates()
             .into_iter()
+            .chain([free.clone()])
             .filter_map(|t| {
                 let s = fitted(&t)?;
                 Some((t, s))
@@ -446,6 +453,8 @@ impl Costs<'_> {
             return out;
         }
         out.extend([PanelSide::Columns, PanelSide::Rows].map(|s| leanest(widths, s).0));
+        // The budget-free cheapest, in panels: often still the best where it fits at all.
+        out.push(cheapest(widths, self.cal, self.size));
         if depth <= PRICED_DEPTH {
             // Seconds per byte held, around a byte's streaming time (2.5e-11 s at
             // 40 GB/s), three per decade.
@@ -475,19 +484,28 @@ const PRICED_DEPTH: usize = 64;
 
 /// Every bracketing of M_hi···M_lo.
 fn every_tree(lo: usize, hi: usize) -> Vec<Tree> {
-    if lo == hi {
-        return vec![Tree::Leaf(lo)];
+    // all[i][j]: every bracketing of M_{lo+i+j}···M_{lo+i}, shortest spans first, so
+    // each span's list is built once.
+    let n = hi + 1 - lo;
+    let mut all: Vec<Vec<Vec<Tree>>> = vec![vec![Vec::new(); n]; n];
+    for (i, spans) in all.iter_mut().enumerate() {
+        spans[0] = vec![Tree::Leaf(lo + i)];
     }
-    let mut out = Vec::new();
-    for split in lo..hi {
-        let (lefts, rights) = (every_tree(split + 1, hi), every_tree(lo, split));
-        for l in &lefts {
-            for r in &rights {
-                out.push(Tree::Product(Box::new(l.clone()), Box::new(r.clone())));
+    for len in 1..n {
+        for i in 0..n - len {
+            let mut out = Vec::new();
+            for cut in 0..len {
+                // (M_top···M_{lo+i+cut+1})·(M_{lo+i+cut}···M_{lo+i})
+                for l in &all[i + cut + 1][len - cut - 1] {
+                    for r in &all[i][cut] {
+                        out.push(Tree::Product(Box::new(l.clone()), Box::new(r.clone())));
+                    }
+                }
             }
+            all[i][len] = out;
         }
     }
-    out
+    std::mem::take(&mut all[0][n - 1])
 }
 
 /// An operand of a product in the chain.
@@ -918,6 +936,40 @@ mod tests {
                     assert!(auto.predicted_seconds() <= other.predicted_seconds());
                 }
             }
+        }
+    }
+
+    #[test]
+    fn past_the_exhaustive_depth_auto_is_never_predicted_dearer_than_the_cheapest_in_panels() {
+        // Depth 70: no memory-priced programmes; the budget-free cheapest bracketing,
+        // cut into panels, is still a candidate (the review found it was not).
+        let cal = Calibration::stored();
+        let mut rng = Lcg(13);
+        for case in 0..12 {
+            let depth = 70;
+            let widths: Vec<usize> = (0..=depth)
+                .map(|i| if i % 9 == 4 { 2 } else { 100 + rng.below(200) })
+                .collect();
+            let costs = |budget| Costs {
+                widths: &widths,
+                cal: &cal,
+                size: 8,
+                budget,
+            };
+            let best = cheapest(&widths, &cal, 8);
+            let Some((layout, _)) = fit(&best, &widths, 8, usize::MAX) else {
+                unreachable!()
+            };
+            // Room for the cheapest's shared products and a few units: several panels.
+            let budget = 8 * (layout.fixed + (2 + rng.below(6)) * layout.per_unit);
+            let c = costs(budget);
+            let Some((panels, s)) = c.fit(&best) else {
+                panic!("case {case}: the budget holds a few units")
+            };
+            assert!(panels.count > 1, "case {case}");
+            let auto = Plan::new(&widths, Mode::Auto, &cal, 8, budget).unwrap();
+            let auto_s = c.fit(&auto.tree).expect("fits").1;
+            assert!(auto_s <= s * AUTO_MARGIN, "case {case}: {auto_s} vs {s}");
         }
     }
 
