@@ -18,7 +18,7 @@ use ndarray::{
     Array, Array1, Array2, ArrayView, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2,
     Dimension, ShapeBuilder, StrideShape,
 };
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 /// Extra memory forward mode, Jacobians and Hessians may use for their panels unless
 /// told otherwise: 1 GiB, so that up to d0 = d1 = d2 ≈ 8000 (f64) forward mode is the
@@ -178,6 +178,9 @@ pub struct Mlp<T: Real> {
     /// Scratch of finished plain calls, reused by the next ones (one per concurrent
     /// caller at most): repeated calls allocate only their results.
     pool: Mutex<Vec<Scratch<T>>>,
+    /// Each mode's plan for the current budget and calibration, made on first use
+    /// (Auto's search under a tight budget tries up to 1 430 bracketings).
+    plans: [OnceLock<Plan>; 3],
 }
 
 impl<T: Real> Clone for Mlp<T> {
@@ -189,6 +192,7 @@ impl<T: Real> Clone for Mlp<T> {
             calibration: self.calibration,
             par: self.par,
             pool: Mutex::default(),
+            plans: self.plans.clone(),
         }
     }
 }
@@ -404,6 +408,7 @@ impl<T: Real> Mlp<T> {
             calibration: Calibration::stored(),
             par: Par::default(),
             pool: Mutex::default(),
+            plans: Default::default(),
         }
     }
 
@@ -454,6 +459,7 @@ impl<T: Real> Mlp<T> {
     /// panels (bytes; default [`DEFAULT_MEMORY_BUDGET`]).
     pub fn with_memory_budget(mut self, bytes: usize) -> Self {
         self.memory_budget = bytes;
+        self.plans = Default::default();
         self.release_scratch();
         self
     }
@@ -467,6 +473,7 @@ impl<T: Real> Mlp<T> {
     /// [`Calibration::stored`]; [`Calibration::measure`] times this machine).
     pub fn with_calibration(mut self, calibration: Calibration) -> Self {
         self.calibration = calibration;
+        self.plans = Default::default();
         self
     }
 
@@ -516,15 +523,24 @@ impl<T: Real> Mlp<T> {
     }
 
     /// The bracketing of the Jacobian chain that `mode` computes, with its predicted
-    /// cost on this network's widths and calibration.
+    /// cost and panels on this network's widths, calibration and memory budget (made on
+    /// the first call for each mode, kept until a setting changes).
     pub fn plan(&self, mode: Mode) -> Plan {
-        Plan::checked(
-            &self.widths(),
-            mode,
-            &self.calibration,
-            std::mem::size_of::<T>(),
-            self.memory_budget,
-        )
+        let i = Mode::ALL
+            .iter()
+            .position(|&m| m == mode)
+            .expect("every mode");
+        self.plans[i]
+            .get_or_init(|| {
+                Plan::checked(
+                    &self.widths(),
+                    mode,
+                    &self.calibration,
+                    std::mem::size_of::<T>(),
+                    self.memory_budget,
+                )
+            })
+            .clone()
     }
 
     /// Values of T that `call` carves from its [`Scratch`]: with at least this many,

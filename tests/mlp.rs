@@ -322,6 +322,31 @@ fn auto_plans_run_within_budgets_where_its_cheapest_bracketing_does_not_fit() {
 }
 
 #[test]
+fn a_plan_follows_the_budget_and_calibration_it_is_asked_under() {
+    // Plans are kept per network; a new budget or calibration makes them again.
+    let w = [199, 9, 195, 278, 283, 151];
+    let net = Mlp::<f64>::from_seed(&w, Activation::Tanh, 1).unwrap();
+    let ample = net.plan(Mode::Auto);
+    assert_eq!(ample.panels().map(|p| p.count), Some(1));
+    let small = net.clone().with_memory_budget(64 << 10);
+    let tight = small.plan(Mode::Auto);
+    assert!(tight.panels().is_some_and(|p| p.count > 1), "{tight}");
+    assert_ne!(ample.to_string(), tight.to_string());
+    assert_eq!(small.plan(Mode::Auto), tight);
+    let back = small.with_memory_budget(fwdrev::DEFAULT_MEMORY_BUDGET);
+    assert_eq!(back.plan(Mode::Auto), ample);
+    let slow = fwdrev::Calibration {
+        gemm_rate: 1.0,
+        ..fwdrev::Calibration::stored()
+    };
+    let recalibrated = back.with_calibration(slow);
+    assert_ne!(
+        recalibrated.plan(Mode::Auto).predicted_seconds(),
+        ample.predicted_seconds()
+    );
+}
+
+#[test]
 fn auto_jacobians_within_random_budgets_match_forward_mode() {
     // Random shapes and budgets from a panel of one unit up to the whole: Auto runs
     // wherever its plan says it fits, and agrees with forward mode without a budget
