@@ -612,31 +612,24 @@ fn plan_reports_the_bracketing_its_cost_and_its_time() {
     assert_eq!(p["panels"]["count"], 1);
     // Within 64 KiB Auto leaves the unbounded plan, (M5·(M4·(M3·M2)))·M1, whose shared
     // products do not fit, for one cut into panels (reverse mode's, in rows).
-    let p = json(&fwdrev(&[
-        "plan",
-        "--widths",
-        "199,9,195,278,283,151",
-        "--stored",
-        "--budget-kib",
-        "64",
-        "--reps",
-        "1",
-        "--json",
-    ]));
+    let within = |kib: &str, more: &[&str]| {
+        let base = [
+            "plan",
+            "--widths",
+            "199,9,195,278,283,151",
+            "--stored",
+            "--budget-kib",
+            kib,
+            "--json",
+        ];
+        json(&fwdrev(&[&base[..], more].concat()))
+    };
+    let p = within("64", &["--reps", "1"]);
     assert_eq!(p["budget_bytes"], 65536);
     assert_eq!(p["panels"]["side"], "rows");
     assert!(p["panels"]["count"].as_u64().unwrap() > 1);
     assert!(p["median_s"].as_f64().unwrap() > 0.0);
-    let p = json(&fwdrev(&[
-        "plan",
-        "--widths",
-        "199,9,195,278,283,151",
-        "--stored",
-        "--budget-kib",
-        "1",
-        "--json",
-    ]));
-    assert!(p["panels"].is_null());
+    assert!(within("1", &[])["panels"].is_null());
     let o = fwdrev(&["plan", "--widths", "5"]);
     assert_one_line_error(&o, "widths must list d0 and at least one layer");
     let o = fwdrev(&["plan", "--widths", "4,3", "--activation", "swish"]);

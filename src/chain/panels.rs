@@ -13,6 +13,7 @@
 //! The planner ([`super::plan`]) and the executor ([`super::jacobian`]) both size panels
 //! here.
 
+use super::plan::programme;
 use super::Tree;
 use crate::forward::panel_width;
 
@@ -183,21 +184,9 @@ pub(crate) fn folded_len(side: PanelSide, shared: &[&Tree], widths: &[usize]) ->
 pub(crate) fn leanest(widths: &[usize], side: PanelSide) -> (Tree, usize) {
     let depth = widths.len() - 1;
     // held[lo][hi]: the least values a subtree over layers lo..=hi holds, and its split.
-    let mut held = vec![vec![(0_usize, 0_usize); depth + 1]; depth + 1];
-    for len in 2..=depth {
-        for lo in 1..=depth + 1 - len {
-            let hi = lo + len - 1;
-            held[lo][hi] = (lo..hi)
-                .map(|split| {
-                    let v = held[lo][split].0
-                        + held[split + 1][hi].0
-                        + held_step(widths, lo, split, hi);
-                    (v, split)
-                })
-                .min_by_key(|&(v, _)| v)
-                .expect("len ≥ 2");
-        }
-    }
+    let held = programme(depth, 0_usize, |lo, split, hi, inner| {
+        inner + held_step(widths, lo, split, hi)
+    });
     let subtree = |lo, hi| Tree::split_at(lo, hi, &|lo, hi| held[lo][hi].1);
     // The layers off the path, in order from the leaf: 2..=L (columns) or L−1..=1 (rows).
     // A segment of them is one shared subtree, [lo, hi]; its values: what it holds and

@@ -228,11 +228,8 @@ impl Plan {
             Mode::Auto => costs.auto(),
         };
         let fit = costs.fit(&tree);
-        let flops = cost(&tree, widths, calibration, size, None).0;
-        let products = match fit {
-            Some((_, s)) => s,
-            None => cost(&tree, widths, calibration, size, None).1,
-        };
+        let (flops, whole) = cost(&tree, widths, calibration, size, None);
+        let products = fit.map_or(whole, |(_, s)| s);
         // Every plan also runs the primal (each W_k read once) and writes J (d_L×d0,
         // fresh pages: about twice the traffic of the values).
         let primal: usize = widths.windows(2).map(|w| w[0] * w[1]).sum();
@@ -382,16 +379,17 @@ impl Costs<'_> {
         // The programme's choice without a budget, where it fits whole and is not
         // predicted dearer than forward or reverse mode in their panels: the budget
         // costs it nothing, and every plan stays as it was where memory is ample.
-        let free = self.unbounded();
+        // The budget-free programme's choice: every candidate set below holds it.
+        let best = cheapest(widths, self.cal, self.size);
+        let free = self.unbounded(best.clone());
         if let Some((p, s)) = self.fit(&free) {
             if p.count == 1 && known.as_ref().is_none_or(|k| s <= k.1) {
                 return free;
             }
         }
         let found = self
-            .candidates()
+            .candidates(best)
             .into_iter()
-            .chain([free.clone()])
             .filter_map(|t| {
                 let s = fitted(&t)?;
                 Some((t, s))
@@ -417,10 +415,9 @@ impl Costs<'_> {
     /// it is predicted clearly cheaper than forward or reverse mode, else the cheaper of
     /// those (the model errs by ~10–40% on a busy machine, and they are the plans whose
     /// behaviour users know).
-    fn unbounded(&self) -> Tree {
+    fn unbounded(&self, best: Tree) -> Tree {
         let depth = self.widths.len() - 1;
         let seconds_of = |t: &Tree| cost(t, self.widths, self.cal, self.size, None).1;
-        let best = cheapest(self.widths, self.cal, self.size);
         let (fwd, rev) = (
             fixed_tree(depth, Mode::Forward),
             fixed_tree(depth, Mode::Reverse),
@@ -437,10 +434,11 @@ impl Costs<'_> {
     /// The bracketings priced under the budget: every one for chains up to
     /// [`EXHAUSTIVE_DEPTH`] layers; beyond, forward, reverse, the programme's cheapest
     /// when each product's memory is charged at a range of prices (up to
-    /// [`PRICED_DEPTH`]), and the two that need the least memory (up to
-    /// [`MAX_SEARCHED_DEPTH`]), so that some candidate fits whenever any bracketing
-    /// does; past that, forward and reverse only.
-    fn candidates(&self) -> Vec<Tree> {
+    /// [`PRICED_DEPTH`]), and the two that need the least memory and `best`, the
+    /// budget-free cheapest (up to [`MAX_SEARCHED_DEPTH`]), so that some candidate fits
+    /// whenever any bracketing does; past that, forward and reverse only (where `best`
+    /// is reverse mode's tree).
+    fn candidates(&self, best: Tree) -> Vec<Tree> {
         let (widths, depth) = (self.widths, self.widths.len() - 1);
         if depth <= EXHAUSTIVE_DEPTH {
             return every_tree(1, depth);
@@ -454,7 +452,7 @@ impl Costs<'_> {
         }
         out.extend([PanelSide::Columns, PanelSide::Rows].map(|s| leanest(widths, s).0));
         // The budget-free cheapest, in panels: often still the best where it fits at all.
-        out.push(cheapest(widths, self.cal, self.size));
+        out.push(best);
         if depth <= PRICED_DEPTH {
             // Seconds per byte held, around a byte's streaming time (2.5e-11 s at
             // 40 GB/s), three per decade.
@@ -703,25 +701,37 @@ fn priced(widths: &[usize], cal: &Calibration, size: usize, price: f64) -> Tree 
     if depth == 1 {
         return Tree::Leaf(1);
     }
-    // best[lo][hi]: cheapest cost and split of M_hi···M_lo (layers lo ≤ hi).
-    let mut best = vec![vec![(0.0_f64, 0_usize); depth + 1]; depth + 1];
+    let best = programme(depth, 0.0, |lo, split, hi, inner| {
+        let held = (held_step(widths, lo, split, hi) * size) as f64;
+        inner + Step::new(widths, lo, split, hi).seconds(cal, size) + price * held
+    });
+    Tree::split_at(1, depth, &|lo, hi| best[lo][hi].1)
+}
+
+/// The matrix-chain programme over layers 1..=depth: `table[lo][hi]` is the least cost
+/// of a bracketing of M_hi···M_lo and its split (the first on a tie), where splitting
+/// at s, (M_hi···M_{s+1})·(M_s···M_lo), costs `step(lo, s, hi, inner)` with `inner` the
+/// two factors' least costs added. O(L³) steps, O(L²) memory.
+pub(crate) fn programme<C: Copy + PartialOrd + std::ops::Add<Output = C>>(
+    depth: usize,
+    zero: C,
+    step: impl Fn(usize, usize, usize, C) -> C,
+) -> Vec<Vec<(C, usize)>> {
+    let mut table = vec![vec![(zero, 0_usize); depth + 1]; depth + 1];
     for len in 2..=depth {
         for lo in 1..=depth + 1 - len {
             let hi = lo + len - 1;
-            best[lo][hi] = (lo..hi)
-                .map(|split| {
-                    // (M_hi···M_{split+1})·(M_split···M_lo)
-                    let held = (held_step(widths, lo, split, hi) * size) as f64;
-                    let s = best[lo][split].0
-                        + best[split + 1][hi].0
-                        + Step::new(widths, lo, split, hi).seconds(cal, size)
-                        + price * held;
-                    (s, split)
-                })
-                .fold((f64::INFINITY, 0), |a, b| if b.0 < a.0 { b } else { a });
+            let mut best: Option<(C, usize)> = None;
+            for split in lo..hi {
+                let c = step(lo, split, hi, table[lo][split].0 + table[split + 1][hi].0);
+                if best.is_none_or(|(b, _)| c < b) {
+                    best = Some((c, split));
+                }
+            }
+            table[lo][hi] = best.expect("len ≥ 2");
         }
     }
-    Tree::split_at(1, depth, &|lo, hi| best[lo][hi].1)
+    table
 }
 
 #[cfg(test)]
@@ -987,7 +997,8 @@ mod tests {
                 budget: usize::MAX,
             };
             let auto = Plan::new(&widths, Mode::Auto, &cal, 8, usize::MAX).unwrap();
-            assert_eq!(auto.tree, costs.unbounded(), "{widths:?}");
+            let best = cheapest(&widths, &cal, 8);
+            assert_eq!(auto.tree, costs.unbounded(best), "{widths:?}");
             assert_eq!(auto.panels().map(|p| p.count), Some(1));
         }
     }
