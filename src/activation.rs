@@ -143,7 +143,7 @@ impl Activation {
 
     /// (φ(t), φ'(t)) as the formulas give them: accurate wherever the result is a
     /// normal number.
-    #[inline]
+    #[inline(always)]
     fn raw<T: Real>(self, t: T) -> (T, T) {
         let one = T::one();
         match self {

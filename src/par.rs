@@ -95,7 +95,9 @@ macro_rules! zip_for_each {
 pub(crate) use zip_for_each;
 
 /// `f(i, chunk)` for each `chunk`-sized piece of `data`, split over rayon's workers
-/// when `par` splits `work`.
+/// when `par` splits `work`. Inlined, so that a kernel's loop in `f` is compiled with
+/// its caller's instruction set ([`Avx2::vectorize`](crate::kernels::Avx2::vectorize)).
+#[inline(always)]
 pub(crate) fn for_each_chunk<T: Send>(
     par: Par,
     work: usize,
@@ -109,9 +111,10 @@ pub(crate) fn for_each_chunk<T: Send>(
             .enumerate()
             .for_each(|(i, c)| f(i, c));
     } else {
-        data.chunks_mut(chunk)
-            .enumerate()
-            .for_each(|(i, c)| f(i, c));
+        data.chunks_mut(chunk).enumerate().for_each(
+            #[inline(always)]
+            |(i, c)| f(i, c),
+        );
     }
 }
 

@@ -13,7 +13,7 @@
 //! Biases change only the forward pass (y_k = W_k·a_{k−1} + b_k); ∇_{b_k} f = ḡ_k.
 
 use crate::backend::gemv_t;
-use crate::kernels::{with_kernel, Kernel};
+use crate::kernels::{inlined, with_kernel, Kernel};
 use crate::par::{zip_for_each, MIN_WORK};
 use crate::primal::{self, Sweep};
 use crate::scratch::{padded, Stack};
@@ -84,6 +84,7 @@ pub(crate) fn rows_then_adjoint<T: Real>(
 }
 
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn rows_then_adjoint_with<T: Real, K: Kernel>(
     k: K,
     par: Par,
@@ -106,50 +107,53 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
     let accumulate = adjoint.is_some();
     // One block: its rows of W, its slice of the coefficients, its partial z (unused
     // without adjoint).
-    let block = |b: usize, s_out: &mut [T], z: &mut [T]| -> T {
-        let r0 = b * rows_per_block;
-        let rows = w.slice(s![r0..r0 + s_out.len(), ..]);
-        if accumulate {
-            z.fill(T::zero());
-        }
-        let row = |i: usize| rows.row(i).to_slice().expect("W row-major");
-        let pre = |i: usize, dot: T| map(r0 + i, dot);
-        let mut f = T::zero();
-        // Four rows at a time: four streams from memory, h and z touched once per four.
-        // With the adjoint, each sweep also adds the previous four rows (now in cache)
-        // into z, so memory streams the next rows while the adjoint is updated.
-        let quads = rows.nrows() / 4 * 4;
-        let mut pending: Option<([T; 4], [&[T]; 4])> = None;
-        for i in (0..quads).step_by(4) {
-            let r = [row(i), row(i + 1), row(i + 2), row(i + 3)];
-            let y = match pending.take() {
-                Some((ds, prev)) => k.dot4_axpy4(r, h, ds, prev, z),
-                None => k.dot4(r, h),
-            };
-            let mut ds = [T::zero(); 4];
-            for q in 0..4 {
-                let (v, d) = pre(i + q, y[q]);
+    let block = inlined(
+        #[inline(always)]
+        |b: usize, s_out: &mut [T], z: &mut [T]| -> T {
+            let r0 = b * rows_per_block;
+            let rows = w.slice(s![r0..r0 + s_out.len(), ..]);
+            if accumulate {
+                z.fill(T::zero());
+            }
+            let row = |i: usize| rows.row(i).to_slice().expect("W row-major");
+            let pre = |i: usize, dot: T| map(r0 + i, dot);
+            let mut f = T::zero();
+            // Four rows at a time: four streams from memory, h and z touched once per four.
+            // With the adjoint, each sweep also adds the previous four rows (now in cache)
+            // into z, so memory streams the next rows while the adjoint is updated.
+            let quads = rows.nrows() / 4 * 4;
+            let mut pending: Option<([T; 4], [&[T]; 4])> = None;
+            for i in (0..quads).step_by(4) {
+                let r = [row(i), row(i + 1), row(i + 2), row(i + 3)];
+                let y = match pending.take() {
+                    Some((ds, prev)) => k.dot4_axpy4(r, h, ds, prev, z),
+                    None => k.dot4(r, h),
+                };
+                let mut ds = [T::zero(); 4];
+                for q in 0..4 {
+                    let (v, d) = pre(i + q, y[q]);
+                    f = f + v;
+                    s_out[i + q] = d;
+                    ds[q] = d;
+                }
+                if accumulate {
+                    pending = Some((ds, r));
+                }
+            }
+            if let Some((ds, prev)) = pending {
+                k.axpy4(ds, prev, z);
+            }
+            for (i, s) in s_out.iter_mut().enumerate().skip(quads) {
+                let (v, d) = pre(i, k.dot(row(i), h));
                 f = f + v;
-                s_out[i + q] = d;
-                ds[q] = d;
+                *s = d;
+                if accumulate {
+                    k.axpy(d, row(i), z);
+                }
             }
-            if accumulate {
-                pending = Some((ds, r));
-            }
-        }
-        if let Some((ds, prev)) = pending {
-            k.axpy4(ds, prev, z);
-        }
-        for (i, s) in s_out.iter_mut().enumerate().skip(quads) {
-            let (v, d) = pre(i, k.dot(row(i), h));
-            f = f + v;
-            *s = d;
-            if accumulate {
-                k.axpy(d, row(i), z);
-            }
-        }
-        f
-    };
+            f
+        },
+    );
     let f_parts = &mut fused.f[..blocks];
     let z_parts = &mut fused.z[..blocks * fused.d_in];
     if par.splits(w.len()) {

@@ -3,10 +3,10 @@
 //! and spills to the stack (4× slower). Lane sums and their trees are the portable
 //! copy's, so only the rounding of the fused multiply-adds differs from it.
 
+use super::cast::{cast, cast4, cast_mut, same4};
 use super::portable::{self, LANES};
 use super::Kernel;
 use crate::Real;
-use std::any::TypeId;
 
 /// The AVX2 + FMA kernel. Made only by [`Avx2::detect`], so holding one proves the CPU
 /// has both: that is what makes its safe methods sound.
@@ -18,6 +18,19 @@ impl Avx2 {
     pub(crate) fn detect() -> Option<Avx2> {
         (std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma"))
             .then_some(Avx2(()))
+    }
+
+    /// Runs `f` compiled with AVX2 and FMA enabled, so that the kernels it calls on this
+    /// thread are inlined into its loops (a call across the feature boundary is never
+    /// inlined: at small widths those calls cost as much as the arithmetic).
+    #[inline(always)]
+    pub(crate) fn vectorize<R>(self, f: impl FnOnce() -> R) -> R {
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn with_features<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        // SAFETY: an `Avx2` exists only where the CPU has AVX2 and FMA.
+        unsafe { with_features(f) }
     }
 }
 
@@ -53,17 +66,20 @@ impl Kernel for Avx2 {
 }
 
 #[target_feature(enable = "avx2,fma")]
+#[inline]
 unsafe fn dot<T: Real>(a: &[T], b: &[T]) -> T {
     portable::dot::<T, true>(a, b)
 }
 
 #[target_feature(enable = "avx2,fma")]
+#[inline]
 unsafe fn axpy<T: Real>(alpha: T, x: &[T], y: &mut [T]) {
     portable::axpy::<T, true>(alpha, x, y)
 }
 
 /// dot4 for f64 and f32 with intrinsics (other types: the portable body with FMA).
 #[target_feature(enable = "avx2,fma")]
+#[inline]
 unsafe fn dot4<T: Real>(rows: [&[T]; 4], x: &[T]) -> [T; 4] {
     let n = x.len();
     assert!(rows.iter().all(|r| r.len() >= n), "rows shorter than x");
@@ -84,6 +100,7 @@ unsafe fn dot4<T: Real>(rows: [&[T]; 4], x: &[T]) -> [T; 4] {
 /// The four lane-tree sums of rows[r][..full]·x[..full] (full a multiple of 8,
 /// rows and x at least that long).
 #[target_feature(enable = "avx2,fma")]
+#[inline]
 unsafe fn dot4_f64(rows: [&[f64]; 4], x: &[f64], full: usize) -> [f64; 4] {
     use std::arch::x86_64::*;
     let mut lo = [_mm256_setzero_pd(); 4];
@@ -108,6 +125,7 @@ unsafe fn dot4_f64(rows: [&[f64]; 4], x: &[f64], full: usize) -> [f64; 4] {
 
 /// As [`dot4_f64`] for f32: one 8-lane register per row.
 #[target_feature(enable = "avx2,fma")]
+#[inline]
 unsafe fn dot4_f32(rows: [&[f32]; 4], x: &[f32], full: usize) -> [f32; 4] {
     use std::arch::x86_64::*;
     let mut a = [_mm256_setzero_ps(); 4];
@@ -127,9 +145,12 @@ unsafe fn dot4_f32(rows: [&[f32]; 4], x: &[f32], full: usize) -> [f32; 4] {
     std::array::from_fn(|r| lane_tree_ps(a[r]))
 }
 
-/// dot4 and axpy4 in one sweep, for f64 (n a multiple of 16) and f32 (of 32) with
-/// intrinsics; otherwise the two calls in sequence, which give the same bits.
+/// dot4 and axpy4 in one sweep, for f64 and f32 with intrinsics over the first multiple
+/// of [`LANES`] entries, then both tails as [`dot4`] and [`axpy4`] do them; other types:
+/// the two calls in sequence. Each entry of y and each lane sees the same operations in
+/// the same order either way, so the bits are those of the two calls.
 #[target_feature(enable = "avx2,fma")]
+#[inline]
 unsafe fn dot4_axpy4<T: Real>(
     rows: [&[T]; 4],
     x: &[T],
@@ -138,48 +159,66 @@ unsafe fn dot4_axpy4<T: Real>(
     y: &mut [T],
 ) -> [T; 4] {
     let n = x.len();
-    let fits = y.len() == n && rows.iter().chain(&prev).all(|r| r.len() >= n);
-    if let (true, Some(r), Some(xs), Some(p), Some(yy)) = (
-        fits && n % 16 == 0,
+    let fits = y.len() >= n && rows.iter().chain(&prev).all(|r| r.len() >= n);
+    assert!(fits, "rows or y shorter than x");
+    let full = n - n % LANES;
+    let mut out: [T; 4] = if let (Some(r), Some(xs), Some(p), Some(yy)) = (
         cast4::<T, f64>(rows),
         cast::<T, f64>(x),
         cast4::<T, f64>(prev),
         cast_mut::<T, f64>(y),
     ) {
-        return same4(dot4_axpy4_f64(r, xs, same4(alpha), p, yy));
-    }
-    if let (true, Some(r), Some(xs), Some(p), Some(yy)) = (
-        fits && n % 32 == 0,
+        same4(dot4_axpy4_f64(r, xs, same4(alpha), p, yy, full))
+    } else if let (Some(r), Some(xs), Some(p), Some(yy)) = (
         cast4::<T, f32>(rows),
         cast::<T, f32>(x),
         cast4::<T, f32>(prev),
         cast_mut::<T, f32>(y),
     ) {
-        return same4(dot4_axpy4_f32(r, xs, same4(alpha), p, yy));
+        same4(dot4_axpy4_f32(r, xs, same4(alpha), p, yy, full))
+    } else {
+        axpy4(alpha, prev, &mut y[..n]);
+        return dot4(rows, x);
+    };
+    for (o, row) in out.iter_mut().zip(rows) {
+        *o = *o + portable::dot4_tail::<T, true>(row, x, full);
     }
-    axpy4(alpha, prev, y);
-    dot4(rows, x)
+    let [p0, p1, p2, p3] = prev;
+    let tail = [&p0[full..n], &p1[full..n], &p2[full..n], &p3[full..n]];
+    portable::axpy4::<T, true>(alpha, tail, &mut y[full..n]);
+    out
 }
 
-/// As [`dot4_axpy4_f64`] for f32 (n a multiple of 32): one 8-lane register per row.
+/// As [`dot4_axpy4_f64`] for f32: one 8-lane register per row.
 #[target_feature(enable = "avx2,fma")]
+#[inline]
 unsafe fn dot4_axpy4_f32(
     rows: [&[f32]; 4],
     x: &[f32],
     alpha: [f32; 4],
     prev: [&[f32]; 4],
     y: &mut [f32],
+    full: usize,
 ) -> [f32; 4] {
     use std::arch::x86_64::*;
-    let n = x.len();
     let mut a = [_mm256_setzero_ps(); 4];
-    let al = alpha.map(|a| _mm256_set1_ps(a));
-    let p = rows.map(|r| r.as_ptr());
-    let q = prev.map(|r| r.as_ptr());
+    let al = [0, 1, 2, 3].map(|r| _mm256_set1_ps(alpha[r]));
+    let p = [
+        rows[0].as_ptr(),
+        rows[1].as_ptr(),
+        rows[2].as_ptr(),
+        rows[3].as_ptr(),
+    ];
+    let q = [
+        prev[0].as_ptr(),
+        prev[1].as_ptr(),
+        prev[2].as_ptr(),
+        prev[3].as_ptr(),
+    ];
     let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
     let mut i = 0;
-    while i < n {
-        // SAFETY: i + 8 ≤ n ≤ len of x, y and every row (checked by the caller).
+    while i < full {
+        // SAFETY: i + 8 ≤ full ≤ len of x, y and every row (checked by the caller).
         unsafe {
             let x0 = _mm256_loadu_ps(xp.add(i));
             let mut v = _mm256_loadu_ps(yp.add(i));
@@ -194,28 +233,39 @@ unsafe fn dot4_axpy4_f32(
     std::array::from_fn(|r| lane_tree_ps(a[r]))
 }
 
-/// The f64 sweep for n a multiple of 16 (no tails): per 8 entries, four rows' dot
+/// The f64 sweep over the first `full` entries (a multiple of 8): per 8 entries, four rows' dot
 /// lanes (as [`dot4_f64`]) and y's update by the four previous rows (as
 /// [`axpy4_f64`], the same per-entry order).
 #[target_feature(enable = "avx2,fma")]
+#[inline]
 unsafe fn dot4_axpy4_f64(
     rows: [&[f64]; 4],
     x: &[f64],
     alpha: [f64; 4],
     prev: [&[f64]; 4],
     y: &mut [f64],
+    full: usize,
 ) -> [f64; 4] {
     use std::arch::x86_64::*;
-    let n = x.len();
     let mut lo = [_mm256_setzero_pd(); 4];
     let mut hi = [_mm256_setzero_pd(); 4];
-    let al = alpha.map(|a| _mm256_set1_pd(a));
-    let p = rows.map(|r| r.as_ptr());
-    let q = prev.map(|r| r.as_ptr());
+    let al = [0, 1, 2, 3].map(|r| _mm256_set1_pd(alpha[r]));
+    let p = [
+        rows[0].as_ptr(),
+        rows[1].as_ptr(),
+        rows[2].as_ptr(),
+        rows[3].as_ptr(),
+    ];
+    let q = [
+        prev[0].as_ptr(),
+        prev[1].as_ptr(),
+        prev[2].as_ptr(),
+        prev[3].as_ptr(),
+    ];
     let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
     let mut i = 0;
-    while i < n {
-        // SAFETY: i + 8 ≤ n ≤ len of x, y and every row (checked by the caller).
+    while i < full {
+        // SAFETY: i + 8 ≤ full ≤ len of x, y and every row (checked by the caller).
         unsafe {
             let x0 = _mm256_loadu_pd(xp.add(i));
             let x1 = _mm256_loadu_pd(xp.add(i + 4));
@@ -238,6 +288,7 @@ unsafe fn dot4_axpy4_f64(
 /// axpy4 with explicit intrinsics: four independent vectors per step, since each
 /// element's four fused multiply-adds form a dependent chain (latency-bound else).
 #[target_feature(enable = "avx2,fma")]
+#[inline]
 unsafe fn axpy4<T: Real>(alpha: [T; 4], rows: [&[T]; 4], y: &mut [T]) {
     let n = y.len();
     let rows = rows.map(|r| &r[..n]);
@@ -255,6 +306,7 @@ unsafe fn axpy4<T: Real>(alpha: [T; 4], rows: [&[T]; 4], y: &mut [T]) {
 /// y[i] = (((y[i] + α0·r0[i]) + α1·r1[i]) + α2·r2[i]) + α3·r3[i], fused, for the
 /// first multiple of 16 entries; returns how many it did.
 #[target_feature(enable = "avx2,fma")]
+#[inline]
 unsafe fn axpy4_f64(alpha: [f64; 4], rows: [&[f64]; 4], y: &mut [f64]) -> usize {
     use std::arch::x86_64::*;
     let full = y.len() / 16 * 16;
@@ -282,6 +334,7 @@ unsafe fn axpy4_f64(alpha: [f64; 4], rows: [&[f64]; 4], y: &mut [f64]) -> usize 
 
 /// As [`axpy4_f64`] for f32, 32 entries per step.
 #[target_feature(enable = "avx2,fma")]
+#[inline]
 unsafe fn axpy4_f32(alpha: [f32; 4], rows: [&[f32]; 4], y: &mut [f32]) -> usize {
     use std::arch::x86_64::*;
     let full = y.len() / 32 * 32;
@@ -310,6 +363,7 @@ unsafe fn axpy4_f32(alpha: [f32; 4], rows: [&[f32]; 4], y: &mut [f32]) -> usize 
 /// The sum of 8 f64 lanes (lo: lanes 0–3, hi: 4–7) by the portable copy's tree:
 /// lanes k and k + 4, then k and k + 2, then 0 and 1.
 #[target_feature(enable = "avx2,fma")]
+#[inline]
 fn lane_tree_pd(lo: std::arch::x86_64::__m256d, hi: std::arch::x86_64::__m256d) -> f64 {
     use std::arch::x86_64::*;
     let v = _mm256_add_pd(lo, hi);
@@ -319,33 +373,10 @@ fn lane_tree_pd(lo: std::arch::x86_64::__m256d, hi: std::arch::x86_64::__m256d) 
 
 /// The sum of 8 f32 lanes by the same tree as [`lane_tree_pd`].
 #[target_feature(enable = "avx2,fma")]
+#[inline]
 fn lane_tree_ps(a: std::arch::x86_64::__m256) -> f32 {
     use std::arch::x86_64::*;
     let v = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps::<1>(a));
     let w = _mm_add_ps(v, _mm_movehl_ps(v, v));
     _mm_cvtss_f32(w) + _mm_cvtss_f32(_mm_shuffle_ps::<1>(w, w))
-}
-
-/// Four values of U as T, when T is U (callers have checked it).
-fn same4<T: Copy + 'static, U: Copy + 'static>(v: [U; 4]) -> [T; 4] {
-    let s = cast::<U, T>(&v).expect("T is U");
-    [s[0], s[1], s[2], s[3]]
-}
-
-/// `s` as a slice of `U` when T is U.
-fn cast<T: 'static, U: 'static>(s: &[T]) -> Option<&[U]> {
-    (TypeId::of::<T>() == TypeId::of::<U>())
-        // SAFETY: T and U are the same type.
-        .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<U>(), s.len()) })
-}
-
-fn cast_mut<T: 'static, U: 'static>(s: &mut [T]) -> Option<&mut [U]> {
-    (TypeId::of::<T>() == TypeId::of::<U>())
-        // SAFETY: T and U are the same type.
-        .then(|| unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast::<U>(), s.len()) })
-}
-
-fn cast4<T: 'static, U: 'static>(rows: [&[T]; 4]) -> Option<[&[U]; 4]> {
-    let [a, b, c, d] = rows.map(cast::<T, U>);
-    Some([a?, b?, c?, d?])
 }

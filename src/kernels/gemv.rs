@@ -2,7 +2,7 @@
 //! independent blocks of the output, so every sum runs in a fixed order and no result
 //! depends on the thread count. A is row-major throughout.
 
-use super::{with_kernel, Kernel};
+use super::{inlined, with_kernel, Kernel};
 use crate::par::for_each_chunk;
 use crate::{Par, Real};
 use ndarray::{ArrayView1, ArrayView2, Axis};
@@ -21,25 +21,29 @@ pub(crate) fn gemv_few<T: Real>(par: Par, a: ArrayView2<T>, xs: &[&[T]], y: &mut
     with_kernel!(|k| gemv_few_with(k, par, a, xs, y))
 }
 
+#[inline(always)]
 fn gemv_few_with<T: Real, K: Kernel>(k: K, par: Par, a: ArrayView2<T>, xs: &[&[T]], y: &mut [T]) {
     let w = xs.len();
-    let rows = |(ac, yc): (ArrayView2<T>, &mut [T])| {
-        let row = |i: usize| ac.row(i).to_slice().expect("A row-major");
-        let quads = ac.nrows() / 4 * 4;
-        for i in (0..quads).step_by(4) {
-            let r = [row(i), row(i + 1), row(i + 2), row(i + 3)];
-            for (j, x) in xs.iter().enumerate() {
-                for (q, v) in k.dot4(r, x).into_iter().enumerate() {
-                    yc[(i + q) * w + j] = v;
+    let rows = inlined(
+        #[inline(always)]
+        |(ac, yc): (ArrayView2<T>, &mut [T])| {
+            let row = |i: usize| ac.row(i).to_slice().expect("A row-major");
+            let quads = ac.nrows() / 4 * 4;
+            for i in (0..quads).step_by(4) {
+                let r = [row(i), row(i + 1), row(i + 2), row(i + 3)];
+                for (j, x) in xs.iter().enumerate() {
+                    for (q, v) in k.dot4(r, x).into_iter().enumerate() {
+                        yc[(i + q) * w + j] = v;
+                    }
                 }
             }
-        }
-        for i in quads..ac.nrows() {
-            for (j, x) in xs.iter().enumerate() {
-                yc[i * w + j] = k.dot(row(i), x);
+            for i in quads..ac.nrows() {
+                for (j, x) in xs.iter().enumerate() {
+                    yc[i * w + j] = k.dot(row(i), x);
+                }
             }
-        }
-    };
+        },
+    );
     if par.splits(a.len()) {
         a.axis_chunks_iter(Axis(0), ROWS_PER_TASK)
             .into_par_iter()
@@ -54,19 +58,26 @@ fn gemv_few_with<T: Real, K: Kernel>(k: K, par: Par, a: ArrayView2<T>, xs: &[&[T
 /// tasks), four rows at a time: the output block is read and written once per four.
 pub(crate) fn gemv_t<T: Real>(par: Par, a: ArrayView2<T>, x: ArrayView1<T>, y: &mut [T]) {
     with_kernel!(|k| {
-        for_each_chunk(par, a.len(), y, COLS_PER_TASK, |b, yc| {
-            let cols = b * COLS_PER_TASK..b * COLS_PER_TASK + yc.len();
-            let row = |i: usize| &a.row(i).to_slice().expect("A row-major")[cols.clone()];
-            yc.fill(T::zero());
-            let quads = a.nrows() / 4 * 4;
-            for i in (0..quads).step_by(4) {
-                let alpha = [x[i], x[i + 1], x[i + 2], x[i + 3]];
-                k.axpy4(alpha, [row(i), row(i + 1), row(i + 2), row(i + 3)], yc);
-            }
-            for i in quads..a.nrows() {
-                k.axpy(x[i], row(i), yc);
-            }
-        })
+        for_each_chunk(
+            par,
+            a.len(),
+            y,
+            COLS_PER_TASK,
+            #[inline(always)]
+            |b, yc| {
+                let cols = b * COLS_PER_TASK..b * COLS_PER_TASK + yc.len();
+                let row = |i: usize| &a.row(i).to_slice().expect("A row-major")[cols.clone()];
+                yc.fill(T::zero());
+                let quads = a.nrows() / 4 * 4;
+                for i in (0..quads).step_by(4) {
+                    let alpha = [x[i], x[i + 1], x[i + 2], x[i + 3]];
+                    k.axpy4(alpha, [row(i), row(i + 1), row(i + 2), row(i + 3)], yc);
+                }
+                for i in quads..a.nrows() {
+                    k.axpy(x[i], row(i), yc);
+                }
+            },
+        )
     })
 }
 
@@ -77,25 +88,32 @@ pub(crate) fn gemv_t<T: Real>(par: Par, a: ArrayView2<T>, x: ArrayView1<T>, y: &
 pub(crate) fn gemv_t_few<T: Real>(par: Par, a: ArrayView2<T>, gt: ArrayView2<T>, out: &mut [T]) {
     let w = gt.nrows();
     with_kernel!(|k| {
-        for_each_chunk(par, a.len(), out, COLS_PER_TASK * w, |b, out| {
-            let width = out.len() / w;
-            let cols = b * COLS_PER_TASK..b * COLS_PER_TASK + width;
-            let row = |i: usize| &a.row(i).to_slice().expect("A row-major")[cols.clone()];
-            out.fill(T::zero());
-            let quads = a.nrows() / 4 * 4;
-            for i in (0..quads).step_by(4) {
-                let r = [row(i), row(i + 1), row(i + 2), row(i + 3)];
-                for (j, acc) in out.chunks_mut(width).enumerate() {
-                    let g = gt.row(j);
-                    k.axpy4([g[i], g[i + 1], g[i + 2], g[i + 3]], r, acc);
+        for_each_chunk(
+            par,
+            a.len(),
+            out,
+            COLS_PER_TASK * w,
+            #[inline(always)]
+            |b, out| {
+                let width = out.len() / w;
+                let cols = b * COLS_PER_TASK..b * COLS_PER_TASK + width;
+                let row = |i: usize| &a.row(i).to_slice().expect("A row-major")[cols.clone()];
+                out.fill(T::zero());
+                let quads = a.nrows() / 4 * 4;
+                for i in (0..quads).step_by(4) {
+                    let r = [row(i), row(i + 1), row(i + 2), row(i + 3)];
+                    for (j, acc) in out.chunks_mut(width).enumerate() {
+                        let g = gt.row(j);
+                        k.axpy4([g[i], g[i + 1], g[i + 2], g[i + 3]], r, acc);
+                    }
                 }
-            }
-            for i in quads..a.nrows() {
-                for (j, acc) in out.chunks_mut(width).enumerate() {
-                    k.axpy(gt[[j, i]], row(i), acc);
+                for i in quads..a.nrows() {
+                    for (j, acc) in out.chunks_mut(width).enumerate() {
+                        k.axpy(gt[[j, i]], row(i), acc);
+                    }
                 }
-            }
-        })
+            },
+        )
     })
 }
 

@@ -1,7 +1,8 @@
 //! The vector kernels that every matrix-vector product of the crate is made of — dot
 //! products and axpys, four rows of a matrix at a time — one copy per instruction set.
 //!
-//! A [`Kernel`] is a token for an instruction set ([`Portable`]; [`Avx2`] on x86-64).
+//! A [`Kernel`] is a token for an instruction set ([`Portable`]; [`Avx2`] and [`Avx512`]
+//! on x86-64).
 //! The loops built on it (the GEMVs in [`gemv`], reverse mode's fused pass) are generic
 //! over it, so each loop is compiled once per instruction set, and [`with_kernel!`]
 //! runs the copy for this CPU, detected once per process — matrixmultiply's
@@ -13,11 +14,17 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod cast;
 pub(crate) mod gemv;
 mod portable;
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) use avx2::Avx2;
+#[cfg(target_arch = "x86_64")]
+pub(crate) use avx512::Avx512;
 
 use crate::Real;
 use std::sync::OnceLock;
@@ -85,6 +92,9 @@ impl Kernel for Portable {
 /// The kernel this CPU runs.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Detected {
+    /// AVX-512F (with AVX2 and FMA).
+    #[cfg(target_arch = "x86_64")]
+    Avx512(Avx512),
     /// AVX2 and FMA.
     #[cfg(target_arch = "x86_64")]
     Avx2(Avx2),
@@ -97,6 +107,10 @@ pub(crate) fn detected() -> Detected {
     static DETECTED: OnceLock<Detected> = OnceLock::new();
     *DETECTED.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
+        if let Some(k) = Avx512::detect() {
+            return Detected::Avx512(k);
+        }
+        #[cfg(target_arch = "x86_64")]
         if let Some(k) = Avx2::detect() {
             return Detected::Avx2(k);
         }
@@ -105,17 +119,35 @@ pub(crate) fn detected() -> Detected {
 }
 
 /// Evaluates `$body` with `$k` bound to this CPU's [`Kernel`]: the body is compiled
-/// once per instruction set, and the choice is made here, once per call of a loop.
+/// once per instruction set, with that set enabled (see [`Avx2::vectorize`]), and the
+/// choice is made here, once per call of a loop.
 macro_rules! with_kernel {
     (|$k:ident| $body:expr) => {
         match $crate::kernels::detected() {
             #[cfg(target_arch = "x86_64")]
-            $crate::kernels::Detected::Avx2($k) => $body,
+            $crate::kernels::Detected::Avx512($k) => $k.vectorize(
+                #[inline(always)]
+                || $body,
+            ),
+            #[cfg(target_arch = "x86_64")]
+            $crate::kernels::Detected::Avx2($k) => $k.vectorize(
+                #[inline(always)]
+                || $body,
+            ),
             $crate::kernels::Detected::Portable($k) => $body,
         }
     };
 }
 pub(crate) use with_kernel;
+
+/// `f` itself. Stable Rust takes `#[inline(always)]` on a closure only where the closure
+/// is an argument; a loop's closure called from two places (its parallel and its
+/// sequential branch) is bound through this to carry it. Inlined into a body that
+/// [`with_kernel!`] compiled for an instruction set, its kernel calls are inlined too.
+#[inline(always)]
+pub(crate) fn inlined<F>(f: F) -> F {
+    f
+}
 
 #[cfg(test)]
 mod tests {
@@ -161,5 +193,42 @@ mod tests {
             check::<f64, _>(k);
             check::<f32, _>(k);
         });
+    }
+
+    /// The AVX-512 kernel gives the AVX2 kernel's bits, where rounding happens, for
+    /// every method, type and tail length (on CPUs with AVX-512; elsewhere nothing to
+    /// compare).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_avx512_kernel_has_the_avx2_kernels_bits() {
+        fn check<T: Real>(wide: Avx512, narrow: Avx2) {
+            for n in 0..100 {
+                let w = |s: usize| -> Vec<T> {
+                    (0..n)
+                        .map(|i| T::from_f64(((i * s + 1) as f64).sin() / 3.0))
+                        .collect()
+                };
+                let (r0, r1, r2, r3, x) = (w(1), w(2), w(3), w(5), w(4));
+                let rows = [&r0[..], &r1[..], &r2[..], &r3[..]];
+                let prev = [&r3[..], &r0[..], &r2[..], &r1[..]];
+                let alpha = [0.3, -1.7, 2.9, 0.11].map(T::from_f64);
+                assert_eq!(wide.dot(&r0, &x), narrow.dot(&r0, &x), "dot n={n}");
+                assert_eq!(wide.dot4(rows, &x), narrow.dot4(rows, &x), "dot4 n={n}");
+                let (mut y1, mut y2) = (w(6), w(6));
+                wide.axpy(alpha[1], &r2, &mut y1);
+                narrow.axpy(alpha[1], &r2, &mut y2);
+                assert_eq!(y1, y2, "axpy n={n}");
+                wide.axpy4(alpha, rows, &mut y1);
+                narrow.axpy4(alpha, rows, &mut y2);
+                assert_eq!(y1, y2, "axpy4 n={n}");
+                let got = wide.dot4_axpy4(rows, &x, alpha, prev, &mut y1);
+                let want = narrow.dot4_axpy4(rows, &x, alpha, prev, &mut y2);
+                assert_eq!((got, y1), (want, y2), "dot4_axpy4 n={n}");
+            }
+        }
+        if let (Some(wide), Some(narrow)) = (Avx512::detect(), Avx2::detect()) {
+            check::<f64>(wide, narrow);
+            check::<f32>(wide, narrow);
+        }
     }
 }

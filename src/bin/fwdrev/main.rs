@@ -23,6 +23,7 @@ mod plan;
 mod progress;
 mod report;
 mod report_chain;
+mod report_small;
 mod timing;
 
 use clap::{Parser, Subcommand};

@@ -158,19 +158,26 @@ pub fn table(series: &Series) -> String {
     out
 }
 
-/// `fwdrev report`.
+/// `fwdrev report`: the scaling sweep's table, exponents and plot, then the small
+/// networks' and the chain bench's parts, each where its bench has run.
 pub fn run(args: &ReportArgs) -> CliResult {
-    let series = match read_criterion(&args.criterion) {
-        Ok(s) => s,
-        // Only the chain bench has run: report that alone.
-        Err(_) if args.criterion.join("plans.json").exists() => {
-            return crate::report_chain::run(&args.criterion, &args.plans_plot)
-        }
+    match read_criterion(&args.criterion) {
+        Ok(series) => scaling(&series, args)?,
+        // Only the other benches have run: report those alone.
+        Err(_)
+            if args.criterion.join("plans.json").exists()
+                || args.criterion.join("small_floor").exists() => {}
         Err(e) => return Err(e),
-    };
-    outln!("{}\n", table(&series));
+    }
+    crate::report_small::run(&args.criterion)?;
+    crate::report_chain::run(&args.criterion, &args.plans_plot)
+}
+
+/// The scaling sweep's table, exponents and plot.
+fn scaling(series: &Series, args: &ReportArgs) -> CliResult {
+    outln!("{}\n", table(series));
     let mut fits = BTreeMap::new();
-    for name in ordered(&series) {
+    for name in ordered(series) {
         match fit_loglog(&series[name], args.fit_from) {
             Some((p, c)) => {
                 outln!(
@@ -185,9 +192,9 @@ pub fn run(args: &ReportArgs) -> CliResult {
             ),
         }
     }
-    plot(&series, &fits, args.fit_from, &args.plot)?;
+    plot(series, &fits, args.fit_from, &args.plot)?;
     outln!("plot: {}\n", args.plot.display());
-    crate::report_chain::run(&args.criterion, &args.plans_plot)
+    Ok(())
 }
 
 /// Distinct on white, forward and reverse first.

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Median seconds per parameter of one criterion group (any parameter, not only d).
-fn medians(root: &Path, group: &str) -> BTreeMap<String, f64> {
+pub(crate) fn medians(root: &Path, group: &str) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
     let Ok(entries) = std::fs::read_dir(root.join(group)) else {
         return out;

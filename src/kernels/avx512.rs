@@ -1,0 +1,259 @@
+//! The kernels with AVX-512F (x86-64): f64 eight lanes to a register, one register per
+//! row where AVX2 needs two, and y's tails in axpy by masked loads and stores. A row's
+//! eight lanes are the AVX2 kernel's two halves, summed by the same tree, and each entry
+//! of y sees the same fused multiply-adds in the same order, so every result has the
+//! AVX2 kernel's bits. f32, whose eight lanes fill half a register, runs the AVX2 code.
+
+use super::avx2::Avx2;
+use super::cast::{cast, cast4, cast_mut, same4};
+use super::portable::{self, LANES};
+use super::Kernel;
+use crate::Real;
+use std::arch::x86_64::*;
+
+/// The AVX-512F kernel. Made only by [`Avx512::detect`], so holding one proves the CPU
+/// has AVX-512F, AVX2 and FMA: that is what makes its safe methods sound.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Avx512(Avx2);
+
+impl Avx512 {
+    /// The kernel, if this CPU has AVX-512F (and AVX2 and FMA).
+    pub(crate) fn detect() -> Option<Avx512> {
+        let avx2 = Avx2::detect()?;
+        std::arch::is_x86_feature_detected!("avx512f").then_some(Avx512(avx2))
+    }
+
+    /// Runs `f` compiled with AVX-512F, AVX2 and FMA enabled, as [`Avx2::vectorize`].
+    #[inline(always)]
+    pub(crate) fn vectorize<R>(self, f: impl FnOnce() -> R) -> R {
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        unsafe fn with_features<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        // SAFETY: an `Avx512` exists only where the CPU has all three.
+        unsafe { with_features(f) }
+    }
+}
+
+// SAFETY (every method): an `Avx512` exists only where the CPU has AVX-512F, AVX2, FMA.
+impl Kernel for Avx512 {
+    #[inline]
+    fn dot<T: Real>(self, a: &[T], b: &[T]) -> T {
+        unsafe { dot(a, b) }
+    }
+    #[inline]
+    fn axpy<T: Real>(self, alpha: T, x: &[T], y: &mut [T]) {
+        unsafe { axpy(alpha, x, y) }
+    }
+    #[inline]
+    fn dot4<T: Real>(self, rows: [&[T]; 4], x: &[T]) -> [T; 4] {
+        match (cast4::<T, f64>(rows), cast::<T, f64>(x)) {
+            (Some(r), Some(xs)) => same4(unsafe { dot4_f64(r, xs) }),
+            _ => self.0.dot4(rows, x),
+        }
+    }
+    #[inline]
+    fn axpy4<T: Real>(self, alpha: [T; 4], rows: [&[T]; 4], y: &mut [T]) {
+        match (cast4::<T, f64>(rows), cast_mut::<T, f64>(y)) {
+            (Some(r), Some(yy)) => unsafe { axpy4_f64(same4(alpha), r, yy) },
+            _ => self.0.axpy4(alpha, rows, y),
+        }
+    }
+    #[inline]
+    fn dot4_axpy4<T: Real>(
+        self,
+        rows: [&[T]; 4],
+        x: &[T],
+        alpha: [T; 4],
+        prev: [&[T]; 4],
+        y: &mut [T],
+    ) -> [T; 4] {
+        match (
+            cast4::<T, f64>(rows),
+            cast::<T, f64>(x),
+            cast4::<T, f64>(prev),
+            cast_mut::<T, f64>(y),
+        ) {
+            (Some(r), Some(xs), Some(p), Some(yy)) => {
+                same4(unsafe { dot4_axpy4_f64(r, xs, same4(alpha), p, yy) })
+            }
+            _ => self.0.dot4_axpy4(rows, x, alpha, prev, y),
+        }
+    }
+}
+
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline]
+unsafe fn dot<T: Real>(a: &[T], b: &[T]) -> T {
+    portable::dot::<T, true>(a, b)
+}
+
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline]
+unsafe fn axpy<T: Real>(alpha: T, x: &[T], y: &mut [T]) {
+    portable::axpy::<T, true>(alpha, x, y)
+}
+
+/// The four dot products, eight lanes per row, then each row's tail in order (as
+/// every copy of dot4 adds it).
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline]
+unsafe fn dot4_f64(rows: [&[f64]; 4], x: &[f64]) -> [f64; 4] {
+    let n = x.len();
+    assert!(rows.iter().all(|r| r.len() >= n), "rows shorter than x");
+    let full = n - n % LANES;
+    let mut acc = [_mm512_setzero_pd(); 4];
+    let p = [
+        rows[0].as_ptr(),
+        rows[1].as_ptr(),
+        rows[2].as_ptr(),
+        rows[3].as_ptr(),
+    ];
+    let xp = x.as_ptr();
+    let mut i = 0;
+    while i < full {
+        // SAFETY: i + 8 ≤ full ≤ len of x and of every row.
+        unsafe {
+            let xv = _mm512_loadu_pd(xp.add(i));
+            for r in 0..4 {
+                acc[r] = _mm512_fmadd_pd(_mm512_loadu_pd(p[r].add(i)), xv, acc[r]);
+            }
+        }
+        i += LANES;
+    }
+    let mut out = [0.0; 4];
+    for r in 0..4 {
+        out[r] = lane_tree(acc[r]) + portable::dot4_tail::<f64, true>(rows[r], x, full);
+    }
+    out
+}
+
+/// y[i] = (((y[i] + α0·r0[i]) + α1·r1[i]) + α2·r2[i]) + α3·r3[i], fused: four
+/// independent registers per step (each entry's four fused multiply-adds are a
+/// dependent chain), the last partial register masked.
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline]
+unsafe fn axpy4_f64(alpha: [f64; 4], rows: [&[f64]; 4], y: &mut [f64]) {
+    let n = y.len();
+    assert!(rows.iter().all(|r| r.len() >= n), "rows shorter than y");
+    let al = [0, 1, 2, 3].map(|r| _mm512_set1_pd(alpha[r]));
+    let p = [
+        rows[0].as_ptr(),
+        rows[1].as_ptr(),
+        rows[2].as_ptr(),
+        rows[3].as_ptr(),
+    ];
+    let yp = y.as_mut_ptr();
+    let full = n / 32 * 32;
+    let mut i = 0;
+    while i < full {
+        // SAFETY: i + 32 ≤ full ≤ len of y and of every row.
+        unsafe {
+            let mut v = [0, 8, 16, 24].map(|o| _mm512_loadu_pd(yp.add(i + o)));
+            for r in 0..4 {
+                for (k, v) in v.iter_mut().enumerate() {
+                    *v = _mm512_fmadd_pd(al[r], _mm512_loadu_pd(p[r].add(i + 8 * k)), *v);
+                }
+            }
+            for (k, v) in v.iter().enumerate() {
+                _mm512_storeu_pd(yp.add(i + 8 * k), *v);
+            }
+        }
+        i += 32;
+    }
+    while i < n {
+        let m = mask(n - i);
+        // SAFETY: the mask covers only entries below n, within y and every row.
+        unsafe {
+            let mut v = _mm512_maskz_loadu_pd(m, yp.add(i));
+            for r in 0..4 {
+                v = _mm512_fmadd_pd(al[r], _mm512_maskz_loadu_pd(m, p[r].add(i)), v);
+            }
+            _mm512_mask_storeu_pd(yp.add(i), m, v);
+        }
+        i += LANES;
+    }
+}
+
+/// dot4 and axpy4 in one sweep: per eight entries, four rows' dot lanes (as
+/// [`dot4_f64`]) and y's update by the four previous rows (as [`axpy4_f64`]); then
+/// both tails as those do them.
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline]
+unsafe fn dot4_axpy4_f64(
+    rows: [&[f64]; 4],
+    x: &[f64],
+    alpha: [f64; 4],
+    prev: [&[f64]; 4],
+    y: &mut [f64],
+) -> [f64; 4] {
+    let n = x.len();
+    let fits = y.len() >= n && rows.iter().chain(&prev).all(|r| r.len() >= n);
+    assert!(fits, "rows or y shorter than x");
+    let full = n - n % LANES;
+    let mut acc = [_mm512_setzero_pd(); 4];
+    let al = [0, 1, 2, 3].map(|r| _mm512_set1_pd(alpha[r]));
+    let p = [
+        rows[0].as_ptr(),
+        rows[1].as_ptr(),
+        rows[2].as_ptr(),
+        rows[3].as_ptr(),
+    ];
+    let q = [
+        prev[0].as_ptr(),
+        prev[1].as_ptr(),
+        prev[2].as_ptr(),
+        prev[3].as_ptr(),
+    ];
+    let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
+    let mut i = 0;
+    while i < full {
+        // SAFETY: i + 8 ≤ full ≤ len of x, y and every row (checked above).
+        unsafe {
+            let xv = _mm512_loadu_pd(xp.add(i));
+            let mut v = _mm512_loadu_pd(yp.add(i));
+            for r in 0..4 {
+                acc[r] = _mm512_fmadd_pd(_mm512_loadu_pd(p[r].add(i)), xv, acc[r]);
+                v = _mm512_fmadd_pd(al[r], _mm512_loadu_pd(q[r].add(i)), v);
+            }
+            _mm512_storeu_pd(yp.add(i), v);
+        }
+        i += LANES;
+    }
+    let mut out = [0.0; 4];
+    for r in 0..4 {
+        out[r] = lane_tree(acc[r]) + portable::dot4_tail::<f64, true>(rows[r], x, full);
+    }
+    if full < n {
+        let m = mask(n - full);
+        // SAFETY: the mask covers only entries below n, within y and every row.
+        unsafe {
+            let mut v = _mm512_maskz_loadu_pd(m, yp.add(full));
+            for r in 0..4 {
+                v = _mm512_fmadd_pd(al[r], _mm512_maskz_loadu_pd(m, q[r].add(full)), v);
+            }
+            _mm512_mask_storeu_pd(yp.add(full), m, v);
+        }
+    }
+    out
+}
+
+/// The first min(left, 8) lanes.
+#[inline(always)]
+fn mask(left: usize) -> __mmask8 {
+    if left >= LANES {
+        0xff
+    } else {
+        (1u8 << left) - 1
+    }
+}
+
+/// The sum of 8 lanes by the portable copy's tree: lanes k and k + 4, then k and
+/// k + 2, then 0 and 1 (the AVX2 kernel's tree over its two halves).
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline]
+fn lane_tree(v: __m512d) -> f64 {
+    let s = _mm256_add_pd(_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd::<1>(v));
+    let w = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd::<1>(s));
+    _mm_cvtsd_f64(w) + _mm_cvtsd_f64(_mm_unpackhi_pd(w, w))
+}
