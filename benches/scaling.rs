@@ -3,7 +3,8 @@
 //! Groups: `forward` (default budget: one GEMM up to d ≈ 8000), `forward_64mib` (column
 //! panels within 64 MiB, d ≥ 4000, where it differs), `reverse` (the fused pass: B read
 //! once), `batch64_per_point` (the batched call at k = 64, time per point), `forward_f32`
-//! and `reverse_f32`, and the baselines `gemm` (B·A) and `gemv` (A·x).
+//! and `reverse_f32`, and the baselines `gemm` (B·A), `gemv` (A·x) and `stream` (a plain
+//! streaming read of A, `baseline::stream_sum`: reverse mode's floor is three of them).
 //!
 //! `cargo bench --bench scaling` runs d = 100 … 8000 (≈ 5–10 min on 2 cores);
 //! `FWDREV_BENCH_DS=100,200,500` picks other sizes. `fwdrev report` then fits the
@@ -12,7 +13,7 @@
 mod common;
 
 use criterion::{BenchmarkId, Criterion, SamplingMode};
-use fwdrev::baseline::{gemm, gemv};
+use fwdrev::baseline::{gemm, gemv, stream_sum};
 use fwdrev::{random, Activation, Mlp, Mode};
 use ndarray::{Array1, Array2};
 use std::time::Duration;
@@ -104,6 +105,12 @@ fn scaling(c: &mut Criterion) {
         let mut y = Array1::zeros(d);
         bench(c, "gemv", d, square(d) / 4.0, |b| {
             b.iter(|| gemv(weights(net, 0), x.view(), y.view_mut()))
+        });
+        // The read floor: reverse mode reads A twice and B once, 3·d² values, each at
+        // the rate of a plain streaming read of A.
+        let a = weights(net, 0).to_slice().expect("row-major");
+        bench(c, "stream", d, square(d) / 4.0, |b| {
+            b.iter(|| stream_sum(a))
         });
 
         // Forward mode within 64 MiB of panels: d0 / w panels, each re-reading B.

@@ -18,7 +18,7 @@
 //! Ȧ_k = φ'_k(y_k) ∘ Ẏ_k, a_0 = x, Ȧ_0 = V — each W_k read once for the value and all
 //! its tangents.
 
-use crate::backend::{gemm, gemm_few, gemv_t};
+use crate::backend::{gemm, gemm_few, gemv_t, gemv_t_scratch_len};
 use crate::diagonal::{scale_rows_in_place, scale_rows_into};
 use crate::primal::{self, Sweep};
 use crate::reverse::Fused;
@@ -67,7 +67,8 @@ fn panels<T: Real>(net: &Mlp<T>, budget: usize) -> Result<(usize, usize, usize)>
 pub(crate) fn grad_scratch_len<T: Real>(net: &Mlp<T>, budget: usize) -> Result<usize> {
     let (width, odd, even) = panels(net, budget)?;
     let fused = Fused::<T>::len(net.width(net.depth() - 1));
-    Ok(Sweep::len(net) + fused + padded::<T>(odd * width) + padded::<T>(even * width))
+    let partial = padded::<T>(gemv_t_scratch_len(net.width(net.depth()), width));
+    Ok(Sweep::len(net) + fused + padded::<T>(odd * width) + padded::<T>(even * width) + partial)
 }
 
 /// f(x), with ∇f(x) written to `grad`, by forward accumulation, holding at most
@@ -85,6 +86,7 @@ pub(crate) fn value_and_grad<'a, T: Real>(
     let mut sweep = Sweep::carve(net, stack);
     let mut fused = Fused::carve(net.width(depth - 1), stack);
     let (buf_a, buf_b) = (stack.take(odd * width), stack.take(even * width));
+    let partial = stack.take(gemv_t_scratch_len(net.width(depth), width));
     let f = primal::value(net, par, x, &mut sweep, &mut fused);
     for c0 in (0..d0).step_by(width) {
         let w = width.min(d0 - c0);
@@ -116,8 +118,8 @@ pub(crate) fn value_and_grad<'a, T: Real>(
         let target = grad.slice_mut(s![c0..c0 + w]);
         let last = ArrayView1::from(sweep.slopes(depth - 1));
         match depth {
-            1 => gemv_t(par, w1, last, target),
-            _ => gemv_t(par, cur, last, target),
+            1 => gemv_t(par, w1, last, target, partial),
+            _ => gemv_t(par, cur, last, target, partial),
         }
     }
     Ok(f)

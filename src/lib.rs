@@ -144,8 +144,10 @@
 //! # Ok::<(), fwdrev::Error>(())
 //! ```
 //!
-//! Backends (cargo features): none by default (pure Rust: faer's GEMM, the
-//! crate's own GEMV kernels); `openblas` or `blis` link Debian's libraries. [`backend()`]
+//! Backends (cargo features): none by default (pure Rust: faer's GEMM); `openblas` or
+//! `blis` link Debian's libraries for the square GEMMs. The matrix-vector products run
+//! on the crate's own kernels (AVX-512, AVX2 or portable, chosen at run time) with
+//! every backend. [`backend()`]
 //! says which one a build uses. The crate re-exports the [`ndarray`] it is built on.
 
 #![warn(missing_docs)]

@@ -12,18 +12,15 @@
 //!
 //! Biases change only the forward pass (y_k = W_k·a_{k−1} + b_k); ∇_{b_k} f = ḡ_k.
 
-use crate::backend::gemv_t;
+use crate::backend::{gemv_t, gemv_t_scratch_len};
+use crate::kernels::gemv::{row_blocks, ROW_BLOCKS};
 use crate::kernels::{inlined, with_kernel, Kernel};
-use crate::par::{zip_for_each, MIN_WORK};
+use crate::par::zip_for_each;
 use crate::primal::{self, Sweep};
 use crate::scratch::{padded, Stack};
 use crate::{Layer, LayerGrad, Mlp, Par, Real};
 use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut1, Axis, Zip};
 use rayon::prelude::*;
-
-/// Row blocks of the fused pass: a fixed count, not the thread count, so the partial
-/// sums and their reduction order (hence every bit of the result) do not depend on it.
-const BLOCKS: usize = 16;
 
 /// Scratch of the fused pass: per-block partial sums of f and of W_Lᵀ·φ'(y_L).
 pub(crate) struct Fused<'a, T> {
@@ -35,13 +32,13 @@ pub(crate) struct Fused<'a, T> {
 impl<'a, T: Real> Fused<'a, T> {
     /// Scratch values for W_L with `d_in` columns.
     pub(crate) fn len(d_in: usize) -> usize {
-        padded::<T>(BLOCKS) + padded::<T>(BLOCKS * d_in)
+        padded::<T>(ROW_BLOCKS) + padded::<T>(ROW_BLOCKS * d_in)
     }
 
     pub(crate) fn carve(d_in: usize, stack: &mut Stack<'a, T>) -> Self {
         Fused {
-            f: stack.take(BLOCKS),
-            z: stack.take(BLOCKS * d_in),
+            f: stack.take(ROW_BLOCKS),
+            z: stack.take(ROW_BLOCKS * d_in),
             d_in,
         }
     }
@@ -96,14 +93,7 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
     map: &(impl Fn(usize, T) -> (T, T) + Sync),
 ) -> T {
     let (rows_total, d_in) = w.dim();
-    let blocks = if w.len() < MIN_WORK {
-        1
-    } else {
-        BLOCKS.min(rows_total)
-    };
-    let rows_per_block = rows_total.div_ceil(blocks);
-    // The last block may be short; count the blocks the chunking really makes.
-    let blocks = rows_total.div_ceil(rows_per_block);
+    let (blocks, rows_per_block) = row_blocks(rows_total, w.len());
     let accumulate = adjoint.is_some();
     // One block: its rows of W, its slice of the coefficients, its partial z (unused
     // without adjoint).
@@ -185,12 +175,19 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
     f
 }
 
-/// Scratch of [`value_and_grad`] (and [`vjp`]): the forward pass, the fused pass, and
-/// two adjoint vectors as long as the widest of d0 … d(L−1).
+/// Scratch of [`value_and_grad`] (and [`vjp`]): the forward pass, the fused pass, two
+/// adjoint vectors as long as the widest of d0 … d(L−1), and the transposed products'.
 pub(crate) fn scratch_len<T: Real>(net: &Mlp<T>) -> usize {
     Sweep::len(net)
         + Fused::<T>::len(net.width(net.depth() - 1))
         + 2 * padded::<T>(widest_input(net))
+        + transposed_len(net)
+}
+
+/// Scratch of the products W_kᵀ·ḡ_k of any layer ([`gemv_t`]'s partial results).
+pub(crate) fn transposed_len<T: Real>(net: &Mlp<T>) -> usize {
+    let len = |l: &Layer<T>| padded::<T>(gemv_t_scratch_len(l.weights.nrows(), l.weights.ncols()));
+    net.layers().iter().map(len).max().unwrap_or(0)
 }
 
 /// max(d0, …, d(L−1)): the longest adjoint of a layer's input.
@@ -211,12 +208,13 @@ pub(crate) fn value_and_grad<'a, T: Real>(
     let mut fused = Fused::carve(net.width(depth - 1), stack);
     let widest = widest_input(net);
     let mut z = [stack.take(widest), stack.take(widest)];
+    let partial = stack.take(transposed_len(net));
     primal::hidden(net, par, ArrayView1::from(x), &mut sweep);
     // The fused pass leaves W_Lᵀ·φ'(y_L), the adjoint of a_{L−1}, in z[0].
     let (input, slopes) = sweep.last(x);
     let last = &net.layers()[depth - 1];
     let f = last_layer(par, last, input, slopes, Some(&mut *z[0]), &mut fused);
-    backward(net, par, &sweep, &mut z, grad);
+    backward(net, par, &sweep, &mut z, grad, partial);
     f
 }
 
@@ -235,6 +233,7 @@ pub(crate) fn vjp<'a, T: Real>(
     let mut sweep = Sweep::carve(net, stack);
     let widest = widest_input(net);
     let mut z = [stack.take(widest), stack.take(widest)];
+    let partial = stack.take(transposed_len(net));
     primal::output(net, par, x, &mut sweep, out);
     // ḡ_L = u ∘ φ'(y_L), then W_Lᵀ·ḡ_L into z[0].
     let last = &net.layers()[depth - 1];
@@ -247,8 +246,9 @@ pub(crate) fn vjp<'a, T: Real>(
         last.weights.view(),
         g,
         ArrayViewMut1::from(&mut z[0][..d_in]),
+        partial,
     );
-    backward(net, par, &sweep, &mut z, uj);
+    backward(net, par, &sweep, &mut z, uj, partial);
 }
 
 /// Given the adjoint of a_{L−1} (the last layer's input) in `z[0]`, runs the reverse
@@ -259,6 +259,7 @@ fn backward<T: Real>(
     sweep: &Sweep<T>,
     z: &mut [&mut [T]; 2],
     mut grad: ArrayViewMut1<T>,
+    partial: &mut [T],
 ) {
     let hidden = &net.layers()[..net.depth() - 1];
     for (k, layer) in hidden.iter().enumerate().rev() {
@@ -271,7 +272,7 @@ fn backward<T: Real>(
         let [g, next] = z;
         let g = ArrayView1::from(&g[..d_out]);
         if k == 0 {
-            gemv_t(par, layer.weights.view(), g, grad.view_mut());
+            gemv_t(par, layer.weights.view(), g, grad.view_mut(), partial);
             return;
         }
         gemv_t(
@@ -279,6 +280,7 @@ fn backward<T: Real>(
             layer.weights.view(),
             g,
             ArrayViewMut1::from(&mut next[..d_in]),
+            partial,
         );
         z.swap(0, 1);
     }
@@ -288,10 +290,13 @@ fn backward<T: Real>(
 }
 
 /// Scratch of [`value_and_weight_grads`]: the forward and fused passes, two adjoints
-/// as long as the widest layer.
+/// as long as the widest layer, and the transposed products'.
 pub(crate) fn weight_grads_scratch_len<T: Real>(net: &Mlp<T>) -> usize {
     let widest = (1..=net.depth()).map(|k| net.width(k)).max().unwrap_or(0);
-    Sweep::len(net) + Fused::<T>::len(net.width(net.depth() - 1)) + 2 * padded::<T>(widest)
+    Sweep::len(net)
+        + Fused::<T>::len(net.width(net.depth() - 1))
+        + 2 * padded::<T>(widest)
+        + transposed_len(net)
 }
 
 /// f(x) and ∇ f for every layer's parameters: ∇_{W_k} f = ḡ_k·a_{k−1}ᵀ, the outer
@@ -311,6 +316,7 @@ pub(crate) fn value_and_weight_grads<'a, T: Real>(
     let mut fused = Fused::carve(net.width(depth - 1), stack);
     let widest = (1..=depth).map(|k| net.width(k)).max().unwrap_or(0);
     let (mut g, mut next) = (stack.take(widest), stack.take(widest));
+    let partial = stack.take(transposed_len(net));
     let f = primal::value(net, par, x, &mut sweep, &mut fused);
     // ḡ_L = φ'(y_L); then ḡ_{k−1} = φ'(y_{k−1}) ∘ (W_kᵀ·ḡ_k).
     let d_out = net.width(depth);
@@ -327,7 +333,7 @@ pub(crate) fn value_and_weight_grads<'a, T: Real>(
         }
         if k > 0 {
             let mut n = ArrayViewMut1::from(&mut next[..d_in]);
-            gemv_t(par, layer.weights.view(), gk, n.view_mut());
+            gemv_t(par, layer.weights.view(), gk, n.view_mut(), partial);
             n.iter_mut()
                 .zip(sweep.slopes(k - 1))
                 .for_each(|(v, &s)| *v = *v * s);

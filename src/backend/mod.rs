@@ -9,7 +9,7 @@
 //! | `detail()` | what the library says of itself, with its thread count |
 //! | `set_threads(n)` | the library's own thread setting |
 //! | `STORED_GEMM_RATE`, `STORED_NARROW` | the speeds [`Calibration::stored`] assumes |
-//! | `BLAS_GEMV` | whether large GEMVs go to the library (else the crate's kernels) |
+//! | `BLAS` | whether there is a library (else every product runs on faer and the crate's kernels) |
 //! | `restart_with_best_kernels()` | a fix the library needs before it loads, if any |
 //!
 //! Adding a backend is a file here, its line below, and its feature in Cargo.toml.
@@ -94,14 +94,13 @@ static DETERMINISTIC: AtomicBool = AtomicBool::new(false);
 /// `false`, lets the BLAS choose again). Off by default.
 ///
 /// A BLAS splits a product's sums among its threads differently for each thread count,
-/// so with OpenBLAS or BLIS the last bits of a gradient, JVP, VJP, HVP, Jacobian or batch
-/// may differ between `--threads 1` and `--threads 8`. Switched on, the matrix-vector
-/// products run on the crate's own kernels (each output's sum in one fixed order, the
-/// threads splitting outputs, never a sum) and the matrix-matrix products on
-/// faer (the same: threads split blocks of C, each entry's sum runs in a fixed
-/// order). The pure-Rust build always works this way, and the switch changes nothing
-/// there. Its cost with a BLAS is that of the pure-Rust products for the GEMMs (see
-/// docs/measured.md).
+/// so with OpenBLAS or BLIS the last bits of a GEMM-bound result (forward mode,
+/// Jacobians, Hessians, batches) may differ between `--threads 1` and `--threads 8`.
+/// Switched on, the matrix-matrix products run on faer (its threads split blocks of C,
+/// each entry's sum runs in a fixed order), as the matrix-vector products always run on
+/// the crate's kernels (a fixed number of blocks, not of threads). The pure-Rust build
+/// always works this way, and the switch changes nothing there. Its cost with a BLAS is
+/// that of the pure-Rust products for the GEMMs (see docs/measured.md).
 pub fn set_deterministic(on: bool) {
     DETERMINISTIC.store(on, Ordering::Relaxed);
 }
@@ -113,7 +112,7 @@ pub fn deterministic() -> bool {
 
 /// True where a product must not go to the BLAS: the switch is on and there is one.
 fn fixed_order() -> bool {
-    imp::BLAS_GEMV && deterministic()
+    imp::BLAS && deterministic()
 }
 
 /// C ← A·B (C overwritten; A m×k, B k×n, C m×n), on the backend's GEMM, or faer's for
@@ -135,7 +134,7 @@ pub(crate) fn gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayView
         Zip::from(c.rows_mut())
             .and(a.column(0))
             .for_each(|mut row, &ai| row.zip_mut_with(&b.row(0), |o, &bj| *o = ai * bj));
-    } else if imp::BLAS_GEMV && !deterministic() && !thin(m, k, n) {
+    } else if imp::BLAS && !deterministic() && !thin(m, k, n) {
         general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);
     } else {
         faer_gemm(a, b, c);
@@ -228,39 +227,32 @@ fn faer_gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T
     }
 }
 
-/// Below this many matrix entries the GEMVs run the crate's own single-threaded
-/// kernels even with a BLAS backend: a BLAS call's dispatch costs microseconds, which is
-/// the whole gradient at d ≈ 100.
-const SMALL: usize = 1 << 16;
-
-/// True where the crate's kernels serve a GEMV of `len` entries (given contiguous
-/// vectors: the kernels take slices): no BLAS GEMV, a small one, or [`Par::Seq`] (the
-/// BLAS would start its threads).
-fn own_gemv(par: Par, len: usize) -> bool {
-    !imp::BLAS_GEMV || len < SMALL || par == Par::Seq || fixed_order()
-}
-
-/// y ← A·x (y overwritten; A m×n row-major).
+/// y ← A·x (y overwritten; A m×n row-major) on the crate's kernels, with every backend:
+/// they read A faster than the BLAS GEMVs measured (docs/measured.md), and need no
+/// dispatch at small sizes. Strided vectors, which are rare, go to [`mat_vec`].
 pub(crate) fn gemv<T: Real>(par: Par, a: ArrayView2<T>, x: ArrayView1<T>, mut y: ArrayViewMut1<T>) {
     match (x.as_slice(), y.as_slice_mut()) {
-        (Some(xs), Some(ys)) if own_gemv(par, a.len()) => own::gemv_few(par, a, &[xs], ys),
-        // BLAS, or (without one) ndarray's loop for strided vectors, which are rare.
+        (Some(xs), Some(ys)) => own::gemv_few(par, a, &[xs], ys),
         _ => mat_vec(a, x, y),
     }
 }
 
-/// y ← Aᵀ·x (y overwritten; A m×n row-major).
+/// y ← Aᵀ·x (y overwritten; A m×n row-major) on the crate's kernels, as [`gemv`];
+/// `partial` holds [`gemv_t_scratch_len`] values.
 pub(crate) fn gemv_t<T: Real>(
     par: Par,
     a: ArrayView2<T>,
     x: ArrayView1<T>,
     mut y: ArrayViewMut1<T>,
+    partial: &mut [T],
 ) {
     match y.as_slice_mut() {
-        Some(ys) if own_gemv(par, a.len()) => own::gemv_t(par, a, x, ys),
+        Some(ys) => own::gemv_t(par, a, x, ys, partial),
         _ => mat_vec(a.t(), x, y),
     }
 }
+
+pub(crate) use own::gemv_t_scratch_len;
 
 /// Most columns for which [`gemm_few`] and [`gemm_t_few`] use the crate's kernels.
 pub(crate) const FEW: usize = 8;

@@ -13,8 +13,8 @@ extern "C" {
 /// The backend's short name.
 pub(crate) const NAME: &str = "openblas";
 
-/// Large GEMVs go to OpenBLAS.
-pub(crate) const BLAS_GEMV: bool = true;
+/// There is a library: OpenBLAS.
+pub(crate) const BLAS: bool = true;
 
 /// DGEMM multiply-adds per second and the thin-product constant of
 /// [`Calibration::stored`](crate::Calibration::stored) (see docs/measured.md).

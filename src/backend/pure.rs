@@ -5,8 +5,8 @@
 /// The backend's short name.
 pub(crate) const NAME: &str = "pure-rust";
 
-/// GEMVs stay on the crate's kernels.
-pub(crate) const BLAS_GEMV: bool = false;
+/// No library: every product runs on faer and the crate's kernels.
+pub(crate) const BLAS: bool = false;
 
 /// DGEMM multiply-adds per second and the thin-product constant of
 /// [`Calibration::stored`](crate::Calibration::stored), measured with faer's GEMM on

@@ -137,12 +137,7 @@ unsafe fn axpy4_f64(alpha: [f64; 4], rows: [&[f64]; 4], y: &mut [f64]) {
     let n = y.len();
     assert!(rows.iter().all(|r| r.len() >= n), "rows shorter than y");
     let al = [0, 1, 2, 3].map(|r| _mm512_set1_pd(alpha[r]));
-    let p = [
-        rows[0].as_ptr(),
-        rows[1].as_ptr(),
-        rows[2].as_ptr(),
-        rows[3].as_ptr(),
-    ];
+    let p = [0, 1, 2, 3].map(|r| rows[r].as_ptr());
     let yp = y.as_mut_ptr();
     let full = n / 32 * 32;
     let mut i = 0;

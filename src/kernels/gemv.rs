@@ -1,18 +1,38 @@
 //! The crate's own matrix-vector products, on the vector kernels: rayon over
-//! independent blocks of the output, so every sum runs in a fixed order and no result
-//! depends on the thread count. A is row-major throughout.
+//! independent blocks of the output, or over a fixed number of blocks of rows whose
+//! partial results are added in block order, so every sum runs in a fixed order and no
+//! result depends on the thread count. A is row-major throughout.
 
 use super::{inlined, with_kernel, Kernel};
-use crate::par::for_each_chunk;
+use crate::par::{for_each_chunk, MIN_WORK};
 use crate::{Par, Real};
 use ndarray::{ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;
 
 /// Output rows per task in [`gemv_few`].
 const ROWS_PER_TASK: usize = 64;
-/// Output columns per task in [`gemv_t`] and [`gemv_t_few`]: one 4 KB (f64)
-/// accumulator block stays in L1.
+/// Output columns per task in [`gemv_t_few`]: one 4 KB (f64) accumulator block stays
+/// in L1.
 pub(crate) const COLS_PER_TASK: usize = 512;
+
+/// Blocks of rows from [`MIN_WORK`] entries on, in [`gemv_t`] and reverse mode's fused
+/// pass: a fixed count, not the thread count, so that the partial results and the
+/// order they are added in (hence every bit) do not depend on it.
+pub(crate) const ROW_BLOCKS: usize = 16;
+
+/// (blocks, rows per block) for m rows of a matrix of `len` entries: one block below
+/// [`MIN_WORK`]; the last block may be short.
+pub(crate) fn row_blocks(m: usize, len: usize) -> (usize, usize) {
+    let wanted = if len < MIN_WORK { 1 } else { ROW_BLOCKS.min(m) };
+    let per = m.div_ceil(wanted.max(1)).max(1);
+    (m.div_ceil(per).max(1), per)
+}
+
+/// Scratch values [`gemv_t`] takes for an m×n matrix: the partial results of its row
+/// blocks after the first, which accumulates in y itself.
+pub(crate) fn gemv_t_scratch_len(m: usize, n: usize) -> usize {
+    (row_blocks(m, m * n).0 - 1) * n
+}
 
 /// Y ← A·[x_1 … x_w] into `y`, m×w row-major: each quad of A's rows is dotted with every
 /// x_j while in cache, so A is read once however many vectors there are. One vector is
@@ -54,31 +74,56 @@ fn gemv_few_with<T: Real, K: Kernel>(k: K, par: Par, a: ArrayView2<T>, xs: &[&[T
     }
 }
 
-/// y ← Aᵀ·x as Σ_i x_i·A[i,:], one block of columns per task (no reduction across
-/// tasks), four rows at a time: the output block is read and written once per four.
-pub(crate) fn gemv_t<T: Real>(par: Par, a: ArrayView2<T>, x: ArrayView1<T>, y: &mut [T]) {
+/// y ← Aᵀ·x = Σ_i x_i·A[i,:], four rows at a time, each read whole and in order, as
+/// [`gemv_few`] reads A (a sweep by blocks of columns instead reads short pieces of
+/// every row: 1.3–1.8× slower at d = 8000). From [`MIN_WORK`] entries on the rows are
+/// cut into [`row_blocks`], run in parallel: block 0 into y, block b into the b-th
+/// part of `partial` ([`gemv_t_scratch_len`] values), then added into y in order.
+pub(crate) fn gemv_t<T: Real>(
+    par: Par,
+    a: ArrayView2<T>,
+    x: ArrayView1<T>,
+    y: &mut [T],
+    partial: &mut [T],
+) {
+    let (m, n) = a.dim();
+    if n == 0 {
+        return;
+    }
+    let (blocks, per) = row_blocks(m, a.len());
+    let partial = &mut partial[..(blocks - 1) * n];
     with_kernel!(|k| {
-        for_each_chunk(
-            par,
-            a.len(),
-            y,
-            COLS_PER_TASK,
+        let block = inlined(
             #[inline(always)]
-            |b, yc| {
-                let cols = b * COLS_PER_TASK..b * COLS_PER_TASK + yc.len();
-                let row = |i: usize| &a.row(i).to_slice().expect("A row-major")[cols.clone()];
-                yc.fill(T::zero());
-                let quads = a.nrows() / 4 * 4;
-                for i in (0..quads).step_by(4) {
+            |(b, out): (usize, &mut [T])| {
+                let (r0, r1) = (b * per, ((b + 1) * per).min(m));
+                let row = |i: usize| a.row(i).to_slice().expect("A row-major");
+                out.fill(T::zero());
+                let quads = r0 + (r1 - r0) / 4 * 4;
+                for i in (r0..quads).step_by(4) {
                     let alpha = [x[i], x[i + 1], x[i + 2], x[i + 3]];
-                    k.axpy4(alpha, [row(i), row(i + 1), row(i + 2), row(i + 3)], yc);
+                    k.axpy4(alpha, [row(i), row(i + 1), row(i + 2), row(i + 3)], out);
                 }
-                for i in quads..a.nrows() {
-                    k.axpy(x[i], row(i), yc);
+                for i in quads..r1 {
+                    k.axpy(x[i], row(i), out);
                 }
             },
-        )
-    })
+        );
+        if par.splits(a.len()) {
+            rayon::iter::once(&mut *y)
+                .chain(partial.par_chunks_mut(n))
+                .enumerate()
+                .for_each(block);
+        } else {
+            std::iter::once(&mut *y)
+                .chain(partial.chunks_mut(n))
+                .enumerate()
+                .for_each(block);
+        }
+    });
+    for p in partial.chunks(n) {
+        y.iter_mut().zip(p).for_each(|(y, &v)| *y = *y + v);
+    }
 }
 
 /// Aᵀ·g_j for each row g_j of `gt` (w×m), into `out` by blocks of
@@ -160,7 +205,14 @@ mod tests {
                 );
                 assert_eq!(y, naive(&a, &x), "gemv {m}x{n}");
                 let mut yt = Array1::zeros(n);
-                gemv_t(par, a.view(), xt.view(), yt.as_slice_mut().unwrap());
+                let mut partial = vec![0.0; gemv_t_scratch_len(m, n)];
+                gemv_t(
+                    par,
+                    a.view(),
+                    xt.view(),
+                    yt.as_slice_mut().unwrap(),
+                    &mut partial,
+                );
                 assert_eq!(yt, naive(&a.t().to_owned(), &xt), "gemv_t {m}x{n}");
                 // Two vectors at once, through the block layout.
                 let gt = ndarray::stack![Axis(0), xt, xt.mapv(|v| 2.0 * v)];
@@ -171,6 +223,31 @@ mod tests {
                 assert_eq!(y2.column(0), yt, "gemv_t_few {m}x{n}");
                 assert_eq!(y2.column(1), yt.mapv(|v| 2.0 * v), "gemv_t_few {m}x{n}");
             }
+        }
+    }
+
+    /// Past the size where the rows are cut into blocks, the parallel and the
+    /// sequential product give the same bits (the blocks are fixed, not the threads'),
+    /// and match a plain sum within the bound on any summation order's rounding.
+    #[test]
+    fn gemv_t_in_row_blocks_is_the_same_with_and_without_threads() {
+        let (m, n) = (700, 300);
+        assert!(m * n >= MIN_WORK && row_blocks(m, m * n).0 > 1);
+        let a = Array2::from_shape_fn((m, n), |(i, j)| ((i * 7 + j * 13) as f64).sin());
+        let x = Array1::from_shape_fn(m, |i| (i as f64 * 0.3).cos());
+        let run = |par| {
+            let (mut y, mut partial) = (vec![0.0; n], vec![f64::NAN; gemv_t_scratch_len(m, n)]);
+            gemv_t(par, a.view(), x.view(), &mut y, &mut partial);
+            y
+        };
+        let (seq, par) = (run(Par::Seq), run(Par::Rayon));
+        assert_eq!(seq, par);
+        // Any order of summing m terms is within m·ε·Σ|terms| of the exact sum.
+        let want = naive(&a.t().to_owned(), &x);
+        let abs = naive(&a.t().mapv(f64::abs), &x.mapv(f64::abs));
+        for ((got, want), abs) in seq.iter().zip(&want).zip(&abs) {
+            let bound = 2.0 * m as f64 * f64::EPSILON * abs;
+            assert!((got - want).abs() <= bound, "{got} vs {want}");
         }
     }
 }

@@ -38,6 +38,7 @@ const ORDER: &[&str] = &[
     "batch64_per_point",
     "gemm",
     "gemv",
+    "stream",
 ];
 
 /// (d, median seconds) per benchmark group, sorted by d.
@@ -123,11 +124,12 @@ pub fn table(series: &Series) -> String {
     let mut ds: Vec<usize> = series.values().flatten().map(|p| p.0).collect();
     ds.sort_unstable();
     ds.dedup();
-    let ratios: [(&str, &str, f64, &str); 6] = [
+    let ratios: [(&str, &str, f64, &str); 7] = [
         ("forward", "reverse", 1.0, "forward / reverse"),
         ("forward", "gemm", 1.0, "forward / GEMM"),
         ("forward_64mib", "gemm", 1.0, "64 MiB forward / GEMM"),
         ("reverse", "gemv", 4.0, "reverse / 4 GEMV"),
+        ("reverse", "stream", 3.0, "reverse / 3 reads"),
         ("batch64_per_point", "reverse", 1.0, "batch point / reverse"),
         ("reverse_f32", "reverse", 1.0, "f32 / f64 reverse"),
     ];
