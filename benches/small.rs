@@ -5,10 +5,10 @@
 //! Group `small`, ids `<call>/<d0>x<d1>x<d2>` for the calls `grad`, `jvp`, `vjp`, `hvp`,
 //! each an `_into` call on the calling thread (`Par::Seq`) with scratch sized up front,
 //! as a caller looping over many small problems would make it. Group `small_floor`:
-//! `mac/4096` is one multiply-add of matrix-vector work at one core's best rate (the
-//! crate's GEMV kernel on a 32×96 matrix held in L1, per multiply-add, ×4096: each
-//! multiply-add loads one weight, so no matrix-vector product runs faster), `exp/4096`
-//! is one libm `exp` (the one the activations call) in a throughput loop, ×4096. `fwdrev report` turns the two into
+//! `mac/4096` is 4096 multiply-adds at one core's peak (fused multiply-adds on the
+//! widest vectors the CPU has, in registers, as many chains as hide their latency: no
+//! arithmetic runs faster, and no loads slow it), `exp/4096` is 4096 libm `exp`s (the
+//! one the activations call) in a throughput loop. `fwdrev report` turns the two into
 //! each call's floor (its multiply-adds and exps at those rates) and the ratio to it.
 //!
 //! `cargo bench --bench small [--features openblas]` (≈ 1 min).
@@ -16,11 +16,10 @@
 mod common;
 
 use criterion::{BenchmarkId, Criterion};
-use fwdrev::baseline::gemv;
 use fwdrev::{random, Activation, Mlp, Mode, Par, Scratch};
 use ndarray::Array1;
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const SHAPES: [[usize; 3]; 2] = [[100, 105, 95], [256, 256, 256]];
 
@@ -89,20 +88,8 @@ fn small(c: &mut Criterion) {
         .sample_size(30)
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(2));
-    // 24 KiB of weights and the vector: L1-resident, below the size where GEMVs split.
-    let a = random::standard_normal::<f64>(32, 96, 4, 0).unwrap();
-    let xv = random::standard_normal_vector::<f64>(96, 5).unwrap();
-    let mut y = Array1::zeros(32);
-    let macs = a.len() as u32;
     floor.bench_function(BenchmarkId::new("mac", UNIT), |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                gemv(a.view(), black_box(xv.view()), y.view_mut());
-                black_box(&mut y);
-            }
-            start.elapsed() * UNIT / macs
-        })
+        b.iter(|| peak::multiply_adds(black_box(1.0), UNIT as usize))
     });
     // Arguments spread over σ's working range, as pre-activations are.
     let ts: Vec<f64> = (0..UNIT)
@@ -119,4 +106,65 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     small(&mut c);
     c.final_summary();
+}
+
+/// One core's peak multiply-add rate: independent chains of fused multiply-adds on
+/// the widest vectors this CPU has (AVX-512F, else AVX2 with FMA), held in registers.
+mod peak {
+    /// Runs at least `n` multiply-adds; returns a sum of them, so none is optimised away.
+    pub fn multiply_adds(seed: f64, n: usize) -> f64 {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F.
+                return unsafe { avx512(seed, n) };
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU has AVX2 and FMA.
+                return unsafe { avx2(seed, n) };
+            }
+        }
+        // Elsewhere: 8 independent scalar chains, as the compiler vectorises them.
+        let mut acc = [seed; 8];
+        for _ in 0..n.div_ceil(8) {
+            for a in &mut acc {
+                *a = *a * 0.999_999 + 1e-9;
+            }
+        }
+        acc.iter().sum()
+    }
+
+    /// 12 chains of 8 lanes: 96 multiply-adds per step.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn avx512(seed: f64, n: usize) -> f64 {
+        use std::arch::x86_64::*;
+        let (m, c) = (_mm512_set1_pd(0.999_999), _mm512_set1_pd(1e-9));
+        let mut acc = [_mm512_set1_pd(seed); 12];
+        for _ in 0..n.div_ceil(96) {
+            for a in &mut acc {
+                *a = _mm512_fmadd_pd(*a, m, c);
+            }
+        }
+        acc.iter().map(|&a| _mm512_reduce_add_pd(a)).sum()
+    }
+
+    /// 12 chains of 4 lanes: 48 multiply-adds per step.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn avx2(seed: f64, n: usize) -> f64 {
+        use std::arch::x86_64::*;
+        let (m, c) = (_mm256_set1_pd(0.999_999), _mm256_set1_pd(1e-9));
+        let mut acc = [_mm256_set1_pd(seed); 12];
+        for _ in 0..n.div_ceil(48) {
+            for a in &mut acc {
+                *a = _mm256_fmadd_pd(*a, m, c);
+            }
+        }
+        let mut out = [0.0; 4];
+        acc.iter().fold(0.0, |s, &a| {
+            _mm256_storeu_pd(out.as_mut_ptr(), a);
+            s + out.iter().sum::<f64>()
+        })
+    }
 }

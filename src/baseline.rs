@@ -1,5 +1,5 @@
 //! The yardsticks that fwdrev's speeds are measured against (docs/measured.md): the
-//! backend's bare GEMM and GEMV, and a plain streaming read for memory bandwidth.
+//! backend's bare GEMM, the bare GEMV, and a plain streaming read for memory bandwidth.
 
 use crate::{Par, Real};
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
@@ -10,8 +10,8 @@ pub fn gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, c: ArrayViewMut2<T>) {
     crate::backend::gemm(a, b, c)
 }
 
-/// y ← A·x (A m×n row-major) as reverse mode runs its products: the crate's kernels
-/// below 64k entries and without a BLAS, the BLAS's GEMV above.
+/// y ← A·x (A m×n row-major) as reverse mode runs its products: on the crate's kernels,
+/// with every backend.
 pub fn gemv<T: Real>(a: ArrayView2<T>, x: ArrayView1<T>, y: ArrayViewMut1<T>) {
     crate::backend::gemv(Par::Rayon, a, x, y)
 }

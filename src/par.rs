@@ -25,8 +25,8 @@ use std::sync::{Arc, Mutex};
 /// How a call runs its own parallel loops (faer's `Par`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Par {
-    /// Every loop on the calling thread, and the crate's own GEMV kernels in place of
-    /// the BLAS's: for callers that run many calls in parallel themselves.
+    /// Every loop on the calling thread: for callers that run many calls in parallel
+    /// themselves.
     Seq,
     /// Rayon's current pool: the global one (sized by [`set_threads`]), or the caller's
     /// own when called from inside one.

@@ -93,7 +93,7 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
     map: &(impl Fn(usize, T) -> (T, T) + Sync),
 ) -> T {
     let (rows_total, d_in) = w.dim();
-    let (blocks, rows_per_block) = row_blocks(rows_total, w.len());
+    let (blocks, rows_per_block) = row_blocks(rows_total, w.len(), 1);
     let accumulate = adjoint.is_some();
     // One block: its rows of W, its slice of the coefficients, its partial z (unused
     // without adjoint).

@@ -37,13 +37,14 @@ impl Avx512 {
 
 // SAFETY (every method): an `Avx512` exists only where the CPU has AVX-512F, AVX2, FMA.
 impl Kernel for Avx512 {
+    // dot and axpy: the AVX2 copies (the same bits), one row or vector at a time.
     #[inline]
     fn dot<T: Real>(self, a: &[T], b: &[T]) -> T {
-        unsafe { dot(a, b) }
+        self.0.dot(a, b)
     }
     #[inline]
     fn axpy<T: Real>(self, alpha: T, x: &[T], y: &mut [T]) {
-        unsafe { axpy(alpha, x, y) }
+        self.0.axpy(alpha, x, y)
     }
     #[inline]
     fn dot4<T: Real>(self, rows: [&[T]; 4], x: &[T]) -> [T; 4] {
@@ -82,18 +83,6 @@ impl Kernel for Avx512 {
     }
 }
 
-#[target_feature(enable = "avx512f,avx2,fma")]
-#[inline]
-unsafe fn dot<T: Real>(a: &[T], b: &[T]) -> T {
-    portable::dot::<T, true>(a, b)
-}
-
-#[target_feature(enable = "avx512f,avx2,fma")]
-#[inline]
-unsafe fn axpy<T: Real>(alpha: T, x: &[T], y: &mut [T]) {
-    portable::axpy::<T, true>(alpha, x, y)
-}
-
 /// The four dot products, eight lanes per row, then each row's tail in order (as
 /// every copy of dot4 adds it).
 #[target_feature(enable = "avx512f,avx2,fma")]
@@ -103,12 +92,7 @@ unsafe fn dot4_f64(rows: [&[f64]; 4], x: &[f64]) -> [f64; 4] {
     assert!(rows.iter().all(|r| r.len() >= n), "rows shorter than x");
     let full = n - n % LANES;
     let mut acc = [_mm512_setzero_pd(); 4];
-    let p = [
-        rows[0].as_ptr(),
-        rows[1].as_ptr(),
-        rows[2].as_ptr(),
-        rows[3].as_ptr(),
-    ];
+    let p = rows.map(<[f64]>::as_ptr);
     let xp = x.as_ptr();
     let mut i = 0;
     while i < full {
@@ -137,7 +121,7 @@ unsafe fn axpy4_f64(alpha: [f64; 4], rows: [&[f64]; 4], y: &mut [f64]) {
     let n = y.len();
     assert!(rows.iter().all(|r| r.len() >= n), "rows shorter than y");
     let al = [0, 1, 2, 3].map(|r| _mm512_set1_pd(alpha[r]));
-    let p = [0, 1, 2, 3].map(|r| rows[r].as_ptr());
+    let p = rows.map(<[f64]>::as_ptr);
     let yp = y.as_mut_ptr();
     let full = n / 32 * 32;
     let mut i = 0;
@@ -157,16 +141,27 @@ unsafe fn axpy4_f64(alpha: [f64; 4], rows: [&[f64]; 4], y: &mut [f64]) {
         i += 32;
     }
     while i < n {
-        let m = mask(n - i);
-        // SAFETY: the mask covers only entries below n, within y and every row.
-        unsafe {
-            let mut v = _mm512_maskz_loadu_pd(m, yp.add(i));
-            for r in 0..4 {
-                v = _mm512_fmadd_pd(al[r], _mm512_maskz_loadu_pd(m, p[r].add(i)), v);
-            }
-            _mm512_mask_storeu_pd(yp.add(i), m, v);
-        }
+        // SAFETY: i < n ≤ len of y and of every row.
+        unsafe { axpy4_masked(al, p, yp, i, n) };
         i += LANES;
+    }
+}
+
+/// y[i..] ← y[i..] + Σ_r α_r·rows[r][i..] for the entries from i below n, at most 8,
+/// masked: the tail of [`axpy4_f64`] and of the fused sweep.
+///
+/// SAFETY: i < n, and y and the rows hold at least n entries.
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline]
+unsafe fn axpy4_masked(al: [__m512d; 4], p: [*const f64; 4], yp: *mut f64, i: usize, n: usize) {
+    let m = mask(n - i);
+    // SAFETY: the mask covers only entries below n (the caller's promise).
+    unsafe {
+        let mut v = _mm512_maskz_loadu_pd(m, yp.add(i));
+        for r in 0..4 {
+            v = _mm512_fmadd_pd(al[r], _mm512_maskz_loadu_pd(m, p[r].add(i)), v);
+        }
+        _mm512_mask_storeu_pd(yp.add(i), m, v);
     }
 }
 
@@ -188,18 +183,8 @@ unsafe fn dot4_axpy4_f64(
     let full = n - n % LANES;
     let mut acc = [_mm512_setzero_pd(); 4];
     let al = [0, 1, 2, 3].map(|r| _mm512_set1_pd(alpha[r]));
-    let p = [
-        rows[0].as_ptr(),
-        rows[1].as_ptr(),
-        rows[2].as_ptr(),
-        rows[3].as_ptr(),
-    ];
-    let q = [
-        prev[0].as_ptr(),
-        prev[1].as_ptr(),
-        prev[2].as_ptr(),
-        prev[3].as_ptr(),
-    ];
+    let p = rows.map(<[f64]>::as_ptr);
+    let q = prev.map(<[f64]>::as_ptr);
     let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
     let mut i = 0;
     while i < full {
@@ -220,15 +205,8 @@ unsafe fn dot4_axpy4_f64(
         out[r] = lane_tree(acc[r]) + portable::dot4_tail::<f64, true>(rows[r], x, full);
     }
     if full < n {
-        let m = mask(n - full);
-        // SAFETY: the mask covers only entries below n, within y and every row.
-        unsafe {
-            let mut v = _mm512_maskz_loadu_pd(m, yp.add(full));
-            for r in 0..4 {
-                v = _mm512_fmadd_pd(al[r], _mm512_maskz_loadu_pd(m, q[r].add(full)), v);
-            }
-            _mm512_mask_storeu_pd(yp.add(full), m, v);
-        }
+        // SAFETY: full < n ≤ len of y and of every row (checked above).
+        unsafe { axpy4_masked(al, q, yp, full, n) };
     }
     out
 }

@@ -20,18 +20,26 @@ pub(crate) const COLS_PER_TASK: usize = 512;
 /// order they are added in (hence every bit) do not depend on it.
 pub(crate) const ROW_BLOCKS: usize = 16;
 
-/// (blocks, rows per block) for m rows of a matrix of `len` entries: one block below
-/// [`MIN_WORK`]; the last block may be short.
-pub(crate) fn row_blocks(m: usize, len: usize) -> (usize, usize) {
-    let wanted = if len < MIN_WORK { 1 } else { ROW_BLOCKS.min(m) };
+/// (blocks, rows per block) for m rows of a matrix of `len` entries, each block at least
+/// `least` rows: one block below [`MIN_WORK`]; the last block may be short.
+pub(crate) fn row_blocks(m: usize, len: usize, least: usize) -> (usize, usize) {
+    let wanted = if len < MIN_WORK {
+        1
+    } else {
+        ROW_BLOCKS.min(m / least)
+    };
     let per = m.div_ceil(wanted.max(1)).max(1);
     (m.div_ceil(per).max(1), per)
 }
 
+/// Rows per block of [`gemv_t`] at least: each block beyond the first adds a partial
+/// result of n values to the scratch and to the traffic, which stays within 1/64 of A's.
+const GEMV_T_LEAST_ROWS: usize = 64;
+
 /// Scratch values [`gemv_t`] takes for an m×n matrix: the partial results of its row
 /// blocks after the first, which accumulates in y itself.
 pub(crate) fn gemv_t_scratch_len(m: usize, n: usize) -> usize {
-    (row_blocks(m, m * n).0 - 1) * n
+    (row_blocks(m, m * n, GEMV_T_LEAST_ROWS).0 - 1) * n
 }
 
 /// Y ← A·[x_1 … x_w] into `y`, m×w row-major: each quad of A's rows is dotted with every
@@ -77,7 +85,7 @@ fn gemv_few_with<T: Real, K: Kernel>(k: K, par: Par, a: ArrayView2<T>, xs: &[&[T
 /// y ← Aᵀ·x = Σ_i x_i·A[i,:], four rows at a time, each read whole and in order, as
 /// [`gemv_few`] reads A (a sweep by blocks of columns instead reads short pieces of
 /// every row: 1.3–1.8× slower at d = 8000). From [`MIN_WORK`] entries on the rows are
-/// cut into [`row_blocks`], run in parallel: block 0 into y, block b into the b-th
+/// cut into [`row_blocks`] of at least 64 rows, run in parallel: block 0 into y, block b into the b-th
 /// part of `partial` ([`gemv_t_scratch_len`] values), then added into y in order.
 pub(crate) fn gemv_t<T: Real>(
     par: Par,
@@ -90,7 +98,7 @@ pub(crate) fn gemv_t<T: Real>(
     if n == 0 {
         return;
     }
-    let (blocks, per) = row_blocks(m, a.len());
+    let (blocks, per) = row_blocks(m, a.len(), GEMV_T_LEAST_ROWS);
     let partial = &mut partial[..(blocks - 1) * n];
     with_kernel!(|k| {
         let block = inlined(
@@ -232,7 +240,7 @@ mod tests {
     #[test]
     fn gemv_t_in_row_blocks_is_the_same_with_and_without_threads() {
         let (m, n) = (700, 300);
-        assert!(m * n >= MIN_WORK && row_blocks(m, m * n).0 > 1);
+        assert!(m * n >= MIN_WORK && gemv_t_scratch_len(m, n) > 0);
         let a = Array2::from_shape_fn((m, n), |(i, j)| ((i * 7 + j * 13) as f64).sin());
         let x = Array1::from_shape_fn(m, |i| (i as f64 * 0.3).cos());
         let run = |par| {

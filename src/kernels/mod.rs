@@ -41,9 +41,9 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     /// y ← y + Σ_r α_r·rows[r], y read and written once for the four rows, each entry's
     /// terms added in order r = 0..4 (as four [`axpy`](Kernel::axpy) calls would).
     fn axpy4<T: Real>(self, alpha: [T; 4], rows: [&[T]; 4], y: &mut [T]);
-    /// dot4(rows, x) while adding Σ_r α_r·prev[r] into y in the same sweep: reverse
-    /// mode's next four rows stream in from memory while the previous four, still in
-    /// cache, update the adjoint. The same bits as the two calls in sequence.
+    /// dot4(rows, x) while adding Σ_r α_r·prev[r] into y[..x.len()] in the same sweep:
+    /// reverse mode's next four rows stream in from memory while the previous four,
+    /// still in cache, update the adjoint. The same bits as the two calls in sequence.
     fn dot4_axpy4<T: Real>(
         self,
         rows: [&[T]; 4],
@@ -84,7 +84,7 @@ impl Kernel for Portable {
         prev: [&[T]; 4],
         y: &mut [T],
     ) -> [T; 4] {
-        self.axpy4(alpha, prev, y);
+        self.axpy4(alpha, prev, &mut y[..x.len()]);
         self.dot4(rows, x)
     }
 }
@@ -153,6 +153,13 @@ pub(crate) fn inlined<F>(f: F) -> F {
 mod tests {
     use super::*;
 
+    /// n values of sin((i·s + 1))/3: every product rounds.
+    fn waves<T: Real>(n: usize, s: usize) -> Vec<T> {
+        (0..n)
+            .map(|i| T::from_f64(((i * s + 1) as f64).sin() / 3.0))
+            .collect()
+    }
+
     /// The detected kernel against the portable one, for both types and every tail
     /// length: exact on small integers, where no rounding can differ; and the fused
     /// sweep equal to its two calls bit for bit, also where rounding happens.
@@ -174,11 +181,7 @@ mod tests {
                 k.axpy4(alpha, rows, &mut y);
                 Portable.axpy4(alpha, rows, &mut want);
                 assert_eq!(y, want, "axpy4 n={n}");
-                let w = |s: usize| -> Vec<T> {
-                    (0..n)
-                        .map(|i| T::from_f64(((i * s + 1) as f64).sin() / 3.0))
-                        .collect()
-                };
+                let w = |s: usize| waves::<T>(n, s);
                 let (r0, r1, r2, r3, x) = (w(1), w(2), w(3), w(5), w(4));
                 let rows = [&r0[..], &r1[..], &r2[..], &r3[..]];
                 let prev = [&r3[..], &r0[..], &r2[..], &r1[..]];
@@ -203,11 +206,7 @@ mod tests {
     fn the_avx512_kernel_has_the_avx2_kernels_bits() {
         fn check<T: Real>(wide: Avx512, narrow: Avx2) {
             for n in 0..100 {
-                let w = |s: usize| -> Vec<T> {
-                    (0..n)
-                        .map(|i| T::from_f64(((i * s + 1) as f64).sin() / 3.0))
-                        .collect()
-                };
+                let w = |s: usize| waves::<T>(n, s);
                 let (r0, r1, r2, r3, x) = (w(1), w(2), w(3), w(5), w(4));
                 let rows = [&r0[..], &r1[..], &r2[..], &r3[..]];
                 let prev = [&r3[..], &r0[..], &r2[..], &r1[..]];

@@ -1,6 +1,7 @@
 //! The kernels in plain Rust, generic over the type and over fused multiply-add: the
 //! [`Portable`](super::Portable) kernel (SSE2 on x86-64, no FMA), and the bodies the
-//! AVX2 kernel compiles with FMA for its tails and for types it has no intrinsics for.
+//! AVX2 and AVX-512 kernels compile with FMA for their tails and for what they have no
+//! intrinsics for.
 //! Each sum runs in a fixed order that every copy shares.
 
 use crate::Real;

@@ -6,7 +6,8 @@
 //! forward pass and the reverse, or the value and its tangent), HVP four (value and
 //! tangent forward, then the reverse of both); each one exp per unit, HVP a second
 //! (σ'' needs tanh(t/2)). The floor is those counts at the rates `small_floor` measured
-//! in the same run: one multiply-add of L1-resident matrix-vector work, one libm exp.
+//! in the same run: multiply-adds at one core's peak (registers only, no loads), exps at
+//! libm's throughput.
 
 use crate::report_chain::medians;
 use crate::{seconds, CliResult};
