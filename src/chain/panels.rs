@@ -56,7 +56,8 @@ fn held_values(tree: &Tree, widths: &[usize]) -> usize {
         Tree::Product(l, r) => {
             let (lo, mid) = r.span();
             let hi = l.span().1;
-            held_values(l, widths) + held_values(r, widths) + held_step(widths, lo, mid, hi)
+            (held_values(l, widths).saturating_add(held_values(r, widths)))
+                .saturating_add(held_step(widths, lo, mid, hi))
         }
     }
 }
@@ -94,9 +95,10 @@ impl<'t> Layout<'t> {
             node = on;
         }
         shared.reverse();
-        let mut fixed: usize = shared.iter().map(|t| held_values(t, widths)).sum();
+        let held = shared.iter().map(|t| held_values(t, widths));
+        let mut fixed = held.fold(0, usize::saturating_add);
         if let Some(f) = folded_len(side, &shared, widths) {
-            fixed += f;
+            fixed = fixed.saturating_add(f);
         }
         let spans = shared.iter().map(|t| t.span());
         Layout {
@@ -185,7 +187,7 @@ pub(crate) fn leanest(widths: &[usize], side: PanelSide) -> (Tree, usize) {
     let depth = widths.len() - 1;
     // held[lo][hi]: the least values a subtree over layers lo..=hi holds, and its split.
     let held = programme(depth, 0_usize, |lo, split, hi, inner| {
-        inner + held_step(widths, lo, split, hi)
+        inner.saturating_add(held_step(widths, lo, split, hi))
     });
     let subtree = |lo, hi| Tree::split_at(lo, hi, &|lo, hi| held[lo][hi].1);
     // The layers off the path, in order from the leaf: 2..=L (columns) or L−1..=1 (rows).
@@ -205,7 +207,7 @@ pub(crate) fn leanest(widths: &[usize], side: PanelSide) -> (Tree, usize) {
             PanelSide::Columns if lo == 2 && hi > lo => widths[hi] * widths[1],
             _ => 0,
         };
-        held[lo][hi].0 + unit + folded
+        held[lo][hi].0.saturating_add(unit).saturating_add(folded)
     };
     // cover[j]: the least values for the layers first..j−1 (columns) or j..=last (rows),
     // walking away from the leaf, and where the last segment starts.

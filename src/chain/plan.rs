@@ -205,6 +205,18 @@ impl Plan {
                 got: format!("widths {widths:?}, size {size}"),
             });
         }
+        // The planner counts the bytes of products of any two widths (J itself is
+        // d_L×d0), times small factors (a scaled copy moves its values 3 times): past
+        // this no product of the chain could be held, and the counts would overflow.
+        let widest = widths.iter().copied().max().unwrap_or(0) as u128;
+        let pair_bytes = widest * widest * size as u128;
+        if pair_bytes.saturating_mul(64) > usize::MAX as u128 {
+            return Err(Error::TooLarge {
+                what: format!("a plan for widths {widths:?} (a product of two of them)"),
+                needed: pair_bytes.min(u64::MAX as u128) as u64,
+                available: (usize::MAX / 64) as u64,
+            });
+        }
         Ok(Plan::checked(widths, mode, calibration, size, budget))
     }
 
@@ -232,9 +244,10 @@ impl Plan {
         let products = fit.map_or(whole, |(_, s)| s);
         // Every plan also runs the primal (each W_k read once) and writes J (d_L×d0,
         // fresh pages: about twice the traffic of the values).
-        let primal: usize = widths.windows(2).map(|w| w[0] * w[1]).sum();
-        let output = 2 * widths[0] * widths[depth];
-        let seconds = products + ((primal + output) * size) as f64 / calibration.bandwidth;
+        let values = |a: usize, b: usize| a as f64 * b as f64;
+        let primal: f64 = widths.windows(2).map(|w| values(w[0], w[1])).sum();
+        let output = 2.0 * values(widths[0], widths[depth]);
+        let seconds = products + (primal + output) * size as f64 / calibration.bandwidth;
         Plan {
             widths: widths.to_vec(),
             mode,
@@ -322,7 +335,7 @@ fn cost(
     match tree {
         Tree::Leaf(k) => (
             0.0,
-            (widths[*k] * widths[k - 1] * size) as f64 / cal.bandwidth,
+            widths[*k] as f64 * widths[k - 1] as f64 * size as f64 / cal.bandwidth,
         ),
         Tree::Product(l, r) => {
             let (lo, mid) = r.span();
@@ -338,7 +351,7 @@ fn cost(
                 Some(p) if step.on_path(p.side, widths) => step.panelled(cal, size, p),
                 _ => step.seconds(cal, size),
             };
-            (lf + rf + (m * k * n) as f64, ls + rs + seconds)
+            (lf + rf + m as f64 * k as f64 * n as f64, ls + rs + seconds)
         }
     }
 }
@@ -737,6 +750,24 @@ pub(crate) fn programme<C: Copy + PartialOrd + std::ops::Add<Output = C>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Widths whose products could not be counted are a typed error, not an overflow;
+    /// large ones that can be counted make a plan (that fits no ordinary budget).
+    #[test]
+    fn absurd_widths_are_refused_and_large_ones_planned() {
+        let cal = Calibration::stored();
+        for widths in [vec![1 << 40, 1 << 40], vec![3, 1 << 62, 3]] {
+            match Plan::new(&widths, Mode::Auto, &cal, 8, usize::MAX) {
+                Err(Error::TooLarge { needed, .. }) => assert!(needed > 0, "{widths:?}"),
+                other => panic!("{widths:?}: {other:?}"),
+            }
+        }
+        let big = [1 << 26, 1 << 26, 1 << 26, 1 << 26, 1 << 26];
+        for mode in [Mode::Forward, Mode::Reverse, Mode::Auto] {
+            let plan = Plan::new(&big, mode, &cal, 8, 1 << 30).expect("countable");
+            assert!(plan.predicted_seconds().is_finite() && plan.panels().is_none());
+        }
+    }
 
     fn flops_only() -> Calibration {
         Calibration {
