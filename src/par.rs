@@ -40,11 +40,24 @@ pub enum Par {
 /// thread: waking rayon's workers costs ~10 µs, more than scaling a 100×100 matrix.
 pub(crate) const MIN_WORK: usize = 1 << 16;
 
+/// Below this many matrix entries a matrix-vector sweep (a GEMV, the fused pass) stays
+/// on the calling thread: it reads an entry in ~0.15 ns, and waking rayon's workers cost
+/// 20–40 µs on the 2-core VM measured, so one thread was 1.2–1.9× faster up to d = 500
+/// (250 000 entries) and two 1.1× faster from d = 700 (docs/measured.md). The blocks such
+/// a sweep sums in are fixed by [`MIN_WORK`] whichever runs them, so the bits are too.
+pub(crate) const MIN_MATRIX_WORK: usize = 1 << 18;
+
 impl Par {
     /// Whether a loop over `work` units should run on rayon's workers.
     #[inline]
     pub(crate) fn splits(self, work: usize) -> bool {
         self != Par::Seq && work >= MIN_WORK
+    }
+
+    /// Whether a matrix-vector sweep over `entries` should run on rayon's workers.
+    #[inline]
+    pub(crate) fn splits_matrix(self, entries: usize) -> bool {
+        self != Par::Seq && entries >= MIN_MATRIX_WORK
     }
 
     /// Runs `f` where this setting's loops belong: in [`Par::Threads`]'s pool, else on

@@ -146,7 +146,7 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
     );
     let f_parts = &mut fused.f[..blocks];
     let z_parts = &mut fused.z[..blocks * fused.d_in];
-    if par.splits(w.len()) {
+    if par.splits_matrix(w.len()) {
         f_parts
             .par_iter_mut()
             .zip(slopes.par_chunks_mut(rows_per_block))

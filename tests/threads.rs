@@ -44,8 +44,12 @@ fn bits_of_every_call() -> u64 {
             hash = (hash ^ x.to_bits()).wrapping_mul(0x100_0000_01b3);
         }
     };
+    // The first two have layers past the size where matrix-vector sweeps split (2^18
+    // entries: W_2 of the first, 400×700, is swept both ways, W_1ᵀ·ḡ and the fused pass),
+    // the others exercise the GEMMs' and the maps' splits.
     for (seed, widths) in [
-        (1, vec![300, 400, 300]),
+        (1, vec![40, 700, 400, 3]),
+        (4, vec![300, 900, 300]),
         (2, vec![257, 513, 129, 64]),
         (3, vec![64, 700, 2]),
     ] {

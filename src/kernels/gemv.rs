@@ -72,7 +72,7 @@ fn gemv_few_with<T: Real, K: Kernel>(k: K, par: Par, a: ArrayView2<T>, xs: &[&[T
             }
         },
     );
-    if par.splits(a.len()) {
+    if par.splits_matrix(a.len()) {
         a.axis_chunks_iter(Axis(0), ROWS_PER_TASK)
             .into_par_iter()
             .zip(y.par_chunks_mut(ROWS_PER_TASK * w))
@@ -85,8 +85,9 @@ fn gemv_few_with<T: Real, K: Kernel>(k: K, par: Par, a: ArrayView2<T>, xs: &[&[T
 /// y ← Aᵀ·x = Σ_i x_i·A[i,:], four rows at a time, each read whole and in order, as
 /// [`gemv_few`] reads A (a sweep by blocks of columns instead reads short pieces of
 /// every row: 1.3–1.8× slower at d = 8000). From [`MIN_WORK`] entries on the rows are
-/// cut into [`row_blocks`] of at least 64 rows, run in parallel: block 0 into y, block b into the b-th
-/// part of `partial` ([`gemv_t_scratch_len`] values), then added into y in order.
+/// cut into [`row_blocks`] of at least 64 rows (run in parallel from
+/// [`MIN_MATRIX_WORK`](crate::par::MIN_MATRIX_WORK) entries): block 0 into y, block b into the b-th part of `partial`
+/// ([`gemv_t_scratch_len`] values), then added into y in order.
 pub(crate) fn gemv_t<T: Real>(
     par: Par,
     a: ArrayView2<T>,
@@ -117,7 +118,7 @@ pub(crate) fn gemv_t<T: Real>(
                 }
             },
         );
-        if par.splits(a.len()) {
+        if par.splits_matrix(a.len()) {
             rayon::iter::once(&mut *y)
                 .chain(partial.par_chunks_mut(n))
                 .enumerate()
@@ -239,8 +240,8 @@ mod tests {
     /// and match a plain sum within the bound on any summation order's rounding.
     #[test]
     fn gemv_t_in_row_blocks_is_the_same_with_and_without_threads() {
-        let (m, n) = (700, 300);
-        assert!(m * n >= MIN_WORK && gemv_t_scratch_len(m, n) > 0);
+        let (m, n) = (1000, 300);
+        assert!(m * n >= crate::par::MIN_MATRIX_WORK && gemv_t_scratch_len(m, n) > 0);
         let a = Array2::from_shape_fn((m, n), |(i, j)| ((i * 7 + j * 13) as f64).sin());
         let x = Array1::from_shape_fn(m, |i| (i as f64 * 0.3).cos());
         let run = |par| {
