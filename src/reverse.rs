@@ -13,7 +13,7 @@
 //! Biases change only the forward pass (y_k = W_k·a_{k−1} + b_k); ∇_{b_k} f = ḡ_k.
 
 use crate::backend::{gemv_t, gemv_t_scratch_len};
-use crate::kernels::gemv::{row_blocks, ROW_BLOCKS};
+use crate::kernels::gemv::{add_parts, row_blocks, ROW_BLOCKS};
 use crate::kernels::{inlined, with_kernel, Kernel};
 use crate::par::zip_for_each;
 use crate::primal::{self, Sweep};
@@ -166,11 +166,9 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
     let f = f_parts.iter().fold(T::zero(), |s, &v| s + v);
     if let Some(z_out) = adjoint {
         let z = &mut z_out[..d_in];
-        let mut parts = z_parts.chunks(d_in);
-        z.copy_from_slice(parts.next().expect("one block at least"));
-        for p in parts {
-            z.iter_mut().zip(p).for_each(|(z, &v)| *z = *z + v);
-        }
+        let (first, rest) = z_parts.split_at(d_in);
+        z.copy_from_slice(first);
+        add_parts(z, rest);
     }
     f
 }

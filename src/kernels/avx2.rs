@@ -202,19 +202,9 @@ unsafe fn dot4_axpy4_f32(
 ) -> [f32; 4] {
     use std::arch::x86_64::*;
     let mut a = [_mm256_setzero_ps(); 4];
-    let al = [0, 1, 2, 3].map(|r| _mm256_set1_ps(alpha[r]));
-    let p = [
-        rows[0].as_ptr(),
-        rows[1].as_ptr(),
-        rows[2].as_ptr(),
-        rows[3].as_ptr(),
-    ];
-    let q = [
-        prev[0].as_ptr(),
-        prev[1].as_ptr(),
-        prev[2].as_ptr(),
-        prev[3].as_ptr(),
-    ];
+    let al = alpha.map(|a| _mm256_set1_ps(a));
+    let p = rows.map(<[f32]>::as_ptr);
+    let q = prev.map(<[f32]>::as_ptr);
     let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
     let mut i = 0;
     while i < full {
@@ -249,19 +239,9 @@ unsafe fn dot4_axpy4_f64(
     use std::arch::x86_64::*;
     let mut lo = [_mm256_setzero_pd(); 4];
     let mut hi = [_mm256_setzero_pd(); 4];
-    let al = [0, 1, 2, 3].map(|r| _mm256_set1_pd(alpha[r]));
-    let p = [
-        rows[0].as_ptr(),
-        rows[1].as_ptr(),
-        rows[2].as_ptr(),
-        rows[3].as_ptr(),
-    ];
-    let q = [
-        prev[0].as_ptr(),
-        prev[1].as_ptr(),
-        prev[2].as_ptr(),
-        prev[3].as_ptr(),
-    ];
+    let al = alpha.map(|a| _mm256_set1_pd(a));
+    let p = rows.map(<[f64]>::as_ptr);
+    let q = prev.map(<[f64]>::as_ptr);
     let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
     let mut i = 0;
     while i < full {

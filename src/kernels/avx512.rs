@@ -120,7 +120,7 @@ unsafe fn dot4_f64(rows: [&[f64]; 4], x: &[f64]) -> [f64; 4] {
 unsafe fn axpy4_f64(alpha: [f64; 4], rows: [&[f64]; 4], y: &mut [f64]) {
     let n = y.len();
     assert!(rows.iter().all(|r| r.len() >= n), "rows shorter than y");
-    let al = [0, 1, 2, 3].map(|r| _mm512_set1_pd(alpha[r]));
+    let al = alpha.map(|a| _mm512_set1_pd(a));
     let p = rows.map(<[f64]>::as_ptr);
     let yp = y.as_mut_ptr();
     let full = n / 32 * 32;
@@ -182,7 +182,7 @@ unsafe fn dot4_axpy4_f64(
     assert!(fits, "rows or y shorter than x");
     let full = n - n % LANES;
     let mut acc = [_mm512_setzero_pd(); 4];
-    let al = [0, 1, 2, 3].map(|r| _mm512_set1_pd(alpha[r]));
+    let al = alpha.map(|a| _mm512_set1_pd(a));
     let p = rows.map(<[f64]>::as_ptr);
     let q = prev.map(<[f64]>::as_ptr);
     let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());

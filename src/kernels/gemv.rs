@@ -130,7 +130,13 @@ pub(crate) fn gemv_t<T: Real>(
                 .for_each(block);
         }
     });
-    for p in partial.chunks(n) {
+    add_parts(y, partial);
+}
+
+/// y ← y + p_1 + p_2 + … for the y-long parts p_b of `parts`, added in block order: how
+/// the partial results of a sweep by blocks of rows become one.
+pub(crate) fn add_parts<T: Real>(y: &mut [T], parts: &[T]) {
+    for p in parts.chunks(y.len().max(1)) {
         y.iter_mut().zip(p).for_each(|(y, &v)| *y = *y + v);
     }
 }
