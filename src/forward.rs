@@ -22,30 +22,9 @@ use crate::backend::{gemm, gemm_few, gemv_t, gemv_t_scratch_len};
 use crate::diagonal::{scale_rows_in_place, scale_rows_into};
 use crate::primal::{self, Sweep};
 use crate::reverse::Fused;
-use crate::scratch::{padded, Stack};
+use crate::scratch::{padded, panel_width, Stack};
 use crate::{Activation, Error, Layer, Mlp, Par, Real, Result};
 use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
-
-/// Columns per panel: the most whose buffers, `per_column` values of `size` bytes
-/// each, fit in `budget` bytes, spread evenly over the panels.
-pub(crate) fn panel_width(
-    d0: usize,
-    per_column: usize,
-    size: usize,
-    budget: usize,
-) -> Result<usize> {
-    let bytes = per_column.saturating_mul(size);
-    let widest = budget / bytes.max(1);
-    if widest == 0 {
-        return Err(Error::TooLarge {
-            what: format!("one panel column ({per_column} values of {size} bytes)"),
-            needed: bytes as u64,
-            available: budget as u64,
-        });
-    }
-    let panels = d0.div_ceil(widest.min(d0));
-    Ok(d0.div_ceil(panels))
-}
 
 /// Values per panel column of the two buffers: layers 1, 3, 5, … use the first,
 /// layers 2, 4, … the second (d1 + d2 for the two-layer network).
@@ -56,19 +35,35 @@ fn panel_values<T: Real>(net: &Mlp<T>) -> (usize, usize) {
     (odd, even)
 }
 
+/// Values of the panels of `width` columns: the two buffers, and the partial sums of
+/// the last product's Wᵀ·slopes.
+fn panel_len<T: Real>(net: &Mlp<T>, width: usize) -> usize {
+    let (odd, even) = panel_values(net);
+    let partial = gemv_t_scratch_len(net.width(net.depth()), width);
+    padded::<T>(odd * width) + padded::<T>(even * width) + padded::<T>(partial)
+}
+
 /// The panel width within `budget` bytes, and the two buffers' values per column.
 fn panels<T: Real>(net: &Mlp<T>, budget: usize) -> Result<(usize, usize, usize)> {
+    let size = std::mem::size_of::<T>();
+    let width =
+        panel_width(net.width(0), size, budget, |w| panel_len(net, w)).ok_or_else(|| {
+            let values = panel_len(net, 1);
+            Error::TooLarge {
+                what: format!("one panel column ({values} values of {size} bytes)"),
+                needed: values.saturating_mul(size) as u64,
+                available: budget as u64,
+            }
+        })?;
     let (odd, even) = panel_values(net);
-    let width = panel_width(net.width(0), odd + even, std::mem::size_of::<T>(), budget)?;
     Ok((width, odd, even))
 }
 
 /// Scratch of [`value_and_grad`] within `budget` bytes of panels.
 pub(crate) fn grad_scratch_len<T: Real>(net: &Mlp<T>, budget: usize) -> Result<usize> {
-    let (width, odd, even) = panels(net, budget)?;
+    let (width, _, _) = panels(net, budget)?;
     let fused = Fused::<T>::len(net.width(net.depth() - 1));
-    let partial = padded::<T>(gemv_t_scratch_len(net.width(net.depth()), width));
-    Ok(Sweep::len(net) + fused + padded::<T>(odd * width) + padded::<T>(even * width) + partial)
+    Ok(Sweep::len(net) + fused + panel_len(net, width))
 }
 
 /// f(x), with ∇f(x) written to `grad`, by forward accumulation, holding at most
@@ -211,19 +206,27 @@ mod tests {
     fn panels_cover_the_columns_evenly_within_the_budget() {
         // 10 columns, 2 values per column of 8 bytes: a 48-byte budget allows 3 columns,
         // so 4 panels, spread as width 3 (3+3+3+1 → even: ceil(10/4) = 3).
-        assert_eq!(panel_width(10, 2, 8, 48).unwrap(), 3);
-        assert_eq!(panel_width(10, 2, 8, 1 << 20).unwrap(), 10);
+        let two = |w: usize| 2 * w;
+        assert_eq!(panel_width(10, 8, 48, two), Some(3));
+        assert_eq!(panel_width(10, 8, 1 << 20, two), Some(10));
         // 7 columns at budget for 4: two panels of 4 and 3, not 4 + 3 by luck.
-        assert_eq!(panel_width(7, 2, 8, 64).unwrap(), 4);
-        assert_eq!(panel_width(9, 2, 8, 128).unwrap(), 5);
-        assert!(matches!(
-            panel_width(10, 200, 8, 1599),
-            Err(Error::TooLarge {
-                needed: 1600,
-                available: 1599,
-                ..
-            })
-        ));
+        assert_eq!(panel_width(7, 8, 64, two), Some(4));
+        assert_eq!(panel_width(9, 8, 128, two), Some(5));
+        assert_eq!(panel_width(10, 8, 1599, |w| 200 * w), None);
+        // Values that do not grow in proportion, 100 fixed + 3 per column: room for 20
+        // columns, so three panels, as even as 17, 17, 16.
+        assert_eq!(panel_width(50, 8, 8 * 160, |w| 100 + 3 * w), Some(17));
+    }
+
+    #[test]
+    fn a_panel_column_too_large_for_the_budget_is_refused_with_its_numbers() {
+        let net = Mlp::<f64>::from_seed(&[10, 200], Activation::Tanh, 0).unwrap();
+        let e = panels(&net, 1599).unwrap_err();
+        let needed = 8 * panel_len(&net, 1) as u64;
+        assert!(
+            matches!(e, Error::TooLarge { needed: n, available: 1599, .. } if n == needed),
+            "{e}"
+        );
     }
 
     #[test]

@@ -14,9 +14,9 @@
 //! so W_k is read once per sweep: the Hessian is d0 directions in panels.
 
 use crate::backend::gemm_t_few;
-use crate::forward::{next_input, panel_width, tangent_layer, widest};
+use crate::forward::{next_input, tangent_layer, widest};
 use crate::guard::Trust;
-use crate::scratch::{padded, Stack};
+use crate::scratch::{padded, panel_width, Stack};
 use crate::wide::Primal;
 use crate::{Error, Mlp, Par, Real, Result};
 use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
@@ -115,22 +115,22 @@ pub(crate) fn hvps<'a, T: Real>(
     }
 }
 
-/// The panel width for `columns` directions within `budget` bytes, and its scratch.
+/// The panel width for `columns` directions within `budget` bytes, and its scratch:
+/// per panel of w directions, the directions and results (d0·w) and the sweeps'
+/// tangents and working columns ([`hvps_scratch_len`]); one d0 vector beside them.
 fn panel<T: Real>(net: &Mlp<T>, budget: usize, columns: usize) -> Result<(usize, usize)> {
     let d0 = net.width(0);
-    let rows = (1..=net.depth()).map(|k| net.width(k));
-    let widest = rows.clone().max().unwrap_or(0).max(d0);
-    // Per direction: the sweep's tangents of every layer, the sweep's and the reverse
-    // sweep's two working columns, and the direction and result columns.
-    let per_column = rows.sum::<usize>() + 3 * widest + 2 * d0;
     let size = std::mem::size_of::<T>();
-    let width = panel_width(columns, per_column, size, budget).map_err(|_| Error::TooLarge {
-        what: format!("one Hessian panel column ({per_column} values)"),
-        needed: per_column.saturating_mul(size) as u64,
-        available: budget as u64,
+    let panel_len = |w: usize| padded::<T>(d0 * w) + padded::<T>(hvps_scratch_len(net, w));
+    let width = panel_width(columns, size, budget, panel_len).ok_or_else(|| {
+        let values = panel_len(1);
+        Error::TooLarge {
+            what: format!("one Hessian panel column ({values} values)"),
+            needed: values.saturating_mul(size) as u64,
+            available: budget as u64,
+        }
     })?;
-    let panel = padded::<T>(d0 * width) + padded::<T>(d0);
-    Ok((width, panel + padded::<T>(hvps_scratch_len(net, width))))
+    Ok((width, panel_len(width) + padded::<T>(d0)))
 }
 
 /// Scratch of [`hessian_times`] for `columns` directions within `budget` bytes of panels.

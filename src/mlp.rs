@@ -23,9 +23,11 @@ use std::sync::{Mutex, OnceLock};
 /// Extra memory forward mode, Jacobians and Hessians may use for their panels unless
 /// told otherwise: 1 GiB, so that up to d0 = d1 = d2 ≈ 8000 (f64) forward mode is the
 /// card's one GEMM. Each extra panel re-reads (and the BLAS re-packs) the next weight
-/// matrix (docs/measured.md has the cost). The panel width is chosen so that the
-/// products a panel holds fit the budget; a Jacobian's or Hessian's working copies
-/// beside them can take about as much again ([`Mlp::scratch_len`] is exact).
+/// matrix (docs/measured.md has the cost). The panel width is chosen so that all the
+/// panels take — a Jacobian's shared products, scaled copies and path products,
+/// forward mode's buffers, a Hessian's directions and tangents — fits the budget;
+/// beside it a call takes only vectors fixed by the widths ([`Mlp::scratch_len`] is
+/// exact).
 pub const DEFAULT_MEMORY_BUDGET: usize = 1 << 30;
 
 /// One layer: y = W·a + b (the bias optional), then φ elementwise.
@@ -456,7 +458,7 @@ impl<T: Real> Mlp<T> {
     }
 
     /// Sets the extra memory that forward mode, Jacobians and Hessians may use for their
-    /// panels (bytes; default [`DEFAULT_MEMORY_BUDGET`]).
+    /// panels, all they hold counted (bytes; default [`DEFAULT_MEMORY_BUDGET`]).
     pub fn with_memory_budget(mut self, bytes: usize) -> Self {
         self.memory_budget = bytes;
         self.plans = Default::default();

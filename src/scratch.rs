@@ -26,8 +26,43 @@ const ALIGN: usize = 64;
 
 /// Values a carve of `n` values takes: whole lines, so that the next one is aligned.
 pub(crate) fn padded<T>(n: usize) -> usize {
-    let line = ALIGN / std::mem::size_of::<T>();
-    n.div_ceil(line) * line
+    padded_values(n, std::mem::size_of::<T>())
+}
+
+/// Units per panel, of `units` in all, whose scratch — `values(width)` values of `size`
+/// bytes — fits in `budget` bytes: the widest that fits, then as narrow as the same
+/// number of panels allows (10 units with room for 4: panels of 4, 3, 3 → width 4 is
+/// three panels, so 4; room for 3: four panels → width 3). None when one unit does not
+/// fit. Every panelled call (forward mode, Jacobians, Hessians) sizes its panels here by
+/// its own exact count. The count grows with the width; the answer is checked, never
+/// assumed.
+pub(crate) fn panel_width(
+    units: usize,
+    size: usize,
+    budget: usize,
+    values: impl Fn(usize) -> usize,
+) -> Option<usize> {
+    let fits = |w: usize| values(w).saturating_mul(size) <= budget;
+    if units == 0 || !fits(1) {
+        return None;
+    }
+    let (mut lo, mut hi) = (1, units);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    let even = units.div_ceil(units.div_ceil(lo));
+    Some(if fits(even) { even } else { lo })
+}
+
+/// [`padded`] for values of `size` bytes.
+pub(crate) fn padded_values(n: usize, size: usize) -> usize {
+    let line = ALIGN / size;
+    n.div_ceil(line).saturating_mul(line)
 }
 
 /// Temporaries for the calls of one network, reused from call to call.

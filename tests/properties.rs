@@ -24,7 +24,9 @@ proptest! {
         d0 in 1usize..40, d1 in 1usize..40, d2 in 1usize..40,
         seed in any::<u64>(), scale in 0.1f64..3.0, panels in 1usize..5,
     ) {
-        let budget = (d1 + d2) * 8 * d0.div_ceil(panels);
+        // The two buffers of ⌈d0/panels⌉ columns, each carved in whole 64-byte lines.
+        let (w, lines) = (d0.div_ceil(panels), |n: usize| n.div_ceil(8) * 64);
+        let budget = lines(d1 * w) + lines(d2 * w);
         let net = common::seeded::<f64>(d0, d1, d2, seed).unwrap().with_memory_budget(budget);
         let x = random::standard_normal_vector::<f64>(d0, seed ^ 1).unwrap().mapv(|v| v * scale);
         let (f_fwd, fwd) = net.value_and_grad(x.view(), Mode::Forward).unwrap();

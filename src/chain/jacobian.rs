@@ -4,7 +4,7 @@
 //! Each product's diagonals go where [`Fold`] says (a scaled copy of the cheaper
 //! operand, or the result's rows); the cost model predicts by the same rule.
 
-use super::panels::{fit, folded_len, Layout, PanelSide};
+use super::panels::{fit, Layout, PanelSide};
 use super::{Fold, Operand, Plan, Tree};
 use crate::backend::gemm;
 use crate::diagonal::{scale_cols_into, scale_rows_in_place, scale_rows_into};
@@ -149,92 +149,12 @@ fn region<T>(buf: &mut [T], rows: usize, cols: usize) -> ArrayViewMut2<'_, T> {
     ArrayViewMut2::from_shape((rows, cols), &mut buf[..rows * cols]).expect("sized")
 }
 
-/// The scratch the executor carves for panels of `width` units: the largest over the
-/// full panels and the last, shorter one, whose products may fold their diagonals into
-/// other operands (a copy of another size).
-fn parts<T>(layout: &Layout, widths: &[usize], width: usize) -> Parts {
-    let mut copy = 0;
-    let mut held = 0;
-    for t in &layout.shared {
-        shared_len::<T>(t, widths, &mut held, &mut copy);
-    }
-    let folded = folded_len(layout.side, &layout.shared, widths);
-    let last = layout.units - (layout.units.div_ceil(width) - 1) * width;
-    let mut path = 0;
-    for (i, t) in layout.shared.iter().enumerate() {
-        for width in [width, last] {
-            let (lo, hi) = t.span();
-            let kind = |leaf: bool| {
-                if leaf {
-                    Operand::Factor
-                } else {
-                    Operand::Product
-                }
-            };
-            let (other, cur) = (kind(lo == hi), kind(i == 0));
-            let (shape, out) = match layout.side {
-                PanelSide::Columns => ([widths[hi], widths[lo - 1], width], widths[hi] * width),
-                PanelSide::Rows => ([width, widths[hi], widths[lo - 1]], width * widths[lo - 1]),
-            };
-            let fold = match layout.side {
-                PanelSide::Columns if i == 0 && folded.is_some() => Fold::Nothing,
-                PanelSide::Columns => Fold::choose(other, cur, shape),
-                PanelSide::Rows => Fold::choose(cur, other, shape),
-            };
-            copy = copy.max(fold.copy_len(shape));
-            if i + 1 < layout.shared.len() {
-                path = path.max(out);
-            }
-        }
-    }
-    Parts {
-        held,
-        folded,
-        copy: padded::<T>(copy),
-        path: padded::<T>(path),
-    }
-}
-
-/// The executor's scratch, in values (each carve padded to whole lines).
-struct Parts {
-    /// The shared products.
-    held: usize,
-    /// L·D_1, when panels of columns take it once (unpadded).
-    folded: Option<usize>,
-    /// The largest scaled copy, reused by every product.
-    copy: usize,
-    /// The largest product on the path below the root: two of them, ping-pong.
-    path: usize,
-}
-
-impl Parts {
-    fn total<T>(&self) -> usize {
-        self.held + padded::<T>(self.folded.unwrap_or(0)) + self.copy + 2 * self.path
-    }
-}
-
-/// Results and the largest copy of a subtree computed whole, as [`Chain::eval`] does.
-fn shared_len<T>(tree: &Tree, widths: &[usize], held: &mut usize, copy: &mut usize) {
-    if let Tree::Product(l, r) = tree {
-        shared_len::<T>(l, widths, held, copy);
-        shared_len::<T>(r, widths, held, copy);
-        let ((lo, mid), hi) = (r.span(), l.span().1);
-        let shape = [widths[hi], widths[mid], widths[lo - 1]];
-        let kind = |t: &Tree| match t {
-            Tree::Leaf(_) => Operand::Factor,
-            Tree::Product(..) => Operand::Product,
-        };
-        *held += padded::<T>(widths[hi] * widths[lo - 1]);
-        *copy = (*copy).max(Fold::choose(kind(l), kind(r), shape).copy_len(shape));
-    }
-}
-
 /// The side and panel width for `plan` within `budget` bytes, as [`fit`] picks them.
 fn layout<'p, T: Real>(plan: &'p Plan, budget: usize) -> Result<(Layout<'p>, usize)> {
     let size = std::mem::size_of::<T>();
     fit(&plan.tree, plan.widths(), size, budget).ok_or_else(|| {
         let [c, r] = [PanelSide::Columns, PanelSide::Rows]
-            .map(|side| Layout::new(&plan.tree, plan.widths(), side).least());
+            .map(|side| Layout::new(&plan.tree, plan.widths(), side).least(size));
         Error::TooLarge {
             what: format!(
                 "one panel of plan {plan} (shared products and one column: {c} values; \
@@ -249,8 +169,8 @@ fn layout<'p, T: Real>(plan: &'p Plan, budget: usize) -> Result<(Layout<'p>, usi
 /// Scratch of [`jacobian`]: the forward pass and the executor's.
 pub(crate) fn scratch_len<T: Real>(net: &Mlp<T>, plan: &Plan, budget: usize) -> Result<usize> {
     let (layout, width) = layout::<T>(plan, budget)?;
-    let parts = parts::<T>(&layout, plan.widths(), width);
-    Ok(Sweep::len(net) + padded::<T>(net.width(net.depth())) + parts.total::<T>())
+    let parts = layout.parts(width, std::mem::size_of::<T>());
+    Ok(Sweep::len(net) + padded::<T>(net.width(net.depth())) + parts.total())
 }
 
 /// The d_L×d0 Jacobian of F at x into `jac`, by `plan`, within `budget` bytes of panels.
@@ -273,7 +193,7 @@ pub(crate) fn jacobian<'a, T: Real>(
         sweep: &sweep,
         par,
     };
-    let parts = parts::<T>(&layout, plan.widths(), width);
+    let parts = layout.parts(width, std::mem::size_of::<T>());
     let copy = stack.take(parts.copy);
     let mut shared: Vec<Val<T>> = layout
         .shared
@@ -281,9 +201,9 @@ pub(crate) fn jacobian<'a, T: Real>(
         .map(|t| chain.eval(t, stack, copy))
         .collect();
     // Columns: L·D_1 does not depend on the panel, so fold it once.
-    if let (Some(len), Some(Val::Product(l))) = (parts.folded, shared.first()) {
+    if let (Some(_), Some(Val::Product(l))) = (parts.folded, shared.first()) {
         let l = *l;
-        let out = stack.take(len);
+        let out = stack.take(l.len());
         let view = ArrayViewMut2::from_shape(l.dim(), &mut *out).expect("sized");
         scale_cols_into(par, view, l, chain.d(1, Panel::Whole));
         let out: &'a [T] = out;

@@ -14,8 +14,8 @@
 //! here.
 
 use super::plan::programme;
-use super::Tree;
-use crate::forward::panel_width;
+use super::{Fold, Operand, Tree};
+use crate::scratch::{padded_values, panel_width};
 
 /// Which of J's sides the panels cut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -48,8 +48,9 @@ pub struct Panels {
     pub count: usize,
 }
 
-/// Values held by a subtree computed whole, as the budget counts them: every product's
+/// Values held by a subtree computed whole, as [`leanest`] counts them: every product's
 /// result and the smaller of its two possible scaled copies.
+#[cfg(test)]
 fn held_values(tree: &Tree, widths: &[usize]) -> usize {
     match tree {
         Tree::Leaf(_) => 0,
@@ -62,8 +63,8 @@ fn held_values(tree: &Tree, widths: &[usize]) -> usize {
     }
 }
 
-/// [`held_values`] of one product (M_hi···M_{mid+1})·(M_mid···M_lo): d_hi·d_{lo−1} and
-/// its copy.
+/// [`leanest`]'s count of one product (M_hi···M_{mid+1})·(M_mid···M_lo) computed whole:
+/// d_hi·d_{lo−1} and the smaller of its two possible copies.
 pub(crate) fn held_step(widths: &[usize], lo: usize, mid: usize, hi: usize) -> usize {
     let copy = (widths[hi] * widths[mid]).min(widths[mid] * widths[lo - 1]);
     widths[hi] * widths[lo - 1] + copy
@@ -74,16 +75,13 @@ pub(crate) struct Layout<'t> {
     pub(crate) side: PanelSide,
     /// The subtrees off the path to M_1 (columns) or M_L (rows), nearest the leaf first.
     pub(crate) shared: Vec<&'t Tree>,
-    /// Values the shared products hold, as the budget counts them.
-    pub(crate) fixed: usize,
-    /// Values per column (row) of a panel, as the budget counts them.
-    pub(crate) per_unit: usize,
+    widths: &'t [usize],
     /// Columns (rows) of J.
     pub(crate) units: usize,
 }
 
 impl<'t> Layout<'t> {
-    pub(crate) fn new(tree: &'t Tree, widths: &[usize], side: PanelSide) -> Layout<'t> {
+    pub(crate) fn new(tree: &'t Tree, widths: &'t [usize], side: PanelSide) -> Layout<'t> {
         let mut shared = Vec::new();
         let mut node = tree;
         while let Tree::Product(l, r) = node {
@@ -95,25 +93,18 @@ impl<'t> Layout<'t> {
             node = on;
         }
         shared.reverse();
-        let held = shared.iter().map(|t| held_values(t, widths));
-        let mut fixed = held.fold(0, usize::saturating_add);
-        if let Some(f) = folded_len(side, &shared, widths) {
-            fixed = fixed.saturating_add(f);
-        }
-        let spans = shared.iter().map(|t| t.span());
         Layout {
             side,
-            per_unit: per_unit(side, spans, widths),
             shared,
-            fixed,
+            widths,
             units: units(side, widths),
         }
     }
 
-    /// Units per panel within `budget` bytes, None when not even one fits.
+    /// Units per panel within `budget` bytes, None when not even one fits: the widest
+    /// panels whose scratch ([`Layout::parts`]) fits, as even as their count allows.
     pub(crate) fn width(&self, size: usize, budget: usize) -> Option<usize> {
-        let room = budget.checked_sub(self.fixed.saturating_mul(size))?;
-        panel_width(self.units, self.per_unit, size, room).ok()
+        panel_width(self.units, size, budget, |w| self.parts(w, size).total())
     }
 
     /// The panels of `width` units.
@@ -125,9 +116,101 @@ impl<'t> Layout<'t> {
         }
     }
 
-    /// Values one panel of one unit needs.
-    pub(crate) fn least(&self) -> usize {
-        self.fixed.saturating_add(self.per_unit)
+    /// Values a panel of one unit needs.
+    pub(crate) fn least(&self, size: usize) -> usize {
+        self.parts(1, size).total()
+    }
+
+    /// The scratch the executor carves for panels of `width` units of `size`-byte
+    /// values: the largest over the full panels and the last, shorter one, whose
+    /// products may fold their diagonals into other operands (a copy of another size).
+    /// The one count the budget is checked against.
+    pub(crate) fn parts(&self, width: usize, size: usize) -> Parts {
+        let widths = self.widths;
+        let pad = |n| padded_values(n, size);
+        let (mut held, mut copy) = (0, 0);
+        for t in &self.shared {
+            shared_len(t, widths, pad, &mut held, &mut copy);
+        }
+        let folded = folded_len(self.side, &self.shared, widths);
+        let last = self.units - (self.units.div_ceil(width) - 1) * width;
+        let mut path = 0;
+        for (i, t) in self.shared.iter().enumerate() {
+            for width in [width, last] {
+                let (lo, hi) = t.span();
+                let kind = |leaf: bool| match leaf {
+                    true => Operand::Factor,
+                    false => Operand::Product,
+                };
+                let (other, cur) = (kind(lo == hi), kind(i == 0));
+                let (shape, out) = match self.side {
+                    PanelSide::Columns => ([widths[hi], widths[lo - 1], width], widths[hi] * width),
+                    PanelSide::Rows => {
+                        ([width, widths[hi], widths[lo - 1]], width * widths[lo - 1])
+                    }
+                };
+                let fold = match self.side {
+                    PanelSide::Columns if i == 0 && folded.is_some() => Fold::Nothing,
+                    PanelSide::Columns => Fold::choose(other, cur, shape),
+                    PanelSide::Rows => Fold::choose(cur, other, shape),
+                };
+                copy = copy.max(fold.copy_len(shape));
+                if i + 1 < self.shared.len() {
+                    path = path.max(out);
+                }
+            }
+        }
+        Parts {
+            held,
+            folded: folded.map(pad),
+            copy: pad(copy),
+            path: pad(path),
+        }
+    }
+}
+
+/// The executor's scratch for one panel width, in values, each carve padded to whole
+/// lines ([`Layout::parts`]).
+pub(crate) struct Parts {
+    /// The shared products.
+    pub(crate) held: usize,
+    /// L·D_1, when panels of columns take it once.
+    pub(crate) folded: Option<usize>,
+    /// The largest scaled copy, reused by every product.
+    pub(crate) copy: usize,
+    /// The largest product on the path below the root: two of them, ping-pong.
+    pub(crate) path: usize,
+}
+
+impl Parts {
+    pub(crate) fn total(&self) -> usize {
+        let path = self.path.saturating_mul(2);
+        [self.held, self.folded.unwrap_or(0), self.copy, path]
+            .into_iter()
+            .fold(0, usize::saturating_add)
+    }
+}
+
+/// Results and the largest copy of a subtree computed whole, as the executor's
+/// `Chain::eval` carves them.
+fn shared_len(
+    tree: &Tree,
+    widths: &[usize],
+    pad: impl Fn(usize) -> usize + Copy,
+    held: &mut usize,
+    copy: &mut usize,
+) {
+    if let Tree::Product(l, r) = tree {
+        shared_len(l, widths, pad, held, copy);
+        shared_len(r, widths, pad, held, copy);
+        let ((lo, mid), hi) = (r.span(), l.span().1);
+        let shape = [widths[hi], widths[mid], widths[lo - 1]];
+        let kind = |t: &Tree| match t {
+            Tree::Leaf(_) => Operand::Factor,
+            Tree::Product(..) => Operand::Product,
+        };
+        *held = held.saturating_add(pad(widths[hi] * widths[lo - 1]));
+        *copy = (*copy).max(Fold::choose(kind(l), kind(r), shape).copy_len(shape));
     }
 }
 
@@ -135,7 +218,7 @@ impl<'t> Layout<'t> {
 /// whichever side fits in fewer panels (columns on a tie); None when neither fits.
 pub(crate) fn fit<'t>(
     tree: &'t Tree,
-    widths: &[usize],
+    widths: &'t [usize],
     size: usize,
     budget: usize,
 ) -> Option<(Layout<'t>, usize)> {
@@ -153,20 +236,6 @@ fn units(side: PanelSide, widths: &[usize]) -> usize {
     match side {
         PanelSide::Rows => widths[widths.len() - 1],
         PanelSide::Columns => widths[0],
-    }
-}
-
-/// Values per unit of a panel whose shared subtrees span `spans`: one column (row) of
-/// each product on the path, and of the leaf's scaled copy.
-fn per_unit(
-    side: PanelSide,
-    spans: impl Iterator<Item = (usize, usize)>,
-    widths: &[usize],
-) -> usize {
-    let depth = widths.len() - 1;
-    match side {
-        PanelSide::Rows => spans.map(|(lo, _)| widths[lo - 1]).sum::<usize>() + widths[depth - 1],
-        PanelSide::Columns => spans.map(|(_, hi)| widths[hi]).sum::<usize>() + widths[1],
     }
 }
 
@@ -255,4 +324,62 @@ pub(crate) fn leanest(widths: &[usize], side: PanelSide) -> (Tree, usize) {
         };
     }
     (tree, cover[n].0 + fixed_leaf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::plan::every_tree;
+
+    /// Values per unit of a panel whose shared subtrees span `spans`: one column (row) of
+    /// each product on the path, and of the leaf's scaled copy.
+    fn per_unit(
+        side: PanelSide,
+        spans: impl Iterator<Item = (usize, usize)>,
+        widths: &[usize],
+    ) -> usize {
+        let depth = widths.len() - 1;
+        match side {
+            PanelSide::Rows => {
+                spans.map(|(lo, _)| widths[lo - 1]).sum::<usize>() + widths[depth - 1]
+            }
+            PanelSide::Columns => spans.map(|(_, hi)| widths[hi]).sum::<usize>() + widths[1],
+        }
+    }
+
+    /// [`leanest`]'s count for `tree`'s panels of one unit on `side`.
+    fn estimate(tree: &Tree, widths: &[usize], side: PanelSide) -> usize {
+        let layout = Layout::new(tree, widths, side);
+        let held = layout.shared.iter().map(|t| held_values(t, widths));
+        let mut fixed = held.fold(0, usize::saturating_add);
+        if let Some(f) = folded_len(side, &layout.shared, widths) {
+            fixed += f;
+        }
+        fixed + per_unit(side, layout.shared.iter().map(|t| t.span()), widths)
+    }
+
+    #[test]
+    fn the_leanest_bracketing_needs_the_least_of_all() {
+        let mut state = 11_u64;
+        let mut below = |n: usize| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize % n
+        };
+        for _ in 0..200 {
+            let depth = 1 + below(7);
+            let widths: Vec<usize> = (0..=depth).map(|_| 1 + below(50)).collect();
+            for side in [PanelSide::Columns, PanelSide::Rows] {
+                let (tree, least) = leanest(&widths, side);
+                assert_eq!(estimate(&tree, &widths, side), least, "{widths:?}");
+                let all = every_tree(1, depth)
+                    .iter()
+                    .map(|t| estimate(t, &widths, side))
+                    .min()
+                    .unwrap();
+                assert_eq!(least, all, "{widths:?} {side:?}");
+            }
+        }
+    }
 }
