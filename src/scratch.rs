@@ -30,18 +30,22 @@ pub(crate) fn padded<T>(n: usize) -> usize {
 }
 
 /// Units per panel, of `units` in all, whose scratch — `values(width)` values of `size`
-/// bytes — fits in `budget` bytes: the widest that fits, then as narrow as the same
-/// number of panels allows (10 units with room for 4: panels of 4, 3, 3 → width 4 is
-/// three panels, so 4; room for 3: four panels → width 3). None when one unit does not
-/// fit. Every panelled call (forward mode, Jacobians, Hessians) sizes its panels here by
-/// its own exact count. The count grows with the width; the answer is checked, never
-/// assumed.
+/// bytes — fits in `budget` bytes: the fewest panels that fit, each as narrow as that
+/// count allows (10 units with room for 4 make three panels, so width ⌈10/3⌉ = 4; room
+/// for 3 makes four, width 3). None when one unit does not fit. Every panelled call
+/// (forward mode, Jacobians, Hessians) sizes its panels here by its own exact count.
+///
+/// Counts mostly grow with the width, and a bisection finds a width that fits; but a
+/// Jacobian's may shrink where a fold turns (a copy of the panel's operand becomes a
+/// copy of the other), so counts from one up, below [`TRIED_COUNTS`], are tried before
+/// the bisection's.
 pub(crate) fn panel_width(
     units: usize,
     size: usize,
     budget: usize,
     values: impl Fn(usize) -> usize,
 ) -> Option<usize> {
+    debug_assert!(units > 0, "panels of nothing");
     let fits = |w: usize| values(w).saturating_mul(size) <= budget;
     if units == 0 || !fits(1) {
         return None;
@@ -55,9 +59,16 @@ pub(crate) fn panel_width(
             hi = mid - 1;
         }
     }
-    let even = units.div_ceil(units.div_ceil(lo));
-    Some(if fits(even) { even } else { lo })
+    let most = units.div_ceil(lo);
+    let even = (1..most.min(TRIED_COUNTS))
+        .chain([most])
+        .map(|count| units.div_ceil(count))
+        .find(|&w| fits(w));
+    Some(even.unwrap_or(lo))
 }
+
+/// Panel counts [`panel_width`] tries from one up before the bisection's count.
+const TRIED_COUNTS: usize = 16;
 
 /// [`padded`] for values of `size` bytes.
 pub(crate) fn padded_values(n: usize, size: usize) -> usize {
@@ -134,6 +145,12 @@ pub(crate) struct Stack<'a, T> {
 }
 
 impl<'a, T: Real> Stack<'a, T> {
+    /// Values not yet taken.
+    #[cfg(test)]
+    pub(crate) fn left(&self) -> usize {
+        self.rest.len()
+    }
+
     /// A stack over `buf`, which a carve of this crate started (so it is aligned).
     pub(crate) fn new(buf: &'a mut [T]) -> Self {
         Stack { rest: buf }

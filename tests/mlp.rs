@@ -366,7 +366,7 @@ fn auto_jacobians_within_random_budgets_match_forward_mode() {
         let x = vector(widths[0], case) * 0.1;
         let whole = net.jacobian(x.view(), Mode::Forward).unwrap();
         // Up to a few columns of every layer: from no panel fitting to a few panels
-        // (forward and reverse mode hold about one column of each per unit).
+        // (forward and reverse mode take a few columns of the widest layers per unit).
         let column: usize = widths.iter().sum();
         let budget = 8 * (1 + below(6 * column));
         let small = net.clone().with_memory_budget(budget);

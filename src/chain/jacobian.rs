@@ -157,7 +157,7 @@ fn layout<'p, T: Real>(plan: &'p Plan, budget: usize) -> Result<(Layout<'p>, usi
             .map(|side| Layout::new(&plan.tree, plan.widths(), side).least(size));
         Error::TooLarge {
             what: format!(
-                "one panel of plan {plan} (shared products and one column: {c} values; \
+                "one panel of plan {plan} (of one column: {c} values; \
                  one row: {r})"
             ),
             needed: c.min(r).saturating_mul(size) as u64,
@@ -260,4 +260,63 @@ pub(crate) fn jacobian<'a, T: Real>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scratch::Scratch;
+    use crate::{Activation, Mode};
+
+    /// The executor carves exactly what its panels were sized by ([`Layout::parts`],
+    /// through [`scratch_len`]): all of it, so the count is never short (a carve past
+    /// it panics) nor long, for random shapes, budgets and modes; and a refusal means
+    /// one unit's panel does not fit.
+    #[test]
+    fn the_executor_carves_exactly_what_its_panels_were_sized_by() {
+        let mut state = 5_u64;
+        let mut below = |n: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) % n) as usize
+        };
+        let mut run = 0;
+        for case in 0..200 {
+            let depth = 1 + below(5);
+            let widths: Vec<usize> = (0..=depth).map(|_| 1 + below(60)).collect();
+            let budget = 64 + below(60_000);
+            let net = Mlp::<f64>::from_seed(&widths, Activation::Sigmoid, case as u64)
+                .unwrap()
+                .with_memory_budget(budget);
+            let x = vec![0.3; widths[0]];
+            for mode in [Mode::Forward, Mode::Reverse, Mode::Auto] {
+                let plan = net.plan(mode);
+                let len = match scratch_len(&net, &plan, budget) {
+                    Ok(len) => len,
+                    Err(Error::TooLarge { needed, .. }) => {
+                        assert!(needed as usize > budget, "case {case}: {widths:?} {mode}");
+                        continue;
+                    }
+                    Err(e) => panic!("{e}"),
+                };
+                let mut scratch = Scratch::new();
+                let mut stack = scratch.stack(len).unwrap();
+                let mut jac = ndarray::Array2::zeros((widths[depth], widths[0]));
+                jacobian(
+                    &net,
+                    Par::Seq,
+                    &x,
+                    &plan,
+                    budget,
+                    jac.view_mut(),
+                    &mut stack,
+                )
+                .unwrap();
+                assert_eq!(stack.left(), 0, "case {case}: {widths:?} {mode} {plan}");
+                run += 1;
+            }
+        }
+        assert!(run > 300, "only {run} Jacobians ran");
+    }
 }

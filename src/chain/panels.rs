@@ -8,10 +8,14 @@
 //! once — what reverse mode needs, whose shared products (M_L···M_2, d_L×d1) grow with
 //! the output.
 //!
-//! A panel of w units holds `fixed + w·per_unit` values: the shared products and their
-//! scaled copies, then for each unit one column (row) of every product on the path.
-//! The planner ([`super::plan`]) and the executor ([`super::jacobian`]) both size panels
-//! here.
+//! What panels of w units take is [`Layout::parts`]: the shared products, the one scaled
+//! copy every product reuses, L·D_1 for panels of columns, and two buffers for the
+//! path's products, exactly as the executor ([`super::jacobian`]) carves them; the
+//! planner ([`super::plan`]) and the executor both size panels by it. Where no
+//! bracketing fits, or the chain is too deep to try them all, [`leanest`] finds the
+//! bracketings that need the least by a simpler, additive count: each shared product
+//! with its smaller scaled copy, then for each unit one column (row) of every product on
+//! the path.
 
 use super::plan::programme;
 use super::{Fold, Operand, Tree};
@@ -248,10 +252,10 @@ pub(crate) fn folded_len(side: PanelSide, shared: &[&Tree], widths: &[usize]) ->
     }
 }
 
-/// The bracketing whose panels of one unit on `side` need the fewest values
-/// ([`Layout::least`]), and that number: a partition of the layers off the path into
-/// shared subtrees, each bracketed to hold the least, found by two dynamic programmes,
-/// O(L³).
+/// The bracketing whose panels of one unit on `side` need the fewest values by the
+/// additive count of the module docs (a heuristic for [`Layout::least`], the exact one),
+/// and that number: a partition of the layers off the path into shared subtrees, each
+/// bracketed to hold the least, found by two dynamic programmes, O(L³).
 pub(crate) fn leanest(widths: &[usize], side: PanelSide) -> (Tree, usize) {
     let depth = widths.len() - 1;
     // held[lo][hi]: the least values a subtree over layers lo..=hi holds, and its split.
@@ -356,6 +360,26 @@ mod tests {
             fixed += f;
         }
         fixed + per_unit(side, layout.shared.iter().map(|t| t.span()), widths)
+    }
+
+    #[test]
+    fn a_count_that_shrinks_as_panels_widen_still_gets_the_fewest_panels() {
+        // Reverse mode's (M3·M2)·M1 cut by rows: the first step, M3[Q]·M2, copies the
+        // panel's D_3·W_3 rows (w×100) while that is cheaper, then W_2 scaled (100×100):
+        // 301 rows need less than 300.
+        let widths = [1, 100, 100, 301];
+        let reverse = Tree::Product(
+            Box::new(Tree::Product(
+                Box::new(Tree::Leaf(3)),
+                Box::new(Tree::Leaf(2)),
+            )),
+            Box::new(Tree::Leaf(1)),
+        );
+        let rows = Layout::new(&reverse, &widths, PanelSide::Rows);
+        let [narrower, whole] = [300, 301].map(|w| rows.parts(w, 8).total());
+        assert!(whole < narrower, "{whole} vs {narrower}");
+        // A budget that holds all 301 rows in one panel, but not 300 of them.
+        assert_eq!(rows.width(8, 8 * whole), Some(301));
     }
 
     #[test]

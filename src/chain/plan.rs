@@ -1069,6 +1069,13 @@ mod tests {
             })
             .sum();
         let (_, priced) = cost(&tree, &w, &cal, 8, Some(one));
+        // The shared (M3·M2)·M1 is one the two sides fold differently.
+        let shared = Step::new(&w, 1, 1, 3, PanelSide::Rows);
+        assert_eq!(shared.fold, Fold::RowsOfRight);
+        assert_eq!(
+            Step::new(&w, 1, 1, 3, PanelSide::Columns).fold,
+            Fold::ColumnsOfLeft
+        );
         assert_eq!(steps.len(), 3);
         assert!(
             (priced - executor).abs() <= 1e-12 * executor,
