@@ -7,9 +7,10 @@
 //! as a caller looping over many small problems would make it. Group `small_floor`:
 //! `mac/4096` is 4096 multiply-adds at one core's peak (fused multiply-adds on the
 //! widest vectors the CPU has, in registers, as many chains as hide their latency: no
-//! arithmetic runs faster, and no loads slow it), `exp/4096` is 4096 libm `exp`s (the
-//! one the activations call) in a throughput loop. `fwdrev report` turns the two into
-//! each call's floor (its multiply-adds and exps at those rates) and the ratio to it.
+//! arithmetic runs faster, and no loads slow it), `sigmoid/512` is σ and σ' of 512
+//! values in L1, as the calls evaluate a layer (`Activation::values_and_slopes`: four lanes,
+//! glibc's exp). `fwdrev report` turns the two into each call's floor (its multiply-adds
+//! and activations at those rates) and the ratio to it.
 //!
 //! `cargo bench --bench small [--features openblas]` (≈ 1 min).
 
@@ -23,7 +24,7 @@ use std::time::Duration;
 
 const SHAPES: [[usize; 3]; 2] = [[100, 105, 95], [256, 256, 256]];
 
-/// Multiply-adds and exps per unit of the floor group: the ids' "4096".
+/// Multiply-adds per unit of the floor group: the id's "4096".
 const UNIT: u32 = 4096;
 
 fn small(c: &mut Criterion) {
@@ -91,12 +92,19 @@ fn small(c: &mut Criterion) {
     floor.bench_function(BenchmarkId::new("mac", UNIT), |b| {
         b.iter(|| peak::multiply_adds(black_box(1.0), UNIT as usize))
     });
-    // Arguments spread over σ's working range, as pre-activations are.
-    let ts: Vec<f64> = (0..UNIT)
-        .map(|i| -8.0 + 16.0 * i as f64 / UNIT as f64)
+    // σ and σ' of a layer's worth of units, over and over in place (σ's working range
+    // first, then (0, 1): the cost does not depend on it), in L1 as a layer's are.
+    let units = 512;
+    let mut ys: Vec<f64> = (0..units)
+        .map(|i| -8.0 + 16.0 * i as f64 / units as f64)
         .collect();
-    floor.bench_function(BenchmarkId::new("exp", UNIT), |b| {
-        b.iter(|| black_box(&ts).iter().map(|t| (-t.abs()).exp()).sum::<f64>())
+    let mut ss = vec![0.0; units];
+    floor.bench_function(BenchmarkId::new("sigmoid", units), |b| {
+        b.iter(|| {
+            Activation::Sigmoid
+                .values_and_slopes(black_box(&mut ys), &mut ss)
+                .expect("as many slopes as values")
+        })
     });
     floor.finish();
 }

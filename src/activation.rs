@@ -20,6 +20,7 @@
 //! [`Activation::wide`] gives every value, slope and curvature with an unbounded
 //! exponent.
 
+use crate::kernels::{with_kernel, Kernel};
 use crate::wide::Wide;
 use crate::{Error, Real};
 
@@ -80,6 +81,44 @@ impl Activation {
             return (v, s); // tiny values near 0 (tanh t ≈ t) are as small as t: kept
         }
         (flush(v, T::min_positive_value()), flush(s, slope_floor()))
+    }
+
+    /// [`value_and_slope`](Self::value_and_slope) of every t in `y`: φ(t) into `y` and
+    /// φ'(t) into `s`, with the same bits. The logistic in f64 runs four lanes at a time
+    /// (AVX2) with glibc's exp, operation for operation. Errors if `s` is not as long as
+    /// `y`.
+    ///
+    /// ```
+    /// use fwdrev::Activation;
+    /// let (mut y, mut s) = (vec![-2.0, 0.0, 3.0], vec![0.0; 3]);
+    /// Activation::Sigmoid.values_and_slopes(&mut y, &mut s)?;
+    /// assert_eq!((y[1], s[1]), (0.5, 0.25));
+    /// assert_eq!((y[2], s[2]), Activation::Sigmoid.value_and_slope(3.0));
+    /// # Ok::<(), fwdrev::Error>(())
+    /// ```
+    pub fn values_and_slopes<T: Real>(self, y: &mut [T], s: &mut [T]) -> Result<(), Error> {
+        if y.len() != s.len() {
+            return Err(Error::Shape {
+                what: "slopes for every value".into(),
+                expected: format!("{} slopes", y.len()),
+                got: format!("{}", s.len()),
+            });
+        }
+        self.apply(y, s);
+        Ok(())
+    }
+
+    /// [`values_and_slopes`](Self::values_and_slopes) of slices the caller made equal.
+    #[inline]
+    pub(crate) fn apply<T: Real>(self, y: &mut [T], s: &mut [T]) {
+        match self {
+            Activation::Sigmoid => with_kernel!(|k| k.sigmoid(y, s)),
+            _ => {
+                for (y, s) in y.iter_mut().zip(s.iter_mut()) {
+                    (*y, *s) = self.value_and_slope(*y);
+                }
+            }
+        }
     }
 
     /// φ''(t), the curvature that Hessian-vector products need, flushed below

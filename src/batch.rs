@@ -24,7 +24,7 @@ use crate::backend::gemm;
 use crate::par::zip_for_each;
 use crate::scratch::{padded, Stack};
 use crate::{Mlp, Par, Real};
-use ndarray::{ArrayView2, ArrayViewMut1, ArrayViewMut2, Zip};
+use ndarray::{s, ArrayView2, ArrayViewMut1, ArrayViewMut2, Zip};
 
 /// max(d1, …, dL).
 fn widest<T: Real>(net: &Mlp<T>) -> usize {
@@ -97,23 +97,29 @@ pub(crate) fn values_and_grads<'a, T: Real>(
                 work,
                 Zip::indexed(y.rows_mut()).and(s.rows_mut()),
                 |i: usize, mut y: ArrayViewMut1<T>, mut s: ArrayViewMut1<T>| {
-                    for (y, s) in y.iter_mut().zip(s.iter_mut()) {
-                        let (h, ds) = act.value_and_slope(pre(i, *y));
-                        *y = h;
-                        *s = ds;
-                    }
+                    let y = y.as_slice_mut().expect("rows contiguous");
+                    y.iter_mut().for_each(|y| *y = pre(i, *y));
+                    act.apply(y, s.as_slice_mut().expect("rows contiguous"));
                 }
             );
         } else {
             // Last layer: Y_L turned into φ'(Y_L) in place while its φ values are summed
             // into f, row by row (each point's sum over i in order).
             f.fill(T::zero());
+            const CHUNK: usize = 16;
             for (i, mut row) in y.rows_mut().into_iter().enumerate() {
-                Zip::from(&mut row).and(&mut f).for_each(|y, f| {
-                    let (h, ds) = act.value_and_slope(pre(i, *y));
-                    *f = *f + h;
-                    *y = ds;
-                });
+                let row = row.as_slice_mut().expect("rows contiguous");
+                for (c, y) in row.chunks_mut(CHUNK).enumerate() {
+                    // φ into h, φ' back into y, a chunk at a time (the logistic's lanes).
+                    let mut h = [T::zero(); CHUNK];
+                    let h = &mut h[..y.len()];
+                    h.iter_mut()
+                        .zip(y.iter())
+                        .for_each(|(h, &y)| *h = pre(i, y));
+                    act.apply(h, y);
+                    let f = f.slice_mut(s![c * CHUNK..c * CHUNK + h.len()]);
+                    f.into_iter().zip(h.iter()).for_each(|(f, &h)| *f = *f + h);
+                }
             }
         }
     }

@@ -24,7 +24,7 @@ use crate::primal::{self, Sweep};
 use crate::reverse::Fused;
 use crate::scratch::{padded, panel_width, Stack};
 use crate::{Activation, Error, Layer, Mlp, Par, Real, Result};
-use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
+use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
 
 /// Values per panel column of the two buffers: layers 1, 3, 5, … use the first,
 /// layers 2, 4, … the second (d1 + d2 for the two-layer network).
@@ -138,13 +138,31 @@ pub(crate) fn tangent_layer<T: Real>(
 
 /// The next layer's input from Q = [y | Ẏ]: [φ(y) | φ'(y) ∘ Ẏ].
 pub(crate) fn next_input<T: Real>(act: Activation, q: ArrayView2<T>, mut next: ArrayViewMut2<T>) {
-    for (row, mut out) in q.axis_iter(Axis(0)).zip(next.axis_iter_mut(Axis(0))) {
-        let (a, s) = act.value_and_slope(row[0]);
+    activate(act, q.column(0), |i, a, s| {
+        let mut out = next.row_mut(i);
         out[0] = a;
         out.iter_mut()
-            .zip(row)
+            .zip(q.row(i))
             .skip(1)
             .for_each(|(o, &t)| *o = t * s);
+    });
+}
+
+/// `out(i, φ(y_i), φ'(y_i))` for each entry of `y`, a column of Q: evaluated a chunk at
+/// a time, where the logistic runs on the vector kernels
+/// ([`Activation::values_and_slopes`]).
+fn activate<T: Real>(act: Activation, y: ArrayView1<T>, mut out: impl FnMut(usize, T, T)) {
+    const CHUNK: usize = 16;
+    for c0 in (0..y.len()).step_by(CHUNK) {
+        let n = CHUNK.min(y.len() - c0);
+        let (mut v, mut s) = ([T::zero(); CHUNK], [T::zero(); CHUNK]);
+        v.iter_mut()
+            .zip(y.slice(s![c0..c0 + n]))
+            .for_each(|(v, &y)| *v = y);
+        act.apply(&mut v[..n], &mut s[..n]);
+        for r in 0..n {
+            out(c0 + r, v[r], s[r]);
+        }
     }
 }
 
@@ -191,11 +209,11 @@ pub(crate) fn jvp<'a, T: Real>(
     }
     let last = &net.layers()[depth - 1];
     let d_out = last.weights.nrows();
-    for (i, row) in q[..2 * d_out].chunks(2).enumerate() {
-        let (a, s) = last.activation.value_and_slope(row[0]);
+    let q = ArrayView2::from_shape((d_out, 2), &q[..2 * d_out]).expect("fits");
+    activate(last.activation, q.column(0), |i, a, s| {
         out[i] = a;
-        jv[i] = s * row[1];
-    }
+        jv[i] = s * q[[i, 1]];
+    });
 }
 
 #[cfg(test)]

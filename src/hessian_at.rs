@@ -153,7 +153,12 @@ impl<T: Real> HessianAt<'_, T> {
                         coefs,
                         Some(&mut acc[..d_in]),
                         &mut fused,
-                        |i, ydot| (T::zero(), c[i] * ydot),
+                        |i0, ydot: &mut [T], coef: &mut [T]| {
+                            for ((y, coef), &c) in ydot.iter_mut().zip(coef).zip(&c[i0..]) {
+                                *coef = c * *y;
+                                *y = T::zero();
+                            }
+                        },
                     );
                     // The reverse sweep: Ġ_k = φ'_k ∘ acc + φ''_k ∘ ẏ_k ∘ z_k, acc = W_kᵀ·Ġ_k.
                     for k in (0..depth - 1).rev() {

@@ -94,14 +94,11 @@ pub(crate) fn layer_into<T: Real>(
         input,
         ArrayViewMut1::from(&mut *h),
     );
-    let (act, bias) = (layer.activation, layer.bias_slice());
-    // h holds W·input; overwrite it with φ(y), and s with φ'(y).
-    for i in 0..h.len() {
-        let y = bias.map_or(h[i], |b| h[i] + b[i]);
-        let (v, ds) = act.value_and_slope(y);
-        h[i] = v;
-        s[i] = ds;
+    // h holds W·input; overwrite it with y = W·input + b, then φ(y), and s with φ'(y).
+    if let Some(b) = layer.bias_slice() {
+        h.iter_mut().zip(b).for_each(|(h, &b)| *h = *h + b);
     }
+    layer.activation.apply(h, s);
 }
 
 /// F(x) = φ_L(y_L) into `out` (d_L): one GEMV per layer, no fused pass (nothing is

@@ -60,14 +60,20 @@ pub(crate) fn last_layer<T: Real>(
     fused: &mut Fused<T>,
 ) -> T {
     let (act, bias) = (layer.activation, layer.bias_slice());
-    let row = |i: usize, dot: T| act.value_and_slope(bias.map_or(dot, |b| dot + b[i]));
-    rows_then_adjoint(par, layer.weights.view(), h, slopes, adjoint, fused, row)
+    let rows = |i0: usize, y: &mut [T], s: &mut [T]| {
+        if let Some(b) = bias {
+            y.iter_mut().zip(&b[i0..]).for_each(|(y, &b)| *y = *y + b);
+        }
+        act.apply(y, s);
+    };
+    rows_then_adjoint(par, layer.weights.view(), h, slopes, adjoint, fused, rows)
 }
 
-/// The fused pass for any per-row map: d_i = W[i,:]·h, (v_i, c_i) = `row(i, d_i)`, c_i
-/// into `coefs`; returns Σ_i v_i, and with an `adjoint` output leaves Wᵀ·c there. The
-/// gradient's map is y ↦ (φ(y), φ'(y)); an HVP's last layer maps ẏ_i ↦ (0, φ''(y_i)·ẏ_i)
-/// ([`HessianAt`](crate::HessianAt)).
+/// The fused pass for any map of rows: d_i = W[i,:]·h, then `rows(i0, d, c)` maps the
+/// rows from i0 on (up to four at a time), each d_i to v_i in place and a coefficient
+/// c_i into `c`, which goes into `coefs`; returns Σ_i v_i, and with an `adjoint` output
+/// leaves Wᵀ·c there. The gradient's map is y ↦ (φ(y), φ'(y)); an HVP's last layer maps
+/// ẏ_i ↦ (0, φ''(y_i)·ẏ_i) ([`HessianAt`](crate::HessianAt)).
 pub(crate) fn rows_then_adjoint<T: Real>(
     par: Par,
     w: ArrayView2<T>,
@@ -75,9 +81,9 @@ pub(crate) fn rows_then_adjoint<T: Real>(
     coefs: &mut [T],
     adjoint: Option<&mut [T]>,
     fused: &mut Fused<T>,
-    row: impl Fn(usize, T) -> (T, T) + Sync,
+    rows: impl Fn(usize, &mut [T], &mut [T]) + Sync,
 ) -> T {
-    with_kernel!(|k| rows_then_adjoint_with(k, par, w, h, coefs, adjoint, fused, &row))
+    with_kernel!(|k| rows_then_adjoint_with(k, par, w, h, coefs, adjoint, fused, &rows))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -90,7 +96,7 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
     slopes: &mut [T],
     adjoint: Option<&mut [T]>,
     fused: &mut Fused<T>,
-    map: &(impl Fn(usize, T) -> (T, T) + Sync),
+    map: &(impl Fn(usize, &mut [T], &mut [T]) + Sync),
 ) -> T {
     let (rows_total, d_in) = w.dim();
     let (blocks, rows_per_block) = row_blocks(rows_total, w.len(), 1);
@@ -106,7 +112,6 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
                 z.fill(T::zero());
             }
             let row = |i: usize| rows.row(i).to_slice().expect("W row-major");
-            let pre = |i: usize, dot: T| map(r0 + i, dot);
             let mut f = T::zero();
             // Four rows at a time: four streams from memory, h and z touched once per four.
             // With the adjoint, each sweep also adds the previous four rows (now in cache)
@@ -115,17 +120,14 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
             let mut pending: Option<([T; 4], [&[T]; 4])> = None;
             for i in (0..quads).step_by(4) {
                 let r = [row(i), row(i + 1), row(i + 2), row(i + 3)];
-                let y = match pending.take() {
+                let mut y = match pending.take() {
                     Some((ds, prev)) => k.dot4_axpy4(r, h, ds, prev, z),
                     None => k.dot4(r, h),
                 };
                 let mut ds = [T::zero(); 4];
-                for q in 0..4 {
-                    let (v, d) = pre(i + q, y[q]);
-                    f = f + v;
-                    s_out[i + q] = d;
-                    ds[q] = d;
-                }
+                map(r0 + i, &mut y, &mut ds);
+                f = y.iter().fold(f, |f, &v| f + v);
+                s_out[i..i + 4].copy_from_slice(&ds);
                 if accumulate {
                     pending = Some((ds, r));
                 }
@@ -134,8 +136,10 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
                 k.axpy4(ds, prev, z);
             }
             for (i, s) in s_out.iter_mut().enumerate().skip(quads) {
-                let (v, d) = pre(i, k.dot(row(i), h));
-                f = f + v;
+                let (mut v, mut d) = ([k.dot(row(i), h)], [T::zero()]);
+                map(r0 + i, &mut v, &mut d);
+                let d = d[0];
+                f = f + v[0];
                 *s = d;
                 if accumulate {
                     k.axpy(d, row(i), z);

@@ -41,6 +41,13 @@ impl Kernel for Avx2 {
         unsafe { dot(a, b) }
     }
     #[inline]
+    fn sigmoid<T: Real>(self, y: &mut [T], s: &mut [T]) {
+        if let (Some(yf), Some(sf)) = (cast_mut::<T, f64>(y), cast_mut::<T, f64>(s)) {
+            return unsafe { super::logistic::sigmoid(yf, sf) };
+        }
+        portable::sigmoid(y, s)
+    }
+    #[inline]
     fn axpy<T: Real>(self, alpha: T, x: &[T], y: &mut [T]) {
         unsafe { axpy(alpha, x, y) }
     }

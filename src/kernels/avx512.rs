@@ -37,7 +37,7 @@ impl Avx512 {
 
 // SAFETY (every method): an `Avx512` exists only where the CPU has AVX-512F, AVX2, FMA.
 impl Kernel for Avx512 {
-    // dot and axpy: the AVX2 copies (the same bits), one row or vector at a time.
+    // dot, axpy and sigmoid: the AVX2 copies (the same bits), one row or vector at a time.
     #[inline]
     fn dot<T: Real>(self, a: &[T], b: &[T]) -> T {
         self.0.dot(a, b)
@@ -45,6 +45,10 @@ impl Kernel for Avx512 {
     #[inline]
     fn axpy<T: Real>(self, alpha: T, x: &[T], y: &mut [T]) {
         self.0.axpy(alpha, x, y)
+    }
+    #[inline]
+    fn sigmoid<T: Real>(self, y: &mut [T], s: &mut [T]) {
+        self.0.sigmoid(y, s)
     }
     #[inline]
     fn dot4<T: Real>(self, rows: [&[T]; 4], x: &[T]) -> [T; 4] {

@@ -19,6 +19,8 @@ mod avx512;
 #[cfg(target_arch = "x86_64")]
 mod cast;
 pub(crate) mod gemv;
+#[cfg(target_arch = "x86_64")]
+mod logistic;
 mod portable;
 
 #[cfg(target_arch = "x86_64")]
@@ -52,6 +54,12 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
         prev: [&[T]; 4],
         y: &mut [T],
     ) -> [T; 4];
+    /// σ(t) into `y` and σ'(t) into `s` for every t in `y`, the bits of
+    /// `Activation::Sigmoid.value_and_slope` for each.
+    #[inline]
+    fn sigmoid<T: Real>(self, y: &mut [T], s: &mut [T]) {
+        portable::sigmoid(y, s)
+    }
 }
 
 /// The kernels in plain Rust, for any CPU.

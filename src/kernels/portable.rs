@@ -109,3 +109,12 @@ pub(crate) fn axpy4<T: Real, const FMA: bool>(alpha: [T; 4], rows: [&[T]; 4], y:
         y[i] = madd::<T, FMA>(alpha[3], r3[i], v);
     }
 }
+
+/// σ and σ' of each value, one at a time (see [`Kernel::sigmoid`](super::Kernel::sigmoid)).
+#[inline]
+pub(super) fn sigmoid<T: Real>(y: &mut [T], s: &mut [T]) {
+    assert_eq!(y.len(), s.len(), "as many slopes as values");
+    for (y, s) in y.iter_mut().zip(s.iter_mut()) {
+        (*y, *s) = crate::Activation::Sigmoid.value_and_slope(*y);
+    }
+}

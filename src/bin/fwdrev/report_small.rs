@@ -1,19 +1,19 @@
 //! The small-network bench's part of the report: each call beside its multiply-add +
-//! exp floor, from `cargo bench --bench small`.
+//! activation floor, from `cargo bench --bench small`.
 //!
 //! A call on a network of layer sizes m_k = d_k·d_{k−1} (M = Σ m_k multiply-adds per
 //! sweep) and E = d_1 + … + d_L units makes: ∇f, JVP and VJP two sweeps (2M: the
 //! forward pass and the reverse, or the value and its tangent), HVP four (value and
-//! tangent forward, then the reverse of both); each one exp per unit, HVP a second
-//! (σ'' needs tanh(t/2)). The floor is those counts at the rates `small_floor` measured
-//! in the same run: multiply-adds at one core's peak (registers only, no loads), exps at
-//! libm's throughput.
+//! tangent forward, then the reverse of both); each evaluates σ and σ' once per unit,
+//! HVP σ'' too (counted as a second evaluation). The floor is those counts at the rates
+//! `small_floor` measured in the same run: multiply-adds at one core's peak (registers
+//! only, no loads), σ and σ' at the crate's own rate over a slice (four lanes).
 
 use crate::report_chain::medians;
 use crate::{seconds, CliResult};
 use std::path::Path;
 
-/// The calls in table order: (name, sweeps of M multiply-adds, exps per unit).
+/// The calls in table order: (name, sweeps of M multiply-adds, activations per unit).
 const CALLS: [(&str, f64, f64); 4] = [
     ("grad", 2.0, 1.0),
     ("jvp", 2.0, 1.0),
@@ -39,26 +39,26 @@ pub fn run(root: &Path) -> CliResult {
             .next()
             .and_then(|(n, t)| Some(t / n.parse::<f64>().ok()?))
     };
-    let (Some(mac), Some(exp)) = (unit("mac"), unit("exp")) else {
+    let (Some(mac), Some(act)) = (unit("mac"), unit("sigmoid")) else {
         return Ok(());
     };
     outln!(
         "Small networks, one thread (`Par::Seq`), f64: each call beside its floor, its \
-         multiply-adds at {:.3} ns and exps at {:.2} ns (measured in the same run)\n",
+         multiply-adds at {:.3} ns and σ with σ' at {:.2} ns (measured in the same run)\n",
         mac * 1e9,
-        exp * 1e9
+        act * 1e9
     );
-    outln!("| widths | call | time | multiply-adds | exps | floor | time / floor |");
+    outln!("| widths | call | time | multiply-adds | activations | floor | time / floor |");
     outln!("|---|---|---:|---:|---:|---:|---:|");
-    for (call, sweeps, exps_per_unit) in CALLS {
+    for (call, sweeps, per_unit) in CALLS {
         for (shape, t) in medians(root, &format!("small/{call}")) {
             let Some((m, e)) = counts(&shape) else {
                 continue;
             };
-            let (macs, exps) = (sweeps * m, exps_per_unit * e);
-            let floor = macs * mac + exps * exp;
+            let (macs, acts) = (sweeps * m, per_unit * e);
+            let floor = macs * mac + acts * act;
             outln!(
-                "| {shape} | {call} | {} | {macs:.0} | {exps:.0} | {} | {:.2} |",
+                "| {shape} | {call} | {} | {macs:.0} | {acts:.0} | {} | {:.2} |",
                 seconds(t),
                 seconds(floor),
                 t / floor
