@@ -427,6 +427,37 @@ fn gelu_far(y: Wide, t: f64) -> (Wide, Wide, Wide) {
 mod tests {
     use super::*;
 
+    /// A slice at once gives each value's bits, for every activation in f64 and f32
+    /// (the logistic in f64 on the vector lanes), and slopes of another length are an
+    /// error.
+    #[test]
+    fn a_slice_has_the_bits_of_each_value() {
+        fn check<T: Real>(a: Activation) {
+            let mut t: Vec<T> = (0..1003)
+                .map(|i| T::from_f64(((i * 37 % 1003) as f64 - 501.0) * 0.9))
+                .collect();
+            t.extend([0.0, -0.0, 1.0, -1.0, 1e-20, f64::INFINITY, f64::NAN].map(T::from_f64));
+            let (mut y, mut s) = (t.clone(), vec![T::zero(); t.len()]);
+            a.values_and_slopes(&mut y, &mut s).unwrap();
+            for ((&t, y), s) in t.iter().zip(y).zip(s) {
+                let (v, d) = a.value_and_slope(t);
+                let bits = |x: T| x.as_f64().to_bits();
+                assert_eq!(
+                    (bits(y), bits(s)),
+                    (bits(v), bits(d)),
+                    "{a}({})",
+                    t.as_f64()
+                );
+            }
+            let e = a.values_and_slopes(&mut [T::one(); 3], &mut [T::zero(); 2]);
+            assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
+        }
+        for a in Activation::ALL {
+            check::<f64>(a);
+            check::<f32>(a);
+        }
+    }
+
     #[test]
     fn values_and_slopes_below_the_floors_are_flushed_to_zero() {
         let s = |t: f32| Activation::Sigmoid.value_and_slope(t);

@@ -205,7 +205,7 @@ pub(crate) fn redo_columns<T: Real>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scratch::Scratch;
+    use crate::scratch::{carves_exactly, Scratch};
     use crate::Activation;
 
     /// Forward mode's and the Hessian's executors carve exactly what their panels were
@@ -213,17 +213,8 @@ mod tests {
     /// of it leaves values), and a refusal means one column does not fit.
     #[test]
     fn forward_mode_and_hessians_carve_exactly_what_their_panels_were_sized_by() {
-        let mut state = 9_u64;
-        let mut below = |n: u64| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 33) % n) as usize
-        };
-        let refused = |e: Error, budget: usize| match e {
-            Error::TooLarge { needed, .. } => assert!(needed as usize > budget),
-            e => panic!("{e}"),
-        };
+        let mut rng = crate::random::Lcg(9);
+        let mut below = |n: usize| rng.below(n);
         let mut run = 0;
         for case in 0..150 {
             let depth = 1 + below(4);
@@ -231,49 +222,23 @@ mod tests {
             let budget = 64 + below(80_000);
             let net = Mlp::<f64>::from_seed(&widths, Activation::Tanh, case as u64).unwrap();
             let x = ndarray::Array1::from_elem(widths[0], 0.2);
-            match crate::forward::grad_scratch_len(&net, budget) {
-                Ok(len) => {
-                    let mut scratch = Scratch::new();
-                    let mut stack = scratch.stack(len).unwrap();
-                    let mut g = ndarray::Array1::zeros(widths[0]);
-                    let x = x.as_slice().unwrap();
-                    crate::forward::value_and_grad(
-                        &net,
-                        Par::Seq,
-                        x,
-                        budget,
-                        g.view_mut(),
-                        &mut stack,
-                    )
+            let len = crate::forward::grad_scratch_len(&net, budget);
+            let ran = carves_exactly(&mut Scratch::new(), len, budget, |stack| {
+                let (xs, mut g) = (x.as_slice().unwrap(), ndarray::Array1::zeros(widths[0]));
+                crate::forward::value_and_grad(&net, Par::Seq, xs, budget, g.view_mut(), stack)
                     .unwrap();
-                    assert_eq!(stack.left(), 0, "case {case}: forward {widths:?}");
-                    run += 1;
-                }
-                Err(e) => refused(e, budget),
-            }
+            });
+            run += usize::from(ran);
             for k in [1, 3, widths[0]] {
-                match hessian_scratch_len(&net, budget, k) {
-                    Ok(len) => {
-                        let mut scratch = Scratch::new();
-                        let mut stack = scratch.stack(len).unwrap();
-                        let mut out = Array2::zeros((widths[0], k));
-                        let v = Array2::from_elem((widths[0], k), 0.5);
-                        let v = (k != widths[0]).then(|| v.view());
-                        hessian_times(
-                            &net,
-                            Par::Seq,
-                            x.view(),
-                            v,
-                            budget,
-                            out.view_mut(),
-                            &mut stack,
-                        )
+                let len = hessian_scratch_len(&net, budget, k);
+                let ran = carves_exactly(&mut Scratch::new(), len, budget, |stack| {
+                    let mut out = Array2::zeros((widths[0], k));
+                    let v = Array2::from_elem((widths[0], k), 0.5);
+                    let v = (k != widths[0]).then(|| v.view());
+                    hessian_times(&net, Par::Seq, x.view(), v, budget, out.view_mut(), stack)
                         .unwrap();
-                        assert_eq!(stack.left(), 0, "case {case}: Hessian {widths:?} k = {k}");
-                        run += 1;
-                    }
-                    Err(e) => refused(e, budget),
-                }
+                });
+                run += usize::from(ran);
             }
         }
         assert!(run > 300, "only {run} calls ran");

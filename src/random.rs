@@ -38,3 +38,19 @@ pub fn standard_normal<T: Real>(
 pub fn standard_normal_vector<T: Real>(n: usize, seed: u64) -> Result<Array1<T>> {
     Ok(standard_normal(1, n, seed, 1 << 63)?.index_axis_move(Axis(0), 0))
 }
+
+/// A small deterministic generator for the unit tests' random shapes and budgets.
+#[cfg(test)]
+pub(crate) struct Lcg(pub(crate) u64);
+
+#[cfg(test)]
+impl Lcg {
+    /// The next number below n.
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) as usize % n
+    }
+}

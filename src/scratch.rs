@@ -176,3 +176,37 @@ impl<'a, T: Real> Stack<'a, T> {
         ArrayViewMut2::from_shape((rows, cols), self.take(rows * cols)).expect("sized")
     }
 }
+
+/// For the executors' tests: runs `call` on a stack of exactly `len` values of
+/// `scratch`, the count its panels were sized by, and checks it took all of them (a
+/// carve past the count panics); or, where the count was refused, that it needed more
+/// than `budget`. Whether it ran.
+#[cfg(test)]
+pub(crate) fn carves_exactly<'a, T: Real>(
+    scratch: &'a mut Scratch<T>,
+    len: Result<usize>,
+    budget: usize,
+    call: impl FnOnce(&mut Stack<'a, T>),
+) -> bool {
+    match len {
+        Ok(len) => {
+            let mut stack = scratch.stack(len).expect("fits");
+            call(&mut stack);
+            assert_eq!(
+                stack.left(),
+                0,
+                "{len} values counted, {} not taken",
+                stack.left()
+            );
+            true
+        }
+        Err(crate::Error::TooLarge { needed, .. }) => {
+            assert!(
+                needed as usize > budget,
+                "refused {needed} bytes within {budget}"
+            );
+            false
+        }
+        Err(e) => panic!("{e}"),
+    }
+}

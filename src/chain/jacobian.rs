@@ -265,7 +265,7 @@ pub(crate) fn jacobian<'a, T: Real>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scratch::Scratch;
+    use crate::scratch::{carves_exactly, Scratch};
     use crate::{Activation, Mode};
 
     /// The executor carves exactly what its panels were sized by ([`Layout::parts`],
@@ -274,13 +274,8 @@ mod tests {
     /// one unit's panel does not fit.
     #[test]
     fn the_executor_carves_exactly_what_its_panels_were_sized_by() {
-        let mut state = 5_u64;
-        let mut below = |n: u64| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 33) % n) as usize
-        };
+        let mut rng = crate::random::Lcg(5);
+        let mut below = |n: usize| rng.below(n);
         let mut run = 0;
         for case in 0..200 {
             let depth = 1 + below(5);
@@ -292,29 +287,12 @@ mod tests {
             let x = vec![0.3; widths[0]];
             for mode in [Mode::Forward, Mode::Reverse, Mode::Auto] {
                 let plan = net.plan(mode);
-                let len = match scratch_len(&net, &plan, budget) {
-                    Ok(len) => len,
-                    Err(Error::TooLarge { needed, .. }) => {
-                        assert!(needed as usize > budget, "case {case}: {widths:?} {mode}");
-                        continue;
-                    }
-                    Err(e) => panic!("{e}"),
-                };
-                let mut scratch = Scratch::new();
-                let mut stack = scratch.stack(len).unwrap();
-                let mut jac = ndarray::Array2::zeros((widths[depth], widths[0]));
-                jacobian(
-                    &net,
-                    Par::Seq,
-                    &x,
-                    &plan,
-                    budget,
-                    jac.view_mut(),
-                    &mut stack,
-                )
-                .unwrap();
-                assert_eq!(stack.left(), 0, "case {case}: {widths:?} {mode} {plan}");
-                run += 1;
+                let len = scratch_len(&net, &plan, budget);
+                let ran = carves_exactly(&mut Scratch::new(), len, budget, |stack| {
+                    let mut jac = ndarray::Array2::zeros((widths[depth], widths[0]));
+                    jacobian(&net, Par::Seq, &x, &plan, budget, jac.view_mut(), stack).unwrap();
+                });
+                run += usize::from(ran);
             }
         }
         assert!(run > 300, "only {run} Jacobians ran");

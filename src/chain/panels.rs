@@ -384,13 +384,8 @@ mod tests {
 
     #[test]
     fn the_leanest_bracketing_needs_the_least_of_all() {
-        let mut state = 11_u64;
-        let mut below = |n: usize| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) as usize % n
-        };
+        let mut rng = crate::random::Lcg(11);
+        let mut below = |n: usize| rng.below(n);
         for _ in 0..200 {
             let depth = 1 + below(7);
             let widths: Vec<usize> = (0..=depth).map(|_| 1 + below(50)).collect();

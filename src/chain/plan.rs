@@ -855,18 +855,7 @@ mod tests {
         }
     }
 
-    /// A small deterministic generator for the random shapes below.
-    struct Lcg(u64);
-
-    impl Lcg {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 = self
-                .0
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (self.0 >> 33) as usize % n
-        }
-    }
+    use crate::random::Lcg;
 
     /// The fewest bytes any bracketing's panel of one unit needs, by trying them all.
     fn least_bytes(widths: &[usize]) -> usize {

@@ -4,13 +4,18 @@
 //! for operation as its FMA build runs it — e^x = 2^(k/N)·e^r with x = k·ln2/N + r,
 //! N = 128: 2^(k/N) from the table below, e^r by a degree-5 polynomial — and the rest
 //! of the formula is IEEE arithmetic, the same in any lane. Lanes where glibc leaves its
-//! fast path (|x| ≥ 512, |x| < 2^−54, NaN, ±∞) run the scalar formula instead. Other C
-//! libraries' exp differ, so elsewhere the slice runs the scalar formula throughout.
+//! fast path (|x| ≥ 512, |x| < 2^−54, NaN, ±∞) run the scalar formula instead. Other
+//! exps differ (other C libraries, glibc before 2.28, glibc told by a tunable not to use
+//! FMA, an exp put in its place), so the lanes run only on Linux with glibc, and only
+//! once this process's exp has given the lanes' bits on 512 arguments across the fast
+//! path; elsewhere the slice runs the scalar formula throughout.
 //!
 //! [`Activation::value_and_slope`]: crate::Activation::value_and_slope
 
 use crate::Activation;
 use std::arch::x86_64::*;
+use std::hint::black_box;
+use std::sync::OnceLock;
 
 /// N/ln2, N = 128.
 const INV_LN2_N: f64 = f64::from_bits(0x40671547652b82fe);
@@ -299,7 +304,8 @@ pub(super) unsafe fn sigmoid(y: &mut [f64], s: &mut [f64]) {
             (*y, *s) = Activation::Sigmoid.value_and_slope(*y);
         }
     };
-    if !cfg!(target_env = "gnu") {
+    // SAFETY: the caller's promise for the features.
+    if !cfg!(all(target_os = "linux", target_env = "gnu")) || !unsafe { libm_is_glibcs() } {
         return scalar(y, s);
     }
     let mut ys = y.chunks_exact_mut(4);
@@ -318,6 +324,34 @@ pub(super) unsafe fn sigmoid(y: &mut [f64], s: &mut [f64]) {
         }
     }
     scalar(ys.into_remainder(), ss.into_remainder());
+}
+
+/// Whether this process's exp gives [`exp4`]'s bits, checked once: on 256 arguments
+/// log-uniform from −2^−54 to −512 and 256 uniform in (−512, 512).
+///
+/// SAFETY: the CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn libm_is_glibcs() -> bool {
+    static SAME: OnceLock<bool> = OnceLock::new();
+    *SAME.get_or_init(|| {
+        let xs = (0..256).flat_map(|i| {
+            let u = (i as f64 + 0.5) / 256.0;
+            [-(2f64.powf(-54.0 + 63.0 * u)), 1024.0 * u - 512.0]
+        });
+        let xs: Vec<f64> = xs.collect();
+        xs.chunks_exact(4).all(|x| {
+            // SAFETY: four values; the caller's promise for the features.
+            let lanes = unsafe { exp4(_mm256_loadu_pd(x.as_ptr())) };
+            let mut got = [f64::NAN; 4];
+            if let Some(v) = lanes {
+                // SAFETY: four values.
+                unsafe { _mm256_storeu_pd(got.as_mut_ptr(), v) };
+            }
+            x.iter()
+                .zip(got)
+                .all(|(&x, e)| black_box(x).exp().to_bits() == e.to_bits())
+        })
+    })
 }
 
 /// (σ(t), σ'(t)) in four lanes as `logistic` and `value_and_slope` compute them: e =
@@ -391,7 +425,8 @@ mod tests {
     use super::*;
 
     /// Every lane of exp4 against the C library's exp, bit for bit, over the fast path's
-    /// whole range, and None outside it.
+    /// whole range (about 0.76 M values: the vectors whose four lanes are all on it), and
+    /// None outside it; then fixed arguments at the path's edges.
     #[test]
     fn exp4_has_glibcs_bits() {
         if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
@@ -431,10 +466,44 @@ mod tests {
             }
         }
         assert!(checked > 400_000, "{checked}");
+        let tiny = 2f64.powi(-54);
+        let edges = [
+            [-tiny, -511.999_999, 511.999_999, tiny],
+            [-1.0, 1.0, -0.5, -(2f64.powi(-53))],
+            [-512.0 + 1e-9, -708.0 / 2.0, 709.0 / 2.0, -1e-16],
+        ];
+        for xs in edges {
+            // SAFETY: AVX2 and FMA, checked above.
+            let v = unsafe { exp4(_mm256_loadu_pd(xs.as_ptr())) }.expect("on the path");
+            let mut out = [0.0; 4];
+            // SAFETY: four values.
+            unsafe { _mm256_storeu_pd(out.as_mut_ptr(), v) };
+            for (x, e) in xs.iter().zip(out) {
+                assert_eq!(e.to_bits(), x.exp().to_bits(), "exp({x:e})");
+            }
+        }
+        let off = [
+            0.0,
+            -0.0,
+            2f64.powi(-55),
+            -1e-300,
+            -512.0,
+            600.0,
+            f64::NAN,
+            f64::NEG_INFINITY,
+        ];
+        for x in off {
+            // SAFETY: AVX2 and FMA, checked above.
+            let v = unsafe { exp4(_mm256_loadu_pd([x, -1.0, -2.0, -3.0].as_ptr())) };
+            assert!(v.is_none(), "{x:e} is off glibc's fast path");
+        }
+        // SAFETY: AVX2 and FMA, checked above.
+        assert!(unsafe { libm_is_glibcs() });
     }
 
-    /// The slice has the scalar formula's bits everywhere: random t, flushed tails,
-    /// |t| = 1 on either side, 0, ±∞, NaN, and lengths with tails.
+    /// The slice has the scalar formula's bits everywhere: random t, flushed tails, and
+    /// lengths with tails; and each special argument (|t| = 1 on either side, flushed
+    /// values and slopes, ±0, ±∞, NaN) in every lane of a vector of ordinary ones.
     #[test]
     fn the_slice_has_the_scalar_bits() {
         if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
@@ -472,8 +541,14 @@ mod tests {
                 }
             })
             .collect();
-        t.extend(special);
-        for len in [t.len(), 1, 2, 3, 5, 7, 4 * 9 + 3] {
+        for sp in special {
+            for lane in 0..4 {
+                let mut v = [0.5, -2.0, 3.0, -0.25];
+                v[lane] = sp;
+                t.extend(v);
+            }
+        }
+        for len in [t.len(), 1, 2, 3, 5, 7, 4 * 9 + 3, 4 * 16 * 4] {
             let mut y = t[t.len() - len..].to_vec();
             let mut s = vec![0.0; len];
             // SAFETY: AVX2 and FMA, checked above.

@@ -198,6 +198,17 @@ mod tests {
                 let got = k.dot4_axpy4(rows, &x, alpha, prev, &mut y1);
                 k.axpy4(alpha, prev, &mut y2);
                 assert_eq!((got, y1), (k.dot4(rows, &x), y2), "dot4_axpy4 n={n}");
+                // σ: the same bits, also far out where slopes are flushed.
+                let t: Vec<T> = w(7).iter().map(|&v| v * T::from_f64(1500.0)).collect();
+                let (mut y1, mut s1, mut y2, mut s2) = (t.clone(), w(1), t, w(1));
+                k.sigmoid(&mut y1, &mut s1);
+                Portable.sigmoid(&mut y2, &mut s2);
+                let bits = |v: &[T]| v.iter().map(|x| x.as_f64().to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    (bits(&y1), bits(&s1)),
+                    (bits(&y2), bits(&s2)),
+                    "sigmoid n={n}"
+                );
             }
         }
         with_kernel!(|k| {
