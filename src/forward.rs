@@ -35,10 +35,9 @@ fn panel_values<T: Real>(net: &Mlp<T>) -> (usize, usize) {
     (odd, even)
 }
 
-/// Values of the panels of `width` columns: the two buffers, and the partial sums of
-/// the last product's Wᵀ·slopes.
-fn panel_len<T: Real>(net: &Mlp<T>, width: usize) -> usize {
-    let (odd, even) = panel_values(net);
+/// Values of the panels of `width` columns: the two buffers, of `odd` and `even` values
+/// per column ([`panel_values`]), and the partial sums of the last product's Wᵀ·slopes.
+fn panel_len<T: Real>(net: &Mlp<T>, (odd, even): (usize, usize), width: usize) -> usize {
     let partial = gemv_t_scratch_len(net.width(net.depth()), width);
     padded::<T>(odd * width) + padded::<T>(even * width) + padded::<T>(partial)
 }
@@ -46,24 +45,24 @@ fn panel_len<T: Real>(net: &Mlp<T>, width: usize) -> usize {
 /// The panel width within `budget` bytes, and the two buffers' values per column.
 fn panels<T: Real>(net: &Mlp<T>, budget: usize) -> Result<(usize, usize, usize)> {
     let size = std::mem::size_of::<T>();
-    let width =
-        panel_width(net.width(0), size, budget, |w| panel_len(net, w)).ok_or_else(|| {
-            let values = panel_len(net, 1);
-            Error::TooLarge {
-                what: format!("one panel column ({values} values of {size} bytes)"),
-                needed: values.saturating_mul(size) as u64,
-                available: budget as u64,
-            }
-        })?;
     let (odd, even) = panel_values(net);
+    let len = |w| panel_len(net, (odd, even), w);
+    let width = panel_width(net.width(0), size, budget, len).ok_or_else(|| {
+        let values = len(1);
+        Error::TooLarge {
+            what: format!("one panel column ({values} values of {size} bytes)"),
+            needed: values.saturating_mul(size) as u64,
+            available: budget as u64,
+        }
+    })?;
     Ok((width, odd, even))
 }
 
 /// Scratch of [`value_and_grad`] within `budget` bytes of panels.
 pub(crate) fn grad_scratch_len<T: Real>(net: &Mlp<T>, budget: usize) -> Result<usize> {
-    let (width, _, _) = panels(net, budget)?;
+    let (width, odd, even) = panels(net, budget)?;
     let fused = Fused::<T>::len(net.width(net.depth() - 1));
-    Ok(Sweep::len(net) + fused + panel_len(net, width))
+    Ok(Sweep::len(net) + fused + panel_len(net, (odd, even), width))
 }
 
 /// f(x), with ∇f(x) written to `grad`, by forward accumulation, holding at most

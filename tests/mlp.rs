@@ -36,6 +36,16 @@ fn rel<D: ndarray::Dimension>(p: &ndarray::Array<f64, D>, q: &ndarray::Array<f64
     }
 }
 
+/// A small deterministic generator for random shapes and budgets: `below(n)` in 0..n.
+fn lcg(mut state: u64) -> impl FnMut(usize) -> usize {
+    move |n| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) as usize % n
+    }
+}
+
 fn vector(n: usize, seed: u64) -> Array1<f64> {
     fwdrev::random::standard_normal_vector(n, seed).unwrap()
 }
@@ -352,13 +362,7 @@ fn auto_jacobians_within_random_budgets_match_forward_mode() {
     // Random shapes and budgets from a panel of one unit up to the whole: Auto runs
     // wherever its plan says it fits, and agrees with forward mode without a budget
     // (1e-12: the bracketings sum in different orders; the entries are O(1)).
-    let mut seed = 99_u64;
-    let mut below = |n: usize| {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (seed >> 33) as usize % n
-    };
+    let mut below = lcg(99);
     for case in 0..40 {
         let depth = 1 + below(5);
         let widths: Vec<usize> = (0..=depth).map(|_| 1 + below(60)).collect();
@@ -578,18 +582,12 @@ fn threads_sharing_one_mlp_get_the_single_thread_results() {
 /// are the unpanelled ones.
 #[test]
 fn panelled_calls_stay_within_the_memory_budget() {
-    let mut state = 12345_u64;
-    let mut below = |n: u64| {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (state >> 33) % n
-    };
+    let mut below = lcg(12345);
     let mut panelled = 0;
     for case in 0..300 {
-        let depth = 1 + below(4) as usize;
-        let widths: Vec<usize> = (0..=depth).map(|_| 1 + below(120) as usize).collect();
-        let budget = 64 + below(100_000) as usize;
+        let depth = 1 + below(4);
+        let widths: Vec<usize> = (0..=depth).map(|_| 1 + below(120)).collect();
+        let budget = 64 + below(100_000);
         let net = Mlp::<f64>::from_seed(&widths, Activation::Tanh, case).unwrap();
         let small = net.clone().with_memory_budget(budget);
         let x = vector(widths[0], case);
