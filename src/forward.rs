@@ -22,8 +22,8 @@ use crate::backend::{gemm, gemm_few, gemv_t, gemv_t_scratch_len};
 use crate::diagonal::{scale_rows_in_place, scale_rows_into};
 use crate::primal::{self, Sweep};
 use crate::reverse::Fused;
-use crate::scratch::{padded, panel_width, Stack};
-use crate::{Activation, Error, Layer, Mlp, Par, Real, Result};
+use crate::scratch::{padded, panel_width_or_refuse, Stack};
+use crate::{Activation, Layer, Mlp, Par, Real, Result};
 use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
 
 /// Values per panel column of the two buffers: layers 1, 3, 5, … use the first,
@@ -47,13 +47,8 @@ fn panels<T: Real>(net: &Mlp<T>, budget: usize) -> Result<(usize, usize, usize)>
     let size = std::mem::size_of::<T>();
     let (odd, even) = panel_values(net);
     let len = |w| panel_len(net, (odd, even), w);
-    let width = panel_width(net.width(0), size, budget, len).ok_or_else(|| {
-        let values = len(1);
-        Error::TooLarge {
-            what: format!("one panel column ({values} values of {size} bytes)"),
-            needed: values.saturating_mul(size) as u64,
-            available: budget as u64,
-        }
+    let width = panel_width_or_refuse(net.width(0), size, budget, len, |v| {
+        format!("one panel column ({v} values of {size} bytes)")
     })?;
     Ok((width, odd, even))
 }
@@ -218,6 +213,8 @@ pub(crate) fn jvp<'a, T: Real>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::panel_width;
+    use crate::Error;
 
     #[test]
     fn panels_cover_the_columns_evenly_within_the_budget() {

@@ -16,9 +16,9 @@
 use crate::backend::gemm_t_few;
 use crate::forward::{next_input, tangent_layer, widest};
 use crate::guard::Trust;
-use crate::scratch::{padded, panel_width, Stack};
+use crate::scratch::{padded, panel_width_or_refuse, Stack};
 use crate::wide::Primal;
-use crate::{Error, Mlp, Par, Real, Result};
+use crate::{Mlp, Par, Real, Result};
 use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
 
 /// Scratch of [`hvps`] for `w` directions: every layer's [y | Ẏ], two working
@@ -122,13 +122,8 @@ fn panel<T: Real>(net: &Mlp<T>, budget: usize, columns: usize) -> Result<(usize,
     let d0 = net.width(0);
     let size = std::mem::size_of::<T>();
     let panel_len = |w: usize| padded::<T>(d0 * w) + padded::<T>(hvps_scratch_len(net, w));
-    let width = panel_width(columns, size, budget, panel_len).ok_or_else(|| {
-        let values = panel_len(1);
-        Error::TooLarge {
-            what: format!("one Hessian panel column ({values} values)"),
-            needed: values.saturating_mul(size) as u64,
-            available: budget as u64,
-        }
+    let width = panel_width_or_refuse(columns, size, budget, panel_len, |v| {
+        format!("one Hessian panel column ({v} values)")
     })?;
     Ok((width, panel_len(width) + padded::<T>(d0)))
 }

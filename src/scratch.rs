@@ -67,6 +67,25 @@ pub(crate) fn panel_width(
     Some(even.unwrap_or(lo))
 }
 
+/// [`panel_width`], or the refusal: `what(v)` names one unit's panel of v values, and
+/// the error its bytes against the budget.
+pub(crate) fn panel_width_or_refuse(
+    units: usize,
+    size: usize,
+    budget: usize,
+    values: impl Fn(usize) -> usize,
+    what: impl FnOnce(usize) -> String,
+) -> Result<usize> {
+    panel_width(units, size, budget, &values).ok_or_else(|| {
+        let v = values(1);
+        crate::Error::TooLarge {
+            what: what(v),
+            needed: v.saturating_mul(size) as u64,
+            available: budget as u64,
+        }
+    })
+}
+
 /// Panel counts [`panel_width`] tries from one up before the bisection's count.
 const TRIED_COUNTS: usize = 16;
 
