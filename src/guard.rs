@@ -29,9 +29,10 @@
 //!
 //! [`wide`]: crate::wide
 
+use crate::scan;
 use crate::wide::Primal;
 use crate::{Activation, Error, Layer, Par, Real, Result};
-use ndarray::ArrayView1;
+use ndarray::{ArrayView, ArrayView1, Dimension};
 
 /// How large a bound on every partial sum may be for a product in `T` to run as plain
 /// floating point: the type's maximum over 2⁸, a margin for rounding. This guard and
@@ -46,7 +47,7 @@ pub(crate) fn overflow_limit<T: Real>() -> f64 {
 /// could overflow (see the module).
 fn forward_bound<T: Real>(layers: &[Layer<T>], x: ArrayView1<T>) -> Option<(f64, bool)> {
     let limit = overflow_limit::<T>();
-    let mut a = x.iter().fold(0.0_f64, |m, v| m.max(v.as_f64().abs()));
+    let mut a = scan::max_abs(x);
     let (mut largest, mut flushes) = (a, false);
     for layer in layers {
         let y = layer.norm * a + layer.bias_max;
@@ -128,8 +129,8 @@ impl Trust {
     }
 
     /// Whether every entry is kept.
-    pub(crate) fn all<'a, T: Real + 'a>(self, a: impl IntoIterator<Item = &'a T>) -> bool {
-        a.into_iter().all(|&v| self.entry(v))
+    pub(crate) fn all<T: Real, D: Dimension>(self, a: ArrayView<T, D>) -> bool {
+        scan::every(a, |v| self.entry(v))
     }
 }
 

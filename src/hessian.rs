@@ -191,7 +191,7 @@ pub(crate) fn redo_columns<T: Real>(
         out.fill(T::nan());
     }
     for c in 0..v.ncols() {
-        if !trust.all(out.column(c).iter()) {
+        if !trust.all(out.column(c).view()) {
             out.column_mut(c).assign(&wide.hvp(v.column(c)));
         }
     }

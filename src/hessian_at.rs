@@ -182,7 +182,7 @@ impl<T: Real> HessianAt<'_, T> {
                     out.iter_mut().zip(&acc[..d0]).for_each(|(o, &a)| *o = a);
                     Ok(())
                 },
-                |_, out, trust| trust.all(out.iter()),
+                |_, out, trust| trust.all(out.view()),
                 |_, out, wide, _| out.assign(&wide.hvp(v)),
             )
         })
@@ -240,7 +240,7 @@ impl<T: Real> HessianAt<'_, T> {
                     }
                     Ok(())
                 },
-                |_, out, trust| trust.all(out.iter()),
+                |_, out, trust| trust.all(out.view()),
                 |ran, out, wide, trust| redo_columns(ran, out, wide, trust, v),
             )
         })?;

@@ -178,6 +178,7 @@ mod primal;
 pub mod random;
 mod real;
 mod reverse;
+mod scan;
 mod scratch;
 mod wide;
 

@@ -12,6 +12,7 @@ use crate::chain::{jacobian, Calibration, Mode, Plan};
 use crate::guard::{guarded, Terms};
 use crate::memory::{bytes_of, ensure_fits, try_vec};
 use crate::random::standard_normal;
+use crate::scan;
 use crate::scratch::{padded, Scratch, Stack};
 use crate::{batch, forward, hessian, primal, reverse, Activation, Error, Par, Real, Result};
 use ndarray::{
@@ -237,6 +238,9 @@ pub(crate) fn check_finite<T: Real, D: Dimension>(
     what: &'static str,
     a: ArrayView<T, D>,
 ) -> Result<()> {
+    if scan::every(a.view(), |v| v.is_finite()) {
+        return Ok(());
+    }
     match a.iter().position(|v| !v.is_finite()) {
         None => Ok(()),
         Some(flat) => {
@@ -688,7 +692,7 @@ impl<T: Real> Mlp<T> {
                     out.assign(&ArrayView1::from(&*buf));
                     Ok(())
                 },
-                |_, out, trust| trust.all(out.iter()),
+                |_, out, trust| trust.all(out.view()),
                 |_, out, wide, _| out.assign(&wide.output()),
             )
         })
@@ -771,7 +775,7 @@ impl<T: Real> Mlp<T> {
                         Ok(reverse::value_and_grad(self, par, xs, g.view_mut(), stack))
                     }
                 },
-                |&f, g, trust| trust.entry(f) && trust.all(g.iter()),
+                |&f, g, trust| trust.entry(f) && trust.all(g.view()),
                 |_, g, wide, _| {
                     g.assign(&wide.grad());
                     wide.value()
@@ -822,7 +826,7 @@ impl<T: Real> Mlp<T> {
                     out.assign(&ArrayView1::from(&*buf));
                     Ok(())
                 },
-                |_, (out, jv), trust| trust.all(out.iter()) && trust.all(jv.iter()),
+                |_, (out, jv), trust| trust.all(out.view()) && trust.all(jv.view()),
                 |_, (out, jv), wide, _| {
                     out.assign(&wide.output());
                     jv.assign(&wide.jvp(v));
@@ -869,7 +873,7 @@ impl<T: Real> Mlp<T> {
                     out.assign(&ArrayView1::from(&*buf));
                     Ok(())
                 },
-                |_, (out, uj), trust| trust.all(out.iter()) && trust.all(uj.iter()),
+                |_, (out, uj), trust| trust.all(out.view()) && trust.all(uj.view()),
                 |_, (out, uj), wide, _| {
                     out.assign(&wide.output());
                     uj.assign(&wide.vjp(u));
@@ -915,7 +919,7 @@ impl<T: Real> Mlp<T> {
                     hessian::hvps(self, par, x, v, grad.view_mut(), hv, stack);
                     Ok(())
                 },
-                |_, (g, hv), trust| trust.all(g.iter()) && trust.all(hv.iter()),
+                |_, (g, hv), trust| trust.all(g.view()) && trust.all(hv.view()),
                 |_, (grad, hv), wide, _| {
                     grad.assign(&wide.grad());
                     hv.assign(&wide.hvp(v));
@@ -962,14 +966,14 @@ impl<T: Real> Mlp<T> {
                 Terms::FIRST,
                 &mut jac,
                 |j| jacobian::jacobian(self, par, xs, plan, budget, j.view_mut(), stack),
-                |_, j, trust| trust.all(j.iter()),
+                |_, j, trust| trust.all(j.view()),
                 |ran, j, wide, trust| {
                     if ran.is_none() {
                         j.fill(T::nan());
                     }
                     // Entries not kept (all of them where the fast pass did not run): their rows by wide VJPs or their columns by wide JVPs,
                     // whichever are fewer.
-                    let bad = |a: ArrayView1<T>| !trust.all(a.iter());
+                    let bad = |a: ArrayView1<T>| !trust.all(a.view());
                     let rows: Vec<usize> = (0..d_out).filter(|&i| bad(j.row(i))).collect();
                     let cols: Vec<usize> = (0..d0).filter(|&c| bad(j.column(c))).collect();
                     if rows.len() <= cols.len() {
@@ -1015,14 +1019,14 @@ impl<T: Real> Mlp<T> {
                 Terms::SECOND,
                 &mut h,
                 |h| hessian::hessian_times(self, par, x, None, budget, h.view_mut(), stack),
-                |_, h, trust| trust.all(h.iter()),
+                |_, h, trust| trust.all(h.view()),
                 |ran, h, wide, trust| {
                     if ran.is_none() {
                         h.fill(T::nan());
                     }
                     // Columns not kept (all of them on the wide path).
                     for c in 0..d0 {
-                        if !trust.all(h.column(c).iter()) {
+                        if !trust.all(h.column(c).view()) {
                             h.column_mut(c).assign(&wide.hvp(unit(d0, c).view()));
                         }
                     }
@@ -1062,7 +1066,7 @@ impl<T: Real> Mlp<T> {
                     Terms { order: 2, inputs },
                     &mut out,
                     |o| hessian::hessian_times(self, par, x, Some(v), budget, o.view_mut(), stack),
-                    |_, o, trust| trust.all(o.iter()),
+                    |_, o, trust| trust.all(o.view()),
                     |ran, o, wide, trust| hessian::redo_columns(ran, o, wide, trust, v),
                 )
             })
@@ -1122,7 +1126,7 @@ impl<T: Real> Mlp<T> {
                 // rounds it (±inf only beyond the type's range); kept if large enough.
                 |&(f, adjoints_finite), grads, trust| {
                     let kept = |g: &LayerGrad<T>| {
-                        trust.all(g.weights.iter()) && g.bias.iter().all(|b| trust.all(b.iter()))
+                        trust.all(g.weights.view()) && g.bias.iter().all(|b| trust.all(b.view()))
                     };
                     trust.entry(f) && adjoints_finite && grads.iter().all(kept)
                 },
@@ -1196,7 +1200,7 @@ impl<T: Real> Mlp<T> {
                     Terms::FIRST,
                     &mut (&mut f[j], g.column_mut(j)),
                     |_| Ok(()),
-                    |_, (f, g), trust| trust.entry(**f) && trust.all(g.iter()),
+                    |_, (f, g), trust| trust.entry(**f) && trust.all(g.view()),
                     |_, (f, g), wide, _| {
                         **f = wide.value();
                         g.assign(&wide.grad());

@@ -112,28 +112,52 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
                 z.fill(T::zero());
             }
             let row = |i: usize| rows.row(i).to_slice().expect("W row-major");
+            let quad = |i: usize| [row(i), row(i + 1), row(i + 2), row(i + 3)];
             let mut f = T::zero();
-            // Four rows at a time: four streams from memory, h and z touched once per four.
-            // With the adjoint, each sweep also adds the previous four rows (now in cache)
-            // into z, so memory streams the next rows while the adjoint is updated.
+            // Four rows at a time: four streams from memory, h and z touched once per
+            // four. Quads come in groups, the map run once per group (a call per four
+            // values cost more than the values). With the adjoint, each quad's sweep also
+            // adds the previous group's matching quad (now in cache) into z, so memory
+            // streams the next rows while the adjoint is updated, each z entry taking
+            // the rows in order.
             let quads = rows.nrows() / 4 * 4;
-            let mut pending: Option<([T; 4], [&[T]; 4])> = None;
-            for i in (0..quads).step_by(4) {
-                let r = [row(i), row(i + 1), row(i + 2), row(i + 3)];
-                let mut y = match pending.take() {
-                    Some((ds, prev)) => k.dot4_axpy4(r, h, ds, prev, z),
-                    None => k.dot4(r, h),
-                };
-                let mut ds = [T::zero(); 4];
-                map(r0 + i, &mut y, &mut ds);
-                f = y.iter().fold(f, |f, &v| f + v);
-                s_out[i..i + 4].copy_from_slice(&ds);
+            let group = 4 * group_quads(d_in * std::mem::size_of::<T>());
+            let (mut y, mut ds) = (
+                [T::zero(); 4 * MAX_GROUP_QUADS],
+                [T::zero(); 4 * MAX_GROUP_QUADS],
+            );
+            let add = |z: &mut [T], at: usize, s_out: &[T]| {
+                let c = [0, 1, 2, 3].map(|j| s_out[at + j]);
+                k.axpy4(c, quad(at), z)
+            };
+            // The previous group, whose update of z is due: (first row, rows).
+            let mut pending = (0, 0);
+            for g0 in (0..quads).step_by(group) {
+                let n = group.min(quads - g0);
+                let (prev, prev_n) = std::mem::take(&mut pending);
+                for q in (0..n).step_by(4) {
+                    let dots = match q < prev_n {
+                        true => {
+                            let c = [0, 1, 2, 3].map(|j| s_out[prev + q + j]);
+                            k.dot4_axpy4(quad(g0 + q), h, c, quad(prev + q), z)
+                        }
+                        false => k.dot4(quad(g0 + q), h),
+                    };
+                    y[q..q + 4].copy_from_slice(&dots);
+                }
+                for q in (n..prev_n).step_by(4) {
+                    add(z, prev + q, s_out);
+                }
+                map(r0 + g0, &mut y[..n], &mut ds[..n]);
+                f = y[..n].iter().fold(f, |f, &v| f + v);
+                s_out[g0..g0 + n].copy_from_slice(&ds[..n]);
                 if accumulate {
-                    pending = Some((ds, r));
+                    pending = (g0, n);
                 }
             }
-            if let Some((ds, prev)) = pending {
-                k.axpy4(ds, prev, z);
+            let (prev, prev_n) = pending;
+            for q in (0..prev_n).step_by(4) {
+                add(z, prev + q, s_out);
             }
             for (i, s) in s_out.iter_mut().enumerate().skip(quads) {
                 let (mut v, mut d) = ([k.dot(row(i), h)], [T::zero()]);
@@ -175,6 +199,16 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
         add_parts(z, rest);
     }
     f
+}
+
+/// Most quads of rows in a group of the fused pass.
+const MAX_GROUP_QUADS: usize = 4;
+
+/// Quads of rows per group of the fused pass, for rows of `row_bytes`: as many as keep
+/// two groups (the one streaming in, the one updating the adjoint) within 16 KB of L1,
+/// at least one.
+fn group_quads(row_bytes: usize) -> usize {
+    (16 * 1024 / (2 * 4 * row_bytes.max(1))).clamp(1, MAX_GROUP_QUADS)
 }
 
 /// Scratch of [`value_and_grad`] (and [`vjp`]): the forward pass, the fused pass, two
@@ -359,4 +393,64 @@ fn outer<T: Real>(
         Zip::from(out.axis_iter_mut(Axis(0))).and(&g),
         |mut row: ArrayViewMut1<T>, &gi: &T| row.zip_mut_with(&a, |o, &v| *o = gi * v)
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::with_kernel;
+    use crate::Activation;
+    use ndarray::Array2;
+
+    /// The fused pass, in groups, against its parts in the plainest order: each quad's
+    /// dots, its map, its update of z (a row at a time past the last quad), with the
+    /// same kernels: the same bits for every count of rows around the quads and groups,
+    /// and rows short and long enough for one, two and four quads a group.
+    #[test]
+    fn the_fused_pass_is_its_parts_in_row_order() {
+        assert_eq!([3, 100, 300].map(|d_in| group_quads(8 * d_in)), [4, 2, 1]);
+        for d_in in [3, 100, 300] {
+            for m in 0..42 {
+                let w = Array2::from_shape_fn((m, d_in), |(i, j)| ((i * 7 + j * 3) as f64).sin());
+                let h: Vec<f64> = (0..d_in).map(|j| (j as f64 * 0.3).cos()).collect();
+                let map = |_: usize, y: &mut [f64], s: &mut [f64]| Activation::Sigmoid.apply(y, s);
+                let mut stack = vec![0.0; Fused::<f64>::len(d_in)];
+                let mut st = crate::scratch::Stack::new(&mut stack);
+                let mut fused = Fused::carve(d_in, &mut st);
+                let (mut slopes, mut z) = (vec![0.0; m], vec![0.0; d_in]);
+                let f = rows_then_adjoint(
+                    Par::Seq,
+                    w.view(),
+                    &h,
+                    &mut slopes,
+                    Some(&mut z),
+                    &mut fused,
+                    map,
+                );
+                let (mut want_f, mut want_s, mut want_z) = (0.0, vec![0.0; m], vec![0.0; d_in]);
+                with_kernel!(|k| {
+                    let row = |i: usize| w.row(i).to_slice().unwrap();
+                    let quads = m / 4 * 4;
+                    for i in (0..quads).step_by(4) {
+                        let r = [row(i), row(i + 1), row(i + 2), row(i + 3)];
+                        let mut y = k.dot4(r, &h);
+                        let mut s = [0.0; 4];
+                        map(i, &mut y, &mut s);
+                        want_f = y.iter().fold(want_f, |f, &v| f + v);
+                        want_s[i..i + 4].copy_from_slice(&s);
+                        k.axpy4(s, r, &mut want_z);
+                    }
+                    for (i, want_s) in want_s.iter_mut().enumerate().skip(quads) {
+                        let (mut y, mut s) = ([k.dot(row(i), &h)], [0.0]);
+                        map(i, &mut y, &mut s);
+                        want_f += y[0];
+                        *want_s = s[0];
+                        k.axpy(s[0], row(i), &mut want_z);
+                    }
+                });
+                assert_eq!(f.to_bits(), want_f.to_bits(), "f, {m}×{d_in}");
+                assert_eq!((&slopes, &z), (&want_s, &want_z), "{m}×{d_in}");
+            }
+        }
+    }
 }
