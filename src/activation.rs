@@ -125,11 +125,26 @@ impl Activation {
     /// ε·√(smallest normal) as slopes are.
     #[inline]
     pub fn curvature<T: Real>(self, t: T) -> T {
-        let c = self.raw_curvature(t);
-        if t.abs() <= T::one() {
-            return c; // σ''(t) ≈ −t/8 near 0: kept
-        }
-        flush(c, slope_floor())
+        flush_curvature(t, self.raw_curvature(t))
+    }
+
+    /// (φ'(t), φ''(t)) with the bits of [`value_and_slope`](Self::value_and_slope)'s
+    /// slope and [`curvature`](Self::curvature), the exponential (and the logistic's
+    /// or tanh's value) computed once for both where φ'' is made of them.
+    #[inline]
+    pub(crate) fn slope_and_curvature<T: Real>(self, t: T) -> (T, T) {
+        let two = T::one() + T::one();
+        let (v, s) = self.raw(t);
+        let c = match self {
+            Activation::Sigmoid => -s * (t / two).tanh(),
+            Activation::Tanh => -two * v * s,
+            _ => self.raw_curvature(t),
+        };
+        let s = match !self.smooth() || t.abs() <= T::one() {
+            true => s,
+            false => flush(s, slope_floor()),
+        };
+        (s, flush_curvature(t, c))
     }
 
     /// Whether the kernels lose φ, φ' or φ'' at t: flushed, or already below the floor
@@ -375,6 +390,15 @@ fn slope_floor<T: Real>() -> T {
 
 /// `x`, or 0 where it is below `floor`.
 #[inline]
+/// φ''(t) = c flushed as [`Activation::curvature`] flushes it: kept for |t| ≤ 1, where
+/// σ''(t) ≈ −t/8 is as small as t.
+fn flush_curvature<T: Real>(t: T, c: T) -> T {
+    match t.abs() <= T::one() {
+        true => c,
+        false => flush(c, slope_floor()),
+    }
+}
+
 fn flush<T: Real>(x: T, floor: T) -> T {
     if x.abs() < floor {
         T::zero()
@@ -451,6 +475,40 @@ mod tests {
             }
             let e = a.values_and_slopes(&mut [T::one(); 3], &mut [T::zero(); 2]);
             assert!(matches!(e, Err(Error::Shape { .. })), "{e:?}");
+        }
+        for a in Activation::ALL {
+            check::<f64>(a);
+            check::<f32>(a);
+        }
+    }
+
+    /// One exponential for both: the bits of the slope and the curvature made apart,
+    /// across the flushes' radii, at ±1 (where the flush starts), ±0, ±inf and NaN.
+    #[test]
+    fn slope_and_curvature_have_the_bits_of_each() {
+        fn check<T: Real>(a: Activation) {
+            let bits = |x: T| x.as_f64().to_bits();
+            let specials = [
+                0.0,
+                -0.0,
+                1.0,
+                -1.0,
+                1e-20,
+                f64::INFINITY,
+                -f64::INFINITY,
+                f64::NAN,
+            ];
+            let grid = (0..2003).map(|i| ((i * 37 % 2003) as f64 - 1001.0) * 0.8);
+            for t in grid.chain(specials).map(T::from_f64) {
+                let (s, c) = a.slope_and_curvature(t);
+                let want = (a.value_and_slope(t).1, a.curvature(t));
+                assert_eq!(
+                    (bits(s), bits(c)),
+                    (bits(want.0), bits(want.1)),
+                    "{a}({})",
+                    t.as_f64()
+                );
+            }
         }
         for a in Activation::ALL {
             check::<f64>(a);

@@ -81,8 +81,7 @@ pub(crate) fn hvps<'a, T: Real>(
     let act = layers[depth - 1].activation;
     for (mut row, q) in g.axis_iter_mut(Axis(0)).zip(q_last.axis_iter(Axis(0))) {
         let y = q[0];
-        let (_, d) = act.value_and_slope(y);
-        let c = act.curvature(y);
+        let (d, c) = act.slope_and_curvature(y);
         row[0] = d;
         row.iter_mut().zip(q).skip(1).for_each(|(t, &q)| *t = c * q);
     }
@@ -102,8 +101,7 @@ pub(crate) fn hvps<'a, T: Real>(
         let q = view(&qs[offsets[k - 1] * c..], d_in, c);
         for (mut row, q) in a.axis_iter_mut(Axis(0)).zip(q.axis_iter(Axis(0))) {
             let y = q[0];
-            let (_, d) = act.value_and_slope(y);
-            let c = act.curvature(y);
+            let (d, c) = act.slope_and_curvature(y);
             let adj = row[0];
             row[0] = d * adj;
             row.iter_mut()
