@@ -37,7 +37,7 @@ impl Avx512 {
 
 // SAFETY (every method): an `Avx512` exists only where the CPU has AVX-512F, AVX2, FMA.
 impl Kernel for Avx512 {
-    // dot, axpy and sigmoid: the AVX2 copies (the same bits), one row or vector at a time.
+    // dot and axpy: the AVX2 copies (the same bits), one row or vector at a time.
     #[inline]
     fn dot<T: Real>(self, a: &[T], b: &[T]) -> T {
         self.0.dot(a, b)
@@ -48,7 +48,10 @@ impl Kernel for Avx512 {
     }
     #[inline]
     fn sigmoid<T: Real>(self, y: &mut [T], s: &mut [T]) {
-        self.0.sigmoid(y, s)
+        match (cast_mut::<T, f64>(y), cast_mut::<T, f64>(s)) {
+            (Some(yf), Some(sf)) => unsafe { super::logistic::sigmoid8s(yf, sf) },
+            _ => self.0.sigmoid(y, s),
+        }
     }
     #[inline]
     fn dot4<T: Real>(self, rows: [&[T]; 4], x: &[T]) -> [T; 4] {

@@ -1,5 +1,5 @@
 //! The logistic σ(t) = 1/(1 + e^−t) and σ'(t) over a slice of f64, four lanes at a time
-//! (AVX2 and FMA), with the bits of the scalar [`Activation::value_and_slope`]: the exp is
+//! (AVX2 and FMA) or eight (AVX-512F, the same operations), with the bits of the scalar [`Activation::value_and_slope`]: the exp is
 //! glibc's (since 2.28; Szabolcs Nagy's from Arm's optimized-routines, MIT), operation
 //! for operation as its FMA build runs it — e^x = 2^(k/N)·e^r with x = k·ln2/N + r,
 //! N = 128: 2^(k/N) from the table below, e^r by a degree-5 polynomial — and the rest
@@ -326,6 +326,37 @@ pub(super) unsafe fn sigmoid(y: &mut [f64], s: &mut [f64]) {
     scalar(ys.into_remainder(), ss.into_remainder());
 }
 
+/// [`sigmoid`] eight lanes at a time (AVX-512F), with the same bits: a vector whose
+/// lanes leave glibc's fast path, and the last values short of eight, go to [`sigmoid`].
+///
+/// SAFETY: the CPU has AVX-512F, AVX2 and FMA.
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline]
+pub(super) unsafe fn sigmoid8s(y: &mut [f64], s: &mut [f64]) {
+    assert_eq!(y.len(), s.len(), "as many slopes as values");
+    // SAFETY: the caller's promise for the features.
+    if !cfg!(all(target_os = "linux", target_env = "gnu")) || !unsafe { libm_is_glibcs() } {
+        // SAFETY: as above.
+        return unsafe { sigmoid(y, s) };
+    }
+    let mut ys = y.chunks_exact_mut(8);
+    let mut ss = s.chunks_exact_mut(8);
+    for (y, s) in (&mut ys).zip(&mut ss) {
+        // SAFETY: eight values each; the caller's promise for the features.
+        unsafe {
+            match sigmoid8(_mm512_loadu_pd(y.as_ptr())) {
+                Some((v, d)) => {
+                    _mm512_storeu_pd(y.as_mut_ptr(), v);
+                    _mm512_storeu_pd(s.as_mut_ptr(), d);
+                }
+                None => sigmoid(y, s),
+            }
+        }
+    }
+    // SAFETY: the caller's promise for the features.
+    unsafe { sigmoid(ys.into_remainder(), ss.into_remainder()) }
+}
+
 /// Whether this process's exp gives [`exp4`]'s bits, checked once: on 256 arguments
 /// log-uniform from −2^−54 to −512 and 256 uniform in (−512, 512).
 ///
@@ -425,6 +456,73 @@ fn exp4(x: __m256d) -> Option<__m256d> {
     Some(_mm256_fmadd_pd(scale, tmp, scale))
 }
 
+/// [`sigmoid4`] in eight lanes (AVX-512F): the same operations, masks for the
+/// comparisons and the flushes.
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline]
+fn sigmoid8(t: __m512d) -> Option<(__m512d, __m512d)> {
+    let one = _mm512_set1_pd(1.0);
+    let a = _mm512_abs_pd(t);
+    let neg = _mm512_castsi512_pd(_mm512_xor_si512(
+        _mm512_castpd_si512(a),
+        _mm512_set1_epi64(i64::MIN),
+    ));
+    let e = exp8(neg)?;
+    let r = _mm512_div_pd(one, _mm512_add_pd(one, e));
+    let er = _mm512_mul_pd(e, r);
+    let v = _mm512_mask_blend_pd(
+        _mm512_cmp_pd_mask::<_CMP_GE_OQ>(t, _mm512_setzero_pd()),
+        er,
+        r,
+    );
+    let d = _mm512_mul_pd(er, r);
+    // Flushes, only where |t| > 1 (v and d are ≥ 0 here: no abs needed), to +0.
+    let far = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(a, one);
+    let floor = f64::EPSILON * f64::MIN_POSITIVE.sqrt();
+    let flush = |x: __m512d, below: f64| {
+        let tiny = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, _mm512_set1_pd(below));
+        _mm512_maskz_mov_pd(!(far & tiny), x)
+    };
+    Some((flush(v, f64::MIN_POSITIVE), flush(d, floor)))
+}
+
+/// [`exp4`] in eight lanes (AVX-512F), step for step.
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline]
+fn exp8(x: __m512d) -> Option<__m512d> {
+    let bits = _mm512_castpd_si512(x);
+    let abstop = _mm512_and_si512(_mm512_srli_epi64::<52>(bits), _mm512_set1_epi64(0x7ff));
+    let off = _mm512_sub_epi64(abstop, _mm512_set1_epi64(0x3c9));
+    let below = _mm512_cmplt_epi64_mask(off, _mm512_setzero_si512());
+    let above = _mm512_cmpgt_epi64_mask(off, _mm512_set1_epi64(0x3e));
+    if below | above != 0 {
+        return None;
+    }
+    let set = _mm512_set1_pd;
+    let kd = _mm512_fmadd_pd(x, set(INV_LN2_N), set(SHIFT));
+    let ki = _mm512_castpd_si512(kd);
+    let kd = _mm512_sub_pd(kd, set(SHIFT));
+    let r = _mm512_fmadd_pd(kd, set(NEG_LN2_HI_N), x);
+    let r = _mm512_fmadd_pd(kd, set(NEG_LN2_LO_N), r);
+    let idx = _mm512_slli_epi64::<1>(_mm512_and_si512(ki, _mm512_set1_epi64(0x7f)));
+    let top = _mm512_slli_epi64::<45>(ki);
+    // SAFETY: idx ≤ 254, so idx and idx + 1 are within the table.
+    let (tail, high) = unsafe {
+        let base = TABLE.as_ptr().cast::<i64>();
+        (
+            _mm512_castsi512_pd(_mm512_i64gather_epi64::<8>(idx, base)),
+            _mm512_i64gather_epi64::<8>(idx, base.add(1)),
+        )
+    };
+    let scale = _mm512_castsi512_pd(_mm512_add_epi64(high, top));
+    let r2 = _mm512_mul_pd(r, r);
+    let low = _mm512_fmadd_pd(r, set(C3), set(C2));
+    let high_terms = _mm512_fmadd_pd(r, set(C5), set(C4));
+    let tmp = _mm512_fmadd_pd(low, r2, _mm512_add_pd(r, tail));
+    let tmp = _mm512_fmadd_pd(_mm512_mul_pd(r2, r2), high_terms, tmp);
+    Some(_mm512_fmadd_pd(scale, tmp, scale))
+}
+
 #[cfg(all(test, target_env = "gnu"))]
 mod tests {
     use super::*;
@@ -506,6 +604,56 @@ mod tests {
         assert!(unsafe { libm_is_glibcs() });
     }
 
+    /// exp8's lanes are exp4's (hence glibc's), and it leaves the fast path where exp4
+    /// does, on vectors whose lanes mix both sides of each edge.
+    #[test]
+    fn exp8_has_exp4s_bits() {
+        if !is_x86_feature_detected!("avx512f") {
+            return;
+        }
+        let mut state = 3_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let edges = [
+            2f64.powi(-54),
+            2f64.powi(-55),
+            511.999,
+            512.0,
+            f64::NAN,
+            0.0,
+        ];
+        for i in 0..200_000 {
+            let x: [f64; 8] = std::array::from_fn(|j| match (i + j) % 16 {
+                0 if i % 64 == 0 => -edges[(i / 64) % edges.len()],
+                1..=4 => 1000.0 * next() - 500.0,
+                _ => -(2f64.powf(-54.0 + 63.0 * next())),
+            });
+            // SAFETY: AVX-512F (checked above) comes with AVX2 and FMA here.
+            let (wide, halves) = unsafe {
+                let halves = [0, 4].map(|o| exp4(_mm256_loadu_pd(x[o..].as_ptr())));
+                (exp8(_mm512_loadu_pd(x.as_ptr())), halves)
+            };
+            match (wide, halves) {
+                (Some(w), [Some(lo), Some(hi)]) => {
+                    let (mut a, mut b) = ([0.0; 8], [0.0; 8]);
+                    // SAFETY: eight values each.
+                    unsafe {
+                        _mm512_storeu_pd(a.as_mut_ptr(), w);
+                        _mm256_storeu_pd(b.as_mut_ptr(), lo);
+                        _mm256_storeu_pd(b[4..].as_mut_ptr(), hi);
+                    }
+                    assert_eq!(a.map(f64::to_bits), b.map(f64::to_bits), "{x:?}");
+                }
+                (None, [lo, hi]) => assert!(lo.is_none() || hi.is_none(), "{x:?}"),
+                _ => panic!("exp8 left the path where exp4 did not: {x:?}"),
+            }
+        }
+    }
+
     /// The slice has the scalar formula's bits everywhere: random t, flushed tails, and
     /// lengths with tails; and each special argument (|t| = 1 on either side, flushed
     /// values and slopes, ±0, ±∞, NaN) in every lane of a vector of ordinary ones.
@@ -553,11 +701,18 @@ mod tests {
                 t.extend(v);
             }
         }
-        for len in [t.len(), 1, 2, 3, 5, 7, 4 * 9 + 3, 4 * 16 * 4] {
+        // The eight-lane driver too, where the CPU has AVX-512F.
+        type Driver = unsafe fn(&mut [f64], &mut [f64]);
+        let mut drivers: Vec<Driver> = vec![sigmoid];
+        if is_x86_feature_detected!("avx512f") {
+            drivers.push(sigmoid8s);
+        }
+        let lengths = [t.len(), 1, 2, 3, 5, 7, 4 * 9 + 3, 8 * 5 + 7, 4 * 16 * 4];
+        for (run, len) in drivers.into_iter().flat_map(|d| lengths.map(|n| (d, n))) {
             let mut y = t[t.len() - len..].to_vec();
             let mut s = vec![0.0; len];
-            // SAFETY: AVX2 and FMA, checked above.
-            unsafe { sigmoid(&mut y, &mut s) };
+            // SAFETY: AVX2 and FMA, checked above, and AVX-512F for the second driver.
+            unsafe { run(&mut y, &mut s) };
             for (i, &ti) in t[t.len() - len..].iter().enumerate() {
                 let (v, d) = Activation::Sigmoid.value_and_slope(ti);
                 assert_eq!(
