@@ -85,8 +85,8 @@ impl Activation {
 
     /// [`value_and_slope`](Self::value_and_slope) of every t in `y`: φ(t) into `y` and
     /// φ'(t) into `s`, with the same bits. The logistic in f64 runs four lanes at a time
-    /// (AVX2) with glibc's exp, operation for operation. Errors if `s` is not as long as
-    /// `y`.
+    /// (AVX2), or eight (AVX-512), with glibc's exp, operation for operation. Errors if
+    /// `s` is not as long as `y`.
     ///
     /// ```
     /// use fwdrev::Activation;
@@ -388,10 +388,9 @@ fn slope_floor<T: Real>() -> T {
     T::epsilon() * T::min_positive_value().sqrt()
 }
 
-/// `x`, or 0 where it is below `floor`.
-#[inline]
 /// φ''(t) = c flushed as [`Activation::curvature`] flushes it: kept for |t| ≤ 1, where
 /// σ''(t) ≈ −t/8 is as small as t.
+#[inline]
 fn flush_curvature<T: Real>(t: T, c: T) -> T {
     match t.abs() <= T::one() {
         true => c,
@@ -399,6 +398,8 @@ fn flush_curvature<T: Real>(t: T, c: T) -> T {
     }
 }
 
+/// `x`, or 0 where it is below `floor`.
+#[inline]
 fn flush<T: Real>(x: T, floor: T) -> T {
     if x.abs() < floor {
         T::zero()

@@ -70,7 +70,7 @@ pub(crate) fn last_layer<T: Real>(
 }
 
 /// The fused pass for any map of rows: d_i = W[i,:]·h, then `rows(i0, d, c)` maps the
-/// rows from i0 on (up to four at a time), each d_i to v_i in place and a coefficient
+/// rows from i0 on (up to sixteen at a time), each d_i to v_i in place and a coefficient
 /// c_i into `c`, which goes into `coefs`; returns Σ_i v_i, and with an `adjoint` output
 /// leaves Wᵀ·c there. The gradient's map is y ↦ (φ(y), φ'(y)); an HVP's last layer maps
 /// ẏ_i ↦ (0, φ''(y_i)·ẏ_i) ([`HessianAt`](crate::HessianAt)).
@@ -403,54 +403,91 @@ mod tests {
     use ndarray::Array2;
 
     /// The fused pass, in groups, against its parts in the plainest order: each quad's
-    /// dots, its map, its update of z (a row at a time past the last quad), with the
-    /// same kernels: the same bits for every count of rows around the quads and groups,
-    /// and rows short and long enough for one, two and four quads a group.
+    /// dots, its map, its update of z (a row at a time past the last quad), block by
+    /// block, with the same kernels: the same bits for every count of rows around the
+    /// quads and groups, rows short and long enough for one, two and four quads a group,
+    /// f32 and f64, with and without the adjoint, and a matrix cut into row blocks. The
+    /// map depends on the row it is given, so a wrong offset shows too.
     #[test]
     fn the_fused_pass_is_its_parts_in_row_order() {
         assert_eq!([3, 100, 300].map(|d_in| group_quads(8 * d_in)), [4, 2, 1]);
-        for d_in in [3, 100, 300] {
-            for m in 0..42 {
-                let w = Array2::from_shape_fn((m, d_in), |(i, j)| ((i * 7 + j * 3) as f64).sin());
-                let h: Vec<f64> = (0..d_in).map(|j| (j as f64 * 0.3).cos()).collect();
-                let map = |_: usize, y: &mut [f64], s: &mut [f64]| Activation::Sigmoid.apply(y, s);
-                let mut stack = vec![0.0; Fused::<f64>::len(d_in)];
-                let mut st = crate::scratch::Stack::new(&mut stack);
-                let mut fused = Fused::carve(d_in, &mut st);
-                let (mut slopes, mut z) = (vec![0.0; m], vec![0.0; d_in]);
-                let f = rows_then_adjoint(
-                    Par::Seq,
-                    w.view(),
-                    &h,
-                    &mut slopes,
-                    Some(&mut z),
-                    &mut fused,
-                    map,
-                );
-                let (mut want_f, mut want_s, mut want_z) = (0.0, vec![0.0; m], vec![0.0; d_in]);
-                with_kernel!(|k| {
-                    let row = |i: usize| w.row(i).to_slice().unwrap();
-                    let quads = m / 4 * 4;
-                    for i in (0..quads).step_by(4) {
+        fn check<T: Real>(m: usize, d_in: usize, adjoint: bool) {
+            let w = Array2::from_shape_fn((m, d_in), |(i, j)| {
+                T::from_f64(((i * 7 + j * 3) as f64).sin())
+            });
+            let h: Vec<T> = (0..d_in)
+                .map(|j| T::from_f64((j as f64 * 0.3).cos()))
+                .collect();
+            let map = |i0: usize, y: &mut [T], s: &mut [T]| {
+                for (j, y) in y.iter_mut().enumerate() {
+                    *y = *y + T::from_f64(0.01 * (i0 + j) as f64);
+                }
+                Activation::Sigmoid.apply(y, s)
+            };
+            let mut stack = vec![T::zero(); Fused::<T>::len(d_in)];
+            let mut st = crate::scratch::Stack::new(&mut stack);
+            let mut fused = Fused::carve(d_in, &mut st);
+            let (mut slopes, mut z) = (vec![T::zero(); m], vec![T::zero(); d_in]);
+            let f = rows_then_adjoint(
+                Par::Seq,
+                w.view(),
+                &h,
+                &mut slopes,
+                adjoint.then_some(&mut z[..]),
+                &mut fused,
+                map,
+            );
+            let (blocks, per) = row_blocks(m, m * d_in, 1);
+            let (mut want_f, mut want_s) = (T::zero(), vec![T::zero(); m]);
+            let mut parts = vec![vec![T::zero(); d_in]; blocks];
+            with_kernel!(|k| {
+                let row = |i: usize| w.row(i).to_slice().unwrap();
+                for (b, part) in parts.iter_mut().enumerate() {
+                    let (r0, r1) = (b * per, ((b + 1) * per).min(m));
+                    let quads = r0 + (r1 - r0) / 4 * 4;
+                    let mut f = T::zero();
+                    for i in (r0..quads).step_by(4) {
                         let r = [row(i), row(i + 1), row(i + 2), row(i + 3)];
                         let mut y = k.dot4(r, &h);
-                        let mut s = [0.0; 4];
+                        let mut s = [T::zero(); 4];
                         map(i, &mut y, &mut s);
-                        want_f = y.iter().fold(want_f, |f, &v| f + v);
+                        f = y.iter().fold(f, |f, &v| f + v);
                         want_s[i..i + 4].copy_from_slice(&s);
-                        k.axpy4(s, r, &mut want_z);
+                        k.axpy4(s, r, part);
                     }
-                    for (i, want_s) in want_s.iter_mut().enumerate().skip(quads) {
-                        let (mut y, mut s) = ([k.dot(row(i), &h)], [0.0]);
+                    for (i, want_s) in want_s.iter_mut().enumerate().take(r1).skip(quads) {
+                        let (mut y, mut s) = ([k.dot(row(i), &h)], [T::zero()]);
                         map(i, &mut y, &mut s);
-                        want_f += y[0];
+                        f = f + y[0];
                         *want_s = s[0];
-                        k.axpy(s[0], row(i), &mut want_z);
+                        k.axpy(s[0], row(i), part);
                     }
+                    want_f = want_f + f;
+                }
+            });
+            let bits = |v: &[T]| v.iter().map(|x| x.as_f64().to_bits()).collect::<Vec<_>>();
+            let case = format!("{m}×{d_in}, adjoint {adjoint}, {blocks} blocks");
+            assert_eq!(f.as_f64().to_bits(), want_f.as_f64().to_bits(), "f, {case}");
+            assert_eq!(bits(&slopes), bits(&want_s), "slopes, {case}");
+            if adjoint {
+                let want_z = parts.iter().skip(1).fold(parts[0].clone(), |mut z, p| {
+                    z.iter_mut().zip(p).for_each(|(z, &p)| *z = *z + p);
+                    z
                 });
-                assert_eq!(f.to_bits(), want_f.to_bits(), "f, {m}×{d_in}");
-                assert_eq!((&slopes, &z), (&want_s, &want_z), "{m}×{d_in}");
+                assert_eq!(bits(&z), bits(&want_z), "z, {case}");
             }
         }
+        for d_in in [3, 100, 300] {
+            for m in 0..42 {
+                for adjoint in [true, false] {
+                    check::<f64>(m, d_in, adjoint);
+                    check::<f32>(m, d_in, adjoint);
+                }
+            }
+        }
+        // Past MIN_WORK entries the rows are cut into blocks, each from its own offset.
+        assert!(row_blocks(701, 701 * 100, 1).0 > 1);
+        check::<f64>(701, 100, true);
+        check::<f32>(701, 100, true);
     }
 }

@@ -1,14 +1,15 @@
 //! The logistic σ(t) = 1/(1 + e^−t) and σ'(t) over a slice of f64, four lanes at a time
-//! (AVX2 and FMA) or eight (AVX-512F, the same operations), with the bits of the scalar [`Activation::value_and_slope`]: the exp is
-//! glibc's (since 2.28; Szabolcs Nagy's from Arm's optimized-routines, MIT), operation
-//! for operation as its FMA build runs it — e^x = 2^(k/N)·e^r with x = k·ln2/N + r,
-//! N = 128: 2^(k/N) from the table below, e^r by a degree-5 polynomial — and the rest
-//! of the formula is IEEE arithmetic, the same in any lane. Lanes where glibc leaves its
-//! fast path (|x| ≥ 512, |x| < 2^−54, NaN, ±∞) run the scalar formula instead. Other
-//! exps differ (other C libraries, glibc before 2.28, glibc told by a tunable not to use
-//! FMA, an exp put in its place), so the lanes run only on Linux with glibc, and only
-//! once this process's exp has given the lanes' bits on 512 arguments across the fast
-//! path; elsewhere the slice runs the scalar formula throughout.
+//! (AVX2 and FMA) or eight (AVX-512F, the same operations), with the bits of the scalar
+//! [`Activation::value_and_slope`]: the exp is glibc's (since 2.28; Szabolcs Nagy's
+//! from Arm's optimized-routines, MIT), operation for operation as its FMA build runs
+//! it — e^x = 2^(k/N)·e^r with x = k·ln2/N + r, N = 128: 2^(k/N) from the table below,
+//! e^r by a degree-5 polynomial — and the rest of the formula is IEEE arithmetic, the
+//! same in any lane. Lanes where glibc leaves its fast path (|x| ≥ 512, |x| < 2^−54,
+//! NaN, ±∞) run the scalar formula instead. Other exps differ (other C libraries, glibc
+//! before 2.28, glibc told by a tunable not to use FMA, an exp put in its place), so the
+//! lanes run only on Linux with glibc, and only once this process's exp has given the
+//! lanes' bits on 512 arguments across the fast path; elsewhere the slice runs the
+//! scalar formula throughout.
 //!
 //! [`Activation::value_and_slope`]: crate::Activation::value_and_slope
 
@@ -627,8 +628,11 @@ mod tests {
             0.0,
         ];
         for i in 0..200_000 {
+            // Every 16th vector has an edge (either sign) in one lane, each lane in turn.
+            let (edge, lane) = (edges[(i / 128) % edges.len()], (i / 16) % 8);
+            let sign = if (i / 16) % 3 == 0 { 1.0 } else { -1.0 };
             let x: [f64; 8] = std::array::from_fn(|j| match (i + j) % 16 {
-                0 if i % 64 == 0 => -edges[(i / 64) % edges.len()],
+                _ if i % 16 == 0 && j == lane => sign * edge,
                 1..=4 => 1000.0 * next() - 500.0,
                 _ => -(2f64.powf(-54.0 + 63.0 * next())),
             });
@@ -649,7 +653,7 @@ mod tests {
                     assert_eq!(a.map(f64::to_bits), b.map(f64::to_bits), "{x:?}");
                 }
                 (None, [lo, hi]) => assert!(lo.is_none() || hi.is_none(), "{x:?}"),
-                _ => panic!("exp8 left the path where exp4 did not: {x:?}"),
+                _ => panic!("exp8 stayed on the path where exp4 left it: {x:?}"),
             }
         }
     }
@@ -697,6 +701,12 @@ mod tests {
         for sp in special {
             for lane in 0..4 {
                 let mut v = [0.5, -2.0, 3.0, -0.25];
+                v[lane] = sp;
+                t.extend(v);
+            }
+            // And in every lane of eight (t's length stays a multiple of eight).
+            for lane in 0..8 {
+                let mut v = [0.5, -2.0, 3.0, -0.25, 1.5, -0.75, 2.5, -3.5];
                 v[lane] = sp;
                 t.extend(v);
             }
