@@ -126,10 +126,9 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
                 [T::zero(); 4 * MAX_GROUP_QUADS],
                 [T::zero(); 4 * MAX_GROUP_QUADS],
             );
-            let add = |z: &mut [T], at: usize, s_out: &[T]| {
-                let c = [0, 1, 2, 3].map(|j| s_out[at + j]);
-                k.axpy4(c, quad(at), z)
-            };
+            // The four coefficients from `at` on, and their quad's update of z alone.
+            let coefs = |s_out: &[T], at: usize| [0, 1, 2, 3].map(|j| s_out[at + j]);
+            let add = |z: &mut [T], at: usize, s_out: &[T]| k.axpy4(coefs(s_out, at), quad(at), z);
             // The previous group, whose update of z is due: (first row, rows).
             let mut pending = (0, 0);
             for g0 in (0..quads).step_by(group) {
@@ -138,7 +137,7 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
                 for q in (0..n).step_by(4) {
                     let dots = match q < prev_n {
                         true => {
-                            let c = [0, 1, 2, 3].map(|j| s_out[prev + q + j]);
+                            let c = coefs(s_out, prev + q);
                             k.dot4_axpy4(quad(g0 + q), h, c, quad(prev + q), z)
                         }
                         false => k.dot4(quad(g0 + q), h),

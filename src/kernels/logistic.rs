@@ -13,7 +13,7 @@
 //!
 //! [`Activation::value_and_slope`]: crate::Activation::value_and_slope
 
-use crate::Activation;
+use super::portable;
 use std::arch::x86_64::*;
 use std::hint::black_box;
 use std::sync::OnceLock;
@@ -293,22 +293,68 @@ static TABLE: [u64; 256] = [
 ];
 
 /// σ and σ' of each t in `y` (σ into `y`, σ' into `s`), as
-/// `Activation::Sigmoid.value_and_slope` gives them, bit for bit.
+/// `Activation::Sigmoid.value_and_slope` gives them, bit for bit: four lanes at a time
+/// where this process's exp is glibc's, else the scalar formula.
 ///
 /// SAFETY: the CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 pub(super) unsafe fn sigmoid(y: &mut [f64], s: &mut [f64]) {
-    assert_eq!(y.len(), s.len(), "as many slopes as values");
-    let scalar = |y: &mut [f64], s: &mut [f64]| {
-        for (y, s) in y.iter_mut().zip(s.iter_mut()) {
-            (*y, *s) = Activation::Sigmoid.value_and_slope(*y);
-        }
-    };
-    // SAFETY: the caller's promise for the features.
-    if !cfg!(all(target_os = "linux", target_env = "gnu")) || !unsafe { libm_is_glibcs() } {
-        return scalar(y, s);
+    // SAFETY: the caller's promise for the features (both calls).
+    match unsafe { lanes_allowed() } {
+        true => unsafe { lanes4(y, s) },
+        false => portable::sigmoid(y, s),
     }
+}
+
+/// [`sigmoid`] eight lanes at a time (AVX-512F), with the same bits: a vector whose
+/// lanes leave glibc's fast path, and the last values short of eight, take four lanes.
+///
+/// SAFETY: the CPU has AVX-512F, AVX2 and FMA.
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline]
+pub(super) unsafe fn sigmoid8s(y: &mut [f64], s: &mut [f64]) {
+    // SAFETY: the caller's promise for the features.
+    if !unsafe { lanes_allowed() } {
+        return portable::sigmoid(y, s);
+    }
+    assert_eq!(y.len(), s.len(), "as many slopes as values");
+    let mut ys = y.chunks_exact_mut(8);
+    let mut ss = s.chunks_exact_mut(8);
+    for (y, s) in (&mut ys).zip(&mut ss) {
+        // SAFETY: eight values each; the caller's promise for the features.
+        unsafe {
+            match sigmoid8(_mm512_loadu_pd(y.as_ptr())) {
+                Some((v, d)) => {
+                    _mm512_storeu_pd(y.as_mut_ptr(), v);
+                    _mm512_storeu_pd(s.as_mut_ptr(), d);
+                }
+                None => lanes4(y, s),
+            }
+        }
+    }
+    // SAFETY: the caller's promise for the features.
+    unsafe { lanes4(ys.into_remainder(), ss.into_remainder()) }
+}
+
+/// Whether the lanes may run: on Linux with glibc, once [`libm_is_glibcs`].
+///
+/// SAFETY: the CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn lanes_allowed() -> bool {
+    // SAFETY: the caller's promise for the features.
+    cfg!(all(target_os = "linux", target_env = "gnu")) && unsafe { libm_is_glibcs() }
+}
+
+/// [`sigmoid`]'s four lanes, where [`lanes_allowed`]: a vector whose lanes leave glibc's
+/// fast path, and the last values short of four, take the scalar formula.
+///
+/// SAFETY: the CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn lanes4(y: &mut [f64], s: &mut [f64]) {
+    assert_eq!(y.len(), s.len(), "as many slopes as values");
     let mut ys = y.chunks_exact_mut(4);
     let mut ss = s.chunks_exact_mut(4);
     for (y, s) in (&mut ys).zip(&mut ss) {
@@ -321,41 +367,10 @@ pub(super) unsafe fn sigmoid(y: &mut [f64], s: &mut [f64]) {
             })
         };
         if done.is_none() {
-            scalar(y, s);
+            portable::sigmoid(y, s);
         }
     }
-    scalar(ys.into_remainder(), ss.into_remainder());
-}
-
-/// [`sigmoid`] eight lanes at a time (AVX-512F), with the same bits: a vector whose
-/// lanes leave glibc's fast path, and the last values short of eight, go to [`sigmoid`].
-///
-/// SAFETY: the CPU has AVX-512F, AVX2 and FMA.
-#[target_feature(enable = "avx512f,avx2,fma")]
-#[inline]
-pub(super) unsafe fn sigmoid8s(y: &mut [f64], s: &mut [f64]) {
-    assert_eq!(y.len(), s.len(), "as many slopes as values");
-    // SAFETY: the caller's promise for the features.
-    if !cfg!(all(target_os = "linux", target_env = "gnu")) || !unsafe { libm_is_glibcs() } {
-        // SAFETY: as above.
-        return unsafe { sigmoid(y, s) };
-    }
-    let mut ys = y.chunks_exact_mut(8);
-    let mut ss = s.chunks_exact_mut(8);
-    for (y, s) in (&mut ys).zip(&mut ss) {
-        // SAFETY: eight values each; the caller's promise for the features.
-        unsafe {
-            match sigmoid8(_mm512_loadu_pd(y.as_ptr())) {
-                Some((v, d)) => {
-                    _mm512_storeu_pd(y.as_mut_ptr(), v);
-                    _mm512_storeu_pd(s.as_mut_ptr(), d);
-                }
-                None => sigmoid(y, s),
-            }
-        }
-    }
-    // SAFETY: the caller's promise for the features.
-    unsafe { sigmoid(ys.into_remainder(), ss.into_remainder()) }
+    portable::sigmoid(ys.into_remainder(), ss.into_remainder());
 }
 
 /// Whether this process's exp gives [`exp4`]'s bits, checked once: on 256 arguments
@@ -527,6 +542,7 @@ fn exp8(x: __m512d) -> Option<__m512d> {
 #[cfg(all(test, target_env = "gnu"))]
 mod tests {
     use super::*;
+    use crate::Activation;
 
     /// Every lane of exp4 against the C library's exp, bit for bit, over the fast path's
     /// whole range (about 0.76 M values: the vectors whose four lanes are all on it), and
