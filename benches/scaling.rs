@@ -2,7 +2,8 @@
 //!
 //! Groups: `forward` (default budget: one GEMM up to d ≈ 8000), `forward_64mib` (column
 //! panels within 64 MiB, d ≥ 4000, where it differs), `reverse` (the fused pass: B read
-//! once), `batch64_per_point` (the batched call at k = 64, time per point), `forward_f32`
+//! once), `batch64_per_point` (the batched call at k = 64, time per point) and its
+//! products alone, `thin64_per_point` (W·X) and `thin64_t_per_point` (Wᵀ·X), `forward_f32`
 //! and `reverse_f32`, and the baselines `gemm` (B·A), `gemv` (A·x) and `stream` (a plain
 //! streaming read of A, `baseline::stream_sum`: reverse mode's floor is three of them).
 //!
@@ -133,6 +134,23 @@ fn scaling(c: &mut Criterion) {
                 start.elapsed() / K
             })
         });
+
+        // Its four products alone, W·X and Wᵀ·X for the k points as columns, on the
+        // route backend::gemm gives them (time per point, as above).
+        let mut out = Array2::zeros((d, K as usize));
+        for (name, transposed) in [("thin64_per_point", false), ("thin64_t_per_point", true)] {
+            let w = weights(net, 0);
+            let w = if transposed { w.t() } else { w };
+            bench(c, name, d, square(d), |b| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        gemm(w, points.view(), out.view_mut());
+                    }
+                    start.elapsed() / K
+                })
+            });
+        }
 
         // float32: the same network rounded, half the bytes.
         let net32 =

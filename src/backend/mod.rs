@@ -115,8 +115,9 @@ fn fixed_order() -> bool {
     imp::BLAS && deterministic()
 }
 
-/// C ← A·B (C overwritten; A m×k, B k×n, C m×n), on the backend's GEMM, or faer's for
-/// products [`thin`] in n and wherever the pure-Rust GEMM is the one to use.
+/// C ← A·B (C overwritten; A m×k, B k×n, C m×n), on the backend's GEMM, or for products
+/// [`thin`] in n and wherever the pure-Rust GEMM is the one to use, on faer's or the
+/// crate's.
 ///
 /// A product with a dimension of 1 runs as a matrix-vector or outer product: ndarray
 /// hands some of their strides to matrixmultiply instead of BLAS, whose threads then
@@ -134,6 +135,8 @@ pub(crate) fn gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayView
         Zip::from(c.rows_mut())
             .and(a.column(0))
             .for_each(|mut row, &ai| row.zip_mut_with(&b.row(0), |o, &bj| *o = ai * bj));
+    } else if thin(m, k, n) && [a.strides()[0], b.strides()[1], c.strides()[1]] == [1; 3] {
+        crate::kernels::thin::gemm(threads(), a, b, c);
     } else if imp::BLAS && !deterministic() && !thin(m, k, n) {
         general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);
     } else {
@@ -154,16 +157,26 @@ fn mat_vec<T: Real>(a: ArrayView2<T>, x: ArrayView1<T>, mut y: ArrayViewMut1<T>)
     }
 }
 
-/// Products this thin in n (C's columns: the batch's k points, a Jacobian panel) run on
-/// faer's kernels with every backend: they run them faster than OpenBLAS 0.3.21 does
-/// (2 cores, Zen 4: d×d · d×64 at d = 4000, 46 against 31 G multiply-adds/s;
-/// 2000×2000 · 2000×20, 16 against 9.6; docs/measured.md).
+/// Products this thin in n (C's columns: the batch's k points, a Jacobian panel) run
+/// on faer's kernels or the crate's with every backend: faer ran W·X faster than
+/// OpenBLAS 0.3.21 (2 cores, Zen 4: d×d · d×64 at d = 4000, 46 against 31 G
+/// multiply-adds/s; 2000×2000 · 2000×20, 16 against 9.6), and the crate's
+/// [`thin::gemm`](crate::kernels::thin::gemm) runs Wᵀ·X (A with unit row stride), which
+/// faer ran at a third of its W·X rate on Emerald Rapids (docs/measured.md).
 fn thin(m: usize, k: usize, n: usize) -> bool {
     n <= THIN && m >= 4 * n && k >= 4 * n
 }
 
 /// The widest n that [`thin`] sends to faer.
 const THIN: usize = 128;
+
+/// The threads a product may use: rayon's, or one inside a sequential call.
+fn threads() -> usize {
+    match crate::par::sequential() {
+        true => 1,
+        false => rayon::current_num_threads(),
+    }
+}
 
 /// C ← A·B on faer's matmul, the crate's one pure-Rust GEMM (AVX-512 and AVX2
 /// kernels chosen at run time), on rayon's current pool: its threads split C into
@@ -174,8 +187,7 @@ fn faer_gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T
     let [rsa, csa] = [a.strides()[0], a.strides()[1]];
     let [rsb, csb] = [b.strides()[0], b.strides()[1]];
     let [rsc, csc] = [c.strides()[0], c.strides()[1]];
-    let par = match rayon::current_num_threads() {
-        _ if crate::par::sequential() => faer::Par::Seq,
+    let par = match threads() {
         1 => faer::Par::Seq,
         t => faer::Par::rayon(t),
     };

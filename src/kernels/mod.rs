@@ -22,6 +22,7 @@ pub(crate) mod gemv;
 #[cfg(target_arch = "x86_64")]
 mod logistic;
 mod portable;
+pub(crate) mod thin;
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) use avx2::Avx2;

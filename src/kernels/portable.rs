@@ -8,7 +8,7 @@ use crate::Real;
 
 /// a·b + c, fused (one rounding) when `FMA`.
 #[inline(always)]
-fn madd<T: Real, const FMA: bool>(a: T, b: T, c: T) -> T {
+pub(crate) fn madd<T: Real, const FMA: bool>(a: T, b: T, c: T) -> T {
     if FMA {
         a.mul_add(b, c)
     } else {

@@ -36,6 +36,8 @@ const ORDER: &[&str] = &[
     "reverse",
     "reverse_f32",
     "batch64_per_point",
+    "thin64_per_point",
+    "thin64_t_per_point",
     "gemm",
     "gemv",
     "stream",
@@ -117,6 +119,9 @@ fn ordered(series: &Series) -> Vec<&String> {
     names
 }
 
+/// A column of ratios: (p, q, s, name) gives p / (s(d)·q) at each d.
+type Ratio = (&'static str, &'static str, fn(f64) -> f64, &'static str);
+
 /// The markdown table: one row per d, one column per series, then the ratios.
 pub fn table(series: &Series) -> String {
     let names = ordered(series);
@@ -124,14 +129,34 @@ pub fn table(series: &Series) -> String {
     let mut ds: Vec<usize> = series.values().flatten().map(|p| p.0).collect();
     ds.sort_unstable();
     ds.dedup();
-    let ratios: [(&str, &str, f64, &str); 7] = [
-        ("forward", "reverse", 1.0, "forward / reverse"),
-        ("forward", "gemm", 1.0, "forward / GEMM"),
-        ("forward_64mib", "gemm", 1.0, "64 MiB forward / GEMM"),
-        ("reverse", "gemv", 4.0, "reverse / 4 GEMV"),
-        ("reverse", "stream", 3.0, "reverse / 3 reads"),
-        ("batch64_per_point", "reverse", 1.0, "batch point / reverse"),
-        ("reverse_f32", "reverse", 1.0, "f32 / f64 reverse"),
+    // A batch point's floor is 4·d² multiply-adds at the
+    // square GEMM's rate, 4·GEMM/d; a thin product's per point d², GEMM/d.
+    let ratios: [Ratio; 10] = [
+        ("forward", "reverse", |_| 1.0, "forward / reverse"),
+        ("forward", "gemm", |_| 1.0, "forward / GEMM"),
+        ("forward_64mib", "gemm", |_| 1.0, "64 MiB forward / GEMM"),
+        ("reverse", "gemv", |_| 4.0, "reverse / 4 GEMV"),
+        ("reverse", "stream", |_| 3.0, "reverse / 3 reads"),
+        (
+            "batch64_per_point",
+            "reverse",
+            |_| 1.0,
+            "batch point / reverse",
+        ),
+        (
+            "batch64_per_point",
+            "gemm",
+            |d| 4.0 / d,
+            "batch / GEMM floor",
+        ),
+        ("thin64_per_point", "gemm", |d| 1.0 / d, "W·X / square rate"),
+        (
+            "thin64_t_per_point",
+            "gemm",
+            |d| 1.0 / d,
+            "Wᵀ·X / square rate",
+        ),
+        ("reverse_f32", "reverse", |_| 1.0, "f32 / f64 reverse"),
     ];
     let ratios: Vec<_> = ratios
         .into_iter()
@@ -150,7 +175,9 @@ pub fn table(series: &Series) -> String {
             out.push_str(&format!(" {} |", at(n, d).map_or("".into(), seconds)));
         }
         for r in &ratios {
-            let v = at(r.0, d).zip(at(r.1, d)).map(|(p, q)| p / (r.2 * q));
+            let v = at(r.0, d)
+                .zip(at(r.1, d))
+                .map(|(p, q)| p / (r.2(d as f64) * q));
             out.push_str(&format!(
                 " {} |",
                 v.map_or("".into(), |v| format!("{v:.3}"))
