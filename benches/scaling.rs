@@ -135,8 +135,8 @@ fn scaling(c: &mut Criterion) {
             })
         });
 
-        // Its four products alone, W·X and Wᵀ·X for the k points as columns, on the
-        // route backend::gemm gives them (time per point, as above).
+        // Its two kinds of product alone, W·X and Wᵀ·X for the k points as columns, on
+        // the route backend::gemm gives them (time per point, as above).
         let mut out = Array2::zeros((d, K as usize));
         for (name, transposed) in [("thin64_per_point", false), ("thin64_t_per_point", true)] {
             let w = weights(net, 0);

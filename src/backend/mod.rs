@@ -167,8 +167,8 @@ fn thin(m: usize, k: usize, n: usize) -> bool {
     n <= THIN && m >= 4 * n && k >= 4 * n
 }
 
-/// The widest n that [`thin`] sends to faer.
-const THIN: usize = 128;
+/// The widest n that [`thin`] sends to faer or the crate's thin kernel.
+const THIN: usize = crate::kernels::thin::MAX_COLUMNS;
 
 /// The threads a product may use: rayon's, or one inside a sequential call.
 fn threads() -> usize {

@@ -26,10 +26,10 @@ use super::{detected, Detected};
 use crate::Real;
 use ndarray::{s, ArrayView2, ArrayViewMut2, Axis};
 
-/// Rows of A in a block, and its columns: an MC×KC block (48 KB of f64) stays in L2
-/// while every panel of X passes over it, and a KC×NR panel of X (32 KB at NR = 32
-/// f64) stays in L1 while the block's tiles pass over it. Measured on Emerald Rapids
-/// (2 cores) among KC ∈ {64, …, 1024}, MC ∈ {48, …, 384} (docs/measured.md).
+/// Rows of A in a block, and its columns: an MC×KC block (36 KiB of f64) stays in L2
+/// while every panel of X passes over it, and a KC×NR panel of X (12 KiB at NR = 32
+/// f64) stays in L1 while the block's tiles pass over it. The best of KC ∈ 16…1024 and
+/// MC ∈ 24…384 measured on Emerald Rapids, 2 cores (docs/measured.md).
 const MC: usize = 96;
 const KC: usize = 48;
 
@@ -69,7 +69,7 @@ pub(crate) fn gemm<T: Real>(
 /// [`blocks`] with this CPU's tile: MR rows by NR columns of accumulators, as many as
 /// its registers hold beside one broadcast of A and NR/lanes vectors of X (32 zmm:
 /// 4 × 4 vectors, as 6 × 4 made the compiler store the tile at every step; 16 ymm or
-/// xmm: 4 × 2). X of at most two vectors' width takes a tile of 6 × 2 vectors.
+/// xmm: 4 × 2). On AVX-512, X of at most two vectors' width takes a tile of 6 × 2.
 fn tiles<T: Real>(a: ArrayView2<T>, x: ArrayView2<T>, c: ArrayViewMut2<T>) {
     let lanes = |bytes: usize| bytes / std::mem::size_of::<T>();
     let narrow = |bytes: usize| c.ncols() <= 2 * lanes(bytes);
@@ -143,18 +143,21 @@ fn blocks<T: Real, const MR: usize, const NR: usize, const FMA: bool>(
     mut c: ArrayViewMut2<T>,
 ) {
     let ((m, k), n) = (a.dim(), x.ncols());
+    if k == 0 {
+        return c.fill(T::zero());
+    }
     let (rsa, csa) = (a.strides()[0], a.strides()[1]);
     let (ldx, ldc) = (x.strides()[0], c.strides()[0]);
-    let (pa, px, pc_) = (a.as_ptr(), x.as_ptr(), c.as_mut_ptr());
+    let (pa, px, pc) = (a.as_ptr(), x.as_ptr(), c.as_mut_ptr());
     let panels = n.div_ceil(NR);
-    // X's last panel, where narrower than NR, padded with zeros (reading past X's
-    // columns is not allowed), and a tile of C to match.
+    // X's last panel, where narrower than NR (w < NR columns), padded with zeros (reading
+    // past X's columns is not allowed), and a tile of C to match.
+    let w = n - (panels - 1) * NR;
     let mut edge = [[T::zero(); NR]; KC];
     let mut tile = [[T::zero(); NR]; MR];
     for p0 in (0..k).step_by(KC) {
         let kc = KC.min(k - p0);
         let first = p0 == 0;
-        let w = n - (panels - 1) * NR;
         if w < NR {
             for (p, row) in edge[..kc].iter_mut().enumerate() {
                 let xs = x.slice(s![p0 + p, n - w..]);
@@ -166,7 +169,8 @@ fn blocks<T: Real, const MR: usize, const NR: usize, const FMA: bool>(
             for jr in 0..panels {
                 let j0 = jr * NR;
                 let last = jr + 1 == panels;
-                let (xp, xs) = match last && w < NR {
+                let padded = last && w < NR;
+                let (xp, ldxp) = match padded {
                     true => (edge.as_ptr().cast::<T>(), NR as isize),
                     // SAFETY: (p0, j0) lies in X.
                     false => (unsafe { px.offset(p0 as isize * ldx + j0 as isize) }, ldx),
@@ -174,46 +178,47 @@ fn blocks<T: Real, const MR: usize, const NR: usize, const FMA: bool>(
                 let mut i = i0;
                 while i < i0 + mc {
                     let rows = if i + MR <= i0 + mc { MR } else { 1 };
-                    // SAFETY: (i, p0) lies in A; the tile's rows and kc columns too.
+                    // SAFETY: (i, p0) lies in A.
                     let ai = unsafe { pa.offset(i as isize * rsa + p0 as isize * csa) };
                     // While the last panel sweeps this block (in L2 since the first
                     // panel), fetch the next block's matching rows: the next rows of
-                    // this kc-block, or the first rows of the next one.
+                    // this kc-block, or the first rows of the next one (only prefetched,
+                    // so a wrapping offset: the next kc-block may be narrower).
                     let ahead = match (last, i + MC + rows <= m, p0 + KC < k) {
-                        (false, _, _) => None,
+                        (false, _, _) | (true, false, false) => None,
                         (true, true, _) => Some((i + MC) as isize * rsa + p0 as isize * csa),
                         (true, false, true) => {
                             Some((i - i0) as isize * rsa + (p0 + KC) as isize * csa)
                         }
-                        (true, false, false) => None,
                     };
-                    // (Only prefetched: the next kc-block may be narrower than kc.)
                     let ahead = ahead.map_or(std::ptr::null(), |o| pa.wrapping_offset(o));
                     let ci = i as isize * ldc + j0 as isize;
-                    let tile_of_c = last && w < NR;
-                    // SAFETY: C's rows i.., columns j0.. (all NR of them, or the tile's
-                    // copy of the first w).
+                    let at = |r: usize, j: usize| ci + r as isize * ldc + j as isize;
+                    // SAFETY: C's rows i..i + rows, columns j0.. (all NR of them, or the
+                    // first w through the tile).
                     unsafe {
-                        let (ct, ldt) = match tile_of_c {
+                        let (ct, ldt) = match padded {
                             true => {
-                                for (r, t) in tile[..rows].iter_mut().enumerate() {
-                                    for (j, t) in t[..w].iter_mut().enumerate() {
-                                        *t = *pc_.offset(ci + r as isize * ldc + j as isize);
+                                if !first {
+                                    for (r, t) in tile[..rows].iter_mut().enumerate() {
+                                        for (j, t) in t[..w].iter_mut().enumerate() {
+                                            *t = *pc.offset(at(r, j));
+                                        }
                                     }
                                 }
                                 (tile.as_mut_ptr().cast::<T>(), NR as isize)
                             }
-                            false => (pc_.offset(ci), ldc),
+                            false => (pc.offset(ci), ldc),
                         };
-                        let run = (kc, ai, [rsa, csa], xp, xs, ct, ldt, first, ahead);
+                        let run = (kc, ai, [rsa, csa], xp, ldxp, ct, ldt, first, ahead);
                         match rows == MR {
                             true => micro::<T, MR, NR, FMA>(run),
                             false => micro::<T, 1, NR, FMA>(run),
                         }
-                        if tile_of_c {
+                        if padded {
                             for (r, t) in tile[..rows].iter().enumerate() {
                                 for (j, &t) in t[..w].iter().enumerate() {
-                                    *pc_.offset(ci + r as isize * ldc + j as isize) = t;
+                                    *pc.offset(at(r, j)) = t;
                                 }
                             }
                         }
@@ -226,11 +231,12 @@ fn blocks<T: Real, const MR: usize, const NR: usize, const FMA: bool>(
 }
 
 /// C[MR×NR] ← C + Σ_{p<kc} A[r, p]·X[p, :] (or without C's old values when `first`),
-/// the tile in registers; with `ahead`, one prefetch a step of another MR rows of A.
+/// the tile in registers; first, unless null, the lines of another MR rows and kc
+/// columns of A at `ahead` are prefetched.
 ///
 /// SAFETY: A's MR rows and kc columns at `a` (strides rsa, csa), X's kc rows of NR at
-/// `x` (row stride ldx) and C's MR rows of NR at `c` (row stride ldc) are in bounds,
-/// and so are `ahead`'s MR rows and kc columns.
+/// `x` (row stride ldx) and C's MR rows of NR at `c` (row stride ldc) are in bounds;
+/// `ahead` may point anywhere (it is only prefetched).
 #[inline(always)]
 // Index loops over the constant MR and NR: the form that compiles to the tile in
 // registers, one broadcast and NR/lanes loads a step, checked in the assembly.
@@ -330,20 +336,20 @@ mod tests {
         })
     }
 
-    /// A product's entry point: a tile's `blocks`, or the whole `gemm`.
+    /// A tile's `blocks`.
     type Product<T> = dyn Fn(ArrayView2<T>, ArrayView2<T>, ArrayViewMut2<T>);
 
-    fn bits<T: Real>(c: &Array2<T>) -> Vec<u64> {
+    fn bits<T: Real>(c: ArrayView2<T>) -> Vec<u64> {
         c.iter().map(|v| v.as_f64().to_bits()).collect()
     }
 
     /// Shapes around every block and tile edge: m past MC and the tiles' rows, k past KC,
-    /// n from 2 to 128 past every tile's width; A row-major, transposed and sliced.
+    /// n from 2 to 128 past every tile's width.
     fn shapes() -> Vec<(usize, usize, usize)> {
         let mut v = vec![];
-        for &m in &[1, 2, 5, 12, 13, 97, 203] {
-            for &k in &[1, 7, 47, 48, 49, 100] {
-                for &n in &[2, 3, 8, 15, 16, 17, 31, 32, 33, 64, 65, 100, 128] {
+        for &m in &[1, 5, 13, 110] {
+            for &k in &[1, 47, 48, 49, 97] {
+                for &n in &[2, 15, 16, 17, 33, 64, 128] {
                     v.push((m, k, n));
                 }
             }
@@ -351,8 +357,8 @@ mod tests {
         v
     }
 
-    /// Every operand layout the kernel takes: A row-major, A = Wᵀ (unit row stride) and
-    /// A a strided slice.
+    /// Every layout of A the kernel takes: row-major, Wᵀ (unit row stride), every other
+    /// column of a wider matrix, and columns reversed (a negative stride).
     fn operands<T: Real>(
         m: usize,
         k: usize,
@@ -362,14 +368,17 @@ mod tests {
         vec![
             (waves::<T>(m, k, 1), x.clone(), "row-major"),
             (waves::<T>(k, m, 5).reversed_axes(), x.clone(), "transposed"),
-            (waves::<T>(m, 2 * k, 7), x, "strided"),
+            (waves::<T>(m, 2 * k, 7), x.clone(), "strided"),
+            (waves::<T>(m, k, 9), x, "reversed"),
         ]
     }
 
-    /// A itself, or every other column of the strided one.
+    /// A itself, every other column of the strided one, or the reversed one's columns
+    /// backwards.
     fn view<'a, T: Real>(a: &'a Array2<T>, layout: &str) -> ArrayView2<'a, T> {
         match layout {
             "strided" => a.slice(s![.., ..;2]),
+            "reversed" => a.slice(s![.., ..;-1]),
             _ => a.view(),
         }
     }
@@ -383,15 +392,42 @@ mod tests {
             for (m, k, n) in shapes() {
                 for (a, x, layout) in operands::<T>(m, k, n) {
                     let a = view(&a, layout);
-                    let want = bits(&chain(a, x.view(), fma));
-                    for threads in [1, 2, 3, 5] {
+                    let want = bits(chain(a, x.view(), fma).view());
+                    for threads in [1, 3] {
                         let mut c = Array2::from_elem((m, n), T::nan());
                         gemm(threads, a, x.view(), c.view_mut());
                         assert_eq!(
-                            bits(&c),
+                            bits(c.view()),
                             want,
                             "{m}×{k}·{k}×{n} {layout}, {threads} threads"
                         );
+                    }
+                }
+            }
+        }
+        check::<f64>();
+        check::<f32>();
+    }
+
+    /// X and C with row strides other than n: X's and C's columns within wider
+    /// matrices, and C's rows reversed (a negative stride).
+    #[test]
+    fn the_strides_of_x_and_c_are_honoured() {
+        fn check<T: Real>() {
+            let fma = !matches!(detected(), Detected::Portable(_));
+            for &(m, k, n) in &[(203, 100, 33), (13, 49, 17), (97, 48, 128), (30, 60, 64)] {
+                let a = waves::<T>(k, m, 5).reversed_axes();
+                let wide = waves::<T>(k, n + 3, 3);
+                for x in [wide.slice(s![.., 1..n + 1]), wide.slice(s![.., ..n])] {
+                    let want = bits(chain(a.view(), x, fma).view());
+                    for threads in [1, 3] {
+                        let mut c = Array2::from_elem((m, n + 5), T::nan());
+                        gemm(threads, a.view(), x, c.slice_mut(s![.., 2..n + 2]));
+                        let at = format!("{m}×{k}·{k}×{n}, {threads} threads");
+                        assert_eq!(bits(c.slice(s![.., 2..n + 2])), want, "wide C, {at}");
+                        let mut c = Array2::from_elem((m, n), T::nan());
+                        gemm(threads, a.view(), x, c.slice_mut(s![..;-1, ..]));
+                        assert_eq!(bits(c.slice(s![..;-1, ..])), want, "reversed C, {at}");
                     }
                 }
             }
@@ -411,10 +447,10 @@ mod tests {
                     let run = |f: &Product<T>| {
                         let mut c = Array2::from_elem((m, n), T::nan());
                         f(a, x.view(), c.view_mut());
-                        bits(&c)
+                        bits(c.view())
                     };
-                    let plain = bits(&chain(a, x.view(), false));
-                    let fused = bits(&chain(a, x.view(), true));
+                    let plain = bits(chain(a, x.view(), false).view());
+                    let fused = bits(chain(a, x.view(), true).view());
                     let at = format!("{m}×{k}·{k}×{n} {layout}");
                     assert_eq!(
                         run(&|a, x, c| blocks_portable::<T, 4, 4>(a, x, c)),

@@ -129,8 +129,8 @@ pub fn table(series: &Series) -> String {
     let mut ds: Vec<usize> = series.values().flatten().map(|p| p.0).collect();
     ds.sort_unstable();
     ds.dedup();
-    // A batch point's floor is 4·d² multiply-adds at the
-    // square GEMM's rate, 4·GEMM/d; a thin product's per point d², GEMM/d.
+    // Floors at the square GEMM's rate: a batch point's 4·d² multiply-adds, 4·GEMM/d;
+    // a thin product's d² per point, GEMM/d.
     let ratios: [Ratio; 10] = [
         ("forward", "reverse", |_| 1.0, "forward / reverse"),
         ("forward", "gemm", |_| 1.0, "forward / GEMM"),
@@ -143,19 +143,9 @@ pub fn table(series: &Series) -> String {
             |_| 1.0,
             "batch point / reverse",
         ),
-        (
-            "batch64_per_point",
-            "gemm",
-            |d| 4.0 / d,
-            "batch / GEMM floor",
-        ),
-        ("thin64_per_point", "gemm", |d| 1.0 / d, "W·X / square rate"),
-        (
-            "thin64_t_per_point",
-            "gemm",
-            |d| 1.0 / d,
-            "Wᵀ·X / square rate",
-        ),
+        ("batch64_per_point", "gemm", |d| 4.0 / d, "batch / floor"),
+        ("thin64_per_point", "gemm", |d| 1.0 / d, "W·X / floor"),
+        ("thin64_t_per_point", "gemm", |d| 1.0 / d, "Wᵀ·X / floor"),
         ("reverse_f32", "reverse", |_| 1.0, "f32 / f64 reverse"),
     ];
     let ratios: Vec<_> = ratios
