@@ -337,7 +337,7 @@ mod tests {
     }
 
     /// A tile's `blocks`.
-    type Product<T> = dyn Fn(ArrayView2<T>, ArrayView2<T>, ArrayViewMut2<T>);
+    type Product<T> = fn(ArrayView2<T>, ArrayView2<T>, ArrayViewMut2<T>);
 
     fn bits<T: Real>(c: ArrayView2<T>) -> Vec<u64> {
         c.iter().map(|v| v.as_f64().to_bits()).collect()
@@ -441,68 +441,66 @@ mod tests {
     #[test]
     fn every_tile_is_the_chain_too() {
         fn check<T: Real>() {
+            // (name, tile, whether it fuses), for every instruction set this CPU has.
+            let mut tiles: Vec<(&str, Product<T>, bool)> = vec![
+                (
+                    "portable 4×4",
+                    |a, x, c| blocks_portable::<T, 4, 4>(a, x, c),
+                    false,
+                ),
+                (
+                    "portable 4×8",
+                    |a, x, c| blocks_portable::<T, 4, 8>(a, x, c),
+                    false,
+                ),
+            ];
+            // SAFETY (every tile below): its CPU features are detected.
+            #[cfg(target_arch = "x86_64")]
+            if crate::kernels::Avx2::detect().is_some() {
+                tiles.push((
+                    "avx2 4×8",
+                    |a, x, c| unsafe { blocks_avx2::<T, 4, 8>(a, x, c) },
+                    true,
+                ));
+                tiles.push((
+                    "avx2 4×16",
+                    |a, x, c| unsafe { blocks_avx2::<T, 4, 16>(a, x, c) },
+                    true,
+                ));
+            }
+            #[cfg(target_arch = "x86_64")]
+            if crate::kernels::Avx512::detect().is_some() {
+                tiles.push((
+                    "avx512 4×32",
+                    |a, x, c| unsafe { blocks_avx512::<T, 4, 32>(a, x, c) },
+                    true,
+                ));
+                tiles.push((
+                    "avx512 6×16",
+                    |a, x, c| unsafe { blocks_avx512::<T, 6, 16>(a, x, c) },
+                    true,
+                ));
+                tiles.push((
+                    "avx512 4×64",
+                    |a, x, c| unsafe { blocks_avx512::<T, 4, 64>(a, x, c) },
+                    true,
+                ));
+                tiles.push((
+                    "avx512 6×32",
+                    |a, x, c| unsafe { blocks_avx512::<T, 6, 32>(a, x, c) },
+                    true,
+                ));
+            }
             for &(m, k, n) in &[(203, 100, 33), (13, 49, 17), (97, 48, 128), (5, 7, 3)] {
                 for (a, x, layout) in operands::<T>(m, k, n) {
                     let a = view(&a, layout);
-                    let run = |f: &Product<T>| {
-                        let mut c = Array2::from_elem((m, n), T::nan());
-                        f(a, x.view(), c.view_mut());
-                        bits(c.view())
-                    };
                     let plain = bits(chain(a, x.view(), false).view());
                     let fused = bits(chain(a, x.view(), true).view());
-                    let at = format!("{m}×{k}·{k}×{n} {layout}");
-                    assert_eq!(
-                        run(&|a, x, c| blocks_portable::<T, 4, 4>(a, x, c)),
-                        plain,
-                        "{at}"
-                    );
-                    assert_eq!(
-                        run(&|a, x, c| blocks_portable::<T, 4, 8>(a, x, c)),
-                        plain,
-                        "{at}"
-                    );
-                    #[cfg(target_arch = "x86_64")]
-                    if crate::kernels::Avx2::detect().is_some() {
-                        // SAFETY: detected.
-                        unsafe {
-                            assert_eq!(
-                                run(&|a, x, c| blocks_avx2::<T, 4, 8>(a, x, c)),
-                                fused,
-                                "{at}"
-                            );
-                            assert_eq!(
-                                run(&|a, x, c| blocks_avx2::<T, 4, 16>(a, x, c)),
-                                fused,
-                                "{at}"
-                            );
-                        }
-                    }
-                    #[cfg(target_arch = "x86_64")]
-                    if crate::kernels::Avx512::detect().is_some() {
-                        // SAFETY: detected.
-                        unsafe {
-                            assert_eq!(
-                                run(&|a, x, c| blocks_avx512::<T, 4, 32>(a, x, c)),
-                                fused,
-                                "{at}"
-                            );
-                            assert_eq!(
-                                run(&|a, x, c| blocks_avx512::<T, 6, 16>(a, x, c)),
-                                fused,
-                                "{at}"
-                            );
-                            assert_eq!(
-                                run(&|a, x, c| blocks_avx512::<T, 4, 64>(a, x, c)),
-                                fused,
-                                "{at}"
-                            );
-                            assert_eq!(
-                                run(&|a, x, c| blocks_avx512::<T, 6, 32>(a, x, c)),
-                                fused,
-                                "{at}"
-                            );
-                        }
+                    for (name, tile, fuses) in &tiles {
+                        let mut c = Array2::from_elem((m, n), T::nan());
+                        tile(a, x.view(), c.view_mut());
+                        let want = if *fuses { &fused } else { &plain };
+                        assert_eq!(&bits(c.view()), want, "{name}: {m}×{k}·{k}×{n} {layout}");
                     }
                 }
             }
