@@ -264,9 +264,8 @@ unsafe fn micro<T: Real, const MR: usize, const NR: usize, const FMA: bool>(
                 }
             }
         }
-        // The next rows' lines, before the loop: a prefetch inside it would keep the
-        // tile in memory (the compiler keeps nothing in registers across a call that
-        // may touch memory).
+        // The next rows' lines, all before the loop, which then holds only the tile's
+        // loads and multiply-adds.
         if !ahead.is_null() {
             match csa {
                 1 => {
