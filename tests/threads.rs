@@ -46,12 +46,15 @@ fn bits_of_every_call() -> u64 {
     };
     // The first two have layers past the size where matrix-vector sweeps split (2^18
     // entries: W_2 of the first, 400×700, is swept both ways, W_1ᵀ·ḡ and the fused pass),
-    // the others exercise the GEMMs' and the maps' splits.
+    // the others exercise the GEMMs' and the maps' splits; the last one's 1100×1100
+    // products (forward mode, the Jacobian) are cut into blocks on faer's GEMM with two
+    // threads and run as one call with the others.
     for (seed, widths) in [
         (1, vec![40, 700, 400, 3]),
         (4, vec![300, 900, 300]),
         (2, vec![257, 513, 129, 64]),
         (3, vec![64, 700, 2]),
+        (5, vec![1100, 40, 1100]),
     ] {
         let net = fwdrev::Mlp::<f64>::from_seed(&widths, fwdrev::Activation::Tanh, seed).unwrap();
         let (d0, dl) = (widths[0], *widths.last().unwrap());

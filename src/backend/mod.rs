@@ -41,7 +41,7 @@ pub(crate) use imp::{set_threads, STORED_GEMM_RATE, STORED_NARROW};
 use crate::kernels::gemv as own;
 use crate::{Par, Real};
 use ndarray::linalg::{general_mat_mul, general_mat_vec_mul};
-use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Zip};
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, Zip};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Which BLAS the crate was built with.
@@ -179,15 +179,74 @@ fn threads() -> usize {
 }
 
 /// C ← A·B on faer's matmul, the crate's one pure-Rust GEMM (AVX-512 and AVX2
-/// kernels chosen at run time), on rayon's current pool: its threads split C into
-/// blocks and each entry's sum over k runs in the same order for any thread count.
-fn faer_gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>) {
+/// kernels chosen at run time), on rayon's current pool. Each entry's sum over k runs
+/// in the same order for any thread count.
+///
+/// On t > 1 threads, C is cut along its unit stride (a row-major C into blocks of
+/// columns, with B's; any other into blocks of rows, with A's) into a multiple of t
+/// blocks of about [`BLOCK`], one faer call on one thread each. faer's own split of a
+/// square DGEMM ran at 1.2–1.3× OpenBLAS's time on 2 cores of Emerald Rapids, these
+/// blocks at 1.0–1.1× (docs/measured.md); the product transposed (C's columns as the
+/// rows of Cᵀ = Bᵀ·Aᵀ), blocks of uneven sizes or blocks not starting on 128-byte
+/// boundaries ran at 1.1–1.3×. No block is small enough for faer's paths that sum in
+/// another order (one row or column, or at most 16³ multiply-adds), so the bits are
+/// those of one call over the whole of C whichever way C is cut (tested).
+fn faer_gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, c: ArrayViewMut2<T>) {
+    let axis = match c.strides()[1] == 1 && c.strides()[0] != 1 {
+        true => Axis(1),
+        false => Axis(0),
+    };
+    let (threads, long, across) = (threads(), c.len_of(axis), c.len_of(Axis(1 - axis.index())));
+    if threads < 2 || long < threads * BLOCK || a.ncols() * across < 64 {
+        return faer_call(a, b, c, threads);
+    }
+    let blocks = threads * (long as f64 / (threads * BLOCK) as f64).round() as usize;
+    faer_blocks(axis, blocks, a, b, c);
+}
+
+/// About this many rows (or columns) of C per block in [`faer_gemm`]: 512 ran as fast
+/// as 384 and faster than 768 or 1024 (d = 4000 and 8000, Emerald Rapids).
+const BLOCK: usize = 512;
+
+/// [`faer_gemm`]'s `blocks` blocks of C along `axis`, on rayon's workers: C halved (at
+/// a multiple of 16 entries, 128 bytes of f64) until each part is one block.
+fn faer_blocks<T: Real>(
+    axis: Axis,
+    blocks: usize,
+    a: ArrayView2<T>,
+    b: ArrayView2<T>,
+    c: ArrayViewMut2<T>,
+) {
+    if blocks == 1 {
+        return faer_call(a, b, c, 1);
+    }
+    let first = blocks / 2;
+    let mid = (c.len_of(axis) * first / blocks).next_multiple_of(16);
+    let (c0, c1) = c.split_at(axis, mid);
+    let ((a0, b0), (a1, b1)) = match axis {
+        Axis(0) => {
+            let (a0, a1) = a.split_at(axis, mid);
+            ((a0, b), (a1, b))
+        }
+        _ => {
+            let (b0, b1) = b.split_at(axis, mid);
+            ((a, b0), (a, b1))
+        }
+    };
+    rayon::join(
+        || faer_blocks(axis, first, a0, b0, c0),
+        || faer_blocks(axis, blocks - first, a1, b1, c1),
+    );
+}
+
+/// C ← A·B on one faer call, on `threads` of rayon's current pool.
+fn faer_call<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>, threads: usize) {
     use std::any::TypeId;
     let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
     let [rsa, csa] = [a.strides()[0], a.strides()[1]];
     let [rsb, csb] = [b.strides()[0], b.strides()[1]];
     let [rsc, csc] = [c.strides()[0], c.strides()[1]];
-    let par = match threads() {
+    let par = match threads {
         1 => faer::Par::Seq,
         t => faer::Par::rayon(t),
     };
@@ -316,4 +375,80 @@ pub(crate) fn gemm_t_few<T: Real>(
     let blocks = &mut blocks[..w * a.ncols()];
     own::gemv_t_few(par, a, gt.view(), blocks);
     own::scatter_blocks(blocks, y);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{s, Array2, ShapeBuilder};
+
+    /// Every split of [`faer_gemm`] against one faer call over the whole of C, bit for
+    /// bit: C row-major (cut into columns), column-major and strided (cut into rows),
+    /// with tails of every kind, one k block and two, A and B in both layouts, f64 and
+    /// f32, on one thread (cut), two (cut, in parallel) and three (cut where C holds three
+    /// blocks, else one call on three threads).
+    fn split_matches_one_call<T: Real>() {
+        let pools = [2, 3].map(|n| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .unwrap()
+        });
+        // k = 530 runs in two of faer's k blocks (512 each).
+        let cases = [
+            (2 * BLOCK + 76, 70, 90),
+            (90, 37, 2 * BLOCK),
+            (3 * BLOCK + 1, 33, 2 * BLOCK + 5),
+            (2 * BLOCK + 3, 530, 40),
+            (40, 530, 2 * BLOCK + 3),
+        ];
+        for (m, k, n) in cases {
+            let fill = |r: usize, c: usize, f: bool, seed: usize| {
+                let v = |(i, j): (usize, usize)| {
+                    T::from((i * 31 + j * 17 + seed) % 23).unwrap() / T::from(7.3).unwrap()
+                        - T::one()
+                };
+                Array2::from_shape_fn((r, c).set_f(f), v)
+            };
+            for (f, seed) in [(false, 0), (true, 5)] {
+                let (a, b) = (fill(m, k, f, seed), fill(k, n, !f, seed + 1));
+                let mut want = Array2::<T>::zeros((m, n));
+                faer_call(a.view(), b.view(), want.view_mut(), 1);
+                let mut wide = Array2::<T>::zeros((m, 2 * n + 1));
+                let mut row_major = Array2::<T>::zeros((m, n));
+                let mut col_major = Array2::<T>::zeros((m, n).f());
+                for threads in [1, 2, 3] {
+                    let go = || {
+                        faer_gemm(a.view(), b.view(), row_major.view_mut());
+                        faer_gemm(a.view(), b.view(), col_major.view_mut());
+                        faer_gemm(a.view(), b.view(), wide.slice_mut(s![.., ..2 * n;2]));
+                    };
+                    match threads {
+                        1 => Par::Seq.install(go),
+                        n => pools[n - 2].install(go),
+                    }
+                    let strided = wide.slice(s![.., ..2 * n;2]).to_owned();
+                    for (got, layout) in [
+                        (&row_major, "row-major"),
+                        (&col_major, "column-major"),
+                        (&strided, "strided"),
+                    ] {
+                        let differ = Zip::from(got).and(&want).fold(0, |n, g, w| {
+                            n + usize::from(g.as_f64().to_bits() != w.as_f64().to_bits())
+                        });
+                        assert_eq!(
+                            differ, 0,
+                            "entries differing: {m}×{k}×{n}, C {layout}, {threads} threads"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn split_gemm_matches_one_call_bit_for_bit() {
+        split_matches_one_call::<f64>();
+        split_matches_one_call::<f32>();
+    }
 }
