@@ -56,23 +56,74 @@ fn rlimit_room() -> Option<u64> {
     limits
         .into_iter()
         .filter_map(|(resource, field)| {
-            let mut limit = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            // SAFETY: getrlimit writes the struct it is given.
-            if unsafe { libc::getrlimit(resource, &mut limit) } != 0
-                || limit.rlim_cur == libc::RLIM_INFINITY
-            {
-                return None;
-            }
+            let limit = rlimit(resource)?;
             let used = status
                 .as_deref()
                 .and_then(|s| kib_field(s, field))
                 .unwrap_or(0);
-            Some(limit.rlim_cur.saturating_sub(used + reserve))
+            Some(limit.saturating_sub(used + reserve))
         })
         .min()
+}
+
+/// getrlimit's resource type: glibc's enum, a C int elsewhere.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+type Resource = libc::__rlimit_resource_t;
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+type Resource = libc::c_int;
+
+/// A resource's soft limit, `None` where there is none (or it cannot be read).
+fn rlimit(resource: Resource) -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct it is given.
+    let read = unsafe { libc::getrlimit(resource, &mut limit) } == 0;
+    (read && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
+}
+
+/// Whether the address space or the data segment is limited (`RLIMIT_AS`,
+/// `RLIMIT_DATA`).
+pub(crate) fn address_space_limited() -> bool {
+    rlimit(libc::RLIMIT_AS).is_some() || rlimit(libc::RLIMIT_DATA).is_some()
+}
+
+/// Whether faer's GEMM may run on this thread. Its first call on a thread maps a
+/// packing buffer of twice the L3 that sysfs reports (600 MiB on a VM that reports its
+/// host's 300 MiB) and aborts where the mapping is refused, so under an address-space
+/// or data limit a thread that has not mapped it yet needs that much room.
+pub(crate) fn faer_buffer_fits() -> bool {
+    thread_local! {
+        /// Set once this thread has been let through: faer's buffer is mapped then.
+        static MAPPED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    if MAPPED.get() {
+        return true;
+    }
+    let fits = rlimit_room().is_none_or(|room| room >= 2 * largest_cache_bytes());
+    MAPPED.set(fits);
+    fits
+}
+
+/// The largest cache sysfs lists for CPU 0 (its L3, whole), 0 where none is listed.
+fn largest_cache_bytes() -> u64 {
+    let Ok(dirs) = std::fs::read_dir("/sys/devices/system/cpu/cpu0/cache") else {
+        return 0;
+    };
+    let size = |dir: std::fs::DirEntry| -> Option<u64> {
+        let text = std::fs::read_to_string(dir.path().join("size")).ok()?;
+        let text = text.trim();
+        let (digits, unit) = text.split_at(text.trim_end_matches(['K', 'M', 'G']).len());
+        let scale = match unit {
+            "K" => 1 << 10,
+            "M" => 1 << 20,
+            "G" => 1 << 30,
+            _ => 1,
+        };
+        Some(digits.parse::<u64>().ok()? * scale)
+    };
+    dirs.flatten().filter_map(size).max().unwrap_or(0)
 }
 
 /// Room in this process's cgroup: v2 `memory.max − memory.current`, or v1

@@ -1035,6 +1035,34 @@ fn an_address_space_limit_is_honoured_with_an_error_not_an_abort() {
     }
 }
 
+/// faer's GEMM maps a packing buffer of twice the L3 that sysfs reports on its first
+/// call on a thread (600 MiB on a VM reporting a 300 MiB L3): under a tighter
+/// address-space limit forward mode's products run on matrixmultiply instead of
+/// aborting. `--deterministic` keeps OpenBLAS out of it (which may spin under a tight
+/// limit), and the default build's GEMMs are faer's anyway.
+#[cfg(target_os = "linux")]
+#[test]
+fn forward_mode_under_an_address_space_limit_runs_or_refuses_never_aborts() {
+    for limit_mib in [300, 500, 700, 900] {
+        let out = Command::new("timeout")
+            .arg("120")
+            .arg("bash")
+            .arg("-c")
+            .arg(format!(
+                "ulimit -v {}; exec {} --threads 2 time --d 300 --reps 1 --mode forward --deterministic",
+                limit_mib * 1024,
+                env!("CARGO_BIN_EXE_fwdrev")
+            ))
+            .output()
+            .unwrap();
+        match out.status.code() {
+            Some(0) => {}
+            Some(1) => assert_one_line_error(&out, "bytes"),
+            _ => panic!("under {limit_mib} MiB: {out:?}"),
+        }
+    }
+}
+
 /// `--net model.npz` reads the whole network from one numpy.savez archive: the same
 /// gradient as the same layers given with --w/--bias/--act; `export` writes the seeded
 /// case as model.npz too; x against the archive's d0; --net excludes --w and --a.

@@ -184,32 +184,51 @@ fn threads() -> usize {
 ///
 /// On t > 1 threads, C is cut along its unit stride (a row-major C into blocks of
 /// columns, with B's; any other into blocks of rows, with A's) into a multiple of t
-/// blocks of about [`BLOCK`], one faer call on one thread each. faer's own split of a
-/// square DGEMM ran at 1.2–1.3× OpenBLAS's time on 2 cores of Emerald Rapids, these
-/// blocks at 1.0–1.1× (docs/measured.md); the product transposed (C's columns as the
-/// rows of Cᵀ = Bᵀ·Aᵀ), blocks of uneven sizes or blocks not starting on 128-byte
-/// boundaries ran at 1.1–1.3×. No block is small enough for faer's paths that sum in
-/// another order (one row or column, or at most 16³ multiply-adds), so the bits are
+/// blocks of about [`BLOCK`] ([`blocks`]), each one faer call on one thread. faer's own
+/// split of a square DGEMM ran at 1.2–1.3× OpenBLAS's time on 2 cores of Emerald
+/// Rapids, these blocks at 1.0–1.1× (docs/measured.md); the product transposed (C's
+/// columns as the rows of Cᵀ = Bᵀ·Aᵀ), blocks of uneven sizes, or blocks whose offsets
+/// from C's first entry were not multiples of 16 entries ran at 1.1–1.3×. No block
+/// reaches faer's paths that sum in another order (one row or column: [`gemm`] sends
+/// those elsewhere first; at most 16³ multiply-adds: [`MIN_REST`]), so the bits are
 /// those of one call over the whole of C whichever way C is cut (tested).
 fn faer_gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, c: ArrayViewMut2<T>) {
-    let axis = match c.strides()[1] == 1 && c.strides()[0] != 1 {
-        true => Axis(1),
-        false => Axis(0),
+    let axis = if c.strides()[1] == 1 && c.strides()[0] != 1 {
+        Axis(1)
+    } else {
+        Axis(0)
     };
-    let (threads, long, across) = (threads(), c.len_of(axis), c.len_of(Axis(1 - axis.index())));
-    if threads < 2 || long < threads * BLOCK || a.ncols() * across < 64 {
-        return faer_call(a, b, c, threads);
+    let (t, long, across) = (threads(), c.len_of(axis), c.len_of(Axis(1 - axis.index())));
+    match blocks(t, long, a.ncols() * across) {
+        Some(blocks) => faer_blocks(axis, blocks, a, b, c),
+        None => faer_call(a, b, c, t),
     }
-    let blocks = threads * (long as f64 / (threads * BLOCK) as f64).round() as usize;
-    faer_blocks(axis, blocks, a, b, c);
 }
 
-/// About this many rows (or columns) of C per block in [`faer_gemm`]: 512 ran as fast
-/// as 384 and faster than 768 or 1024 (d = 4000 and 8000, Emerald Rapids).
+/// How many blocks [`faer_gemm`] cuts C into on `threads` threads, `long` entries along
+/// C's unit stride and `rest` multiply-adds for each of them (k times C's other side):
+/// a multiple of `threads`, each block about [`BLOCK`] long; `None` for one call.
+/// Under an address-space limit it never cuts: each thread that runs faer maps its own
+/// packing buffer ([`faer_buffer_fits`](crate::memory::faer_buffer_fits)).
+fn blocks(threads: usize, long: usize, rest: usize) -> Option<usize> {
+    let cut = threads > 1 && long >= threads * BLOCK && rest >= MIN_REST;
+    let per_thread = (long + threads * BLOCK / 2) / (threads * BLOCK);
+    (cut && !crate::memory::address_space_limited()).then_some(threads * per_thread)
+}
+
+/// About this many entries of C along its unit stride per block in [`faer_gemm`]: 512
+/// and 384 ran faster than 768 and 1024 in one scratch comparison (d = 4000, Emerald
+/// Rapids), within its noise of each other.
 const BLOCK: usize = 512;
 
+/// The fewest multiply-adds per entry along C's unit stride (k times C's other side)
+/// for which [`faer_gemm`] cuts: with blocks of at least BLOCK / 2 entries, each block is
+/// then over 16³ multiply-adds, past faer's nano-GEMM, whose sums run in another order.
+const MIN_REST: usize = 64;
+
 /// [`faer_gemm`]'s `blocks` blocks of C along `axis`, on rayon's workers: C halved (at
-/// a multiple of 16 entries, 128 bytes of f64) until each part is one block.
+/// an offset that is a multiple of 16 entries, 128 bytes of f64) until each part is one
+/// block.
 fn faer_blocks<T: Real>(
     axis: Axis,
     blocks: usize,
@@ -240,8 +259,14 @@ fn faer_blocks<T: Real>(
 }
 
 /// C ← A·B on one faer call, on `threads` of rayon's current pool.
+/// Where faer's packing buffer would not fit under an address-space limit, on
+/// matrixmultiply instead (one thread, buffers of a few MiB; not the BLAS, which may
+/// spin where its own mapping is refused): the same product, its sums in another order.
 fn faer_call<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>, threads: usize) {
     use std::any::TypeId;
+    if !crate::memory::faer_buffer_fits() {
+        return matrixmultiply_call(a, b, c);
+    }
     let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
     let [rsa, csa] = [a.strides()[0], a.strides()[1]];
     let [rsb, csb] = [b.strides()[0], b.strides()[1]];
@@ -291,6 +316,59 @@ fn faer_call<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T
                 (pb.cast(), rsb, csb),
                 (pc.cast(), rsc, csc),
                 par,
+            );
+        } else {
+            general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);
+        }
+    }
+}
+
+/// C ← A·B on matrixmultiply, for [`faer_call`] under a tight address-space limit.
+fn matrixmultiply_call<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>) {
+    use std::any::TypeId;
+    let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
+    let ([rsa, csa], [rsb, csb]) = (
+        [a.strides()[0], a.strides()[1]],
+        [b.strides()[0], b.strides()[1]],
+    );
+    let [rsc, csc] = [c.strides()[0], c.strides()[1]];
+    let (pa, pb, pc) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+    // SAFETY: the views' pointers and element strides, C borrowed mutably (β = 0: C is
+    // only written); T is exactly f64 or f32 in its branch.
+    unsafe {
+        if TypeId::of::<T>() == TypeId::of::<f64>() {
+            matrixmultiply::dgemm(
+                m,
+                k,
+                n,
+                1.0,
+                pa.cast(),
+                rsa,
+                csa,
+                pb.cast(),
+                rsb,
+                csb,
+                0.0,
+                pc.cast(),
+                rsc,
+                csc,
+            );
+        } else if TypeId::of::<T>() == TypeId::of::<f32>() {
+            matrixmultiply::sgemm(
+                m,
+                k,
+                n,
+                1.0,
+                pa.cast(),
+                rsa,
+                csa,
+                pb.cast(),
+                rsb,
+                csb,
+                0.0,
+                pc.cast(),
+                rsc,
+                csc,
             );
         } else {
             general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);
@@ -385,8 +463,8 @@ mod tests {
     /// Every split of [`faer_gemm`] against one faer call over the whole of C, bit for
     /// bit: C row-major (cut into columns), column-major and strided (cut into rows),
     /// with tails of every kind, one k block and two, A and B in both layouts, f64 and
-    /// f32, on one thread (cut), two (cut, in parallel) and three (cut where C holds three
-    /// blocks, else one call on three threads).
+    /// f32, on two threads (cut, every case) and three (cut where C holds three blocks,
+    /// else one call on three threads); on one thread, `faer_gemm` is that one call.
     fn split_matches_one_call<T: Real>() {
         let pools = [2, 3].map(|n| {
             rayon::ThreadPoolBuilder::new()
@@ -417,6 +495,9 @@ mod tests {
                 let mut wide = Array2::<T>::zeros((m, 2 * n + 1));
                 let mut row_major = Array2::<T>::zeros((m, n));
                 let mut col_major = Array2::<T>::zeros((m, n).f());
+                // Every case is cut on two threads in one layout at least (a row-major C
+                // along n, the others along m), and the 3·BLOCK + 1 one on three too.
+                assert!(blocks(2, m.max(n), k * m.min(n)).is_some(), "{m}×{k}×{n}");
                 for threads in [1, 2, 3] {
                     let go = || {
                         faer_gemm(a.view(), b.view(), row_major.view_mut());
@@ -425,7 +506,7 @@ mod tests {
                     };
                     match threads {
                         1 => Par::Seq.install(go),
-                        n => pools[n - 2].install(go),
+                        t => pools[t - 2].install(go),
                     }
                     let strided = wide.slice(s![.., ..2 * n;2]).to_owned();
                     for (got, layout) in [
