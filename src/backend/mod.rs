@@ -335,44 +335,34 @@ fn matrixmultiply_call<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: Array
     let (pa, pb, pc) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
     // SAFETY: the views' pointers and element strides, C borrowed mutably (β = 0: C is
     // only written); T is exactly f64 or f32 in its branch.
-    unsafe {
-        if TypeId::of::<T>() == TypeId::of::<f64>() {
-            matrixmultiply::dgemm(
-                m,
-                k,
-                n,
-                1.0,
-                pa.cast(),
-                rsa,
-                csa,
-                pb.cast(),
-                rsb,
-                csb,
-                0.0,
-                pc.cast(),
-                rsc,
-                csc,
-            );
-        } else if TypeId::of::<T>() == TypeId::of::<f32>() {
-            matrixmultiply::sgemm(
-                m,
-                k,
-                n,
-                1.0,
-                pa.cast(),
-                rsa,
-                csa,
-                pb.cast(),
-                rsb,
-                csb,
-                0.0,
-                pc.cast(),
-                rsc,
-                csc,
-            );
-        } else {
-            general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);
-        }
+    macro_rules! call {
+        ($gemm:path) => {
+            unsafe {
+                $gemm(
+                    m,
+                    k,
+                    n,
+                    1.0,
+                    pa.cast(),
+                    rsa,
+                    csa,
+                    pb.cast(),
+                    rsb,
+                    csb,
+                    0.0,
+                    pc.cast(),
+                    rsc,
+                    csc,
+                )
+            }
+        };
+    }
+    if TypeId::of::<T>() == TypeId::of::<f64>() {
+        call!(matrixmultiply::dgemm)
+    } else if TypeId::of::<T>() == TypeId::of::<f32>() {
+        call!(matrixmultiply::sgemm)
+    } else {
+        general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);
     }
 }
 
