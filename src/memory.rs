@@ -89,24 +89,43 @@ pub(crate) fn address_space_limited() -> bool {
     rlimit(libc::RLIMIT_AS).is_some() || rlimit(libc::RLIMIT_DATA).is_some()
 }
 
-/// Whether faer's GEMM may run on this thread. Its first call on a thread maps a
-/// packing buffer of twice the L3 that sysfs reports (600 MiB on a VM that reports its
-/// host's 300 MiB) and aborts where the mapping is refused, so under an address-space
-/// or data limit a thread that has not mapped it yet needs that much room.
+/// Whether faer's GEMM may run a product past its nano-GEMM (over 16³ multiply-adds) on
+/// this thread. The first such call on a thread maps a packing buffer (600 MiB on a VM
+/// that reports its host's 300 MiB L3) and aborts where the mapping is refused, so
+/// under an address-space or data limit a thread that has not mapped it yet needs
+/// [`faer_buffer_bound`] of room.
 pub(crate) fn faer_buffer_fits() -> bool {
     thread_local! {
-        /// Set once this thread has been let through: faer's buffer is mapped then.
+        /// Set once this thread has been let through: its buffer is mapped by then.
         static MAPPED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     }
     if MAPPED.get() {
         return true;
     }
-    let fits = rlimit_room().is_none_or(|room| room >= 2 * largest_cache_bytes());
+    let fits = rlimit_room().is_none_or(|room| room >= faer_buffer_bound());
     MAPPED.set(fits);
     fits
 }
 
-/// The largest cache sysfs lists for CPU 0 (its L3, whole), 0 where none is listed.
+/// An upper bound of faer's packing buffer: twice the L3 that private-gemm derives
+/// from sysfs, a CPU's share of the L3 times the CPUs sharing an L1 times the physical
+/// cores (the whole L3 on one socket, more where several L3s or sockets are), and at
+/// least four times its L2: so at most twice the largest cache listed times the CPUs
+/// listed (four at least).
+fn faer_buffer_bound() -> u64 {
+    let cpus = std::fs::read_dir("/sys/devices/system/cpu").map_or(0, |dirs| {
+        let cpu = |name: &str| {
+            name.strip_prefix("cpu")
+                .is_some_and(|n| n.parse::<u32>().is_ok())
+        };
+        dirs.flatten()
+            .filter(|d| cpu(&d.file_name().to_string_lossy()))
+            .count() as u64
+    });
+    2 * largest_cache_bytes() * cpus.max(4)
+}
+
+/// The largest cache sysfs lists for CPU 0, 0 where none is listed.
 fn largest_cache_bytes() -> u64 {
     let Ok(dirs) = std::fs::read_dir("/sys/devices/system/cpu/cpu0/cache") else {
         return 0;

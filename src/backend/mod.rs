@@ -221,9 +221,13 @@ fn blocks(threads: usize, long: usize, rest: usize) -> Option<usize> {
 /// Rapids), within its noise of each other.
 const BLOCK: usize = 512;
 
+/// The most multiply-adds faer runs on its nano-GEMM (no packing buffer; its sums run in
+/// another order than its GEMM's).
+const NANO: usize = 16 * 16 * 16;
+
 /// The fewest multiply-adds per entry along C's unit stride (k times C's other side)
 /// for which [`faer_gemm`] cuts: with blocks of at least BLOCK / 2 entries, each block is
-/// then over 16³ multiply-adds, past faer's nano-GEMM, whose sums run in another order.
+/// then over [`NANO`] multiply-adds, past faer's nano-GEMM.
 const MIN_REST: usize = 64;
 
 /// [`faer_gemm`]'s `blocks` blocks of C along `axis`, on rayon's workers: C halved (at
@@ -264,10 +268,10 @@ fn faer_blocks<T: Real>(
 /// spin where its own mapping is refused): the same product, its sums in another order.
 fn faer_call<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>, threads: usize) {
     use std::any::TypeId;
-    if !crate::memory::faer_buffer_fits() {
+    let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
+    if m.saturating_mul(n).saturating_mul(k) > NANO && !crate::memory::faer_buffer_fits() {
         return matrixmultiply_call(a, b, c);
     }
-    let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
     let [rsa, csa] = [a.strides()[0], a.strides()[1]];
     let [rsb, csb] = [b.strides()[0], b.strides()[1]];
     let [rsc, csc] = [c.strides()[0], c.strides()[1]];
