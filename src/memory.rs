@@ -111,18 +111,22 @@ pub(crate) fn faer_buffer_fits() -> bool {
 /// from sysfs, a CPU's share of the L3 times the CPUs sharing an L1 times the physical
 /// cores (the whole L3 on one socket, more where several L3s or sockets are), and at
 /// least four times its L2: so at most twice the largest cache listed times the CPUs
-/// listed (four at least).
+/// listed (four at least). Read from sysfs once: a thread whose check fails checks again
+/// at each product.
 fn faer_buffer_bound() -> u64 {
-    let cpus = std::fs::read_dir("/sys/devices/system/cpu").map_or(0, |dirs| {
-        let cpu = |name: &str| {
-            name.strip_prefix("cpu")
-                .is_some_and(|n| n.parse::<u32>().is_ok())
-        };
-        dirs.flatten()
-            .filter(|d| cpu(&d.file_name().to_string_lossy()))
-            .count() as u64
-    });
-    2 * largest_cache_bytes() * cpus.max(4)
+    static BOUND: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *BOUND.get_or_init(|| {
+        let cpus = std::fs::read_dir("/sys/devices/system/cpu").map_or(0, |dirs| {
+            let cpu = |name: &str| {
+                name.strip_prefix("cpu")
+                    .is_some_and(|n| n.parse::<u32>().is_ok())
+            };
+            dirs.flatten()
+                .filter(|d| cpu(&d.file_name().to_string_lossy()))
+                .count() as u64
+        });
+        2 * largest_cache_bytes() * cpus.max(4)
+    })
 }
 
 /// The largest cache sysfs lists for CPU 0, 0 where none is listed.

@@ -263,6 +263,7 @@ fn faer_blocks<T: Real>(
 }
 
 /// C ← A·B on one faer call, on `threads` of rayon's current pool.
+///
 /// Where faer's packing buffer would not fit under an address-space limit, on
 /// matrixmultiply instead (one thread, buffers of a few MiB; not the BLAS, which may
 /// spin where its own mapping is refused): the same product, its sums in another order.
