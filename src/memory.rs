@@ -35,17 +35,32 @@ fn kib_field(text: &str, name: &str) -> Option<u64> {
 }
 
 /// Virtual memory the process will map beyond its own buffers once it computes: 8 MiB
-/// of stack a thread, and, with a BLAS, 64 MiB a thread for the buffers it maps itself
-/// (OpenBLAS 0.3.21, refused a mapping, spins instead of failing: this room is kept
-/// free for it).
+/// of stack a thread, and, with a BLAS, [`BLAS_BUFFER`] a thread for the buffers it maps
+/// itself.
 fn headroom() -> u64 {
     let threads = crate::par::planned_threads() as u64;
-    let blas: u64 = if cfg!(any(feature = "openblas", feature = "blis")) {
-        64 << 20
-    } else {
-        0
-    };
-    (64 << 20) + threads * ((8 << 20) + blas)
+    (64 << 20) + threads * ((8 << 20) + BLAS_BUFFER)
+}
+
+/// What the BLAS maps for each thread that runs or calls it: OpenBLAS 0.3.21's buffer
+/// (`BUFFER_SIZE`, 32 << 22 bytes on x86-64: VmSize rises by 128 MiB at a thread's first
+/// call, and by as much for each of its threads at start); 64 MiB kept for BLIS.
+const BLAS_BUFFER: u64 = if cfg!(feature = "openblas") {
+    128 << 20
+} else if cfg!(feature = "blis") {
+    64 << 20
+} else {
+    0
+};
+
+/// Whether the BLAS may be called: always without an address-space limit; under one,
+/// where [`headroom`]'s buffers for every planned thread fit when first asked, and then
+/// for the life of the process (the crate's own allocations keep that room free).
+/// OpenBLAS 0.3.21, refused a buffer's mapping, spins forever instead of failing; where
+/// this says no, the products run on the pure-Rust code and the factorisations on faer.
+pub(crate) fn blas_fits() -> bool {
+    static FITS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FITS.get_or_init(|| rlimit_room().is_none_or(|room| room > 0))
 }
 
 /// Room under `RLIMIT_AS` and `RLIMIT_DATA`, less what is mapped and [`headroom`].
@@ -107,46 +122,113 @@ pub(crate) fn faer_buffer_fits() -> bool {
     fits
 }
 
-/// An upper bound of faer's packing buffer: twice the L3 that private-gemm derives
-/// from sysfs, a CPU's share of the L3 times the CPUs sharing an L1 times the physical
-/// cores (the whole L3 on one socket, more where several L3s or sockets are), and at
-/// least four times its L2: so at most twice the largest cache listed times the CPUs
-/// listed (four at least). Read from sysfs once: a thread whose check fails checks again
-/// at each product.
-fn faer_buffer_bound() -> u64 {
-    static BOUND: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *BOUND.get_or_init(|| {
-        let cpus = std::fs::read_dir("/sys/devices/system/cpu").map_or(0, |dirs| {
-            let cpu = |name: &str| {
-                name.strip_prefix("cpu")
-                    .is_some_and(|n| n.parse::<u32>().is_ok())
-            };
-            dirs.flatten()
-                .filter(|d| cpu(&d.file_name().to_string_lossy()))
-                .count() as u64
-        });
-        2 * largest_cache_bytes() * cpus.max(4)
-    })
+/// Errors ([`Error::TooLarge`] naming `what`) where this thread would have to map faer's
+/// packing buffer ([`faer_buffer_fits`]) and it would not fit.
+pub(crate) fn ensure_faer_buffer_fits(what: impl FnOnce() -> String) -> Result<()> {
+    match faer_buffer_fits() {
+        true => Ok(()),
+        false => Err(Error::TooLarge {
+            what: format!("{}: faer's packing buffer", what()),
+            needed: faer_buffer_bound(),
+            available: rlimit_room().unwrap_or(0),
+        }),
+    }
 }
 
-/// The largest cache sysfs lists for CPU 0, 0 where none is listed.
-fn largest_cache_bytes() -> u64 {
-    let Ok(dirs) = std::fs::read_dir("/sys/devices/system/cpu/cpu0/cache") else {
-        return 0;
+/// An upper bound of faer's packing buffer, which private-gemm sizes at twice the L3 it
+/// reads from sysfs: a CPU's share of each cache level times the CPUs sharing its L1
+/// (the L3 also times the physical cores), raised to at least 32 KiB, 256 KiB and 4× the
+/// level below, 1 MiB and 4× the L2. Here each share is the largest over the CPUs (it
+/// takes the last it reads) and the cores are all the CPUs listed; a MiB covers its
+/// rounding to pages. Read from sysfs once: a thread whose check fails checks again at
+/// each product.
+fn faer_buffer_bound() -> u64 {
+    static BOUND: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *BOUND.get_or_init(|| sysfs_caches().faer_buffer_bound())
+}
+
+/// The data caches sysfs lists, as [`faer_buffer_bound`] reads them.
+#[derive(Default)]
+struct Caches {
+    /// The largest share of one CPU in each level's cache (size / CPUs sharing it).
+    share: [u64; 3],
+    /// The most CPUs sharing an L1.
+    l1_sharers: u64,
+    /// The CPUs listed.
+    cpus: u64,
+}
+
+impl Caches {
+    /// [`faer_buffer_bound`] for these caches.
+    fn faer_buffer_bound(&self) -> u64 {
+        let sharing_l1 = self.l1_sharers.max(1);
+        let l1 = (self.share[0] * sharing_l1).max(32 << 10);
+        let l2 = (self.share[1] * sharing_l1).max(256 << 10).max(4 * l1);
+        let l3 = (self.share[2] * sharing_l1 * self.cpus.max(1))
+            .max(1 << 20)
+            .max(4 * l2);
+        2 * l3 + (1 << 20)
+    }
+}
+
+fn sysfs_caches() -> Caches {
+    let mut caches = Caches::default();
+    let Ok(cpus) = std::fs::read_dir("/sys/devices/system/cpu") else {
+        return caches;
     };
-    let size = |dir: std::fs::DirEntry| -> Option<u64> {
-        let text = std::fs::read_to_string(dir.path().join("size")).ok()?;
-        let text = text.trim();
-        let (digits, unit) = text.split_at(text.trim_end_matches(['K', 'M', 'G']).len());
-        let scale = match unit {
-            "K" => 1 << 10,
-            "M" => 1 << 20,
-            "G" => 1 << 30,
-            _ => 1,
+    let is_cpu = |name: &str| {
+        name.strip_prefix("cpu")
+            .is_some_and(|n| n.parse::<u32>().is_ok())
+    };
+    for cpu in cpus
+        .flatten()
+        .filter(|c| is_cpu(&c.file_name().to_string_lossy()))
+    {
+        caches.cpus += 1;
+        let Ok(indices) = std::fs::read_dir(cpu.path().join("cache")) else {
+            continue;
         };
-        Some(digits.parse::<u64>().ok()? * scale)
+        for index in indices.flatten() {
+            let read = |f: &str| std::fs::read_to_string(index.path().join(f)).ok();
+            let kind = read("type").unwrap_or_default();
+            let level = read("level").and_then(|l| l.trim().parse::<usize>().ok());
+            let size = read("size").and_then(|s| cache_bytes(&s));
+            let sharers = read("shared_cpu_list").map_or(1, |l| cpu_count(&l)).max(1);
+            if let (Some(level @ 1..=3), Some(size), "Data" | "Unified") =
+                (level, size, kind.trim())
+            {
+                caches.share[level - 1] = caches.share[level - 1].max(size / sharers);
+                if level == 1 {
+                    caches.l1_sharers = caches.l1_sharers.max(sharers);
+                }
+            }
+        }
+    }
+    caches
+}
+
+/// A sysfs cache size ("48K", "2048K", "300M", bytes without a unit).
+fn cache_bytes(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (digits, unit) = text.split_at(text.trim_end_matches(['K', 'M', 'G']).len());
+    let scale = match unit {
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        _ => 1,
     };
-    dirs.flatten().filter_map(size).max().unwrap_or(0)
+    Some(digits.parse::<u64>().ok()? * scale)
+}
+
+/// The CPUs in a sysfs list ("0-3,8,10-11").
+fn cpu_count(list: &str) -> u64 {
+    let range = |item: &str| -> Option<u64> {
+        match item.split_once('-') {
+            Some((a, b)) => (b.parse::<u64>().ok()? + 1).checked_sub(a.parse::<u64>().ok()?),
+            None => item.parse::<u64>().ok().map(|_| 1),
+        }
+    };
+    list.trim().split(',').filter_map(range).sum()
 }
 
 /// Room in this process's cgroup: v2 `memory.max − memory.current`, or v1
@@ -267,5 +349,45 @@ pub(crate) fn try_vec<T: Real>(
             return Err(refused());
         }
         Ok(Vec::from_raw_parts(ptr, n, n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sysfs_cache_sizes_and_cpu_lists_parse() {
+        assert_eq!(cache_bytes("48K\n"), Some(48 << 10));
+        assert_eq!(cache_bytes("300M"), Some(300 << 20));
+        assert_eq!(cache_bytes("1G"), Some(1 << 30));
+        assert_eq!(cache_bytes("4096"), Some(4096));
+        assert_eq!(cache_bytes("big"), None);
+        assert_eq!(cpu_count("0\n"), 1);
+        assert_eq!(cpu_count("0-1"), 2);
+        assert_eq!(cpu_count("0-3,8,10-11"), 7);
+        assert_eq!(cpu_count("3-1"), 0);
+    }
+
+    /// On the Emerald Rapids VM (48 KiB L1 and 2 MiB L2 per CPU, one 300 MiB L3 shared
+    /// by its 2 CPUs) faer mapped 600 MiB (the abort's "memory allocation of 629145600
+    /// bytes failed"); with nothing listed, private-gemm's floor (an L3 of 1 MiB).
+    #[test]
+    fn faer_buffer_bound_follows_private_gemms_formula() {
+        let vm = Caches {
+            share: [48 << 10, 2 << 20, 150 << 20],
+            l1_sharers: 1,
+            cpus: 2,
+        };
+        assert_eq!(vm.faer_buffer_bound(), 629_145_600 + (1 << 20));
+        // Two CPUs sharing each core's L1 and L2 (SMT): the L3 counted for every CPU.
+        let smt = Caches {
+            share: [24 << 10, 1 << 20, 4 << 20],
+            l1_sharers: 2,
+            cpus: 8,
+        };
+        assert_eq!(smt.faer_buffer_bound(), 2 * (4 << 20) * 2 * 8 + (1 << 20));
+        assert_eq!(Caches::default().faer_buffer_bound(), 3 << 20);
+        assert!(faer_buffer_bound() >= 3 << 20);
     }
 }

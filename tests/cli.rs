@@ -1014,17 +1014,10 @@ fn an_address_space_limit_is_honoured_with_an_error_not_an_abort() {
     // or refuses with a one-line TooLarge error: never an abort (134) or a hang.
     // (Below ~100 MiB the dynamic loader cannot map OpenBLAS: status 127 before main.)
     for limit_mib in [120, 200, 300, 400, 600, 900] {
-        let out = Command::new("timeout")
-            .arg("120")
-            .arg("bash")
-            .arg("-c")
-            .arg(format!(
-                "ulimit -v {}; exec {} --threads 2 time --d 3000 --d2 1 --reps 1 --mode reverse",
-                limit_mib * 1024,
-                env!("CARGO_BIN_EXE_fwdrev")
-            ))
-            .output()
-            .unwrap();
+        let out = under_limit(
+            limit_mib,
+            "--threads 2 time --d 3000 --d2 1 --reps 1 --mode reverse",
+        );
         let err = String::from_utf8_lossy(&out.stderr);
         match out.status.code() {
             Some(0) => {}
@@ -1035,32 +1028,74 @@ fn an_address_space_limit_is_honoured_with_an_error_not_an_abort() {
     }
 }
 
-/// faer's GEMM maps a packing buffer of twice the L3 that sysfs reports on its first
-/// call on a thread (600 MiB on a VM reporting a 300 MiB L3): under a tighter
-/// address-space limit forward mode's products run on matrixmultiply instead of
-/// aborting. `--deterministic` keeps OpenBLAS out of it (which may spin under a tight
-/// limit), and the default build's GEMMs are faer's anyway.
+/// Under an address-space limit, forward mode runs or refuses with one line, never
+/// aborts or hangs: faer's first GEMM on a thread maps a packing buffer of twice the L3
+/// sysfs reports (600 MiB on a VM reporting its host's 300 MiB: it aborted under 700
+/// MiB), and OpenBLAS 0.3.21 spins where its 128 MiB buffer a thread is refused (it hung
+/// under 300–400 MiB). Both on the backend's GEMM and with `--deterministic`.
 #[cfg(target_os = "linux")]
 #[test]
 fn forward_mode_under_an_address_space_limit_runs_or_refuses_never_aborts() {
+    for limit_mib in [250, 300, 400, 500, 700, 900] {
+        for fixed in ["", "--deterministic"] {
+            let out = under_limit(
+                limit_mib,
+                &format!("--threads 2 time --d 300 --reps 1 --mode forward {fixed}"),
+            );
+            match out.status.code() {
+                Some(0) => {}
+                Some(1) => assert_one_line_error(&out, "bytes"),
+                _ => panic!("under {limit_mib} MiB {fixed}: {out:?}"),
+            }
+        }
+    }
+}
+
+/// The dense eigenvalues under an address-space limit: faer's factorisations (the
+/// default build's, and the OpenBLAS build's where LAPACK's buffers do not fit) aborted
+/// under 300–700 MiB on a 300×300 Hessian, LAPACK on OpenBLAS hung under 300–500 MiB.
+/// Now the same values (to the last bits' rounding: faer runs on one thread there) or
+/// one line naming faer's packing buffer.
+#[cfg(target_os = "linux")]
+#[test]
+fn dense_eigenvalues_under_an_address_space_limit_run_or_refuse_never_abort() {
+    let dir = tmp("limit-eigen");
+    let d = dir.to_string_lossy().into_owned();
+    let out = fwdrev(&[
+        "export", "--d0", "300", "--d1", "150", "--d2", "100", "--dir", &d,
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let args =
+        format!("--threads 2 curvature --a {d}/A.npy --b {d}/B.npy --x {d}/x.npy --dense --json");
+    let free = json(&fwdrev(&args.split(' ').collect::<Vec<_>>()));
+    let top = |v: &Value| v["top"][0].as_f64().unwrap();
     for limit_mib in [300, 500, 700, 900] {
-        let out = Command::new("timeout")
-            .arg("120")
-            .arg("bash")
-            .arg("-c")
-            .arg(format!(
-                "ulimit -v {}; exec {} --threads 2 time --d 300 --reps 1 --mode forward --deterministic",
-                limit_mib * 1024,
-                env!("CARGO_BIN_EXE_fwdrev")
-            ))
-            .output()
-            .unwrap();
+        let out = under_limit(limit_mib, &args);
         match out.status.code() {
-            Some(0) => {}
-            Some(1) => assert_one_line_error(&out, "bytes"),
+            Some(0) => {
+                let (got, want) = (top(&json(&out)), top(&free));
+                assert!((got - want).abs() <= 1e-12 * want.abs(), "{got} vs {want}");
+            }
+            Some(1) => assert_one_line_error(&out, "packing buffer"),
             _ => panic!("under {limit_mib} MiB: {out:?}"),
         }
     }
+}
+
+/// The binary with `args` under `ulimit -v`, killed after 120 s (a hang fails).
+#[cfg(target_os = "linux")]
+fn under_limit(limit_mib: u64, args: &str) -> Output {
+    Command::new("timeout")
+        .arg("120")
+        .arg("bash")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v {}; exec {} {args}",
+            limit_mib * 1024,
+            env!("CARGO_BIN_EXE_fwdrev")
+        ))
+        .output()
+        .unwrap()
 }
 
 /// `--net model.npz` reads the whole network from one numpy.savez archive: the same

@@ -110,9 +110,15 @@ pub fn deterministic() -> bool {
     DETERMINISTIC.load(Ordering::Relaxed)
 }
 
-/// True where a product must not go to the BLAS: the switch is on and there is one.
+/// Whether products may go to the BLAS: there is one, the switch is off, and under an
+/// address-space limit its buffers fit ([`blas_fits`](crate::memory::blas_fits)).
+pub(crate) fn blas() -> bool {
+    imp::BLAS && !deterministic() && crate::memory::blas_fits()
+}
+
+/// True where there is a BLAS but a product must not go to it.
 fn fixed_order() -> bool {
-    imp::BLAS && deterministic()
+    imp::BLAS && !blas()
 }
 
 /// C ← A·B (C overwritten; A m×k, B k×n, C m×n), on the backend's GEMM, or for products
@@ -137,7 +143,7 @@ pub(crate) fn gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayView
             .for_each(|mut row, &ai| row.zip_mut_with(&b.row(0), |o, &bj| *o = ai * bj));
     } else if thin(m, k, n) && [a.strides()[0], b.strides()[1], c.strides()[1]] == [1; 3] {
         crate::kernels::thin::gemm(threads(), a, b, c);
-    } else if imp::BLAS && !deterministic() && !thin(m, k, n) {
+    } else if blas() && !thin(m, k, n) {
         general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);
     } else {
         faer_gemm(a, b, c);
@@ -147,7 +153,7 @@ pub(crate) fn gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayView
 /// y ← A·x for any strides: the BLAS, or in [`fixed_order`] one sum per entry in
 /// index order (these products are rare and small: a GEMM with a dimension of 1, or a
 /// strided vector).
-fn mat_vec<T: Real>(a: ArrayView2<T>, x: ArrayView1<T>, mut y: ArrayViewMut1<T>) {
+pub(crate) fn mat_vec<T: Real>(a: ArrayView2<T>, x: ArrayView1<T>, mut y: ArrayViewMut1<T>) {
     if fixed_order() {
         Zip::from(&mut y)
             .and(a.rows())

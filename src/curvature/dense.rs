@@ -10,7 +10,7 @@
 
 use super::out_of_range;
 use crate::{linalg, Mlp, Mode, Real, Result};
-use ndarray::{Array1, Array2, ArrayView1};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 /// ∇²f(x)'s eigen decomposition ([`Mlp::hessian_eigen`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -120,9 +120,16 @@ impl<T: Real> Mlp<T> {
         }
         let (values, v) = linalg::unchecked::eigh(h, true)?;
         let v = v.expect("asked for");
-        let coef = v.t().dot(&g) / values.mapv(|l| l.abs().max(damping));
+        // Vᵀ·g and V·c through the backend (not ndarray's dot, which calls the BLAS
+        // wherever there is one).
+        let product = |m: ArrayView2<f64>, x: ArrayView1<f64>| {
+            let mut y = Array1::zeros(m.nrows());
+            crate::backend::mat_vec(m, x, y.view_mut());
+            y
+        };
+        let coef = product(v.t(), g.view()) / values.mapv(|l| l.abs().max(damping));
         Ok(Newton {
-            step: -v.dot(&coef),
+            step: -product(v.view(), coef.view()),
             kind: StepKind::SaddleFree,
             min_eigenvalue: values.first().copied(),
         })

@@ -3,7 +3,7 @@
 //! through ndarray-linalg.
 
 use super::failed;
-use crate::Result;
+use crate::{memory, Result};
 use ndarray::{Array1, Array2};
 use ndarray_linalg::{FactorizeC, JobSvd, SolveC, SVDDC, UPLO};
 use std::os::raw::{c_char, c_int};
@@ -20,7 +20,7 @@ const LAPACK_LIMIT: usize = 16384;
 /// also its column-major storage; the eigenvectors come back column-major.
 pub(crate) fn eigh(a: Array2<f64>, vectors: bool) -> Result<(Array1<f64>, Option<Array2<f64>>)> {
     let n = a.nrows();
-    if n > LAPACK_LIMIT {
+    if n > LAPACK_LIMIT || !memory::blas_fits() {
         return super::pure::eigh(a, vectors);
     }
     let mut a = a.as_standard_layout().into_owned();
@@ -76,7 +76,7 @@ pub(crate) fn svd(
     a: Array2<f64>,
     vectors: bool,
 ) -> Result<(Array1<f64>, Option<(Array2<f64>, Array2<f64>)>)> {
-    if a.nrows().min(a.ncols()) > LAPACK_LIMIT {
+    if a.nrows().min(a.ncols()) > LAPACK_LIMIT || !memory::blas_fits() {
         return super::pure::svd(a, vectors);
     }
     let job = if vectors { JobSvd::Some } else { JobSvd::None };
@@ -87,6 +87,9 @@ pub(crate) fn svd(
 /// The solution p of a·p = b by Cholesky (`dpotrf`, `dpotrs`), or `None` where `a` is
 /// not (numerically) positive definite.
 pub(crate) fn cholesky_solve(a: Array2<f64>, b: &Array1<f64>) -> Result<Option<Array1<f64>>> {
+    if !memory::blas_fits() {
+        return super::pure::cholesky_solve(a, b);
+    }
     let Ok(factor) = a.factorizec(UPLO::Lower) else {
         return Ok(None);
     };

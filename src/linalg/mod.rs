@@ -10,9 +10,8 @@
 
 #[cfg(feature = "openblas")]
 mod lapack;
-// faer also takes over from LAPACK beyond the sizes its 32-bit workspace sizes reach
-// (then only its eigen decomposition and SVD are used).
-#[cfg_attr(feature = "openblas", allow(dead_code))]
+// faer also takes over from LAPACK beyond the sizes its 32-bit workspace sizes reach,
+// and under an address-space limit too tight for OpenBLAS's buffers.
 mod pure;
 
 #[cfg(feature = "openblas")]

@@ -1,12 +1,26 @@
 //! faer, in pure Rust.
 
 use super::failed;
-use crate::Result;
+use crate::{memory, Result};
 use faer::linalg::solvers::Solve;
 use faer::{Mat, Side};
 use ndarray::{Array1, Array2};
 
+#[cfg_attr(feature = "openblas", allow(dead_code))]
 pub(crate) const NAME: &str = "faer 0.22";
+
+/// Under an address-space limit, faer's factorisations run on the calling thread alone,
+/// and only where its GEMM's packing buffer fits there: each thread that runs faer's GEMM
+/// maps its own (hundreds of MiB), and faer aborts where the mapping is refused. faer's
+/// parallelism is process-wide, so it stays at one thread from then on. Matrices of at
+/// most 16 rows and columns take only its nano-GEMM, which maps nothing.
+fn within_limits(what: &str, rows: usize, cols: usize) -> Result<()> {
+    if !memory::address_space_limited() || rows.max(cols) <= 16 {
+        return Ok(());
+    }
+    faer::set_global_parallelism(faer::Par::Seq);
+    memory::ensure_faer_buffer_fits(|| format!("{what} ({rows}×{cols})"))
+}
 
 fn to_faer(a: &Array2<f64>) -> Mat<f64> {
     Mat::from_fn(a.nrows(), a.ncols(), |i, j| a[[i, j]])
@@ -19,6 +33,7 @@ fn from_faer(m: faer::MatRef<'_, f64>) -> Array2<f64> {
 /// Eigenvalues of symmetric `a` (its lower triangle read), ascending, and the
 /// orthonormal eigenvectors as columns if asked for.
 pub(crate) fn eigh(a: Array2<f64>, vectors: bool) -> Result<(Array1<f64>, Option<Array2<f64>>)> {
+    within_limits("the eigen decomposition", a.nrows(), a.ncols())?;
     let m = to_faer(&a);
     if !vectors {
         let values = m
@@ -41,6 +56,7 @@ pub(crate) fn svd(
     a: Array2<f64>,
     vectors: bool,
 ) -> Result<(Array1<f64>, Option<(Array2<f64>, Array2<f64>)>)> {
+    within_limits("the SVD", a.nrows(), a.ncols())?;
     let m = to_faer(&a);
     if !vectors {
         let mut s = m
@@ -63,6 +79,7 @@ pub(crate) fn svd(
 /// The solution p of a·p = b by Cholesky, or `None` where `a` is not (numerically)
 /// positive definite.
 pub(crate) fn cholesky_solve(a: Array2<f64>, b: &Array1<f64>) -> Result<Option<Array1<f64>>> {
+    within_limits("the Cholesky factorisation", a.nrows(), a.ncols())?;
     let Ok(llt) = to_faer(&a).llt(Side::Lower) else {
         return Ok(None);
     };
