@@ -35,11 +35,15 @@ fn kib_field(text: &str, name: &str) -> Option<u64> {
 }
 
 /// Virtual memory the process will map beyond its own buffers once it computes: 8 MiB
-/// of stack a thread, and, with a BLAS, [`BLAS_BUFFER`] a thread for the buffers it maps
-/// itself.
+/// of stack a thread, and, while the BLAS may be called ([`blas_fits`]), [`BLAS_BUFFER`]
+/// for each thread and the caller.
 fn headroom() -> u64 {
     let threads = crate::par::planned_threads() as u64;
-    (64 << 20) + threads * ((8 << 20) + BLAS_BUFFER)
+    let blas = match BLAS_FITS.get() {
+        Some(false) => 0,
+        _ => (threads + 1) * BLAS_BUFFER,
+    };
+    (64 << 20) + threads * (8 << 20) + blas
 }
 
 /// What the BLAS maps for each thread that runs or calls it: OpenBLAS 0.3.21's buffer
@@ -54,14 +58,17 @@ const BLAS_BUFFER: u64 = if cfg!(feature = "openblas") {
 };
 
 /// Whether the BLAS may be called: always without an address-space limit; under one,
-/// where [`headroom`]'s buffers for every planned thread fit when first asked, and then
-/// for the life of the process (the crate's own allocations keep that room free).
-/// OpenBLAS 0.3.21, refused a buffer's mapping, spins forever instead of failing; where
-/// this says no, the products run on the pure-Rust code and the factorisations on faer.
+/// where [`headroom`]'s buffers fit when first asked, and then for the life of the
+/// process (the crate's checked allocations keep that room free). OpenBLAS 0.3.21,
+/// refused a buffer's mapping, spins forever instead of failing; where this says no, the
+/// products run as with `set_deterministic(true)` (faer and the crate's kernels) and
+/// the factorisations on faer.
 pub(crate) fn blas_fits() -> bool {
-    static FITS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *FITS.get_or_init(|| rlimit_room().is_none_or(|room| room > 0))
+    *BLAS_FITS.get_or_init(|| rlimit_room().is_none_or(|room| room > 0))
 }
+
+/// [`blas_fits`]'s answer, once given.
+static BLAS_FITS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
 
 /// Room under `RLIMIT_AS` and `RLIMIT_DATA`, less what is mapped and [`headroom`].
 fn rlimit_room() -> Option<u64> {
@@ -108,18 +115,41 @@ pub(crate) fn address_space_limited() -> bool {
 /// this thread. The first such call on a thread maps a packing buffer (600 MiB on a VM
 /// that reports its host's 300 MiB L3) and aborts where the mapping is refused, so
 /// under an address-space or data limit a thread that has not mapped it yet needs
-/// [`faer_buffer_bound`] of room.
+/// [`faer_buffer_bound`] of room, and is let through only after mapping it: what the
+/// caller allocates next is then checked against the room that is really left.
 pub(crate) fn faer_buffer_fits() -> bool {
     thread_local! {
-        /// Set once this thread has been let through: its buffer is mapped by then.
+        /// Set once this thread has mapped its buffer (or needs no check).
         static MAPPED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     }
     if MAPPED.get() {
         return true;
     }
-    let fits = rlimit_room().is_none_or(|room| room >= faer_buffer_bound());
+    let fits = match rlimit_room() {
+        None => true,
+        Some(room) if room >= faer_buffer_bound() => {
+            map_faer_buffer();
+            true
+        }
+        Some(_) => false,
+    };
     MAPPED.set(fits);
     fits
+}
+
+/// One product just past faer's nano-GEMM (17³ multiply-adds) on this thread: its
+/// first such product maps the thread's packing buffer.
+fn map_faer_buffer() {
+    let a = faer::Mat::<f64>::zeros(17, 17);
+    let mut c = faer::Mat::<f64>::zeros(17, 17);
+    faer::linalg::matmul::matmul(
+        c.as_mut(),
+        faer::Accum::Replace,
+        a.as_ref(),
+        a.as_ref(),
+        1.0,
+        faer::Par::Seq,
+    );
 }
 
 /// Errors ([`Error::TooLarge`] naming `what`) where this thread would have to map faer's
@@ -138,13 +168,13 @@ pub(crate) fn ensure_faer_buffer_fits(what: impl FnOnce() -> String) -> Result<(
 /// An upper bound of faer's packing buffer, which private-gemm sizes at twice the L3 it
 /// reads from sysfs: a CPU's share of each cache level times the CPUs sharing its L1
 /// (the L3 also times the physical cores), raised to at least 32 KiB, 256 KiB and 4× the
-/// level below, 1 MiB and 4× the L2. Here each share is the largest over the CPUs (it
+/// level below, 2 MiB (x86) and 4× the L2. Here each share is the largest over the CPUs (it
 /// takes the last it reads) and the cores are all the CPUs listed; a MiB covers its
 /// rounding to pages. Read from sysfs once: a thread whose check fails checks again at
 /// each product.
 fn faer_buffer_bound() -> u64 {
     static BOUND: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *BOUND.get_or_init(|| sysfs_caches().faer_buffer_bound())
+    *BOUND.get_or_init(|| sysfs_caches().map_or(u64::MAX, |c| c.faer_buffer_bound()))
 }
 
 /// The data caches sysfs lists, as [`faer_buffer_bound`] reads them.
@@ -165,17 +195,17 @@ impl Caches {
         let l1 = (self.share[0] * sharing_l1).max(32 << 10);
         let l2 = (self.share[1] * sharing_l1).max(256 << 10).max(4 * l1);
         let l3 = (self.share[2] * sharing_l1 * self.cpus.max(1))
-            .max(1 << 20)
+            .max(2 << 20)
             .max(4 * l2);
         2 * l3 + (1 << 20)
     }
 }
 
-fn sysfs_caches() -> Caches {
+/// The caches of every CPU sysfs lists; `None` where the CPUs cannot be listed
+/// (private-gemm then asks lscpu or CPUID, which this does not follow: no bound).
+fn sysfs_caches() -> Option<Caches> {
     let mut caches = Caches::default();
-    let Ok(cpus) = std::fs::read_dir("/sys/devices/system/cpu") else {
-        return caches;
-    };
+    let cpus = std::fs::read_dir("/sys/devices/system/cpu").ok()?;
     let is_cpu = |name: &str| {
         name.strip_prefix("cpu")
             .is_some_and(|n| n.parse::<u32>().is_ok())
@@ -204,7 +234,7 @@ fn sysfs_caches() -> Caches {
             }
         }
     }
-    caches
+    Some(caches)
 }
 
 /// A sysfs cache size ("48K", "2048K", "300M", bytes without a unit).
@@ -371,7 +401,7 @@ mod tests {
 
     /// On the Emerald Rapids VM (48 KiB L1 and 2 MiB L2 per CPU, one 300 MiB L3 shared
     /// by its 2 CPUs) faer mapped 600 MiB (the abort's "memory allocation of 629145600
-    /// bytes failed"); with nothing listed, private-gemm's floor (an L3 of 1 MiB).
+    /// bytes failed"); with nothing listed, private-gemm's floor (an L3 of 2 MiB on x86).
     #[test]
     fn faer_buffer_bound_follows_private_gemms_formula() {
         let vm = Caches {
@@ -387,7 +417,7 @@ mod tests {
             cpus: 8,
         };
         assert_eq!(smt.faer_buffer_bound(), 2 * (4 << 20) * 2 * 8 + (1 << 20));
-        assert_eq!(Caches::default().faer_buffer_bound(), 3 << 20);
-        assert!(faer_buffer_bound() >= 3 << 20);
+        assert_eq!(Caches::default().faer_buffer_bound(), 5 << 20);
+        assert!(faer_buffer_bound() >= 5 << 20);
     }
 }

@@ -40,8 +40,17 @@ pub(crate) fn detail() -> String {
 }
 
 pub(crate) fn set_threads(n: usize) {
-    // SAFETY: a plain setter of the linked OpenBLAS.
-    unsafe { openblas_set_num_threads(n as c_int) }
+    // Each worker OpenBLAS adds maps its 128 MiB buffer at once, on its own thread,
+    // racing the process's other allocations for the room: under an address-space limit
+    // it keeps no more workers than it started with.
+    // SAFETY: plain getters and setters of the linked OpenBLAS.
+    unsafe {
+        let n = match crate::memory::address_space_limited() {
+            true => n.min(openblas_get_num_threads().max(1) as usize),
+            false => n,
+        };
+        openblas_set_num_threads(n as c_int)
+    }
 }
 
 /// The `OPENBLAS_CORETYPE` this CPU should run, when the linked OpenBLAS chose kernels

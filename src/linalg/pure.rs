@@ -12,14 +12,18 @@ pub(crate) const NAME: &str = "faer 0.22";
 /// Under an address-space limit, faer's factorisations run on the calling thread alone,
 /// and only where its GEMM's packing buffer fits there: each thread that runs faer's GEMM
 /// maps its own (hundreds of MiB), and faer aborts where the mapping is refused. faer's
-/// parallelism is process-wide, so it stays at one thread from then on. Matrices of at
-/// most 16 rows and columns take only its nano-GEMM, which maps nothing.
+/// parallelism is process-wide, so it stays at one thread from then on. The buffer is
+/// mapped by the check, so the factorisation's own copies are checked again after it.
+/// Matrices of at most 16 rows and columns take only faer's nano-GEMM (in faer 0.22 its
+/// triangular products reach the packing buffer at any size, but only Cholesky past
+/// n = 64 runs them), which maps nothing.
 fn within_limits(what: &str, rows: usize, cols: usize) -> Result<()> {
     if !memory::address_space_limited() || rows.max(cols) <= 16 {
         return Ok(());
     }
     faer::set_global_parallelism(faer::Par::Seq);
-    memory::ensure_faer_buffer_fits(|| format!("{what} ({rows}×{cols})"))
+    memory::ensure_faer_buffer_fits(|| format!("{what} ({rows}×{cols})"))?;
+    super::fits(what, rows, cols)
 }
 
 fn to_faer(a: &Array2<f64>) -> Mat<f64> {
