@@ -32,7 +32,7 @@
 use crate::scan;
 use crate::wide::Primal;
 use crate::{Activation, Error, Layer, Par, Real, Result};
-use ndarray::{Array1, ArrayView, ArrayView1, Dimension};
+use ndarray::{ArrayView, ArrayView1, Dimension};
 
 /// How large a bound on every partial sum may be for a product in `T` to run as plain
 /// floating point: the type's maximum over 2⁸, a margin for rounding. This guard and
@@ -140,8 +140,7 @@ impl Trust {
 fn flushed<T: Real>(layers: &[Layer<T>], x: ArrayView1<T>) -> bool {
     let mut a = x.to_owned();
     for layer in layers {
-        let mut y = Array1::zeros(layer.weights.nrows());
-        crate::backend::mat_vec(layer.weights.view(), a.view(), y.view_mut());
+        let mut y = crate::backend::mat_vec_new(layer.weights.view(), a.view());
         if let Some(b) = &layer.bias {
             y.zip_mut_with(b, |y, &b| *y = *y + b);
         }

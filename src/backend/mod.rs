@@ -41,7 +41,7 @@ pub(crate) use imp::{set_threads, STORED_GEMM_RATE, STORED_NARROW};
 use crate::kernels::gemv as own;
 use crate::{Par, Real};
 use ndarray::linalg::{general_mat_mul, general_mat_vec_mul};
-use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, Zip};
+use ndarray::{Array1, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, Zip};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Which BLAS the crate was built with.
@@ -150,10 +150,19 @@ pub(crate) fn gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayView
     }
 }
 
+/// A·x, owned, as [`mat_vec`] computes it: for the few products outside the sweeps
+/// (the guard's check, the saddle-free Newton step), never ndarray's `dot`, which calls
+/// the BLAS wherever there is one.
+pub(crate) fn mat_vec_new<T: Real>(a: ArrayView2<T>, x: ArrayView1<T>) -> Array1<T> {
+    let mut y = Array1::zeros(a.nrows());
+    mat_vec(a, x, y.view_mut());
+    y
+}
+
 /// y ← A·x for any strides: the BLAS, or in [`fixed_order`] one sum per entry in
 /// index order (these products are rare and small: a GEMM with a dimension of 1, or a
 /// strided vector).
-pub(crate) fn mat_vec<T: Real>(a: ArrayView2<T>, x: ArrayView1<T>, mut y: ArrayViewMut1<T>) {
+fn mat_vec<T: Real>(a: ArrayView2<T>, x: ArrayView1<T>, mut y: ArrayViewMut1<T>) {
     if fixed_order() {
         Zip::from(&mut y)
             .and(a.rows())
@@ -192,7 +201,7 @@ fn threads() -> usize {
 /// columns, with B's; any other into blocks of rows, with A's) into a multiple of t
 /// blocks of about [`BLOCK`] ([`blocks`]), each one faer call on one thread. faer's own
 /// split of a square DGEMM ran at 1.2–1.3× OpenBLAS's time on 2 cores of Emerald
-/// Rapids, these blocks at 1.0–1.1× (docs/measured.md); the product transposed (C's
+/// Rapids, these blocks at 1.05–1.15× (docs/measured.md); the product transposed (C's
 /// columns as the rows of Cᵀ = Bᵀ·Aᵀ), blocks of uneven sizes, or blocks whose offsets
 /// from C's first entry were not multiples of 16 entries ran at 1.1–1.3×. No block
 /// reaches faer's paths that sum in another order (one row or column: [`gemm`] sends
@@ -224,7 +233,7 @@ fn blocks(threads: usize, long: usize, rest: usize) -> Option<usize> {
 
 /// About this many entries of C along its unit stride per block in [`faer_gemm`]: 512
 /// and 384 ran faster than 768 and 1024 in one scratch comparison (d = 4000, Emerald
-/// Rapids), within its noise of each other.
+/// Rapids); later runs put 192–1024 within their noise of 512 (docs/measured.md).
 const BLOCK: usize = 512;
 
 /// The most multiply-adds faer runs on its nano-GEMM (no packing buffer; its sums run in

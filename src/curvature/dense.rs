@@ -10,7 +10,7 @@
 
 use super::out_of_range;
 use crate::{linalg, Mlp, Mode, Real, Result};
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView1};
 
 /// ∇²f(x)'s eigen decomposition ([`Mlp::hessian_eigen`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -120,13 +120,7 @@ impl<T: Real> Mlp<T> {
         }
         let (values, v) = linalg::unchecked::eigh(h, true)?;
         let v = v.expect("asked for");
-        // Vᵀ·g and V·c through the backend (not ndarray's dot, which calls the BLAS
-        // wherever there is one).
-        let product = |m: ArrayView2<f64>, x: ArrayView1<f64>| {
-            let mut y = Array1::zeros(m.nrows());
-            crate::backend::mat_vec(m, x, y.view_mut());
-            y
-        };
+        let product = crate::backend::mat_vec_new::<f64>;
         let coef = product(v.t(), g.view()) / values.mapv(|l| l.abs().max(damping));
         Ok(Newton {
             step: -product(v.view(), coef.view()),
