@@ -35,15 +35,13 @@ fn kib_field(text: &str, name: &str) -> Option<u64> {
 }
 
 /// Virtual memory the process will map beyond its own buffers once it computes: 8 MiB
-/// of stack a thread, and, while the BLAS may be called ([`blas_fits`]), [`BLAS_BUFFER`]
-/// for each thread and the caller.
-fn headroom() -> u64 {
+/// of stack a thread, and, where the BLAS may be called, [`BLAS_BUFFER`] for each
+/// thread and the caller; 64 MiB more for what no check sees (small allocations,
+/// matrixmultiply's packing buffers of a few MiB, the loader).
+fn headroom(blas: bool) -> u64 {
     let threads = crate::par::planned_threads() as u64;
-    let blas = match BLAS_FITS.get() {
-        Some(false) => 0,
-        _ => (threads + 1) * BLAS_BUFFER,
-    };
-    (64 << 20) + threads * (8 << 20) + blas
+    let buffers = if blas { (threads + 1) * BLAS_BUFFER } else { 0 };
+    (64 << 20) + threads * (8 << 20) + buffers
 }
 
 /// What the BLAS maps for each thread that runs or calls it: OpenBLAS 0.3.21's buffer
@@ -58,22 +56,24 @@ const BLAS_BUFFER: u64 = if cfg!(feature = "openblas") {
 };
 
 /// Whether the BLAS may be called: always without an address-space limit; under one,
-/// where [`headroom`]'s buffers fit when first asked, and then for the life of the
-/// process (the crate's checked allocations keep that room free). OpenBLAS 0.3.21,
-/// refused a buffer's mapping, spins forever instead of failing; where this says no, the
-/// products run as with `set_deterministic(true)` (faer and the crate's kernels) and
-/// the factorisations on faer.
+/// where [`headroom`]'s buffers fit when first asked (at the first check of any room),
+/// and then for the life of the process (the crate's checked allocations keep that
+/// room free). OpenBLAS 0.3.21, refused a buffer's mapping, spins forever instead of
+/// failing; where this says no, the products run as with `set_deterministic(true)`
+/// (faer and the crate's kernels) and the factorisations on faer.
 pub(crate) fn blas_fits() -> bool {
-    *BLAS_FITS.get_or_init(|| rlimit_room().is_none_or(|room| room > 0))
+    static BLAS_FITS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *BLAS_FITS.get_or_init(|| room_under_limits(headroom(true)).is_none_or(|room| room > 0))
 }
-
-/// [`blas_fits`]'s answer, once given.
-static BLAS_FITS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
 
 /// Room under `RLIMIT_AS` and `RLIMIT_DATA`, less what is mapped and [`headroom`].
 fn rlimit_room() -> Option<u64> {
+    room_under_limits(headroom(blas_fits()))
+}
+
+/// Room under `RLIMIT_AS` and `RLIMIT_DATA`, less what is mapped and `reserve`.
+fn room_under_limits(reserve: u64) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok();
-    let reserve = headroom();
     let limits = [(libc::RLIMIT_AS, "VmSize:"), (libc::RLIMIT_DATA, "VmData:")];
     limits
         .into_iter()
@@ -109,6 +109,23 @@ fn rlimit(resource: Resource) -> Option<u64> {
 /// `RLIMIT_DATA`).
 pub(crate) fn address_space_limited() -> bool {
     rlimit(libc::RLIMIT_AS).is_some() || rlimit(libc::RLIMIT_DATA).is_some()
+}
+
+/// Under an address-space or data limit, has glibc's malloc serve every thread from one
+/// arena. A thread's first allocation otherwise reserves an arena of its own, 64 MiB of
+/// address space (`HEAP_MAX_SIZE`), up to 8 per core: with 8 threads that is 512 MiB
+/// no check here sees, and an allocation after them aborted under 250–320 MiB on
+/// a 300-wide forward pass. The crate's loops do not allocate, so sharing costs
+/// nothing measurable. Called before the crate starts or runs its threads; once.
+pub(crate) fn share_one_arena_under_a_limit() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        if address_space_limited() {
+            // SAFETY: mallopt only sets a parameter of glibc's allocator.
+            unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
+        }
+    });
 }
 
 /// Whether faer's GEMM may run a product past its nano-GEMM (over 16³ multiply-adds) on
@@ -329,17 +346,27 @@ pub(crate) fn bytes_of(count: &[usize], size: usize) -> Option<u64> {
         .try_fold(size as u64, |n, &c| n.checked_mul(c as u64))
 }
 
-/// Requests below this are not checked: reading /proc/meminfo costs ~5 µs, the whole
-/// Jacobian of a small network.
+/// Requests below this are not checked once some room has been seen ([`ROOM_SEEN`]):
+/// reading /proc/meminfo costs ~5 µs, the whole Jacobian of a small network.
 const UNCHECKED: u64 = 16 << 20;
 
+/// Set once a check has found room beyond [`headroom`]: from then on the headroom's
+/// slack takes the unchecked requests. Until then each request is checked, so that a
+/// process started with its headroom already spent (OpenBLAS's workers, a loose
+/// `ulimit -v`) refuses its first request instead of aborting at a later one.
+static ROOM_SEEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Errors unless `bytes` (None: overflowed u64) fit in the machine's available memory
-/// (requests under 16 MiB pass unchecked).
+/// (requests under 16 MiB pass unchecked once [`ROOM_SEEN`]).
 pub(crate) fn ensure_fits(what: impl FnOnce() -> String, bytes: Option<u64>) -> Result<()> {
-    if bytes.is_some_and(|b| b < UNCHECKED) {
+    use std::sync::atomic::Ordering::Relaxed;
+    if bytes.is_some_and(|b| b < UNCHECKED) && ROOM_SEEN.load(Relaxed) {
         return Ok(());
     }
     let available = available_bytes().unwrap_or(u64::MAX);
+    if available > 0 {
+        ROOM_SEEN.store(true, Relaxed);
+    }
     match bytes {
         Some(b) if b <= available => Ok(()),
         _ => Err(Error::TooLarge {

@@ -64,6 +64,7 @@ impl Par {
     /// the calling thread (whose rayon calls go to the current pool; under [`Par::Seq`]
     /// its GEMMs on faer stay on it too, see [`sequential`]).
     pub(crate) fn install<R: Send>(self, f: impl FnOnce() -> R + Send) -> R {
+        crate::memory::share_one_arena_under_a_limit();
         match self {
             Par::Threads(n) if n.get() != rayon::current_num_threads() => pool(n).install(f),
             Par::Seq => {
@@ -157,6 +158,7 @@ fn pool(n: NonZeroUsize) -> Arc<rayon::ThreadPool> {
 /// operating system will not start the threads (a process or memory limit).
 pub fn set_threads(n: usize) -> Result<()> {
     let n = n.max(1);
+    crate::memory::share_one_arena_under_a_limit();
     if let Err(e) = rayon::ThreadPoolBuilder::new()
         .num_threads(n)
         .build_global()

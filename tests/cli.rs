@@ -1031,20 +1031,31 @@ fn an_address_space_limit_is_honoured_with_an_error_not_an_abort() {
 /// Under an address-space limit, forward mode runs or refuses with one line, never
 /// aborts or hangs: faer's first GEMM on a thread maps a packing buffer of twice the L3
 /// sysfs reports (600 MiB on a VM reporting its host's 300 MiB: it aborted under 700
-/// MiB), and OpenBLAS 0.3.21 spins where its 128 MiB buffer a thread is refused (it hung
-/// under 300–400 MiB). On the backend's GEMM and with `--deterministic`, on 2 threads
-/// and on 8 (more than the cores: OpenBLAS starts more workers).
+/// MiB), OpenBLAS 0.3.21 spins where its 128 MiB buffer a thread is refused (it hung
+/// under 300–400 MiB), and glibc reserves a 64 MiB arena for each thread that
+/// allocates (8 threads aborted in 4 MiB windows 64 MiB apart, 254 and 318 MiB on one
+/// machine, 300 on another; OpenBLAS's workers left no room at 224). On the backend's
+/// GEMM and with `--deterministic`, on 2 threads and on 8 (more than the cores: OpenBLAS
+/// starts more workers), 8 in steps of 8 MiB, both at the limits that failed.
 #[cfg(target_os = "linux")]
 #[test]
 fn forward_mode_under_an_address_space_limit_runs_or_refuses_never_aborts() {
-    for threads in [2, 8] {
+    for (threads, step) in [(2, 24), (8, 8)] {
         for fixed in ["", "--deterministic"] {
             let args = format!("--threads {threads} time --d 300 --reps 1 --mode forward {fixed}");
-            for limit_mib in [250, 300, 400, 500, 700, 900, 1600] {
+            // The limits that aborted before, and a run somewhere under 440 MiB (a
+            // fix that refused everything would pass the rest).
+            let seen = [224, 254, 300, 318];
+            let limits = (200..=440)
+                .step_by(step)
+                .chain(seen)
+                .chain([700, 900, 1600]);
+            let mut ran_under_440 = false;
+            for limit_mib in limits {
                 let out = under_limit(limit_mib, &args);
                 let err = String::from_utf8_lossy(&out.stderr);
                 match out.status.code() {
-                    Some(0) => {}
+                    Some(0) => ran_under_440 |= limit_mib <= 440,
                     Some(1) if limit_mib < 1600 && err.contains("threads") => {
                         assert_one_line_error(&out, "cannot start")
                     }
@@ -1052,6 +1063,10 @@ fn forward_mode_under_an_address_space_limit_runs_or_refuses_never_aborts() {
                     _ => panic!("under {limit_mib} MiB, {args}: {out:?}"),
                 }
             }
+            assert!(
+                ran_under_440,
+                "{args}: refused under every limit up to 440 MiB"
+            );
         }
     }
 }

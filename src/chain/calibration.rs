@@ -35,9 +35,11 @@ impl Calibration {
     }
 
     /// Times this machine (about 0.15 s): a 384³ GEMM, a 384×16 by 16×384 one, a
-    /// streaming read of 64 MiB, and a 4³ GEMM for the per-call overhead, each the best
-    /// of a few runs, in f64.
+    /// streaming read of 64 MiB (less where a quarter of the room left is less, down to
+    /// 4 MiB: under a memory limit this read counts as a check would not), and a 4³ GEMM
+    /// for the per-call overhead, each the best of a few runs, in f64.
     pub fn measure() -> Calibration {
+        crate::memory::share_one_arena_under_a_limit();
         fn best(reps: usize, mut f: impl FnMut()) -> f64 {
             f();
             (0..reps)
@@ -58,7 +60,8 @@ impl Calibration {
             Array2::<f64>::from_elem((thin, n), 1.0),
         );
         let thin_s = best(7, || gemm(p.view(), q.view(), c.view_mut()));
-        let len = (64 << 20) / 8;
+        let room = crate::memory::available_bytes().unwrap_or(u64::MAX) / 4;
+        let len = room.clamp(4 << 20, 64 << 20) as usize / 8;
         let big = vec![1.0_f64; len];
         let read_s = best(5, || {
             std::hint::black_box(stream_sum(&big));
