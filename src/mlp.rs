@@ -10,8 +10,8 @@
 
 use crate::chain::{jacobian, Calibration, Mode, Plan};
 use crate::guard::{guarded, Terms};
-use crate::memory::{bytes_of, ensure_fits, try_vec};
-use crate::random::standard_normal;
+use crate::memory::{self, bytes_of, ensure_fits, try_vec};
+use crate::random::fill_standard_normal;
 use crate::scan;
 use crate::scratch::{padded, Scratch, Stack};
 use crate::{batch, forward, hessian, primal, reverse, Activation, Error, Par, Real, Result};
@@ -32,9 +32,10 @@ use std::sync::{Mutex, OnceLock};
 pub const DEFAULT_MEMORY_BUDGET: usize = 1 << 30;
 
 /// One layer: y = W·a + b (the bias optional), then φ elementwise.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Layer<T> {
-    /// W, d_k × d_{k−1}, row-major once in a network.
+    /// W, d_k × d_{k−1}. In a network its rows are contiguous, and start on 64-byte lines
+    /// up to [`LINE_UP_MAX`] bytes ([`lined_up`]).
     pub(crate) weights: Array2<T>,
     /// b, d_k entries, contiguous once in a network.
     pub(crate) bias: Option<Array1<T>>,
@@ -73,7 +74,9 @@ impl<T: Real> Layer<T> {
         self
     }
 
-    /// The weights W (d_k × d_{k−1}).
+    /// The weights W (d_k × d_{k−1}). In a network each row is contiguous and starts on
+    /// a 64-byte line, so the row stride may exceed d_{k−1} ([`Mlp::new`]);
+    /// `as_standard_layout()` gives the values in one slice.
     pub fn weights(&self) -> ArrayView2<'_, T> {
         self.weights.view()
     }
@@ -93,6 +96,38 @@ impl<T: Real> Layer<T> {
         self.bias
             .as_ref()
             .map(|b| b.as_slice().expect("bias contiguous"))
+    }
+}
+
+/// A copy whose rows start on lines where the original's do (a plain copy of the array
+/// would put them wherever the allocator gives).
+impl<T: Real> Clone for Layer<T> {
+    fn clone(&self) -> Self {
+        let weights = match memory::on_lines(self.weights.view()) {
+            true => memory::copy_on_lines(self.weights.view()).ok(),
+            false => None,
+        };
+        Layer {
+            weights: weights.unwrap_or_else(|| self.weights.clone()),
+            bias: self.bias.clone(),
+            ..*self
+        }
+    }
+}
+
+/// Largest weight matrix, in bytes, that a network copies to start its rows on 64-byte
+/// lines: the sizes read from cache, where a load split over two lines costs (25 % of
+/// a small gradient). A larger row-major matrix is kept as given, its memory not
+/// briefly doubled.
+pub(crate) const LINE_UP_MAX: usize = 16 << 20;
+
+/// W as a network keeps it: as given where its rows are on lines already, or where it
+/// is row-major and larger than [`LINE_UP_MAX`]; otherwise a copy on lines.
+fn lined_up<T: Real>(w: Array2<T>) -> Result<Array2<T>> {
+    let large = w.len().saturating_mul(std::mem::size_of::<T>()) > LINE_UP_MAX;
+    match memory::on_lines(w.view()) || (large && w.is_standard_layout()) {
+        true => Ok(w),
+        false => memory::copy_on_lines(w.view()),
     }
 }
 
@@ -307,7 +342,10 @@ impl<T: Real> Mlp<T> {
     /// (W, b, φ) tuples. Errors name the layer and the shapes when W_k's columns ≠
     /// W_{k−1}'s rows or b_k's length ≠ W_k's rows, when there is no layer or a
     /// dimension is 0, and the entry when one is NaN or infinite. Any memory order is
-    /// accepted; row-major matrices are kept without a copy.
+    /// accepted. The network keeps each row of W on a 64-byte line, its stride padded
+    /// to whole lines: W is copied so unless it is laid out so already, or is row-major
+    /// and over 16 MiB (kept as given, its memory not briefly doubled). Errors with
+    /// [`Error::TooLarge`] where that copy does not fit.
     ///
     /// ```
     /// use fwdrev::{Activation::Sigmoid, Mlp};
@@ -356,20 +394,11 @@ impl<T: Real> Mlp<T> {
                 check_layer("the biases (layer, row)", k + 1, b.view())?;
             }
         }
-        Ok(Mlp::from_valid(layers))
+        Mlp::from_valid(layers)
     }
 
     /// Layers already checked.
-    fn from_valid(layers: Vec<Layer<T>>) -> Self {
-        // Row-major arrays are kept as they are: a copy would briefly double the
-        // memory of the weights (1 GiB at d = 8000).
-        let standard = |m: Array2<T>| {
-            if m.is_standard_layout() {
-                m
-            } else {
-                m.as_standard_layout().into_owned()
-            }
-        };
+    fn from_valid(layers: Vec<Layer<T>>) -> Result<Self> {
         let layers: Vec<Layer<T>> = layers
             .into_iter()
             .map(|l| {
@@ -390,24 +419,24 @@ impl<T: Real> Mlp<T> {
                     .iter()
                     .flatten()
                     .fold(0.0_f64, |m, v| m.max(v.as_f64().abs()));
-                Layer {
-                    weights: standard(l.weights),
+                Ok(Layer {
+                    weights: lined_up(l.weights)?,
                     bias,
                     activation: l.activation,
                     norm,
                     bias_max,
                     norm_1,
                     weight_min,
-                }
+                })
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let offsets = std::iter::once(0)
             .chain(layers.iter().scan(0, |s, l| {
                 *s += l.weights.nrows();
                 Some(*s)
             }))
             .collect();
-        Mlp {
+        Ok(Mlp {
             layers,
             offsets,
             memory_budget: DEFAULT_MEMORY_BUDGET,
@@ -415,7 +444,7 @@ impl<T: Real> Mlp<T> {
             par: Par::default(),
             pool: Mutex::default(),
             plans: Default::default(),
-        }
+        })
     }
 
     /// Layers of the given widths d0, d1, …, dL, all with `activation`, no biases,
@@ -454,11 +483,13 @@ impl<T: Real> Mlp<T> {
             .windows(2)
             .enumerate()
             .map(|(k, w)| {
-                let weights = standard_normal(w[1], w[0], seed, (k as u64) << 32)?;
+                // On lines from the start: no copy at any size.
+                let mut weights = memory::zeros_on_lines(w[1], w[0])?;
+                fill_standard_normal(weights.view_mut(), seed, (k as u64) << 32);
                 Ok(Layer::new(weights, activation))
             })
             .collect::<Result<_>>()?;
-        Ok(Mlp::from_valid(layers))
+        Mlp::from_valid(layers)
     }
 
     /// Sets the extra memory that forward mode, Jacobians and Hessians may use for their

@@ -1,7 +1,7 @@
 //! Seeded standard-normal arrays, identical on every run, backend and thread count.
 
 use crate::{memory, Real, Result};
-use ndarray::{Array1, Array2, Axis};
+use ndarray::{Array1, Array2, ArrayViewMut2, Axis};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -18,6 +18,12 @@ pub fn standard_normal<T: Real>(
     stream0: u64,
 ) -> Result<Array2<T>> {
     let mut m: Array2<T> = memory::zeros(rows, cols)?;
+    fill_standard_normal(m.view_mut(), seed, stream0);
+    Ok(m)
+}
+
+/// [`standard_normal`]'s draws into `m`: row i from stream `stream0 + i` of `seed`.
+pub(crate) fn fill_standard_normal<T: Real>(mut m: ArrayViewMut2<T>, seed: u64, stream0: u64) {
     m.axis_iter_mut(Axis(0))
         .into_par_iter()
         .enumerate()
@@ -29,7 +35,6 @@ pub fn standard_normal<T: Real>(
                 *v = T::from_f64(z);
             }
         });
-    Ok(m)
 }
 
 /// A point x ∈ R^n of standard-normal draws (stream 2⁶³ of `seed`, apart from the

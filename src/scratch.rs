@@ -21,8 +21,9 @@ use crate::memory::{bytes_of, try_vec};
 use crate::{Real, Result};
 use ndarray::ArrayViewMut2;
 
-/// Bytes every carved buffer is aligned to: a cache line.
-const ALIGN: usize = 64;
+/// Bytes every carved buffer is aligned to: a cache line. The weights' rows start on
+/// one too (`memory::copy_on_lines`).
+pub(crate) const LINE: usize = 64;
 
 /// Values a carve of `n` values takes: whole lines, so that the next one is aligned.
 pub(crate) fn padded<T>(n: usize) -> usize {
@@ -91,7 +92,7 @@ const TRIED_COUNTS: usize = 16;
 
 /// [`padded`] for values of `size` bytes.
 pub(crate) fn padded_values(n: usize, size: usize) -> usize {
-    let line = ALIGN / size;
+    let line = LINE / size;
     n.div_ceil(line).saturating_mul(line)
 }
 
@@ -136,7 +137,7 @@ impl<T: Real> Scratch<T> {
     /// Grows to at least `values` past the first aligned one (never shrinks: a later
     /// call may need them).
     fn reserve(&mut self, values: usize) -> Result<()> {
-        let values = values + ALIGN / std::mem::size_of::<T>();
+        let values = values + LINE / std::mem::size_of::<T>();
         if self.buf.len() < values {
             let bytes = bytes_of(&[values], std::mem::size_of::<T>());
             self.buf = try_vec(|| "the call's scratch".into(), values, bytes)?;
@@ -149,7 +150,7 @@ impl<T: Real> Scratch<T> {
     pub(crate) fn stack(&mut self, values: usize) -> Result<Stack<'_, T>> {
         self.reserve(values)?;
         let size = std::mem::size_of::<T>();
-        let skip = (ALIGN - self.buf.as_ptr() as usize % ALIGN) % ALIGN / size;
+        let skip = (LINE - self.buf.as_ptr() as usize % LINE) % LINE / size;
         Ok(Stack {
             rest: &mut self.buf[skip..skip + values],
         })

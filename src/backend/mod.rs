@@ -413,6 +413,12 @@ pub(crate) fn gemv_t<T: Real>(
 
 pub(crate) use own::gemv_t_scratch_len;
 
+/// Whether the kernels can read A's rows as slices: a network's weights, whose rows may
+/// be padded to whole lines.
+fn rows_contiguous<T>(a: ArrayView2<T>) -> bool {
+    a.ncols() <= 1 || a.strides()[1] == 1
+}
+
 /// Most columns for which [`gemm_few`] and [`gemm_t_few`] use the crate's kernels.
 pub(crate) const FEW: usize = 8;
 
@@ -428,7 +434,7 @@ pub(crate) fn gemm_few<T: Real>(
     xt: &mut [T],
 ) {
     let (n, w) = x.dim();
-    if w > FEW || w == 0 || !a.is_standard_layout() {
+    if w > FEW || w == 0 || !rows_contiguous(a) {
         return gemm(a, x, y);
     }
     let xt = &mut xt[..n * w];
@@ -455,7 +461,7 @@ pub(crate) fn gemm_t_few<T: Real>(
     blocks: &mut [T],
 ) {
     let (m, w) = g.dim();
-    if w > FEW || !a.is_standard_layout() {
+    if w > FEW || !rows_contiguous(a) {
         return gemm(a.t(), g, y);
     }
     let mut gt = ArrayViewMut2::from_shape((w, m), &mut gt[..w * m]).expect("fits");
