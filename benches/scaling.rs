@@ -5,7 +5,7 @@
 //! once), `batch64_per_point` (the batched call at k = 64, time per point) and its
 //! products alone, `thin64_per_point` (W·X) and `thin64_t_per_point` (Wᵀ·X), `forward_f32`
 //! and `reverse_f32`, and the baselines `gemm` (B·A), `gemv` (A·x) and `stream` (a plain
-//! streaming read of A, `baseline::stream_sum`: reverse mode's floor is three of them).
+//! streaming read of A, `baseline::stream_sum_rows`: reverse mode's floor is three of them).
 //!
 //! `cargo bench --bench scaling` runs d = 100 … 8000 (≈ 5–10 min on 2 cores);
 //! `FWDREV_BENCH_DS=100,200,500` picks other sizes. `fwdrev report` then fits the
@@ -14,7 +14,7 @@
 mod common;
 
 use criterion::{BenchmarkId, Criterion, SamplingMode};
-use fwdrev::baseline::{gemm, gemv, stream_sum};
+use fwdrev::baseline::{gemm, gemv, stream_sum_rows};
 use fwdrev::{random, Activation, Mlp, Mode};
 use ndarray::{Array1, Array2};
 use std::time::Duration;
@@ -109,12 +109,9 @@ fn scaling(c: &mut Criterion) {
         });
         // The read floor: reverse mode reads A twice and B once, 3·d² values, each at
         // the rate of a plain streaming read of A.
-        // In one slice: a copy only where the network pads its rows to whole lines.
-        let w = weights(net, 0);
-        let a = w.as_standard_layout();
-        let a = a.as_slice().expect("standard layout");
+        let a = weights(net, 0);
         bench(c, "stream", d, square(d) / 4.0, |b| {
-            b.iter(|| stream_sum(a))
+            b.iter(|| stream_sum_rows(a))
         });
 
         // Forward mode within 64 MiB of panels: d0 / w panels, each re-reading B.

@@ -34,8 +34,9 @@ pub const DEFAULT_MEMORY_BUDGET: usize = 1 << 30;
 /// One layer: y = W·a + b (the bias optional), then φ elementwise.
 #[derive(Debug)]
 pub struct Layer<T> {
-    /// W, d_k × d_{k−1}. In a network its rows are contiguous, and start on 64-byte lines
-    /// up to [`LINE_UP_MAX`] bytes ([`lined_up`]).
+    /// W, d_k × d_{k−1}. In a network its rows are contiguous, and laid out on 64-byte
+    /// lines ([`memory::zeros_on_lines`]) unless row-major and over [`LINE_UP_MAX`]
+    /// bytes ([`lined_up`]).
     pub(crate) weights: Array2<T>,
     /// b, d_k entries, contiguous once in a network.
     pub(crate) bias: Option<Array1<T>>,
@@ -74,9 +75,9 @@ impl<T: Real> Layer<T> {
         self
     }
 
-    /// The weights W (d_k × d_{k−1}). In a network each row is contiguous and starts on
-    /// a 64-byte line, so the row stride may exceed d_{k−1} ([`Mlp::new`]);
-    /// `as_standard_layout()` gives the values in one slice.
+    /// The weights W (d_k × d_{k−1}). In a network the rows are contiguous, and mostly
+    /// on 64-byte lines with the row stride padded to whole lines, so it may exceed
+    /// d_{k−1} ([`Mlp::new`]); `as_standard_layout()` gives the values in one slice.
     pub fn weights(&self) -> ArrayView2<'_, T> {
         self.weights.view()
     }
@@ -115,10 +116,10 @@ impl<T: Real> Clone for Layer<T> {
     }
 }
 
-/// Largest weight matrix, in bytes, that a network copies to start its rows on 64-byte
-/// lines: the sizes read from cache, where a load split over two lines costs (25 % of
-/// a small gradient). A larger row-major matrix is kept as given, its memory not
-/// briefly doubled.
+/// Largest weight matrix, in bytes, that a network copies to lay it on 64-byte lines:
+/// the sizes read from cache, where a load split over two lines costs (a quarter of a
+/// small gradient). A larger row-major matrix is kept as given, its memory not briefly
+/// doubled.
 pub(crate) const LINE_UP_MAX: usize = 16 << 20;
 
 /// W as a network keeps it: as given where its rows are on lines already, or where it
@@ -342,10 +343,12 @@ impl<T: Real> Mlp<T> {
     /// (W, b, φ) tuples. Errors name the layer and the shapes when W_k's columns ≠
     /// W_{k−1}'s rows or b_k's length ≠ W_k's rows, when there is no layer or a
     /// dimension is 0, and the entry when one is NaN or infinite. Any memory order is
-    /// accepted. The network keeps each row of W on a 64-byte line, its stride padded
-    /// to whole lines: W is copied so unless it is laid out so already, or is row-major
-    /// and over 16 MiB (kept as given, its memory not briefly doubled). Errors with
-    /// [`Error::TooLarge`] where that copy does not fit.
+    /// accepted. The network keeps W on 64-byte lines: its first value on one and,
+    /// rows of 64 f64 (128 f32) and more, each row, the stride padded to whole lines
+    /// (narrower rows packed: their padding would cost up to 8× the memory). W is
+    /// copied so unless it is laid out so already, or is row-major and over 16 MiB (kept
+    /// as given, its memory not briefly doubled). Errors with [`Error::TooLarge`] where
+    /// that copy does not fit.
     ///
     /// ```
     /// use fwdrev::{Activation::Sigmoid, Mlp};
@@ -473,7 +476,7 @@ impl<T: Real> Mlp<T> {
         }
         let size = std::mem::size_of::<T>();
         let bytes = widths.windows(2).try_fold(0u64, |n, w| {
-            bytes_of(&[w[1], w[0]], size).and_then(|b| n.checked_add(b))
+            bytes_of(&[w[1], memory::line_stride(w[0], size)], size).and_then(|b| n.checked_add(b))
         });
         ensure_fits(
             || format!("weights of widths {widths:?} in {}", T::NAME),

@@ -426,16 +426,17 @@ mod tests {
             let mut stack = vec![T::zero(); Fused::<T>::len(d_in)];
             let mut st = crate::scratch::Stack::new(&mut stack);
             let mut fused = Fused::carve(d_in, &mut st);
-            let (mut slopes, mut z) = (vec![T::zero(); m], vec![T::zero(); d_in]);
-            let f = rows_then_adjoint(
-                Par::Seq,
-                w.view(),
-                &h,
-                &mut slopes,
-                adjoint.then_some(&mut z[..]),
-                &mut fused,
-                map,
-            );
+            // (f, slopes, z) of the pass over `w`.
+            let mut pass = |w: ndarray::ArrayView2<T>| {
+                let (mut slopes, mut z) = (vec![T::zero(); m], vec![T::zero(); d_in]);
+                let z_out = adjoint.then_some(&mut z[..]);
+                let f = rows_then_adjoint(Par::Seq, w, &h, &mut slopes, z_out, &mut fused, map);
+                (f, slopes, z)
+            };
+            let (f, slopes, z) = pass(w.view());
+            // W with its rows on lines (a network's layout): the same bits.
+            let lined = crate::memory::copy_on_lines(w.view()).unwrap();
+            let (lined_f, lined_s, lined_z) = pass(lined.view());
             let (blocks, per) = row_blocks(m, m * d_in, 1);
             let (mut want_f, mut want_s) = (T::zero(), vec![T::zero(); m]);
             let mut parts = vec![vec![T::zero(); d_in]; blocks];
@@ -468,6 +469,12 @@ mod tests {
             let case = format!("{m}×{d_in}, adjoint {adjoint}, {blocks} blocks");
             assert_eq!(f.as_f64().to_bits(), want_f.as_f64().to_bits(), "f, {case}");
             assert_eq!(bits(&slopes), bits(&want_s), "slopes, {case}");
+            let on_lines = (lined_f.as_f64().to_bits(), bits(&lined_s), bits(&lined_z));
+            assert_eq!(
+                on_lines,
+                (f.as_f64().to_bits(), bits(&slopes), bits(&z)),
+                "{case}"
+            );
             if adjoint {
                 let want_z = parts.iter().skip(1).fold(parts[0].clone(), |mut z, p| {
                     z.iter_mut().zip(p).for_each(|(z, &p)| *z = *z + p);

@@ -341,8 +341,19 @@ fn large_row_major_weights_are_kept_and_small_ones_put_on_lines() {
             && w.strides()[1] == 1
     };
     assert!(on_lines(common::w(&net, 1)) && common::w(&net, 1) == b);
-    // A column-major matrix, the same values, its rows on lines too.
-    let af = random::standard_normal::<f64>(20, 30, 1, 0)
+    // Weights on lines already (here 64 columns, a row of eight lines, starting on a
+    // line) are kept too.
+    let buf = ndarray::Array1::<f64>::from_elem(30 * 64 + 8, 0.01);
+    let skip = buf.as_ptr().align_offset(64);
+    let lined = buf
+        .slice_move(ndarray::s![skip..skip + 30 * 64])
+        .into_shape_with_order((30, 64))
+        .unwrap();
+    let p = lined.as_ptr();
+    let net = common::sigmoid2(lined, b.slice(ndarray::s![.., ..30]).to_owned()).unwrap();
+    assert_eq!(common::w(&net, 0).as_ptr(), p);
+    // A column-major matrix (rows of 70 values), the same values, its rows on lines.
+    let af = random::standard_normal::<f64>(70, 30, 1, 0)
         .unwrap()
         .reversed_axes();
     let net = common::sigmoid2(af.clone(), b.slice(ndarray::s![.., ..30]).to_owned()).unwrap();

@@ -386,7 +386,7 @@ fn matrixmultiply_call<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: Array
     }
 }
 
-/// y ← A·x (y overwritten; A m×n row-major) on the crate's kernels, with every backend:
+/// y ← A·x (y overwritten; A m×n, rows contiguous) on the crate's kernels, with every backend:
 /// they read A faster than the BLAS GEMVs measured (docs/measured.md), and need no
 /// dispatch at small sizes. Strided vectors, which are rare, go to [`mat_vec`].
 pub(crate) fn gemv<T: Real>(par: Par, a: ArrayView2<T>, x: ArrayView1<T>, mut y: ArrayViewMut1<T>) {
@@ -396,7 +396,7 @@ pub(crate) fn gemv<T: Real>(par: Par, a: ArrayView2<T>, x: ArrayView1<T>, mut y:
     }
 }
 
-/// y ← Aᵀ·x (y overwritten; A m×n row-major) on the crate's kernels, as [`gemv`];
+/// y ← Aᵀ·x (y overwritten; A m×n, rows contiguous) on the crate's kernels, as [`gemv`];
 /// `partial` holds [`gemv_t_scratch_len`] values.
 pub(crate) fn gemv_t<T: Real>(
     par: Par,
@@ -449,7 +449,7 @@ pub(crate) fn gemm_few<T: Real>(
     own::gemv_few(par, a, &rows[..w], ys);
 }
 
-/// Y ← Aᵀ·G for G (m×w) with few columns, Y n×w, A row-major read once (see
+/// Y ← Aᵀ·G for G (m×w) with few columns, Y n×w, A (rows contiguous) read once (see
 /// [`gemm_few`]). Scratch: `gt` for G's columns as rows (w·m values) and `blocks` for
 /// the kernel's output (w·n).
 pub(crate) fn gemm_t_few<T: Real>(

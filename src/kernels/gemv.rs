@@ -1,7 +1,8 @@
 //! The crate's own matrix-vector products, on the vector kernels: rayon over
 //! independent blocks of the output, or over a fixed number of blocks of rows whose
 //! partial results are added in block order, so every sum runs in a fixed order and no
-//! result depends on the thread count. A is row-major throughout.
+//! result depends on the thread count. A's rows are contiguous throughout (a network's
+//! weights: row-major, or their rows padded to whole lines).
 
 use super::{inlined, with_kernel, Kernel};
 use crate::par::{for_each_chunk, MIN_WORK};
@@ -257,6 +258,24 @@ mod tests {
         };
         let (seq, par) = (run(Par::Seq), run(Par::Rayon));
         assert_eq!(seq, par);
+        // A with its rows padded to whole lines (a network's layout): the same bits, in
+        // both products.
+        let lined = crate::memory::copy_on_lines(a.view()).unwrap();
+        assert!(lined.as_slice().is_none());
+        let mut padded = (vec![0.0; n], vec![f64::NAN; gemv_t_scratch_len(m, n)]);
+        gemv_t(
+            Par::Seq,
+            lined.view(),
+            x.view(),
+            &mut padded.0,
+            &mut padded.1,
+        );
+        assert_eq!(padded.0, seq);
+        let h = Array1::from_shape_fn(n, |j| 0.7 * (j as f64).cos());
+        let (mut y, mut want) = (vec![0.0; m], vec![0.0; m]);
+        gemv_few(Par::Rayon, lined.view(), &[h.as_slice().unwrap()], &mut y);
+        gemv_few(Par::Rayon, a.view(), &[h.as_slice().unwrap()], &mut want);
+        assert_eq!(y, want);
         // Any order of summing m terms is within m·ε·Σ|terms| of the exact sum.
         let want = naive(&a.t().to_owned(), &x);
         let abs = naive(&a.t().mapv(f64::abs), &x.mapv(f64::abs));

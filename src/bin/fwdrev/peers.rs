@@ -149,12 +149,9 @@ fn curvature(args: &PeerArgs, net: &Mlp<f64>, x: ArrayView1<f64>) -> CliResult<V
     let applied = per_call(args.reps, || at.apply(q0.view()).map(drop))?;
     let eigen = net.hessian_extremes(x, &opts)?;
     let lanczos = per_call(args.reps, || net.hessian_extremes(x, &opts).map(drop))?;
-    // In one slice: a copy only where the network pads its rows to whole lines.
-    let w = net.layers()[0].weights();
-    let a = w.as_standard_layout();
-    let a = a.as_slice().expect("standard layout");
+    let a = net.layers()[0].weights();
     let read = per_call(args.reps, || {
-        std::hint::black_box(baseline::stream_sum(a));
+        std::hint::black_box(baseline::stream_sum_rows(a));
         Ok(())
     })?;
     let sizes: Vec<usize> = net.layers().iter().map(|l| l.weights().len() * 8).collect();
