@@ -346,7 +346,7 @@ pub fn zeros<T: Real>(rows: usize, cols: usize) -> Result<ndarray::Array2<T>> {
 pub(crate) fn line_stride(cols: usize, size: usize) -> usize {
     let line = crate::scratch::LINE / size;
     match cols >= 8 * line {
-        true => cols.div_ceil(line) * line,
+        true => cols.div_ceil(line).saturating_mul(line),
         false => cols.max(1),
     }
 }
@@ -499,6 +499,8 @@ mod tests {
         }
         check::<f64>();
         check::<f32>();
+        // Widths past any allocation saturate, to be refused, not to overflow.
+        assert_eq!(line_stride(usize::MAX - 3, 8), usize::MAX);
     }
 
     #[test]
