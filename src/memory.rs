@@ -344,9 +344,8 @@ pub fn zeros<T: Real>(rows: usize, cols: usize) -> Result<ndarray::Array2<T>> {
 /// (at most 1/8 more memory); narrower rows are packed, their padding would cost up to
 /// 8× (a column of f64).
 pub(crate) fn line_stride(cols: usize, size: usize) -> usize {
-    let line = crate::scratch::LINE / size;
-    match cols >= 8 * line {
-        true => cols.div_ceil(line).saturating_mul(line),
+    match cols >= 8 * crate::scratch::LINE / size {
+        true => crate::scratch::padded_values(cols, size),
         false => cols.max(1),
     }
 }
@@ -368,7 +367,7 @@ pub(crate) fn zeros_on_lines<T: Real>(rows: usize, cols: usize) -> Result<ndarra
         n,
         bytes_of(&[n], std::mem::size_of::<T>()),
     )?;
-    let skip = data.as_ptr().align_offset(crate::scratch::LINE).min(line);
+    let skip = crate::scratch::values_to_line(data.as_ptr());
     Ok(ndarray::Array1::from_vec(data)
         .slice_move(s![skip..skip + rows * stride])
         .into_shape_with_order((rows, stride))

@@ -90,6 +90,12 @@ pub(crate) fn panel_width_or_refuse(
 /// Panel counts [`panel_width`] tries from one up before the bisection's count.
 const TRIED_COUNTS: usize = 16;
 
+/// Values of `T` from `p` to the first 64-byte line at or after it: where a buffer's
+/// first aligned value is (the scratch's, the weights' in `memory::zeros_on_lines`).
+pub(crate) fn values_to_line<T>(p: *const T) -> usize {
+    (LINE - p as usize % LINE) % LINE / std::mem::size_of::<T>()
+}
+
 /// [`padded`] for values of `size` bytes.
 pub(crate) fn padded_values(n: usize, size: usize) -> usize {
     let line = LINE / size;
@@ -149,8 +155,7 @@ impl<T: Real> Scratch<T> {
     /// from.
     pub(crate) fn stack(&mut self, values: usize) -> Result<Stack<'_, T>> {
         self.reserve(values)?;
-        let size = std::mem::size_of::<T>();
-        let skip = (LINE - self.buf.as_ptr() as usize % LINE) % LINE / size;
+        let skip = values_to_line(self.buf.as_ptr());
         Ok(Stack {
             rest: &mut self.buf[skip..skip + values],
         })

@@ -641,27 +641,10 @@ fn panelled_calls_stay_within_the_memory_budget() {
 #[test]
 fn weights_start_on_lines_wherever_the_given_arrays_sat() {
     let seeded = Mlp::<f64>::from_seed(&[100, 105, 95], Activation::Sigmoid, 3).unwrap();
-    // W's values starting `off` values past a line, row-major.
-    let placed = |w: ndarray::ArrayView2<f64>, off: usize| {
-        let (m, n) = w.dim();
-        let buf = Array1::<f64>::zeros(m * n + 16);
-        let skip = buf.as_ptr().align_offset(64) + off;
-        let mut a = buf
-            .slice_move(ndarray::s![skip..skip + m * n])
-            .into_shape_with_order((m, n))
-            .unwrap();
-        a.assign(&w);
-        assert_eq!(a.as_ptr() as usize % 64, 8 * off);
-        a
-    };
     let on_lines = |net: &Mlp<f64>| {
-        net.layers().iter().all(|l| {
-            let w = l.weights();
-            w.rows()
-                .into_iter()
-                .all(|r| (r.as_ptr() as usize).is_multiple_of(64))
-                && w.strides()[1] == 1
-        })
+        net.layers()
+            .iter()
+            .all(|l| common::rows_on_lines(l.weights()))
     };
     assert!(on_lines(&seeded) && on_lines(&seeded.clone()));
     let (x, v) = (vector(100, 1), vector(100, 2));
@@ -686,7 +669,7 @@ fn weights_start_on_lines_wherever_the_given_arrays_sat() {
         let layers = seeded
             .layers()
             .iter()
-            .map(|l| Layer::new(placed(l.weights(), off), l.activation()));
+            .map(|l| Layer::new(common::placed(l.weights(), off), l.activation()));
         let net = Mlp::new(layers).unwrap();
         assert!(on_lines(&net) && on_lines(&net.clone()), "offset {off}");
         assert_eq!(results(&net), want, "offset {off}");

@@ -334,21 +334,10 @@ fn large_row_major_weights_are_kept_and_small_ones_put_on_lines() {
     let net = common::sigmoid2(a, b.clone()).unwrap();
     assert_eq!(common::w(&net, 0).as_ptr(), pa);
     // Smaller ones are copied so that every row starts on a 64-byte line.
-    let on_lines = |w: ndarray::ArrayView2<f64>| {
-        w.rows()
-            .into_iter()
-            .all(|r| (r.as_ptr() as usize).is_multiple_of(64))
-            && w.strides()[1] == 1
-    };
-    assert!(on_lines(common::w(&net, 1)) && common::w(&net, 1) == b);
+    assert!(common::rows_on_lines(common::w(&net, 1)) && common::w(&net, 1) == b);
     // Weights on lines already (here 64 columns, a row of eight lines, starting on a
     // line) are kept too.
-    let buf = ndarray::Array1::<f64>::from_elem(30 * 64 + 8, 0.01);
-    let skip = buf.as_ptr().align_offset(64);
-    let lined = buf
-        .slice_move(ndarray::s![skip..skip + 30 * 64])
-        .into_shape_with_order((30, 64))
-        .unwrap();
+    let lined = common::placed(Array2::from_elem((30, 64), 0.01).view(), 0);
     let p = lined.as_ptr();
     let net = common::sigmoid2(lined, b.slice(ndarray::s![.., ..30]).to_owned()).unwrap();
     assert_eq!(common::w(&net, 0).as_ptr(), p);
@@ -357,7 +346,7 @@ fn large_row_major_weights_are_kept_and_small_ones_put_on_lines() {
         .unwrap()
         .reversed_axes();
     let net = common::sigmoid2(af.clone(), b.slice(ndarray::s![.., ..30]).to_owned()).unwrap();
-    assert!(on_lines(common::w(&net, 0)) && common::w(&net, 0) == af);
+    assert!(common::rows_on_lines(common::w(&net, 0)) && common::w(&net, 0) == af);
 }
 
 /// Panels of rows whose last, shorter panel folds a diagonal into the other operand

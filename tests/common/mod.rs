@@ -59,6 +59,26 @@ pub fn w<T: Real>(net: &Mlp<T>, k: usize) -> ArrayView2<'_, T> {
     net.layers()[k].weights()
 }
 
+/// Whether every row of `w` is contiguous and starts on a 64-byte line.
+pub fn rows_on_lines(w: ArrayView2<f64>) -> bool {
+    let on_line = |p: *const f64| (p as usize).is_multiple_of(64);
+    w.rows().into_iter().all(|r| on_line(r.as_ptr())) && w.strides()[1] == 1
+}
+
+/// A row-major copy of `w` whose first value sits `off` values past a 64-byte line.
+pub fn placed(w: ArrayView2<f64>, off: usize) -> Array2<f64> {
+    let (m, n) = w.dim();
+    let buf = Array1::<f64>::zeros(m * n + 16);
+    let skip = buf.as_ptr().align_offset(64) + off;
+    let mut a = buf
+        .slice_move(ndarray::s![skip..skip + m * n])
+        .into_shape_with_order((m, n))
+        .unwrap();
+    a.assign(&w);
+    assert_eq!(a.as_ptr() as usize % 64, 8 * off);
+    a
+}
+
 /// σ(t).
 pub fn sigmoid(t: f64) -> f64 {
     Activation::Sigmoid.value_and_slope(t).0
