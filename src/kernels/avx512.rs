@@ -67,6 +67,17 @@ impl Kernel for Avx512 {
             _ => self.0.axpy4(alpha, rows, y),
         }
     }
+    #[inline(always)]
+    fn dot4x2<T: Real>(self, rows: [&[T]; 4], x: [&[T]; 2]) -> [[T; 4]; 2] {
+        match (
+            cast4::<T, f64>(rows),
+            cast::<T, f64>(x[0]),
+            cast::<T, f64>(x[1]),
+        ) {
+            (Some(r), Some(x0), Some(x1)) => unsafe { dot4x2_f64(r, [x0, x1]) }.map(same4),
+            _ => self.0.dot4x2(rows, x),
+        }
+    }
     #[inline]
     fn dot4_axpy4<T: Real>(
         self,
@@ -152,6 +163,45 @@ unsafe fn axpy4_f64(alpha: [f64; 4], rows: [&[f64]; 4], y: &mut [f64]) {
         unsafe { axpy4_masked(al, p, yp, i, n) };
         i += LANES;
     }
+}
+
+/// [`dot4_f64`] of the same rows with two vectors, each row's eight values loaded once
+/// for both: the same fused multiply-adds for each vector, so the same bits.
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline]
+unsafe fn dot4x2_f64(rows: [&[f64]; 4], x: [&[f64]; 2]) -> [[f64; 4]; 2] {
+    let n = x[0].len();
+    let fits = x[1].len() == n && rows.iter().all(|r| r.len() >= n);
+    assert!(
+        fits,
+        "rows shorter than x, or the two vectors of different lengths"
+    );
+    let full = n - n % LANES;
+    let mut acc = [[_mm512_setzero_pd(); 4]; 2];
+    let p = rows.map(<[f64]>::as_ptr);
+    let xp = x.map(<[f64]>::as_ptr);
+    let mut i = 0;
+    while i < full {
+        // SAFETY: i + 8 ≤ full ≤ len of both vectors and of every row.
+        unsafe {
+            let xv = xp.map(|xp| _mm512_loadu_pd(xp.add(i)));
+            for r in 0..4 {
+                let a = _mm512_loadu_pd(p[r].add(i));
+                for j in 0..2 {
+                    acc[j][r] = _mm512_fmadd_pd(a, xv[j], acc[j][r]);
+                }
+            }
+        }
+        i += LANES;
+    }
+    let mut out = [[0.0; 4]; 2];
+    for j in 0..2 {
+        for r in 0..4 {
+            out[j][r] =
+                lane_tree(acc[j][r]) + portable::dot4_tail::<f64, true>(rows[r], x[j], full);
+        }
+    }
+    out
 }
 
 /// y[i..] ← y[i..] + Σ_r α_r·rows[r][i..] for the entries from i below n, at most 8,

@@ -60,10 +60,20 @@ fn gemv_few_with<T: Real, K: Kernel>(k: K, par: Par, a: ArrayView2<T>, xs: &[&[T
             let quads = ac.nrows() / 4 * 4;
             for i in (0..quads).step_by(4) {
                 let r = [row(i), row(i + 1), row(i + 2), row(i + 3)];
-                for (j, x) in xs.iter().enumerate() {
-                    for (q, v) in k.dot4(r, x).into_iter().enumerate() {
+                let mut put = |j: usize, dots: [T; 4]| {
+                    for (q, v) in dots.into_iter().enumerate() {
                         yc[(i + q) * w + j] = v;
                     }
+                };
+                // Vectors two at a time: each row loaded once for both.
+                let pairs = w / 2 * 2;
+                for j in (0..pairs).step_by(2) {
+                    let [d0, d1] = k.dot4x2(r, [xs[j], xs[j + 1]]);
+                    put(j, d0);
+                    put(j + 1, d1);
+                }
+                if pairs < w {
+                    put(pairs, k.dot4(r, xs[pairs]));
                 }
             }
             for i in quads..ac.nrows() {
@@ -220,6 +230,16 @@ mod tests {
                     y.as_slice_mut().unwrap(),
                 );
                 assert_eq!(y, naive(&a, &x), "gemv {m}x{n}");
+                // Several vectors: in pairs, then one alone, each as if alone.
+                let xs = [x.clone(), x.mapv(|v| 2.0 * v), x.mapv(|v| v - 1.0)];
+                for w in [2, 3] {
+                    let cols: Vec<&[f64]> = xs[..w].iter().map(|x| x.as_slice().unwrap()).collect();
+                    let mut y = Array2::zeros((m, w));
+                    gemv_few(par, a.view(), &cols, y.as_slice_mut().unwrap());
+                    for (j, x) in xs[..w].iter().enumerate() {
+                        assert_eq!(y.column(j), naive(&a, x), "gemv_few {m}x{n}, {w} vectors");
+                    }
+                }
                 let mut yt = Array1::zeros(n);
                 let mut partial = vec![0.0; gemv_t_scratch_len(m, n)];
                 gemv_t(

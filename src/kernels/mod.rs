@@ -44,6 +44,12 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     /// y ← y + Σ_r α_r·rows[r], y read and written once for the four rows, each entry's
     /// terms added in order r = 0..4 (as four [`axpy`](Kernel::axpy) calls would).
     fn axpy4<T: Real>(self, alpha: [T; 4], rows: [&[T]; 4], y: &mut [T]);
+    /// [`dot4`](Kernel::dot4) of the same rows with two vectors (a value and its
+    /// tangent): each row's values loaded once for both. The bits of the two calls.
+    #[inline(always)]
+    fn dot4x2<T: Real>(self, rows: [&[T]; 4], x: [&[T]; 2]) -> [[T; 4]; 2] {
+        x.map(|x| self.dot4(rows, x))
+    }
     /// dot4(rows, x) while adding Σ_r α_r·prev[r] into y[..x.len()] in the same sweep:
     /// reverse mode's next four rows stream in from memory while the previous four,
     /// still in cache, update the adjoint. The same bits as the two calls in sequence.
@@ -184,6 +190,9 @@ mod tests {
                 let (r0, r1, r2, r3, x) = (v(1), v(2), v(3), v(5), v(4));
                 let rows = [&r0[..], &r1[..], &r2[..], &r3[..]];
                 assert_eq!(k.dot4(rows, &x), Portable.dot4(rows, &x), "dot4 n={n}");
+                let x2 = v(6);
+                let want = [Portable.dot4(rows, &x), Portable.dot4(rows, &x2)];
+                assert_eq!(k.dot4x2(rows, [&x, &x2]), want, "dot4x2 n={n}");
                 assert_eq!(k.dot(&r0, &x), Portable.dot(&r0, &x), "dot n={n}");
                 let alpha = [2.0, -1.0, 3.0, 0.5].map(T::from_f64);
                 let (mut y, mut want) = (v(6), v(6));
@@ -233,6 +242,9 @@ mod tests {
                 let alpha = [0.3, -1.7, 2.9, 0.11].map(T::from_f64);
                 assert_eq!(wide.dot(&r0, &x), narrow.dot(&r0, &x), "dot n={n}");
                 assert_eq!(wide.dot4(rows, &x), narrow.dot4(rows, &x), "dot4 n={n}");
+                let x2 = w(7);
+                let want = [narrow.dot4(rows, &x), narrow.dot4(rows, &x2)];
+                assert_eq!(wide.dot4x2(rows, [&x, &x2]), want, "dot4x2 n={n}");
                 let (mut y1, mut y2) = (w(6), w(6));
                 wide.axpy(alpha[1], &r2, &mut y1);
                 narrow.axpy(alpha[1], &r2, &mut y2);
