@@ -44,8 +44,8 @@ pub(crate) fn gemv_t_scratch_len(m: usize, n: usize) -> usize {
 }
 
 /// Y ← A·[x_1 … x_w] into `y`, m×w row-major: each quad of A's rows is dotted with every
-/// x_j while in cache, so A is read once however many vectors there are. One vector is
-/// the plain GEMV.
+/// x_j while in cache, two vectors at a time ([`Kernel::dot4x2`]), so A is read once
+/// however many vectors there are. One vector is the plain GEMV.
 pub(crate) fn gemv_few<T: Real>(par: Par, a: ArrayView2<T>, xs: &[&[T]], y: &mut [T]) {
     with_kernel!(|k| gemv_few_with(k, par, a, xs, y))
 }
@@ -65,7 +65,7 @@ fn gemv_few_with<T: Real, K: Kernel>(k: K, par: Par, a: ArrayView2<T>, xs: &[&[T
                         yc[(i + q) * w + j] = v;
                     }
                 };
-                // Vectors two at a time: each row loaded once for both.
+                // Vectors two at a time (one load of each row for both on AVX-512, f64).
                 let pairs = w / 2 * 2;
                 for j in (0..pairs).step_by(2) {
                     let [d0, d1] = k.dot4x2(r, [xs[j], xs[j + 1]]);
@@ -231,8 +231,10 @@ mod tests {
                 );
                 assert_eq!(y, naive(&a, &x), "gemv {m}x{n}");
                 // Several vectors: in pairs, then one alone, each as if alone.
-                let xs = [x.clone(), x.mapv(|v| 2.0 * v), x.mapv(|v| v - 1.0)];
-                for w in [2, 3] {
+                let xs: Vec<Array1<f64>> = (0..8)
+                    .map(|j| x.mapv(|v| v * (j + 1) as f64 - j as f64))
+                    .collect();
+                for w in 1..=8 {
                     let cols: Vec<&[f64]> = xs[..w].iter().map(|x| x.as_slice().unwrap()).collect();
                     let mut y = Array2::zeros((m, w));
                     gemv_few(par, a.view(), &cols, y.as_slice_mut().unwrap());

@@ -44,10 +44,12 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     /// y ← y + Σ_r α_r·rows[r], y read and written once for the four rows, each entry's
     /// terms added in order r = 0..4 (as four [`axpy`](Kernel::axpy) calls would).
     fn axpy4<T: Real>(self, alpha: [T; 4], rows: [&[T]; 4], y: &mut [T]);
-    /// [`dot4`](Kernel::dot4) of the same rows with two vectors (a value and its
-    /// tangent): each row's values loaded once for both. The bits of the two calls.
+    /// [`dot4`](Kernel::dot4) of the same rows with two vectors of one length (a value
+    /// and its tangent): each row's values loaded once for both where the kernel has
+    /// the registers (AVX-512, f64). The bits of the two calls.
     #[inline(always)]
     fn dot4x2<T: Real>(self, rows: [&[T]; 4], x: [&[T]; 2]) -> [[T; 4]; 2] {
+        debug_assert_eq!(x[0].len(), x[1].len(), "two vectors of one length");
         x.map(|x| self.dot4(rows, x))
     }
     /// dot4(rows, x) while adding Σ_r α_r·prev[r] into y[..x.len()] in the same sweep:
