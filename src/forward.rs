@@ -130,29 +130,34 @@ pub(crate) fn tangent_layer<T: Real>(
     }
 }
 
-/// The next layer's input from Q = [y | Ẏ]: [φ(y) | φ'(y) ∘ Ẏ].
+/// The next layer's input from Q = [y | Ẏ]: [φ(y) | φ'(y) ∘ Ẏ], both row-major (the
+/// sweeps' scratch).
 pub(crate) fn next_input<T: Real>(act: Activation, q: ArrayView2<T>, mut next: ArrayViewMut2<T>) {
-    activate(act, q.column(0), |i, a, s| {
-        let mut out = next.row_mut(i);
+    let c = q.ncols();
+    let q = q.to_slice().expect("Q row-major");
+    let next = next.as_slice_mut().expect("the next input row-major");
+    activate(act, q, c, |i, a, s| {
+        let (row, out) = (&q[i * c..(i + 1) * c], &mut next[i * c..(i + 1) * c]);
         out[0] = a;
-        out.iter_mut()
-            .zip(q.row(i))
-            .skip(1)
+        out[1..]
+            .iter_mut()
+            .zip(&row[1..])
             .for_each(|(o, &t)| *o = t * s);
     });
 }
 
-/// `out(i, φ(y_i), φ'(y_i))` for each entry of `y`, a column of Q: evaluated a chunk at
-/// a time, where the logistic runs on the vector kernels
-/// ([`Activation::values_and_slopes`]).
-fn activate<T: Real>(act: Activation, y: ArrayView1<T>, mut out: impl FnMut(usize, T, T)) {
+/// `out(i, φ(y_i), φ'(y_i))` for each y_i of Q's first column (Q row-major, c ≥ 1
+/// columns, as a slice): evaluated a chunk at a time, where the logistic runs on the
+/// vector kernels ([`Activation::values_and_slopes`]).
+fn activate<T: Real>(act: Activation, q: &[T], c: usize, mut out: impl FnMut(usize, T, T)) {
     const CHUNK: usize = 16;
-    for c0 in (0..y.len()).step_by(CHUNK) {
-        let n = CHUNK.min(y.len() - c0);
+    let d = q.len() / c;
+    for c0 in (0..d).step_by(CHUNK) {
+        let n = CHUNK.min(d - c0);
         let (mut v, mut s) = ([T::zero(); CHUNK], [T::zero(); CHUNK]);
-        v.iter_mut()
-            .zip(y.slice(s![c0..c0 + n]))
-            .for_each(|(v, &y)| *v = y);
+        for (r, v) in v[..n].iter_mut().enumerate() {
+            *v = q[(c0 + r) * c];
+        }
         act.apply(&mut v[..n], &mut s[..n]);
         for r in 0..n {
             out(c0 + r, v[r], s[r]);
@@ -203,10 +208,10 @@ pub(crate) fn jvp<'a, T: Real>(
     }
     let last = &net.layers()[depth - 1];
     let d_out = last.weights.nrows();
-    let q = ArrayView2::from_shape((d_out, 2), &q[..2 * d_out]).expect("fits");
-    activate(last.activation, q.column(0), |i, a, s| {
+    let q = &q[..2 * d_out];
+    activate(last.activation, q, 2, |i, a, s| {
         out[i] = a;
-        jv[i] = s * q[[i, 1]];
+        jv[i] = s * q[2 * i + 1];
     });
 }
 

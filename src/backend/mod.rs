@@ -438,8 +438,20 @@ pub(crate) fn gemm_few<T: Real>(
         return gemm(a, x, y);
     }
     let xt = &mut xt[..n * w];
-    for (j, col) in xt.chunks_mut(n).zip(x.columns()) {
-        j.iter_mut().zip(col).for_each(|(t, &v)| *t = v);
+    match x.as_slice() {
+        // Row-major X (the sweeps' [a | Ȧ]): its rows scattered into xt's columns.
+        Some(xs) => {
+            for (j, t) in xt.chunks_mut(n).enumerate() {
+                t.iter_mut()
+                    .zip(xs[j..].iter().step_by(w))
+                    .for_each(|(t, &v)| *t = v);
+            }
+        }
+        None => {
+            for (j, col) in xt.chunks_mut(n).zip(x.columns()) {
+                j.iter_mut().zip(col).for_each(|(t, &v)| *t = v);
+            }
+        }
     }
     let mut rows = [&[] as &[T]; FEW];
     for (r, c) in rows.iter_mut().zip(xt.chunks(n)) {
@@ -539,6 +551,30 @@ mod tests {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    /// Y = A·X on the few-column path for X row-major (its rows scattered into the
+    /// kernel's vectors), column-major and strided, 1 to 8 columns, and past it (9, a
+    /// GEMM): exact on small integers, so equal to a plain sum.
+    #[test]
+    fn few_column_products_take_x_in_any_layout() {
+        let (m, n) = (37, 29);
+        let a = Array2::from_shape_fn((m, n), |(i, j)| ((i * 5 + j * 3) % 11) as f64 - 5.0);
+        for w in 1..=9 {
+            let x = Array2::from_shape_fn((n, w), |(i, j)| ((i * 7 + j) % 9) as f64 - 4.0);
+            let want = Array2::from_shape_fn((m, w), |(i, j)| {
+                (0..n).map(|k| a[[i, k]] * x[[k, j]]).sum::<f64>()
+            });
+            let mut col_major = Array2::zeros((n, w).f());
+            col_major.assign(&x);
+            let mut wide = Array2::zeros((n, 2 * w));
+            wide.slice_mut(s![.., ..;2]).assign(&x);
+            for x in [x.view(), col_major.view(), wide.slice(s![.., ..;2])] {
+                let (mut y, mut xt) = (Array2::zeros((m, w)), vec![f64::NAN; n * w]);
+                gemm_few(Par::Seq, a.view(), x, y.view_mut(), &mut xt);
+                assert_eq!(y, want, "{w} columns, strides {:?}", x.strides());
             }
         }
     }
