@@ -133,6 +133,7 @@ pub(crate) fn tangent_layer<T: Real>(
 /// The next layer's input from Q = [y | Ẏ]: [φ(y) | φ'(y) ∘ Ẏ], both row-major (the
 /// sweeps' scratch).
 pub(crate) fn next_input<T: Real>(act: Activation, q: ArrayView2<T>, mut next: ArrayViewMut2<T>) {
+    debug_assert_eq!(q.dim(), next.dim(), "the next input has Q's shape");
     let c = q.ncols();
     let q = q.to_slice().expect("Q row-major");
     let next = next.as_slice_mut().expect("the next input row-major");
@@ -151,6 +152,10 @@ pub(crate) fn next_input<T: Real>(act: Activation, q: ArrayView2<T>, mut next: A
 /// vector kernels ([`Activation::values_and_slopes`]).
 fn activate<T: Real>(act: Activation, q: &[T], c: usize, mut out: impl FnMut(usize, T, T)) {
     const CHUNK: usize = 16;
+    debug_assert!(
+        c >= 1 && q.len() % c == 0,
+        "Q has whole rows of c ≥ 1 columns"
+    );
     let d = q.len() / c;
     for c0 in (0..d).step_by(CHUNK) {
         let n = CHUNK.min(d - c0);
