@@ -153,7 +153,7 @@ pub(crate) fn next_input<T: Real>(act: Activation, q: ArrayView2<T>, mut next: A
 fn activate<T: Real>(act: Activation, q: &[T], c: usize, mut out: impl FnMut(usize, T, T)) {
     const CHUNK: usize = 16;
     debug_assert!(
-        c >= 1 && q.len() % c == 0,
+        c >= 1 && q.len().is_multiple_of(c),
         "Q has whole rows of c ≥ 1 columns"
     );
     let d = q.len() / c;
