@@ -92,6 +92,15 @@ pub enum Error {
         /// What went wrong.
         what: String,
     },
+    /// A rank of an MPI job failed (or ranks disagreed): every rank returns this same
+    /// error, so that none goes on alone (feature `mpi`).
+    #[error("rank {rank}: {what}")]
+    Rank {
+        /// The lowest rank that failed.
+        rank: usize,
+        /// Its error.
+        what: String,
+    },
     /// The operating system refused to read or write a file.
     #[error("{}: {source}", path.display())]
     Io {

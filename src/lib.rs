@@ -161,6 +161,8 @@ mod batch;
 mod chain;
 mod curvature;
 mod diagonal;
+#[cfg(feature = "mpi")]
+pub mod distributed;
 mod error;
 pub mod finite_difference;
 mod forward;

@@ -1,0 +1,371 @@
+//! The distributed calls against the single-process ones, under `mpirun -n 1, 2, 3, 4`.
+//!
+//! `cargo test --features mpi --test mpi` runs this file's `main`, which starts itself
+//! under `mpirun --oversubscribe -n P` for each P (as root with Open MPI's consent
+//! variables) and fails unless every job passes within its time limit. Under mpirun,
+//! every rank runs every check; a failing rank prints why and aborts the job.
+//!
+//! Tolerances: values and tangents of a layer are dot products of one row each, the same
+//! kernel as one process's, so outputs and JVPs must be bit-identical; f, ∇f and uᵀJ add
+//! their sums over rows in another order (per rank, then rank order), so they agree to
+//! 1e−12 relative to the largest entry (terms here are O(1) and sums have ≤ 300 terms:
+//! n·ε·Σ|terms| ≈ 2e−11 at worst, 1e−14 typical), and a repeat gives the same bits.
+
+use fwdrev::distributed::{DistMlp, Split};
+use fwdrev::{random, Activation, Error, Layer, Mlp};
+use mpi::traits::Communicator;
+use ndarray::{Array1, ArrayView1};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+const CHILD: &str = "FWDREV_MPI_CHILD";
+/// Longest a job may run before it counts as hung.
+const LIMIT: Duration = Duration::from_secs(300);
+
+fn main() -> ExitCode {
+    if std::env::var_os(CHILD).is_some() {
+        return child();
+    }
+    let exe = std::env::current_exe().expect("the test's own path");
+    for p in 1..=4 {
+        let start = Instant::now();
+        let mut job = match Command::new("mpirun")
+            .args(["--oversubscribe", "-n", &p.to_string()])
+            .arg(&exe)
+            .env(CHILD, "1")
+            .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+            .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+            // One thread a rank: P ranks share the machine's cores.
+            .env("RAYON_NUM_THREADS", "1")
+            .spawn()
+        {
+            Ok(job) => job,
+            Err(e) => {
+                eprintln!("cannot start mpirun (Open MPI's openmpi-bin): {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let status = loop {
+            if let Some(status) = job.try_wait().expect("the job's status") {
+                break Some(status);
+            }
+            if start.elapsed() > LIMIT {
+                let _ = job.kill();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        match status {
+            Some(s) if s.success() => {
+                println!(
+                    "mpirun -n {p}: passed in {:.1} s",
+                    start.elapsed().as_secs_f64()
+                )
+            }
+            Some(s) => {
+                eprintln!("mpirun -n {p}: failed ({s})");
+                return ExitCode::FAILURE;
+            }
+            None => {
+                eprintln!("mpirun -n {p}: still running after {LIMIT:?}: a hang");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// One rank of a job: every check, in the same order on every rank.
+fn child() -> ExitCode {
+    let universe = mpi::initialize().expect("MPI initialises once");
+    let world = universe.world();
+    let checks: [(
+        &str,
+        fn(&mpi::topology::SimpleCommunicator) -> Result<(), String>,
+    ); 6] = [
+        ("random networks against one process", random_networks),
+        ("from_seed draws the single-process rows", seeded_rows),
+        ("uneven splits, ranks without rows", uneven_splits),
+        ("repeats give the same bits", repeats),
+        ("shapes that differ between ranks", mismatched_shapes),
+        ("a rank that cannot allocate its rows", refused_rows),
+    ];
+    for (name, check) in checks {
+        if let Err(why) = check(&world) {
+            eprintln!("rank {} of {}: {name}: {why}", world.rank(), world.size());
+            world.abort(1);
+        }
+        if world.rank() == 0 {
+            println!("  {name}: ok");
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+type World = mpi::topology::SimpleCommunicator;
+
+/// A small deterministic generator for shapes.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) as usize % n
+    }
+}
+
+/// A network of the given widths, each layer's activation and bias drawn by `rng`.
+fn network(widths: &[usize], rng: &mut Lcg, seed: u64) -> Mlp<f64> {
+    let layers = widths.windows(2).enumerate().map(|(k, w)| {
+        let scale = 1.0 / (w[0] as f64).sqrt();
+        let weights =
+            random::standard_normal::<f64>(w[1], w[0], seed, (k as u64) << 32).unwrap() * scale;
+        let act = Activation::ALL[rng.below(Activation::ALL.len())];
+        let layer = Layer::new(weights, act);
+        match rng.below(2) {
+            0 => layer,
+            _ => {
+                layer.with_bias(random::standard_normal_vector(w[1], seed + 1 + k as u64).unwrap())
+            }
+        }
+    });
+    Mlp::new(layers.collect::<Vec<_>>()).unwrap()
+}
+
+fn bits(a: ArrayView1<f64>) -> Vec<u64> {
+    a.iter().map(|v| v.to_bits()).collect()
+}
+
+fn same_bits(what: &str, got: ArrayView1<f64>, want: ArrayView1<f64>) -> Result<(), String> {
+    match bits(got) == bits(want) {
+        true => Ok(()),
+        false => Err(format!("{what}: not bit-identical: {got} vs {want}")),
+    }
+}
+
+/// |got − want| ≤ 1e−12·max(1, max|want|) entry by entry (the module's tolerance).
+fn close(what: &str, got: ArrayView1<f64>, want: ArrayView1<f64>) -> Result<(), String> {
+    let scale = want.iter().fold(1.0_f64, |m, v| m.max(v.abs()));
+    let err = got
+        .iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    match got.len() == want.len() && err <= 1e-12 * scale {
+        true => Ok(()),
+        false => Err(format!(
+            "{what}: off by {err:e} (scale {scale:e}): {got} vs {want}"
+        )),
+    }
+}
+
+/// How a network's rows were split, hence how its outputs and tangents must agree.
+#[derive(Clone, Copy)]
+enum Rows {
+    /// `Split::block`: whole quads, each row's dot the single-process one: same bits.
+    Quads,
+    /// Any split: the kernels' tails take some rows, in another order: to rounding.
+    Any,
+}
+
+/// Every call of `dist` against `net`'s at one point.
+fn against(
+    dist: &DistMlp<f64, World>,
+    net: &Mlp<f64>,
+    seed: u64,
+    rows: Rows,
+) -> Result<(), String> {
+    let same_bits = |what: &str, got: ArrayView1<f64>, want: ArrayView1<f64>| match rows {
+        Rows::Quads => same_bits(what, got, want),
+        Rows::Any => close(what, got, want),
+    };
+    let w = net.widths();
+    let (d0, dl) = (w[0], w[w.len() - 1]);
+    let x = random::standard_normal_vector::<f64>(d0, seed).unwrap();
+    let v = random::standard_normal_vector::<f64>(d0, seed + 1).unwrap();
+    let u = random::standard_normal_vector::<f64>(dl, seed + 2).unwrap();
+    let e = |e: Error| e.to_string();
+    let (f, g) = dist.value_and_grad(x.view()).map_err(e)?;
+    let (f1, g1) = net
+        .value_and_grad(x.view(), fwdrev::Mode::Reverse)
+        .map_err(e)?;
+    close(
+        "f",
+        Array1::from_elem(1, f).view(),
+        Array1::from_elem(1, f1).view(),
+    )?;
+    close("∇f", g.view(), g1.view())?;
+    same_bits(
+        "F",
+        dist.output(x.view()).map_err(e)?.view(),
+        net.output(x.view()).map_err(e)?.view(),
+    )?;
+    let (out, jv) = dist.jvp(x.view(), v.view()).map_err(e)?;
+    let (out1, jv1) = net.jvp(x.view(), v.view()).map_err(e)?;
+    same_bits("jvp's F", out.view(), out1.view())?;
+    same_bits("J·v", jv.view(), jv1.view())?;
+    let (out, uj) = dist.vjp(x.view(), u.view()).map_err(e)?;
+    let (out1, uj1) = net.vjp(x.view(), u.view()).map_err(e)?;
+    same_bits("vjp's F", out.view(), out1.view())?;
+    close("uᵀ·J", uj.view(), uj1.view())
+}
+
+fn random_networks(world: &World) -> Result<(), String> {
+    let mut rng = Lcg(20261201);
+    for case in 0..24 {
+        // Widths from 1 (fewer rows than ranks) to 300, depth 1 to 4.
+        let depth = 1 + rng.below(4);
+        let widths: Vec<usize> = (0..=depth)
+            .map(|_| match rng.below(3) {
+                0 => 1 + rng.below(4),
+                _ => 1 + rng.below(300),
+            })
+            .collect();
+        let net = network(&widths, &mut rng, case);
+        let dist = DistMlp::from_mlp(world, &net).map_err(|e| e.to_string())?;
+        against(&dist, &net, 100 + case, Rows::Quads)
+            .map_err(|e| format!("widths {widths:?}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn seeded_rows(world: &World) -> Result<(), String> {
+    let widths = [37, 50, 3, 20];
+    let net = Mlp::<f64>::from_seed(&widths, Activation::Tanh, 5).unwrap();
+    let dist = DistMlp::<f64, _>::from_seed(world, &widths, Activation::Tanh, 5)
+        .map_err(|e| e.to_string())?;
+    let rank = world.rank() as usize;
+    for (k, (local, whole)) in dist.local_layers().iter().zip(net.layers()).enumerate() {
+        let rows = dist.splits()[k + 1].rows(rank);
+        let want = whole.weights().slice(ndarray::s![rows, ..]).to_owned();
+        if local.weights() != want.view() {
+            return Err(format!(
+                "layer {}: rows differ from Mlp::from_seed's",
+                k + 1
+            ));
+        }
+    }
+    against(&dist, &net, 7, Rows::Quads)
+}
+
+fn uneven_splits(world: &World) -> Result<(), String> {
+    let p = world.size() as usize;
+    let widths = [40, 23, 31, 9];
+    let mut rng = Lcg(7);
+    let net = network(&widths, &mut rng, 11);
+    // All rows on the last rank; then random counts, zeros included.
+    let last: Vec<Split> = widths
+        .iter()
+        .map(|&d| {
+            Split::from_counts(
+                &(0..p)
+                    .map(|r| if r + 1 == p { d } else { 0 })
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap()
+        })
+        .collect();
+    let dist = DistMlp::from_mlp_split(world, &net, last).map_err(|e| e.to_string())?;
+    against(&dist, &net, 21, Rows::Quads)?;
+    for trial in 0..4 {
+        let splits = widths
+            .iter()
+            .map(|&d| {
+                let mut counts = vec![0; p];
+                (0..d).for_each(|_| counts[rng.below(p)] += 1);
+                Split::from_counts(&counts).unwrap()
+            })
+            .collect();
+        let dist = DistMlp::from_mlp_split(world, &net, splits).map_err(|e| e.to_string())?;
+        against(&dist, &net, 30 + trial, Rows::Any)?;
+    }
+    Ok(())
+}
+
+fn repeats(world: &World) -> Result<(), String> {
+    let widths = [120, 97, 130];
+    let dist = DistMlp::<f64, _>::from_seed(world, &widths, Activation::Sigmoid, 3)
+        .map_err(|e| e.to_string())?;
+    let x = random::standard_normal_vector::<f64>(120, 9).unwrap();
+    let u = random::standard_normal_vector::<f64>(130, 10).unwrap();
+    let (f, g) = dist.value_and_grad(x.view()).unwrap();
+    let (_, uj) = dist.vjp(x.view(), u.view()).unwrap();
+    for _ in 0..3 {
+        let (f2, g2) = dist.value_and_grad(x.view()).unwrap();
+        if f2.to_bits() != f.to_bits() {
+            return Err(format!("f: {f2} then {f}"));
+        }
+        same_bits("∇f repeated", g2.view(), g.view())?;
+        same_bits(
+            "uᵀ·J repeated",
+            dist.vjp(x.view(), u.view()).unwrap().1.view(),
+            uj.view(),
+        )?;
+    }
+    Ok(())
+}
+
+fn mismatched_shapes(world: &World) -> Result<(), String> {
+    let rank = world.rank();
+    let last = world.size() - 1;
+    // The last rank names another width: every rank refuses, before any compute.
+    let widths: &[usize] = if rank == last && last > 0 {
+        &[10, 6]
+    } else {
+        &[10, 5]
+    };
+    match DistMlp::<f64, _>::from_seed(world, widths, Activation::Tanh, 1) {
+        Err(Error::Shape { what, .. }) if last > 0 && what.contains(&format!("rank {last}")) => {}
+        Ok(_) if last == 0 => {}
+        other => return Err(format!("differing widths gave {:?}", other.map(|_| ()))),
+    }
+    // One rank's x of the wrong length: every rank refuses, none waits for the others.
+    let dist = DistMlp::<f64, _>::from_seed(world, &[10, 5], Activation::Tanh, 1).unwrap();
+    let n = if rank == last { 11 } else { 10 };
+    match dist.value_and_grad(Array1::zeros(n).view()) {
+        Err(Error::Rank { rank: r, what })
+            if r == last as usize && what.contains("x must have 10") => {}
+        other => {
+            return Err(format!(
+                "a wrong x on rank {last} gave {:?}",
+                other.map(|_| ())
+            ))
+        }
+    }
+    // A non-finite x (rank 0's, broadcast): every rank refuses alike.
+    let mut x = Array1::zeros(10);
+    x[3] = f64::NAN;
+    match dist.value_and_grad(x.view()) {
+        Err(Error::NonFinite { index, .. }) if index == [3] => {}
+        other => return Err(format!("a NaN in x gave {:?}", other.map(|_| ()))),
+    }
+    // Entries beyond the forward bound: refused, not computed wrong.
+    let big = Array1::from_elem(10, f64::MAX / 4.0);
+    match dist.value_and_grad(big.view()) {
+        Err(Error::OutOfRange { .. }) => Ok(()),
+        other => Err(format!("x near f64::MAX gave {:?}", other.map(|_| ()))),
+    }
+}
+
+fn refused_rows(world: &World) -> Result<(), String> {
+    let p = world.size() as usize;
+    // The last rank holds all 100 rows of a 100 × (2³¹ − 1) matrix (1.7 TB): it refuses
+    // before allocating, and every rank returns its error.
+    let d0 = i32::MAX as usize;
+    let on_last = |d: usize| {
+        (0..p)
+            .map(|r| if r + 1 == p { d } else { 0 })
+            .collect::<Vec<_>>()
+    };
+    let splits = vec![
+        Split::block(d0, p).unwrap(),
+        Split::from_counts(&on_last(100)).unwrap(),
+    ];
+    match DistMlp::<f64, _>::from_seed_split(world, &[d0, 100], Activation::Tanh, 1, splits) {
+        Err(Error::Rank { rank, what }) if rank == p - 1 && what.contains("bytes") => Ok(()),
+        other => Err(format!("a 1.7 TB layer gave {:?}", other.map(|_| ()))),
+    }
+}
