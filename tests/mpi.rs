@@ -79,10 +79,7 @@ fn main() -> ExitCode {
 fn child() -> ExitCode {
     let universe = mpi::initialize().expect("MPI initialises once");
     let world = universe.world();
-    let checks: [(
-        &str,
-        fn(&mpi::topology::SimpleCommunicator) -> Result<(), String>,
-    ); 6] = [
+    let checks: [(&str, Check); 6] = [
         ("random networks against one process", random_networks),
         ("from_seed draws the single-process rows", seeded_rows),
         ("uneven splits, ranks without rows", uneven_splits),
@@ -103,6 +100,9 @@ fn child() -> ExitCode {
 }
 
 type World = mpi::topology::SimpleCommunicator;
+
+/// One check, run by every rank.
+type Check = fn(&World) -> Result<(), String>;
 
 /// A small deterministic generator for shapes.
 struct Lcg(u64);
@@ -210,7 +210,25 @@ fn against(
     let (out, uj) = dist.vjp(x.view(), u.view()).map_err(e)?;
     let (out1, uj1) = net.vjp(x.view(), u.view()).map_err(e)?;
     same_bits("vjp's F", out.view(), out1.view())?;
-    close("uᵀ·J", uj.view(), uj1.view())
+    close("uᵀ·J", uj.view(), uj1.view())?;
+    let (g, hv) = dist.hvp(x.view(), v.view()).map_err(e)?;
+    let (g1, hv1) = net.hvp(x.view(), v.view()).map_err(e)?;
+    close("hvp's ∇f", g.view(), g1.view())?;
+    close("∇²f·v", hv.view(), hv1.view())?;
+    // Three points, the middle one x.
+    let mut xs = random::standard_normal::<f64>(d0, 3, seed, 77).unwrap();
+    xs.column_mut(1).assign(&x);
+    let (f, g) = dist.value_and_grad_batch(xs.view()).map_err(e)?;
+    let (f1, g1) = net.value_and_grad_batch(xs.view()).map_err(e)?;
+    close("the batch's f", f.view(), f1.view())?;
+    for j in 0..3 {
+        close("the batch's ∇f", g.column(j), g1.column(j))?;
+    }
+    close(
+        "the batch's ∇f at x",
+        g.column(1),
+        dist.value_and_grad(x.view()).map_err(e)?.1.view(),
+    )
 }
 
 fn random_networks(world: &World) -> Result<(), String> {

@@ -53,7 +53,7 @@ mod split;
 
 pub use split::Split;
 
-use crate::backend::gemv_t_scratch_len;
+use crate::backend::{self, gemv_t_scratch_len};
 use crate::guard::overflow_limit;
 use crate::kernels::gemv::gemv_few;
 use crate::mlp::{check_finite, check_shape};
@@ -61,7 +61,7 @@ use crate::reverse::{last_layer, Fused};
 use crate::{memory, primal, random, Activation, Error, Layer, Mlp, Par, Real, Result, Scratch};
 use mpi::datatype::Equivalence;
 use mpi::traits::Communicator;
-use ndarray::{s, Array1, ArrayView1, ArrayViewMut1};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
 use ranks::Ranks;
 
 /// The element types MPI sends: `f64` and `f32`.
@@ -259,18 +259,19 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
         Ok(())
     }
 
-    /// The forward pass through layers 1 … `upto`: a_k whole for k < `upto` in
-    /// `values[k]` (a_0 = x), and this rank's rows of φ'_k(y_k) in `slopes[k − 1]`;
-    /// with `tangent` (ȧ_0 = v), the tangents ȧ_k likewise. Returns `values`, `slopes`
-    /// and the tangents.
-    fn forward(&self, x: Vec<T>, v: Option<Vec<T>>, upto: usize) -> Sweep<T> {
+    /// The forward pass through layers 1 … `upto`: a_k whole on every rank (a_0 = x),
+    /// and this rank's rows of φ'_k(y_k); with `v`, the tangents ȧ_k (ȧ_0 = v) whole,
+    /// and with [`Keep::Bends`] this rank's rows of φ''_k(y_k)·ẏ_k.
+    fn forward(&self, x: Vec<T>, v: Option<Vec<T>>, upto: usize, keep: Keep) -> Sweep<T> {
         let mut sweep = Sweep {
             values: vec![x],
             tangents: v.into_iter().collect(),
             slopes: Vec::with_capacity(upto),
+            bends: Vec::new(),
         };
+        let par = self.par;
         for k in 1..=upto {
-            let (n, d) = (self.local(k), self.width(k));
+            let n = self.local(k);
             let (mut h, mut s) = (vec![T::zero(); n], vec![T::zero(); n]);
             let layer = &self.layers[k - 1];
             let a = &sweep.values[k - 1];
@@ -279,79 +280,92 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
                 // The value and its tangent from one read of the rows: [y ẏ] = W·[a ȧ].
                 Some(at) => {
                     let mut y2 = vec![T::zero(); 2 * n];
-                    let par = self.par;
                     par.install(|| gemv_few(par, layer.weights.view(), &[a, at], &mut y2));
                     for (i, y) in y2.chunks_exact(2).enumerate() {
                         (h[i], t[i]) = (y[0], y[1]);
                     }
-                    if let Some(b) = layer.bias_slice() {
-                        h.iter_mut().zip(b).for_each(|(h, &b)| *h = *h + b);
+                    add_bias(layer, &mut h, 1);
+                    if keep == Keep::Bends {
+                        let bend = h.iter().zip(&t);
+                        let act = layer.activation;
+                        sweep
+                            .bends
+                            .push(bend.map(|(&y, &t)| act.curvature(y) * t).collect());
                     }
                     layer.activation.apply(&mut h, &mut s);
                     t.iter_mut().zip(&s).for_each(|(t, &s)| *t = *t * s);
                 }
-                None => {
-                    let par = self.par;
-                    par.install(|| {
-                        primal::layer_into(par, layer, ArrayView1::from(a), &mut h, &mut s)
-                    })
-                }
+                None => par.install(|| {
+                    primal::layer_into(par, layer, ArrayView1::from(a), &mut h, &mut s)
+                }),
             }
-            let split = &self.splits[k];
-            let mut full = vec![T::zero(); d];
-            self.ranks.gather_all(&h, split, &mut full);
-            sweep.values.push(full);
+            sweep.values.push(self.gather(&h, k, 1));
             if !sweep.tangents.is_empty() {
-                let mut full = vec![T::zero(); d];
-                self.ranks.gather_all(&t, split, &mut full);
-                sweep.tangents.push(full);
+                sweep.tangents.push(self.gather(&t, k, 1));
             }
             sweep.slopes.push(s);
         }
         sweep
     }
 
-    /// From `partial` (this rank's W_kᵀ·ḡ_k, all d_{k−1} entries) at layer k down to
-    /// x: the rank-order sums, ḡ_{k−1} = φ'(y_{k−1}) ∘ (that sum) on this rank's rows,
-    /// and so on; returns the adjoint of x, whole, on every rank.
-    fn backward(&self, sweep: &Sweep<T>, mut partial: Vec<T>, k: usize) -> Vec<T> {
-        let p = self.ranks.size;
-        for j in (1..k).rev() {
-            // ḡ_j on this rank's rows of layer j.
-            let n = self.local(j);
-            let (mut g, mut recv) = (vec![T::zero(); n], vec![T::zero(); p * n]);
-            self.ranks
-                .sum_rows(&partial, &self.splits[j], &mut g, &mut recv);
-            g.iter_mut()
-                .zip(&sweep.slopes[j - 1])
-                .for_each(|(g, &s)| *g = *g * s);
-            partial = self.transposed(j, &g);
-        }
-        let (n0, d0) = (self.local(0), self.width(0));
-        let (mut g, mut recv) = (vec![T::zero(); n0], vec![T::zero(); p * n0]);
-        self.ranks
-            .sum_rows(&partial, &self.splits[0], &mut g, &mut recv);
-        let mut grad = vec![T::zero(); d0];
-        self.ranks.gather_all(&g, &self.splits[0], &mut grad);
-        grad
+    /// Every rank's rows of d_k (`w` values a row, row-major), whole on every rank.
+    fn gather(&self, local: &[T], k: usize, w: usize) -> Vec<T> {
+        let split = self.splits[k].times(w);
+        let mut full = vec![T::zero(); split.len()];
+        self.ranks.gather_all(local, &split, &mut full);
+        full
     }
 
-    /// W_k\[rows\]ᵀ·g for this rank's rows of layer k: a whole d_{k−1} vector.
-    fn transposed(&self, k: usize, g: &[T]) -> Vec<T> {
-        let w = self.layers[k - 1].weights.view();
-        let mut out = vec![T::zero(); w.ncols()];
-        if w.nrows() > 0 {
-            let mut scratch = vec![T::zero(); gemv_t_scratch_len(w.nrows(), w.ncols())];
-            let par = self.par;
-            par.install(|| {
-                crate::backend::gemv_t(
-                    par,
-                    w,
-                    ArrayView1::from(g),
-                    ArrayViewMut1::from(&mut out[..]),
-                    &mut scratch,
-                )
-            });
+    /// This rank's rows of the rank-order sum of every rank's `partial` (all d_k rows,
+    /// `w` values a row, row-major).
+    fn sum_rows(&self, partial: &[T], k: usize, w: usize) -> Vec<T> {
+        let split = self.splits[k].times(w);
+        let n = split.rows(self.ranks.rank).len();
+        let (mut out, mut recv) = (vec![T::zero(); n], vec![T::zero(); self.ranks.size * n]);
+        self.ranks.sum_rows(partial, &split, &mut out, &mut recv);
+        out
+    }
+
+    /// The reverse sweep from layer k down to x, for N adjoints at once, `w` values a
+    /// unit: `partials` are this rank's W_kᵀ·ḡ_k (all d_{k−1} rows); at each hidden layer
+    /// j the rank-order sums arrive on this rank's rows, `step(j, sums)` turns them into
+    /// the ḡ_j, and W_j\[rows\]ᵀ·ḡ_j are the next partials. Returns the adjoints of x,
+    /// whole, on every rank.
+    fn backward<const N: usize>(
+        &self,
+        mut partials: [Vec<T>; N],
+        k: usize,
+        w: usize,
+        step: impl Fn(usize, &mut [Vec<T>; N]),
+    ) -> [Vec<T>; N] {
+        for j in (1..k).rev() {
+            let mut g = partials.each_ref().map(|p| self.sum_rows(p, j, w));
+            step(j, &mut g);
+            partials = g.each_ref().map(|g| self.transposed(j, g, w));
+        }
+        partials.map(|p| self.gather(&self.sum_rows(&p, 0, w), 0, w))
+    }
+
+    /// W_k\[rows\]ᵀ·G for this rank's rows of layer k (`w` columns, row-major): all
+    /// d_{k−1} rows.
+    fn transposed(&self, k: usize, g: &[T], w: usize) -> Vec<T> {
+        let wk = self.layers[k - 1].weights.view();
+        let mut out = vec![T::zero(); wk.ncols() * w];
+        let par = self.par;
+        match (wk.nrows(), w) {
+            (0, _) => {}
+            (_, 1) => {
+                let mut scratch = vec![T::zero(); gemv_t_scratch_len(wk.nrows(), wk.ncols())];
+                par.install(|| {
+                    let (g, out) = (ArrayView1::from(g), ArrayViewMut1::from(&mut out[..]));
+                    backend::gemv_t(par, wk, g, out, &mut scratch)
+                })
+            }
+            (n, _) => par.install(|| {
+                let g = ArrayView2::from_shape((n, w), g).expect("n×w");
+                let out = ArrayViewMut2::from_shape((wk.ncols(), w), &mut out[..]).expect("d×w");
+                backend::gemm(wk.t(), g, out)
+            }),
         }
         out
     }
@@ -362,8 +376,8 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
         let x = self.input("x", x, 0)?;
         self.check_range(&x)?;
         let depth = self.depth();
-        let mut sweep = self.forward(x, None, depth - 1);
-        // The fused pass on this rank's rows of W_L: its part of f, its slopes, and its
+        let sweep = self.forward(x, None, depth - 1, Keep::Slopes);
+        // The fused pass on this rank's rows of W_L: its part of f, and
         // W_L[rows]ᵀ·φ'(y_L[rows]).
         let last = &self.layers[depth - 1];
         let d_in = self.width(depth - 1);
@@ -388,8 +402,9 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
             });
         }
         let f = self.ranks.sum(f);
-        sweep.slopes.push(slopes);
-        let grad = self.backward(&sweep, partial, depth);
+        let [grad] = self.backward([partial], depth, 1, |j, [g]| {
+            times(g, &sweep.slopes[j - 1]);
+        });
         Ok((f, Array1::from_vec(grad)))
     }
 
@@ -397,7 +412,7 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
     pub fn output(&self, x: ArrayView1<T>) -> Result<Array1<T>> {
         let x = self.input("x", x, 0)?;
         self.check_range(&x)?;
-        let mut sweep = self.forward(x, None, self.depth());
+        let mut sweep = self.forward(x, None, self.depth(), Keep::Slopes);
         Ok(Array1::from_vec(sweep.values.pop().expect("the output")))
     }
 
@@ -407,7 +422,7 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
         let x = self.input("x", x, 0)?;
         let v = self.input("v", v, 0)?;
         self.check_range(&x)?;
-        let mut sweep = self.forward(x, Some(v), self.depth());
+        let mut sweep = self.forward(x, Some(v), self.depth(), Keep::Slopes);
         let jv = sweep.tangents.pop().expect("the output's tangent");
         let out = sweep.values.pop().expect("the output");
         Ok((Array1::from_vec(out), Array1::from_vec(jv)))
@@ -419,25 +434,143 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
         let x = self.input("x", x, 0)?;
         let u = self.input("u", u, depth)?;
         self.check_range(&x)?;
-        let mut sweep = self.forward(x, None, depth);
+        let mut sweep = self.forward(x, None, depth, Keep::Slopes);
         let rows = self.splits[depth].rows(self.ranks.rank);
-        let g: Vec<T> = sweep.slopes[depth - 1]
-            .iter()
-            .zip(&u[rows])
-            .map(|(&s, &u)| s * u)
-            .collect();
-        let partial = self.transposed(depth, &g);
-        let uj = self.backward(&sweep, partial, depth);
+        let mut g = sweep.slopes[depth - 1].clone();
+        times(&mut g, &u[rows]);
+        let partial = self.transposed(depth, &g, 1);
+        let [uj] = self.backward([partial], depth, 1, |j, [g]| {
+            times(g, &sweep.slopes[j - 1]);
+        });
         let out = sweep.values.pop().expect("the output");
         Ok((Array1::from_vec(out), Array1::from_vec(uj)))
     }
+
+    /// (∇f(x), ∇²f(x)·v) by forward-over-reverse, as [`Mlp::hvp`]: the forward sweep
+    /// with the tangent ẏ_k along v, then the reverse sweep and its tangent,
+    /// ḡ_L = φ'_L, ġ_L = φ''_L∘ẏ_L, and for the hidden layers (z = Wᵀ·ḡ, ż = Wᵀ·ġ)
+    /// ḡ_j = φ'_j∘z, ġ_j = φ''_j∘ẏ_j∘z + φ'_j∘ż.
+    pub fn hvp(&self, x: ArrayView1<T>, v: ArrayView1<T>) -> Result<(Array1<T>, Array1<T>)> {
+        let depth = self.depth();
+        let x = self.input("x", x, 0)?;
+        let v = self.input("v", v, 0)?;
+        self.check_range(&x)?;
+        let sweep = self.forward(x, Some(v), depth, Keep::Bends);
+        let partials = [&sweep.slopes[depth - 1], &sweep.bends[depth - 1]]
+            .map(|g| self.transposed(depth, g, 1));
+        let [grad, hv] = self.backward(partials, depth, 1, |j, [z, dz]| {
+            let (s, b) = (&sweep.slopes[j - 1], &sweep.bends[j - 1]);
+            for i in 0..z.len() {
+                (z[i], dz[i]) = (s[i] * z[i], b[i] * z[i] + s[i] * dz[i]);
+            }
+        });
+        Ok((Array1::from_vec(grad), Array1::from_vec(hv)))
+    }
+
+    /// f and ∇f at each of k points, the columns of `xs` (d0×k, rank 0's): f (k) and the
+    /// gradients as the columns of a d0×k matrix, on every rank, as
+    /// [`Mlp::value_and_grad_batch`]. Each layer's rows times all k points is one GEMM a
+    /// rank; the ranks gather d_k·k values a layer and sum as many on the way back.
+    pub fn value_and_grad_batch(&self, xs: ArrayView2<T>) -> Result<(Array1<T>, Array2<T>)> {
+        let (d0, k) = (self.width(0), xs.ncols());
+        let shape = format!("the points must be the columns of a d0×k matrix, d0 = {d0}");
+        self.ranks.agree(check_shape(shape, &[xs.nrows()], &[d0]))?;
+        let mut k_all = [k as u64];
+        self.ranks.broadcast(&mut k_all);
+        self.ranks.agree(check_shape(
+            "k, the points (rank 0's)",
+            &[k],
+            &[k_all[0] as usize],
+        ))?;
+        let widest = self.widths().into_iter().max().unwrap_or(0);
+        if widest
+            .checked_mul(k)
+            .is_none_or(|n| n > mpi::Count::MAX as usize)
+        {
+            return Err(Error::OutOfRange {
+                what: format!("the points k, times the widest layer ({widest})"),
+                got: format!("{k}"),
+                range: format!("k·{widest} ≤ {} (MPI counts are C ints)", mpi::Count::MAX),
+            });
+        }
+        let mut a = xs
+            .as_standard_layout()
+            .into_owned()
+            .into_raw_vec_and_offset()
+            .0;
+        self.ranks.broadcast(&mut a);
+        check_finite("xs", ArrayView2::from_shape((d0, k), &a[..]).expect("d0×k"))?;
+        self.check_range(&a)?;
+        if k == 0 {
+            return Ok((Array1::zeros(0), Array2::zeros((d0, 0))));
+        }
+        // Forward: A_j = φ_j(W_j·A_{j−1} + b_j·1ᵀ), this rank's rows, then gathered.
+        let depth = self.depth();
+        let mut slopes = Vec::with_capacity(depth);
+        let mut f = vec![T::zero(); k];
+        for j in 1..=depth {
+            let layer = &self.layers[j - 1];
+            let n = self.local(j);
+            let (mut y, mut s) = (vec![T::zero(); n * k], vec![T::zero(); n * k]);
+            if n > 0 {
+                let prev = ArrayView2::from_shape((self.width(j - 1), k), &a[..]).expect("d×k");
+                let out = ArrayViewMut2::from_shape((n, k), &mut y[..]).expect("n×k");
+                self.par
+                    .install(|| backend::gemm(layer.weights.view(), prev, out));
+            }
+            add_bias(layer, &mut y, k);
+            layer.activation.apply(&mut y, &mut s);
+            match j < depth {
+                true => a = self.gather(&y, j, k),
+                // f_p = Σ_i φ(y_L)_ip over this rank's rows, in row order.
+                false => y.chunks_exact(k).for_each(|row| add_into(&mut f, row)),
+            }
+            slopes.push(s);
+        }
+        let f = self.ranks.sum_each(&f);
+        let partial = self.transposed(depth, &slopes[depth - 1], k);
+        let [g] = self.backward([partial], depth, k, |j, [g]| {
+            times(g, &slopes[j - 1]);
+        });
+        let g = Array2::from_shape_vec((d0, k), g).expect("d0×k");
+        Ok((Array1::from_vec(f), g))
+    }
 }
 
-/// The forward pass's values on one rank: a_k whole, slopes on its rows.
+/// What the forward pass keeps beside the values and slopes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    Slopes,
+    /// φ''_k(y_k)·ẏ_k too, for HVPs.
+    Bends,
+}
+
+/// The forward pass's values on one rank: a_k and ȧ_k whole, slopes and bends on its
+/// rows (index k − 1 for layer k).
 struct Sweep<T> {
     values: Vec<Vec<T>>,
     tangents: Vec<Vec<T>>,
     slopes: Vec<Vec<T>>,
+    bends: Vec<Vec<T>>,
+}
+
+/// y ← y + b, this rank's rows of a layer, `w` values a row.
+fn add_bias<T: Real>(layer: &Layer<T>, y: &mut [T], w: usize) {
+    if let Some(b) = layer.bias_slice() {
+        for (row, &b) in y.chunks_exact_mut(w).zip(b) {
+            row.iter_mut().for_each(|y| *y = *y + b);
+        }
+    }
+}
+
+/// g ← g ∘ s.
+fn times<T: Real>(g: &mut [T], s: &[T]) {
+    g.iter_mut().zip(s).for_each(|(g, &s)| *g = *g * s);
+}
+
+/// f ← f + row.
+fn add_into<T: Real>(f: &mut [T], row: &[T]) {
+    f.iter_mut().zip(row).for_each(|(f, &v)| *f = *f + v);
 }
 
 /// Errors on every rank unless the widths are valid, agree across ranks, and `splits`

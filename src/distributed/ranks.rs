@@ -3,6 +3,7 @@
 //! errors and shapes. Counts the bytes this rank receives.
 
 use super::split::Split;
+use crate::kernels::gemv::add_parts;
 use crate::{Error, Real, Result};
 use mpi::datatype::{Equivalence, Partition, PartitionMut};
 use mpi::traits::{Communicator, CommunicatorCollectives, Root};
@@ -70,15 +71,26 @@ impl<'c, C: Communicator> Ranks<'c, C> {
         let mut parts = PartitionMut::new(&mut *recv, counts, displs);
         self.comm.all_to_all_varcount_into(&send, &mut parts);
         self.count::<T>((self.size - 1) * n);
-        out.copy_from_slice(&recv[..n]);
-        for part in recv.chunks_exact(n.max(1)).skip(1) {
-            out.iter_mut().zip(part).for_each(|(o, &p)| *o = *o + p);
-        }
+        let (first, rest) = recv.split_at(n);
+        out.copy_from_slice(first);
+        add_parts(out, rest);
     }
 
     /// Σ_r x_r in rank order, on every rank.
     pub(crate) fn sum<T: Real + Equivalence>(&self, x: T) -> T {
-        self.all(x).into_iter().fold(T::zero(), |s, v| s + v)
+        self.sum_each(&[x])[0]
+    }
+
+    /// Σ_r x_r entry by entry, in rank order, on every rank.
+    pub(crate) fn sum_each<T: Real + Equivalence>(&self, x: &[T]) -> Vec<T> {
+        let n = x.len();
+        let mut all = vec![T::zero(); self.size * n];
+        self.comm.all_gather_into(x, &mut all[..]);
+        self.count::<T>((self.size - 1) * n);
+        let (first, rest) = all.split_at(n);
+        let mut sum = first.to_vec();
+        add_parts(&mut sum, rest);
+        sum
     }
 
     /// max_r x_r, on every rank (exact in any order).

@@ -73,6 +73,15 @@ impl Split {
         d..d + self.counts[r] as usize
     }
 
+    /// The same split of rows of `w` values each (row-major), in values.
+    pub(crate) fn times(&self, w: usize) -> Split {
+        let scale = |v: &[Count]| v.iter().map(|&c| c * w as Count).collect();
+        Split {
+            counts: scale(&self.counts),
+            displs: scale(&self.displs),
+        }
+    }
+
     /// Rows per rank, as MPI takes them.
     pub(crate) fn counts(&self) -> &[Count] {
         &self.counts
@@ -97,7 +106,7 @@ mod tests {
                 let rows: Vec<usize> = (0..p).flat_map(|r| s.rows(r)).collect();
                 assert_eq!(rows, (0..d).collect::<Vec<_>>());
                 // Whole quads but the last rank's rows: sizes differ by less than two quads.
-                assert!((0..p).all(|r| s.rows(r).is_empty() || s.rows(r).start % 4 == 0));
+                assert!((0..p).all(|r| s.rows(r).is_empty() || s.rows(r).start.is_multiple_of(4)));
                 let sizes: Vec<usize> = (0..p).map(|r| s.rows(r).len()).collect();
                 assert!(sizes.iter().max().unwrap() - sizes.iter().min().unwrap() < 8);
             }
