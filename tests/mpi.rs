@@ -37,6 +37,8 @@ fn main() -> ExitCode {
             .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
             // One thread a rank: P ranks share the machine's cores.
             .env("RAYON_NUM_THREADS", "1")
+            .env("OPENBLAS_NUM_THREADS", "1")
+            .env("BLIS_NUM_THREADS", "1")
             .spawn()
         {
             Ok(job) => job,
