@@ -21,7 +21,7 @@
 //! ```
 
 use crate::{Error, Real, Result};
-use ndarray::{Array, ArrayView, Dimension, IxDyn, ShapeBuilder};
+use ndarray::{Array, Array2, ArrayView, Dimension, IxDyn, ShapeBuilder};
 use std::io::{Read, Write};
 use std::path::Path;
 
@@ -242,7 +242,6 @@ pub(crate) fn read_from<T: Real, D: Dimension>(
     path: &Path,
 ) -> Result<Array<T, D>> {
     let bad = bad(path);
-    let io = io(path);
     let (header, stored) = header_from(&mut file, file_len, path)?;
     if let Some(rank) = D::NDIM {
         if header.shape.len() != rank {
@@ -259,27 +258,7 @@ pub(crate) fn read_from<T: Real, D: Dimension>(
         count,
         (count as u64).checked_mul(std::mem::size_of::<T>() as u64),
     )?;
-    // In chunks straight into the array: the file is never held twice.
-    let mut chunk = vec![0u8; (64 << 10) * stored.size()];
-    let mut at = 0;
-    while at < count {
-        let n = (count - at).min(chunk.len() / stored.size());
-        let bytes = &mut chunk[..n * stored.size()];
-        file.read_exact(bytes).map_err(io)?;
-        for (k, b) in bytes.chunks_exact(stored.size()).enumerate() {
-            let v = stored.decode(b);
-            let t = T::from_f64(v);
-            if t.is_infinite() && v.is_finite() {
-                return Err(bad(format!(
-                    "value {v:e} at flat index {} is beyond {}'s range",
-                    at + k,
-                    T::NAME
-                )));
-            }
-            data[at + k] = t;
-        }
-        at += n;
-    }
+    read_values(&mut file, stored, &mut data, 0, path)?;
     let shape = IxDyn(&header.shape);
     let array = if header.fortran_order {
         Array::from_shape_vec(shape.f(), data)
@@ -295,6 +274,96 @@ pub(crate) fn read_from<T: Real, D: Dimension>(
     array
         .into_dimensionality::<D>()
         .map_err(|e| bad(e.to_string()))
+}
+
+/// Reads `out.len()` values from `file` into `out`, in chunks (the file is never held
+/// twice); `at` is the first one's flat index in the file, for errors.
+fn read_values<T: Real>(
+    file: &mut impl Read,
+    stored: Stored,
+    out: &mut [T],
+    at: usize,
+    path: &Path,
+) -> Result<()> {
+    let mut chunk = vec![0u8; out.len().min(64 << 10) * stored.size()];
+    for (c, part) in out.chunks_mut(64 << 10).enumerate() {
+        let bytes = &mut chunk[..part.len() * stored.size()];
+        file.read_exact(bytes).map_err(io(path))?;
+        for (k, (b, o)) in bytes.chunks_exact(stored.size()).zip(part).enumerate() {
+            let v = stored.decode(b);
+            *o = T::from_f64(v);
+            if o.is_infinite() && v.is_finite() {
+                return Err(bad(path)(format!(
+                    "value {v:e} at flat index {} is beyond {}'s range",
+                    at + (c << 16) + k,
+                    T::NAME
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Rows `rows` of the matrix in an .npy file (rank 2, either order), read alone: the
+/// file's other rows are never read, so a process can hold its share of a matrix
+/// larger than its memory. Errors as [`read`], and on rows beyond the matrix.
+///
+/// ```no_run
+/// use fwdrev::npy;
+/// use ndarray::Array2;
+/// let mine: Array2<f64> = npy::read_rows("W1.npy", 4000..8000)?; // rows 4000 … 7999
+/// # Ok::<(), fwdrev::Error>(())
+/// ```
+pub fn read_rows<T: Real>(
+    path: impl AsRef<Path>,
+    rows: std::ops::Range<usize>,
+) -> Result<Array2<T>> {
+    use std::io::{Seek, SeekFrom};
+    let path = path.as_ref();
+    let (file, file_len) = open(path)?;
+    let mut file = std::io::BufReader::new(file);
+    let (header, stored) = header_from(&mut file, file_len, path)?;
+    let &[m, n] = &header.shape[..] else {
+        return Err(bad(path)(format!(
+            "rank {} (shape {:?}) where rank 2 is required",
+            header.shape.len(),
+            header.shape
+        )));
+    };
+    if rows.start > rows.end || rows.end > m {
+        return Err(bad(path)(format!(
+            "rows {}..{} asked of a matrix of {m} rows",
+            rows.start, rows.end
+        )));
+    }
+    let data = file.stream_position().map_err(io(path))?;
+    let r = rows.len();
+    let count = r * n;
+    let mut values: Vec<T> = crate::memory::try_vec(
+        || format!("rows {rows:?} of {}", path.display()),
+        count,
+        (count as u64).checked_mul(std::mem::size_of::<T>() as u64),
+    )?;
+    let size = stored.size() as u64;
+    let seek = |file: &mut std::io::BufReader<std::fs::File>, at: usize| {
+        let to = SeekFrom::Start(data + at as u64 * size);
+        file.seek(to).map(drop).map_err(io(path))
+    };
+    if !header.fortran_order {
+        // C order: the rows are one run of r·n values.
+        seek(&mut file, rows.start * n)?;
+        read_values(&mut file, stored, &mut values, rows.start * n, path)?;
+        return Array2::from_shape_vec((r, n), values).map_err(|e| bad(path)(e.to_string()));
+    }
+    // Fortran order: each column holds the rows as one run of r values.
+    for j in 0..n {
+        let at = j * m + rows.start;
+        seek(&mut file, at)?;
+        read_values(&mut file, stored, &mut values[j * r..(j + 1) * r], at, path)?;
+    }
+    let columns =
+        Array2::from_shape_vec((r, n).f(), values).map_err(|e| bad(path)(e.to_string()))?;
+    Ok(columns.as_standard_layout().into_owned())
 }
 
 /// Parses the dict literal of an .npy header as the Python literal it is, accepting

@@ -241,5 +241,32 @@ fn npy_round_trips_and_reads_fortran_order() {
         bytes.extend_from_slice(&v.to_le_bytes());
     }
     std::fs::write(&p, bytes).unwrap();
-    assert_eq!(npy::read::<f64, ndarray::IxDyn>(&p).unwrap(), a.into_dyn());
+    assert_eq!(
+        npy::read::<f64, ndarray::IxDyn>(&p).unwrap(),
+        a.clone().into_dyn()
+    );
+    // Any rows alone, from either order, as f64 and rounded to f32.
+    let f = tmp("rt_c.npy");
+    npy::write(&f, a.view()).unwrap();
+    for file in [&p, &f] {
+        for (r0, r1) in [(0, 3), (1, 2), (2, 3), (1, 1), (0, 0), (3, 3)] {
+            let got = npy::read_rows::<f64>(file, r0..r1).unwrap();
+            assert_eq!(got, a.slice(ndarray::s![r0..r1, ..]), "rows {r0}..{r1}");
+        }
+        let low = npy::read_rows::<f32>(file, 1..3).unwrap();
+        assert_eq!(low, a.slice(ndarray::s![1..3, ..]).mapv(|v| v as f32));
+        let e = npy::read_rows::<f64>(file, 2..4).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("rows 2..4 asked of a matrix of 3 rows"),
+            "{e}"
+        );
+    }
+    let v = tmp("rt_v.npy");
+    npy::write(&v, a.row(0)).unwrap();
+    let e = npy::read_rows::<f64>(&v, 0..1).unwrap_err();
+    assert!(
+        e.to_string().contains("rank 1 (shape [5]) where rank 2"),
+        "{e}"
+    );
 }
