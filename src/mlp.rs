@@ -297,7 +297,7 @@ pub(crate) fn check_finite<T: Real, D: Dimension>(
 }
 
 /// `check_finite` with the layer (from 1) prepended to the index.
-fn check_layer<T: Real, D: Dimension>(
+pub(crate) fn check_layer<T: Real, D: Dimension>(
     what: &'static str,
     layer: usize,
     a: ArrayView<T, D>,

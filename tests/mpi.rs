@@ -11,10 +11,11 @@
 //! 1e−12 relative to the largest entry (terms here are O(1) and sums have ≤ 300 terms:
 //! n·ε·Σ|terms| ≈ 2e−11 at worst, 1e−14 typical), and a repeat gives the same bits.
 
-use fwdrev::distributed::{DistMlp, Split};
-use fwdrev::{random, Activation, Error, Layer, Mlp};
-use mpi::traits::Communicator;
+use fwdrev::distributed::{DistMlp, LayerFiles, Split};
+use fwdrev::{npy, random, Activation, Error, Layer, Mlp};
+use mpi::traits::{Communicator, CommunicatorCollectives, Root};
 use ndarray::{Array1, ArrayView1};
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
@@ -81,13 +82,15 @@ fn main() -> ExitCode {
 fn child() -> ExitCode {
     let universe = mpi::initialize().expect("MPI initialises once");
     let world = universe.world();
-    let checks: [(&str, Check); 6] = [
+    let checks: [(&str, Check); 8] = [
         ("random networks against one process", random_networks),
         ("from_seed draws the single-process rows", seeded_rows),
         ("uneven splits, ranks without rows", uneven_splits),
         ("repeats give the same bits", repeats),
         ("shapes that differ between ranks", mismatched_shapes),
         ("a rank that cannot allocate its rows", refused_rows),
+        ("from_npy reads each rank's rows", npy_rows),
+        ("a rank that cannot read its rows", unreadable_rows),
     ];
     for (name, check) in checks {
         if let Err(why) = check(&world) {
@@ -387,5 +390,120 @@ fn refused_rows(world: &World) -> Result<(), String> {
     match DistMlp::<f64, _>::from_seed_split(world, &[d0, 100], Activation::Tanh, 1, splits) {
         Err(Error::Rank { rank, what }) if rank == p - 1 && what.contains("bytes") => Ok(()),
         other => Err(format!("a 1.7 TB layer gave {:?}", other.map(|_| ()))),
+    }
+}
+
+/// A directory all ranks share (rank 0's process id names it), made by rank 0.
+fn shared_dir(world: &World, name: &str) -> PathBuf {
+    let mut pid = std::process::id();
+    world.process_at_rank(0).broadcast_into(&mut pid);
+    let dir = std::env::temp_dir().join(format!("fwdrev-mpi-{pid}-{name}"));
+    if world.rank() == 0 {
+        std::fs::create_dir_all(&dir).unwrap();
+    }
+    world.barrier();
+    dir
+}
+
+/// `net`'s layers written by rank 0 into `dir` as W<k>.npy and b<k>.npy.
+fn write_layers(
+    world: &World,
+    net: &Mlp<f64>,
+    dir: &Path,
+) -> Vec<(PathBuf, Option<PathBuf>, Activation)> {
+    let files: Vec<_> = net
+        .layers()
+        .iter()
+        .enumerate()
+        .map(|(k, l)| {
+            let w = dir.join(format!("W{}.npy", k + 1));
+            let b = l.bias().map(|_| dir.join(format!("b{}.npy", k + 1)));
+            (w, b, l.activation())
+        })
+        .collect();
+    if world.rank() == 0 {
+        for (l, (w, b, _)) in net.layers().iter().zip(&files) {
+            npy::write(w, l.weights().as_standard_layout().view()).unwrap();
+            if let (Some(bias), Some(b)) = (l.bias(), b) {
+                npy::write(b, bias).unwrap();
+            }
+        }
+    }
+    world.barrier();
+    files
+}
+
+fn layer_files(files: &[(PathBuf, Option<PathBuf>, Activation)]) -> Vec<LayerFiles<'_>> {
+    files
+        .iter()
+        .map(|(w, b, act)| LayerFiles {
+            weights: w,
+            bias: b.as_deref(),
+            activation: *act,
+        })
+        .collect()
+}
+
+fn npy_rows(world: &World) -> Result<(), String> {
+    let dir = shared_dir(world, "rows");
+    let mut rng = Lcg(99);
+    let net = network(&[33, 45, 7, 20], &mut rng, 4);
+    let files = write_layers(world, &net, &dir);
+    let dist = DistMlp::from_npy(world, &layer_files(&files)).map_err(|e| e.to_string())?;
+    let whole = DistMlp::from_mlp(world, &net).map_err(|e| e.to_string())?;
+    for (a, b) in dist.local_layers().iter().zip(whole.local_layers()) {
+        if a.weights() != b.weights() || a.bias() != b.bias() {
+            return Err("the rows read differ from the network's".into());
+        }
+    }
+    against(&dist, &net, 40, Rows::Quads)?;
+    world.barrier();
+    if world.rank() == 0 {
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    Ok(())
+}
+
+fn unreadable_rows(world: &World) -> Result<(), String> {
+    let dir = shared_dir(world, "bad");
+    let (rank, last) = (world.rank(), world.size() - 1);
+    let mut rng = Lcg(5);
+    let net = network(&[12, 30, 4], &mut rng, 8);
+    let mut files = write_layers(world, &net, &dir);
+    // The last rank is given a file that is not there: every rank returns its error.
+    let good = files[1].0.clone();
+    if rank == last {
+        files[1].0 = dir.join("missing.npy");
+    }
+    match DistMlp::<f64, _>::from_npy(world, &layer_files(&files)) {
+        Err(Error::Rank { rank: r, what })
+            if r == last as usize && what.contains("missing.npy") => {}
+        other => {
+            return Err(format!(
+                "a missing file on rank {last} gave {:?}",
+                other.map(|_| ())
+            ))
+        }
+    }
+    files[1].0 = good;
+    // A NaN in the last row of W_1, which only the last rank reads.
+    if rank == 0 {
+        let mut w = net.layers()[0].weights().to_owned();
+        w[[29, 5]] = f64::NAN;
+        npy::write(&files[0].0, w.view()).unwrap();
+    }
+    world.barrier();
+    let result = DistMlp::<f64, _>::from_npy(world, &layer_files(&files));
+    world.barrier();
+    if rank == 0 {
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    let split = Split::block(30, world.size() as usize).unwrap();
+    let holder = (0..=last as usize).find(|&r| split.rows(r).contains(&29));
+    match result {
+        Err(Error::Rank { rank: r, what }) if Some(r) == holder && what.contains("[1, 29, 5]") => {
+            Ok(())
+        }
+        other => Err(format!("a NaN in row 29 gave {:?}", other.map(|_| ()))),
     }
 }

@@ -56,13 +56,16 @@ pub use split::Split;
 use crate::backend::{self, gemv_t_scratch_len};
 use crate::guard::overflow_limit;
 use crate::kernels::gemv::gemv_few;
-use crate::mlp::{check_finite, check_shape};
+use crate::mlp::{check_finite, check_layer, check_shape};
 use crate::reverse::{last_layer, Fused};
-use crate::{memory, primal, random, Activation, Error, Layer, Mlp, Par, Real, Result, Scratch};
+use crate::{
+    memory, npy, primal, random, Activation, Error, Layer, Mlp, Par, Real, Result, Scratch,
+};
 use mpi::datatype::Equivalence;
 use mpi::traits::Communicator;
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Ix1};
 use ranks::Ranks;
+use std::path::Path;
 
 /// The element types MPI sends: `f64` and `f32`.
 pub trait Element: Real + Equivalence {}
@@ -146,6 +149,50 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
             let layer = Layer::new(weights, l.activation);
             Ok(match &l.bias {
                 Some(b) => layer.with_bias(b.slice(s![rows]).to_owned()),
+                None => layer,
+            })
+        });
+        let layers = ranks.agree(layers.collect::<Result<Vec<_>>>())?;
+        Ok(Self::from_local(ranks, layers, splits))
+    }
+
+    /// The network in .npy files, each layer split in blocks of rows, each rank
+    /// reading only its own rows of each W_k (and of b_k): [`npy::read_rows`].
+    pub fn from_npy(comm: &'c C, files: &[LayerFiles]) -> Result<Self> {
+        let ranks = Ranks::new(comm);
+        let widths = ranks.agree(npy_widths(files))?;
+        let splits = widths
+            .iter()
+            .map(|&d| Split::block(d, ranks.size))
+            .collect::<Result<Vec<_>>>()?;
+        Self::from_npy_split(comm, files, splits)
+    }
+
+    /// [`from_npy`](Self::from_npy) with the rows of d_k split by `splits[k]`.
+    pub fn from_npy_split(comm: &'c C, files: &[LayerFiles], splits: Vec<Split>) -> Result<Self> {
+        let ranks = Ranks::new(comm);
+        let widths = ranks.agree(npy_widths(files))?;
+        check_widths(&ranks, &widths, &splits)?;
+        let layers = files.iter().enumerate().map(|(k, file)| {
+            let rows = splits[k + 1].rows(ranks.rank);
+            let read = npy::read_rows::<T>(file.weights, rows.clone())?;
+            // Where the rows are on lines, as Mlp::new lays them out.
+            let mut weights = memory::zeros_on_lines(rows.len(), read.ncols())?;
+            weights.assign(&read);
+            drop(read);
+            check_rows(
+                "the weights (layer, row, column)",
+                k + 1,
+                rows.start,
+                weights.view(),
+            )?;
+            let layer = Layer::new(weights, file.activation);
+            Ok(match file.bias {
+                Some(path) => {
+                    let b = npy::read::<T, Ix1>(path)?.slice_move(s![rows.clone()]);
+                    check_rows("the biases (layer, row)", k + 1, rows.start, b.view())?;
+                    layer.with_bias(b)
+                }
                 None => layer,
             })
         });
@@ -571,6 +618,79 @@ fn times<T: Real>(g: &mut [T], s: &[T]) {
 /// f ← f + row.
 fn add_into<T: Real>(f: &mut [T], row: &[T]) {
     f.iter_mut().zip(row).for_each(|(f, &v)| *f = *f + v);
+}
+
+/// One layer's files for [`DistMlp::from_npy`].
+#[derive(Clone, Copy, Debug)]
+pub struct LayerFiles<'p> {
+    /// W_k, d_k × d_{k−1}, a float .npy (either order).
+    pub weights: &'p Path,
+    /// b_k, d_k entries, if the layer has one.
+    pub bias: Option<&'p Path>,
+    /// φ_k.
+    pub activation: Activation,
+}
+
+/// d_0 … d_L from the files' headers, each W_k's columns the rows of the one before and
+/// each b_k as long as its rows.
+fn npy_widths(files: &[LayerFiles]) -> Result<Vec<usize>> {
+    let mut widths = Vec::with_capacity(files.len() + 1);
+    for (k, file) in files.iter().enumerate() {
+        let shape = npy::read_header(file.weights)?.shape;
+        let &[rows, cols] = &shape[..] else {
+            return Err(Error::Npy {
+                path: file.weights.into(),
+                reason: format!(
+                    "rank {} (shape {shape:?}) where rank 2 is required",
+                    shape.len()
+                ),
+            });
+        };
+        if k == 0 {
+            widths.push(cols);
+        }
+        let before = widths[k];
+        check_shape(
+            format!(
+                "{}: the columns of layer {}'s weights",
+                file.weights.display(),
+                k + 1
+            ),
+            &[cols],
+            &[before],
+        )?;
+        if let Some(b) = file.bias {
+            let shape = npy::read_header(b)?.shape;
+            check_shape(
+                format!("{}: layer {}'s bias", b.display(), k + 1),
+                &shape,
+                &[rows],
+            )?;
+        }
+        widths.push(rows);
+    }
+    Ok(widths)
+}
+
+/// Errors on a non-finite entry of a rank's rows (from global row `row0`), its index
+/// the whole matrix's.
+fn check_rows<T: Real, D: ndarray::Dimension>(
+    what: &'static str,
+    layer: usize,
+    row0: usize,
+    a: ndarray::ArrayView<T, D>,
+) -> Result<()> {
+    check_layer(what, layer, a).map_err(|e| match e {
+        Error::NonFinite {
+            what,
+            mut index,
+            value,
+        } => {
+            index[1] += row0;
+            Error::NonFinite { what, index, value }
+        }
+        e => e,
+    })
 }
 
 /// Errors on every rank unless the widths are valid, agree across ranks, and `splits`
