@@ -75,7 +75,172 @@ fn main() -> ExitCode {
             }
         }
     }
-    ExitCode::SUCCESS
+    match cli() {
+        Ok(()) => {
+            println!("the CLI under mpirun: passed");
+            ExitCode::SUCCESS
+        }
+        Err(why) => {
+            eprintln!("the CLI under mpirun: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `fwdrev` with `args`, under `mpirun -n ranks` unless `ranks` is 0: its status,
+/// standard output and standard error.
+fn fwdrev(ranks: usize, args: &[&str]) -> (bool, String, String) {
+    let bin = env!("CARGO_BIN_EXE_fwdrev");
+    let mut cmd = match ranks {
+        0 => Command::new(bin),
+        p => {
+            let mut c = Command::new("mpirun");
+            c.args(["--oversubscribe", "-n", &p.to_string(), bin]);
+            c
+        }
+    };
+    let out = cmd
+        .args(args)
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .expect("fwdrev runs");
+    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+    (out.status.success(), text(out.stdout), text(out.stderr))
+}
+
+/// The JSON object `fwdrev … --json` printed.
+fn json(out: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(out.trim()).map_err(|e| format!("not one JSON object ({e}): {out}"))
+}
+
+fn numbers(v: &serde_json::Value) -> Array1<f64> {
+    v.as_array()
+        .expect("an array")
+        .iter()
+        .map(|n| n.as_f64().expect("a number"))
+        .collect()
+}
+
+/// `grad`, `hvp` and `time` under mpirun against one process, and a failure's report.
+fn cli() -> Result<(), String> {
+    let dir = std::env::temp_dir().join(format!("fwdrev-mpi-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let net = network(&[40, 50, 30], &mut Lcg(3), 12);
+    npy::write(
+        path("W1.npy"),
+        net.layers()[0].weights().as_standard_layout().view(),
+    )
+    .unwrap();
+    npy::write(
+        path("W2.npy"),
+        net.layers()[1].weights().as_standard_layout().view(),
+    )
+    .unwrap();
+    for (name, n, seed) in [("x.npy", 40, 1), ("v.npy", 40, 2)] {
+        npy::write(
+            path(name),
+            random::standard_normal_vector::<f64>(n, seed)
+                .unwrap()
+                .view(),
+        )
+        .unwrap();
+    }
+    let biases: Vec<String> = net
+        .layers()
+        .iter()
+        .enumerate()
+        .map(|(k, l)| match l.bias() {
+            Some(b) => {
+                let p = path(&format!("b{}.npy", k + 1));
+                npy::write(&p, b).unwrap();
+                p
+            }
+            None => "none".into(),
+        })
+        .collect();
+    let acts: Vec<&str> = net.layers().iter().map(|l| l.activation().name()).collect();
+    let acts = acts.join(",");
+    let (w1, w2, x, v) = (path("W1.npy"), path("W2.npy"), path("x.npy"), path("v.npy"));
+    let network = [
+        "--w", &w1, "--w", &w2, "--bias", &biases[0], "--bias", &biases[1], "--act", &acts, "--x",
+        &x,
+    ];
+    // grad: f and ∇f as one process gives them, printed once; --out written once.
+    let (ok1, one, err1) = fwdrev(0, &[&["grad"][..], &network, &["--json"]].concat());
+    let g_out = path("g.npy");
+    let (ok3, three, err3) = fwdrev(
+        3,
+        &[&["grad"][..], &network, &["--json", "--out", &g_out]].concat(),
+    );
+    if !(ok1 && ok3) {
+        return Err(format!("grad failed: {err1} {err3}"));
+    }
+    let (one, three) = (json(&one)?, json(&three)?);
+    let f = |j: &serde_json::Value| Array1::from_elem(1, j["f"].as_f64().unwrap());
+    close("grad's f", f(&three).view(), f(&one).view())?;
+    close(
+        "grad's ∇f",
+        numbers(&three["grad"]).view(),
+        numbers(&one["grad"]).view(),
+    )?;
+    let written: Array1<f64> = npy::read(&g_out).map_err(|e| e.to_string())?;
+    // (serde_json's reader may round a printed number off by an ulp: not bits here.)
+    close("--out's ∇f", written.view(), numbers(&three["grad"]).view())?;
+    // hvp.
+    let (ok1, one, _) = fwdrev(
+        0,
+        &[&["hvp"][..], &network, &["--v", &v, "--json"]].concat(),
+    );
+    let (ok2, two, err) = fwdrev(
+        2,
+        &[&["hvp"][..], &network, &["--v", &v, "--json"]].concat(),
+    );
+    if !(ok1 && ok2) {
+        return Err(format!("hvp failed: {err}"));
+    }
+    close(
+        "hvp",
+        numbers(&json(&two)?["hvp"]).view(),
+        numbers(&json(&one)?["hvp"]).view(),
+    )?;
+    // time: the ranks, the bytes each call moves, the peak memory.
+    let (ok, out, err) = fwdrev(
+        2,
+        &[
+            "time", "--d", "300", "--reps", "2", "--batch", "4", "--json",
+        ],
+    );
+    let t = json(&out).map_err(|e| format!("{e} {err}"))?;
+    let bytes = t["reverse"]["comm_bytes"].as_u64().unwrap_or(0);
+    // Two ranks, (300, 300, 300): rank 1 receives x (300 values); each rank the other's
+    // 150 of a_1 and of the two sums (W_2ᵀ·ḡ, W_1ᵀ·ḡ), then 150 of ∇f; and a few
+    // scalars (f's parts, the agreement on errors).
+    let values = 300 + 2 * 4 * 150;
+    if !ok || t["ranks"] != 2 || !(values * 8..values * 8 + 256).contains(&bytes) {
+        return Err(format!("time under mpirun: {out} {err}"));
+    }
+    if t["rank_peak_rss_bytes"].as_u64().unwrap_or(0) == 0 || t["batch"][0] != 4 {
+        return Err(format!("time under mpirun: {out}"));
+    }
+    // A file no rank can read: one error line, from rank 0, and a failed job.
+    let missing = path("missing.npy");
+    let (ok, out, err) = fwdrev(2, &["grad", "--w", &w1, "--w", &missing, "--x", &x]);
+    let lines = err.lines().filter(|l| l.starts_with("fwdrev:")).count();
+    if ok || !out.is_empty() || lines != 1 || !err.contains("fwdrev: rank 0:") {
+        return Err(format!(
+            "a missing file: status {ok}, output {out:?}, errors {err:?}"
+        ));
+    }
+    // Commands not run across ranks say so.
+    let (ok, _, err) = fwdrev(2, &["jac", "--w", &w1, "--x", &x]);
+    if ok || !err.contains("under mpirun, fwdrev runs grad, hvp and time") {
+        return Err(format!("jac under mpirun: {err}"));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    Ok(())
 }
 
 /// One rank of a job: every check, in the same order on every rank.

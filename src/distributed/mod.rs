@@ -257,6 +257,31 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
         self.ranks.received()
     }
 
+    /// Seconds this rank has spent in communication since the network was made,
+    /// waiting for slower ranks included: with a call's wall time, its split into
+    /// compute and communication.
+    pub fn comm_seconds(&self) -> f64 {
+        self.ranks.waited().as_secs_f64()
+    }
+
+    /// The float vector in an .npy file, read by rank 0 and sent to every rank (the
+    /// calls' inputs are rank 0's): for a file only rank 0 can see, and the same error
+    /// on every rank where rank 0 cannot read it.
+    pub fn read_vector(&self, path: impl AsRef<Path>) -> Result<Array1<T>> {
+        let read = match self.ranks.rank {
+            0 => npy::read::<T, Ix1>(path.as_ref()),
+            _ => Ok(Array1::zeros(0)),
+        };
+        let mut v = self.ranks.agree(read)?;
+        let mut len = [v.len() as u64];
+        self.ranks.broadcast(&mut len);
+        if self.ranks.rank != 0 {
+            v = Array1::zeros(len[0] as usize);
+        }
+        self.ranks.broadcast(v.as_slice_mut().expect("contiguous"));
+        Ok(v)
+    }
+
     fn depth(&self) -> usize {
         self.layers.len()
     }

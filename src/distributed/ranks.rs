@@ -9,6 +9,7 @@ use mpi::datatype::{Equivalence, Partition, PartitionMut};
 use mpi::traits::{Communicator, CommunicatorCollectives, Root};
 use mpi::Count;
 use std::cell::Cell;
+use std::time::{Duration, Instant};
 
 /// A communicator with this rank's place in it.
 pub(crate) struct Ranks<'c, C> {
@@ -16,6 +17,8 @@ pub(crate) struct Ranks<'c, C> {
     pub(crate) rank: usize,
     pub(crate) size: usize,
     received: Cell<u64>,
+    /// Time in communication calls, waiting for the other ranks included.
+    waited: Cell<Duration>,
 }
 
 impl<'c, C: Communicator> Ranks<'c, C> {
@@ -25,12 +28,26 @@ impl<'c, C: Communicator> Ranks<'c, C> {
             rank: comm.rank() as usize,
             size: comm.size() as usize,
             received: Cell::new(0),
+            waited: Cell::new(Duration::ZERO),
         }
     }
 
     /// Bytes this rank has received from the others since it was made.
     pub(crate) fn received(&self) -> u64 {
         self.received.get()
+    }
+
+    /// Time this rank has spent in communication since it was made.
+    pub(crate) fn waited(&self) -> Duration {
+        self.waited.get()
+    }
+
+    /// Runs one communication call, its time counted.
+    fn timed<R>(&self, call: impl FnOnce() -> R) -> R {
+        let start = Instant::now();
+        let r = call();
+        self.waited.set(self.waited.get() + start.elapsed());
+        r
     }
 
     fn count<T>(&self, values: usize) {
@@ -47,7 +64,7 @@ impl<'c, C: Communicator> Ranks<'c, C> {
     ) {
         debug_assert_eq!(local.len(), split.rows(self.rank).len());
         let mut parts = PartitionMut::new(full, split.counts(), split.displs());
-        self.comm.all_gather_varcount_into(local, &mut parts);
+        self.timed(|| self.comm.all_gather_varcount_into(local, &mut parts));
         self.count::<T>(split.len() - local.len());
     }
 
@@ -69,7 +86,7 @@ impl<'c, C: Communicator> Ranks<'c, C> {
         let displs: Vec<Count> = (0..self.size).map(|r| (r * n) as Count).collect();
         let send = Partition::new(partial, split.counts(), split.displs());
         let mut parts = PartitionMut::new(&mut *recv, counts, displs);
-        self.comm.all_to_all_varcount_into(&send, &mut parts);
+        self.timed(|| self.comm.all_to_all_varcount_into(&send, &mut parts));
         self.count::<T>((self.size - 1) * n);
         let (first, rest) = recv.split_at(n);
         out.copy_from_slice(first);
@@ -85,7 +102,7 @@ impl<'c, C: Communicator> Ranks<'c, C> {
     pub(crate) fn sum_each<T: Real + Equivalence>(&self, x: &[T]) -> Vec<T> {
         let n = x.len();
         let mut all = vec![T::zero(); self.size * n];
-        self.comm.all_gather_into(x, &mut all[..]);
+        self.timed(|| self.comm.all_gather_into(x, &mut all[..]));
         self.count::<T>((self.size - 1) * n);
         let (first, rest) = all.split_at(n);
         let mut sum = first.to_vec();
@@ -101,14 +118,14 @@ impl<'c, C: Communicator> Ranks<'c, C> {
     /// Every rank's x, in rank order.
     fn all<T: Equivalence + Copy + Default>(&self, x: T) -> Vec<T> {
         let mut all = vec![T::default(); self.size];
-        self.comm.all_gather_into(&x, &mut all[..]);
+        self.timed(|| self.comm.all_gather_into(&x, &mut all[..]));
         self.count::<T>(self.size - 1);
         all
     }
 
     /// Rank 0's `values` on every rank.
     pub(crate) fn broadcast<T: Equivalence>(&self, values: &mut [T]) {
-        self.comm.process_at_rank(0).broadcast_into(values);
+        self.timed(|| self.comm.process_at_rank(0).broadcast_into(values));
         if self.rank != 0 {
             self.count::<T>(values.len());
         }

@@ -9,9 +9,9 @@ use std::path::PathBuf;
 #[derive(Args)]
 pub struct GradArgs {
     #[command(flatten)]
-    files: NetworkFiles,
+    pub files: NetworkFiles,
     #[arg(long, value_enum, default_value_t = Mode::Reverse)]
-    mode: Mode,
+    pub mode: Mode,
     /// Write ∇f here as .npy (otherwise it is printed, one entry per line).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -23,13 +23,18 @@ pub struct GradArgs {
 pub fn run(args: &GradArgs) -> CliResult {
     let (net, x) = args.files.read(&[])?;
     let (f, g) = net.value_and_grad(x.view(), args.mode)?;
+    print(args, f, &g)
+}
+
+/// Writes ∇f where --out says and prints f (and ∇f, or where it went).
+pub fn print(args: &GradArgs, f: f64, g: &ndarray::Array1<f64>) -> CliResult {
     if let Some(path) = &args.out {
         npy::write(path, g.view())?;
     }
     if args.json {
         let obj = serde_json::json!({
             "f": json::number(f),
-            "grad": json::numbers(&g),
+            "grad": json::numbers(g),
             "mode": args.mode.name(),
             "backend": fwdrev::backend().name,
         });
@@ -39,7 +44,7 @@ pub fn run(args: &GradArgs) -> CliResult {
         match &args.out {
             Some(path) => outln!("grad ({} entries) written to {}", g.len(), path.display()),
             None => {
-                for v in &g {
+                for v in g {
                     outln!("{v:.17e}");
                 }
             }

@@ -41,7 +41,7 @@ pub struct NetworkFiles {
     act: Vec<Activation>,
     /// x, d0.
     #[arg(long)]
-    x: PathBuf,
+    pub x: PathBuf,
     #[command(flatten)]
     budget: Budget,
 }
@@ -56,8 +56,9 @@ fn mismatch(p: &Path, what: String) -> Box<dyn std::error::Error> {
 }
 
 impl NetworkFiles {
-    /// The weight files and their activations, first layer first.
-    fn layers(&self) -> CliResult<Vec<(&Path, Option<&Path>, Activation)>> {
+    /// The weight files, their biases and activations, first layer first (not for an
+    /// .npz, which is read whole).
+    pub fn layers(&self) -> CliResult<Vec<(&Path, Option<&Path>, Activation)>> {
         if let (Some(a), Some(b)) = (&self.a, &self.b) {
             let sigmoid = Activation::Sigmoid;
             return Ok(vec![

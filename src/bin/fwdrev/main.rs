@@ -21,6 +21,8 @@ mod newton;
 mod peers;
 mod plan;
 mod progress;
+#[cfg(feature = "mpi")]
+mod ranks;
 mod report;
 mod report_chain;
 mod report_small;
@@ -145,8 +147,25 @@ fn seconds(s: f64) -> String {
     }
 }
 
+/// Set on MPI ranks other than 0, which print nothing: every rank computes the same
+/// result and meets the same errors, and rank 0 reports them.
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// From now on this process prints nothing.
+#[cfg(feature = "mpi")]
+fn quiet() {
+    QUIET.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn quiet_now() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// One line on standard output; a failed write is an error naming standard output.
 fn write_line(args: std::fmt::Arguments) -> CliResult {
+    if quiet_now() {
+        return Ok(());
+    }
     let mut out = std::io::stdout().lock();
     out.write_fmt(args)
         .and_then(|()| out.write_all(b"\n"))
@@ -187,6 +206,11 @@ fn main() -> ExitCode {
         fail(&e.to_string());
         return exit_now(1);
     }
+    // Under mpirun the commands run across the ranks; MPI is finalised before the exit.
+    #[cfg(feature = "mpi")]
+    if ranks::launched() {
+        return finish(ranks::run(cli.cmd));
+    }
     let demo_default = Cmd::Demo {
         d: 8000,
         reps: 5,
@@ -205,6 +229,11 @@ fn main() -> ExitCode {
         Cmd::Newton(args) => newton::run(&args),
         Cmd::Plan(args) => plan::run(&args),
     };
+    finish(result)
+}
+
+/// Exits with the command's status: 0, or 1 with its error printed.
+fn finish(result: CliResult) -> ExitCode {
     let status = match result {
         Ok(()) => 0,
         Err(e) => {
@@ -235,6 +264,9 @@ fn exit_now(status: i32) -> ExitCode {
 
 /// A failure: one line on standard error, exit status 1.
 fn fail(message: &str) -> ExitCode {
+    if quiet_now() {
+        return ExitCode::FAILURE;
+    }
     let line = message.replace('\n', " ");
     // Nowhere left to report a failing standard error; the status still says it.
     let _ = writeln!(std::io::stderr(), "fwdrev: {line}");

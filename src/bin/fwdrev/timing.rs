@@ -15,42 +15,42 @@ use std::time::Instant;
 pub struct TimeArgs {
     /// d0 (inputs), and d1, d2 unless given.
     #[arg(long, allow_negative_numbers = true, value_parser = count::<1, MAX_WIDTH>)]
-    d: usize,
+    pub d: usize,
     /// Hidden width (default: d).
     #[arg(long, allow_negative_numbers = true, value_parser = count::<1, MAX_WIDTH>)]
-    d1: Option<usize>,
+    pub d1: Option<usize>,
     /// Output width (default: d).
     #[arg(long, allow_negative_numbers = true, value_parser = count::<1, MAX_WIDTH>)]
-    d2: Option<usize>,
+    pub d2: Option<usize>,
     #[arg(long, value_enum, default_value_t = Which::Both)]
-    mode: Which,
+    pub mode: Which,
     /// Timed runs of each measurement, after one untimed warm-up.
     #[arg(long, default_value_t = 5, allow_negative_numbers = true, value_parser = count::<1, MAX_REPS>)]
-    reps: usize,
+    pub reps: usize,
     #[arg(long, value_enum, default_value_t = Dtype::F64)]
-    dtype: Dtype,
+    pub dtype: Dtype,
     /// Print exactly one JSON object on stdout.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
     /// Seed of A, B and x.
     #[arg(long, default_value_t = 0)]
-    seed: u64,
+    pub seed: u64,
     /// Also time the batched gradient at K seeded points (reverse mode with GEMMs).
     #[arg(long, value_name = "K", allow_negative_numbers = true, value_parser = count::<1, MAX_WIDTH>)]
-    batch: Option<usize>,
+    pub batch: Option<usize>,
     #[command(flatten)]
     budget: Budget,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Which {
+pub enum Which {
     Forward,
     Reverse,
     Both,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum Dtype {
+pub enum Dtype {
     F64,
     F32,
 }

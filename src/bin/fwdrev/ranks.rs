@@ -1,0 +1,227 @@
+//! Under `mpirun -n P fwdrev …` (feature `mpi`): `grad`, `hvp` and `time` on a network
+//! split by rows over the ranks ([`fwdrev::distributed`]), each rank reading or drawing
+//! only its own rows. Output comes from rank 0 only; every error is agreed by all ranks
+//! (the library's), so every rank ends with the same status.
+
+use crate::timing::{Dtype, Stats, TimeArgs, Which};
+use crate::{grad, hvp, seconds, CliResult, Cmd};
+use fwdrev::distributed::{DistMlp, Element, LayerFiles};
+use fwdrev::{random, Activation, Mode};
+use mpi::collective::SystemOperation;
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::{Communicator, CommunicatorCollectives};
+use serde::Serialize;
+use std::time::Instant;
+
+/// Whether an MPI launcher started this process (Open MPI's mpirun sets
+/// `OMPI_COMM_WORLD_SIZE`; PMI launchers `PMI_SIZE` or `PMIX_RANK`).
+pub fn launched() -> bool {
+    ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some())
+}
+
+/// Runs `cmd` on every rank; MPI is finalised before this returns.
+pub fn run(cmd: Option<Cmd>) -> CliResult {
+    let universe = mpi::initialize().ok_or("MPI was initialised twice")?;
+    let world = universe.world();
+    if world.rank() != 0 {
+        crate::quiet();
+    }
+    match cmd {
+        Some(Cmd::Grad(args)) => grad_ranks(&world, &args),
+        Some(Cmd::Hvp(args)) => hvp_ranks(&world, &args),
+        Some(Cmd::Time(args)) => match args.dtype {
+            Dtype::F64 => time_ranks::<f64>(&world, &args),
+            Dtype::F32 => time_ranks::<f32>(&world, &args),
+        },
+        _ => Err(
+            "under mpirun, fwdrev runs grad, hvp and time (the others run without mpirun)".into(),
+        ),
+    }
+}
+
+/// The network of `grad`'s or `hvp`'s files, each rank reading its rows.
+fn network<'c>(
+    world: &'c SimpleCommunicator,
+    files: &crate::inputs::NetworkFiles,
+) -> CliResult<DistMlp<'c, f64, SimpleCommunicator>> {
+    let layers = files.layers()?;
+    let files: Vec<LayerFiles> = layers
+        .iter()
+        .map(|&(weights, bias, activation)| LayerFiles {
+            weights,
+            bias,
+            activation,
+        })
+        .collect();
+    Ok(DistMlp::from_npy(world, &files)?)
+}
+
+fn grad_ranks(world: &SimpleCommunicator, args: &grad::GradArgs) -> CliResult {
+    if args.mode == Mode::Forward {
+        return Err(
+            "under mpirun, grad runs --mode reverse (forward mode across ranks is not built yet)"
+                .into(),
+        );
+    }
+    let net = network(world, &args.files)?;
+    let x = net.read_vector(&args.files.x)?;
+    let (f, g) = net.value_and_grad(x.view())?;
+    match world.rank() {
+        0 => grad::print(args, f, &g),
+        _ => Ok(()),
+    }
+}
+
+fn hvp_ranks(world: &SimpleCommunicator, args: &hvp::HvpArgs) -> CliResult {
+    let net = network(world, &args.files)?;
+    let x = net.read_vector(&args.files.x)?;
+    let v = net.read_vector(&args.v)?;
+    let (_, hv) = net.hvp(x.view(), v.view())?;
+    match world.rank() {
+        0 => hvp::print(args, &hv),
+        _ => Ok(()),
+    }
+}
+
+/// One call's timing across the ranks: the slowest rank's wall time, the time rank 0
+/// spent communicating (waiting included), and the bytes all ranks received, per call.
+#[derive(Serialize)]
+struct RankStats {
+    median_s: f64,
+    min_s: f64,
+    comm_median_s: f64,
+    comm_share: f64,
+    comm_bytes: u64,
+}
+
+/// What `time` measured under mpirun, serialised once as JSON.
+#[derive(Serialize)]
+struct RanksReport {
+    ranks: usize,
+    d0: usize,
+    d1: usize,
+    d2: usize,
+    dtype: &'static str,
+    backend: &'static str,
+    reps: usize,
+    threads_per_rank: usize,
+    reverse: RankStats,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    batch: Option<(usize, RankStats)>,
+    rank_peak_rss_bytes: u64,
+}
+
+/// `reps` timed calls after one untimed one, every rank starting each together.
+fn timed<T: Element>(
+    world: &SimpleCommunicator,
+    net: &DistMlp<T, SimpleCommunicator>,
+    reps: usize,
+    mut call: impl FnMut() -> fwdrev::Result<()>,
+) -> CliResult<RankStats> {
+    let (mut wall, mut comm, mut bytes) = (Vec::new(), Vec::new(), 0);
+    for rep in 0..=reps {
+        world.barrier();
+        let (c0, b0) = (net.comm_seconds(), net.received_bytes());
+        let start = Instant::now();
+        call()?;
+        if rep > 0 {
+            wall.push(start.elapsed().as_secs_f64());
+            comm.push(net.comm_seconds() - c0);
+            bytes = net.received_bytes() - b0;
+        }
+    }
+    // Each call took as long as its slowest rank.
+    let mut slowest = vec![0.0; reps];
+    world.all_reduce_into(&wall[..], &mut slowest[..], SystemOperation::max());
+    let mut all_bytes = 0u64;
+    world.all_reduce_into(&bytes, &mut all_bytes, SystemOperation::sum());
+    let (time, comm) = (Stats::of(slowest), Stats::of(comm));
+    Ok(RankStats {
+        median_s: time.median_s,
+        min_s: time.min_s,
+        comm_median_s: comm.median_s,
+        comm_share: comm.median_s / time.median_s,
+        comm_bytes: all_bytes,
+    })
+}
+
+fn time_ranks<T: Element>(world: &SimpleCommunicator, args: &TimeArgs) -> CliResult {
+    if args.mode == Which::Forward {
+        return Err(
+            "under mpirun, time runs reverse mode (forward mode across ranks is not built yet)"
+                .into(),
+        );
+    }
+    let (d0, d1, d2) = (args.d, args.d1.unwrap_or(args.d), args.d2.unwrap_or(args.d));
+    let net = DistMlp::<T, _>::from_seed(world, &[d0, d1, d2], Activation::Sigmoid, args.seed)?;
+    let x = random::standard_normal_vector::<T>(d0, args.seed)?;
+    let reverse = timed(world, &net, args.reps, || {
+        net.value_and_grad(x.view()).map(drop)
+    })?;
+    let batch = match args.batch {
+        Some(k) => {
+            let xs = random::standard_normal::<T>(d0, k, args.seed, 1 << 62)?;
+            let call = || net.value_and_grad_batch(xs.view()).map(drop);
+            Some((k, timed(world, &net, args.reps, call)?))
+        }
+        None => None,
+    };
+    let mut rss = 0u64;
+    world.all_reduce_into(&peak_rss(), &mut rss, SystemOperation::max());
+    let report = RanksReport {
+        ranks: world.size() as usize,
+        d0,
+        d1,
+        d2,
+        dtype: T::NAME,
+        backend: fwdrev::backend().name,
+        reps: args.reps,
+        threads_per_rank: fwdrev::threads(),
+        reverse,
+        batch,
+        rank_peak_rss_bytes: rss,
+    };
+    if args.json {
+        outln!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    let r = &report;
+    outln!(
+        "{} ranks × {} threads, ({d0}, {d1}, {d2}), {}, {}: median of {} runs, the slowest rank's",
+        r.ranks,
+        r.threads_per_rank,
+        r.dtype,
+        r.backend,
+        r.reps
+    );
+    let row = |what: &str, s: &RankStats| {
+        format!(
+            "{what:<16} {:>10}  communication {:>10} ({:.0} %), {} bytes received a call",
+            seconds(s.median_s),
+            seconds(s.comm_median_s),
+            100.0 * s.comm_share,
+            s.comm_bytes
+        )
+    };
+    outln!("{}", row("reverse ∇f", &r.reverse));
+    if let Some((k, b)) = &r.batch {
+        outln!("{}", row(&format!("batch of {k}"), b));
+    }
+    outln!(
+        "peak resident memory of a rank: {:.1} MiB",
+        r.rank_peak_rss_bytes as f64 / (1 << 20) as f64
+    );
+    Ok(())
+}
+
+/// This process's peak resident memory (Linux's VmHWM), 0 where unknown.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb << 10)
+}
