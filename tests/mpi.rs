@@ -27,6 +27,10 @@ fn main() -> ExitCode {
     if std::env::var_os(CHILD).is_some() {
         return child();
     }
+    if let Err(why) = splits() {
+        eprintln!("splits: {why}");
+        return ExitCode::FAILURE;
+    }
     let exe = std::env::current_exe().expect("the test's own path");
     for p in 1..=4 {
         let start = Instant::now();
@@ -74,6 +78,10 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         }
+    }
+    if let Err(why) = beyond_one_rank(&exe) {
+        eprintln!("a network beyond one rank's memory: {why}");
+        return ExitCode::FAILURE;
     }
     match cli() {
         Ok(()) => {
@@ -243,10 +251,128 @@ fn cli() -> Result<(), String> {
     Ok(())
 }
 
+/// The width of the network too large for one rank: (d, d, d), 2·d² weights; 16 000
+/// (4.1 GB) optimised, as CI runs it, 4 000 (256 MB) unoptimised, where drawing 10⁹
+/// normal numbers would take minutes.
+const BIG: usize = if cfg!(debug_assertions) {
+    4_000
+} else {
+    16_000
+};
+const BIG_SEED: u64 = 16;
+const BIG_RANKS: usize = 4;
+
+/// `mpirun -n 4` of this program in its `big` mode, each rank under an address-space
+/// limit that cannot hold the whole network (2·BIG² doubles), against the gradient one
+/// process computes without a limit.
+fn beyond_one_rank(exe: &Path) -> Result<(), String> {
+    let dir = std::env::temp_dir().join(format!("fwdrev-mpi-big-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("grad.npy");
+    let start = Instant::now();
+    let status = Command::new("mpirun")
+        .args(["--oversubscribe", "-n", &BIG_RANKS.to_string()])
+        .arg(exe)
+        .env(CHILD, "big")
+        .env("FWDREV_MPI_BIG_OUT", &out)
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("RAYON_NUM_THREADS", "1")
+        .env("OPENBLAS_NUM_THREADS", "1")
+        .status()
+        .map_err(|e| format!("cannot start mpirun: {e}"))?;
+    if !status.success() {
+        return Err(format!("the job failed ({status})"));
+    }
+    let dist: Array1<f64> = npy::read(&out).map_err(|e| e.to_string())?;
+    std::fs::remove_dir_all(&dir).unwrap();
+    let net = Mlp::<f64>::from_seed(&[BIG; 3], Activation::Sigmoid, BIG_SEED)
+        .map_err(|e| e.to_string())?;
+    let x = random::standard_normal_vector::<f64>(BIG, BIG_SEED).unwrap();
+    let (_, one) = net
+        .value_and_grad(x.view(), fwdrev::Mode::Reverse)
+        .map_err(|e| e.to_string())?;
+    // Sums of 16 000 terms in another order: 1e−12 of the largest entry is ~50 ulps.
+    close("∇f at d = 16 000", dist.view(), one.view())?;
+    println!(
+        "a network beyond one rank's memory: passed in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// This process's address space now (VmSize), in bytes.
+fn address_space() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmSize:"))
+        .unwrap();
+    kb.trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse::<u64>()
+        .unwrap()
+        << 10
+}
+
+/// One rank of the big job: limits its address space to what it holds now plus its
+/// quarter of the weights and room (half the weights, at most 768 MiB): below the whole
+/// network. Checks that the
+/// whole network is refused there, then computes the gradient across the ranks; rank 0
+/// writes it.
+fn big(world: &World) -> Result<(), String> {
+    // A small network first, so that the threads, their stacks and MPI's buffers are
+    // counted in the address space the limit starts from.
+    let small = DistMlp::<f64, _>::from_seed(world, &[64; 3], Activation::Sigmoid, 1)
+        .map_err(|e| e.to_string())?;
+    small
+        .value_and_grad(Array1::zeros(64).view())
+        .map_err(|e| e.to_string())?;
+    let weights = (2 * BIG * BIG * 8) as u64;
+    let limit = address_space() + weights / BIG_RANKS as u64 + (weights / 2).min(768 << 20);
+    if limit >= address_space() + weights {
+        return Err("the limit would hold the whole network".into());
+    }
+    let rlim = libc::rlimit {
+        rlim_cur: limit,
+        rlim_max: limit,
+    };
+    // SAFETY: setrlimit reads the struct; lowering a limit is always allowed.
+    if unsafe { libc::setrlimit(libc::RLIMIT_AS, &rlim) } != 0 {
+        return Err("setrlimit(RLIMIT_AS) refused".into());
+    }
+    match Mlp::<f64>::from_seed(&[BIG; 3], Activation::Sigmoid, BIG_SEED) {
+        Err(Error::TooLarge { .. }) => {}
+        other => {
+            return Err(format!(
+                "the whole network under the limit gave {:?}",
+                other.map(|_| ())
+            ))
+        }
+    }
+    let dist = DistMlp::<f64, _>::from_seed(world, &[BIG; 3], Activation::Sigmoid, BIG_SEED)
+        .map_err(|e| e.to_string())?;
+    let x = random::standard_normal_vector::<f64>(BIG, BIG_SEED).unwrap();
+    let (_, g) = dist.value_and_grad(x.view()).map_err(|e| e.to_string())?;
+    if world.rank() == 0 {
+        let out = std::env::var_os("FWDREV_MPI_BIG_OUT").expect("the output's path");
+        npy::write(out, g.view()).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 /// One rank of a job: every check, in the same order on every rank.
 fn child() -> ExitCode {
     let universe = mpi::initialize().expect("MPI initialises once");
     let world = universe.world();
+    if std::env::var_os(CHILD).is_some_and(|v| v == "big") {
+        if let Err(why) = big(&world) {
+            eprintln!("rank {}: {why}", world.rank());
+            world.abort(1);
+        }
+        return ExitCode::SUCCESS;
+    }
     let checks: [(&str, Check); 8] = [
         ("random networks against one process", random_networks),
         ("from_seed draws the single-process rows", seeded_rows),
@@ -670,5 +796,40 @@ fn unreadable_rows(world: &World) -> Result<(), String> {
             Ok(())
         }
         other => Err(format!("a NaN in row 29 gave {:?}", other.map(|_| ()))),
+    }
+}
+
+/// `Split::block` covers the rows once, in rank order, in whole quads; `from_counts`
+/// takes uneven counts and refuses what MPI cannot count.
+fn splits() -> Result<(), String> {
+    for d in 0..40 {
+        for p in 1..7 {
+            let s = Split::block(d, p).map_err(|e| e.to_string())?;
+            let rows: Vec<usize> = (0..p).flat_map(|r| s.rows(r)).collect();
+            let sizes: Vec<usize> = (0..p).map(|r| s.rows(r).len()).collect();
+            let spread = sizes.iter().max().unwrap() - sizes.iter().min().unwrap();
+            // Whole quads but the last rank's rows: sizes differ by less than two quads.
+            let quads = (0..p).all(|r| s.rows(r).is_empty() || s.rows(r).start.is_multiple_of(4));
+            if (s.len(), s.ranks()) != (d, p)
+                || rows != (0..d).collect::<Vec<_>>()
+                || !quads
+                || spread >= 8
+            {
+                return Err(format!("Split::block({d}, {p}): {sizes:?}"));
+            }
+        }
+    }
+    let s = Split::from_counts(&[0, 3, 0, 2]).map_err(|e| e.to_string())?;
+    if (s.rows(1), s.rows(2), s.rows(3)) != (0..3, 3..3, 3..5) {
+        return Err(format!("from_counts: {s:?}"));
+    }
+    let refused = [
+        Split::from_counts(&[]),
+        Split::block(5, 0),
+        Split::from_counts(&[1 << 31]),
+    ];
+    match refused.iter().all(|r| r.is_err()) {
+        true => Ok(()),
+        false => Err("an empty split, no ranks, or 2³¹ rows accepted".into()),
     }
 }

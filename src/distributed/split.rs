@@ -92,33 +92,3 @@ impl Split {
         &self.displs
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn blocks_cover_the_rows_once_in_rank_order() {
-        for d in 0..20 {
-            for p in 1..7 {
-                let s = Split::block(d, p).unwrap();
-                assert_eq!((s.len(), s.ranks()), (d, p));
-                let rows: Vec<usize> = (0..p).flat_map(|r| s.rows(r)).collect();
-                assert_eq!(rows, (0..d).collect::<Vec<_>>());
-                // Whole quads but the last rank's rows: sizes differ by less than two quads.
-                assert!((0..p).all(|r| s.rows(r).is_empty() || s.rows(r).start.is_multiple_of(4)));
-                let sizes: Vec<usize> = (0..p).map(|r| s.rows(r).len()).collect();
-                assert!(sizes.iter().max().unwrap() - sizes.iter().min().unwrap() < 8);
-            }
-        }
-    }
-
-    #[test]
-    fn uneven_counts_and_refusals() {
-        let s = Split::from_counts(&[0, 3, 0, 2]).unwrap();
-        assert_eq!((s.rows(1), s.rows(2), s.rows(3)), (0..3, 3..3, 3..5));
-        assert!(Split::from_counts(&[]).is_err());
-        assert!(Split::block(5, 0).is_err());
-        assert!(Split::from_counts(&[1 << 31]).is_err());
-    }
-}
