@@ -313,7 +313,7 @@ pub(crate) fn check_layer<T: Real, D: Dimension>(
 }
 
 /// An array of zeros for a call's result, refused with the numbers when it cannot fit.
-fn zeros<T: Real, D: Dimension>(
+pub(crate) fn zeros<T: Real, D: Dimension>(
     what: &str,
     shape: impl Into<StrideShape<D>>,
 ) -> Result<Array<T, D>> {

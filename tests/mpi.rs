@@ -12,7 +12,7 @@
 //! n·ε·Σ|terms| ≈ 2e−11 at worst, 1e−14 typical), and a repeat gives the same bits.
 
 use fwdrev::distributed::{DistMlp, LayerFiles, Split};
-use fwdrev::{npy, random, Activation, Error, Layer, Mlp};
+use fwdrev::{npy, random, Activation, Error, Layer, Mlp, Mode};
 use mpi::traits::{Communicator, CommunicatorCollectives, Root};
 use ndarray::{Array1, ArrayView1};
 use std::path::{Path, PathBuf};
@@ -290,7 +290,7 @@ fn beyond_one_rank(exe: &Path) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let x = random::standard_normal_vector::<f64>(BIG, BIG_SEED).unwrap();
     let (_, one) = net
-        .value_and_grad(x.view(), fwdrev::Mode::Reverse)
+        .value_and_grad(x.view(), Mode::Reverse)
         .map_err(|e| e.to_string())?;
     // Sums of 16 000 terms in another order: 1e−12 of the largest entry is ~50 ulps.
     close("∇f at d = 16 000", dist.view(), one.view())?;
@@ -485,9 +485,7 @@ fn against(
     let u = random::standard_normal_vector::<f64>(dl, seed + 2).unwrap();
     let e = |e: Error| e.to_string();
     let (f, g) = dist.value_and_grad(x.view()).map_err(e)?;
-    let (f1, g1) = net
-        .value_and_grad(x.view(), fwdrev::Mode::Reverse)
-        .map_err(e)?;
+    let (f1, g1) = net.value_and_grad(x.view(), Mode::Reverse).map_err(e)?;
     close(
         "f",
         Array1::from_elem(1, f).view(),
@@ -524,7 +522,31 @@ fn against(
         "the batch's ∇f at x",
         g.column(1),
         dist.value_and_grad(x.view()).map_err(e)?.1.view(),
-    )
+    )?;
+    let j1 = net.jacobian(x.view(), Mode::Reverse).map_err(e)?;
+    for mode in [Mode::Forward, Mode::Reverse, Mode::Auto] {
+        let j = dist.jacobian(x.view(), mode).map_err(e)?;
+        if j.dim() != j1.dim() {
+            return Err(format!("J ({mode:?}): shape {:?}", j.dim()));
+        }
+        let flat = |a: &ndarray::Array2<f64>| Array1::from_iter(a.iter().copied());
+        close(&format!("J ({mode:?})"), flat(&j).view(), flat(&j1).view())?;
+    }
+    // Panels of 3 columns or rows (and a last one of fewer).
+    let widest = w.iter().max().unwrap();
+    let narrow = DistMlp::from_mlp(dist.comm(), net)
+        .map_err(e)?
+        .with_memory_budget(3 * 3 * widest * 8);
+    for mode in [Mode::Forward, Mode::Reverse] {
+        let j = narrow.jacobian(x.view(), mode).map_err(e)?;
+        let flat = |a: &ndarray::Array2<f64>| Array1::from_iter(a.iter().copied());
+        close(
+            &format!("J ({mode:?}) in panels of 3"),
+            flat(&j).view(),
+            flat(&j1).view(),
+        )?;
+    }
+    Ok(())
 }
 
 fn random_networks(world: &World) -> Result<(), String> {

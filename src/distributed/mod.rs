@@ -56,10 +56,11 @@ pub use split::Split;
 use crate::backend::{self, gemv_t_scratch_len};
 use crate::guard::overflow_limit;
 use crate::kernels::gemv::gemv_few;
-use crate::mlp::{check_finite, check_layer, check_shape};
+use crate::mlp::{check_finite, check_layer, check_shape, zeros};
 use crate::reverse::{last_layer, Fused};
 use crate::{
-    memory, npy, primal, random, Activation, Error, Layer, Mlp, Par, Real, Result, Scratch,
+    memory, npy, primal, random, Activation, Error, Layer, Mlp, Mode, Par, Real, Result, Scratch,
+    DEFAULT_MEMORY_BUDGET,
 };
 use mpi::datatype::Equivalence;
 use mpi::traits::Communicator;
@@ -84,6 +85,8 @@ pub struct DistMlp<'c, T: Element, C: Communicator> {
     /// Per layer, ‖W_k‖_∞ and max|b_k| over all ranks: the forward bound's.
     bounds: Vec<(f64, f64)>,
     par: Par,
+    /// Bytes the Jacobian's panels may take.
+    budget: usize,
 }
 
 impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
@@ -223,12 +226,20 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
             splits,
             bounds,
             par: Par::default(),
+            budget: DEFAULT_MEMORY_BUDGET,
         }
     }
 
     /// The same network, its local work run under `par` on each rank.
     pub fn with_par(mut self, par: Par) -> Self {
         self.par = par;
+        self
+    }
+
+    /// The same network, its Jacobians' panels within `bytes` (three d_max × w panels:
+    /// at least one column or row a panel, whatever the budget).
+    pub fn with_memory_budget(mut self, bytes: usize) -> Self {
+        self.budget = bytes;
         self
     }
 
@@ -245,6 +256,11 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
     /// This rank's rows of each layer.
     pub fn local_layers(&self) -> &[Layer<T>] {
         &self.layers
+    }
+
+    /// The communicator its ranks share.
+    pub fn comm(&self) -> &'c C {
+        self.ranks.comm()
     }
 
     /// This rank's index and the number of ranks.
@@ -418,6 +434,19 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
         partials.map(|p| self.gather(&self.sum_rows(&p, 0, w), 0, w))
     }
 
+    /// W_k\[rows\]·P for this rank's rows of layer k, P whole (d_{k−1} × `w`,
+    /// row-major): this rank's rows × w.
+    fn times(&self, k: usize, p: &[T], w: usize) -> Vec<T> {
+        let wk = self.layers[k - 1].weights.view();
+        let mut out = vec![T::zero(); wk.nrows() * w];
+        if wk.nrows() > 0 {
+            let p = ArrayView2::from_shape((wk.ncols(), w), p).expect("d×w");
+            let o = ArrayViewMut2::from_shape((wk.nrows(), w), &mut out[..]).expect("n×w");
+            self.par.install(|| backend::gemm(wk, p, o));
+        }
+        out
+    }
+
     /// W_k\[rows\]ᵀ·G for this rank's rows of layer k (`w` columns, row-major): all
     /// d_{k−1} rows.
     fn transposed(&self, k: usize, g: &[T], w: usize) -> Vec<T> {
@@ -539,6 +568,71 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
         Ok((Array1::from_vec(grad), Array1::from_vec(hv)))
     }
 
+    /// J(x) = ∂F/∂x (d_L × d0), whole on every rank, in panels of `w` columns or rows,
+    /// each panel a sweep of all ranks: forward mode pushes w columns of the identity
+    /// through (J·V: each rank multiplies its rows of W_k by the gathered d_{k−1}×w
+    /// tangents), reverse mode pulls w rows back (Uᵀ·J: the transposed products summed
+    /// in rank order, d_{k−1}·w values a rank). [`Mode::Auto`] takes forward mode where
+    /// d0 ≤ d_L (fewer products), else reverse; the panel width is the most that keeps
+    /// three d_max×w panels within the memory budget
+    /// ([`with_memory_budget`](Self::with_memory_budget), default
+    /// [`DEFAULT_MEMORY_BUDGET`]).
+    pub fn jacobian(&self, x: ArrayView1<T>, mode: Mode) -> Result<Array2<T>> {
+        let x = self.input("x", x, 0)?;
+        self.check_range(&x)?;
+        let depth = self.depth();
+        let (d0, dl) = (self.width(0), self.width(depth));
+        let mut jac = self.ranks.agree(zeros::<T, _>("the Jacobian", (dl, d0)))?;
+        let sweep = self.forward(x, None, depth, Keep::Slopes);
+        let slopes = |k: usize| &sweep.slopes[k - 1][..];
+        let forward = match mode {
+            Mode::Forward => true,
+            Mode::Reverse => false,
+            Mode::Auto => d0 <= dl,
+        };
+        let widest = self.widths().into_iter().max().unwrap_or(1);
+        let most = self.budget / (3 * widest * std::mem::size_of::<T>());
+        let w = most.clamp(1, if forward { d0 } else { dl });
+        if forward {
+            for c0 in (0..d0).step_by(w) {
+                let w = w.min(d0 - c0);
+                // W_1·E = W_1's columns c0 … c0+w−1, on this rank's rows.
+                let first = self.layers[0].weights.slice(s![.., c0..c0 + w]);
+                let mut t: Vec<T> = first.iter().copied().collect();
+                scale_rows(&mut t, slopes(1), w);
+                for k in 2..=depth {
+                    let prev = self.gather(&t, k - 1, w);
+                    t = self.times(k, &prev, w);
+                    scale_rows(&mut t, slopes(k), w);
+                }
+                let panel = self.gather(&t, depth, w);
+                let panel = ArrayView2::from_shape((dl, w), &panel[..]).expect("d_L×w");
+                jac.slice_mut(s![.., c0..c0 + w]).assign(&panel);
+            }
+        } else {
+            let rows = self.splits[depth].rows(self.ranks.rank);
+            for r0 in (0..dl).step_by(w) {
+                let w = w.min(dl - r0);
+                // Ḡ_L = diag(φ'_L)·U, U = rows r0 … r0+w−1 of the identity, on this
+                // rank's rows.
+                let mut g = vec![T::zero(); rows.len() * w];
+                for j in 0..w {
+                    if rows.contains(&(r0 + j)) {
+                        let i = r0 + j - rows.start;
+                        g[i * w + j] = slopes(depth)[i];
+                    }
+                }
+                let partial = self.transposed(depth, &g, w);
+                let [panel] = self.backward([partial], depth, w, |k, [g]| {
+                    scale_rows(g, slopes(k), w);
+                });
+                let panel = ArrayView2::from_shape((d0, w), &panel[..]).expect("d0×w");
+                jac.slice_mut(s![r0..r0 + w, ..]).assign(&panel.t());
+            }
+        }
+        Ok(jac)
+    }
+
     /// f and ∇f at each of k points, the columns of `xs` (d0×k, rank 0's): f (k) and the
     /// gradients as the columns of a d0×k matrix, on every rank, as
     /// [`Mlp::value_and_grad_batch`]. Each layer's rows times all k points is one GEMM a
@@ -632,6 +726,13 @@ fn add_bias<T: Real>(layer: &Layer<T>, y: &mut [T], w: usize) {
         for (row, &b) in y.chunks_exact_mut(w).zip(b) {
             row.iter_mut().for_each(|y| *y = *y + b);
         }
+    }
+}
+
+/// Row i of the n×w row-major `g` times s_i.
+fn scale_rows<T: Real>(g: &mut [T], s: &[T], w: usize) {
+    for (row, &s) in g.chunks_exact_mut(w).zip(s) {
+        row.iter_mut().for_each(|g| *g = *g * s);
     }
 }
 

@@ -32,6 +32,11 @@ impl<'c, C: Communicator> Ranks<'c, C> {
         }
     }
 
+    /// The communicator.
+    pub(crate) fn comm(&self) -> &'c C {
+        self.comm
+    }
+
     /// Bytes this rank has received from the others since it was made.
     pub(crate) fn received(&self) -> u64 {
         self.received.get()
