@@ -242,10 +242,32 @@ fn cli() -> Result<(), String> {
             "a missing file: status {ok}, output {out:?}, errors {err:?}"
         ));
     }
+    // jac, each mode.
+    for mode in ["forward", "reverse", "auto"] {
+        let jac = [&["jac"][..], &network, &["--mode", mode, "--json"]].concat();
+        let (ok1, one, _) = fwdrev(0, &jac);
+        let (ok3, three, err) = fwdrev(3, &jac);
+        if !(ok1 && ok3) {
+            return Err(format!("jac --mode {mode}: {err}"));
+        }
+        let flat = |j: serde_json::Value| -> Array1<f64> {
+            j["jac"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|r| numbers(r).to_vec())
+                .collect()
+        };
+        close(
+            &format!("jac --mode {mode}"),
+            flat(json(&three)?).view(),
+            flat(json(&one)?).view(),
+        )?;
+    }
     // Commands not run across ranks say so.
-    let (ok, _, err) = fwdrev(2, &["jac", "--w", &w1, "--x", &x]);
-    if ok || !err.contains("under mpirun, fwdrev runs grad, hvp and time") {
-        return Err(format!("jac under mpirun: {err}"));
+    let (ok, _, err) = fwdrev(2, &["curvature", "--w", &w1, "--x", &x]);
+    if ok || !err.contains("under mpirun, fwdrev runs grad, hvp, jac and time") {
+        return Err(format!("curvature under mpirun: {err}"));
     }
     std::fs::remove_dir_all(&dir).unwrap();
     Ok(())

@@ -10,9 +10,9 @@ use std::path::PathBuf;
 #[derive(Args)]
 pub struct JacArgs {
     #[command(flatten)]
-    files: NetworkFiles,
+    pub files: NetworkFiles,
     #[arg(long, value_enum, default_value_t = Mode::Auto)]
-    mode: Mode,
+    pub mode: Mode,
     /// Write J here as .npy (otherwise it is printed, one row per line).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -29,12 +29,18 @@ pub fn run(args: &JacArgs) -> CliResult {
         let _shown = Progress::start(&format!("the Jacobian ({})", plan.mode().name()));
         net.jacobian_with_plan(x.view(), &plan)?
     };
+    print(args, &j, &plan.to_string())
+}
+
+/// Writes J where --out says and prints it (or where it went) with its plan.
+pub fn print(args: &JacArgs, j: &ndarray::Array2<f64>, plan: &str) -> CliResult {
+    let mode = args.mode;
     if let Some(path) = &args.out {
         npy::write(path, j.view())?;
     }
     if args.json {
         let rows: Vec<_> = j.rows().into_iter().map(json::numbers).collect();
-        let obj = serde_json::json!({"jac": rows, "mode": mode.name(), "plan": plan.to_string()});
+        let obj = serde_json::json!({"jac": rows, "mode": mode.name(), "plan": plan});
         outln!("{obj}");
         return Ok(());
     }

@@ -1,10 +1,10 @@
-//! Under `mpirun -n P fwdrev …` (feature `mpi`): `grad`, `hvp` and `time` on a network
+//! Under `mpirun -n P fwdrev …` (feature `mpi`): `grad`, `hvp`, `jac` and `time` on a network
 //! split by rows over the ranks ([`fwdrev::distributed`]), each rank reading or drawing
 //! only its own rows. Output comes from rank 0 only; every error is agreed by all ranks
 //! (the library's), so every rank ends with the same status.
 
 use crate::timing::{Dtype, Stats, TimeArgs, Which};
-use crate::{grad, hvp, seconds, CliResult, Cmd};
+use crate::{grad, hvp, jac, seconds, CliResult, Cmd};
 use fwdrev::distributed::{DistMlp, Element, LayerFiles};
 use fwdrev::{random, Activation, Mode};
 use mpi::collective::SystemOperation;
@@ -31,12 +31,14 @@ pub fn run(cmd: Option<Cmd>) -> CliResult {
     match cmd {
         Some(Cmd::Grad(args)) => grad_ranks(&world, &args),
         Some(Cmd::Hvp(args)) => hvp_ranks(&world, &args),
+        Some(Cmd::Jac(args)) => jac_ranks(&world, &args),
         Some(Cmd::Time(args)) => match args.dtype {
             Dtype::F64 => time_ranks::<f64>(&world, &args),
             Dtype::F32 => time_ranks::<f32>(&world, &args),
         },
         _ => Err(
-            "under mpirun, fwdrev runs grad, hvp and time (the others run without mpirun)".into(),
+            "under mpirun, fwdrev runs grad, hvp, jac and time (the others run without mpirun)"
+                .into(),
         ),
     }
 }
@@ -81,6 +83,24 @@ fn hvp_ranks(world: &SimpleCommunicator, args: &hvp::HvpArgs) -> CliResult {
     let (_, hv) = net.hvp(x.view(), v.view())?;
     match world.rank() {
         0 => hvp::print(args, &hv),
+        _ => Ok(()),
+    }
+}
+
+fn jac_ranks(world: &SimpleCommunicator, args: &jac::JacArgs) -> CliResult {
+    let net = network(world, &args.files)?;
+    let x = net.read_vector(&args.files.x)?;
+    let j = net.jacobian(x.view(), args.mode)?;
+    let (d0, dl) = (j.ncols(), j.nrows());
+    let plan = match args.mode {
+        Mode::Forward => "forward",
+        Mode::Reverse => "reverse",
+        Mode::Auto if d0 <= dl => "forward",
+        Mode::Auto => "reverse",
+    };
+    let plan = format!("{plan} mode in panels across {} ranks", world.size());
+    match world.rank() {
+        0 => jac::print(args, &j, &plan),
         _ => Ok(()),
     }
 }
