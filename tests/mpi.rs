@@ -233,6 +233,11 @@ fn cli() -> Result<(), String> {
     if t["rank_peak_rss_bytes"].as_u64().unwrap_or(0) == 0 || t["batch"][0] != 4 {
         return Err(format!("time under mpirun: {out}"));
     }
+    let (ok, out, err) = fwdrev(2, &["time", "--d", "40", "--reps", "1", "--json"]);
+    let t = json(&out).map_err(|e| format!("{e} {err}"))?;
+    if !ok || !t["forward"]["median_s"].is_f64() || !t["reverse"]["median_s"].is_f64() {
+        return Err(format!("time --mode both under mpirun: {out} {err}"));
+    }
     // A file no rank can read: one error line, from rank 0, and a failed job.
     let missing = path("missing.npy");
     let (ok, out, err) = fwdrev(2, &["grad", "--w", &w1, "--w", &missing, "--x", &x]);
@@ -349,7 +354,7 @@ fn big(world: &World) -> Result<(), String> {
     let small = DistMlp::<f64, _>::from_seed(world, &[64; 3], Activation::Sigmoid, 1)
         .map_err(|e| e.to_string())?;
     small
-        .value_and_grad(Array1::zeros(64).view())
+        .value_and_grad(Array1::zeros(64).view(), Mode::Reverse)
         .map_err(|e| e.to_string())?;
     let weights = (2 * BIG * BIG * 8) as u64;
     let limit = address_space() + weights / BIG_RANKS as u64 + (weights / 2).min(768 << 20);
@@ -376,7 +381,9 @@ fn big(world: &World) -> Result<(), String> {
     let dist = DistMlp::<f64, _>::from_seed(world, &[BIG; 3], Activation::Sigmoid, BIG_SEED)
         .map_err(|e| e.to_string())?;
     let x = random::standard_normal_vector::<f64>(BIG, BIG_SEED).unwrap();
-    let (_, g) = dist.value_and_grad(x.view()).map_err(|e| e.to_string())?;
+    let (_, g) = dist
+        .value_and_grad(x.view(), Mode::Reverse)
+        .map_err(|e| e.to_string())?;
     if world.rank() == 0 {
         let out = std::env::var_os("FWDREV_MPI_BIG_OUT").expect("the output's path");
         npy::write(out, g.view()).map_err(|e| e.to_string())?;
@@ -506,7 +513,7 @@ fn against(
     let v = random::standard_normal_vector::<f64>(d0, seed + 1).unwrap();
     let u = random::standard_normal_vector::<f64>(dl, seed + 2).unwrap();
     let e = |e: Error| e.to_string();
-    let (f, g) = dist.value_and_grad(x.view()).map_err(e)?;
+    let (f, g) = dist.value_and_grad(x.view(), Mode::Reverse).map_err(e)?;
     let (f1, g1) = net.value_and_grad(x.view(), Mode::Reverse).map_err(e)?;
     close(
         "f",
@@ -514,6 +521,11 @@ fn against(
         Array1::from_elem(1, f1).view(),
     )?;
     close("∇f", g.view(), g1.view())?;
+    let (f_fwd, g_fwd) = dist.value_and_grad(x.view(), Mode::Forward).map_err(e)?;
+    if f_fwd.to_bits() != f.to_bits() {
+        return Err(format!("f in forward mode {f_fwd}, in reverse {f}"));
+    }
+    close("∇f in forward mode", g_fwd.view(), g1.view())?;
     same_bits(
         "F",
         dist.output(x.view()).map_err(e)?.view(),
@@ -543,7 +555,10 @@ fn against(
     close(
         "the batch's ∇f at x",
         g.column(1),
-        dist.value_and_grad(x.view()).map_err(e)?.1.view(),
+        dist.value_and_grad(x.view(), Mode::Reverse)
+            .map_err(e)?
+            .1
+            .view(),
     )?;
     let j1 = net.jacobian(x.view(), Mode::Reverse).map_err(e)?;
     for mode in [Mode::Forward, Mode::Reverse, Mode::Auto] {
@@ -649,10 +664,10 @@ fn repeats(world: &World) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let x = random::standard_normal_vector::<f64>(120, 9).unwrap();
     let u = random::standard_normal_vector::<f64>(130, 10).unwrap();
-    let (f, g) = dist.value_and_grad(x.view()).unwrap();
+    let (f, g) = dist.value_and_grad(x.view(), Mode::Reverse).unwrap();
     let (_, uj) = dist.vjp(x.view(), u.view()).unwrap();
     for _ in 0..3 {
-        let (f2, g2) = dist.value_and_grad(x.view()).unwrap();
+        let (f2, g2) = dist.value_and_grad(x.view(), Mode::Reverse).unwrap();
         if f2.to_bits() != f.to_bits() {
             return Err(format!("f: {f2} then {f}"));
         }
@@ -683,7 +698,7 @@ fn mismatched_shapes(world: &World) -> Result<(), String> {
     // One rank's x of the wrong length: every rank refuses, none waits for the others.
     let dist = DistMlp::<f64, _>::from_seed(world, &[10, 5], Activation::Tanh, 1).unwrap();
     let n = if rank == last { 11 } else { 10 };
-    match dist.value_and_grad(Array1::zeros(n).view()) {
+    match dist.value_and_grad(Array1::zeros(n).view(), Mode::Reverse) {
         Err(Error::Rank { rank: r, what })
             if r == last as usize && what.contains("x must have 10") => {}
         other => {
@@ -696,13 +711,13 @@ fn mismatched_shapes(world: &World) -> Result<(), String> {
     // A non-finite x (rank 0's, broadcast): every rank refuses alike.
     let mut x = Array1::zeros(10);
     x[3] = f64::NAN;
-    match dist.value_and_grad(x.view()) {
+    match dist.value_and_grad(x.view(), Mode::Reverse) {
         Err(Error::NonFinite { index, .. }) if index == [3] => {}
         other => return Err(format!("a NaN in x gave {:?}", other.map(|_| ()))),
     }
     // Entries beyond the forward bound: refused, not computed wrong.
     let big = Array1::from_elem(10, f64::MAX / 4.0);
-    match dist.value_and_grad(big.view()) {
+    match dist.value_and_grad(big.view(), Mode::Reverse) {
         Err(Error::OutOfRange { .. }) => Ok(()),
         other => Err(format!("x near f64::MAX gave {:?}", other.map(|_| ()))),
     }

@@ -38,13 +38,13 @@
 //!
 //! ```no_run
 //! use fwdrev::distributed::DistMlp;
-//! use fwdrev::{random, Activation};
+//! use fwdrev::{random, Activation, Mode};
 //! let universe = mpi::initialize().expect("MPI initialises once");
 //! let world = universe.world();
 //! // Each rank draws only its rows of A (8000×8000) and B (8000×8000).
 //! let net = DistMlp::<f64, _>::from_seed(&world, &[8000, 8000, 8000], Activation::Sigmoid, 7)?;
 //! let x = random::standard_normal_vector::<f64>(8000, 1)?;
-//! let (f, grad) = net.value_and_grad(x.view())?; // on every rank
+//! let (f, grad) = net.value_and_grad(x.view(), Mode::Reverse)?; // on every rank
 //! # Ok::<(), fwdrev::Error>(())
 //! ```
 
@@ -471,15 +471,43 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
         out
     }
 
-    /// f(x) = Σ_i φ_L(y_L)_i and ∇f(x), by reverse accumulation across the ranks; the
-    /// same on every rank.
-    pub fn value_and_grad(&self, x: ArrayView1<T>) -> Result<(T, Array1<T>)> {
+    /// f(x) = Σ_i φ_L(y_L)_i and ∇f(x), the same on every rank. Reverse mode (and
+    /// [`Mode::Auto`]): the fused pass on each rank's rows of W_L, then the reverse
+    /// sweep across the ranks. Forward mode: ∇f = 1ᵀ·J accumulated from the input side
+    /// in panels of J's columns ([`jacobian`](Self::jacobian)'s forward panels), each
+    /// panel's column sums added over the ranks in rank order; d0 times the work, as on
+    /// one process. f has the same bits in both modes.
+    pub fn value_and_grad(&self, x: ArrayView1<T>, mode: Mode) -> Result<(T, Array1<T>)> {
         let x = self.input("x", x, 0)?;
         self.check_range(&x)?;
         let depth = self.depth();
-        let sweep = self.forward(x, None, depth - 1, Keep::Slopes);
-        // The fused pass on this rank's rows of W_L: its part of f, and
-        // W_L[rows]ᵀ·φ'(y_L[rows]).
+        let adjoint = mode != Mode::Forward;
+        let (f, sweep, partial) = self.value(x, adjoint)?;
+        if adjoint {
+            let [grad] = self.backward([partial], depth, 1, |j, [g]| {
+                times(g, &sweep.slopes[j - 1]);
+            });
+            return Ok((f, Array1::from_vec(grad)));
+        }
+        let d0 = self.width(0);
+        let mut grad = vec![T::zero(); d0];
+        self.forward_panels(&sweep, self.panel_width(d0), |c0, w, panel| {
+            let mut sums = vec![T::zero(); w];
+            panel
+                .chunks_exact(w)
+                .for_each(|row| add_into(&mut sums, row));
+            grad[c0..c0 + w].copy_from_slice(&self.ranks.sum_each(&sums));
+        });
+        Ok((f, Array1::from_vec(grad)))
+    }
+
+    /// f's forward pass: the hidden layers, then the fused pass on this rank's rows of
+    /// W_L (its part of f, φ'_L on its rows, and with `adjoint` its W_L\[rows\]ᵀ·φ'_L);
+    /// returns f summed over the ranks in rank order, the sweep with every layer's
+    /// slopes, and the adjoint part (zeros without `adjoint`).
+    fn value(&self, x: Vec<T>, adjoint: bool) -> Result<(T, Sweep<T>, Vec<T>)> {
+        let depth = self.depth();
+        let mut sweep = self.forward(x, None, depth - 1, Keep::Slopes);
         let last = &self.layers[depth - 1];
         let d_in = self.width(depth - 1);
         let mut partial = vec![T::zero(); d_in];
@@ -490,23 +518,45 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
             let mut stack = scratch.stack(Fused::<T>::len(d_in))?;
             let mut fused = Fused::carve(d_in, &mut stack);
             let input = &sweep.values[depth - 1];
+            let z = adjoint.then_some(&mut partial[..]);
             let par = self.par;
-            f = par.install(|| {
-                last_layer(
-                    par,
-                    last,
-                    input,
-                    &mut slopes,
-                    Some(&mut partial),
-                    &mut fused,
-                )
-            });
+            f = par.install(|| last_layer(par, last, input, &mut slopes, z, &mut fused));
         }
-        let f = self.ranks.sum(f);
-        let [grad] = self.backward([partial], depth, 1, |j, [g]| {
-            times(g, &sweep.slopes[j - 1]);
-        });
-        Ok((f, Array1::from_vec(grad)))
+        sweep.slopes.push(slopes);
+        Ok((self.ranks.sum(f), sweep, partial))
+    }
+
+    /// Columns a Jacobian panel takes: the most that keep three d_max × w panels within
+    /// the memory budget, at least 1, at most `n`.
+    fn panel_width(&self, n: usize) -> usize {
+        let widest = self.widths().into_iter().max().unwrap_or(1);
+        (self.budget / (3 * widest * std::mem::size_of::<T>())).clamp(1, n.max(1))
+    }
+
+    /// Forward mode's panels of J = ∂F/∂x: for each block of `w` columns from c0, this
+    /// rank's rows of J\[:, c0 … c0+w−1\] (row-major) to `each(c0, w, rows)`. The
+    /// identity's columns go through the ranks: W_1·E is W_1's columns, then each layer
+    /// multiplies its rows by the gathered tangents, scaled by its slopes.
+    fn forward_panels(
+        &self,
+        sweep: &Sweep<T>,
+        w: usize,
+        mut each: impl FnMut(usize, usize, Vec<T>),
+    ) {
+        let (depth, d0) = (self.depth(), self.width(0));
+        let slopes = |k: usize| &sweep.slopes[k - 1][..];
+        for c0 in (0..d0).step_by(w) {
+            let w = w.min(d0 - c0);
+            let first = self.layers[0].weights.slice(s![.., c0..c0 + w]);
+            let mut t: Vec<T> = first.iter().copied().collect();
+            scale_rows(&mut t, slopes(1), w);
+            for k in 2..=depth {
+                let prev = self.gather(&t, k - 1, w);
+                t = self.times(k, &prev, w);
+                scale_rows(&mut t, slopes(k), w);
+            }
+            each(c0, w, t);
+        }
     }
 
     /// F(x) = φ_L(y_L), whole on every rank.
@@ -590,27 +640,15 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
             Mode::Reverse => false,
             Mode::Auto => d0 <= dl,
         };
-        let widest = self.widths().into_iter().max().unwrap_or(1);
-        let most = self.budget / (3 * widest * std::mem::size_of::<T>());
-        let w = most.clamp(1, if forward { d0 } else { dl });
         if forward {
-            for c0 in (0..d0).step_by(w) {
-                let w = w.min(d0 - c0);
-                // W_1·E = W_1's columns c0 … c0+w−1, on this rank's rows.
-                let first = self.layers[0].weights.slice(s![.., c0..c0 + w]);
-                let mut t: Vec<T> = first.iter().copied().collect();
-                scale_rows(&mut t, slopes(1), w);
-                for k in 2..=depth {
-                    let prev = self.gather(&t, k - 1, w);
-                    t = self.times(k, &prev, w);
-                    scale_rows(&mut t, slopes(k), w);
-                }
+            self.forward_panels(&sweep, self.panel_width(d0), |c0, w, t| {
                 let panel = self.gather(&t, depth, w);
                 let panel = ArrayView2::from_shape((dl, w), &panel[..]).expect("d_L×w");
                 jac.slice_mut(s![.., c0..c0 + w]).assign(&panel);
-            }
+            });
         } else {
             let rows = self.splits[depth].rows(self.ranks.rank);
+            let w = self.panel_width(dl);
             for r0 in (0..dl).step_by(w) {
                 let w = w.min(dl - r0);
                 // Ḡ_L = diag(φ'_L)·U, U = rows r0 … r0+w−1 of the identity, on this

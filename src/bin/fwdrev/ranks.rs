@@ -61,15 +61,9 @@ fn network<'c>(
 }
 
 fn grad_ranks(world: &SimpleCommunicator, args: &grad::GradArgs) -> CliResult {
-    if args.mode == Mode::Forward {
-        return Err(
-            "under mpirun, grad runs --mode reverse (forward mode across ranks is not built yet)"
-                .into(),
-        );
-    }
     let net = network(world, &args.files)?;
     let x = net.read_vector(&args.files.x)?;
-    let (f, g) = net.value_and_grad(x.view())?;
+    let (f, g) = net.value_and_grad(x.view(), args.mode)?;
     match world.rank() {
         0 => grad::print(args, f, &g),
         _ => Ok(()),
@@ -127,7 +121,10 @@ struct RanksReport {
     backend: &'static str,
     reps: usize,
     threads_per_rank: usize,
-    reverse: RankStats,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reverse: Option<RankStats>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forward: Option<RankStats>,
     #[serde(skip_serializing_if = "Option::is_none")]
     batch: Option<(usize, RankStats)>,
     rank_peak_rss_bytes: u64,
@@ -168,18 +165,20 @@ fn timed<T: Element>(
 }
 
 fn time_ranks<T: Element>(world: &SimpleCommunicator, args: &TimeArgs) -> CliResult {
-    if args.mode == Which::Forward {
-        return Err(
-            "under mpirun, time runs reverse mode (forward mode across ranks is not built yet)"
-                .into(),
-        );
-    }
     let (d0, d1, d2) = (args.d, args.d1.unwrap_or(args.d), args.d2.unwrap_or(args.d));
     let net = DistMlp::<T, _>::from_seed(world, &[d0, d1, d2], Activation::Sigmoid, args.seed)?;
     let x = random::standard_normal_vector::<T>(d0, args.seed)?;
-    let reverse = timed(world, &net, args.reps, || {
-        net.value_and_grad(x.view()).map(drop)
-    })?;
+    let grad = |mode: Mode| net.value_and_grad(x.view(), mode).map(drop);
+    let run = |which: Which| args.mode == which || args.mode == Which::Both;
+    let reverse = match run(Which::Reverse) {
+        true => Some(timed(world, &net, args.reps, || grad(Mode::Reverse))?),
+        false => None,
+    };
+    let forward = match run(Which::Forward) {
+        true => Some(timed(world, &net, args.reps, || grad(Mode::Forward))?),
+        false => None,
+    };
+
     let batch = match args.batch {
         Some(k) => {
             let xs = random::standard_normal::<T>(d0, k, args.seed, 1 << 62)?;
@@ -200,6 +199,7 @@ fn time_ranks<T: Element>(world: &SimpleCommunicator, args: &TimeArgs) -> CliRes
         reps: args.reps,
         threads_per_rank: fwdrev::threads(),
         reverse,
+        forward,
         batch,
         rank_peak_rss_bytes: rss,
     };
@@ -225,7 +225,12 @@ fn time_ranks<T: Element>(world: &SimpleCommunicator, args: &TimeArgs) -> CliRes
             s.comm_bytes
         )
     };
-    outln!("{}", row("reverse ∇f", &r.reverse));
+    if let Some(s) = &r.reverse {
+        outln!("{}", row("reverse ∇f", s));
+    }
+    if let Some(s) = &r.forward {
+        outln!("{}", row("forward ∇f", s));
+    }
     if let Some((k, b)) = &r.batch {
         outln!("{}", row(&format!("batch of {k}"), b));
     }
