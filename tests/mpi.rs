@@ -569,20 +569,28 @@ fn against(
         let flat = |a: &ndarray::Array2<f64>| Array1::from_iter(a.iter().copied());
         close(&format!("J ({mode:?})"), flat(&j).view(), flat(&j1).view())?;
     }
-    // Panels of 3 columns or rows (and a last one of fewer).
+    let h1 = net.hessian(x.view()).map_err(e)?;
+    let h = dist.hessian(x.view()).map_err(e)?;
+    let flat = |a: &ndarray::Array2<f64>| Array1::from_iter(a.iter().copied());
+    close("∇²f", flat(&h).view(), flat(&h1).view())?;
+    // Panels of 3 columns or rows (and a last one of fewer), where they are few.
+    if d0.max(dl) > 64 {
+        return Ok(());
+    }
     let widest = w.iter().max().unwrap();
     let narrow = DistMlp::from_mlp(dist.comm(), net)
         .map_err(e)?
         .with_memory_budget(3 * 3 * widest * 8);
     for mode in [Mode::Forward, Mode::Reverse] {
         let j = narrow.jacobian(x.view(), mode).map_err(e)?;
-        let flat = |a: &ndarray::Array2<f64>| Array1::from_iter(a.iter().copied());
         close(
             &format!("J ({mode:?}) in panels of 3"),
             flat(&j).view(),
             flat(&j1).view(),
         )?;
     }
+    let h = narrow.hessian(x.view()).map_err(e)?;
+    close("∇²f in panels of 3", flat(&h).view(), flat(&h1).view())?;
     Ok(())
 }
 

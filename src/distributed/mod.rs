@@ -383,6 +383,22 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
                     layer.activation.apply(&mut h, &mut s);
                     t.iter_mut().zip(&s).for_each(|(t, &s)| *t = *t * s);
                 }
+                None if keep == Keep::Curvatures => {
+                    par.install(|| {
+                        backend::gemv(
+                            par,
+                            layer.weights.view(),
+                            ArrayView1::from(a),
+                            ArrayViewMut1::from(&mut h[..]),
+                        )
+                    });
+                    add_bias(layer, &mut h, 1);
+                    let act = layer.activation;
+                    sweep
+                        .bends
+                        .push(h.iter().map(|&y| act.curvature(y)).collect());
+                    act.apply(&mut h, &mut s);
+                }
                 None => par.install(|| {
                     primal::layer_into(par, layer, ArrayView1::from(a), &mut h, &mut s)
                 }),
@@ -671,6 +687,59 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
         Ok(jac)
     }
 
+    /// ∇²f(x) (d0 × d0), whole on every rank: HVPs along panels of `w` columns of the
+    /// identity ([`hvp`](Self::hvp) with w tangents), each panel one forward and one
+    /// reverse sweep across the ranks. The gradient's reverse sweep runs once first and
+    /// leaves z_j = W_{j+1}ᵀ·ḡ_{j+1} on each rank's rows; a panel's tangent adjoint is
+    /// then ġ_j = φ''_j∘Ẏ_j∘z_j + φ'_j∘Ż_j (z_L = 1). Panel width as the Jacobian's.
+    pub fn hessian(&self, x: ArrayView1<T>) -> Result<Array2<T>> {
+        let x = self.input("x", x, 0)?;
+        self.check_range(&x)?;
+        let (depth, d0) = (self.depth(), self.width(0));
+        let mut hess = self.ranks.agree(zeros::<T, _>("the Hessian", (d0, d0)))?;
+        let sweep = self.forward(x, None, depth, Keep::Curvatures);
+        let slopes = |k: usize| &sweep.slopes[k - 1][..];
+        let curvatures = |k: usize| &sweep.bends[k - 1][..];
+        // z_j on this rank's rows of layer j, j = 1 … L (z_L = 1).
+        let mut z = vec![vec![T::one(); self.local(depth)]];
+        let mut partial = self.transposed(depth, slopes(depth), 1);
+        for j in (1..depth).rev() {
+            let zj = self.sum_rows(&partial, j, 1);
+            let mut g = zj.clone();
+            times(&mut g, slopes(j));
+            partial = self.transposed(j, &g, 1);
+            z.push(zj);
+        }
+        z.reverse();
+        let w = self.panel_width(d0);
+        for c0 in (0..d0).step_by(w) {
+            let w = w.min(d0 - c0);
+            // Ẏ_k along the panel, and B_k = φ''_k∘Ẏ_k∘z_k, on this rank's rows.
+            let mut bends = Vec::with_capacity(depth);
+            let first = self.layers[0].weights.slice(s![.., c0..c0 + w]);
+            let mut t: Vec<T> = first.iter().copied().collect();
+            for k in 1..=depth {
+                if k > 1 {
+                    let prev = self.gather(&t, k - 1, w);
+                    t = self.times(k, &prev, w);
+                }
+                let mut b = t.clone();
+                scale_rows(&mut b, curvatures(k), w);
+                scale_rows(&mut b, &z[k - 1], w);
+                bends.push(b);
+                scale_rows(&mut t, slopes(k), w);
+            }
+            let partial = self.transposed(depth, &bends[depth - 1], w);
+            let [panel] = self.backward([partial], depth, w, |j, [g]| {
+                scale_rows(g, slopes(j), w);
+                add_into(g, &bends[j - 1]);
+            });
+            let panel = ArrayView2::from_shape((d0, w), &panel[..]).expect("d0×w");
+            hess.slice_mut(s![.., c0..c0 + w]).assign(&panel);
+        }
+        Ok(hess)
+    }
+
     /// f and ∇f at each of k points, the columns of `xs` (d0×k, rank 0's): f (k) and the
     /// gradients as the columns of a d0×k matrix, on every rank, as
     /// [`Mlp::value_and_grad_batch`]. Each layer's rows times all k points is one GEMM a
@@ -745,12 +814,14 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Keep {
     Slopes,
-    /// φ''_k(y_k)·ẏ_k too, for HVPs.
+    /// φ''_k(y_k)·ẏ_k too (with a tangent), for HVPs.
     Bends,
+    /// φ''_k(y_k) too (without), for Hessians.
+    Curvatures,
 }
 
-/// The forward pass's values on one rank: a_k and ȧ_k whole, slopes and bends on its
-/// rows (index k − 1 for layer k).
+/// The forward pass's values on one rank: a_k and ȧ_k whole, slopes and bends (or
+/// curvatures) on its rows (index k − 1 for layer k).
 struct Sweep<T> {
     values: Vec<Vec<T>>,
     tangents: Vec<Vec<T>>,
