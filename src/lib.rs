@@ -149,6 +149,11 @@
 //! on the crate's own kernels (AVX-512, AVX2 or portable, chosen at run time) with
 //! every backend. [`backend()`]
 //! says which one a build uses. The crate re-exports the [`ndarray`] it is built on.
+//!
+//! Across machines: with the `mpi` feature, `distributed::DistMlp` splits each W_k by
+//! rows over the ranks of an MPI job, the forward sweep gathering a_k (d_k values) and
+//! the reverse sweep summing each rank's W_k\[rows\]ᵀ·ḡ in rank order, so the same calls
+//! run on networks no single machine holds (docs/distributed.md).
 
 #![warn(missing_docs)]
 
