@@ -236,6 +236,21 @@ impl<T: Real> Clone for Mlp<T> {
     }
 }
 
+/// Errors unless `widths` lists d0 and at least one layer, none of them 0.
+pub(crate) fn check_widths(widths: &[usize]) -> Result<()> {
+    if widths.len() < 2 {
+        return Err(Error::Shape {
+            what: "widths must list d0 and at least one layer".into(),
+            expected: "d0, d1, …".into(),
+            got: format!("{widths:?}"),
+        });
+    }
+    if widths.contains(&0) {
+        return Err(Error::EmptyDimension { what: "a width" });
+    }
+    Ok(())
+}
+
 /// Errors unless `got` is `want`, naming the array (`what` is only formatted then).
 pub(crate) fn check_shape(
     what: impl std::fmt::Display,
@@ -464,16 +479,7 @@ impl<T: Real> Mlp<T> {
     /// # Ok::<(), fwdrev::Error>(())
     /// ```
     pub fn from_seed(widths: &[usize], activation: Activation, seed: u64) -> Result<Self> {
-        if widths.len() < 2 {
-            return Err(Error::Shape {
-                what: "widths must list d0 and at least one layer".into(),
-                expected: "d0, d1, …".into(),
-                got: format!("{widths:?}"),
-            });
-        }
-        if widths.contains(&0) {
-            return Err(Error::EmptyDimension { what: "a width" });
-        }
+        check_widths(widths)?;
         let size = std::mem::size_of::<T>();
         let bytes = widths.windows(2).try_fold(0u64, |n, w| {
             bytes_of(&[w[1], memory::line_stride(w[0], size)], size).and_then(|b| n.checked_add(b))

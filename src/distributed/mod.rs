@@ -116,7 +116,7 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
         splits: Vec<Split>,
     ) -> Result<Self> {
         let ranks = Ranks::new(comm);
-        check_widths(&ranks, widths, &splits)?;
+        check_across_ranks(&ranks, widths, &splits)?;
         let layers = widths.windows(2).enumerate().map(|(k, w)| {
             let rows = splits[k + 1].rows(ranks.rank);
             let mut weights = memory::zeros_on_lines(rows.len(), w[0])?;
@@ -144,7 +144,7 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
     /// [`from_mlp`](Self::from_mlp) with the rows of d_k split by `splits[k]`.
     pub fn from_mlp_split(comm: &'c C, net: &Mlp<T>, splits: Vec<Split>) -> Result<Self> {
         let ranks = Ranks::new(comm);
-        check_widths(&ranks, &net.widths(), &splits)?;
+        check_across_ranks(&ranks, &net.widths(), &splits)?;
         let layers = net.layers().iter().enumerate().map(|(k, l)| {
             let rows = splits[k + 1].rows(ranks.rank);
             let mut weights = memory::zeros_on_lines(rows.len(), l.weights.ncols())?;
@@ -175,7 +175,7 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
     pub fn from_npy_split(comm: &'c C, files: &[LayerFiles], splits: Vec<Split>) -> Result<Self> {
         let ranks = Ranks::new(comm);
         let widths = ranks.agree(npy_widths(files))?;
-        check_widths(&ranks, &widths, &splits)?;
+        check_across_ranks(&ranks, &widths, &splits)?;
         let layers = files.iter().enumerate().map(|(k, file)| {
             let rows = splits[k + 1].rows(ranks.rank);
             let read = npy::read_rows::<T>(file.weights, rows.clone())?;
@@ -930,7 +930,7 @@ fn check_rows<T: Real, D: ndarray::Dimension>(
 
 /// Errors on every rank unless the widths are valid, agree across ranks, and `splits`
 /// splits each over all ranks.
-fn check_widths<C: Communicator>(
+fn check_across_ranks<C: Communicator>(
     ranks: &Ranks<C>,
     widths: &[usize],
     splits: &[Split],
@@ -942,16 +942,7 @@ fn check_widths<C: Communicator>(
         .flat_map(|s| s.counts().iter().map(|&c| c as u64))
         .collect();
     ranks.same("the splits", &counts)?;
-    if widths.len() < 2 {
-        return Err(Error::Shape {
-            what: "widths must list d0 and at least one layer".into(),
-            expected: "d0, d1, …".into(),
-            got: format!("{widths:?}"),
-        });
-    }
-    if widths.contains(&0) {
-        return Err(Error::EmptyDimension { what: "a width" });
-    }
+    crate::mlp::check_widths(widths)?;
     let got: Vec<(usize, usize)> = splits.iter().map(|s| (s.len(), s.ranks())).collect();
     let want: Vec<(usize, usize)> = widths.iter().map(|&d| (d, ranks.size)).collect();
     if got != want {
