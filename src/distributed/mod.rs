@@ -98,11 +98,7 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
         activation: Activation,
         seed: u64,
     ) -> Result<Self> {
-        let p = comm.size() as usize;
-        let splits = widths
-            .iter()
-            .map(|&d| Split::block(d, p))
-            .collect::<Result<Vec<_>>>()?;
+        let splits = Ranks::new(comm).agree(block_splits(widths, comm.size() as usize))?;
         Self::from_seed_split(comm, widths, activation, seed, splits)
     }
 
@@ -132,12 +128,7 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
     /// `net`'s rows of this rank, each layer split in blocks of rows: for a network that
     /// every rank holds whole (a small one, or in tests).
     pub fn from_mlp(comm: &'c C, net: &Mlp<T>) -> Result<Self> {
-        let p = comm.size() as usize;
-        let splits = net
-            .widths()
-            .iter()
-            .map(|&d| Split::block(d, p))
-            .collect::<Result<Vec<_>>>()?;
+        let splits = Ranks::new(comm).agree(block_splits(&net.widths(), comm.size() as usize))?;
         Self::from_mlp_split(comm, net, splits)
     }
 
@@ -164,10 +155,7 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
     pub fn from_npy(comm: &'c C, files: &[LayerFiles]) -> Result<Self> {
         let ranks = Ranks::new(comm);
         let widths = ranks.agree(npy_widths(files))?;
-        let splits = widths
-            .iter()
-            .map(|&d| Split::block(d, ranks.size))
-            .collect::<Result<Vec<_>>>()?;
+        let splits = ranks.agree(block_splits(&widths, ranks.size))?;
         Self::from_npy_split(comm, files, splits)
     }
 
@@ -529,9 +517,10 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
         let mut partial = vec![T::zero(); d_in];
         let mut slopes = vec![T::zero(); self.local(depth)];
         let mut f = T::zero();
+        let mut scratch = Scratch::new();
+        // Agreed: a rank that cannot take it must not leave the others in the sum below.
+        let mut stack = self.ranks.agree(scratch.stack(Fused::<T>::len(d_in)))?;
         if !slopes.is_empty() {
-            let mut scratch = Scratch::new();
-            let mut stack = scratch.stack(Fused::<T>::len(d_in))?;
             let mut fused = Fused::carve(d_in, &mut stack);
             let input = &sweep.values[depth - 1];
             let z = adjoint.then_some(&mut partial[..]);
@@ -853,6 +842,11 @@ fn times<T: Real>(g: &mut [T], s: &[T]) {
 /// f ← f + row.
 fn add_into<T: Real>(f: &mut [T], row: &[T]) {
     f.iter_mut().zip(row).for_each(|(f, &v)| *f = *f + v);
+}
+
+/// [`Split::block`] of every width over `ranks` ranks.
+fn block_splits(widths: &[usize], ranks: usize) -> Result<Vec<Split>> {
+    widths.iter().map(|&d| Split::block(d, ranks)).collect()
 }
 
 /// One layer's files for [`DistMlp::from_npy`].
