@@ -124,7 +124,7 @@ pub(crate) const LINE_UP_MAX: usize = 16 << 20;
 
 /// W as a network keeps it: as given where its rows are on lines already, or where it
 /// is row-major and larger than [`LINE_UP_MAX`]; otherwise a copy on lines.
-fn lined_up<T: Real>(w: Array2<T>) -> Result<Array2<T>> {
+pub(crate) fn lined_up<T: Real>(w: Array2<T>) -> Result<Array2<T>> {
     let large = w.len().saturating_mul(std::mem::size_of::<T>()) > LINE_UP_MAX;
     match memory::on_lines(w.view()) || (large && w.is_standard_layout()) {
         true => Ok(w),

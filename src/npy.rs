@@ -276,8 +276,11 @@ pub(crate) fn read_from<T: Real, D: Dimension>(
         .map_err(|e| bad(e.to_string()))
 }
 
-/// Reads `out.len()` values from `file` into `out`, in chunks (the file is never held
-/// twice); `at` is the first one's flat index in the file, for errors.
+/// Values a read decodes at a time: the file is never held twice.
+const CHUNK: usize = 1 << 16;
+
+/// Reads `out.len()` values from `file` into `out`, [`CHUNK`] at a time; `at` is the
+/// first one's flat index in the file, for errors.
 fn read_values<T: Real>(
     file: &mut impl Read,
     stored: Stored,
@@ -285,8 +288,8 @@ fn read_values<T: Real>(
     at: usize,
     path: &Path,
 ) -> Result<()> {
-    let mut chunk = vec![0u8; out.len().min(64 << 10) * stored.size()];
-    for (c, part) in out.chunks_mut(64 << 10).enumerate() {
+    let mut chunk = vec![0u8; out.len().min(CHUNK) * stored.size()];
+    for (c, part) in out.chunks_mut(CHUNK).enumerate() {
         let bytes = &mut chunk[..part.len() * stored.size()];
         file.read_exact(bytes).map_err(io(path))?;
         for (k, (b, o)) in bytes.chunks_exact(stored.size()).zip(part).enumerate() {
@@ -295,7 +298,7 @@ fn read_values<T: Real>(
             if o.is_infinite() && v.is_finite() {
                 return Err(bad(path)(format!(
                     "value {v:e} at flat index {} is beyond {}'s range",
-                    at + (c << 16) + k,
+                    at + c * CHUNK + k,
                     T::NAME
                 )));
             }

@@ -262,6 +262,25 @@ fn npy_round_trips_and_reads_fortran_order() {
             "{e}"
         );
     }
+    // A float32 file read as f64 (exact), and a read of more than one chunk (65 536
+    // values) whose error names the value's flat index in the file.
+    let f4 = tmp("rt_f4.npy");
+    let low = a.mapv(|v| v as f32);
+    npy::write(&f4, low.view()).unwrap();
+    let got = npy::read_rows::<f64>(&f4, 1..3).unwrap();
+    assert_eq!(got, low.slice(ndarray::s![1..3, ..]).mapv(f64::from));
+    let mut wide = Array2::<f64>::zeros((3, 30_000));
+    wide[[2, 29_999]] = 1e300;
+    let big = tmp("rt_big.npy");
+    npy::write(&big, wide.view()).unwrap();
+    assert_eq!(npy::read_rows::<f64>(&big, 0..3).unwrap(), wide);
+    let e = npy::read_rows::<f32>(&big, 0..3).unwrap_err();
+    assert!(
+        e.to_string().contains("value 1e300 at flat index 89999"),
+        "{e}"
+    );
+    let e = npy::read_rows::<f32>(&big, 2..3).unwrap_err();
+    assert!(e.to_string().contains("at flat index 89999"), "{e}");
     let v = tmp("rt_v.npy");
     npy::write(&v, a.row(0)).unwrap();
     let e = npy::read_rows::<f64>(&v, 0..1).unwrap_err();

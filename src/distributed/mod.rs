@@ -56,7 +56,7 @@ pub use split::Split;
 use crate::backend::{self, gemv_t_scratch_len};
 use crate::guard::overflow_limit;
 use crate::kernels::gemv::gemv_few;
-use crate::mlp::{check_finite, check_layer, check_shape, zeros};
+use crate::mlp::{check_finite, check_layer, check_shape, lined_up, zeros};
 use crate::reverse::{last_layer, Fused};
 use crate::{
     memory, npy, primal, random, Activation, Error, Layer, Mlp, Mode, Par, Real, Result, Scratch,
@@ -116,7 +116,7 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
         let layers = widths.windows(2).enumerate().map(|(k, w)| {
             let rows = splits[k + 1].rows(ranks.rank);
             let mut weights = memory::zeros_on_lines(rows.len(), w[0])?;
-            // Row i of W_k is stream (k << 32) + i of the seed: these rows alone.
+            // Row i of W_{k+1} is stream k·2³² + i of the seed: these rows alone.
             let stream0 = ((k as u64) << 32) + rows.start as u64;
             random::fill_standard_normal(weights.view_mut(), seed, stream0);
             Ok(Layer::new(weights, activation))
@@ -151,32 +151,38 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
     }
 
     /// The network in .npy files, each layer split in blocks of rows, each rank
-    /// reading only its own rows of each W_k (and of b_k): [`npy::read_rows`].
+    /// reading only its own rows of each W_k ([`npy::read_rows`]; b_k, d_k values, is
+    /// read whole).
     pub fn from_npy(comm: &'c C, files: &[LayerFiles]) -> Result<Self> {
         let ranks = Ranks::new(comm);
         let widths = ranks.agree(npy_widths(files))?;
         let splits = ranks.agree(block_splits(&widths, ranks.size))?;
-        Self::from_npy_split(comm, files, splits)
+        Self::read_npy(ranks, files, &widths, splits)
     }
 
     /// [`from_npy`](Self::from_npy) with the rows of d_k split by `splits[k]`.
     pub fn from_npy_split(comm: &'c C, files: &[LayerFiles], splits: Vec<Split>) -> Result<Self> {
         let ranks = Ranks::new(comm);
         let widths = ranks.agree(npy_widths(files))?;
-        check_across_ranks(&ranks, &widths, &splits)?;
+        Self::read_npy(ranks, files, &widths, splits)
+    }
+
+    /// Each rank's rows of the files of `widths` (from their headers).
+    fn read_npy(
+        ranks: Ranks<'c, C>,
+        files: &[LayerFiles],
+        widths: &[usize],
+        splits: Vec<Split>,
+    ) -> Result<Self> {
+        check_across_ranks(&ranks, widths, &splits)?;
         let layers = files.iter().enumerate().map(|(k, file)| {
             let rows = splits[k + 1].rows(ranks.rank);
-            let read = npy::read_rows::<T>(file.weights, rows.clone())?;
-            // Where the rows are on lines, as Mlp::new lays them out.
-            let mut weights = memory::zeros_on_lines(rows.len(), read.ncols())?;
-            weights.assign(&read);
-            drop(read);
-            check_rows(
-                "the weights (layer, row, column)",
-                k + 1,
-                rows.start,
-                weights.view(),
-            )?;
+            // Laid out as Mlp::new lays weights out: a large row-major read is kept as
+            // it is, so a rank holds its rows once (a Fortran-order file's are
+            // transposed into a copy).
+            let weights = lined_up(npy::read_rows::<T>(file.weights, rows.clone())?)?;
+            let what = "the weights (layer, row, column)";
+            check_rows(what, k + 1, rows.start, weights.view())?;
             let layer = Layer::new(weights, file.activation);
             Ok(match file.bias {
                 Some(path) => {
@@ -259,6 +265,24 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
     /// Bytes this rank has received from the others since the network was made.
     pub fn received_bytes(&self) -> u64 {
         self.ranks.received()
+    }
+
+    /// The mode [`jacobian`](Self::jacobian) runs for `mode`: [`Mode::Auto`] is forward
+    /// mode where d0 ≤ d_L (fewer products), else reverse mode.
+    pub fn jacobian_mode(&self, mode: Mode) -> Mode {
+        match mode {
+            Mode::Auto if self.width(0) <= self.width(self.depth()) => Mode::Forward,
+            Mode::Auto => Mode::Reverse,
+            m => m,
+        }
+    }
+
+    /// Every rank's outcome of a step made one (collective): `Ok` where every rank's
+    /// is, else the lowest failing rank's error as [`Error::Rank`], on every rank alike.
+    /// For a caller's own step that may fail on some ranks only (a file, an allocation),
+    /// before its next collective call, so that no rank is left waiting in it.
+    pub fn agree<R>(&self, outcome: Result<R>) -> Result<R> {
+        self.ranks.agree(outcome)
     }
 
     /// Seconds this rank has spent in communication since the network was made,
@@ -402,7 +426,7 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
 
     /// Every rank's rows of d_k (`w` values a row, row-major), whole on every rank.
     fn gather(&self, local: &[T], k: usize, w: usize) -> Vec<T> {
-        let split = self.splits[k].times(w);
+        let split = self.splits[k].scaled(w);
         let mut full = vec![T::zero(); split.len()];
         self.ranks.gather_all(local, &split, &mut full);
         full
@@ -411,7 +435,7 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
     /// This rank's rows of the rank-order sum of every rank's `partial` (all d_k rows,
     /// `w` values a row, row-major).
     fn sum_rows(&self, partial: &[T], k: usize, w: usize) -> Vec<T> {
-        let split = self.splits[k].times(w);
+        let split = self.splits[k].scaled(w);
         let n = split.rows(self.ranks.rank).len();
         let (mut out, mut recv) = (vec![T::zero(); n], vec![T::zero(); self.ranks.size * n]);
         self.ranks.sum_rows(partial, &split, &mut out, &mut recv);
@@ -440,7 +464,7 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
 
     /// W_k\[rows\]·P for this rank's rows of layer k, P whole (d_{k−1} × `w`,
     /// row-major): this rank's rows × w.
-    fn times(&self, k: usize, p: &[T], w: usize) -> Vec<T> {
+    fn rows_times(&self, k: usize, p: &[T], w: usize) -> Vec<T> {
         let wk = self.layers[k - 1].weights.view();
         let mut out = vec![T::zero(); wk.nrows() * w];
         if wk.nrows() > 0 {
@@ -489,19 +513,20 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
         let (f, sweep, partial) = self.value(x, adjoint)?;
         if adjoint {
             let [grad] = self.backward([partial], depth, 1, |j, [g]| {
-                times(g, &sweep.slopes[j - 1]);
+                scale(g, &sweep.slopes[j - 1]);
             });
             return Ok((f, Array1::from_vec(grad)));
         }
         let d0 = self.width(0);
         let mut grad = vec![T::zero(); d0];
-        self.forward_panels(&sweep, self.panel_width(d0), |c0, w, panel| {
+        for (c0, w) in Self::panels(d0, self.panel_width(d0)) {
+            let panel = self.forward_panel(&sweep, c0, w, |_, _| {});
             let mut sums = vec![T::zero(); w];
             panel
                 .chunks_exact(w)
                 .for_each(|row| add_into(&mut sums, row));
             grad[c0..c0 + w].copy_from_slice(&self.ranks.sum_each(&sums));
-        });
+        }
         Ok((f, Array1::from_vec(grad)))
     }
 
@@ -535,33 +560,44 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
     /// the memory budget, at least 1, at most `n`.
     fn panel_width(&self, n: usize) -> usize {
         let widest = self.widths().into_iter().max().unwrap_or(1);
-        (self.budget / (3 * widest * std::mem::size_of::<T>())).clamp(1, n.max(1))
+        let budget = self.budget / (3 * widest * std::mem::size_of::<T>());
+        budget.min(self.most_columns()).clamp(1, n.max(1))
     }
 
-    /// Forward mode's panels of J = ∂F/∂x: for each block of `w` columns from c0, this
-    /// rank's rows of J\[:, c0 … c0+w−1\] (row-major) to `each(c0, w, rows)`. The
-    /// identity's columns go through the ranks: W_1·E is W_1's columns, then each layer
-    /// multiplies its rows by the gathered tangents, scaled by its slopes.
-    fn forward_panels(
+    /// The most values a row MPI's counts allow ([`max_count`]).
+    fn most_columns(&self) -> usize {
+        let one = max_count(&self.splits, 1).expect("checked at construction");
+        mpi::Count::MAX as usize / one.max(1)
+    }
+
+    /// One panel of forward mode: the identity's columns c0 … c0+w−1 pushed through
+    /// the ranks (W_1·E is W_1's columns; then each layer multiplies its rows by the
+    /// gathered tangents), `at_layer(k, Ẏ_k)` seeing each layer's tangent pre-activations
+    /// on this rank's rows before they are scaled by its slopes. Returns this rank's rows
+    /// of J\[:, c0 … c0+w−1\] (row-major).
+    fn forward_panel(
         &self,
         sweep: &Sweep<T>,
+        c0: usize,
         w: usize,
-        mut each: impl FnMut(usize, usize, Vec<T>),
-    ) {
-        let (depth, d0) = (self.depth(), self.width(0));
-        let slopes = |k: usize| &sweep.slopes[k - 1][..];
-        for c0 in (0..d0).step_by(w) {
-            let w = w.min(d0 - c0);
-            let first = self.layers[0].weights.slice(s![.., c0..c0 + w]);
-            let mut t: Vec<T> = first.iter().copied().collect();
-            scale_rows(&mut t, slopes(1), w);
-            for k in 2..=depth {
+        mut at_layer: impl FnMut(usize, &[T]),
+    ) -> Vec<T> {
+        let first = self.layers[0].weights.slice(s![.., c0..c0 + w]);
+        let mut t: Vec<T> = first.iter().copied().collect();
+        for k in 1..=self.depth() {
+            if k > 1 {
                 let prev = self.gather(&t, k - 1, w);
-                t = self.times(k, &prev, w);
-                scale_rows(&mut t, slopes(k), w);
+                t = self.rows_times(k, &prev, w);
             }
-            each(c0, w, t);
+            at_layer(k, &t);
+            scale_rows(&mut t, &sweep.slopes[k - 1], w);
         }
+        t
+    }
+
+    /// The panels of `n` columns (or rows) `w` at a time: (first, width) of each.
+    fn panels(n: usize, w: usize) -> impl Iterator<Item = (usize, usize)> {
+        (0..n).step_by(w.max(1)).map(move |c0| (c0, w.min(n - c0)))
     }
 
     /// F(x) = φ_L(y_L), whole on every rank.
@@ -593,10 +629,10 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
         let mut sweep = self.forward(x, None, depth, Keep::Slopes);
         let rows = self.splits[depth].rows(self.ranks.rank);
         let mut g = sweep.slopes[depth - 1].clone();
-        times(&mut g, &u[rows]);
+        scale(&mut g, &u[rows]);
         let partial = self.transposed(depth, &g, 1);
         let [uj] = self.backward([partial], depth, 1, |j, [g]| {
-            times(g, &sweep.slopes[j - 1]);
+            scale(g, &sweep.slopes[j - 1]);
         });
         let out = sweep.values.pop().expect("the output");
         Ok((Array1::from_vec(out), Array1::from_vec(uj)))
@@ -640,22 +676,16 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
         let mut jac = self.ranks.agree(zeros::<T, _>("the Jacobian", (dl, d0)))?;
         let sweep = self.forward(x, None, depth, Keep::Slopes);
         let slopes = |k: usize| &sweep.slopes[k - 1][..];
-        let forward = match mode {
-            Mode::Forward => true,
-            Mode::Reverse => false,
-            Mode::Auto => d0 <= dl,
-        };
-        if forward {
-            self.forward_panels(&sweep, self.panel_width(d0), |c0, w, t| {
+        if self.jacobian_mode(mode) == Mode::Forward {
+            for (c0, w) in Self::panels(d0, self.panel_width(d0)) {
+                let t = self.forward_panel(&sweep, c0, w, |_, _| {});
                 let panel = self.gather(&t, depth, w);
                 let panel = ArrayView2::from_shape((dl, w), &panel[..]).expect("d_L×w");
                 jac.slice_mut(s![.., c0..c0 + w]).assign(&panel);
-            });
+            }
         } else {
             let rows = self.splits[depth].rows(self.ranks.rank);
-            let w = self.panel_width(dl);
-            for r0 in (0..dl).step_by(w) {
-                let w = w.min(dl - r0);
+            for (r0, w) in Self::panels(dl, self.panel_width(dl)) {
                 // Ḡ_L = diag(φ'_L)·U, U = rows r0 … r0+w−1 of the identity, on this
                 // rank's rows.
                 let mut g = vec![T::zero(); rows.len() * w];
@@ -689,35 +719,29 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
         let sweep = self.forward(x, None, depth, Keep::Curvatures);
         let slopes = |k: usize| &sweep.slopes[k - 1][..];
         let curvatures = |k: usize| &sweep.bends[k - 1][..];
-        // z_j on this rank's rows of layer j, j = 1 … L (z_L = 1).
+        // z_j on this rank's rows of layer j, j = 1 … L (z_L = 1): the gradient's
+        // reverse sweep, down to layer 1 (∇f itself is not needed).
         let mut z = vec![vec![T::one(); self.local(depth)]];
         let mut partial = self.transposed(depth, slopes(depth), 1);
         for j in (1..depth).rev() {
             let zj = self.sum_rows(&partial, j, 1);
-            let mut g = zj.clone();
-            times(&mut g, slopes(j));
-            partial = self.transposed(j, &g, 1);
+            if j > 1 {
+                let mut g = zj.clone();
+                scale(&mut g, slopes(j));
+                partial = self.transposed(j, &g, 1);
+            }
             z.push(zj);
         }
         z.reverse();
-        let w = self.panel_width(d0);
-        for c0 in (0..d0).step_by(w) {
-            let w = w.min(d0 - c0);
-            // Ẏ_k along the panel, and B_k = φ''_k∘Ẏ_k∘z_k, on this rank's rows.
+        for (c0, w) in Self::panels(d0, self.panel_width(d0)) {
+            // B_k = φ''_k∘Ẏ_k∘z_k along the panel, on this rank's rows.
             let mut bends = Vec::with_capacity(depth);
-            let first = self.layers[0].weights.slice(s![.., c0..c0 + w]);
-            let mut t: Vec<T> = first.iter().copied().collect();
-            for k in 1..=depth {
-                if k > 1 {
-                    let prev = self.gather(&t, k - 1, w);
-                    t = self.times(k, &prev, w);
-                }
-                let mut b = t.clone();
+            self.forward_panel(&sweep, c0, w, |k, t| {
+                let mut b = t.to_vec();
                 scale_rows(&mut b, curvatures(k), w);
                 scale_rows(&mut b, &z[k - 1], w);
                 bends.push(b);
-                scale_rows(&mut t, slopes(k), w);
-            }
+            });
             let partial = self.transposed(depth, &bends[depth - 1], w);
             let [panel] = self.backward([partial], depth, w, |j, [g]| {
                 scale_rows(g, slopes(j), w);
@@ -744,15 +768,13 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
             &[k],
             &[k_all[0] as usize],
         ))?;
-        let widest = self.widths().into_iter().max().unwrap_or(0);
-        if widest
-            .checked_mul(k)
-            .is_none_or(|n| n > mpi::Count::MAX as usize)
-        {
+        if k > self.most_columns() {
             return Err(Error::OutOfRange {
-                what: format!("the points k, times the widest layer ({widest})"),
+                what: "the points k (each layer's rows times k, and P times a rank's rows \
+                       times k, are MPI counts: C ints)"
+                    .into(),
                 got: format!("{k}"),
-                range: format!("k·{widest} ≤ {} (MPI counts are C ints)", mpi::Count::MAX),
+                range: format!("at most {}", self.most_columns()),
             });
         }
         let mut a = xs
@@ -792,7 +814,7 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
         let f = self.ranks.sum_each(&f);
         let partial = self.transposed(depth, &slopes[depth - 1], k);
         let [g] = self.backward([partial], depth, k, |j, [g]| {
-            times(g, &slopes[j - 1]);
+            scale(g, &slopes[j - 1]);
         });
         let g = Array2::from_shape_vec((d0, k), g).expect("d0×k");
         Ok((Array1::from_vec(f), g))
@@ -835,7 +857,7 @@ fn scale_rows<T: Real>(g: &mut [T], s: &[T], w: usize) {
 }
 
 /// g ← g ∘ s.
-fn times<T: Real>(g: &mut [T], s: &[T]) {
+fn scale<T: Real>(g: &mut [T], s: &[T]) {
     g.iter_mut().zip(s).for_each(|(g, &s)| *g = *g * s);
 }
 
@@ -931,14 +953,22 @@ fn check_across_ranks<C: Communicator>(
 ) -> Result<()> {
     let ours: Vec<u64> = widths.iter().map(|&d| d as u64).collect();
     ranks.same("the widths", &ours)?;
-    let counts: Vec<u64> = splits
+    // Each split as its rank count, then its counts: ranks agree on the whole structure.
+    let shape: Vec<u64> = splits
         .iter()
-        .flat_map(|s| s.counts().iter().map(|&c| c as u64))
+        .flat_map(|s| std::iter::once(s.ranks() as u64).chain(s.counts().iter().map(|&c| c as u64)))
         .collect();
-    ranks.same("the splits", &counts)?;
+    ranks.same("the splits", &shape)?;
+    // The same on every rank from here, but agreed all the same: nothing local decides.
+    ranks.agree(local_widths_check(widths, splits, ranks.size))
+}
+
+/// Errors unless the widths are valid, `splits` splits each over all `ranks`, and every
+/// count MPI will be given fits in a C int (P times a rank's rows included).
+fn local_widths_check(widths: &[usize], splits: &[Split], ranks: usize) -> Result<()> {
     crate::mlp::check_widths(widths)?;
     let got: Vec<(usize, usize)> = splits.iter().map(|s| (s.len(), s.ranks())).collect();
-    let want: Vec<(usize, usize)> = widths.iter().map(|&d| (d, ranks.size)).collect();
+    let want: Vec<(usize, usize)> = widths.iter().map(|&d| (d, ranks)).collect();
     if got != want {
         return Err(Error::Shape {
             what: "splits must split each width over every rank".into(),
@@ -946,5 +976,33 @@ fn check_across_ranks<C: Communicator>(
             got: format!("{got:?}"),
         });
     }
+    if max_count(splits, 1).is_none() {
+        return Err(Error::OutOfRange {
+            what: "the largest rows a rank holds, times the ranks (MPI counts are C ints)".into(),
+            got: format!(
+                "{:?}",
+                splits.iter().map(|s| s.ranks() * most_rows(s)).max()
+            ),
+            range: format!("at most {}", mpi::Count::MAX),
+        });
+    }
     Ok(())
+}
+
+/// The most rows any rank holds of `split`.
+fn most_rows(split: &Split) -> usize {
+    (0..split.ranks())
+        .map(|r| split.rows(r).len())
+        .max()
+        .unwrap_or(0)
+}
+
+/// The largest count MPI is given for `w` values a row: d_k·w (a gather), or P times a
+/// rank's rows times w (a sum's receive buffer); `None` beyond a C int.
+fn max_count(splits: &[Split], w: usize) -> Option<usize> {
+    splits
+        .iter()
+        .map(|s| s.len().max(s.ranks() * most_rows(s)).checked_mul(w))
+        .try_fold(0usize, |m, c| c.map(|c| m.max(c)))
+        .filter(|&c| c <= mpi::Count::MAX as usize)
 }

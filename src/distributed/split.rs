@@ -73,8 +73,9 @@ impl Split {
         d..d + self.counts[r] as usize
     }
 
-    /// The same split of rows of `w` values each (row-major), in values.
-    pub(crate) fn times(&self, w: usize) -> Split {
+    /// The same split of rows of `w` values each (row-major), in values; the caller
+    /// keeps d·w within a C int.
+    pub(crate) fn scaled(&self, w: usize) -> Split {
         let scale = |v: &[Count]| v.iter().map(|&c| c * w as Count).collect();
         Split {
             counts: scale(&self.counts),

@@ -85,13 +85,7 @@ fn jac_ranks(world: &SimpleCommunicator, args: &jac::JacArgs) -> CliResult {
     let net = network(world, &args.files)?;
     let x = net.read_vector(&args.files.x)?;
     let j = net.jacobian(x.view(), args.mode)?;
-    let (d0, dl) = (j.ncols(), j.nrows());
-    let plan = match args.mode {
-        Mode::Forward => "forward",
-        Mode::Reverse => "reverse",
-        Mode::Auto if d0 <= dl => "forward",
-        Mode::Auto => "reverse",
-    };
+    let plan = net.jacobian_mode(args.mode).name();
     let plan = format!("{plan} mode in panels across {} ranks", world.size());
     match world.rank() {
         0 => jac::print(args, &j, &plan),
@@ -167,7 +161,7 @@ fn timed<T: Element>(
 fn time_ranks<T: Element>(world: &SimpleCommunicator, args: &TimeArgs) -> CliResult {
     let (d0, d1, d2) = (args.d, args.d1.unwrap_or(args.d), args.d2.unwrap_or(args.d));
     let net = DistMlp::<T, _>::from_seed(world, &[d0, d1, d2], Activation::Sigmoid, args.seed)?;
-    let x = random::standard_normal_vector::<T>(d0, args.seed)?;
+    let x = net.agree(random::standard_normal_vector::<T>(d0, args.seed))?;
     let grad = |mode: Mode| net.value_and_grad(x.view(), mode).map(drop);
     let run = |which: Which| args.mode == which || args.mode == Which::Both;
     let reverse = match run(Which::Reverse) {
@@ -181,7 +175,7 @@ fn time_ranks<T: Element>(world: &SimpleCommunicator, args: &TimeArgs) -> CliRes
 
     let batch = match args.batch {
         Some(k) => {
-            let xs = random::standard_normal::<T>(d0, k, args.seed, 1 << 62)?;
+            let xs = net.agree(random::standard_normal::<T>(d0, k, args.seed, 1 << 62))?;
             let call = || net.value_and_grad_batch(xs.view()).map(drop);
             Some((k, timed(world, &net, args.reps, call)?))
         }
