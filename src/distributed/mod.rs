@@ -13,15 +13,18 @@
 //! - the last layer's fused pass (W_L read once, [`Mlp::value_and_grad`]) runs per rank
 //!   on its rows, and f is the rank-order sum of the ranks' parts.
 //!
-//! A gradient thus reads Σ_k 2·d_k·d_{k−1}/P entries a rank (W_L once) and receives
-//! about Σ_k 2·d_k values; a JVP gathers a_k and its tangent, 2·d_k values a layer.
+//! A gradient thus reads about (2·Σ_k d_k·d_{k−1} − d_L·d_{L−1})/P entries a rank and
+//! receives, besides x (d0, from rank 0), the other ranks' shares of a_1 … a_{L−1}, of
+//! the L sums and of ∇f: about 2·Σ_{k<L} d_k + 2·d0 values. A JVP gathers a_k and its
+//! tangent, 2·d_k values a layer.
 //!
 //! Every sum over ranks is added in rank order by this module, never by MPI's
 //! reductions (whose order is unspecified), so a given rank count gives the same bits
-//! on every run. A row's dot product is the single-process one, so values and tangents
-//! of hidden layers are bit-identical to [`Mlp`]'s; sums over rows (f, Wᵀ·ḡ) are added
-//! in another order, and agree to rounding: the tests allow 1e−12 relative to the sum of
-//! the terms' magnitudes.
+//! on every run. With [`Split::block`]'s splits (whole quads of rows) a row's dot
+//! product is the one a single process computes, so outputs, JVPs and hidden values are
+//! bit-identical to [`Mlp`]'s; with other splits the kernels' tails take some rows,
+//! and those agree to rounding. Sums over rows (f, Wᵀ·ḡ) are added in another order
+//! and agree to rounding: the tests allow 1e−12 of the largest entry.
 //!
 //! Inputs are rank 0's: x, v and u are broadcast from rank 0 (each rank passes its own
 //! of the right shape), and every rank returns the whole result. Weights are never

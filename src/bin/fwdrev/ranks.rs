@@ -1,7 +1,8 @@
 //! Under `mpirun -n P fwdrev …` (feature `mpi`): `grad`, `hvp`, `jac` and `time` on a network
 //! split by rows over the ranks ([`fwdrev::distributed`]), each rank reading or drawing
-//! only its own rows. Output comes from rank 0 only; every error is agreed by all ranks
-//! (the library's), so every rank ends with the same status.
+//! only its own rows. Output comes from rank 0 only; every error of the computation is
+//! agreed by all ranks (the library's), so every rank ends with the same status, but
+//! for a failure of rank 0's own output (a write), which fails rank 0 alone.
 
 use crate::timing::{Dtype, Stats, TimeArgs, Which};
 use crate::{grad, hvp, jac, seconds, CliResult, Cmd};
