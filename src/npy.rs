@@ -31,7 +31,7 @@ const MAGIC: &[u8] = b"\x93NUMPY";
 const MAX_HEADER: usize = 10_000;
 
 /// An `Error::Npy` about `path`, from its reason.
-fn bad(path: &Path) -> impl Fn(String) -> Error + Copy + '_ {
+pub(crate) fn bad(path: &Path) -> impl Fn(String) -> Error + Copy + '_ {
     move |reason| Error::Npy {
         path: path.to_path_buf(),
         reason,
@@ -39,7 +39,7 @@ fn bad(path: &Path) -> impl Fn(String) -> Error + Copy + '_ {
 }
 
 /// An `Error::Io` about `path`, from its cause.
-fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + Copy + '_ {
+pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + Copy + '_ {
     move |source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -593,16 +593,23 @@ pub(crate) fn header_text(descr: &str, shape: &[usize]) -> std::result::Result<S
     Ok(header)
 }
 
+/// The bytes before a version 1.0 file's data: magic, version, length and `header`
+/// (from [`header_text`]).
+pub(crate) fn preamble(header: &str) -> Vec<u8> {
+    let mut out = MAGIC.to_vec();
+    out.extend([1, 0]);
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    out
+}
+
 /// The .npy bytes of `a` under `header` (from [`header_text`]), to any stream.
 pub(crate) fn write_to<T: Real, D: Dimension>(
     out: &mut impl Write,
     header: &str,
     a: ArrayView<T, D>,
 ) -> std::io::Result<()> {
-    out.write_all(MAGIC)?;
-    out.write_all(&[1, 0])?;
-    out.write_all(&(header.len() as u16).to_le_bytes())?;
-    out.write_all(header.as_bytes())?;
+    out.write_all(&preamble(header))?;
     let mut bytes = Vec::with_capacity(8);
     for &v in a.iter() {
         bytes.clear();
@@ -627,10 +634,7 @@ pub(crate) fn strings_bytes(items: &[&str]) -> Vec<u8> {
         .unwrap_or(0)
         .max(1);
     let header = header_text(&format!("<U{width}"), &[items.len()]).expect("a 1-d header is short");
-    let mut out = MAGIC.to_vec();
-    out.extend([1, 0]);
-    out.extend((header.len() as u16).to_le_bytes());
-    out.extend(header.as_bytes());
+    let mut out = preamble(&header);
     for s in items {
         let pad = std::iter::repeat_n(0, width - s.chars().count());
         for c in s.chars().map(u32::from).chain(pad) {
@@ -687,65 +691,106 @@ pub(crate) fn atomically(
     path: &Path,
     fill: impl Fn(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
 ) -> Result<()> {
-    let io = io(path);
     let write_to = |file: &std::fs::File| -> std::io::Result<()> {
         let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
         fill(&mut out)?;
         out.flush()
     };
-    // The file the name finally stands for, and whether it is a regular one.
-    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let existing = std::fs::metadata(&target).ok();
-    if let Some(meta) = existing.as_ref().filter(|m| !m.is_file()) {
-        if meta.is_dir() {
-            return Err(io(std::io::Error::new(
-                std::io::ErrorKind::IsADirectory,
-                "is a directory",
-            )));
+    match Target::open(path)? {
+        Target::Stream(file) => write_to(&file),
+        Target::Regular(beside) => {
+            let written = write_to(&beside.file);
+            beside.finish(written)
         }
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&target)
-            .map_err(io)?;
-        return write_to(&file).map_err(io);
     }
-    let name = target.file_name().ok_or_else(|| {
-        io(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a file name",
-        ))
-    })?;
-    // A name no other run uses (the process id and the clock), retried if one exists.
-    let (file, temp) = (0..16)
-        .find_map(|attempt| {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.subsec_nanos());
-            let mut temp_name = std::ffi::OsString::from(".");
-            temp_name.push(name);
-            temp_name.push(format!(".{}-{nanos}-{attempt}.tmp", std::process::id()));
-            let temp = target.with_file_name(temp_name);
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&temp)
-            {
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
-                opened => Some(opened.map(|f| (f, temp))),
+    .map_err(io(path))
+}
+
+/// Where a file is written: a temporary file beside a regular (or new) one, or a
+/// stream written through.
+pub(crate) enum Target {
+    Regular(Beside),
+    Stream(std::fs::File),
+}
+
+/// A new temporary file in the folder of the file it will replace.
+pub(crate) struct Beside {
+    pub(crate) file: std::fs::File,
+    /// The temporary file's path.
+    pub(crate) temp: std::path::PathBuf,
+    /// The file the name finally stands for (a link followed).
+    target: std::path::PathBuf,
+    existing: Option<std::fs::Metadata>,
+}
+
+impl Target {
+    /// Opens where `path` is written (errors name it): a temporary file beside it with a
+    /// name no other run uses (the process id and the clock, retried if one exists), or
+    /// the stream `path` is if it is not a regular file; a folder is refused.
+    pub(crate) fn open(path: &Path) -> Result<Target> {
+        let io = io(path);
+        let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let existing = std::fs::metadata(&target).ok();
+        if let Some(meta) = existing.as_ref().filter(|m| !m.is_file()) {
+            if meta.is_dir() {
+                return Err(io(std::io::Error::new(
+                    std::io::ErrorKind::IsADirectory,
+                    "is a directory",
+                )));
             }
-        })
-        .unwrap_or_else(|| Err(std::io::ErrorKind::AlreadyExists.into()))
-        .map_err(io)?;
-    let written = (|| {
-        write_to(&file)?;
-        if let Some(meta) = &existing {
-            file.set_permissions(meta.permissions())?;
+            let file = std::fs::OpenOptions::new().write(true).open(&target);
+            return file.map(Target::Stream).map_err(io);
         }
-        file.sync_all()?;
-        std::fs::rename(&temp, &target)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
+        let name = target.file_name().ok_or_else(|| {
+            io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a file name",
+            ))
+        })?;
+        let (file, temp) = (0..16)
+            .find_map(|attempt| {
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_nanos());
+                let mut temp_name = std::ffi::OsString::from(".");
+                temp_name.push(name);
+                temp_name.push(format!(".{}-{nanos}-{attempt}.tmp", std::process::id()));
+                let temp = target.with_file_name(temp_name);
+                match std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&temp)
+                {
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
+                    opened => Some(opened.map(|f| (f, temp))),
+                }
+            })
+            .unwrap_or_else(|| Err(std::io::ErrorKind::AlreadyExists.into()))
+            .map_err(io)?;
+        Ok(Target::Regular(Beside {
+            file,
+            temp,
+            target,
+            existing,
+        }))
     }
-    written.map_err(io)
+}
+
+impl Beside {
+    /// Where `written` is Ok: gives the file the replaced one's permissions, syncs it
+    /// and renames it over the target. Where that or any of these failed, the temporary
+    /// file is removed instead, and the target left as it was.
+    pub(crate) fn finish(self, written: std::io::Result<()>) -> std::io::Result<()> {
+        let done = written.and_then(|()| {
+            if let Some(meta) = &self.existing {
+                self.file.set_permissions(meta.permissions())?;
+            }
+            self.file.sync_all()?;
+            std::fs::rename(&self.temp, &self.target)
+        });
+        if done.is_err() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+        done
+    }
 }

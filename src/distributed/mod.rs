@@ -51,6 +51,7 @@
 //! # Ok::<(), fwdrev::Error>(())
 //! ```
 
+mod file;
 mod ranks;
 mod split;
 
@@ -65,6 +66,7 @@ use crate::{
     memory, npy, primal, random, Activation, Error, Layer, Mlp, Mode, Par, Real, Result, Scratch,
     DEFAULT_MEMORY_BUDGET,
 };
+use file::SharedNpy;
 use mpi::datatype::Equivalence;
 use mpi::traits::Communicator;
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Ix1};
@@ -448,8 +450,8 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
     /// The reverse sweep from layer k down to x, for N adjoints at once, `w` values a
     /// unit: `partials` are this rank's W_kᵀ·ḡ_k (all d_{k−1} rows); at each hidden layer
     /// j the rank-order sums arrive on this rank's rows, `step(j, sums)` turns them into
-    /// the ḡ_j, and W_j\[rows\]ᵀ·ḡ_j are the next partials. Returns the adjoints of x,
-    /// whole, on every rank.
+    /// the ḡ_j, and W_j\[rows\]ᵀ·ḡ_j are the next partials. Returns this rank's rows
+    /// (of d0's split) of the adjoints of x.
     fn backward<const N: usize>(
         &self,
         mut partials: [Vec<T>; N],
@@ -462,7 +464,7 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
             step(j, &mut g);
             partials = g.each_ref().map(|g| self.transposed(j, g, w));
         }
-        partials.map(|p| self.gather(&self.sum_rows(&p, 0, w), 0, w))
+        partials.map(|p| self.sum_rows(&p, 0, w))
     }
 
     /// W_k\[rows\]·P for this rank's rows of layer k, P whole (d_{k−1} × `w`,
@@ -518,7 +520,7 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
             let [grad] = self.backward([partial], depth, 1, |j, [g]| {
                 scale(g, &sweep.slopes[j - 1]);
             });
-            return Ok((f, Array1::from_vec(grad)));
+            return Ok((f, Array1::from_vec(self.gather(&grad, 0, 1))));
         }
         let d0 = self.width(0);
         let mut grad = vec![T::zero(); d0];
@@ -638,7 +640,10 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
             scale(g, &sweep.slopes[j - 1]);
         });
         let out = sweep.values.pop().expect("the output");
-        Ok((Array1::from_vec(out), Array1::from_vec(uj)))
+        Ok((
+            Array1::from_vec(out),
+            Array1::from_vec(self.gather(&uj, 0, 1)),
+        ))
     }
 
     /// (∇f(x), ∇²f(x)·v) by forward-over-reverse, as [`Mlp::hvp`]: the forward sweep
@@ -659,7 +664,8 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
                 (z[i], dz[i]) = (s[i] * z[i], b[i] * z[i] + s[i] * dz[i]);
             }
         });
-        Ok((Array1::from_vec(grad), Array1::from_vec(hv)))
+        let [grad, hv] = [grad, hv].map(|g| Array1::from_vec(self.gather(&g, 0, 1)));
+        Ok((grad, hv))
     }
 
     /// J(x) = ∂F/∂x (d_L × d0), whole on every rank, in panels of `w` columns or rows,
@@ -670,43 +676,87 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
     /// d0 ≤ d_L (fewer products), else reverse; the panel width is the most that keeps
     /// three d_max×w panels within the memory budget
     /// ([`with_memory_budget`](Self::with_memory_budget), default
-    /// [`DEFAULT_MEMORY_BUDGET`]).
+    /// [`DEFAULT_MEMORY_BUDGET`]). Every panel is gathered whole on every rank;
+    /// [`write_jacobian`](Self::write_jacobian) keeps each rank to its part.
     pub fn jacobian(&self, x: ArrayView1<T>, mode: Mode) -> Result<Array2<T>> {
         let x = self.input("x", x, 0)?;
         self.check_range(&x)?;
+        let shape = (self.width(self.depth()), self.width(0));
+        let mut jac = self.ranks.agree(zeros::<T, _>("the Jacobian", shape))?;
+        self.jacobian_panels(x, mode, |p| Ok(self.place(&p, &mut jac)))?;
+        Ok(jac)
+    }
+
+    /// J(x) as [`jacobian`](Self::jacobian) computes it, written to `path` as one
+    /// d_L × d0 C-order .npy file, each rank writing its rows of each panel at their
+    /// offsets: no rank holds more of J than its part of a panel. The file appears
+    /// whole or not at all (a temporary file beside it, renamed by rank 0 once every
+    /// rank's writes are synced); the ranks must share the file system `path` is on.
+    pub fn write_jacobian(
+        &self,
+        x: ArrayView1<T>,
+        mode: Mode,
+        path: impl AsRef<Path>,
+    ) -> Result<()> {
+        let x = self.input("x", x, 0)?;
+        self.check_range(&x)?;
+        let shape = (self.width(self.depth()), self.width(0));
+        let file = SharedNpy::create::<T>(&self.ranks, path.as_ref(), shape)?;
+        let written = self.jacobian_panels(x, mode, |p| self.write_block(&p, &file));
+        file.finish(written)
+    }
+
+    /// The Jacobian's panels (see [`jacobian`](Self::jacobian)), each handed to `each`
+    /// as the sweep leaves it, its outcome agreed before the next.
+    fn jacobian_panels(
+        &self,
+        x: Vec<T>,
+        mode: Mode,
+        mut each: impl FnMut(Panel<T>) -> Result<()>,
+    ) -> Result<()> {
         let depth = self.depth();
         let (d0, dl) = (self.width(0), self.width(depth));
-        let mut jac = self.ranks.agree(zeros::<T, _>("the Jacobian", (dl, d0)))?;
         let sweep = self.forward(x, None, depth, Keep::Slopes);
         let slopes = |k: usize| &sweep.slopes[k - 1][..];
         if self.jacobian_mode(mode) == Mode::Forward {
             for (c0, w) in Self::panels(d0, self.panel_width(d0)) {
-                let t = self.forward_panel(&sweep, c0, w, |_, _| {});
-                let panel = self.gather(&t, depth, w);
-                let panel = ArrayView2::from_shape((dl, w), &panel[..]).expect("d_L×w");
-                jac.slice_mut(s![.., c0..c0 + w]).assign(&panel);
+                let local = self.forward_panel(&sweep, c0, w, |_, _| {});
+                let panel = Panel {
+                    local,
+                    layer: depth,
+                    at: c0,
+                    w,
+                    holds: Holds::Columns,
+                };
+                self.ranks.agree(each(panel))?;
             }
-        } else {
-            let rows = self.splits[depth].rows(self.ranks.rank);
-            for (r0, w) in Self::panels(dl, self.panel_width(dl)) {
-                // Ḡ_L = diag(φ'_L)·U, U = rows r0 … r0+w−1 of the identity, on this
-                // rank's rows.
-                let mut g = vec![T::zero(); rows.len() * w];
-                for j in 0..w {
-                    if rows.contains(&(r0 + j)) {
-                        let i = r0 + j - rows.start;
-                        g[i * w + j] = slopes(depth)[i];
-                    }
-                }
-                let partial = self.transposed(depth, &g, w);
-                let [panel] = self.backward([partial], depth, w, |k, [g]| {
-                    scale_rows(g, slopes(k), w);
-                });
-                let panel = ArrayView2::from_shape((d0, w), &panel[..]).expect("d0×w");
-                jac.slice_mut(s![r0..r0 + w, ..]).assign(&panel.t());
-            }
+            return Ok(());
         }
-        Ok(jac)
+        let rows = self.splits[depth].rows(self.ranks.rank);
+        for (r0, w) in Self::panels(dl, self.panel_width(dl)) {
+            // Ḡ_L = diag(φ'_L)·U, U = rows r0 … r0+w−1 of the identity, on this rank's
+            // rows.
+            let mut g = vec![T::zero(); rows.len() * w];
+            for j in 0..w {
+                if rows.contains(&(r0 + j)) {
+                    let i = r0 + j - rows.start;
+                    g[i * w + j] = slopes(depth)[i];
+                }
+            }
+            let partial = self.transposed(depth, &g, w);
+            let [local] = self.backward([partial], depth, w, |k, [g]| {
+                scale_rows(g, slopes(k), w);
+            });
+            let panel = Panel {
+                local,
+                layer: 0,
+                at: r0,
+                w,
+                holds: Holds::Rows,
+            };
+            self.ranks.agree(each(panel))?;
+        }
+        Ok(())
     }
 
     /// ∇²f(x) (d0 × d0), whole on every rank: HVPs along panels of `w` columns of the
@@ -717,8 +767,32 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
     pub fn hessian(&self, x: ArrayView1<T>) -> Result<Array2<T>> {
         let x = self.input("x", x, 0)?;
         self.check_range(&x)?;
-        let (depth, d0) = (self.depth(), self.width(0));
+        let d0 = self.width(0);
         let mut hess = self.ranks.agree(zeros::<T, _>("the Hessian", (d0, d0)))?;
+        self.hessian_panels(x, |p| Ok(self.place(&p, &mut hess)))?;
+        Ok(hess)
+    }
+
+    /// ∇²f(x) as [`hessian`](Self::hessian) computes it, written to `path` as one
+    /// d0 × d0 .npy file by every rank at its own offsets, as
+    /// [`write_jacobian`](Self::write_jacobian) writes J.
+    pub fn write_hessian(&self, x: ArrayView1<T>, path: impl AsRef<Path>) -> Result<()> {
+        let x = self.input("x", x, 0)?;
+        self.check_range(&x)?;
+        let d0 = self.width(0);
+        let file = SharedNpy::create::<T>(&self.ranks, path.as_ref(), (d0, d0))?;
+        let written = self.hessian_panels(x, |p| self.write_block(&p, &file));
+        file.finish(written)
+    }
+
+    /// The Hessian's panels (see [`hessian`](Self::hessian)), each handed to `each` as
+    /// the sweep leaves it, its outcome agreed before the next.
+    fn hessian_panels(
+        &self,
+        x: Vec<T>,
+        mut each: impl FnMut(Panel<T>) -> Result<()>,
+    ) -> Result<()> {
+        let (depth, d0) = (self.depth(), self.width(0));
         let sweep = self.forward(x, None, depth, Keep::Curvatures);
         let slopes = |k: usize| &sweep.slopes[k - 1][..];
         let curvatures = |k: usize| &sweep.bends[k - 1][..];
@@ -746,14 +820,42 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
                 bends.push(b);
             });
             let partial = self.transposed(depth, &bends[depth - 1], w);
-            let [panel] = self.backward([partial], depth, w, |j, [g]| {
+            let [local] = self.backward([partial], depth, w, |j, [g]| {
                 scale_rows(g, slopes(j), w);
                 add_into(g, &bends[j - 1]);
             });
-            let panel = ArrayView2::from_shape((d0, w), &panel[..]).expect("d0×w");
-            hess.slice_mut(s![.., c0..c0 + w]).assign(&panel);
+            let panel = Panel {
+                local,
+                layer: 0,
+                at: c0,
+                w,
+                holds: Holds::Columns,
+            };
+            self.ranks.agree(each(panel))?;
         }
-        Ok(hess)
+        Ok(())
+    }
+
+    /// `panel` gathered from every rank into its place in `whole`.
+    fn place(&self, panel: &Panel<T>, whole: &mut Array2<T>) {
+        let all = self.gather(&panel.local, panel.layer, panel.w);
+        let rows = self.width(panel.layer);
+        let all = ArrayView2::from_shape((rows, panel.w), &all[..]).expect("d×w");
+        let span = panel.at..panel.at + panel.w;
+        match panel.holds {
+            Holds::Columns => whole.slice_mut(s![.., span]).assign(&all),
+            Holds::Rows => whole.slice_mut(s![span, ..]).assign(&all.t()),
+        }
+    }
+
+    /// This rank's part of `panel`, written at its place in `file`.
+    fn write_block(&self, panel: &Panel<T>, file: &SharedNpy<'_, 'c, C>) -> Result<()> {
+        let rows = self.splits[panel.layer].rows(self.ranks.rank);
+        let local = ArrayView2::from_shape((rows.len(), panel.w), &panel.local[..]).expect("n×w");
+        match panel.holds {
+            Holds::Columns => file.write(rows.start, panel.at, local),
+            Holds::Rows => file.write(panel.at, rows.start, local.t()),
+        }
     }
 
     /// f and ∇f at each of k points, the columns of `xs` (d0×k, rank 0's): f (k) and the
@@ -819,9 +921,29 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
         let [g] = self.backward([partial], depth, k, |j, [g]| {
             scale(g, &slopes[j - 1]);
         });
-        let g = Array2::from_shape_vec((d0, k), g).expect("d0×k");
+        let g = Array2::from_shape_vec((d0, k), self.gather(&g, 0, k)).expect("d0×k");
         Ok((Array1::from_vec(f), g))
     }
+}
+
+/// A panel of J or ∇²f as its sweep leaves it: this rank's rows of layer `layer`'s
+/// split, `w` values a row (row-major).
+struct Panel<T> {
+    local: Vec<T>,
+    layer: usize,
+    /// The panel's first column (or row) in the whole result.
+    at: usize,
+    w: usize,
+    holds: Holds,
+}
+
+/// How a panel sits in the whole result.
+#[derive(Clone, Copy)]
+enum Holds {
+    /// Columns at … at+w−1: the panel's rows are the result's.
+    Columns,
+    /// Rows at … at+w−1: the panel is their transpose.
+    Rows,
 }
 
 /// What the forward pass keeps beside the values and slopes.

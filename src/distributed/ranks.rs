@@ -136,6 +136,15 @@ impl<'c, C: Communicator> Ranks<'c, C> {
         }
     }
 
+    /// Rank `root`'s `bytes` (any length) on every rank.
+    pub(crate) fn broadcast_bytes(&self, root: usize, bytes: &mut Vec<u8>) {
+        let root = self.comm.process_at_rank(root as i32);
+        let mut len = bytes.len() as u64;
+        self.timed(|| root.broadcast_into(&mut len));
+        bytes.resize(len as usize, 0);
+        self.timed(|| root.broadcast_into(&mut bytes[..]));
+    }
+
     /// Every rank's outcome made one: `Ok` where every rank's is, else the error of the
     /// lowest failing rank, on every rank alike. A step that can fail on some ranks only
     /// (an allocation, a file) ends with this, so that no rank goes on to a collective
@@ -149,11 +158,7 @@ impl<'c, C: Communicator> Ranks<'c, C> {
             (Err(e), true) => e.to_string().into_bytes(),
             _ => Vec::new(),
         };
-        let root = self.comm.process_at_rank(first as i32);
-        let mut len = what.len() as u64;
-        root.broadcast_into(&mut len);
-        what.resize(len as usize, 0);
-        root.broadcast_into(&mut what[..]);
+        self.broadcast_bytes(first, &mut what);
         Err(Error::Rank {
             rank: first,
             what: String::from_utf8_lossy(&what).into_owned(),

@@ -5,7 +5,7 @@ use crate::progress::Progress;
 use crate::{json, CliResult};
 use clap::Args;
 use fwdrev::{npy, Mode};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct JacArgs {
@@ -15,10 +15,10 @@ pub struct JacArgs {
     pub mode: Mode,
     /// Write J here as .npy (otherwise it is printed, one row per line).
     #[arg(long)]
-    out: Option<PathBuf>,
+    pub out: Option<PathBuf>,
     /// Print one JSON object {"jac": [[…], …], "mode", "plan"} instead.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 pub fn run(args: &JacArgs) -> CliResult {
@@ -44,20 +44,20 @@ pub fn print(args: &JacArgs, j: &ndarray::Array2<f64>, plan: &str) -> CliResult 
         outln!("{obj}");
         return Ok(());
     }
-    outln!("plan ({mode}): {plan}");
-    match &args.out {
-        Some(path) => outln!(
-            "J ({}×{}) written to {}",
-            j.nrows(),
-            j.ncols(),
-            path.display()
-        ),
-        None => {
-            for row in j.rows() {
-                let line: Vec<String> = row.iter().map(|v| format!("{v:.17e}")).collect();
-                outln!("{}", line.join(" "));
-            }
-        }
+    if let Some(path) = &args.out {
+        return print_written(args, j.dim(), plan, path);
     }
+    outln!("plan ({mode}): {plan}");
+    for row in j.rows() {
+        let line: Vec<String> = row.iter().map(|v| format!("{v:.17e}")).collect();
+        outln!("{}", line.join(" "));
+    }
+    Ok(())
+}
+
+/// The lines that say J of `shape` went to `path`, by its plan.
+pub fn print_written(args: &JacArgs, shape: (usize, usize), plan: &str, path: &Path) -> CliResult {
+    outln!("plan ({}): {plan}", args.mode);
+    outln!("J ({}×{}) written to {}", shape.0, shape.1, path.display());
     Ok(())
 }

@@ -209,7 +209,7 @@ fn main() -> ExitCode {
     // Under mpirun the commands run across the ranks; MPI is finalised before the exit.
     #[cfg(feature = "mpi")]
     if ranks::launched() {
-        return finish(ranks::run(cli.cmd));
+        return exit_now(ranks::run(cli.cmd));
     }
     let demo_default = Cmd::Demo {
         d: 8000,

@@ -22,20 +22,40 @@ pub fn launched() -> bool {
         .any(|v| std::env::var_os(v).is_some())
 }
 
-/// Runs `cmd` on every rank; MPI is finalised before this returns.
-pub fn run(cmd: Option<Cmd>) -> CliResult {
-    let universe = mpi::initialize().ok_or("MPI was initialised twice")?;
+/// Runs `cmd` on every rank and returns its exit status, rank 0 having printed its
+/// error (if any) before any rank returns: mpirun ends the job at the first rank that
+/// exits with a failure, and rank 0's line must be out by then. MPI is finalised before
+/// this returns.
+pub fn run(cmd: Option<Cmd>) -> i32 {
+    let Some(universe) = mpi::initialize() else {
+        crate::fail("MPI was initialised twice");
+        return 1;
+    };
     let world = universe.world();
     if world.rank() != 0 {
         crate::quiet();
     }
+    let status = match command(&world, cmd) {
+        Ok(()) => 0,
+        Err(e) => {
+            crate::fail(&e.to_string());
+            1
+        }
+    };
+    // Reached by every rank: each error of the computation is agreed, and rank 0's own
+    // output comes after the last collective.
+    world.barrier();
+    status
+}
+
+fn command(world: &SimpleCommunicator, cmd: Option<Cmd>) -> CliResult {
     match cmd {
-        Some(Cmd::Grad(args)) => grad_ranks(&world, &args),
-        Some(Cmd::Hvp(args)) => hvp_ranks(&world, &args),
-        Some(Cmd::Jac(args)) => jac_ranks(&world, &args),
+        Some(Cmd::Grad(args)) => grad_ranks(world, &args),
+        Some(Cmd::Hvp(args)) => hvp_ranks(world, &args),
+        Some(Cmd::Jac(args)) => jac_ranks(world, &args),
         Some(Cmd::Time(args)) => match args.dtype {
-            Dtype::F64 => time_ranks::<f64>(&world, &args),
-            Dtype::F32 => time_ranks::<f32>(&world, &args),
+            Dtype::F64 => time_ranks::<f64>(world, &args),
+            Dtype::F32 => time_ranks::<f32>(world, &args),
         },
         _ => Err(
             "under mpirun, fwdrev runs grad, hvp, jac and time (the others run without mpirun)"
@@ -85,9 +105,18 @@ fn hvp_ranks(world: &SimpleCommunicator, args: &hvp::HvpArgs) -> CliResult {
 fn jac_ranks(world: &SimpleCommunicator, args: &jac::JacArgs) -> CliResult {
     let net = network(world, &args.files)?;
     let x = net.read_vector(&args.files.x)?;
-    let j = net.jacobian(x.view(), args.mode)?;
     let plan = net.jacobian_mode(args.mode).name();
     let plan = format!("{plan} mode in panels across {} ranks", world.size());
+    // Written by every rank at its offsets, unless it is printed (then gathered).
+    if let (Some(path), false) = (&args.out, args.json) {
+        net.write_jacobian(x.view(), args.mode, path)?;
+        let shape = (net.widths()[net.widths().len() - 1], net.widths()[0]);
+        return match world.rank() {
+            0 => jac::print_written(args, shape, &plan, path),
+            _ => Ok(()),
+        };
+    }
+    let j = net.jacobian(x.view(), args.mode)?;
     match world.rank() {
         0 => jac::print(args, &j, &plan),
         _ => Ok(()),
