@@ -709,7 +709,7 @@ pub(crate) fn atomically(
 /// Where a file is written: a temporary file beside a regular (or new) one, or a
 /// stream written through.
 pub(crate) enum Target {
-    Regular(Beside),
+    Regular(Box<Beside>),
     Stream(std::fs::File),
 }
 
@@ -767,12 +767,12 @@ impl Target {
             })
             .unwrap_or_else(|| Err(std::io::ErrorKind::AlreadyExists.into()))
             .map_err(io)?;
-        Ok(Target::Regular(Beside {
+        Ok(Target::Regular(Box::new(Beside {
             file,
             temp,
             target,
             existing,
-        }))
+        })))
     }
 }
 

@@ -304,7 +304,7 @@ fn cli() -> Result<(), String> {
     let (j1, j3) = (path("J1.npy"), path("J3.npy"));
     let (ok1, _, _) = fwdrev(0, &[&["jac"][..], &network, &["--out", &j1]].concat());
     let (ok3, out, err) = fwdrev(3, &[&["jac"][..], &network, &["--out", &j3]].concat());
-    if !(ok1 && ok3) || !out.contains("J (30×40) written to") {
+    if !(ok1 && ok3 && out.contains("J (30×40) written to")) {
         return Err(format!("jac --out under mpirun: {out} {err}"));
     }
     let read = |p: &str| -> Result<Array1<f64>, String> {

@@ -22,7 +22,7 @@ pub(crate) struct SharedNpy<'r, 'c, C> {
     path: PathBuf,
     file: File,
     /// Rank 0's: the temporary file to rename or remove.
-    beside: Option<Beside>,
+    beside: Option<Box<Beside>>,
     /// Where the data begins, after the header.
     start: u64,
     cols: usize,
@@ -80,7 +80,7 @@ impl<'r, 'c, C: Communicator> SharedNpy<'r, 'c, C> {
     }
 
     /// Rank 0's temporary file beside `path`: the preamble, then zeros to `len` bytes.
-    fn make(path: &Path, preamble: &[u8], len: u64) -> Result<Beside> {
+    fn make(path: &Path, preamble: &[u8], len: u64) -> Result<Box<Beside>> {
         match Target::open(path)? {
             Target::Stream(_) => Err(npy::bad(path)(
                 "is not a regular file: the ranks write their parts at offsets".into(),

@@ -683,7 +683,7 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
         self.check_range(&x)?;
         let shape = (self.width(self.depth()), self.width(0));
         let mut jac = self.ranks.agree(zeros::<T, _>("the Jacobian", shape))?;
-        self.jacobian_panels(x, mode, |p| Ok(self.place(&p, &mut jac)))?;
+        self.jacobian_panels(x, mode, |p| self.place(&p, &mut jac))?;
         Ok(jac)
     }
 
@@ -769,7 +769,7 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
         self.check_range(&x)?;
         let d0 = self.width(0);
         let mut hess = self.ranks.agree(zeros::<T, _>("the Hessian", (d0, d0)))?;
-        self.hessian_panels(x, |p| Ok(self.place(&p, &mut hess)))?;
+        self.hessian_panels(x, |p| self.place(&p, &mut hess))?;
         Ok(hess)
     }
 
@@ -837,7 +837,7 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
     }
 
     /// `panel` gathered from every rank into its place in `whole`.
-    fn place(&self, panel: &Panel<T>, whole: &mut Array2<T>) {
+    fn place(&self, panel: &Panel<T>, whole: &mut Array2<T>) -> Result<()> {
         let all = self.gather(&panel.local, panel.layer, panel.w);
         let rows = self.width(panel.layer);
         let all = ArrayView2::from_shape((rows, panel.w), &all[..]).expect("d×w");
@@ -846,6 +846,7 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
             Holds::Columns => whole.slice_mut(s![.., span]).assign(&all),
             Holds::Rows => whole.slice_mut(s![span, ..]).assign(&all.t()),
         }
+        Ok(())
     }
 
     /// This rank's part of `panel`, written at its place in `file`.
