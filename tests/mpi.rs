@@ -438,7 +438,7 @@ fn child() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let checks: [(&str, Check); 9] = [
+    let checks: [(&str, Check); 10] = [
         ("random networks against one process", random_networks),
         ("from_seed draws the single-process rows", seeded_rows),
         ("uneven splits, ranks without rows", uneven_splits),
@@ -447,10 +447,8 @@ fn child() -> ExitCode {
         ("a rank that cannot allocate its rows", refused_rows),
         ("from_npy reads each rank's rows", npy_rows),
         ("a rank that cannot read its rows", unreadable_rows),
-        (
-            "J and ∇²f written by every rank at its offsets",
-            written_files,
-        ),
+        ("J and ∇²f written at each rank's offsets", written_files),
+        ("Lanczos, Hutchinson and SLQ over HVPs", curvature),
     ];
     for (name, check) in checks {
         if let Err(why) = check(&world) {
@@ -1018,6 +1016,82 @@ fn written_files(world: &World) -> Result<(), String> {
     match left {
         1 => Ok(()),
         n => Err(format!("{n} files after the refused writes, where 1 was")),
+    }
+}
+
+/// The Hessian's extreme eigenvalues, trace estimate and density across the ranks: as
+/// one process finds them (the same iterations on HVPs that agree to rounding: the
+/// eigenvalues to Lanczos's tolerance of 1e-10, the trace's probes to 1e-12 of its
+/// scale), and the same bits on every rank.
+fn curvature(world: &World) -> Result<(), String> {
+    use mpi::traits::CommunicatorCollectives;
+    let net = network(&[24, 40, 8], &mut Lcg(17), 3);
+    let dist = DistMlp::from_mlp(world, &net).map_err(|e| e.to_string())?;
+    let x = random::standard_normal_vector::<f64>(24, 5).unwrap();
+    let e = |e: Error| e.to_string();
+    let opts = fwdrev::Extremes {
+        top: 2,
+        bottom: 2,
+        tol: 1e-10,
+        ..Default::default()
+    };
+    let (got, want) = (
+        dist.hessian_extremes(x.view(), &opts).map_err(e)?,
+        net.hessian_extremes(x.view(), &opts).map_err(e)?,
+    );
+    if !(got.converged && want.converged) {
+        return Err("Lanczos did not converge".into());
+    }
+    let values = |e: &fwdrev::Eigen| Array1::from_iter(e.top.iter().chain(&e.bottom).copied());
+    let scale = values(&want).iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+    for (g, w) in values(&got).iter().zip(values(&want).iter()) {
+        if (g - w).abs() > 1e-10 * scale {
+            return Err(format!(
+                "eigenvalues {:?} where one process finds {:?}",
+                values(&got),
+                values(&want)
+            ));
+        }
+    }
+    let (t, t1) = (
+        dist.hessian_trace(x.view(), 5, 9).map_err(e)?,
+        net.hessian_trace(x.view(), 5, 9).map_err(e)?,
+    );
+    if (t.estimate - t1.estimate).abs() > 1e-12 * scale * 24.0 || t.products != 5 {
+        return Err(format!(
+            "trace {} where one process finds {}",
+            t.estimate, t1.estimate
+        ));
+    }
+    let (d, d1) = (
+        dist.hessian_density(x.view(), 3, 6, 2).map_err(e)?,
+        net.hessian_density(x.view(), 3, 6, 2).map_err(e)?,
+    );
+    let weights: f64 = d.weights.iter().sum();
+    if d.nodes.len() != d1.nodes.len() || (weights - 1.0).abs() > 1e-12 {
+        return Err(format!(
+            "density: {} nodes, weights sum {weights}",
+            d.nodes.len()
+        ));
+    }
+    close(
+        "the density's nodes",
+        Array1::from(d.nodes.clone()).view(),
+        Array1::from(d1.nodes).view(),
+    )?;
+    // Every rank's results, bit for bit.
+    let mine: Vec<u64> = values(&got)
+        .iter()
+        .chain([t.estimate, t.stderr].iter())
+        .chain(&d.nodes)
+        .chain(&d.weights)
+        .map(|v| v.to_bits())
+        .collect();
+    let mut all = vec![0u64; mine.len() * world.size() as usize];
+    world.all_gather_into(&mine[..], &mut all[..]);
+    match all.chunks(mine.len()).all(|r| r == mine) {
+        true => Ok(()),
+        false => Err("the ranks' results differ".into()),
     }
 }
 

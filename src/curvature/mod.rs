@@ -142,7 +142,7 @@ fn rademacher(n: usize, seed: u64) -> Vec<f64> {
 }
 
 /// What a Krylov basis is called in a refusal.
-fn krylov_basis(what: &str, vectors: usize, len: usize) -> String {
+pub(crate) fn krylov_basis(what: &str, vectors: usize, len: usize) -> String {
     format!("{what} ({vectors} vectors of {len} f64)")
 }
 
@@ -203,25 +203,7 @@ impl<T: Real> Mlp<T> {
     /// fit the memory budget.
     pub fn hessian_extremes(&self, x: ArrayView1<T>, opts: &Extremes) -> Result<Eigen> {
         let d0 = self.width(0);
-        let wanted = opts.top.saturating_add(opts.bottom);
-        if wanted == 0 || wanted > d0 {
-            return Err(out_of_range(
-                "top + bottom",
-                wanted,
-                &format!("1 ..= d0 = {d0}"),
-            ));
-        }
-        if !(opts.tol > 0.0 && opts.tol < 1.0) {
-            return Err(out_of_range("tol", opts.tol, "(0, 1)"));
-        }
-        let steps = opts.max_steps.min(d0);
-        if steps < wanted {
-            return Err(out_of_range(
-                "max_steps",
-                opts.max_steps,
-                &format!("{wanted} .."),
-            ));
-        }
+        let steps = lanczos_steps(d0, opts)?;
         self.fits_budget(krylov_basis("the Lanczos basis", steps, d0), &[steps, d0])?;
         // ∇²f(x) linearised once; each step's product in f64 (Krylov vectors are kept in
         // f64 whatever T), with buffers and scratch made once.
@@ -234,115 +216,17 @@ impl<T: Real> Mlp<T> {
             out.iter_mut().zip(&hv).for_each(|(o, h)| *o = h.as_f64());
             Ok(())
         };
-        let mut krylov = Lanczos::new(&start(d0, opts.seed));
-        let (mut fresh, mut block) = (Fresh::new(opts.seed), 0);
-        let (ritz, converged) = loop {
-            krylov.step(&mut apply)?;
-            let m = krylov.steps();
-            if krylov.exhausted() && m < d0 {
-                // The block closed. From one start it held each distinct eigenvalue
-                // once; a block from a fresh start shows every distinct eigenvalue of
-                // what is left. Done once such a block shows nothing beyond the wanted
-                // k-th values (so no more copies of the wanted ones exist); else go on.
-                let ritz = krylov.ritz()?;
-                let closed =
-                    tridiagonal::eigen(&krylov.alpha[block..m], &krylov.beta[block..m - 1])
-                        .ok_or_else(|| Error::Internal {
-                            what: "the tridiagonal QL iteration did not converge".into(),
-                        })?
-                        .0;
-                let settled = block > 0
-                    && m >= wanted
-                    && !beyond(&closed, &ritz.values, opts.top, opts.bottom, opts.tol);
-                if settled {
-                    break (ritz, true);
-                }
-                // (No fresh start: the span is everything, and nothing is left to find.)
-                let Some(q) = fresh.next(&krylov.basis, d0) else {
-                    break (ritz, true);
-                };
-                if m == steps {
-                    break (ritz, false);
-                }
-                krylov.restart(q);
-                block = m;
-                continue;
-            }
-            if m < wanted && m < d0 {
-                continue;
-            }
-            let ritz = krylov.ritz()?;
-            let scale = ritz.values.iter().fold(0.0_f64, |s, v| s.max(v.abs()));
-            let picked = picks(m, opts.top, opts.bottom);
-            let small = |j: &usize| ritz.residuals[*j] <= opts.tol * scale;
-            let done = m == d0 || picked.iter().all(small);
-            if done || m == steps {
-                break (ritz, done);
-            }
-        };
-        let m = krylov.steps();
-        let (top, bottom): (Vec<usize>, Vec<usize>) = {
-            let top = (0..opts.top.min(m)).map(|i| m - 1 - i).collect();
-            let bottom = (0..opts.bottom.min(m)).collect();
-            (top, bottom)
-        };
-        let vectors = |idx: &[usize]| -> Vec<Array1<f64>> {
-            match opts.vectors {
-                true => idx
-                    .iter()
-                    .map(|&j| Array1::from(krylov.ritz_vector(&ritz, j)))
-                    .collect(),
-                false => Vec::new(),
-            }
-        };
-        Ok(Eigen {
-            top: top.iter().map(|&j| ritz.values[j]).collect(),
-            bottom: bottom.iter().map(|&j| ritz.values[j]).collect(),
-            top_vectors: vectors(&top),
-            bottom_vectors: vectors(&bottom),
-            residuals: top
-                .iter()
-                .chain(&bottom)
-                .map(|&j| ritz.residuals[j])
-                .collect(),
-            converged,
-            products: m,
-        })
+        extremes(d0, steps, opts, &mut apply)
     }
 
     /// Hutchinson's estimate of tr ∇²f(x) from `probes` (≥ 2) Rademacher vectors, probe
     /// i seeded with `seed + i`, their HVPs in panels through [`hvp_many`](Self::hvp_many).
     pub fn hessian_trace(&self, x: ArrayView1<T>, probes: usize, seed: u64) -> Result<Trace> {
-        if probes < 2 {
-            return Err(out_of_range("probes", probes, "2 .."));
-        }
-        let d0 = self.width(0);
-        // Probes in chunks: each chunk's HVPs share sweeps, as a Hessian's columns do.
-        const CHUNK: usize = 32;
-        let mut samples = Vec::with_capacity(probes);
-        for first in (0..probes).step_by(CHUNK) {
-            let n = CHUNK.min(probes - first);
-            let mut z = Array2::<T>::zeros((d0, n));
-            for (p, mut column) in z.columns_mut().into_iter().enumerate() {
-                let probe = rademacher(d0, seed.wrapping_add((first + p) as u64));
-                column.zip_mut_with(&Array1::from(probe), |z, &r| *z = T::from_f64(r));
-            }
-            let hz = self.hvp_many(x, z.view())?;
-            samples.extend(z.columns().into_iter().zip(hz.columns()).map(|(z, hz)| {
-                z.iter()
-                    .zip(hz)
-                    .map(|(a, b)| a.as_f64() * b.as_f64())
-                    .sum::<f64>()
-            }));
-        }
-        let n = probes as f64;
-        let mean = samples.iter().sum::<f64>() / n;
-        let var = samples.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1.0);
-        Ok(Trace {
-            estimate: mean,
-            stderr: (var / n).sqrt(),
-            products: probes,
-        })
+        let many = |z: Array2<f64>| -> Result<Array2<f64>> {
+            let hz = self.hvp_many(x, z.mapv(T::from_f64).view())?;
+            Ok(hz.mapv(|h| h.as_f64()))
+        };
+        trace(self.width(0), probes, seed, many)
     }
 
     /// The spectral density of ∇²f(x) by stochastic Lanczos quadrature: `probes`
@@ -358,70 +242,14 @@ impl<T: Real> Mlp<T> {
         steps: usize,
         seed: u64,
     ) -> Result<Density> {
-        if probes == 0 {
-            return Err(out_of_range("probes", probes, "1 .."));
-        }
-        if steps == 0 {
-            return Err(out_of_range("steps", steps, "1 .."));
-        }
         let d0 = self.width(0);
-        let steps = steps.min(d0);
-        const LOCKSTEP: usize = 32;
-        // As many bases as the budget and the machine's free memory hold (one at least:
-        // the check below refuses it with the numbers if even that does not fit).
-        let basis_bytes = steps.saturating_mul(d0).saturating_mul(8).max(1);
-        let room = crate::memory::available_bytes()
-            .map_or(usize::MAX, |b| usize::try_from(b).unwrap_or(usize::MAX))
-            .min(self.memory_budget());
-        let chunk = (room / basis_bytes).clamp(1, LOCKSTEP.min(probes));
-        self.fits_budget(
-            krylov_basis(
-                &format!("{chunk} Lanczos bases in lock-step"),
-                chunk * steps,
-                d0,
-            ),
-            &[chunk, steps, d0],
-        )?;
+        let (steps, chunk) = lockstep(d0, probes, steps, self.memory_budget())?;
         let at = self.hessian_at(x)?;
-        let (mut pairs, mut products) = (Vec::new(), 0);
-        for first in (0..probes).step_by(chunk) {
-            let mut bases: Vec<Lanczos> = (first..probes.min(first + chunk))
-                .map(|i| Lanczos::new(&rademacher(d0, seed.wrapping_add(i as u64))))
-                .collect();
-            loop {
-                let active: Vec<&mut Lanczos> = bases
-                    .iter_mut()
-                    .filter(|b| b.steps() < steps && !b.exhausted())
-                    .collect();
-                if active.is_empty() {
-                    break;
-                }
-                let mut v = Array2::<T>::zeros((d0, active.len()));
-                for (mut column, b) in v.columns_mut().into_iter().zip(&active) {
-                    column
-                        .iter_mut()
-                        .zip(b.next())
-                        .for_each(|(v, &q)| *v = T::from_f64(q));
-                }
-                let hv = at.apply_many(v.view())?;
-                for (column, b) in hv.columns().into_iter().zip(active) {
-                    b.extend(column.iter().map(|h| h.as_f64()).collect())?;
-                }
-            }
-            for krylov in &bases {
-                let (ritz, m) = (krylov.ritz()?, krylov.steps());
-                products += m;
-                pairs.extend(
-                    (0..m).map(|j| (ritz.values[j], ritz.vectors[j].powi(2) / probes as f64)),
-                );
-            }
-        }
-        pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
-        Ok(Density {
-            nodes: pairs.iter().map(|p| p.0).collect(),
-            weights: pairs.iter().map(|p| p.1).collect(),
-            products,
-        })
+        let many = |v: Array2<f64>| -> Result<Array2<f64>> {
+            let hv = at.apply_many(v.mapv(T::from_f64).view())?;
+            Ok(hv.mapv(|h| h.as_f64()))
+        };
+        density(d0, probes, steps, seed, chunk, many)
     }
 
     /// The `top` largest singular values of J(x) (and their vectors on request), by
@@ -481,17 +309,252 @@ impl<T: Real> Mlp<T> {
     /// with its shape) fits the memory budget and the machine: the Krylov bases and the
     /// dense decompositions' matrices.
     pub(super) fn fits_budget(&self, what: String, dims: &[usize]) -> Result<()> {
-        let bytes = crate::memory::bytes_of(dims, 8);
-        let budget = self.memory_budget() as u64;
-        if bytes.is_none_or(|b| b > budget) {
-            return Err(Error::TooLarge {
-                what,
-                needed: bytes.unwrap_or(u64::MAX),
-                available: budget,
-            });
-        }
-        crate::memory::ensure_fits(|| what, bytes)
+        fits(what, dims, self.memory_budget())
     }
+}
+
+/// Errors unless an f64 buffer of `dims` (their product of values; `what` names it,
+/// with its shape) fits `budget` bytes and the machine.
+pub(crate) fn fits(what: String, dims: &[usize], budget: usize) -> Result<()> {
+    let bytes = crate::memory::bytes_of(dims, 8);
+    let budget = budget as u64;
+    if bytes.is_none_or(|b| b > budget) {
+        return Err(Error::TooLarge {
+            what,
+            needed: bytes.unwrap_or(u64::MAX),
+            available: budget,
+        });
+    }
+    crate::memory::ensure_fits(|| what, bytes)
+}
+
+/// Stochastic Lanczos quadrature's steps (at most d0) and how many probes run in
+/// lock-step: as many bases as `budget` and the machine's free memory hold, up to 32;
+/// an error where `probes` or `steps` is 0 or even one basis does not fit.
+pub(crate) fn lockstep(
+    d0: usize,
+    probes: usize,
+    steps: usize,
+    budget: usize,
+) -> Result<(usize, usize)> {
+    if probes == 0 {
+        return Err(out_of_range("probes", probes, "1 .."));
+    }
+    if steps == 0 {
+        return Err(out_of_range("steps", steps, "1 .."));
+    }
+    let steps = steps.min(d0);
+    const LOCKSTEP: usize = 32;
+    let basis_bytes = steps.saturating_mul(d0).saturating_mul(8).max(1);
+    let room = crate::memory::available_bytes()
+        .map_or(usize::MAX, |b| usize::try_from(b).unwrap_or(usize::MAX))
+        .min(budget);
+    let chunk = (room / basis_bytes).clamp(1, LOCKSTEP.min(probes));
+    let what = krylov_basis(
+        &format!("{chunk} Lanczos bases in lock-step"),
+        chunk * steps,
+        d0,
+    );
+    fits(what, &[chunk, steps, d0], budget)?;
+    Ok((steps, chunk))
+}
+
+/// The Lanczos steps `opts` allow on an operator of dimension d0 (at most d0), or why
+/// `opts` ask for what cannot be.
+pub(crate) fn lanczos_steps(d0: usize, opts: &Extremes) -> Result<usize> {
+    let wanted = opts.top.saturating_add(opts.bottom);
+    if wanted == 0 || wanted > d0 {
+        return Err(out_of_range(
+            "top + bottom",
+            wanted,
+            &format!("1 ..= d0 = {d0}"),
+        ));
+    }
+    if !(opts.tol > 0.0 && opts.tol < 1.0) {
+        return Err(out_of_range("tol", opts.tol, "(0, 1)"));
+    }
+    let steps = opts.max_steps.min(d0);
+    if steps < wanted {
+        return Err(out_of_range(
+            "max_steps",
+            opts.max_steps,
+            &format!("{wanted} .."),
+        ));
+    }
+    Ok(steps)
+}
+
+/// [`Mlp::hessian_extremes`]'s Lanczos iteration on any symmetric operator of dimension
+/// d0, `apply(v, out)` writing H·v into `out`, within `steps` products (from
+/// [`lanczos_steps`]).
+pub(crate) fn extremes(
+    d0: usize,
+    steps: usize,
+    opts: &Extremes,
+    apply: &mut impl FnMut(&[f64], &mut [f64]) -> Result<()>,
+) -> Result<Eigen> {
+    let wanted = opts.top + opts.bottom;
+    let mut krylov = Lanczos::new(&start(d0, opts.seed));
+    let (mut fresh, mut block) = (Fresh::new(opts.seed), 0);
+    let (ritz, converged) = loop {
+        krylov.step(apply)?;
+        let m = krylov.steps();
+        if krylov.exhausted() && m < d0 {
+            // The block closed. From one start it held each distinct eigenvalue
+            // once; a block from a fresh start shows every distinct eigenvalue of
+            // what is left. Done once such a block shows nothing beyond the wanted
+            // k-th values (so no more copies of the wanted ones exist); else go on.
+            let ritz = krylov.ritz()?;
+            let closed = tridiagonal::eigen(&krylov.alpha[block..m], &krylov.beta[block..m - 1])
+                .ok_or_else(|| Error::Internal {
+                    what: "the tridiagonal QL iteration did not converge".into(),
+                })?
+                .0;
+            let settled = block > 0
+                && m >= wanted
+                && !beyond(&closed, &ritz.values, opts.top, opts.bottom, opts.tol);
+            if settled {
+                break (ritz, true);
+            }
+            // (No fresh start: the span is everything, and nothing is left to find.)
+            let Some(q) = fresh.next(&krylov.basis, d0) else {
+                break (ritz, true);
+            };
+            if m == steps {
+                break (ritz, false);
+            }
+            krylov.restart(q);
+            block = m;
+            continue;
+        }
+        if m < wanted && m < d0 {
+            continue;
+        }
+        let ritz = krylov.ritz()?;
+        let scale = ritz.values.iter().fold(0.0_f64, |s, v| s.max(v.abs()));
+        let picked = picks(m, opts.top, opts.bottom);
+        let small = |j: &usize| ritz.residuals[*j] <= opts.tol * scale;
+        let done = m == d0 || picked.iter().all(small);
+        if done || m == steps {
+            break (ritz, done);
+        }
+    };
+    let m = krylov.steps();
+    let (top, bottom): (Vec<usize>, Vec<usize>) = {
+        let top = (0..opts.top.min(m)).map(|i| m - 1 - i).collect();
+        let bottom = (0..opts.bottom.min(m)).collect();
+        (top, bottom)
+    };
+    let vectors = |idx: &[usize]| -> Vec<Array1<f64>> {
+        match opts.vectors {
+            true => idx
+                .iter()
+                .map(|&j| Array1::from(krylov.ritz_vector(&ritz, j)))
+                .collect(),
+            false => Vec::new(),
+        }
+    };
+    Ok(Eigen {
+        top: top.iter().map(|&j| ritz.values[j]).collect(),
+        bottom: bottom.iter().map(|&j| ritz.values[j]).collect(),
+        top_vectors: vectors(&top),
+        bottom_vectors: vectors(&bottom),
+        residuals: top
+            .iter()
+            .chain(&bottom)
+            .map(|&j| ritz.residuals[j])
+            .collect(),
+        converged,
+        products: m,
+    })
+}
+
+/// Hutchinson's estimate of tr H from `probes` (≥ 2) Rademacher vectors, probe i seeded
+/// with `seed + i`; `many(Z)` gives H·Z for up to 32 probes at a time (the columns of
+/// a d0 × n matrix), so that an operator may share its sweeps among them.
+pub(crate) fn trace(
+    d0: usize,
+    probes: usize,
+    seed: u64,
+    mut many: impl FnMut(Array2<f64>) -> Result<Array2<f64>>,
+) -> Result<Trace> {
+    if probes < 2 {
+        return Err(out_of_range("probes", probes, "2 .."));
+    }
+    const CHUNK: usize = 32;
+    let mut samples = Vec::with_capacity(probes);
+    for first in (0..probes).step_by(CHUNK) {
+        let n = CHUNK.min(probes - first);
+        let mut z = Array2::<f64>::zeros((d0, n));
+        for (p, mut column) in z.columns_mut().into_iter().enumerate() {
+            column.assign(&Array1::from(rademacher(
+                d0,
+                seed.wrapping_add((first + p) as u64),
+            )));
+        }
+        let hz = many(z.clone())?;
+        samples.extend(
+            z.columns()
+                .into_iter()
+                .zip(hz.columns())
+                .map(|(z, hz)| z.iter().zip(hz).map(|(a, b)| a * b).sum::<f64>()),
+        );
+    }
+    let n = probes as f64;
+    let mean = samples.iter().sum::<f64>() / n;
+    let var = samples.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    Ok(Trace {
+        estimate: mean,
+        stderr: (var / n).sqrt(),
+        products: probes,
+    })
+}
+
+/// Stochastic Lanczos quadrature on a symmetric operator of dimension d0: `probes`
+/// Rademacher starts (seeded `seed + i`), `steps` (≤ d0) Lanczos steps each, `chunk`
+/// probes in lock-step, each step's products one `many(V)` (V d0 × n, H·V returned).
+pub(crate) fn density(
+    d0: usize,
+    probes: usize,
+    steps: usize,
+    seed: u64,
+    chunk: usize,
+    mut many: impl FnMut(Array2<f64>) -> Result<Array2<f64>>,
+) -> Result<Density> {
+    let (mut pairs, mut products) = (Vec::new(), 0);
+    for first in (0..probes).step_by(chunk) {
+        let mut bases: Vec<Lanczos> = (first..probes.min(first + chunk))
+            .map(|i| Lanczos::new(&rademacher(d0, seed.wrapping_add(i as u64))))
+            .collect();
+        loop {
+            let active: Vec<&mut Lanczos> = bases
+                .iter_mut()
+                .filter(|b| b.steps() < steps && !b.exhausted())
+                .collect();
+            if active.is_empty() {
+                break;
+            }
+            let mut v = Array2::<f64>::zeros((d0, active.len()));
+            for (mut column, b) in v.columns_mut().into_iter().zip(&active) {
+                column.assign(&ArrayView1::from(b.next()));
+            }
+            let hv = many(v)?;
+            for (column, b) in hv.columns().into_iter().zip(active) {
+                b.extend(column.to_vec())?;
+            }
+        }
+        for krylov in &bases {
+            let (ritz, m) = (krylov.ritz()?, krylov.steps());
+            products += m;
+            pairs.extend((0..m).map(|j| (ritz.values[j], ritz.vectors[j].powi(2) / probes as f64)));
+        }
+    }
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Ok(Density {
+        nodes: pairs.iter().map(|p| p.0).collect(),
+        weights: pairs.iter().map(|p| p.1).collect(),
+        products,
+    })
 }
 
 /// Whether `block`'s values reach beyond the wanted ones among `all` (ascending): above

@@ -51,6 +51,7 @@
 //! # Ok::<(), fwdrev::Error>(())
 //! ```
 
+mod curvature;
 mod file;
 mod ranks;
 mod split;
@@ -651,10 +652,17 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
     /// ḡ_L = φ'_L, ġ_L = φ''_L∘ẏ_L, and for the hidden layers (z = Wᵀ·ḡ, ż = Wᵀ·ġ)
     /// ḡ_j = φ'_j∘z, ġ_j = φ''_j∘ẏ_j∘z + φ'_j∘ż.
     pub fn hvp(&self, x: ArrayView1<T>, v: ArrayView1<T>) -> Result<(Array1<T>, Array1<T>)> {
-        let depth = self.depth();
         let x = self.input("x", x, 0)?;
         let v = self.input("v", v, 0)?;
         self.check_range(&x)?;
+        let [grad, hv] = self.hvp_at(x, v).map(Array1::from_vec);
+        Ok((grad, hv))
+    }
+
+    /// [`hvp`](Self::hvp) of inputs already checked and whole on every rank: ∇f and
+    /// ∇²f·v, gathered.
+    fn hvp_at(&self, x: Vec<T>, v: Vec<T>) -> [Vec<T>; 2] {
+        let depth = self.depth();
         let sweep = self.forward(x, Some(v), depth, Keep::Bends);
         let partials = [&sweep.slopes[depth - 1], &sweep.bends[depth - 1]]
             .map(|g| self.transposed(depth, g, 1));
@@ -664,8 +672,7 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
                 (z[i], dz[i]) = (s[i] * z[i], b[i] * z[i] + s[i] * dz[i]);
             }
         });
-        let [grad, hv] = [grad, hv].map(|g| Array1::from_vec(self.gather(&g, 0, 1)));
-        Ok((grad, hv))
+        [grad, hv].map(|g| self.gather(&g, 0, 1))
     }
 
     /// J(x) = ∂F/∂x (d_L × d0), whole on every rank, in panels of `w` columns or rows,
