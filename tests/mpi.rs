@@ -312,10 +312,51 @@ fn cli() -> Result<(), String> {
         Ok(j.iter().copied().collect())
     };
     close("jac --out", read(&j3)?.view(), read(&j1)?.view())?;
-    // Commands not run across ranks say so.
-    let (ok, _, err) = fwdrev(2, &["curvature", "--w", &w1, "--x", &x]);
-    if ok || !err.contains("under mpirun, fwdrev runs grad, hvp, jac and time") {
+    // curvature: Lanczos, Hutchinson and SLQ as one process finds them; --dense refused.
+    let curv = [
+        &["curvature"][..],
+        &network,
+        &[
+            "--top",
+            "2",
+            "--bottom",
+            "1",
+            "--tol",
+            "1e-10",
+            "--trace",
+            "4",
+            "--density",
+            "2,5",
+            "--json",
+        ],
+    ]
+    .concat();
+    let (ok1, one, _) = fwdrev(0, &curv);
+    let (ok2, two, err) = fwdrev(2, &curv);
+    if !(ok1 && ok2) {
         return Err(format!("curvature under mpirun: {err}"));
+    }
+    let (one, two) = (json(&one)?, json(&two)?);
+    let values = |c: &serde_json::Value| {
+        let mut v = numbers(&c["top"]).to_vec();
+        v.extend(numbers(&c["bottom"]));
+        v.push(c["trace"]["estimate"].as_f64().unwrap_or(f64::NAN));
+        Array1::from(v)
+    };
+    // Lanczos to 1e-10 on HVPs that agree to rounding: within close()'s 1e-12 of the
+    // largest at this size, as measured; the trace from the same probes.
+    close("curvature", values(&two).view(), values(&one).view())?;
+    if two["hvps"] != one["hvps"] || two["density"]["nodes"].as_array().map(Vec::len) != Some(10) {
+        return Err(format!("curvature under mpirun: {two}"));
+    }
+    let (ok, _, err) = fwdrev(2, &["curvature", "--w", &w1, "--x", &x, "--dense"]);
+    if ok || !err.contains("run it without mpirun") {
+        return Err(format!("curvature --dense under mpirun: {err}"));
+    }
+    // Commands not run across ranks say so.
+    let (ok, _, err) = fwdrev(2, &["newton", "--w", &w1, "--x", &x]);
+    if ok || !err.contains("under mpirun, fwdrev runs grad, hvp, jac, curvature and time") {
+        return Err(format!("newton under mpirun: {err}"));
     }
     std::fs::remove_dir_all(&dir).unwrap();
     Ok(())

@@ -6,14 +6,15 @@ use crate::inputs::NetworkFiles;
 use crate::progress::Progress;
 use crate::{count, json, CliResult, MAX_REPS, MAX_WIDTH};
 use clap::Args;
-use fwdrev::Extremes;
+use fwdrev::{Density, Eigen, Extremes, Mlp, Trace};
+use ndarray::ArrayView1;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct CurvatureArgs {
     #[command(flatten)]
-    files: NetworkFiles,
+    pub files: NetworkFiles,
     /// How many of the largest eigenvalues.
     #[arg(long, default_value_t = 1, allow_negative_numbers = true, value_parser = count::<0, MAX_WIDTH>)]
     top: usize,
@@ -29,7 +30,7 @@ pub struct CurvatureArgs {
     /// The eigenvalues from the dense Hessian (LAPACK or faer: see `fwdrev --version`'s
     /// backend) instead of Lanczos.
     #[arg(long)]
-    dense: bool,
+    pub dense: bool,
     /// Lanczos stops when every wanted residual is within this of the largest |value|.
     #[arg(long, default_value_t = 1e-8, value_parser = tolerance)]
     tol: f64,
@@ -68,46 +69,94 @@ fn tolerance(s: &str) -> Result<f64, String> {
 
 pub fn run(args: &CurvatureArgs) -> CliResult {
     let (net, x) = args.files.read(&[])?;
-    let (mut out, mut hvps) = (serde_json::Map::new(), 0);
-    if args.top + args.bottom > 0 {
-        if args.dense {
-            let _shown = Progress::start("forming and decomposing the Hessian");
-            let values = net.hessian_eigen(x.view(), false)?.values;
-            let n = values.len();
-            let wanted = args.top.saturating_add(args.bottom);
-            if wanted > n {
-                return Err(format!("--top + --bottom = {wanted}, but d0 = {n}").into());
-            }
-            let (top, bottom) = (args.top, args.bottom);
-            let top: Vec<f64> = values.iter().rev().take(top).copied().collect();
-            let bottom: Vec<f64> = values.iter().take(bottom).copied().collect();
-            out.insert("top".into(), json::numbers(&top));
-            out.insert("bottom".into(), json::numbers(&bottom));
-            out.insert("converged".into(), Value::from(true));
-            out.insert("method".into(), Value::from("dense"));
-        } else {
-            let opts = Extremes {
-                top: args.top,
-                bottom: args.bottom,
-                max_steps: args.max_steps,
-                tol: args.tol,
-                seed: args.seed,
-                vectors: false,
-            };
-            let _shown = Progress::start("Lanczos over Hessian-vector products");
-            let e = net.hessian_extremes(x.view(), &opts)?;
-            hvps += e.products;
-            out.insert("top".into(), json::numbers(&e.top));
-            out.insert("bottom".into(), json::numbers(&e.bottom));
-            out.insert("residuals".into(), json::numbers(&e.residuals));
-            out.insert("converged".into(), Value::from(e.converged));
-            out.insert("method".into(), Value::from("lanczos"));
+    let mut out = serde_json::Map::new();
+    if args.dense && args.top + args.bottom > 0 {
+        let _shown = Progress::start("forming and decomposing the Hessian");
+        let values = net.hessian_eigen(x.view(), false)?.values;
+        let n = values.len();
+        let wanted = args.top.saturating_add(args.bottom);
+        if wanted > n {
+            return Err(format!("--top + --bottom = {wanted}, but d0 = {n}").into());
         }
+        let top: Vec<f64> = values.iter().rev().take(args.top).copied().collect();
+        let bottom: Vec<f64> = values.iter().take(args.bottom).copied().collect();
+        out.insert("top".into(), json::numbers(&top));
+        out.insert("bottom".into(), json::numbers(&bottom));
+        out.insert("converged".into(), Value::from(true));
+        out.insert("method".into(), Value::from("dense"));
+    }
+    let found = compute(args, &net, x.view(), out)?;
+    print(args, found)
+}
+
+/// What `curvature` asks of a network: one process's, or the ranks' under mpirun.
+pub trait Spectra {
+    fn extremes(&self, x: ArrayView1<f64>, opts: &Extremes) -> fwdrev::Result<Eigen>;
+    fn trace(&self, x: ArrayView1<f64>, probes: usize, seed: u64) -> fwdrev::Result<Trace>;
+    fn density(
+        &self,
+        x: ArrayView1<f64>,
+        probes: usize,
+        steps: usize,
+        seed: u64,
+    ) -> fwdrev::Result<Density>;
+}
+
+impl Spectra for Mlp<f64> {
+    fn extremes(&self, x: ArrayView1<f64>, opts: &Extremes) -> fwdrev::Result<Eigen> {
+        self.hessian_extremes(x, opts)
+    }
+    fn trace(&self, x: ArrayView1<f64>, probes: usize, seed: u64) -> fwdrev::Result<Trace> {
+        self.hessian_trace(x, probes, seed)
+    }
+    fn density(
+        &self,
+        x: ArrayView1<f64>,
+        probes: usize,
+        steps: usize,
+        seed: u64,
+    ) -> fwdrev::Result<Density> {
+        self.hessian_density(x, probes, steps, seed)
+    }
+}
+
+/// What `curvature` found: its JSON fields, and the density to draw.
+pub struct Found {
+    fields: serde_json::Map<String, Value>,
+    density: Option<Density>,
+}
+
+/// Lanczos's extremes (unless `out` holds the dense ones), the trace and the density,
+/// as asked, added to `out`.
+pub fn compute(
+    args: &CurvatureArgs,
+    net: &impl Spectra,
+    x: ArrayView1<f64>,
+    mut out: serde_json::Map<String, Value>,
+) -> CliResult<Found> {
+    let mut hvps = 0;
+    if args.top + args.bottom > 0 && !out.contains_key("top") {
+        let opts = Extremes {
+            top: args.top,
+            bottom: args.bottom,
+            max_steps: args.max_steps,
+            tol: args.tol,
+            seed: args.seed,
+            vectors: false,
+        };
+        let _shown = Progress::start("Lanczos over Hessian-vector products");
+        let e = net.extremes(x, &opts)?;
+        hvps += e.products;
+        out.insert("top".into(), json::numbers(&e.top));
+        out.insert("bottom".into(), json::numbers(&e.bottom));
+        out.insert("residuals".into(), json::numbers(&e.residuals));
+        out.insert("converged".into(), Value::from(e.converged));
+        out.insert("method".into(), Value::from("lanczos"));
     }
     let trace = match args.trace {
         Some(probes) => {
             let _shown = Progress::start("Hutchinson's trace estimate");
-            let t = net.hessian_trace(x.view(), probes, args.seed)?;
+            let t = net.trace(x, probes, args.seed)?;
             hvps += t.products;
             json!({"estimate": json::number(t.estimate), "stderr": json::number(t.stderr)})
         }
@@ -117,22 +166,33 @@ pub fn run(args: &CurvatureArgs) -> CliResult {
     let density = match args.density {
         Some((probes, steps)) => {
             let _shown = Progress::start("stochastic Lanczos quadrature");
-            let d = net.hessian_density(x.view(), probes, steps, args.seed)?;
-            hvps += d.products;
-            if let Some(path) = &args.plot {
-                plot(&d, path)?;
-            }
-            json!({"nodes": json::numbers(&d.nodes), "weights": json::numbers(&d.weights)})
+            Some(net.density(x, probes, steps, args.seed)?)
         }
-        None => Value::Null,
+        None => None,
     };
-    out.insert("density".into(), density);
+    let shown = density.as_ref().map_or(
+        Value::Null,
+        |d| json!({"nodes": json::numbers(&d.nodes), "weights": json::numbers(&d.weights)}),
+    );
+    hvps += density.as_ref().map_or(0, |d| d.products);
+    out.insert("density".into(), shown);
     out.insert("hvps".into(), Value::from(hvps));
+    Ok(Found {
+        fields: out,
+        density,
+    })
+}
+
+/// Draws the density where --plot says, and prints what was found.
+pub fn print(args: &CurvatureArgs, found: Found) -> CliResult {
+    if let (Some(path), Some(d)) = (&args.plot, &found.density) {
+        plot(d, path)?;
+    }
     if args.json {
-        outln!("{}", Value::Object(out));
+        outln!("{}", Value::Object(found.fields));
         return Ok(());
     }
-    for (key, value) in &out {
+    for (key, value) in &found.fields {
         if !value.is_null() {
             outln!("{key}: {value}");
         }

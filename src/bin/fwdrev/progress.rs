@@ -20,6 +20,13 @@ const DELAY: Duration = Duration::from_secs(1);
 impl Progress {
     /// Watches the call that follows, named `what`.
     pub fn start(what: &str) -> Progress {
+        // Quiet (an MPI rank other than 0): nothing to draw.
+        if crate::quiet_now() {
+            return Progress {
+                done: None,
+                watcher: None,
+            };
+        }
         let (done, wait) = mpsc::channel::<()>();
         let what = what.to_string();
         // A thread that cannot start (a tight memory limit) only costs the spinner.

@@ -1,16 +1,17 @@
-//! Under `mpirun -n P fwdrev …` (feature `mpi`): `grad`, `hvp`, `jac` and `time` on a network
-//! split by rows over the ranks ([`fwdrev::distributed`]), each rank reading or drawing
-//! only its own rows. Output comes from rank 0 only; every error of the computation is
+//! Under `mpirun -n P fwdrev …` (feature `mpi`): `grad`, `hvp`, `jac`, `curvature` and
+//! `time` on a network split by rows over the ranks ([`fwdrev::distributed`]), each rank
+//! reading or drawing only its own rows. Output comes from rank 0 only; every error of the computation is
 //! agreed by all ranks (the library's), so every rank ends with the same status, but
 //! for a failure of rank 0's own output (a write), which fails rank 0 alone.
 
 use crate::timing::{Dtype, Stats, TimeArgs, Which};
-use crate::{grad, hvp, jac, seconds, CliResult, Cmd};
+use crate::{curvature, grad, hvp, jac, seconds, CliResult, Cmd};
 use fwdrev::distributed::{DistMlp, Element, LayerFiles};
-use fwdrev::{random, Activation, Mode};
+use fwdrev::{random, Activation, Density, Eigen, Extremes, Mode, Trace};
 use mpi::collective::SystemOperation;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator, CommunicatorCollectives};
+use ndarray::ArrayView1;
 use serde::Serialize;
 use std::time::Instant;
 
@@ -53,12 +54,14 @@ fn command(world: &SimpleCommunicator, cmd: Option<Cmd>) -> CliResult {
         Some(Cmd::Grad(args)) => grad_ranks(world, &args),
         Some(Cmd::Hvp(args)) => hvp_ranks(world, &args),
         Some(Cmd::Jac(args)) => jac_ranks(world, &args),
+        Some(Cmd::Curvature(args)) => curvature_ranks(world, &args),
         Some(Cmd::Time(args)) => match args.dtype {
             Dtype::F64 => time_ranks::<f64>(world, &args),
             Dtype::F32 => time_ranks::<f32>(world, &args),
         },
         _ => Err(
-            "under mpirun, fwdrev runs grad, hvp, jac and time (the others run without mpirun)"
+            "under mpirun, fwdrev runs grad, hvp, jac, curvature and time (the others run without \
+             mpirun)"
                 .into(),
         ),
     }
@@ -120,6 +123,41 @@ fn jac_ranks(world: &SimpleCommunicator, args: &jac::JacArgs) -> CliResult {
     match world.rank() {
         0 => jac::print(args, &j, &plan),
         _ => Ok(()),
+    }
+}
+
+fn curvature_ranks(world: &SimpleCommunicator, args: &curvature::CurvatureArgs) -> CliResult {
+    if args.dense {
+        return Err(
+            "--dense decomposes the whole Hessian in one process: run it without \
+                    mpirun (across ranks, Lanczos finds the extremes)"
+                .into(),
+        );
+    }
+    let net = network(world, &args.files)?;
+    let x = net.read_vector(&args.files.x)?;
+    let found = curvature::compute(args, &net, x.view(), Default::default())?;
+    match world.rank() {
+        0 => curvature::print(args, found),
+        _ => Ok(()),
+    }
+}
+
+impl<C: Communicator> curvature::Spectra for DistMlp<'_, f64, C> {
+    fn extremes(&self, x: ArrayView1<f64>, opts: &Extremes) -> fwdrev::Result<Eigen> {
+        self.hessian_extremes(x, opts)
+    }
+    fn trace(&self, x: ArrayView1<f64>, probes: usize, seed: u64) -> fwdrev::Result<Trace> {
+        self.hessian_trace(x, probes, seed)
+    }
+    fn density(
+        &self,
+        x: ArrayView1<f64>,
+        probes: usize,
+        steps: usize,
+        seed: u64,
+    ) -> fwdrev::Result<Density> {
+        self.hessian_density(x, probes, steps, seed)
     }
 }
 
