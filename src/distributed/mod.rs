@@ -72,6 +72,7 @@ use mpi::datatype::Equivalence;
 use mpi::traits::Communicator;
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Ix1};
 use ranks::Ranks;
+use std::cell::RefCell;
 use std::path::Path;
 
 /// The element types MPI sends: `f64` and `f32`.
@@ -93,6 +94,8 @@ pub struct DistMlp<'c, T: Element, C: Communicator> {
     par: Par,
     /// Bytes the Jacobian's panels may take.
     budget: usize,
+    /// The fused last-layer pass's temporaries, made with the network.
+    fused: RefCell<Scratch<T>>,
 }
 
 impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
@@ -128,7 +131,7 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
             Ok(Layer::new(weights, activation))
         });
         let layers = ranks.agree(layers.collect::<Result<Vec<_>>>())?;
-        Ok(Self::from_local(ranks, layers, splits))
+        Self::from_local(ranks, layers, splits)
     }
 
     /// `net`'s rows of this rank, each layer split in blocks of rows: for a network that
@@ -153,7 +156,7 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
             })
         });
         let layers = ranks.agree(layers.collect::<Result<Vec<_>>>())?;
-        Ok(Self::from_local(ranks, layers, splits))
+        Self::from_local(ranks, layers, splits)
     }
 
     /// The network in .npy files, each layer split in blocks of rows, each rank
@@ -200,12 +203,12 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
             })
         });
         let layers = ranks.agree(layers.collect::<Result<Vec<_>>>())?;
-        Ok(Self::from_local(ranks, layers, splits))
+        Self::from_local(ranks, layers, splits)
     }
 
     /// The network of this rank's `layers` (their rows of `splits`), with the forward
-    /// bound's norms taken over all ranks.
-    fn from_local(ranks: Ranks<'c, C>, layers: Vec<Layer<T>>, splits: Vec<Split>) -> Self {
+    /// bound's norms taken over all ranks and the fused pass's scratch made (agreed).
+    fn from_local(ranks: Ranks<'c, C>, layers: Vec<Layer<T>>, splits: Vec<Split>) -> Result<Self> {
         let bounds = layers
             .iter()
             .map(|l| {
@@ -220,14 +223,17 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
                 (ranks.max(norm), ranks.max(bias.fold(0.0, f64::max)))
             })
             .collect();
-        DistMlp {
+        let d_in = splits[splits.len() - 2].len();
+        let fused = ranks.agree(Scratch::with_len(Fused::<T>::len(d_in)))?;
+        Ok(DistMlp {
             ranks,
             layers,
             splits,
             bounds,
             par: Par::default(),
             budget: DEFAULT_MEMORY_BUDGET,
-        }
+            fused: RefCell::new(fused),
+        })
     }
 
     /// The same network, its local work run under `par` on each rank.
@@ -548,9 +554,9 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
         let mut partial = vec![T::zero(); d_in];
         let mut slopes = vec![T::zero(); self.local(depth)];
         let mut f = T::zero();
-        let mut scratch = Scratch::new();
-        // Agreed: a rank that cannot take it must not leave the others in the sum below.
-        let mut stack = self.ranks.agree(scratch.stack(Fused::<T>::len(d_in)))?;
+        let mut scratch = self.fused.borrow_mut();
+        // Sized at construction: no allocation, nothing here for one rank to fail alone.
+        let mut stack = scratch.stack(Fused::<T>::len(d_in))?;
         if !slopes.is_empty() {
             let mut fused = Fused::carve(d_in, &mut stack);
             let input = &sweep.values[depth - 1];
@@ -907,14 +913,8 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
         let mut f = vec![T::zero(); k];
         for j in 1..=depth {
             let layer = &self.layers[j - 1];
-            let n = self.local(j);
-            let (mut y, mut s) = (vec![T::zero(); n * k], vec![T::zero(); n * k]);
-            if n > 0 {
-                let prev = ArrayView2::from_shape((self.width(j - 1), k), &a[..]).expect("d×k");
-                let out = ArrayViewMut2::from_shape((n, k), &mut y[..]).expect("n×k");
-                self.par
-                    .install(|| backend::gemm(layer.weights.view(), prev, out));
-            }
+            let mut y = self.rows_times(j, &a, k);
+            let mut s = vec![T::zero(); y.len()];
             add_bias(layer, &mut y, k);
             layer.activation.apply(&mut y, &mut s);
             match j < depth {
