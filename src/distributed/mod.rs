@@ -27,7 +27,11 @@
 //! and agree to rounding: the tests allow 1e−12 of the largest entry.
 //!
 //! Inputs are rank 0's: x, v and u are broadcast from rank 0 (each rank passes its own
-//! of the right shape), and every rank returns the whole result. Weights are never
+//! of the right shape), and every rank returns the whole result — but for
+//! [`DistMlp::write_jacobian`] and [`DistMlp::write_hessian`], which write J or ∇²f into
+//! one .npy file from every rank at its own offsets, so that no rank holds more than its
+//! part of a panel. The curvature calls ([`DistMlp::hessian_extremes`], …) run
+//! [`Mlp`]'s iterations on the distributed HVP. Weights are never
 //! whole on any rank: [`DistMlp::from_seed`] draws only the local rows (the per-row
 //! random streams give the single-process matrices). Shapes are checked across ranks
 //! before any compute; a rank that cannot allocate its rows makes every rank return the
