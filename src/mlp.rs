@@ -69,6 +69,13 @@ impl<T: Real> Layer<T> {
         }
     }
 
+    /// A layer without a bias from borrowed weights (any layout): one copy, laid out as
+    /// [`Mlp::new`] keeps weights, so that the network takes it without another;
+    /// [`Error::TooLarge`] where it cannot be allocated.
+    pub fn copied(weights: ArrayView2<T>, activation: Activation) -> Result<Self> {
+        Ok(Layer::new(memory::copy_on_lines(weights)?, activation))
+    }
+
     /// The same layer with a bias b (one entry per row of W): y = W·a + b.
     pub fn with_bias(mut self, bias: Array1<T>) -> Self {
         self.bias = Some(bias);
@@ -1117,8 +1124,15 @@ impl<T: Real> Mlp<T> {
     /// f(x) and ∇f with respect to every layer's weights and bias (each shaped like
     /// them), as `f.backward()` fills the parameters' `.grad` in PyTorch.
     pub fn value_and_weight_grads(&self, x: ArrayView1<T>) -> Result<(T, Vec<LayerGrad<T>>)> {
-        let mut grads = self
-            .layers
+        let mut grads = self.zero_weight_grads()?;
+        let f = self.pooled(|s| self.value_and_weight_grads_into(x, &mut grads, self.par, s))?;
+        Ok((f, grads))
+    }
+
+    /// Zeros shaped like every layer's weights and bias: the `grads` that
+    /// [`value_and_weight_grads_into`](Self::value_and_weight_grads_into) fills.
+    pub fn zero_weight_grads(&self) -> Result<Vec<LayerGrad<T>>> {
+        self.layers
             .iter()
             .map(|l| {
                 Ok(LayerGrad {
@@ -1126,9 +1140,7 @@ impl<T: Real> Mlp<T> {
                     bias: l.bias.as_ref().map(|b| Array1::zeros(b.len())),
                 })
             })
-            .collect::<Result<Vec<_>>>()?;
-        let f = self.pooled(|s| self.value_and_weight_grads_into(x, &mut grads, self.par, s))?;
-        Ok((f, grads))
+            .collect()
     }
 
     /// [`value_and_weight_grads`](Self::value_and_weight_grads) into `grads` (one per
