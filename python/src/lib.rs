@@ -288,6 +288,31 @@ impl<T: Float> Net<T> {
         (f.into_pyarray(py), g.reversed_axes().into_pyarray(py)).into_bound_py_any(py)
     }
 
+    /// The best of `repeat` rounds of `number` calls of the Rust `value_and_grad`
+    /// (reverse mode) at x, in seconds a call: the binding's baseline.
+    fn rust_seconds(
+        &self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        number: usize,
+        repeat: usize,
+    ) -> PyResult<f64> {
+        let x = read::<T, Ix1>(x, "x")?;
+        let net = &self.mlp;
+        let best = py.detach(|| {
+            let mut best = f64::INFINITY;
+            for _ in 0..repeat.max(1) {
+                let start = std::time::Instant::now();
+                for _ in 0..number.max(1) {
+                    std::hint::black_box(net.value_and_grad(x.view(), Mode::Reverse)?);
+                }
+                best = best.min(start.elapsed().as_secs_f64() / number.max(1) as f64);
+            }
+            Ok(best)
+        });
+        best.map_err(error)
+    }
+
     fn curvature<R: Send>(
         &self,
         py: Python<'_>,
@@ -713,6 +738,20 @@ impl PyMlp {
         d.set_item("converged", s.converged)?;
         d.set_item("products", s.products)?;
         Ok(d)
+    }
+
+    /// Seconds a Rust `value_and_grad(x, Reverse)` call takes, timed inside Rust (the
+    /// best of `repeat` rounds of `number` calls): what a call from Python adds is
+    /// measured against it.
+    #[pyo3(signature = (x, number = 1000, repeat = 5))]
+    fn _rust_seconds(
+        &self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        number: usize,
+        repeat: usize,
+    ) -> PyResult<f64> {
+        each!(&self.nets, n => n.rust_seconds(py, x, number, repeat))
     }
 }
 
