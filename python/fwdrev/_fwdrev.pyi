@@ -8,7 +8,7 @@ import numpy.typing as npt
 ArrayLike = npt.ArrayLike
 Array = npt.NDArray[Union[np.float64, np.float32]]
 Mode = Literal["forward", "reverse", "auto"]
-Activation = Literal["sigmoid", "tanh", "relu", "softplus", "gelu"]
+Activation = Literal["sigmoid", "tanh", "relu", "softplus", "gelu", "silu", "identity"]
 DType = Literal["float64", "float32"]
 
 class Mlp:

@@ -348,7 +348,8 @@ macro_rules! each {
 ///
 /// `Mlp(layers, dtype="float64")`: `layers` is a sequence of `(W, b, activation)`, W of
 /// shape (d_k, d_{k-1}) as `torch.nn.Linear.weight` has it, b of shape (d_k,) or None,
-/// activation one of "sigmoid", "tanh", "relu", "softplus", "gelu". The weights are
+/// activation one of "sigmoid", "tanh", "relu", "softplus", "gelu", "silu", "identity"
+/// (PyTorch's definitions; GELU exact). The weights are
 /// copied once, here; nothing a call is given is kept.
 #[pyclass(name = "Mlp", module = "fwdrev._fwdrev", frozen)]
 struct PyMlp {

@@ -8,6 +8,7 @@ HVP against the Hessian's column) agree to rounding: 1e-12 of the scale.
 """
 
 import concurrent.futures
+import pathlib
 import resource
 
 import numpy as np
@@ -15,7 +16,7 @@ import pytest
 
 import fwdrev
 
-ACTIVATIONS = ["sigmoid", "tanh", "relu", "softplus", "gelu"]
+ACTIVATIONS = ["sigmoid", "tanh", "relu", "softplus", "gelu", "silu", "identity"]
 
 
 def network(widths, seed, acts=None, bias=True, dtype="float64"):
@@ -25,7 +26,7 @@ def network(widths, seed, acts=None, bias=True, dtype="float64"):
     for k in range(1, len(widths)):
         w = rng.standard_normal((widths[k], widths[k - 1])) / np.sqrt(widths[k - 1])
         b = 0.1 * rng.standard_normal(widths[k]) if bias else None
-        act = acts[k - 1] if acts else ACTIVATIONS[(seed + k) % 5]
+        act = acts[k - 1] if acts else ACTIVATIONS[(seed + k) % len(ACTIVATIONS)]
         layers.append((w, b, act))
     return fwdrev.Mlp(layers, dtype=dtype), layers
 
@@ -45,13 +46,51 @@ def close(got, want, rel):
     assert np.max(np.abs(np.asarray(got) - np.asarray(want))) <= rel * scale, (got, want)
 
 
+DEEP = pathlib.Path(__file__).resolve().parents[2] / "tests" / "data" / "deep"
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in DEEP.iterdir() if p.is_dir()))
+def test_every_call_against_torch_func(case):
+    """The repository's torch.func references (scripts/deep_oracle.py, float64, biases on
+    some layers, seven activations): every call to 1e-12 of each reference's largest
+    entry, as tests/deep_oracle.rs asks of the Rust calls (sums of at most a dozen terms
+    in other orders)."""
+    d = DEEP / case
+    load = lambda name: np.load(d / f"{name}.npy")
+    acts = (d / "activations.txt").read_text().split()
+    layers = []
+    for k, act in enumerate(acts, start=1):
+        b = d / f"b{k}.npy"
+        layers.append((load(f"W{k}"), np.load(b) if b.exists() else None, act))
+    net = fwdrev.Mlp(layers)
+    x, v, u = load("x"), load("v"), load("u")
+    f, g = net.value_and_grad(x)
+    close(f, load("f"), 1e-12)
+    close(g, load("grad"), 1e-12)
+    close(net.value_and_grad(x, mode="forward")[1], load("grad"), 1e-12)
+    close(net.output(x), load("F"), 1e-12)
+    close(net.jvp(x, v)[1], load("jvp"), 1e-12)
+    close(net.vjp(x, u)[1], load("vjp"), 1e-12)
+    for mode in ["forward", "reverse", "auto"]:
+        close(net.jacobian(x, mode=mode), load("jac"), 1e-12)
+    close(net.hvp(x, v)[1], load("hvp"), 1e-12)
+    close(net.hessian(x), load("hessian"), 1e-12)
+    _, grads = net.weight_grads(x)
+    for k, (dw, db) in enumerate(grads, start=1):
+        close(dw, load(f"dW{k}"), 1e-12)
+        if db is not None:
+            close(db, load(f"db{k}"), 1e-12)
+    fs, gs = net.value_and_grad_batch(np.stack([x, x]))
+    close(gs, np.stack([load("grad")] * 2), 1e-12)
+
+
 # Smooth activations only where differences are taken (relu's kink would spoil them).
-SMOOTH = ["tanh", "sigmoid", "softplus", "gelu"]
+SMOOTH = ["tanh", "sigmoid", "softplus", "gelu", "silu"]
 
 
 @pytest.mark.parametrize("seed", range(4))
 def test_every_call_against_differences(seed):
-    acts = [SMOOTH[(seed + k) % 4] for k in range(3)]
+    acts = [SMOOTH[(seed + k) % len(SMOOTH)] for k in range(3)]
     net, _ = network([7, 9, 6, 5], seed, acts)
     rng = np.random.default_rng(100 + seed)
     x, v, u = rng.standard_normal(7), rng.standard_normal(7), rng.standard_normal(5)
@@ -262,11 +301,74 @@ def test_threads_share_one_network():
         assert np.array_equal(a, b)
 
 
+class _Tensor:
+    """What from_torch asks of a parameter: .detach().cpu().numpy()."""
+
+    def __init__(self, a):
+        self.a = a
+
+    def detach(self):
+        return self
+
+    def cpu(self):
+        return self
+
+    def numpy(self):
+        return self.a
+
+
+def _module(kind, **attrs):
+    """A stand-in for a torch.nn module: from_torch reads its class name and attributes."""
+    return type(kind, (), attrs)()
+
+
+def _linear(w, b=None):
+    return _module("Linear", weight=_Tensor(w), bias=None if b is None else _Tensor(b))
+
+
+class _Sequential:
+    def __init__(self, *modules):
+        self.modules = modules
+
+    def children(self):
+        return iter(self.modules)
+
+
+def test_from_torch_reads_sequentials_and_refuses_what_it_cannot_compute():
+    """from_torch's reading of a Sequential, without torch: stand-ins with the modules'
+    class names and attributes (torch itself is tested below where it is installed)."""
+    rng = np.random.default_rng(11)
+    w1, b1, w2, w3 = (rng.standard_normal(s) for s in [(7, 5), 7, (6, 7), (3, 6)])
+    seq = _Sequential(
+        _linear(w1, b1), _module("Tanh"), _linear(w2), _linear(w3),
+        _module("GELU", approximate="none"),
+    )
+    net = fwdrev.Mlp.from_torch(seq)
+    assert [a for _, _, a in net.layers] == ["tanh", "identity", "gelu"]
+    want = fwdrev.Mlp([(w1, b1, "tanh"), (w2, None, "identity"), (w3, None, "gelu")])
+    x = rng.standard_normal(5)
+    assert np.array_equal(net.jacobian(x), want.jacobian(x))
+    assert fwdrev.from_torch(_Sequential(_linear(w1.astype(np.float32)), _module("ReLU"))).dtype == "float32"
+    refused = [
+        _module("GELU", approximate="tanh"),
+        _module("Softplus", beta=2, threshold=20),
+        _module("ELU"),
+    ]
+    for bad in refused:
+        with pytest.raises(ValueError, match="module 1"):
+            fwdrev.from_torch(_Sequential(_linear(w1), bad))
+    with pytest.raises(ValueError, match="does not follow a Linear"):
+        fwdrev.from_torch(_Sequential(_module("Tanh")))
+    with pytest.raises(ValueError, match="no Linear"):
+        fwdrev.from_torch(_Sequential())
+
+
 def test_from_torch_where_torch_is_installed():
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
     model = torch.nn.Sequential(
-        torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 3, bias=False), torch.nn.GELU()
+        torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 6), torch.nn.Linear(6, 4),
+        torch.nn.SiLU(), torch.nn.Linear(4, 3, bias=False), torch.nn.GELU()
     ).double()
     net = fwdrev.Mlp.from_torch(model)
     x = torch.randn(5, dtype=torch.float64)
