@@ -21,9 +21,23 @@ Example::
     g, hv = net.hvp(x, v)
 """
 
-from ._fwdrev import Mlp, backend, set_threads, threads
+import warnings
+
+from ._fwdrev import Mlp, _better_coretype, backend, set_threads, threads
 
 __all__ = ["Mlp", "backend", "set_threads", "threads", "from_torch"]
+
+# An OpenBLAS build on a CPU newer than the system's OpenBLAS (Debian 12's 0.3.21 on
+# Sapphire/Emerald Rapids) runs SSE3 kernels, 4-8x slower; the library reads its choice
+# when it loads, before Python can set anything, so the user is told what to set.
+_core = _better_coretype()
+if _core is not None:
+    warnings.warn(
+        f"OpenBLAS picked generic kernels on this CPU: start Python with "
+        f"OPENBLAS_CORETYPE={_core} for its own (matrix products 4-8x faster)",
+        RuntimeWarning,
+        stacklevel=2,
+    )
 
 #: torch.nn activation modules fwdrev computes exactly as PyTorch defines them.
 _ACTIVATIONS = {

@@ -778,11 +778,19 @@ fn backend() -> String {
     fwdrev::backend().to_string()
 }
 
+/// The `OPENBLAS_CORETYPE` that would give this CPU faster kernels than the linked
+/// OpenBLAS picked, or None (other backends, or nothing better).
+#[pyfunction]
+fn _better_coretype() -> Option<&'static str> {
+    fwdrev::backend::better_coretype()
+}
+
 #[pymodule]
 fn _fwdrev(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyMlp>()?;
     m.add_function(wrap_pyfunction!(set_threads, m)?)?;
     m.add_function(wrap_pyfunction!(threads, m)?)?;
     m.add_function(wrap_pyfunction!(backend, m)?)?;
+    m.add_function(wrap_pyfunction!(_better_coretype, m)?)?;
     Ok(())
 }

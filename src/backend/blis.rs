@@ -40,3 +40,7 @@ pub(crate) fn set_threads(n: usize) {
 }
 
 pub(crate) fn restart_with_best_kernels() {}
+
+pub(crate) fn better_coretype() -> Option<&'static str> {
+    None
+}

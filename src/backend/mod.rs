@@ -86,6 +86,15 @@ pub fn restart_with_best_kernels() {
     imp::restart_with_best_kernels()
 }
 
+/// The `OPENBLAS_CORETYPE` that would give this CPU faster kernels than the ones the
+/// linked OpenBLAS picked (it is read when the library loads, so it must be set before
+/// the process starts: what [`restart_with_best_kernels`] does for a program, and what a
+/// host that cannot restart, such as Python, can tell its user); `None` where the
+/// kernels are already the CPU's, the variable is set, or the backend is not OpenBLAS.
+pub fn better_coretype() -> Option<&'static str> {
+    imp::better_coretype()
+}
+
 /// Whether every reduction runs in an order fixed by the shapes alone (see
 /// [`set_deterministic`]).
 static DETERMINISTIC: AtomicBool = AtomicBool::new(false);

@@ -60,7 +60,7 @@ pub(crate) fn set_threads(n: usize) {
 /// know models newer than itself (e.g. Sapphire/Emerald Rapids) and falls back to
 /// `Prescott` (SSE3): DGEMM runs 4–8× below the machine's speed. The variable is read
 /// once, when the library loads, so it must be set before the process starts.
-fn coretype_fix() -> Option<&'static str> {
+pub(crate) fn better_coretype() -> Option<&'static str> {
     #[cfg(target_arch = "x86_64")]
     {
         if std::env::var_os("OPENBLAS_CORETYPE").is_some() {
@@ -93,11 +93,11 @@ fn coretype_fix() -> Option<&'static str> {
     None
 }
 
-/// Restarts the program with `OPENBLAS_CORETYPE` set when [`coretype_fix`] finds
+/// Restarts the program with `OPENBLAS_CORETYPE` set when [`better_coretype`] finds
 /// OpenBLAS on kernels older than the CPU.
 pub(crate) fn restart_with_best_kernels() {
     #[cfg(unix)]
-    if let Some(core) = coretype_fix() {
+    if let Some(core) = better_coretype() {
         use std::os::unix::process::CommandExt;
         let Ok(exe) = std::env::current_exe() else {
             return;

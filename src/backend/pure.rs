@@ -25,3 +25,7 @@ pub(crate) fn detail() -> String {
 pub(crate) fn set_threads(_n: usize) {}
 
 pub(crate) fn restart_with_best_kernels() {}
+
+pub(crate) fn better_coretype() -> Option<&'static str> {
+    None
+}

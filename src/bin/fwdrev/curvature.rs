@@ -6,8 +6,7 @@ use crate::inputs::NetworkFiles;
 use crate::progress::Progress;
 use crate::{count, json, CliResult, MAX_REPS, MAX_WIDTH};
 use clap::Args;
-use fwdrev::{Density, Eigen, Extremes, Mlp, Trace};
-use ndarray::ArrayView1;
+use fwdrev::{Density, Eigen, Extremes, Trace};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -85,39 +84,22 @@ pub fn run(args: &CurvatureArgs) -> CliResult {
         out.insert("converged".into(), Value::from(true));
         out.insert("method".into(), Value::from("dense"));
     }
-    let found = compute(args, &net, x.view(), out)?;
+    let x = x.view();
+    let spectra = Spectra {
+        extremes: &|o| net.hessian_extremes(x, o),
+        trace: &|p, seed| net.hessian_trace(x, p, seed),
+        density: &|p, k, seed| net.hessian_density(x, p, k, seed),
+    };
+    let found = compute(args, spectra, out)?;
     print(args, found)
 }
 
-/// What `curvature` asks of a network: one process's, or the ranks' under mpirun.
-pub trait Spectra {
-    fn extremes(&self, x: ArrayView1<f64>, opts: &Extremes) -> fwdrev::Result<Eigen>;
-    fn trace(&self, x: ArrayView1<f64>, probes: usize, seed: u64) -> fwdrev::Result<Trace>;
-    fn density(
-        &self,
-        x: ArrayView1<f64>,
-        probes: usize,
-        steps: usize,
-        seed: u64,
-    ) -> fwdrev::Result<Density>;
-}
-
-impl Spectra for Mlp<f64> {
-    fn extremes(&self, x: ArrayView1<f64>, opts: &Extremes) -> fwdrev::Result<Eigen> {
-        self.hessian_extremes(x, opts)
-    }
-    fn trace(&self, x: ArrayView1<f64>, probes: usize, seed: u64) -> fwdrev::Result<Trace> {
-        self.hessian_trace(x, probes, seed)
-    }
-    fn density(
-        &self,
-        x: ArrayView1<f64>,
-        probes: usize,
-        steps: usize,
-        seed: u64,
-    ) -> fwdrev::Result<Density> {
-        self.hessian_density(x, probes, steps, seed)
-    }
+/// The calls `curvature` makes at x, of whichever network: one process's, or the
+/// ranks' under mpirun.
+pub struct Spectra<'a> {
+    pub extremes: &'a dyn Fn(&Extremes) -> fwdrev::Result<Eigen>,
+    pub trace: &'a dyn Fn(usize, u64) -> fwdrev::Result<Trace>,
+    pub density: &'a dyn Fn(usize, usize, u64) -> fwdrev::Result<Density>,
 }
 
 /// What `curvature` found: its JSON fields, and the density to draw.
@@ -130,8 +112,7 @@ pub struct Found {
 /// as asked, added to `out`.
 pub fn compute(
     args: &CurvatureArgs,
-    net: &impl Spectra,
-    x: ArrayView1<f64>,
+    net: Spectra,
     mut out: serde_json::Map<String, Value>,
 ) -> CliResult<Found> {
     let mut hvps = 0;
@@ -145,7 +126,7 @@ pub fn compute(
             vectors: false,
         };
         let _shown = Progress::start("Lanczos over Hessian-vector products");
-        let e = net.extremes(x, &opts)?;
+        let e = (net.extremes)(&opts)?;
         hvps += e.products;
         out.insert("top".into(), json::numbers(&e.top));
         out.insert("bottom".into(), json::numbers(&e.bottom));
@@ -156,7 +137,7 @@ pub fn compute(
     let trace = match args.trace {
         Some(probes) => {
             let _shown = Progress::start("Hutchinson's trace estimate");
-            let t = net.trace(x, probes, args.seed)?;
+            let t = (net.trace)(probes, args.seed)?;
             hvps += t.products;
             json!({"estimate": json::number(t.estimate), "stderr": json::number(t.stderr)})
         }
@@ -166,7 +147,7 @@ pub fn compute(
     let density = match args.density {
         Some((probes, steps)) => {
             let _shown = Progress::start("stochastic Lanczos quadrature");
-            Some(net.density(x, probes, steps, args.seed)?)
+            Some((net.density)(probes, steps, args.seed)?)
         }
         None => None,
     };

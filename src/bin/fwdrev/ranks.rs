@@ -7,11 +7,10 @@
 use crate::timing::{Dtype, Stats, TimeArgs, Which};
 use crate::{curvature, grad, hvp, jac, seconds, CliResult, Cmd};
 use fwdrev::distributed::{DistMlp, Element, LayerFiles};
-use fwdrev::{random, Activation, Density, Eigen, Extremes, Mode, Trace};
+use fwdrev::{random, Activation, Mode};
 use mpi::collective::SystemOperation;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator, CommunicatorCollectives};
-use ndarray::ArrayView1;
 use serde::Serialize;
 use std::time::Instant;
 
@@ -136,28 +135,16 @@ fn curvature_ranks(world: &SimpleCommunicator, args: &curvature::CurvatureArgs) 
     }
     let net = network(world, &args.files)?;
     let x = net.read_vector(&args.files.x)?;
-    let found = curvature::compute(args, &net, x.view(), Default::default())?;
+    let x = x.view();
+    let spectra = curvature::Spectra {
+        extremes: &|o| net.hessian_extremes(x, o),
+        trace: &|p, seed| net.hessian_trace(x, p, seed),
+        density: &|p, k, seed| net.hessian_density(x, p, k, seed),
+    };
+    let found = curvature::compute(args, spectra, Default::default())?;
     match world.rank() {
         0 => curvature::print(args, found),
         _ => Ok(()),
-    }
-}
-
-impl<C: Communicator> curvature::Spectra for DistMlp<'_, f64, C> {
-    fn extremes(&self, x: ArrayView1<f64>, opts: &Extremes) -> fwdrev::Result<Eigen> {
-        self.hessian_extremes(x, opts)
-    }
-    fn trace(&self, x: ArrayView1<f64>, probes: usize, seed: u64) -> fwdrev::Result<Trace> {
-        self.hessian_trace(x, probes, seed)
-    }
-    fn density(
-        &self,
-        x: ArrayView1<f64>,
-        probes: usize,
-        steps: usize,
-        seed: u64,
-    ) -> fwdrev::Result<Density> {
-        self.hessian_density(x, probes, steps, seed)
     }
 }
 
