@@ -198,6 +198,6 @@ pub use curvature::{
 pub use error::{Error, Result};
 pub use hessian_at::HessianAt;
 pub use mlp::{Call, Layer, LayerGrad, Mlp, DEFAULT_MEMORY_BUDGET};
-pub use par::{default_threads, set_threads, threads, Par};
+pub use par::{default_threads, planned_threads, set_threads, threads, Par};
 pub use real::Real;
 pub use scratch::Scratch;

@@ -729,7 +729,16 @@ impl Target {
     /// the stream `path` is if it is not a regular file; a folder is refused.
     pub(crate) fn open(path: &Path) -> Result<Target> {
         let io = io(path);
-        let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        // Absolute where the folder exists (a new file's too): the temporary file's path
+        // may be handed to other processes, MPI ranks, that run elsewhere.
+        let target = std::fs::canonicalize(path).unwrap_or_else(|_| {
+            let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
+            let folder = std::fs::canonicalize(folder.unwrap_or(Path::new(".")));
+            match (folder, path.file_name()) {
+                (Ok(folder), Some(name)) => folder.join(name),
+                _ => path.to_path_buf(),
+            }
+        });
         let existing = std::fs::metadata(&target).ok();
         if let Some(meta) = existing.as_ref().filter(|m| !m.is_file()) {
             if meta.is_dir() {

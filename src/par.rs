@@ -189,8 +189,9 @@ pub fn set_threads(n: usize) -> Result<()> {
 static SET: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// The threads the process runs or will run: [`set_threads`]'s count, else
-/// [`default_threads`] (asking rayon would start its pool).
-pub(crate) fn planned_threads() -> usize {
+/// [`default_threads`]. Unlike [`threads`], it does not start rayon's pool (after which
+/// [`set_threads`] can no longer choose another count).
+pub fn planned_threads() -> usize {
     match SET.load(std::sync::atomic::Ordering::Relaxed) {
         0 => default_threads(),
         n => n,

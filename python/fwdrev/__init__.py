@@ -60,14 +60,25 @@ def from_torch(module, *, dtype=None):
     The weights are copied once (``detach().cpu().numpy()``). ``dtype`` defaults to the
     Linear weights' (float32 or float64). Any other module, or an activation with other
     parameters, raises ``ValueError`` naming it: fwdrev never computes a silently
-    different function. (Softplus above its threshold: PyTorch returns x itself, fwdrev
-    log(1 + e^x), which differs from x by less than 2.1e-9.) torch is imported only by
-    this call.
+    different function; so does a module other than a Sequential (its children's order
+    need not be its forward's). (Softplus above its threshold: PyTorch returns x itself,
+    fwdrev log(1 + e^x), which differs from x by less than 2.1e-9.) torch itself is never
+    imported.
     """
-    if type(module).__name__ == "Linear":
+    kind = type(module).__name__
+    if kind == "Linear":
         modules = [module]
+    elif kind == "Sequential":
+        modules = list(module.children())
+    elif isinstance(module, (list, tuple)):
+        modules = list(module)
     else:
-        modules = list(module.children()) if hasattr(module, "children") else list(module)
+        # Another module's children are listed in the order they were made, not the
+        # order its forward() runs them, nor with what it does between them.
+        raise ValueError(
+            f"a {kind}: fwdrev takes an nn.Sequential (or a list) of Linear layers and "
+            "activations, whose order is the function's"
+        )
     layers, pending = [], None
 
     def close_layer(act):

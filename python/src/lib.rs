@@ -7,14 +7,16 @@
 //!   batch: less than one pass over the weights), then the GIL is released for the
 //!   computation; a buffer another thread changes meanwhile cannot change the answer.
 //!   Results are Rust arrays handed to numpy without a copy.
-//! - float64 and float32 arrays are taken as they are; integer arrays (and lists) are
-//!   converted to the network's dtype, as `numpy.asarray(x, dtype)` converts them;
-//!   anything else is a `TypeError`. float64 inputs to a float32 network are rounded.
+//! - Arrays of the network's dtype are read as they are (any strides); other floats
+//!   (float16 … longdouble), integers and lists are converted to it as
+//!   `numpy.asarray(x, dtype)` converts them (rounded where narrower), as are byte-swapped
+//!   or unaligned buffers; complex, bool, string and object arrays are a `TypeError`.
 //! - Errors: `ValueError` for shapes, non-finite values, names and ranges (the message
 //!   names the operand), `MemoryError` for what does not fit, `OSError` for files.
 
 use fwdrev::{Activation, Error, Extremes, Layer, Mode, Par, Real, Scratch};
-use ndarray::{Array, Array1, ArrayView1, Dimension, Ix1, Ix2};
+use ndarray::{Array, Array1, ArrayView, ArrayView1, ArrayView2, Dimension, Ix1, Ix2};
+use numpy::npyffi::flags::NPY_ARRAY_ALIGNED;
 use numpy::{
     dtype, IntoPyArray, PyArray, PyArrayDescrMethods, PyArrayMethods, PyUntypedArray,
     PyUntypedArrayMethods,
@@ -47,9 +49,13 @@ fn error(e: Error) -> PyErr {
     }
 }
 
-/// `x` as an owned array of T with D's dimensions, copied under the GIL (see the module
-/// docs for what is converted and what is refused).
-fn read<T: Float, D: Dimension>(x: &Bound<'_, PyAny>, what: &str) -> PyResult<Array<T, D>> {
+/// `x` as a view of T with D's dimensions, handed to `take` while the GIL is held (see
+/// the module docs for what is converted and what is refused).
+fn with_view<T: Float, D: Dimension, R>(
+    x: &Bound<'_, PyAny>,
+    what: &str,
+    take: impl FnOnce(ArrayView<T, D>) -> R,
+) -> PyResult<R> {
     let py = x.py();
     let array = match x.cast::<PyUntypedArray>() {
         Ok(a) => a.clone(),
@@ -61,8 +67,8 @@ fn read<T: Float, D: Dimension>(x: &Bound<'_, PyAny>, what: &str) -> PyResult<Ar
     let descr = array.dtype();
     if !matches!(descr.kind(), b'f' | b'i' | b'u') {
         return Err(PyTypeError::new_err(format!(
-            "{what}: dtype {descr} where float64 or float32 is required (integers are \
-             converted; convert others with .astype(numpy.float64))"
+            "{what}: dtype {descr} where float64 or float32 is required (other floats and \
+             integers are converted; convert others with .astype(numpy.float64))"
         )));
     }
     let ndim = D::NDIM.expect("fixed dimensions");
@@ -73,18 +79,31 @@ fn read<T: Float, D: Dimension>(x: &Bound<'_, PyAny>, what: &str) -> PyResult<Ar
             if ndim == 1 { " is" } else { "s are" }
         )));
     }
+    // Another dtype, byte order or an unaligned buffer: numpy's aligned native copy.
+    // SAFETY: reads the flags of a live array object.
+    let aligned = unsafe { (*array.as_array_ptr()).flags } & NPY_ARRAY_ALIGNED != 0;
     let typed = match array.cast::<PyArray<T, D>>() {
-        Ok(a) => a.clone(),
-        Err(_) => array
+        Ok(a) if aligned => a.clone(),
+        _ => array
             .call_method1("astype", (dtype::<T>(py),))?
             .cast_into::<PyArray<T, D>>()?,
     };
-    // SAFETY: copied at once, under the GIL, and no Rust code holds a mutable view of a
-    // caller's array (a borrow check through numpy's shared table costs more than the
-    // copy of a small input).
-    let view = unsafe { typed.as_array() };
-    Ok(view.as_standard_layout().into_owned())
+    // SAFETY: of T (the cast checked dtype and byte order), aligned (checked, or numpy's
+    // copy), and read only while the GIL is held: `take` copies what it keeps before the
+    // GIL is released, and this module never holds a mutable view of a caller's array.
+    Ok(take(unsafe { typed.as_array() }))
 }
+
+/// `x` as an owned, standard-layout array of T (see [`with_view`]).
+fn read<T: Float, D: Dimension>(x: &Bound<'_, PyAny>, what: &str) -> PyResult<Array<T, D>> {
+    with_view(x, what, |v: ArrayView<T, D>| {
+        v.as_standard_layout().into_owned()
+    })
+}
+
+/// The most threads a call's `threads=` may ask for: each count's pool is kept for the
+/// process.
+const MOST_THREADS: usize = 1024;
 
 /// The `Par` of a call's `threads`: the global pool (None), the calling thread (1), or a
 /// pool of that many.
@@ -92,9 +111,12 @@ fn par(threads: Option<usize>) -> PyResult<Par> {
     match threads {
         None => Ok(Par::Rayon),
         Some(1) => Ok(Par::Seq),
-        Some(n) => NonZeroUsize::new(n)
+        Some(n) if n <= MOST_THREADS => NonZeroUsize::new(n)
             .map(Par::Threads)
-            .ok_or_else(|| PyValueError::new_err("threads: 0 where at least 1 is required")),
+            .ok_or_else(|| PyValueError::new_err("threads: 0 where 1 … 1024 is required")),
+        Some(n) => Err(PyValueError::new_err(format!(
+            "threads: {n} where 1 … {MOST_THREADS} is required"
+        ))),
     }
 }
 
@@ -282,9 +304,15 @@ impl<T: Float> Net<T> {
     ) -> PyResult<Bound<'py, PyAny>> {
         // numpy's rows are samples; fwdrev's points are columns: X (k × d0) is Xᵀ's view.
         let xs = read::<T, Ix2>(xs, "X")?;
-        let k = xs.nrows();
+        let (k, d0) = (xs.nrows(), self.d0());
+        if xs.ncols() != d0 {
+            return Err(PyValueError::new_err(format!(
+                "X: shape {:?} where (k, d0) = (k, {d0}) is required: a row a point",
+                xs.dim()
+            )));
+        }
         let mut f = Array1::zeros(k);
-        let mut g = fwdrev::memory::zeros::<T>(self.d0(), k).map_err(error)?;
+        let mut g = fwdrev::memory::zeros::<T>(d0, k).map_err(error)?;
         self.run(py, |net, s| {
             net.value_and_grad_batch_into(xs.t(), f.view_mut(), g.view_mut(), par, s)
         })?;
@@ -370,9 +398,12 @@ impl PyMlp {
                     ))
                 })?;
             let activation: Activation = act.parse().map_err(error)?;
-            let weights = read::<T, Ix2>(&w, &what("W"))?;
-            let mut l = Layer::copied(weights.view(), activation).map_err(error)?;
-            drop(weights);
+            // The one copy: from the caller's array (or numpy's converted one) straight
+            // into the network's layout.
+            let copied = with_view(&w, &what("W"), |w: ArrayView2<T>| {
+                Layer::copied(w, activation)
+            })?;
+            let mut l = copied.map_err(error)?;
             if !b.is_none() {
                 l = l.with_bias(read::<T, Ix1>(&b, &what("b"))?);
             }
@@ -759,17 +790,19 @@ impl PyMlp {
     }
 }
 
-/// Sets the threads of rayon's global pool and the BLAS, once, before the first call
-/// (as `fwdrev --threads`): later calls with another count raise `RuntimeError`.
+/// Sets the threads of rayon's global pool and the BLAS, once, before the first network
+/// is built or called (as `fwdrev --threads`); once the pool runs, another count raises
+/// `RuntimeError`.
 #[pyfunction]
 fn set_threads(n: usize) -> PyResult<()> {
     fwdrev::set_threads(n).map_err(error)
 }
 
-/// The threads calls without `threads=` run on.
+/// The threads calls without `threads=` run on (or will: asking does not start them, so
+/// `set_threads` may still choose).
 #[pyfunction]
 fn threads() -> usize {
-    fwdrev::threads()
+    fwdrev::planned_threads()
 }
 
 /// The linear-algebra backend this build runs on (as `fwdrev --version` names it).

@@ -81,6 +81,7 @@ def test_every_call_against_torch_func(case):
         if db is not None:
             close(db, load(f"db{k}"), 1e-12)
     fs, gs = net.value_and_grad_batch(np.stack([x, x]))
+    close(fs, np.stack([load("f")] * 2), 1e-12)
     close(gs, np.stack([load("grad")] * 2), 1e-12)
 
 
@@ -198,8 +199,11 @@ def test_curvature_calls():
     close(h @ e["top_vectors"][0], eig[-1] * e["top_vectors"][0], 1e-8)
     t = net.hessian_trace(x, probes=200, seed=1)
     assert abs(t["estimate"] - np.trace(h)) < 5 * t["stderr"] + 1e-12
+    # With d0 steps each probe's Lanczos spans the space: its nodes are ∇²f's eigenvalues.
     d = net.hessian_density(x, probes=3, steps=10)
     assert sum(d["weights"]) == pytest.approx(1.0, abs=1e-12)
+    for node in d["nodes"]:
+        assert np.min(np.abs(eig - node)) <= 1e-8 * np.max(np.abs(eig))
     s = net.jacobian_singular_values(x, top=2, tol=1e-10)
     close(s["values"], np.linalg.svd(net.jacobian(x), compute_uv=False)[:2], 1e-9)
 
@@ -226,6 +230,15 @@ def test_inputs_of_other_layouts_and_types():
     close(net.value_and_grad(list(x))[1], want, 0)
     ints = np.arange(6)
     close(net.value_and_grad(ints)[1], net.value_and_grad(ints.astype(float))[1], 0)
+    # Byte-swapped, unaligned, float16 (rounded as numpy rounds it): numpy's conversions.
+    close(net.value_and_grad(x.astype(">f8"))[1], want, 0)
+    buf = np.zeros(6 * 8 + 1, dtype=np.uint8)
+    unaligned = buf[1:].view(np.float64)
+    unaligned[:] = x
+    assert not unaligned.flags.aligned
+    close(net.value_and_grad(unaligned)[1], want, 0)
+    half = x.astype(np.float16)
+    close(net.value_and_grad(half)[1], net.value_and_grad(half.astype(np.float64))[1], 0)
     xs = np.random.default_rng(7).standard_normal((6, 4))
     fs, gs = net.value_and_grad_batch(np.asfortranarray(xs.T))
     close(gs, net.value_and_grad_batch(np.ascontiguousarray(xs.T))[1], 0)
@@ -234,13 +247,13 @@ def test_inputs_of_other_layouts_and_types():
 def test_bad_inputs_raise_the_python_exception_of_their_kind():
     net, layers = network([6, 5, 3], 7)
     x = np.zeros(6)
-    with pytest.raises(ValueError, match="x"):
+    with pytest.raises(ValueError, match=r"x must have.*expected \(6,\), got \(7,\)"):
         net.value_and_grad(np.zeros(7))
     with pytest.raises(ValueError, match="dimension"):
         net.value_and_grad(np.zeros((6, 1)))
     bad = x.copy()
     bad[2] = np.nan
-    with pytest.raises(ValueError, match="2"):
+    with pytest.raises(ValueError, match=r"\[2\]"):
         net.value_and_grad(bad)
     with pytest.raises(ValueError):
         net.jvp(x, np.zeros(5))
@@ -261,8 +274,10 @@ def test_bad_inputs_raise_the_python_exception_of_their_kind():
         fwdrev.Mlp(layers, dtype="float16")
     with pytest.raises(ValueError, match="threads"):
         net.value_and_grad(x, threads=0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"\(k, d0\) = \(k, 6\)"):
         net.value_and_grad_batch(np.zeros((4, 5)))
+    with pytest.raises(ValueError, match="threads"):
+        net.value_and_grad(x, threads=10**6)
     # A Krylov basis beyond the memory budget.
     tight = fwdrev.Mlp(layers, memory_budget=64)
     with pytest.raises(MemoryError):
@@ -291,9 +306,11 @@ def test_the_weights_are_copied_once_and_never_per_call():
 
 
 def test_threads_share_one_network():
-    net, _ = network([40, 60, 30], 9)
+    # 600×600 = 360 000 entries a layer: past the 2^18 where a sweep runs on rayon's
+    # workers, so that calls without threads= take the parallel paths.
+    net, _ = network([600, 600, 30], 9)
     rng = np.random.default_rng(9)
-    xs = [rng.standard_normal(40) for _ in range(16)]
+    xs = [rng.standard_normal(600) for _ in range(8)]
     alone = [net.hvp(x, x)[1] for x in xs]
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         together = list(pool.map(lambda x: net.hvp(x, x, threads=1)[1], xs))
@@ -326,7 +343,9 @@ def _linear(w, b=None):
     return _module("Linear", weight=_Tensor(w), bias=None if b is None else _Tensor(b))
 
 
-class _Sequential:
+class Sequential:
+    """A stand-in for torch.nn.Sequential (from_torch reads the class name)."""
+
     def __init__(self, *modules):
         self.modules = modules
 
@@ -339,7 +358,7 @@ def test_from_torch_reads_sequentials_and_refuses_what_it_cannot_compute():
     class names and attributes (torch itself is tested below where it is installed)."""
     rng = np.random.default_rng(11)
     w1, b1, w2, w3 = (rng.standard_normal(s) for s in [(7, 5), 7, (6, 7), (3, 6)])
-    seq = _Sequential(
+    seq = Sequential(
         _linear(w1, b1), _module("Tanh"), _linear(w2), _linear(w3),
         _module("GELU", approximate="none"),
     )
@@ -348,7 +367,7 @@ def test_from_torch_reads_sequentials_and_refuses_what_it_cannot_compute():
     want = fwdrev.Mlp([(w1, b1, "tanh"), (w2, None, "identity"), (w3, None, "gelu")])
     x = rng.standard_normal(5)
     assert np.array_equal(net.jacobian(x), want.jacobian(x))
-    assert fwdrev.from_torch(_Sequential(_linear(w1.astype(np.float32)), _module("ReLU"))).dtype == "float32"
+    assert fwdrev.from_torch(Sequential(_linear(w1.astype(np.float32)), _module("ReLU"))).dtype == "float32"
     refused = [
         _module("GELU", approximate="tanh"),
         _module("Softplus", beta=2, threshold=20),
@@ -356,11 +375,15 @@ def test_from_torch_reads_sequentials_and_refuses_what_it_cannot_compute():
     ]
     for bad in refused:
         with pytest.raises(ValueError, match="module 1"):
-            fwdrev.from_torch(_Sequential(_linear(w1), bad))
+            fwdrev.from_torch(Sequential(_linear(w1), bad))
     with pytest.raises(ValueError, match="does not follow a Linear"):
-        fwdrev.from_torch(_Sequential(_module("Tanh")))
+        fwdrev.from_torch(Sequential(_module("Tanh")))
     with pytest.raises(ValueError, match="no Linear"):
-        fwdrev.from_torch(_Sequential())
+        fwdrev.from_torch(Sequential())
+    # Any other module: its children's order need not be its forward's.
+    with pytest.raises(ValueError, match="Sequential"):
+        fwdrev.from_torch(_module("ResidualBlock", children=lambda self: iter([_linear(w1)])))
+    assert fwdrev.from_torch([_linear(w1), _module("Tanh")]).widths == [5, 7]
 
 
 def test_from_torch_where_torch_is_installed():

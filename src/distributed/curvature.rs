@@ -58,6 +58,9 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
         self.ranks.same("the probes, steps and seed", &asked)?;
         let d0 = self.width(0);
         let (steps, chunk) = self.ranks.agree(lockstep(d0, probes, steps, self.budget))?;
+        // Each rank's chunk follows its own free memory: the smallest is every rank's,
+        // so that all apply the same probes' vectors in the same order.
+        let chunk = self.ranks.max(-(chunk as f64)).abs() as usize;
         let mut apply = self.products(x)?;
         let many = |v: Array2<f64>| Ok(columns_by(v, &mut apply));
         curvature::density(d0, probes, steps, seed, chunk, many)
@@ -69,7 +72,9 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
         self.check_range(&x)?;
         Ok(move |v: &[f64]| {
             let v = v.iter().map(|&v| T::from_f64(v)).collect();
+            // ∇f, the HVP's other half, is not gathered: only ∇²f·v is asked.
             let [_, hv] = self.hvp_at(x.clone(), v);
+            let hv = self.gather(&hv, 0, 1);
             hv.iter().map(|h| h.as_f64()).collect()
         })
     }

@@ -665,12 +665,14 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
         let x = self.input("x", x, 0)?;
         let v = self.input("v", v, 0)?;
         self.check_range(&x)?;
-        let [grad, hv] = self.hvp_at(x, v).map(Array1::from_vec);
+        let [grad, hv] = self
+            .hvp_at(x, v)
+            .map(|g| Array1::from_vec(self.gather(&g, 0, 1)));
         Ok((grad, hv))
     }
 
-    /// [`hvp`](Self::hvp) of inputs already checked and whole on every rank: ∇f and
-    /// ∇²f·v, gathered.
+    /// [`hvp`](Self::hvp) of inputs already checked and whole on every rank: this
+    /// rank's rows (of d0's split) of ∇f and ∇²f·v.
     fn hvp_at(&self, x: Vec<T>, v: Vec<T>) -> [Vec<T>; 2] {
         let depth = self.depth();
         let sweep = self.forward(x, Some(v), depth, Keep::Bends);
@@ -682,7 +684,7 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
                 (z[i], dz[i]) = (s[i] * z[i], b[i] * z[i] + s[i] * dz[i]);
             }
         });
-        [grad, hv].map(|g| self.gather(&g, 0, 1))
+        [grad, hv]
     }
 
     /// J(x) = ∂F/∂x (d_L × d0), whole on every rank, in panels of `w` columns or rows,

@@ -16,10 +16,10 @@ pub struct CurvatureArgs {
     pub files: NetworkFiles,
     /// How many of the largest eigenvalues.
     #[arg(long, default_value_t = 1, allow_negative_numbers = true, value_parser = count::<0, MAX_WIDTH>)]
-    top: usize,
+    pub top: usize,
     /// How many of the smallest eigenvalues.
     #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = count::<0, MAX_WIDTH>)]
-    bottom: usize,
+    pub bottom: usize,
     /// Also estimate the trace from this many Rademacher probes (Hutchinson).
     #[arg(long, value_name = "PROBES", allow_negative_numbers = true, value_parser = count::<2, MAX_REPS>)]
     trace: Option<usize>,
