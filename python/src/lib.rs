@@ -505,7 +505,8 @@ impl PyMlp {
         Ok(list)
     }
 
-    /// Bytes the network's weights and biases take.
+    /// Bytes of the network's weights and biases (their values; the rows' padding to
+    /// 64-byte lines, at most an eighth more, not counted).
     #[getter]
     fn nbytes(&self) -> usize {
         each!(&self.nets, n => n.nbytes())
