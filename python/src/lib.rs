@@ -15,7 +15,9 @@
 //!   names the operand), `MemoryError` for what does not fit, `OSError` for files.
 
 use fwdrev::{Activation, Error, Extremes, Layer, Mode, Par, Real, Scratch};
-use ndarray::{Array, Array1, ArrayView, ArrayView1, ArrayView2, Dimension, Ix1, Ix2};
+use ndarray::{
+    Array, Array1, ArrayView, ArrayView1, ArrayView2, ArrayViewMut1, Dimension, Ix1, Ix2,
+};
 use numpy::npyffi::flags::NPY_ARRAY_ALIGNED;
 use numpy::{
     dtype, IntoPyArray, PyArray, PyArrayDescrMethods, PyArrayMethods, PyUntypedArray,
@@ -201,6 +203,30 @@ impl<T: Float> Net<T> {
             .as_f64())
     }
 
+    /// A call at x along a second vector (`what`: "v" or "u") into two vectors of
+    /// `lens`: the JVP, the VJP and the HVP.
+    fn along<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        (what, v): (&str, &Bound<'py, PyAny>),
+        lens: [usize; 2],
+        call: impl FnOnce(
+                &fwdrev::Mlp<T>,
+                [ArrayView1<T>; 2],
+                [ArrayViewMut1<T>; 2],
+                &mut Scratch<T>,
+            ) -> fwdrev::Result<()>
+            + Send,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (x, v) = (read::<T, Ix1>(x, "x")?, read::<T, Ix1>(v, what)?);
+        let [mut a, mut b] = lens.map(Array1::zeros);
+        self.run(py, |net, s| {
+            call(net, [x.view(), v.view()], [a.view_mut(), b.view_mut()], s)
+        })?;
+        (a.into_pyarray(py), b.into_pyarray(py)).into_bound_py_any(py)
+    }
+
     fn jvp<'py>(
         &self,
         py: Python<'py>,
@@ -208,12 +234,13 @@ impl<T: Float> Net<T> {
         v: &Bound<'py, PyAny>,
         par: Par,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (x, v) = (read::<T, Ix1>(x, "x")?, read::<T, Ix1>(v, "v")?);
-        let (mut out, mut jv) = (Array1::zeros(self.dl()), Array1::zeros(self.dl()));
-        self.run(py, |net, s| {
-            net.jvp_into(x.view(), v.view(), out.view_mut(), jv.view_mut(), par, s)
-        })?;
-        (out.into_pyarray(py), jv.into_pyarray(py)).into_bound_py_any(py)
+        self.along(
+            py,
+            x,
+            ("v", v),
+            [self.dl(), self.dl()],
+            |net, [x, v], [out, jv], s| net.jvp_into(x, v, out, jv, par, s),
+        )
     }
 
     fn vjp<'py>(
@@ -223,12 +250,13 @@ impl<T: Float> Net<T> {
         u: &Bound<'py, PyAny>,
         par: Par,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (x, u) = (read::<T, Ix1>(x, "x")?, read::<T, Ix1>(u, "u")?);
-        let (mut out, mut uj) = (Array1::zeros(self.dl()), Array1::zeros(self.d0()));
-        self.run(py, |net, s| {
-            net.vjp_into(x.view(), u.view(), out.view_mut(), uj.view_mut(), par, s)
-        })?;
-        (out.into_pyarray(py), uj.into_pyarray(py)).into_bound_py_any(py)
+        self.along(
+            py,
+            x,
+            ("u", u),
+            [self.dl(), self.d0()],
+            |net, [x, u], [out, uj], s| net.vjp_into(x, u, out, uj, par, s),
+        )
     }
 
     fn hvp<'py>(
@@ -238,12 +266,13 @@ impl<T: Float> Net<T> {
         v: &Bound<'py, PyAny>,
         par: Par,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (x, v) = (read::<T, Ix1>(x, "x")?, read::<T, Ix1>(v, "v")?);
-        let (mut g, mut hv) = (Array1::zeros(self.d0()), Array1::zeros(self.d0()));
-        self.run(py, |net, s| {
-            net.hvp_into(x.view(), v.view(), g.view_mut(), hv.view_mut(), par, s)
-        })?;
-        (g.into_pyarray(py), hv.into_pyarray(py)).into_bound_py_any(py)
+        self.along(
+            py,
+            x,
+            ("v", v),
+            [self.d0(), self.d0()],
+            |net, [x, v], [g, hv], s| net.hvp_into(x, v, g, hv, par, s),
+        )
     }
 
     fn jacobian<'py>(
