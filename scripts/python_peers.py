@@ -37,15 +37,9 @@ def machine():
     return platform.processor() or platform.machine()
 
 
-def jax_calls(layers):
-    try:
-        import jax
-        import jax.numpy as jnp
-    except ImportError:
-        return None
-    jax.config.update("jax_enable_x64", True)
-    acts = {"sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh}
-    ws = [jnp.asarray(w) for w, _, _ in layers]
+def network(layers, array, acts):
+    """F and f = sum(F) of the layers in a library's arrays and activations."""
+    ws = [array(w) for w, _, _ in layers]
     phis = [acts[a] for _, _, a in layers]
 
     def out(x):
@@ -53,9 +47,17 @@ def jax_calls(layers):
             x = phi(w @ x)
         return x
 
-    def f(x):
-        return jnp.sum(out(x))
+    return out, lambda x: out(x).sum()
 
+
+def jax_calls(layers):
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+    out, f = network(layers, jnp.asarray, {"sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh})
     return {
         "grad": jax.jit(jax.value_and_grad(f)),
         "jacfwd": jax.jit(jax.jacfwd(out)),
@@ -70,18 +72,7 @@ def torch_calls(layers):
         import torch
     except ImportError:
         return None
-    ws = [torch.from_numpy(w) for w, _, _ in layers]
-    acts = {"sigmoid": torch.sigmoid, "tanh": torch.tanh}
-    phis = [acts[a] for _, _, a in layers]
-
-    def out(x):
-        for w, phi in zip(ws, phis):
-            x = phi(w @ x)
-        return x
-
-    def f(x):
-        return out(x).sum()
-
+    out, f = network(layers, torch.from_numpy, {"sigmoid": torch.sigmoid, "tanh": torch.tanh})
     return {
         "grad": torch.func.grad_and_value(f),
         "jacfwd": torch.func.jacfwd(out),
