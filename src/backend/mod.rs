@@ -208,29 +208,35 @@ fn threads() -> usize {
 ///
 /// On t > 1 threads, C is cut along its unit stride (a row-major C into blocks of
 /// columns, with B's; any other into blocks of rows, with A's) into a multiple of t
-/// blocks of about [`BLOCK`] ([`blocks`]), each one faer call on one thread. faer's own
-/// split of a square DGEMM ran at 1.2–1.3× OpenBLAS's time on 2 cores of Emerald
-/// Rapids, these blocks at 1.05–1.15× (docs/measured.md); the product transposed (C's
-/// columns as the rows of Cᵀ = Bᵀ·Aᵀ), blocks of uneven sizes, or blocks whose offsets
-/// from C's first entry were not multiples of 16 entries ran at 1.1–1.3×. No block
-/// reaches faer's paths that sum in another order (one row or column: [`gemm`] sends
-/// those elsewhere first; at most 16³ multiply-adds: [`MIN_REST`]), so the bits are
-/// those of one call over the whole of C whichever way C is cut (tested).
+/// blocks of about [`BLOCK`] ([`blocks`]), each one faer call on one thread; where that
+/// side is too short to cut (a batch's W·X, k ≤ 128 points as C's columns), along the
+/// other. faer's own split of a square DGEMM ran at 1.2–1.3× OpenBLAS's time on 2 cores
+/// of Emerald Rapids, these blocks at 1.05–1.15×, and of W·X (d = 4000 and 8000, k =
+/// 64) at 1.13–1.17× the time of blocks of W's rows on Zen 5 (docs/measured.md); the
+/// square product transposed (C's columns as the rows of Cᵀ = Bᵀ·Aᵀ), blocks of uneven
+/// sizes, or blocks whose offsets from C's first entry were not multiples of 16 entries
+/// ran at 1.1–1.3×. No block reaches faer's paths that sum in another order (one row or
+/// column: [`gemm`] sends those elsewhere first; at most 16³ multiply-adds:
+/// [`MIN_REST`]), so the bits are those of one call over the whole of C whichever way C
+/// is cut (tested).
 fn faer_gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, c: ArrayViewMut2<T>) {
-    let axis = if c.strides()[1] == 1 && c.strides()[0] != 1 {
+    let unit = if c.strides()[1] == 1 && c.strides()[0] != 1 {
         Axis(1)
     } else {
         Axis(0)
     };
-    let (t, long, across) = (threads(), c.len_of(axis), c.len_of(Axis(1 - axis.index())));
-    match blocks(t, long, a.ncols() * across) {
-        Some(blocks) => faer_blocks(axis, blocks, a, b, c),
-        None => faer_call(a, b, c, t),
+    let t = threads();
+    for axis in [unit, Axis(1 - unit.index())] {
+        let (long, across) = (c.len_of(axis), c.len_of(Axis(1 - axis.index())));
+        if let Some(blocks) = blocks(t, long, a.ncols() * across) {
+            return faer_blocks(axis, blocks, a, b, c);
+        }
     }
+    faer_call(a, b, c, t)
 }
 
 /// How many blocks [`faer_gemm`] cuts C into on `threads` threads, `long` entries along
-/// C's unit stride and `rest` multiply-adds for each of them (k times C's other side):
+/// the side it cuts and `rest` multiply-adds for each of them (k times C's other side):
 /// a multiple of `threads`, each block about [`BLOCK`] long; `None` for one call.
 /// Under an address-space limit it never cuts: each thread that runs faer maps its own
 /// packing buffer ([`faer_buffer_fits`](crate::memory::faer_buffer_fits)).
@@ -532,8 +538,9 @@ mod tests {
                 let mut wide = Array2::<T>::zeros((m, 2 * n + 1));
                 let mut row_major = Array2::<T>::zeros((m, n));
                 let mut col_major = Array2::<T>::zeros((m, n).f());
-                // Every case is cut on two threads in one layout at least (a row-major C
-                // along n, the others along m), and the 3·BLOCK + 1 one on three too.
+                // Every case is cut on two threads in every layout (along C's unit stride
+                // where it is long enough, else along the other side), and the 3·BLOCK + 1
+                // one on three too.
                 assert!(blocks(2, m.max(n), k * m.min(n)).is_some(), "{m}×{k}×{n}");
                 for threads in [1, 2, 3] {
                     let go = || {
