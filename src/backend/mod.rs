@@ -209,10 +209,11 @@ fn threads() -> usize {
 /// On t > 1 threads, C is cut along its unit stride (a row-major C into blocks of
 /// columns, with B's; any other into blocks of rows, with A's) into a multiple of t
 /// blocks of about [`BLOCK`] ([`blocks`]), each one faer call on one thread; where that
-/// side is too short to cut (a batch's W·X, k ≤ 128 points as C's columns), along the
+/// side is thin (at most [`THIN`]: a batch's W·X, k points as C's columns), along the
 /// other. faer's own split of a square DGEMM ran at 1.2–1.3× OpenBLAS's time on 2 cores
 /// of Emerald Rapids, these blocks at 1.05–1.15×, and of W·X (d = 4000 and 8000, k =
-/// 64) at 1.13–1.17× the time of blocks of W's rows on Zen 5 (docs/measured.md); the
+/// 64) at 1.13–1.17× the time of blocks of W's rows on Zen 5, where for k = 384–1000
+/// the row blocks were 4–5 % slower than faer's split (docs/measured.md); the
 /// square product transposed (C's columns as the rows of Cᵀ = Bᵀ·Aᵀ), blocks of uneven
 /// sizes, or blocks whose offsets from C's first entry were not multiples of 16 entries
 /// ran at 1.1–1.3×. No block reaches faer's paths that sum in another order (one row or
@@ -226,7 +227,10 @@ fn faer_gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, c: ArrayViewMut2<T>) {
         Axis(0)
     };
     let t = threads();
-    for axis in [unit, Axis(1 - unit.index())] {
+    let other = Axis(1 - unit.index());
+    let sides = [unit, other];
+    let sides = &sides[..1 + usize::from(c.len_of(unit) <= THIN)];
+    for &axis in sides {
         let (long, across) = (c.len_of(axis), c.len_of(Axis(1 - axis.index())));
         if let Some(blocks) = blocks(t, long, a.ncols() * across) {
             return faer_blocks(axis, blocks, a, b, c);
@@ -539,8 +543,8 @@ mod tests {
                 let mut row_major = Array2::<T>::zeros((m, n));
                 let mut col_major = Array2::<T>::zeros((m, n).f());
                 // Every case is cut on two threads in every layout (along C's unit stride
-                // where it is long enough, else along the other side), and the 3·BLOCK + 1
-                // one on three too.
+                // where it is long enough, else, where it is thin, along the other side),
+                // and the 3·BLOCK + 1 one on three too.
                 assert!(blocks(2, m.max(n), k * m.min(n)).is_some(), "{m}×{k}×{n}");
                 for threads in [1, 2, 3] {
                     let go = || {
