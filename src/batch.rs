@@ -13,12 +13,12 @@
 //! Four GEMMs of k·d² multiply-adds each (at d0 = d1 = d2 = d): A and B are each read
 //! twice for the whole batch, and the k-fold arithmetic runs at GEMM speed instead of
 //! memory speed. Measured choices (2 cores, d = 4000 and 8000, k = 64; see
-//! docs/measured.md): the pure-Rust GEMM (faer's) runs d×d · d×k at ~0.88 of its
-//! square rate, faster than OpenBLAS 0.3.21 does this product in either orientation
-//! (k×d · d×d, which the batch used before, ~0.7 of OpenBLAS's square rate), so
-//! [`gemm`] sends such thin products to it on every backend; fusing the two products
-//! with B by row blocks was not faster (at these k a GEMM is bound by its packing and
-//! arithmetic, not by DRAM), so the simpler four GEMMs stay.
+//! docs/measured.md): OpenBLAS 0.3.21 ran these thin products at ~0.7 of its square
+//! rate in either orientation, so [`gemm`] sends them elsewhere on every backend: W·X to
+//! faer in blocks of W's rows, one per thread (0.8–0.9 of the square rate), Wᵀ·X to the
+//! crate's thin kernel (`kernels/thin.rs`, which reads W in place); fusing the two
+//! products with B by row blocks was not faster (at these k a GEMM is bound by its
+//! packing and arithmetic, not by DRAM), so the simpler four GEMMs stay.
 
 use crate::backend::gemm;
 use crate::par::zip_for_each;

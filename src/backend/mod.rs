@@ -206,37 +206,40 @@ fn threads() -> usize {
 /// kernels chosen at run time), on rayon's current pool. Each entry's sum over k runs
 /// in the same order for any thread count.
 ///
-/// On t > 1 threads, C is cut along its unit stride (a row-major C into blocks of
-/// columns, with B's; any other into blocks of rows, with A's) into a multiple of t
-/// blocks of about [`BLOCK`] ([`blocks`]), each one faer call on one thread; where that
-/// side is thin (at most [`THIN`]: a batch's W·X, k points as C's columns), along the
-/// other. faer's own split of a square DGEMM ran at 1.2–1.3× OpenBLAS's time on 2 cores
-/// of Emerald Rapids, these blocks at 1.05–1.15×, and of W·X (d = 4000 and 8000, k =
-/// 64) at 1.13–1.17× the time of blocks of W's rows on Zen 5, where for k = 384–1000
-/// the row blocks were 4–5 % slower than faer's split (docs/measured.md); the
-/// square product transposed (C's columns as the rows of Cᵀ = Bᵀ·Aᵀ), blocks of uneven
-/// sizes, or blocks whose offsets from C's first entry were not multiples of 16 entries
-/// ran at 1.1–1.3×. No block reaches faer's paths that sum in another order (one row or
-/// column: [`gemm`] sends those elsewhere first; at most 16³ multiply-adds:
-/// [`MIN_REST`]), so the bits are those of one call over the whole of C whichever way C
-/// is cut (tested).
+/// On t > 1 threads, C is cut ([`cut`]) into a multiple of t blocks, each one faer call
+/// on one thread. faer's own split of a square DGEMM ran at 1.2–1.3× OpenBLAS's time on
+/// 2 cores of Emerald Rapids, these blocks at 1.05–1.15×, and of a batch's W·X (d = 4000
+/// and 8000, k = 64) at 1.13–1.18× the time of blocks of W's rows on Zen 5
+/// (docs/measured.md); the square product transposed (C's columns as the rows of Cᵀ =
+/// Bᵀ·Aᵀ), blocks of uneven sizes, or blocks whose offsets from C's first entry were not
+/// multiples of 16 entries ran at 1.1–1.3×. No block reaches faer's paths that sum in
+/// another order (one row or column: [`gemm`] sends those elsewhere first; at most 16³
+/// multiply-adds: [`MIN_REST`]), so the bits are those of one call over the whole of C
+/// whichever way C is cut (tested).
 fn faer_gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, c: ArrayViewMut2<T>) {
-    let unit = if c.strides()[1] == 1 && c.strides()[0] != 1 {
-        Axis(1)
-    } else {
-        Axis(0)
-    };
-    let t = threads();
-    let other = Axis(1 - unit.index());
-    let sides = [unit, other];
-    let sides = &sides[..1 + usize::from(c.len_of(unit) <= THIN)];
-    for &axis in sides {
-        let (long, across) = (c.len_of(axis), c.len_of(Axis(1 - axis.index())));
-        if let Some(blocks) = blocks(t, long, a.ncols() * across) {
-            return faer_blocks(axis, blocks, a, b, c);
-        }
+    match cut(threads(), a.ncols(), &c) {
+        Some((axis, blocks)) => faer_blocks(axis, blocks, a, b, c),
+        None => faer_call(a, b, c, threads()),
     }
-    faer_call(a, b, c, t)
+}
+
+/// Along which side [`faer_gemm`] cuts C (k columns in A) on `threads` threads, and into
+/// how many blocks; `None` for one call. C's unit stride is cut (a row-major C into blocks
+/// of columns, with B's; any other into blocks of rows, with A's) unless it is thin (at
+/// most [`THIN`]: a batch's k points as C's columns, too few to cut), and then the
+/// other side: blocks of W's rows for W·X. Wider sides than THIN were not measured to
+/// gain from the other cut (k = 384–1000: within noise, docs/measured.md).
+fn cut<T>(threads: usize, k: usize, c: &ArrayViewMut2<T>) -> Option<(Axis, usize)> {
+    let unit = match c.strides()[1] == 1 && c.strides()[0] != 1 {
+        true => Axis(1),
+        false => Axis(0),
+    };
+    let axis = match c.len_of(unit) <= THIN {
+        true => Axis(1 - unit.index()),
+        false => unit,
+    };
+    let across = c.len_of(Axis(1 - axis.index()));
+    blocks(threads, c.len_of(axis), k * across).map(|blocks| (axis, blocks))
 }
 
 /// How many blocks [`faer_gemm`] cuts C into on `threads` threads, `long` entries along
@@ -250,7 +253,7 @@ fn blocks(threads: usize, long: usize, rest: usize) -> Option<usize> {
     (cut && !crate::memory::address_space_limited()).then_some(threads * per_thread)
 }
 
-/// About this many entries of C along its unit stride per block in [`faer_gemm`]: 512
+/// About this many entries of C along the side cut per block in [`faer_gemm`]: 512
 /// and 384 ran faster than 768 and 1024 in one scratch comparison (d = 4000, Emerald
 /// Rapids); later runs put 192–1024 within their noise of 512 (docs/measured.md).
 const BLOCK: usize = 512;
@@ -259,14 +262,14 @@ const BLOCK: usize = 512;
 /// another order than its GEMM's).
 const NANO: usize = 16 * 16 * 16;
 
-/// The fewest multiply-adds per entry along C's unit stride (k times C's other side)
+/// The fewest multiply-adds per entry along the side cut (k times C's other side)
 /// for which [`faer_gemm`] cuts: with blocks of at least BLOCK / 2 entries, each block is
 /// then over [`NANO`] multiply-adds, past faer's nano-GEMM.
 const MIN_REST: usize = 64;
 
 /// [`faer_gemm`]'s `blocks` blocks of C along `axis`, on rayon's workers: C halved (at
-/// an offset that is a multiple of 16 entries, 128 bytes of f64) until each part is one
-/// block.
+/// a multiple of 16 rows or columns: 128 bytes of f64 along a unit stride) until each
+/// part is one block.
 fn faer_blocks<T: Real>(
     axis: Axis,
     blocks: usize,
@@ -508,7 +511,8 @@ mod tests {
     use ndarray::{s, Array2, ShapeBuilder};
 
     /// Every split of [`faer_gemm`] against one faer call over the whole of C, bit for
-    /// bit: C row-major (cut into columns), column-major and strided (cut into rows),
+    /// bit: C row-major, column-major and strided, each cut along its unit stride or,
+    /// where that is thin, along the other side ([`cut`], asserted per layout),
     /// with tails of every kind, one k block and two, A and B in both layouts, f64 and
     /// f32, on two threads (cut, every case) and three (cut where C holds three blocks,
     /// else one call on three threads); on one thread, `faer_gemm` is that one call.
@@ -542,10 +546,21 @@ mod tests {
                 let mut wide = Array2::<T>::zeros((m, 2 * n + 1));
                 let mut row_major = Array2::<T>::zeros((m, n));
                 let mut col_major = Array2::<T>::zeros((m, n).f());
-                // Every case is cut on two threads in every layout (along C's unit stride
-                // where it is long enough, else, where it is thin, along the other side),
-                // and the 3·BLOCK + 1 one on three too.
-                assert!(blocks(2, m.max(n), k * m.min(n)).is_some(), "{m}×{k}×{n}");
+                // Every case is cut on two threads in every layout, and the side cut is
+                // the unit stride unless that is thin.
+                for c in [row_major.view_mut(), col_major.view_mut()] {
+                    let unit = usize::from(c.strides()[1] == 1);
+                    let thin = c.len_of(Axis(unit)) <= THIN;
+                    let side = Axis(unit ^ usize::from(thin));
+                    assert_eq!(
+                        cut(2, k, &c).map(|(axis, _)| axis),
+                        Some(side),
+                        "{m}×{k}×{n}"
+                    );
+                }
+                let side = Axis(usize::from(m <= THIN));
+                let strided = wide.slice_mut(s![.., ..2 * n;2]);
+                assert_eq!(cut(2, k, &strided).map(|(axis, _)| axis), Some(side));
                 for threads in [1, 2, 3] {
                     let go = || {
                         faer_gemm(a.view(), b.view(), row_major.view_mut());

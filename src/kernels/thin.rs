@@ -29,10 +29,10 @@ use ndarray::{s, ArrayView2, ArrayViewMut2, Axis};
 /// Rows of A in a block, and its columns: an MC×KC block (48 KiB of f64) stays in L2
 /// while every panel of X passes over it, and a KC×NR panel of X (8 KiB at NR = 32 f64)
 /// stays in L1 while the block's tiles pass over it. Wᵀ·X reads each step's MR values
-/// from another row of W, all at one offset modulo the page, so few columns (KC) keep
-/// the block's lines in L1's ways: on Zen 5 (2026-12-02) 192 × 32 ran Wᵀ·X 15–20 %
-/// faster than the 96 × 48 of an earlier, noisy sweep on Emerald Rapids, and KC ≥ 96
-/// 40 % slower (docs/measured.md).
+/// from another row of W, 8·d bytes on, so a block's KC rows compete for few of L1's
+/// sets, and few columns keep them there: on Zen 5 (2026-12-02) 192 × 32 ran Wᵀ·X
+/// 12–20 % faster than the 96 × 48 of an earlier, noisy sweep on Emerald Rapids
+/// (d = 2000–8000), and KC = 96 or 192 a quarter slower than KC = 48 (docs/measured.md).
 const MC: usize = 192;
 const KC: usize = 32;
 
@@ -417,7 +417,12 @@ mod tests {
     fn the_strides_of_x_and_c_are_honoured() {
         fn check<T: Real>() {
             let fma = !matches!(detected(), Detected::Portable(_));
-            for &(m, k, n) in &[(203, 100, 33), (13, 49, 17), (97, 48, 128), (30, 60, 64)] {
+            for &(m, k, n) in &[
+                (203, 100, 33),
+                (13, KC + 1, 17),
+                (MC + 1, KC, 128),
+                (30, 60, 64),
+            ] {
                 let a = waves::<T>(k, m, 5).reversed_axes();
                 let wide = waves::<T>(k, n + 3, 3);
                 for x in [wide.slice(s![.., 1..n + 1]), wide.slice(s![.., ..n])] {
@@ -493,7 +498,12 @@ mod tests {
                     true,
                 ));
             }
-            for &(m, k, n) in &[(203, 100, 33), (13, 49, 17), (97, 48, 128), (5, 7, 3)] {
+            for &(m, k, n) in &[
+                (203, 100, 33),
+                (13, KC + 1, 17),
+                (MC + 1, KC, 128),
+                (5, 7, 3),
+            ] {
                 for (a, x, layout) in operands::<T>(m, k, n) {
                     let a = view(&a, layout);
                     let plain = bits(chain(a, x.view(), false).view());
