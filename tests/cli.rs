@@ -1019,6 +1019,20 @@ fn an_address_space_limit_is_honoured_with_an_error_not_an_abort() {
     }
 }
 
+/// Under an address-space limit the binary restarts with one OpenBLAS thread: OpenBLAS
+/// then starts no worker, whose 128 MiB buffer, mapped on the worker's own schedule,
+/// raced the program's allocations (an abort under 224 MiB in 3 of 18 runs of this
+/// file's tests, none alone).
+#[cfg(all(target_os = "linux", feature = "openblas"))]
+#[test]
+fn openblas_starts_no_worker_under_an_address_space_limit() {
+    let args = "--threads 2 time --d 100 --reps 1 --mode reverse";
+    let out = under_limit(900, args);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(", 1 BLAS threads)"), "{text}");
+}
+
 /// Whether a run under `limit_mib` succeeded; otherwise asserts one line refusing the
 /// threads or naming the bytes that did not fit (an abort, a hang or any other status
 /// fails).

@@ -79,9 +79,11 @@ pub fn backend() -> Backend {
 
 /// Restarts the current program with the environment its BLAS needs to pick this CPU's
 /// kernels, when it would otherwise pick slower ones (Debian's OpenBLAS 0.3.21 on CPUs
-/// newer than itself: see `OPENBLAS_CORETYPE`). Call it first thing in `main`; it
-/// returns when no restart is needed or possible (the reason is printed to stderr).
-/// Does nothing for the other backends.
+/// newer than itself: see `OPENBLAS_CORETYPE`), and under an address-space limit with
+/// one OpenBLAS thread (`OPENBLAS_NUM_THREADS=1`, unless set: each worker OpenBLAS starts
+/// maps 128 MiB on its own schedule, racing the program's allocations). Call it first
+/// thing in `main`; it returns when no restart is needed or possible (the reason is
+/// printed to stderr). Does nothing for the other backends.
 pub fn restart_with_best_kernels() {
     imp::restart_with_best_kernels()
 }

@@ -94,18 +94,36 @@ pub(crate) fn better_coretype() -> Option<&'static str> {
 }
 
 /// Restarts the program with `OPENBLAS_CORETYPE` set when [`better_coretype`] finds
-/// OpenBLAS on kernels older than the CPU.
+/// OpenBLAS on kernels older than the CPU, and with `OPENBLAS_NUM_THREADS=1` (unless
+/// set) under an address-space limit.
+///
+/// OpenBLAS starts its workers when it loads, and each maps its 128 MiB buffer first
+/// thing, on its own schedule: under a limit that mapping raced the program's own
+/// allocations, and whichever came second was refused (an abort, 3 runs in 18 of the
+/// CLI tests under 224 MiB, where no check of the room could see it coming). With one
+/// thread OpenBLAS starts no worker; the crate's own kernels still run on rayon's.
 pub(crate) fn restart_with_best_kernels() {
     #[cfg(unix)]
-    if let Some(core) = better_coretype() {
+    {
         use std::os::unix::process::CommandExt;
+        let core = better_coretype();
+        let one = crate::memory::address_space_limited()
+            && std::env::var_os("OPENBLAS_NUM_THREADS").is_none();
+        if core.is_none() && !one {
+            return;
+        }
         let Ok(exe) = std::env::current_exe() else {
             return;
         };
-        let err = std::process::Command::new(exe)
-            .args(std::env::args_os().skip(1))
-            .env("OPENBLAS_CORETYPE", core)
-            .exec();
-        eprintln!("fwdrev: could not restart with OPENBLAS_CORETYPE={core}: {err}");
+        let mut restart = std::process::Command::new(exe);
+        restart.args(std::env::args_os().skip(1));
+        if let Some(core) = core {
+            restart.env("OPENBLAS_CORETYPE", core);
+        }
+        if one {
+            restart.env("OPENBLAS_NUM_THREADS", "1");
+        }
+        let err = restart.exec();
+        eprintln!("fwdrev: could not restart with OpenBLAS's environment set: {err}");
     }
 }
