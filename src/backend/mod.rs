@@ -219,9 +219,10 @@ fn threads() -> usize {
 /// multiply-adds: [`MIN_REST`]), so the bits are those of one call over the whole of C
 /// whichever way C is cut (tested).
 fn faer_gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, c: ArrayViewMut2<T>) {
-    match cut(threads(), a.ncols(), &c) {
+    let threads = threads();
+    match cut(threads, a.ncols(), &c) {
         Some((axis, blocks)) => faer_blocks(axis, blocks, a, b, c),
-        None => faer_call(a, b, c, threads()),
+        None => faer_call(a, b, c, threads),
     }
 }
 
