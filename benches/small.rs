@@ -7,10 +7,14 @@
 //! as a caller looping over many small problems would make it. Group `small_floor`:
 //! `mac/4096` is 4096 multiply-adds at one core's peak (fused multiply-adds on the
 //! widest vectors the CPU has, in registers, as many chains as hide their latency: no
-//! arithmetic runs faster, and no loads slow it), `sigmoid/512` is σ and σ' of 512
-//! values in L1, as the calls evaluate a layer (`Activation::values_and_slopes`: four lanes,
-//! glibc's exp). `fwdrev report` turns the two into each call's floor (its multiply-adds
-//! and activations at those rates) and the ratio to it.
+//! arithmetic runs faster, and no loads slow it), `read/<d0>x<d1>x<d2>` is one
+//! multiply-add per weight of that shape, each value loaded from where the weights stay
+//! between calls (a bare sweep over as many values as the weights, on the widest loads:
+//! a matrix-vector product needs a load per multiply-add), `sigmoid/512` is σ and σ' of
+//! 512 values in L1, as the calls evaluate a layer (`Activation::values_and_slopes`:
+//! four lanes, glibc's exp). `fwdrev report` turns them into each call's two floors (its
+//! multiply-adds at the register rate, or at the rate of the loads, plus its activations)
+//! and the ratios to them.
 //!
 //! `cargo bench --bench small [--features openblas]` (≈ 1 min).
 
@@ -92,6 +96,18 @@ fn small(c: &mut Criterion) {
     floor.bench_function(BenchmarkId::new("mac", UNIT), |b| {
         b.iter(|| peak::multiply_adds(black_box(1.0), UNIT as usize))
     });
+    // One multiply-add per weight, each loaded from where the shape's weights stay
+    // between calls (L2 or beyond), as a matrix-vector sweep must: M values, on a line.
+    for widths in SHAPES {
+        let shape = format!("{}x{}x{}", widths[0], widths[1], widths[2]);
+        let m: usize = widths.windows(2).map(|w| w[0] * w[1]).sum();
+        let buf = vec![1.0f64; m + 8];
+        let lead = buf.as_ptr().align_offset(64).min(8);
+        let weights = &buf[lead..lead + m];
+        floor.bench_function(BenchmarkId::new("read", &shape), |b| {
+            b.iter(|| peak::read_multiply_adds(black_box(weights)))
+        });
+    }
     // σ and σ' of a layer's worth of units, over and over in place (σ's working range
     // first, then (0, 1): the cost does not depend on it), in L1 as a layer's are.
     let units = 512;
@@ -140,6 +156,71 @@ mod peak {
             }
         }
         acc.iter().sum()
+    }
+
+    /// Σ a_i·c over `a` with the widest loads and as many chains as keep them in
+    /// flight: the multiply-adds of a sweep over `a` at the rate its values arrive.
+    pub fn read_multiply_adds(a: &[f64]) -> f64 {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F.
+                return unsafe { read_avx512(a) };
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU has AVX2 and FMA.
+                return unsafe { read_avx2(a) };
+            }
+        }
+        let mut acc = [0.0; 8];
+        for c in a.chunks_exact(8) {
+            for (s, &v) in acc.iter_mut().zip(c) {
+                *s = v.mul_add(0.999_999, *s);
+            }
+        }
+        acc.iter().sum::<f64>() + a.chunks_exact(8).remainder().iter().sum::<f64>()
+    }
+
+    /// 16 chains of 8 lanes, 128 values a step (then the tail).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn read_avx512(a: &[f64]) -> f64 {
+        use std::arch::x86_64::*;
+        let c = _mm512_set1_pd(0.999_999);
+        let mut acc = [_mm512_setzero_pd(); 16];
+        let steps = a.chunks_exact(128);
+        let tail: f64 = steps.remainder().iter().sum();
+        for step in steps {
+            for (j, s) in acc.iter_mut().enumerate() {
+                // SAFETY: 8 values at 8·j within the step's 128.
+                let v = unsafe { _mm512_loadu_pd(step.as_ptr().add(8 * j)) };
+                *s = _mm512_fmadd_pd(v, c, *s);
+            }
+        }
+        acc.iter().map(|&s| _mm512_reduce_add_pd(s)).sum::<f64>() + tail
+    }
+
+    /// 16 chains of 4 lanes, 64 values a step (then the tail).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn read_avx2(a: &[f64]) -> f64 {
+        use std::arch::x86_64::*;
+        let c = _mm256_set1_pd(0.999_999);
+        let mut acc = [_mm256_setzero_pd(); 16];
+        let steps = a.chunks_exact(64);
+        let tail: f64 = steps.remainder().iter().sum();
+        for step in steps {
+            for (j, s) in acc.iter_mut().enumerate() {
+                // SAFETY: 4 values at 4·j within the step's 64.
+                let v = unsafe { _mm256_loadu_pd(step.as_ptr().add(4 * j)) };
+                *s = _mm256_fmadd_pd(v, c, *s);
+            }
+        }
+        let mut out = [0.0; 4];
+        acc.iter().fold(tail, |t, &s| {
+            _mm256_storeu_pd(out.as_mut_ptr(), s);
+            t + out.iter().sum::<f64>()
+        })
     }
 
     /// 12 chains of 8 lanes: 96 multiply-adds per step.
