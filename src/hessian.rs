@@ -19,7 +19,7 @@ use crate::guard::Trust;
 use crate::scratch::{padded, panel_width_or_refuse, Stack};
 use crate::wide::Primal;
 use crate::{Mlp, Par, Real, Result};
-use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
+use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
 
 /// Scratch of [`hvps`] for `w` directions: every layer's [y | Ẏ], two working
 /// matrices, and the few-column kernels' transposes.
@@ -76,14 +76,18 @@ pub(crate) fn hvps<'a, T: Real>(
     }
     // [ḡ_L | Ġ_L] = [φ'_L(y_L) | φ''_L(y_L) ∘ Ẏ_L].
     let d_last = net.width(depth);
-    let q_last = view(&qs[offsets[depth - 1] * c..], d_last, c);
-    let mut g = ArrayViewMut2::from_shape((d_last, c), &mut g_buf[..d_last * c]).expect("fits");
+    let q_last = &qs[offsets[depth - 1] * c..(offsets[depth - 1] + d_last) * c];
     let act = layers[depth - 1].activation;
-    for (mut row, q) in g.axis_iter_mut(Axis(0)).zip(q_last.axis_iter(Axis(0))) {
-        let y = q[0];
-        let (d, c) = act.slope_and_curvature(y);
+    for (row, q) in g_buf[..d_last * c]
+        .chunks_exact_mut(c)
+        .zip(q_last.chunks_exact(c))
+    {
+        let (d, curv) = act.slope_and_curvature(q[0]);
         row[0] = d;
-        row.iter_mut().zip(q).skip(1).for_each(|(t, &q)| *t = c * q);
+        row[1..]
+            .iter_mut()
+            .zip(&q[1..])
+            .for_each(|(t, &q)| *t = curv * q);
     }
     for k in (0..depth).rev() {
         // [W_kᵀ·ḡ_k | W_kᵀ·Ġ_k]
@@ -98,16 +102,15 @@ pub(crate) fn hvps<'a, T: Real>(
         }
         // ġ_{k−1} = φ'_{k−1} ∘ (W_kᵀ·ġ_k) + φ''_{k−1} ∘ ẏ_{k−1} ∘ (W_kᵀ·ḡ_k).
         let act = layers[k - 1].activation;
-        let q = view(&qs[offsets[k - 1] * c..], d_in, c);
-        for (mut row, q) in a.axis_iter_mut(Axis(0)).zip(q.axis_iter(Axis(0))) {
-            let y = q[0];
-            let (d, c) = act.slope_and_curvature(y);
+        let q = &qs[offsets[k - 1] * c..(offsets[k - 1] + d_in) * c];
+        for (row, q) in a_buf[..d_in * c].chunks_exact_mut(c).zip(q.chunks_exact(c)) {
+            let (d, curv) = act.slope_and_curvature(q[0]);
             let adj = row[0];
             row[0] = d * adj;
-            row.iter_mut()
-                .skip(1)
-                .zip(q.iter().skip(1))
-                .for_each(|(t, &yd)| *t = d * *t + c * yd * adj);
+            row[1..]
+                .iter_mut()
+                .zip(&q[1..])
+                .for_each(|(t, &yd)| *t = d * *t + curv * yd * adj);
         }
         std::mem::swap(&mut g_buf, &mut a_buf);
     }
