@@ -10,7 +10,7 @@
 //! arithmetic runs faster, and no loads slow it), `read/<d0>x<d1>x<d2>` is one
 //! multiply-add per weight of that shape, each value loaded from where the weights stay
 //! between calls (a bare sweep over as many values as the weights, on the widest loads:
-//! a matrix-vector product needs a load per multiply-add), `sigmoid/512` is σ and σ' of
+//! a matrix-vector product loads each weight once for all the vectors it multiplies), `sigmoid/512` is σ and σ' of
 //! 512 values in L1, as the calls evaluate a layer (`Activation::values_and_slopes`:
 //! four lanes, glibc's exp). `fwdrev report` turns them into each call's two floors (its
 //! multiply-adds at the register rate, or at the rate of the loads, plus its activations)
@@ -172,13 +172,23 @@ mod peak {
                 return unsafe { read_avx2(a) };
             }
         }
+        scalar(a)
+    }
+
+    /// Eight scalar chains (the compiler vectorises them), then the tail.
+    fn scalar(a: &[f64]) -> f64 {
         let mut acc = [0.0; 8];
-        for c in a.chunks_exact(8) {
+        let steps = a.chunks_exact(8);
+        let tail = steps.remainder();
+        for c in steps {
             for (s, &v) in acc.iter_mut().zip(c) {
-                *s = v.mul_add(0.999_999, *s);
+                *s += v * 0.999_999;
             }
         }
-        acc.iter().sum::<f64>() + a.chunks_exact(8).remainder().iter().sum::<f64>()
+        for (s, &v) in acc.iter_mut().zip(tail) {
+            *s += v * 0.999_999;
+        }
+        acc.iter().sum()
     }
 
     /// 16 chains of 8 lanes, 128 values a step (then the tail).
@@ -189,7 +199,7 @@ mod peak {
         let c = _mm512_set1_pd(0.999_999);
         let mut acc = [_mm512_setzero_pd(); 16];
         let steps = a.chunks_exact(128);
-        let tail: f64 = steps.remainder().iter().sum();
+        let tail = scalar(steps.remainder());
         for step in steps {
             for (j, s) in acc.iter_mut().enumerate() {
                 // SAFETY: 8 values at 8·j within the step's 128.
@@ -200,18 +210,19 @@ mod peak {
         acc.iter().map(|&s| _mm512_reduce_add_pd(s)).sum::<f64>() + tail
     }
 
-    /// 16 chains of 4 lanes, 64 values a step (then the tail).
+    /// 12 chains of 4 lanes (with the constant, as many as the 16 registers hold), 48
+    /// values a step (then the tail).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn read_avx2(a: &[f64]) -> f64 {
         use std::arch::x86_64::*;
         let c = _mm256_set1_pd(0.999_999);
-        let mut acc = [_mm256_setzero_pd(); 16];
-        let steps = a.chunks_exact(64);
-        let tail: f64 = steps.remainder().iter().sum();
+        let mut acc = [_mm256_setzero_pd(); 12];
+        let steps = a.chunks_exact(48);
+        let tail = scalar(steps.remainder());
         for step in steps {
             for (j, s) in acc.iter_mut().enumerate() {
-                // SAFETY: 4 values at 4·j within the step's 64.
+                // SAFETY: 4 values at 4·j within the step's 48.
                 let v = unsafe { _mm256_loadu_pd(step.as_ptr().add(4 * j)) };
                 *s = _mm256_fmadd_pd(v, c, *s);
             }

@@ -87,7 +87,7 @@ pub(crate) fn hvps<'a, T: Real>(
         row[1..]
             .iter_mut()
             .zip(&q[1..])
-            .for_each(|(t, &q)| *t = curv * q);
+            .for_each(|(t, &yd)| *t = curv * yd);
     }
     for k in (0..depth).rev() {
         // [W_kᵀ·ḡ_k | W_kᵀ·Ġ_k]

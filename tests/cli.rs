@@ -1022,8 +1022,8 @@ fn an_address_space_limit_is_honoured_with_an_error_not_an_abort() {
 /// Under an address-space limit the binary restarts with one OpenBLAS thread: OpenBLAS
 /// then starts no worker, whose 128 MiB buffer, mapped on the worker's own schedule,
 /// raced the program's allocations (an abort under 224 MiB in 3 of 18 runs of this
-/// file's tests, none alone). (On one core OpenBLAS starts no worker anyway, and this
-/// cannot tell the restart from its absence.)
+/// file's tests, none alone). (With one CPU in the process's affinity mask OpenBLAS starts
+/// no worker anyway, and this cannot tell the restart from its absence.)
 #[cfg(all(target_os = "linux", feature = "openblas"))]
 #[test]
 fn openblas_starts_no_worker_under_an_address_space_limit() {
@@ -1144,10 +1144,14 @@ fn dense_curvature_under_an_address_space_limit_runs_or_refuses_never_aborts() {
 /// The binary with `args` under `ulimit -v`, killed after 120 s (a hang fails).
 #[cfg(target_os = "linux")]
 fn under_limit(limit_mib: u64, args: &str) -> Output {
-    // The binary's own choice of BLAS threads, not the caller's (the restart keeps a
-    // value set: the threads test would pass without it).
+    // The binary's own choice of BLAS threads, not the caller's: OpenBLAS reads these
+    // in turn, and the restart keeps a value set (the threads test would pass without
+    // it).
     Command::new("timeout")
         .env_remove("OPENBLAS_NUM_THREADS")
+        .env_remove("GOTO_NUM_THREADS")
+        .env_remove("OMP_NUM_THREADS")
+        .env_remove("OPENBLAS_DEFAULT_NUM_THREADS")
         .arg("120")
         .arg("bash")
         .arg("-c")

@@ -103,8 +103,9 @@ pub(crate) fn better_coretype() -> Option<&'static str> {
 /// CLI tests under 224 MiB, where no check of the room could see it coming). With one
 /// thread OpenBLAS starts no worker; the crate's own kernels still run on rayon's.
 /// The first process's workers have started by the time this runs, so a window stays
-/// open until the exec; the program allocates only its arguments in it (the binary
-/// calls this first), and no run of the tests has failed there.
+/// open until the exec; the program makes only a few small allocations in it (the
+/// restart's command line and environment: the binary calls this first), and no run of
+/// the tests has failed there.
 pub(crate) fn restart_with_best_kernels() {
     #[cfg(unix)]
     {

@@ -179,7 +179,8 @@ fn main() -> ExitCode {
     // Rust ignores SIGPIPE, so printing to a closed pipe (`fwdrev report | head`) would
     // panic; like other Unix tools, end quietly instead.
     #[cfg(unix)]
-    // SAFETY: setting a signal's action to its default, before any thread exists.
+    // SAFETY: setting a signal's action to its default: process-wide, safe with the
+    // threads OpenBLAS may have started already.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }

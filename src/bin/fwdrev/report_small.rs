@@ -16,6 +16,11 @@
 //!   for all the vectors it multiplies: the JVP sweeps the weights once (value and
 //!   tangent together); ∇f, VJP and HVP twice, but the last layer once (its row's
 //!   adjoint is known as soon as the row's dot is: m_L in the same pass).
+//!
+//! The loads floor is a model: it counts M unpadded values (the rows on whole lines load a
+//! little more), takes no layer as staying in L1 between the sweeps, and adds the
+//! activations to the loads where they could overlap them, so a call may come in just
+//! under it.
 
 use crate::report_chain::medians;
 use crate::{seconds, CliResult};
@@ -93,7 +98,7 @@ pub fn run(root: &Path) -> CliResult {
     );
     outln!(
         "| widths | call | time | multiply-adds | activations | floor (registers) | \
-         time / floor | weights loaded | at | floor (loads) | time / floor |"
+         ÷ registers | weights loaded (values) | load rate | floor (loads) | ÷ loads |"
     );
     outln!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (call, sweeps, reads, per_unit) in CALLS {
