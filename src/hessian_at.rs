@@ -16,7 +16,7 @@ use crate::backend::{gemm, gemv, gemv_t};
 use crate::guard::{guarded, Terms};
 use crate::hessian::redo_columns;
 use crate::mlp::{check_finite, check_shape};
-use crate::reverse::{self, rows_then_adjoint, Fused};
+use crate::reverse::{self, rows_then_adjoint, Fused, Rows};
 use crate::scratch::{padded, Scratch};
 use crate::{Call, Mlp, Par, Real, Result};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1};
@@ -150,7 +150,10 @@ impl<T: Real> HessianAt<'_, T> {
                         par,
                         last.weights.view(),
                         &t[..d_in],
-                        coefs,
+                        Rows {
+                            coefs,
+                            values: None,
+                        },
                         Some(&mut acc[..d_in]),
                         &mut fused,
                         |i0, ydot: &mut [T], coef: &mut [T]| {

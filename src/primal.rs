@@ -42,10 +42,6 @@ impl<'a, T: Real> Sweep<'a, T> {
         &self.slopes[self.offsets[k]..self.offsets[k + 1]]
     }
 
-    pub(crate) fn slopes_mut(&mut self, k: usize) -> &mut [T] {
-        &mut self.slopes[self.offsets[k]..self.offsets[k + 1]]
-    }
-
     /// The input of layer index k: x, or the hidden value before it.
     pub(crate) fn input<'s>(&'s self, x: ArrayView1<'s, T>, k: usize) -> ArrayView1<'s, T> {
         match k {

@@ -20,6 +20,7 @@ use crate::primal::{self, Sweep};
 use crate::scratch::{padded, Stack};
 use crate::{Layer, LayerGrad, Mlp, Par, Real};
 use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut1, Axis, Zip};
+use rayon::iter::Either;
 use rayon::prelude::*;
 
 /// Scratch of the fused pass: per-block partial sums of f and of W_Lᵀ·φ'(y_L).
@@ -66,24 +67,35 @@ pub(crate) fn last_layer<T: Real>(
         }
         act.apply(y, s);
     };
-    rows_then_adjoint(par, layer.weights.view(), h, slopes, adjoint, fused, rows)
+    let out = Rows {
+        coefs: slopes,
+        values: None,
+    };
+    rows_then_adjoint(par, layer.weights.view(), h, out, adjoint, fused, rows)
+}
+
+/// Where the fused pass leaves each row's coefficient c_i and, if wanted, its value v_i.
+pub(crate) struct Rows<'o, T> {
+    pub(crate) coefs: &'o mut [T],
+    pub(crate) values: Option<&'o mut [T]>,
 }
 
 /// The fused pass for any map of rows: d_i = W[i,:]·h, then `rows(i0, d, c)` maps the
 /// rows from i0 on (up to sixteen at a time), each d_i to v_i in place and a coefficient
-/// c_i into `c`, which goes into `coefs`; returns Σ_i v_i, and with an `adjoint` output
-/// leaves Wᵀ·c there. The gradient's map is y ↦ (φ(y), φ'(y)); an HVP's last layer maps
-/// ẏ_i ↦ (0, φ''(y_i)·ẏ_i) ([`HessianAt`](crate::HessianAt)).
+/// c_i into `c`, which go into `out`; returns Σ_i v_i, and with an `adjoint` output
+/// leaves Wᵀ·c there. The gradient's map is y ↦ (φ(y), φ'(y)), a VJP's
+/// y ↦ (φ(y), u·φ'(y)); an HVP's last layer maps ẏ_i ↦ (0, φ''(y_i)·ẏ_i)
+/// ([`HessianAt`](crate::HessianAt)).
 pub(crate) fn rows_then_adjoint<T: Real>(
     par: Par,
     w: ArrayView2<T>,
     h: &[T],
-    coefs: &mut [T],
+    out: Rows<T>,
     adjoint: Option<&mut [T]>,
     fused: &mut Fused<T>,
     rows: impl Fn(usize, &mut [T], &mut [T]) + Sync,
 ) -> T {
-    with_kernel!(|k| rows_then_adjoint_with(k, par, w, h, coefs, adjoint, fused, &rows))
+    with_kernel!(|k| rows_then_adjoint_with(k, par, w, h, out, adjoint, fused, &rows))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -93,19 +105,23 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
     par: Par,
     w: ArrayView2<T>,
     h: &[T],
-    slopes: &mut [T],
+    out: Rows<T>,
     adjoint: Option<&mut [T]>,
     fused: &mut Fused<T>,
     map: &(impl Fn(usize, &mut [T], &mut [T]) + Sync),
 ) -> T {
+    let (slopes, values) = (out.coefs, out.values);
     let (rows_total, d_in) = w.dim();
-    let (blocks, rows_per_block) = row_blocks(rows_total, w.len(), 1);
+    let (blocks, rows_per_block) = match values {
+        Some(_) => quad_blocks(rows_total, w.len()),
+        None => row_blocks(rows_total, w.len(), 1),
+    };
     let accumulate = adjoint.is_some();
-    // One block: its rows of W, its slice of the coefficients, its partial z (unused
-    // without adjoint).
+    // One block: its rows of W, its slice of the coefficients (and of the values), its
+    // partial z (unused without adjoint).
     let block = inlined(
         #[inline(always)]
-        |b: usize, s_out: &mut [T], z: &mut [T]| -> T {
+        |b: usize, s_out: &mut [T], z: &mut [T], mut v_out: Option<&mut [T]>| -> T {
             let r0 = b * rows_per_block;
             let rows = w.slice(s![r0..r0 + s_out.len(), ..]);
             if accumulate {
@@ -150,6 +166,9 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
                 map(r0 + g0, &mut y[..n], &mut ds[..n]);
                 f = y[..n].iter().fold(f, |f, &v| f + v);
                 s_out[g0..g0 + n].copy_from_slice(&ds[..n]);
+                if let Some(v) = v_out.as_deref_mut() {
+                    v[g0..g0 + n].copy_from_slice(&y[..n]);
+                }
                 if accumulate {
                     pending = (g0, n);
                 }
@@ -164,6 +183,9 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
                 let d = d[0];
                 f = f + v[0];
                 *s = d;
+                if let Some(out) = v_out.as_deref_mut() {
+                    out[i] = v[0];
+                }
                 if accumulate {
                     k.axpy(d, row(i), z);
                 }
@@ -174,20 +196,28 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
     let f_parts = &mut fused.f[..blocks];
     let z_parts = &mut fused.z[..blocks * fused.d_in];
     if par.splits_matrix(w.len()) {
+        let values = match values {
+            Some(v) => Either::Left(v.par_chunks_mut(rows_per_block).map(Some)),
+            None => Either::Right((0..blocks).into_par_iter().map(|_| None)),
+        };
         f_parts
             .par_iter_mut()
             .zip(slopes.par_chunks_mut(rows_per_block))
             .zip(z_parts.par_chunks_mut(d_in))
+            .zip(values)
             .enumerate()
-            .for_each(|(b, ((f, s), z))| *f = block(b, s, z));
+            .for_each(|(b, (((f, s), z), v))| *f = block(b, s, z, v));
     } else {
+        let mut values = values;
         for (b, ((f, s), z)) in f_parts
             .iter_mut()
             .zip(slopes.chunks_mut(rows_per_block))
             .zip(z_parts.chunks_mut(d_in))
             .enumerate()
         {
-            *f = block(b, s, z);
+            let r0 = b * rows_per_block;
+            let v = values.as_deref_mut().map(|v| &mut v[r0..r0 + s.len()]);
+            *f = block(b, s, z, v);
         }
     }
     let f = f_parts.iter().fold(T::zero(), |s, &v| s + v);
@@ -198,6 +228,16 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
         add_parts(z, rest);
     }
     f
+}
+
+/// (blocks, rows per block) of the fused pass over m rows of a matrix of `len` entries
+/// where its values are wanted: [`row_blocks`] of whole quads, so that every row but the
+/// last m mod 4 is dotted in a quad, as the forward pass's GEMV dots it (a row alone
+/// sums in another order), and the values are F's bits from any call. Without values,
+/// blocks of any rows: ∇f's bits, as recorded.
+fn quad_blocks(m: usize, len: usize) -> (usize, usize) {
+    let per = row_blocks(m, len, 4).1.next_multiple_of(4);
+    (m.div_ceil(per).max(1), per)
 }
 
 /// Most quads of rows in a group of the fused pass.
@@ -253,8 +293,9 @@ pub(crate) fn value_and_grad<'a, T: Real>(
     f
 }
 
-/// (F(x), uᵀ·J(x)) for the vector output F = φ_L(y_L): the forward pass keeping the
-/// slopes, then the reverse sweep from ḡ_L = u ∘ φ'_L(y_L). Scratch: [`scratch_len`].
+/// (F(x), uᵀ·J(x)) for the vector output F = φ_L(y_L): the hidden layers keeping the
+/// slopes, the fused pass over W_L leaving F and W_Lᵀ·ḡ_L for ḡ_L = u ∘ φ'_L(y_L) (W_L
+/// read once, as for ∇f), then the reverse sweep. Scratch: [`scratch_len`].
 pub(crate) fn vjp<'a, T: Real>(
     net: &'a Mlp<T>,
     par: Par,
@@ -266,23 +307,30 @@ pub(crate) fn vjp<'a, T: Real>(
 ) {
     let depth = net.depth();
     let mut sweep = Sweep::carve(net, stack);
+    let mut fused = Fused::carve(net.width(depth - 1), stack);
     let widest = widest_input(net);
     let mut z = [stack.take(widest), stack.take(widest)];
-    let partial = stack.take(transposed_len(net));
-    primal::output(net, par, x, &mut sweep, out);
-    // ḡ_L = u ∘ φ'(y_L), then W_Lᵀ·ḡ_L into z[0].
+    primal::hidden(net, par, ArrayView1::from(x), &mut sweep);
     let last = &net.layers()[depth - 1];
-    let g = sweep.slopes_mut(depth - 1);
-    g.iter_mut().zip(u).for_each(|(s, &u)| *s = *s * u);
-    let d_in = last.weights.ncols();
-    let g = ArrayView1::from(sweep.slopes(depth - 1));
-    gemv_t(
-        par,
-        last.weights.view(),
-        g,
-        ArrayViewMut1::from(&mut z[0][..d_in]),
-        partial,
-    );
+    let (act, bias) = (last.activation, last.bias_slice());
+    let (input, slopes) = sweep.last(x);
+    let rows = Rows {
+        coefs: slopes,
+        values: Some(out),
+    };
+    // y ↦ (φ(y), u·φ'(y)), as the forward pass and then ḡ_L = u ∘ φ'(y_L) round them.
+    let map = |i0: usize, y: &mut [T], c: &mut [T]| {
+        if let Some(b) = bias {
+            y.iter_mut().zip(&b[i0..]).for_each(|(y, &b)| *y = *y + b);
+        }
+        act.apply(y, c);
+        for (j, c) in c.iter_mut().enumerate() {
+            *c = *c * u[i0 + j];
+        }
+    };
+    let w = last.weights.view();
+    rows_then_adjoint(par, w, input, rows, Some(&mut *z[0]), &mut fused, map);
+    let partial = stack.take(transposed_len(net));
     backward(net, par, &sweep, &mut z, uj, partial);
 }
 
@@ -405,8 +453,9 @@ mod tests {
     /// dots, its map, its update of z (a row at a time past the last quad), block by
     /// block, with the same kernels: the same bits for every count of rows around the
     /// quads and groups, rows short and long enough for one, two and four quads a group,
-    /// f32 and f64, with and without the adjoint, and a matrix cut into row blocks. The
-    /// map depends on the row it is given, so a wrong offset shows too.
+    /// f32 and f64, with and without the adjoint (with it, the values too, blocks of whole
+    /// quads), and a matrix cut into row blocks. The map depends on the row it is given,
+    /// so a wrong offset shows too.
     #[test]
     fn the_fused_pass_is_its_parts_in_row_order() {
         assert_eq!([3, 100, 300].map(|d_in| group_quads(8 * d_in)), [4, 2, 1]);
@@ -426,19 +475,29 @@ mod tests {
             let mut stack = vec![T::zero(); Fused::<T>::len(d_in)];
             let mut st = crate::scratch::Stack::new(&mut stack);
             let mut fused = Fused::carve(d_in, &mut st);
-            // (f, slopes, z) of the pass over `w`.
+            // (f, slopes, z, values) of the pass over `w`; the values only with the
+            // adjoint (both ways of calling it, the values the same bits).
             let mut pass = |w: ndarray::ArrayView2<T>| {
                 let (mut slopes, mut z) = (vec![T::zero(); m], vec![T::zero(); d_in]);
+                let mut values = vec![T::zero(); m];
+                let out = Rows {
+                    coefs: &mut slopes,
+                    values: adjoint.then_some(&mut values[..]),
+                };
                 let z_out = adjoint.then_some(&mut z[..]);
-                let f = rows_then_adjoint(Par::Seq, w, &h, &mut slopes, z_out, &mut fused, map);
-                (f, slopes, z)
+                let f = rows_then_adjoint(Par::Seq, w, &h, out, z_out, &mut fused, map);
+                (f, slopes, z, values)
             };
-            let (f, slopes, z) = pass(w.view());
+            let (f, slopes, z, values) = pass(w.view());
             // W with its rows on lines (a network's layout): the same bits.
             let lined = crate::memory::copy_on_lines(w.view()).unwrap();
-            let (lined_f, lined_s, lined_z) = pass(lined.view());
-            let (blocks, per) = row_blocks(m, m * d_in, 1);
+            let (lined_f, lined_s, lined_z, _) = pass(lined.view());
+            let (blocks, per) = match adjoint {
+                true => quad_blocks(m, m * d_in),
+                false => row_blocks(m, m * d_in, 1),
+            };
             let (mut want_f, mut want_s) = (T::zero(), vec![T::zero(); m]);
+            let mut want_v = vec![T::zero(); m];
             let mut parts = vec![vec![T::zero(); d_in]; blocks];
             with_kernel!(|k| {
                 let row = |i: usize| w.row(i).to_slice().unwrap();
@@ -453,13 +512,14 @@ mod tests {
                         map(i, &mut y, &mut s);
                         f = y.iter().fold(f, |f, &v| f + v);
                         want_s[i..i + 4].copy_from_slice(&s);
+                        want_v[i..i + 4].copy_from_slice(&y);
                         k.axpy4(s, r, part);
                     }
-                    for (i, want_s) in want_s.iter_mut().enumerate().take(r1).skip(quads) {
+                    for i in quads..r1 {
                         let (mut y, mut s) = ([k.dot(row(i), &h)], [T::zero()]);
                         map(i, &mut y, &mut s);
                         f = f + y[0];
-                        *want_s = s[0];
+                        (want_s[i], want_v[i]) = (s[0], y[0]);
                         k.axpy(s[0], row(i), part);
                     }
                     want_f = want_f + f;
@@ -481,10 +541,15 @@ mod tests {
                     z
                 });
                 assert_eq!(bits(&z), bits(&want_z), "z, {case}");
+                assert_eq!(bits(&values), bits(&want_v), "values, {case}");
             }
         }
-        for d_in in [3, 100, 300] {
-            for m in 0..42 {
+        // Rows in one block, then in blocks of 19 rows (20 with the values: whole quads).
+        let sizes = (0..42)
+            .map(|m| (m, [3, 100, 300]))
+            .chain([(300, [300; 3]), (303, [300; 3])]);
+        for (m, widths) in sizes {
+            for d_in in widths {
                 for adjoint in [true, false] {
                     check::<f64>(m, d_in, adjoint);
                     check::<f32>(m, d_in, adjoint);

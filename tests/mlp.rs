@@ -675,3 +675,49 @@ fn weights_start_on_lines_wherever_the_given_arrays_sat() {
         assert_eq!(results(&net), want, "offset {off}");
     }
 }
+
+/// A VJP runs ∇f's fused pass over W_L (read once) with ḡ_L = u ∘ φ'(y_L). Its F keeps
+/// the bits of `output` on one thread or many: the pass dots whole quads of rows, as the
+/// forward GEMV does, where the last layer is cut into blocks (from 65 536 entries; a row
+/// dotted alone sums in another order, and F differed in the last bits at the 300-wide
+/// last layers when the blocks were ∇f's). u = 1 gives ∇f: bit for bit where the last
+/// layer is one block, within 1e-14 where the blocks differ. Not GELU: there the VJP
+/// takes the guard's wide path at these points (its bound for uᵀ·J is not ∇f's).
+#[test]
+fn a_vjp_keeps_the_forward_pass_bits_and_of_ones_is_the_gradient() {
+    let bits = |a: &Array1<f64>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let shapes: &[&[usize]] = &[
+        &[300, 300, 10, 300, 300],
+        &[40, 300, 303],
+        &[300, 200, 100],
+        &[6, 9, 4],
+        &[7, 5],
+    ];
+    for (i, widths) in shapes.iter().enumerate() {
+        let last = widths[widths.len() - 2] * widths[widths.len() - 1];
+        for act in [
+            Activation::Sigmoid,
+            Activation::Tanh,
+            Activation::Relu,
+            Activation::Identity,
+        ] {
+            for par in [fwdrev::Par::Seq, fwdrev::Par::Rayon] {
+                let net = Mlp::<f64>::from_seed(widths, act, i as u64)
+                    .unwrap()
+                    .with_par(par);
+                let x = vector(widths[0], 7);
+                let what = format!("{widths:?} {act} {par:?}");
+                let u = vector(widths[widths.len() - 1], 8);
+                let (out, _) = net.vjp(x.view(), u.view()).unwrap();
+                assert_eq!(bits(&out), bits(&net.output(x.view()).unwrap()), "{what}");
+                let ones = Array1::ones(widths[widths.len() - 1]);
+                let (_, uj) = net.vjp(x.view(), ones.view()).unwrap();
+                let (_, g) = net.value_and_grad(x.view(), Mode::Reverse).unwrap();
+                match last < 1 << 16 {
+                    true => assert_eq!(bits(&uj), bits(&g), "{what}"),
+                    false => assert!(rel(&uj, &g) <= 1e-14, "{what}: {}", rel(&uj, &g)),
+                }
+            }
+        }
+    }
+}
