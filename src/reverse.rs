@@ -8,7 +8,8 @@
 //! (W_k·a, then W_kᵀ·ḡ), except W_L, read **once**: row i of W_L gives y_L,i, hence
 //! φ'(y_L,i) and its share φ'(y_L,i)·W_L\[i,:\] of W_Lᵀ·φ'(y_L) while the row is still in
 //! cache ([`last_layer`]; PyTorch and JAX read it twice). For the two-layer network
-//! that is ∇f = Aᵀ·(σ'(y1) ∘ (Bᵀ·σ'(y2))).
+//! that is ∇f = Aᵀ·(σ'(y1) ∘ (Bᵀ·σ'(y2))). A VJP uᵀ·J is the same sweep from
+//! ḡ_L = u ∘ φ'_L(y_L), W_L read once too ([`vjp`]).
 //!
 //! Biases change only the forward pass (y_k = W_k·a_{k−1} + b_k); ∇_{b_k} f = ḡ_k.
 
@@ -23,7 +24,8 @@ use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut1, Axis, Zip};
 use rayon::iter::Either;
 use rayon::prelude::*;
 
-/// Scratch of the fused pass: per-block partial sums of f and of W_Lᵀ·φ'(y_L).
+/// Scratch of the fused pass: per-block partial sums of f and of W_Lᵀ·c (c = φ'(y_L) for
+/// ∇f).
 pub(crate) struct Fused<'a, T> {
     f: &'a mut [T],
     z: &'a mut [T],
@@ -116,6 +118,11 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
         Some(_) => quad_blocks(rows_total, w.len()),
         None => row_blocks(rows_total, w.len(), 1),
     };
+    // A short output would end rayon's zip early, leaving blocks undone.
+    debug_assert!(
+        slopes.len() == rows_total && values.as_ref().is_none_or(|v| v.len() == rows_total)
+    );
+    debug_assert!(fused.d_in == d_in && blocks <= ROW_BLOCKS);
     let accumulate = adjoint.is_some();
     // One block: its rows of W, its slice of the coefficients (and of the values), its
     // partial z (unused without adjoint).
@@ -324,9 +331,8 @@ pub(crate) fn vjp<'a, T: Real>(
             y.iter_mut().zip(&b[i0..]).for_each(|(y, &b)| *y = *y + b);
         }
         act.apply(y, c);
-        for (j, c) in c.iter_mut().enumerate() {
-            *c = *c * u[i0 + j];
-        }
+        let u = u.slice(s![i0..i0 + c.len()]);
+        c.iter_mut().zip(u).for_each(|(c, &u)| *c = *c * u);
     };
     let w = last.weights.view();
     rows_then_adjoint(par, w, input, rows, Some(&mut *z[0]), &mut fused, map);
@@ -449,6 +455,23 @@ mod tests {
     use crate::Activation;
     use ndarray::Array2;
 
+    /// Blocks of whole quads (a short last one), at most [`ROW_BLOCKS`], covering the rows,
+    /// one below [`MIN_WORK`](crate::par::MIN_WORK) entries.
+    #[test]
+    fn quad_blocks_cover_the_rows_in_whole_quads() {
+        for m in 1..5000 {
+            for len in [m, 1 << 16, m * 300] {
+                let (blocks, per) = quad_blocks(m, len);
+                let case = format!("m = {m}, {len} entries: {blocks} × {per}");
+                assert!(per % 4 == 0 && blocks <= ROW_BLOCKS, "{case}");
+                assert!((blocks - 1) * per < m && m <= blocks * per, "{case}");
+                if len < 1 << 16 {
+                    assert_eq!(blocks, 1, "{case}");
+                }
+            }
+        }
+    }
+
     /// The fused pass, in groups, against its parts in the plainest order: each quad's
     /// dots, its map, its update of z (a row at a time past the last quad), block by
     /// block, with the same kernels: the same bits for every count of rows around the
@@ -544,16 +567,20 @@ mod tests {
                 assert_eq!(bits(&values), bits(&want_v), "values, {case}");
             }
         }
-        // Rows in one block, then in blocks of 19 rows (20 with the values: whole quads).
-        let sizes = (0..42)
-            .map(|m| (m, [3, 100, 300]))
-            .chain([(300, [300; 3]), (303, [300; 3])]);
-        for (m, widths) in sizes {
-            for d_in in widths {
+        // Rows in one block, then 300 × 300 in blocks of 19 rows (20 with the values:
+        // whole quads), and 303 rows.
+        for m in 0..42 {
+            for d_in in [3, 100, 300] {
                 for adjoint in [true, false] {
                     check::<f64>(m, d_in, adjoint);
                     check::<f32>(m, d_in, adjoint);
                 }
+            }
+        }
+        for m in [300, 303] {
+            for adjoint in [true, false] {
+                check::<f64>(m, 300, adjoint);
+                check::<f32>(m, 300, adjoint);
             }
         }
         // Past MIN_WORK entries the rows are cut into blocks, each from its own offset.

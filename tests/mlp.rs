@@ -677,7 +677,8 @@ fn weights_start_on_lines_wherever_the_given_arrays_sat() {
 }
 
 /// A VJP runs ∇f's fused pass over W_L (read once) with ḡ_L = u ∘ φ'(y_L). Its F keeps
-/// the bits of `output` on one thread or many: the pass dots whole quads of rows, as the
+/// the bits of `output` on one thread or many (520 × 520 runs the blocks in parallel,
+/// from 2^18 entries): the pass dots whole quads of rows, as the
 /// forward GEMV does, where the last layer is cut into blocks (from 65 536 entries; a row
 /// dotted alone sums in another order, and F differed in the last bits at the 300-wide
 /// last layers when the blocks were ∇f's). u = 1 gives ∇f: bit for bit where the last
@@ -689,6 +690,7 @@ fn a_vjp_keeps_the_forward_pass_bits_and_of_ones_is_the_gradient() {
     let shapes: &[&[usize]] = &[
         &[300, 300, 10, 300, 300],
         &[40, 300, 303],
+        &[20, 520, 520],
         &[300, 200, 100],
         &[6, 9, 4],
         &[7, 5],
