@@ -90,9 +90,14 @@ pub(crate) fn layer_into<T: Real>(
         input,
         ArrayViewMut1::from(&mut *h),
     );
-    // h holds W·input; overwrite it with y = W·input + b, then φ(y), and s with φ'(y).
+    activate_rows(layer, 0, h, s);
+}
+
+/// Rows i0, i0 + 1, … of a layer, h holding W·a there: h ← φ(y) and s ← φ'(y) for
+/// y = h + b. The forward pass's and the fused pass's one activation of a layer's rows.
+pub(crate) fn activate_rows<T: Real>(layer: &Layer<T>, i0: usize, h: &mut [T], s: &mut [T]) {
     if let Some(b) = layer.bias_slice() {
-        h.iter_mut().zip(b).for_each(|(h, &b)| *h = *h + b);
+        h.iter_mut().zip(&b[i0..]).for_each(|(h, &b)| *h = *h + b);
     }
     layer.activation.apply(h, s);
 }

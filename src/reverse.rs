@@ -62,13 +62,7 @@ pub(crate) fn last_layer<T: Real>(
     adjoint: Option<&mut [T]>,
     fused: &mut Fused<T>,
 ) -> T {
-    let (act, bias) = (layer.activation, layer.bias_slice());
-    let rows = |i0: usize, y: &mut [T], s: &mut [T]| {
-        if let Some(b) = bias {
-            y.iter_mut().zip(&b[i0..]).for_each(|(y, &b)| *y = *y + b);
-        }
-        act.apply(y, s);
-    };
+    let rows = |i0: usize, y: &mut [T], s: &mut [T]| primal::activate_rows(layer, i0, y, s);
     let out = Rows {
         coefs: slopes,
         values: None,
@@ -319,7 +313,6 @@ pub(crate) fn vjp<'a, T: Real>(
     let mut z = [stack.take(widest), stack.take(widest)];
     primal::hidden(net, par, ArrayView1::from(x), &mut sweep);
     let last = &net.layers()[depth - 1];
-    let (act, bias) = (last.activation, last.bias_slice());
     let (input, slopes) = sweep.last(x);
     let rows = Rows {
         coefs: slopes,
@@ -327,10 +320,7 @@ pub(crate) fn vjp<'a, T: Real>(
     };
     // y ↦ (φ(y), u·φ'(y)), as the forward pass and then ḡ_L = u ∘ φ'(y_L) round them.
     let map = |i0: usize, y: &mut [T], c: &mut [T]| {
-        if let Some(b) = bias {
-            y.iter_mut().zip(&b[i0..]).for_each(|(y, &b)| *y = *y + b);
-        }
-        act.apply(y, c);
+        primal::activate_rows(last, i0, y, c);
         let u = u.slice(s![i0..i0 + c.len()]);
         c.iter_mut().zip(u).for_each(|(c, &u)| *c = *c * u);
     };
