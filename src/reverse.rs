@@ -321,8 +321,10 @@ pub(crate) fn vjp<'a, T: Real>(
     // y ↦ (φ(y), u·φ'(y)), as the forward pass and then ḡ_L = u ∘ φ'(y_L) round them.
     let map = |i0: usize, y: &mut [T], c: &mut [T]| {
         primal::activate_rows(last, i0, y, c);
-        let u = u.slice(s![i0..i0 + c.len()]);
-        c.iter_mut().zip(u).for_each(|(c, &u)| *c = *c * u);
+        // (Indexed: a view of u sliced per group of rows cost the VJP 7–8 % at (100, 105, 95).)
+        for (j, c) in c.iter_mut().enumerate() {
+            *c = *c * u[i0 + j];
+        }
     };
     let w = last.weights.view();
     rows_then_adjoint(par, w, input, rows, Some(&mut *z[0]), &mut fused, map);
