@@ -147,6 +147,33 @@ impl Activation {
         (s, flush_curvature(t, c))
     }
 
+    /// [`slope_and_curvature`](Self::slope_and_curvature) of every t in `t`: φ'(t) into
+    /// `s`, φ''(t) into `c`, the same bits. The logistic's in f64 run on the vector
+    /// kernels: σ' with [`values_and_slopes`](Self::values_and_slopes)' exp, then
+    /// σ'' = −σ'·tanh(t/2) with glibc's tanh in lanes. (That σ' is flushed; the
+    /// scalar's is not, but where the flush zeroes σ', |σ''| ≤ σ' is below the floor
+    /// too and flushed to the same +0.)
+    pub(crate) fn slopes_and_curvatures<T: Real>(self, t: &[T], s: &mut [T], c: &mut [T]) {
+        debug_assert!(
+            t.len() == s.len() && t.len() == c.len(),
+            "one of each per t"
+        );
+        if self != Activation::Sigmoid {
+            for ((s, c), &t) in s.iter_mut().zip(c.iter_mut()).zip(t) {
+                (*s, *c) = self.slope_and_curvature(t);
+            }
+            return;
+        }
+        c.copy_from_slice(t);
+        with_kernel!(|k| k.sigmoid(c, s)); // σ into c, unused
+        let two = T::one() + T::one();
+        c.iter_mut().zip(t).for_each(|(c, &t)| *c = t / two);
+        with_kernel!(|k| k.tanh(c));
+        for ((c, &s), &t) in c.iter_mut().zip(s.iter()).zip(t) {
+            *c = flush_curvature(t, -s * *c);
+        }
+    }
+
     /// Whether the kernels lose φ, φ' or φ'' at t: flushed, or already below the floor
     /// as computed (σ(−800) underflows to 0 before any flush).
     pub(crate) fn flushes<T: Real>(self, t: T) -> bool {
@@ -486,7 +513,7 @@ mod tests {
     /// One exponential for both: the bits of the slope and the curvature made apart,
     /// across the flushes' radii, at ±1 (where the flush starts), ±0, ±inf and NaN.
     #[test]
-    fn slope_and_curvature_have_the_bits_of_each() {
+    fn slope_and_curvature_and_the_slices_have_the_bits_of_each() {
         fn check<T: Real>(a: Activation) {
             let bits = |x: T| x.as_f64().to_bits();
             let specials = [
@@ -507,13 +534,31 @@ mod tests {
                 true => f64::NAN.to_bits(),
                 false => bits(x),
             };
-            for t in grid.chain(specials).map(T::from_f64) {
+            // Finer near 0 and out to the flushes (σ' flushed from |t| ≈ 745 in f64).
+            let fine = (0..6000).map(|i| (i as f64 - 3000.0) * 0.0137);
+            let far = (0..400).map(|i| (i as f64 - 200.0) * 3.77 + 0.31);
+            let ts: Vec<T> = grid
+                .chain(fine)
+                .chain(far)
+                .chain(specials)
+                .map(T::from_f64)
+                .collect();
+            // The slice, by the vector kernels where there are some.
+            let (mut ss, mut cs) = (vec![T::zero(); ts.len()], vec![T::zero(); ts.len()]);
+            a.slopes_and_curvatures(&ts, &mut ss, &mut cs);
+            for (i, &t) in ts.iter().enumerate() {
                 let (s, c) = a.slope_and_curvature(t);
                 let want = (a.value_and_slope(t).1, a.curvature(t));
                 assert_eq!(
                     (bits(s), bits(c)),
                     (bits(want.0), bits(want.1)),
                     "{a}({})",
+                    t.as_f64()
+                );
+                assert_eq!(
+                    (bits(ss[i]), bits(cs[i])),
+                    (bits(s), bits(c)),
+                    "{a}({}) in a slice",
                     t.as_f64()
                 );
             }

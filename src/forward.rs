@@ -148,11 +148,30 @@ pub(crate) fn next_input<T: Real>(act: Activation, q: ArrayView2<T>, mut next: A
 }
 
 /// `out(i, φ(y_i), φ'(y_i))` for each y_i of Q's first column (Q row-major, c ≥ 1
-/// columns, as a slice): evaluated a chunk at a time, where the logistic runs on the
-/// vector kernels ([`Activation::values_and_slopes`]), each value's bits whatever the
-/// chunk. A chunk holds a small layer whole: at 16 units a chunk the calls into the
-/// kernels cost the JVP at (256)³ 10–15 % (docs/measured.md).
-fn activate<T: Real>(act: Activation, q: &[T], c: usize, mut out: impl FnMut(usize, T, T)) {
+/// columns, as a slice), on the vector kernels ([`Activation::values_and_slopes`]).
+fn activate<T: Real>(act: Activation, q: &[T], c: usize, out: impl FnMut(usize, T, T)) {
+    by_chunks(
+        q,
+        c,
+        |t, v, s| {
+            v.copy_from_slice(t);
+            act.apply(v, s)
+        },
+        out,
+    )
+}
+
+/// `out(i, u_i, v_i)` for each y_i of Q's first column (Q row-major, c ≥ 1 columns, as a
+/// slice), where `eval(y, u, v)` fills u and v for a chunk of y's: a chunk at a time, so
+/// that the activations run on the vector kernels, each value's bits whatever the chunk.
+/// A chunk holds a small layer whole: at 16 units a chunk the calls into the kernels
+/// cost the JVP at (256)³ 10–15 % (docs/measured.md).
+pub(crate) fn by_chunks<T: Real>(
+    q: &[T],
+    c: usize,
+    mut eval: impl FnMut(&[T], &mut [T], &mut [T]),
+    mut out: impl FnMut(usize, T, T),
+) {
     const CHUNK: usize = 128;
     debug_assert!(
         c >= 1 && q.len().is_multiple_of(c),
@@ -161,13 +180,14 @@ fn activate<T: Real>(act: Activation, q: &[T], c: usize, mut out: impl FnMut(usi
     let d = q.len() / c;
     for c0 in (0..d).step_by(CHUNK) {
         let n = CHUNK.min(d - c0);
-        let (mut v, mut s) = ([T::zero(); CHUNK], [T::zero(); CHUNK]);
-        for (r, v) in v[..n].iter_mut().enumerate() {
-            *v = q[(c0 + r) * c];
+        let mut y = [T::zero(); CHUNK];
+        let (mut u, mut v) = ([T::zero(); CHUNK], [T::zero(); CHUNK]);
+        for (r, y) in y[..n].iter_mut().enumerate() {
+            *y = q[(c0 + r) * c];
         }
-        act.apply(&mut v[..n], &mut s[..n]);
+        eval(&y[..n], &mut u[..n], &mut v[..n]);
         for r in 0..n {
-            out(c0 + r, v[r], s[r]);
+            out(c0 + r, u[r], v[r]);
         }
     }
 }

@@ -14,7 +14,7 @@
 //! so W_k is read once per sweep: the Hessian is d0 directions in panels.
 
 use crate::backend::gemm_t_few;
-use crate::forward::{next_input, tangent_layer, widest};
+use crate::forward::{by_chunks, next_input, tangent_layer, widest};
 use crate::guard::Trust;
 use crate::scratch::{padded, panel_width_or_refuse, Stack};
 use crate::wide::Primal;
@@ -78,17 +78,19 @@ pub(crate) fn hvps<'a, T: Real>(
     let d_last = net.width(depth);
     let q_last = &qs[offsets[depth - 1] * c..(offsets[depth - 1] + d_last) * c];
     let act = layers[depth - 1].activation;
-    for (row, q) in g_buf[..d_last * c]
-        .chunks_exact_mut(c)
-        .zip(q_last.chunks_exact(c))
-    {
-        let (d, curv) = act.slope_and_curvature(q[0]);
-        row[0] = d;
-        row[1..]
-            .iter_mut()
-            .zip(&q[1..])
-            .for_each(|(t, &yd)| *t = curv * yd);
-    }
+    by_chunks(
+        q_last,
+        c,
+        |t, s, v| act.slopes_and_curvatures(t, s, v),
+        |i, d, curv| {
+            let (row, q) = (&mut g_buf[i * c..(i + 1) * c], &q_last[i * c..(i + 1) * c]);
+            row[0] = d;
+            row[1..]
+                .iter_mut()
+                .zip(&q[1..])
+                .for_each(|(t, &yd)| *t = curv * yd);
+        },
+    );
     for k in (0..depth).rev() {
         // [W_kᵀ·ḡ_k | W_kᵀ·Ġ_k]
         let w = layers[k].weights.view();
@@ -103,15 +105,21 @@ pub(crate) fn hvps<'a, T: Real>(
         // ġ_{k−1} = φ'_{k−1} ∘ (W_kᵀ·ġ_k) + φ''_{k−1} ∘ ẏ_{k−1} ∘ (W_kᵀ·ḡ_k).
         let act = layers[k - 1].activation;
         let q = &qs[offsets[k - 1] * c..(offsets[k - 1] + d_in) * c];
-        for (row, q) in a_buf[..d_in * c].chunks_exact_mut(c).zip(q.chunks_exact(c)) {
-            let (d, curv) = act.slope_and_curvature(q[0]);
-            let adj = row[0];
-            row[0] = d * adj;
-            row[1..]
-                .iter_mut()
-                .zip(&q[1..])
-                .for_each(|(t, &yd)| *t = d * *t + curv * yd * adj);
-        }
+        let a = &mut a_buf[..d_in * c];
+        by_chunks(
+            q,
+            c,
+            |t, s, v| act.slopes_and_curvatures(t, s, v),
+            |i, d, curv| {
+                let (row, q) = (&mut a[i * c..(i + 1) * c], &q[i * c..(i + 1) * c]);
+                let adj = row[0];
+                row[0] = d * adj;
+                row[1..]
+                    .iter_mut()
+                    .zip(&q[1..])
+                    .for_each(|(t, &yd)| *t = d * *t + curv * yd * adj);
+            },
+        );
         std::mem::swap(&mut g_buf, &mut a_buf);
     }
 }

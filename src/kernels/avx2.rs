@@ -48,6 +48,13 @@ impl Kernel for Avx2 {
         portable::sigmoid(y, s)
     }
     #[inline]
+    fn tanh<T: Real>(self, x: &mut [T]) {
+        match cast_mut::<T, f64>(x) {
+            Some(xf) => unsafe { super::tanh::tanh(xf) },
+            None => x.iter_mut().for_each(|x| *x = x.tanh()),
+        }
+    }
+    #[inline]
     fn axpy<T: Real>(self, alpha: T, x: &[T], y: &mut [T]) {
         unsafe { axpy(alpha, x, y) }
     }

@@ -54,6 +54,13 @@ impl Kernel for Avx512 {
         }
     }
     #[inline]
+    fn tanh<T: Real>(self, x: &mut [T]) {
+        match cast_mut::<T, f64>(x) {
+            Some(xf) => unsafe { super::tanh::tanh8s(xf) },
+            None => self.0.tanh(x),
+        }
+    }
+    #[inline]
     fn dot4<T: Real>(self, rows: [&[T]; 4], x: &[T]) -> [T; 4] {
         match (cast4::<T, f64>(rows), cast::<T, f64>(x)) {
             (Some(r), Some(xs)) => same4(unsafe { dot4_f64(r, xs) }),

@@ -22,6 +22,8 @@ pub(crate) mod gemv;
 #[cfg(target_arch = "x86_64")]
 mod logistic;
 mod portable;
+#[cfg(target_arch = "x86_64")]
+mod tanh;
 pub(crate) mod thin;
 
 #[cfg(target_arch = "x86_64")]
@@ -68,6 +70,11 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     #[inline]
     fn sigmoid<T: Real>(self, y: &mut [T], s: &mut [T]) {
         portable::sigmoid(y, s)
+    }
+    /// tanh of every value in `x`, in place, the bits of the scalar `tanh` for each.
+    #[inline]
+    fn tanh<T: Real>(self, x: &mut [T]) {
+        x.iter_mut().for_each(|x| *x = x.tanh())
     }
 }
 
@@ -221,6 +228,15 @@ mod tests {
                     (bits(&y2), bits(&s2)),
                     "sigmoid n={n}"
                 );
+                // tanh: the same bits, over tanh's range and beyond it (±1, NaN).
+                let mut t1: Vec<T> = w(9).iter().map(|&v| v * T::from_f64(70.0)).collect();
+                if n > 3 {
+                    t1[3] = T::nan();
+                }
+                let mut t2 = t1.clone();
+                k.tanh(&mut t1);
+                Portable.tanh(&mut t2);
+                assert_eq!(bits(&t1), bits(&t2), "tanh n={n}");
             }
         }
         with_kernel!(|k| {
