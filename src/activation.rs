@@ -77,6 +77,13 @@ impl Activation {
     #[inline]
     pub fn value_and_slope<T: Real>(self, t: T) -> (T, T) {
         let (v, s) = self.raw(t);
+        self.flushed(t, v, s)
+    }
+
+    /// (φ(t), φ'(t)) = (v, s) flushed as [`value_and_slope`](Self::value_and_slope)
+    /// flushes them.
+    #[inline(always)]
+    fn flushed<T: Real>(self, t: T, v: T, s: T) -> (T, T) {
         if !self.smooth() || t.abs() <= T::one() {
             return (v, s); // tiny values near 0 (tanh t ≈ t) are as small as t: kept
         }
@@ -85,8 +92,8 @@ impl Activation {
 
     /// [`value_and_slope`](Self::value_and_slope) of every t in `y`: φ(t) into `y` and
     /// φ'(t) into `s`, with the same bits. The logistic in f64 runs four lanes at a time
-    /// (AVX2), or eight (AVX-512), with glibc's exp, operation for operation. Errors if
-    /// `s` is not as long as `y`.
+    /// (AVX2), or eight (AVX-512), with glibc's exp, operation for operation, and tanh's
+    /// value with glibc's tanh likewise. Errors if `s` is not as long as `y`.
     ///
     /// ```
     /// use fwdrev::Activation;
@@ -113,6 +120,14 @@ impl Activation {
     pub(crate) fn apply<T: Real>(self, y: &mut [T], s: &mut [T]) {
         match self {
             Activation::Sigmoid => with_kernel!(|k| k.sigmoid(y, s)),
+            Activation::Tanh => {
+                s.copy_from_slice(y); // t, until its slope replaces it
+                with_kernel!(|k| k.tanh(y));
+                for (v, s) in y.iter_mut().zip(s.iter_mut()) {
+                    let t = *s;
+                    (*v, *s) = self.flushed(t, *v, tanh_slope(t));
+                }
+            }
             _ => {
                 for (y, s) in y.iter_mut().zip(s.iter_mut()) {
                     (*y, *s) = self.value_and_slope(*y);
@@ -158,19 +173,32 @@ impl Activation {
             t.len() == s.len() && t.len() == c.len(),
             "one of each per t"
         );
-        if self != Activation::Sigmoid {
-            for ((s, c), &t) in s.iter_mut().zip(c.iter_mut()).zip(t) {
-                (*s, *c) = self.slope_and_curvature(t);
-            }
-            return;
-        }
-        c.copy_from_slice(t);
-        with_kernel!(|k| k.sigmoid(c, s)); // σ into c, unused
         let two = T::one() + T::one();
-        c.iter_mut().zip(t).for_each(|(c, &t)| *c = t / two);
-        with_kernel!(|k| k.tanh(c));
-        for ((c, &s), &t) in c.iter_mut().zip(s.iter()).zip(t) {
-            *c = flush_curvature(t, -s * *c);
+        match self {
+            Activation::Sigmoid => {
+                c.copy_from_slice(t);
+                with_kernel!(|k| k.sigmoid(c, s)); // σ into c, unused
+                c.iter_mut().zip(t).for_each(|(c, &t)| *c = t / two);
+                with_kernel!(|k| k.tanh(c));
+                for ((&t, &s), c) in t.iter().zip(s.iter()).zip(c.iter_mut()) {
+                    *c = flush_curvature(t, -s * *c);
+                }
+            }
+            Activation::Tanh => {
+                c.copy_from_slice(t);
+                with_kernel!(|k| k.tanh(c));
+                for ((&t, s), c) in t.iter().zip(s.iter_mut()).zip(c.iter_mut()) {
+                    let d = tanh_slope(t);
+                    // tanh'' = −2·tanh·tanh', then the slope flushed.
+                    *c = flush_curvature(t, -two * *c * d);
+                    *s = self.flushed(t, T::zero(), d).1;
+                }
+            }
+            _ => {
+                for ((&t, s), c) in t.iter().zip(s.iter_mut()).zip(c.iter_mut()) {
+                    (*s, *c) = self.slope_and_curvature(t);
+                }
+            }
         }
     }
 
@@ -229,13 +257,7 @@ impl Activation {
         let one = T::one();
         match self {
             Activation::Sigmoid => logistic(t),
-            Activation::Tanh => {
-                // tanh' = 4e/(1+e)², e = e^−2|t|: no cancellation where tanh → ±1.
-                let e = (-(t.abs() + t.abs())).exp();
-                let r = one / (one + e);
-                let four = (one + one) * (one + one);
-                (t.tanh(), four * e * r * r)
-            }
+            Activation::Tanh => (t.tanh(), tanh_slope(t)),
             Activation::Softplus => {
                 let (s, _) = logistic(t);
                 (t.max(T::zero()) + (-t.abs()).exp().ln_1p(), s)
@@ -387,6 +409,16 @@ impl std::str::FromStr for Activation {
     }
 }
 
+/// tanh'(t) = 4e/(1 + e)², e = e^−2|t|: no cancellation where tanh → ±1.
+#[inline(always)]
+fn tanh_slope<T: Real>(t: T) -> T {
+    let one = T::one();
+    let e = (-(t.abs() + t.abs())).exp();
+    let r = one / (one + e);
+    let four = (one + one) * (one + one);
+    four * e * r * r
+}
+
 /// (σ(t), σ'(t)) from one exp, neither flushed: e = exp(−|t|), r = 1/(1+e).
 #[inline]
 fn logistic<T: Real>(t: T) -> (T, T) {
@@ -480,7 +512,7 @@ mod tests {
     use super::*;
 
     /// A slice at once gives each value's bits, for every activation in f64 and f32
-    /// (the logistic in f64 on the vector lanes), and slopes of another length are an
+    /// (the logistic and tanh in f64 on the vector lanes), and slopes of another length are an
     /// error.
     #[test]
     fn a_slice_has_the_bits_of_each_value() {
@@ -489,6 +521,8 @@ mod tests {
                 .map(|i| T::from_f64(((i * 37 % 1003) as f64 - 501.0) * 0.9))
                 .collect();
             t.extend([0.0, -0.0, 1.0, -1.0, 1e-20, f64::INFINITY, f64::NAN].map(T::from_f64));
+            // Finer where tanh's lanes run (|t| < 22).
+            t.extend((0..4000).map(|i| T::from_f64((i as f64 - 2000.0) * 0.0131)));
             let (mut y, mut s) = (t.clone(), vec![T::zero(); t.len()]);
             a.values_and_slopes(&mut y, &mut s).unwrap();
             for ((&t, y), s) in t.iter().zip(y).zip(s) {
