@@ -92,8 +92,8 @@ impl Activation {
 
     /// [`value_and_slope`](Self::value_and_slope) of every t in `y`: φ(t) into `y` and
     /// φ'(t) into `s`, with the same bits. The logistic in f64 runs four lanes at a time
-    /// (AVX2), or eight (AVX-512), with glibc's exp, operation for operation, and tanh's
-    /// value with glibc's tanh likewise. Errors if `s` is not as long as `y`.
+    /// (AVX2), or eight (AVX-512), with glibc's exp, operation for operation, and tanh
+    /// with glibc's tanh and exp likewise. Errors if `s` is not as long as `y`.
     ///
     /// ```
     /// use fwdrev::Activation;
@@ -121,11 +121,22 @@ impl Activation {
         match self {
             Activation::Sigmoid => with_kernel!(|k| k.sigmoid(y, s)),
             Activation::Tanh => {
-                s.copy_from_slice(y); // t, until its slope replaces it
-                with_kernel!(|k| k.tanh(y));
-                for (v, s) in y.iter_mut().zip(s.iter_mut()) {
-                    let t = *s;
-                    (*v, *s) = self.flushed(t, *v, tanh_slope(t));
+                // t kept aside a chunk at a time, while y takes tanh t and s e^−2|t|.
+                const CHUNK: usize = 64;
+                for (y, s) in y.chunks_mut(CHUNK).zip(s.chunks_mut(CHUNK)) {
+                    let mut t = [T::zero(); CHUNK];
+                    let t = &mut t[..y.len()];
+                    t.copy_from_slice(y);
+                    s.iter_mut()
+                        .zip(&*t)
+                        .for_each(|(s, &t)| *s = -(t.abs() + t.abs()));
+                    with_kernel!(|k| {
+                        k.tanh(y);
+                        k.exp(s)
+                    });
+                    for ((v, s), &t) in y.iter_mut().zip(s.iter_mut()).zip(&*t) {
+                        (*v, *s) = self.flushed(t, *v, tanh_slope_of(*s));
+                    }
                 }
             }
             _ => {
@@ -186,9 +197,15 @@ impl Activation {
             }
             Activation::Tanh => {
                 c.copy_from_slice(t);
-                with_kernel!(|k| k.tanh(c));
+                s.iter_mut()
+                    .zip(t)
+                    .for_each(|(s, &t)| *s = -(t.abs() + t.abs()));
+                with_kernel!(|k| {
+                    k.tanh(c);
+                    k.exp(s)
+                });
                 for ((&t, s), c) in t.iter().zip(s.iter_mut()).zip(c.iter_mut()) {
-                    let d = tanh_slope(t);
+                    let d = tanh_slope_of(*s);
                     // tanh'' = −2·tanh·tanh', then the slope flushed.
                     *c = flush_curvature(t, -two * *c * d);
                     *s = self.flushed(t, T::zero(), d).1;
@@ -412,8 +429,13 @@ impl std::str::FromStr for Activation {
 /// tanh'(t) = 4e/(1 + e)², e = e^−2|t|: no cancellation where tanh → ±1.
 #[inline(always)]
 fn tanh_slope<T: Real>(t: T) -> T {
+    tanh_slope_of((-(t.abs() + t.abs())).exp())
+}
+
+/// [`tanh_slope`] from e = e^−2|t|.
+#[inline(always)]
+fn tanh_slope_of<T: Real>(e: T) -> T {
     let one = T::one();
-    let e = (-(t.abs() + t.abs())).exp();
     let r = one / (one + e);
     let four = (one + one) * (one + one);
     four * e * r * r

@@ -4,7 +4,10 @@
 //! copy's, so only the rounding of the fused multiply-adds differs from it.
 
 use super::cast::{cast, cast4, cast_mut, same4};
+use super::lanes::map4;
+use super::logistic::Exp;
 use super::portable::{self, LANES};
+use super::tanh::Tanh;
 use super::Kernel;
 use crate::Real;
 
@@ -50,8 +53,15 @@ impl Kernel for Avx2 {
     #[inline]
     fn tanh<T: Real>(self, x: &mut [T]) {
         match cast_mut::<T, f64>(x) {
-            Some(xf) => unsafe { super::tanh::tanh(xf) },
+            Some(xf) => unsafe { map4::<Tanh>(xf) },
             None => x.iter_mut().for_each(|x| *x = x.tanh()),
+        }
+    }
+    #[inline]
+    fn exp<T: Real>(self, x: &mut [T]) {
+        match cast_mut::<T, f64>(x) {
+            Some(xf) => unsafe { map4::<Exp>(xf) },
+            None => x.iter_mut().for_each(|x| *x = x.exp()),
         }
     }
     #[inline]

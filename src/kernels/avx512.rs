@@ -6,7 +6,10 @@
 
 use super::avx2::Avx2;
 use super::cast::{cast, cast4, cast_mut, same4};
+use super::lanes::map8;
+use super::logistic::Exp;
 use super::portable::{self, LANES};
+use super::tanh::Tanh;
 use super::Kernel;
 use crate::Real;
 use std::arch::x86_64::*;
@@ -56,8 +59,15 @@ impl Kernel for Avx512 {
     #[inline]
     fn tanh<T: Real>(self, x: &mut [T]) {
         match cast_mut::<T, f64>(x) {
-            Some(xf) => unsafe { super::tanh::tanh8s(xf) },
+            Some(xf) => unsafe { map8::<Tanh>(xf) },
             None => self.0.tanh(x),
+        }
+    }
+    #[inline]
+    fn exp<T: Real>(self, x: &mut [T]) {
+        match cast_mut::<T, f64>(x) {
+            Some(xf) => unsafe { map8::<Exp>(xf) },
+            None => self.0.exp(x),
         }
     }
     #[inline]

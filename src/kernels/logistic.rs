@@ -13,6 +13,7 @@
 //!
 //! [`Activation::value_and_slope`]: crate::Activation::value_and_slope
 
+use super::lanes::Lanes;
 use super::portable;
 use std::arch::x86_64::*;
 use std::hint::black_box;
@@ -335,6 +336,31 @@ pub(super) unsafe fn sigmoid8s(y: &mut [f64], s: &mut [f64]) {
     }
     // SAFETY: the caller's promise for the features.
     unsafe { lanes4(ys.into_remainder(), ss.into_remainder()) }
+}
+
+/// exp, with glibc's bits in lanes ([`exp4`], [`exp8`]).
+pub(super) struct Exp;
+
+impl Lanes for Exp {
+    #[inline(always)]
+    fn one(x: f64) -> f64 {
+        x.exp()
+    }
+    #[inline(always)]
+    unsafe fn four(x: __m256d) -> Option<__m256d> {
+        // SAFETY: the caller's promise for the features.
+        unsafe { exp4(x) }
+    }
+    #[inline(always)]
+    unsafe fn eight(x: __m512d) -> Option<__m512d> {
+        // SAFETY: the caller's promise for the features.
+        unsafe { exp8(x) }
+    }
+    #[inline(always)]
+    unsafe fn allowed() -> bool {
+        // SAFETY: the caller's promise for the features.
+        unsafe { lanes_allowed() }
+    }
 }
 
 /// Whether the lanes may run: on Linux with glibc, once [`libm_is_glibcs`].

@@ -20,6 +20,8 @@ mod avx512;
 mod cast;
 pub(crate) mod gemv;
 #[cfg(target_arch = "x86_64")]
+mod lanes;
+#[cfg(target_arch = "x86_64")]
 mod logistic;
 mod portable;
 #[cfg(target_arch = "x86_64")]
@@ -75,6 +77,11 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     #[inline]
     fn tanh<T: Real>(self, x: &mut [T]) {
         x.iter_mut().for_each(|x| *x = x.tanh())
+    }
+    /// e^x of every value in `x`, in place, the bits of the scalar `exp` for each.
+    #[inline]
+    fn exp<T: Real>(self, x: &mut [T]) {
+        x.iter_mut().for_each(|x| *x = x.exp())
     }
 }
 
@@ -237,6 +244,12 @@ mod tests {
                 k.tanh(&mut t1);
                 Portable.tanh(&mut t2);
                 assert_eq!(bits(&t1), bits(&t2), "tanh n={n}");
+                // exp: the same bits, on glibc's fast path and off it.
+                let mut e1: Vec<T> = w(10).iter().map(|&v| v * T::from_f64(2000.0)).collect();
+                let mut e2 = e1.clone();
+                k.exp(&mut e1);
+                Portable.exp(&mut e2);
+                assert_eq!(bits(&e1), bits(&e2), "exp n={n}");
             }
         }
         with_kernel!(|k| {

@@ -4,12 +4,13 @@
 //! t = e^{−2|x|} − 1 below; its expm1 is fdlibm's as glibc's FMA build runs it
 //! (`__expm1_fma`), here operation for operation, a fused multiply-add wherever that
 //! build has one: x = k·ln2 + r (k = 0 where |x| ≤ ln2/2, −1 where |x| ≤ 1.5·ln2), e^r − 1
-//! by a rational form in r²/2, then k put back by one of four formulas after k. Lanes
-//! outside 2^−55 ≤ |x| < 22 (where tanh is x, ±1, or not a number) run the scalar
-//! function. As with the logistic's exp, the lanes run only on Linux with glibc, and only
+//! by a rational form in r²/2, then k put back by one of four formulas after k; from
+//! |x| = 22 on tanh is ±1, below 2^−55 x·(1 + x). Lanes holding ±∞ or NaN run the
+//! scalar function. As with the logistic's exp, the lanes run only on Linux with glibc, and only
 //! once this process's tanh has given their bits on 512 arguments across the range;
 //! elsewhere the slice runs the scalar function throughout.
 
+use super::lanes::Lanes;
 use std::arch::x86_64::*;
 use std::hint::black_box;
 use std::sync::OnceLock;
@@ -25,93 +26,47 @@ const Q3: f64 = f64::from_bits(0xbf14ce199eaadbb7);
 const Q4: f64 = f64::from_bits(0x3ed0cfca86e65239);
 const Q5: f64 = f64::from_bits(0xbe8afdb76e09c32d);
 
-/// tanh of every value in `x`, in place, as `f64::tanh` gives it, bit for bit: four
-/// lanes at a time where this process's tanh is glibc's, else one at a time.
-///
-/// SAFETY: the CPU has AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-pub(super) unsafe fn tanh(x: &mut [f64]) {
-    // SAFETY: the caller's promise for the features (both calls).
-    match unsafe { lanes_allowed() } {
-        true => unsafe { lanes4(x) },
-        false => x.iter_mut().for_each(|x| *x = x.tanh()),
+/// tanh, with glibc's bits in lanes (see the module).
+pub(super) struct Tanh;
+
+impl Lanes for Tanh {
+    #[inline(always)]
+    fn one(x: f64) -> f64 {
+        x.tanh()
+    }
+    #[inline(always)]
+    unsafe fn four(x: __m256d) -> Option<__m256d> {
+        // SAFETY: the caller's promise for the features.
+        unsafe { tanh4(x) }
+    }
+    #[inline(always)]
+    unsafe fn eight(x: __m512d) -> Option<__m512d> {
+        // SAFETY: the caller's promise for the features.
+        unsafe { tanh8(x) }
+    }
+    #[inline(always)]
+    unsafe fn allowed() -> bool {
+        // SAFETY: the caller's promise for the features.
+        cfg!(all(target_os = "linux", target_env = "gnu")) && unsafe { libm_is_glibcs() }
     }
 }
 
-/// [`tanh`] eight lanes at a time (AVX-512F), with the same bits: a vector with a lane
-/// outside the lanes' range, and the last values short of eight, take four lanes.
-///
-/// SAFETY: the CPU has AVX-512F, AVX2 and FMA.
-#[target_feature(enable = "avx512f,avx2,fma")]
-#[inline]
-pub(super) unsafe fn tanh8s(x: &mut [f64]) {
-    // SAFETY: the caller's promise for the features.
-    if !unsafe { lanes_allowed() } {
-        return x.iter_mut().for_each(|x| *x = x.tanh());
-    }
-    let mut eights = x.chunks_exact_mut(8);
-    for e in &mut eights {
-        // SAFETY: eight values; the caller's promise for the features.
-        unsafe {
-            match tanh8(_mm512_loadu_pd(e.as_ptr())) {
-                Some(v) => _mm512_storeu_pd(e.as_mut_ptr(), v),
-                None => lanes4(e),
-            }
-        }
-    }
-    // SAFETY: the caller's promise for the features.
-    unsafe { lanes4(eights.into_remainder()) }
-}
-
-/// Whether the lanes may run: on Linux with glibc, once [`libm_is_glibcs`].
-///
-/// SAFETY: the CPU has AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn lanes_allowed() -> bool {
-    // SAFETY: the caller's promise for the features.
-    cfg!(all(target_os = "linux", target_env = "gnu")) && unsafe { libm_is_glibcs() }
-}
-
-/// [`tanh`]'s four lanes, where [`lanes_allowed`]: a vector with a lane outside their
-/// range, and the last values short of four, take the scalar function.
-///
-/// SAFETY: the CPU has AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn lanes4(x: &mut [f64]) {
-    let mut quads = x.chunks_exact_mut(4);
-    for q in &mut quads {
-        // SAFETY: four values; the caller's promise for the features.
-        let done = unsafe {
-            tanh4(_mm256_loadu_pd(q.as_ptr())).map(|v| _mm256_storeu_pd(q.as_mut_ptr(), v))
-        };
-        if done.is_none() {
-            q.iter_mut().for_each(|x| *x = x.tanh());
-        }
-    }
-    quads
-        .into_remainder()
-        .iter_mut()
-        .for_each(|x| *x = x.tanh());
-}
-
-/// Whether this process's tanh gives [`tanh4`]'s bits, checked once: on 256 arguments
-/// log-uniform in magnitude from 2^−55 to 22 (either sign) and 256 uniform in (−22, 22).
+/// Whether this process's tanh gives [`tanh4`]'s bits, checked once: on 128 arguments
+/// each log-uniform in magnitude from 2^−60 to 32, of either sign, and uniform in
+/// (−32, 32), going up and down.
 ///
 /// SAFETY: the CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn libm_is_glibcs() -> bool {
     static SAME: OnceLock<bool> = OnceLock::new();
-    // Argument i: the (i/2)-th of each family, alternately (no allocation).
+    // Argument i: the (i/4)-th of family i mod 4 (no allocation).
     let arg = |i: usize| {
-        let u = ((i / 2) as f64 + 0.5) / 256.0;
+        let u = ((i / 4) as f64 + 0.5) / 128.0;
         match i % 4 {
-            0 => 2f64.powf(-55.0 + 59.4 * u),
-            1 => 44.0 * u - 22.0,
-            2 => -(2f64.powf(-55.0 + 59.4 * u)),
-            _ => 22.0 - 44.0 * u,
+            0 => 2f64.powf(-60.0 + 65.0 * u),
+            1 => 64.0 * u - 32.0,
+            2 => -(2f64.powf(-60.0 + 65.0 * u)),
+            _ => 32.0 - 64.0 * u,
         }
     };
     *SAME.get_or_init(|| {
@@ -130,8 +85,8 @@ unsafe fn libm_is_glibcs() -> bool {
     })
 }
 
-/// tanh in four lanes, each as glibc's tanh computes it, or None where a lane is outside
-/// 2^−55 ≤ |x| < 22.
+/// tanh in four lanes, each as glibc's tanh computes it, or None where a lane is not a
+/// finite number.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 fn tanh4(x: __m256d) -> Option<__m256d> {
@@ -141,15 +96,13 @@ fn tanh4(x: __m256d) -> Option<__m256d> {
     let ax = _mm256_andnot_pd(sign, x);
     // fdlibm's tests are on the high word of |x|.
     let ix = _mm256_srli_epi64::<32>(_mm256_castpd_si256(ax));
-    let inside = _mm256_and_si256(
-        _mm256_cmpgt_epi64(ix, int(0x3c7fffff)),
-        _mm256_cmpgt_epi64(int(0x40360000), ix),
-    );
-    if _mm256_movemask_pd(_mm256_castsi256_pd(inside)) != 0xf {
+    let finite = _mm256_cmpgt_epi64(int(0x7ff00000), ix);
+    if _mm256_movemask_pd(_mm256_castsi256_pd(finite)) != 0xf {
         return None;
     }
     // |x| ≥ 1: t = expm1(2|x|), tanh = 1 − 2/(t + 2); else t = expm1(−2|x|),
-    // tanh = −t/(t + 2); the sign of x put back.
+    // tanh = −t/(t + 2); from |x| = 22 on, 1 − tiny = 1; the sign of x put back.
+    // Below 2^−55 (and at ±0), x·(1 + x).
     let big = _mm256_cmp_pd::<_CMP_GE_OQ>(ax, set(1.0));
     let a = _mm256_blendv_pd(_mm256_mul_pd(ax, set(-2.0)), _mm256_add_pd(ax, ax), big);
     let t = expm1_4(a);
@@ -158,11 +111,16 @@ fn tanh4(x: __m256d) -> Option<__m256d> {
         _mm256_add_pd(t, set(2.0)),
     );
     let z = _mm256_blendv_pd(q, _mm256_sub_pd(set(1.0), q), big);
-    Some(_mm256_xor_pd(z, _mm256_and_pd(x, sign)))
+    let huge = _mm256_castsi256_pd(_mm256_cmpgt_epi64(ix, int(0x4035ffff)));
+    let z = _mm256_xor_pd(_mm256_blendv_pd(z, set(1.0), huge), _mm256_and_pd(x, sign));
+    let tiny = _mm256_castsi256_pd(_mm256_cmpgt_epi64(int(0x3c800000), ix));
+    let small = _mm256_mul_pd(_mm256_add_pd(set(1.0), x), x);
+    Some(_mm256_blendv_pd(z, small, tiny))
 }
 
 /// e^a − 1 in four lanes as glibc's `__expm1_fma` computes it, for the arguments tanh
-/// gives it: 2 ≤ a < 44 or −2 < a ≤ −2^−54 (so k ≠ 1, and no lane overflows or is tiny).
+/// gives it: 2 ≤ a < 44 or −2 < a ≤ −2^−54 (so k ≠ 1, and no lane overflows or is tiny;
+/// lanes with other a give values that [`tanh4`] does not use).
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 fn expm1_4(a: __m256d) -> __m256d {
@@ -258,9 +216,7 @@ fn tanh8(x: __m512d) -> Option<__m512d> {
     let int = _mm512_set1_epi64;
     let ax = _mm512_abs_pd(x);
     let ix = _mm512_srli_epi64::<32>(_mm512_castpd_si512(ax));
-    let inside =
-        _mm512_cmpgt_epi64_mask(ix, int(0x3c7fffff)) & _mm512_cmplt_epi64_mask(ix, int(0x40360000));
-    if inside != 0xff {
+    if _mm512_cmplt_epi64_mask(ix, int(0x7ff00000)) != 0xff {
         return None;
     }
     let big = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(ax, set(1.0));
@@ -273,11 +229,15 @@ fn tanh8(x: __m512d) -> Option<__m512d> {
         _mm512_add_pd(t, set(2.0)),
     );
     let z = _mm512_mask_blend_pd(big, q, _mm512_sub_pd(set(1.0), q));
+    let z = _mm512_mask_blend_pd(_mm512_cmpgt_epi64_mask(ix, int(0x4035ffff)), z, set(1.0));
     let x_sign = _mm512_and_si512(_mm512_castpd_si512(x), sign);
-    Some(_mm512_castsi512_pd(_mm512_xor_si512(
-        _mm512_castpd_si512(z),
-        x_sign,
-    )))
+    let z = _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(z), x_sign));
+    let small = _mm512_mul_pd(_mm512_add_pd(set(1.0), x), x);
+    Some(_mm512_mask_blend_pd(
+        _mm512_cmplt_epi64_mask(ix, int(0x3c800000)),
+        z,
+        small,
+    ))
 }
 
 /// [`expm1_4`] in eight lanes (AVX-512F), step for step.
@@ -351,12 +311,14 @@ fn expm1_8(a: __m512d) -> __m512d {
 
 #[cfg(all(test, target_env = "gnu"))]
 mod tests {
+    use super::super::lanes::{map4, map8};
     use super::*;
 
     /// Every lane against the C library's tanh, bit for bit: a million values across
-    /// each of tanh's and expm1's cases (log-uniform magnitudes from 2^−56 to 2^5, either
-    /// sign; uniform in (−23, 23); values near each edge the two functions test, and
-    /// near every multiple of ln2/2 where k changes), and None off the range.
+    /// each of tanh's and expm1's cases (log-uniform magnitudes from 2^−60 to 2^6, either
+    /// sign; uniform in (−30, 30); values near each edge the two functions test, and
+    /// near every multiple of ln2/2 where k changes), zeros, subnormals and huge values;
+    /// and None for ±∞ and NaN.
     #[test]
     fn tanh4_has_glibcs_bits() {
         if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
@@ -387,14 +349,14 @@ mod tests {
         for i in 0..250_000 {
             let near = |e: f64, u: f64| e * (1.0 + (u - 0.5) * 1e-9);
             let xs = [
-                2f64.powf(-56.0 + 61.0 * next()) * if next() < 0.5 { 1.0 } else { -1.0 },
-                46.0 * next() - 23.0,
+                2f64.powf(-60.0 + 66.0 * next()) * if next() < 0.5 { 1.0 } else { -1.0 },
+                60.0 * next() - 30.0,
                 near(edges[i % edges.len()], next()),
                 -near(edges[(i / 7) % edges.len()], next()),
             ];
             // SAFETY: AVX2 and FMA, checked above.
             let got = unsafe { tanh4(_mm256_loadu_pd(xs.as_ptr())) };
-            let inside = xs.iter().all(|x| (2f64.powi(-55)..22.0).contains(&x.abs()));
+            let inside = xs.iter().all(|x| x.is_finite());
             match got {
                 Some(v) => {
                     assert!(inside, "{xs:?}");
@@ -410,15 +372,28 @@ mod tests {
             }
         }
         assert!(checked > 500_000, "{checked}");
-        for x in [
+        let edges = [
             0.0,
             -0.0,
+            5e-324,
+            -1e-300,
             2f64.powi(-56),
             22.0,
             -30.0,
-            f64::NAN,
-            f64::INFINITY,
-        ] {
+            1e300,
+        ];
+        for xs in edges.chunks(4) {
+            let mut out = [0.0; 4];
+            // SAFETY: AVX2 and FMA, checked above; four values.
+            unsafe {
+                let v = tanh4(_mm256_loadu_pd(xs.as_ptr())).expect("finite");
+                _mm256_storeu_pd(out.as_mut_ptr(), v);
+            }
+            for (x, t) in xs.iter().zip(out) {
+                assert_eq!(t.to_bits(), x.tanh().to_bits(), "tanh({x:e})");
+            }
+        }
+        for x in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
             // SAFETY: AVX2 and FMA, checked above.
             let v = unsafe { tanh4(_mm256_loadu_pd([x, 0.5, -1.5, 3.0].as_ptr())) };
             assert!(v.is_none(), "{x:e} is off the lanes' range");
@@ -441,7 +416,14 @@ mod tests {
             state ^= state << 17;
             (state >> 11) as f64 / (1u64 << 53) as f64
         };
-        let edges = [2f64.powi(-55), 2f64.powi(-56), 21.999, 22.0, f64::NAN, 0.0];
+        let edges = [
+            2f64.powi(-55),
+            2f64.powi(-56),
+            22.0,
+            f64::INFINITY,
+            f64::NAN,
+            0.0,
+        ];
         for i in 0..200_000 {
             // Every 16th vector has an edge (either sign) in one lane, each lane in turn.
             let (edge, lane) = (edges[(i / 128) % edges.len()], (i / 16) % 8);
@@ -485,9 +467,9 @@ mod tests {
             x[7 * i + 3] = *s;
         }
         type Driver = unsafe fn(&mut [f64]);
-        let mut drivers: Vec<Driver> = vec![tanh];
+        let mut drivers: Vec<Driver> = vec![map4::<Tanh>];
         if is_x86_feature_detected!("avx512f") {
-            drivers.push(tanh8s);
+            drivers.push(map8::<Tanh>);
         }
         for (run, len) in drivers
             .into_iter()

@@ -1,0 +1,87 @@
+//! A slice mapped through a function of one f64 whose vector lanes have the C library's
+//! bits (tanh, exp): eight lanes at a time (AVX-512F) or four (AVX2 and FMA), a vector
+//! with a lane off the lanes' range and the last values short of a vector by fewer
+//! lanes or the scalar function, and the scalar function throughout where this
+//! process's C library is not the one the lanes copy.
+
+use std::arch::x86_64::*;
+
+/// A function of one f64 and its lanes, with the same bits.
+pub(super) trait Lanes {
+    /// The scalar function (the C library's).
+    fn one(x: f64) -> f64;
+    /// Four lanes, or None where a lane is off their range.
+    ///
+    /// SAFETY: the CPU has AVX2 and FMA.
+    unsafe fn four(x: __m256d) -> Option<__m256d>;
+    /// Eight lanes with [`four`](Lanes::four)'s bits, or None where a lane is off their
+    /// range.
+    ///
+    /// SAFETY: the CPU has AVX-512F, AVX2 and FMA.
+    unsafe fn eight(x: __m512d) -> Option<__m512d>;
+    /// Whether the lanes may run: this process's function gives their bits (checked
+    /// once).
+    ///
+    /// SAFETY: the CPU has AVX2 and FMA.
+    unsafe fn allowed() -> bool;
+}
+
+/// F of every value in `x`, in place, four lanes at a time where allowed.
+///
+/// SAFETY: the CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+pub(super) unsafe fn map4<F: Lanes>(x: &mut [f64]) {
+    // SAFETY: the caller's promise for the features (both calls).
+    match unsafe { F::allowed() } {
+        true => unsafe { quads::<F>(x) },
+        false => x.iter_mut().for_each(|x| *x = F::one(*x)),
+    }
+}
+
+/// [`map4`] eight lanes at a time, with the same bits.
+///
+/// SAFETY: the CPU has AVX-512F, AVX2 and FMA.
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline]
+pub(super) unsafe fn map8<F: Lanes>(x: &mut [f64]) {
+    // SAFETY: the caller's promise for the features.
+    if !unsafe { F::allowed() } {
+        return x.iter_mut().for_each(|x| *x = F::one(*x));
+    }
+    let mut eights = x.chunks_exact_mut(8);
+    for e in &mut eights {
+        // SAFETY: eight values; the caller's promise for the features.
+        unsafe {
+            match F::eight(_mm512_loadu_pd(e.as_ptr())) {
+                Some(v) => _mm512_storeu_pd(e.as_mut_ptr(), v),
+                None => quads::<F>(e),
+            }
+        }
+    }
+    // SAFETY: the caller's promise for the features.
+    unsafe { quads::<F>(eights.into_remainder()) }
+}
+
+/// Four lanes at a time, the scalar function for a vector with a lane off their range
+/// and for the last values short of four.
+///
+/// SAFETY: the CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn quads<F: Lanes>(x: &mut [f64]) {
+    let mut quads = x.chunks_exact_mut(4);
+    for q in &mut quads {
+        // SAFETY: four values; the caller's promise for the features.
+        let done = unsafe {
+            F::four(_mm256_loadu_pd(q.as_ptr())).map(|v| _mm256_storeu_pd(q.as_mut_ptr(), v))
+        };
+        if done.is_none() {
+            q.iter_mut().for_each(|x| *x = F::one(*x));
+        }
+    }
+    quads
+        .into_remainder()
+        .iter_mut()
+        .for_each(|x| *x = F::one(*x));
+}
