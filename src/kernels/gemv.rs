@@ -173,9 +173,20 @@ pub(crate) fn gemv_t_few<T: Real>(par: Par, a: ArrayView2<T>, gt: ArrayView2<T>,
                 let quads = a.nrows() / 4 * 4;
                 for i in (0..quads).step_by(4) {
                     let r = [row(i), row(i + 1), row(i + 2), row(i + 3)];
-                    for (j, acc) in out.chunks_mut(width).enumerate() {
+                    let alpha = |j: usize| {
                         let g = gt.row(j);
-                        k.axpy4([g[i], g[i + 1], g[i + 2], g[i + 3]], r, acc);
+                        [g[i], g[i + 1], g[i + 2], g[i + 3]]
+                    };
+                    // Vectors two at a time (one load of each row for both on AVX-512,
+                    // f64).
+                    for (p, acc) in out.chunks_mut(2 * width.max(1)).enumerate() {
+                        match acc.len() > width {
+                            true => {
+                                let (a0, a1) = acc.split_at_mut(width);
+                                k.axpy4x2([alpha(2 * p), alpha(2 * p + 1)], r, [a0, a1]);
+                            }
+                            false => k.axpy4(alpha(2 * p), r, acc),
+                        }
                     }
                 }
                 for i in quads..a.nrows() {

@@ -48,6 +48,16 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     /// y ← y + Σ_r α_r·rows[r], y read and written once for the four rows, each entry's
     /// terms added in order r = 0..4 (as four [`axpy`](Kernel::axpy) calls would).
     fn axpy4<T: Real>(self, alpha: [T; 4], rows: [&[T]; 4], y: &mut [T]);
+    /// [`axpy4`](Kernel::axpy4) of the same rows into two vectors of one length, with
+    /// their own coefficients: each row's values loaded once for both where the kernel
+    /// has the registers (AVX-512, f64). The bits of the two calls.
+    #[inline(always)]
+    fn axpy4x2<T: Real>(self, alpha: [[T; 4]; 2], rows: [&[T]; 4], y: [&mut [T]; 2]) {
+        debug_assert_eq!(y[0].len(), y[1].len(), "two vectors of one length");
+        let [y0, y1] = y;
+        self.axpy4(alpha[0], rows, y0);
+        self.axpy4(alpha[1], rows, y1);
+    }
     /// [`dot4`](Kernel::dot4) of the same rows with two vectors of one length (a value
     /// and its tangent): each row's values loaded once for both where the kernel has
     /// the registers (AVX-512, f64). The bits of the two calls.
@@ -215,6 +225,11 @@ mod tests {
                 k.axpy4(alpha, rows, &mut y);
                 Portable.axpy4(alpha, rows, &mut want);
                 assert_eq!(y, want, "axpy4 n={n}");
+                let beta = [-1.0, 0.5, 2.0, 3.0].map(T::from_f64);
+                let (mut y1, mut y2, mut want2) = (v(6), v(3), v(3));
+                k.axpy4x2([alpha, beta], rows, [&mut y1, &mut y2]);
+                Portable.axpy4(beta, rows, &mut want2);
+                assert_eq!((y1, y2), (want, want2), "axpy4x2 n={n}");
                 let w = |s: usize| waves::<T>(n, s);
                 let (r0, r1, r2, r3, x) = (w(1), w(2), w(3), w(5), w(4));
                 let rows = [&r0[..], &r1[..], &r2[..], &r3[..]];
@@ -283,6 +298,12 @@ mod tests {
                 wide.axpy4(alpha, rows, &mut y1);
                 narrow.axpy4(alpha, rows, &mut y2);
                 assert_eq!(y1, y2, "axpy4 n={n}");
+                let beta = [1.3, 0.7, -2.1, 0.05].map(T::from_f64);
+                let (mut z1, mut z2) = (w(8), w(8));
+                wide.axpy4x2([alpha, beta], rows, [&mut y1, &mut z1]);
+                narrow.axpy4(alpha, rows, &mut y2);
+                narrow.axpy4(beta, rows, &mut z2);
+                assert_eq!((&y1, &z1), (&y2, &z2), "axpy4x2 n={n}");
                 let got = wide.dot4_axpy4(rows, &x, alpha, prev, &mut y1);
                 let want = narrow.dot4_axpy4(rows, &x, alpha, prev, &mut y2);
                 assert_eq!((got, y1), (want, y2), "dot4_axpy4 n={n}");
