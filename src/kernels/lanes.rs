@@ -85,3 +85,57 @@ unsafe fn quads<F: Lanes>(x: &mut [f64]) {
         .iter_mut()
         .for_each(|x| *x = F::one(*x));
 }
+
+/// Checks of any [`Lanes`], for their tests.
+#[cfg(test)]
+pub(super) mod check {
+    use super::*;
+
+    /// F's eight lanes are its four lanes' (so the C library's where those are), and
+    /// leave their range where four lanes do: 200 000 vectors of `ordinary(u)` values (u
+    /// uniform in [0, 1), two draws a value, the second a sign or scale), one vector in
+    /// 16 with an edge of `edges` (either sign) in one lane, each lane in turn.
+    pub(in crate::kernels) fn eight_lanes_are_two_fours<F: Lanes>(
+        seed: u64,
+        edges: &[f64],
+        ordinary: impl Fn(usize, f64, f64) -> f64,
+    ) {
+        if !is_x86_feature_detected!("avx512f") {
+            return;
+        }
+        let mut state = seed;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for i in 0..200_000 {
+            let (edge, lane) = (edges[(i / 128) % edges.len()], (i / 16) % 8);
+            let sign = if (i / 16) % 3 == 0 { 1.0 } else { -1.0 };
+            let x: [f64; 8] = std::array::from_fn(|j| match (i + j) % 16 {
+                _ if i % 16 == 0 && j == lane => sign * edge,
+                slot => ordinary(slot, next(), next()),
+            });
+            // SAFETY: AVX-512F (checked above) comes with AVX2 and FMA here.
+            let (wide, halves) = unsafe {
+                let halves = [0, 4].map(|o| F::four(_mm256_loadu_pd(x[o..].as_ptr())));
+                (F::eight(_mm512_loadu_pd(x.as_ptr())), halves)
+            };
+            match (wide, halves) {
+                (Some(w), [Some(lo), Some(hi)]) => {
+                    let (mut a, mut b) = ([0.0; 8], [0.0; 8]);
+                    // SAFETY: eight values each.
+                    unsafe {
+                        _mm512_storeu_pd(a.as_mut_ptr(), w);
+                        _mm256_storeu_pd(b.as_mut_ptr(), lo);
+                        _mm256_storeu_pd(b[4..].as_mut_ptr(), hi);
+                    }
+                    assert_eq!(a.map(f64::to_bits), b.map(f64::to_bits), "{x:?}");
+                }
+                (None, [lo, hi]) => assert!(lo.is_none() || hi.is_none(), "{x:?}"),
+                _ => panic!("eight lanes stayed in range where four left it: {x:?}"),
+            }
+        }
+    }
+}

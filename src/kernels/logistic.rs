@@ -567,6 +567,7 @@ fn exp8(x: __m512d) -> Option<__m512d> {
 
 #[cfg(all(test, target_env = "gnu"))]
 mod tests {
+    use super::super::lanes::check::eight_lanes_are_two_fours;
     use super::*;
     use crate::Activation;
 
@@ -651,16 +652,6 @@ mod tests {
     /// does, on vectors whose lanes mix both sides of each edge.
     #[test]
     fn exp8_has_exp4s_bits() {
-        if !is_x86_feature_detected!("avx512f") {
-            return;
-        }
-        let mut state = 3_u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
         let edges = [
             2f64.powi(-54),
             2f64.powi(-55),
@@ -669,35 +660,10 @@ mod tests {
             f64::NAN,
             0.0,
         ];
-        for i in 0..200_000 {
-            // Every 16th vector has an edge (either sign) in one lane, each lane in turn.
-            let (edge, lane) = (edges[(i / 128) % edges.len()], (i / 16) % 8);
-            let sign = if (i / 16) % 3 == 0 { 1.0 } else { -1.0 };
-            let x: [f64; 8] = std::array::from_fn(|j| match (i + j) % 16 {
-                _ if i % 16 == 0 && j == lane => sign * edge,
-                1..=4 => 1000.0 * next() - 500.0,
-                _ => -(2f64.powf(-54.0 + 63.0 * next())),
-            });
-            // SAFETY: AVX-512F (checked above) comes with AVX2 and FMA here.
-            let (wide, halves) = unsafe {
-                let halves = [0, 4].map(|o| exp4(_mm256_loadu_pd(x[o..].as_ptr())));
-                (exp8(_mm512_loadu_pd(x.as_ptr())), halves)
-            };
-            match (wide, halves) {
-                (Some(w), [Some(lo), Some(hi)]) => {
-                    let (mut a, mut b) = ([0.0; 8], [0.0; 8]);
-                    // SAFETY: eight values each.
-                    unsafe {
-                        _mm512_storeu_pd(a.as_mut_ptr(), w);
-                        _mm256_storeu_pd(b.as_mut_ptr(), lo);
-                        _mm256_storeu_pd(b[4..].as_mut_ptr(), hi);
-                    }
-                    assert_eq!(a.map(f64::to_bits), b.map(f64::to_bits), "{x:?}");
-                }
-                (None, [lo, hi]) => assert!(lo.is_none() || hi.is_none(), "{x:?}"),
-                _ => panic!("exp8 stayed on the path where exp4 left it: {x:?}"),
-            }
-        }
+        eight_lanes_are_two_fours::<Exp>(3, &edges, |slot, u, v| match slot {
+            1..=4 => 1000.0 * u - 500.0,
+            _ => -(2f64.powf(-54.0 + 63.0 * v)),
+        });
     }
 
     /// The slice has the scalar formula's bits everywhere: random t, flushed tails, and

@@ -311,6 +311,7 @@ fn expm1_8(a: __m512d) -> __m512d {
 
 #[cfg(all(test, target_env = "gnu"))]
 mod tests {
+    use super::super::lanes::check::eight_lanes_are_two_fours;
     use super::super::lanes::{map4, map8};
     use super::*;
 
@@ -406,16 +407,6 @@ mod tests {
     /// does, on vectors whose lanes mix both sides of each edge.
     #[test]
     fn tanh8_has_tanh4s_bits() {
-        if !is_x86_feature_detected!("avx512f") {
-            return;
-        }
-        let mut state = 5_u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
         let edges = [
             2f64.powi(-55),
             2f64.powi(-56),
@@ -424,35 +415,10 @@ mod tests {
             f64::NAN,
             0.0,
         ];
-        for i in 0..200_000 {
-            // Every 16th vector has an edge (either sign) in one lane, each lane in turn.
-            let (edge, lane) = (edges[(i / 128) % edges.len()], (i / 16) % 8);
-            let sign = if (i / 16) % 3 == 0 { 1.0 } else { -1.0 };
-            let x: [f64; 8] = std::array::from_fn(|j| match (i + j) % 16 {
-                _ if i % 16 == 0 && j == lane => sign * edge,
-                1..=6 => 44.0 * next() - 22.0,
-                _ => (next() - 0.5) * 2f64.powf(-54.0 + 59.0 * next()),
-            });
-            // SAFETY: AVX-512F (checked above) comes with AVX2 and FMA here.
-            let (wide, halves) = unsafe {
-                let halves = [0, 4].map(|o| tanh4(_mm256_loadu_pd(x[o..].as_ptr())));
-                (tanh8(_mm512_loadu_pd(x.as_ptr())), halves)
-            };
-            match (wide, halves) {
-                (Some(w), [Some(lo), Some(hi)]) => {
-                    let (mut a, mut b) = ([0.0; 8], [0.0; 8]);
-                    // SAFETY: eight values each.
-                    unsafe {
-                        _mm512_storeu_pd(a.as_mut_ptr(), w);
-                        _mm256_storeu_pd(b.as_mut_ptr(), lo);
-                        _mm256_storeu_pd(b[4..].as_mut_ptr(), hi);
-                    }
-                    assert_eq!(a.map(f64::to_bits), b.map(f64::to_bits), "{x:?}");
-                }
-                (None, [lo, hi]) => assert!(lo.is_none() || hi.is_none(), "{x:?}"),
-                _ => panic!("tanh8 stayed in range where tanh4 left it: {x:?}"),
-            }
-        }
+        eight_lanes_are_two_fours::<Tanh>(5, &edges, |slot, u, v| match slot {
+            1..=6 => 44.0 * u - 22.0,
+            _ => (u - 0.5) * 2f64.powf(-54.0 + 59.0 * v),
+        });
     }
 
     /// Both slice drivers have `f64::tanh`'s bits, special values and tails included.
