@@ -121,28 +121,37 @@ impl Activation {
         match self {
             Activation::Sigmoid => with_kernel!(|k| k.sigmoid(y, s)),
             Activation::Tanh => {
-                // t kept aside a chunk at a time, while y takes tanh t and s e^−2|t|.
+                // t kept aside a chunk at a time.
                 const CHUNK: usize = 64;
                 for (y, s) in y.chunks_mut(CHUNK).zip(s.chunks_mut(CHUNK)) {
                     let mut t = [T::zero(); CHUNK];
                     let t = &mut t[..y.len()];
                     t.copy_from_slice(y);
-                    s.iter_mut()
-                        .zip(&*t)
-                        .for_each(|(s, &t)| *s = -(t.abs() + t.abs()));
-                    with_kernel!(|k| {
-                        k.tanh(y);
-                        k.exp(s)
-                    });
-                    for ((v, s), &t) in y.iter_mut().zip(s.iter_mut()).zip(&*t) {
-                        (*v, *s) = self.flushed(t, *v, tanh_slope_of(*s));
-                    }
+                    self.values_and_slopes_of(t, y, s);
                 }
             }
             _ => {
                 for (y, s) in y.iter_mut().zip(s.iter_mut()) {
                     (*y, *s) = self.value_and_slope(*y);
                 }
+            }
+        }
+    }
+
+    /// φ(t) into `v` and φ'(t) into `s` for every t in `t` (all three of one length),
+    /// with [`values_and_slopes`](Self::values_and_slopes)' bits and kernels.
+    #[inline]
+    pub(crate) fn values_and_slopes_of<T: Real>(self, t: &[T], v: &mut [T], s: &mut [T]) {
+        match self {
+            Activation::Tanh => {
+                tanh_lanes(t, v, s);
+                for ((v, s), &t) in v.iter_mut().zip(s.iter_mut()).zip(t) {
+                    (*v, *s) = self.flushed(t, *v, *s);
+                }
+            }
+            _ => {
+                v.copy_from_slice(t);
+                self.apply(v, s)
             }
         }
     }
@@ -174,11 +183,12 @@ impl Activation {
     }
 
     /// [`slope_and_curvature`](Self::slope_and_curvature) of every t in `t`: φ'(t) into
-    /// `s`, φ''(t) into `c`, the same bits. The logistic's in f64 run on the vector
-    /// kernels: σ' with [`values_and_slopes`](Self::values_and_slopes)' exp, then
-    /// σ'' = −σ'·tanh(t/2) with glibc's tanh in lanes. (That σ' is flushed; the
+    /// `s`, φ''(t) into `c`, the same bits, f64's logistic and tanh on the vector
+    /// kernels. The logistic: σ' as [`values_and_slopes`](Self::values_and_slopes)
+    /// gives it, then σ'' = −σ'·tanh(t/2) on glibc's tanh lanes (that σ' is flushed, the
     /// scalar's is not, but where the flush zeroes σ', |σ''| ≤ σ' is below the floor
-    /// too and flushed to the same +0.)
+    /// too and flushed to the same +0). tanh: tanh and tanh' on the lanes, unflushed,
+    /// then tanh'' = −2·tanh·tanh' and the flushes.
     pub(crate) fn slopes_and_curvatures<T: Real>(self, t: &[T], s: &mut [T], c: &mut [T]) {
         debug_assert!(
             t.len() == s.len() && t.len() == c.len(),
@@ -196,19 +206,10 @@ impl Activation {
                 }
             }
             Activation::Tanh => {
-                c.copy_from_slice(t);
-                s.iter_mut()
-                    .zip(t)
-                    .for_each(|(s, &t)| *s = -(t.abs() + t.abs()));
-                with_kernel!(|k| {
-                    k.tanh(c);
-                    k.exp(s)
-                });
+                tanh_lanes(t, c, s);
                 for ((&t, s), c) in t.iter().zip(s.iter_mut()).zip(c.iter_mut()) {
-                    let d = tanh_slope_of(*s);
-                    // tanh'' = −2·tanh·tanh', then the slope flushed.
-                    *c = flush_curvature(t, -two * *c * d);
-                    *s = self.flushed(t, T::zero(), d).1;
+                    *c = flush_curvature(t, -two * *c * *s);
+                    *s = self.flushed(t, T::zero(), *s).1;
                 }
             }
             _ => {
@@ -429,7 +430,13 @@ impl std::str::FromStr for Activation {
 /// tanh'(t) = 4e/(1 + e)², e = e^−2|t|: no cancellation where tanh → ±1.
 #[inline(always)]
 fn tanh_slope<T: Real>(t: T) -> T {
-    tanh_slope_of((-(t.abs() + t.abs())).exp())
+    tanh_slope_of(minus_twice_abs(t).exp())
+}
+
+/// −2|t|, the exponent of [`tanh_slope`]'s e.
+#[inline(always)]
+fn minus_twice_abs<T: Real>(t: T) -> T {
+    -(t.abs() + t.abs())
 }
 
 /// [`tanh_slope`] from e = e^−2|t|.
@@ -439,6 +446,20 @@ fn tanh_slope_of<T: Real>(e: T) -> T {
     let r = one / (one + e);
     let four = (one + one) * (one + one);
     four * e * r * r
+}
+
+/// tanh t into `v` and [`tanh_slope`] into `s` for every t in `t`, neither flushed:
+/// tanh and the slope's exp on the vector kernels' lanes, the same bits.
+fn tanh_lanes<T: Real>(t: &[T], v: &mut [T], s: &mut [T]) {
+    v.copy_from_slice(t);
+    s.iter_mut()
+        .zip(t)
+        .for_each(|(s, &t)| *s = minus_twice_abs(t));
+    with_kernel!(|k| {
+        k.tanh(v);
+        k.exp(s)
+    });
+    s.iter_mut().for_each(|s| *s = tanh_slope_of(*s));
 }
 
 /// (σ(t), σ'(t)) from one exp, neither flushed: e = exp(−|t|), r = 1/(1+e).
@@ -590,7 +611,7 @@ mod tests {
                 true => f64::NAN.to_bits(),
                 false => bits(x),
             };
-            // Finer near 0 and out to the flushes (σ' flushed from |t| ≈ 745 in f64).
+            // Finer near 0 and out to the flushes (σ' flushed from |t| ≈ 390 in f64).
             let fine = (0..6000).map(|i| (i as f64 - 3000.0) * 0.0137);
             let far = (0..400).map(|i| (i as f64 - 200.0) * 3.77 + 0.31);
             let ts: Vec<T> = grid
@@ -689,7 +710,7 @@ mod tests {
     /// The derivatives against central differences of the function itself, away from
     /// kinks: a wrong formula is off by O(1).
     #[test]
-    fn slopes_and_curvatures_are_the_derivatives() {
+    fn slope_and_curvature_are_the_derivatives() {
         for a in Activation::ALL {
             for t in [-7.3_f64, -2.0, -0.6, 0.3, 1.1, 4.0, 9.5] {
                 let h = 1e-5;

@@ -150,15 +150,7 @@ pub(crate) fn next_input<T: Real>(act: Activation, q: ArrayView2<T>, mut next: A
 /// `out(i, φ(y_i), φ'(y_i))` for each y_i of Q's first column (Q row-major, c ≥ 1
 /// columns, as a slice), on the vector kernels ([`Activation::values_and_slopes`]).
 fn activate<T: Real>(act: Activation, q: &[T], c: usize, out: impl FnMut(usize, T, T)) {
-    by_chunks(
-        q,
-        c,
-        |t, v, s| {
-            v.copy_from_slice(t);
-            act.apply(v, s)
-        },
-        out,
-    )
+    by_chunks(q, c, |t, v, s| act.values_and_slopes_of(t, v, s), out)
 }
 
 /// `out(i, u_i, v_i)` for each y_i of Q's first column (Q row-major, c ≥ 1 columns, as a

@@ -179,7 +179,7 @@ pub(crate) fn gemv_t_few<T: Real>(par: Par, a: ArrayView2<T>, gt: ArrayView2<T>,
                     };
                     // Vectors two at a time (one load of each row for both on AVX-512,
                     // f64).
-                    for (p, acc) in out.chunks_mut(2 * width.max(1)).enumerate() {
+                    for (p, acc) in out.chunks_mut(2 * width).enumerate() {
                         match acc.len() > width {
                             true => {
                                 let (a0, a1) = acc.split_at_mut(width);

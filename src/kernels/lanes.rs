@@ -1,8 +1,8 @@
 //! A slice mapped through a function of one f64 whose vector lanes have the C library's
-//! bits (tanh, exp): eight lanes at a time (AVX-512F) or four (AVX2 and FMA), a vector
-//! with a lane off the lanes' range and the last values short of a vector by fewer
-//! lanes or the scalar function, and the scalar function throughout where this
-//! process's C library is not the one the lanes copy.
+//! bits (tanh, exp): eight lanes at a time (AVX-512F) or four (AVX2 and FMA). A vector
+//! with a lane off the lanes' range, and the last values short of a vector, go to
+//! fewer lanes or to the scalar function; where this process's C library is not the
+//! one the lanes copy, the scalar function runs throughout.
 
 use std::arch::x86_64::*;
 
@@ -87,7 +87,7 @@ unsafe fn quads<F: Lanes>(x: &mut [f64]) {
 }
 
 /// Checks of any [`Lanes`], for their tests.
-#[cfg(test)]
+#[cfg(all(test, target_env = "gnu"))]
 pub(super) mod check {
     use super::*;
 

@@ -53,7 +53,7 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     /// has the registers (AVX-512, f64). The bits of the two calls.
     #[inline(always)]
     fn axpy4x2<T: Real>(self, alpha: [[T; 4]; 2], rows: [&[T]; 4], y: [&mut [T]; 2]) {
-        debug_assert_eq!(y[0].len(), y[1].len(), "two vectors of one length");
+        assert_eq!(y[0].len(), y[1].len(), "two vectors of one length");
         let [y0, y1] = y;
         self.axpy4(alpha[0], rows, y0);
         self.axpy4(alpha[1], rows, y1);
