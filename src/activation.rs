@@ -93,7 +93,7 @@ impl Activation {
     /// [`value_and_slope`](Self::value_and_slope) of every t in `y`: φ(t) into `y` and
     /// φ'(t) into `s`, with the same bits. The logistic in f64 runs four lanes at a time
     /// (AVX2), or eight (AVX-512), with glibc's exp, operation for operation, and tanh
-    /// with glibc's tanh and exp likewise. Errors if `s` is not as long as `y`.
+    /// and SiLU with glibc's tanh and exp likewise. Errors if `s` is not as long as `y`.
     ///
     /// ```
     /// use fwdrev::Activation;
@@ -120,7 +120,7 @@ impl Activation {
     pub(crate) fn apply<T: Real>(self, y: &mut [T], s: &mut [T]) {
         match self {
             Activation::Sigmoid => with_kernel!(|k| k.sigmoid(y, s)),
-            Activation::Tanh => {
+            Activation::Tanh | Activation::Silu => {
                 // t kept aside a chunk at a time.
                 const CHUNK: usize = 64;
                 for (y, s) in y.chunks_mut(CHUNK).zip(s.chunks_mut(CHUNK)) {
@@ -147,6 +147,15 @@ impl Activation {
                 tanh_lanes(t, v, s);
                 for ((v, s), &t) in v.iter_mut().zip(s.iter_mut()).zip(t) {
                     (*v, *s) = self.flushed(t, *v, *s);
+                }
+            }
+            Activation::Silu => {
+                // SiLU = t·σ, SiLU' = σ + t·σ', σ from e^−|t| on the exp lanes.
+                s.iter_mut().zip(t).for_each(|(s, &t)| *s = -t.abs());
+                with_kernel!(|k| k.exp(s));
+                for ((v, s), &t) in v.iter_mut().zip(s.iter_mut()).zip(t) {
+                    let (sg, ds) = logistic_of(t, *s);
+                    (*v, *s) = self.flushed(t, t * sg, sg + t * ds);
                 }
             }
             _ => {
@@ -183,12 +192,13 @@ impl Activation {
     }
 
     /// [`slope_and_curvature`](Self::slope_and_curvature) of every t in `t`: φ'(t) into
-    /// `s`, φ''(t) into `c`, the same bits, f64's logistic and tanh on the vector
+    /// `s`, φ''(t) into `c`, the same bits, f64's logistic, tanh and SiLU on the vector
     /// kernels. The logistic: σ' as [`values_and_slopes`](Self::values_and_slopes)
     /// gives it, then σ'' = −σ'·tanh(t/2) on glibc's tanh lanes (that σ' is flushed, the
     /// scalar's is not, but where the flush zeroes σ', |σ''| ≤ σ' is below the floor
     /// too and flushed to the same +0). tanh: tanh and tanh' on the lanes, unflushed,
-    /// then tanh'' = −2·tanh·tanh' and the flushes.
+    /// then tanh'' = −2·tanh·tanh' and the flushes. SiLU: e^−|t| and tanh(t/2) on the
+    /// lanes, the rest as the scalar formulas.
     pub(crate) fn slopes_and_curvatures<T: Real>(self, t: &[T], s: &mut [T], c: &mut [T]) {
         debug_assert!(
             t.len() == s.len() && t.len() == c.len(),
@@ -203,6 +213,20 @@ impl Activation {
                 with_kernel!(|k| k.tanh(c));
                 for ((&t, &s), c) in t.iter().zip(s.iter()).zip(c.iter_mut()) {
                     *c = flush_curvature(t, -s * *c);
+                }
+            }
+            Activation::Silu => {
+                // SiLU'' = σ'·(2 − t·tanh(t/2)): e^−|t| and tanh(t/2) on the lanes.
+                s.iter_mut().zip(t).for_each(|(s, &t)| *s = -t.abs());
+                c.iter_mut().zip(t).for_each(|(c, &t)| *c = t / two);
+                with_kernel!(|k| {
+                    k.exp(s);
+                    k.tanh(c)
+                });
+                for ((&t, s), c) in t.iter().zip(s.iter_mut()).zip(c.iter_mut()) {
+                    let (sg, ds) = logistic_of(t, *s);
+                    *c = flush_curvature(t, ds * (two - t * *c));
+                    *s = self.flushed(t, T::zero(), sg + t * ds).1;
                 }
             }
             Activation::Tanh => {
@@ -465,8 +489,13 @@ fn tanh_lanes<T: Real>(t: &[T], v: &mut [T], s: &mut [T]) {
 /// (σ(t), σ'(t)) from one exp, neither flushed: e = exp(−|t|), r = 1/(1+e).
 #[inline]
 fn logistic<T: Real>(t: T) -> (T, T) {
+    logistic_of(t, (-t.abs()).exp())
+}
+
+/// [`logistic`] from e = exp(−|t|).
+#[inline(always)]
+fn logistic_of<T: Real>(t: T, e: T) -> (T, T) {
     let one = T::one();
-    let e = (-t.abs()).exp();
     let r = one / (one + e);
     let s = if t >= T::zero() { r } else { e * r };
     (s, e * r * r)
