@@ -151,8 +151,7 @@ impl Activation {
             }
             Activation::Silu => {
                 // SiLU = t·σ, SiLU' = σ + t·σ', σ from e^−|t| on the exp lanes.
-                s.iter_mut().zip(t).for_each(|(s, &t)| *s = -t.abs());
-                with_kernel!(|k| k.exp(s));
+                exps(t, s, |t| -t.abs());
                 for ((v, s), &t) in v.iter_mut().zip(s.iter_mut()).zip(t) {
                     let (sg, ds) = logistic_of(t, *s);
                     (*v, *s) = self.flushed(t, t * sg, sg + t * ds);
@@ -217,12 +216,9 @@ impl Activation {
             }
             Activation::Silu => {
                 // SiLU'' = σ'·(2 − t·tanh(t/2)): e^−|t| and tanh(t/2) on the lanes.
-                s.iter_mut().zip(t).for_each(|(s, &t)| *s = -t.abs());
+                exps(t, s, |t| -t.abs());
                 c.iter_mut().zip(t).for_each(|(c, &t)| *c = t / two);
-                with_kernel!(|k| {
-                    k.exp(s);
-                    k.tanh(c)
-                });
+                with_kernel!(|k| k.tanh(c));
                 for ((&t, s), c) in t.iter().zip(s.iter_mut()).zip(c.iter_mut()) {
                     let (sg, ds) = logistic_of(t, *s);
                     *c = flush_curvature(t, ds * (two - t * *c));
@@ -476,14 +472,16 @@ fn tanh_slope_of<T: Real>(e: T) -> T {
 /// tanh and the slope's exp on the vector kernels' lanes, the same bits.
 fn tanh_lanes<T: Real>(t: &[T], v: &mut [T], s: &mut [T]) {
     v.copy_from_slice(t);
-    s.iter_mut()
-        .zip(t)
-        .for_each(|(s, &t)| *s = minus_twice_abs(t));
-    with_kernel!(|k| {
-        k.tanh(v);
-        k.exp(s)
-    });
+    with_kernel!(|k| k.tanh(v));
+    exps(t, s, minus_twice_abs);
     s.iter_mut().for_each(|s| *s = tanh_slope_of(*s));
+}
+
+/// e^{arg(t)} into `e` for every t in `t`, on the vector kernels' exp lanes (the
+/// scalar exp's bits).
+fn exps<T: Real>(t: &[T], e: &mut [T], arg: impl Fn(T) -> T) {
+    e.iter_mut().zip(t).for_each(|(e, &t)| *e = arg(t));
+    with_kernel!(|k| k.exp(e));
 }
 
 /// (σ(t), σ'(t)) from one exp, neither flushed: e = exp(−|t|), r = 1/(1+e).
