@@ -18,13 +18,14 @@
 //! Ȧ_k = φ'_k(y_k) ∘ Ẏ_k, a_0 = x, Ȧ_0 = V — each W_k read once for the value and all
 //! its tangents.
 
-use crate::backend::{gemm, gemm_few, gemv_t, gemv_t_scratch_len};
+use crate::backend::{gemm, gemm_few, gemv_t, gemv_t_scratch_len, FEW};
 use crate::diagonal::{scale_rows_in_place, scale_rows_into};
 use crate::primal::{self, Sweep};
 use crate::reverse::Fused;
 use crate::scratch::{padded, panel_width_or_refuse, Stack};
 use crate::{Activation, Layer, Mlp, Par, Real, Result};
-use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
+use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, ShapeBuilder};
+use std::ops::Range;
 
 /// Values per panel column of the two buffers: layers 1, 3, 5, … use the first,
 /// layers 2, 4, … the second (d1 + d2 for the two-layer network).
@@ -114,6 +115,19 @@ pub(crate) fn value_and_grad<'a, T: Real>(
     Ok(f)
 }
 
+/// A tangent sweep's d×c panel ([y | Ẏ] or its next input) in `buf`: by columns for
+/// few columns, which the crate's kernels take and give as slices and the glue runs down
+/// as whole vectors; by rows for a BLAS GEMM's wide panels (a GEMM rounds by its
+/// operands' layout, and this is the one their results were recorded with).
+pub(crate) fn panel<T>(buf: &[T], d: usize, c: usize) -> ArrayView2<'_, T> {
+    ArrayView2::from_shape((d, c).set_f(c <= FEW), &buf[..d * c]).expect("fits")
+}
+
+/// [`panel`], writable.
+pub(crate) fn panel_mut<T>(buf: &mut [T], d: usize, c: usize) -> ArrayViewMut2<'_, T> {
+    ArrayViewMut2::from_shape((d, c).set_f(c <= FEW), &mut buf[..d * c]).expect("fits")
+}
+
 /// One layer of the tangent sweep: Q = [y | Ẏ] ← W·[a | Ȧ] + [b | 0], one product
 /// reading W once for the value and every tangent (`xt`: the few-column kernel's
 /// scratch, as many values as `input`).
@@ -130,57 +144,80 @@ pub(crate) fn tangent_layer<T: Real>(
     }
 }
 
-/// The next layer's input from Q = [y | Ẏ]: [φ(y) | φ'(y) ∘ Ẏ], both row-major (the
-/// sweeps' scratch).
+/// The next layer's input from Q = [y | Ẏ]: [φ(y) | φ'(y) ∘ Ẏ], in Q's shape.
 pub(crate) fn next_input<T: Real>(act: Activation, q: ArrayView2<T>, mut next: ArrayViewMut2<T>) {
     debug_assert_eq!(q.dim(), next.dim(), "the next input has Q's shape");
-    let c = q.ncols();
-    let q = q.to_slice().expect("Q row-major");
-    let next = next.as_slice_mut().expect("the next input row-major");
-    activate(act, q, c, |i, a, s| {
-        let (row, out) = (&q[i * c..(i + 1) * c], &mut next[i * c..(i + 1) * c]);
-        out[0] = a;
-        out[1..]
-            .iter_mut()
-            .zip(&row[1..])
-            .for_each(|(o, &t)| *o = t * s);
+    let eval = |t: &[T], v: &mut [T], s: &mut [T]| act.values_and_slopes_of(t, v, s);
+    by_chunks(q.column(0), eval, |rows, values, slopes| {
+        let mut next = next.slice_mut(s![rows.clone(), ..]);
+        next.column_mut(0).assign(&ArrayView1::from(values));
+        let (next, q) = (next.slice_mut(s![.., 1..]), q.slice(s![rows, 1..]));
+        each_tangent(next, q, [slopes], |o, t, [s]| *o = t * s);
     });
 }
 
-/// `out(i, φ(y_i), φ'(y_i))` for each y_i of Q's first column (Q row-major, c ≥ 1
-/// columns, as a slice), on the vector kernels ([`Activation::values_and_slopes`]).
-fn activate<T: Real>(act: Activation, q: &[T], c: usize, out: impl FnMut(usize, T, T)) {
-    by_chunks(q, c, |t, v, s| act.values_and_slopes_of(t, v, s), out)
+/// `op(o, t, [p_1[i], …, p_K[i]])` for each entry o of `out` (a chunk's tangents), t the
+/// entry of `q` in its place and i its row: down columns or along rows, whichever is
+/// contiguous, so that the loops run on slices (and on vector registers).
+pub(crate) fn each_tangent<T: Real, const K: usize>(
+    mut out: ArrayViewMut2<T>,
+    q: ArrayView2<T>,
+    per_row: [&[T]; K],
+    op: impl Fn(&mut T, T, [T; K]),
+) {
+    debug_assert_eq!(out.dim(), q.dim(), "a tangent beside each entry");
+    let n = out.nrows();
+    let per_row = per_row.map(|p| &p[..n]);
+    let (columns, rows) = (out.stride_of(Axis(0)) == 1, out.stride_of(Axis(1)) == 1);
+    if columns && q.stride_of(Axis(0)) == 1 {
+        for (mut o, t) in out.columns_mut().into_iter().zip(q.columns()) {
+            let (o, t) = (
+                o.as_slice_mut().expect("a column"),
+                t.as_slice().expect("a column"),
+            );
+            let (o, t) = (&mut o[..n], &t[..n]);
+            for i in 0..n {
+                op(&mut o[i], t[i], per_row.map(|p| p[i]));
+            }
+        }
+    } else if rows && q.stride_of(Axis(1)) == 1 {
+        for (i, (mut o, t)) in out.rows_mut().into_iter().zip(q.rows()).enumerate() {
+            let p = per_row.map(|p| p[i]);
+            let (o, t) = (
+                o.as_slice_mut().expect("a row"),
+                t.as_slice().expect("a row"),
+            );
+            o.iter_mut().zip(t).for_each(|(o, &t)| op(o, t, p));
+        }
+    } else {
+        for ((i, j), o) in out.indexed_iter_mut() {
+            op(o, q[[i, j]], per_row.map(|p| p[i]));
+        }
+    }
 }
 
-/// `out(i, u_i, v_i)` for each y_i of Q's first column (Q row-major, c ≥ 1 columns, as a
-/// slice), where `eval(y, u, v)` fills u and v for a chunk of y's: a chunk at a time, so
-/// that the activations run on the vector kernels, each value's bits whatever the chunk.
-/// A chunk holds a small layer whole: at 16 units a chunk the calls into the kernels
-/// cost the JVP at (256)³ 10–15 % (docs/measured.md).
+/// `out(rows, u, v)` for the y's of each chunk of rows, where `eval(y, u, v)` fills u
+/// and v for those y's: a chunk at a time, so that the activations run on the vector
+/// kernels, each value's bits whatever the chunk. A chunk holds a small layer whole: at
+/// 16 units a chunk the calls into the kernels cost the JVP at (256)³ 10–15 %
+/// (docs/measured.md).
 pub(crate) fn by_chunks<T: Real>(
-    q: &[T],
-    c: usize,
+    y: ArrayView1<T>,
     mut eval: impl FnMut(&[T], &mut [T], &mut [T]),
-    mut out: impl FnMut(usize, T, T),
+    mut out: impl FnMut(Range<usize>, &[T], &[T]),
 ) {
     const CHUNK: usize = 128;
-    debug_assert!(
-        c >= 1 && q.len().is_multiple_of(c),
-        "Q has whole rows of c ≥ 1 columns"
-    );
-    let d = q.len() / c;
+    let d = y.len();
     for c0 in (0..d).step_by(CHUNK) {
         let n = CHUNK.min(d - c0);
-        let mut y = [T::zero(); CHUNK];
+        let mut t = [T::zero(); CHUNK];
         let (mut u, mut v) = ([T::zero(); CHUNK], [T::zero(); CHUNK]);
-        for (r, y) in y[..n].iter_mut().enumerate() {
-            *y = q[(c0 + r) * c];
-        }
-        eval(&y[..n], &mut u[..n], &mut v[..n]);
-        for r in 0..n {
-            out(c0 + r, u[r], v[r]);
-        }
+        t[..n]
+            .iter_mut()
+            .zip(y.slice(s![c0..c0 + n]))
+            .for_each(|(t, &y)| *t = y);
+        eval(&t[..n], &mut u[..n], &mut v[..n]);
+        out(c0..c0 + n, &u[..n], &v[..n]);
     }
 }
 
@@ -211,26 +248,27 @@ pub(crate) fn jvp<'a, T: Real>(
         stack.take(2 * widest),
     );
     let d0 = net.width(0);
-    let mut input = ArrayViewMut2::from_shape((d0, 2), &mut a[..2 * d0]).expect("fits");
+    let mut input = panel_mut(a, d0, 2);
     input.column_mut(0).assign(&x);
     input.column_mut(1).assign(&v);
     let depth = net.depth();
     for (k, layer) in net.layers().iter().enumerate() {
         let (d_out, d_in) = layer.weights.dim();
-        let input = ArrayView2::from_shape((d_in, 2), &a[..2 * d_in]).expect("fits");
-        let mut qk = ArrayViewMut2::from_shape((d_out, 2), &mut q[..2 * d_out]).expect("fits");
-        tangent_layer(par, layer, input, qk.view_mut(), xt);
+        let mut qk = panel_mut(q, d_out, 2);
+        tangent_layer(par, layer, panel(a, d_in, 2), qk.view_mut(), xt);
         if k + 1 < depth {
-            let next = ArrayViewMut2::from_shape((d_out, 2), &mut a[..2 * d_out]).expect("fits");
-            next_input(layer.activation, qk.view(), next);
+            next_input(layer.activation, qk.view(), panel_mut(a, d_out, 2));
         }
     }
     let last = &net.layers()[depth - 1];
-    let d_out = last.weights.nrows();
-    let q = &q[..2 * d_out];
-    activate(last.activation, q, 2, |i, a, s| {
-        out[i] = a;
-        jv[i] = s * q[2 * i + 1];
+    let q = panel(q, last.weights.nrows(), 2);
+    let eval = |t: &[T], v: &mut [T], s: &mut [T]| last.activation.values_and_slopes_of(t, v, s);
+    by_chunks(q.column(0), eval, |rows, values, slopes| {
+        out[rows.clone()].copy_from_slice(values);
+        let jv = jv.slice_mut(s![rows.clone()]).insert_axis(Axis(1));
+        each_tangent(jv, q.slice(s![rows, 1..]), [slopes], |jv, t, [s]| {
+            *jv = s * t
+        });
     });
 }
 
@@ -239,6 +277,29 @@ mod tests {
     use super::*;
     use crate::scratch::panel_width;
     use crate::Error;
+    use ndarray::Array2;
+
+    /// `each_tangent` visits every entry once with its row's values, down columns, along
+    /// rows or entry by entry (neither contiguous), in both panel layouts.
+    #[test]
+    fn each_tangent_visits_every_entry_with_its_rows_values() {
+        let (d, c) = (7, 4);
+        let p: Vec<f64> = (0..d).map(|i| i as f64 + 0.5).collect();
+        let q = Array2::from_shape_fn((d, c), |(i, j)| (10 * i + j) as f64);
+        let want = Array2::from_shape_fn((d, c), |(i, j)| q[[i, j]] * p[i] + 1.0);
+        for f in [false, true] {
+            let mut ql = Array2::zeros((d, c).set_f(f));
+            ql.assign(&q);
+            let mut out = Array2::from_elem((d, c).set_f(f), 1.0);
+            each_tangent(out.view_mut(), ql.view(), [&p], |o, t, [p]| *o += t * p);
+            assert_eq!(out, want, "by columns {f}");
+            // Every other column of a wider panel (row-major: neither axis contiguous).
+            let mut wide = Array2::from_elem((d, 2 * c).set_f(f), 1.0);
+            let mut out = wide.slice_mut(s![.., ..;2]);
+            each_tangent(out.view_mut(), ql.view(), [&p], |o, t, [p]| *o += t * p);
+            assert_eq!(out, want, "strided, by columns {f}");
+        }
+    }
 
     #[test]
     fn panels_cover_the_columns_evenly_within_the_budget() {

@@ -14,12 +14,14 @@
 //! so W_k is read once per sweep: the Hessian is d0 directions in panels.
 
 use crate::backend::gemm_t_few;
-use crate::forward::{by_chunks, next_input, tangent_layer, widest};
+use crate::forward::{
+    by_chunks, each_tangent, next_input, panel, panel_mut, tangent_layer, widest,
+};
 use crate::guard::Trust;
 use crate::scratch::{padded, panel_width_or_refuse, Stack};
 use crate::wide::Primal;
 use crate::{Mlp, Par, Real, Result};
-use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
+use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Zip};
 
 /// Scratch of [`hvps`] for `w` directions: every layer's [y | Ẏ], two working
 /// matrices, and the few-column kernels' transposes.
@@ -48,55 +50,46 @@ pub(crate) fn hvps<'a, T: Real>(
         stack.take(widest * c),
         stack.take(widest * c),
     );
-    fn view<T>(buf: &[T], rows: usize, c: usize) -> ArrayView2<'_, T> {
-        ArrayView2::from_shape((rows, c), &buf[..rows * c]).expect("fits")
-    }
     // The tangent sweep, keeping every layer's Q_k = [y_k | Ẏ_k] (layer k at
-    // offsets[k]·c); its input [a_{k−1} | Ȧ_{k−1}] in `a_buf`, the first column-major
-    // (a GEMM rounds by its operands' layout: this is the layout results were recorded
-    // with, docs/golden.md).
+    // offsets[k]·c, laid out as a `panel`); its input [a_{k−1} | Ȧ_{k−1}] in `a_buf`,
+    // the first column-major whatever c (a GEMM rounds by its operands' layout: this is
+    // the layout results were recorded with, docs/measured.md).
     let d0 = net.width(0);
     let mut first = ArrayViewMut2::from_shape((c, d0), &mut a_buf[..c * d0]).expect("fits");
     first.row_mut(0).assign(&x);
     first.slice_mut(s![1.., ..]).assign(&v.t());
     for (k, layer) in layers.iter().enumerate() {
         let (d_out, d_in) = layer.weights.dim();
-        let q = &mut qs[offsets[k] * c..offsets[k + 1] * c];
-        let mut q = ArrayViewMut2::from_shape((d_out, c), q).expect("fits");
         let input = match k {
-            0 => view(a_buf, c, d0).reversed_axes(),
-            _ => view(a_buf, d_in, c),
+            0 => ArrayView2::from_shape((c, d0), &a_buf[..c * d0])
+                .expect("fits")
+                .reversed_axes(),
+            _ => panel(a_buf, d_in, c),
         };
+        let mut q = panel_mut(&mut qs[offsets[k] * c..offsets[k + 1] * c], d_out, c);
         tangent_layer(par, layer, input, q.view_mut(), xt);
         if k + 1 < depth {
-            let next =
-                ArrayViewMut2::from_shape((d_out, c), &mut a_buf[..d_out * c]).expect("fits");
-            next_input(layer.activation, q.view(), next);
+            next_input(layer.activation, q.view(), panel_mut(a_buf, d_out, c));
         }
     }
+    let q_k = |k: usize| panel(&qs[offsets[k] * c..], offsets[k + 1] - offsets[k], c);
     // [ḡ_L | Ġ_L] = [φ'_L(y_L) | φ''_L(y_L) ∘ Ẏ_L].
-    let d_last = net.width(depth);
-    let q_last = &qs[offsets[depth - 1] * c..(offsets[depth - 1] + d_last) * c];
+    let q = q_k(depth - 1);
     let act = layers[depth - 1].activation;
-    by_chunks(
-        q_last,
-        c,
-        |t, s, v| act.slopes_and_curvatures(t, s, v),
-        |i, d, curv| {
-            let (row, q) = (&mut g_buf[i * c..(i + 1) * c], &q_last[i * c..(i + 1) * c]);
-            row[0] = d;
-            row[1..]
-                .iter_mut()
-                .zip(&q[1..])
-                .for_each(|(t, &yd)| *t = curv * yd);
-        },
-    );
+    let mut g = panel_mut(g_buf, q.nrows(), c);
+    let eval = |t: &[T], s: &mut [T], v: &mut [T]| act.slopes_and_curvatures(t, s, v);
+    by_chunks(q.column(0), eval, |rows, slopes, curvatures| {
+        let mut g = g.slice_mut(s![rows.clone(), ..]);
+        g.column_mut(0).assign(&ArrayView1::from(slopes));
+        let (g, q) = (g.slice_mut(s![.., 1..]), q.slice(s![rows, 1..]));
+        each_tangent(g, q, [curvatures], |g, yd, [curv]| *g = curv * yd);
+    });
     for k in (0..depth).rev() {
         // [W_kᵀ·ḡ_k | W_kᵀ·Ġ_k]
         let w = layers[k].weights.view();
         let (d_out, d_in) = w.dim();
-        let mut a = ArrayViewMut2::from_shape((d_in, c), &mut a_buf[..d_in * c]).expect("fits");
-        gemm_t_few(par, w, view(g_buf, d_out, c), a.view_mut(), gt, blocks);
+        let mut a = panel_mut(a_buf, d_in, c);
+        gemm_t_few(par, w, panel(g_buf, d_out, c), a.view_mut(), gt, blocks);
         if k == 0 {
             grad.assign(&a.column(0));
             hv.assign(&a.slice(s![.., 1..]));
@@ -104,22 +97,28 @@ pub(crate) fn hvps<'a, T: Real>(
         }
         // ġ_{k−1} = φ'_{k−1} ∘ (W_kᵀ·ġ_k) + φ''_{k−1} ∘ ẏ_{k−1} ∘ (W_kᵀ·ḡ_k).
         let act = layers[k - 1].activation;
-        let q = &qs[offsets[k - 1] * c..(offsets[k - 1] + d_in) * c];
-        let a = &mut a_buf[..d_in * c];
-        by_chunks(
-            q,
-            c,
-            |t, s, v| act.slopes_and_curvatures(t, s, v),
-            |i, d, curv| {
-                let (row, q) = (&mut a[i * c..(i + 1) * c], &q[i * c..(i + 1) * c]);
-                let adj = row[0];
-                row[0] = d * adj;
-                row[1..]
-                    .iter_mut()
-                    .zip(&q[1..])
-                    .for_each(|(t, &yd)| *t = d * *t + curv * yd * adj);
-            },
-        );
+        let q = q_k(k - 1);
+        let eval = |t: &[T], s: &mut [T], v: &mut [T]| act.slopes_and_curvatures(t, s, v);
+        by_chunks(q.column(0), eval, |rows, slopes, curvatures| {
+            let mut a = a.slice_mut(s![rows.clone(), ..]);
+            let mut adjoint = [T::zero(); 128];
+            let adjoint = &mut adjoint[..rows.len()];
+            adjoint
+                .iter_mut()
+                .zip(&a.column(0))
+                .for_each(|(t, &g)| *t = g);
+            Zip::from(a.column_mut(0))
+                .and(slopes)
+                .and(&*adjoint)
+                .for_each(|g, &d, &adj| *g = d * adj);
+            let (a, q) = (a.slice_mut(s![.., 1..]), q.slice(s![rows, 1..]));
+            each_tangent(
+                a,
+                q,
+                [slopes, curvatures, adjoint],
+                |t, yd, [d, curv, adj]| *t = d * *t + curv * yd * adj,
+            );
+        });
         std::mem::swap(&mut g_buf, &mut a_buf);
     }
 }
@@ -127,7 +126,7 @@ pub(crate) fn hvps<'a, T: Real>(
 /// The panel width for `columns` directions within `budget` bytes, and its scratch:
 /// per panel of w directions, the directions and results (d0·w) and the sweeps'
 /// tangents and working columns ([`hvps_scratch_len`]); one d0 vector beside them.
-fn panel<T: Real>(net: &Mlp<T>, budget: usize, columns: usize) -> Result<(usize, usize)> {
+fn panel_size<T: Real>(net: &Mlp<T>, budget: usize, columns: usize) -> Result<(usize, usize)> {
     let d0 = net.width(0);
     let size = std::mem::size_of::<T>();
     let panel_len = |w: usize| padded::<T>(d0 * w) + padded::<T>(hvps_scratch_len(net, w));
@@ -143,7 +142,7 @@ pub(crate) fn hessian_scratch_len<T: Real>(
     budget: usize,
     columns: usize,
 ) -> Result<usize> {
-    Ok(panel(net, budget, columns)?.1)
+    Ok(panel_size(net, budget, columns)?.1)
 }
 
 /// ∇²f(x)·V into `out` (d0×k) for the columns of `v` — of I where `v` is `None` (the
@@ -159,7 +158,7 @@ pub(crate) fn hessian_times<'a, T: Real>(
     stack: &mut Stack<'a, T>,
 ) -> Result<()> {
     let (d0, k) = (net.width(0), out.ncols());
-    let (width, _) = panel(net, budget, k.max(1))?;
+    let (width, _) = panel_size(net, budget, k.max(1))?;
     let (buf, grad) = (stack.take(d0 * width), stack.take(d0));
     let rest = stack.take(hvps_scratch_len(net, width));
     for c0 in (0..k).step_by(width) {

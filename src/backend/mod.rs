@@ -414,9 +414,9 @@ fn matrixmultiply_call<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: Array
 /// y ← A·x (y overwritten; A m×n, rows contiguous) on the crate's kernels, with every backend:
 /// they read A faster than the BLAS GEMVs measured (docs/measured.md), and need no
 /// dispatch at small sizes. Strided vectors, which are rare, go to [`mat_vec`].
-pub(crate) fn gemv<T: Real>(par: Par, a: ArrayView2<T>, x: ArrayView1<T>, mut y: ArrayViewMut1<T>) {
-    match (x.as_slice(), y.as_slice_mut()) {
-        (Some(xs), Some(ys)) => own::gemv_few(par, a, &[xs], ys),
+pub(crate) fn gemv<T: Real>(par: Par, a: ArrayView2<T>, x: ArrayView1<T>, y: ArrayViewMut1<T>) {
+    match x.as_slice() {
+        Some(xs) => own::gemv_few(par, a, &[xs], y.insert_axis(Axis(1))),
         _ => mat_vec(a, x, y),
     }
 }
@@ -447,53 +447,50 @@ fn rows_contiguous<T>(a: ArrayView2<T>) -> bool {
 /// Most columns for which [`gemm_few`] and [`gemm_t_few`] use the crate's kernels.
 pub(crate) const FEW: usize = 8;
 
-/// Y ← A·X for X (n×w) with few columns (a value and its tangents), Y m×w row-major: A is
-/// read once, each four rows dotted with every column while in cache, where a BLAS GEMM
-/// would pack A first (3× the traffic) and w GEMVs would read it w times. `xt` holds
-/// X's columns as rows (w·n values of scratch). Other shapes go to [`gemm`].
+/// Y ← A·X for X (n×w) with few columns (a value and its tangents), Y m×w in either
+/// layout: A is read once, each four rows dotted with every column while in cache,
+/// where a BLAS GEMM would pack A first (3× the traffic) and w GEMVs would read it w
+/// times. The kernel takes X's columns as slices: in place where X is column-major (the
+/// sweeps' layout for few columns), else copied into `xt` (w·n values of scratch).
+/// Other shapes go to [`gemm`].
 pub(crate) fn gemm_few<T: Real>(
     par: Par,
     a: ArrayView2<T>,
     x: ArrayView2<T>,
-    mut y: ArrayViewMut2<T>,
+    y: ArrayViewMut2<T>,
     xt: &mut [T],
 ) {
     let (n, w) = x.dim();
     if w > FEW || w == 0 || !rows_contiguous(a) {
         return gemm(a, x, y);
     }
-    let xt = &mut xt[..n * w];
-    match x.as_slice() {
-        // Row-major X (the sweeps' [a | Ȧ]): its rows scattered into xt's columns.
-        Some(xs) => {
-            for (j, t) in xt.chunks_mut(n).enumerate() {
-                t.iter_mut()
-                    .zip(xs[j..].iter().step_by(w))
-                    .for_each(|(t, &v)| *t = v);
-            }
-        }
+    let columns = match x.t().to_slice() {
+        Some(cols) => cols,
         None => {
-            for (j, col) in xt.chunks_mut(n).zip(x.columns()) {
-                j.iter_mut().zip(col).for_each(|(t, &v)| *t = v);
+            let xt = &mut xt[..n * w];
+            for (t, col) in xt.chunks_mut(n).zip(x.columns()) {
+                t.iter_mut().zip(col).for_each(|(t, &v)| *t = v);
             }
+            xt
         }
-    }
+    };
     let mut rows = [&[] as &[T]; FEW];
-    for (r, c) in rows.iter_mut().zip(xt.chunks(n)) {
+    for (r, c) in rows.iter_mut().zip(columns.chunks(n)) {
         *r = c;
     }
-    let ys = y.as_slice_mut().expect("Y row-major");
-    own::gemv_few(par, a, &rows[..w], ys);
+    own::gemv_few(par, a, &rows[..w], y);
 }
 
-/// Y ← Aᵀ·G for G (m×w) with few columns, Y n×w, A (rows contiguous) read once (see
-/// [`gemm_few`]). Scratch: `gt` for G's columns as rows (w·m values) and `blocks` for
-/// the kernel's output (w·n).
+/// Y ← Aᵀ·G for G (m×w) with few columns, Y n×w in either layout, A (rows contiguous)
+/// read once (see [`gemm_few`]). The kernel takes G's columns as rows: in place where G
+/// is column-major, else copied into `gt` (w·m values). It writes its blocks of
+/// [`own::COLS_PER_TASK`] columns straight into a column-major Y that is one block, else into
+/// `blocks` (w·n values), laid out as Y after.
 pub(crate) fn gemm_t_few<T: Real>(
     par: Par,
     a: ArrayView2<T>,
     g: ArrayView2<T>,
-    y: ArrayViewMut2<T>,
+    mut y: ArrayViewMut2<T>,
     gt: &mut [T],
     blocks: &mut [T],
 ) {
@@ -501,11 +498,25 @@ pub(crate) fn gemm_t_few<T: Real>(
     if w > FEW || !rows_contiguous(a) {
         return gemm(a.t(), g, y);
     }
-    let mut gt = ArrayViewMut2::from_shape((w, m), &mut gt[..w * m]).expect("fits");
-    gt.assign(&g.t());
-    let blocks = &mut blocks[..w * a.ncols()];
-    own::gemv_t_few(par, a, gt.view(), blocks);
-    own::scatter_blocks(blocks, y);
+    let gt = match g.t().is_standard_layout() {
+        true => g.t(),
+        false => {
+            let gt = &mut gt[..w * m];
+            ArrayViewMut2::from_shape((w, m), &mut *gt)
+                .expect("fits")
+                .assign(&g.t());
+            ArrayView2::from_shape((w, m), gt).expect("fits")
+        }
+    };
+    let n = a.ncols();
+    match y.view_mut().reversed_axes().as_slice_mut() {
+        Some(out) if n <= own::COLS_PER_TASK => own::gemv_t_few(par, a, gt, out),
+        _ => {
+            let blocks = &mut blocks[..w * n];
+            own::gemv_t_few(par, a, gt, blocks);
+            own::scatter_blocks(blocks, y);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -610,9 +621,47 @@ mod tests {
             let mut wide = Array2::zeros((n, 2 * w));
             wide.slice_mut(s![.., ..;2]).assign(&x);
             for x in [x.view(), col_major.view(), wide.slice(s![.., ..;2])] {
-                let (mut y, mut xt) = (Array2::zeros((m, w)), vec![f64::NAN; n * w]);
-                gemm_few(Par::Seq, a.view(), x, y.view_mut(), &mut xt);
-                assert_eq!(y, want, "{w} columns, strides {:?}", x.strides());
+                for f in [false, true] {
+                    let (mut y, mut xt) = (Array2::zeros((m, w).set_f(f)), vec![f64::NAN; n * w]);
+                    gemm_few(Par::Seq, a.view(), x, y.view_mut(), &mut xt);
+                    assert_eq!(
+                        y,
+                        want,
+                        "{w} columns, strides {:?}, Y by columns {f}",
+                        x.strides()
+                    );
+                }
+            }
+        }
+    }
+
+    /// Y = Aᵀ·G on the few-column path for G and Y in either layout, A narrow (Y one
+    /// block of the kernel's, written in place where Y is column-major) and wide (blocks,
+    /// then laid out), 1 to 8 columns and past it (a GEMM): exact on small integers.
+    #[test]
+    fn transposed_few_column_products_take_g_and_y_in_either_layout() {
+        for (m, n) in [(29, 37), (9, 2 * own::COLS_PER_TASK + 5)] {
+            let a = Array2::from_shape_fn((m, n), |(i, j)| ((i * 5 + j * 3) % 11) as f64 - 5.0);
+            for w in 1..=9 {
+                let g = Array2::from_shape_fn((m, w), |(i, j)| ((i * 7 + j) % 9) as f64 - 4.0);
+                let want = Array2::from_shape_fn((n, w), |(i, j)| {
+                    (0..m).map(|k| a[[k, i]] * g[[k, j]]).sum::<f64>()
+                });
+                for (fg, fy) in [(false, false), (false, true), (true, false), (true, true)] {
+                    let mut gl = Array2::zeros((m, w).set_f(fg));
+                    gl.assign(&g);
+                    let mut y = Array2::from_elem((n, w).set_f(fy), f64::NAN);
+                    let (mut gt, mut blocks) = (vec![f64::NAN; m * w], vec![f64::NAN; n * w]);
+                    gemm_t_few(
+                        Par::Seq,
+                        a.view(),
+                        gl.view(),
+                        y.view_mut(),
+                        &mut gt,
+                        &mut blocks,
+                    );
+                    assert_eq!(y, want, "{m}x{n}, {w} columns, G by columns {fg}, Y {fy}");
+                }
             }
         }
     }

@@ -74,7 +74,9 @@ use crate::{
 use file::SharedNpy;
 use mpi::datatype::Equivalence;
 use mpi::traits::Communicator;
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Ix1};
+use ndarray::{
+    s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Ix1, ShapeBuilder,
+};
 use ranks::Ranks;
 use std::cell::RefCell;
 use std::path::Path;
@@ -395,11 +397,10 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
             match sweep.tangents.last() {
                 // The value and its tangent from one read of the rows: [y ẏ] = W·[a ȧ].
                 Some(at) => {
-                    let mut y2 = vec![T::zero(); 2 * n];
-                    par.install(|| gemv_few(par, layer.weights.view(), &[a, at], &mut y2));
-                    for (i, y) in y2.chunks_exact(2).enumerate() {
-                        (h[i], t[i]) = (y[0], y[1]);
-                    }
+                    let mut y2 = Array2::zeros((n, 2).f());
+                    par.install(|| gemv_few(par, layer.weights.view(), &[a, at], y2.view_mut()));
+                    h.iter_mut().zip(y2.column(0)).for_each(|(h, &y)| *h = y);
+                    t.iter_mut().zip(y2.column(1)).for_each(|(t, &y)| *t = y);
                     add_bias(layer, &mut h, 1);
                     if keep == Keep::Bends {
                         let bend = h.iter().zip(&t);

@@ -7,7 +7,7 @@
 use super::{inlined, with_kernel, Kernel};
 use crate::par::{for_each_chunk, MIN_WORK};
 use crate::{Par, Real};
-use ndarray::{ArrayView1, ArrayView2, Axis};
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
 /// Output rows per task in [`gemv_few`].
@@ -43,42 +43,48 @@ pub(crate) fn gemv_t_scratch_len(m: usize, n: usize) -> usize {
     (row_blocks(m, m * n, GEMV_T_LEAST_ROWS).0 - 1) * n
 }
 
-/// Y ← A·[x_1 … x_w] into `y`, m×w row-major: each quad of A's rows is dotted with every
-/// x_j while in cache, two vectors at a time ([`Kernel::dot4x2`]), so A is read once
-/// however many vectors there are. One vector is the plain GEMV.
-pub(crate) fn gemv_few<T: Real>(par: Par, a: ArrayView2<T>, xs: &[&[T]], y: &mut [T]) {
+/// Y ← A·[x_1 … x_w] into `y` (m×w, either layout): each quad of A's rows is dotted with
+/// every x_j while in cache, two vectors at a time ([`Kernel::dot4x2`]), so A is read
+/// once however many vectors there are. One vector is the plain GEMV.
+pub(crate) fn gemv_few<T: Real>(par: Par, a: ArrayView2<T>, xs: &[&[T]], y: ArrayViewMut2<T>) {
     with_kernel!(|k| gemv_few_with(k, par, a, xs, y))
 }
 
 #[inline(always)]
-fn gemv_few_with<T: Real, K: Kernel>(k: K, par: Par, a: ArrayView2<T>, xs: &[&[T]], y: &mut [T]) {
-    let w = xs.len();
+fn gemv_few_with<T: Real, K: Kernel>(
+    k: K,
+    par: Par,
+    a: ArrayView2<T>,
+    xs: &[&[T]],
+    mut y: ArrayViewMut2<T>,
+) {
+    debug_assert_eq!(y.dim(), (a.nrows(), xs.len()), "Y is m×w");
     let rows = inlined(
         #[inline(always)]
-        |(ac, yc): (ArrayView2<T>, &mut [T])| {
+        |(ac, mut yc): (ArrayView2<T>, ArrayViewMut2<T>)| {
             let row = |i: usize| ac.row(i).to_slice().expect("A row-major");
             let quads = ac.nrows() / 4 * 4;
             for i in (0..quads).step_by(4) {
                 let r = [row(i), row(i + 1), row(i + 2), row(i + 3)];
                 let mut put = |j: usize, dots: [T; 4]| {
                     for (q, v) in dots.into_iter().enumerate() {
-                        yc[(i + q) * w + j] = v;
+                        yc[[i + q, j]] = v;
                     }
                 };
                 // Vectors two at a time (one load of each row for both on AVX-512, f64).
-                let pairs = w / 2 * 2;
+                let pairs = xs.len() / 2 * 2;
                 for j in (0..pairs).step_by(2) {
                     let [d0, d1] = k.dot4x2(r, [xs[j], xs[j + 1]]);
                     put(j, d0);
                     put(j + 1, d1);
                 }
-                if pairs < w {
+                if pairs < xs.len() {
                     put(pairs, k.dot4(r, xs[pairs]));
                 }
             }
             for i in quads..ac.nrows() {
                 for (j, x) in xs.iter().enumerate() {
-                    yc[i * w + j] = k.dot(row(i), x);
+                    yc[[i, j]] = k.dot(row(i), x);
                 }
             }
         },
@@ -86,7 +92,7 @@ fn gemv_few_with<T: Real, K: Kernel>(k: K, par: Par, a: ArrayView2<T>, xs: &[&[T
     if par.splits_matrix(a.len()) {
         a.axis_chunks_iter(Axis(0), ROWS_PER_TASK)
             .into_par_iter()
-            .zip(y.par_chunks_mut(ROWS_PER_TASK * w))
+            .zip(y.axis_chunks_iter_mut(Axis(0), ROWS_PER_TASK))
             .for_each(rows);
     } else {
         rows((a, y));
@@ -216,7 +222,7 @@ pub(crate) fn scatter_blocks<T: Real>(blocks: &[T], mut y: ndarray::ArrayViewMut
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::{Array1, Array2};
+    use ndarray::{Array1, Array2, ShapeBuilder};
 
     fn naive(a: &Array2<f64>, x: &Array1<f64>) -> Array1<f64> {
         Array1::from_iter(
@@ -233,24 +239,23 @@ mod tests {
             let x = Array1::from_shape_fn(n, |j| (j % 5) as f64 - 2.0);
             let xt = Array1::from_shape_fn(m, |i| (i % 3) as f64 - 1.0);
             for par in [Par::Seq, Par::Rayon] {
-                let mut y = Array1::zeros(m);
-                gemv_few(
-                    par,
-                    a.view(),
-                    &[x.as_slice().unwrap()],
-                    y.as_slice_mut().unwrap(),
-                );
-                assert_eq!(y, naive(&a, &x), "gemv {m}x{n}");
+                let mut y = Array2::zeros((m, 1));
+                gemv_few(par, a.view(), &[x.as_slice().unwrap()], y.view_mut());
+                assert_eq!(y.column(0), naive(&a, &x), "gemv {m}x{n}");
                 // Several vectors: in pairs, then one alone, each as if alone.
                 let xs: Vec<Array1<f64>> = (0..8)
                     .map(|j| x.mapv(|v| v * (j + 1) as f64 - j as f64))
                     .collect();
                 for w in 1..=8 {
                     let cols: Vec<&[f64]> = xs[..w].iter().map(|x| x.as_slice().unwrap()).collect();
-                    let mut y = Array2::zeros((m, w));
-                    gemv_few(par, a.view(), &cols, y.as_slice_mut().unwrap());
-                    for (j, x) in xs[..w].iter().enumerate() {
-                        assert_eq!(y.column(j), naive(&a, x), "gemv_few {m}x{n}, {w} vectors");
+                    // Y in either layout.
+                    for f in [false, true] {
+                        let mut y = Array2::zeros((m, w).set_f(f));
+                        gemv_few(par, a.view(), &cols, y.view_mut());
+                        for (j, x) in xs[..w].iter().enumerate() {
+                            let what = format!("gemv_few {m}x{n}, {w} vectors, column-major {f}");
+                            assert_eq!(y.column(j), naive(&a, x), "{what}");
+                        }
                     }
                 }
                 let mut yt = Array1::zeros(n);
@@ -305,9 +310,19 @@ mod tests {
         );
         assert_eq!(padded.0, seq);
         let h = Array1::from_shape_fn(n, |j| 0.7 * (j as f64).cos());
-        let (mut y, mut want) = (vec![0.0; m], vec![0.0; m]);
-        gemv_few(Par::Rayon, lined.view(), &[h.as_slice().unwrap()], &mut y);
-        gemv_few(Par::Rayon, a.view(), &[h.as_slice().unwrap()], &mut want);
+        let (mut y, mut want) = (Array2::zeros((m, 1)), Array2::zeros((m, 1)));
+        gemv_few(
+            Par::Rayon,
+            lined.view(),
+            &[h.as_slice().unwrap()],
+            y.view_mut(),
+        );
+        gemv_few(
+            Par::Rayon,
+            a.view(),
+            &[h.as_slice().unwrap()],
+            want.view_mut(),
+        );
         assert_eq!(y, want);
         // Any order of summing m terms is within m·ε·Σ|terms| of the exact sum.
         let want = naive(&a.t().to_owned(), &x);
