@@ -129,8 +129,9 @@ pub(crate) fn panel_mut<T>(buf: &mut [T], d: usize, c: usize) -> ArrayViewMut2<'
 }
 
 /// One layer of the tangent sweep: Q = [y | Ẏ] ← W·[a | Ȧ] + [b | 0], one product
-/// reading W once for the value and every tangent (`xt`: the few-column kernel's
-/// scratch, as many values as `input`).
+/// reading W once for the value and every tangent (`xt`: as many values as `input`, for
+/// [`gemm_few`]'s copy of X where X does not lie by columns; a `panel` of few columns
+/// does).
 pub(crate) fn tangent_layer<T: Real>(
     par: Par,
     layer: &Layer<T>,
@@ -145,14 +146,23 @@ pub(crate) fn tangent_layer<T: Real>(
 }
 
 /// The next layer's input from Q = [y | Ẏ]: [φ(y) | φ'(y) ∘ Ẏ], in Q's shape.
-pub(crate) fn next_input<T: Real>(act: Activation, q: ArrayView2<T>, mut next: ArrayViewMut2<T>) {
-    debug_assert_eq!(q.dim(), next.dim(), "the next input has Q's shape");
-    let eval = |t: &[T], v: &mut [T], s: &mut [T]| act.values_and_slopes_of(t, v, s);
-    by_chunks(q.column(0), eval, |rows, values, slopes| {
-        let mut next = next.slice_mut(s![rows.clone(), ..]);
-        next.column_mut(0).assign(&ArrayView1::from(values));
-        let (next, q) = (next.slice_mut(s![.., 1..]), q.slice(s![rows, 1..]));
-        each_tangent(next, q, [slopes], |o, t, [s]| *o = t * s);
+pub(crate) fn next_input<T: Real>(act: Activation, q: ArrayView2<T>, next: ArrayViewMut2<T>) {
+    map_panel(q, next, |t, v, s| act.values_and_slopes_of(t, v, s));
+}
+
+/// [u | v ∘ Ẏ] into `out` (Q's shape) from Q = [y | Ẏ], where `eval(y, u, v)` fills u and
+/// v for a chunk of y's: a sweep's next input, or an HVP's [ḡ_L | Ġ_L].
+pub(crate) fn map_panel<T: Real>(
+    q: ArrayView2<T>,
+    mut out: ArrayViewMut2<T>,
+    eval: impl FnMut(&[T], &mut [T], &mut [T]),
+) {
+    debug_assert_eq!(q.dim(), out.dim(), "out has Q's shape");
+    by_chunks(q.column(0), eval, |rows, u, v| {
+        let mut out = out.slice_mut(s![rows.clone(), ..]);
+        out.column_mut(0).assign(&ArrayView1::from(u));
+        let (out, q) = (out.slice_mut(s![.., 1..]), q.slice(s![rows, 1..]));
+        each_tangent(out, q, [v], |o, t, [v]| *o = t * v);
     });
 }
 
@@ -196,6 +206,9 @@ pub(crate) fn each_tangent<T: Real, const K: usize>(
     }
 }
 
+/// Rows per chunk of [`by_chunks`].
+pub(crate) const CHUNK: usize = 128;
+
 /// `out(rows, u, v)` for the y's of each chunk of rows, where `eval(y, u, v)` fills u
 /// and v for those y's: a chunk at a time, so that the activations run on the vector
 /// kernels, each value's bits whatever the chunk. A chunk holds a small layer whole: at
@@ -206,7 +219,6 @@ pub(crate) fn by_chunks<T: Real>(
     mut eval: impl FnMut(&[T], &mut [T], &mut [T]),
     mut out: impl FnMut(Range<usize>, &[T], &[T]),
 ) {
-    const CHUNK: usize = 128;
     let d = y.len();
     for c0 in (0..d).step_by(CHUNK) {
         let n = CHUNK.min(d - c0);
@@ -226,7 +238,8 @@ pub(crate) fn widest<T: Real>(net: &Mlp<T>) -> usize {
     (0..=net.depth()).map(|k| net.width(k)).max().unwrap_or(0)
 }
 
-/// Scratch of [`jvp`]: two layers of [value | tangent] and the kernel's transpose.
+/// Scratch of [`jvp`]: two layers of [value | tangent], and room for [`tangent_layer`]'s
+/// copy of its input (not taken: the panels lie by columns).
 pub(crate) fn jvp_scratch_len<T: Real>(net: &Mlp<T>) -> usize {
     3 * padded::<T>(2 * widest(net))
 }
@@ -298,7 +311,35 @@ mod tests {
             let mut out = wide.slice_mut(s![.., ..;2]);
             each_tangent(out.view_mut(), ql.view(), [&p], |o, t, [p]| *o += t * p);
             assert_eq!(out, want, "strided, by columns {f}");
+            // Three values a row, and `out` laid out the other way from Q.
+            let mut out = Array2::from_elem((d, c).set_f(!f), 1.0);
+            let r: Vec<f64> = p.iter().map(|p| 2.0 * p).collect();
+            each_tangent(
+                out.view_mut(),
+                ql.view(),
+                [&p, &r, &p],
+                |o, t, [a, b, e]| *o = t * a + b - 2.0 * e + 1.0,
+            );
+            assert_eq!(
+                out, want,
+                "three values a row, Q by columns {f}, out the other way"
+            );
         }
+    }
+
+    /// The layout rule the recorded bits rest on: a panel of at most `FEW` columns lies
+    /// by columns (the crate's kernels), a wider one by rows (a BLAS GEMM's operands).
+    #[test]
+    fn panels_of_few_columns_lie_by_columns_and_wider_ones_by_rows() {
+        let buf = vec![0.0f64; 7 * (FEW + 1)];
+        assert_eq!(panel(&buf, 7, FEW).strides(), &[1, 7]);
+        assert_eq!(panel(&buf, 7, FEW + 1).strides(), &[FEW as isize + 1, 1]);
+        let mut buf = buf;
+        assert_eq!(panel_mut(&mut buf, 7, 2).strides(), &[1, 7]);
+        assert_eq!(
+            panel_mut(&mut buf, 7, FEW + 1).strides(),
+            &[FEW as isize + 1, 1]
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@
 
 use crate::backend::gemm_t_few;
 use crate::forward::{
-    by_chunks, each_tangent, next_input, panel, panel_mut, tangent_layer, widest,
+    by_chunks, each_tangent, map_panel, next_input, panel, panel_mut, tangent_layer, widest, CHUNK,
 };
 use crate::guard::Trust;
 use crate::scratch::{padded, panel_width_or_refuse, Stack};
@@ -24,7 +24,10 @@ use crate::{Mlp, Par, Real, Result};
 use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Zip};
 
 /// Scratch of [`hvps`] for `w` directions: every layer's [y | Ẏ], two working
-/// matrices, and the few-column kernels' transposes.
+/// matrices, and room for the few-column kernels' copies of inputs not laid out by
+/// columns and for their blocks (of these only the blocks are used, where a layer is
+/// wider than one; the count is kept whole, since the widths of Hessian panels under a
+/// budget, and so their GEMMs' bits, were recorded with it).
 pub(crate) fn hvps_scratch_len<T: Real>(net: &Mlp<T>, w: usize) -> usize {
     let c = 1 + w;
     padded::<T>(net.offsets()[net.depth()] * c) + 5 * padded::<T>(widest(net) * c)
@@ -76,14 +79,8 @@ pub(crate) fn hvps<'a, T: Real>(
     // [ḡ_L | Ġ_L] = [φ'_L(y_L) | φ''_L(y_L) ∘ Ẏ_L].
     let q = q_k(depth - 1);
     let act = layers[depth - 1].activation;
-    let mut g = panel_mut(g_buf, q.nrows(), c);
-    let eval = |t: &[T], s: &mut [T], v: &mut [T]| act.slopes_and_curvatures(t, s, v);
-    by_chunks(q.column(0), eval, |rows, slopes, curvatures| {
-        let mut g = g.slice_mut(s![rows.clone(), ..]);
-        g.column_mut(0).assign(&ArrayView1::from(slopes));
-        let (g, q) = (g.slice_mut(s![.., 1..]), q.slice(s![rows, 1..]));
-        each_tangent(g, q, [curvatures], |g, yd, [curv]| *g = curv * yd);
-    });
+    let g = panel_mut(g_buf, q.nrows(), c);
+    map_panel(q, g, |t, s, v| act.slopes_and_curvatures(t, s, v));
     for k in (0..depth).rev() {
         // [W_kᵀ·ḡ_k | W_kᵀ·Ġ_k]
         let w = layers[k].weights.view();
@@ -101,12 +98,9 @@ pub(crate) fn hvps<'a, T: Real>(
         let eval = |t: &[T], s: &mut [T], v: &mut [T]| act.slopes_and_curvatures(t, s, v);
         by_chunks(q.column(0), eval, |rows, slopes, curvatures| {
             let mut a = a.slice_mut(s![rows.clone(), ..]);
-            let mut adjoint = [T::zero(); 128];
+            let mut adjoint = [T::zero(); CHUNK];
             let adjoint = &mut adjoint[..rows.len()];
-            adjoint
-                .iter_mut()
-                .zip(&a.column(0))
-                .for_each(|(t, &g)| *t = g);
+            ArrayViewMut1::from(&mut *adjoint).assign(&a.column(0));
             Zip::from(a.column_mut(0))
                 .and(slopes)
                 .and(&*adjoint)

@@ -415,8 +415,8 @@ fn matrixmultiply_call<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: Array
 /// they read A faster than the BLAS GEMVs measured (docs/measured.md), and need no
 /// dispatch at small sizes. Strided vectors, which are rare, go to [`mat_vec`].
 pub(crate) fn gemv<T: Real>(par: Par, a: ArrayView2<T>, x: ArrayView1<T>, y: ArrayViewMut1<T>) {
-    match x.as_slice() {
-        Some(xs) => own::gemv_few(par, a, &[xs], y.insert_axis(Axis(1))),
+    match (x.as_slice(), y.as_slice().is_some()) {
+        (Some(xs), true) => own::gemv_few(par, a, &[xs], y.insert_axis(Axis(1))),
         _ => mat_vec(a, x, y),
     }
 }
@@ -498,15 +498,14 @@ pub(crate) fn gemm_t_few<T: Real>(
     if w > FEW || !rows_contiguous(a) {
         return gemm(a.t(), g, y);
     }
-    let gt = match g.t().is_standard_layout() {
-        true => g.t(),
-        false => {
-            let gt = &mut gt[..w * m];
-            ArrayViewMut2::from_shape((w, m), &mut *gt)
-                .expect("fits")
-                .assign(&g.t());
-            ArrayView2::from_shape((w, m), gt).expect("fits")
-        }
+    let gt = if g.t().is_standard_layout() {
+        g.t()
+    } else {
+        let gt = &mut gt[..w * m];
+        ArrayViewMut2::from_shape((w, m), &mut *gt)
+            .expect("fits")
+            .assign(&g.t());
+        ArrayView2::from_shape((w, m), gt).expect("fits")
     };
     let n = a.ncols();
     match y.view_mut().reversed_axes().as_slice_mut() {
@@ -604,9 +603,9 @@ mod tests {
         }
     }
 
-    /// Y = A·X on the few-column path for X row-major (its rows scattered into the
-    /// kernel's vectors), column-major and strided, 1 to 8 columns, and past it (9, a
-    /// GEMM): exact on small integers, so equal to a plain sum.
+    /// Y = A·X on the few-column path for X row-major and strided (its columns copied
+    /// into `xt`) and column-major (read in place), Y in either layout, 1 to 8 columns,
+    /// and past it (9, a GEMM): exact on small integers, so equal to a plain sum.
     #[test]
     fn few_column_products_take_x_in_any_layout() {
         let (m, n) = (37, 29);
@@ -650,17 +649,21 @@ mod tests {
                 for (fg, fy) in [(false, false), (false, true), (true, false), (true, true)] {
                     let mut gl = Array2::zeros((m, w).set_f(fg));
                     gl.assign(&g);
-                    let mut y = Array2::from_elem((n, w).set_f(fy), f64::NAN);
-                    let (mut gt, mut blocks) = (vec![f64::NAN; m * w], vec![f64::NAN; n * w]);
-                    gemm_t_few(
-                        Par::Seq,
-                        a.view(),
-                        gl.view(),
-                        y.view_mut(),
-                        &mut gt,
-                        &mut blocks,
-                    );
-                    assert_eq!(y, want, "{m}x{n}, {w} columns, G by columns {fg}, Y {fy}");
+                    // Y alone, and Y the top of a taller matrix (by columns: not
+                    // contiguous, so through the blocks).
+                    let mut taller = Array2::from_elem((n + 3, w).set_f(fy), f64::NAN);
+                    for par in [Par::Seq, Par::Rayon] {
+                        let what = format!("{m}x{n}, {w} columns, G by columns {fg}, Y {fy}");
+                        let mut y = Array2::from_elem((n, w).set_f(fy), f64::NAN);
+                        let mut gt = vec![f64::NAN; m * w];
+                        let mut blocks = vec![f64::NAN; n * w];
+                        let (a, gl) = (a.view(), gl.view());
+                        gemm_t_few(par, a, gl, y.view_mut(), &mut gt, &mut blocks);
+                        assert_eq!(y, want, "{what}, {par:?}");
+                        let top = taller.slice_mut(s![..n, ..]);
+                        gemm_t_few(par, a, gl, top, &mut gt, &mut blocks);
+                        assert_eq!(taller.slice(s![..n, ..]), want, "{what}, a taller Y");
+                    }
                 }
             }
         }

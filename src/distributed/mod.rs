@@ -399,8 +399,8 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
                 Some(at) => {
                     let mut y2 = Array2::zeros((n, 2).f());
                     par.install(|| gemv_few(par, layer.weights.view(), &[a, at], y2.view_mut()));
-                    h.iter_mut().zip(y2.column(0)).for_each(|(h, &y)| *h = y);
-                    t.iter_mut().zip(y2.column(1)).for_each(|(t, &y)| *t = y);
+                    h.copy_from_slice(y2.column(0).as_slice().expect("a column"));
+                    t.copy_from_slice(y2.column(1).as_slice().expect("a column"));
                     add_bias(layer, &mut h, 1);
                     if keep == Keep::Bends {
                         let bend = h.iter().zip(&t);
