@@ -158,12 +158,13 @@ pub(crate) fn add_parts<T: Real>(y: &mut [T], parts: &[T]) {
     }
 }
 
-/// Aᵀ·g_j for each row g_j of `gt` (w×m), into `out` by blocks of
+/// Aᵀ·g_j for each row g_j of `gt` (w×m, standard layout), into `out` by blocks of
 /// [`COLS_PER_TASK`] columns: block b holds its columns' results for g_1, then g_2, …
 /// (w·width values). Each block of A's columns is swept once for all w vectors, its
 /// four-row strips reused from L1. [`scatter_blocks`] lays the result out as n×w.
 pub(crate) fn gemv_t_few<T: Real>(par: Par, a: ArrayView2<T>, gt: ArrayView2<T>, out: &mut [T]) {
-    let w = gt.nrows();
+    let (w, m) = gt.dim();
+    let gs = gt.as_slice().expect("G's columns as rows, contiguous");
     with_kernel!(|k| {
         for_each_chunk(
             par,
@@ -179,9 +180,8 @@ pub(crate) fn gemv_t_few<T: Real>(par: Par, a: ArrayView2<T>, gt: ArrayView2<T>,
                 let quads = a.nrows() / 4 * 4;
                 for i in (0..quads).step_by(4) {
                     let r = [row(i), row(i + 1), row(i + 2), row(i + 3)];
-                    let alpha = |j: usize| {
-                        let g = gt.row(j);
-                        [g[i], g[i + 1], g[i + 2], g[i + 3]]
+                    let alpha = |j: usize| -> [T; 4] {
+                        gs[j * m + i..j * m + i + 4].try_into().expect("four")
                     };
                     // Vectors two at a time (one load of each row for both on AVX-512,
                     // f64).
@@ -197,7 +197,7 @@ pub(crate) fn gemv_t_few<T: Real>(par: Par, a: ArrayView2<T>, gt: ArrayView2<T>,
                 }
                 for i in quads..a.nrows() {
                     for (j, acc) in out.chunks_mut(width).enumerate() {
-                        k.axpy(gt[[j, i]], row(i), acc);
+                        k.axpy(gs[j * m + i], row(i), acc);
                     }
                 }
             },
