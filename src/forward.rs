@@ -24,7 +24,7 @@ use crate::primal::{self, Sweep};
 use crate::reverse::Fused;
 use crate::scratch::{padded, panel_width_or_refuse, Stack};
 use crate::{Activation, Layer, Mlp, Par, Real, Result};
-use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, ShapeBuilder};
+use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, ShapeBuilder, Zip};
 use std::ops::Range;
 
 /// Values per panel column of the two buffers: layers 1, 3, 5, … use the first,
@@ -158,12 +158,50 @@ pub(crate) fn map_panel<T: Real>(
     eval: impl FnMut(&[T], &mut [T], &mut [T]),
 ) {
     debug_assert_eq!(q.dim(), out.dim(), "out has Q's shape");
+    let d = q.nrows();
+    if let (Some(q), Some(o)) = (column_major(q), column_major_mut(out.view_mut())) {
+        // By columns (few of them): slices of each column, no 2-D view per chunk.
+        let ((y, yd), (u, od)) = (q.split_at(d), o.split_at_mut(d));
+        return by_chunks(ArrayView1::from(y), eval, |rows, values, v| {
+            u[rows.clone()].copy_from_slice(values);
+            for (o, t) in od.chunks_mut(d).zip(yd.chunks(d)) {
+                let (o, t) = (&mut o[rows.clone()], &t[rows.clone()]);
+                down_column(o, t, [v], |o, t, [v]| *o = t * v);
+            }
+        });
+    }
     by_chunks(q.column(0), eval, |rows, u, v| {
         let mut out = out.slice_mut(s![rows.clone(), ..]);
         out.column_mut(0).assign(&ArrayView1::from(u));
         let (out, q) = (out.slice_mut(s![.., 1..]), q.slice(s![rows, 1..]));
         each_tangent(out, q, [v], |o, t, [v]| *o = t * v);
     });
+}
+
+/// A panel's values column after column, where it lies by columns (column j of a d×c
+/// panel at j·d).
+fn column_major<T>(p: ArrayView2<'_, T>) -> Option<&[T]> {
+    p.reversed_axes().to_slice()
+}
+
+/// [`column_major`], writable.
+fn column_major_mut<T>(p: ArrayViewMut2<'_, T>) -> Option<&mut [T]> {
+    p.reversed_axes().into_slice()
+}
+
+/// `op(o[i], t[i], [p_1[i], …, p_K[i]])` down one column's slices.
+#[inline(always)]
+fn down_column<T: Copy, const K: usize>(
+    o: &mut [T],
+    t: &[T],
+    per_row: [&[T]; K],
+    op: impl Fn(&mut T, T, [T; K]),
+) {
+    let n = o.len();
+    let (t, per_row) = (&t[..n], per_row.map(|p| &p[..n]));
+    for (i, o) in o.iter_mut().enumerate() {
+        op(o, t[i], per_row.map(|p| p[i]));
+    }
 }
 
 /// `op(o, t, [p_1[i], …, p_K[i]])` for each entry o of `out` (a chunk's tangents), t the
@@ -185,10 +223,7 @@ pub(crate) fn each_tangent<T: Real, const K: usize>(
                 o.as_slice_mut().expect("a column"),
                 t.as_slice().expect("a column"),
             );
-            let (o, t) = (&mut o[..n], &t[..n]);
-            for i in 0..n {
-                op(&mut o[i], t[i], per_row.map(|p| p[i]));
-            }
+            down_column(&mut o[..n], t, per_row, &op);
         }
     } else if rows && q.stride_of(Axis(1)) == 1 {
         for (i, (mut o, t)) in out.rows_mut().into_iter().zip(q.rows()).enumerate() {
@@ -220,15 +255,23 @@ pub(crate) fn by_chunks<T: Real>(
     mut out: impl FnMut(Range<usize>, &[T], &[T]),
 ) {
     let d = y.len();
+    let (mut u, mut v) = ([T::zero(); CHUNK], [T::zero(); CHUNK]);
+    // y's chunks in place where it is contiguous (a panel by columns), else copied.
+    let mut t = [T::zero(); CHUNK];
+    let whole = y.as_slice();
     for c0 in (0..d).step_by(CHUNK) {
         let n = CHUNK.min(d - c0);
-        let mut t = [T::zero(); CHUNK];
-        let (mut u, mut v) = ([T::zero(); CHUNK], [T::zero(); CHUNK]);
-        t[..n]
-            .iter_mut()
-            .zip(y.slice(s![c0..c0 + n]))
-            .for_each(|(t, &y)| *t = y);
-        eval(&t[..n], &mut u[..n], &mut v[..n]);
+        let t = match whole {
+            Some(y) => &y[c0..c0 + n],
+            None => {
+                let t = &mut t[..n];
+                t.iter_mut()
+                    .zip(y.slice(s![c0..c0 + n]))
+                    .for_each(|(t, &y)| *t = y);
+                t
+            }
+        };
+        eval(t, &mut u[..n], &mut v[..n]);
         out(c0..c0 + n, &u[..n], &v[..n]);
     }
 }
@@ -273,15 +316,20 @@ pub(crate) fn jvp<'a, T: Real>(
             next_input(layer.activation, qk.view(), panel_mut(a, d_out, 2));
         }
     }
+    // F = φ(y), J·v = φ'(y) ∘ ẏ, from Q = [y | ẏ] (two columns: by columns).
     let last = &net.layers()[depth - 1];
-    let q = panel(q, last.weights.nrows(), 2);
+    let d = last.weights.nrows();
+    debug_assert_eq!(out.len(), d, "F has d_L entries");
+    let q = column_major(panel(q, d, 2)).expect("two columns lie by columns");
+    let (y, yd) = q.split_at(d);
     let eval = |t: &[T], v: &mut [T], s: &mut [T]| last.activation.values_and_slopes_of(t, v, s);
-    by_chunks(q.column(0), eval, |rows, values, slopes| {
+    by_chunks(ArrayView1::from(y), eval, |rows, values, slopes| {
         out[rows.clone()].copy_from_slice(values);
-        let jv = jv.slice_mut(s![rows.clone()]).insert_axis(Axis(1));
-        each_tangent(jv, q.slice(s![rows, 1..]), [slopes], |jv, t, [s]| {
-            *jv = s * t
-        });
+        let jv = jv.slice_mut(s![rows.clone()]);
+        Zip::from(jv)
+            .and(&yd[rows])
+            .and(slopes)
+            .for_each(|jv, &t, &s| *jv = s * t);
     });
 }
 
@@ -291,6 +339,37 @@ mod tests {
     use crate::scratch::panel_width;
     use crate::Error;
     use ndarray::Array2;
+
+    /// `map_panel` gives [u(y) | v(y) ∘ Ẏ] bit for bit on panels by columns (its slices)
+    /// and by rows (its views), across chunk edges, one row, one column, none.
+    #[test]
+    fn map_panel_is_the_same_by_columns_and_by_rows() {
+        let eval = |t: &[f64], u: &mut [f64], v: &mut [f64]| {
+            for ((t, u), v) in t.iter().zip(u).zip(v) {
+                (*u, *v) = (t.sin(), t.cos() * 1.5);
+            }
+        };
+        for d in [0, 1, 127, CHUNK, CHUNK + 1, 300] {
+            for c in [1, 2, FEW, FEW + 1] {
+                let q = Array2::from_shape_fn((d, c), |(i, j)| (i as f64 * 0.37 - j as f64).tan());
+                let want = Array2::from_shape_fn((d, c), |(i, j)| match j {
+                    0 => q[[i, 0]].sin(),
+                    _ => q[[i, j]] * (q[[i, 0]].cos() * 1.5),
+                });
+                for f in [false, true] {
+                    let mut ql = Array2::zeros((d, c).set_f(f));
+                    ql.assign(&q);
+                    let mut out = Array2::from_elem((d, c).set_f(f), f64::NAN);
+                    map_panel(ql.view(), out.view_mut(), eval);
+                    let same = out
+                        .iter()
+                        .zip(&want)
+                        .all(|(a, b)| a.to_bits() == b.to_bits());
+                    assert!(same, "{d}×{c}, by columns {f}");
+                }
+            }
+        }
+    }
 
     /// `each_tangent` visits every entry once with its row's values, down columns, along
     /// rows or entry by entry (neither contiguous), in both panel layouts.

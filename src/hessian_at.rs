@@ -208,13 +208,13 @@ impl<T: Real> HessianAt<'_, T> {
             return Ok(out);
         }
         let (layers, depth, par) = (net.layers(), net.depth(), net.par());
-        let inputs = v.iter().fold(0.0_f64, |m, e| m.max(e.as_f64().abs()));
+        let terms = Terms::along(2, v);
         par.install(|| {
             guarded(
                 layers,
                 par,
                 self.x.view(),
-                Terms { order: 2, inputs },
+                terms,
                 &mut out,
                 |out| {
                     // The tangent sweep: Ẏ_k kept, T = φ'_k ∘ Ẏ_k carried up.

@@ -1102,7 +1102,7 @@ impl<T: Real> Mlp<T> {
             self.check_input("x", x)?;
             return Ok(out);
         }
-        let inputs = v.iter().fold(0.0_f64, |m, e| m.max(e.as_f64().abs()));
+        let terms = Terms::along(2, v);
         let (par, budget) = (self.par, self.memory_budget);
         self.pooled(|scratch| {
             self.run(Call::HvpMany(k), x, par, scratch, |x, stack| {
@@ -1110,7 +1110,7 @@ impl<T: Real> Mlp<T> {
                     &self.layers,
                     par,
                     x,
-                    Terms { order: 2, inputs },
+                    terms,
                     &mut out,
                     |o| hessian::hessian_times(self, par, x, Some(v), budget, o.view_mut(), stack),
                     |_, o, trust| trust.all(o.view()),

@@ -43,7 +43,10 @@ fn max_abs_in<T: Real>(a: &[T]) -> f64 {
     let mut m = [0.0_f64; LANES];
     for c in &mut chunks {
         for (m, &v) in m.iter_mut().zip(c) {
-            *m = m.max(v.as_f64().abs());
+            // f64::max's answer (m starts at 0 and never turns NaN; a NaN |v| leaves
+            // m), as one vector max per lane.
+            let v = v.as_f64().abs();
+            *m = if v > *m { v } else { *m };
         }
     }
     let tail = chunks

@@ -68,8 +68,8 @@ use crate::kernels::gemv::gemv_few;
 use crate::mlp::{check_finite, check_layer, check_shape, lined_up, zeros};
 use crate::reverse::{last_layer, Fused};
 use crate::{
-    memory, npy, primal, random, Activation, Error, Layer, Mlp, Mode, Par, Real, Result, Scratch,
-    DEFAULT_MEMORY_BUDGET,
+    memory, npy, primal, random, scan, Activation, Error, Layer, Mlp, Mode, Par, Real, Result,
+    Scratch, DEFAULT_MEMORY_BUDGET,
 };
 use file::SharedNpy;
 use mpi::datatype::Equivalence;
@@ -358,7 +358,7 @@ impl<'c, T: Element, C: Communicator> DistMlp<'c, T, C> {
     /// says why), alike on every rank.
     fn check_range(&self, x: &[T]) -> Result<()> {
         let limit = overflow_limit::<T>();
-        let mut a = x.iter().fold(0.0_f64, |m, v| m.max(v.as_f64().abs()));
+        let mut a = scan::max_abs(ArrayView1::from(x));
         for (k, (l, &(norm, bias))) in self.layers.iter().zip(&self.bounds).enumerate() {
             let y = norm * a + bias;
             if y.is_nan() || y > limit {
