@@ -129,17 +129,14 @@ pub(crate) fn panel_mut<T>(buf: &mut [T], d: usize, c: usize) -> ArrayViewMut2<'
 }
 
 /// One layer of the tangent sweep: Q = [y | Ẏ] ← W·[a | Ȧ] + [b | 0], one product
-/// reading W once for the value and every tangent (`xt`: as many values as `input`, for
-/// [`gemm_few`]'s copy of X where X does not lie by columns; a `panel` of few columns
-/// does).
+/// reading W once for the value and every tangent.
 pub(crate) fn tangent_layer<T: Real>(
     par: Par,
     layer: &Layer<T>,
     input: ArrayView2<T>,
     mut q: ArrayViewMut2<T>,
-    xt: &mut [T],
 ) {
-    gemm_few(par, layer.weights.view(), input, q.view_mut(), xt);
+    gemm_few(par, layer.weights.view(), input, q.view_mut());
     if let Some(b) = &layer.bias {
         q.column_mut(0).zip_mut_with(b, |y, &b| *y = *y + b);
     }
@@ -281,10 +278,9 @@ pub(crate) fn widest<T: Real>(net: &Mlp<T>) -> usize {
     (0..=net.depth()).map(|k| net.width(k)).max().unwrap_or(0)
 }
 
-/// Scratch of [`jvp`]: two layers of [value | tangent], and room for [`tangent_layer`]'s
-/// copy of its input (not taken: the panels lie by columns).
+/// Scratch of [`jvp`]: two layers of [value | tangent].
 pub(crate) fn jvp_scratch_len<T: Real>(net: &Mlp<T>) -> usize {
-    3 * padded::<T>(2 * widest(net))
+    2 * padded::<T>(2 * widest(net))
 }
 
 /// (F(x), J(x)·v) into `out` and `jv`, in one forward sweep.
@@ -298,11 +294,7 @@ pub(crate) fn jvp<'a, T: Real>(
     stack: &mut Stack<'a, T>,
 ) {
     let widest = widest(net);
-    let (a, q, xt) = (
-        stack.take(2 * widest),
-        stack.take(2 * widest),
-        stack.take(2 * widest),
-    );
+    let (a, q) = (stack.take(2 * widest), stack.take(2 * widest));
     let d0 = net.width(0);
     let mut input = panel_mut(a, d0, 2);
     input.column_mut(0).assign(&x);
@@ -311,7 +303,7 @@ pub(crate) fn jvp<'a, T: Real>(
     for (k, layer) in net.layers().iter().enumerate() {
         let (d_out, d_in) = layer.weights.dim();
         let mut qk = panel_mut(q, d_out, 2);
-        tangent_layer(par, layer, panel(a, d_in, 2), qk.view_mut(), xt);
+        tangent_layer(par, layer, panel(a, d_in, 2), qk.view_mut());
         if k + 1 < depth {
             next_input(layer.activation, qk.view(), panel_mut(a, d_out, 2));
         }

@@ -24,14 +24,16 @@ use crate::{Mlp, Par, Real, Result};
 use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Zip};
 
 /// Scratch of [`hvps`] for `w` directions: every layer's [y | Ẏ], two working
-/// matrices, and room for the few-column kernels' copies of inputs not laid out by
-/// columns and for their blocks (of these only the blocks are used, where a layer is
-/// wider than one; the count is kept whole, since the widths of Hessian panels under a
-/// budget, and so their GEMMs' bits, were recorded with it).
+/// matrices, the transposed products' blocks, and [`RESERVED`] more.
 pub(crate) fn hvps_scratch_len<T: Real>(net: &Mlp<T>, w: usize) -> usize {
     let c = 1 + w;
-    padded::<T>(net.offsets()[net.depth()] * c) + 5 * padded::<T>(widest(net) * c)
+    padded::<T>(net.offsets()[net.depth()] * c) + (3 + RESERVED) * padded::<T>(widest(net) * c)
 }
+
+/// Working matrices [`hvps`] counts but does not use: the few-column products once
+/// copied their inputs into two, and the widths of Hessian panels under a budget, so
+/// their GEMMs' bits, were recorded with that count.
+const RESERVED: usize = 2;
 
 /// ∇f(x) into `grad` and ∇²f(x)·V into `hv` for the columns of V (d0×w).
 pub(crate) fn hvps<'a, T: Real>(
@@ -48,11 +50,8 @@ pub(crate) fn hvps<'a, T: Real>(
     let widest = widest(net);
     let qs = stack.take(offsets[depth] * c);
     let (mut g_buf, mut a_buf) = (stack.take(widest * c), stack.take(widest * c));
-    let (xt, gt, blocks) = (
-        stack.take(widest * c),
-        stack.take(widest * c),
-        stack.take(widest * c),
-    );
+    let blocks = stack.take(widest * c);
+    stack.take(RESERVED * padded::<T>(widest * c));
     // The tangent sweep, keeping every layer's Q_k = [y_k | Ẏ_k] (layer k at
     // offsets[k]·c, laid out as a `panel`); its input [a_{k−1} | Ȧ_{k−1}] in `a_buf`,
     // the first column-major whatever c (a GEMM rounds by its operands' layout: this is
@@ -70,7 +69,7 @@ pub(crate) fn hvps<'a, T: Real>(
             _ => panel(a_buf, d_in, c),
         };
         let mut q = panel_mut(&mut qs[offsets[k] * c..offsets[k + 1] * c], d_out, c);
-        tangent_layer(par, layer, input, q.view_mut(), xt);
+        tangent_layer(par, layer, input, q.view_mut());
         if k + 1 < depth {
             next_input(layer.activation, q.view(), panel_mut(a_buf, d_out, c));
         }
@@ -86,7 +85,7 @@ pub(crate) fn hvps<'a, T: Real>(
         let w = layers[k].weights.view();
         let (d_out, d_in) = w.dim();
         let mut a = panel_mut(a_buf, d_in, c);
-        gemm_t_few(par, w, panel(g_buf, d_out, c), a.view_mut(), gt, blocks);
+        gemm_t_few(par, w, panel(g_buf, d_out, c), a.view_mut(), blocks);
         if k == 0 {
             grad.assign(&a.column(0));
             hv.assign(&a.slice(s![.., 1..]));

@@ -450,29 +450,13 @@ pub(crate) const FEW: usize = 8;
 /// Y ← A·X for X (n×w) with few columns (a value and its tangents), Y m×w in either
 /// layout: A is read once, each four rows dotted with every column while in cache,
 /// where a BLAS GEMM would pack A first (3× the traffic) and w GEMVs would read it w
-/// times. The kernel takes X's columns as slices: in place where X is column-major (the
-/// sweeps' layout for few columns), else copied into `xt` (w·n values of scratch).
-/// Other shapes go to [`gemm`].
-pub(crate) fn gemm_few<T: Real>(
-    par: Par,
-    a: ArrayView2<T>,
-    x: ArrayView2<T>,
-    y: ArrayViewMut2<T>,
-    xt: &mut [T],
-) {
+/// times. The kernel takes X's columns as slices in place: X lies by columns, as the
+/// sweeps' panels of few columns do. Other shapes and layouts go to [`gemm`].
+pub(crate) fn gemm_few<T: Real>(par: Par, a: ArrayView2<T>, x: ArrayView2<T>, y: ArrayViewMut2<T>) {
     let (n, w) = x.dim();
-    if w > FEW || w == 0 || !rows_contiguous(a) {
-        return gemm(a, x, y);
-    }
     let columns = match x.t().to_slice() {
-        Some(cols) => cols,
-        None => {
-            let xt = &mut xt[..n * w];
-            for (t, col) in xt.chunks_mut(n).zip(x.columns()) {
-                t.iter_mut().zip(col).for_each(|(t, &v)| *t = v);
-            }
-            xt
-        }
+        Some(columns) if (1..=FEW).contains(&w) && rows_contiguous(a) => columns,
+        _ => return gemm(a, x, y),
     };
     let mut rows = [&[] as &[T]; FEW];
     for (r, c) in rows.iter_mut().zip(columns.chunks(n)) {
@@ -482,37 +466,28 @@ pub(crate) fn gemm_few<T: Real>(
 }
 
 /// Y ← Aᵀ·G for G (m×w) with few columns, Y n×w in either layout, A (rows contiguous)
-/// read once (see [`gemm_few`]). The kernel takes G's columns as rows: in place where G
-/// is column-major, else copied into `gt` (w·m values). It writes its blocks of
-/// [`own::COLS_PER_TASK`] columns straight into a column-major Y that is one block, else into
-/// `blocks` (w·n values), laid out as Y after.
+/// read once (see [`gemm_few`]). The kernel takes G's columns, in place: G lies by
+/// columns, as the sweeps' panels of few columns do; other shapes and layouts go to
+/// [`gemm`]. It writes its blocks of [`own::COLS_PER_TASK`] columns straight into a
+/// column-major Y that is one block, else into `blocks` (w·n values), laid out as Y
+/// after.
 pub(crate) fn gemm_t_few<T: Real>(
     par: Par,
     a: ArrayView2<T>,
     g: ArrayView2<T>,
     mut y: ArrayViewMut2<T>,
-    gt: &mut [T],
     blocks: &mut [T],
 ) {
-    let (m, w) = g.dim();
-    if w > FEW || !rows_contiguous(a) {
+    let w = g.ncols();
+    if w > FEW || !rows_contiguous(a) || !g.t().is_standard_layout() {
         return gemm(a.t(), g, y);
     }
-    let gt = if g.t().is_standard_layout() {
-        g.t()
-    } else {
-        let gt = &mut gt[..w * m];
-        ArrayViewMut2::from_shape((w, m), &mut *gt)
-            .expect("fits")
-            .assign(&g.t());
-        ArrayView2::from_shape((w, m), gt).expect("fits")
-    };
     let n = a.ncols();
     match y.view_mut().reversed_axes().as_slice_mut() {
-        Some(out) if n <= own::COLS_PER_TASK => own::gemv_t_few(par, a, gt, out),
+        Some(out) if n <= own::COLS_PER_TASK => own::gemv_t_few(par, a, g.t(), out),
         _ => {
             let blocks = &mut blocks[..w * n];
-            own::gemv_t_few(par, a, gt, blocks);
+            own::gemv_t_few(par, a, g.t(), blocks);
             own::scatter_blocks(blocks, y);
         }
     }
@@ -603,9 +578,9 @@ mod tests {
         }
     }
 
-    /// Y = A·X on the few-column path for X row-major and strided (its columns copied
-    /// into `xt`) and column-major (read in place), Y in either layout, 1 to 8 columns,
-    /// and past it (9, a GEMM): exact on small integers, so equal to a plain sum.
+    /// Y = A·X for X column-major (the few-column kernel, reading X in place), row-major
+    /// and strided (a GEMM), Y in either layout, 1 to 8 columns, and past it (9, a GEMM):
+    /// exact on small integers, so equal to a plain sum.
     #[test]
     fn few_column_products_take_x_in_any_layout() {
         let (m, n) = (37, 29);
@@ -621,8 +596,8 @@ mod tests {
             wide.slice_mut(s![.., ..;2]).assign(&x);
             for x in [x.view(), col_major.view(), wide.slice(s![.., ..;2])] {
                 for f in [false, true] {
-                    let (mut y, mut xt) = (Array2::zeros((m, w).set_f(f)), vec![f64::NAN; n * w]);
-                    gemm_few(Par::Seq, a.view(), x, y.view_mut(), &mut xt);
+                    let mut y = Array2::zeros((m, w).set_f(f));
+                    gemm_few(Par::Seq, a.view(), x, y.view_mut());
                     assert_eq!(
                         y,
                         want,
@@ -634,9 +609,10 @@ mod tests {
         }
     }
 
-    /// Y = Aᵀ·G on the few-column path for G and Y in either layout, A narrow (Y one
-    /// block of the kernel's, written in place where Y is column-major) and wide (blocks,
-    /// then laid out), 1 to 8 columns and past it (a GEMM): exact on small integers.
+    /// Y = Aᵀ·G for G column-major (the few-column kernel) and row-major (a GEMM), Y in
+    /// either layout, A narrow (Y one block of the kernel's, written in place where Y is
+    /// column-major) and wide (blocks, then laid out), 1 to 8 columns and past it (a
+    /// GEMM): exact on small integers.
     #[test]
     fn transposed_few_column_products_take_g_and_y_in_either_layout() {
         for (m, n) in [(29, 37), (9, 2 * own::COLS_PER_TASK + 5)] {
@@ -655,13 +631,12 @@ mod tests {
                     for par in [Par::Seq, Par::Rayon] {
                         let what = format!("{m}x{n}, {w} columns, G by columns {fg}, Y {fy}");
                         let mut y = Array2::from_elem((n, w).set_f(fy), f64::NAN);
-                        let mut gt = vec![f64::NAN; m * w];
                         let mut blocks = vec![f64::NAN; n * w];
                         let (a, gl) = (a.view(), gl.view());
-                        gemm_t_few(par, a, gl, y.view_mut(), &mut gt, &mut blocks);
+                        gemm_t_few(par, a, gl, y.view_mut(), &mut blocks);
                         assert_eq!(y, want, "{what}, {par:?}");
                         let top = taller.slice_mut(s![..n, ..]);
-                        gemm_t_few(par, a, gl, top, &mut gt, &mut blocks);
+                        gemm_t_few(par, a, gl, top, &mut blocks);
                         assert_eq!(taller.slice(s![..n, ..]), want, "{what}, a taller Y");
                     }
                 }
