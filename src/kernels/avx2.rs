@@ -115,8 +115,9 @@ unsafe fn dot4<T: Real>(rows: [&[T]; 4], x: &[T]) -> [T; 4] {
     } else {
         return portable::dot4::<T, true>(rows, x);
     };
-    for (o, row) in out.iter_mut().zip(rows) {
-        *o = *o + portable::dot4_tail::<T, true>(row, x, full);
+    let [tails] = portable::dot4_tails::<T, true, 4, 1>(rows, [x], full);
+    for (o, t) in out.iter_mut().zip(tails) {
+        *o = *o + t;
     }
     out
 }
@@ -204,8 +205,9 @@ unsafe fn dot4_axpy4<T: Real>(
         axpy4(alpha, prev, &mut y[..n]);
         return dot4(rows, x);
     };
-    for (o, row) in out.iter_mut().zip(rows) {
-        *o = *o + portable::dot4_tail::<T, true>(row, x, full);
+    let [tails] = portable::dot4_tails::<T, true, 4, 1>(rows, [x], full);
+    for (o, t) in out.iter_mut().zip(tails) {
+        *o = *o + t;
     }
     let [p0, p1, p2, p3] = prev;
     let tail = [&p0[full..n], &p1[full..n], &p2[full..n], &p3[full..n]];

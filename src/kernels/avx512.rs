@@ -153,9 +153,10 @@ unsafe fn dot4_f64(rows: [&[f64]; 4], x: &[f64]) -> [f64; 4] {
         }
         i += LANES;
     }
+    let [tails] = portable::dot4_tails::<f64, true, 4, 1>(rows, [x], full);
     let mut out = [0.0; 4];
     for r in 0..4 {
-        out[r] = lane_tree(acc[r]) + portable::dot4_tail::<f64, true>(rows[r], x, full);
+        out[r] = lane_tree(acc[r]) + tails[r];
     }
     out
 }
@@ -282,11 +283,11 @@ unsafe fn dot4x2_f64(rows: [&[f64]; 4], x: [&[f64]; 2]) -> [[f64; 4]; 2] {
         }
         i += LANES;
     }
+    let tails = portable::dot4_tails::<f64, true, 4, 2>(rows, x, full);
     let mut out = [[0.0; 4]; 2];
     for j in 0..2 {
         for r in 0..4 {
-            out[j][r] =
-                lane_tree(acc[j][r]) + portable::dot4_tail::<f64, true>(rows[r], x[j], full);
+            out[j][r] = lane_tree(acc[j][r]) + tails[j][r];
         }
     }
     out
@@ -345,9 +346,10 @@ unsafe fn dot4_axpy4_f64(
         }
         i += LANES;
     }
+    let [tails] = portable::dot4_tails::<f64, true, 4, 1>(rows, [x], full);
     let mut out = [0.0; 4];
     for r in 0..4 {
-        out[r] = lane_tree(acc[r]) + portable::dot4_tail::<f64, true>(rows[r], x, full);
+        out[r] = lane_tree(acc[r]) + tails[r];
     }
     if full < n {
         // SAFETY: full < n ≤ len of y and of every row (checked above).

@@ -69,9 +69,10 @@ pub(crate) fn dot4<T: Real, const FMA: bool>(rows: [&[T]; 4], x: &[T]) -> [T; 4]
             }
         }
     }
+    let [tails] = dot4_tails::<T, FMA, 4, 1>(rows, [x], full);
     let mut out = [T::zero(); 4];
-    for (r, row) in rows.iter().enumerate() {
-        out[r] = lane_tree(acc[r]) + dot4_tail::<T, FMA>(row, x, full);
+    for r in 0..4 {
+        out[r] = lane_tree(acc[r]) + tails[r];
     }
     out
 }
@@ -89,10 +90,27 @@ fn lane_tree<T: Real>(mut a: [T; LANES]) -> T {
     a[0]
 }
 
-/// Σ row[i]·x[i] for i ≥ `full`, in order: the tail every copy of dot4 adds last.
+/// Σ rows[r][i]·xs[c][i] for i ≥ `full` (below the vectors' length, the rows at least
+/// as long), for every row and vector, each in order i: the tails every copy of dot4
+/// adds last. One loop for all R·C sums, their chains side by side.
 #[inline(always)]
-pub(crate) fn dot4_tail<T: Real, const FMA: bool>(row: &[T], x: &[T], full: usize) -> T {
-    (full..x.len()).fold(T::zero(), |s, i| madd::<T, FMA>(row[i], x[i], s))
+pub(crate) fn dot4_tails<T: Real, const FMA: bool, const R: usize, const C: usize>(
+    rows: [&[T]; R],
+    xs: [&[T]; C],
+    full: usize,
+) -> [[T; R]; C] {
+    let n = xs.first().map_or(full, |x| x.len());
+    let rows = rows.map(|r| &r[full..n]);
+    let xs = xs.map(|x| &x[full..n]);
+    let mut t = [[T::zero(); R]; C];
+    for i in 0..n - full {
+        for (t, x) in t.iter_mut().zip(xs) {
+            for (t, row) in t.iter_mut().zip(rows) {
+                *t = madd::<T, FMA>(row[i], x[i], *t);
+            }
+        }
+    }
+    t
 }
 
 /// y ← y + Σ_r α_r·rows[r], each entry's four terms added in order r = 0..4 (as four
