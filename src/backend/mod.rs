@@ -579,8 +579,9 @@ mod tests {
     }
 
     /// Y = A·X for X column-major (the few-column kernel, reading X in place), row-major
-    /// and strided (a GEMM), Y in either layout, 1 to 8 columns, and past it (9, a GEMM):
-    /// exact on small integers, so equal to a plain sum.
+    /// and strided (a GEMM, except at one column, where a row-major X also lies by
+    /// columns and takes the kernel), Y in either layout, 1 to 8 columns, and past it
+    /// (9, a GEMM): exact on small integers, so equal to a plain sum.
     #[test]
     fn few_column_products_take_x_in_any_layout() {
         let (m, n) = (37, 29);
@@ -609,8 +610,8 @@ mod tests {
         }
     }
 
-    /// Y = Aᵀ·G for G column-major (the few-column kernel) and row-major (a GEMM), Y in
-    /// either layout, A narrow (Y one block of the kernel's, written in place where Y is
+    /// Y = Aᵀ·G for G column-major (the few-column kernel) and row-major (a GEMM, except
+    /// at one column, where it is column-major too), Y in either layout, A narrow (Y one block of the kernel's, written in place where Y is
     /// column-major) and wide (blocks, then laid out), 1 to 8 columns and past it (a
     /// GEMM): exact on small integers.
     #[test]
