@@ -25,9 +25,9 @@ fn oracle(case: &str, file: &str) -> String {
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fwdrev-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| common::fresh_dir("fwdrev-cli"))
+        .join(name)
 }
 
 fn json(out: &Output) -> Value {

@@ -7,9 +7,9 @@ use ndarray::{arr1, Array1, Array2};
 use std::path::PathBuf;
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fwdrev-errors-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| common::fresh_dir("fwdrev-errors"))
+        .join(name)
 }
 
 #[test]

@@ -14,6 +14,8 @@
 //! bits. With uneven splits the kernels' tails take some rows, so outputs are compared
 //! to the same tolerance.
 
+mod common;
+
 use fwdrev::distributed::{DistMlp, LayerFiles, Split};
 use fwdrev::{npy, random, Activation, Error, Layer, Mlp, Mode};
 use mpi::traits::{Communicator, CommunicatorCollectives, Root};
@@ -164,8 +166,7 @@ fn numbers(v: &serde_json::Value) -> Array1<f64> {
 
 /// `grad`, `hvp` and `time` under mpirun against one process, and a failure's report.
 fn cli() -> Result<(), String> {
-    let dir = std::env::temp_dir().join(format!("fwdrev-mpi-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::fresh_dir("fwdrev-mpi-cli");
     let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
     let net = network(&[40, 50, 30], &mut Lcg(3), 12);
     npy::write(
@@ -378,8 +379,7 @@ const BIG_RANKS: usize = 4;
 /// limit that cannot hold the whole network (2·BIG² doubles), against the gradient one
 /// process computes without a limit.
 fn beyond_one_rank(exe: &Path) -> Result<(), String> {
-    let dir = std::env::temp_dir().join(format!("fwdrev-mpi-big-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::fresh_dir("fwdrev-mpi-big");
     let out = dir.join("grad.npy");
     let start = Instant::now();
     let mut job = mpirun(BIG_RANKS);
@@ -870,6 +870,8 @@ fn shared_dir(world: &World, name: &str) -> PathBuf {
     world.process_at_rank(0).broadcast_into(&mut pid);
     let dir = std::env::temp_dir().join(format!("fwdrev-mpi-{pid}-{name}"));
     if world.rank() == 0 {
+        // Emptied: a process id is reused, and an earlier run's files are not this run's.
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
     }
     world.barrier();

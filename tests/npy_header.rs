@@ -1,6 +1,8 @@
 //! The .npy header is the Python dict literal NumPy writes; the reader accepts what
 //! NumPy's reader accepts and rejects the rest with a message, before reading any data.
 
+mod common;
+
 use fwdrev::npy::{self, Header};
 use fwdrev::Error;
 
@@ -174,8 +176,7 @@ fn a_header_longer_than_the_reader_allows_says_so() {
 #[cfg(unix)]
 #[test]
 fn a_directory_or_a_fifo_is_named_for_what_it_is() {
-    let dir = std::env::temp_dir().join(format!("fwdrev-kind-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::fresh_dir("fwdrev-kind");
     let reason = |p: &std::path::Path| match npy::read::<f64, ndarray::Ix1>(p) {
         Err(Error::Npy { reason, .. }) => reason,
         other => panic!("{other:?}"),

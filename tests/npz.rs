@@ -53,8 +53,7 @@ fn numpy_archives_load_as_the_reference_networks() {
 
 #[test]
 fn saving_and_loading_gives_the_same_network() {
-    let dir = std::env::temp_dir().join(format!("fwdrev-npz-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::fresh_dir("fwdrev-npz");
     for case in [
         "biased",
         "some_biases",

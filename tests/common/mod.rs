@@ -6,6 +6,19 @@ use fwdrev::{npy, Activation, Mlp, Real, Result};
 use ndarray::{Array1, Array2, ArrayD, ArrayView2, Ix1, Ix2};
 use std::path::PathBuf;
 
+/// An empty directory of this test process's own: <temp>/<name>-<pid>, emptied first. A
+/// process id is reused (in a container every run may get the same ones), and an earlier
+/// run's files must not be taken for this run's.
+pub fn fresh_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    match std::fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => panic!("{}: {e}", dir.display()),
+        _ => {}
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// tests/data/<root>/<case>.
 pub fn case_dir(root: &str, case: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
