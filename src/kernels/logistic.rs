@@ -13,7 +13,7 @@
 //!
 //! [`Activation::value_and_slope`]: crate::Activation::value_and_slope
 
-use super::lanes::Lanes;
+use super::lanes::{short_of_eight, Lanes, FILL};
 use super::portable;
 use std::arch::x86_64::*;
 use std::hint::black_box;
@@ -308,8 +308,9 @@ pub(super) unsafe fn sigmoid(y: &mut [f64], s: &mut [f64]) {
     }
 }
 
-/// [`sigmoid`] eight lanes at a time (AVX-512F), with the same bits: a vector whose
-/// lanes leave glibc's fast path, and the last values short of eight, take four lanes.
+/// [`sigmoid`] eight lanes at a time (AVX-512F), with the same bits: the last values short
+/// of eight in masked lanes ([`FILL`] beyond them), a vector whose lanes leave glibc's
+/// fast path in four lanes.
 ///
 /// SAFETY: the CPU has AVX-512F, AVX2 and FMA.
 #[target_feature(enable = "avx512f,avx2,fma")]
@@ -334,8 +335,23 @@ pub(super) unsafe fn sigmoid8s(y: &mut [f64], s: &mut [f64]) {
             }
         }
     }
-    // SAFETY: the caller's promise for the features.
-    unsafe { lanes4(ys.into_remainder(), ss.into_remainder()) }
+    let (y, s) = (ys.into_remainder(), ss.into_remainder());
+    if y.is_empty() {
+        return;
+    }
+    let mask = short_of_eight(y.len());
+    // SAFETY: the masked lanes are y's and s's only; the caller's promise for the
+    // features.
+    unsafe {
+        let t = _mm512_mask_loadu_pd(_mm512_set1_pd(FILL), mask, y.as_ptr());
+        match sigmoid8(t) {
+            Some((v, d)) => {
+                _mm512_mask_storeu_pd(y.as_mut_ptr(), mask, v);
+                _mm512_mask_storeu_pd(s.as_mut_ptr(), mask, d);
+            }
+            None => lanes4(y, s),
+        }
+    }
 }
 
 /// exp, with glibc's bits in lanes ([`exp4`], [`exp8`]).
@@ -726,12 +742,20 @@ mod tests {
             drivers.push(sigmoid8s);
         }
         let lengths = [t.len(), 1, 2, 3, 5, 7, 4 * 9 + 3, 8 * 5 + 7, 4 * 16 * 4];
-        for (run, len) in drivers.into_iter().flat_map(|d| lengths.map(|n| (d, n))) {
-            let mut y = t[t.len() - len..].to_vec();
-            let mut s = vec![0.0; len];
+        // From t's start (ordinary values: the masked tail runs) and from its end (a
+        // special value in the tail: the tail leaves the lanes), with a value after the
+        // slice that the masked lanes must leave.
+        let after = -7.25;
+        let runs = drivers.into_iter().flat_map(|d| lengths.map(|n| (d, n)));
+        for ((run, len), from) in runs.flat_map(|r| [(r, 0), (r, t.len() - r.1)]) {
+            let t = &t[from..from + len];
+            let (mut y, mut s) = (t.to_vec(), vec![0.0; len + 1]);
+            y.push(after);
+            s[len] = after;
             // SAFETY: AVX2 and FMA, checked above, and AVX-512F for the second driver.
-            unsafe { run(&mut y, &mut s) };
-            for (i, &ti) in t[t.len() - len..].iter().enumerate() {
+            unsafe { run(&mut y[..len], &mut s[..len]) };
+            assert_eq!([y[len], s[len]], [after; 2], "beyond {len} values");
+            for (i, &ti) in t.iter().enumerate() {
                 let (v, d) = Activation::Sigmoid.value_and_slope(ti);
                 assert_eq!(
                     (y[i].to_bits(), s[i].to_bits()),

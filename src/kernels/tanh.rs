@@ -441,9 +441,12 @@ mod tests {
             .into_iter()
             .flat_map(|d| [x.len(), 1, 2, 3, 5, 7, 8, 13, 43].map(|n| (d, n)))
         {
+            // A value after the slice, which the masked lanes must leave.
             let mut y = x[..len].to_vec();
+            y.push(-7.25);
             // SAFETY: AVX2 and FMA, checked above, and AVX-512F for the second driver.
-            unsafe { run(&mut y) };
+            unsafe { run(&mut y[..len]) };
+            assert_eq!(y.pop(), Some(-7.25), "beyond {len} values");
             for (&x, y) in x.iter().zip(&y) {
                 assert_eq!(y.to_bits(), x.tanh().to_bits(), "tanh({x:e})");
             }
