@@ -1,8 +1,9 @@
-//! Scans of an array that the compiler vectorizes: eight independent lanes, no early
-//! exit inside a chunk, so that a call's checks of its inputs and outputs cost a
-//! fraction of a cycle an entry rather than a dependent chain of compares. Arrays not
-//! contiguous in memory take a plain loop.
+//! Scans of an array that the compiler vectorizes, for the CPU's widest vectors: eight
+//! independent lanes, no early exit inside a chunk, so that a call's checks of its
+//! inputs and outputs cost a fraction of a cycle an entry rather than a dependent chain
+//! of compares. Arrays not contiguous in memory take a plain loop.
 
+use crate::kernels::with_kernel;
 use crate::Real;
 use ndarray::{ArrayView, Dimension};
 
@@ -27,18 +28,26 @@ pub(crate) fn max_abs<T: Real, D: Dimension>(a: ArrayView<T, D>) -> f64 {
     }
 }
 
-/// [`every`] of a slice. Stops at the first chunk that fails.
+/// [`every`] of a slice, compiled for the CPU's widest vectors. Stops at the first chunk
+/// that fails.
 #[inline]
 fn every_in<T: Real>(a: &[T], keep: impl Fn(T) -> bool) -> bool {
-    let mut chunks = a.chunks_exact(LANES);
-    chunks.all(|c| c.iter().fold(true, |ok, &v| ok & keep(v)))
-        && chunks.remainder().iter().all(|&v| keep(v))
+    with_kernel!(|_k| {
+        let mut chunks = a.chunks_exact(LANES);
+        chunks.all(|c| c.iter().fold(true, |ok, &v| ok & keep(v)))
+            && chunks.remainder().iter().all(|&v| keep(v))
+    })
 }
 
-/// [`max_abs`] of a slice: exact in any order, so the lanes give the sequential fold's
-/// value.
+/// [`max_abs`] of a slice, compiled for the CPU's widest vectors: exact in any order, so
+/// the lanes give the sequential fold's value.
 #[inline]
 fn max_abs_in<T: Real>(a: &[T]) -> f64 {
+    with_kernel!(|_k| max_abs_lanes(a))
+}
+
+#[inline(always)]
+fn max_abs_lanes<T: Real>(a: &[T]) -> f64 {
     let mut chunks = a.chunks_exact(LANES);
     let mut m = [0.0_f64; LANES];
     for c in &mut chunks {
