@@ -1,9 +1,8 @@
 //! A slice mapped through a function of one f64 whose vector lanes have the C library's
-//! bits (tanh, exp): eight lanes at a time (AVX-512F) or four (AVX2 and FMA). The last
-//! values short of eight take masked lanes; a vector with a lane off the lanes' range,
-//! and with four lanes the last values short of four, go to fewer lanes or to the scalar
-//! function; where this process's C library is not the one the lanes copy, the scalar
-//! function runs throughout.
+//! bits (tanh, exp): eight lanes at a time (AVX-512F) or four (AVX2 and FMA). A vector
+//! with a lane off the lanes' range, and the last values short of a vector, go to
+//! fewer lanes or to the scalar function; where this process's C library is not the
+//! one the lanes copy, the scalar function runs throughout.
 
 use std::arch::x86_64::*;
 
@@ -60,34 +59,8 @@ pub(super) unsafe fn map8<F: Lanes>(x: &mut [f64]) {
             }
         }
     }
-    let rest = eights.into_remainder();
-    if rest.is_empty() {
-        return;
-    }
-    let mask = short_of_eight(rest.len());
-    // SAFETY: the masked lanes are `rest`'s only; the caller's promise for the features.
-    unsafe {
-        match F::eight(_mm512_mask_loadu_pd(
-            _mm512_set1_pd(FILL),
-            mask,
-            rest.as_ptr(),
-        )) {
-            Some(v) => _mm512_mask_storeu_pd(rest.as_mut_ptr(), mask, v),
-            None => quads::<F>(rest),
-        }
-    }
-}
-
-/// What the lanes beyond a slice's last values hold: on every lanes' range (exp's,
-/// tanh's, σ's), so that the last values short of eight run as one masked vector rather
-/// than a half and the scalar function's library calls.
-pub(super) const FILL: f64 = 1.0;
-
-/// The mask of the first `n` < 8 lanes.
-#[inline(always)]
-pub(super) fn short_of_eight(n: usize) -> __mmask8 {
-    debug_assert!(n < 8);
-    (1 << n) - 1
+    // SAFETY: the caller's promise for the features.
+    unsafe { quads::<F>(eights.into_remainder()) }
 }
 
 /// Four lanes at a time, the scalar function for a vector with a lane off their range

@@ -13,7 +13,7 @@
 //!
 //! [`Activation::value_and_slope`]: crate::Activation::value_and_slope
 
-use super::lanes::{short_of_eight, Lanes, FILL};
+use super::lanes::Lanes;
 use super::portable;
 use std::arch::x86_64::*;
 use std::hint::black_box;
@@ -308,9 +308,8 @@ pub(super) unsafe fn sigmoid(y: &mut [f64], s: &mut [f64]) {
     }
 }
 
-/// [`sigmoid`] eight lanes at a time (AVX-512F), with the same bits: the last values short
-/// of eight in masked lanes ([`FILL`] beyond them), a vector whose lanes leave glibc's
-/// fast path in four lanes.
+/// [`sigmoid`] eight lanes at a time (AVX-512F), with the same bits: a vector whose
+/// lanes leave glibc's fast path, and the last values short of eight, take four lanes.
 ///
 /// SAFETY: the CPU has AVX-512F, AVX2 and FMA.
 #[target_feature(enable = "avx512f,avx2,fma")]
@@ -335,23 +334,8 @@ pub(super) unsafe fn sigmoid8s(y: &mut [f64], s: &mut [f64]) {
             }
         }
     }
-    let (y, s) = (ys.into_remainder(), ss.into_remainder());
-    if y.is_empty() {
-        return;
-    }
-    let mask = short_of_eight(y.len());
-    // SAFETY: the masked lanes are y's and s's only; the caller's promise for the
-    // features.
-    unsafe {
-        let t = _mm512_mask_loadu_pd(_mm512_set1_pd(FILL), mask, y.as_ptr());
-        match sigmoid8(t) {
-            Some((v, d)) => {
-                _mm512_mask_storeu_pd(y.as_mut_ptr(), mask, v);
-                _mm512_mask_storeu_pd(s.as_mut_ptr(), mask, d);
-            }
-            None => lanes4(y, s),
-        }
-    }
+    // SAFETY: the caller's promise for the features.
+    unsafe { lanes4(ys.into_remainder(), ss.into_remainder()) }
 }
 
 /// exp, with glibc's bits in lanes ([`exp4`], [`exp8`]).
@@ -742,9 +726,8 @@ mod tests {
             drivers.push(sigmoid8s);
         }
         let lengths = [t.len(), 1, 2, 3, 5, 7, 4 * 9 + 3, 8 * 5 + 7, 4 * 16 * 4];
-        // From t's start (ordinary values: the masked tail runs) and from its end (a
-        // special value in the tail: the tail leaves the lanes), with a value after the
-        // slice that the masked lanes must leave.
+        // From t's start (ordinary values) and from its end (a special value in the last
+        // vector), each with a value after the slice that must stay.
         let after = -7.25;
         let runs = drivers.into_iter().flat_map(|d| lengths.map(|n| (d, n)));
         for ((run, len), from) in runs.flat_map(|r| [(r, 0), (r, t.len() - r.1)]) {

@@ -441,7 +441,7 @@ mod tests {
             .into_iter()
             .flat_map(|d| [x.len(), 1, 2, 3, 5, 7, 8, 13, 43].map(|n| (d, n)))
         {
-            // A value after the slice, which the masked lanes must leave.
+            // A value after the slice, which must stay.
             let mut y = x[..len].to_vec();
             y.push(-7.25);
             // SAFETY: AVX2 and FMA, checked above, and AVX-512F for the second driver.
