@@ -183,8 +183,8 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
             if n == 0 {
                 return f;
             }
-            for (j, y) in y[..n].iter_mut().enumerate() {
-                *y = k.dot(row(quads + j), h);
+            for (j, v) in y[..n].iter_mut().enumerate() {
+                *v = k.dot(row(quads + j), h);
             }
             map(r0 + quads, &mut y[..n], &mut ds[..n]);
             f = y[..n].iter().fold(f, |f, &v| f + v);
@@ -253,7 +253,8 @@ const MAX_GROUP_QUADS: usize = 4;
 /// Quads of rows per group of the fused pass, for rows of `row_bytes`: as many as keep
 /// two groups (the one streaming in, the one updating the adjoint) within 24 KB, three
 /// quarters of the smallest L1 here (32 KB), at least one. Fewer, larger groups wait
-/// less often on the map (σ's latency); 16 KB took (100, 105, 95) two quads a group.
+/// less often on the map (σ's latency): three quads a group at (100, 105, 95)
+/// (docs/measured.md).
 fn group_quads(row_bytes: usize) -> usize {
     (24 * 1024 / (2 * 4 * row_bytes.max(1))).clamp(1, MAX_GROUP_QUADS)
 }

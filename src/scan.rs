@@ -46,6 +46,7 @@ fn max_abs_in<T: Real>(a: &[T]) -> f64 {
     with_kernel!(|_k| max_abs_lanes(a))
 }
 
+/// [`max_abs_in`]'s loop, inlined into each instruction set's copy.
 #[inline(always)]
 fn max_abs_lanes<T: Real>(a: &[T]) -> f64 {
     let mut chunks = a.chunks_exact(LANES);

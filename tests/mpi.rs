@@ -864,15 +864,13 @@ fn refused_rows(world: &World) -> Result<(), String> {
     Ok(())
 }
 
-/// A directory all ranks share (rank 0's process id names it), made by rank 0.
+/// A directory all ranks share (rank 0's process id names it), emptied and made by rank 0.
 fn shared_dir(world: &World, name: &str) -> PathBuf {
     let mut pid = std::process::id();
     world.process_at_rank(0).broadcast_into(&mut pid);
     let dir = std::env::temp_dir().join(format!("fwdrev-mpi-{pid}-{name}"));
     if world.rank() == 0 {
-        // Emptied: a process id is reused, and an earlier run's files are not this run's.
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        common::empty_dir(&dir);
     }
     world.barrier();
     dir

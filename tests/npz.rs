@@ -119,14 +119,15 @@ fn corrupted_entries_and_fifos_are_refused() {
     let at = magic + 10 + header + 3;
     let mut bad = bytes.clone();
     bad[at] ^= 0x40;
-    let path = std::env::temp_dir().join(format!("fwdrev-corrupt-{}.npz", std::process::id()));
+    let dir = common::fresh_dir("fwdrev-npz-corrupt");
+    let path = dir.join("corrupt.npz");
     std::fs::write(&path, &bad).unwrap();
     let e = Mlp::<f64>::load_npz(&path).unwrap_err();
     assert!(e.to_string().contains("corrupted"), "{e}");
     std::fs::remove_file(&path).unwrap();
     #[cfg(unix)]
     {
-        let fifo = std::env::temp_dir().join(format!("fwdrev-fifo-{}.npz", std::process::id()));
+        let fifo = dir.join("fifo.npz");
         let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
         let e = Mlp::<f64>::load_npz(&fifo).unwrap_err();

@@ -11,12 +11,17 @@ use std::path::PathBuf;
 /// run's files must not be taken for this run's.
 pub fn fresh_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
-    match std::fs::remove_dir_all(&dir) {
+    empty_dir(&dir);
+    dir
+}
+
+/// `dir` made anew, empty (whatever an earlier run left there removed first).
+pub fn empty_dir(dir: &std::path::Path) {
+    match std::fs::remove_dir_all(dir) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => panic!("{}: {e}", dir.display()),
         _ => {}
     }
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    std::fs::create_dir_all(dir).unwrap();
 }
 
 /// tests/data/<root>/<case>.
