@@ -43,27 +43,23 @@ fn every_in<T: Real>(a: &[T], keep: impl Fn(T) -> bool) -> bool {
 /// the lanes give the sequential fold's value.
 #[inline]
 fn max_abs_in<T: Real>(a: &[T]) -> f64 {
-    with_kernel!(|_k| max_abs_lanes(a))
-}
-
-/// [`max_abs_in`]'s loop, inlined into each instruction set's copy.
-#[inline(always)]
-fn max_abs_lanes<T: Real>(a: &[T]) -> f64 {
-    let mut chunks = a.chunks_exact(LANES);
-    let mut m = [0.0_f64; LANES];
-    for c in &mut chunks {
-        for (m, &v) in m.iter_mut().zip(c) {
-            // f64::max's answer (m starts at 0 and never turns NaN; a NaN |v| leaves
-            // m), as one vector max per lane.
-            let v = v.as_f64().abs();
-            *m = if v > *m { v } else { *m };
+    with_kernel!(|_k| {
+        let mut chunks = a.chunks_exact(LANES);
+        let mut m = [0.0_f64; LANES];
+        for c in &mut chunks {
+            for (m, &v) in m.iter_mut().zip(c) {
+                // f64::max's answer (m starts at 0 and never turns NaN; a NaN |v| leaves
+                // m), as one vector max per lane.
+                let v = v.as_f64().abs();
+                *m = if v > *m { v } else { *m };
+            }
         }
-    }
-    let tail = chunks
-        .remainder()
-        .iter()
-        .fold(0.0_f64, |m, &v| m.max(v.as_f64().abs()));
-    m.iter().fold(tail, |a, &b| a.max(b))
+        let tail = chunks
+            .remainder()
+            .iter()
+            .fold(0.0_f64, |m, &v| m.max(v.as_f64().abs()));
+        m.iter().fold(tail, |a, &b| a.max(b))
+    })
 }
 
 #[cfg(test)]

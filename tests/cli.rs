@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::tmp;
+
 use fwdrev::npy;
 use ndarray::{Array1, Array2, Ix1};
 use serde_json::Value;
@@ -22,12 +24,6 @@ fn oracle(case: &str, file: &str) -> String {
         .join(case)
         .join(file);
     p.to_string_lossy().into_owned()
-}
-
-fn tmp(name: &str) -> PathBuf {
-    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| common::fresh_dir("fwdrev-cli"))
-        .join(name)
 }
 
 fn json(out: &Output) -> Value {

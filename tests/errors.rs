@@ -2,15 +2,10 @@
 
 mod common;
 
+use common::tmp;
+
 use fwdrev::{npy, Error, Mode};
 use ndarray::{arr1, Array1, Array2};
-use std::path::PathBuf;
-
-fn tmp(name: &str) -> PathBuf {
-    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| common::fresh_dir("fwdrev-errors"))
-        .join(name)
-}
 
 #[test]
 fn mismatched_weight_shapes_name_both_shapes() {

@@ -15,6 +15,14 @@ pub fn fresh_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// <file> in this test crate's own fresh folder (<temp>/fwdrev-<crate>-<pid>, emptied
+/// on the first call).
+pub fn tmp(file: &str) -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| fresh_dir(&format!("fwdrev-{}", env!("CARGO_CRATE_NAME"))))
+        .join(file)
+}
+
 /// `dir` made anew, empty (whatever an earlier run left there removed first).
 pub fn empty_dir(dir: &std::path::Path) {
     match std::fs::remove_dir_all(dir) {
