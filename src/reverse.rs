@@ -15,7 +15,7 @@
 
 use crate::backend::{gemv_t, gemv_t_scratch_len};
 use crate::kernels::gemv::{add_parts, row_blocks, ROW_BLOCKS};
-use crate::kernels::{inlined, with_kernel, Kernel};
+use crate::kernels::{inlined, with_kernel, Kernel, RowSlices};
 use crate::par::zip_for_each;
 use crate::primal::{self, Sweep};
 use crate::scratch::{padded, Stack};
@@ -128,8 +128,8 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
             if accumulate {
                 z.fill(T::zero());
             }
-            let row = |i: usize| rows.row(i).to_slice().expect("W row-major");
-            let quad = |i: usize| [row(i), row(i + 1), row(i + 2), row(i + 3)];
+            let slices = RowSlices::new(rows);
+            let (row, quad) = (|i: usize| slices.row(i), |i: usize| slices.quad(i));
             let mut f = T::zero();
             // Four rows at a time: four streams from memory, h and z touched once per
             // four. Quads come in groups, the map run once per group (a call per four

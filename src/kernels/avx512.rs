@@ -8,7 +8,7 @@ use super::avx2::Avx2;
 use super::cast::{cast, cast4, cast_mut, same4};
 use super::lanes::map8;
 use super::logistic::Exp;
-use super::portable::{self, LANES};
+use super::portable::LANES;
 use super::tanh::Tanh;
 use super::Kernel;
 use crate::Real;
@@ -153,12 +153,7 @@ unsafe fn dot4_f64(rows: [&[f64]; 4], x: &[f64]) -> [f64; 4] {
         }
         i += LANES;
     }
-    let [tails] = portable::dot4_tails::<f64, true, 4, 1>(rows, [x], full);
-    let mut out = [0.0; 4];
-    for r in 0..4 {
-        out[r] = lane_tree(acc[r]) + tails[r];
-    }
-    out
+    sums4(acc, rows, x, full)
 }
 
 /// y[i] = (((y[i] + α0·r0[i]) + α1·r1[i]) + α2·r2[i]) + α3·r3[i], fused: four
@@ -283,14 +278,44 @@ unsafe fn dot4x2_f64(rows: [&[f64]; 4], x: [&[f64]; 2]) -> [[f64; 4]; 2] {
         }
         i += LANES;
     }
-    let tails = portable::dot4_tails::<f64, true, 4, 2>(rows, x, full);
+    let [a, b] = acc;
+    let trees = lane_trees8([a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]]);
+    let sums = _mm512_add_pd(trees, tails4x2(rows, x, full));
     let mut out = [[0.0; 4]; 2];
-    for j in 0..2 {
-        for r in 0..4 {
-            out[j][r] = lane_tree(acc[j][r]) + tails[j][r];
-        }
-    }
+    // SAFETY: out is eight f64 in a row.
+    unsafe { _mm512_storeu_pd(out.as_mut_ptr().cast(), sums) };
     out
+}
+
+/// Each row's dot with x from its eight lanes `acc` and its tail from `full` on, as
+/// every copy of dot4 adds them (the lanes' tree, + the tail), the four at once.
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline]
+fn sums4(acc: [__m512d; 4], rows: [&[f64]; 4], x: &[f64], full: usize) -> [f64; 4] {
+    let mut tails = _mm256_setzero_pd();
+    for i in full..x.len() {
+        let r = _mm256_setr_pd(rows[0][i], rows[1][i], rows[2][i], rows[3][i]);
+        tails = _mm256_fmadd_pd(r, _mm256_set1_pd(x[i]), tails);
+    }
+    let mut out = [0.0; 4];
+    // SAFETY: out holds four f64.
+    unsafe { _mm256_storeu_pd(out.as_mut_ptr(), _mm256_add_pd(lane_trees4(acc), tails)) };
+    out
+}
+
+/// The tails of dot4x2 from `full` on, in lanes 4j + r: for each row r and vector j
+/// the chain t ← rows[r][i]·x_j[i] + t in order i from 0, as `portable::dot4_tails`
+/// makes it, the eight chains side by side.
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline]
+fn tails4x2(rows: [&[f64]; 4], x: [&[f64]; 2], full: usize) -> __m512d {
+    let mut tails = _mm512_setzero_pd();
+    for i in full..x[0].len() {
+        let r = _mm256_setr_pd(rows[0][i], rows[1][i], rows[2][i], rows[3][i]);
+        let xv = _mm512_insertf64x4::<1>(_mm512_set1_pd(x[0][i]), _mm256_set1_pd(x[1][i]));
+        tails = _mm512_fmadd_pd(_mm512_broadcast_f64x4(r), xv, tails);
+    }
+    tails
 }
 
 /// y[i..] ← y[i..] + Σ_r α_r·rows[r][i..] for the entries from i below n, at most 8,
@@ -346,11 +371,7 @@ unsafe fn dot4_axpy4_f64(
         }
         i += LANES;
     }
-    let [tails] = portable::dot4_tails::<f64, true, 4, 1>(rows, [x], full);
-    let mut out = [0.0; 4];
-    for r in 0..4 {
-        out[r] = lane_tree(acc[r]) + tails[r];
-    }
+    let out = sums4(acc, rows, x, full);
     if full < n {
         // SAFETY: full < n ≤ len of y and of every row (checked above).
         unsafe { axpy4_masked(al, q, yp, full, n) };
@@ -368,12 +389,48 @@ fn mask(left: usize) -> __mmask8 {
     }
 }
 
-/// The sum of 8 lanes by the portable copy's tree: lanes k and k + 4, then k and
-/// k + 2, then 0 and 1 (the AVX2 kernel's tree over its two halves).
+/// The sums of eight registers' lanes, lane i from a[i], each by the portable copy's
+/// tree (lanes k and k + 4, then k and k + 2, then 0 and 1: the AVX2 kernel's tree over
+/// its two halves), a step of the tree for all eight at once.
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
-fn lane_tree(v: __m512d) -> f64 {
-    let s = _mm256_add_pd(_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd::<1>(v));
-    let w = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd::<1>(s));
-    _mm_cvtsd_f64(w) + _mm_cvtsd_f64(_mm_unpackhi_pd(w, w))
+fn lane_trees8(a: [__m512d; 8]) -> __m512d {
+    let w = [quarters(&a[..4]), quarters(&a[4..])];
+    let (even, odd) = (
+        _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0),
+        _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1),
+    );
+    _mm512_add_pd(
+        _mm512_permutex2var_pd(w[0], even, w[1]),
+        _mm512_permutex2var_pd(w[0], odd, w[1]),
+    )
+}
+
+/// [`lane_trees8`] of four registers.
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline]
+fn lane_trees4(a: [__m512d; 4]) -> __m256d {
+    // [p0 q0 … p3 q3] → [p0 … p3 | q0 … q3].
+    let w = _mm512_permutexvar_pd(_mm512_set_epi64(7, 5, 3, 1, 6, 4, 2, 0), quarters(&a));
+    _mm256_add_pd(_mm512_castpd512_pd256(w), _mm512_extractf64x4_pd::<1>(w))
+}
+
+/// The tree's first two steps for four registers: lanes 2i and 2i + 1 of the
+/// result are a[i]'s lanes (0 + 4) + (2 + 6) and (1 + 5) + (3 + 7).
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline]
+fn quarters(a: &[__m512d]) -> __m512d {
+    // [a lanes 0–3 | b lanes 0–3] + [a lanes 4–7 | b lanes 4–7].
+    let halves = |a: __m512d, b: __m512d| {
+        _mm512_add_pd(
+            _mm512_shuffle_f64x2::<0x44>(a, b),
+            _mm512_shuffle_f64x2::<0xEE>(a, b),
+        )
+    };
+    let (s, t) = (halves(a[0], a[1]), halves(a[2], a[3]));
+    // Each register's lanes 0–1 beside each other, + its lanes 2–3.
+    _mm512_add_pd(
+        _mm512_shuffle_f64x2::<0x88>(s, t),
+        _mm512_shuffle_f64x2::<0xDD>(s, t),
+    )
 }

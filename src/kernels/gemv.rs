@@ -4,7 +4,7 @@
 //! result depends on the thread count. A's rows are contiguous throughout (a network's
 //! weights: row-major, or their rows padded to whole lines).
 
-use super::{inlined, with_kernel, Kernel};
+use super::{inlined, with_kernel, Kernel, RowSlices};
 use crate::par::{for_each_chunk, MIN_WORK};
 use crate::{Par, Real};
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, Axis};
@@ -62,13 +62,16 @@ fn gemv_few_with<T: Real, K: Kernel>(
     let rows = inlined(
         #[inline(always)]
         |(ac, mut yc): (ArrayView2<T>, ArrayViewMut2<T>)| {
-            let row = |i: usize| ac.row(i).to_slice().expect("A row-major");
-            let quads = ac.nrows() / 4 * 4;
+            let rows = RowSlices::new(ac);
+            let (m, w) = yc.dim();
+            assert!(ac.nrows() == m && xs.len() == w, "Y is m×w");
+            let quads = m / 4 * 4;
             for i in (0..quads).step_by(4) {
-                let r = [row(i), row(i + 1), row(i + 2), row(i + 3)];
+                let r = rows.quad(i);
                 let mut put = |j: usize, dots: [T; 4]| {
                     for (q, v) in dots.into_iter().enumerate() {
-                        yc[[i + q, j]] = v;
+                        // SAFETY: i + q < quads ≤ m and j < w (asserted above).
+                        unsafe { *yc.uget_mut((i + q, j)) = v };
                     }
                 };
                 // Vectors two at a time (one load of each row for both on AVX-512, f64).
@@ -82,9 +85,9 @@ fn gemv_few_with<T: Real, K: Kernel>(
                     put(pairs, k.dot4(r, xs[pairs]));
                 }
             }
-            for i in quads..ac.nrows() {
+            for i in quads..m {
                 for (j, x) in xs.iter().enumerate() {
-                    yc[[i, j]] = k.dot(row(i), x);
+                    yc[[i, j]] = k.dot(rows.row(i), x);
                 }
             }
         },
@@ -123,15 +126,15 @@ pub(crate) fn gemv_t<T: Real>(
             #[inline(always)]
             |(b, out): (usize, &mut [T])| {
                 let (r0, r1) = (b * per, ((b + 1) * per).min(m));
-                let row = |i: usize| a.row(i).to_slice().expect("A row-major");
+                let rows = RowSlices::new(a);
                 out.fill(T::zero());
                 let quads = r0 + (r1 - r0) / 4 * 4;
                 for i in (r0..quads).step_by(4) {
                     let alpha = [x[i], x[i + 1], x[i + 2], x[i + 3]];
-                    k.axpy4(alpha, [row(i), row(i + 1), row(i + 2), row(i + 3)], out);
+                    k.axpy4(alpha, rows.quad(i), out);
                 }
                 for i in quads..r1 {
-                    k.axpy(x[i], row(i), out);
+                    k.axpy(x[i], rows.row(i), out);
                 }
             },
         );
@@ -175,7 +178,8 @@ pub(crate) fn gemv_t_few<T: Real>(par: Par, a: ArrayView2<T>, gt: ArrayView2<T>,
             |b, out| {
                 let width = out.len() / w;
                 let cols = b * COLS_PER_TASK..b * COLS_PER_TASK + width;
-                let row = |i: usize| &a.row(i).to_slice().expect("A row-major")[cols.clone()];
+                let rows = RowSlices::new(a);
+                let row = |i: usize| &rows.row(i)[cols.clone()];
                 out.fill(T::zero());
                 let quads = a.nrows() / 4 * 4;
                 for i in (0..quads).step_by(4) {
