@@ -8,7 +8,7 @@ use super::avx2::Avx2;
 use super::cast::{cast, cast4, cast_mut, same4};
 use super::lanes::map8;
 use super::logistic::Exp;
-use super::portable::LANES;
+use super::portable::{self, LANES};
 use super::tanh::Tanh;
 use super::Kernel;
 use crate::Real;
@@ -288,24 +288,26 @@ unsafe fn dot4x2_f64(rows: [&[f64]; 4], x: [&[f64]; 2]) -> [[f64; 4]; 2] {
 }
 
 /// Each row's dot with x from its eight lanes `acc` and its tail from `full` on, as
-/// every copy of dot4 adds them (the lanes' tree, + the tail), the four at once.
+/// every copy of dot4 adds them (the lanes' tree, + the tail): the four trees at once,
+/// the tails as scalar chains (four chains of a few fused multiply-adds cost less than
+/// gathering a vector of the rows' entries for each: ∇f 4 % faster, docs/measured.md).
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
 fn sums4(acc: [__m512d; 4], rows: [&[f64]; 4], x: &[f64], full: usize) -> [f64; 4] {
-    let mut tails = _mm256_setzero_pd();
-    for i in full..x.len() {
-        let r = _mm256_setr_pd(rows[0][i], rows[1][i], rows[2][i], rows[3][i]);
-        tails = _mm256_fmadd_pd(r, _mm256_set1_pd(x[i]), tails);
-    }
+    let [tails] = portable::dot4_tails::<f64, true, 4, 1>(rows, [x], full);
     let mut out = [0.0; 4];
     // SAFETY: out holds four f64.
-    unsafe { _mm256_storeu_pd(out.as_mut_ptr(), _mm256_add_pd(lane_trees4(acc), tails)) };
+    unsafe { _mm256_storeu_pd(out.as_mut_ptr(), lane_trees4(acc)) };
+    for (o, t) in out.iter_mut().zip(tails) {
+        *o += t;
+    }
     out
 }
 
 /// The tails of dot4x2 from `full` on, in lanes 4j + r: for each row r and vector j
 /// the chain t ← rows[r][i]·x_j[i] + t in order i from 0, as `portable::dot4_tails`
-/// makes it, the eight chains side by side.
+/// makes it, the eight chains side by side (one vector multiply-add an entry where
+/// scalar chains take eight).
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
 fn tails4x2(rows: [&[f64]; 4], x: [&[f64]; 2], full: usize) -> __m512d {
