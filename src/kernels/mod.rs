@@ -192,8 +192,8 @@ pub(crate) fn inlined<F>(f: F) -> F {
 
 /// The rows of a matrix whose rows are contiguous (a network's weights, rows perhaps
 /// padded to whole lines), as slices. The kernels' loops take four rows a step, and a
-/// view and its layout checks per row cost a small layer's call more than 3 % of its
-/// time (docs/measured.md): here a row is an offset and a bounds check.
+/// view and its layout checks per row cost a small network's JVP a few percent
+/// (docs/measured.md): here a row is an offset and a bounds check.
 #[derive(Clone, Copy)]
 pub(crate) struct RowSlices<'a, T> {
     a: ndarray::ArrayView2<'a, T>,
