@@ -39,6 +39,7 @@ use pure as imp;
 pub(crate) use imp::{set_threads, STORED_GEMM_RATE, STORED_NARROW};
 
 use crate::kernels::gemv as own;
+use crate::kernels::rows_contiguous;
 use crate::{Par, Real};
 use ndarray::linalg::{general_mat_mul, general_mat_vec_mul};
 use ndarray::{Array1, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, Zip};
@@ -437,12 +438,6 @@ pub(crate) fn gemv_t<T: Real>(
 }
 
 pub(crate) use own::gemv_t_scratch_len;
-
-/// Whether the kernels can read A's rows as slices: a network's weights, whose rows may
-/// be padded to whole lines.
-fn rows_contiguous<T>(a: ArrayView2<T>) -> bool {
-    a.ncols() <= 1 || a.strides()[1] == 1
-}
 
 /// Most columns for which [`gemm_few`] and [`gemm_t_few`] use the crate's kernels.
 pub(crate) const FEW: usize = 8;

@@ -393,7 +393,8 @@ fn mask(left: usize) -> __mmask8 {
 
 /// The sums of eight registers' lanes, lane i from a[i], each by the portable copy's
 /// tree (lanes k and k + 4, then k and k + 2, then 0 and 1: the AVX2 kernel's tree over
-/// its two halves), a step of the tree for all eight at once.
+/// its two halves), on whole registers: each shuffle pair and add combines two
+/// registers' lanes, 4, 2 and 1 of them for the three steps.
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
 fn lane_trees8(a: [__m512d; 8]) -> __m512d {

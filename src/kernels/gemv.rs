@@ -237,8 +237,19 @@ mod tests {
 
     #[test]
     fn gemv_kernels_match_a_naive_product_at_any_par() {
-        // Sizes straddle the parallel threshold and the 8-wide and block tails.
-        for &(m, n) in &[(1, 1), (3, 7), (9, 17), (300, 301), (517, 1031)] {
+        // Sizes straddle the parallel threshold and the 8-wide and block tails; empty
+        // matrices (a rank's share of a layer may have no rows) have zero strides.
+        let sizes = [
+            (0, 5),
+            (5, 0),
+            (0, 0),
+            (1, 1),
+            (3, 7),
+            (9, 17),
+            (300, 301),
+            (517, 1031),
+        ];
+        for &(m, n) in &sizes {
             let a = Array2::from_shape_fn((m, n), |(i, j)| ((i * 31 + j * 7) % 13) as f64 - 6.0);
             let x = Array1::from_shape_fn(n, |j| (j % 5) as f64 - 2.0);
             let xt = Array1::from_shape_fn(m, |i| (i % 3) as f64 - 1.0);

@@ -190,19 +190,30 @@ pub(crate) fn inlined<F>(f: F) -> F {
     f
 }
 
+/// Whether A's rows can be read as slices: a network's weights, whose rows may be
+/// padded to whole lines. An empty A has none to read (ndarray gives it zero strides,
+/// and a rank's share of a layer may have no rows).
+pub(crate) fn rows_contiguous<T>(a: ndarray::ArrayView2<T>) -> bool {
+    a.is_empty() || a.ncols() <= 1 || a.strides()[1] == 1
+}
+
 /// The rows of a matrix whose rows are contiguous (a network's weights, rows perhaps
-/// padded to whole lines), as slices. The kernels' loops take four rows a step, and a
-/// view and its layout checks per row cost a small network's JVP a few percent
-/// (docs/measured.md): here a row is an offset and a bounds check.
+/// padded to whole lines), as slices. The kernels' loops take four rows a step; a view
+/// and its layout checks per row were part of the glue that took a fifth of a small
+/// network's JVP (docs/measured.md). Here a row is an offset and a bounds check.
 #[derive(Clone, Copy)]
 pub(crate) struct RowSlices<'a, T> {
     a: ndarray::ArrayView2<'a, T>,
 }
 
 impl<'a, T> RowSlices<'a, T> {
-    /// Panics unless A's rows are contiguous.
+    /// Panics unless [`rows_contiguous`].
     pub(crate) fn new(a: ndarray::ArrayView2<'a, T>) -> Self {
-        assert!(a.ncols() <= 1 || a.strides()[1] == 1, "A's rows contiguous");
+        assert!(
+            rows_contiguous(a),
+            "A's rows contiguous, not strides {:?}",
+            a.strides()
+        );
         RowSlices { a }
     }
 
@@ -235,17 +246,21 @@ impl<'a, T> RowSlices<'a, T> {
 mod tests {
     use super::*;
 
-    /// Every row of row-major, line-padded, sliced and one-column matrices is the view's
-    /// row; a row past the last panics.
+    /// Every row of row-major, line-padded, sliced, reversed, one-column, no-column and
+    /// empty matrices is the view's row; a row past the last panics.
     #[test]
     fn row_slices_are_the_rows() {
         let a = ndarray::Array2::from_shape_fn((7, 13), |(i, j)| (i * 100 + j) as f64);
+        let empty = ndarray::Array2::<f64>::zeros((0, 5));
         let padded = crate::memory::copy_on_lines(a.view()).unwrap();
         let views = [
             a.view(),
             padded.view(),
             a.slice(ndarray::s![2..6, 3..9]),
             a.slice(ndarray::s![..;2, 4..5]),
+            a.slice(ndarray::s![..;-1, ..]),
+            a.slice(ndarray::s![1..4, 3..3]),
+            empty.view(),
         ];
         for v in views {
             let rows = RowSlices::new(v);
@@ -342,6 +357,10 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn the_avx512_kernel_has_the_avx2_kernels_bits() {
+        // Bits, not values: -0.0 and 0.0 differ here.
+        fn b<T: Real>(v: &[T]) -> Vec<u64> {
+            v.iter().map(|x| x.as_f64().to_bits()).collect()
+        }
         fn check<T: Real>(wide: Avx512, narrow: Avx2) {
             for n in 0..100 {
                 let w = |s: usize| waves::<T>(n, s);
@@ -349,27 +368,30 @@ mod tests {
                 let rows = [&r0[..], &r1[..], &r2[..], &r3[..]];
                 let prev = [&r3[..], &r0[..], &r2[..], &r1[..]];
                 let alpha = [0.3, -1.7, 2.9, 0.11].map(T::from_f64);
-                assert_eq!(wide.dot(&r0, &x), narrow.dot(&r0, &x), "dot n={n}");
-                assert_eq!(wide.dot4(rows, &x), narrow.dot4(rows, &x), "dot4 n={n}");
+                let (d1, d2) = (wide.dot(&r0, &x), narrow.dot(&r0, &x));
+                assert_eq!(b(&[d1]), b(&[d2]), "dot n={n}");
+                let (d1, d2) = (wide.dot4(rows, &x), narrow.dot4(rows, &x));
+                assert_eq!(b(&d1), b(&d2), "dot4 n={n}");
                 let x2 = w(7);
-                let want = [narrow.dot4(rows, &x), narrow.dot4(rows, &x2)];
-                assert_eq!(wide.dot4x2(rows, [&x, &x2]), want, "dot4x2 n={n}");
+                let [p, q] = wide.dot4x2(rows, [&x, &x2]);
+                assert_eq!(b(&p), b(&d2), "dot4x2 n={n}");
+                assert_eq!(b(&q), b(&narrow.dot4(rows, &x2)), "dot4x2 n={n}");
                 let (mut y1, mut y2) = (w(6), w(6));
                 wide.axpy(alpha[1], &r2, &mut y1);
                 narrow.axpy(alpha[1], &r2, &mut y2);
-                assert_eq!(y1, y2, "axpy n={n}");
+                assert_eq!(b(&y1), b(&y2), "axpy n={n}");
                 wide.axpy4(alpha, rows, &mut y1);
                 narrow.axpy4(alpha, rows, &mut y2);
-                assert_eq!(y1, y2, "axpy4 n={n}");
+                assert_eq!(b(&y1), b(&y2), "axpy4 n={n}");
                 let beta = [1.3, 0.7, -2.1, 0.05].map(T::from_f64);
                 let (mut z1, mut z2) = (w(8), w(8));
                 wide.axpy4x2([alpha, beta], rows, [&mut y1, &mut z1]);
                 narrow.axpy4(alpha, rows, &mut y2);
                 narrow.axpy4(beta, rows, &mut z2);
-                assert_eq!((&y1, &z1), (&y2, &z2), "axpy4x2 n={n}");
+                assert_eq!((b(&y1), b(&z1)), (b(&y2), b(&z2)), "axpy4x2 n={n}");
                 let got = wide.dot4_axpy4(rows, &x, alpha, prev, &mut y1);
                 let want = narrow.dot4_axpy4(rows, &x, alpha, prev, &mut y2);
-                assert_eq!((got, y1), (want, y2), "dot4_axpy4 n={n}");
+                assert_eq!((b(&got), b(&y1)), (b(&want), b(&y2)), "dot4_axpy4 n={n}");
             }
         }
         if let (Some(wide), Some(narrow)) = (Avx512::detect(), Avx2::detect()) {
