@@ -3,7 +3,8 @@
 //! `cargo test --features mpi --test mpi` runs this file's `main`, which starts itself
 //! under `mpirun --oversubscribe -n P` for each P (as root with Open MPI's consent
 //! variables) and fails unless every job passes within its time limit. Under mpirun,
-//! every rank runs every check; a failing rank prints why and aborts the job.
+//! every rank runs every check; a failing rank prints why and aborts the job, as a
+//! panicking one does (`end_job_on_panic`).
 //!
 //! Tolerances: values and tangents of a layer are dot products of one row each, the same
 //! kernel as one process's, so outputs and JVPs must be bit-identical; f, ∇f and uᵀJ add
@@ -59,6 +60,10 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         }
+    }
+    if let Err(why) = panicking_rank(&exe) {
+        eprintln!("a rank that panics: {why}");
+        return ExitCode::FAILURE;
     }
     if let Err(why) = beyond_one_rank(&exe) {
         eprintln!("a network beyond one rank's memory: {why}");
@@ -408,6 +413,35 @@ fn beyond_one_rank(exe: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Longest the job with a panicking rank may take to end.
+const PANIC_LIMIT: Duration = Duration::from_secs(60);
+
+/// `mpirun -n 2` of this program in its `panic` mode, where rank 1 panics in a thread
+/// of its own while rank 0 waits in a barrier: with [`end_job_on_panic`] the job ends,
+/// failed, with the panic's message (without it, it hangs).
+///
+/// [`end_job_on_panic`]: fwdrev::distributed::end_job_on_panic
+fn panicking_rank(exe: &Path) -> Result<(), String> {
+    let start = Instant::now();
+    let mut job = mpirun(2);
+    job.arg(exe).env(CHILD, "panic");
+    let done = run_limited(job, PANIC_LIMIT)?;
+    let err = String::from_utf8_lossy(&done.stderr);
+    if done.status.success() || !err.contains(PANIC_MESSAGE) {
+        return Err(format!(
+            "the job ended {}, not with the panic: {err}",
+            done.status
+        ));
+    }
+    println!(
+        "a rank that panics ends the job: passed in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+const PANIC_MESSAGE: &str = "rank 1 panics on purpose";
+
 /// This process's address space now (VmSize), in bytes.
 fn address_space() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -471,7 +505,16 @@ fn big(world: &World) -> Result<(), String> {
 /// One rank of a job: every check, in the same order on every rank.
 fn child() -> ExitCode {
     let universe = mpi::initialize().expect("MPI initialises once");
+    fwdrev::distributed::end_job_on_panic();
     let world = universe.world();
+    if std::env::var_os(CHILD).is_some_and(|v| v == "panic") {
+        if world.rank() == 1 {
+            let thread = std::thread::spawn(|| panic!("{PANIC_MESSAGE}"));
+            thread.join().expect("the panic ends the job before this");
+        }
+        world.barrier();
+        return ExitCode::SUCCESS;
+    }
     if std::env::var_os(CHILD).is_some_and(|v| v == "big") {
         if let Err(why) = big(&world) {
             eprintln!("rank {}: {why}", world.rank());

@@ -43,10 +43,15 @@
 //! activations' far tails are flushed as by the fast kernels ([`Mlp`]'s guard module
 //! bounds what a flush can change).
 //!
+//! A rank that panics would leave the others waiting in their next collective, and its
+//! own `Universe`, dropped as the panic unwinds, waiting in `MPI_Finalize` for them: a
+//! hung job. [`end_job_on_panic`] makes a panic end the job instead.
+//!
 //! ```no_run
-//! use fwdrev::distributed::DistMlp;
+//! use fwdrev::distributed::{end_job_on_panic, DistMlp};
 //! use fwdrev::{random, Activation, Mode};
 //! let universe = mpi::initialize().expect("MPI initialises once");
+//! end_job_on_panic();
 //! let world = universe.world();
 //! // Each rank draws only its rows of A (8000×8000) and B (8000×8000).
 //! let net = DistMlp::<f64, _>::from_seed(&world, &[8000, 8000, 8000], Activation::Sigmoid, 7)?;
@@ -80,6 +85,20 @@ use ndarray::{
 use ranks::Ranks;
 use std::cell::RefCell;
 use std::path::Path;
+
+/// Makes a panic on this rank, in any thread, end the whole MPI job: the panic hook
+/// that was set (by default, the message and location on standard error) runs, then
+/// the process aborts, without `MPI_Finalize`, and the launcher ends the other ranks.
+/// Without it, the others wait in their next collective and this rank in
+/// `MPI_Finalize` as its `Universe` is dropped: the job hangs. Call it once, after
+/// `mpi::initialize`; each call wraps the hook set before it.
+pub fn end_job_on_panic() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        std::process::abort();
+    }));
+}
 
 /// The element types MPI sends: `f64` and `f32`.
 pub trait Element: Real + Equivalence {}

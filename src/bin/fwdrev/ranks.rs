@@ -31,6 +31,7 @@ pub fn run(cmd: Option<Cmd>) -> i32 {
         crate::fail("MPI was initialised twice");
         return 1;
     };
+    fwdrev::distributed::end_job_on_panic();
     let world = universe.world();
     if world.rank() != 0 {
         crate::quiet();
