@@ -108,6 +108,14 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
 ) -> T {
     let (slopes, values) = (out.coefs, out.values);
     let (rows_total, d_in) = w.dim();
+    if rows_total == 0 {
+        // No rows (a rank's share of a layer may be none): an empty sum, Wᵀ·c = 0. The
+        // blocks below would leave the scratch's last partials in their place.
+        if let Some(z) = adjoint {
+            z[..d_in].fill(T::zero());
+        }
+        return T::zero();
+    }
     let (blocks, rows_per_block) = match values {
         Some(_) => quad_blocks(rows_total, w.len()),
         None => row_blocks(rows_total, w.len(), 1),
@@ -454,6 +462,41 @@ mod tests {
     use crate::kernels::with_kernel;
     use crate::Activation;
     use ndarray::Array2;
+
+    /// A matrix without rows sums to zero and leaves Wᵀ·c = 0, whatever an earlier
+    /// pass left in the scratch (it returned the earlier pass's f and z before).
+    #[test]
+    fn no_rows_is_an_empty_sum() {
+        let d_in = 6;
+        let mut stack = vec![0.0f64; Fused::<f64>::len(d_in)];
+        let mut st = crate::scratch::Stack::new(&mut stack);
+        let mut fused = Fused::carve(d_in, &mut st);
+        let map = |_: usize, y: &mut [f64], s: &mut [f64]| Activation::Tanh.apply(y, s);
+        let h = vec![0.5; d_in];
+        let w = Array2::from_elem((5, d_in), 1.0);
+        let (mut slopes, mut z) = (vec![0.0; 5], vec![0.0; d_in]);
+        let out = Rows {
+            coefs: &mut slopes,
+            values: None,
+        };
+        let f = rows_then_adjoint(Par::Seq, w.view(), &h, out, Some(&mut z), &mut fused, map);
+        assert!(f > 0.0 && z.iter().all(|&v| v > 0.0));
+        let empty = Array2::<f64>::zeros((0, d_in));
+        let out = Rows {
+            coefs: &mut [],
+            values: Some(&mut []),
+        };
+        let f = rows_then_adjoint(
+            Par::Seq,
+            empty.view(),
+            &h,
+            out,
+            Some(&mut z),
+            &mut fused,
+            map,
+        );
+        assert_eq!((f, z), (0.0, vec![0.0; d_in]));
+    }
 
     /// Blocks of whole quads (a short last one), at most [`ROW_BLOCKS`], covering the rows,
     /// one below [`MIN_WORK`](crate::par::MIN_WORK) entries.

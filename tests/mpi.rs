@@ -118,6 +118,10 @@ fn run_limited(mut cmd: Command, limit: Duration) -> Result<Output, String> {
     let start = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            // mpirun has ended; a rank it left holding the pipes would hold the readers
+            // past the limit, so the group goes too.
+            // SAFETY: kill(2) on the child's own process group (gone already, mostly).
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
             break status;
         }
         if start.elapsed() > limit {
@@ -417,8 +421,8 @@ fn beyond_one_rank(exe: &Path) -> Result<(), String> {
 const PANIC_LIMIT: Duration = Duration::from_secs(60);
 
 /// `mpirun -n 2` of this program in its `panic` mode, where rank 1 panics in a thread
-/// of its own while rank 0 waits in a barrier: with [`end_job_on_panic`] the job ends,
-/// failed, with the panic's message (without it, it hangs).
+/// of its own while rank 0 waits in a barrier: with [`end_job_on_panic`] the job ends
+/// by `MPI_Abort`, code 101, with the panic's message (without it, it hangs).
 ///
 /// [`end_job_on_panic`]: fwdrev::distributed::end_job_on_panic
 fn panicking_rank(exe: &Path) -> Result<(), String> {
@@ -427,7 +431,11 @@ fn panicking_rank(exe: &Path) -> Result<(), String> {
     job.arg(exe).env(CHILD, "panic");
     let done = run_limited(job, PANIC_LIMIT)?;
     let err = String::from_utf8_lossy(&done.stderr);
-    if done.status.success() || !err.contains(PANIC_MESSAGE) {
+    // The join's message would show that the thread's panic ended without the job.
+    let joined = err.contains(JOINED);
+    // Open MPI's mpirun ends with the code a rank gave MPI_Abort: 101, the hook's.
+    let aborted = done.status.code() == Some(101);
+    if !aborted || !err.contains(PANIC_MESSAGE) || joined {
         return Err(format!(
             "the job ended {}, not with the panic: {err}",
             done.status
@@ -441,6 +449,9 @@ fn panicking_rank(exe: &Path) -> Result<(), String> {
 }
 
 const PANIC_MESSAGE: &str = "rank 1 panics on purpose";
+
+/// What rank 1's main thread says if the panicking thread ends and the job goes on.
+const JOINED: &str = "the panicking thread ended and its rank went on";
 
 /// This process's address space now (VmSize), in bytes.
 fn address_space() -> u64 {
@@ -510,7 +521,7 @@ fn child() -> ExitCode {
     if std::env::var_os(CHILD).is_some_and(|v| v == "panic") {
         if world.rank() == 1 {
             let thread = std::thread::spawn(|| panic!("{PANIC_MESSAGE}"));
-            thread.join().expect("the panic ends the job before this");
+            thread.join().expect(JOINED);
         }
         world.barrier();
         return ExitCode::SUCCESS;

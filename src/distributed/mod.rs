@@ -88,17 +88,24 @@ use std::path::Path;
 
 /// Makes a panic on this rank, in any thread, end the whole MPI job: the panic hook
 /// that was set (by default, the message and location on standard error) runs, then
-/// the process aborts, without `MPI_Finalize`, and the launcher ends the other ranks.
-/// Without it, the others wait in their next collective and this rank in
-/// `MPI_Finalize` as its `Universe` is dropped: the job hangs. Call it once, after
+/// `MPI_Abort` on the world communicator (error code 101, Rust's for a panic), which
+/// ends every rank under any launcher; before `mpi::initialize` or after finalisation,
+/// a plain abort. Without it, the others wait in their next collective and this rank
+/// in `MPI_Finalize` as its `Universe` is dropped: the job hangs. Call it once, after
 /// `mpi::initialize`; each call wraps the hook set before it.
 pub fn end_job_on_panic() {
     let report = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         report(info);
+        if mpi::environment::is_initialized() && !mpi::environment::is_finalized() {
+            mpi::topology::SimpleCommunicator::world().abort(PANIC_CODE);
+        }
         std::process::abort();
     }));
 }
+
+/// The exit code of a panicking Rust program, passed to `MPI_Abort`.
+const PANIC_CODE: i32 = 101;
 
 /// The element types MPI sends: `f64` and `f32`.
 pub trait Element: Real + Equivalence {}

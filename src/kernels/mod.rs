@@ -222,9 +222,11 @@ impl<'a, T> RowSlices<'a, T> {
     pub(crate) fn row(&self, i: usize) -> &'a [T] {
         assert!(i < self.a.nrows(), "row {i} of {}", self.a.nrows());
         let a = self.a;
-        // SAFETY: row i < nrows starts at i·stride from the first entry and holds ncols
-        // entries one apart (checked in `new`), all inside the view's memory, which the
-        // view borrows for 'a.
+        // SAFETY: i < nrows, and ndarray keeps the address of every in-bounds index
+        // along an axis inside the view's allocation (or one past it when the view is
+        // empty), so the row starts there. Its ncols entries are one apart where ncols > 1
+        // (`new` checked); a row of one entry or none has no column stride to trust. The
+        // view borrows the memory for 'a.
         unsafe {
             std::slice::from_raw_parts(a.as_ptr().offset(i as isize * a.strides()[0]), a.ncols())
         }
