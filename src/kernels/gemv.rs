@@ -164,7 +164,8 @@ pub(crate) fn add_parts<T: Real>(y: &mut [T], parts: &[T]) {
 /// Aᵀ·g_j for each row g_j of `gt` (w×m, standard layout), into `out` by blocks of
 /// [`COLS_PER_TASK`] columns: block b holds its columns' results for g_1, then g_2, …
 /// (w·width values). Each block of A's columns is swept once for all w vectors, its
-/// four-row strips reused from L1. [`scatter_blocks`] lays the result out as n×w.
+/// four-row strips reused from L1 (two vectors: [`Kernel::gemv_t2`]'s sweep).
+/// [`scatter_blocks`] lays the result out as n×w.
 pub(crate) fn gemv_t_few<T: Real>(par: Par, a: ArrayView2<T>, gt: ArrayView2<T>, out: &mut [T]) {
     let (w, m) = gt.dim();
     let gs = gt.as_slice().expect("G's columns as rows, contiguous");
@@ -179,6 +180,13 @@ pub(crate) fn gemv_t_few<T: Real>(par: Par, a: ArrayView2<T>, gt: ArrayView2<T>,
                 let width = out.len() / w;
                 let cols = b * COLS_PER_TASK..b * COLS_PER_TASK + width;
                 let rows = RowSlices::new(a);
+                if w == 2 {
+                    // One direction's HVP: [ḡ | Ġ] in one sweep that keeps pieces of
+                    // both results in registers over many rows (same bits).
+                    let (y0, y1) = out.split_at_mut(width);
+                    let g = [&gs[..m], &gs[m..]];
+                    return k.gemv_t2(rows, cols, g, [y0, y1]);
+                }
                 let row = |i: usize| &rows.row(i)[cols.clone()];
                 out.fill(T::zero());
                 let quads = a.nrows() / 4 * 4;

@@ -58,6 +58,42 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
         self.axpy4(alpha[0], rows, y0);
         self.axpy4(alpha[1], rows, y1);
     }
+    /// [y_0 | y_1] ← Aᵀ·[g_0 | g_1] over A's columns `cols` (y_j[c] = Σ_i g_j[i]·
+    /// A[i, cols.start + c], y_j as long as `cols`, g_j one entry per row of A): each
+    /// entry's terms added from 0 in row order, the bits of
+    /// [`axpy4x2`](Kernel::axpy4x2) over A's quads of rows, then
+    /// [`axpy`](Kernel::axpy) over the rest. The AVX-512 f64 copy keeps a block of
+    /// both results in registers over all the rows, so y is stored once instead of
+    /// loaded and stored again for every quad.
+    #[inline(always)]
+    fn gemv_t2<T: Real>(
+        self,
+        a: RowSlices<'_, T>,
+        cols: std::ops::Range<usize>,
+        g: [&[T]; 2],
+        y: [&mut [T]; 2],
+    ) {
+        let m = a.nrows();
+        let [y0, y1] = y;
+        assert!(g.iter().all(|g| g.len() == m), "one g_j entry per row");
+        assert!(
+            y0.len() == cols.len() && y1.len() == cols.len(),
+            "y_j as long as cols"
+        );
+        y0.fill(T::zero());
+        y1.fill(T::zero());
+        let row = |i: usize| &a.row(i)[cols.clone()];
+        let quads = m / 4 * 4;
+        for i in (0..quads).step_by(4) {
+            let alpha = |g: &[T]| -> [T; 4] { g[i..i + 4].try_into().expect("four") };
+            let r = [row(i), row(i + 1), row(i + 2), row(i + 3)];
+            self.axpy4x2([alpha(g[0]), alpha(g[1])], r, [&mut *y0, &mut *y1]);
+        }
+        for (i, (&g0, &g1)) in g[0].iter().zip(g[1]).enumerate().skip(quads) {
+            self.axpy(g0, row(i), y0);
+            self.axpy(g1, row(i), y1);
+        }
+    }
     /// [`dot4`](Kernel::dot4) of the same rows with two vectors of one length (a value
     /// and its tangent): each row's values loaded once for both where the kernel has
     /// the registers (AVX-512, f64). The bits of the two calls.
@@ -232,6 +268,25 @@ impl<'a, T> RowSlices<'a, T> {
         }
     }
 
+    /// How many rows.
+    #[inline(always)]
+    pub(crate) fn nrows(&self) -> usize {
+        self.a.nrows()
+    }
+
+    /// How many entries a row has.
+    #[inline(always)]
+    pub(crate) fn ncols(&self) -> usize {
+        self.a.ncols()
+    }
+
+    /// Row 0's address and the distance between rows' starts, in entries (for
+    /// kernels that step from row to row; [`row`](Self::row) says why it is sound).
+    #[inline(always)]
+    pub(super) fn start_and_stride(&self) -> (*const T, isize) {
+        (self.a.as_ptr(), self.a.strides()[0])
+    }
+
     /// Rows i … i + 3.
     #[inline(always)]
     pub(crate) fn quad(&self, i: usize) -> [&'a [T]; 4] {
@@ -310,6 +365,28 @@ mod tests {
                 k.axpy4x2([alpha, beta], rows, [&mut y1, &mut y2]);
                 Portable.axpy4(beta, rows, &mut want2);
                 assert_eq!((y1, y2), (want, want2), "axpy4x2 n={n}");
+                // Aᵀ·[g_0 | g_1] against axpy on the portable kernel, exact on integers.
+                let m = n % 11;
+                let a = ndarray::Array2::from_shape_fn((m, n + 1), |(i, j)| {
+                    T::from_f64(((i * 5 + j * 3) % 9) as f64 - 4.0)
+                });
+                let g = [v(7), v(8)].map(|g| g[..m.min(n)].to_vec());
+                if g[0].len() == m {
+                    let (mut y0, mut y1) = (v(1), v(2));
+                    k.gemv_t2(
+                        RowSlices::new(a.view()),
+                        1..n + 1,
+                        [&g[0], &g[1]],
+                        [&mut y0, &mut y1],
+                    );
+                    for (g, y) in g.iter().zip([y0, y1]) {
+                        let mut want = vec![T::zero(); n];
+                        for (i, &gi) in g.iter().enumerate() {
+                            Portable.axpy(gi, &a.row(i).as_slice().expect("row")[1..], &mut want);
+                        }
+                        assert_eq!(y, want, "gemv_t2 {m}×{n}");
+                    }
+                }
                 let w = |s: usize| waves::<T>(n, s);
                 let (r0, r1, r2, r3, x) = (w(1), w(2), w(3), w(5), w(4));
                 let rows = [&r0[..], &r1[..], &r2[..], &r3[..]];
@@ -394,6 +471,24 @@ mod tests {
                 let got = wide.dot4_axpy4(rows, &x, alpha, prev, &mut y1);
                 let want = narrow.dot4_axpy4(rows, &x, alpha, prev, &mut y2);
                 assert_eq!((b(&got), b(&y1)), (b(&want), b(&y2)), "dot4_axpy4 n={n}");
+                // Aᵀ·[g_0 | g_1] over columns 2 … n + 1 of n + 3, for row counts with
+                // and without a quad's leftovers (none included), in one pass of the
+                // AVX-512 copy or two, the rows padded to lines (a network's layout) or
+                // not.
+                let m = n % 11 + if n % 4 == 0 { 64 } else { 0 };
+                let a = ndarray::Array2::from_shape_vec((m, n + 3), waves::<T>(m * (n + 3), 3))
+                    .expect("m·(n + 3) values");
+                let lined = crate::memory::copy_on_lines(a.view()).expect("fits");
+                let g = [waves::<T>(m, 11), waves::<T>(m, 13)];
+                for a in [a.view(), lined.view()] {
+                    let rows = RowSlices::new(a);
+                    let (mut p, mut q) = ([w(1), w(2)], [w(3), w(5)]);
+                    let [p0, p1] = &mut p;
+                    wide.gemv_t2(rows, 2..n + 2, [&g[0], &g[1]], [p0, p1]);
+                    let [q0, q1] = &mut q;
+                    narrow.gemv_t2(rows, 2..n + 2, [&g[0], &g[1]], [q0, q1]);
+                    assert_eq!(p.map(|p| b(&p)), q.map(|q| b(&q)), "gemv_t2 {m}×{n}");
+                }
             }
         }
         if let (Some(wide), Some(narrow)) = (Avx512::detect(), Avx2::detect()) {
