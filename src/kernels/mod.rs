@@ -63,8 +63,8 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     /// entry's terms added from 0 in row order, the bits of
     /// [`axpy4x2`](Kernel::axpy4x2) over A's quads of rows, then
     /// [`axpy`](Kernel::axpy) over the rest. The AVX-512 f64 copy keeps a block of
-    /// both results in registers over all the rows, so y is stored once instead of
-    /// loaded and stored again for every quad.
+    /// both results in registers over passes of many rows, so y is loaded and stored
+    /// once a pass instead of once a quad.
     #[inline(always)]
     fn gemv_t2<T: Real>(
         self,
