@@ -349,15 +349,15 @@ const BLOCK: usize = 4;
 /// Rows per pass of [`gemv_t2_f64`] over its blocks.
 const PASS: usize = 64;
 
-/// [`Kernel::gemv_t2`] in f64: A's columns `cols` in blocks of four registers (each
+/// [`Kernel::gemv_t2`] in f64: A's columns `cols` in blocks of four registers (a
 /// block's eight accumulators, four per result, are as many as hide a fused
 /// multiply-add's latency on two ports), the last block taking up to seven, its last
 /// register masked; A's rows in passes of [`PASS`], each pass over every block, a
 /// block's accumulators loaded from y, in registers over the pass's rows, then
 /// stored. Every entry's fused multiply-adds come in row order from 0, as axpy4x2's
-/// do, with y loaded and stored once a pass where axpy4x2 does so for every four rows;
-/// and a pass reads its rows' pieces one after the other, so that each row is read
-/// in order, as a few streams the prefetchers follow.
+/// do, with y loaded and stored once a pass where axpy4x2 does so for every four rows.
+/// A block reads its pass's pieces of rows a stride apart; the passes bound how many
+/// (a block over all the rows of a tall matrix would touch a page per row).
 ///
 /// SAFETY: row i < m of A holds at least `cols.end` entries from `start + i·stride` on
 /// (a [`RowSlices`](super::RowSlices)' rows).
@@ -410,9 +410,11 @@ unsafe fn gemv_t2_f64(
 }
 
 /// One block of one pass of [`gemv_t2_f64`]: y_j += Σ_i g_j[i]·row_i over R registers
-/// of each result (y_j as long as 8(R − 1) + 1 … 8R).
+/// of each result.
 ///
-/// SAFETY: row i < g_j's length holds y_j's length of entries from `start + i·stride`.
+/// SAFETY: y_0 and y_1 are of one length, 8(R − 1) + 1 … 8R (the masks cover the last
+/// register's entries and no more); g_0 and g_1 are of one length, and row i below it
+/// holds y_j's length of entries from `start + i·stride`.
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
 unsafe fn gemv_t2_block<const R: usize>(
@@ -420,7 +422,10 @@ unsafe fn gemv_t2_block<const R: usize>(
     g: [&[f64]; 2],
     y: [&mut [f64]; 2],
 ) {
-    let last = mask(y[0].len() - (R - 1) * LANES);
+    let n = y[0].len();
+    debug_assert!(y[1].len() == n && (R - 1) * LANES < n && n <= R * LANES);
+    debug_assert_eq!(g[0].len(), g[1].len());
+    let last = mask(n - (R - 1) * LANES);
     let at = |h: usize| (h * LANES, if h + 1 < R { 0xff } else { last });
     let yp = y.map(<[f64]>::as_mut_ptr);
     let mut acc = [[_mm512_setzero_pd(); R]; 2];

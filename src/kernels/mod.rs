@@ -60,7 +60,7 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     }
     /// [y_0 | y_1] ← Aᵀ·[g_0 | g_1] over A's columns `cols` (y_j[c] = Σ_i g_j[i]·
     /// A[i, cols.start + c], y_j as long as `cols`, g_j one entry per row of A): each
-    /// entry's terms added from 0 in row order, the bits of
+    /// entry's terms added from 0 in row order, the bits (NaN payloads aside) of
     /// [`axpy4x2`](Kernel::axpy4x2) over A's quads of rows, then
     /// [`axpy`](Kernel::axpy) over the rest. The AVX-512 f64 copy keeps a block of
     /// both results in registers over passes of many rows, so y is loaded and stored
@@ -365,27 +365,30 @@ mod tests {
                 k.axpy4x2([alpha, beta], rows, [&mut y1, &mut y2]);
                 Portable.axpy4(beta, rows, &mut want2);
                 assert_eq!((y1, y2), (want, want2), "axpy4x2 n={n}");
-                // Aᵀ·[g_0 | g_1] against axpy on the portable kernel, exact on integers.
-                let m = n % 11;
+                // Aᵀ·[g_0 | g_1] against axpy on the portable kernel, exact on integers,
+                // in one, two or three passes of the AVX-512 copy.
+                let m = n % 11 + 64 * (n % 3);
                 let a = ndarray::Array2::from_shape_fn((m, n + 1), |(i, j)| {
                     T::from_f64(((i * 5 + j * 3) % 9) as f64 - 4.0)
                 });
-                let g = [v(7), v(8)].map(|g| g[..m.min(n)].to_vec());
-                if g[0].len() == m {
-                    let (mut y0, mut y1) = (v(1), v(2));
-                    k.gemv_t2(
-                        RowSlices::new(a.view()),
-                        1..n + 1,
-                        [&g[0], &g[1]],
-                        [&mut y0, &mut y1],
-                    );
-                    for (g, y) in g.iter().zip([y0, y1]) {
-                        let mut want = vec![T::zero(); n];
-                        for (i, &gi) in g.iter().enumerate() {
-                            Portable.axpy(gi, &a.row(i).as_slice().expect("row")[1..], &mut want);
-                        }
-                        assert_eq!(y, want, "gemv_t2 {m}×{n}");
+                let g: [Vec<T>; 2] = [7, 8].map(|s| {
+                    (0..m)
+                        .map(|i| T::from_f64(((i * s + 3) % 7) as f64 - 3.0))
+                        .collect()
+                });
+                let (mut y0, mut y1) = (v(1), v(2));
+                k.gemv_t2(
+                    RowSlices::new(a.view()),
+                    1..n + 1,
+                    [&g[0], &g[1]],
+                    [&mut y0, &mut y1],
+                );
+                for (g, y) in g.iter().zip([y0, y1]) {
+                    let mut want = vec![T::zero(); n];
+                    for (i, &gi) in g.iter().enumerate() {
+                        Portable.axpy(gi, &a.row(i).as_slice().expect("row")[1..], &mut want);
                     }
+                    assert_eq!(y, want, "gemv_t2 {m}×{n}");
                 }
                 let w = |s: usize| waves::<T>(n, s);
                 let (r0, r1, r2, r3, x) = (w(1), w(2), w(3), w(5), w(4));
@@ -471,23 +474,26 @@ mod tests {
                 let got = wide.dot4_axpy4(rows, &x, alpha, prev, &mut y1);
                 let want = narrow.dot4_axpy4(rows, &x, alpha, prev, &mut y2);
                 assert_eq!((b(&got), b(&y1)), (b(&want), b(&y2)), "dot4_axpy4 n={n}");
-                // Aᵀ·[g_0 | g_1] over columns 2 … n + 1 of n + 3, for row counts with
-                // and without a quad's leftovers (none included), in one pass of the
-                // AVX-512 copy or two, the rows padded to lines (a network's layout) or
-                // not.
-                let m = n % 11 + if n % 4 == 0 { 64 } else { 0 };
+                // Aᵀ·[g_0 | g_1] over n of A's n + 3 columns (from the first, the
+                // third or the fourth), for row counts with and without a quad's
+                // leftovers (none included), in one, two or three passes of the AVX-512
+                // copy (n mod 3 and n mod 8 independent: every tail in each), the rows
+                // padded to lines (a network's layout), or not, or in reverse order.
+                let m = n % 11 + 64 * (n % 3);
                 let a = ndarray::Array2::from_shape_vec((m, n + 3), waves::<T>(m * (n + 3), 3))
                     .expect("m·(n + 3) values");
                 let lined = crate::memory::copy_on_lines(a.view()).expect("fits");
                 let g = [waves::<T>(m, 11), waves::<T>(m, 13)];
-                for a in [a.view(), lined.view()] {
-                    let rows = RowSlices::new(a);
+                let reversed = a.slice(ndarray::s![..;-1, ..]);
+                for (a, c0) in [(a.view(), 2), (lined.view(), 0), (reversed, 3)] {
+                    let (rows, cols) = (RowSlices::new(a), c0..c0 + n);
                     let (mut p, mut q) = ([w(1), w(2)], [w(3), w(5)]);
                     let [p0, p1] = &mut p;
-                    wide.gemv_t2(rows, 2..n + 2, [&g[0], &g[1]], [p0, p1]);
+                    wide.gemv_t2(rows, cols.clone(), [&g[0], &g[1]], [p0, p1]);
                     let [q0, q1] = &mut q;
-                    narrow.gemv_t2(rows, 2..n + 2, [&g[0], &g[1]], [q0, q1]);
-                    assert_eq!(p.map(|p| b(&p)), q.map(|q| b(&q)), "gemv_t2 {m}×{n}");
+                    narrow.gemv_t2(rows, cols, [&g[0], &g[1]], [q0, q1]);
+                    let what = format!("gemv_t2 {m}×{n} from {c0}");
+                    assert_eq!(p.map(|p| b(&p)), q.map(|q| b(&q)), "{what}");
                 }
             }
         }
