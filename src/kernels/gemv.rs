@@ -181,7 +181,7 @@ pub(crate) fn gemv_t_few<T: Real>(par: Par, a: ArrayView2<T>, gt: ArrayView2<T>,
                 let cols = b * COLS_PER_TASK..b * COLS_PER_TASK + width;
                 let rows = RowSlices::new(a);
                 if w == 2 {
-                    // One direction's HVP: [ḡ | Ġ] in one sweep that keeps pieces of
+                    // Two vectors (an HVP's [ḡ | Ġ]): one sweep that keeps pieces of
                     // both results in registers over many rows (same bits).
                     let (y0, y1) = out.split_at_mut(width);
                     let g = [&gs[..m], &gs[m..]];
