@@ -18,7 +18,7 @@
 //! Ȧ_k = φ'_k(y_k) ∘ Ẏ_k, a_0 = x, Ȧ_0 = V — each W_k read once for the value and all
 //! its tangents.
 
-use crate::backend::{gemm, gemm_few, gemv_t, gemv_t_scratch_len, FEW};
+use crate::backend::{gemm, gemm_few, gemm_t_few, gemv_t, gemv_t_scratch_len, FEW};
 use crate::diagonal::{scale_rows_in_place, scale_rows_into};
 use crate::primal::{self, Sweep};
 use crate::reverse::Fused;
@@ -128,15 +128,33 @@ pub(crate) fn panel_mut<T>(buf: &mut [T], d: usize, c: usize) -> ArrayViewMut2<'
     ArrayViewMut2::from_shape((d, c).set_f(c <= FEW), &mut buf[..d * c]).expect("fits")
 }
 
+/// How a tangent sweep makes W·[a | Ȧ].
+pub(crate) enum Product<'b, T> {
+    /// Dot products of W's rows ([`gemm_few`]): the sums every call's W·a makes, so the
+    /// JVP's F has the bits of [`Mlp::output`](crate::Mlp::output).
+    Dots,
+    /// (Wᵀ)ᵀ·[a | Ȧ] on Wᵀ's rows ([`gemm_t_few`], with its blocks' scratch: c·d_k
+    /// values) where the network keeps Wᵀ ([`COLUMNS_MAX`](crate::mlp::COLUMNS_MAX))
+    /// and the columns are [`FEW`] (on the crate's kernels, not a GEMM's), else
+    /// [`Dots`](Product::Dots): the HVP's, whose values are not returned.
+    Columns(&'b mut [T]),
+}
+
 /// One layer of the tangent sweep: Q = [y | Ẏ] ← W·[a | Ȧ] + [b | 0], one product
-/// reading W once for the value and every tangent.
+/// reading W (or Wᵀ) once for the value and every tangent.
 pub(crate) fn tangent_layer<T: Real>(
     par: Par,
     layer: &Layer<T>,
+    product: Product<T>,
     input: ArrayView2<T>,
     mut q: ArrayViewMut2<T>,
 ) {
-    gemm_few(par, layer.weights.view(), input, q.view_mut());
+    match (product, &layer.columns) {
+        (Product::Columns(blocks), Some(wt)) if input.ncols() <= FEW => {
+            gemm_t_few(par, wt.view(), input, q.view_mut(), blocks)
+        }
+        _ => gemm_few(par, layer.weights.view(), input, q.view_mut()),
+    }
     if let Some(b) = &layer.bias {
         q.column_mut(0).zip_mut_with(b, |y, &b| *y = *y + b);
     }
@@ -303,7 +321,7 @@ pub(crate) fn jvp<'a, T: Real>(
     for (k, layer) in net.layers().iter().enumerate() {
         let (d_out, d_in) = layer.weights.dim();
         let mut qk = panel_mut(q, d_out, 2);
-        tangent_layer(par, layer, panel(a, d_in, 2), qk.view_mut());
+        tangent_layer(par, layer, Product::Dots, panel(a, d_in, 2), qk.view_mut());
         if k + 1 < depth {
             next_input(layer.activation, qk.view(), panel_mut(a, d_out, 2));
         }
@@ -331,6 +349,69 @@ mod tests {
     use crate::scratch::panel_width;
     use crate::Error;
     use ndarray::Array2;
+
+    /// A small network keeps each Wᵀ, and its tangent products on [`Product::Columns`]
+    /// are Wᵀ's rows added up in order, y_j = (…(W_j0·a_0 + 0) + …) + W_j,n−1·a_n−1 (fused
+    /// where the kernels fuse), + b_j in the value's column: each entry's exact chain,
+    /// where dot products sum lanes first (the other product, within rounding). Wider
+    /// panels than [`FEW`], and networks over `COLUMNS_MAX`, take the dot products.
+    #[test]
+    fn small_networks_tangent_products_run_on_their_transposes() {
+        use crate::kernels::{detected, Detected};
+        let fused = !matches!(detected(), Detected::Portable(_));
+        let layer = |m: usize, n: usize, seed: u64| {
+            let w = crate::random::standard_normal::<f64>(m, n, seed, 0).unwrap();
+            let b = crate::random::standard_normal_vector::<f64>(m, seed + 1).unwrap();
+            Layer::new(w, Activation::Tanh).with_bias(b)
+        };
+        let net = Mlp::new(vec![layer(29, 37, 1), layer(13, 29, 3)]).unwrap();
+        for l in net.layers() {
+            assert_eq!(l.columns.as_ref().map(|c| c.t()), Some(l.weights.view()));
+        }
+        let large = Mlp::new(vec![layer(200, 200, 5)]).unwrap();
+        assert!(large.layers()[0].columns.is_none(), "320 KB of weights");
+        let l = &net.layers()[0];
+        let (m, n) = l.weights.dim();
+        let mut blocks = vec![0.0; m * (FEW + 1)];
+        for c in [1, 2, 3, FEW, FEW + 1] {
+            let a = Array2::from_shape_fn((n, c).f(), |(i, j)| ((i * 7 + j) as f64 * 0.61).sin());
+            let mut by_columns = Array2::zeros((m, c).set_f(c <= FEW));
+            let product = Product::Columns(&mut blocks);
+            tangent_layer(Par::Seq, l, product, a.view(), by_columns.view_mut());
+            let mut by_dots = Array2::zeros((m, c).set_f(c <= FEW));
+            tangent_layer(Par::Seq, l, Product::Dots, a.view(), by_dots.view_mut());
+            let bias = l.bias.as_ref().unwrap();
+            let chain = Array2::from_shape_fn((m, c), |(r, j)| {
+                let y = (0..n).fold(0.0, |y, i| match fused {
+                    true => l.weights[[r, i]].mul_add(a[[i, j]], y),
+                    false => l.weights[[r, i]] * a[[i, j]] + y,
+                });
+                if j == 0 {
+                    y + bias[r]
+                } else {
+                    y
+                }
+            });
+            let same = |p: &Array2<f64>, q: &Array2<f64>| {
+                p.iter().zip(q).all(|(a, b)| a.to_bits() == b.to_bits())
+            };
+            match c <= FEW {
+                true => assert!(same(&by_columns, &chain), "{c} columns: not the chain"),
+                false => assert!(same(&by_columns, &by_dots), "{c} columns: not the dots"),
+            }
+            let scale = (l.weights.mapv(f64::abs).dot(&a.mapv(f64::abs)) + 4.0).into_iter();
+            for ((p, q), s) in by_columns.iter().zip(&by_dots).zip(scale) {
+                assert!(
+                    (p - q).abs() <= 2.0 * n as f64 * f64::EPSILON * s,
+                    "{c}: {p} {q}"
+                );
+            }
+            if c <= FEW {
+                // The two products round differently here: the bits above tell them apart.
+                assert!(!same(&by_dots, &chain), "{c} columns");
+            }
+        }
+    }
 
     /// `map_panel` gives [u(y) | v(y) ∘ Ẏ] bit for bit on panels by columns (its slices)
     /// and by rows (its views), across chunk edges, one row, one column, none.

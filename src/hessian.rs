@@ -15,7 +15,8 @@
 
 use crate::backend::gemm_t_few;
 use crate::forward::{
-    by_chunks, each_tangent, map_panel, next_input, panel, panel_mut, tangent_layer, widest, CHUNK,
+    by_chunks, each_tangent, map_panel, next_input, panel, panel_mut, tangent_layer, widest,
+    Product, CHUNK,
 };
 use crate::guard::Trust;
 use crate::scratch::{padded, panel_width_or_refuse, Stack};
@@ -50,7 +51,7 @@ pub(crate) fn hvps<'a, T: Real>(
     let widest = widest(net);
     let qs = stack.take(offsets[depth] * c);
     let (mut g_buf, mut a_buf) = (stack.take(widest * c), stack.take(widest * c));
-    let blocks = stack.take(widest * c);
+    let blocks = &mut *stack.take(widest * c);
     stack.take(RESERVED * padded::<T>(widest * c));
     // The tangent sweep, keeping every layer's Q_k = [y_k | Ẏ_k] (layer k at
     // offsets[k]·c, laid out as a `panel`); its input [a_{k−1} | Ȧ_{k−1}] in `a_buf`,
@@ -69,7 +70,8 @@ pub(crate) fn hvps<'a, T: Real>(
             _ => panel(a_buf, d_in, c),
         };
         let mut q = panel_mut(&mut qs[offsets[k] * c..offsets[k + 1] * c], d_out, c);
-        tangent_layer(par, layer, input, q.view_mut());
+        let product = Product::Columns(&mut *blocks);
+        tangent_layer(par, layer, product, input, q.view_mut());
         if k + 1 < depth {
             next_input(layer.activation, q.view(), panel_mut(a_buf, d_out, c));
         }

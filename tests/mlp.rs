@@ -676,8 +676,9 @@ fn weights_start_on_lines_wherever_the_given_arrays_sat() {
     }
 }
 
-/// A VJP runs ∇f's fused pass over W_L (read once) with ḡ_L = u ∘ φ'(y_L). Its F keeps
-/// the bits of `output` on one thread or many (520 × 520 runs the blocks in parallel,
+/// A VJP runs ∇f's fused pass over W_L (read once) with ḡ_L = u ∘ φ'(y_L). Its F, and
+/// a JVP's (dot products, on small networks too), keep the bits of `output` on one
+/// thread or many (520 × 520 runs the blocks in parallel,
 /// from 2^18 entries): the pass dots whole quads of rows, as the
 /// forward GEMV does, where the last layer is cut into blocks (from 65 536 entries; a row
 /// dotted alone sums in another order, and F differed in the last bits at the 300-wide
@@ -685,7 +686,7 @@ fn weights_start_on_lines_wherever_the_given_arrays_sat() {
 /// layer is one block, within 1e-14 where the blocks differ. Not GELU: there the VJP
 /// takes the guard's wide path at these points (its bound for uᵀ·J is not ∇f's).
 #[test]
-fn a_vjp_keeps_the_forward_pass_bits_and_of_ones_is_the_gradient() {
+fn a_vjp_and_a_jvp_keep_the_forward_pass_bits_and_a_vjp_of_ones_is_the_gradient() {
     let bits = |a: &Array1<f64>| a.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
     let shapes: &[&[usize]] = &[
         &[300, 300, 10, 300, 300],
@@ -711,6 +712,8 @@ fn a_vjp_keeps_the_forward_pass_bits_and_of_ones_is_the_gradient() {
                 let what = format!("{widths:?} {act} {par:?}");
                 let u = vector(widths[widths.len() - 1], 8);
                 let (out, _) = net.vjp(x.view(), u.view()).unwrap();
+                assert_eq!(bits(&out), bits(&net.output(x.view()).unwrap()), "{what}");
+                let (out, _) = net.jvp(x.view(), x.view()).unwrap();
                 assert_eq!(bits(&out), bits(&net.output(x.view()).unwrap()), "{what}");
                 let ones = Array1::ones(widths[widths.len() - 1]);
                 let (_, uj) = net.vjp(x.view(), ones.view()).unwrap();
