@@ -134,9 +134,10 @@ pub(crate) enum Product<'b, T> {
     /// JVP's F has the bits of [`Mlp::output`](crate::Mlp::output).
     Dots,
     /// (Wᵀ)ᵀ·[a | Ȧ] on Wᵀ's rows ([`gemm_t_few`], with its blocks' scratch: c·d_k
-    /// values) where the network keeps Wᵀ ([`COLUMNS_MAX`](crate::mlp::COLUMNS_MAX))
-    /// and the columns are [`FEW`] (on the crate's kernels, not a GEMM's), else
-    /// [`Dots`](Product::Dots): the HVP's, whose values are not returned.
+    /// values), each entry one chain of fused multiply-adds in row order. The HVP's,
+    /// which returns no F; where the network keeps no Wᵀ
+    /// ([`COLUMNS_MAX`](crate::mlp::COLUMNS_MAX)) or the columns are more than [`FEW`]
+    /// (a GEMM's, not the crate's kernels), [`Dots`](Product::Dots).
     Columns(&'b mut [T]),
 }
 
@@ -350,67 +351,90 @@ mod tests {
     use crate::Error;
     use ndarray::Array2;
 
-    /// A small network keeps each Wᵀ, and its tangent products on [`Product::Columns`]
-    /// are Wᵀ's rows added up in order, y_j = (…(W_j0·a_0 + 0) + …) + W_j,n−1·a_n−1 (fused
-    /// where the kernels fuse), + b_j in the value's column: each entry's exact chain,
-    /// where dot products sum lanes first (the other product, within rounding). Wider
-    /// panels than [`FEW`], and networks over `COLUMNS_MAX`, take the dot products.
+    /// A small network keeps Wᵀ of its layers at least `COLUMNS_MIN_ROWS` wide (a clone
+    /// too), and its tangent products on [`Product::Columns`] are Wᵀ's rows added up in
+    /// order, y_j = (…(W_j0·a_0 + 0) + …) + W_j,n−1·a_n−1 (fused where the kernels fuse),
+    /// + b_j in the value's column: each entry's exact chain, in f64 and f32, for results
+    /// in one block and in several (over 512 rows); dot products sum lanes first (within
+    /// rounding of it). Wider panels than [`FEW`], narrow layers and networks over
+    /// `COLUMNS_MAX` take the dot products.
     #[test]
     fn small_networks_tangent_products_run_on_their_transposes() {
-        use crate::kernels::{detected, Detected};
-        let fused = !matches!(detected(), Detected::Portable(_));
-        let layer = |m: usize, n: usize, seed: u64| {
-            let w = crate::random::standard_normal::<f64>(m, n, seed, 0).unwrap();
-            let b = crate::random::standard_normal_vector::<f64>(m, seed + 1).unwrap();
-            Layer::new(w, Activation::Tanh).with_bias(b)
-        };
-        let net = Mlp::new(vec![layer(29, 37, 1), layer(13, 29, 3)]).unwrap();
-        for l in net.layers() {
-            assert_eq!(l.columns.as_ref().map(|c| c.t()), Some(l.weights.view()));
-        }
-        let large = Mlp::new(vec![layer(200, 200, 5)]).unwrap();
-        assert!(large.layers()[0].columns.is_none(), "320 KB of weights");
-        let l = &net.layers()[0];
-        let (m, n) = l.weights.dim();
-        let mut blocks = vec![0.0; m * (FEW + 1)];
-        for c in [1, 2, 3, FEW, FEW + 1] {
-            let a = Array2::from_shape_fn((n, c).f(), |(i, j)| ((i * 7 + j) as f64 * 0.61).sin());
-            let mut by_columns = Array2::zeros((m, c).set_f(c <= FEW));
-            let product = Product::Columns(&mut blocks);
-            tangent_layer(Par::Seq, l, product, a.view(), by_columns.view_mut());
-            let mut by_dots = Array2::zeros((m, c).set_f(c <= FEW));
-            tangent_layer(Par::Seq, l, Product::Dots, a.view(), by_dots.view_mut());
-            let bias = l.bias.as_ref().unwrap();
-            let chain = Array2::from_shape_fn((m, c), |(r, j)| {
-                let y = (0..n).fold(0.0, |y, i| match fused {
-                    true => l.weights[[r, i]].mul_add(a[[i, j]], y),
-                    false => l.weights[[r, i]] * a[[i, j]] + y,
-                });
-                if j == 0 {
-                    y + bias[r]
-                } else {
-                    y
-                }
-            });
-            let same = |p: &Array2<f64>, q: &Array2<f64>| {
-                p.iter().zip(q).all(|(a, b)| a.to_bits() == b.to_bits())
+        fn check<T: Real>() {
+            let layer = |m: usize, n: usize, seed: u64| {
+                let w = crate::random::standard_normal::<T>(m, n, seed, 0).unwrap();
+                let b = crate::random::standard_normal_vector::<T>(m, seed + 1).unwrap();
+                Layer::new(w, Activation::Tanh).with_bias(b)
             };
-            match c <= FEW {
-                true => assert!(same(&by_columns, &chain), "{c} columns: not the chain"),
-                false => assert!(same(&by_columns, &by_dots), "{c} columns: not the dots"),
+            let net = Mlp::new(vec![layer(40, 37, 1), layer(600, 40, 3), layer(5, 600, 5)]);
+            let net = net.unwrap().clone();
+            let kept = |net: &Mlp<T>| -> Vec<bool> {
+                net.layers().iter().map(|l| l.columns.is_some()).collect()
+            };
+            assert_eq!(
+                kept(&net),
+                vec![true, true, false],
+                "which keep Wᵀ (5 rows: too few)"
+            );
+            for l in &net.layers()[..2] {
+                let wt = l.columns.as_ref().unwrap();
+                assert!(wt.t() == l.weights && crate::memory::on_lines(wt.view()));
             }
-            let scale = (l.weights.mapv(f64::abs).dot(&a.mapv(f64::abs)) + 4.0).into_iter();
-            for ((p, q), s) in by_columns.iter().zip(&by_dots).zip(scale) {
-                assert!(
-                    (p - q).abs() <= 2.0 * n as f64 * f64::EPSILON * s,
-                    "{c}: {p} {q}"
-                );
-            }
-            if c <= FEW {
-                // The two products round differently here: the bits above tell them apart.
-                assert!(!same(&by_dots, &chain), "{c} columns");
+            let large = Mlp::new(vec![layer(300, 300, 7)]).unwrap();
+            assert_eq!(kept(&large), vec![false], "over COLUMNS_MAX");
+            let fused = !matches!(
+                crate::kernels::detected(),
+                crate::kernels::Detected::Portable(_)
+            );
+            for l in &net.layers()[..2] {
+                let (m, n) = l.weights.dim();
+                let mut blocks = vec![T::zero(); m * (FEW + 1)];
+                for c in [1, 2, 3, FEW, FEW + 1] {
+                    let a = Array2::from_shape_fn((n, c).f(), |(i, j)| {
+                        T::from_f64(((i * 7 + j) as f64 * 0.61).sin())
+                    });
+                    let mut by_columns = Array2::zeros((m, c).set_f(c <= FEW));
+                    let product = Product::Columns(&mut blocks);
+                    tangent_layer(Par::Seq, l, product, a.view(), by_columns.view_mut());
+                    let mut by_dots = Array2::zeros((m, c).set_f(c <= FEW));
+                    tangent_layer(Par::Seq, l, Product::Dots, a.view(), by_dots.view_mut());
+                    let bias = l.bias.as_ref().unwrap();
+                    let chain = Array2::from_shape_fn((m, c), |(r, j)| {
+                        let y = (0..n).fold(T::zero(), |y, i| match fused {
+                            true => l.weights[[r, i]].mul_add(a[[i, j]], y),
+                            false => l.weights[[r, i]] * a[[i, j]] + y,
+                        });
+                        if j == 0 {
+                            y + bias[r]
+                        } else {
+                            y
+                        }
+                    });
+                    let same = |p: &Array2<T>, q: &Array2<T>| {
+                        p.iter()
+                            .zip(q)
+                            .all(|(a, b)| a.as_f64().to_bits() == b.as_f64().to_bits())
+                    };
+                    let what = format!("{} rows, {c} columns", m);
+                    match c <= FEW {
+                        true => assert!(same(&by_columns, &chain), "{what}: not the chain"),
+                        false => assert!(same(&by_columns, &by_dots), "{what}: not the dots"),
+                    }
+                    let abs = |t: &T| t.abs();
+                    let scale = l
+                        .weights
+                        .map(abs)
+                        .dot(&a.map(abs))
+                        .mapv(|s| s + T::from_f64(4.0));
+                    let eps = T::epsilon() * T::from_f64(2.0 * n as f64);
+                    for ((&p, &q), &s) in by_columns.iter().zip(&by_dots).zip(&scale) {
+                        assert!((p - q).abs() <= eps * s, "{what}: {p} {q}");
+                    }
+                }
             }
         }
+        check::<f64>();
+        check::<f32>();
     }
 
     /// `map_panel` gives [u(y) | v(y) ∘ Ẏ] bit for bit on panels by columns (its slices)

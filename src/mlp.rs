@@ -54,7 +54,8 @@ pub struct Layer<T> {
     /// |a_j| is a normal number, no product W_ij·a_j underflows. Set by the network.
     pub(crate) weight_min: f64,
     /// Wᵀ (d_{k−1} × d_k) on lines, in a network whose weights total at most
-    /// [`COLUMNS_MAX`] bytes: the HVP's tangent sweep reads it. Set by the network.
+    /// [`COLUMNS_MAX`] bytes and a layer at least [`COLUMNS_MIN_ROWS`] wide: the HVP's
+    /// tangent sweep reads it. Set by the network.
     pub(crate) columns: Option<Array2<T>>,
 }
 
@@ -115,34 +116,41 @@ impl<T: Real> Layer<T> {
 /// would put them wherever the allocator gives).
 impl<T: Real> Clone for Layer<T> {
     fn clone(&self) -> Self {
-        let weights = match memory::on_lines(self.weights.view()) {
-            true => memory::copy_on_lines(self.weights.view()).ok(),
-            false => None,
-        };
         Layer {
-            weights: weights.unwrap_or_else(|| self.weights.clone()),
+            weights: same_layout(&self.weights),
             bias: self.bias.clone(),
-            columns: self
-                .columns
-                .as_ref()
-                .map(|wt| memory::copy_on_lines(wt.view()).unwrap_or_else(|_| wt.clone())),
+            columns: self.columns.as_ref().map(same_layout),
             ..*self
         }
     }
 }
 
+/// A copy of `a` on lines where `a` is (a plain copy would put its rows wherever the
+/// allocator gives), else, or where that copy cannot be had, a plain one.
+fn same_layout<T: Real>(a: &Array2<T>) -> Array2<T> {
+    let lined = memory::on_lines(a.view()).then(|| memory::copy_on_lines(a.view()).ok());
+    lined.flatten().unwrap_or_else(|| a.clone())
+}
+
+/// Largest network, in bytes of weights, that also keeps Wᵀ ([`Layer`]'s `columns`) of
+/// its layers at least [`COLUMNS_MIN_ROWS`] wide: W·[a | ȧ] as Wᵀ's transposed product,
+/// whose results stay in registers over many rows, against dot products that each end
+/// in a sum of lanes (the HVP 7 % faster at (100, 105, 95), docs/measured.md). Both
+/// copies stay in L2 up to here (1 MB a core on the Zen machines, 2 MB on Emerald
+/// Rapids); beyond it the HVP at (256)³ ran 1.8× slower, the copies evicting each other.
+pub(crate) const COLUMNS_MAX: usize = 256 << 10;
+
+/// Fewest rows (d_k) of a layer that keeps Wᵀ: Wᵀ's rows that long give the transposed
+/// product at least four registers (f64) of each of its two results, eight chains of
+/// fused multiply-adds, as many as hide their latency. Over narrower rows each result's
+/// few registers wait on their own last multiply-add, row after row, where dot products
+/// spread a row over lanes (an HVP with one output and 32 768 inputs ran 30 % slower).
+pub(crate) const COLUMNS_MIN_ROWS: usize = 32;
+
 /// Largest weight matrix, in bytes, that a network copies to lay it on 64-byte lines:
 /// the sizes read from cache, where a load split over two lines costs (a quarter of a
 /// small gradient). A larger row-major matrix is kept as given, its memory not briefly
 /// doubled.
-/// Largest network, in bytes of weights, that also keeps each Wᵀ ([`Layer`]'s
-/// `columns`): W·[a | ȧ] as Wᵀ's transposed product, whose results stay in registers
-/// over many rows, against dot products that each end in a sum of lanes (the HVP 7 %
-/// faster at (100, 105, 95), docs/measured.md). Both copies stay in L2 up to here (1 MB
-/// a core on the Zen machines, 2 MB on Emerald Rapids); beyond it the HVP at (256)³ ran
-/// 1.8× slower, the copies evicting each other.
-pub(crate) const COLUMNS_MAX: usize = 256 << 10;
-
 pub(crate) const LINE_UP_MAX: usize = 16 << 20;
 
 /// W as a network keeps it: as given where its rows are on lines already, or where it
@@ -386,8 +394,8 @@ impl<T: Real> Mlp<T> {
     /// (narrower rows packed: their padding would cost up to 8× the memory). W is
     /// copied so unless it is laid out so already, or is row-major and over 16 MiB (kept
     /// as given, its memory not briefly doubled). A network of at most 256 KiB of
-    /// weights also keeps each Wᵀ, which the HVP's tangent sweep reads (see
-    /// [`hvp`](Self::hvp)). Errors with [`Error::TooLarge`] where a copy does not fit.
+    /// weights also keeps Wᵀ of each layer at least 32 wide, which the HVP's tangent
+    /// sweep reads (see [`hvp`](Self::hvp)). Errors with [`Error::TooLarge`] where a copy does not fit.
     ///
     /// ```
     /// use fwdrev::{Activation::Sigmoid, Mlp};
@@ -465,7 +473,7 @@ impl<T: Real> Mlp<T> {
                     .iter()
                     .flatten()
                     .fold(0.0_f64, |m, v| m.max(v.as_f64().abs()));
-                let columns = match small {
+                let columns = match small && l.weights.nrows() >= COLUMNS_MIN_ROWS {
                     true => Some(memory::copy_on_lines(l.weights.t())?),
                     false => None,
                 };
@@ -961,7 +969,7 @@ impl<T: Real> Mlp<T> {
     /// reverse sweep differentiated along v), about twice a gradient's cost.
     ///
     /// On a network of at most 256 KiB of weights its tangent sweep multiplies by the
-    /// kept Wᵀ ([`new`](Self::new)), each entry a sum in row order, where other calls
+    /// kept Wᵀ of the layers at least 32 wide ([`new`](Self::new)), each entry a sum in row order, where other calls
     /// sum dot products by lanes: its ∇f agrees with
     /// [`value_and_grad`](Self::value_and_grad)'s to rounding, not always to the bit.
     pub fn hvp(&self, x: ArrayView1<T>, v: ArrayView1<T>) -> Result<(Array1<T>, Array1<T>)> {

@@ -726,3 +726,25 @@ fn a_vjp_and_a_jvp_keep_the_forward_pass_bits_and_a_vjp_of_ones_is_the_gradient(
         }
     }
 }
+
+/// The HVP of a small network multiplies by its kept Wᵀ (each entry summed in row order,
+/// where the gradient's forward pass dots rows by lanes), so its ∇f agrees with
+/// `value_and_grad`'s to rounding: within 1e-12 of the largest entry (sums of at most
+/// 105 terms in two orders, each within 105·ε of the terms' magnitudes). A clone keeps
+/// the copies: its HVP has the same bits.
+#[test]
+fn an_hvps_gradient_is_value_and_grads_to_rounding_and_a_clone_keeps_its_bits() {
+    let shapes: &[&[usize]] = &[&[100, 105, 95], &[40, 60, 2, 60, 40], &[33, 64, 1]];
+    for (i, widths) in shapes.iter().enumerate() {
+        for act in [Activation::Sigmoid, Activation::Tanh, Activation::Softplus] {
+            let net = Mlp::<f64>::from_seed(widths, act, i as u64).unwrap();
+            let (x, v) = (vector(widths[0], 5), vector(widths[0], 6));
+            let (g, hv) = net.hvp(x.view(), v.view()).unwrap();
+            let (_, want) = net.value_and_grad(x.view(), Mode::Reverse).unwrap();
+            let largest = want.iter().fold(0.0_f64, |m, g| m.max(g.abs()));
+            let err = (&g - &want).iter().fold(0.0_f64, |m, e| m.max(e.abs()));
+            assert!(err <= 1e-12 * largest, "{widths:?} {act}: {err:e}");
+            assert_eq!(net.clone().hvp(x.view(), v.view()).unwrap(), (g, hv));
+        }
+    }
+}

@@ -535,7 +535,8 @@ impl PyMlp {
     }
 
     /// Bytes of the network's weights and biases (their values; the rows' padding to
-    /// 64-byte lines, at most an eighth more, not counted).
+    /// 64-byte lines, at most an eighth more, and a small network's copy of Wᵀ for the
+    /// HVP, at most 256 KiB, not counted).
     #[getter]
     fn nbytes(&self) -> usize {
         each!(&self.nets, n => n.nbytes())
