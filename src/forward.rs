@@ -354,10 +354,10 @@ mod tests {
     /// A small network keeps Wᵀ of its layers at least `COLUMNS_MIN_ROWS` wide (a clone
     /// too), and its tangent products on [`Product::Columns`] are Wᵀ's rows added up in
     /// order, y_j = (…(W_j0·a_0 + 0) + …) + W_j,n−1·a_n−1 (fused where the kernels fuse),
-    /// + b_j in the value's column: each entry's exact chain, in f64 and f32, for results
-    /// in one block and in several (over 512 rows); dot products sum lanes first (within
-    /// rounding of it). Wider panels than [`FEW`], narrow layers and networks over
-    /// `COLUMNS_MAX` take the dot products.
+    /// then b_j added in the value's column: each entry's exact chain, in f64 and f32,
+    /// for results in one block and in several (over 512 rows); dot products sum lanes
+    /// first (within rounding of it). Wider panels than [`FEW`], narrow layers and
+    /// networks over `COLUMNS_MAX` take the dot products.
     #[test]
     fn small_networks_tangent_products_run_on_their_transposes() {
         fn check<T: Real>() {
