@@ -208,11 +208,7 @@ impl Activation {
             Activation::Sigmoid => {
                 c.copy_from_slice(t);
                 with_kernel!(|k| k.sigmoid(c, s)); // σ into c, unused
-                c.iter_mut().zip(t).for_each(|(c, &t)| *c = t / two);
-                with_kernel!(|k| k.tanh(c));
-                for ((&t, &s), c) in t.iter().zip(s.iter()).zip(c.iter_mut()) {
-                    *c = flush_curvature(t, -s * *c);
-                }
+                self.curvatures_given_slopes(t, s, c);
             }
             Activation::Silu => {
                 // SiLU'' = σ'·(2 − t·tanh(t/2)): e^−|t| and tanh(t/2) on the lanes.
@@ -237,6 +233,23 @@ impl Activation {
                     (*s, *c) = self.slope_and_curvature(t);
                 }
             }
+        }
+    }
+
+    /// φ''(t) into `c` for every t in `t`, where `s` holds φ'(t) as
+    /// [`values_and_slopes`](Self::values_and_slopes) gives it, with
+    /// [`slopes_and_curvatures`](Self::slopes_and_curvatures)' bits: the logistic's
+    /// −σ'·tanh(t/2) from those slopes (an HVP keeps a hidden layer's σ' from its forward
+    /// sweep); the other activations by that call, `s` rewritten with the same bits.
+    pub(crate) fn curvatures_given_slopes<T: Real>(self, t: &[T], s: &mut [T], c: &mut [T]) {
+        if self != Activation::Sigmoid {
+            return self.slopes_and_curvatures(t, s, c);
+        }
+        let two = T::one() + T::one();
+        c.iter_mut().zip(t).for_each(|(c, &t)| *c = t / two);
+        with_kernel!(|k| k.tanh(c));
+        for ((&t, &s), c) in t.iter().zip(s.iter()).zip(c.iter_mut()) {
+            *c = flush_curvature(t, -s * *c);
         }
     }
 
@@ -615,7 +628,8 @@ mod tests {
     }
 
     /// One exponential for both: the bits of the slope and the curvature made apart,
-    /// across the flushes' radii, at ±1 (where the flush starts), ±0, ±inf and NaN.
+    /// across the flushes' radii, at ±1 (where the flush starts), ±0, ±inf and NaN; the
+    /// slices' too, and the curvatures from the slopes a forward sweep keeps.
     #[test]
     fn slope_and_curvature_and_the_slices_have_the_bits_of_each() {
         fn check<T: Real>(a: Activation) {
@@ -650,7 +664,17 @@ mod tests {
             // The slice, by the vector kernels where there are some.
             let (mut ss, mut cs) = (vec![T::zero(); ts.len()], vec![T::zero(); ts.len()]);
             a.slopes_and_curvatures(&ts, &mut ss, &mut cs);
+            // φ'' from the slopes a forward sweep keeps (an HVP's hidden layers).
+            let (mut vk, mut sk, mut ck) = (vec![T::zero(); ts.len()], ss.clone(), cs.clone());
+            a.values_and_slopes_of(&ts, &mut vk, &mut sk);
+            a.curvatures_given_slopes(&ts, &mut sk, &mut ck);
             for (i, &t) in ts.iter().enumerate() {
+                assert_eq!(
+                    (bits(sk[i]), bits(ck[i])),
+                    (bits(ss[i]), bits(cs[i])),
+                    "{a}({}) from kept slopes",
+                    t.as_f64()
+                );
                 let (s, c) = a.slope_and_curvature(t);
                 let want = (a.value_and_slope(t).1, a.curvature(t));
                 assert_eq!(
