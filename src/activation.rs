@@ -236,13 +236,23 @@ impl Activation {
         }
     }
 
+    /// Whether φ''(t) follows from t and φ'(t) without φ' evaluated again (the logistic:
+    /// −σ'·tanh(t/2)), so that a sweep which made φ' may keep it for φ''.
+    pub(crate) fn curvature_from_slope(self) -> bool {
+        self == Activation::Sigmoid
+    }
+
     /// φ''(t) into `c` for every t in `t`, where `s` holds φ'(t) as
     /// [`values_and_slopes`](Self::values_and_slopes) gives it, with
     /// [`slopes_and_curvatures`](Self::slopes_and_curvatures)' bits: the logistic's
     /// −σ'·tanh(t/2) from those slopes (an HVP keeps a hidden layer's σ' from its forward
     /// sweep); the other activations by that call, `s` rewritten with the same bits.
     pub(crate) fn curvatures_given_slopes<T: Real>(self, t: &[T], s: &mut [T], c: &mut [T]) {
-        if self != Activation::Sigmoid {
+        debug_assert!(
+            t.len() == s.len() && t.len() == c.len(),
+            "one of each per t"
+        );
+        if !self.curvature_from_slope() {
             return self.slopes_and_curvatures(t, s, c);
         }
         let two = T::one() + T::one();
@@ -665,7 +675,8 @@ mod tests {
             let (mut ss, mut cs) = (vec![T::zero(); ts.len()], vec![T::zero(); ts.len()]);
             a.slopes_and_curvatures(&ts, &mut ss, &mut cs);
             // φ'' from the slopes a forward sweep keeps (an HVP's hidden layers).
-            let (mut vk, mut sk, mut ck) = (vec![T::zero(); ts.len()], ss.clone(), cs.clone());
+            let nan = vec![T::nan(); ts.len()];
+            let (mut vk, mut sk, mut ck) = (nan.clone(), nan.clone(), nan);
             a.values_and_slopes_of(&ts, &mut vk, &mut sk);
             a.curvatures_given_slopes(&ts, &mut sk, &mut ck);
             for (i, &t) in ts.iter().enumerate() {

@@ -161,9 +161,22 @@ pub(crate) fn tangent_layer<T: Real>(
     }
 }
 
-/// The next layer's input from Q = [y | Ẏ]: [φ(y) | φ'(y) ∘ Ẏ], in Q's shape.
-pub(crate) fn next_input<T: Real>(act: Activation, q: ArrayView2<T>, next: ArrayViewMut2<T>) {
-    map_panel(q, next, |t, v, s| act.values_and_slopes_of(t, v, s));
+/// The next layer's input from Q = [y | Ẏ]: [φ(y) | φ'(y) ∘ Ẏ], in Q's shape; φ'(y) also
+/// into `keep` where given (an HVP's reverse sweep takes it back).
+pub(crate) fn next_input<T: Real>(
+    act: Activation,
+    q: ArrayView2<T>,
+    next: ArrayViewMut2<T>,
+    mut keep: Option<&mut [T]>,
+) {
+    let mut at = 0;
+    map_panel(q, next, |t, v, s| {
+        act.values_and_slopes_of(t, v, s);
+        if let Some(keep) = keep.as_deref_mut() {
+            keep[at..at + s.len()].copy_from_slice(s);
+        }
+        at += s.len();
+    });
 }
 
 /// [u | v ∘ Ẏ] into `out` (Q's shape) from Q = [y | Ẏ], where `eval(y, u, v)` fills u and
@@ -324,7 +337,7 @@ pub(crate) fn jvp<'a, T: Real>(
         let mut qk = panel_mut(q, d_out, 2);
         tangent_layer(par, layer, Product::Dots, panel(a, d_in, 2), qk.view_mut());
         if k + 1 < depth {
-            next_input(layer.activation, qk.view(), panel_mut(a, d_out, 2));
+            next_input(layer.activation, qk.view(), panel_mut(a, d_out, 2), None);
         }
     }
     // F = φ(y), J·v = φ'(y) ∘ ẏ, from Q = [y | ẏ] (two columns: by columns).

@@ -32,10 +32,10 @@ pub(crate) fn hvps_scratch_len<T: Real>(net: &Mlp<T>, w: usize) -> usize {
     padded::<T>(net.offsets()[net.depth()] * c) + (3 + RESERVED) * padded::<T>(widest(net) * c)
 }
 
-/// Working matrices' worth of values [`hvps`] keeps the hidden layers' σ' in, as many
-/// layers as they hold (the few-column products once copied their inputs into two;
-/// the widths of Hessian panels under a budget, so their GEMMs' bits, were recorded
-/// with that count, and an HVP's σ' of a deeper network is evaluated again).
+/// Two working matrices' worth of values: [`hvps`] keeps in them the φ' of as many
+/// hidden layers as fit (four of the widest at least) and evaluates the rest again.
+/// Two because the widths of Hessian panels under a budget, so their GEMMs' bits, were
+/// recorded with this count (the few-column products once copied their inputs there).
 const RESERVED: usize = 2;
 
 /// ∇f(x) into `grad` and ∇²f(x)·V into `hv` for the columns of V (d0×w).
@@ -54,11 +54,12 @@ pub(crate) fn hvps<'a, T: Real>(
     let qs = stack.take(offsets[depth] * c);
     let (mut g_buf, mut a_buf) = (stack.take(widest * c), stack.take(widest * c));
     let blocks = &mut *stack.take(widest * c);
-    // σ'_k of the hidden layers from the tangent sweep, for the reverse sweep's φ''_k,
-    // as many layers as the reserved values hold (c ≥ 2: four widest layers at least).
-    let slopes = &mut *stack.take(RESERVED * padded::<T>(widest * c));
-    let room = slopes.len();
-    let kept = |k: usize| offsets[k + 1] <= room;
+    // φ'_k of the hidden layers whose φ''_k follows from it, kept from the tangent sweep
+    // for the reverse one, as many layers as the reserved values hold (c ≥ 2: four of
+    // the widest at least).
+    let kept_slopes = &mut *stack.take(RESERVED * padded::<T>(widest * c));
+    let room = kept_slopes.len();
+    let keeps = |k: usize| offsets[k + 1] <= room && layers[k].activation.curvature_from_slope();
     // The tangent sweep, keeping every layer's Q_k = [y_k | Ẏ_k] (layer k at
     // offsets[k]·c, laid out as a `panel`); its input [a_{k−1} | Ȧ_{k−1}] in `a_buf`,
     // the first column-major whatever c (a GEMM rounds by its operands' layout: this is
@@ -79,19 +80,8 @@ pub(crate) fn hvps<'a, T: Real>(
         let product = Product::Columns(&mut *blocks);
         tangent_layer(par, layer, product, input, q.view_mut());
         if k + 1 < depth {
-            let next = panel_mut(a_buf, d_out, c);
-            match kept(k) {
-                true => {
-                    let (act, keep) = (layer.activation, &mut slopes[offsets[k]..]);
-                    let mut at = 0;
-                    map_panel(q.view(), next, |t, v, s| {
-                        act.values_and_slopes_of(t, v, s);
-                        keep[at..at + s.len()].copy_from_slice(s);
-                        at += s.len();
-                    });
-                }
-                false => next_input(layer.activation, q.view(), next),
-            }
+            let keep = keeps(k).then(|| &mut kept_slopes[offsets[k]..offsets[k + 1]]);
+            next_input(layer.activation, q.view(), panel_mut(a_buf, d_out, c), keep);
         }
     }
     let q_k = |k: usize| panel(&qs[offsets[k] * c..], offsets[k + 1] - offsets[k], c);
@@ -114,15 +104,15 @@ pub(crate) fn hvps<'a, T: Real>(
         // ġ_{k−1} = φ'_{k−1} ∘ (W_kᵀ·ġ_k) + φ''_{k−1} ∘ ẏ_{k−1} ∘ (W_kᵀ·ḡ_k).
         let act = layers[k - 1].activation;
         let q = q_k(k - 1);
-        let keep = kept(k - 1).then(|| &slopes[offsets[k - 1]..offsets[k]]);
+        let kept = keeps(k - 1).then(|| &kept_slopes[offsets[k - 1]..offsets[k]]);
         let mut at = 0;
-        let eval = |t: &[T], s: &mut [T], v: &mut [T]| {
-            match keep {
-                Some(keep) => {
-                    s.copy_from_slice(&keep[at..at + t.len()]);
-                    act.curvatures_given_slopes(t, s, v);
+        let eval = |t: &[T], s: &mut [T], c: &mut [T]| {
+            match kept {
+                Some(kept) => {
+                    s.copy_from_slice(&kept[at..at + t.len()]);
+                    act.curvatures_given_slopes(t, s, c);
                 }
-                None => act.slopes_and_curvatures(t, s, v),
+                None => act.slopes_and_curvatures(t, s, c),
             }
             at += t.len();
         };
@@ -235,20 +225,24 @@ mod tests {
     use crate::scratch::{carves_exactly, Scratch};
     use crate::Activation;
 
-    /// An HVP keeps the hidden layers' σ' from its tangent sweep as far as the reserved
-    /// values hold them and evaluates the rest again: on a network deep enough for both,
-    /// ∇²f·v agrees with central differences of ∇f (h = 1e-5: within 1e-7 of the
-    /// largest entry, where a layer's σ' taken for another's is off by its own size).
+    /// An HVP keeps the logistic layers' σ' from its tangent sweep as far as the
+    /// reserved values hold them and evaluates the rest again: on a network deep enough
+    /// for both, its layers σ, tanh and softplus in turn, ∇²f·v agrees with central
+    /// differences of ∇f (h = 1e-5: within 1e-7 of the largest entry, where a layer's σ'
+    /// taken for another's is off by its own size). That the kept σ' give σ'' the bits
+    /// evaluating them again gives is `activation.rs`'s test.
     #[test]
     fn an_hvp_keeps_the_slopes_that_fit_and_evaluates_the_rest() {
-        let widths = [12; 9];
-        let net = Mlp::<f64>::from_seed(&widths, Activation::Sigmoid, 4).unwrap();
+        let acts = [Activation::Sigmoid, Activation::Tanh, Activation::Softplus];
+        let layers = (0..8).map(|k| {
+            let w = crate::random::standard_normal::<f64>(12, 12, k as u64, 0).unwrap();
+            (w * 0.6, acts[k % 3])
+        });
+        let net = Mlp::new(layers).unwrap();
         let room = RESERVED * padded::<f64>(12 * 2);
         let hidden = &net.offsets()[1..net.depth()];
-        assert!(
-            hidden[0] <= room && hidden[hidden.len() - 1] > room,
-            "both kinds"
-        );
+        let kept = |k: usize| hidden[k] <= room && net.layers()[k].activation == acts[0];
+        assert!(kept(0) && kept(3) && !kept(6), "kept and evaluated again");
         let x = crate::random::standard_normal_vector::<f64>(12, 1).unwrap();
         let v = crate::random::standard_normal_vector::<f64>(12, 2).unwrap();
         let (_, hv) = net.hvp(x.view(), v.view()).unwrap();
