@@ -336,13 +336,19 @@ mod tests {
             .collect()
     }
 
+    /// Row lengths the kernel tests take: every tail length, and rows of a page and more
+    /// (f64), which the AVX-512 kernels prefetch ahead of their sweeps.
+    fn lengths() -> impl Iterator<Item = usize> {
+        (0..100).chain([511, 512, 515, 1030])
+    }
+
     /// The detected kernel against the portable one, for both types and every tail
     /// length: exact on small integers, where no rounding can differ; and the fused
     /// sweep equal to its two calls bit for bit, also where rounding happens.
     #[test]
     fn the_detected_kernel_matches_the_portable_one() {
         fn check<T: Real, K: Kernel>(k: K) {
-            for n in 0..100 {
+            for n in lengths() {
                 let v = |s: usize| -> Vec<T> {
                     (0..n)
                         .map(|i| T::from_f64(((i * s + 3) % 7) as f64 - 3.0))
@@ -444,7 +450,7 @@ mod tests {
             v.iter().map(|x| x.as_f64().to_bits()).collect()
         }
         fn check<T: Real>(wide: Avx512, narrow: Avx2) {
-            for n in 0..100 {
+            for n in lengths() {
                 let w = |s: usize| waves::<T>(n, s);
                 let (r0, r1, r2, r3, x) = (w(1), w(2), w(3), w(5), w(4));
                 let rows = [&r0[..], &r1[..], &r2[..], &r3[..]];
