@@ -10,7 +10,7 @@ use super::lanes::map8;
 use super::logistic::Exp;
 use super::portable::{self, LANES};
 use super::tanh::Tanh;
-use super::{Kernel, RowSlices};
+use super::{prefetch, Kernel, RowSlices};
 use crate::Real;
 use std::arch::x86_64::*;
 
@@ -198,8 +198,10 @@ unsafe fn axpy4_f64(alpha: [f64; 4], rows: [&[f64]; 4], y: &mut [f64]) {
     let long = n >= LONG;
     let mut i = 0;
     while i < full {
-        for o in [0, 8, 16, 24].into_iter().filter(|_| long) {
-            fetch_ahead(p, i + o);
+        if long {
+            for o in [0, 8, 16, 24] {
+                fetch_ahead(p, i + o);
+            }
         }
         // SAFETY: i + 32 ≤ full ≤ len of y and of every row.
         unsafe {
@@ -531,25 +533,31 @@ unsafe fn dot4_axpy4_f64(
     out
 }
 
-/// Entries from which a row is long: a page (f64), as wide as a network whose weights
-/// stream from memory, not cache.
-const LONG: usize = 4096 / 8;
+/// A 4 KB page, in f64.
+const PAGE: usize = 4096 / 8;
 
-/// Entries ahead of a sweep over long rows that the four-row kernels ask for: a page
-/// ahead into L2 (the hardware's prefetchers stop at each 4 KB page, and where a sweep
-/// also reads other rows, y or x from L2, each page's first lines wait on memory),
-/// and eight lines ahead into L1. A hint, never a fault: addresses past a row's end
-/// are allowed. At d = 8000 on AMD Zen 4 the fused pass then reads at a plain read's
-/// rate, not 1.2–1.6× slower (docs/measured.md).
-const AHEAD: (usize, usize) = (LONG, 512 / 8);
+/// Entries from which a row is long: a page, as wide as a network whose weights stream
+/// from memory, not cache.
+const LONG: usize = PAGE;
 
-/// Asks for the line [`AHEAD`] of entry i of each of the four rows.
-#[target_feature(enable = "avx512f,avx2,fma")]
-#[inline]
+/// Entries ahead of a sweep over long rows that the four-row kernels ask for into L2: a
+/// page (the hardware's prefetchers stop at each page, and where a sweep also reads
+/// other rows, y or x from L2, as the fused pass does, each page's first lines wait on
+/// memory; docs/measured.md, the fused pass at d = 8000 on Zen 4). `dot4x2`,
+/// `axpy4x2` and the AVX2 kernel take no hints.
+const L2_AHEAD: usize = PAGE;
+
+/// Entries ahead that the same sweeps ask for into L1: eight lines.
+const L1_AHEAD: usize = 512 / 8;
+
+/// Asks for each of the four rows' lines [`L2_AHEAD`] and [`L1_AHEAD`] entries past i,
+/// into L2 and L1.
+#[inline(always)]
 fn fetch_ahead(p: [*const f64; 4], i: usize) {
     for p in p {
-        _mm_prefetch::<_MM_HINT_T1>(p.wrapping_add(i + AHEAD.0).cast());
-        _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(i + AHEAD.1).cast());
+        // Past a row's end too: only a hint, the pointer never dereferenced.
+        prefetch::<2, _>(p.wrapping_add(i + L2_AHEAD));
+        prefetch::<1, _>(p.wrapping_add(i + L1_AHEAD));
     }
 }
 

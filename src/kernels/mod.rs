@@ -217,6 +217,23 @@ macro_rules! with_kernel {
 }
 pub(crate) use with_kernel;
 
+/// Asks for the line holding `p` in L1 (`LEVEL` 1) or L2 (`LEVEL` 2): a hint, with no
+/// fault and no effect on results whatever the address.
+#[inline(always)]
+pub(crate) fn prefetch<const LEVEL: u8, T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching never faults, whatever the address.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0, _MM_HINT_T1};
+        match LEVEL {
+            1 => _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>()),
+            _ => _mm_prefetch::<_MM_HINT_T1>(p.cast::<i8>()),
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// `f` itself. Stable Rust takes `#[inline(always)]` on a closure only where the closure
 /// is an argument; a loop's closure called from two places (its parallel and its
 /// sequential branch) is bound through this to carry it. Inlined into a body that
@@ -336,8 +353,8 @@ mod tests {
             .collect()
     }
 
-    /// Row lengths the kernel tests take: every tail length, and rows of a page and more
-    /// (f64), which the AVX-512 kernels prefetch ahead of their sweeps.
+    /// Row lengths the kernel tests take: every tail length, and rows either side of a
+    /// page (f64), from which the AVX-512 kernels prefetch ahead of their sweeps.
     fn lengths() -> impl Iterator<Item = usize> {
         (0..100).chain([511, 512, 515, 1030])
     }

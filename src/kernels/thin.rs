@@ -22,7 +22,7 @@
 //! the operands.
 
 use super::portable::madd;
-use super::{detected, Detected};
+use super::{detected, prefetch, Detected};
 use crate::Real;
 use ndarray::{s, ArrayView2, ArrayViewMut2, Axis};
 
@@ -275,11 +275,13 @@ unsafe fn micro<T: Real, const MR: usize, const NR: usize, const FMA: bool>(
                     let line = 64 / std::mem::size_of::<T>();
                     for r in 0..MR {
                         for p in (0..kc).step_by(line) {
-                            prefetch(ahead.wrapping_offset(r as isize * rsa + p as isize));
+                            prefetch::<2, _>(ahead.wrapping_offset(r as isize * rsa + p as isize));
                         }
                     }
                 }
-                _ => (0..kc).for_each(|p| prefetch(ahead.wrapping_offset(p as isize * csa))),
+                _ => {
+                    (0..kc).for_each(|p| prefetch::<2, _>(ahead.wrapping_offset(p as isize * csa)))
+                }
             }
         }
         for p in 0..kc {
@@ -301,19 +303,6 @@ unsafe fn micro<T: Real, const MR: usize, const NR: usize, const FMA: bool>(
             }
         }
     }
-}
-
-/// Asks for the line holding `p` in L2 (a hint: no fault, no effect on results).
-#[inline(always)]
-fn prefetch<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: prefetching never faults, whatever the address.
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
-        _mm_prefetch::<_MM_HINT_T1>(p.cast::<i8>())
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 #[cfg(test)]

@@ -1,0 +1,196 @@
+//! Reverse mode's fused pass over a d×d matrix with and without prefetch hints, beside
+//! a plain streaming read of the same bytes, on two threads (each over half the rows):
+//! the measurement behind the AVX-512 kernels' `AHEAD` (src/kernels/avx512.rs).
+//!
+//! The fused pass dots four rows with h while adding the previous four, scaled by their
+//! coefficients, into z: four rows stream from memory while four more, z and h come
+//! from L2. Each variant runs once per round, interleaved with the read, and each ratio
+//! is to that round's read; rounds are sorted by the read's rate and split in thirds,
+//! so that a VM whose bandwidth moves shows each variant in each state.
+//!
+//! Needs AVX-512F. Build and run (not part of the crate's build):
+//!
+//! ```text
+//! rustc --edition 2021 -O -C target-cpu=native scripts/fused_prefetch.rs -o /tmp/fused_prefetch
+//! /tmp/fused_prefetch 8000 45     # d, rounds
+//! ```
+use std::arch::x86_64::*;
+use std::time::Instant;
+
+/// Prefetch distances in f64 entries: `near` into L1, `far` into L2 (0: none).
+#[derive(Clone, Copy)]
+struct Ahead {
+    near: usize,
+    far: usize,
+}
+
+const NONE: Ahead = Ahead { near: 0, far: 0 };
+
+#[target_feature(enable = "avx512f,fma")]
+fn hint(p: *const f64, i: usize, ahead: Ahead) {
+    if ahead.near > 0 {
+        _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(i + ahead.near).cast());
+    }
+    if ahead.far > 0 {
+        _mm_prefetch::<_MM_HINT_T1>(p.wrapping_add(i + ahead.far).cast());
+    }
+}
+
+/// Σ of all entries: one stream, eight accumulators.
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn read(w: &[f64]) -> f64 {
+    let mut acc = [_mm512_setzero_pd(); 8];
+    let p = w.as_ptr();
+    let mut i = 0;
+    while i + 64 <= w.len() {
+        for (j, acc) in acc.iter_mut().enumerate() {
+            *acc = _mm512_add_pd(*acc, unsafe { _mm512_loadu_pd(p.add(i + 8 * j)) });
+        }
+        i += 64;
+    }
+    acc.iter().map(|&a| _mm512_reduce_add_pd(a)).sum()
+}
+
+/// Σ of all entries in 1 MiB blocks, each four interleaved streams (the crate's probe).
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn read4(w: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for c in w.chunks(1 << 17) {
+        let q = c.len() / 4 / 8 * 8;
+        let p = c.as_ptr();
+        let mut acc = [_mm512_setzero_pd(); 4];
+        let mut i = 0;
+        while i < q {
+            for (k, acc) in acc.iter_mut().enumerate() {
+                *acc = _mm512_add_pd(*acc, unsafe { _mm512_loadu_pd(p.add(k * q + i)) });
+            }
+            i += 8;
+        }
+        s += acc.iter().map(|&a| _mm512_reduce_add_pd(a)).sum::<f64>();
+    }
+    s
+}
+
+/// The dots of four rows at a time with h (A·x).
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn dot4s(w: &[f64], n: usize, h: &[f64], ahead: Ahead) -> f64 {
+    let mut f = 0.0;
+    for u in 0..w.len() / n / 4 {
+        let p: [*const f64; 4] = std::array::from_fn(|r| w[(4 * u + r) * n..].as_ptr());
+        let mut acc = [_mm512_setzero_pd(); 4];
+        for i in (0..n).step_by(8) {
+            let xv = unsafe { _mm512_loadu_pd(h.as_ptr().add(i)) };
+            for r in 0..4 {
+                hint(p[r], i, ahead);
+                let a = unsafe { _mm512_loadu_pd(p[r].add(i)) };
+                acc[r] = _mm512_fmadd_pd(a, xv, acc[r]);
+            }
+        }
+        f += acc.iter().map(|&a| _mm512_reduce_add_pd(a)).sum::<f64>();
+    }
+    f
+}
+
+/// z += Σ h_i·row_i, four rows at a time (Aᵀ·g).
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn axpy4s(w: &[f64], n: usize, h: &[f64], z: &mut [f64], ahead: Ahead) -> f64 {
+    let zp = z.as_mut_ptr();
+    for u in 0..w.len() / n / 4 {
+        let p: [*const f64; 4] = std::array::from_fn(|r| w[(4 * u + r) * n..].as_ptr());
+        let al: [__m512d; 4] = std::array::from_fn(|r| _mm512_set1_pd(h[(4 * u + r) % n]));
+        for i in (0..n).step_by(8) {
+            let mut v = unsafe { _mm512_loadu_pd(zp.add(i)) };
+            for r in 0..4 {
+                hint(p[r], i, ahead);
+                v = _mm512_fmadd_pd(al[r], unsafe { _mm512_loadu_pd(p[r].add(i)) }, v);
+            }
+            unsafe { _mm512_storeu_pd(zp.add(i), v) };
+        }
+    }
+    z[0]
+}
+
+/// The fused pass: this quad's dots with h while the previous quad, scaled by σ of its
+/// dots, is added into z.
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn fused(w: &[f64], n: usize, h: &[f64], z: &mut [f64], ahead: Ahead) -> f64 {
+    let mut f = 0.0;
+    let mut prev: Option<(usize, [f64; 4])> = None;
+    let (hp, zp) = (h.as_ptr(), z.as_mut_ptr());
+    for u in 0..w.len() / n / 4 {
+        let p: [*const f64; 4] = std::array::from_fn(|r| w[(4 * u + r) * n..].as_ptr());
+        let mut acc = [_mm512_setzero_pd(); 4];
+        let (pu, c) = prev.unwrap_or((u, [0.0; 4]));
+        let q: [*const f64; 4] = std::array::from_fn(|r| w[(4 * pu + r) * n..].as_ptr());
+        let al: [__m512d; 4] = std::array::from_fn(|r| _mm512_set1_pd(c[r]));
+        for i in (0..n).step_by(8) {
+            let xv = unsafe { _mm512_loadu_pd(hp.add(i)) };
+            let mut v = unsafe { _mm512_loadu_pd(zp.add(i)) };
+            for r in 0..4 {
+                hint(p[r], i, ahead);
+                acc[r] = _mm512_fmadd_pd(unsafe { _mm512_loadu_pd(p[r].add(i)) }, xv, acc[r]);
+                v = _mm512_fmadd_pd(al[r], unsafe { _mm512_loadu_pd(q[r].add(i)) }, v);
+            }
+            unsafe { _mm512_storeu_pd(zp.add(i), v) };
+        }
+        let y: [f64; 4] = std::array::from_fn(|r| _mm512_reduce_add_pd(acc[r]));
+        f += y.iter().sum::<f64>();
+        prev = Some((u, y.map(|t| 1.0 / (1.0 + (-t).exp()))));
+    }
+    f
+}
+
+type Pass<'a> = &'a (dyn Fn(&[f64], &mut [f64]) -> f64 + Sync);
+type Boxed<'a> = Box<dyn Fn(&[f64], &mut [f64]) -> f64 + Sync + 'a>;
+
+fn main() {
+    assert!(is_x86_feature_detected!("avx512f"), "needs AVX-512F");
+    let arg = |k: usize, or: usize| std::env::args().nth(k).map_or(or, |s| s.parse().unwrap());
+    let (n, rounds) = (arg(1, 8000) / 8 * 8, arg(2, 45));
+    let w: Vec<f64> = (0..n * n).map(|i| ((i % 977) as f64) * 1e-3 - 0.4).collect();
+    let h: Vec<f64> = (0..n).map(|i| ((i % 13) as f64) * 0.01).collect();
+    let bytes = (n * n * 8) as f64;
+    // Two threads, each over half the rows with its own z.
+    let time = |go: Pass| -> f64 {
+        let (a, b) = w.split_at(n / 2 / 4 * 4 * n);
+        let t = Instant::now();
+        std::thread::scope(|s| {
+            let j = s.spawn(|| go(b, &mut vec![0.0; n]));
+            std::hint::black_box(go(a, &mut vec![0.0; n]) + j.join().unwrap());
+        });
+        t.elapsed().as_secs_f64()
+    };
+    let (near, page) = (Ahead { near: 64, far: 0 }, Ahead { near: 64, far: 512 });
+    let passes: Vec<(&str, Boxed)> = vec![
+        ("read4", Box::new(|w, _| unsafe { read4(w) })),
+        ("dot4", Box::new(|w, _| unsafe { dot4s(w, n, &h, NONE) })),
+        ("dot4 +hints", Box::new(|w, _| unsafe { dot4s(w, n, &h, page) })),
+        ("axpy4", Box::new(|w, z| unsafe { axpy4s(w, n, &h, z, NONE) })),
+        ("axpy4 +hints", Box::new(|w, z| unsafe { axpy4s(w, n, &h, z, page) })),
+        ("fused", Box::new(|w, z| unsafe { fused(w, n, &h, z, NONE) })),
+        ("fused +512 B", Box::new(|w, z| unsafe { fused(w, n, &h, z, near) })),
+        ("fused +512 B +4 KB", Box::new(|w, z| unsafe { fused(w, n, &h, z, page) })),
+    ];
+    let mut rows: Vec<Vec<f64>> = (0..rounds)
+        .map(|_| {
+            let r = time(&|w, _| unsafe { read(w) });
+            let mut row = vec![bytes / r / 1e9];
+            row.extend(passes.iter().map(|(_, go)| time(&**go) / r));
+            row
+        })
+        .collect();
+    rows.sort_by(|a, b| a[0].total_cmp(&b[0]));
+    println!("d = {n}, {rounds} rounds; each pass's time ÷ the read's in its round, medians");
+    let names: Vec<&str> = passes.iter().map(|p| p.0).collect();
+    println!("| read GB/s | {} |", names.join(" | "));
+    println!("|---:|{}", "---:|".repeat(names.len()));
+    for third in rows.chunks(rows.len().div_ceil(3)) {
+        let med = |k: usize| {
+            let mut v: Vec<f64> = third.iter().map(|r| r[k]).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let cells: Vec<String> = (1..=names.len()).map(|k| format!("{:.3}", med(k))).collect();
+        println!("| {:.1} | {} |", med(0), cells.join(" | "));
+    }
+}
