@@ -395,7 +395,8 @@ impl<T: Real> Mlp<T> {
     /// copied so unless it is laid out so already, or is row-major and over 16 MiB (kept
     /// as given, its memory not briefly doubled). A network of at most 256 KiB of
     /// weights also keeps Wᵀ of each layer at least 32 wide, which the HVP's tangent
-    /// sweep reads (see [`hvp`](Self::hvp)). Errors with [`Error::TooLarge`] where a copy does not fit.
+    /// sweep reads (see [`hvp`](Self::hvp)). Errors with [`Error::TooLarge`] where a
+    /// copy does not fit.
     ///
     /// ```
     /// use fwdrev::{Activation::Sigmoid, Mlp};
@@ -969,8 +970,8 @@ impl<T: Real> Mlp<T> {
     /// reverse sweep differentiated along v), about twice a gradient's cost.
     ///
     /// On a network of at most 256 KiB of weights its tangent sweep multiplies by the
-    /// kept Wᵀ of the layers at least 32 wide ([`new`](Self::new)), each entry a sum in row order, where other calls
-    /// sum dot products by lanes: its ∇f agrees with
+    /// kept Wᵀ of the layers at least 32 wide ([`new`](Self::new)), each entry a sum in
+    /// row order, where other calls sum dot products by lanes: its ∇f agrees with
     /// [`value_and_grad`](Self::value_and_grad)'s to rounding, not always to the bit.
     pub fn hvp(&self, x: ArrayView1<T>, v: ArrayView1<T>) -> Result<(Array1<T>, Array1<T>)> {
         let d0 = self.width(0);

@@ -10,7 +10,7 @@ use super::lanes::map8;
 use super::logistic::Exp;
 use super::portable::{self, LANES};
 use super::tanh::Tanh;
-use super::{prefetch, Kernel, RowSlices};
+use super::{prefetch, Kernel, RowSlices, INTO_L1, INTO_L2};
 use crate::Real;
 use std::arch::x86_64::*;
 
@@ -556,8 +556,8 @@ const L1_AHEAD: usize = 512 / 8;
 fn fetch_ahead(p: [*const f64; 4], i: usize) {
     for p in p {
         // Past a row's end too: only a hint, the pointer never dereferenced.
-        prefetch::<2, _>(p.wrapping_add(i + L2_AHEAD));
-        prefetch::<1, _>(p.wrapping_add(i + L1_AHEAD));
+        prefetch::<INTO_L2, _>(p.wrapping_add(i + L2_AHEAD));
+        prefetch::<INTO_L1, _>(p.wrapping_add(i + L1_AHEAD));
     }
 }
 

@@ -217,16 +217,22 @@ macro_rules! with_kernel {
 }
 pub(crate) use with_kernel;
 
-/// Asks for the line holding `p` in L1 (`LEVEL` 1) or L2 (`LEVEL` 2): a hint, with no
-/// fault and no effect on results whatever the address.
+/// The cache a [`prefetch`] asks a line into: L1.
+pub(crate) const INTO_L1: u8 = 1;
+/// The cache a [`prefetch`] asks a line into: L2.
+pub(crate) const INTO_L2: u8 = 2;
+
+/// Asks for the line holding `p` in the cache `LEVEL` ([`INTO_L1`] or [`INTO_L2`]): a
+/// hint, with no fault and no effect on results whatever the address.
 #[inline(always)]
 pub(crate) fn prefetch<const LEVEL: u8, T>(p: *const T) {
+    const { assert!(LEVEL == INTO_L1 || LEVEL == INTO_L2, "L1 or L2") };
     #[cfg(target_arch = "x86_64")]
     // SAFETY: prefetching never faults, whatever the address.
     unsafe {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0, _MM_HINT_T1};
         match LEVEL {
-            1 => _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>()),
+            INTO_L1 => _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>()),
             _ => _mm_prefetch::<_MM_HINT_T1>(p.cast::<i8>()),
         }
     }

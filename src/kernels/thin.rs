@@ -22,7 +22,7 @@
 //! the operands.
 
 use super::portable::madd;
-use super::{detected, prefetch, Detected};
+use super::{detected, prefetch, Detected, INTO_L2};
 use crate::Real;
 use ndarray::{s, ArrayView2, ArrayViewMut2, Axis};
 
@@ -275,13 +275,14 @@ unsafe fn micro<T: Real, const MR: usize, const NR: usize, const FMA: bool>(
                     let line = 64 / std::mem::size_of::<T>();
                     for r in 0..MR {
                         for p in (0..kc).step_by(line) {
-                            prefetch::<2, _>(ahead.wrapping_offset(r as isize * rsa + p as isize));
+                            prefetch::<INTO_L2, _>(
+                                ahead.wrapping_offset(r as isize * rsa + p as isize),
+                            );
                         }
                     }
                 }
-                _ => {
-                    (0..kc).for_each(|p| prefetch::<2, _>(ahead.wrapping_offset(p as isize * csa)))
-                }
+                _ => (0..kc)
+                    .for_each(|p| prefetch::<INTO_L2, _>(ahead.wrapping_offset(p as isize * csa))),
             }
         }
         for p in 0..kc {
