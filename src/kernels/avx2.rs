@@ -8,7 +8,7 @@ use super::lanes::map4;
 use super::logistic::Exp;
 use super::portable::{self, LANES};
 use super::tanh::Tanh;
-use super::Kernel;
+use super::{fetch_ahead, long_rows, Kernel};
 use crate::Real;
 
 /// The AVX2 + FMA kernel. Made only by [`Avx2::detect`], so holding one proves the CPU
@@ -132,8 +132,12 @@ unsafe fn dot4_f64(rows: [&[f64]; 4], x: &[f64], full: usize) -> [f64; 4] {
     let mut hi = [_mm256_setzero_pd(); 4];
     let p = rows.map(|r| r.as_ptr());
     let xp = x.as_ptr();
+    let long = long_rows::<f64>(full);
     let mut i = 0;
     while i < full {
+        if long {
+            fetch_ahead::<_, 8>(p, i);
+        }
         // SAFETY: i + 8 ≤ full ≤ len of x and of every row.
         unsafe {
             let x0 = _mm256_loadu_pd(xp.add(i));
@@ -156,8 +160,12 @@ unsafe fn dot4_f32(rows: [&[f32]; 4], x: &[f32], full: usize) -> [f32; 4] {
     let mut a = [_mm256_setzero_ps(); 4];
     let p = rows.map(|r| r.as_ptr());
     let xp = x.as_ptr();
+    let long = long_rows::<f32>(full);
     let mut i = 0;
     while i < full {
+        if long {
+            fetch_ahead::<_, 8>(p, i);
+        }
         // SAFETY: i + 8 ≤ full ≤ len of x and of every row.
         unsafe {
             let x0 = _mm256_loadu_ps(xp.add(i));
@@ -232,8 +240,12 @@ unsafe fn dot4_axpy4_f32(
     let p = rows.map(<[f32]>::as_ptr);
     let q = prev.map(<[f32]>::as_ptr);
     let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
+    let long = long_rows::<f32>(full);
     let mut i = 0;
     while i < full {
+        if long {
+            fetch_ahead::<_, 8>(p, i);
+        }
         // SAFETY: i + 8 ≤ full ≤ len of x, y and every row (checked by the caller).
         unsafe {
             let x0 = _mm256_loadu_ps(xp.add(i));
@@ -269,8 +281,12 @@ unsafe fn dot4_axpy4_f64(
     let p = rows.map(<[f64]>::as_ptr);
     let q = prev.map(<[f64]>::as_ptr);
     let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
+    let long = long_rows::<f64>(full);
     let mut i = 0;
     while i < full {
+        if long {
+            fetch_ahead::<_, 8>(p, i);
+        }
         // SAFETY: i + 8 ≤ full ≤ len of x, y and every row (checked by the caller).
         unsafe {
             let x0 = _mm256_loadu_pd(xp.add(i));
@@ -319,8 +335,12 @@ unsafe fn axpy4_f64(alpha: [f64; 4], rows: [&[f64]; 4], y: &mut [f64]) -> usize 
     let al = alpha.map(|a| _mm256_set1_pd(a));
     let p = rows.map(|r| r.as_ptr());
     let yp = y.as_mut_ptr();
+    let long = long_rows::<f64>(full);
     let mut i = 0;
     while i < full {
+        if long {
+            fetch_ahead::<_, 16>(p, i);
+        }
         // SAFETY: i + 16 ≤ full ≤ len of y and of every row.
         unsafe {
             let mut v = [0, 4, 8, 12].map(|o| _mm256_loadu_pd(yp.add(i + o)));
@@ -347,8 +367,12 @@ unsafe fn axpy4_f32(alpha: [f32; 4], rows: [&[f32]; 4], y: &mut [f32]) -> usize 
     let al = alpha.map(|a| _mm256_set1_ps(a));
     let p = rows.map(|r| r.as_ptr());
     let yp = y.as_mut_ptr();
+    let long = long_rows::<f32>(full);
     let mut i = 0;
     while i < full {
+        if long {
+            fetch_ahead::<_, 32>(p, i);
+        }
         // SAFETY: i + 32 ≤ full ≤ len of y and of every row.
         unsafe {
             let mut v = [0, 8, 16, 24].map(|o| _mm256_loadu_ps(yp.add(i + o)));

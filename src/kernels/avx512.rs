@@ -10,7 +10,7 @@ use super::lanes::map8;
 use super::logistic::Exp;
 use super::portable::{self, LANES};
 use super::tanh::Tanh;
-use super::{prefetch, Kernel, RowSlices, INTO_L1, INTO_L2};
+use super::{fetch_ahead, long_rows, Kernel, RowSlices};
 use crate::Real;
 use std::arch::x86_64::*;
 
@@ -165,11 +165,11 @@ unsafe fn dot4_f64(rows: [&[f64]; 4], x: &[f64]) -> [f64; 4] {
     let mut acc = [_mm512_setzero_pd(); 4];
     let p = rows.map(<[f64]>::as_ptr);
     let xp = x.as_ptr();
-    let long = n >= LONG;
+    let long = long_rows::<f64>(n);
     let mut i = 0;
     while i < full {
         if long {
-            fetch_ahead(p, i);
+            fetch_ahead::<_, LANES>(p, i);
         }
         // SAFETY: i + 8 ≤ full ≤ len of x and of every row.
         unsafe {
@@ -195,13 +195,11 @@ unsafe fn axpy4_f64(alpha: [f64; 4], rows: [&[f64]; 4], y: &mut [f64]) {
     let p = rows.map(<[f64]>::as_ptr);
     let yp = y.as_mut_ptr();
     let full = n / 32 * 32;
-    let long = n >= LONG;
+    let long = long_rows::<f64>(n);
     let mut i = 0;
     while i < full {
         if long {
-            for o in [0, 8, 16, 24] {
-                fetch_ahead(p, i + o);
-            }
+            fetch_ahead::<_, 32>(p, i);
         }
         // SAFETY: i + 32 ≤ full ≤ len of y and of every row.
         unsafe {
@@ -507,11 +505,11 @@ unsafe fn dot4_axpy4_f64(
     let p = rows.map(<[f64]>::as_ptr);
     let q = prev.map(<[f64]>::as_ptr);
     let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
-    let long = n >= LONG;
+    let long = long_rows::<f64>(n);
     let mut i = 0;
     while i < full {
         if long {
-            fetch_ahead(p, i);
+            fetch_ahead::<_, LANES>(p, i);
         }
         // SAFETY: i + 8 ≤ full ≤ len of x, y and every row (checked above).
         unsafe {
@@ -531,34 +529,6 @@ unsafe fn dot4_axpy4_f64(
         unsafe { axpy4_masked(al, q, yp, full, n) };
     }
     out
-}
-
-/// A 4 KB page, in f64.
-const PAGE: usize = 4096 / 8;
-
-/// Entries from which a row is long: a page, as wide as a network whose weights stream
-/// from memory, not cache.
-const LONG: usize = PAGE;
-
-/// Entries ahead of a sweep over long rows that the four-row kernels ask for into L2: a
-/// page (the hardware's prefetchers stop at each page, and where a sweep also reads
-/// other rows, y or x from L2, as the fused pass does, each page's first lines wait on
-/// memory; docs/measured.md, the fused pass at d = 8000 on Zen 4). `dot4x2`,
-/// `axpy4x2` and the AVX2 kernel take no hints.
-const L2_AHEAD: usize = PAGE;
-
-/// Entries ahead that the same sweeps ask for into L1: eight lines.
-const L1_AHEAD: usize = 512 / 8;
-
-/// Asks for each of the four rows' lines [`L2_AHEAD`] and [`L1_AHEAD`] entries past i,
-/// into L2 and L1.
-#[inline(always)]
-fn fetch_ahead(p: [*const f64; 4], i: usize) {
-    for p in p {
-        // Past a row's end too: only a hint, the pointer never dereferenced.
-        prefetch::<INTO_L2, _>(p.wrapping_add(i + L2_AHEAD));
-        prefetch::<INTO_L1, _>(p.wrapping_add(i + L1_AHEAD));
-    }
 }
 
 /// The first min(left, 8) lanes.

@@ -240,6 +240,42 @@ pub(crate) fn prefetch<const LEVEL: u8, T>(p: *const T) {
     let _ = p;
 }
 
+/// A 4 KB page, in bytes: the hardware's prefetchers stop at each one.
+const PAGE: usize = 4096;
+
+/// A cache line, in bytes.
+const LINE: usize = 64;
+
+/// Whether rows of `n` entries of T are long: at least a page, as wide as a network
+/// whose weights stream from memory, not cache. The four-row kernels ask for long
+/// rows ahead ([`fetch_ahead`]); shorter ones (small networks) take no hints.
+#[inline(always)]
+pub(crate) fn long_rows<T>(n: usize) -> bool {
+    n * std::mem::size_of::<T>() >= PAGE
+}
+
+/// For a sweep of four long rows through entries i .. i + STEP (i a multiple of STEP):
+/// asks for each of their lines a page ahead into L2 and eight lines ahead into L1,
+/// once per line. Where a sweep also reads other rows, y or x from L2 (the fused pass
+/// does), each page's first lines would otherwise wait on memory (docs/measured.md,
+/// the fused pass at d = 8000 on Zen 4). A step shorter than a line asks at the steps
+/// that start one.
+#[inline(always)]
+pub(crate) fn fetch_ahead<T, const STEP: usize>(p: [*const T; 4], i: usize) {
+    let size = std::mem::size_of::<T>();
+    let line = LINE / size;
+    if STEP < line && !i.is_multiple_of(line) {
+        return;
+    }
+    for o in (0..STEP).step_by(line) {
+        for p in p {
+            // Past a row's end too: only a hint, the pointer never dereferenced.
+            prefetch::<INTO_L2, _>(p.wrapping_add(i + o + PAGE / size));
+            prefetch::<INTO_L1, _>(p.wrapping_add(i + o + 8 * line));
+        }
+    }
+}
+
 /// `f` itself. Stable Rust takes `#[inline(always)]` on a closure only where the closure
 /// is an argument; a loop's closure called from two places (its parallel and its
 /// sequential branch) is bound through this to carry it. Inlined into a body that
@@ -360,9 +396,9 @@ mod tests {
     }
 
     /// Row lengths the kernel tests take: every tail length, and rows either side of a
-    /// page (f64), from which the AVX-512 kernels prefetch ahead of their sweeps.
+    /// page (512 f64, 1024 f32), from which the kernels prefetch ahead of their sweeps.
     fn lengths() -> impl Iterator<Item = usize> {
-        (0..100).chain([511, 512, 515, 1030])
+        (0..100).chain([511, 512, 515, 1023, 1024, 1030])
     }
 
     /// The detected kernel against the portable one, for both types and every tail
