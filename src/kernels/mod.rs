@@ -247,8 +247,9 @@ const PAGE: usize = 4096;
 const LINE: usize = 64;
 
 /// Whether rows of `n` entries of T are long: at least a page, as wide as a network
-/// whose weights stream from memory, not cache. The four-row kernels ask for long
-/// rows ahead ([`fetch_ahead`]); shorter ones (small networks) take no hints.
+/// whose weights stream from memory, not cache. `dot4`, `axpy4` and `dot4_axpy4` ask
+/// for long rows ahead ([`fetch_ahead`]); shorter ones (small networks) take no hints,
+/// nor do `dot4x2` and `axpy4x2`.
 #[inline(always)]
 pub(crate) fn long_rows<T>(n: usize) -> bool {
     n * std::mem::size_of::<T>() >= PAGE
@@ -259,11 +260,18 @@ pub(crate) fn long_rows<T>(n: usize) -> bool {
 /// once per line. Where a sweep also reads other rows, y or x from L2 (the fused pass
 /// does), each page's first lines would otherwise wait on memory (docs/measured.md,
 /// the fused pass at d = 8000 on Zen 4). A step shorter than a line asks at the steps
-/// that start one.
+/// whose i is a multiple of a line's entries.
 #[inline(always)]
 pub(crate) fn fetch_ahead<T, const STEP: usize>(p: [*const T; 4], i: usize) {
     let size = std::mem::size_of::<T>();
     let line = LINE / size;
+    // One hint per line needs steps and lines that divide one another.
+    const {
+        assert!(
+            STEP > 0
+                && (STEP % (LINE / size_of::<T>()) == 0 || (LINE / size_of::<T>()) % STEP == 0)
+        )
+    };
     if STEP < line && !i.is_multiple_of(line) {
         return;
     }
