@@ -267,10 +267,8 @@ pub(crate) fn fetch_ahead<T, const STEP: usize>(p: [*const T; 4], i: usize) {
     let line = LINE / size;
     // One hint per line needs steps and lines that divide one another.
     const {
-        assert!(
-            STEP > 0
-                && (STEP % (LINE / size_of::<T>()) == 0 || (LINE / size_of::<T>()) % STEP == 0)
-        )
+        let line = LINE / size_of::<T>();
+        assert!(STEP > 0 && (STEP.is_multiple_of(line) || line.is_multiple_of(STEP)));
     };
     if STEP < line && !i.is_multiple_of(line) {
         return;
