@@ -39,6 +39,19 @@ impl Avx512 {
 }
 
 // SAFETY (every method): an `Avx512` exists only where the CPU has AVX-512F, AVX2, FMA.
+/// Calls `$f::<true>` for rows of a page or more ([`long_rows`]), which asks for them
+/// ahead, and `$f::<false>` for shorter ones: two copies, the short rows' one without
+/// the hints and small enough that the compiler inlines it into the loop calling it (a
+/// call for every four short rows cost ∇f at (100, 105, 95) 4 %, docs/measured.md).
+macro_rules! by_length {
+    ($n:expr, $f:ident($($arg:expr),*)) => {
+        match long_rows::<f64>($n) {
+            true => $f::<true>($($arg),*),
+            false => $f::<false>($($arg),*),
+        }
+    };
+}
+
 impl Kernel for Avx512 {
     // dot and axpy: the AVX2 copies (the same bits), one row or vector at a time.
     #[inline]
@@ -73,14 +86,14 @@ impl Kernel for Avx512 {
     #[inline]
     fn dot4<T: Real>(self, rows: [&[T]; 4], x: &[T]) -> [T; 4] {
         match (cast4::<T, f64>(rows), cast::<T, f64>(x)) {
-            (Some(r), Some(xs)) => same4(unsafe { dot4_f64(r, xs) }),
+            (Some(r), Some(xs)) => same4(unsafe { by_length!(xs.len(), dot4_f64(r, xs)) }),
             _ => self.0.dot4(rows, x),
         }
     }
     #[inline]
     fn axpy4<T: Real>(self, alpha: [T; 4], rows: [&[T]; 4], y: &mut [T]) {
         match (cast4::<T, f64>(rows), cast_mut::<T, f64>(y)) {
-            (Some(r), Some(yy)) => unsafe { axpy4_f64(same4(alpha), r, yy) },
+            (Some(r), Some(yy)) => unsafe { by_length!(yy.len(), axpy4_f64(same4(alpha), r, yy)) },
             _ => self.0.axpy4(alpha, rows, y),
         }
     }
@@ -147,7 +160,7 @@ impl Kernel for Avx512 {
             cast_mut::<T, f64>(y),
         ) {
             (Some(r), Some(xs), Some(p), Some(yy)) => {
-                same4(unsafe { dot4_axpy4_f64(r, xs, same4(alpha), p, yy) })
+                same4(unsafe { by_length!(xs.len(), dot4_axpy4_f64(r, xs, same4(alpha), p, yy)) })
             }
             _ => self.0.dot4_axpy4(rows, x, alpha, prev, y),
         }
@@ -155,20 +168,19 @@ impl Kernel for Avx512 {
 }
 
 /// The four dot products, eight lanes per row, then each row's tail in order (as
-/// every copy of dot4 adds it).
+/// every copy of dot4 adds it). AHEAD: the rows asked for ahead ([`by_length`]).
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
-unsafe fn dot4_f64(rows: [&[f64]; 4], x: &[f64]) -> [f64; 4] {
+unsafe fn dot4_f64<const AHEAD: bool>(rows: [&[f64]; 4], x: &[f64]) -> [f64; 4] {
     let n = x.len();
     assert!(rows.iter().all(|r| r.len() >= n), "rows shorter than x");
     let full = n - n % LANES;
     let mut acc = [_mm512_setzero_pd(); 4];
     let p = rows.map(<[f64]>::as_ptr);
     let xp = x.as_ptr();
-    let long = long_rows::<f64>(n);
     let mut i = 0;
     while i < full {
-        if long {
+        if AHEAD {
             fetch_ahead::<_, LANES>(p, i);
         }
         // SAFETY: i + 8 ≤ full ≤ len of x and of every row.
@@ -185,20 +197,20 @@ unsafe fn dot4_f64(rows: [&[f64]; 4], x: &[f64]) -> [f64; 4] {
 
 /// y[i] = (((y[i] + α0·r0[i]) + α1·r1[i]) + α2·r2[i]) + α3·r3[i], fused: four
 /// independent registers per step (each entry's four fused multiply-adds are a
-/// dependent chain), the last partial register masked.
+/// dependent chain), the last partial register masked. AHEAD: the rows asked for
+/// ahead ([`by_length`]).
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
-unsafe fn axpy4_f64(alpha: [f64; 4], rows: [&[f64]; 4], y: &mut [f64]) {
+unsafe fn axpy4_f64<const AHEAD: bool>(alpha: [f64; 4], rows: [&[f64]; 4], y: &mut [f64]) {
     let n = y.len();
     assert!(rows.iter().all(|r| r.len() >= n), "rows shorter than y");
     let al = alpha.map(|a| _mm512_set1_pd(a));
     let p = rows.map(<[f64]>::as_ptr);
     let yp = y.as_mut_ptr();
     let full = n / 32 * 32;
-    let long = long_rows::<f64>(n);
     let mut i = 0;
     while i < full {
-        if long {
+        if AHEAD {
             fetch_ahead::<_, 32>(p, i);
         }
         // SAFETY: i + 32 ≤ full ≤ len of y and of every row.
@@ -486,10 +498,10 @@ unsafe fn axpy4_masked(al: [__m512d; 4], p: [*const f64; 4], yp: *mut f64, i: us
 
 /// dot4 and axpy4 in one sweep: per eight entries, four rows' dot lanes (as
 /// [`dot4_f64`]) and y's update by the four previous rows (as [`axpy4_f64`]); then
-/// both tails as those do them.
+/// both tails as those do them. AHEAD: the new rows asked for ahead ([`by_length`]).
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
-unsafe fn dot4_axpy4_f64(
+unsafe fn dot4_axpy4_f64<const AHEAD: bool>(
     rows: [&[f64]; 4],
     x: &[f64],
     alpha: [f64; 4],
@@ -505,10 +517,9 @@ unsafe fn dot4_axpy4_f64(
     let p = rows.map(<[f64]>::as_ptr);
     let q = prev.map(<[f64]>::as_ptr);
     let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
-    let long = long_rows::<f64>(n);
     let mut i = 0;
     while i < full {
-        if long {
+        if AHEAD {
             fetch_ahead::<_, LANES>(p, i);
         }
         // SAFETY: i + 8 ≤ full ≤ len of x, y and every row (checked above).
