@@ -42,7 +42,7 @@ impl Avx512 {
 /// Calls `$f::<true>` for rows of a page or more ([`long_rows`]), which asks for them
 /// ahead, and `$f::<false>` for shorter ones: two copies, the short rows' one without
 /// the hints and small enough that the compiler inlines it into the loop calling it (a
-/// call for every four short rows cost ∇f at (100, 105, 95) 4 %, docs/measured.md).
+/// call for every four short rows showed in small networks' calls: docs/measured.md).
 macro_rules! by_length {
     ($n:expr, $f:ident($($arg:expr),*)) => {
         match long_rows::<f64>($n) {
