@@ -1,6 +1,6 @@
 //! Reverse mode's fused pass over a d×d matrix with and without prefetch hints, beside
 //! a plain streaming read of the same bytes, on two threads (each over half the rows):
-//! the measurement behind the AVX-512 kernels' `AHEAD` (src/kernels/avx512.rs).
+//! the measurement behind the kernels' hints (`fetch_ahead` in src/kernels/mod.rs).
 //!
 //! The fused pass dots four rows with h while adding the previous four, scaled by their
 //! coefficients, into z: four rows stream from memory while four more, z and h come

@@ -5,8 +5,8 @@
 //! sits in L2, not L1 (each call follows a read of 256 KB): `dot4` dots four rows at a
 //! time with h (as the forward pass), `axpy4` adds four rows at a time, scaled, into z
 //! (as Aᵀ·ḡ), `fused lagK` does both in one sweep, dotting quad u while adding quad
-//! u − K (the crate's fused pass: K = 1 to 3, a group of quads behind), `fused8` eight
-//! rows each way. Prints the fastest of five means over 20 000 calls.
+//! u − K (K quads behind; the crate's fused pass adds a group of three quads while it
+//! dots the next), `fused8` eight rows each way. Prints the fastest of five means over 20 000 calls.
 //!
 //! Needs AVX-512F. Build and run (not part of the crate's build):
 //!

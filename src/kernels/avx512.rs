@@ -38,10 +38,9 @@ impl Avx512 {
     }
 }
 
-// SAFETY (every method): an `Avx512` exists only where the CPU has AVX-512F, AVX2, FMA.
 /// Calls `$f::<true>` for rows of a page or more ([`long_rows`]), which asks for them
 /// ahead, and `$f::<false>` for shorter ones: two copies, the short rows' one without
-/// the hints and small enough that the compiler inlines it into the loop calling it (a
+/// the hints and small enough that the compiler can inline it into the loop calling it (a
 /// call for every four short rows showed in small networks' calls: docs/measured.md).
 macro_rules! by_length {
     ($n:expr, $f:ident($($arg:expr),*)) => {
@@ -52,6 +51,7 @@ macro_rules! by_length {
     };
 }
 
+// SAFETY (every method): an `Avx512` exists only where the CPU has AVX-512F, AVX2, FMA.
 impl Kernel for Avx512 {
     // dot and axpy: the AVX2 copies (the same bits), one row or vector at a time.
     #[inline]
