@@ -263,12 +263,11 @@ pub(crate) fn long_rows<T>(n: usize) -> bool {
 /// whose i is a multiple of a line's entries.
 #[inline(always)]
 pub(crate) fn fetch_ahead<T, const STEP: usize>(p: [*const T; 4], i: usize) {
-    let size = std::mem::size_of::<T>();
-    let line = LINE / size;
-    // One hint per line needs steps and lines that divide one another.
-    const {
+    // Entries in a line. One hint per line needs steps and lines that divide one another.
+    let line = const {
         let line = LINE / size_of::<T>();
         assert!(STEP > 0 && (STEP.is_multiple_of(line) || line.is_multiple_of(STEP)));
+        line
     };
     if STEP < line && !i.is_multiple_of(line) {
         return;
@@ -276,7 +275,7 @@ pub(crate) fn fetch_ahead<T, const STEP: usize>(p: [*const T; 4], i: usize) {
     for o in (0..STEP).step_by(line) {
         for p in p {
             // Past a row's end too: only a hint, the pointer never dereferenced.
-            prefetch::<INTO_L2, _>(p.wrapping_add(i + o + PAGE / size));
+            prefetch::<INTO_L2, _>(p.wrapping_add(i + o + PAGE / size_of::<T>()));
             prefetch::<INTO_L1, _>(p.wrapping_add(i + o + 8 * line));
         }
     }
