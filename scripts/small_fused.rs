@@ -53,28 +53,24 @@ unsafe fn axpy4s(w: &[f64], c: &[f64], z: &mut [f64]) {
         }
     }
 }
-/// Quad u dotted with h while quad u − lag is added into z, scaled by its dots.
+/// Group u of R rows dotted with h while group u − lag is added into z, scaled by its
+/// dots.
 #[target_feature(enable = "avx512f,fma")]
-unsafe fn fused(w: &[f64], h: &[f64], y: &mut [f64], z: &mut [f64], lag: usize) {
+unsafe fn fused<const R: usize>(w: &[f64], h: &[f64], y: &mut [f64], z: &mut [f64], lag: usize) {
     let zp = z.as_mut_ptr();
-    for u in 0..M / 4 + lag {
-        let cur = u < M / 4;
-        let pu = if u >= lag { Some(u - lag) } else { None };
-        let p: [*const f64; 4] = std::array::from_fn(|r| w[((4 * u + r) % M) * N..].as_ptr());
-        let q: [*const f64; 4] =
-            std::array::from_fn(|r| w[(4 * pu.unwrap_or(0) + r) * N..].as_ptr());
-        let al: [__m512d; 4] = std::array::from_fn(|r| {
-            _mm512_set1_pd(if pu.is_some() {
-                y[4 * pu.unwrap() + r]
-            } else {
-                0.0
-            })
-        });
-        let mut acc = [_mm512_setzero_pd(); 4];
+    for u in 0..M / R + lag {
+        let cur = u < M / R;
+        let pu = u.checked_sub(lag);
+        let p: [*const f64; R] = std::array::from_fn(|r| w[((R * u + r) % M) * N..].as_ptr());
+        let q: [*const f64; R] =
+            std::array::from_fn(|r| w[(R * pu.unwrap_or(0) + r) * N..].as_ptr());
+        let al: [__m512d; R] =
+            std::array::from_fn(|r| _mm512_set1_pd(pu.map_or(0.0, |pu| y[R * pu + r])));
+        let mut acc = [_mm512_setzero_pd(); R];
         for i in (0..N).step_by(8) {
             let xv = _mm512_loadu_pd(h.as_ptr().add(i));
             let mut v = _mm512_loadu_pd(zp.add(i));
-            for r in 0..4 {
+            for r in 0..R {
                 if cur {
                     acc[r] = _mm512_fmadd_pd(_mm512_loadu_pd(p[r].add(i)), xv, acc[r]);
                 }
@@ -83,44 +79,8 @@ unsafe fn fused(w: &[f64], h: &[f64], y: &mut [f64], z: &mut [f64], lag: usize) 
             _mm512_storeu_pd(zp.add(i), v);
         }
         if cur {
-            for r in 0..4 {
-                y[4 * u + r] = _mm512_reduce_add_pd(acc[r]) * 1e-3;
-            }
-        }
-    }
-}
-/// Eight rows dotted with h while the previous eight are added into z.
-#[target_feature(enable = "avx512f,fma")]
-unsafe fn fused8(w: &[f64], h: &[f64], y: &mut [f64], z: &mut [f64]) {
-    let zp = z.as_mut_ptr();
-    for u in 0..M / 8 + 1 {
-        let cur = u < M / 8;
-        let pu = if u >= 1 { Some(u - 1) } else { None };
-        let p: [*const f64; 8] = std::array::from_fn(|r| w[((8 * u + r) % M) * N..].as_ptr());
-        let q: [*const f64; 8] =
-            std::array::from_fn(|r| w[(8 * pu.unwrap_or(0) + r) * N..].as_ptr());
-        let al: [__m512d; 8] = std::array::from_fn(|r| {
-            _mm512_set1_pd(if pu.is_some() {
-                y[8 * pu.unwrap() + r]
-            } else {
-                0.0
-            })
-        });
-        let mut acc = [_mm512_setzero_pd(); 8];
-        for i in (0..N).step_by(8) {
-            let xv = _mm512_loadu_pd(h.as_ptr().add(i));
-            let mut v = _mm512_loadu_pd(zp.add(i));
-            for r in 0..8 {
-                if cur {
-                    acc[r] = _mm512_fmadd_pd(_mm512_loadu_pd(p[r].add(i)), xv, acc[r]);
-                }
-                v = _mm512_fmadd_pd(al[r], _mm512_loadu_pd(q[r].add(i)), v);
-            }
-            _mm512_storeu_pd(zp.add(i), v);
-        }
-        if cur {
-            for r in 0..8 {
-                y[8 * u + r] = _mm512_reduce_add_pd(acc[r]) * 1e-3;
+            for r in 0..R {
+                y[R * u + r] = _mm512_reduce_add_pd(acc[r]) * 1e-3;
             }
         }
     }
@@ -160,10 +120,10 @@ fn main() {
             dot4s(&w, &h, &mut y);
             axpy4s(&w, &y, &mut z)
         });
-        t("fused8", &mut || fused8(&w, &h, &mut y, &mut z));
+        t("fused8", &mut || fused::<8>(&w, &h, &mut y, &mut z, 1));
         for lag in [1, 2, 3] {
             t(&format!("fused lag{lag}"), &mut || {
-                fused(&w, &h, &mut y, &mut z, lag)
+                fused::<4>(&w, &h, &mut y, &mut z, lag)
             });
         }
     }
