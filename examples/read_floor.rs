@@ -1,0 +1,91 @@
+//! One reverse-mode gradient at d0 = d1 = d2 = D against its read floor, interleaved.
+//!
+//! The gradient reads 3·D² weights (A twice, B once), so its floor is that many bytes at
+//! the machine's read rate. That rate moves from minute to minute on a shared machine, so
+//! each round times a plain streaming read of A (`baseline::stream_sum_rows`) and then
+//! one gradient (`Par::Rayon`), and the gradient's time is divided by 3·D² values at the
+//! rate of the read just before it. After one untimed round, prints the median ratio
+//! over the rounds and its minimum, the gradient's median time, and the read rate's
+//! median and spread (docs/measured.md, "One point at d = 8000").
+//!
+//! ```text
+//! cargo run --release --features openblas --example read_floor -- [f64|f32] [D] [ROUNDS]
+//! ```
+//!
+//! D defaults to 8000 and ROUNDS to 11.
+
+use fwdrev::{baseline, random, Activation, Mlp, Mode, Par, Real, Scratch};
+use ndarray::Array1;
+use std::error::Error;
+use std::time::Instant;
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let number = |i: usize, name: &str, default: usize| -> Result<usize, String> {
+        args.get(i).map_or(Ok(default), |s| {
+            s.parse().map_err(|e| format!("{name} {s:?}: {e}"))
+        })
+    };
+    let (d, rounds) = (number(1, "D", 8000)?, number(2, "ROUNDS", 11)?);
+    if rounds == 0 {
+        return Err("ROUNDS must be at least 1".into());
+    }
+    match args.first().map_or("f64", String::as_str) {
+        "f64" => run::<f64>(d, rounds),
+        "f32" => run::<f32>(d, rounds),
+        other => Err(format!("dtype {other:?}: f64 or f32").into()),
+    }
+}
+
+fn run<T: Real>(d: usize, rounds: usize) -> Result<(), Box<dyn Error>> {
+    let net = Mlp::<T>::from_seed(&[d, d, d], Activation::Sigmoid, 0)?;
+    let x = random::standard_normal_vector::<T>(d, 1)?;
+    let a = net.layers()[0].weights();
+    let (mut scratch, mut grad) = (Scratch::new(), Array1::zeros(d));
+    let values = (d * d) as f64;
+    let bytes = values * std::mem::size_of::<T>() as f64;
+    let (mut ratios, mut rates, mut times) = (vec![], vec![], vec![]);
+    // The sums keep the reads from being optimised away.
+    let mut sink = T::zero();
+    for round in 0..=rounds {
+        let t0 = Instant::now();
+        sink = sink + baseline::stream_sum_rows(a);
+        let read = t0.elapsed().as_secs_f64();
+        let t0 = Instant::now();
+        net.value_and_grad_into(
+            x.view(),
+            Mode::Reverse,
+            grad.view_mut(),
+            Par::Rayon,
+            &mut scratch,
+        )?;
+        let gradient = t0.elapsed().as_secs_f64();
+        if round > 0 {
+            rates.push(bytes / read / 1e9);
+            times.push(gradient * 1e3);
+            ratios.push(gradient / (3.0 * read));
+        }
+    }
+    let min = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let (slowest, fastest) = (
+        rates.iter().copied().fold(f64::INFINITY, f64::min),
+        rates.iter().copied().fold(0.0, f64::max),
+    );
+    println!(
+        "d = {d}, {}, {rounds} rounds: gradient / read floor median {:.3} (min {min:.3}); \
+         gradient median {:.2} ms; read {:.1} GB/s median ({slowest:.1}–{fastest:.1}); \
+         sum {:.3e}",
+        std::any::type_name::<T>(),
+        median(&mut ratios),
+        median(&mut times),
+        median(&mut rates),
+        sink.as_f64(),
+    );
+    Ok(())
+}
+
+/// The middle value (the upper of the two middle ones for an even count).
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
