@@ -6,7 +6,9 @@
 //! one gradient (`Par::Rayon`), and the gradient's time is divided by three reads of A
 //! at the rate of the read just before it. After one untimed round, prints the median
 //! ratio over the rounds and its minimum, the gradient's median time, and the read
-//! rate's median and spread (docs/measured.md, "One point at d = 8000"). The ratio is
+//! rate's median and spread (docs/measured.md, "One point at d = 8000"). `fwdrev time`
+//! prints the same ratio from medians of separate blocks of reads and gradients, which a
+//! rate that moves between the blocks skews. The ratio is
 //! against memory only where A is far larger than the last-level cache (D = 8000: 512 MB
 //! of f64); at small D both read from cache.
 //!
@@ -83,26 +85,22 @@ fn run<T: Real>(d: usize, rounds: usize) -> Result<(), Box<dyn Error>> {
             ratios.push(gradient / (3.0 * read));
         }
     }
-    let min = ratios.iter().copied().fold(f64::INFINITY, f64::min);
-    let (slowest, fastest) = (
-        rates.iter().copied().fold(f64::INFINITY, f64::min),
-        rates.iter().copied().fold(0.0, f64::max),
-    );
+    for v in [&mut ratios, &mut rates, &mut times] {
+        v.sort_by(f64::total_cmp);
+    }
+    // Sorted: the first is the least, the middle (the upper of two) the median.
+    let median = |v: &[f64]| v[v.len() / 2];
     println!(
-        "d = {d}, {}, {rounds} rounds: gradient / read floor median {:.3} (min {min:.3}); \
-         gradient median {:.4} ms; read {:.1} GB/s median ({slowest:.1}–{fastest:.1}); \
-         sum {:.3e}",
+        "d = {d}, {}, {rounds} rounds: gradient / read floor median {:.3} (min {:.3}); \
+         gradient median {:.4} ms; read {:.1} GB/s median ({:.1}–{:.1}); sum {:.3e}",
         std::any::type_name::<T>(),
-        median(&mut ratios),
-        median(&mut times),
-        median(&mut rates),
+        median(&ratios),
+        ratios[0],
+        median(&times),
+        median(&rates),
+        rates[0],
+        rates[rates.len() - 1],
         sink.as_f64(),
     );
     Ok(())
-}
-
-/// The middle value (the upper of the two middle ones for an even count).
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
