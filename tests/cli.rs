@@ -209,17 +209,22 @@ fn time_json_has_the_promised_fields() {
     ]));
     assert_eq!(v["dtype"], "f32");
     assert!(v.get("forward").is_none() && v.get("reverse").is_some());
-    // --batch K adds {"k", "median_s", "per_point_s"}, per point = median / K.
+    // --batch K adds {"k", "median_s", "per_point_s", "floor_s", "vs_floor"}: per point
+    // = median / K; the floor is K·2·(d0·d1 + d1·d2) multiply-adds at the bare GEMM's
+    // rate (d0·d1·d2 in gemm.median_s), and vs_floor = median / floor.
     let v = json(&fwdrev(&[
-        "time", "--d", "30", "--mode", "reverse", "--batch", "8", "--reps", "3", "--json",
+        "time", "--d", "30", "--d2", "20", "--mode", "reverse", "--batch", "8", "--reps", "3",
+        "--json",
     ]));
     let b = &v["batch"];
     assert_eq!(b["k"], 8);
-    let (med, per) = (
-        b["median_s"].as_f64().unwrap(),
-        b["per_point_s"].as_f64().unwrap(),
-    );
-    assert!(med > 0.0 && (per * 8.0 - med).abs() <= 1e-12 * med, "{b}");
+    let [med, per, floor, vs] = ["median_s", "per_point_s", "floor_s", "vs_floor"]
+        .map(|key| b[key].as_f64().unwrap_or_else(|| panic!("{key}: {b}")));
+    let gemm = v["gemm"]["median_s"].as_f64().unwrap();
+    let want = 8.0 * 2.0 * (30.0 * 30.0 + 30.0 * 20.0) * gemm / (30.0 * 30.0 * 20.0);
+    let close = |x: f64, y: f64| (x - y).abs() <= 1e-12 * y.abs();
+    assert!(med > 0.0 && close(per * 8.0, med), "{b}");
+    assert!(close(floor, want) && close(vs, med / floor), "{b}");
     assert_usage_error(&fwdrev(&["time", "--d", "20", "--batch", "0"]), "--batch");
     assert_usage_error(&fwdrev(&["time", "--d", "20", "--reps", "0"]), "--reps");
     assert_usage_error(&fwdrev(&["time", "--d", "0"]), "from 1 to");

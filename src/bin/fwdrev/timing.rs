@@ -110,13 +110,32 @@ impl Stats {
     }
 }
 
-/// The batched gradient's timing.
+/// The batched gradient's timing, and its floor: k·2·(d0·d1 + d1·d2) multiply-adds (four
+/// products of W with the k points, as reverse mode's four matrix-vector products k
+/// times) at the rate of the bare GEMM B·A measured in the same rounds.
 #[derive(Clone, Copy, Serialize)]
 struct BatchStats {
     k: usize,
     median_s: f64,
     min_s: f64,
     per_point_s: f64,
+    floor_s: f64,
+    /// median_s / floor_s.
+    vs_floor: f64,
+}
+
+impl BatchStats {
+    fn new(k: usize, s: Stats, dims: Dims, gemm: Stats) -> BatchStats {
+        let floor_s = k as f64 * dims.reverse_flops() * gemm.median_s / dims.forward_flops();
+        BatchStats {
+            k,
+            median_s: s.median_s,
+            min_s: s.min_s,
+            per_point_s: s.median_s / k as f64,
+            floor_s,
+            vs_floor: s.median_s / floor_s,
+        }
+    }
 }
 
 /// Everything `fwdrev time` measured: the table's rows and the JSON object's fields.
@@ -294,15 +313,9 @@ fn time_all<T: Real>(dims: Dims, args: &TimeArgs) -> CliResult<TimeReport> {
         gemm: gemm_s,
         gemv: gemv_s,
         read: read_s,
-        batch: args.batch.map(|k| {
-            let s = stats[stats.len() - 1];
-            BatchStats {
-                k,
-                median_s: s.median_s,
-                min_s: s.min_s,
-                per_point_s: s.median_s / k as f64,
-            }
-        }),
+        batch: args
+            .batch
+            .map(|k| BatchStats::new(k, stats[stats.len() - 1], dims, gemm_s)),
         bandwidth_gbs: (dims.d0 * dims.d1 * size) as f64 / read_s.median_s / 1e9,
         reverse_bytes: dims.reverse_bytes(size),
         forward_flops: dims.forward_flops(),
@@ -368,6 +381,13 @@ fn print_table(dims: Dims, r: &TimeReport) -> CliResult {
             b.k,
             seconds(b.median_s),
             seconds(b.per_point_s)
+        );
+        outln!(
+            "batch floor {} ({:.3e} multiply-adds at the bare GEMM's rate), batch at {:.3}× \
+             the floor",
+            seconds(b.floor_s),
+            b.k as f64 * dims.reverse_flops(),
+            b.vs_floor
         );
     }
     if let Some(rv) = r.reverse {
