@@ -6,9 +6,10 @@
 //! one gradient (`Par::Rayon`), and the gradient's time is divided by three reads of A
 //! at the rate of the read just before it. After one untimed round, prints the median
 //! ratio over the rounds and its minimum, the gradient's median time, and the read
-//! rate's median and spread (docs/measured.md, "One point at d = 8000"). `fwdrev time`
-//! prints the same ratio from medians of separate blocks of reads and gradients, which a
-//! rate that moves between the blocks skews. The ratio is
+//! rate's median and spread (docs/measured.md, "One point at d = 8000"). `fwdrev time
+//! --mode reverse` pairs each gradient with the read before it the same way, but also
+//! times the bare GEMM and GEMV every round (ten seconds at D = 8000); this loop's rounds
+//! come a fraction of a second apart. The ratio is
 //! against memory only where A is far larger than the last-level cache (D = 8000: 512 MB
 //! of f64); at small D both read from cache.
 //!

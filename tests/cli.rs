@@ -204,24 +204,44 @@ fn time_json_has_the_promised_fields() {
         );
         assert!(min > 0.0 && min <= med, "{key}: {min} {med}");
     }
+    // The read's spread brackets its median rate, and reverse mode's ratio to its floor
+    // is taken round by round: with its own read, not the median's.
+    let [slow, fast] = [0, 1].map(|i| v["bandwidth_spread_gbs"][i].as_f64().unwrap());
+    let rate = v["bandwidth_gbs"].as_f64().unwrap();
+    assert!(
+        0.0 < slow && slow <= rate && rate <= fast,
+        "{slow} {rate} {fast}"
+    );
+    let r = &v["reverse_vs_floor"];
+    let [med, min, max] = ["median", "min", "max"].map(|key| r[key].as_f64().unwrap());
+    assert!(0.0 < min && min <= med && med <= max, "{r}");
     let v = json(&fwdrev(&[
         "time", "--d", "20", "--mode", "reverse", "--dtype", "f32", "--reps", "1", "--json",
     ]));
     assert_eq!(v["dtype"], "f32");
     assert!(v.get("forward").is_none() && v.get("reverse").is_some());
+    // One round: the ratio is the reverse run over the bytes at that round's rate.
+    let floor = v["reverse_bytes"].as_f64().unwrap() / (v["bandwidth_gbs"].as_f64().unwrap() * 1e9);
+    let want = v["reverse"]["median_s"].as_f64().unwrap() / floor;
+    let got = v["reverse_vs_floor"]["median"].as_f64().unwrap();
+    assert!((got - want).abs() <= 1e-12 * want, "{got} {want}");
+    let v = json(&fwdrev(&[
+        "time", "--d", "20", "--mode", "forward", "--reps", "1", "--json",
+    ]));
+    assert!(v.get("reverse_vs_floor").is_none() && v.get("reverse").is_none());
     // --batch K adds {"k", "median_s", "per_point_s", "floor_s", "vs_floor"}: per point
     // = median / K; the floor is K·2·(d0·d1 + d1·d2) multiply-adds at the bare GEMM's
     // rate (d0·d1·d2 in gemm.median_s), and vs_floor = median / floor.
     let v = json(&fwdrev(&[
-        "time", "--d", "30", "--d2", "20", "--mode", "reverse", "--batch", "8", "--reps", "3",
-        "--json",
+        "time", "--d", "30", "--d1", "25", "--d2", "20", "--mode", "reverse", "--batch", "8",
+        "--reps", "3", "--json",
     ]));
     let b = &v["batch"];
     assert_eq!(b["k"], 8);
     let [med, per, floor, vs] = ["median_s", "per_point_s", "floor_s", "vs_floor"]
         .map(|key| b[key].as_f64().unwrap_or_else(|| panic!("{key}: {b}")));
     let gemm = v["gemm"]["median_s"].as_f64().unwrap();
-    let want = 8.0 * 2.0 * (30.0 * 30.0 + 30.0 * 20.0) * gemm / (30.0 * 30.0 * 20.0);
+    let want = 8.0 * 2.0 * (30.0 * 25.0 + 25.0 * 20.0) * gemm / (30.0 * 25.0 * 20.0);
     let close = |x: f64, y: f64| (x - y).abs() <= 1e-12 * y.abs();
     assert!(med > 0.0 && close(per * 8.0, med), "{b}");
     assert!(close(floor, want) && close(vs, med / floor), "{b}");

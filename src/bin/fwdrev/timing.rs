@@ -95,32 +95,54 @@ pub(crate) struct Stats {
 impl Stats {
     /// Median (mean of the middle two for an even count) and minimum of `times`, which
     /// must not be empty.
-    pub(crate) fn of(mut times: Vec<f64>) -> Stats {
-        times.sort_by(f64::total_cmp);
-        let mid = times.len() / 2;
-        let median_s = if times.len() % 2 == 1 {
-            times[mid]
-        } else {
-            0.5 * (times[mid - 1] + times[mid])
-        };
+    pub(crate) fn of(times: Vec<f64>) -> Stats {
+        let s = Spread::of(times);
         Stats {
-            median_s,
-            min_s: times[0],
+            median_s: s.median,
+            min_s: s.min,
         }
     }
 }
 
-/// The batched gradient's timing, and its floor: k·2·(d0·d1 + d1·d2) multiply-adds (four
-/// products of W with the k points, as reverse mode's four matrix-vector products k
-/// times) at the rate of the bare GEMM B·A measured in the same rounds.
+/// Median (mean of the middle two for an even count), minimum and maximum of values
+/// taken once a round.
+#[derive(Clone, Copy, Serialize)]
+struct Spread {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Spread {
+    /// Of `values`, which must not be empty.
+    fn of(mut values: Vec<f64>) -> Spread {
+        values.sort_by(f64::total_cmp);
+        let mid = values.len() / 2;
+        Spread {
+            median: match values.len() % 2 {
+                1 => values[mid],
+                _ => 0.5 * (values[mid - 1] + values[mid]),
+            },
+            min: values[0],
+            max: values[values.len() - 1],
+        }
+    }
+}
+
+/// The batched gradient's timing, and its floor.
 #[derive(Clone, Copy, Serialize)]
 struct BatchStats {
     k: usize,
     median_s: f64,
     min_s: f64,
     per_point_s: f64,
+    /// k·2·(d0·d1 + d1·d2) multiply-adds (the products A·X, B·H, Bᵀ·Z and Aᵀ·Z, reverse
+    /// mode's four matrix-vector products k times over) at the rate of the bare GEMM B·A
+    /// of the same rounds: the issue's floor, 4·d²·k at the square DGEMM's rate, where
+    /// d0 = d1 = d2. With a narrow width B·A is no longer a square GEMM, its rate falls,
+    /// and this floor with it is no longer what the batch's products could reach.
     floor_s: f64,
-    /// median_s / floor_s.
+    /// median_s / floor_s (null in JSON should the GEMM time at 0).
     vs_floor: f64,
 }
 
@@ -159,6 +181,11 @@ struct TimeReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     batch: Option<BatchStats>,
     bandwidth_gbs: f64,
+    /// The streaming read's rate over the rounds: [slowest, fastest].
+    bandwidth_spread_gbs: [f64; 2],
+    /// Reverse mode over its floor, each round's run against the read just before it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reverse_vs_floor: Option<Spread>,
     reverse_bytes: f64,
     forward_flops: f64,
     reverse_flops: f64,
@@ -179,15 +206,16 @@ fn bar(total: u64) -> ProgressBar {
 /// A named computation to time.
 type Task<'a> = (&'a str, Box<dyn FnMut() -> fwdrev::Result<()> + 'a>);
 
-/// Times every task `reps` times, in rounds (each round runs each task once), after one
-/// untimed warm-up round when `warm_up`. Interleaving keeps slow drift of a shared
-/// machine out of the ratios between tasks. Stops at the first error.
+/// Times every task `reps` times, in rounds (each round runs each task once, in order),
+/// after one untimed warm-up round when `warm_up`: each task's times, round by round.
+/// Interleaving keeps slow drift of a shared machine out of the ratios between tasks.
+/// Stops at the first error.
 fn measure(
     pb: &ProgressBar,
     reps: usize,
     warm_up: bool,
     tasks: &mut [Task],
-) -> fwdrev::Result<Vec<Stats>> {
+) -> fwdrev::Result<Vec<Vec<f64>>> {
     let mut times = vec![Vec::with_capacity(reps); tasks.len()];
     for round in 0..reps + usize::from(warm_up) {
         for ((what, f), t) in tasks.iter_mut().zip(&mut times) {
@@ -200,7 +228,13 @@ fn measure(
             pb.inc(1);
         }
     }
-    Ok(times.into_iter().map(Stats::of).collect())
+    Ok(times)
+}
+
+/// Appends `task`: its index.
+fn push<'a>(tasks: &mut Vec<Task<'a>>, task: Task<'a>) -> usize {
+    tasks.push(task);
+    tasks.len() - 1
 }
 
 fn build<T: Real>(budget: Budget, dims: Dims, seed: u64) -> CliResult<(Mlp<T>, Array1<T>)> {
@@ -252,52 +286,67 @@ fn time_all<T: Real>(dims: Dims, args: &TimeArgs) -> CliResult<TimeReport> {
         .transpose()?;
     let (net, x) = (&net, &x);
     let (a, b) = (net.layers()[0].weights(), net.layers()[1].weights());
-    let mut tasks: Vec<Task> = modes
-        .iter()
-        .map(|&mode| -> Task {
-            (
-                mode.name(),
-                Box::new(move || net.value_and_grad(x.view(), mode).map(drop)),
-            )
-        })
-        .collect();
-    tasks.push((
-        "bare GEMM B·A",
-        Box::new(|| {
-            gemm(b, a, c.view_mut());
-            Ok(())
-        }),
-    ));
-    tasks.push((
-        "bare GEMV A·x",
-        Box::new(|| {
-            gemv(a, x.view(), y.view_mut());
-            Ok(())
-        }),
-    ));
-    // Memory bandwidth, in the same rounds: a streaming read of A.
-    tasks.push((
+    let grad = |mode: Mode| -> Task {
+        (
+            mode.name(),
+            Box::new(move || net.value_and_grad(x.view(), mode).map(drop)),
+        )
+    };
+    // Each round: forward mode, the streaming read of A (memory bandwidth), reverse mode
+    // right after it (so each run has a floor of its own), the bare products B·A and
+    // A·x (same backend, same shapes), the batch.
+    let mut tasks: Vec<Task> = Vec::new();
+    let mut slot = |task| push(&mut tasks, task);
+    let forward = modes
+        .contains(&Mode::Forward)
+        .then(|| slot(grad(Mode::Forward)));
+    let read = slot((
         "streaming read of A",
         Box::new(move || {
             std::hint::black_box(stream_sum_rows(a));
             Ok(())
         }),
     ));
-    if let Some(points) = &points {
-        tasks.push((
+    let reverse = modes
+        .contains(&Mode::Reverse)
+        .then(|| slot(grad(Mode::Reverse)));
+    let bare_gemm = slot((
+        "bare GEMM B·A",
+        Box::new(|| {
+            gemm(b, a, c.view_mut());
+            Ok(())
+        }),
+    ));
+    let bare_gemv = slot((
+        "bare GEMV A·x",
+        Box::new(|| {
+            gemv(a, x.view(), y.view_mut());
+            Ok(())
+        }),
+    ));
+    let batch = points.as_ref().map(|points| {
+        slot((
             "batch",
             Box::new(move || net.value_and_grad_batch(points.view()).map(drop)),
-        ));
-    }
-    let stats = measure(&pb, args.reps, true, &mut tasks)?;
+        ))
+    });
+    let times = measure(&pb, args.reps, true, &mut tasks)?;
     pb.finish_and_clear();
-    let of = |mode: Mode| modes.iter().position(|&m| m == mode).map(|i| stats[i]);
-    let (gemm_s, gemv_s, read_s) = (
-        stats[modes.len()],
-        stats[modes.len() + 1],
-        stats[modes.len() + 2],
-    );
+    let stats = |i: usize| Stats::of(times[i].clone());
+    let (gemm_s, gemv_s, read_s) = (stats(bare_gemm), stats(bare_gemv), stats(read));
     let size = std::mem::size_of::<T>();
+    let a_bytes = (dims.d0 * dims.d1 * size) as f64;
+    let rate = |t: f64| a_bytes / t / 1e9;
+    // Round r's floor: reverse mode's bytes at the rate of round r's read.
+    let reverse_vs_floor = reverse.map(|i| {
+        let ratios = times[i].iter().zip(&times[read]);
+        Spread::of(
+            ratios
+                .map(|(&t, &read)| t / (dims.reverse_bytes(size) / 1e9 / rate(read)))
+                .collect(),
+        )
+    });
+    let slowest_read = times[read].iter().copied().fold(0.0, f64::max);
     let backend = fwdrev::backend();
     Ok(TimeReport {
         d0: dims.d0,
@@ -308,15 +357,18 @@ fn time_all<T: Real>(dims: Dims, args: &TimeArgs) -> CliResult<TimeReport> {
         backend_detail: backend.detail,
         reps: args.reps,
         rayon_threads: fwdrev::threads(),
-        forward: of(Mode::Forward),
-        reverse: of(Mode::Reverse),
+        forward: forward.map(stats),
+        reverse: reverse.map(stats),
         gemm: gemm_s,
         gemv: gemv_s,
         read: read_s,
         batch: args
             .batch
-            .map(|k| BatchStats::new(k, stats[stats.len() - 1], dims, gemm_s)),
-        bandwidth_gbs: (dims.d0 * dims.d1 * size) as f64 / read_s.median_s / 1e9,
+            .zip(batch)
+            .map(|(k, i)| BatchStats::new(k, stats(i), dims, gemm_s)),
+        bandwidth_gbs: rate(read_s.median_s),
+        bandwidth_spread_gbs: [rate(slowest_read), rate(read_s.min_s)],
+        reverse_vs_floor,
         reverse_bytes: dims.reverse_bytes(size),
         forward_flops: dims.forward_flops(),
         reverse_flops: dims.reverse_flops(),
@@ -383,22 +435,28 @@ fn print_table(dims: Dims, r: &TimeReport) -> CliResult {
             seconds(b.per_point_s)
         );
         outln!(
-            "batch floor {} ({:.3e} multiply-adds at the bare GEMM's rate), batch at {:.3}× \
-             the floor",
+            "batch floor {} ({:.3e} multiply-adds at the bare GEMM's {:.1} G/s), batch at \
+             {:.3}× the floor",
             seconds(b.floor_s),
             b.k as f64 * dims.reverse_flops(),
+            dims.forward_flops() / r.gemm.median_s / 1e9,
             b.vs_floor
         );
     }
-    if let Some(rv) = r.reverse {
-        let floor = r.reverse_bytes / (r.bandwidth_gbs * 1e9);
+    let [slow, fast] = r.bandwidth_spread_gbs;
+    outln!(
+        "bandwidth {:.1} GB/s (streaming read of A; {slow:.1}–{fast:.1} over the rounds)",
+        r.bandwidth_gbs
+    );
+    if let Some(v) = r.reverse_vs_floor {
         outln!(
-            "bandwidth {:.1} GB/s (streaming read of A); reverse reads {:.2} GB: \
-             floor {}, reverse at {:.3}× the floor",
-            r.bandwidth_gbs,
+            "reverse reads {:.2} GB: floor {} at that rate; reverse at {:.3}× the floor \
+             (median of the rounds, each against the read just before it; {:.3}–{:.3})",
             r.reverse_bytes / 1e9,
-            seconds(floor),
-            rv.median_s / floor
+            seconds(r.reverse_bytes / (r.bandwidth_gbs * 1e9)),
+            v.median,
+            v.min,
+            v.max
         );
     }
     Ok(())
@@ -420,8 +478,12 @@ pub fn demo(budget: Budget, d: usize, reps: usize) -> CliResult {
             Box::new(move || net.value_and_grad(x.view(), mode).map(drop)),
         )
     };
-    let fwd = measure(&pb, 1, false, &mut [run(Mode::Forward)])?[0];
-    let rev = measure(&pb, reps.max(1), true, &mut [run(Mode::Reverse)])?[0];
+    let time = |reps, warm_up, mode| -> fwdrev::Result<Stats> {
+        let mut times = measure(&pb, reps, warm_up, &mut [run(mode)])?;
+        Ok(Stats::of(times.remove(0)))
+    };
+    let fwd = time(1, false, Mode::Forward)?;
+    let rev = time(reps.max(1), true, Mode::Reverse)?;
     pb.finish_and_clear();
     outln!("\ntiming at d0 = d1 = d2 = {d}, f64, {}", fwdrev::backend());
     outln!(
