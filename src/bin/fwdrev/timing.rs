@@ -96,7 +96,12 @@ impl Stats {
     /// Median (mean of the middle two for an even count) and minimum of `times`, which
     /// must not be empty.
     pub(crate) fn of(times: Vec<f64>) -> Stats {
-        let s = Spread::of(times);
+        Spread::of(times).into()
+    }
+}
+
+impl From<Spread> for Stats {
+    fn from(s: Spread) -> Stats {
         Stats {
             median_s: s.median,
             min_s: s.min,
@@ -127,6 +132,18 @@ impl Spread {
             max: values[values.len() - 1],
         }
     }
+}
+
+/// Reverse mode over its read floor, round by round: run r over `copies` reads of A at
+/// the rate of round r's read (`read[r]`), its bytes being `copies` times A's.
+fn vs_floor(reverse: &[f64], read: &[f64], copies: f64) -> Spread {
+    Spread::of(
+        reverse
+            .iter()
+            .zip(read)
+            .map(|(t, read)| t / (copies * read))
+            .collect(),
+    )
 }
 
 /// The batched gradient's timing, and its floor.
@@ -231,12 +248,6 @@ fn measure(
     Ok(times)
 }
 
-/// Appends `task`: its index.
-fn push<'a>(tasks: &mut Vec<Task<'a>>, task: Task<'a>) -> usize {
-    tasks.push(task);
-    tasks.len() - 1
-}
-
 fn build<T: Real>(budget: Budget, dims: Dims, seed: u64) -> CliResult<(Mlp<T>, Array1<T>)> {
     let pb = ProgressBar::new_spinner();
     pb.set_message(format!("drawing A and B for {dims} ({})", T::NAME));
@@ -296,7 +307,10 @@ fn time_all<T: Real>(dims: Dims, args: &TimeArgs) -> CliResult<TimeReport> {
     // right after it (so each run has a floor of its own), the bare products B·A and
     // A·x (same backend, same shapes), the batch.
     let mut tasks: Vec<Task> = Vec::new();
-    let mut slot = |task| push(&mut tasks, task);
+    let mut slot = |task| {
+        tasks.push(task);
+        tasks.len() - 1
+    };
     let forward = modes
         .contains(&Mode::Forward)
         .then(|| slot(grad(Mode::Forward)));
@@ -332,21 +346,14 @@ fn time_all<T: Real>(dims: Dims, args: &TimeArgs) -> CliResult<TimeReport> {
     });
     let times = measure(&pb, args.reps, true, &mut tasks)?;
     pb.finish_and_clear();
-    let stats = |i: usize| Stats::of(times[i].clone());
-    let (gemm_s, gemv_s, read_s) = (stats(bare_gemm), stats(bare_gemv), stats(read));
     let size = std::mem::size_of::<T>();
     let a_bytes = (dims.d0 * dims.d1 * size) as f64;
+    let reverse_vs_floor =
+        reverse.map(|i| vs_floor(&times[i], &times[read], dims.reverse_bytes(size) / a_bytes));
+    let spreads: Vec<Spread> = times.into_iter().map(Spread::of).collect();
+    let stats = |i: usize| Stats::from(spreads[i]);
+    let (gemm_s, gemv_s, read_s) = (stats(bare_gemm), stats(bare_gemv), stats(read));
     let rate = |t: f64| a_bytes / t / 1e9;
-    // Round r's floor: reverse mode's bytes at the rate of round r's read.
-    let reverse_vs_floor = reverse.map(|i| {
-        let ratios = times[i].iter().zip(&times[read]);
-        Spread::of(
-            ratios
-                .map(|(&t, &read)| t / (dims.reverse_bytes(size) / 1e9 / rate(read)))
-                .collect(),
-        )
-    });
-    let slowest_read = times[read].iter().copied().fold(0.0, f64::max);
     let backend = fwdrev::backend();
     Ok(TimeReport {
         d0: dims.d0,
@@ -367,7 +374,7 @@ fn time_all<T: Real>(dims: Dims, args: &TimeArgs) -> CliResult<TimeReport> {
             .zip(batch)
             .map(|(k, i)| BatchStats::new(k, stats(i), dims, gemm_s)),
         bandwidth_gbs: rate(read_s.median_s),
-        bandwidth_spread_gbs: [rate(slowest_read), rate(read_s.min_s)],
+        bandwidth_spread_gbs: [rate(spreads[read].max), rate(spreads[read].min)],
         reverse_vs_floor,
         reverse_bytes: dims.reverse_bytes(size),
         forward_flops: dims.forward_flops(),
@@ -435,7 +442,8 @@ fn print_table(dims: Dims, r: &TimeReport) -> CliResult {
             seconds(b.per_point_s)
         );
         outln!(
-            "batch floor {} ({:.3e} multiply-adds at the bare GEMM's {:.1} G/s), batch at \
+            "batch floor {} ({:.3e} multiply-adds at the bare GEMM's {:.1} G multiply-adds/s), \
+             batch at \
              {:.3}× the floor",
             seconds(b.floor_s),
             b.k as f64 * dims.reverse_flops(),
@@ -450,7 +458,7 @@ fn print_table(dims: Dims, r: &TimeReport) -> CliResult {
     );
     if let Some(v) = r.reverse_vs_floor {
         outln!(
-            "reverse reads {:.2} GB: floor {} at that rate; reverse at {:.3}× the floor \
+            "reverse reads {:.2} GB: floor {} at the median rate; reverse at {:.3}× the floor \
              (median of the rounds, each against the read just before it; {:.3}–{:.3})",
             r.reverse_bytes / 1e9,
             seconds(r.reverse_bytes / (r.bandwidth_gbs * 1e9)),
@@ -479,8 +487,9 @@ pub fn demo(budget: Budget, d: usize, reps: usize) -> CliResult {
         )
     };
     let time = |reps, warm_up, mode| -> fwdrev::Result<Stats> {
-        let mut times = measure(&pb, reps, warm_up, &mut [run(mode)])?;
-        Ok(Stats::of(times.remove(0)))
+        let [times] = <[_; 1]>::try_from(measure(&pb, reps, warm_up, &mut [run(mode)])?)
+            .expect("one task, one list of times");
+        Ok(Stats::of(times))
     };
     let fwd = time(1, false, Mode::Forward)?;
     let rev = time(reps.max(1), true, Mode::Reverse)?;
@@ -510,4 +519,19 @@ pub fn demo(budget: Budget, d: usize, reps: usize) -> CliResult {
         dims.forward_flops() / dims.reverse_flops()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each reverse run is set against its own round's read: with the two moving in
+    /// opposite directions, ratios of medians (or of shifted rounds) would all be 1.
+    #[test]
+    fn the_floor_is_taken_round_by_round() {
+        let v = vs_floor(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0], 2.0);
+        assert_eq!([v.min, v.median, v.max], [1.0 / 6.0, 0.5, 1.5]);
+        let v = vs_floor(&[4.0, 1.0], &[1.0, 1.0], 0.5);
+        assert_eq!([v.min, v.median, v.max], [2.0, 5.0, 8.0]);
+    }
 }
