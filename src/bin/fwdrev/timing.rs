@@ -443,8 +443,7 @@ fn print_table(dims: Dims, r: &TimeReport) -> CliResult {
         );
         outln!(
             "batch floor {} ({:.3e} multiply-adds at the bare GEMM's {:.1} G multiply-adds/s), \
-             batch at \
-             {:.3}× the floor",
+             batch at {:.3}× the floor",
             seconds(b.floor_s),
             b.k as f64 * dims.reverse_flops(),
             dims.forward_flops() / r.gemm.median_s / 1e9,
