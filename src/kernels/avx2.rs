@@ -10,6 +10,7 @@ use super::portable::{self, LANES};
 use super::tanh::Tanh;
 use super::{fetch_ahead, long_rows, Kernel};
 use crate::Real;
+use std::arch::x86_64::*;
 
 /// The AVX2 + FMA kernel. Made only by [`Avx2::detect`], so holding one proves the CPU
 /// has both: that is what makes its safe methods sound.
@@ -109,9 +110,9 @@ unsafe fn dot4<T: Real>(rows: [&[T]; 4], x: &[T]) -> [T; 4] {
     assert!(rows.iter().all(|r| r.len() >= n), "rows shorter than x");
     let full = n - n % LANES;
     let mut out: [T; 4] = if let (Some(r), Some(xs)) = (cast4::<T, f64>(rows), cast::<T, f64>(x)) {
-        same4(dot4_f64(r, xs, full))
+        same4(dot4_eights(r, xs, full))
     } else if let (Some(r), Some(xs)) = (cast4::<T, f32>(rows), cast::<T, f32>(x)) {
-        same4(dot4_f32(r, xs, full))
+        same4(dot4_eights(r, xs, full))
     } else {
         return portable::dot4::<T, true>(rows, x);
     };
@@ -126,13 +127,12 @@ unsafe fn dot4<T: Real>(rows: [&[T]; 4], x: &[T]) -> [T; 4] {
 /// rows and x at least that long).
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn dot4_f64(rows: [&[f64]; 4], x: &[f64], full: usize) -> [f64; 4] {
-    use std::arch::x86_64::*;
-    let mut lo = [_mm256_setzero_pd(); 4];
-    let mut hi = [_mm256_setzero_pd(); 4];
-    let p = rows.map(|r| r.as_ptr());
+unsafe fn dot4_eights<E: Eight>(rows: [&[E]; 4], x: &[E], full: usize) -> [E; 4] {
+    // SAFETY (every call of E's): this function's features.
+    let mut acc = [unsafe { E::zero() }; 4];
+    let p = rows.map(<[E]>::as_ptr);
     let xp = x.as_ptr();
-    let long = long_rows::<f64>(full);
+    let long = long_rows::<E>(full);
     let mut i = 0;
     while i < full {
         if long {
@@ -140,42 +140,14 @@ unsafe fn dot4_f64(rows: [&[f64]; 4], x: &[f64], full: usize) -> [f64; 4] {
         }
         // SAFETY: i + 8 ≤ full ≤ len of x and of every row.
         unsafe {
-            let x0 = _mm256_loadu_pd(xp.add(i));
-            let x1 = _mm256_loadu_pd(xp.add(i + 4));
+            let xv = E::load(xp.add(i));
             for r in 0..4 {
-                lo[r] = _mm256_fmadd_pd(_mm256_loadu_pd(p[r].add(i)), x0, lo[r]);
-                hi[r] = _mm256_fmadd_pd(_mm256_loadu_pd(p[r].add(i + 4)), x1, hi[r]);
+                acc[r] = E::fmadd(E::load(p[r].add(i)), xv, acc[r]);
             }
         }
         i += 8;
     }
-    std::array::from_fn(|r| lane_tree_pd(lo[r], hi[r]))
-}
-
-/// As [`dot4_f64`] for f32: one 8-lane register per row.
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn dot4_f32(rows: [&[f32]; 4], x: &[f32], full: usize) -> [f32; 4] {
-    use std::arch::x86_64::*;
-    let mut a = [_mm256_setzero_ps(); 4];
-    let p = rows.map(|r| r.as_ptr());
-    let xp = x.as_ptr();
-    let long = long_rows::<f32>(full);
-    let mut i = 0;
-    while i < full {
-        if long {
-            fetch_ahead::<_, 8>(p, i);
-        }
-        // SAFETY: i + 8 ≤ full ≤ len of x and of every row.
-        unsafe {
-            let x0 = _mm256_loadu_ps(xp.add(i));
-            for r in 0..4 {
-                a[r] = _mm256_fmadd_ps(_mm256_loadu_ps(p[r].add(i)), x0, a[r]);
-            }
-        }
-        i += 8;
-    }
-    std::array::from_fn(|r| lane_tree_ps(a[r]))
+    acc.map(|a| unsafe { E::sum(a) })
 }
 
 /// dot4 and axpy4 in one sweep, for f64 and f32 with intrinsics over the first multiple
@@ -201,14 +173,14 @@ unsafe fn dot4_axpy4<T: Real>(
         cast4::<T, f64>(prev),
         cast_mut::<T, f64>(y),
     ) {
-        same4(dot4_axpy4_f64(r, xs, same4(alpha), p, yy, full))
+        same4(dot4_axpy4_eights(r, xs, same4(alpha), p, yy, full))
     } else if let (Some(r), Some(xs), Some(p), Some(yy)) = (
         cast4::<T, f32>(rows),
         cast::<T, f32>(x),
         cast4::<T, f32>(prev),
         cast_mut::<T, f32>(y),
     ) {
-        same4(dot4_axpy4_f32(r, xs, same4(alpha), p, yy, full))
+        same4(dot4_axpy4_eights(r, xs, same4(alpha), p, yy, full))
     } else {
         axpy4(alpha, prev, &mut y[..n]);
         return dot4(rows, x);
@@ -223,24 +195,26 @@ unsafe fn dot4_axpy4<T: Real>(
     out
 }
 
-/// As [`dot4_axpy4_f64`] for f32: one 8-lane register per row.
+/// The sweep over the first `full` entries (a multiple of 8): per 8 entries, four
+/// rows' dot lanes (as [`dot4_eights`]) and y's update by the four previous rows (as
+/// [`axpy4_eights`], the same per-entry order).
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn dot4_axpy4_f32(
-    rows: [&[f32]; 4],
-    x: &[f32],
-    alpha: [f32; 4],
-    prev: [&[f32]; 4],
-    y: &mut [f32],
+unsafe fn dot4_axpy4_eights<E: Eight>(
+    rows: [&[E]; 4],
+    x: &[E],
+    alpha: [E; 4],
+    prev: [&[E]; 4],
+    y: &mut [E],
     full: usize,
-) -> [f32; 4] {
-    use std::arch::x86_64::*;
-    let mut a = [_mm256_setzero_ps(); 4];
-    let al = alpha.map(|a| _mm256_set1_ps(a));
-    let p = rows.map(<[f32]>::as_ptr);
-    let q = prev.map(<[f32]>::as_ptr);
+) -> [E; 4] {
+    // SAFETY (every call of E's): this function's features.
+    let mut acc = [unsafe { E::zero() }; 4];
+    let al = alpha.map(|a| unsafe { E::splat(a) });
+    let p = rows.map(<[E]>::as_ptr);
+    let q = prev.map(<[E]>::as_ptr);
     let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
-    let long = long_rows::<f32>(full);
+    let long = long_rows::<E>(full);
     let mut i = 0;
     while i < full {
         if long {
@@ -248,76 +222,31 @@ unsafe fn dot4_axpy4_f32(
         }
         // SAFETY: i + 8 ≤ full ≤ len of x, y and every row (checked by the caller).
         unsafe {
-            let x0 = _mm256_loadu_ps(xp.add(i));
-            let mut v = _mm256_loadu_ps(yp.add(i));
+            let xv = E::load(xp.add(i));
+            let mut v = E::load(yp.add(i));
             for r in 0..4 {
-                a[r] = _mm256_fmadd_ps(_mm256_loadu_ps(p[r].add(i)), x0, a[r]);
-                v = _mm256_fmadd_ps(al[r], _mm256_loadu_ps(q[r].add(i)), v);
+                acc[r] = E::fmadd(E::load(p[r].add(i)), xv, acc[r]);
+                v = E::fmadd(al[r], E::load(q[r].add(i)), v);
             }
-            _mm256_storeu_ps(yp.add(i), v);
+            E::store(yp.add(i), v);
         }
         i += 8;
     }
-    std::array::from_fn(|r| lane_tree_ps(a[r]))
+    acc.map(|a| unsafe { E::sum(a) })
 }
 
-/// The f64 sweep over the first `full` entries (a multiple of 8): per 8 entries, four rows' dot
-/// lanes (as [`dot4_f64`]) and y's update by the four previous rows (as
-/// [`axpy4_f64`], the same per-entry order).
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn dot4_axpy4_f64(
-    rows: [&[f64]; 4],
-    x: &[f64],
-    alpha: [f64; 4],
-    prev: [&[f64]; 4],
-    y: &mut [f64],
-    full: usize,
-) -> [f64; 4] {
-    use std::arch::x86_64::*;
-    let mut lo = [_mm256_setzero_pd(); 4];
-    let mut hi = [_mm256_setzero_pd(); 4];
-    let al = alpha.map(|a| _mm256_set1_pd(a));
-    let p = rows.map(<[f64]>::as_ptr);
-    let q = prev.map(<[f64]>::as_ptr);
-    let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
-    let long = long_rows::<f64>(full);
-    let mut i = 0;
-    while i < full {
-        if long {
-            fetch_ahead::<_, 8>(p, i);
-        }
-        // SAFETY: i + 8 ≤ full ≤ len of x, y and every row (checked by the caller).
-        unsafe {
-            let x0 = _mm256_loadu_pd(xp.add(i));
-            let x1 = _mm256_loadu_pd(xp.add(i + 4));
-            let mut v0 = _mm256_loadu_pd(yp.add(i));
-            let mut v1 = _mm256_loadu_pd(yp.add(i + 4));
-            for r in 0..4 {
-                lo[r] = _mm256_fmadd_pd(_mm256_loadu_pd(p[r].add(i)), x0, lo[r]);
-                hi[r] = _mm256_fmadd_pd(_mm256_loadu_pd(p[r].add(i + 4)), x1, hi[r]);
-                v0 = _mm256_fmadd_pd(al[r], _mm256_loadu_pd(q[r].add(i)), v0);
-                v1 = _mm256_fmadd_pd(al[r], _mm256_loadu_pd(q[r].add(i + 4)), v1);
-            }
-            _mm256_storeu_pd(yp.add(i), v0);
-            _mm256_storeu_pd(yp.add(i + 4), v1);
-        }
-        i += 8;
-    }
-    std::array::from_fn(|r| lane_tree_pd(lo[r], hi[r]))
-}
-
-/// axpy4 with explicit intrinsics: four independent vectors per step, since each
-/// element's four fused multiply-adds form a dependent chain (latency-bound else).
+/// axpy4 with explicit intrinsics: four independent registers per step (16 f64 or 32
+/// f32), since each element's four fused multiply-adds form a dependent chain
+/// (latency-bound else).
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn axpy4<T: Real>(alpha: [T; 4], rows: [&[T]; 4], y: &mut [T]) {
     let n = y.len();
     let rows = rows.map(|r| &r[..n]);
     let done = if let (Some(r), Some(yy)) = (cast4::<T, f64>(rows), cast_mut::<T, f64>(y)) {
-        axpy4_f64(same4(alpha), r, yy)
+        axpy4_eights::<_, 2, 16>(same4(alpha), r, yy)
     } else if let (Some(r), Some(yy)) = (cast4::<T, f32>(rows), cast_mut::<T, f32>(y)) {
-        axpy4_f32(same4(alpha), r, yy)
+        axpy4_eights::<_, 4, 32>(same4(alpha), r, yy)
     } else {
         0
     };
@@ -325,88 +254,150 @@ unsafe fn axpy4<T: Real>(alpha: [T; 4], rows: [&[T]; 4], y: &mut [T]) {
     portable::axpy4::<T, true>(alpha, tail, &mut y[done..]);
 }
 
-/// y[i] = (((y[i] + α0·r0[i]) + α1·r1[i]) + α2·r2[i]) + α3·r3[i], fused, for the
-/// first multiple of 16 entries; returns how many it did.
+/// y[i] = (((y[i] + α0·r0[i]) + α1·r1[i]) + α2·r2[i]) + α3·r3[i], fused, K eights of
+/// entries (STEP = 8K) a step, for the first multiple of STEP entries; returns how many
+/// it did.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn axpy4_f64(alpha: [f64; 4], rows: [&[f64]; 4], y: &mut [f64]) -> usize {
-    use std::arch::x86_64::*;
-    let full = y.len() / 16 * 16;
-    let al = alpha.map(|a| _mm256_set1_pd(a));
+unsafe fn axpy4_eights<E: Eight, const K: usize, const STEP: usize>(
+    alpha: [E; 4],
+    rows: [&[E]; 4],
+    y: &mut [E],
+) -> usize {
+    const { assert!(STEP == 8 * K) };
+    let full = y.len() / STEP * STEP;
+    // SAFETY (every call of E's): this function's features.
+    let al = alpha.map(|a| unsafe { E::splat(a) });
     let p = rows.map(|r| r.as_ptr());
     let yp = y.as_mut_ptr();
-    let long = long_rows::<f64>(full);
+    let long = long_rows::<E>(full);
     let mut i = 0;
     while i < full {
         if long {
-            fetch_ahead::<_, 16>(p, i);
+            fetch_ahead::<_, STEP>(p, i);
         }
-        // SAFETY: i + 16 ≤ full ≤ len of y and of every row.
+        // SAFETY: i + STEP ≤ full ≤ len of y and of every row.
         unsafe {
-            let mut v = [0, 4, 8, 12].map(|o| _mm256_loadu_pd(yp.add(i + o)));
+            let mut v = [E::zero(); K];
+            for (k, v) in v.iter_mut().enumerate() {
+                *v = E::load(yp.add(i + 8 * k));
+            }
             for r in 0..4 {
                 for (k, v) in v.iter_mut().enumerate() {
-                    *v = _mm256_fmadd_pd(al[r], _mm256_loadu_pd(p[r].add(i + 4 * k)), *v);
+                    *v = E::fmadd(al[r], E::load(p[r].add(i + 8 * k)), *v);
                 }
             }
             for (k, v) in v.iter().enumerate() {
-                _mm256_storeu_pd(yp.add(i + 4 * k), *v);
+                E::store(yp.add(i + 8 * k), *v);
             }
         }
-        i += 16;
+        i += STEP;
     }
     full
 }
 
-/// As [`axpy4_f64`] for f32, 32 entries per step.
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn axpy4_f32(alpha: [f32; 4], rows: [&[f32]; 4], y: &mut [f32]) -> usize {
-    use std::arch::x86_64::*;
-    let full = y.len() / 32 * 32;
-    let al = alpha.map(|a| _mm256_set1_ps(a));
-    let p = rows.map(|r| r.as_ptr());
-    let yp = y.as_mut_ptr();
-    let long = long_rows::<f32>(full);
-    let mut i = 0;
-    while i < full {
-        if long {
-            fetch_ahead::<_, 32>(p, i);
-        }
-        // SAFETY: i + 32 ≤ full ≤ len of y and of every row.
-        unsafe {
-            let mut v = [0, 8, 16, 24].map(|o| _mm256_loadu_ps(yp.add(i + o)));
-            for r in 0..4 {
-                for (k, v) in v.iter_mut().enumerate() {
-                    *v = _mm256_fmadd_ps(al[r], _mm256_loadu_ps(p[r].add(i + 8 * k)), *v);
-                }
-            }
-            for (k, v) in v.iter().enumerate() {
-                _mm256_storeu_ps(yp.add(i + 8 * k), *v);
-            }
-        }
-        i += 32;
+/// Eight lanes of f64 or f32 in AVX2 registers (two of four f64, one of eight f32):
+/// the portable copy's eight partial sums. Each kernel above is written once over it.
+///
+/// SAFETY (every method): the CPU has AVX2 and FMA; `load` and `store` touch the eight
+/// values from p.
+trait Eight: Copy + 'static {
+    /// The eight lanes.
+    type V: Copy;
+    /// Eight zeros.
+    unsafe fn zero() -> Self::V;
+    /// a in every lane.
+    unsafe fn splat(a: Self) -> Self::V;
+    /// The eight values from p.
+    unsafe fn load(p: *const Self) -> Self::V;
+    /// v into the eight values from p.
+    unsafe fn store(p: *mut Self, v: Self::V);
+    /// a·b + c, fused, lane by lane.
+    unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// The lanes' sum by the portable copy's tree: lanes k and k + 4, then k and k + 2,
+    /// then 0 and 1.
+    unsafe fn sum(v: Self::V) -> Self;
+}
+
+impl Eight for f64 {
+    /// Lanes 0–3, then 4–7.
+    type V = [__m256d; 2];
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn zero() -> Self::V {
+        [_mm256_setzero_pd(); 2]
     }
-    full
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn splat(a: f64) -> Self::V {
+        [_mm256_set1_pd(a); 2]
+    }
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn load(p: *const f64) -> Self::V {
+        // SAFETY: the caller's promise.
+        unsafe { [_mm256_loadu_pd(p), _mm256_loadu_pd(p.add(4))] }
+    }
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn store(p: *mut f64, v: Self::V) {
+        // SAFETY: the caller's promise.
+        unsafe {
+            _mm256_storeu_pd(p, v[0]);
+            _mm256_storeu_pd(p.add(4), v[1]);
+        }
+    }
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+        [
+            _mm256_fmadd_pd(a[0], b[0], c[0]),
+            _mm256_fmadd_pd(a[1], b[1], c[1]),
+        ]
+    }
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn sum([lo, hi]: Self::V) -> f64 {
+        let v = _mm256_add_pd(lo, hi);
+        let w = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));
+        _mm_cvtsd_f64(w) + _mm_cvtsd_f64(_mm_unpackhi_pd(w, w))
+    }
 }
 
-/// The sum of 8 f64 lanes (lo: lanes 0–3, hi: 4–7) by the portable copy's tree:
-/// lanes k and k + 4, then k and k + 2, then 0 and 1.
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-fn lane_tree_pd(lo: std::arch::x86_64::__m256d, hi: std::arch::x86_64::__m256d) -> f64 {
-    use std::arch::x86_64::*;
-    let v = _mm256_add_pd(lo, hi);
-    let w = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));
-    _mm_cvtsd_f64(w) + _mm_cvtsd_f64(_mm_unpackhi_pd(w, w))
-}
-
-/// The sum of 8 f32 lanes by the same tree as [`lane_tree_pd`].
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-fn lane_tree_ps(a: std::arch::x86_64::__m256) -> f32 {
-    use std::arch::x86_64::*;
-    let v = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps::<1>(a));
-    let w = _mm_add_ps(v, _mm_movehl_ps(v, v));
-    _mm_cvtss_f32(w) + _mm_cvtss_f32(_mm_shuffle_ps::<1>(w, w))
+impl Eight for f32 {
+    type V = __m256;
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn zero() -> Self::V {
+        _mm256_setzero_ps()
+    }
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn splat(a: f32) -> Self::V {
+        _mm256_set1_ps(a)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn load(p: *const f32) -> Self::V {
+        // SAFETY: the caller's promise.
+        unsafe { _mm256_loadu_ps(p) }
+    }
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn store(p: *mut f32, v: Self::V) {
+        // SAFETY: the caller's promise.
+        unsafe { _mm256_storeu_ps(p, v) }
+    }
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+        _mm256_fmadd_ps(a, b, c)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn sum(a: Self::V) -> f32 {
+        let v = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps::<1>(a));
+        let w = _mm_add_ps(v, _mm_movehl_ps(v, v));
+        _mm_cvtss_f32(w) + _mm_cvtss_f32(_mm_shuffle_ps::<1>(w, w))
+    }
 }
