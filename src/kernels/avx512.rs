@@ -5,12 +5,12 @@
 //! AVX2 kernel's bits. f32, whose eight lanes fill half a register, runs the AVX2 code.
 
 use super::avx2::Avx2;
-use super::cast::{cast, cast4, cast_mut, same4};
+use super::cast::{cast, cast4, cast8, cast_mut, same4, same8};
 use super::lanes::map8;
 use super::logistic::Exp;
 use super::portable::{self, LANES};
 use super::tanh::Tanh;
-use super::{fetch_ahead, long_rows, Kernel, RowSlices};
+use super::{fetch_ahead, halves, long_rows, Kernel, RowSlices};
 use crate::Real;
 use std::arch::x86_64::*;
 
@@ -88,6 +88,20 @@ impl Kernel for Avx512 {
         match (cast4::<T, f64>(rows), cast::<T, f64>(x)) {
             (Some(r), Some(xs)) => same4(unsafe { by_length!(xs.len(), dot4_f64(r, xs)) }),
             _ => self.0.dot4(rows, x),
+        }
+    }
+    #[inline]
+    fn dot8<T: Real>(self, rows: [&[T]; 8], x: &[T]) -> [T; 8] {
+        match (cast8::<T, f64>(rows), cast::<T, f64>(x)) {
+            (Some(r), Some(xs)) => same8(unsafe { dot8_f64(r, xs) }),
+            _ => self.0.dot8(rows, x),
+        }
+    }
+    #[inline]
+    fn axpy8<T: Real>(self, alpha: [T; 8], rows: [&[T]; 8], y: &mut [T]) {
+        match (cast8::<T, f64>(rows), cast_mut::<T, f64>(y)) {
+            (Some(r), Some(yy)) => unsafe { axpy8_f64(same8(alpha), r, yy) },
+            _ => self.0.axpy8(alpha, rows, y),
         }
     }
     #[inline]
@@ -193,6 +207,71 @@ unsafe fn dot4_f64<const AHEAD: bool>(rows: [&[f64]; 4], x: &[f64]) -> [f64; 4] 
         i += LANES;
     }
     sums4(acc, rows, x, full)
+}
+
+/// [`dot4_f64`] of eight rows at once, without hints: each row's lanes and tail as
+/// there, so each row's bits.
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline]
+unsafe fn dot8_f64(rows: [&[f64]; 8], x: &[f64]) -> [f64; 8] {
+    let n = x.len();
+    assert!(rows.iter().all(|r| r.len() >= n), "rows shorter than x");
+    let full = n - n % LANES;
+    let mut acc = [_mm512_setzero_pd(); 8];
+    let p = rows.map(<[f64]>::as_ptr);
+    let xp = x.as_ptr();
+    let mut i = 0;
+    while i < full {
+        // SAFETY: i + 8 ≤ full ≤ len of x and of every row.
+        unsafe {
+            let xv = _mm512_loadu_pd(xp.add(i));
+            for r in 0..8 {
+                acc[r] = _mm512_fmadd_pd(_mm512_loadu_pd(p[r].add(i)), xv, acc[r]);
+            }
+        }
+        i += LANES;
+    }
+    let ([a, b], [r, s]) = (halves(acc), halves(rows));
+    let ([a0, a1, a2, a3], [b0, b1, b2, b3]) = (sums4(a, r, x, full), sums4(b, s, x, full));
+    [a0, a1, a2, a3, b0, b1, b2, b3]
+}
+
+/// [`axpy4_f64`] of rows 0–3 and then 4–7 in one sweep, without hints: each entry's
+/// eight fused multiply-adds in order r = 0..8, so the bits of the two calls.
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline]
+unsafe fn axpy8_f64(alpha: [f64; 8], rows: [&[f64]; 8], y: &mut [f64]) {
+    let n = y.len();
+    assert!(rows.iter().all(|r| r.len() >= n), "rows shorter than y");
+    let al = alpha.map(|a| _mm512_set1_pd(a));
+    let p = rows.map(<[f64]>::as_ptr);
+    let yp = y.as_mut_ptr();
+    let full = n / 32 * 32;
+    let mut i = 0;
+    while i < full {
+        // SAFETY: i + 32 ≤ full ≤ len of y and of every row.
+        unsafe {
+            let mut v = [0, 8, 16, 24].map(|o| _mm512_loadu_pd(yp.add(i + o)));
+            for r in 0..8 {
+                for (k, v) in v.iter_mut().enumerate() {
+                    *v = _mm512_fmadd_pd(al[r], _mm512_loadu_pd(p[r].add(i + 8 * k)), *v);
+                }
+            }
+            for (k, v) in v.iter().enumerate() {
+                _mm512_storeu_pd(yp.add(i + 8 * k), *v);
+            }
+        }
+        i += 32;
+    }
+    let ([a, b], [q, r]) = (halves(al), halves(p));
+    while i < n {
+        // SAFETY: i < n ≤ len of y and of every row.
+        unsafe {
+            axpy4_masked(a, q, yp, i, n);
+            axpy4_masked(b, r, yp, i, n);
+        }
+        i += LANES;
+    }
 }
 
 /// y[i] = (((y[i] + α0·r0[i]) + α1·r1[i]) + α2·r2[i]) + α3·r3[i], fused: four

@@ -32,3 +32,18 @@ pub(super) fn cast4<T: 'static, U: 'static>(rows: [&[T]; 4]) -> Option<[&[U]; 4]
     let [a, b, c, d] = rows;
     Some([cast(a)?, cast(b)?, cast(c)?, cast(d)?])
 }
+
+/// Eight values of U as T, when T is U (callers have checked it).
+#[inline(always)]
+pub(super) fn same8<T: Copy + 'static, U: Copy + 'static>(v: [U; 8]) -> [T; 8] {
+    let s = cast::<U, T>(&v).expect("T is U");
+    std::array::from_fn(|i| s[i])
+}
+
+/// Eight rows as slices of `U` when T is U.
+#[inline(always)]
+pub(super) fn cast8<T: 'static, U: 'static>(rows: [&[T]; 8]) -> Option<[&[U]; 8]> {
+    let [a, b] = super::halves(rows);
+    let ([a0, a1, a2, a3], [b0, b1, b2, b3]) = (cast4(a)?, cast4(b)?);
+    Some([a0, a1, a2, a3, b0, b1, b2, b3])
+}

@@ -45,7 +45,8 @@ pub(crate) fn gemv_t_scratch_len(m: usize, n: usize) -> usize {
 
 /// Y ← A·[x_1 … x_w] into `y` (m×w, either layout): each quad of A's rows is dotted with
 /// every x_j while in cache, two vectors at a time ([`Kernel::dot4x2`]), so A is read
-/// once however many vectors there are. One vector is the plain GEMV.
+/// once however many vectors there are. One vector is the plain GEMV, whose long rows go
+/// eight at a time where [`octets`](super::octets) says that pays.
 pub(crate) fn gemv_few<T: Real>(par: Par, a: ArrayView2<T>, xs: &[&[T]], y: ArrayViewMut2<T>) {
     with_kernel!(|k| gemv_few_with(k, par, a, xs, y))
 }
@@ -65,8 +66,19 @@ fn gemv_few_with<T: Real, K: Kernel>(
             let rows = RowSlices::new(ac);
             let (m, w) = yc.dim();
             assert!(ac.nrows() == m && xs.len() == w, "Y is m×w");
+            // One vector over long rows: eight rows a sweep where that pays.
+            let octets = match w == 1 && rows.octets() {
+                true => m / 8 * 8,
+                false => 0,
+            };
+            for i in (0..octets).step_by(8) {
+                for (q, v) in k.dot8(rows.octet(i), xs[0]).into_iter().enumerate() {
+                    // SAFETY: i + q < octets ≤ m and 0 < w (asserted above).
+                    unsafe { *yc.uget_mut((i + q, 0)) = v };
+                }
+            }
             let quads = m / 4 * 4;
-            for i in (0..quads).step_by(4) {
+            for i in (octets..quads).step_by(4) {
                 let r = rows.quad(i);
                 let mut put = |j: usize, dots: [T; 4]| {
                     for (q, v) in dots.into_iter().enumerate() {
@@ -102,7 +114,8 @@ fn gemv_few_with<T: Real, K: Kernel>(
     }
 }
 
-/// y ← Aᵀ·x = Σ_i x_i·A[i,:], four rows at a time, each read whole and in order, as
+/// y ← Aᵀ·x = Σ_i x_i·A[i,:], four rows at a time (eight where [`octets`](super::octets)
+/// says that pays: the same bits), each read whole and in order, as
 /// [`gemv_few`] reads A (a sweep by blocks of columns instead reads short pieces of
 /// every row: 1.3–1.8× slower at d = 8000). From [`MIN_WORK`] entries on the rows are
 /// cut into [`row_blocks`] of at least 64 rows (run in parallel from
@@ -128,8 +141,17 @@ pub(crate) fn gemv_t<T: Real>(
                 let (r0, r1) = (b * per, ((b + 1) * per).min(m));
                 let rows = RowSlices::new(a);
                 out.fill(T::zero());
-                let quads = r0 + (r1 - r0) / 4 * 4;
-                for i in (r0..quads).step_by(4) {
+                // Eight rows a sweep where that pays, then four, then one.
+                let octets = match rows.octets() {
+                    true => r0 + (r1 - r0) / 8 * 8,
+                    false => r0,
+                };
+                for i in (r0..octets).step_by(8) {
+                    let alpha = std::array::from_fn(|q| x[i + q]);
+                    k.axpy8(alpha, rows.octet(i), out);
+                }
+                let quads = octets + (r1 - octets) / 4 * 4;
+                for i in (octets..quads).step_by(4) {
                     let alpha = [x[i], x[i + 1], x[i + 2], x[i + 3]];
                     k.axpy4(alpha, rows.quad(i), out);
                 }
@@ -301,6 +323,39 @@ mod tests {
                 assert_eq!(y2.column(1), yt.mapv(|v| 2.0 * v), "gemv_t_few {m}x{n}");
             }
         }
+    }
+
+    /// Long rows whose starts are not pages apart go eight at a time: the bits of the
+    /// sweeps by quads (then rows), where every product rounds, in both products.
+    #[test]
+    fn octets_have_the_quads_bits() {
+        let (m, n) = (21, 515);
+        assert!(m * n < MIN_WORK, "one block of rows");
+        let a = Array2::from_shape_fn((m, n), |(i, j)| ((i * 7 + j * 13) as f64).sin());
+        let rows = RowSlices::new(a.view());
+        assert!(rows.octets());
+        let x: Vec<f64> = (0..n).map(|j| (j as f64 * 0.3).cos()).collect();
+        let g: Vec<f64> = (0..m).map(|i| (i as f64 * 0.7).sin()).collect();
+        let quads = m / 4 * 4;
+        let (want, want_t) = with_kernel!(|k| {
+            let (mut y, mut yt) = (vec![0.0; m], vec![0.0; n]);
+            for i in (0..quads).step_by(4) {
+                y[i..i + 4].copy_from_slice(&k.dot4(rows.quad(i), &x));
+                k.axpy4([g[i], g[i + 1], g[i + 2], g[i + 3]], rows.quad(i), &mut yt);
+            }
+            for i in quads..m {
+                y[i] = k.dot(rows.row(i), &x);
+                k.axpy(g[i], rows.row(i), &mut yt);
+            }
+            (y, yt)
+        });
+        let mut y = Array2::zeros((m, 1));
+        gemv_few(Par::Seq, a.view(), &[&x], y.view_mut());
+        let bits = |v: &[f64]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(y.as_slice().unwrap()), bits(&want), "A·x");
+        let mut yt = vec![f64::NAN; n];
+        gemv_t(Par::Seq, a.view(), ArrayView1::from(&g), &mut yt, &mut []);
+        assert_eq!(bits(&yt), bits(&want_t), "Aᵀ·g");
     }
 
     /// Past the size where the rows are cut into blocks, the parallel and the
