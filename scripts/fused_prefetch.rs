@@ -74,16 +74,16 @@ unsafe fn read4(w: &[f64]) -> f64 {
     s
 }
 
-/// The dots of four rows at a time with h (A·x).
+/// The dots of R rows at a time with h (A·x): x read once for each R rows.
 #[target_feature(enable = "avx512f,fma")]
-unsafe fn dot4s(w: &[f64], n: usize, h: &[f64], ahead: Ahead) -> f64 {
+unsafe fn dots<const R: usize>(w: &[f64], n: usize, h: &[f64], ahead: Ahead) -> f64 {
     let mut f = 0.0;
-    for u in 0..w.len() / n / 4 {
-        let p: [*const f64; 4] = std::array::from_fn(|r| w[(4 * u + r) * n..].as_ptr());
-        let mut acc = [_mm512_setzero_pd(); 4];
+    for u in 0..w.len() / n / R {
+        let p: [*const f64; R] = std::array::from_fn(|r| w[(R * u + r) * n..].as_ptr());
+        let mut acc = [_mm512_setzero_pd(); R];
         for i in (0..n).step_by(8) {
             let xv = unsafe { _mm512_loadu_pd(h.as_ptr().add(i)) };
-            for r in 0..4 {
+            for r in 0..R {
                 hint(p[r], i, ahead);
                 let a = unsafe { _mm512_loadu_pd(p[r].add(i)) };
                 acc[r] = _mm512_fmadd_pd(a, xv, acc[r]);
@@ -94,55 +94,16 @@ unsafe fn dot4s(w: &[f64], n: usize, h: &[f64], ahead: Ahead) -> f64 {
     f
 }
 
-/// z += Σ h_i·row_i, four rows at a time (Aᵀ·g).
+/// z += Σ h_i·row_i, R rows at a time (Aᵀ·g): z read and written once for each R rows.
 #[target_feature(enable = "avx512f,fma")]
-unsafe fn axpy4s(w: &[f64], n: usize, h: &[f64], z: &mut [f64], ahead: Ahead) -> f64 {
+unsafe fn axpys<const R: usize>(w: &[f64], n: usize, h: &[f64], z: &mut [f64], ahead: Ahead) -> f64 {
     let zp = z.as_mut_ptr();
-    for u in 0..w.len() / n / 4 {
-        let p: [*const f64; 4] = std::array::from_fn(|r| w[(4 * u + r) * n..].as_ptr());
-        let al: [__m512d; 4] = std::array::from_fn(|r| _mm512_set1_pd(h[(4 * u + r) % n]));
+    for u in 0..w.len() / n / R {
+        let p: [*const f64; R] = std::array::from_fn(|r| w[(R * u + r) * n..].as_ptr());
+        let al: [__m512d; R] = std::array::from_fn(|r| _mm512_set1_pd(h[(R * u + r) % n]));
         for i in (0..n).step_by(8) {
             let mut v = unsafe { _mm512_loadu_pd(zp.add(i)) };
-            for r in 0..4 {
-                hint(p[r], i, ahead);
-                v = _mm512_fmadd_pd(al[r], unsafe { _mm512_loadu_pd(p[r].add(i)) }, v);
-            }
-            unsafe { _mm512_storeu_pd(zp.add(i), v) };
-        }
-    }
-    z[0]
-}
-
-/// The dots of eight rows at a time with h: x read once for eight rows, not four.
-#[target_feature(enable = "avx512f,fma")]
-unsafe fn dot8s(w: &[f64], n: usize, h: &[f64], ahead: Ahead) -> f64 {
-    let mut f = 0.0;
-    for u in 0..w.len() / n / 8 {
-        let p: [*const f64; 8] = std::array::from_fn(|r| w[(8 * u + r) * n..].as_ptr());
-        let mut acc = [_mm512_setzero_pd(); 8];
-        for i in (0..n).step_by(8) {
-            let xv = unsafe { _mm512_loadu_pd(h.as_ptr().add(i)) };
-            for r in 0..8 {
-                hint(p[r], i, ahead);
-                let a = unsafe { _mm512_loadu_pd(p[r].add(i)) };
-                acc[r] = _mm512_fmadd_pd(a, xv, acc[r]);
-            }
-        }
-        f += acc.iter().map(|&a| _mm512_reduce_add_pd(a)).sum::<f64>();
-    }
-    f
-}
-
-/// z += Σ h_i·row_i, eight rows at a time: z read and written once for eight rows.
-#[target_feature(enable = "avx512f,fma")]
-unsafe fn axpy8s(w: &[f64], n: usize, h: &[f64], z: &mut [f64], ahead: Ahead) -> f64 {
-    let zp = z.as_mut_ptr();
-    for u in 0..w.len() / n / 8 {
-        let p: [*const f64; 8] = std::array::from_fn(|r| w[(8 * u + r) * n..].as_ptr());
-        let al: [__m512d; 8] = std::array::from_fn(|r| _mm512_set1_pd(h[(8 * u + r) % n]));
-        for i in (0..n).step_by(8) {
-            let mut v = unsafe { _mm512_loadu_pd(zp.add(i)) };
-            for r in 0..8 {
+            for r in 0..R {
                 hint(p[r], i, ahead);
                 v = _mm512_fmadd_pd(al[r], unsafe { _mm512_loadu_pd(p[r].add(i)) }, v);
             }
@@ -205,14 +166,14 @@ fn main() {
     let (near, page) = (Ahead { near: 64, far: 0 }, Ahead { near: 64, far: 512 });
     let passes: Vec<(&str, Boxed)> = vec![
         ("read4", Box::new(|w, _| unsafe { read4(w) })),
-        ("dot4", Box::new(|w, _| unsafe { dot4s(w, n, &h, NONE) })),
-        ("dot4 +hints", Box::new(|w, _| unsafe { dot4s(w, n, &h, page) })),
-        ("axpy4", Box::new(|w, z| unsafe { axpy4s(w, n, &h, z, NONE) })),
-        ("axpy4 +hints", Box::new(|w, z| unsafe { axpy4s(w, n, &h, z, page) })),
-        ("dot8", Box::new(|w, _| unsafe { dot8s(w, n, &h, NONE) })),
-        ("dot8 +hints", Box::new(|w, _| unsafe { dot8s(w, n, &h, page) })),
-        ("axpy8", Box::new(|w, z| unsafe { axpy8s(w, n, &h, z, NONE) })),
-        ("axpy8 +hints", Box::new(|w, z| unsafe { axpy8s(w, n, &h, z, page) })),
+        ("dot4", Box::new(|w, _| unsafe { dots::<4>(w, n, &h, NONE) })),
+        ("dot4 +hints", Box::new(|w, _| unsafe { dots::<4>(w, n, &h, page) })),
+        ("axpy4", Box::new(|w, z| unsafe { axpys::<4>(w, n, &h, z, NONE) })),
+        ("axpy4 +hints", Box::new(|w, z| unsafe { axpys::<4>(w, n, &h, z, page) })),
+        ("dot8", Box::new(|w, _| unsafe { dots::<8>(w, n, &h, NONE) })),
+        ("dot8 +hints", Box::new(|w, _| unsafe { dots::<8>(w, n, &h, page) })),
+        ("axpy8", Box::new(|w, z| unsafe { axpys::<8>(w, n, &h, z, NONE) })),
+        ("axpy8 +hints", Box::new(|w, z| unsafe { axpys::<8>(w, n, &h, z, page) })),
         ("fused", Box::new(|w, z| unsafe { fused(w, n, &h, z, NONE) })),
         ("fused +512 B", Box::new(|w, z| unsafe { fused(w, n, &h, z, near) })),
         ("fused +512 B +4 KB", Box::new(|w, z| unsafe { fused(w, n, &h, z, page) })),

@@ -136,7 +136,7 @@ unsafe fn dot4_eights<E: Eight>(rows: [&[E]; 4], x: &[E], full: usize) -> [E; 4]
     let mut i = 0;
     while i < full {
         if long {
-            fetch_ahead::<_, 8>(p, i);
+            fetch_ahead::<_, 8, 4>(p, i);
         }
         // SAFETY: i + 8 ≤ full ≤ len of x and of every row.
         unsafe {
@@ -218,7 +218,7 @@ unsafe fn dot4_axpy4_eights<E: Eight>(
     let mut i = 0;
     while i < full {
         if long {
-            fetch_ahead::<_, 8>(p, i);
+            fetch_ahead::<_, 8, 4>(p, i);
         }
         // SAFETY: i + 8 ≤ full ≤ len of x, y and every row (checked by the caller).
         unsafe {
@@ -274,7 +274,7 @@ unsafe fn axpy4_eights<E: Eight, const K: usize, const STEP: usize>(
     let mut i = 0;
     while i < full {
         if long {
-            fetch_ahead::<_, STEP>(p, i);
+            fetch_ahead::<_, STEP, 4>(p, i);
         }
         // SAFETY: i + STEP ≤ full ≤ len of y and of every row.
         unsafe {

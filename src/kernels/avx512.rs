@@ -10,7 +10,7 @@ use super::lanes::map8;
 use super::logistic::Exp;
 use super::portable::{self, LANES};
 use super::tanh::Tanh;
-use super::{fetch_ahead, halves, long_rows, Kernel, RowSlices};
+use super::{fetch_ahead, long_rows, Kernel, RowSlices};
 use crate::Real;
 use std::arch::x86_64::*;
 
@@ -43,10 +43,10 @@ impl Avx512 {
 /// the hints and small enough that the compiler can inline it into the loop calling it (a
 /// call for every four short rows showed in small networks' calls: docs/measured.md).
 macro_rules! by_length {
-    ($n:expr, $f:ident($($arg:expr),*)) => {
+    ($n:expr, $f:ident$(::<$($g:tt),*>)?($($arg:expr),*)) => {
         match long_rows::<f64>($n) {
-            true => $f::<true>($($arg),*),
-            false => $f::<false>($($arg),*),
+            true => $f::<$($($g,)*)? true>($($arg),*),
+            false => $f::<$($($g,)*)? false>($($arg),*),
         }
     };
 }
@@ -86,28 +86,30 @@ impl Kernel for Avx512 {
     #[inline]
     fn dot4<T: Real>(self, rows: [&[T]; 4], x: &[T]) -> [T; 4] {
         match (cast4::<T, f64>(rows), cast::<T, f64>(x)) {
-            (Some(r), Some(xs)) => same4(unsafe { by_length!(xs.len(), dot4_f64(r, xs)) }),
+            (Some(r), Some(xs)) => same4(unsafe { by_length!(xs.len(), dot_rows::<4>(r, xs)) }),
             _ => self.0.dot4(rows, x),
         }
     }
     #[inline]
     fn dot8<T: Real>(self, rows: [&[T]; 8], x: &[T]) -> [T; 8] {
         match (cast8::<T, f64>(rows), cast::<T, f64>(x)) {
-            (Some(r), Some(xs)) => same8(unsafe { dot8_f64(r, xs) }),
+            (Some(r), Some(xs)) => same8(unsafe { dot_rows::<8, false>(r, xs) }),
             _ => self.0.dot8(rows, x),
         }
     }
     #[inline]
     fn axpy8<T: Real>(self, alpha: [T; 8], rows: [&[T]; 8], y: &mut [T]) {
         match (cast8::<T, f64>(rows), cast_mut::<T, f64>(y)) {
-            (Some(r), Some(yy)) => unsafe { axpy8_f64(same8(alpha), r, yy) },
+            (Some(r), Some(yy)) => unsafe { axpy_rows::<8, false>(same8(alpha), r, yy) },
             _ => self.0.axpy8(alpha, rows, y),
         }
     }
     #[inline]
     fn axpy4<T: Real>(self, alpha: [T; 4], rows: [&[T]; 4], y: &mut [T]) {
         match (cast4::<T, f64>(rows), cast_mut::<T, f64>(y)) {
-            (Some(r), Some(yy)) => unsafe { by_length!(yy.len(), axpy4_f64(same4(alpha), r, yy)) },
+            (Some(r), Some(yy)) => unsafe {
+                by_length!(yy.len(), axpy_rows::<4>(same4(alpha), r, yy))
+            },
             _ => self.0.axpy4(alpha, rows, y),
         }
     }
@@ -181,106 +183,53 @@ impl Kernel for Avx512 {
     }
 }
 
-/// The four dot products, eight lanes per row, then each row's tail in order (as
-/// every copy of dot4 adds it). AHEAD: the rows asked for ahead ([`by_length`]).
+/// The dot products of R rows (four or eight) with x, eight lanes per row, then each
+/// row's tail in order (as every copy of dot4 adds it): eight rows have the bits of
+/// two quads. AHEAD: the rows asked for ahead ([`by_length`]).
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
-unsafe fn dot4_f64<const AHEAD: bool>(rows: [&[f64]; 4], x: &[f64]) -> [f64; 4] {
+unsafe fn dot_rows<const R: usize, const AHEAD: bool>(rows: [&[f64]; R], x: &[f64]) -> [f64; R] {
+    const { assert!(R.is_multiple_of(4), "whole quads") };
     let n = x.len();
     assert!(rows.iter().all(|r| r.len() >= n), "rows shorter than x");
     let full = n - n % LANES;
-    let mut acc = [_mm512_setzero_pd(); 4];
+    let mut acc = [_mm512_setzero_pd(); R];
     let p = rows.map(<[f64]>::as_ptr);
     let xp = x.as_ptr();
     let mut i = 0;
     while i < full {
         if AHEAD {
-            fetch_ahead::<_, LANES>(p, i);
+            fetch_ahead::<_, LANES, R>(p, i);
         }
         // SAFETY: i + 8 ≤ full ≤ len of x and of every row.
         unsafe {
             let xv = _mm512_loadu_pd(xp.add(i));
-            for r in 0..4 {
+            for r in 0..R {
                 acc[r] = _mm512_fmadd_pd(_mm512_loadu_pd(p[r].add(i)), xv, acc[r]);
             }
         }
         i += LANES;
     }
-    sums4(acc, rows, x, full)
+    let mut out = [0.0; R];
+    for q in (0..R).step_by(4) {
+        let acc: [__m512d; 4] = acc[q..q + 4].try_into().expect("four");
+        let rows: [&[f64]; 4] = rows[q..q + 4].try_into().expect("four");
+        out[q..q + 4].copy_from_slice(&sums4(acc, rows, x, full));
+    }
+    out
 }
 
-/// [`dot4_f64`] of eight rows at once, without hints: each row's lanes and tail as
-/// there, so each row's bits.
+/// y[i] = (…((y[i] + α0·r0[i]) + α1·r1[i]) + …) + α_{R−1}·r_{R−1}[i], fused, for R rows
+/// (four or eight: the bits of two quads' calls): four independent registers per step
+/// (each entry's R fused multiply-adds are a dependent chain), the last partial
+/// register masked. AHEAD: the rows asked for ahead ([`by_length`]).
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
-unsafe fn dot8_f64(rows: [&[f64]; 8], x: &[f64]) -> [f64; 8] {
-    let n = x.len();
-    assert!(rows.iter().all(|r| r.len() >= n), "rows shorter than x");
-    let full = n - n % LANES;
-    let mut acc = [_mm512_setzero_pd(); 8];
-    let p = rows.map(<[f64]>::as_ptr);
-    let xp = x.as_ptr();
-    let mut i = 0;
-    while i < full {
-        // SAFETY: i + 8 ≤ full ≤ len of x and of every row.
-        unsafe {
-            let xv = _mm512_loadu_pd(xp.add(i));
-            for r in 0..8 {
-                acc[r] = _mm512_fmadd_pd(_mm512_loadu_pd(p[r].add(i)), xv, acc[r]);
-            }
-        }
-        i += LANES;
-    }
-    let ([a, b], [r, s]) = (halves(acc), halves(rows));
-    let ([a0, a1, a2, a3], [b0, b1, b2, b3]) = (sums4(a, r, x, full), sums4(b, s, x, full));
-    [a0, a1, a2, a3, b0, b1, b2, b3]
-}
-
-/// [`axpy4_f64`] of rows 0–3 and then 4–7 in one sweep, without hints: each entry's
-/// eight fused multiply-adds in order r = 0..8, so the bits of the two calls.
-#[target_feature(enable = "avx512f,avx2,fma")]
-#[inline]
-unsafe fn axpy8_f64(alpha: [f64; 8], rows: [&[f64]; 8], y: &mut [f64]) {
-    let n = y.len();
-    assert!(rows.iter().all(|r| r.len() >= n), "rows shorter than y");
-    let al = alpha.map(|a| _mm512_set1_pd(a));
-    let p = rows.map(<[f64]>::as_ptr);
-    let yp = y.as_mut_ptr();
-    let full = n / 32 * 32;
-    let mut i = 0;
-    while i < full {
-        // SAFETY: i + 32 ≤ full ≤ len of y and of every row.
-        unsafe {
-            let mut v = [0, 8, 16, 24].map(|o| _mm512_loadu_pd(yp.add(i + o)));
-            for r in 0..8 {
-                for (k, v) in v.iter_mut().enumerate() {
-                    *v = _mm512_fmadd_pd(al[r], _mm512_loadu_pd(p[r].add(i + 8 * k)), *v);
-                }
-            }
-            for (k, v) in v.iter().enumerate() {
-                _mm512_storeu_pd(yp.add(i + 8 * k), *v);
-            }
-        }
-        i += 32;
-    }
-    let ([a, b], [q, r]) = (halves(al), halves(p));
-    while i < n {
-        // SAFETY: i < n ≤ len of y and of every row.
-        unsafe {
-            axpy4_masked(a, q, yp, i, n);
-            axpy4_masked(b, r, yp, i, n);
-        }
-        i += LANES;
-    }
-}
-
-/// y[i] = (((y[i] + α0·r0[i]) + α1·r1[i]) + α2·r2[i]) + α3·r3[i], fused: four
-/// independent registers per step (each entry's four fused multiply-adds are a
-/// dependent chain), the last partial register masked. AHEAD: the rows asked for
-/// ahead ([`by_length`]).
-#[target_feature(enable = "avx512f,avx2,fma")]
-#[inline]
-unsafe fn axpy4_f64<const AHEAD: bool>(alpha: [f64; 4], rows: [&[f64]; 4], y: &mut [f64]) {
+unsafe fn axpy_rows<const R: usize, const AHEAD: bool>(
+    alpha: [f64; R],
+    rows: [&[f64]; R],
+    y: &mut [f64],
+) {
     let n = y.len();
     assert!(rows.iter().all(|r| r.len() >= n), "rows shorter than y");
     let al = alpha.map(|a| _mm512_set1_pd(a));
@@ -290,12 +239,12 @@ unsafe fn axpy4_f64<const AHEAD: bool>(alpha: [f64; 4], rows: [&[f64]; 4], y: &m
     let mut i = 0;
     while i < full {
         if AHEAD {
-            fetch_ahead::<_, 32>(p, i);
+            fetch_ahead::<_, 32, R>(p, i);
         }
         // SAFETY: i + 32 ≤ full ≤ len of y and of every row.
         unsafe {
             let mut v = [0, 8, 16, 24].map(|o| _mm512_loadu_pd(yp.add(i + o)));
-            for r in 0..4 {
+            for r in 0..R {
                 for (k, v) in v.iter_mut().enumerate() {
                     *v = _mm512_fmadd_pd(al[r], _mm512_loadu_pd(p[r].add(i + 8 * k)), *v);
                 }
@@ -308,12 +257,12 @@ unsafe fn axpy4_f64<const AHEAD: bool>(alpha: [f64; 4], rows: [&[f64]; 4], y: &m
     }
     while i < n {
         // SAFETY: i < n ≤ len of y and of every row.
-        unsafe { axpy4_masked(al, p, yp, i, n) };
+        unsafe { axpy_masked(al, p, yp, i, n) };
         i += LANES;
     }
 }
 
-/// [`axpy4_f64`] into two vectors, each row's eight values loaded once for both: every
+/// [`axpy_rows`] of four rows into two vectors, each row's eight values loaded once for both: every
 /// entry of either sees axpy4's fused multiply-adds in its order, so the same bits.
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
@@ -364,14 +313,14 @@ unsafe fn axpy4x2_f64(alpha: [[f64; 4]; 2], rows: [&[f64]; 4], y: [&mut [f64]; 2
     while i < n {
         // SAFETY: i < n ≤ len of both vectors and of every row.
         unsafe {
-            axpy4_masked(al[0], p, yp[0], i, n);
-            axpy4_masked(al[1], p, yp[1], i, n);
+            axpy_masked(al[0], p, yp[0], i, n);
+            axpy_masked(al[1], p, yp[1], i, n);
         }
         i += LANES;
     }
 }
 
-/// [`dot4_f64`] of the same rows with two vectors, each row's eight values loaded once
+/// [`dot_rows`] of four rows with two vectors, each row's eight values loaded once
 /// for both: the same fused multiply-adds for each vector, so the same bits.
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
@@ -558,17 +507,23 @@ unsafe fn gemv_t2_block<const R: usize>(
 }
 
 /// y[i..] ← y[i..] + Σ_r α_r·rows[r][i..] for the entries from i below n, at most 8,
-/// masked: the tail of [`axpy4_f64`] and of the fused sweep.
+/// masked: the tail of [`axpy_rows`] and of the fused sweep.
 ///
 /// SAFETY: i < n, and y and the rows hold at least n entries.
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
-unsafe fn axpy4_masked(al: [__m512d; 4], p: [*const f64; 4], yp: *mut f64, i: usize, n: usize) {
+unsafe fn axpy_masked<const R: usize>(
+    al: [__m512d; R],
+    p: [*const f64; R],
+    yp: *mut f64,
+    i: usize,
+    n: usize,
+) {
     let m = mask(n - i);
     // SAFETY: the mask covers only entries below n (the caller's promise).
     unsafe {
         let mut v = _mm512_maskz_loadu_pd(m, yp.add(i));
-        for r in 0..4 {
+        for r in 0..R {
             v = _mm512_fmadd_pd(al[r], _mm512_maskz_loadu_pd(m, p[r].add(i)), v);
         }
         _mm512_mask_storeu_pd(yp.add(i), m, v);
@@ -576,7 +531,7 @@ unsafe fn axpy4_masked(al: [__m512d; 4], p: [*const f64; 4], yp: *mut f64, i: us
 }
 
 /// dot4 and axpy4 in one sweep: per eight entries, four rows' dot lanes (as
-/// [`dot4_f64`]) and y's update by the four previous rows (as [`axpy4_f64`]); then
+/// [`dot_rows`]) and y's update by the four previous rows (as [`axpy_rows`]); then
 /// both tails as those do them. AHEAD: the new rows asked for ahead ([`by_length`]).
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
@@ -599,7 +554,7 @@ unsafe fn dot4_axpy4_f64<const AHEAD: bool>(
     let mut i = 0;
     while i < full {
         if AHEAD {
-            fetch_ahead::<_, LANES>(p, i);
+            fetch_ahead::<_, LANES, 4>(p, i);
         }
         // SAFETY: i + 8 ≤ full ≤ len of x, y and every row (checked above).
         unsafe {
@@ -616,7 +571,7 @@ unsafe fn dot4_axpy4_f64<const AHEAD: bool>(
     let out = sums4(acc, rows, x, full);
     if full < n {
         // SAFETY: full < n ≤ len of y and of every row (checked above).
-        unsafe { axpy4_masked(al, q, yp, full, n) };
+        unsafe { axpy_masked(al, q, yp, full, n) };
     }
     out
 }

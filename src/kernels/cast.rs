@@ -44,6 +44,5 @@ pub(super) fn same8<T: Copy + 'static, U: Copy + 'static>(v: [U; 8]) -> [T; 8] {
 #[inline(always)]
 pub(super) fn cast8<T: 'static, U: 'static>(rows: [&[T]; 8]) -> Option<[&[U]; 8]> {
     let [a, b] = super::halves(rows);
-    let ([a0, a1, a2, a3], [b0, b1, b2, b3]) = (cast4(a)?, cast4(b)?);
-    Some([a0, a1, a2, a3, b0, b1, b2, b3])
+    Some(super::joined([cast4(a)?, cast4(b)?]))
 }

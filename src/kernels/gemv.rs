@@ -67,18 +67,19 @@ fn gemv_few_with<T: Real, K: Kernel>(
             let (m, w) = yc.dim();
             assert!(ac.nrows() == m && xs.len() == w, "Y is m×w");
             // One vector over long rows: eight rows a sweep where that pays.
-            let octets = match w == 1 && rows.octets() {
-                true => m / 8 * 8,
-                false => 0,
+            let octets_end = if w == 1 && rows.octets() {
+                m / 8 * 8
+            } else {
+                0
             };
-            for i in (0..octets).step_by(8) {
+            for i in (0..octets_end).step_by(8) {
                 for (q, v) in k.dot8(rows.octet(i), xs[0]).into_iter().enumerate() {
-                    // SAFETY: i + q < octets ≤ m and 0 < w (asserted above).
+                    // SAFETY: i + q < octets_end ≤ m and 0 < w (asserted above).
                     unsafe { *yc.uget_mut((i + q, 0)) = v };
                 }
             }
             let quads = m / 4 * 4;
-            for i in (octets..quads).step_by(4) {
+            for i in (octets_end..quads).step_by(4) {
                 let r = rows.quad(i);
                 let mut put = |j: usize, dots: [T; 4]| {
                     for (q, v) in dots.into_iter().enumerate() {
@@ -142,16 +143,17 @@ pub(crate) fn gemv_t<T: Real>(
                 let rows = RowSlices::new(a);
                 out.fill(T::zero());
                 // Eight rows a sweep where that pays, then four, then one.
-                let octets = match rows.octets() {
-                    true => r0 + (r1 - r0) / 8 * 8,
-                    false => r0,
+                let octets_end = if rows.octets() {
+                    r0 + (r1 - r0) / 8 * 8
+                } else {
+                    r0
                 };
-                for i in (r0..octets).step_by(8) {
+                for i in (r0..octets_end).step_by(8) {
                     let alpha = std::array::from_fn(|q| x[i + q]);
                     k.axpy8(alpha, rows.octet(i), out);
                 }
-                let quads = octets + (r1 - octets) / 4 * 4;
-                for i in (octets..quads).step_by(4) {
+                let quads = octets_end + (r1 - octets_end) / 4 * 4;
+                for i in (octets_end..quads).step_by(4) {
                     let alpha = [x[i], x[i + 1], x[i + 2], x[i + 3]];
                     k.axpy4(alpha, rows.quad(i), out);
                 }
@@ -356,6 +358,43 @@ mod tests {
         let mut yt = vec![f64::NAN; n];
         gemv_t(Par::Seq, a.view(), ArrayView1::from(&g), &mut yt, &mut []);
         assert_eq!(bits(&yt), bits(&want_t), "Aᵀ·g");
+    }
+
+    /// With the rows cut into blocks whose starts are not multiples of eight, Aᵀ·g by
+    /// eight rows a sweep has the bits of each block's quads (then rows) added in
+    /// block order, with and without threads.
+    #[test]
+    fn octets_in_blocks_have_the_quads_bits() {
+        let (m, n) = (1003, 520);
+        let (blocks, per) = row_blocks(m, m * n, GEMV_T_LEAST_ROWS);
+        assert!(blocks > 1 && per % 8 != 0, "{blocks} blocks of {per}");
+        let a = Array2::from_shape_fn((m, n), |(i, j)| ((i * 5 + j * 11) as f64).sin());
+        let rows = RowSlices::new(a.view());
+        assert!(rows.octets());
+        let g: Vec<f64> = (0..m).map(|i| (i as f64 * 0.37).cos()).collect();
+        let want = with_kernel!(|k| {
+            let mut parts = vec![vec![0.0; n]; blocks];
+            for (b, part) in parts.iter_mut().enumerate() {
+                let (r0, r1) = (b * per, ((b + 1) * per).min(m));
+                let quads = r0 + (r1 - r0) / 4 * 4;
+                for i in (r0..quads).step_by(4) {
+                    k.axpy4([g[i], g[i + 1], g[i + 2], g[i + 3]], rows.quad(i), part);
+                }
+                for (i, &gi) in g.iter().enumerate().take(r1).skip(quads) {
+                    k.axpy(gi, rows.row(i), part);
+                }
+            }
+            let mut y = parts[0].clone();
+            add_parts(&mut y, &parts[1..].concat());
+            y
+        });
+        for par in [Par::Seq, Par::Rayon] {
+            let (mut y, mut partial) =
+                (vec![f64::NAN; n], vec![f64::NAN; gemv_t_scratch_len(m, n)]);
+            gemv_t(par, a.view(), ArrayView1::from(&g), &mut y, &mut partial);
+            let bits = |v: &[f64]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&y), bits(&want), "{par:?}");
+        }
     }
 
     /// Past the size where the rows are cut into blocks, the parallel and the

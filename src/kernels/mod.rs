@@ -53,9 +53,7 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     /// where [`octets`] says that pays.
     #[inline(always)]
     fn dot8<T: Real>(self, rows: [&[T]; 8], x: &[T]) -> [T; 8] {
-        let [a, b] = halves(rows);
-        let ([a0, a1, a2, a3], [b0, b1, b2, b3]) = (self.dot4(a, x), self.dot4(b, x));
-        [a0, a1, a2, a3, b0, b1, b2, b3]
+        joined(halves(rows).map(|q| self.dot4(q, x)))
     }
     /// [`axpy4`](Kernel::axpy4) of rows 0–3, then of rows 4–7: each entry's terms added
     /// in order r = 0..8, with the bits of the two calls. The AVX-512 f64 copy sweeps
@@ -267,20 +265,20 @@ const LINE: usize = 64;
 /// Whether rows of `n` entries of T are long: at least a page, as wide as a network
 /// whose weights stream from memory, not cache. `dot4`, `axpy4` and `dot4_axpy4` ask
 /// for long rows ahead ([`fetch_ahead`]); shorter ones (small networks) take no hints,
-/// nor do `dot4x2`, `axpy4x2`, `dot8` and `axpy8`.
+/// nor do `dot4x2`, `axpy4x2`, and the AVX-512 f64 `dot8` and `axpy8`.
 #[inline(always)]
 pub(crate) fn long_rows<T>(n: usize) -> bool {
     n * std::mem::size_of::<T>() >= PAGE
 }
 
-/// For a sweep of four long rows through entries i .. i + STEP (i a multiple of STEP):
+/// For a sweep of N long rows through entries i .. i + STEP (i a multiple of STEP):
 /// asks for each of their lines a page ahead into L2 and eight lines ahead into L1,
 /// once per line. Where a sweep also reads other rows, y or x from L2 (the fused pass
 /// does), each page's first lines would otherwise wait on memory (docs/measured.md,
 /// the fused pass at d = 8000 on Zen 4). A step shorter than a line asks at the steps
 /// whose i is a multiple of a line's entries.
 #[inline(always)]
-pub(crate) fn fetch_ahead<T, const STEP: usize>(p: [*const T; 4], i: usize) {
+pub(crate) fn fetch_ahead<T, const STEP: usize, const N: usize>(p: [*const T; N], i: usize) {
     // Entries in a line. One hint per line needs steps and lines that divide one another.
     let line = const {
         let line = LINE / size_of::<T>();
@@ -299,14 +297,14 @@ pub(crate) fn fetch_ahead<T, const STEP: usize>(p: [*const T; 4], i: usize) {
     }
 }
 
-/// Whether a sweep of eight rows of `n` entries of T, starting `stride` entries apart,
-/// beats two sweeps of four ([`Kernel::dot8`], [`Kernel::axpy8`], the same bits): for
-/// rows of a page or more ([`long_rows`]), which stream from L3 or memory, eight rows
-/// a sweep halve the passes over x or y (in L2), and the hints do not pay. Not where
-/// the starts are a whole number of pages apart: eight such rows, and x or y, would
-/// compete for one set of L1's eight ways. Measured on Zen 4 (docs/measured.md):
-/// ∇f 2–10 % faster at d = 600–2000 and where memory is fast at d = 8000, level
-/// elsewhere.
+/// Whether loops over rows of `n` entries of T, starting `stride` entries apart, take
+/// them eight at a time ([`Kernel::dot8`], [`Kernel::axpy8`]; the same bits as four at a
+/// time): for rows of a page or more ([`long_rows`]), which stream from L3 or memory.
+/// There the AVX-512 f64 kernel's eight-row sweeps read x or y from L2 once for eight
+/// rows instead of four and go without hints, which measured faster on Zen 4
+/// (docs/measured.md); the other kernels make the same two four-row sweeps either
+/// way. Not where the starts are a whole number of pages apart: eight such rows, with
+/// x or y, would all fall in one set of an L1 cache of eight ways (Zen 4's).
 #[inline(always)]
 pub(crate) fn octets<T>(n: usize, stride: isize) -> bool {
     long_rows::<T>(n) && !(stride.unsigned_abs() * size_of::<T>()).is_multiple_of(PAGE)
@@ -317,6 +315,12 @@ pub(crate) fn octets<T>(n: usize, stride: isize) -> bool {
 pub(crate) fn halves<V: Copy>(v: [V; 8]) -> [[V; 4]; 2] {
     let [a, b, c, d, e, f, g, h] = v;
     [[a, b, c, d], [e, f, g, h]]
+}
+
+/// Two fours as eight: [`halves`] undone.
+#[inline(always)]
+pub(crate) fn joined<V: Copy>([[a, b, c, d], [e, f, g, h]]: [[V; 4]; 2]) -> [V; 8] {
+    [a, b, c, d, e, f, g, h]
 }
 
 /// `f` itself. Stable Rust takes `#[inline(always)]` on a closure only where the closure
@@ -441,6 +445,35 @@ mod tests {
             let past = std::panic::catch_unwind(|| rows.row(v.nrows()).len());
             assert!(past.is_err());
         }
+    }
+
+    /// Eight rows a sweep for rows of a page or more whose starts are not pages apart,
+    /// either way along the rows; four otherwise.
+    #[test]
+    fn octets_are_for_long_rows_not_pages_apart() {
+        assert!(octets::<f64>(515, 515) && octets::<f64>(515, -515));
+        assert!(octets::<f64>(512, 520) && octets::<f32>(1024, 1040));
+        assert!(!octets::<f64>(511, 515), "a row under a page");
+        assert!(!octets::<f32>(1000, 1030), "a row under a page");
+        for pages in [1, 2, 3] {
+            assert!(
+                !octets::<f64>(512 * pages, 512 * pages as isize),
+                "{pages} pages"
+            );
+            assert!(
+                !octets::<f64>(500 * pages, -512 * pages as isize),
+                "{pages} pages"
+            );
+        }
+        // A network's rows, padded to whole lines: d = 1000 pads nothing (8000 bytes),
+        // and is not a page multiple; 1024 is.
+        let lined = |d: usize| {
+            let a = ndarray::Array2::<f64>::zeros((9, d));
+            crate::memory::copy_on_lines(a.view()).expect("fits")
+        };
+        assert!(RowSlices::new(lined(1000).view()).octets());
+        assert!(!RowSlices::new(lined(1024).view()).octets());
+        assert!(!RowSlices::new(lined(100).view()).octets());
     }
 
     /// n values of sin((i·s + 1))/3: every product rounds.
