@@ -144,9 +144,14 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
             // values cost more than the values). With the adjoint, each quad's sweep also
             // adds the previous group's matching quad (now in cache) into z, so memory
             // streams the next rows while the adjoint is updated, each z entry taking
-            // the rows in order.
+            // the rows in order. Long rows go eight at a time where `octets` says so:
+            // h and z cross from L2 once per eight rows, the bits of two quads.
             let quads = rows.nrows() / 4 * 4;
-            let group = 4 * group_quads(d_in * std::mem::size_of::<T>());
+            let eight = slices.octets();
+            let group = match eight {
+                true => 8,
+                false => 4 * group_quads(d_in * std::mem::size_of::<T>()),
+            };
             let (mut y, mut ds) = (
                 [T::zero(); 4 * MAX_GROUP_QUADS],
                 [T::zero(); 4 * MAX_GROUP_QUADS],
@@ -159,15 +164,21 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
             for g0 in (0..quads).step_by(group) {
                 let n = group.min(quads - g0);
                 let (prev, prev_n) = std::mem::take(&mut pending);
-                for q in (0..n).step_by(4) {
-                    let dots = match q < prev_n {
-                        true => {
-                            let c = coefs(s_out, prev + q);
-                            k.dot4_axpy4(quad(g0 + q), h, c, quad(prev + q), z)
-                        }
-                        false => k.dot4(quad(g0 + q), h),
-                    };
-                    y[q..q + 4].copy_from_slice(&dots);
+                if eight && n == 8 && prev_n == 8 {
+                    let c = std::array::from_fn(|j| s_out[prev + j]);
+                    let (new, old) = (slices.octet(g0), slices.octet(prev));
+                    y[..8].copy_from_slice(&k.dot8_axpy8(new, h, c, old, z));
+                } else {
+                    for q in (0..n).step_by(4) {
+                        let dots = match q < prev_n {
+                            true => {
+                                let c = coefs(s_out, prev + q);
+                                k.dot4_axpy4(quad(g0 + q), h, c, quad(prev + q), z)
+                            }
+                            false => k.dot4(quad(g0 + q), h),
+                        };
+                        y[q..q + 4].copy_from_slice(&dots);
+                    }
                 }
                 for q in (n..prev_n).step_by(4) {
                     add(z, prev + q, s_out);
@@ -459,7 +470,7 @@ fn outer<T: Real>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::with_kernel;
+    use crate::kernels::{octets, with_kernel};
     use crate::Activation;
     use ndarray::Array2;
 
@@ -518,7 +529,8 @@ mod tests {
     /// The fused pass, in groups, against its parts in the plainest order: each quad's
     /// dots, its map, its update of z (a row at a time past the last quad), block by
     /// block, with the same kernels: the same bits for every count of rows around the
-    /// quads and groups, rows short and long enough for one, two and four quads a group,
+    /// quads and groups, rows short and long enough for one, two and four quads a group
+    /// and long enough for eight rows a sweep ([`octets`]),
     /// f32 and f64, with and without the adjoint (with it, the values too, blocks of whole
     /// quads), and a matrix cut into row blocks. The map depends on the row it is given,
     /// so a wrong offset shows too.
@@ -630,5 +642,13 @@ mod tests {
         assert!(row_blocks(701, 701 * 100, 1).0 > 1);
         check::<f64>(701, 100, true);
         check::<f32>(701, 100, true);
+        // Long rows eight at a time in blocks whose rows are not whole octets.
+        assert!(octets::<f64>(520, 520) && octets::<f32>(1030, 1030));
+        let (blocks, per) = quad_blocks(701, 701 * 520);
+        assert!(blocks > 1 && !per.is_multiple_of(8), "{blocks} blocks of {per}");
+        for adjoint in [true, false] {
+            check::<f64>(701, 520, adjoint);
+            check::<f32>(203, 1030, adjoint);
+        }
     }
 }

@@ -175,10 +175,31 @@ impl Kernel for Avx512 {
             cast4::<T, f64>(prev),
             cast_mut::<T, f64>(y),
         ) {
-            (Some(r), Some(xs), Some(p), Some(yy)) => {
-                same4(unsafe { by_length!(xs.len(), dot4_axpy4_f64(r, xs, same4(alpha), p, yy)) })
-            }
+            (Some(r), Some(xs), Some(p), Some(yy)) => same4(unsafe {
+                by_length!(xs.len(), dot_axpy_rows::<4>(r, xs, same4(alpha), p, yy))
+            }),
             _ => self.0.dot4_axpy4(rows, x, alpha, prev, y),
+        }
+    }
+    #[inline]
+    fn dot8_axpy8<T: Real>(
+        self,
+        rows: [&[T]; 8],
+        x: &[T],
+        alpha: [T; 8],
+        prev: [&[T]; 8],
+        y: &mut [T],
+    ) -> [T; 8] {
+        match (
+            cast8::<T, f64>(rows),
+            cast::<T, f64>(x),
+            cast8::<T, f64>(prev),
+            cast_mut::<T, f64>(y),
+        ) {
+            (Some(r), Some(xs), Some(p), Some(yy)) => same8(unsafe {
+                by_length!(xs.len(), dot_axpy_rows::<8>(r, xs, same8(alpha), p, yy))
+            }),
+            _ => self.0.dot8_axpy8(rows, x, alpha, prev, y),
         }
     }
 }
@@ -210,13 +231,7 @@ unsafe fn dot_rows<const R: usize, const AHEAD: bool>(rows: [&[f64]; R], x: &[f6
         }
         i += LANES;
     }
-    let mut out = [0.0; R];
-    for q in (0..R).step_by(4) {
-        let acc: [__m512d; 4] = acc[q..q + 4].try_into().expect("four");
-        let rows: [&[f64]; 4] = rows[q..q + 4].try_into().expect("four");
-        out[q..q + 4].copy_from_slice(&sums4(acc, rows, x, full));
-    }
-    out
+    sums(acc, rows, x, full)
 }
 
 /// y[i] = (…((y[i] + α0·r0[i]) + α1·r1[i]) + …) + α_{R−1}·r_{R−1}[i], fused, for R rows
@@ -355,6 +370,19 @@ unsafe fn dot4x2_f64(rows: [&[f64]; 4], x: [&[f64]; 2]) -> [[f64; 4]; 2] {
     let mut out = [[0.0; 4]; 2];
     // SAFETY: out is eight f64 in a row.
     unsafe { _mm512_storeu_pd(out.as_mut_ptr().cast(), sums) };
+    out
+}
+
+/// [`sums4`] of each quad of R rows (four or eight).
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline]
+fn sums<const R: usize>(acc: [__m512d; R], rows: [&[f64]; R], x: &[f64], full: usize) -> [f64; R] {
+    let mut out = [0.0; R];
+    for q in (0..R).step_by(4) {
+        let acc: [__m512d; 4] = acc[q..q + 4].try_into().expect("four");
+        let rows: [&[f64]; 4] = rows[q..q + 4].try_into().expect("four");
+        out[q..q + 4].copy_from_slice(&sums4(acc, rows, x, full));
+    }
     out
 }
 
@@ -530,23 +558,24 @@ unsafe fn axpy_masked<const R: usize>(
     }
 }
 
-/// dot4 and axpy4 in one sweep: per eight entries, four rows' dot lanes (as
-/// [`dot_rows`]) and y's update by the four previous rows (as [`axpy_rows`]); then
-/// both tails as those do them. AHEAD: the new rows asked for ahead ([`by_length`]).
+/// [`dot_rows`] and [`axpy_rows`] in one sweep: per eight entries, R rows' dot lanes
+/// and y's update by the R previous rows; then both tails as those do them (eight rows
+/// have the bits of two quads). AHEAD: the new rows asked for ahead ([`by_length`]).
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
-unsafe fn dot4_axpy4_f64<const AHEAD: bool>(
-    rows: [&[f64]; 4],
+unsafe fn dot_axpy_rows<const R: usize, const AHEAD: bool>(
+    rows: [&[f64]; R],
     x: &[f64],
-    alpha: [f64; 4],
-    prev: [&[f64]; 4],
+    alpha: [f64; R],
+    prev: [&[f64]; R],
     y: &mut [f64],
-) -> [f64; 4] {
+) -> [f64; R] {
+    const { assert!(R.is_multiple_of(4), "whole quads") };
     let n = x.len();
     let fits = y.len() >= n && rows.iter().chain(&prev).all(|r| r.len() >= n);
     assert!(fits, "rows or y shorter than x");
     let full = n - n % LANES;
-    let mut acc = [_mm512_setzero_pd(); 4];
+    let mut acc = [_mm512_setzero_pd(); R];
     let al = alpha.map(|a| _mm512_set1_pd(a));
     let p = rows.map(<[f64]>::as_ptr);
     let q = prev.map(<[f64]>::as_ptr);
@@ -554,13 +583,13 @@ unsafe fn dot4_axpy4_f64<const AHEAD: bool>(
     let mut i = 0;
     while i < full {
         if AHEAD {
-            fetch_ahead::<_, LANES, 4>(p, i);
+            fetch_ahead::<_, LANES, R>(p, i);
         }
         // SAFETY: i + 8 ≤ full ≤ len of x, y and every row (checked above).
         unsafe {
             let xv = _mm512_loadu_pd(xp.add(i));
             let mut v = _mm512_loadu_pd(yp.add(i));
-            for r in 0..4 {
+            for r in 0..R {
                 acc[r] = _mm512_fmadd_pd(_mm512_loadu_pd(p[r].add(i)), xv, acc[r]);
                 v = _mm512_fmadd_pd(al[r], _mm512_loadu_pd(q[r].add(i)), v);
             }
@@ -568,7 +597,7 @@ unsafe fn dot4_axpy4_f64<const AHEAD: bool>(
         }
         i += LANES;
     }
-    let out = sums4(acc, rows, x, full);
+    let out = sums(acc, rows, x, full);
     if full < n {
         // SAFETY: full < n ≤ len of y and of every row (checked above).
         unsafe { axpy_masked(al, q, yp, full, n) };

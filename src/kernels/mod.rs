@@ -129,6 +129,22 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
         prev: [&[T]; 4],
         y: &mut [T],
     ) -> [T; 4];
+    /// [`dot4_axpy4`](Kernel::dot4_axpy4) of rows 0–3 with prev 0–3, then of rows 4–7
+    /// with prev 4–7, with the bits of the two calls. The AVX-512 f64 copy sweeps all
+    /// sixteen rows at once: the loops take it where [`octets`] says that pays.
+    #[inline(always)]
+    fn dot8_axpy8<T: Real>(
+        self,
+        rows: [&[T]; 8],
+        x: &[T],
+        alpha: [T; 8],
+        prev: [&[T]; 8],
+        y: &mut [T],
+    ) -> [T; 8] {
+        let ([r0, r1], [a0, a1], [p0, p1]) = (halves(rows), halves(alpha), halves(prev));
+        let first = self.dot4_axpy4(r0, x, a0, p0, y);
+        joined([first, self.dot4_axpy4(r1, x, a1, p1, y)])
+    }
     /// σ(t) into `y` and σ'(t) into `s` for every t in `y`, the bits of
     /// `Activation::Sigmoid.value_and_slope` for each.
     #[inline]
@@ -263,9 +279,9 @@ const PAGE: usize = 4096;
 const LINE: usize = 64;
 
 /// Whether rows of `n` entries of T are long: at least a page, as wide as a network
-/// whose weights stream from memory, not cache. `dot4`, `axpy4` and `dot4_axpy4` ask
-/// for long rows ahead ([`fetch_ahead`]); shorter ones (small networks) take no hints,
-/// nor do `dot4x2`, `axpy4x2`, and the AVX-512 f64 `dot8` and `axpy8`.
+/// whose weights stream from memory, not cache. `dot4`, `axpy4`, `dot4_axpy4` and
+/// `dot8_axpy8` ask for long rows ahead ([`fetch_ahead`]); shorter ones (small networks)
+/// take no hints, nor do `dot4x2`, `axpy4x2`, and the AVX-512 f64 `dot8` and `axpy8`.
 #[inline(always)]
 pub(crate) fn long_rows<T>(n: usize) -> bool {
     n * std::mem::size_of::<T>() >= PAGE
@@ -298,13 +314,14 @@ pub(crate) fn fetch_ahead<T, const STEP: usize, const N: usize>(p: [*const T; N]
 }
 
 /// Whether loops over rows of `n` entries of T, starting `stride` entries apart, take
-/// them eight at a time ([`Kernel::dot8`], [`Kernel::axpy8`]; the same bits as four at a
-/// time): for rows of a page or more ([`long_rows`]), which stream from L3 or memory.
-/// There the AVX-512 f64 kernel's eight-row sweeps read x or y from L2 once for eight
-/// rows instead of four and go without hints, which measured faster on Zen 4
-/// (docs/measured.md); the other kernels make the same two four-row sweeps either
-/// way. Not where the starts are a whole number of pages apart: eight such rows, with
-/// x or y, would all fall in one set of an L1 cache of eight ways (Zen 4's).
+/// them eight at a time ([`Kernel::dot8`], [`Kernel::axpy8`], [`Kernel::dot8_axpy8`];
+/// the same bits as four at a time): for rows of a page or more ([`long_rows`]), which
+/// stream from L3 or memory. There the AVX-512 f64 kernel's eight-row sweeps read x or
+/// y from L2 once for eight rows instead of four (the plain ones without hints), which
+/// measured faster on Zen 4 (docs/measured.md); the other kernels make the same two
+/// four-row sweeps either way. Not where the starts are a whole number of pages apart:
+/// eight such rows, with x or y, would all fall in one set of an L1 cache of eight ways
+/// (Zen 4's).
 #[inline(always)]
 pub(crate) fn octets<T>(n: usize, stride: isize) -> bool {
     long_rows::<T>(n) && !(stride.unsigned_abs() * size_of::<T>()).is_multiple_of(PAGE)
@@ -564,6 +581,14 @@ mod tests {
                 let got = k.dot4_axpy4(rows, &x, alpha, prev, &mut y1);
                 k.axpy4(alpha, prev, &mut y2);
                 assert_eq!((got, y1), (k.dot4(rows, &x), y2), "dot4_axpy4 n={n}");
+                let (r4, r5, r6, r7) = (w(11), w(12), w(13), w(14));
+                let rows8 = [&r0[..], &r1[..], &r2[..], &r3[..], &r4, &r5, &r6, &r7];
+                let prev8 = [&r7[..], &r3, &r5, &r0, &r6, &r1, &r4, &r2];
+                let alpha8 = [0.3, -1.7, 2.9, 0.11, -0.6, 1.3, 0.7, -2.3].map(T::from_f64);
+                let (mut y1, mut y2) = (w(6), w(6));
+                let got = k.dot8_axpy8(rows8, &x, alpha8, prev8, &mut y1);
+                k.axpy8(alpha8, prev8, &mut y2);
+                assert_eq!((got, y1), (k.dot8(rows8, &x), y2), "dot8_axpy8 n={n}");
                 // σ: the same bits, also far out where slopes are flushed.
                 let t: Vec<T> = w(7).iter().map(|&v| v * T::from_f64(1500.0)).collect();
                 let (mut y1, mut s1, mut y2, mut s2) = (t.clone(), w(1), t, w(1));
@@ -656,6 +681,15 @@ mod tests {
                 let got = wide.dot4_axpy4(rows, &x, alpha, prev, &mut y1);
                 let want = narrow.dot4_axpy4(rows, &x, alpha, prev, &mut y2);
                 assert_eq!((b(&got), b(&y1)), (b(&want), b(&y2)), "dot4_axpy4 n={n}");
+                // Sixteen rows in one sweep: the bits of two fused quads, in order.
+                let prev8 = [&r7[..], &r3, &r5, &r0, &r6, &r1, &r4, &r2];
+                let (mut y1, mut y2) = (w(13), w(13));
+                let got = wide.dot8_axpy8(rows8, &x, alpha8, prev8, &mut y1);
+                let ([ra, rb], [aa, ab], [pa, pb]) = (halves(rows8), halves(alpha8), halves(prev8));
+                let lo = narrow.dot4_axpy4(ra, &x, aa, pa, &mut y2);
+                let hi = narrow.dot4_axpy4(rb, &x, ab, pb, &mut y2);
+                let want = [lo, hi].concat();
+                assert_eq!((b(&got), b(&y1)), (b(&want), b(&y2)), "dot8_axpy8 n={n}");
                 // Aᵀ·[g_0 | g_1] over n of A's n + 3 columns (from the first, the
                 // third or the fourth), for row counts with and without a quad's
                 // leftovers (none included), in one, two or three passes of the AVX-512
