@@ -11,6 +11,11 @@
 //! Eight rows a sweep (`dot8`, `axpy8`) read x or z once for eight rows instead of four:
 //! the measurement behind `kernels::octets`.
 //!
+//! Last, the same read and fused pass over rows that stay in L2 (each thread its own
+//! 768 KB, run over and over), in GB/s of W a core: how fast the fused pass can go where
+//! memory is not involved at all, the bound that L2 sets on it (docs/measured.md, one
+//! point at d = 8000 where memory reads fast).
+//!
 //! Needs AVX-512F. Build and run (not part of the crate's build):
 //!
 //! ```text
@@ -96,7 +101,13 @@ unsafe fn dots<const R: usize>(w: &[f64], n: usize, h: &[f64], ahead: Ahead) -> 
 
 /// z += Σ h_i·row_i, R rows at a time (Aᵀ·g): z read and written once for each R rows.
 #[target_feature(enable = "avx512f,fma")]
-unsafe fn axpys<const R: usize>(w: &[f64], n: usize, h: &[f64], z: &mut [f64], ahead: Ahead) -> f64 {
+unsafe fn axpys<const R: usize>(
+    w: &[f64],
+    n: usize,
+    h: &[f64],
+    z: &mut [f64],
+    ahead: Ahead,
+) -> f64 {
     let zp = z.as_mut_ptr();
     for u in 0..w.len() / n / R {
         let p: [*const f64; R] = std::array::from_fn(|r| w[(R * u + r) * n..].as_ptr());
@@ -150,7 +161,9 @@ fn main() {
     assert!(is_x86_feature_detected!("avx512f"), "needs AVX-512F");
     let arg = |k: usize, or: usize| std::env::args().nth(k).map_or(or, |s| s.parse().unwrap());
     let (n, rounds) = (arg(1, 8000) / 8 * 8, arg(2, 45));
-    let w: Vec<f64> = (0..n * n).map(|i| ((i % 977) as f64) * 1e-3 - 0.4).collect();
+    let w: Vec<f64> = (0..n * n)
+        .map(|i| ((i % 977) as f64) * 1e-3 - 0.4)
+        .collect();
     let h: Vec<f64> = (0..n).map(|i| ((i % 13) as f64) * 0.01).collect();
     let bytes = (n * n * 8) as f64;
     // Two threads, each over half the rows with its own z.
@@ -166,17 +179,50 @@ fn main() {
     let (near, page) = (Ahead { near: 64, far: 0 }, Ahead { near: 64, far: 512 });
     let passes: Vec<(&str, Boxed)> = vec![
         ("read4", Box::new(|w, _| unsafe { read4(w) })),
-        ("dot4", Box::new(|w, _| unsafe { dots::<4>(w, n, &h, NONE) })),
-        ("dot4 +hints", Box::new(|w, _| unsafe { dots::<4>(w, n, &h, page) })),
-        ("axpy4", Box::new(|w, z| unsafe { axpys::<4>(w, n, &h, z, NONE) })),
-        ("axpy4 +hints", Box::new(|w, z| unsafe { axpys::<4>(w, n, &h, z, page) })),
-        ("dot8", Box::new(|w, _| unsafe { dots::<8>(w, n, &h, NONE) })),
-        ("dot8 +hints", Box::new(|w, _| unsafe { dots::<8>(w, n, &h, page) })),
-        ("axpy8", Box::new(|w, z| unsafe { axpys::<8>(w, n, &h, z, NONE) })),
-        ("axpy8 +hints", Box::new(|w, z| unsafe { axpys::<8>(w, n, &h, z, page) })),
-        ("fused", Box::new(|w, z| unsafe { fused(w, n, &h, z, NONE) })),
-        ("fused +512 B", Box::new(|w, z| unsafe { fused(w, n, &h, z, near) })),
-        ("fused +512 B +4 KB", Box::new(|w, z| unsafe { fused(w, n, &h, z, page) })),
+        (
+            "dot4",
+            Box::new(|w, _| unsafe { dots::<4>(w, n, &h, NONE) }),
+        ),
+        (
+            "dot4 +hints",
+            Box::new(|w, _| unsafe { dots::<4>(w, n, &h, page) }),
+        ),
+        (
+            "axpy4",
+            Box::new(|w, z| unsafe { axpys::<4>(w, n, &h, z, NONE) }),
+        ),
+        (
+            "axpy4 +hints",
+            Box::new(|w, z| unsafe { axpys::<4>(w, n, &h, z, page) }),
+        ),
+        (
+            "dot8",
+            Box::new(|w, _| unsafe { dots::<8>(w, n, &h, NONE) }),
+        ),
+        (
+            "dot8 +hints",
+            Box::new(|w, _| unsafe { dots::<8>(w, n, &h, page) }),
+        ),
+        (
+            "axpy8",
+            Box::new(|w, z| unsafe { axpys::<8>(w, n, &h, z, NONE) }),
+        ),
+        (
+            "axpy8 +hints",
+            Box::new(|w, z| unsafe { axpys::<8>(w, n, &h, z, page) }),
+        ),
+        (
+            "fused",
+            Box::new(|w, z| unsafe { fused(w, n, &h, z, NONE) }),
+        ),
+        (
+            "fused +512 B",
+            Box::new(|w, z| unsafe { fused(w, n, &h, z, near) }),
+        ),
+        (
+            "fused +512 B +4 KB",
+            Box::new(|w, z| unsafe { fused(w, n, &h, z, page) }),
+        ),
     ];
     let mut rows: Vec<Vec<f64>> = (0..rounds)
         .map(|_| {
@@ -197,7 +243,55 @@ fn main() {
             v.sort_by(f64::total_cmp);
             v[v.len() / 2]
         };
-        let cells: Vec<String> = (1..=names.len()).map(|k| format!("{:.3}", med(k))).collect();
+        let cells: Vec<String> = (1..=names.len())
+            .map(|k| format!("{:.3}", med(k)))
+            .collect();
         println!("| {:.1} | {} |", med(0), cells.join(" | "));
     }
+    in_l2(n);
+}
+
+/// The read and the fused pass over 768 KB of rows of n that stay in L2, on two threads
+/// (each its own rows, h and z): GB/s of W a core, best of ten runs of many sweeps.
+fn in_l2(n: usize) {
+    let rows = (768 * 1024 / 8 / n / 4 * 4).max(8);
+    let rate = |fused_pass: bool| -> Vec<f64> {
+        std::thread::scope(|s| {
+            let threads: Vec<_> = (0..2)
+                .map(|_| {
+                    s.spawn(move || {
+                        let w: Vec<f64> = (0..rows * n)
+                            .map(|i| ((i % 977) as f64) * 1e-3 - 0.4)
+                            .collect();
+                        let (h, mut z) = (vec![0.01; n], vec![0.0; n]);
+                        let sweeps = (200 << 20) / (rows * n * 8);
+                        let mut best = f64::MAX;
+                        for _ in 0..10 {
+                            let t = Instant::now();
+                            for _ in 0..sweeps {
+                                std::hint::black_box(match fused_pass {
+                                    true => unsafe { fused(&w, n, &h, &mut z, NONE) },
+                                    false => unsafe { read(&w) },
+                                });
+                            }
+                            best = best.min(t.elapsed().as_secs_f64());
+                        }
+                        (sweeps * rows * n * 8) as f64 / best / 1e9
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        })
+    };
+    let show = |v: Vec<f64>| {
+        v.iter()
+            .map(|r| format!("{r:.1}"))
+            .collect::<Vec<_>>()
+            .join(" and ")
+    };
+    println!(
+        "From L2 ({rows} rows of {n} a thread, two threads), GB/s of W a core: read {}, fused pass {}",
+        show(rate(false)),
+        show(rate(true))
+    );
 }

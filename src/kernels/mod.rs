@@ -1,5 +1,6 @@
 //! The vector kernels that every matrix-vector product of the crate is made of — dot
-//! products and axpys, four rows of a matrix at a time — one copy per instruction set.
+//! products and axpys, four (or eight) rows of a matrix at a time — one copy per
+//! instruction set.
 //!
 //! A [`Kernel`] is a token for an instruction set ([`Portable`]; [`Avx2`] and [`Avx512`]
 //! on x86-64).
