@@ -645,7 +645,10 @@ mod tests {
         // Long rows eight at a time in blocks whose rows are not whole octets.
         assert!(octets::<f64>(520, 520) && octets::<f32>(1030, 1030));
         let (blocks, per) = quad_blocks(701, 701 * 520);
-        assert!(blocks > 1 && !per.is_multiple_of(8), "{blocks} blocks of {per}");
+        assert!(
+            blocks > 1 && !per.is_multiple_of(8),
+            "{blocks} blocks of {per}"
+        );
         for adjoint in [true, false] {
             check::<f64>(701, 520, adjoint);
             check::<f32>(203, 1030, adjoint);
