@@ -3,7 +3,7 @@
 //! and spills to the stack (4× slower). Lane sums and their trees are the portable
 //! copy's, so only the rounding of the fused multiply-adds differs from it.
 
-use super::cast::{cast, cast4, cast_mut, same4};
+use super::cast::{cast, cast_mut, cast_rows, same};
 use super::lanes::map4;
 use super::logistic::Exp;
 use super::portable::{self, LANES};
@@ -109,13 +109,14 @@ unsafe fn dot4<T: Real>(rows: [&[T]; 4], x: &[T]) -> [T; 4] {
     let n = x.len();
     assert!(rows.iter().all(|r| r.len() >= n), "rows shorter than x");
     let full = n - n % LANES;
-    let mut out: [T; 4] = if let (Some(r), Some(xs)) = (cast4::<T, f64>(rows), cast::<T, f64>(x)) {
-        same4(dot4_eights(r, xs, full))
-    } else if let (Some(r), Some(xs)) = (cast4::<T, f32>(rows), cast::<T, f32>(x)) {
-        same4(dot4_eights(r, xs, full))
-    } else {
-        return portable::dot4::<T, true>(rows, x);
-    };
+    let mut out: [T; 4] =
+        if let (Some(r), Some(xs)) = (cast_rows::<T, f64, 4>(rows), cast::<T, f64>(x)) {
+            same(dot4_eights(r, xs, full))
+        } else if let (Some(r), Some(xs)) = (cast_rows::<T, f32, 4>(rows), cast::<T, f32>(x)) {
+            same(dot4_eights(r, xs, full))
+        } else {
+            return portable::dot4::<T, true>(rows, x);
+        };
     let [tails] = portable::dot4_tails::<T, true, 4, 1>(rows, [x], full);
     for (o, t) in out.iter_mut().zip(tails) {
         *o = *o + t;
@@ -168,19 +169,19 @@ unsafe fn dot4_axpy4<T: Real>(
     assert!(fits, "rows or y shorter than x");
     let full = n - n % LANES;
     let mut out: [T; 4] = if let (Some(r), Some(xs), Some(p), Some(yy)) = (
-        cast4::<T, f64>(rows),
+        cast_rows::<T, f64, 4>(rows),
         cast::<T, f64>(x),
-        cast4::<T, f64>(prev),
+        cast_rows::<T, f64, 4>(prev),
         cast_mut::<T, f64>(y),
     ) {
-        same4(dot4_axpy4_eights(r, xs, same4(alpha), p, yy, full))
+        same(dot4_axpy4_eights(r, xs, same(alpha), p, yy, full))
     } else if let (Some(r), Some(xs), Some(p), Some(yy)) = (
-        cast4::<T, f32>(rows),
+        cast_rows::<T, f32, 4>(rows),
         cast::<T, f32>(x),
-        cast4::<T, f32>(prev),
+        cast_rows::<T, f32, 4>(prev),
         cast_mut::<T, f32>(y),
     ) {
-        same4(dot4_axpy4_eights(r, xs, same4(alpha), p, yy, full))
+        same(dot4_axpy4_eights(r, xs, same(alpha), p, yy, full))
     } else {
         axpy4(alpha, prev, &mut y[..n]);
         return dot4(rows, x);
@@ -243,10 +244,10 @@ unsafe fn dot4_axpy4_eights<E: Eight>(
 unsafe fn axpy4<T: Real>(alpha: [T; 4], rows: [&[T]; 4], y: &mut [T]) {
     let n = y.len();
     let rows = rows.map(|r| &r[..n]);
-    let done = if let (Some(r), Some(yy)) = (cast4::<T, f64>(rows), cast_mut::<T, f64>(y)) {
-        axpy4_eights::<_, 2, 16>(same4(alpha), r, yy)
-    } else if let (Some(r), Some(yy)) = (cast4::<T, f32>(rows), cast_mut::<T, f32>(y)) {
-        axpy4_eights::<_, 4, 32>(same4(alpha), r, yy)
+    let done = if let (Some(r), Some(yy)) = (cast_rows::<T, f64, 4>(rows), cast_mut::<T, f64>(y)) {
+        axpy4_eights::<_, 2, 16>(same(alpha), r, yy)
+    } else if let (Some(r), Some(yy)) = (cast_rows::<T, f32, 4>(rows), cast_mut::<T, f32>(y)) {
+        axpy4_eights::<_, 4, 32>(same(alpha), r, yy)
     } else {
         0
     };

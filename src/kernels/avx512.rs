@@ -5,7 +5,7 @@
 //! AVX2 kernel's bits. f32, whose eight lanes fill half a register, runs the AVX2 code.
 
 use super::avx2::Avx2;
-use super::cast::{cast, cast4, cast8, cast_mut, same4, same8};
+use super::cast::{cast, cast_mut, cast_rows, same};
 use super::lanes::map8;
 use super::logistic::Exp;
 use super::portable::{self, LANES};
@@ -85,30 +85,30 @@ impl Kernel for Avx512 {
     }
     #[inline]
     fn dot4<T: Real>(self, rows: [&[T]; 4], x: &[T]) -> [T; 4] {
-        match (cast4::<T, f64>(rows), cast::<T, f64>(x)) {
-            (Some(r), Some(xs)) => same4(unsafe { by_length!(xs.len(), dot_rows::<4>(r, xs)) }),
+        match (cast_rows::<T, f64, 4>(rows), cast::<T, f64>(x)) {
+            (Some(r), Some(xs)) => same(unsafe { by_length!(xs.len(), dot_rows::<4>(r, xs)) }),
             _ => self.0.dot4(rows, x),
         }
     }
     #[inline]
     fn dot8<T: Real>(self, rows: [&[T]; 8], x: &[T]) -> [T; 8] {
-        match (cast8::<T, f64>(rows), cast::<T, f64>(x)) {
-            (Some(r), Some(xs)) => same8(unsafe { dot_rows::<8, false>(r, xs) }),
+        match (cast_rows::<T, f64, 8>(rows), cast::<T, f64>(x)) {
+            (Some(r), Some(xs)) => same(unsafe { dot_rows::<8, false>(r, xs) }),
             _ => self.0.dot8(rows, x),
         }
     }
     #[inline]
     fn axpy8<T: Real>(self, alpha: [T; 8], rows: [&[T]; 8], y: &mut [T]) {
-        match (cast8::<T, f64>(rows), cast_mut::<T, f64>(y)) {
-            (Some(r), Some(yy)) => unsafe { axpy_rows::<8, false>(same8(alpha), r, yy) },
+        match (cast_rows::<T, f64, 8>(rows), cast_mut::<T, f64>(y)) {
+            (Some(r), Some(yy)) => unsafe { axpy_rows::<8, false>(same(alpha), r, yy) },
             _ => self.0.axpy8(alpha, rows, y),
         }
     }
     #[inline]
     fn axpy4<T: Real>(self, alpha: [T; 4], rows: [&[T]; 4], y: &mut [T]) {
-        match (cast4::<T, f64>(rows), cast_mut::<T, f64>(y)) {
+        match (cast_rows::<T, f64, 4>(rows), cast_mut::<T, f64>(y)) {
             (Some(r), Some(yy)) => unsafe {
-                by_length!(yy.len(), axpy_rows::<4>(same4(alpha), r, yy))
+                by_length!(yy.len(), axpy_rows::<4>(same(alpha), r, yy))
             },
             _ => self.0.axpy4(alpha, rows, y),
         }
@@ -117,11 +117,11 @@ impl Kernel for Avx512 {
     fn axpy4x2<T: Real>(self, alpha: [[T; 4]; 2], rows: [&[T]; 4], y: [&mut [T]; 2]) {
         let [y0, y1] = y;
         if let (Some(r), Some(a), Some(b)) = (
-            cast4::<T, f64>(rows),
+            cast_rows::<T, f64, 4>(rows),
             cast_mut::<T, f64>(&mut *y0),
             cast_mut::<T, f64>(&mut *y1),
         ) {
-            return unsafe { axpy4x2_f64(alpha.map(same4), r, [a, b]) };
+            return unsafe { axpy4x2_f64(alpha.map(same), r, [a, b]) };
         }
         self.0.axpy4(alpha[0], rows, y0);
         self.0.axpy4(alpha[1], rows, y1);
@@ -152,11 +152,11 @@ impl Kernel for Avx512 {
     #[inline(always)]
     fn dot4x2<T: Real>(self, rows: [&[T]; 4], x: [&[T]; 2]) -> [[T; 4]; 2] {
         match (
-            cast4::<T, f64>(rows),
+            cast_rows::<T, f64, 4>(rows),
             cast::<T, f64>(x[0]),
             cast::<T, f64>(x[1]),
         ) {
-            (Some(r), Some(x0), Some(x1)) => unsafe { dot4x2_f64(r, [x0, x1]) }.map(same4),
+            (Some(r), Some(x0), Some(x1)) => unsafe { dot4x2_f64(r, [x0, x1]) }.map(same),
             _ => self.0.dot4x2(rows, x),
         }
     }
@@ -169,17 +169,8 @@ impl Kernel for Avx512 {
         prev: [&[T]; 4],
         y: &mut [T],
     ) -> [T; 4] {
-        match (
-            cast4::<T, f64>(rows),
-            cast::<T, f64>(x),
-            cast4::<T, f64>(prev),
-            cast_mut::<T, f64>(y),
-        ) {
-            (Some(r), Some(xs), Some(p), Some(yy)) => same4(unsafe {
-                by_length!(xs.len(), dot_axpy_rows::<4>(r, xs, same4(alpha), p, yy))
-            }),
-            _ => self.0.dot4_axpy4(rows, x, alpha, prev, y),
-        }
+        dot_axpy(self, rows, x, alpha, prev, &mut *y)
+            .unwrap_or_else(|| self.0.dot4_axpy4(rows, x, alpha, prev, y))
     }
     #[inline]
     fn dot8_axpy8<T: Real>(
@@ -190,18 +181,27 @@ impl Kernel for Avx512 {
         prev: [&[T]; 8],
         y: &mut [T],
     ) -> [T; 8] {
-        match (
-            cast8::<T, f64>(rows),
-            cast::<T, f64>(x),
-            cast8::<T, f64>(prev),
-            cast_mut::<T, f64>(y),
-        ) {
-            (Some(r), Some(xs), Some(p), Some(yy)) => same8(unsafe {
-                by_length!(xs.len(), dot_axpy_rows::<8>(r, xs, same8(alpha), p, yy))
-            }),
-            _ => self.0.dot8_axpy8(rows, x, alpha, prev, y),
-        }
+        dot_axpy(self, rows, x, alpha, prev, &mut *y)
+            .unwrap_or_else(|| self.0.dot8_axpy8(rows, x, alpha, prev, y))
     }
+}
+
+/// [`dot_axpy_rows`] where T is f64, its hints by the rows' length; `None` for f32 (the
+/// AVX2 kernel's then). The token stands for the CPU's features.
+#[inline(always)]
+fn dot_axpy<T: Real, const R: usize>(
+    _: Avx512,
+    rows: [&[T]; R],
+    x: &[T],
+    alpha: [T; R],
+    prev: [&[T]; R],
+    y: &mut [T],
+) -> Option<[T; R]> {
+    let (r, xs) = (cast_rows::<T, f64, R>(rows)?, cast::<T, f64>(x)?);
+    let (p, yy) = (cast_rows::<T, f64, R>(prev)?, cast_mut::<T, f64>(y)?);
+    // SAFETY: an `Avx512` exists only where the CPU has AVX-512F, AVX2 and FMA.
+    let out = unsafe { by_length!(xs.len(), dot_axpy_rows::<R>(r, xs, same(alpha), p, yy)) };
+    Some(same(out))
 }
 
 /// The dot products of R rows (four or eight) with x, eight lanes per row, then each
