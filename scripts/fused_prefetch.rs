@@ -11,10 +11,10 @@
 //! Eight rows a sweep (`dot8`, `axpy8`) read x or z once for eight rows instead of four:
 //! the measurement behind `kernels::octets`.
 //!
-//! Last, the same read and fused pass over rows that stay in L2 (each thread its own
-//! 768 KB, run over and over), in GB/s of W a core: how fast the fused pass can go where
-//! memory is not involved at all, the bound that L2 sets on it (docs/measured.md, one
-//! point at d = 8000 where memory reads fast).
+//! Last, the same read and the fused pass of four and of eight rows over rows that stay
+//! in L2 (each thread its own 750 KB, swept over and over), in GB/s of W a core: how fast
+//! the fused pass can go where memory is not involved at all, the bound that L2 sets on
+//! it (docs/measured.md, one point at d = 8000 where memory reads fast).
 //!
 //! Needs AVX-512F. Build and run (not part of the crate's build):
 //!
@@ -124,34 +124,45 @@ unsafe fn axpys<const R: usize>(
     z[0]
 }
 
-/// The fused pass: this quad's dots with h while the previous quad, scaled by σ of its
-/// dots, is added into z.
+/// The fused pass: R rows' dots with h while the previous R rows, scaled by σ of their
+/// dots, are added into z.
 #[target_feature(enable = "avx512f,fma")]
-unsafe fn fused(w: &[f64], n: usize, h: &[f64], z: &mut [f64], ahead: Ahead) -> f64 {
+unsafe fn fused<const R: usize>(
+    w: &[f64],
+    n: usize,
+    h: &[f64],
+    z: &mut [f64],
+    ahead: Ahead,
+) -> f64 {
     let mut f = 0.0;
-    let mut prev: Option<(usize, [f64; 4])> = None;
+    let mut prev: Option<(usize, [f64; R])> = None;
     let (hp, zp) = (h.as_ptr(), z.as_mut_ptr());
-    for u in 0..w.len() / n / 4 {
-        let p: [*const f64; 4] = std::array::from_fn(|r| w[(4 * u + r) * n..].as_ptr());
-        let mut acc = [_mm512_setzero_pd(); 4];
-        let (pu, c) = prev.unwrap_or((u, [0.0; 4]));
-        let q: [*const f64; 4] = std::array::from_fn(|r| w[(4 * pu + r) * n..].as_ptr());
-        let al: [__m512d; 4] = std::array::from_fn(|r| _mm512_set1_pd(c[r]));
+    for u in 0..w.len() / n / R {
+        let p: [*const f64; R] = std::array::from_fn(|r| w[(R * u + r) * n..].as_ptr());
+        let mut acc = [_mm512_setzero_pd(); R];
+        let (pu, c) = prev.unwrap_or((u, [0.0; R]));
+        let q: [*const f64; R] = std::array::from_fn(|r| w[(R * pu + r) * n..].as_ptr());
+        let al: [__m512d; R] = std::array::from_fn(|r| _mm512_set1_pd(c[r]));
         for i in (0..n).step_by(8) {
             let xv = unsafe { _mm512_loadu_pd(hp.add(i)) };
             let mut v = unsafe { _mm512_loadu_pd(zp.add(i)) };
-            for r in 0..4 {
+            for r in 0..R {
                 hint(p[r], i, ahead);
                 acc[r] = _mm512_fmadd_pd(unsafe { _mm512_loadu_pd(p[r].add(i)) }, xv, acc[r]);
                 v = _mm512_fmadd_pd(al[r], unsafe { _mm512_loadu_pd(q[r].add(i)) }, v);
             }
             unsafe { _mm512_storeu_pd(zp.add(i), v) };
         }
-        let y: [f64; 4] = std::array::from_fn(|r| _mm512_reduce_add_pd(acc[r]));
+        let y: [f64; R] = std::array::from_fn(|r| _mm512_reduce_add_pd(acc[r]));
         f += y.iter().sum::<f64>();
         prev = Some((u, y.map(|t| 1.0 / (1.0 + (-t).exp()))));
     }
     f
+}
+
+/// Weights of n·n entries or fewer: values that round, the same in every pass.
+fn weights(len: usize) -> Vec<f64> {
+    (0..len).map(|i| ((i % 977) as f64) * 1e-3 - 0.4).collect()
 }
 
 type Pass<'a> = &'a (dyn Fn(&[f64], &mut [f64]) -> f64 + Sync);
@@ -161,9 +172,7 @@ fn main() {
     assert!(is_x86_feature_detected!("avx512f"), "needs AVX-512F");
     let arg = |k: usize, or: usize| std::env::args().nth(k).map_or(or, |s| s.parse().unwrap());
     let (n, rounds) = (arg(1, 8000) / 8 * 8, arg(2, 45));
-    let w: Vec<f64> = (0..n * n)
-        .map(|i| ((i % 977) as f64) * 1e-3 - 0.4)
-        .collect();
+    let w = weights(n * n);
     let h: Vec<f64> = (0..n).map(|i| ((i % 13) as f64) * 0.01).collect();
     let bytes = (n * n * 8) as f64;
     // Two threads, each over half the rows with its own z.
@@ -213,15 +222,15 @@ fn main() {
         ),
         (
             "fused",
-            Box::new(|w, z| unsafe { fused(w, n, &h, z, NONE) }),
+            Box::new(|w, z| unsafe { fused::<4>(w, n, &h, z, NONE) }),
         ),
         (
             "fused +512 B",
-            Box::new(|w, z| unsafe { fused(w, n, &h, z, near) }),
+            Box::new(|w, z| unsafe { fused::<4>(w, n, &h, z, near) }),
         ),
         (
             "fused +512 B +4 KB",
-            Box::new(|w, z| unsafe { fused(w, n, &h, z, page) }),
+            Box::new(|w, z| unsafe { fused::<4>(w, n, &h, z, page) }),
         ),
     ];
     let mut rows: Vec<Vec<f64>> = (0..rounds)
@@ -248,30 +257,32 @@ fn main() {
             .collect();
         println!("| {:.1} | {} |", med(0), cells.join(" | "));
     }
-    in_l2(n);
+    in_l2();
 }
 
-/// The read and the fused pass over 768 KB of rows of n that stay in L2, on two threads
-/// (each its own rows, h and z): GB/s of W a core, best of ten runs of many sweeps.
-fn in_l2(n: usize) {
-    let rows = (768 * 1024 / 8 / n / 4 * 4).max(8);
-    let rate = |fused_pass: bool| -> Vec<f64> {
+/// The read and the fused pass (four and eight rows a group, no hints) over 24 rows of
+/// 4000 (750 KB) that stay in L2, on two threads (each its own rows, h and z): GB/s of
+/// W a core, best of ten runs of many sweeps. Bytes crossing from L2 a byte of W do not
+/// depend on the row's length once rows are long, and sixteen rows of 8000 with h and z
+/// would not fit in a 1 MB L2.
+fn in_l2() {
+    let (rows, n) = (24, 4000);
+    let rate = |pass: usize| -> Vec<f64> {
         std::thread::scope(|s| {
             let threads: Vec<_> = (0..2)
                 .map(|_| {
                     s.spawn(move || {
-                        let w: Vec<f64> = (0..rows * n)
-                            .map(|i| ((i % 977) as f64) * 1e-3 - 0.4)
-                            .collect();
+                        let w = weights(rows * n);
                         let (h, mut z) = (vec![0.01; n], vec![0.0; n]);
-                        let sweeps = (200 << 20) / (rows * n * 8);
+                        let sweeps = ((200 << 20) / (rows * n * 8)).max(1);
                         let mut best = f64::MAX;
                         for _ in 0..10 {
                             let t = Instant::now();
                             for _ in 0..sweeps {
-                                std::hint::black_box(match fused_pass {
-                                    true => unsafe { fused(&w, n, &h, &mut z, NONE) },
-                                    false => unsafe { read(&w) },
+                                std::hint::black_box(match pass {
+                                    4 => unsafe { fused::<4>(&w, n, &h, &mut z, NONE) },
+                                    8 => unsafe { fused::<8>(&w, n, &h, &mut z, NONE) },
+                                    _ => unsafe { read(&w) },
                                 });
                             }
                             best = best.min(t.elapsed().as_secs_f64());
@@ -290,8 +301,9 @@ fn in_l2(n: usize) {
             .join(" and ")
     };
     println!(
-        "From L2 ({rows} rows of {n} a thread, two threads), GB/s of W a core: read {}, fused pass {}",
-        show(rate(false)),
-        show(rate(true))
+        "From L2 ({rows} rows of {n} a thread, two threads), GB/s of W a core: read {}, fused pass of four rows {}, of eight {}",
+        show(rate(0)),
+        show(rate(4)),
+        show(rate(8))
     );
 }

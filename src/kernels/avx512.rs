@@ -160,6 +160,10 @@ impl Kernel for Avx512 {
             _ => self.0.dot4x2(rows, x),
         }
     }
+    #[inline(always)]
+    fn sweeps_eight<T: Real>(self) -> bool {
+        std::any::TypeId::of::<T>() == std::any::TypeId::of::<f64>()
+    }
     #[inline]
     fn dot4_axpy4<T: Real>(
         self,
@@ -378,10 +382,15 @@ unsafe fn dot4x2_f64(rows: [&[f64]; 4], x: [&[f64]; 2]) -> [[f64; 4]; 2] {
 #[inline]
 fn sums<const R: usize>(acc: [__m512d; R], rows: [&[f64]; R], x: &[f64], full: usize) -> [f64; R] {
     let mut out = [0.0; R];
-    for q in (0..R).step_by(4) {
-        let acc: [__m512d; 4] = acc[q..q + 4].try_into().expect("four");
-        let rows: [&[f64]; 4] = rows[q..q + 4].try_into().expect("four");
-        out[q..q + 4].copy_from_slice(&sums4(acc, rows, x, full));
+    // Quad by quad, without a panic path (short rows' sweeps stay inlined).
+    let (mut a, mut r, mut o) = (&acc[..], &rows[..], &mut out[..]);
+    while let (Some((a4, a_rest)), Some((r4, r_rest)), Some((o4, o_rest))) = (
+        a.split_first_chunk::<4>(),
+        r.split_first_chunk::<4>(),
+        o.split_first_chunk_mut::<4>(),
+    ) {
+        *o4 = sums4(*a4, *r4, x, full);
+        (a, r, o) = (a_rest, r_rest, o_rest);
     }
     out
 }

@@ -6,8 +6,9 @@ use std::any::TypeId;
 /// N values of U as T, when T is U (callers have checked it).
 #[inline(always)]
 pub(super) fn same<T: Copy + 'static, U: Copy + 'static, const N: usize>(v: [U; N]) -> [T; N] {
-    let s = cast::<U, T>(&v).expect("T is U");
-    std::array::from_fn(|i| s[i])
+    assert!(TypeId::of::<T>() == TypeId::of::<U>(), "T is U");
+    // SAFETY: T and U are the same type.
+    unsafe { std::mem::transmute_copy(&v) }
 }
 
 /// `s` as a slice of `U` when T is U.
@@ -31,5 +32,9 @@ pub(super) fn cast_mut<T: 'static, U: 'static>(s: &mut [T]) -> Option<&mut [U]> 
 pub(super) fn cast_rows<T: 'static, U: 'static, const N: usize>(
     rows: [&[T]; N],
 ) -> Option<[&[U]; N]> {
-    (TypeId::of::<T>() == TypeId::of::<U>()).then(|| rows.map(|r| cast(r).expect("T is U")))
+    (TypeId::of::<T>() == TypeId::of::<U>())
+        // SAFETY: T and U are the same type.
+        .then(|| {
+            rows.map(|r| unsafe { std::slice::from_raw_parts(r.as_ptr().cast::<U>(), r.len()) })
+        })
 }

@@ -132,7 +132,8 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     ) -> [T; 4];
     /// [`dot4_axpy4`](Kernel::dot4_axpy4) of rows 0–3 with prev 0–3, then of rows 4–7
     /// with prev 4–7, with the bits of the two calls. The AVX-512 f64 copy sweeps all
-    /// sixteen rows at once: the loops take it where [`octets`] says that pays.
+    /// sixteen rows at once: the fused pass takes it where [`octets`] says that pays and
+    /// [`sweeps_eight`](Kernel::sweeps_eight) says it is one sweep.
     #[inline(always)]
     fn dot8_axpy8<T: Real>(
         self,
@@ -145,6 +146,14 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
         let ([r0, r1], [a0, a1], [p0, p1]) = (halves(rows), halves(alpha), halves(prev));
         let first = self.dot4_axpy4(r0, x, a0, p0, y);
         joined([first, self.dot4_axpy4(r1, x, a1, p1, y)])
+    }
+    /// Whether [`dot8_axpy8`](Kernel::dot8_axpy8) is one sweep for T. Where it is two
+    /// fused quads, groups of eight in the fused pass would pair each quad with the one
+    /// two before it, further back in cache (512 KB at rows of 64 KB, all of a small L2),
+    /// so the pass keeps groups of four there.
+    #[inline(always)]
+    fn sweeps_eight<T: Real>(self) -> bool {
+        false
     }
     /// σ(t) into `y` and σ'(t) into `s` for every t in `y`, the bits of
     /// `Activation::Sigmoid.value_and_slope` for each.
@@ -315,14 +324,15 @@ pub(crate) fn fetch_ahead<T, const STEP: usize, const N: usize>(p: [*const T; N]
 }
 
 /// Whether loops over rows of `n` entries of T, starting `stride` entries apart, take
-/// them eight at a time ([`Kernel::dot8`], [`Kernel::axpy8`], [`Kernel::dot8_axpy8`];
-/// the same bits as four at a time): for rows of a page or more ([`long_rows`]), which
-/// stream from L3 or memory. There the AVX-512 f64 kernel's eight-row sweeps read x or
-/// y from L2 once for eight rows instead of four (the plain ones without hints), which
-/// measured faster on Zen 4 (docs/measured.md); the other kernels make the same two
-/// four-row sweeps either way. Not where the starts are a whole number of pages apart:
-/// eight such rows, with x or y, would all fall in one set of an L1 cache of eight ways
-/// (Zen 4's).
+/// them eight at a time ([`Kernel::dot8`], [`Kernel::axpy8`]; the same bits as four at
+/// a time): for rows of a page or more ([`long_rows`]), which stream from L3 or memory.
+/// There the AVX-512 f64 kernel's eight-row sweeps read x or y from L2 once for eight
+/// rows instead of four (without hints), which measured faster on Zen 4
+/// (docs/measured.md); the other kernels make the same two four-row sweeps either way.
+/// The fused pass's eight-row sweep ([`Kernel::dot8_axpy8`]) follows the same rule
+/// where it is one sweep. Not where the starts are a whole number of pages apart: eight
+/// such rows, with x or y, would all fall in one set of an L1 cache of eight ways (Zen
+/// 4's).
 #[inline(always)]
 pub(crate) fn octets<T>(n: usize, stride: isize) -> bool {
     long_rows::<T>(n) && !(stride.unsigned_abs() * size_of::<T>()).is_multiple_of(PAGE)
