@@ -102,7 +102,11 @@ fn child_prints_the_bits_of_every_call() {
 /// without it (there the switch changes nothing: it only keeps products from a BLAS).
 #[test]
 fn results_are_bit_identical_for_one_to_eight_threads() {
-    let run = |n: usize, deterministic: bool| {
+    // The backend by its features, not `fwdrev::backend()`: that reports the thread
+    // count, which builds rayon's global pool, and the test above, running beside this
+    // one in this process, must be the first to build it (it lost that race once in CI).
+    let deterministic = cfg!(any(feature = "openblas", feature = "blis"));
+    let run = |n: usize| {
         let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
         cmd.args([
             "child_prints_the_bits_of_every_call",
@@ -125,15 +129,11 @@ fn results_are_bit_identical_for_one_to_eight_threads() {
         let at = text.find("BITS ").expect("the child's line");
         text[at..at + 21].to_string()
     };
-    // The backend by its features, not `fwdrev::backend()`: that reports the thread
-    // count, which builds rayon's global pool, and the test above, running beside this
-    // one in this process, must be the first to build it (it lost that race once in CI).
-    let deterministic = cfg!(any(feature = "openblas", feature = "blis"));
-    let one = run(1, deterministic);
+    let one = run(1);
     // Even, odd, prime and the most: each child costs seconds in a debug build.
     for n in [2, 3, 5, 8] {
         assert_eq!(
-            run(n, deterministic),
+            run(n),
             one,
             "{n} threads vs 1, deterministic: {deterministic}"
         );
