@@ -1,6 +1,7 @@
-//! Slices of a generic `T` seen as the `f64` or `f32` they are, so that the kernels can
+//! Slices (and thin products) of a generic `T` seen as the `f64` or `f32` they are, so that the kernels can
 //! take their intrinsic paths: a check of `TypeId`, resolved at compile time.
 
+use fwdrev_thin::Product;
 use std::any::TypeId;
 
 /// N values of U as T, when T is U (callers have checked it).
@@ -37,4 +38,20 @@ pub(super) fn cast_rows<T: 'static, U: 'static, const N: usize>(
         .then(|| {
             rows.map(|r| unsafe { std::slice::from_raw_parts(r.as_ptr().cast::<U>(), r.len()) })
         })
+}
+
+/// A thin product's operands as `U` when T is U.
+#[inline(always)]
+pub(super) fn product<T: 'static, U: 'static>(p: Product<T>) -> Option<Product<U>> {
+    (TypeId::of::<T>() == TypeId::of::<U>()).then(|| Product {
+        a: p.a.cast(),
+        x: p.x.cast(),
+        c: p.c.cast(),
+        m: p.m,
+        k: p.k,
+        n: p.n,
+        a_strides: p.a_strides,
+        x_row_stride: p.x_row_stride,
+        c_row_stride: p.c_row_stride,
+    })
 }

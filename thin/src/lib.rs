@@ -1,0 +1,412 @@
+//! C ← A·X for X with few columns (n ≤ 128: a batch's points, a Jacobian's panel):
+//! BLIS's loops around a register tile, with no packing. fwdrev's `kernels/thin.rs`
+//! calls it on views.
+//!
+//! ```text
+//! for each kc-block of A's columns (X's rows):         X[pc.., :] then stays in L1/L2
+//!   for each mc-block of A's rows:                     A[ic.., pc..] then stays in L2
+//!     for each NR-panel of X's columns:
+//!       for each MR rows of the block:                 the tile C[MR×NR] in registers
+//!         C[i.., j..] += Σ_p A[i.., p] ⊗ X[p, j..]      (one broadcast of A, NR/lanes
+//!                                                        vector loads of X, MR·NR/lanes FMAs)
+//! ```
+//!
+//! A square GEMM packs A and B because it reuses each packed block n/NR or m/MR times;
+//! here each value of A is used n times in all, and packing it would cost a pass of its
+//! own that nothing overlaps. Instead A is read in place (any strides: W or Wᵀ) and,
+//! while the last panel of X sweeps a block already in L2, the next block is prefetched
+//! into L2: memory streams A while the tiles compute.
+//!
+//! Every C entry is one chain of multiply-adds in p's order, C_ij = (…((0 + a_i0·x_0j) +
+//! a_i1·x_1j)…), whatever the blocking, the tile, the row split among threads or the
+//! instruction set (all with FMA; [`Isa::Portable`] without): the bits depend only on
+//! the operands.
+//!
+//! Its own crate, with the concrete entry points [`dgemm`] and [`sgemm`], so that a dev
+//! profile can compile it optimised: the tiles are portable Rust that LLVM turns into
+//! registers, and unoptimised each multiply-add is a function call (1500× slower). Its
+//! tests are fwdrev's (`src/kernels/thin.rs`): every instruction set and tile against
+//! the chains of multiply-adds, bit for bit.
+
+#![warn(missing_docs)]
+
+use std::mem::size_of;
+
+/// Rows of A in a block, and its columns: an MC×KC block (48 KiB of f64) stays in L2
+/// while every panel of X passes over it, and a KC×NR panel of X (8 KiB at NR = 32 f64)
+/// stays in L1 while the block's tiles pass over it. Wᵀ·X reads each step's MR values
+/// from another row of W, 8·d bytes on, so a block's KC rows compete for few of L1's
+/// sets, and few columns keep them there: on Zen 5 (2026-12-02) 192 × 32 ran Wᵀ·X
+/// 12–20 % faster than the 96 × 48 of an earlier, noisy sweep on Emerald Rapids
+/// (d = 2000–8000), and KC = 96 or 192 a quarter slower than KC = 48 (fwdrev's
+/// docs/measured.md).
+pub const MC: usize = 192;
+/// See [`MC`].
+pub const KC: usize = 32;
+
+/// The widest n this crate is for: wider products belong to a GEMM that packs.
+pub const MAX_COLUMNS: usize = 128;
+
+/// The instruction set the tiles run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// AVX-512F, AVX2 and FMA (x86-64).
+    Avx512,
+    /// AVX2 and FMA (x86-64).
+    Avx2,
+    /// Any CPU, without FMA: each step rounds its product, then its sum.
+    Portable,
+}
+
+/// The operands of C ← A·X, each as a pointer to its first entry and its strides in
+/// entries: A m×k with any strides, X k×n and C m×n by rows, each row's entries
+/// adjacent (unless n = 1).
+#[derive(Clone, Copy, Debug)]
+pub struct Product<T> {
+    /// C's rows and A's.
+    pub m: usize,
+    /// A's columns and X's rows.
+    pub k: usize,
+    /// X's columns and C's, at most [`MAX_COLUMNS`].
+    pub n: usize,
+    /// A[0, 0].
+    pub a: *const T,
+    /// A's row stride and column stride.
+    pub a_strides: [isize; 2],
+    /// X[0, 0].
+    pub x: *const T,
+    /// X's row stride.
+    pub x_row_stride: isize,
+    /// C[0, 0].
+    pub c: *mut T,
+    /// C's row stride.
+    pub c_row_stride: isize,
+}
+
+// SAFETY: a Product is only addresses; what reads or writes through them is the promise
+// of the unsafe functions that take it (C's rows split among threads are disjoint).
+unsafe impl<T: Sync> Send for Product<T> {}
+
+impl<T> Product<T> {
+    /// The first `rows` rows of C and A, and the rest.
+    fn split(self, rows: usize) -> (Self, Self) {
+        let rest = Product {
+            m: self.m - rows,
+            a: self.a.wrapping_offset(rows as isize * self.a_strides[0]),
+            c: self.c.wrapping_offset(rows as isize * self.c_row_stride),
+            ..self
+        };
+        (Product { m: rows, ..self }, rest)
+    }
+}
+
+/// C ← A·X in f64 (C overwritten), C's rows split among up to `threads` rayon tasks in
+/// multiples of every tile's rows (12).
+///
+/// # Safety
+/// Every entry the product names lies in its allocation (C's apart from A's and X's);
+/// n ≤ [`MAX_COLUMNS`]; the CPU has `isa`'s features.
+#[inline(never)]
+pub unsafe fn dgemm(isa: Isa, threads: usize, p: Product<f64>) {
+    // SAFETY: as the caller promises.
+    unsafe { gemm(isa, threads, p) }
+}
+
+/// [`dgemm`] in f32.
+///
+/// # Safety
+/// As [`dgemm`].
+#[inline(never)]
+pub unsafe fn sgemm(isa: Isa, threads: usize, p: Product<f32>) {
+    // SAFETY: as the caller promises.
+    unsafe { gemm(isa, threads, p) }
+}
+
+/// What the tiles need of f64 and f32.
+trait Element: Copy + Send + Sync + 'static {
+    const ZERO: Self;
+    /// a·b + c, fused (one rounding) when `FMA`.
+    fn madd<const FMA: bool>(a: Self, b: Self, c: Self) -> Self;
+}
+
+macro_rules! element {
+    ($t:ty) => {
+        impl Element for $t {
+            const ZERO: Self = 0.0;
+            #[inline(always)]
+            fn madd<const FMA: bool>(a: Self, b: Self, c: Self) -> Self {
+                match FMA {
+                    true => a.mul_add(b, c),
+                    false => a * b + c,
+                }
+            }
+        }
+    };
+}
+element!(f64);
+element!(f32);
+
+/// The row split among threads.
+///
+/// SAFETY: as [`dgemm`].
+unsafe fn gemm<T: Element>(isa: Isa, threads: usize, p: Product<T>) {
+    assert!(p.n <= MAX_COLUMNS, "thin gemm: n = {} columns", p.n);
+    if p.m == 0 || p.n == 0 {
+        return;
+    }
+    let part = p.m.div_ceil(threads.max(1)).div_ceil(12) * 12;
+    // SAFETY (all three): the parts name disjoint rows of C within the caller's product.
+    if part >= p.m {
+        return unsafe { tiles(isa, p) };
+    }
+    let (p0, p1) = p.split(part);
+    rayon::join(
+        move || unsafe { tiles(isa, p0) },
+        move || unsafe { gemm(isa, threads - 1, p1) },
+    );
+}
+
+/// [`blocks`] with `isa`'s tile: MR rows by NR columns of accumulators, as many as its
+/// registers hold beside one broadcast of A and NR/lanes vectors of X (32 zmm: 4 × 4
+/// vectors, as 6 × 4 made the compiler store the tile at every step; 16 ymm or xmm:
+/// 4 × 2). On AVX-512, X of at most two vectors' width takes a tile of 6 × 2.
+///
+/// SAFETY: as [`dgemm`].
+unsafe fn tiles<T: Element>(isa: Isa, p: Product<T>) {
+    let lanes = |bytes: usize| bytes / size_of::<T>();
+    let narrow = |bytes: usize| p.n <= 2 * lanes(bytes);
+    // SAFETY: as the caller promises, the CPU has the tile's features.
+    unsafe {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => match (lanes(64), narrow(64)) {
+                (8, false) => blocks_avx512::<T, 4, 32>(p),
+                (8, true) => blocks_avx512::<T, 6, 16>(p),
+                (_, false) => blocks_avx512::<T, 4, 64>(p),
+                (_, true) => blocks_avx512::<T, 6, 32>(p),
+            },
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => match lanes(32) {
+                4 => blocks_avx2::<T, 4, 8>(p),
+                _ => blocks_avx2::<T, 4, 16>(p),
+            },
+            #[cfg(not(target_arch = "x86_64"))]
+            Isa::Avx512 | Isa::Avx2 => unreachable!("x86-64 instruction sets elsewhere"),
+            Isa::Portable => match lanes(16) {
+                2 => blocks::<T, 4, 4, false>(p),
+                _ => blocks::<T, 4, 8, false>(p),
+            },
+        }
+    }
+}
+
+/// [`blocks`] compiled for AVX-512F, AVX2 and FMA.
+///
+/// SAFETY: as [`dgemm`], and the CPU has those features.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn blocks_avx512<T: Element, const MR: usize, const NR: usize>(p: Product<T>) {
+    // SAFETY: as the caller promises.
+    unsafe { blocks::<T, MR, NR, true>(p) }
+}
+
+/// [`blocks`] compiled for AVX2 and FMA.
+///
+/// SAFETY: as [`dgemm`], and the CPU has those features.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn blocks_avx2<T: Element, const MR: usize, const NR: usize>(p: Product<T>) {
+    // SAFETY: as the caller promises.
+    unsafe { blocks::<T, MR, NR, true>(p) }
+}
+
+/// The loops above on one part of C's rows.
+///
+/// SAFETY: as [`dgemm`].
+#[inline(always)]
+unsafe fn blocks<T: Element, const MR: usize, const NR: usize, const FMA: bool>(p: Product<T>) {
+    let Product {
+        m,
+        k,
+        n,
+        a: pa,
+        a_strides: [rsa, csa],
+        x: px,
+        x_row_stride: ldx,
+        c: pc,
+        c_row_stride: ldc,
+    } = p;
+    let at = |i: usize, j: usize| i as isize * ldc + j as isize;
+    if k == 0 {
+        for i in 0..m {
+            // SAFETY: C[i, j] lies in C.
+            (0..n).for_each(|j| unsafe { *pc.offset(at(i, j)) = T::ZERO });
+        }
+        return;
+    }
+    let panels = n.div_ceil(NR);
+    // X's last panel, where narrower than NR (w < NR columns), padded with zeros (reading
+    // past X's columns is not allowed), and a tile of C to match.
+    let w = n - (panels - 1) * NR;
+    let mut edge = [[T::ZERO; NR]; KC];
+    let mut tile = [[T::ZERO; NR]; MR];
+    for p0 in (0..k).step_by(KC) {
+        let kc = KC.min(k - p0);
+        let first = p0 == 0;
+        if w < NR {
+            for (p, row) in edge[..kc].iter_mut().enumerate() {
+                // SAFETY: X[p0 + p, n - w + j] lies in X.
+                let xs = unsafe { px.offset((p0 + p) as isize * ldx + (n - w) as isize) };
+                row[..w]
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(j, e)| *e = unsafe { *xs.add(j) });
+            }
+        }
+        for i0 in (0..m).step_by(MC) {
+            let mc = MC.min(m - i0);
+            for jr in 0..panels {
+                let j0 = jr * NR;
+                let last = jr + 1 == panels;
+                let padded = last && w < NR;
+                let (xp, ldxp) = match padded {
+                    true => (edge.as_ptr().cast::<T>(), NR as isize),
+                    // SAFETY: (p0, j0) lies in X.
+                    false => (unsafe { px.offset(p0 as isize * ldx + j0 as isize) }, ldx),
+                };
+                let mut i = i0;
+                while i < i0 + mc {
+                    let rows = if i + MR <= i0 + mc { MR } else { 1 };
+                    // SAFETY: (i, p0) lies in A.
+                    let ai = unsafe { pa.offset(i as isize * rsa + p0 as isize * csa) };
+                    // While the last panel sweeps this block (in L2 since the first
+                    // panel), fetch the next block's matching rows: the next rows of
+                    // this kc-block, or the first rows of the next one (only prefetched,
+                    // so a wrapping offset: the next kc-block may be narrower).
+                    let ahead = match (last, i + MC + rows <= m, p0 + KC < k) {
+                        (false, _, _) | (true, false, false) => None,
+                        (true, true, _) => Some((i + MC) as isize * rsa + p0 as isize * csa),
+                        (true, false, true) => {
+                            Some((i - i0) as isize * rsa + (p0 + KC) as isize * csa)
+                        }
+                    };
+                    let ahead = ahead.map_or(std::ptr::null(), |o| pa.wrapping_offset(o));
+                    // SAFETY: C's rows i..i + rows, columns j0.. (all NR of them, or the
+                    // first w through the tile).
+                    unsafe {
+                        let (ct, ldt) = match padded {
+                            true => {
+                                if !first {
+                                    for (r, t) in tile[..rows].iter_mut().enumerate() {
+                                        for (j, t) in t[..w].iter_mut().enumerate() {
+                                            *t = *pc.offset(at(i + r, j0 + j));
+                                        }
+                                    }
+                                }
+                                (tile.as_mut_ptr().cast::<T>(), NR as isize)
+                            }
+                            false => (pc.offset(at(i, j0)), ldc),
+                        };
+                        let run = (kc, ai, [rsa, csa], xp, ldxp, ct, ldt, first, ahead);
+                        match rows == MR {
+                            true => micro::<T, MR, NR, FMA>(run),
+                            false => micro::<T, 1, NR, FMA>(run),
+                        }
+                        if padded {
+                            for (r, t) in tile[..rows].iter().enumerate() {
+                                for (j, &t) in t[..w].iter().enumerate() {
+                                    *pc.offset(at(i + r, j0 + j)) = t;
+                                }
+                            }
+                        }
+                    }
+                    i += rows;
+                }
+            }
+        }
+    }
+}
+
+/// C[MR×NR] ← C + Σ_{p<kc} A[r, p]·X[p, :] (or without C's old values when `first`),
+/// the tile in registers; first, unless null, the lines of another MR rows and kc
+/// columns of A at `ahead` are prefetched into L2.
+///
+/// SAFETY: A's MR rows and kc columns at `a` (strides rsa, csa), X's kc rows of NR at
+/// `x` (row stride ldx) and C's MR rows of NR at `c` (row stride ldc) are in bounds;
+/// `ahead` may point anywhere (it is only prefetched).
+#[inline(always)]
+// Index loops over the constant MR and NR: the form that compiles to the tile in
+// registers, one broadcast and NR/lanes loads a step, checked in the assembly.
+#[allow(clippy::type_complexity, clippy::needless_range_loop)]
+unsafe fn micro<T: Element, const MR: usize, const NR: usize, const FMA: bool>(
+    (kc, a, [rsa, csa], x, ldx, c, ldc, first, ahead): (
+        usize,
+        *const T,
+        [isize; 2],
+        *const T,
+        isize,
+        *mut T,
+        isize,
+        bool,
+        *const T,
+    ),
+) {
+    // SAFETY: as the caller promises.
+    unsafe {
+        let mut acc = [[T::ZERO; NR]; MR];
+        if !first {
+            for r in 0..MR {
+                for j in 0..NR {
+                    acc[r][j] = *c.offset(r as isize * ldc + j as isize);
+                }
+            }
+        }
+        // The next rows' lines, all before the loop, which then holds only the tile's
+        // loads and multiply-adds.
+        if !ahead.is_null() {
+            match csa {
+                1 => {
+                    let line = 64 / size_of::<T>();
+                    for r in 0..MR {
+                        for p in (0..kc).step_by(line) {
+                            into_l2(ahead.wrapping_offset(r as isize * rsa + p as isize));
+                        }
+                    }
+                }
+                _ => (0..kc).for_each(|p| into_l2(ahead.wrapping_offset(p as isize * csa))),
+            }
+        }
+        for p in 0..kc {
+            let xp = x.offset(p as isize * ldx);
+            let mut xv = [T::ZERO; NR];
+            for j in 0..NR {
+                xv[j] = *xp.add(j);
+            }
+            for r in 0..MR {
+                let ar = *a.offset(r as isize * rsa + p as isize * csa);
+                for j in 0..NR {
+                    acc[r][j] = T::madd::<FMA>(ar, xv[j], acc[r][j]);
+                }
+            }
+        }
+        for r in 0..MR {
+            for j in 0..NR {
+                *c.offset(r as isize * ldc + j as isize) = acc[r][j];
+            }
+        }
+    }
+}
+
+/// Asks for the line holding `p` in L2: a hint, with no fault and no effect on results
+/// whatever the address.
+#[inline(always)]
+fn into_l2<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching never faults, whatever the address.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
+        _mm_prefetch::<_MM_HINT_T1>(p.cast::<i8>())
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
