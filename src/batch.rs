@@ -16,7 +16,7 @@
 //! docs/measured.md): OpenBLAS 0.3.21 ran these thin products at ~0.7 of its square
 //! rate in either orientation, so [`gemm`] sends them elsewhere on every backend: W·X to
 //! faer in blocks of W's rows, one per thread (0.8–0.9 of the square rate), Wᵀ·X to the
-//! crate's thin kernel (`kernels/thin.rs`, which reads W in place); fusing the two
+//! crate's thin kernel (the `fwdrev-thin` crate, which reads W in place); fusing the two
 //! products with B by row blocks was not faster (at these k a GEMM is bound by its
 //! packing and arithmetic, not by DRAM), so the simpler four GEMMs stay.
 

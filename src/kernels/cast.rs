@@ -1,5 +1,6 @@
-//! Slices (and thin products) of a generic `T` seen as the `f64` or `f32` they are, so that the kernels can
-//! take their intrinsic paths: a check of `TypeId`, resolved at compile time.
+//! Slices (and thin products) of a generic `T` seen as the `f64` or `f32` they are, so
+//! that the kernels can take their intrinsic paths: a check of `TypeId`, resolved at
+//! compile time.
 
 use fwdrev_thin::Product;
 use std::any::TypeId;

@@ -22,23 +22,13 @@ pub(crate) fn gemm<T: Real>(
     x: ArrayView2<T>,
     c: ArrayViewMut2<T>,
 ) {
-    gemm_on(isa(), threads, a, x, c)
+    gemm_on(detected(), threads, a, x, c)
 }
 
-/// The detected kernel's instruction set.
-fn isa() -> Isa {
-    match detected() {
-        #[cfg(target_arch = "x86_64")]
-        Detected::Avx512(_) => Isa::Avx512,
-        #[cfg(target_arch = "x86_64")]
-        Detected::Avx2(_) => Isa::Avx2,
-        Detected::Portable(_) => Isa::Portable,
-    }
-}
-
-/// [`gemm`] on `isa`'s tiles, which this CPU has (`isa()` or one below it).
+/// [`gemm`] on the tiles of `kernel`'s instruction set (which this CPU has: a kernel
+/// exists only where it was detected).
 fn gemm_on<T: Real>(
-    isa: Isa,
+    kernel: Detected,
     threads: usize,
     a: ArrayView2<T>,
     x: ArrayView2<T>,
@@ -49,8 +39,11 @@ fn gemm_on<T: Real>(
         c.nrows() == m && x.ncols() == n && x.nrows() == k,
         "thin gemm shapes"
     );
+    // Unit column strides where rows are read or written (ndarray gives an empty array
+    // zero strides).
+    let unit = |stride: isize, rows: usize| n < 2 || rows == 0 || stride == 1;
     assert!(
-        n <= MAX_COLUMNS && (n < 2 || x.strides()[1] == 1 && c.strides()[1] == 1),
+        n <= MAX_COLUMNS && unit(x.strides()[1], k) && unit(c.strides()[1], m),
         "thin gemm: X and C need unit column stride"
     );
     let p = Product {
@@ -64,10 +57,17 @@ fn gemm_on<T: Real>(
         c: c.as_mut_ptr(),
         c_row_stride: c.strides()[0],
     };
+    let isa = match kernel {
+        #[cfg(target_arch = "x86_64")]
+        Detected::Avx512(_) => Isa::Avx512,
+        #[cfg(target_arch = "x86_64")]
+        Detected::Avx2(_) => Isa::Avx2,
+        Detected::Portable(_) => Isa::Portable,
+    };
     // SAFETY: the views' pointers and strides name their own entries, C's apart from the
-    // others (it is borrowed mutably), the shapes agree and n ≤ MAX_COLUMNS (asserted
-    // above), and the CPU has `isa`'s features (the caller's promise). The pointers are
-    // cast only where T is the type named.
+    // others (it is borrowed mutably), and the shapes agree (asserted above); the CPU
+    // has `isa`'s features, as `kernel` exists. The pointers are cast only where T is
+    // the type named.
     unsafe {
         if let Some(p) = cast::product::<T, f64>(p) {
             fwdrev_thin::dgemm(isa, threads, p)
@@ -217,33 +217,40 @@ mod tests {
     #[test]
     fn every_instruction_set_is_the_chain_too() {
         fn check<T: Real>() {
-            let mut sets = vec![Isa::Portable];
+            #[allow(unused_mut)] // extended on x86-64 only
+            let mut kernels = vec![Detected::Portable(crate::kernels::Portable)];
             #[cfg(target_arch = "x86_64")]
-            if crate::kernels::Avx2::detect().is_some() {
-                sets.push(Isa::Avx2);
-            }
+            kernels.extend(crate::kernels::Avx2::detect().map(Detected::Avx2));
             #[cfg(target_arch = "x86_64")]
-            if crate::kernels::Avx512::detect().is_some() {
-                sets.push(Isa::Avx512);
-            }
+            kernels.extend(crate::kernels::Avx512::detect().map(Detected::Avx512));
+            // n across every tile's width: f64 AVX-512's narrow tile (n ≤ 16) full at
+            // 16, f32's (n ≤ 32) at 32, both padded below; the wide ones above; and one
+            // column (X's column stride unchecked); no columns of A (C all zeros), no
+            // rows.
             for &(m, k, n) in &[
                 (203, 100, 33),
                 (13, KC + 1, 17),
+                (13, KC + 1, 16),
+                (MC + 1, KC, 32),
                 (MC + 1, KC, 128),
                 (5, 7, 3),
+                (9, 5, 1),
+                (7, 0, 17),
+                (0, 5, 3),
             ] {
                 let (a, x) = operands::<T>(m, k, n);
                 let plain = bits(chain(a.view(), x.view(), false).view());
                 let fused = bits(chain(a.view(), x.view(), true).view());
                 for (a, layout) in layouts(&a) {
                     let a = view(&a, layout);
-                    for &isa in &sets {
+                    for &kernel in &kernels {
+                        let fuses = !matches!(kernel, Detected::Portable(_));
                         for threads in [1, 3] {
                             let mut c = Array2::from_elem((m, n), T::nan());
-                            gemm_on(isa, threads, a, x.view(), c.view_mut());
-                            let want = if isa == Isa::Portable { &plain } else { &fused };
+                            gemm_on(kernel, threads, a, x.view(), c.view_mut());
+                            let want = if fuses { &fused } else { &plain };
                             let at = format!("{m}×{k}·{k}×{n} {layout}, {threads} threads");
-                            assert_eq!(&bits(c.view()), want, "{isa:?}: {at}");
+                            assert_eq!(&bits(c.view()), want, "{kernel:?}: {at}");
                         }
                     }
                 }

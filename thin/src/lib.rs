@@ -85,7 +85,7 @@ pub struct Product<T> {
 
 // SAFETY: a Product is only addresses; what reads or writes through them is the promise
 // of the unsafe functions that take it (C's rows split among threads are disjoint).
-unsafe impl<T: Sync> Send for Product<T> {}
+unsafe impl<T: Send + Sync> Send for Product<T> {}
 
 impl<T> Product<T> {
     /// The first `rows` rows of C and A, and the rest.
@@ -104,8 +104,9 @@ impl<T> Product<T> {
 /// multiples of every tile's rows (12).
 ///
 /// # Safety
-/// Every entry the product names lies in its allocation (C's apart from A's and X's);
-/// n ≤ [`MAX_COLUMNS`]; the CPU has `isa`'s features.
+/// Every entry the product names is an aligned value inside its allocation, C's apart
+/// from A's and X's, and nothing else reads or writes C during the call; the CPU has
+/// `isa`'s features. (n > [`MAX_COLUMNS`] panics.)
 #[inline(never)]
 pub unsafe fn dgemm(isa: Isa, threads: usize, p: Product<f64>) {
     // SAFETY: as the caller promises.
