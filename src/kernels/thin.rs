@@ -224,14 +224,13 @@ mod tests {
             #[cfg(target_arch = "x86_64")]
             kernels.extend(crate::kernels::Avx512::detect().map(Detected::Avx512));
             // n across every tile's width: f64 AVX-512's narrow tile (n ≤ 16) full at
-            // 16, f32's (n ≤ 32) at 32, both padded below; the wide ones above; and one
-            // column (X's column stride unchecked); no columns of A (C all zeros), no
-            // rows.
+            // 16, f32's (n ≤ 32) at 32, both padded below; the wide ones above; one
+            // column; no columns of A (C all zeros); no rows (only that it returns).
             for &(m, k, n) in &[
                 (203, 100, 33),
                 (13, KC + 1, 17),
                 (13, KC + 1, 16),
-                (MC + 1, KC, 32),
+                (MC + 1, KC + 1, 32),
                 (MC + 1, KC, 128),
                 (5, 7, 3),
                 (9, 5, 1),

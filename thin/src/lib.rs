@@ -60,7 +60,7 @@ pub enum Isa {
 
 /// The operands of C ← A·X, each as a pointer to its first entry and its strides in
 /// entries: A m×k with any strides, X k×n and C m×n by rows, each row's entries
-/// adjacent (unless n = 1).
+/// adjacent (unless n = 1, or the matrix has no rows).
 #[derive(Clone, Copy, Debug)]
 pub struct Product<T> {
     /// C's rows and A's.
@@ -105,8 +105,8 @@ impl<T> Product<T> {
 ///
 /// # Safety
 /// Every entry the product names is an aligned value inside its allocation, C's apart
-/// from A's and X's, and nothing else reads or writes C during the call; the CPU has
-/// `isa`'s features. (n > [`MAX_COLUMNS`] panics.)
+/// from A's and X's; nothing else writes A, X or C, or reads C, during the call; the
+/// CPU has `isa`'s features. (n > [`MAX_COLUMNS`] panics.)
 #[inline(never)]
 pub unsafe fn dgemm(isa: Isa, threads: usize, p: Product<f64>) {
     // SAFETY: as the caller promises.
