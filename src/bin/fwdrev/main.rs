@@ -26,6 +26,7 @@ mod ranks;
 mod report;
 mod report_chain;
 mod report_small;
+mod small_model;
 mod timing;
 
 use clap::{Parser, Subcommand};

@@ -1,0 +1,281 @@
+//! The small calls against their floors, round by round: the ratios `fwdrev report`
+//! takes from the small bench, each call timed beside the floors' loops instead of
+//! groups apart.
+//!
+//! Criterion runs one group after another, so on a machine whose speed moves from
+//! minute to minute a call and its floor may be timed in different states (a JVP at
+//! 3.1 µs and at 5.0 µs within the hour, its floor in neither). Here each round times,
+//! for each shape, the four calls (`Par::Seq`, as the bench) and a bare sweep over the
+//! shape's weights, then σ with σ' over a slice and the multiply-add peak, each a
+//! sample of at least a millisecond of calls; each call's ratio is to its floors at
+//! that round's rates (the model: `src/bin/fwdrev/small_model.rs`, the loops:
+//! `benches/common/peak.rs`). After one untimed round, prints per call the median time
+//! and the median and quartiles of its ratios over the rounds, and the rates' medians
+//! and ranges.
+//!
+//! ```text
+//! cargo run --release --features openblas --example small_floor -- [ROUNDS] [SHAPE …]
+//! ```
+//!
+//! ROUNDS defaults to 51, the shapes (`d0xd1x…`) to 100x105x95 and 256x256x256.
+
+use fwdrev::{random, Activation, Mlp, Mode, Par, Scratch};
+use ndarray::Array1;
+use std::error::Error;
+use std::hint::black_box;
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[path = "../benches/common/peak.rs"]
+mod peak;
+#[path = "../src/bin/fwdrev/small_model.rs"]
+mod small_model;
+
+use small_model::{floors, Counts, Rates, CALLS};
+
+const USAGE: &str = "usage: small_floor [ROUNDS] [SHAPE …]";
+
+/// Multiply-adds per timed call of the peak loop, as the bench's `small_floor/mac`.
+const MACS: usize = 4096;
+
+/// Units of the σ and σ' sample, as the bench's `small_floor/sigmoid`.
+const UNITS: usize = 512;
+
+/// The shortest sample: calls are repeated until one takes this long.
+const SAMPLE_S: f64 = 1e-3;
+
+fn main() -> ExitCode {
+    match parse_and_run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("small_floor: {e}\n{USAGE}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_and_run() -> Result<(), Box<dyn Error>> {
+    fwdrev::backend::restart_with_best_kernels();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rounds = match args.first() {
+        Some(r) => r.parse().map_err(|e| format!("ROUNDS {r:?}: {e}"))?,
+        None => 51,
+    };
+    if rounds == 0 {
+        return Err("ROUNDS must be at least 1".into());
+    }
+    let shapes = match args.len() {
+        0 | 1 => vec!["100x105x95".to_string(), "256x256x256".to_string()],
+        _ => args[1..].to_vec(),
+    };
+    let mut cases = shapes
+        .iter()
+        .map(|s| Case::new(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut ys: Vec<f64> = (0..UNITS)
+        .map(|i| -8.0 + 16.0 * i as f64 / UNITS as f64)
+        .collect();
+    let mut ss = vec![0.0; UNITS];
+    let mut sigmoid = Timer::default();
+    let mut mac = Timer::default();
+    let (mut acts, mut macs) = (vec![], vec![]);
+    for round in 0..=rounds {
+        for case in &mut cases {
+            case.time(round > 0);
+        }
+        let act = sigmoid.time(|| {
+            Activation::Sigmoid
+                .values_and_slopes(black_box(&mut ys), &mut ss)
+                .expect("as many slopes as values")
+        }) / UNITS as f64;
+        let m = mac.time(|| {
+            black_box(peak::multiply_adds(black_box(1.0), MACS));
+        }) / MACS as f64;
+        if round > 0 {
+            acts.push(act);
+            macs.push(m);
+            for case in &mut cases {
+                case.ratios(m, act);
+            }
+        }
+    }
+    println!(
+        "Small networks, one thread (`Par::Seq`), f64, {rounds} rounds, each call beside its \
+         floors in the same round: a multiply-add {} ns, σ with σ' {} ns (medians, ranges)\n",
+        spread(&mut macs, 1e9, 3),
+        spread(&mut acts, 1e9, 2),
+    );
+    println!(
+        "| widths | call | time (median) | ÷ registers (median) | ÷ loads (median) | \
+         ÷ loads (quartiles) | load rate, GB/s |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    for case in &mut cases {
+        let rate = spread(&mut case.load_rates, 1.0, 0);
+        for (c, call) in case.calls.iter_mut().enumerate() {
+            for v in [&mut call.times, &mut call.registers, &mut call.loads] {
+                v.sort_by(f64::total_cmp);
+            }
+            let q = |v: &[f64], f: f64| v[((v.len() - 1) as f64 * f).round() as usize];
+            println!(
+                "| {} | {} | {:.2} µs | {:.2} | {:.2} | {:.2}–{:.2} | {rate} |",
+                case.shape,
+                CALLS[c].0,
+                q(&call.times, 0.5) * 1e6,
+                q(&call.registers, 0.5),
+                q(&call.loads, 0.5),
+                q(&call.loads, 0.25),
+                q(&call.loads, 0.75),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// "median (least–most)" of `v` scaled by `scale`, with `digits` decimals.
+fn spread(v: &mut [f64], scale: f64, digits: usize) -> String {
+    v.sort_by(f64::total_cmp);
+    let at = |i: usize| v[i] * scale;
+    format!(
+        "{:.digits$} ({:.digits$}–{:.digits$})",
+        at(v.len() / 2),
+        at(0),
+        at(v.len() - 1)
+    )
+}
+
+/// Times samples of repeated calls: the repeat count is set on the first sample (untimed
+/// rounds included) to reach [`SAMPLE_S`].
+#[derive(Default)]
+struct Timer {
+    repeats: usize,
+}
+
+impl Timer {
+    /// Seconds per call of `f`, over one sample.
+    fn time(&mut self, mut f: impl FnMut()) -> f64 {
+        if self.repeats == 0 {
+            let mut n = 1;
+            loop {
+                let t = Instant::now();
+                (0..n).for_each(|_| f());
+                if t.elapsed().as_secs_f64() >= SAMPLE_S {
+                    break;
+                }
+                n *= 2;
+            }
+            self.repeats = n;
+        }
+        let t = Instant::now();
+        (0..self.repeats).for_each(|_| f());
+        t.elapsed().as_secs_f64() / self.repeats as f64
+    }
+}
+
+/// One call's timer and its per-round results.
+#[derive(Default)]
+struct Call {
+    timer: Timer,
+    last: f64,
+    times: Vec<f64>,
+    registers: Vec<f64>,
+    loads: Vec<f64>,
+}
+
+/// One shape: its network and inputs, its four calls (in [`CALLS`] order) and its sweep.
+struct Case {
+    shape: String,
+    counts: Counts,
+    net: Mlp<f64>,
+    x: Array1<f64>,
+    v: Array1<f64>,
+    u: Array1<f64>,
+    /// A buffer, and where in it the sweep's weights lie (from a line on).
+    weights: (Vec<f64>, std::ops::Range<usize>),
+    scratch: Scratch<f64>,
+    read: Timer,
+    load: f64,
+    load_rates: Vec<f64>,
+    calls: [Call; 4],
+}
+
+impl Case {
+    fn new(shape: &str) -> Result<Case, Box<dyn Error>> {
+        // `time` fills the calls in this order.
+        assert_eq!(CALLS.map(|c| c.0), ["grad", "jvp", "vjp", "hvp"]);
+        let counts = Counts::of(shape).ok_or_else(|| format!("shape {shape:?}: d0xd1x…"))?;
+        let widths: Vec<usize> = shape
+            .split('x')
+            .map(|w| w.parse())
+            .collect::<Result<_, _>>()?;
+        let net = Mlp::<f64>::from_seed(&widths, Activation::Sigmoid, 0)?;
+        let [d0, dl] = [widths[0], widths[widths.len() - 1]];
+        // The sweep's M weights start on a line, as a network's do.
+        let m = counts.m as usize;
+        let weights = vec![1.0; m + 8];
+        let lead = weights.as_ptr().align_offset(64).min(8);
+        Ok(Case {
+            shape: shape.to_string(),
+            counts,
+            net,
+            x: random::standard_normal_vector(d0, 1)?,
+            v: random::standard_normal_vector(d0, 2)?,
+            u: random::standard_normal_vector(dl, 3)?,
+            weights: (weights, lead..lead + m),
+            scratch: Scratch::new(),
+            read: Timer::default(),
+            load: 0.0,
+            load_rates: vec![],
+            calls: Default::default(),
+        })
+    }
+
+    /// One sample of each call, then of the sweep; kept where `keep`.
+    fn time(&mut self, keep: bool) {
+        let (net, x, v, u) = (&self.net, self.x.view(), self.v.view(), self.u.view());
+        let [d0, dl] = [x.len(), u.len()];
+        let s = &mut self.scratch;
+        let (mut g, mut h) = (Array1::zeros(d0), Array1::zeros(d0));
+        let (mut out, mut jv) = (Array1::zeros(dl), Array1::zeros(dl));
+        let seq = Par::Seq;
+        let [grad, jvp, vjp, hvp] = &mut self.calls;
+        grad.last = grad.timer.time(|| {
+            black_box(net.value_and_grad_into(x, Mode::Reverse, g.view_mut(), seq, s))
+                .expect("valid inputs");
+        });
+        jvp.last = jvp.timer.time(|| {
+            black_box(net.jvp_into(x, v, out.view_mut(), jv.view_mut(), seq, s))
+                .expect("valid inputs");
+        });
+        vjp.last = vjp.timer.time(|| {
+            black_box(net.vjp_into(x, u, out.view_mut(), g.view_mut(), seq, s))
+                .expect("valid inputs");
+        });
+        hvp.last = hvp.timer.time(|| {
+            black_box(net.hvp_into(x, v, g.view_mut(), h.view_mut(), seq, s))
+                .expect("valid inputs");
+        });
+        let weights = &self.weights.0[self.weights.1.clone()];
+        self.load = self.read.time(|| {
+            black_box(peak::read_multiply_adds(black_box(weights)));
+        }) / self.counts.m;
+        if keep {
+            self.load_rates.push(8.0 / self.load * 1e-9);
+        }
+    }
+
+    /// Each call's last sample against its floors at this round's rates.
+    fn ratios(&mut self, mac: f64, act: f64) {
+        let rates = Rates {
+            mac,
+            load: self.load,
+            act,
+        };
+        for (call, (_, sweeps, reads, per_unit)) in self.calls.iter_mut().zip(CALLS) {
+            let (registers, loads) = floors(&self.counts, (sweeps, reads, per_unit), rates);
+            call.times.push(call.last);
+            call.registers.push(call.last / registers);
+            call.loads.push(call.last / loads);
+        }
+    }
+}
