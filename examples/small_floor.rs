@@ -9,9 +9,10 @@
 //! shape's weights, then σ with σ' over a slice and the multiply-add peak, each a
 //! sample of at least a millisecond of calls; each call's ratio is to its floors at
 //! that round's rates (the model: `src/bin/fwdrev/small_model.rs`, the loops:
-//! `benches/common/peak.rs`). After one untimed round, prints per call the median time
-//! and the median and quartiles of its ratios over the rounds, and the rates' medians
-//! and ranges.
+//! `benches/common/peak.rs`). After one untimed round, prints per call the median time,
+//! the median of its ratios to each floor over the rounds and the quartiles of its
+//! ratio to the loads floor (the lower quartile rounded down, the upper up), and the
+//! rates' medians and ranges.
 //!
 //! ```text
 //! cargo run --release --features openblas --example small_floor -- [ROUNDS] [SHAPE …]
@@ -58,7 +59,9 @@ fn parse_and_run() -> Result<(), Box<dyn Error>> {
     fwdrev::backend::restart_with_best_kernels();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let rounds = match args.first() {
-        Some(r) => r.parse().map_err(|e| format!("ROUNDS {r:?}: {e}"))?,
+        Some(r) => r
+            .parse::<usize>()
+            .map_err(|e| format!("ROUNDS {r:?}: {e}"))?,
         None => 51,
     };
     if rounds == 0 {
@@ -116,16 +119,19 @@ fn parse_and_run() -> Result<(), Box<dyn Error>> {
             for v in [&mut call.times, &mut call.registers, &mut call.loads] {
                 v.sort_by(f64::total_cmp);
             }
-            let q = |v: &[f64], f: f64| v[((v.len() - 1) as f64 * f).round() as usize];
+            // Sorted: the middle value (the upper of two), and the quartiles' ranks
+            // (n − 1)/4 down and 3(n − 1)/4 up.
+            let (n, mid) = (call.times.len(), |v: &[f64]| v[v.len() / 2]);
+            let (low, high) = ((n - 1) / 4, (3 * (n - 1)).div_ceil(4));
             println!(
                 "| {} | {} | {:.2} µs | {:.2} | {:.2} | {:.2}–{:.2} | {rate} |",
                 case.shape,
                 CALLS[c].0,
-                q(&call.times, 0.5) * 1e6,
-                q(&call.registers, 0.5),
-                q(&call.loads, 0.5),
-                q(&call.loads, 0.25),
-                q(&call.loads, 0.75),
+                mid(&call.times) * 1e6,
+                mid(&call.registers),
+                mid(&call.loads),
+                call.loads[low],
+                call.loads[high],
             );
         }
     }
@@ -176,7 +182,9 @@ impl Timer {
 #[derive(Default)]
 struct Call {
     timer: Timer,
+    /// This round's sample: seconds per call.
     last: f64,
+    /// Seconds per call, and the ratios to each floor, a value per kept round.
     times: Vec<f64>,
     registers: Vec<f64>,
     loads: Vec<f64>,
@@ -184,8 +192,11 @@ struct Call {
 
 /// One shape: its network and inputs, its four calls (in [`CALLS`] order) and its sweep.
 struct Case {
+    /// "d0xd1x…", as given.
     shape: String,
     counts: Counts,
+    /// The network (σ, seed 0), the point, the JVP's and HVP's direction, the VJP's
+    /// cotangent: the small bench's.
     net: Mlp<f64>,
     x: Array1<f64>,
     v: Array1<f64>,
@@ -194,25 +205,34 @@ struct Case {
     weights: (Vec<f64>, std::ops::Range<usize>),
     scratch: Scratch<f64>,
     read: Timer,
+    /// This round's sweep: seconds per weight loaded.
     load: f64,
+    /// The sweep's GB/s, a value per kept round.
     load_rates: Vec<f64>,
     calls: [Call; 4],
 }
 
 impl Case {
+    /// The case of "d0xd1x…" (at least two widths), or what is wrong with it.
     fn new(shape: &str) -> Result<Case, Box<dyn Error>> {
         // `time` fills the calls in this order.
         assert_eq!(CALLS.map(|c| c.0), ["grad", "jvp", "vjp", "hvp"]);
-        let counts = Counts::of(shape).ok_or_else(|| format!("shape {shape:?}: d0xd1x…"))?;
         let widths: Vec<usize> = shape
             .split('x')
             .map(|w| w.parse())
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("shape {shape:?}: {e} (widths d0xd1x…)"))?;
+        let counts = Counts::of(shape).ok_or_else(|| format!("shape {shape:?}: d0xd1x…"))?;
         let net = Mlp::<f64>::from_seed(&widths, Activation::Sigmoid, 0)?;
         let [d0, dl] = [widths[0], widths[widths.len() - 1]];
-        // The sweep's M weights start on a line, as a network's do.
+        // The sweep's M weights start on a line, as a network's do: as many again as
+        // the network's, refused rather than aborting where they do not fit.
         let m = counts.m as usize;
-        let weights = vec![1.0; m + 8];
+        let mut weights = Vec::new();
+        weights
+            .try_reserve_exact(m + 8)
+            .map_err(|e| format!("shape {shape:?}: the sweep's {} values: {e}", m + 8))?;
+        weights.resize(m + 8, 1.0);
         let lead = weights.as_ptr().align_offset(64).min(8);
         Ok(Case {
             shape: shape.to_string(),
