@@ -27,7 +27,8 @@ pub fn run(root: &Path) -> CliResult {
         "Small networks, one thread (`Par::Seq`), f64: each call beside its floors, its \
          multiply-adds at {:.3} ns (registers), or its weights loaded at the rate of a \
          sweep over them if slower (loads), and σ with σ' at {:.2} ns (measured in the \
-         same run)\n",
+         same run, after the calls: where the machine's speed moves, \
+         `examples/small_floor.rs` times each call beside its floors, round by round)\n",
         mac * 1e9,
         act * 1e9
     );
