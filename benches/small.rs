@@ -28,9 +28,6 @@ use std::time::Duration;
 
 const SHAPES: [[usize; 3]; 2] = [[100, 105, 95], [256, 256, 256]];
 
-/// Multiply-adds per unit of the floor group: the id's "4096".
-const UNIT: u32 = 4096;
-
 fn small(c: &mut Criterion) {
     let mut group = c.benchmark_group("small");
     group
@@ -93,29 +90,23 @@ fn small(c: &mut Criterion) {
         .sample_size(30)
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(2));
-    floor.bench_function(BenchmarkId::new("mac", UNIT), |b| {
-        b.iter(|| peak::multiply_adds(black_box(1.0), UNIT as usize))
+    floor.bench_function(BenchmarkId::new("mac", peak::MACS), |b| {
+        b.iter(|| peak::multiply_adds(black_box(1.0), peak::MACS))
     });
     // One multiply-add per weight, each loaded from where the shape's weights stay
     // between calls (L2 or beyond), as a matrix-vector sweep must: M values, on a line.
     for widths in SHAPES {
         let shape = format!("{}x{}x{}", widths[0], widths[1], widths[2]);
         let m: usize = widths.windows(2).map(|w| w[0] * w[1]).sum();
-        let buf = vec![1.0f64; m + 8];
-        let lead = buf.as_ptr().align_offset(64).min(8);
-        let weights = &buf[lead..lead + m];
+        let (buf, at) = peak::on_a_line(m).expect("fits in memory");
+        let weights = &buf[at];
         floor.bench_function(BenchmarkId::new("read", &shape), |b| {
             b.iter(|| peak::read_multiply_adds(black_box(weights)))
         });
     }
-    // σ and σ' of a layer's worth of units, over and over in place (σ's working range
-    // first, then (0, 1): the cost does not depend on it), in L1 as a layer's are.
-    let units = 512;
-    let mut ys: Vec<f64> = (0..units)
-        .map(|i| -8.0 + 16.0 * i as f64 / units as f64)
-        .collect();
-    let mut ss = vec![0.0; units];
-    floor.bench_function(BenchmarkId::new("sigmoid", units), |b| {
+    // σ and σ' of a layer's worth of units, over and over in place.
+    let (mut ys, mut ss) = (peak::sigmoid_inputs(), vec![0.0; peak::UNITS]);
+    floor.bench_function(BenchmarkId::new("sigmoid", peak::UNITS), |b| {
         b.iter(|| {
             Activation::Sigmoid
                 .values_and_slopes(black_box(&mut ys), &mut ss)

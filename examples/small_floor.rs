@@ -36,12 +36,6 @@ use small_model::{floors, Counts, Rates, CALLS};
 
 const USAGE: &str = "usage: small_floor [ROUNDS] [SHAPE …]";
 
-/// Multiply-adds per timed call of the peak loop, as the bench's `small_floor/mac`.
-const MACS: usize = 4096;
-
-/// Units of the σ and σ' sample, as the bench's `small_floor/sigmoid`.
-const UNITS: usize = 512;
-
 /// The shortest sample: calls are repeated until one takes this long.
 const SAMPLE_S: f64 = 1e-3;
 
@@ -75,10 +69,7 @@ fn parse_and_run() -> Result<(), Box<dyn Error>> {
         .iter()
         .map(|s| Case::new(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut ys: Vec<f64> = (0..UNITS)
-        .map(|i| -8.0 + 16.0 * i as f64 / UNITS as f64)
-        .collect();
-    let mut ss = vec![0.0; UNITS];
+    let (mut ys, mut ss) = (peak::sigmoid_inputs(), vec![0.0; peak::UNITS]);
     let mut sigmoid = Timer::default();
     let mut mac = Timer::default();
     let (mut acts, mut macs) = (vec![], vec![]);
@@ -90,10 +81,10 @@ fn parse_and_run() -> Result<(), Box<dyn Error>> {
             Activation::Sigmoid
                 .values_and_slopes(black_box(&mut ys), &mut ss)
                 .expect("as many slopes as values")
-        }) / UNITS as f64;
+        }) / peak::UNITS as f64;
         let m = mac.time(|| {
-            black_box(peak::multiply_adds(black_box(1.0), MACS));
-        }) / MACS as f64;
+            black_box(peak::multiply_adds(black_box(1.0), peak::MACS));
+        }) / peak::MACS as f64;
         if round > 0 {
             acts.push(act);
             macs.push(m);
@@ -225,15 +216,11 @@ impl Case {
         let counts = Counts::of(shape).ok_or_else(|| format!("shape {shape:?}: d0xd1x…"))?;
         let net = Mlp::<f64>::from_seed(&widths, Activation::Sigmoid, 0)?;
         let [d0, dl] = [widths[0], widths[widths.len() - 1]];
-        // The sweep's M weights start on a line, as a network's do: as many again as
-        // the network's, refused rather than aborting where they do not fit.
+        // As many values again as the network's weights, refused rather than aborting
+        // where they do not fit.
         let m = counts.m as usize;
-        let mut weights = Vec::new();
-        weights
-            .try_reserve_exact(m + 8)
-            .map_err(|e| format!("shape {shape:?}: the sweep's {} values: {e}", m + 8))?;
-        weights.resize(m + 8, 1.0);
-        let lead = weights.as_ptr().align_offset(64).min(8);
+        let weights = peak::on_a_line(m)
+            .map_err(|e| format!("shape {shape:?}: the sweep's {m} values: {e}"))?;
         Ok(Case {
             shape: shape.to_string(),
             counts,
@@ -241,7 +228,7 @@ impl Case {
             x: random::standard_normal_vector(d0, 1)?,
             v: random::standard_normal_vector(d0, 2)?,
             u: random::standard_normal_vector(dl, 3)?,
-            weights: (weights, lead..lead + m),
+            weights,
             scratch: Scratch::new(),
             read: Timer::default(),
             load: 0.0,

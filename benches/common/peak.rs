@@ -3,6 +3,35 @@
 //! widest vectors this CPU has (AVX-512F, else AVX2 with FMA), held in registers; and
 //! a bare sweep's multiply-adds over weights loaded as fast as they arrive.
 
+/// Multiply-adds per call of [`multiply_adds`] in the peak's floor
+/// (`small_floor/mac/4096`).
+pub const MACS: usize = 4096;
+
+/// Units of the σ and σ' floor (`small_floor/sigmoid/512`): a layer's worth, in L1 as
+/// a layer's are.
+pub const UNITS: usize = 512;
+
+/// The σ floor's [`UNITS`] inputs, evaluated over and over in place: σ's working range
+/// first, then (0, 1) (the cost does not depend on it).
+pub fn sigmoid_inputs() -> Vec<f64> {
+    (0..UNITS)
+        .map(|i| -8.0 + 16.0 * i as f64 / UNITS as f64)
+        .collect()
+}
+
+/// `m` values for [`read_multiply_adds`] starting on a 64-byte line, as a network's
+/// weights do: a buffer and the range of it they fill, or the error where they do not
+/// fit.
+pub fn on_a_line(
+    m: usize,
+) -> Result<(Vec<f64>, std::ops::Range<usize>), std::collections::TryReserveError> {
+    let mut buf = Vec::new();
+    buf.try_reserve_exact(m + 8)?;
+    buf.resize(m + 8, 1.0);
+    let lead = buf.as_ptr().align_offset(64).min(8);
+    Ok((buf, lead..lead + m))
+}
+
 /// Runs at least `n` multiply-adds; returns a sum of them, so none is optimised away.
 pub fn multiply_adds(seed: f64, n: usize) -> f64 {
     #[cfg(target_arch = "x86_64")]

@@ -1,8 +1,8 @@
 //! The small-network bench's part of the report: each call beside its multiply-add +
 //! activation floors ([`small_model`](crate::small_model)), from `cargo bench --bench
 //! small`, its floors at the rates the bench's `small_floor` group measured in the same
-//! run (`mac`, `sigmoid`, and `read/<shape>` for the loads). Criterion runs each group after the
-//! other, so a machine whose speed moves between them moves these ratios too;
+//! run (`mac`, `sigmoid`, and `read/<shape>` for the loads). Criterion runs each group
+//! after the other, so a machine whose speed moves between them moves these ratios too;
 //! `examples/small_floor.rs` measures the same ratios round by round, interleaved.
 
 use crate::report_chain::medians;
