@@ -21,8 +21,7 @@
 mod common;
 
 use criterion::{BenchmarkId, Criterion};
-use fwdrev::{random, Activation, Mlp, Mode, Par, Scratch};
-use ndarray::Array1;
+use fwdrev::Activation;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -36,52 +35,12 @@ fn small(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(2));
     for widths in SHAPES {
         let shape = format!("{}x{}x{}", widths[0], widths[1], widths[2]);
-        let net = Mlp::<f64>::from_seed(&widths, Activation::Sigmoid, 0).expect("fits in memory");
-        let x = random::standard_normal_vector::<f64>(widths[0], 1).unwrap();
-        let v = random::standard_normal_vector::<f64>(widths[0], 2).unwrap();
-        let u = random::standard_normal_vector::<f64>(widths[2], 3).unwrap();
-        let mut s = Scratch::new();
-        let (mut g, mut h) = (Array1::zeros(widths[0]), Array1::zeros(widths[0]));
-        let (mut out, mut jv) = (Array1::zeros(widths[2]), Array1::zeros(widths[2]));
-        let seq = Par::Seq;
-        group.bench_function(BenchmarkId::new("grad", &shape), |b| {
-            b.iter(|| {
-                net.value_and_grad_into(x.view(), Mode::Reverse, g.view_mut(), seq, &mut s)
-                    .unwrap()
-            })
-        });
-        group.bench_function(BenchmarkId::new("jvp", &shape), |b| {
-            b.iter(|| {
-                net.jvp_into(
-                    x.view(),
-                    v.view(),
-                    out.view_mut(),
-                    jv.view_mut(),
-                    seq,
-                    &mut s,
-                )
-                .unwrap()
-            })
-        });
-        group.bench_function(BenchmarkId::new("vjp", &shape), |b| {
-            b.iter(|| {
-                net.vjp_into(
-                    x.view(),
-                    u.view(),
-                    out.view_mut(),
-                    g.view_mut(),
-                    seq,
-                    &mut s,
-                )
-                .unwrap()
-            })
-        });
-        group.bench_function(BenchmarkId::new("hvp", &shape), |b| {
-            b.iter(|| {
-                net.hvp_into(x.view(), v.view(), g.view_mut(), h.view_mut(), seq, &mut s)
-                    .unwrap()
-            })
-        });
+        let mut calls = Calls::new(&widths).expect("fits in memory");
+        for call in Call::ALL {
+            group.bench_function(BenchmarkId::new(call.name(), &shape), |b| {
+                b.iter(|| calls.run(call).unwrap())
+            });
+        }
     }
     group.finish();
 
@@ -123,6 +82,11 @@ fn main() {
     c.final_summary();
 }
 
-/// The floors' loops, shared with `examples/small_floor.rs`.
+/// The calls and the floors' loops, shared with `examples/small_floor.rs` (and the
+/// calls with `examples/call_cost.rs`).
+#[path = "common/calls.rs"]
+mod calls;
 #[path = "common/peak.rs"]
 mod peak;
+
+use calls::{Call, Calls};

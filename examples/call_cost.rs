@@ -9,14 +9,17 @@
 //! ```
 //!
 //! CALL is `grad`, `jvp`, `vjp` or `hvp`, each its `_into` call on the calling thread
-//! (`Par::Seq`) with scratch made once, as the small bench runs them; SHAPE the widths
-//! `d0xd1x…` of a σ network (seed 0); CALLS how many calls after the first.
+//! (`Par::Seq`) with scratch made once, as the small bench runs them
+//! (`benches/common/calls.rs`); SHAPE the widths `d0xd1x…` of a σ network (seed 0);
+//! CALLS how many calls after the first.
 
-use fwdrev::{random, Activation, Mlp, Mode, Par, Scratch};
-use ndarray::Array1;
 use std::error::Error;
-use std::hint::black_box;
 use std::process::ExitCode;
+
+#[path = "../benches/common/calls.rs"]
+mod calls;
+
+use calls::{Call, Calls};
 
 const USAGE: &str = "usage: call_cost grad|jvp|vjp|hvp d0xd1x… CALLS";
 
@@ -43,54 +46,14 @@ fn parse_and_run() -> Result<(), Box<dyn Error>> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let calls: usize = calls.parse().map_err(|e| format!("CALLS {calls:?}: {e}"))?;
-    let run = match call.as_str() {
-        "grad" | "jvp" | "vjp" | "hvp" => call.as_str(),
-        other => return Err(format!("call {other:?}: grad, jvp, vjp or hvp").into()),
+    let Some(&run) = Call::ALL.iter().find(|c| c.name() == call) else {
+        return Err(format!("call {call:?}: grad, jvp, vjp or hvp").into());
     };
-    let net = Mlp::<f64>::from_seed(&widths, Activation::Sigmoid, 0)?;
-    let (d0, d_out) = (widths[0], widths[widths.len() - 1]);
-    let x = random::standard_normal_vector::<f64>(d0, 1)?;
-    let v = random::standard_normal_vector::<f64>(d0, 2)?;
-    let u = random::standard_normal_vector::<f64>(d_out, 3)?;
-    let mut s = Scratch::new();
-    let (mut g, mut h) = (Array1::zeros(d0), Array1::zeros(d0));
-    let (mut out, mut jv) = (Array1::zeros(d_out), Array1::zeros(d_out));
-    let seq = Par::Seq;
-    let mut one = || -> fwdrev::Result<()> {
-        match run {
-            "grad" => {
-                black_box(net.value_and_grad_into(
-                    x.view(),
-                    Mode::Reverse,
-                    g.view_mut(),
-                    seq,
-                    &mut s,
-                )?);
-            }
-            "jvp" => net.jvp_into(
-                x.view(),
-                v.view(),
-                out.view_mut(),
-                jv.view_mut(),
-                seq,
-                &mut s,
-            )?,
-            "vjp" => net.vjp_into(
-                x.view(),
-                u.view(),
-                out.view_mut(),
-                g.view_mut(),
-                seq,
-                &mut s,
-            )?,
-            _ => net.hvp_into(x.view(), v.view(), g.view_mut(), h.view_mut(), seq, &mut s)?,
-        }
-        Ok(())
-    };
+    let mut inputs = Calls::new(&widths)?;
     // The first call sizes the scratch and checks the C library's lanes.
     for _ in 0..=calls {
-        one()?;
+        inputs.run(run)?;
     }
-    println!("{run} {shape}: {calls} calls after the first");
+    println!("{call} {shape}: {calls} calls after the first");
     Ok(())
 }

@@ -7,7 +7,7 @@
 //! 3.1 µs and at 5.0 µs within the hour, its floor in neither). Here each round times,
 //! for each shape, the four calls (`Par::Seq`, as the bench) and a bare sweep over the
 //! shape's weights, then σ with σ' over a slice and the multiply-add peak, each a
-//! sample of at least a millisecond of calls; each call's ratio is to its floors at
+//! sample of at least a millisecond of calls (the calls: `benches/common/calls.rs`); each call's ratio is to its floors at
 //! that round's rates (the model: `src/bin/fwdrev/small_model.rs`, the loops:
 //! `benches/common/peak.rs`). After one untimed round, prints per call the median time,
 //! the median of its ratios to each floor over the rounds and the quartiles of its
@@ -20,18 +20,20 @@
 //!
 //! ROUNDS defaults to 51, the shapes (`d0xd1x…`) to 100x105x95 and 256x256x256.
 
-use fwdrev::{random, Activation, Mlp, Mode, Par, Scratch};
-use ndarray::Array1;
+use fwdrev::Activation;
 use std::error::Error;
 use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::Instant;
 
+#[path = "../benches/common/calls.rs"]
+mod calls;
 #[path = "../benches/common/peak.rs"]
 mod peak;
 #[path = "../src/bin/fwdrev/small_model.rs"]
 mod small_model;
 
+use calls::{Call, Calls};
 use small_model::{floors, Counts, Rates, CALLS};
 
 const USAGE: &str = "usage: small_floor [ROUNDS] [SHAPE …]";
@@ -171,7 +173,7 @@ impl Timer {
 
 /// One call's timer and its per-round results.
 #[derive(Default)]
-struct Call {
+struct Timed {
     timer: Timer,
     /// This round's sample: seconds per call.
     last: f64,
@@ -186,36 +188,30 @@ struct Case {
     /// "d0xd1x…", as given.
     shape: String,
     counts: Counts,
-    /// The network (σ, seed 0), the point, the JVP's and HVP's direction, the VJP's
-    /// cotangent: the small bench's.
-    net: Mlp<f64>,
-    x: Array1<f64>,
-    v: Array1<f64>,
-    u: Array1<f64>,
+    /// The network and the calls' inputs: the small bench's.
+    inputs: Calls,
     /// A buffer, and where in it the sweep's weights lie (from a line on).
     weights: (Vec<f64>, std::ops::Range<usize>),
-    scratch: Scratch<f64>,
     read: Timer,
     /// This round's sweep: seconds per weight loaded.
     load: f64,
     /// The sweep's GB/s, a value per kept round.
     load_rates: Vec<f64>,
-    calls: [Call; 4],
+    calls: [Timed; 4],
 }
 
 impl Case {
     /// The case of "d0xd1x…" (at least two widths), or what is wrong with it.
     fn new(shape: &str) -> Result<Case, Box<dyn Error>> {
         // `time` fills the calls in this order.
-        assert_eq!(CALLS.map(|c| c.0), ["grad", "jvp", "vjp", "hvp"]);
+        assert_eq!(CALLS.map(|c| c.0), Call::ALL.map(Call::name));
         let widths: Vec<usize> = shape
             .split('x')
             .map(|w| w.parse())
             .collect::<Result<_, _>>()
             .map_err(|e| format!("shape {shape:?}: {e} (widths d0xd1x…)"))?;
         let counts = Counts::of(shape).ok_or_else(|| format!("shape {shape:?}: d0xd1x…"))?;
-        let net = Mlp::<f64>::from_seed(&widths, Activation::Sigmoid, 0)?;
-        let [d0, dl] = [widths[0], widths[widths.len() - 1]];
+        let inputs = Calls::new(&widths)?;
         // As many values again as the network's weights, refused rather than aborting
         // where they do not fit.
         let m = counts.m as usize;
@@ -224,12 +220,8 @@ impl Case {
         Ok(Case {
             shape: shape.to_string(),
             counts,
-            net,
-            x: random::standard_normal_vector(d0, 1)?,
-            v: random::standard_normal_vector(d0, 2)?,
-            u: random::standard_normal_vector(dl, 3)?,
+            inputs,
             weights,
-            scratch: Scratch::new(),
             read: Timer::default(),
             load: 0.0,
             load_rates: vec![],
@@ -239,29 +231,10 @@ impl Case {
 
     /// One sample of each call, then of the sweep; kept where `keep`.
     fn time(&mut self, keep: bool) {
-        let (net, x, v, u) = (&self.net, self.x.view(), self.v.view(), self.u.view());
-        let [d0, dl] = [x.len(), u.len()];
-        let s = &mut self.scratch;
-        let (mut g, mut h) = (Array1::zeros(d0), Array1::zeros(d0));
-        let (mut out, mut jv) = (Array1::zeros(dl), Array1::zeros(dl));
-        let seq = Par::Seq;
-        let [grad, jvp, vjp, hvp] = &mut self.calls;
-        grad.last = grad.timer.time(|| {
-            black_box(net.value_and_grad_into(x, Mode::Reverse, g.view_mut(), seq, s))
-                .expect("valid inputs");
-        });
-        jvp.last = jvp.timer.time(|| {
-            black_box(net.jvp_into(x, v, out.view_mut(), jv.view_mut(), seq, s))
-                .expect("valid inputs");
-        });
-        vjp.last = vjp.timer.time(|| {
-            black_box(net.vjp_into(x, u, out.view_mut(), g.view_mut(), seq, s))
-                .expect("valid inputs");
-        });
-        hvp.last = hvp.timer.time(|| {
-            black_box(net.hvp_into(x, v, g.view_mut(), h.view_mut(), seq, s))
-                .expect("valid inputs");
-        });
+        for (call, c) in Call::ALL.into_iter().zip(&mut self.calls) {
+            let inputs = &mut self.inputs;
+            c.last = c.timer.time(|| inputs.run(call).expect("valid inputs"));
+        }
         let weights = &self.weights.0[self.weights.1.clone()];
         self.load = self.read.time(|| {
             black_box(peak::read_multiply_adds(black_box(weights)));
