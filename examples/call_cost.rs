@@ -49,6 +49,8 @@ fn parse_and_run() -> Result<(), Box<dyn Error>> {
     let Some(&run) = Call::ALL.iter().find(|c| c.name() == call) else {
         return Err(format!("call {call:?}: grad, jvp, vjp or hvp").into());
     };
+    // No `restart_with_best_kernels` here (unlike `small_floor`): a process started
+    // again under valgrind would run outside its count.
     let mut inputs = Calls::new(&widths)?;
     // The first call sizes the scratch and checks the C library's lanes.
     for _ in 0..=calls {

@@ -5,11 +5,11 @@
 //! Criterion runs one group after another, so on a machine whose speed moves from
 //! minute to minute a call and its floor may be timed in different states (a JVP at
 //! 3.1 µs and at 5.0 µs within the hour, its floor in neither). Here each round times,
-//! for each shape, the four calls (`Par::Seq`, as the bench) and a bare sweep over the
-//! shape's weights, then σ with σ' over a slice and the multiply-add peak, each a
-//! sample of at least a millisecond of calls (the calls: `benches/common/calls.rs`); each call's ratio is to its floors at
-//! that round's rates (the model: `src/bin/fwdrev/small_model.rs`, the loops:
-//! `benches/common/peak.rs`). After one untimed round, prints per call the median time,
+//! for each shape, the four calls (`Par::Seq`, as the bench: `benches/common/calls.rs`)
+//! and a bare sweep over the shape's weights, then σ with σ' over a slice and the
+//! multiply-add peak, each a sample of at least a millisecond of calls; each call's
+//! ratio is to its floors at that round's rates (the model:
+//! `src/bin/fwdrev/small_model.rs`, the loops: `benches/common/peak.rs`). After one untimed round, prints per call the median time,
 //! the median of its ratios to each floor over the rounds and the quartiles of its
 //! ratio to the loads floor (the lower quartile rounded down, the upper up), and the
 //! rates' medians and ranges.

@@ -440,11 +440,12 @@ mod tests {
         let runs = drivers
             .into_iter()
             .flat_map(|d| [x.len(), 1, 2, 3, 5, 7, 8, 13, 43].map(|n| (d, n)));
-        // From x's start, and (where it fits) ending on the NaN at 38, so that the last
-        // values short of a vector hold a special one.
-        let ends = |len: usize| [Some(0), 39usize.checked_sub(len)];
-        let from = |r: (Driver, usize)| ends(r.1).into_iter().flatten().map(move |f| (r, f));
-        for ((run, len), from) in runs.flat_map(from) {
+        // From x's start, and (where it fits) ending on the NaN, so that the last values
+        // short of a vector hold a special one.
+        let nan_at = x.iter().position(|x| x.is_nan()).expect("a NaN among x");
+        let starts = |len: usize| [Some(0), (nan_at + 1).checked_sub(len)];
+        let at = |r: (Driver, usize)| starts(r.1).into_iter().flatten().map(move |f| (r, f));
+        for ((run, len), from) in runs.flat_map(at) {
             let x = &x[from..from + len];
             // A value after the slice, which must stay.
             let mut y = x.to_vec();
