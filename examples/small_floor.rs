@@ -9,10 +9,10 @@
 //! and a bare sweep over the shape's weights, then σ with σ' over a slice and the
 //! multiply-add peak, each a sample of at least a millisecond of calls; each call's
 //! ratio is to its floors at that round's rates (the model:
-//! `src/bin/fwdrev/small_model.rs`, the loops: `benches/common/peak.rs`). After one untimed round, prints per call the median time,
-//! the median of its ratios to each floor over the rounds and the quartiles of its
-//! ratio to the loads floor (the lower quartile rounded down, the upper up), and the
-//! rates' medians and ranges.
+//! `src/bin/fwdrev/small_model.rs`, the loops: `benches/common/peak.rs`). After one
+//! untimed round, prints per call the median time, the median of its ratios to each
+//! floor over the rounds and the quartiles of its ratio to the loads floor (the lower
+//! quartile rounded down, the upper up), and the rates' medians and ranges.
 //!
 //! ```text
 //! cargo run --release --features openblas --example small_floor -- [ROUNDS] [SHAPE …]
