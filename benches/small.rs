@@ -35,7 +35,7 @@ fn small(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(2));
     for widths in SHAPES {
         let shape = format!("{}x{}x{}", widths[0], widths[1], widths[2]);
-        let mut calls = Calls::new(&widths).expect("fits in memory");
+        let mut calls = Calls::of(&shape).expect("fits in memory");
         for call in Call::ALL {
             group.bench_function(BenchmarkId::new(call.name(), &shape), |b| {
                 b.iter(|| calls.run(call).unwrap())

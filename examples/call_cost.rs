@@ -38,20 +38,13 @@ fn parse_and_run() -> Result<(), Box<dyn Error>> {
     let [call, shape, calls] = &args[..] else {
         return Err(format!("{} arguments, three wanted", args.len()).into());
     };
-    let widths = shape
-        .split('x')
-        .map(|w| {
-            w.parse::<usize>()
-                .map_err(|e| format!("width {w:?} of {shape:?}: {e}"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
     let calls: usize = calls.parse().map_err(|e| format!("CALLS {calls:?}: {e}"))?;
     let Some(&run) = Call::ALL.iter().find(|c| c.name() == call) else {
         return Err(format!("call {call:?}: grad, jvp, vjp or hvp").into());
     };
     // No `restart_with_best_kernels` here (unlike `small_floor`): a process started
     // again under valgrind would run outside its count.
-    let mut inputs = Calls::new(&widths)?;
+    let mut inputs = Calls::of(shape)?;
     // The first call sizes the scratch and checks the C library's lanes.
     for _ in 0..=calls {
         inputs.run(run)?;

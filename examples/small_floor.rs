@@ -205,13 +205,8 @@ impl Case {
     fn new(shape: &str) -> Result<Case, Box<dyn Error>> {
         // `time` fills the calls in this order.
         assert_eq!(CALLS.map(|c| c.0), Call::ALL.map(Call::name));
-        let widths: Vec<usize> = shape
-            .split('x')
-            .map(|w| w.parse())
-            .collect::<Result<_, _>>()
-            .map_err(|e| format!("shape {shape:?}: {e} (widths d0xd1x…)"))?;
+        let inputs = Calls::of(shape)?;
         let counts = Counts::of(shape).ok_or_else(|| format!("shape {shape:?}: d0xd1x…"))?;
-        let inputs = Calls::new(&widths)?;
         // As many values again as the network's weights, refused rather than aborting
         // where they do not fit.
         let m = counts.m as usize;

@@ -48,8 +48,20 @@ pub struct Calls {
 }
 
 impl Calls {
+    /// For the σ network of "d0xd1x…", or what is wrong with the shape.
+    pub fn of(shape: &str) -> Result<Calls, Box<dyn std::error::Error>> {
+        let widths = shape
+            .split('x')
+            .map(|w| {
+                w.parse()
+                    .map_err(|e| format!("width {w:?} of {shape:?}: {e}"))
+            })
+            .collect::<Result<Vec<usize>, _>>()?;
+        Ok(Calls::new(&widths)?)
+    }
+
     /// For the σ network of `widths` (d0, d1, …, at least two), or why it cannot be made.
-    pub fn new(widths: &[usize]) -> fwdrev::Result<Calls> {
+    fn new(widths: &[usize]) -> fwdrev::Result<Calls> {
         let net = Mlp::<f64>::from_seed(widths, Activation::Sigmoid, 0)?;
         let (d0, dl) = (widths[0], widths[widths.len() - 1]);
         Ok(Calls {
