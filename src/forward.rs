@@ -119,13 +119,20 @@ pub(crate) fn value_and_grad<'a, T: Real>(
 /// few columns, which the crate's kernels take and give as slices and the glue runs down
 /// as whole vectors; by rows for a BLAS GEMM's wide panels (a GEMM rounds by its
 /// operands' layout, and this is the one their results were recorded with).
+///
+/// Made without `from_shape`'s stride checks, which cost a small call more than its
+/// glue: a panel in either order spans exactly its d·c values, taken from `buf` first.
 pub(crate) fn panel<T>(buf: &[T], d: usize, c: usize) -> ArrayView2<'_, T> {
-    ArrayView2::from_shape((d, c).set_f(c <= FEW), &buf[..d * c]).expect("fits")
+    let buf = &buf[..d.checked_mul(c).expect("a panel's length")];
+    // SAFETY: the d×c panel by rows or by columns reads exactly buf's d·c values.
+    unsafe { ArrayView2::from_shape_ptr((d, c).set_f(c <= FEW), buf.as_ptr()) }
 }
 
 /// [`panel`], writable.
 pub(crate) fn panel_mut<T>(buf: &mut [T], d: usize, c: usize) -> ArrayViewMut2<'_, T> {
-    ArrayViewMut2::from_shape((d, c).set_f(c <= FEW), &mut buf[..d * c]).expect("fits")
+    let buf = &mut buf[..d.checked_mul(c).expect("a panel's length")];
+    // SAFETY: as `panel`'s, and `buf` is borrowed mutably for the view's life.
+    unsafe { ArrayViewMut2::from_shape_ptr((d, c).set_f(c <= FEW), buf.as_mut_ptr()) }
 }
 
 /// How a tangent sweep makes W·[a | Ȧ].
@@ -184,20 +191,23 @@ pub(crate) fn next_input<T: Real>(
 pub(crate) fn map_panel<T: Real>(
     q: ArrayView2<T>,
     mut out: ArrayViewMut2<T>,
-    eval: impl FnMut(&[T], &mut [T], &mut [T]),
+    mut eval: impl FnMut(&[T], &mut [T], &mut [T]),
 ) {
     debug_assert_eq!(q.dim(), out.dim(), "out has Q's shape");
     let d = q.nrows();
     if let (Some(q), Some(o)) = (column_major(q), column_major_mut(out.view_mut())) {
-        // By columns (few of them): slices of each column, no 2-D view per chunk.
-        let ((y, yd), (u, od)) = (q.split_at(d), o.split_at_mut(d));
-        return by_chunks(ArrayView1::from(y), eval, |rows, values, v| {
-            u[rows.clone()].copy_from_slice(values);
-            for (o, t) in od.chunks_mut(d).zip(yd.chunks(d)) {
-                let (o, t) = (&mut o[rows.clone()], &t[rows.clone()]);
-                down_column(o, t, [v], |o, t, [v]| *o = t * v);
+        if d > 0 && o.len() >= 2 * d {
+            // By columns with a tangent: u and v straight into the first two columns,
+            // then v ∘ Ẏ down each tangent column, the first last (it holds v).
+            let ((y, yd), (u, od)) = (q.split_at(d), o.split_at_mut(d));
+            let (v, rest) = od.split_at_mut(d);
+            eval(y, u, v);
+            for (o, t) in rest.chunks_mut(d).zip(yd[d..].chunks(d)) {
+                down_column(o, t, [&*v], |o, t, [v]| *o = t * v);
             }
-        });
+            v.iter_mut().zip(&yd[..d]).for_each(|(v, &t)| *v = t * *v);
+            return;
+        }
     }
     by_chunks(q.column(0), eval, |rows, u, v| {
         let mut out = out.slice_mut(s![rows.clone(), ..]);
@@ -209,18 +219,18 @@ pub(crate) fn map_panel<T: Real>(
 
 /// A panel's values column after column, where it lies by columns (column j of a d×c
 /// panel at j·d).
-fn column_major<T>(p: ArrayView2<'_, T>) -> Option<&[T]> {
+pub(crate) fn column_major<T>(p: ArrayView2<'_, T>) -> Option<&[T]> {
     p.reversed_axes().to_slice()
 }
 
 /// [`column_major`], writable.
-fn column_major_mut<T>(p: ArrayViewMut2<'_, T>) -> Option<&mut [T]> {
+pub(crate) fn column_major_mut<T>(p: ArrayViewMut2<'_, T>) -> Option<&mut [T]> {
     p.reversed_axes().into_slice()
 }
 
 /// `op(o[i], t[i], [p_1[i], …, p_K[i]])` down one column's slices.
 #[inline(always)]
-fn down_column<T: Copy, const K: usize>(
+pub(crate) fn down_column<T: Copy, const K: usize>(
     o: &mut [T],
     t: &[T],
     per_row: [&[T]; K],
@@ -347,6 +357,12 @@ pub(crate) fn jvp<'a, T: Real>(
     let q = column_major(panel(q, d, 2)).expect("two columns lie by columns");
     let (y, yd) = q.split_at(d);
     let eval = |t: &[T], v: &mut [T], s: &mut [T]| last.activation.values_and_slopes_of(t, v, s);
+    if let Some(jv) = jv.as_slice_mut() {
+        // φ' into J·v itself, then times ẏ.
+        eval(y, out, jv);
+        jv.iter_mut().zip(yd).for_each(|(jv, &t)| *jv = *jv * t);
+        return;
+    }
     by_chunks(ArrayView1::from(y), eval, |rows, values, slopes| {
         out[rows.clone()].copy_from_slice(values);
         let jv = jv.slice_mut(s![rows.clone()]);

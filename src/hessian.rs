@@ -15,8 +15,8 @@
 
 use crate::backend::gemm_t_few;
 use crate::forward::{
-    by_chunks, each_tangent, map_panel, next_input, panel, panel_mut, tangent_layer, widest,
-    Product, CHUNK,
+    by_chunks, column_major, column_major_mut, down_column, each_tangent, map_panel, next_input,
+    panel, panel_mut, tangent_layer, widest, Product, CHUNK,
 };
 use crate::guard::Trust;
 use crate::scratch::{padded, panel_width_or_refuse, Stack};
@@ -106,7 +106,7 @@ pub(crate) fn hvps<'a, T: Real>(
         let q = q_k(k - 1);
         let kept = keeps(k - 1).then(|| &kept_slopes[offsets[k - 1]..offsets[k]]);
         let mut at = 0;
-        let eval = |t: &[T], s: &mut [T], c: &mut [T]| {
+        let mut eval = |t: &[T], s: &mut [T], c: &mut [T]| {
             match kept {
                 Some(kept) => {
                     s.copy_from_slice(&kept[at..at + t.len()]);
@@ -116,6 +116,28 @@ pub(crate) fn hvps<'a, T: Real>(
             }
             at += t.len();
         };
+        if let (true, Some(q), Some(a)) = (c >= 2, column_major(q), column_major_mut(a.view_mut()))
+        {
+            // By columns: φ' and φ'' into the spent [ḡ_k | Ġ_k], the tangents down their
+            // columns, then ḡ_{k−1} over W_kᵀ·ḡ_k (which the tangents read).
+            let (slopes, curvatures) = g_buf[..2 * d_in].split_at_mut(d_in);
+            eval(&q[..d_in], slopes, curvatures);
+            let (adjoint, tangents) = a.split_at_mut(d_in);
+            for (t, yd) in tangents.chunks_mut(d_in).zip(q[d_in..].chunks(d_in)) {
+                down_column(
+                    t,
+                    yd,
+                    [slopes, curvatures, adjoint],
+                    |t, yd, [d, curv, adj]| *t = d * *t + curv * yd * adj,
+                );
+            }
+            adjoint
+                .iter_mut()
+                .zip(slopes)
+                .for_each(|(g, &mut d)| *g = d * *g);
+            std::mem::swap(&mut g_buf, &mut a_buf);
+            continue;
+        }
         by_chunks(q.column(0), eval, |rows, slopes, curvatures| {
             let mut a = a.slice_mut(s![rows.clone(), ..]);
             let mut adjoint = [T::zero(); CHUNK];
