@@ -16,7 +16,7 @@ use crate::backend::{gemm, gemv, gemv_t};
 use crate::guard::{guarded, Terms};
 use crate::hessian::redo_columns;
 use crate::mlp::{check_finite, check_shape};
-use crate::reverse::{self, rows_then_adjoint, Fused, Rows};
+use crate::reverse::{rows_then_adjoint, Fused, Rows};
 use crate::scratch::{padded, Scratch};
 use crate::{Call, Mlp, Par, Real, Result};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1};
@@ -58,7 +58,7 @@ impl<T: Real> Mlp<T> {
             a = Array1::from(values);
         }
         // ḡ_L = φ'_L(y_L); z_{k−1} = W_kᵀ·ḡ_k, ḡ_{k−1} = φ'_{k−1} ∘ z_{k−1}.
-        let (len, mut scratch) = (reverse::transposed_len(self), Scratch::new());
+        let (len, mut scratch) = (self.transposed_len(), Scratch::new());
         let partial = scratch.stack(len)?.take(len);
         let mut adjoints = vec![Vec::new(); depth - 1];
         let mut g = slopes[depth - 1].clone();
@@ -122,7 +122,7 @@ impl<T: Real> HessianAt<'_, T> {
                     let (t, acc) = (stack.take(widest), stack.take(widest));
                     let coefs = stack.take(net.width(depth));
                     let mut fused = Fused::carve(net.width(depth - 1), &mut stack);
-                    let partial = stack.take(reverse::transposed_len(net));
+                    let partial = stack.take(net.transposed_len());
                     // The tangent sweep: ẏ_k kept, t = φ'_k ∘ ẏ_k carried up.
                     t[..d0].iter_mut().zip(&v).for_each(|(t, &v)| *t = v);
                     let mut at = 0;
@@ -271,5 +271,5 @@ pub(crate) fn scratch_len<T: Real>(net: &Mlp<T>) -> usize {
         + 2 * padded::<T>(widest)
         + padded::<T>(net.width(depth))
         + Fused::<T>::len(net.width(depth - 1))
-        + reverse::transposed_len(net)
+        + net.transposed_len()
 }

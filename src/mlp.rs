@@ -242,6 +242,9 @@ pub struct Mlp<T: Real> {
     layers: Vec<Layer<T>>,
     /// offsets[k] = d_1 + … + d_k: where layer k's values start in per-layer scratch.
     offsets: Vec<usize>,
+    /// Scratch of the largest W_kᵀ·ḡ's partial results ([`reverse::transposed_len`]),
+    /// worked out once: each gradient call carves it.
+    transposed: usize,
     memory_budget: usize,
     calibration: Calibration,
     par: Par,
@@ -258,6 +261,7 @@ impl<T: Real> Clone for Mlp<T> {
         Mlp {
             layers: self.layers.clone(),
             offsets: self.offsets.clone(),
+            transposed: self.transposed,
             memory_budget: self.memory_budget,
             calibration: self.calibration,
             par: self.par,
@@ -496,9 +500,11 @@ impl<T: Real> Mlp<T> {
                 Some(*s)
             }))
             .collect();
+        let transposed = reverse::transposed_len(&layers);
         Ok(Mlp {
             layers,
             offsets,
+            transposed,
             memory_budget: DEFAULT_MEMORY_BUDGET,
             calibration: Calibration::stored(),
             par: Par::default(),
@@ -608,6 +614,11 @@ impl<T: Real> Mlp<T> {
     /// offsets[k] = d_1 + … + d_k.
     pub(crate) fn offsets(&self) -> &[usize] {
         &self.offsets
+    }
+
+    /// Scratch of any layer's W_kᵀ·ḡ_k ([`reverse::transposed_len`] of the layers).
+    pub(crate) fn transposed_len(&self) -> usize {
+        self.transposed
     }
 
     /// The bracketing of the Jacobian chain that `mode` computes, with its predicted

@@ -20,7 +20,7 @@ use crate::par::zip_for_each;
 use crate::primal::{self, Sweep};
 use crate::scratch::{padded, Stack};
 use crate::{Layer, LayerGrad, Mlp, Par, Real};
-use ndarray::{s, ArrayView1, ArrayView2, ArrayViewMut1, Axis, Zip};
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut1, Axis, Zip};
 use rayon::iter::Either;
 use rayon::prelude::*;
 
@@ -126,17 +126,17 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
     );
     debug_assert!(fused.d_in == d_in && blocks <= ROW_BLOCKS);
     let accumulate = adjoint.is_some();
+    let all_rows = RowSlices::new(w);
     // One block: its rows of W, its slice of the coefficients (and of the values), its
     // partial z (unused without adjoint).
     let block = inlined(
         #[inline(always)]
         |b: usize, s_out: &mut [T], z: &mut [T], mut v_out: Option<&mut [T]>| -> T {
             let r0 = b * rows_per_block;
-            let rows = w.slice(s![r0..r0 + s_out.len(), ..]);
+            let slices = all_rows.rows(r0..r0 + s_out.len());
             if accumulate {
                 z.fill(T::zero());
             }
-            let slices = RowSlices::new(rows);
             let (row, quad) = (|i: usize| slices.row(i), |i: usize| slices.quad(i));
             let mut f = T::zero();
             // Four rows at a time: four streams from memory, h and z touched once per
@@ -147,7 +147,7 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
             // the rows in order. Long rows go eight at a time where `octets` says so and
             // the kernel sweeps eight in one: h (and z) cross from L2 once per eight
             // rows, the bits of two quads.
-            let quads = rows.nrows() / 4 * 4;
+            let quads = slices.nrows() / 4 * 4;
             let eight = slices.octets() && k.sweeps_eight::<T>();
             let group = match eight {
                 true => 8,
@@ -197,7 +197,7 @@ fn rows_then_adjoint_with<T: Real, K: Kernel>(
                 add(z, prev + q, s_out);
             }
             // The last rows (fewer than four): a dot each, then one map for them all.
-            let n = rows.nrows() - quads;
+            let n = slices.nrows() - quads;
             if n == 0 {
                 return f;
             }
@@ -308,13 +308,14 @@ pub(crate) fn scratch_len<T: Real>(net: &Mlp<T>) -> usize {
     Sweep::len(net)
         + Fused::<T>::len(net.width(net.depth() - 1))
         + 2 * padded::<T>(widest_input(net))
-        + transposed_len(net)
+        + net.transposed_len()
 }
 
-/// Scratch of the products W_kᵀ·ḡ_k of any layer ([`gemv_t`]'s partial results).
-pub(crate) fn transposed_len<T: Real>(net: &Mlp<T>) -> usize {
+/// Scratch of the products W_kᵀ·ḡ_k of any of `layers` ([`gemv_t`]'s partial results;
+/// a network keeps its own, [`Mlp::transposed_len`]).
+pub(crate) fn transposed_len<T: Real>(layers: &[Layer<T>]) -> usize {
     let len = |l: &Layer<T>| padded::<T>(gemv_t_scratch_len(l.weights.nrows(), l.weights.ncols()));
-    net.layers().iter().map(len).max().unwrap_or(0)
+    layers.iter().map(len).max().unwrap_or(0)
 }
 
 /// max(d0, …, d(L−1)): the longest adjoint of a layer's input.
@@ -335,7 +336,7 @@ pub(crate) fn value_and_grad<'a, T: Real>(
     let mut fused = Fused::carve(net.width(depth - 1), stack);
     let widest = widest_input(net);
     let mut z = [stack.take(widest), stack.take(widest)];
-    let partial = stack.take(transposed_len(net));
+    let partial = stack.take(net.transposed_len());
     primal::hidden(net, par, ArrayView1::from(x), &mut sweep);
     // The fused pass leaves W_Lᵀ·φ'(y_L), the adjoint of a_{L−1}, in z[0].
     let (input, slopes) = sweep.last(x);
@@ -379,7 +380,7 @@ pub(crate) fn vjp<'a, T: Real>(
     };
     let w = last.weights.view();
     rows_then_adjoint(par, w, input, rows, Some(&mut *z[0]), &mut fused, map);
-    let partial = stack.take(transposed_len(net));
+    let partial = stack.take(net.transposed_len());
     backward(net, par, &sweep, &mut z, uj, partial);
 }
 
@@ -428,7 +429,7 @@ pub(crate) fn weight_grads_scratch_len<T: Real>(net: &Mlp<T>) -> usize {
     Sweep::len(net)
         + Fused::<T>::len(net.width(net.depth() - 1))
         + 2 * padded::<T>(widest)
-        + transposed_len(net)
+        + net.transposed_len()
 }
 
 /// f(x) and ∇ f for every layer's parameters: ∇_{W_k} f = ḡ_k·a_{k−1}ᵀ, the outer
@@ -448,7 +449,7 @@ pub(crate) fn value_and_weight_grads<'a, T: Real>(
     let mut fused = Fused::carve(net.width(depth - 1), stack);
     let widest = (1..=depth).map(|k| net.width(k)).max().unwrap_or(0);
     let (mut g, mut next) = (stack.take(widest), stack.take(widest));
-    let partial = stack.take(transposed_len(net));
+    let partial = stack.take(net.transposed_len());
     let f = primal::value(net, par, x, &mut sweep, &mut fused);
     // ḡ_L = φ'(y_L); then ḡ_{k−1} = φ'(y_{k−1}) ∘ (W_kᵀ·ḡ_k).
     let d_out = net.width(depth);

@@ -402,6 +402,15 @@ impl<'a, T> RowSlices<'a, T> {
         }
     }
 
+    /// Rows `r` of these, without a slice's per-axis bookkeeping (a block of a sweep).
+    #[inline]
+    pub(crate) fn rows(&self, r: std::ops::Range<usize>) -> Self {
+        let (_, from) = self.a.split_at(ndarray::Axis(0), r.start);
+        RowSlices {
+            a: from.split_at(ndarray::Axis(0), r.len()).0,
+        }
+    }
+
     /// How many rows.
     #[inline(always)]
     pub(crate) fn nrows(&self) -> usize {
