@@ -187,7 +187,8 @@ pub(crate) fn next_input<T: Real>(
 }
 
 /// [u | v ∘ Ẏ] into `out` (Q's shape) from Q = [y | Ẏ], where `eval(y, u, v)` fills u and
-/// v for a chunk of y's: a sweep's next input, or an HVP's [ḡ_L | Ġ_L].
+/// v for y's (a whole column, or a chunk of one): a sweep's next input, or an HVP's
+/// [ḡ_L | Ġ_L].
 pub(crate) fn map_panel<T: Real>(
     q: ArrayView2<T>,
     mut out: ArrayViewMut2<T>,
@@ -287,7 +288,9 @@ pub(crate) const CHUNK: usize = 128;
 /// and v for those y's: a chunk at a time, so that the activations run on the vector
 /// kernels, each value's bits whatever the chunk. A chunk holds a small layer whole: at
 /// 16 units a chunk the calls into the kernels cost the JVP at (256)³ 10–15 %
-/// (docs/measured.md).
+/// (docs/measured.md). For destinations that are not slices (panels by rows, strided
+/// outputs): where they are, the callers have `eval` write into them, without these
+/// buffers, which are zeroed at each call.
 pub(crate) fn by_chunks<T: Real>(
     y: ArrayView1<T>,
     mut eval: impl FnMut(&[T], &mut [T], &mut [T]),
