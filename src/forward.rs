@@ -289,8 +289,8 @@ pub(crate) const CHUNK: usize = 128;
 /// kernels, each value's bits whatever the chunk. A chunk holds a small layer whole: at
 /// 16 units a chunk the calls into the kernels cost the JVP at (256)³ 10–15 %
 /// (docs/measured.md). For destinations that are not slices (panels by rows, strided
-/// outputs): where they are, the callers have `eval` write into them, without these
-/// buffers, which are zeroed at each call.
+/// outputs) and one-column panels: elsewhere the callers have `eval` write into the
+/// destination, without these buffers, which are zeroed at each call.
 pub(crate) fn by_chunks<T: Real>(
     y: ArrayView1<T>,
     mut eval: impl FnMut(&[T], &mut [T], &mut [T]),

@@ -101,12 +101,12 @@ pub(crate) fn hvps<'a, T: Real>(
             hv.assign(&a.slice(s![.., 1..]));
             return;
         }
-        // ġ_{k−1} = φ'_{k−1} ∘ (W_kᵀ·ġ_k) + φ''_{k−1} ∘ ẏ_{k−1} ∘ (W_kᵀ·ḡ_k).
+        // [ḡ_{k−1} | Ġ_{k−1}] in place, φ' and φ'' in the spent [ḡ_k | Ġ_k].
         let act = layers[k - 1].activation;
         let q = q_k(k - 1);
         let kept = keeps(k - 1).then(|| &kept_slopes[offsets[k - 1]..offsets[k]]);
         let mut at = 0;
-        let mut eval = |t: &[T], s: &mut [T], c: &mut [T]| {
+        let eval = |t: &[T], s: &mut [T], c: &mut [T]| {
             match kept {
                 Some(kept) => {
                     s.copy_from_slice(&kept[at..at + t.len()]);
@@ -116,47 +116,70 @@ pub(crate) fn hvps<'a, T: Real>(
             }
             at += t.len();
         };
-        if let (true, Some(q), Some(a)) = (c >= 2, column_major(q), column_major_mut(a.view_mut()))
-        {
-            // By columns: φ' and φ'' into the spent [ḡ_k | Ġ_k], the tangents down their
-            // columns, then ḡ_{k−1} over W_kᵀ·ḡ_k (which the tangents read).
-            let (slopes, curvatures) = g_buf[..2 * d_in].split_at_mut(d_in);
-            eval(&q[..d_in], slopes, curvatures);
-            let (adjoint, tangents) = a.split_at_mut(d_in);
-            for (t, yd) in tangents.chunks_mut(d_in).zip(q[d_in..].chunks(d_in)) {
-                down_column(
-                    t,
-                    yd,
-                    [slopes, curvatures, adjoint],
-                    |t, yd, [d, curv, adj]| *t = d * *t + curv * yd * adj,
-                );
-            }
-            adjoint
-                .iter_mut()
-                .zip(slopes)
-                .for_each(|(g, &mut d)| *g = d * *g);
-            std::mem::swap(&mut g_buf, &mut a_buf);
-            continue;
-        }
-        by_chunks(q.column(0), eval, |rows, slopes, curvatures| {
-            let mut a = a.slice_mut(s![rows.clone(), ..]);
-            let mut adjoint = [T::zero(); CHUNK];
-            let adjoint = &mut adjoint[..rows.len()];
-            ArrayViewMut1::from(&mut *adjoint).assign(&a.column(0));
-            Zip::from(a.column_mut(0))
-                .and(slopes)
-                .and(&*adjoint)
-                .for_each(|g, &d, &adj| *g = d * adj);
-            let (a, q) = (a.slice_mut(s![.., 1..]), q.slice(s![rows, 1..]));
-            each_tangent(
-                a,
-                q,
+        adjoint_step(q, a, g_buf, eval);
+        std::mem::swap(&mut g_buf, &mut a_buf);
+    }
+}
+
+/// One step of the differentiated reverse sweep, in place: A = [W_kᵀ·ḡ_k | W_kᵀ·Ġ_k]
+/// becomes [ḡ_{k−1} | Ġ_{k−1}],
+///
+/// ```text
+/// ḡ_{k−1} = φ' ∘ (W_kᵀ·ḡ_k)
+/// ġ_{k−1} = φ' ∘ (W_kᵀ·ġ_k) + φ'' ∘ ẏ_{k−1} ∘ (W_kᵀ·ḡ_k)   (each tangent column)
+/// ```
+///
+/// from Q = [y | Ẏ] of layer k − 1, where `eval(y, s, c)` gives φ'(y) and φ''(y) of
+/// its y's (once each, in order). Panels by columns with a tangent take φ' and φ'' into
+/// `spare` (2·d values), the tangents down their columns, then ḡ (which they read);
+/// other panels go by chunks of rows.
+pub(crate) fn adjoint_step<T: Real>(
+    q: ArrayView2<T>,
+    mut a: ArrayViewMut2<T>,
+    spare: &mut [T],
+    mut eval: impl FnMut(&[T], &mut [T], &mut [T]),
+) {
+    debug_assert_eq!(q.dim(), a.dim(), "A has Q's shape");
+    let (d, c) = q.dim();
+    if let (true, Some(q), Some(a)) = (
+        d > 0 && c >= 2,
+        column_major(q),
+        column_major_mut(a.view_mut()),
+    ) {
+        let (slopes, curvatures) = spare[..2 * d].split_at_mut(d);
+        eval(&q[..d], slopes, curvatures);
+        let (adjoint, tangents) = a.split_at_mut(d);
+        for (t, yd) in tangents.chunks_mut(d).zip(q[d..].chunks(d)) {
+            down_column(
+                t,
+                yd,
                 [slopes, curvatures, adjoint],
                 |t, yd, [d, curv, adj]| *t = d * *t + curv * yd * adj,
             );
-        });
-        std::mem::swap(&mut g_buf, &mut a_buf);
+        }
+        adjoint
+            .iter_mut()
+            .zip(slopes)
+            .for_each(|(g, &mut d)| *g = d * *g);
+        return;
     }
+    by_chunks(q.column(0), eval, |rows, slopes, curvatures| {
+        let mut a = a.slice_mut(s![rows.clone(), ..]);
+        let mut adjoint = [T::zero(); CHUNK];
+        let adjoint = &mut adjoint[..rows.len()];
+        ArrayViewMut1::from(&mut *adjoint).assign(&a.column(0));
+        Zip::from(a.column_mut(0))
+            .and(slopes)
+            .and(&*adjoint)
+            .for_each(|g, &d, &adj| *g = d * adj);
+        let (a, q) = (a.slice_mut(s![.., 1..]), q.slice(s![rows, 1..]));
+        each_tangent(
+            a,
+            q,
+            [slopes, curvatures, adjoint],
+            |t, yd, [d, curv, adj]| *t = d * *t + curv * yd * adj,
+        );
+    });
 }
 
 /// The panel width for `columns` directions within `budget` bytes, and its scratch:
@@ -244,8 +267,52 @@ pub(crate) fn redo_columns<T: Real>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::FEW;
     use crate::scratch::{carves_exactly, Scratch};
     use crate::Activation;
+    use ndarray::ShapeBuilder;
+
+    /// `adjoint_step` gives the formulas' bits on panels by columns (φ', φ'' in the
+    /// spare values) and by rows (by chunks), across chunk edges, with one column and
+    /// with many; `eval` sees each y once, in order (as an HVP's kept σ' need).
+    #[test]
+    fn the_adjoint_step_is_the_same_by_columns_and_by_rows() {
+        let d1 = |t: f64| t.cos() * 1.5;
+        let d2 = |t: f64| (t * 0.5).sin() - 0.25;
+        for d in [1, 127, CHUNK, CHUNK + 1, 300] {
+            for c in [1, 2, FEW, FEW + 1] {
+                let q = Array2::from_shape_fn((d, c), |(i, j)| (i as f64 * 0.37 - j as f64).tan());
+                let a0 = Array2::from_shape_fn((d, c), |(i, j)| (i as f64 * 0.11 + j as f64).sin());
+                let want = Array2::from_shape_fn((d, c), |(i, j)| {
+                    let (t, adj) = (q[[i, 0]], a0[[i, 0]]);
+                    match j {
+                        0 => d1(t) * adj,
+                        _ => d1(t) * a0[[i, j]] + d2(t) * q[[i, j]] * adj,
+                    }
+                });
+                for f in [false, true] {
+                    let (mut ql, mut a) = (
+                        Array2::zeros((d, c).set_f(f)),
+                        Array2::zeros((d, c).set_f(f)),
+                    );
+                    ql.assign(&q);
+                    a.assign(&a0);
+                    let mut spare = vec![f64::NAN; 2 * d];
+                    let mut at = 0;
+                    adjoint_step(ql.view(), a.view_mut(), &mut spare, |t, s, cv| {
+                        for (i, &t) in t.iter().enumerate() {
+                            assert_eq!(t.to_bits(), q[[at + i, 0]].to_bits(), "y in order");
+                            (s[i], cv[i]) = (d1(t), d2(t));
+                        }
+                        at += t.len();
+                    });
+                    assert_eq!(at, d, "every y once");
+                    let same = a.iter().zip(&want).all(|(x, y)| x.to_bits() == y.to_bits());
+                    assert!(same, "{d}×{c}, by columns {f}");
+                }
+            }
+        }
+    }
 
     /// An HVP keeps the logistic layers' σ' from its tangent sweep as far as the
     /// reserved values hold them and evaluates the rest again: on a network deep enough

@@ -325,6 +325,32 @@ fn strided_inputs_and_outputs_give_the_contiguous_results_bit_for_bit() {
 }
 
 #[test]
+fn a_jvp_into_strided_outputs_gives_the_contiguous_bits() {
+    // A contiguous J·v takes φ' in place; a column of a row-major matrix, or a reversed
+    // view, takes the chunked path (150 outputs: across a chunk's edge). The same bits.
+    let net = common::seeded::<f64>(70, 60, 150, 3).unwrap();
+    let xv = random::standard_normal::<f64>(70, 2, 5, 0).unwrap();
+    let (x, v) = (xv.column(0), xv.column(1));
+    let (want_f, want_jv) = net.jvp(x, v).unwrap();
+    let mut s = Scratch::new();
+    let mut f = Array1::<f64>::zeros(150);
+    let mut columns = Array2::<f64>::zeros((150, 2));
+    let jv = columns.column_mut(0);
+    assert!(jv.as_slice().is_none());
+    net.jvp_into(x, v, f.view_mut(), jv, Par::Seq, &mut s)
+        .unwrap();
+    assert_eq!((&f, &columns.column(0).to_owned()), (&want_f, &want_jv));
+    let (mut f, mut jv) = (Array1::<f64>::zeros(150), Array1::<f64>::zeros(150));
+    let (fr, jr) = (
+        f.slice_mut(ndarray::s![..;-1]),
+        jv.slice_mut(ndarray::s![..;-1]),
+    );
+    net.jvp_into(x, v, fr, jr, Par::Seq, &mut s).unwrap();
+    let reversed = |a: &Array1<f64>| a.slice(ndarray::s![..;-1]).to_owned();
+    assert_eq!((reversed(&f), reversed(&jv)), (want_f, want_jv));
+}
+
+#[test]
 fn large_row_major_weights_are_kept_and_small_ones_put_on_lines() {
     // A copy would briefly double the weights' memory (1 GiB at d = 8000): row-major
     // matrices over 16 MiB (here 18 MB) are kept as given.

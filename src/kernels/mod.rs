@@ -459,7 +459,8 @@ mod tests {
     use super::*;
 
     /// Every row of row-major, line-padded, sliced, reversed, one-column, no-column and
-    /// empty matrices is the view's row; a row past the last panics.
+    /// empty matrices is the view's row, of a range of rows too; a row past the last
+    /// panics.
     #[test]
     fn row_slices_are_the_rows() {
         let a = ndarray::Array2::from_shape_fn((7, 13), |(i, j)| (i * 100 + j) as f64);
@@ -481,6 +482,15 @@ mod tests {
             }
             let past = std::panic::catch_unwind(|| rows.row(v.nrows()).len());
             assert!(past.is_err());
+            // Row ranges (a block of a sweep): the rows of the view's slice.
+            let n = v.nrows();
+            for r in [0..0, n..n, 0..n, n / 2..n, 1.min(n)..3.min(n)] {
+                let (part, want) = (rows.rows(r.clone()), v.slice(ndarray::s![r.clone(), ..]));
+                assert_eq!((part.nrows(), part.ncols()), want.dim(), "{r:?}");
+                for (i, w) in want.rows().into_iter().enumerate() {
+                    assert_eq!(part.row(i), w.to_vec(), "row {i} of {r:?}");
+                }
+            }
         }
     }
 
