@@ -141,6 +141,8 @@ pub(crate) fn adjoint_step<T: Real>(
 ) {
     debug_assert_eq!(q.dim(), a.dim(), "A has Q's shape");
     let (d, c) = q.dim();
+    // ġ from its W_kᵀ·ġ_k, ẏ, φ', φ'' and W_kᵀ·ḡ_k.
+    let tangent = |t: &mut T, yd: T, [d, curv, adj]: [T; 3]| *t = d * *t + curv * yd * adj;
     if let (true, Some(q), Some(a)) = (
         d > 0 && c >= 2,
         column_major(q),
@@ -150,12 +152,7 @@ pub(crate) fn adjoint_step<T: Real>(
         eval(&q[..d], slopes, curvatures);
         let (adjoint, tangents) = a.split_at_mut(d);
         for (t, yd) in tangents.chunks_mut(d).zip(q[d..].chunks(d)) {
-            down_column(
-                t,
-                yd,
-                [slopes, curvatures, adjoint],
-                |t, yd, [d, curv, adj]| *t = d * *t + curv * yd * adj,
-            );
+            down_column(t, yd, [slopes, curvatures, adjoint], tangent);
         }
         adjoint
             .iter_mut()
@@ -173,12 +170,7 @@ pub(crate) fn adjoint_step<T: Real>(
             .and(&*adjoint)
             .for_each(|g, &d, &adj| *g = d * adj);
         let (a, q) = (a.slice_mut(s![.., 1..]), q.slice(s![rows, 1..]));
-        each_tangent(
-            a,
-            q,
-            [slopes, curvatures, adjoint],
-            |t, yd, [d, curv, adj]| *t = d * *t + curv * yd * adj,
-        );
+        each_tangent(a, q, [slopes, curvatures, adjoint], tangent);
     });
 }
 
