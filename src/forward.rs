@@ -195,20 +195,22 @@ pub(crate) fn map_panel<T: Real>(
     mut eval: impl FnMut(&[T], &mut [T], &mut [T]),
 ) {
     debug_assert_eq!(q.dim(), out.dim(), "out has Q's shape");
-    let d = q.nrows();
-    if let (Some(q), Some(o)) = (column_major(q), column_major_mut(out.view_mut())) {
-        if d > 0 && o.len() >= 2 * d {
-            // By columns with a tangent: u and v straight into the first two columns,
-            // then v ∘ Ẏ down each tangent column, the first last (it holds v).
-            let ((y, yd), (u, od)) = (q.split_at(d), o.split_at_mut(d));
-            let (v, rest) = od.split_at_mut(d);
-            eval(y, u, v);
-            for (o, t) in rest.chunks_mut(d).zip(yd[d..].chunks(d)) {
-                down_column(o, t, [&*v], |o, t, [v]| *o = t * v);
-            }
-            v.iter_mut().zip(&yd[..d]).for_each(|(v, &t)| *v = t * *v);
-            return;
+    let (d, c) = q.dim();
+    if let (true, Some(q), Some(o)) = (
+        d > 0 && c >= 2,
+        column_major(q),
+        column_major_mut(out.view_mut()),
+    ) {
+        // By columns with a tangent: u and v straight into the first two columns, then
+        // v ∘ Ẏ down each tangent column, the first last (it holds v).
+        let ((y, yd), (u, od)) = (q.split_at(d), o.split_at_mut(d));
+        let (v, rest) = od.split_at_mut(d);
+        eval(y, u, v);
+        for (o, t) in rest.chunks_mut(d).zip(yd[d..].chunks(d)) {
+            down_column(o, t, [&*v], |o, t, [v]| *o = t * v);
         }
+        v.iter_mut().zip(&yd[..d]).for_each(|(v, &t)| *v = t * *v);
+        return;
     }
     by_chunks(q.column(0), eval, |rows, u, v| {
         let mut out = out.slice_mut(s![rows.clone(), ..]);
