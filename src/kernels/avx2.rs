@@ -8,7 +8,7 @@ use super::lanes::map4;
 use super::logistic::Exp;
 use super::portable::{self, LANES};
 use super::tanh::Tanh;
-use super::{fetch_ahead, long_rows, Kernel};
+use super::{blocked, fetch_ahead, gemv_t2_by_quads, long_rows, Kernel, RowSlices};
 use crate::Real;
 use std::arch::x86_64::*;
 
@@ -76,6 +76,20 @@ impl Kernel for Avx2 {
     #[inline]
     fn axpy4<T: Real>(self, alpha: [T; 4], rows: [&[T]; 4], y: &mut [T]) {
         unsafe { axpy4(alpha, rows, y) }
+    }
+    #[inline(always)]
+    fn gemv_t2<T: Real>(
+        self,
+        a: RowSlices<'_, T>,
+        cols: std::ops::Range<usize>,
+        g: [&[T]; 2],
+        y: [&mut [T]; 2],
+    ) {
+        let [y0, y1] = y;
+        match blocked::as_f64(a, cols.clone(), g, [&mut *y0, &mut *y1]) {
+            Some(args) => unsafe { gemv_t2_f64(args) },
+            None => gemv_t2_by_quads(self, a, cols, g, [y0, y1]),
+        }
     }
     #[inline]
     fn dot4_axpy4<T: Real>(
@@ -295,6 +309,88 @@ unsafe fn axpy4_eights<E: Eight, const K: usize, const STEP: usize>(
         i += STEP;
     }
     full
+}
+
+/// [`Kernel::gemv_t2`] in f64 ([`blocked::gemv_t2`]): blocks of four registers per
+/// result, up to five (ten accumulators, two broadcasts, a row's load and the mask in
+/// sixteen registers), the last register masked.
+///
+/// SAFETY: the CPU has AVX2 and FMA; A's rows hold y_j's length of entries from the
+/// block's start on ([`blocked::as_f64`] of a [`RowSlices`]).
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn gemv_t2_f64(args: blocked::Args<'_>) {
+    blocked::gemv_t2::<4, 4, 5>(args, |a, registers, g, y| {
+        // SAFETY: the caller's promise, block by block.
+        unsafe {
+            match registers {
+                0 => {}
+                1 => gemv_t2_block::<1>(a, g, y),
+                2 => gemv_t2_block::<2>(a, g, y),
+                3 => gemv_t2_block::<3>(a, g, y),
+                4 => gemv_t2_block::<4>(a, g, y),
+                5 => gemv_t2_block::<5>(a, g, y),
+                _ => unreachable!("a block of at most five registers"),
+            }
+        }
+    })
+}
+
+/// One block of one pass of [`gemv_t2_f64`]: y_j += Σ_i g_j[i]·row_i over R registers
+/// of four f64 for each result.
+///
+/// SAFETY: y_0 and y_1 are of one length, 4(R − 1) + 1 … 4R (the mask covers the last
+/// register's entries and no more); g_0 and g_1 are of one length, and row i below it
+/// holds y_j's length of entries from `start + i·stride`.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn gemv_t2_block<const R: usize>(
+    (start, stride): blocked::Block,
+    g: [&[f64]; 2],
+    y: [&mut [f64]; 2],
+) {
+    let n = y[0].len();
+    debug_assert!(y[1].len() == n && (R - 1) * 4 < n && n <= R * 4);
+    debug_assert_eq!(g[0].len(), g[1].len());
+    // Lanes below the last register's length: −1 (its high bit set) in each.
+    let left = (n - (R - 1) * 4) as i64;
+    let last = _mm256_cmpgt_epi64(_mm256_set1_epi64x(left), _mm256_setr_epi64x(0, 1, 2, 3));
+    // SAFETY (both): register h's entries below y's length (the caller's promise).
+    let load = |p: *const f64, h: usize| unsafe {
+        match h + 1 < R {
+            true => _mm256_loadu_pd(p.add(4 * h)),
+            false => _mm256_maskload_pd(p.add(4 * h), last),
+        }
+    };
+    let store = |p: *mut f64, h: usize, v: __m256d| unsafe {
+        match h + 1 < R {
+            true => _mm256_storeu_pd(p.add(4 * h), v),
+            false => _mm256_maskstore_pd(p.add(4 * h), last, v),
+        }
+    };
+    let yp = y.map(<[f64]>::as_mut_ptr);
+    let mut acc = [[_mm256_setzero_pd(); R]; 2];
+    for (acc, &yp) in acc.iter_mut().zip(&yp) {
+        for (h, acc) in acc.iter_mut().enumerate() {
+            *acc = load(yp, h);
+        }
+    }
+    let mut p = start;
+    for (&g0, &g1) in g[0].iter().zip(g[1]) {
+        let gi = [_mm256_set1_pd(g0), _mm256_set1_pd(g1)];
+        for h in 0..R {
+            let a = load(p, h);
+            for (acc, &gi) in acc.iter_mut().zip(&gi) {
+                acc[h] = _mm256_fmadd_pd(gi, a, acc[h]);
+            }
+        }
+        p = p.wrapping_offset(stride);
+    }
+    for (acc, &yp) in acc.iter().zip(&yp) {
+        for (h, &v) in acc.iter().enumerate() {
+            store(yp, h, v);
+        }
+    }
 }
 
 /// Eight lanes of f64 or f32 in AVX2 registers (two of four f64, one of eight f32):

@@ -10,7 +10,7 @@ use super::lanes::map8;
 use super::logistic::Exp;
 use super::portable::{self, LANES};
 use super::tanh::Tanh;
-use super::{fetch_ahead, long_rows, Kernel, RowSlices};
+use super::{blocked, fetch_ahead, long_rows, Kernel, RowSlices};
 use crate::Real;
 use std::arch::x86_64::*;
 
@@ -134,20 +134,12 @@ impl Kernel for Avx512 {
         g: [&[T]; 2],
         y: [&mut [T]; 2],
     ) {
-        assert!(cols.end <= a.ncols(), "columns {cols:?} of {}", a.ncols());
         let [y0, y1] = y;
-        if let (Some(g0), Some(g1), Some(z0), Some(z1)) = (
-            cast::<T, f64>(g[0]),
-            cast::<T, f64>(g[1]),
-            cast_mut::<T, f64>(&mut *y0),
-            cast_mut::<T, f64>(&mut *y1),
-        ) {
-            assert!(g0.len() == a.nrows(), "one g_j entry per row");
-            let (start, stride) = a.start_and_stride();
-            // SAFETY: T is f64 (the casts), and a's rows are as RowSlices promises.
-            return unsafe { gemv_t2_f64((start.cast(), stride), cols, [g0, g1], [z0, z1]) };
+        match blocked::as_f64(a, cols.clone(), g, [&mut *y0, &mut *y1]) {
+            // SAFETY: the CPU's features (an `Avx512` exists), A's rows as RowSlices.
+            Some(args) => unsafe { gemv_t2_f64(args) },
+            None => self.0.gemv_t2(a, cols, g, [y0, y1]),
         }
-        self.0.gemv_t2(a, cols, g, [y0, y1])
     }
     #[inline(always)]
     fn dot4x2<T: Real>(self, rows: [&[T]; 4], x: [&[T]; 2]) -> [[T; 4]; 2] {
@@ -428,70 +420,30 @@ fn tails4x2(rows: [&[f64]; 4], x: [&[f64]; 2], full: usize) -> __m512d {
     tails
 }
 
-/// Registers of each result in a block of [`gemv_t2_f64`] (six were no faster).
-const BLOCK: usize = 4;
-
-/// Rows per pass of [`gemv_t2_f64`] over its blocks.
-const PASS: usize = 64;
-
-/// [`Kernel::gemv_t2`] in f64: A's columns `cols` in blocks of four registers (a
-/// block's eight accumulators, four per result, are as many as hide a fused
-/// multiply-add's latency on two ports), the last block taking up to seven, its last
-/// register masked; A's rows in passes of [`PASS`], each pass over every block, a
-/// block's accumulators loaded from y, in registers over the pass's rows, then
-/// stored. Every entry's fused multiply-adds come in row order from 0, as axpy4x2's
-/// do, with y loaded and stored once a pass where axpy4x2 does so for every four rows.
-/// A block reads its pass's pieces of rows a stride apart; the passes bound how many
-/// (a block over all the rows of a tall matrix would touch a page per row).
+/// [`Kernel::gemv_t2`] in f64 ([`blocked::gemv_t2`]): blocks of four registers per
+/// result, up to seven (six were no faster than four), the last register masked.
 ///
-/// SAFETY: row i < m of A holds at least `cols.end` entries from `start + i·stride` on
-/// (a [`RowSlices`](super::RowSlices)' rows).
+/// SAFETY: the CPU has AVX-512F; A's rows hold y_j's length of entries from the block's
+/// start on ([`blocked::as_f64`] of a [`RowSlices`]).
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
-unsafe fn gemv_t2_f64(
-    (start, stride): (*const f64, isize),
-    cols: std::ops::Range<usize>,
-    g: [&[f64]; 2],
-    y: [&mut [f64]; 2],
-) {
-    let (m, n) = (g[0].len(), cols.len());
-    let fits = g[1].len() == m && y.iter().all(|y| y.len() == n);
-    assert!(fits, "one g_j entry per row, y_j as long as cols");
-    let [y0, y1] = y;
-    y0.fill(0.0);
-    y1.fill(0.0);
-    let registers = n.div_ceil(LANES);
-    let blocks = (registers / BLOCK).max(1);
-    for r0 in (0..m).step_by(PASS) {
-        let rows = r0..(r0 + PASS).min(m);
-        let g = [&g[0][rows.clone()], &g[1][rows.clone()]];
-        let row0 = start.wrapping_offset(r0 as isize * stride);
-        for b in 0..blocks {
-            let c0 = BLOCK * LANES * b;
-            let c1 = if b + 1 == blocks {
-                n
-            } else {
-                c0 + BLOCK * LANES
-            };
-            let block = (row0.wrapping_add(cols.start + c0), stride);
-            let y = [&mut y0[c0..c1], &mut y1[c0..c1]];
-            // SAFETY: the block's columns are among `cols`, its rows among A's (the
-            // caller's promise).
-            unsafe {
-                match (c1 - c0).div_ceil(LANES) {
-                    0 => {}
-                    1 => gemv_t2_block::<1>(block, g, y),
-                    2 => gemv_t2_block::<2>(block, g, y),
-                    3 => gemv_t2_block::<3>(block, g, y),
-                    4 => gemv_t2_block::<4>(block, g, y),
-                    5 => gemv_t2_block::<5>(block, g, y),
-                    6 => gemv_t2_block::<6>(block, g, y),
-                    7 => gemv_t2_block::<7>(block, g, y),
-                    _ => unreachable!("a block of at most seven registers"),
-                }
+unsafe fn gemv_t2_f64(args: blocked::Args<'_>) {
+    blocked::gemv_t2::<LANES, 4, 7>(args, |a, registers, g, y| {
+        // SAFETY: the caller's promise, block by block.
+        unsafe {
+            match registers {
+                0 => {}
+                1 => gemv_t2_block::<1>(a, g, y),
+                2 => gemv_t2_block::<2>(a, g, y),
+                3 => gemv_t2_block::<3>(a, g, y),
+                4 => gemv_t2_block::<4>(a, g, y),
+                5 => gemv_t2_block::<5>(a, g, y),
+                6 => gemv_t2_block::<6>(a, g, y),
+                7 => gemv_t2_block::<7>(a, g, y),
+                _ => unreachable!("a block of at most seven registers"),
             }
         }
-    }
+    })
 }
 
 /// One block of one pass of [`gemv_t2_f64`]: y_j += Σ_i g_j[i]·row_i over R registers

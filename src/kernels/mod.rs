@@ -18,6 +18,8 @@ mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 #[cfg(target_arch = "x86_64")]
+mod blocked;
+#[cfg(target_arch = "x86_64")]
 mod cast;
 pub(crate) mod gemv;
 #[cfg(target_arch = "x86_64")]
@@ -78,9 +80,8 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     /// [y_0 | y_1] ← Aᵀ·[g_0 | g_1] over A's columns `cols` (y_j[c] = Σ_i g_j[i]·
     /// A[i, cols.start + c], y_j as long as `cols`, g_j one entry per row of A): each
     /// entry's terms added from 0 in row order, the bits (NaN payloads aside) of
-    /// [`axpy4x2`](Kernel::axpy4x2) over A's quads of rows, then
-    /// [`axpy`](Kernel::axpy) over the rest. The AVX-512 f64 copy keeps a block of
-    /// both results in registers over passes of many rows, so y is loaded and stored
+    /// [`gemv_t2_by_quads`]. The AVX2 and AVX-512 f64 copies keep a block of both results
+    /// in registers over passes of many rows ([`blocked`]), so y is loaded and stored
     /// once a pass instead of once a quad.
     #[inline(always)]
     fn gemv_t2<T: Real>(
@@ -90,26 +91,7 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
         g: [&[T]; 2],
         y: [&mut [T]; 2],
     ) {
-        let m = a.nrows();
-        let [y0, y1] = y;
-        assert!(g.iter().all(|g| g.len() == m), "one g_j entry per row");
-        assert!(
-            y0.len() == cols.len() && y1.len() == cols.len(),
-            "y_j as long as cols"
-        );
-        y0.fill(T::zero());
-        y1.fill(T::zero());
-        let row = |i: usize| &a.row(i)[cols.clone()];
-        let quads = m / 4 * 4;
-        for i in (0..quads).step_by(4) {
-            let alpha = |g: &[T]| -> [T; 4] { g[i..i + 4].try_into().expect("four") };
-            let r = [row(i), row(i + 1), row(i + 2), row(i + 3)];
-            self.axpy4x2([alpha(g[0]), alpha(g[1])], r, [&mut *y0, &mut *y1]);
-        }
-        for (i, (&g0, &g1)) in g[0].iter().zip(g[1]).enumerate().skip(quads) {
-            self.axpy(g0, row(i), y0);
-            self.axpy(g1, row(i), y1);
-        }
+        gemv_t2_by_quads(self, a, cols, g, y)
     }
     /// [`dot4`](Kernel::dot4) of the same rows with two vectors of one length (a value
     /// and its tangent): each row's values loaded once for both where the kernel has
@@ -170,6 +152,38 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     #[inline]
     fn exp<T: Real>(self, x: &mut [T]) {
         x.iter_mut().for_each(|x| *x = x.exp())
+    }
+}
+
+/// [`Kernel::gemv_t2`] by [`axpy4x2`](Kernel::axpy4x2) over A's quads of rows, then
+/// [`axpy`](Kernel::axpy) over the rest: y loaded and stored for every quad.
+#[inline(always)]
+pub(crate) fn gemv_t2_by_quads<K: Kernel, T: Real>(
+    k: K,
+    a: RowSlices<'_, T>,
+    cols: std::ops::Range<usize>,
+    g: [&[T]; 2],
+    y: [&mut [T]; 2],
+) {
+    let m = a.nrows();
+    let [y0, y1] = y;
+    assert!(g.iter().all(|g| g.len() == m), "one g_j entry per row");
+    assert!(
+        y0.len() == cols.len() && y1.len() == cols.len(),
+        "y_j as long as cols"
+    );
+    y0.fill(T::zero());
+    y1.fill(T::zero());
+    let row = |i: usize| &a.row(i)[cols.clone()];
+    let quads = m / 4 * 4;
+    for i in (0..quads).step_by(4) {
+        let alpha = |g: &[T]| -> [T; 4] { g[i..i + 4].try_into().expect("four") };
+        let r = [row(i), row(i + 1), row(i + 2), row(i + 3)];
+        k.axpy4x2([alpha(g[0]), alpha(g[1])], r, [&mut *y0, &mut *y1]);
+    }
+    for (i, (&g0, &g1)) in g[0].iter().zip(g[1]).enumerate().skip(quads) {
+        k.axpy(g0, row(i), y0);
+        k.axpy(g1, row(i), y1);
     }
 }
 
@@ -645,6 +659,40 @@ mod tests {
                 k.exp(&mut e1);
                 Portable.exp(&mut e2);
                 assert_eq!(bits(&e1), bits(&e2), "exp n={n}");
+            }
+        }
+        with_kernel!(|k| {
+            check::<f64, _>(k);
+            check::<f32, _>(k);
+        });
+    }
+
+    /// The detected kernel's Aᵀ·[g_0 | g_1] (on registers in f64 on AVX2 and AVX-512)
+    /// has the bits of the same kernel's axpy4x2 over the quads of rows, where rounding
+    /// happens: every column count's blocks and last register, row counts with and
+    /// without a quad's leftovers in one, two or three passes, the rows padded to lines
+    /// (a network's layout), or not, or in reverse order.
+    #[test]
+    fn the_transposed_product_of_two_has_the_quads_bits() {
+        fn check<T: Real, K: Kernel>(k: K) {
+            let b = |v: &[T]| v.iter().map(|x| x.as_f64().to_bits()).collect::<Vec<_>>();
+            for n in lengths() {
+                let m = n % 11 + 64 * (n % 3);
+                let a = ndarray::Array2::from_shape_vec((m, n + 3), waves::<T>(m * (n + 3), 3))
+                    .expect("m·(n + 3) values");
+                let lined = crate::memory::copy_on_lines(a.view()).expect("fits");
+                let g = [waves::<T>(m, 11), waves::<T>(m, 13)];
+                let reversed = a.slice(ndarray::s![..;-1, ..]);
+                for (a, c0) in [(a.view(), 2), (lined.view(), 0), (reversed, 3)] {
+                    let (rows, cols) = (RowSlices::new(a), c0..c0 + n);
+                    let (mut p, mut q) = ([waves(n, 1), waves(n, 2)], [waves(n, 3), waves(n, 5)]);
+                    let [p0, p1] = &mut p;
+                    k.gemv_t2(rows, cols.clone(), [&g[0], &g[1]], [p0, p1]);
+                    let [q0, q1] = &mut q;
+                    gemv_t2_by_quads(k, rows, cols, [&g[0], &g[1]], [q0, q1]);
+                    let what = format!("gemv_t2 {m}×{n} from {c0}");
+                    assert_eq!(p.map(|p| b(&p)), q.map(|q| b(&q)), "{what}");
+                }
             }
         }
         with_kernel!(|k| {
