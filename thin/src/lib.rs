@@ -24,7 +24,8 @@
 //!
 //! Its own crate, with the concrete entry points [`dgemm`] and [`sgemm`], so that a dev
 //! profile can compile it optimised: the tiles are portable Rust that LLVM turns into
-//! registers, and unoptimised each multiply-add is a function call (1500× slower). Its
+//! registers (but AVX2's f64 tile, which it did not: [`Isa::Avx2`]), and unoptimised
+//! each multiply-add is a function call (1500× slower). Its
 //! tests are fwdrev's (`src/kernels/thin.rs`): every instruction set and tile against
 //! the chains of multiply-adds, bit for bit.
 
@@ -128,12 +129,19 @@ trait Element: Copy + Send + Sync + 'static {
     const ZERO: Self;
     /// a·b + c, fused (one rounding) when `FMA`.
     fn madd<const FMA: bool>(a: Self, b: Self, c: Self) -> Self;
+    /// The product in f64, None unless Self is f64.
+    fn f64_product(p: Product<Self>) -> Option<Product<f64>>;
 }
 
 macro_rules! element {
-    ($t:ty) => {
+    ($t:ty, $f64:expr) => {
         impl Element for $t {
             const ZERO: Self = 0.0;
+            #[inline(always)]
+            fn f64_product(p: Product<Self>) -> Option<Product<f64>> {
+                #[allow(clippy::redundant_closure_call)]
+                $f64(p)
+            }
             #[inline(always)]
             fn madd<const FMA: bool>(a: Self, b: Self, c: Self) -> Self {
                 match FMA {
@@ -144,8 +152,8 @@ macro_rules! element {
         }
     };
 }
-element!(f64);
-element!(f32);
+element!(f64, Some);
+element!(f32, |_| None);
 
 /// The row split among threads.
 ///
@@ -169,8 +177,9 @@ unsafe fn gemm<T: Element>(isa: Isa, threads: usize, p: Product<T>) {
 
 /// [`blocks`] with `isa`'s tile: MR rows by NR columns of accumulators, as many as its
 /// registers hold beside one broadcast of A and NR/lanes vectors of X (32 zmm: 4 × 4
-/// vectors, as 6 × 4 made the compiler store the tile at every step; 16 ymm or xmm:
-/// 4 × 2). On AVX-512, X of at most two vectors' width takes a tile of 6 × 2.
+/// vectors, as 6 × 4 made the compiler store the tile at every step; 16 ymm: 6 × 2 in
+/// f64, in intrinsics, 4 × 2 in f32; 16 xmm: 4 × 2). On AVX-512, X of at most two
+/// vectors' width takes a tile of 6 × 2.
 ///
 /// SAFETY: as [`dgemm`].
 unsafe fn tiles<T: Element>(isa: Isa, p: Product<T>) {
@@ -187,15 +196,15 @@ unsafe fn tiles<T: Element>(isa: Isa, p: Product<T>) {
                 (_, true) => blocks_avx512::<T, 6, 32>(p),
             },
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => match lanes(32) {
-                4 => blocks_avx2::<T, 4, 8>(p),
-                _ => blocks_avx2::<T, 4, 16>(p),
+            Isa::Avx2 => match T::f64_product(p) {
+                Some(p) => blocks_avx2_f64(p),
+                None => blocks_avx2::<T, 4, 16>(p),
             },
             #[cfg(not(target_arch = "x86_64"))]
             Isa::Avx512 | Isa::Avx2 => unreachable!("x86-64 instruction sets elsewhere"),
             Isa::Portable => match lanes(16) {
-                2 => blocks::<T, 4, 4, false>(p),
-                _ => blocks::<T, 4, 8, false>(p),
+                2 => blocks::<T, 4, 4>(p, |r, n| micros::<T, 4, 4, false>(r, n)),
+                _ => blocks::<T, 4, 8>(p, |r, n| micros::<T, 4, 8, false>(r, n)),
             },
         }
     }
@@ -208,7 +217,7 @@ unsafe fn tiles<T: Element>(isa: Isa, p: Product<T>) {
 #[target_feature(enable = "avx512f,avx2,fma")]
 unsafe fn blocks_avx512<T: Element, const MR: usize, const NR: usize>(p: Product<T>) {
     // SAFETY: as the caller promises.
-    unsafe { blocks::<T, MR, NR, true>(p) }
+    unsafe { blocks::<T, MR, NR>(p, |r, n| micros::<T, MR, NR, true>(r, n)) }
 }
 
 /// [`blocks`] compiled for AVX2 and FMA.
@@ -218,14 +227,60 @@ unsafe fn blocks_avx512<T: Element, const MR: usize, const NR: usize>(p: Product
 #[target_feature(enable = "avx2,fma")]
 unsafe fn blocks_avx2<T: Element, const MR: usize, const NR: usize>(p: Product<T>) {
     // SAFETY: as the caller promises.
-    unsafe { blocks::<T, MR, NR, true>(p) }
+    unsafe { blocks::<T, MR, NR>(p, |r, n| micros::<T, MR, NR, true>(r, n)) }
 }
 
-/// The loops above on one part of C's rows.
+/// [`blocks`] in f64 on AVX2: tiles of 6 × 8 in intrinsics ([`micro_avx2_f64`]; twelve
+/// accumulators, two loads of X and a broadcast in sixteen registers).
 ///
-/// SAFETY: as [`dgemm`].
+/// SAFETY: as [`dgemm`], and the CPU has AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn blocks_avx2_f64(p: Product<f64>) {
+    // SAFETY: as the caller promises (both tiles).
+    unsafe {
+        blocks::<f64, 6, 8>(p, |run, rows| match rows {
+            Rows::Tile => micro_avx2_f64::<6>(run),
+            Rows::One => micro_avx2_f64::<1>(run),
+        })
+    }
+}
+
+/// Which tile a step over a block's rows takes.
+#[derive(Clone, Copy)]
+enum Rows {
+    /// MR rows.
+    Tile,
+    /// One row: the block's last rows, fewer than MR.
+    One,
+}
+
+/// [`micro`] of MR rows or of one, as `rows` says.
+///
+/// SAFETY: as [`micro`].
 #[inline(always)]
-unsafe fn blocks<T: Element, const MR: usize, const NR: usize, const FMA: bool>(p: Product<T>) {
+unsafe fn micros<T: Element, const MR: usize, const NR: usize, const FMA: bool>(
+    run: Run<T>,
+    rows: Rows,
+) {
+    // SAFETY: as the caller promises.
+    unsafe {
+        match rows {
+            Rows::Tile => micro::<T, MR, NR, FMA>(run),
+            Rows::One => micro::<T, 1, NR, FMA>(run),
+        }
+    }
+}
+
+/// The loops above on one part of C's rows, `step` running each tile (of MR rows, or
+/// of one) on arguments in bounds.
+///
+/// SAFETY: as [`dgemm`], and `step` is sound on such arguments.
+#[inline(always)]
+unsafe fn blocks<T: Element, const MR: usize, const NR: usize>(
+    p: Product<T>,
+    step: impl Fn(Run<T>, Rows),
+) {
     let Product {
         m,
         k,
@@ -310,8 +365,8 @@ unsafe fn blocks<T: Element, const MR: usize, const NR: usize, const FMA: bool>(
                         };
                         let run = (kc, ai, [rsa, csa], xp, ldxp, ct, ldt, first, ahead);
                         match rows == MR {
-                            true => micro::<T, MR, NR, FMA>(run),
-                            false => micro::<T, 1, NR, FMA>(run),
+                            true => step(run, Rows::Tile),
+                            false => step(run, Rows::One),
                         }
                         if padded {
                             for (r, t) in tile[..rows].iter().enumerate() {
@@ -337,20 +392,10 @@ unsafe fn blocks<T: Element, const MR: usize, const NR: usize, const FMA: bool>(
 /// `ahead` may point anywhere (it is only prefetched).
 #[inline(always)]
 // Index loops over the constant MR and NR: the form that compiles to the tile in
-// registers, one broadcast and NR/lanes loads a step, checked in the assembly.
-#[allow(clippy::type_complexity, clippy::needless_range_loop)]
+// registers, one broadcast and NR/lanes loads a step, checked in the assembly (AVX-512).
+#[allow(clippy::needless_range_loop)]
 unsafe fn micro<T: Element, const MR: usize, const NR: usize, const FMA: bool>(
-    (kc, a, [rsa, csa], x, ldx, c, ldc, first, ahead): (
-        usize,
-        *const T,
-        [isize; 2],
-        *const T,
-        isize,
-        *mut T,
-        isize,
-        bool,
-        *const T,
-    ),
+    (kc, a, [rsa, csa], x, ldx, c, ldc, first, ahead): Run<T>,
 ) {
     // SAFETY: as the caller promises.
     unsafe {
@@ -362,21 +407,7 @@ unsafe fn micro<T: Element, const MR: usize, const NR: usize, const FMA: bool>(
                 }
             }
         }
-        // The next rows' lines, all before the loop, which then holds only the tile's
-        // loads and multiply-adds.
-        if !ahead.is_null() {
-            match csa {
-                1 => {
-                    let line = 64 / size_of::<T>();
-                    for r in 0..MR {
-                        for p in (0..kc).step_by(line) {
-                            into_l2(ahead.wrapping_offset(r as isize * rsa + p as isize));
-                        }
-                    }
-                }
-                _ => (0..kc).for_each(|p| into_l2(ahead.wrapping_offset(p as isize * csa))),
-            }
-        }
+        fetch_rows::<T, MR>(ahead, kc, [rsa, csa]);
         for p in 0..kc {
             let xp = x.offset(p as isize * ldx);
             let mut xv = [T::ZERO; NR];
@@ -393,6 +424,85 @@ unsafe fn micro<T: Element, const MR: usize, const NR: usize, const FMA: bool>(
         for r in 0..MR {
             for j in 0..NR {
                 *c.offset(r as isize * ldc + j as isize) = acc[r][j];
+            }
+        }
+    }
+}
+
+/// A tile's arguments: kc, A's MR rows at `a` with their strides, X's kc rows at `x` and
+/// their stride, C's tile and its row stride, whether C starts from zero (`first`), and
+/// the rows to prefetch (`ahead`, or null).
+type Run<T> = (
+    usize,
+    *const T,
+    [isize; 2],
+    *const T,
+    isize,
+    *mut T,
+    isize,
+    bool,
+    *const T,
+);
+
+/// Asks for the lines of MR rows and kc columns of A from `ahead` (unless null) in L2,
+/// all before a tile's loop, which then holds only its loads and multiply-adds.
+#[inline(always)]
+fn fetch_rows<T, const MR: usize>(ahead: *const T, kc: usize, [rsa, csa]: [isize; 2]) {
+    if ahead.is_null() {
+        return;
+    }
+    match csa {
+        1 => {
+            let line = 64 / size_of::<T>();
+            for r in 0..MR {
+                for p in (0..kc).step_by(line) {
+                    into_l2(ahead.wrapping_offset(r as isize * rsa + p as isize));
+                }
+            }
+        }
+        _ => (0..kc).for_each(|p| into_l2(ahead.wrapping_offset(p as isize * csa))),
+    }
+}
+
+/// [`micro`] for f64 on AVX2 with NR = 8, in intrinsics: two registers of X and one
+/// broadcast of A a step, MR·2 accumulators. Left to LLVM, the 4 × 8 tile of portable
+/// Rust came out with one row split into a scalar, a 4-wide and a 2-wide piece at odd
+/// offsets, shuffled back together at every step (0.38 of the square DGEMM's rate on
+/// Zen 3). The same fused multiply-adds in the same order: the same bits.
+///
+/// SAFETY: as [`micro`], and the CPU has AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(clippy::needless_range_loop)]
+unsafe fn micro_avx2_f64<const MR: usize>(
+    (kc, a, [rsa, csa], x, ldx, c, ldc, first, ahead): Run<f64>,
+) {
+    use std::arch::x86_64::*;
+    // SAFETY: as the caller promises.
+    unsafe {
+        let mut acc = [[_mm256_setzero_pd(); 2]; MR];
+        if !first {
+            for r in 0..MR {
+                for h in 0..2 {
+                    acc[r][h] = _mm256_loadu_pd(c.offset(r as isize * ldc + 4 * h as isize));
+                }
+            }
+        }
+        fetch_rows::<f64, MR>(ahead, kc, [rsa, csa]);
+        for p in 0..kc {
+            let xp = x.offset(p as isize * ldx);
+            let xv = [_mm256_loadu_pd(xp), _mm256_loadu_pd(xp.add(4))];
+            for r in 0..MR {
+                let ar = _mm256_broadcast_sd(&*a.offset(r as isize * rsa + p as isize * csa));
+                for h in 0..2 {
+                    acc[r][h] = _mm256_fmadd_pd(ar, xv[h], acc[r][h]);
+                }
+            }
+        }
+        for r in 0..MR {
+            for h in 0..2 {
+                _mm256_storeu_pd(c.offset(r as isize * ldc + 4 * h as isize), acc[r][h]);
             }
         }
     }
