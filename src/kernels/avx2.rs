@@ -85,11 +85,16 @@ impl Kernel for Avx2 {
         g: [&[T]; 2],
         y: [&mut [T]; 2],
     ) {
+        // Rows of a page or more stream from memory: four at a time, each read in
+        // order, suit the prefetchers better than a pass's pieces a page apart (512 KB
+        // of L2 holds a pass of 64 such rows, and no more).
         let [y0, y1] = y;
-        match blocked::as_f64(a, cols.clone(), g, [&mut *y0, &mut *y1]) {
-            Some(args) => unsafe { gemv_t2_f64(args) },
-            None => gemv_t2_by_quads(self, a, cols, g, [y0, y1]),
+        if !long_rows::<T>(a.ncols()) {
+            if let Some(args) = blocked::as_f64(a, cols.clone(), g, [&mut *y0, &mut *y1]) {
+                return unsafe { gemv_t2_f64(args) };
+            }
         }
+        gemv_t2_by_quads(self, a, cols, g, [y0, y1])
     }
     #[inline]
     fn dot4_axpy4<T: Real>(
@@ -322,17 +327,7 @@ unsafe fn axpy4_eights<E: Eight, const K: usize, const STEP: usize>(
 unsafe fn gemv_t2_f64(args: blocked::Args<'_>) {
     blocked::gemv_t2::<4, 4, 5>(args, |a, registers, g, y| {
         // SAFETY: the caller's promise, block by block.
-        unsafe {
-            match registers {
-                0 => {}
-                1 => gemv_t2_block::<1>(a, g, y),
-                2 => gemv_t2_block::<2>(a, g, y),
-                3 => gemv_t2_block::<3>(a, g, y),
-                4 => gemv_t2_block::<4>(a, g, y),
-                5 => gemv_t2_block::<5>(a, g, y),
-                _ => unreachable!("a block of at most five registers"),
-            }
-        }
+        unsafe { blocked::by_registers!(registers, gemv_t2_block(a, g, y), 1 2 3 4 5) }
     })
 }
 

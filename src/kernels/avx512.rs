@@ -430,19 +430,7 @@ fn tails4x2(rows: [&[f64]; 4], x: [&[f64]; 2], full: usize) -> __m512d {
 unsafe fn gemv_t2_f64(args: blocked::Args<'_>) {
     blocked::gemv_t2::<LANES, 4, 7>(args, |a, registers, g, y| {
         // SAFETY: the caller's promise, block by block.
-        unsafe {
-            match registers {
-                0 => {}
-                1 => gemv_t2_block::<1>(a, g, y),
-                2 => gemv_t2_block::<2>(a, g, y),
-                3 => gemv_t2_block::<3>(a, g, y),
-                4 => gemv_t2_block::<4>(a, g, y),
-                5 => gemv_t2_block::<5>(a, g, y),
-                6 => gemv_t2_block::<6>(a, g, y),
-                7 => gemv_t2_block::<7>(a, g, y),
-                _ => unreachable!("a block of at most seven registers"),
-            }
-        }
+        unsafe { blocked::by_registers!(registers, gemv_t2_block(a, g, y), 1 2 3 4 5 6 7) }
     })
 }
 

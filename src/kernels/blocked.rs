@@ -52,6 +52,19 @@ pub(crate) fn as_f64<'a, T: Real>(
     Some(Args { a, g, y })
 }
 
+/// `$block::<R>(args)` for R = `$r`, one of the listed register counts (none: nothing
+/// to do): a block kernel's const R from the count [`gemv_t2`] gives.
+macro_rules! by_registers {
+    ($r:expr, $block:ident $args:tt, $($n:literal)+) => {
+        match $r {
+            0 => {}
+            $($n => $block::<$n> $args,)+
+            r => unreachable!("a block of {r} registers"),
+        }
+    };
+}
+pub(crate) use by_registers;
+
 /// y_j ← Σ_i g_j[i]·A[i, ..] in passes of [`PASS`] rows, each pass over every block of
 /// y's columns: `block(b, registers, g, y)` adds the pass's rows of block b of A, with
 /// g_j's pieces for them, into y_j's pieces for its columns, which fill `registers`

@@ -544,6 +544,20 @@ mod tests {
             .collect()
     }
 
+    /// Aᵀ·[g_0 | g_1]'s operands at length n: A of n + 3 columns and m rows, with and
+    /// without a quad's leftovers, in one, two or three passes of 64 rows (n mod 3 and n
+    /// mod 8 independent: every tail in each); its copy with rows padded to lines (a
+    /// network's layout); g_0 and g_1. Every product rounds.
+    fn transposed_operands<T: Real>(
+        n: usize,
+    ) -> (ndarray::Array2<T>, ndarray::Array2<T>, [Vec<T>; 2]) {
+        let m = n % 11 + 64 * (n % 3);
+        let a = ndarray::Array2::from_shape_vec((m, n + 3), waves::<T>(m * (n + 3), 3))
+            .expect("m·(n + 3) values");
+        let lined = crate::memory::copy_on_lines(a.view()).expect("fits");
+        (a, lined, [waves::<T>(m, 11), waves::<T>(m, 13)])
+    }
+
     /// Row lengths the kernel tests take: every tail length, and rows either side of a
     /// page (512 f64, 1024 f32), from which the kernels prefetch ahead of their sweeps.
     fn lengths() -> impl Iterator<Item = usize> {
@@ -677,11 +691,8 @@ mod tests {
         fn check<T: Real, K: Kernel>(k: K) {
             let b = |v: &[T]| v.iter().map(|x| x.as_f64().to_bits()).collect::<Vec<_>>();
             for n in lengths() {
-                let m = n % 11 + 64 * (n % 3);
-                let a = ndarray::Array2::from_shape_vec((m, n + 3), waves::<T>(m * (n + 3), 3))
-                    .expect("m·(n + 3) values");
-                let lined = crate::memory::copy_on_lines(a.view()).expect("fits");
-                let g = [waves::<T>(m, 11), waves::<T>(m, 13)];
+                let (a, lined, g) = transposed_operands::<T>(n);
+                let m = a.nrows();
                 let reversed = a.slice(ndarray::s![..;-1, ..]);
                 for (a, c0) in [(a.view(), 2), (lined.view(), 0), (reversed, 3)] {
                     let (rows, cols) = (RowSlices::new(a), c0..c0 + n);
@@ -773,11 +784,8 @@ mod tests {
                 // leftovers (none included), in one, two or three passes of the AVX-512
                 // copy (n mod 3 and n mod 8 independent: every tail in each), the rows
                 // padded to lines (a network's layout), or not, or in reverse order.
-                let m = n % 11 + 64 * (n % 3);
-                let a = ndarray::Array2::from_shape_vec((m, n + 3), waves::<T>(m * (n + 3), 3))
-                    .expect("m·(n + 3) values");
-                let lined = crate::memory::copy_on_lines(a.view()).expect("fits");
-                let g = [waves::<T>(m, 11), waves::<T>(m, 13)];
+                let (a, lined, g) = transposed_operands::<T>(n);
+                let m = a.nrows();
                 let reversed = a.slice(ndarray::s![..;-1, ..]);
                 for (a, c0) in [(a.view(), 2), (lined.view(), 0), (reversed, 3)] {
                     let (rows, cols) = (RowSlices::new(a), c0..c0 + n);
