@@ -91,6 +91,7 @@ impl Kernel for Avx2 {
         let [y0, y1] = y;
         if !long_rows::<T>(a.ncols()) {
             if let Some(args) = blocked::as_f64(a, cols.clone(), g, [&mut *y0, &mut *y1]) {
+                // SAFETY: the CPU's features (an `Avx2` exists), A's rows as RowSlices.
                 return unsafe { gemv_t2_f64(args) };
             }
         }

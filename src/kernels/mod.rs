@@ -80,9 +80,9 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     /// [y_0 | y_1] ← Aᵀ·[g_0 | g_1] over A's columns `cols` (y_j[c] = Σ_i g_j[i]·
     /// A[i, cols.start + c], y_j as long as `cols`, g_j one entry per row of A): each
     /// entry's terms added from 0 in row order, the bits (NaN payloads aside) of
-    /// [`gemv_t2_by_quads`]. The AVX2 and AVX-512 f64 copies keep a block of both results
-    /// in registers over passes of many rows ([`blocked`]), so y is loaded and stored
-    /// once a pass instead of once a quad.
+    /// [`gemv_t2_by_quads`]. The AVX-512 f64 copy, and the AVX2 one for rows shorter
+    /// than a page, keep a block of both results in registers over passes of many rows
+    /// ([`blocked`]), so y is loaded and stored once a pass instead of once a quad.
     #[inline(always)]
     fn gemv_t2<T: Real>(
         self,
@@ -681,28 +681,39 @@ mod tests {
         });
     }
 
-    /// The detected kernel's Aᵀ·[g_0 | g_1] (on registers in f64 on AVX2 and AVX-512)
-    /// has the bits of the same kernel's axpy4x2 over the quads of rows, where rounding
-    /// happens: every column count's blocks and last register, row counts with and
-    /// without a quad's leftovers in one, two or three passes, the rows padded to lines
-    /// (a network's layout), or not, or in reverse order.
+    /// The detected kernel's Aᵀ·[g_0 | g_1] (on registers in f64 on AVX-512, and on AVX2
+    /// for rows under a page) has the bits of the same kernel's axpy4x2 over the quads of
+    /// rows, where rounding happens: every column count's blocks and last register (up
+    /// to rows just under a page), row counts with and without a quad's leftovers in
+    /// one, two or three passes, the rows padded to lines (a network's layout), or not,
+    /// or in reverse order; and it writes y_j's entries and nothing around them.
     #[test]
     fn the_transposed_product_of_two_has_the_quads_bits() {
         fn check<T: Real, K: Kernel>(k: K) {
             let b = |v: &[T]| v.iter().map(|x| x.as_f64().to_bits()).collect::<Vec<_>>();
-            for n in lengths() {
+            const SENTINEL: usize = 9;
+            for n in lengths().chain([250, 505, 508]) {
                 let (a, lined, g) = transposed_operands::<T>(n);
                 let m = a.nrows();
                 let reversed = a.slice(ndarray::s![..;-1, ..]);
                 for (a, c0) in [(a.view(), 2), (lined.view(), 0), (reversed, 3)] {
                     let (rows, cols) = (RowSlices::new(a), c0..c0 + n);
-                    let (mut p, mut q) = ([waves(n, 1), waves(n, 2)], [waves(n, 3), waves(n, 5)]);
+                    // y_j inside a longer buffer: sentinels either side must survive.
+                    let mut p = [waves(n + 2 * SENTINEL, 1), waves(n + 2 * SENTINEL, 2)];
+                    let around = p.clone();
                     let [p0, p1] = &mut p;
-                    k.gemv_t2(rows, cols.clone(), [&g[0], &g[1]], [p0, p1]);
+                    let inner = SENTINEL..SENTINEL + n;
+                    let y = [&mut p0[inner.clone()], &mut p1[inner.clone()]];
+                    k.gemv_t2(rows, cols.clone(), [&g[0], &g[1]], y);
+                    let mut q = [waves(n, 3), waves(n, 5)];
                     let [q0, q1] = &mut q;
                     gemv_t2_by_quads(k, rows, cols, [&g[0], &g[1]], [q0, q1]);
                     let what = format!("gemv_t2 {m}×{n} from {c0}");
-                    assert_eq!(p.map(|p| b(&p)), q.map(|q| b(&q)), "{what}");
+                    for ((p, q), around) in p.iter().zip(&q).zip(&around) {
+                        assert_eq!(b(&p[inner.clone()]), b(q), "{what}");
+                        let outside = |v: &[T]| [b(&v[..SENTINEL]), b(&v[SENTINEL + n..])];
+                        assert_eq!(outside(p), outside(around), "{what}: around y");
+                    }
                 }
             }
         }
