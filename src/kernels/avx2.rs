@@ -351,15 +351,18 @@ unsafe fn gemv_t2_block<const R: usize>(
     // Lanes below the last register's length: −1 (its high bit set) in each.
     let left = (n - (R - 1) * 4) as i64;
     let last = _mm256_cmpgt_epi64(_mm256_set1_epi64x(left), _mm256_setr_epi64x(0, 1, 2, 3));
+    // Only a last register short of four entries goes through the mask (a masked load
+    // costs more than a plain one).
+    let whole = |h: usize| h + 1 < R || left == 4;
     // SAFETY (both): register h's entries below y's length (the caller's promise).
     let load = |p: *const f64, h: usize| unsafe {
-        match h + 1 < R {
+        match whole(h) {
             true => _mm256_loadu_pd(p.add(4 * h)),
             false => _mm256_maskload_pd(p.add(4 * h), last),
         }
     };
     let store = |p: *mut f64, h: usize, v: __m256d| unsafe {
-        match h + 1 < R {
+        match whole(h) {
             true => _mm256_storeu_pd(p.add(4 * h), v),
             false => _mm256_maskstore_pd(p.add(4 * h), last, v),
         }
