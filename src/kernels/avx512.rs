@@ -443,7 +443,7 @@ unsafe fn gemv_t2_f64(args: blocked::Args<'_>) {
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
 unsafe fn gemv_t2_block<const R: usize>(
-    (start, stride): (*const f64, isize),
+    (start, stride): blocked::Block,
     g: [&[f64]; 2],
     y: [&mut [f64]; 2],
 ) {

@@ -24,8 +24,8 @@
 //!
 //! Its own crate, with the concrete entry points [`dgemm`] and [`sgemm`], so that a dev
 //! profile can compile it optimised: the tiles are portable Rust that LLVM turns into
-//! registers (but AVX2's f64 tile, which it did not: [`Isa::Avx2`]), and unoptimised
-//! each multiply-add is a function call (1500× slower). Its
+//! registers (but AVX2's f64 tile, in intrinsics: LLVM split its rows into misaligned
+//! pieces), and unoptimised each multiply-add is a function call (1500× slower). Its
 //! tests are fwdrev's (`src/kernels/thin.rs`): every instruction set and tile against
 //! the chains of multiply-adds, bit for bit.
 
@@ -134,13 +134,12 @@ trait Element: Copy + Send + Sync + 'static {
 }
 
 macro_rules! element {
-    ($t:ty, $f64:expr) => {
+    ($t:ty, $p:pat => $f64:expr) => {
         impl Element for $t {
             const ZERO: Self = 0.0;
             #[inline(always)]
-            fn f64_product(p: Product<Self>) -> Option<Product<f64>> {
-                #[allow(clippy::redundant_closure_call)]
-                $f64(p)
+            fn f64_product($p: Product<Self>) -> Option<Product<f64>> {
+                $f64
             }
             #[inline(always)]
             fn madd<const FMA: bool>(a: Self, b: Self, c: Self) -> Self {
@@ -152,8 +151,8 @@ macro_rules! element {
         }
     };
 }
-element!(f64, Some);
-element!(f32, |_| None);
+element!(f64, p => Some(p));
+element!(f32, _ => None);
 
 /// The row split among threads.
 ///
