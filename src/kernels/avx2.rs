@@ -3,12 +3,12 @@
 //! and spills to the stack (4× slower). Lane sums and their trees are the portable
 //! copy's, so only the rounding of the fused multiply-adds differs from it.
 
-use super::cast::{cast, cast_mut, cast_rows, same};
+use super::cast::{cast, cast_matrix, cast_mut, cast_rows, same};
 use super::lanes::map4;
 use super::logistic::Exp;
 use super::portable::{self, LANES};
 use super::tanh::Tanh;
-use super::{blocked, fetch_ahead, gemv_t2_by_quads, long_rows, Kernel, RowSlices};
+use super::{blocked, fetch_ahead, gemv2_by_quads, gemv_t2_by_quads, long_rows, Kernel, RowSlices};
 use crate::Real;
 use std::arch::x86_64::*;
 
@@ -97,6 +97,23 @@ impl Kernel for Avx2 {
         }
         gemv_t2_by_quads(self, a, cols, g, [y0, y1])
     }
+    #[inline(always)]
+    fn gemv2<T: Real>(self, a: RowSlices<'_, T>, x: [&[T]; 2], y: [&mut [T]; 2]) {
+        let [y0, y1] = y;
+        if !long_rows::<T>(a.ncols()) {
+            if let (Some(af), Some(x0), Some(x1), Some(y0), Some(y1)) = (
+                cast_matrix::<T, f64>(a),
+                cast::<T, f64>(x[0]),
+                cast::<T, f64>(x[1]),
+                cast_mut::<T, f64>(y0),
+                cast_mut::<T, f64>(y1),
+            ) {
+                // SAFETY: the CPU's features (an `Avx2` exists).
+                return unsafe { gemv2_f64(af, [x0, x1], [y0, y1]) };
+            }
+        }
+        gemv2_by_quads(self, a, x, [y0, y1])
+    }
     #[inline]
     fn dot4_axpy4<T: Real>(
         self,
@@ -142,6 +159,73 @@ unsafe fn dot4<T: Real>(rows: [&[T]; 4], x: &[T]) -> [T; 4] {
         *o = *o + t;
     }
     out
+}
+
+/// [`Kernel::gemv2`] in f64, with [`dot4x2`](Kernel::dot4x2)'s bits: a quad's rows two
+/// at a time, each row's values loaded once for both vectors ([`dot2x2_lanes`]; four
+/// rows' would need sixteen accumulators, every register AVX2 has), the last step of
+/// [`Eight::sum`]'s tree for the four rows at once, then the tails as [`dot4`] adds
+/// them, and each vector's four dots stored into y_j at once.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gemv2_f64(a: RowSlices<'_, f64>, x: [&[f64]; 2], y: [&mut [f64]; 2]) {
+    let (m, n) = (a.nrows(), a.ncols());
+    let fits = m % 4 == 0 && x.iter().all(|x| x.len() == n) && y.iter().all(|y| y.len() == m);
+    assert!(
+        fits,
+        "{m}×{n}: whole quads, x_j one entry per column, y_j per row"
+    );
+    let full = n - n % LANES;
+    for i in (0..m).step_by(4) {
+        let rows = a.quad(i);
+        let tails = portable::dot4_tails::<f64, true, 4, 2>(rows, x, full);
+        // SAFETY: the features; i + 4 ≤ m = y's length.
+        unsafe {
+            let [p0, p1] = dot2x2_lanes([rows[0], rows[1]], x, full);
+            let [q0, q1] = dot2x2_lanes([rows[2], rows[3]], x, full);
+            for (j, (p, q)) in [(p0, q0), (p1, q1)].into_iter().enumerate() {
+                let h = _mm256_hadd_pd(p, q);
+                let dots = _mm256_add_pd(
+                    _mm256_permute4x64_pd::<0b11_01_10_00>(h),
+                    _mm256_loadu_pd(tails[j].as_ptr()),
+                );
+                _mm256_storeu_pd(y[j].as_mut_ptr().add(i), dots);
+            }
+        }
+    }
+}
+
+/// Two rows' eight lanes with each of two vectors, each row's values loaded once for
+/// both, summed down to [s_00 + s_02, s_01 + s_03, s_10 + s_12, s_11 + s_13] per vector
+/// (s_r: row r's lanes k + (k + 4)), the first two steps of [`Eight::sum`]'s tree.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn dot2x2_lanes(rows: [&[f64]; 2], x: [&[f64]; 2], full: usize) -> [__m256d; 2] {
+    let p = rows.map(<[f64]>::as_ptr);
+    let xp = x.map(<[f64]>::as_ptr);
+    let mut acc = [[[_mm256_setzero_pd(); 2]; 2]; 2];
+    let mut i = 0;
+    while i < full {
+        // SAFETY: i + 8 ≤ full ≤ len of x_j and of both rows.
+        unsafe {
+            let xv = xp.map(|x| [_mm256_loadu_pd(x.add(i)), _mm256_loadu_pd(x.add(i + 4))]);
+            for r in 0..2 {
+                for h in 0..2 {
+                    let w = _mm256_loadu_pd(p[r].add(i + 4 * h));
+                    for j in 0..2 {
+                        acc[j][r][h] = _mm256_fmadd_pd(w, xv[j][h], acc[j][r][h]);
+                    }
+                }
+            }
+        }
+        i += 8;
+    }
+    acc.map(|[[a0, a1], [b0, b1]]| {
+        let (s, t) = (_mm256_add_pd(a0, a1), _mm256_add_pd(b0, b1));
+        _mm256_add_pd(
+            _mm256_permute2f128_pd::<0x20>(s, t),
+            _mm256_permute2f128_pd::<0x31>(s, t),
+        )
+    })
 }
 
 /// The four lane-tree sums of rows[r][..full]·x[..full] (full a multiple of 8,

@@ -2,6 +2,7 @@
 //! that the kernels can take their intrinsic paths: a check of `TypeId`, resolved at
 //! compile time.
 
+use super::RowSlices;
 use fwdrev_thin::Product;
 use std::any::TypeId;
 
@@ -39,6 +40,16 @@ pub(super) fn cast_rows<T: 'static, U: 'static, const N: usize>(
         .then(|| {
             rows.map(|r| unsafe { std::slice::from_raw_parts(r.as_ptr().cast::<U>(), r.len()) })
         })
+}
+
+/// A matrix's rows as `U` when T is U.
+#[inline(always)]
+pub(super) fn cast_matrix<'a, T: 'static, U: 'static>(
+    a: RowSlices<'a, T>,
+) -> Option<RowSlices<'a, U>> {
+    (TypeId::of::<T>() == TypeId::of::<U>())
+        // SAFETY: T and U are the same type, so are the two views.
+        .then(|| unsafe { std::mem::transmute_copy(&a) })
 }
 
 /// A thin product's operands as `U` when T is U.

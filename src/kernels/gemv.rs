@@ -45,8 +45,10 @@ pub(crate) fn gemv_t_scratch_len(m: usize, n: usize) -> usize {
 
 /// Y ← A·[x_1 … x_w] into `y` (m×w, either layout): each quad of A's rows is dotted with
 /// every x_j while in cache, two vectors at a time ([`Kernel::dot4x2`]), so A is read
-/// once however many vectors there are. One vector is the plain GEMV, whose long rows go
-/// eight at a time where [`octets`](super::octets) says that pays.
+/// once however many vectors there are; two vectors into a Y by columns (a JVP's value
+/// and tangent) are the kernel's [`gemv2`](Kernel::gemv2), the same sums. One vector is
+/// the plain GEMV, whose long rows go eight at a time where [`octets`](super::octets)
+/// says that pays.
 pub(crate) fn gemv_few<T: Real>(par: Par, a: ArrayView2<T>, xs: &[&[T]], y: ArrayViewMut2<T>) {
     with_kernel!(|k| gemv_few_with(k, par, a, xs, y))
 }
@@ -66,36 +68,48 @@ fn gemv_few_with<T: Real, K: Kernel>(
             let rows = RowSlices::new(ac);
             let (m, w) = yc.dim();
             assert!(ac.nrows() == m && xs.len() == w, "Y is m×w");
-            // One vector over long rows: eight rows a sweep where that pays.
-            let octets_end = if w == 1 && rows.octets() {
-                m / 8 * 8
-            } else {
-                0
-            };
-            for i in (0..octets_end).step_by(8) {
-                for (q, v) in k.dot8(rows.octet(i), xs[0]).into_iter().enumerate() {
-                    // SAFETY: i + q < octets_end ≤ m and 0 < w (asserted above).
-                    unsafe { *yc.uget_mut((i + q, 0)) = v };
-                }
-            }
             let quads = m / 4 * 4;
-            for i in (octets_end..quads).step_by(4) {
-                let r = rows.quad(i);
-                let mut put = |j: usize, dots: [T; 4]| {
-                    for (q, v) in dots.into_iter().enumerate() {
-                        // SAFETY: i + q < quads ≤ m and j < w (asserted above).
-                        unsafe { *yc.uget_mut((i + q, j)) = v };
-                    }
+            if let (2, true, [x0, x1]) = (w, quads > 0 && yc.stride_of(Axis(0)) == 1, xs) {
+                // A value and its tangent into columns that lie contiguous: the kernel's
+                // loop over the quads. (More vectors take the quad loop below, which reads
+                // A once for them all, where pairs would stream it once a pair.)
+                let mut columns = yc.axis_iter_mut(Axis(1)).map(|c| {
+                    let c = c.into_slice().expect("a column lies contiguous");
+                    &mut c[..quads]
+                });
+                let y = [(); 2].map(|_| columns.next().expect("two columns"));
+                k.gemv2(rows.rows(0..quads), [x0, x1], y);
+            } else {
+                // One vector over long rows: eight rows a sweep where that pays.
+                let octets_end = if w == 1 && rows.octets() {
+                    m / 8 * 8
+                } else {
+                    0
                 };
-                // Vectors two at a time (one load of each row for both on AVX-512, f64).
-                let pairs = xs.len() / 2 * 2;
-                for j in (0..pairs).step_by(2) {
-                    let [d0, d1] = k.dot4x2(r, [xs[j], xs[j + 1]]);
-                    put(j, d0);
-                    put(j + 1, d1);
+                for i in (0..octets_end).step_by(8) {
+                    for (q, v) in k.dot8(rows.octet(i), xs[0]).into_iter().enumerate() {
+                        // SAFETY: i + q < octets_end ≤ m and 0 < w (asserted above).
+                        unsafe { *yc.uget_mut((i + q, 0)) = v };
+                    }
                 }
-                if pairs < xs.len() {
-                    put(pairs, k.dot4(r, xs[pairs]));
+                for i in (octets_end..quads).step_by(4) {
+                    let r = rows.quad(i);
+                    let mut put = |j: usize, dots: [T; 4]| {
+                        for (q, v) in dots.into_iter().enumerate() {
+                            // SAFETY: i + q < quads ≤ m and j < w (asserted above).
+                            unsafe { *yc.uget_mut((i + q, j)) = v };
+                        }
+                    };
+                    // Vectors two at a time, then one alone.
+                    let pairs = xs.len() / 2 * 2;
+                    for j in (0..pairs).step_by(2) {
+                        let [d0, d1] = k.dot4x2(r, [xs[j], xs[j + 1]]);
+                        put(j, d0);
+                        put(j + 1, d1);
+                    }
+                    if pairs < xs.len() {
+                        put(pairs, k.dot4(r, xs[pairs]));
+                    }
                 }
             }
             for i in quads..m {

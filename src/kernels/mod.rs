@@ -101,6 +101,15 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
         debug_assert_eq!(x[0].len(), x[1].len(), "two vectors of one length");
         x.map(|x| self.dot4(rows, x))
     }
+    /// [y_0 | y_1] ← A·[x_0 | x_1] for A of whole quads of rows (y_j one entry per row):
+    /// each quad's [`dot4x2`](Kernel::dot4x2), with its bits, into both columns. The AVX2
+    /// f64 copy, for rows shorter than a page, loads each row's values once for both
+    /// vectors (in pairs of rows: it has the registers for no more) and stores a quad's
+    /// four dots at once.
+    #[inline(always)]
+    fn gemv2<T: Real>(self, a: RowSlices<'_, T>, x: [&[T]; 2], y: [&mut [T]; 2]) {
+        gemv2_by_quads(self, a, x, y)
+    }
     /// dot4(rows, x) while adding Σ_r α_r·prev[r] into y[..x.len()] in the same sweep:
     /// reverse mode's next four rows stream in from memory while the previous four,
     /// still in cache, update the adjoint. The same bits as the two calls in sequence.
@@ -152,6 +161,27 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     #[inline]
     fn exp<T: Real>(self, x: &mut [T]) {
         x.iter_mut().for_each(|x| *x = x.exp())
+    }
+}
+
+/// [`Kernel::gemv2`] by [`dot4x2`](Kernel::dot4x2) over A's quads of rows.
+#[inline(always)]
+pub(crate) fn gemv2_by_quads<K: Kernel, T: Real>(
+    k: K,
+    a: RowSlices<'_, T>,
+    x: [&[T]; 2],
+    y: [&mut [T]; 2],
+) {
+    let m = a.nrows();
+    let [y0, y1] = y;
+    assert!(
+        m % 4 == 0 && y0.len() == m && y1.len() == m,
+        "{m} rows: whole quads, one y_j entry each"
+    );
+    for i in (0..m).step_by(4) {
+        let [d0, d1] = k.dot4x2(a.quad(i), x);
+        y0[i..i + 4].copy_from_slice(&d0);
+        y1[i..i + 4].copy_from_slice(&d1);
     }
 }
 
@@ -721,6 +751,60 @@ mod tests {
             check::<f64, _>(k);
             check::<f32, _>(k);
         });
+        // The AVX2 copy where AVX-512's is detected.
+        #[cfg(target_arch = "x86_64")]
+        if let (Detected::Avx512(_), Some(k)) = (detected(), Avx2::detect()) {
+            k.vectorize(|| check::<f64, _>(k));
+        }
+    }
+
+    /// The detected kernel's A·[x_0 | x_1] (AVX2 in f64, for rows under a page: rows in
+    /// pairs, each loaded once for both vectors) has the bits of the same kernel's
+    /// dot4x2 over the quads, where rounding happens: every row length's eights and
+    /// tails, one to six quads, the rows padded to lines (a network's layout), or not,
+    /// or in reverse order; and it writes y_j's entries and nothing around them.
+    #[test]
+    fn the_product_of_two_has_the_quads_bits() {
+        fn check<T: Real, K: Kernel>(k: K) {
+            let b = |v: &[T]| v.iter().map(|x| x.as_f64().to_bits()).collect::<Vec<_>>();
+            const SENTINEL: usize = 5;
+            for n in lengths().chain([250, 505, 508]) {
+                let m = 4 * (n % 6 + 1);
+                let a = ndarray::Array2::from_shape_vec((m, n + 3), waves::<T>(m * (n + 3), 3))
+                    .expect("m·(n + 3) values");
+                let lined = crate::memory::copy_on_lines(a.view()).expect("fits");
+                let reversed = a.slice(ndarray::s![..;-1, ..]);
+                let x = [waves::<T>(n, 11), waves::<T>(n, 13)];
+                let x = [&x[0][..], &x[1][..]];
+                for (a, c0) in [(a.view(), 2), (lined.view(), 0), (reversed, 3)] {
+                    let rows = RowSlices::new(a.slice_move(ndarray::s![.., c0..c0 + n]));
+                    // y_j inside a longer buffer: sentinels either side must survive.
+                    let mut p = [waves(m + 2 * SENTINEL, 1), waves(m + 2 * SENTINEL, 2)];
+                    let around = p.clone();
+                    let [p0, p1] = &mut p;
+                    let inner = SENTINEL..SENTINEL + m;
+                    k.gemv2(rows, x, [&mut p0[inner.clone()], &mut p1[inner.clone()]]);
+                    let mut q = [waves(m, 3), waves(m, 5)];
+                    let [q0, q1] = &mut q;
+                    gemv2_by_quads(k, rows, x, [q0, q1]);
+                    let what = format!("gemv2 {m}×{n} from {c0}");
+                    for ((p, q), around) in p.iter().zip(&q).zip(&around) {
+                        assert_eq!(b(&p[inner.clone()]), b(q), "{what}");
+                        let outside = |v: &[T]| [b(&v[..SENTINEL]), b(&v[SENTINEL + m..])];
+                        assert_eq!(outside(p), outside(around), "{what}: around y");
+                    }
+                }
+            }
+        }
+        with_kernel!(|k| {
+            check::<f64, _>(k);
+            check::<f32, _>(k);
+        });
+        // The AVX2 copy where AVX-512's is detected.
+        #[cfg(target_arch = "x86_64")]
+        if let (Detected::Avx512(_), Some(k)) = (detected(), Avx2::detect()) {
+            k.vectorize(|| check::<f64, _>(k));
+        }
     }
 
     /// The AVX-512 kernel gives the AVX2 kernel's bits, where rounding happens, for
