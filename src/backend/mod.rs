@@ -431,8 +431,8 @@ pub(crate) fn gemv_t<T: Real>(
     mut y: ArrayViewMut1<T>,
     partial: &mut [T],
 ) {
-    match y.as_slice_mut() {
-        Some(ys) => own::gemv_t(par, a, x, ys, partial),
+    match (x.as_slice(), y.as_slice_mut()) {
+        (Some(xs), Some(ys)) => own::gemv_t(par, a, xs, ys, partial),
         _ => mat_vec(a.t(), x, y),
     }
 }

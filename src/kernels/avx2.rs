@@ -8,7 +8,10 @@ use super::lanes::map4;
 use super::logistic::Exp;
 use super::portable::{self, LANES};
 use super::tanh::Tanh;
-use super::{blocked, fetch_ahead, gemv2_by_quads, gemv_t2_by_quads, long_rows, Kernel, RowSlices};
+use super::{
+    blocked, fetch_ahead, gemv2_by_quads, gemv_t2_by_quads, gemv_t_by_quads, long_rows, Kernel,
+    RowSlices,
+};
 use crate::Real;
 use std::arch::x86_64::*;
 
@@ -98,6 +101,23 @@ impl Kernel for Avx2 {
         gemv_t2_by_quads(self, a, cols, g, [y0, y1])
     }
     #[inline(always)]
+    fn gemv_t1<T: Real>(
+        self,
+        a: RowSlices<'_, T>,
+        cols: std::ops::Range<usize>,
+        g: &[T],
+        y: &mut [T],
+    ) {
+        // As gemv_t2: the blocks for rows under a page.
+        if !long_rows::<T>(a.ncols()) {
+            if let Some(args) = blocked::as_f64(a, cols.clone(), [g], [&mut *y]) {
+                // SAFETY: the CPU's features (an `Avx2` exists), A's rows as RowSlices.
+                return unsafe { gemv_t1_f64(args) };
+            }
+        }
+        gemv_t_by_quads(self, a, cols, g, y)
+    }
+    #[inline(always)]
     fn gemv2<T: Real>(self, a: RowSlices<'_, T>, x: [&[T]; 2], y: [&mut [T]; 2]) {
         let [y0, y1] = y;
         if !long_rows::<T>(a.ncols()) {
@@ -169,7 +189,8 @@ unsafe fn dot4<T: Real>(rows: [&[T]; 4], x: &[T]) -> [T; 4] {
 #[target_feature(enable = "avx2,fma")]
 unsafe fn gemv2_f64(a: RowSlices<'_, f64>, x: [&[f64]; 2], y: [&mut [f64]; 2]) {
     let (m, n) = (a.nrows(), a.ncols());
-    let fits = m % 4 == 0 && x.iter().all(|x| x.len() == n) && y.iter().all(|y| y.len() == m);
+    let fits =
+        m.is_multiple_of(4) && x.iter().all(|x| x.len() == n) && y.iter().all(|y| y.len() == m);
     assert!(
         fits,
         "{m}×{n}: whole quads, x_j one entry per column, y_j per row"
@@ -401,7 +422,7 @@ unsafe fn axpy4_eights<E: Eight, const K: usize, const STEP: usize>(
     full
 }
 
-/// [`Kernel::gemv_t2`] in f64 ([`blocked::gemv_t2`]): blocks of four registers per
+/// [`Kernel::gemv_t2`] in f64 ([`blocked::gemv_t`]): blocks of four registers per
 /// result, up to five (ten accumulators, two broadcasts, a row's load and the mask in
 /// sixteen registers), the last register masked.
 ///
@@ -409,29 +430,49 @@ unsafe fn axpy4_eights<E: Eight, const K: usize, const STEP: usize>(
 /// block's start on ([`blocked::as_f64`] of a [`RowSlices`]).
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn gemv_t2_f64(args: blocked::Args<'_>) {
-    blocked::gemv_t2::<4, 4, 5>(args, |a, registers, g, y| {
+unsafe fn gemv_t2_f64(args: blocked::Args<'_, 2>) {
+    blocked::gemv_t::<2, 4, 4, 5>(args, |a, registers, g, y| {
         // SAFETY: the caller's promise, block by block.
-        unsafe { blocked::by_registers!(registers, gemv_t2_block(a, g, y), 1 2 3 4 5) }
+        unsafe { blocked::by_registers!(registers, gemv_t_block<2>(a, g, y), 1 2 3 4 5) }
     })
 }
 
-/// One block of one pass of [`gemv_t2_f64`]: y_j += Σ_i g_j[i]·row_i over R registers
-/// of four f64 for each result.
+/// [`Kernel::gemv_t1`] in f64 ([`blocked::gemv_t`]): blocks of eight registers, as many
+/// accumulators as keep two ports of four-cycle fused multiply-adds busy, up to twelve
+/// (with the broadcast, a row's load and the mask: fifteen of sixteen registers).
 ///
-/// SAFETY: y_0 and y_1 are of one length, 4(R − 1) + 1 … 4R (the mask covers the last
-/// register's entries and no more); g_0 and g_1 are of one length, and row i below it
-/// holds y_j's length of entries from `start + i·stride`.
+/// SAFETY: as [`gemv_t2_f64`]'s.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn gemv_t2_block<const R: usize>(
+unsafe fn gemv_t1_f64(args: blocked::Args<'_, 1>) {
+    blocked::gemv_t::<1, 4, 8, 12>(args, |a, registers, g, y| {
+        // SAFETY: the caller's promise, block by block.
+        unsafe {
+            blocked::by_registers!(
+                registers,
+                gemv_t_block<1>(a, g, y),
+                1 2 3 4 5 6 7 8 9 10 11 12
+            )
+        }
+    })
+}
+
+/// One block of one pass of [`blocked::gemv_t`]: y_j += Σ_i g_j[i]·row_i over R
+/// registers of four f64 for each of V results.
+///
+/// SAFETY: the y_j are of one length, 4(R − 1) + 1 … 4R (the mask covers the last
+/// register's entries and no more); the g_j are of one length, and row i below it holds
+/// y_j's length of entries from `start + i·stride`.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn gemv_t_block<const V: usize, const R: usize>(
     (start, stride): blocked::Block,
-    g: [&[f64]; 2],
-    y: [&mut [f64]; 2],
+    g: [&[f64]; V],
+    y: [&mut [f64]; V],
 ) {
-    let n = y[0].len();
-    debug_assert!(y[1].len() == n && (R - 1) * 4 < n && n <= R * 4);
-    debug_assert_eq!(g[0].len(), g[1].len());
+    let (n, rows) = (y[0].len(), g[0].len());
+    debug_assert!(y.iter().all(|y| y.len() == n) && (R - 1) * 4 < n && n <= R * 4);
+    debug_assert!(g.iter().all(|g| g.len() == rows));
     // Lanes below the last register's length: −1 (its high bit set) in each.
     let left = (n - (R - 1) * 4) as i64;
     let last = _mm256_cmpgt_epi64(_mm256_set1_epi64x(left), _mm256_setr_epi64x(0, 1, 2, 3));
@@ -452,15 +493,16 @@ unsafe fn gemv_t2_block<const R: usize>(
         }
     };
     let yp = y.map(<[f64]>::as_mut_ptr);
-    let mut acc = [[_mm256_setzero_pd(); R]; 2];
+    let mut acc = [[_mm256_setzero_pd(); R]; V];
     for (acc, &yp) in acc.iter_mut().zip(&yp) {
         for (h, acc) in acc.iter_mut().enumerate() {
             *acc = load(yp, h);
         }
     }
     let mut p = start;
-    for (&g0, &g1) in g[0].iter().zip(g[1]) {
-        let gi = [_mm256_set1_pd(g0), _mm256_set1_pd(g1)];
+    for i in 0..rows {
+        // SAFETY: i below every g_j's length (the caller's promise).
+        let gi = g.map(|g| _mm256_set1_pd(unsafe { *g.get_unchecked(i) }));
         for h in 0..R {
             let a = load(p, h);
             for (acc, &gi) in acc.iter_mut().zip(&gi) {

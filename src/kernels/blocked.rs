@@ -1,12 +1,14 @@
-//! The loops of [`Kernel::gemv_t2`](super::Kernel::gemv_t2) in f64 on registers, shared
-//! by the AVX2 and AVX-512 copies: [y_0 | y_1] = Aᵀ·[g_0 | g_1] with a block of both
-//! results in registers over many rows, so y is loaded and stored once a pass instead of
-//! once every four rows (axpy4x2). Each copy brings its block kernel; the blocks and
+//! The loops of [`Kernel::gemv_t1`](super::Kernel::gemv_t1) and
+//! [`Kernel::gemv_t2`](super::Kernel::gemv_t2) in f64 on registers, shared by the AVX2
+//! and AVX-512 copies: [y_0 | …] = Aᵀ·[g_0 | …] with a block of every result in
+//! registers over many rows, so y is loaded and stored once a pass instead of once
+//! every four rows (axpy4, axpy4x2). Each copy brings its block kernel; the blocks and
 //! passes are here.
 
 use super::cast::{cast, cast_mut};
 use super::RowSlices;
 use crate::Real;
+use std::any::TypeId;
 use std::ops::Range;
 
 /// Rows per pass over the blocks. A block reads its pass's pieces of rows a stride apart;
@@ -17,23 +19,23 @@ const PASS: usize = 64;
 /// A block of A: its first entry's address and the distance between rows, in entries.
 pub(crate) type Block = (*const f64, isize);
 
-/// [`Kernel::gemv_t2`](super::Kernel::gemv_t2)'s arguments in f64.
-pub(crate) struct Args<'a> {
+/// The arguments in f64 of Aᵀ·[g_0 | …] for V vectors.
+pub(crate) struct Args<'a, const V: usize> {
     /// A's entry (0, cols.start), and its row stride.
     a: Block,
-    g: [&'a [f64]; 2],
-    y: [&'a mut [f64]; 2],
+    g: [&'a [f64]; V],
+    y: [&'a mut [f64]; V],
 }
 
 /// The arguments in f64, None where T is not f64. Panics unless `cols` are among A's
-/// columns, g_0 and g_1 hold an entry per row of A and y_0 and y_1 one per column.
+/// columns, each g_j holds an entry per row of A and each y_j one per column.
 #[inline(always)]
-pub(crate) fn as_f64<'a, T: Real>(
+pub(crate) fn as_f64<'a, T: Real, const V: usize>(
     a: RowSlices<'_, T>,
     cols: Range<usize>,
-    g: [&'a [T]; 2],
-    y: [&'a mut [T]; 2],
-) -> Option<Args<'a>> {
+    g: [&'a [T]; V],
+    y: [&'a mut [T]; V],
+) -> Option<Args<'a, V>> {
     assert!(cols.end <= a.ncols(), "columns {cols:?} of {}", a.ncols());
     let m = a.nrows();
     assert!(g.iter().all(|g| g.len() == m), "one g_j entry per row");
@@ -41,10 +43,12 @@ pub(crate) fn as_f64<'a, T: Real>(
         y.iter().all(|y| y.len() == cols.len()),
         "y_j as long as cols"
     );
-    let [y0, y1] = y;
+    if TypeId::of::<T>() != TypeId::of::<f64>() {
+        return None;
+    }
     let (g, y) = (
-        [cast::<T, f64>(g[0])?, cast::<T, f64>(g[1])?],
-        [cast_mut::<T, f64>(y0)?, cast_mut::<T, f64>(y1)?],
+        g.map(|g| cast::<T, f64>(g).expect("T is f64")),
+        y.map(|y| cast_mut::<T, f64>(y).expect("T is f64")),
     );
     let (start, stride) = a.start_and_stride();
     // Inside A's allocation: cols.start ≤ ncols (a row's end at most).
@@ -52,51 +56,49 @@ pub(crate) fn as_f64<'a, T: Real>(
     Some(Args { a, g, y })
 }
 
-/// `$block::<R>(args)` for R = `$r`, one of the listed register counts (none: nothing
-/// to do): a block kernel's const R from the count [`gemv_t2`] gives.
+/// `$block::<V, R>(args)` for R = `$r`, one of the listed register counts (none: nothing
+/// to do): a block kernel's const R from the count [`gemv_t`] gives.
 macro_rules! by_registers {
-    ($r:expr, $block:ident $args:tt, $($n:literal)+) => {
+    ($r:expr, $block:ident<$v:literal> $args:tt, $($n:literal)+) => {
         match $r {
             0 => {}
-            $($n => $block::<$n> $args,)+
+            $($n => $block::<$v, $n> $args,)+
             r => unreachable!("a block of {r} registers"),
         }
     };
 }
 pub(crate) use by_registers;
 
-/// y_j ← Σ_i g_j[i]·A[i, ..] in passes of [`PASS`] rows, each pass over every block of
-/// y's columns: `block(b, registers, g, y)` adds the pass's rows of block b of A, with
-/// g_j's pieces for them, into y_j's pieces for its columns, which fill `registers`
-/// registers of LANES values (the last one maybe in part).
+/// y_j ← Σ_i g_j[i]·A[i, ..] for j < V in passes of [`PASS`] rows, each pass over every
+/// block of y's columns: `block(b, registers, g, y)` adds the pass's rows of block b of
+/// A, with g_j's pieces for them, into y_j's pieces for its columns, which fill
+/// `registers` registers of LANES values (the last one maybe in part).
 ///
 /// The columns split into the fewest blocks of at most MOST registers and no fewer than
 /// a block per BLOCK registers (BLOCK accumulators per result are as many as hide a
 /// fused multiply-add's latency on two ports), as even as they divide. Every entry's
 /// terms come in row order from 0, whatever the blocks, so the bits are those of
-/// axpy4x2 over the rows.
+/// axpy4 (axpy4x2) over the rows.
 #[inline(always)]
-pub(crate) fn gemv_t2<const LANES: usize, const BLOCK: usize, const MOST: usize>(
-    Args { a, g, y }: Args<'_>,
-    mut block: impl FnMut(Block, usize, [&[f64]; 2], [&mut [f64]; 2]),
+pub(crate) fn gemv_t<const V: usize, const LANES: usize, const BLOCK: usize, const MOST: usize>(
+    Args { a, g, mut y }: Args<'_, V>,
+    mut block: impl FnMut(Block, usize, [&[f64]; V], [&mut [f64]; V]),
 ) {
     let n = y[0].len();
-    let [y0, y1] = y;
-    y0.fill(0.0);
-    y1.fill(0.0);
+    y.iter_mut().for_each(|y| y.fill(0.0));
     let registers = n.div_ceil(LANES);
     let blocks = (registers / BLOCK).max(registers.div_ceil(MOST)).max(1);
     let (start, stride) = a;
     for r0 in (0..g[0].len()).step_by(PASS) {
         let rows = r0..(r0 + PASS).min(g[0].len());
-        let g = [&g[0][rows.clone()], &g[1][rows]];
+        let g = g.map(|g| &g[rows.clone()]);
         let row0 = start.wrapping_offset(r0 as isize * stride);
         let mut c0 = 0;
         for b in 0..blocks {
             // Blocks b < registers % blocks take one register more.
             let regs = registers / blocks + usize::from(b < registers % blocks);
             let c1 = (c0 + regs * LANES).min(n);
-            let y = [&mut y0[c0..c1], &mut y1[c0..c1]];
+            let y = y.each_mut().map(|y| &mut y[c0..c1]);
             block((row0.wrapping_add(c0), stride), regs, g, y);
             c0 = c1;
         }
@@ -112,23 +114,26 @@ mod tests {
     /// start at their first row's entry of A.
     #[test]
     fn blocks_tile_the_columns_and_passes_the_rows() {
-        fn check<const LANES: usize, const BLOCK: usize, const MOST: usize>() {
+        fn check<const V: usize, const LANES: usize, const BLOCK: usize, const MOST: usize>() {
             for n in 0..300 {
                 for m in [0, 1, 63, 64, 65, 200] {
                     let a = ndarray::Array2::<f64>::zeros((m, n + 2));
-                    let (g, mut y0, mut y1) = (vec![0.0; m], vec![1.0; n], vec![1.0; n]);
+                    let g = vec![0.0; m];
+                    let mut ys: [Vec<f64>; V] = std::array::from_fn(|_| vec![1.0; n]);
                     let rows = RowSlices::new(a.view());
-                    let args = as_f64(rows, 1..n + 1, [&g, &g], [&mut y0, &mut y1]);
+                    let y = ys.each_mut().map(|y| &mut y[..]);
+                    let args = as_f64(rows, 1..n + 1, [&g[..]; V], y);
                     let registers = n.div_ceil(LANES);
                     let least = BLOCK.min(registers / registers.div_ceil(MOST).max(1));
                     let mut seen = Vec::new();
-                    gemv_t2::<LANES, BLOCK, MOST>(args.expect("f64"), |b, r, g, y| {
+                    gemv_t::<V, LANES, BLOCK, MOST>(args.expect("f64"), |b, r, g, y| {
                         let c = y[0].len();
                         assert!(r <= MOST && c.div_ceil(LANES) == r && r >= least, "{c} {r}");
-                        assert_eq!((g[1].len(), y[1].len()), (g[0].len(), c));
-                        seen.push((b.0, c, g[0].len()));
+                        let h = g[0].len();
+                        assert!(g.iter().all(|g| g.len() == h) && y.iter().all(|y| y.len() == c));
+                        seen.push((b.0, c, h));
                     });
-                    assert!(y0.iter().chain(&y1).all(|&v| v == 0.0), "zeroed");
+                    assert!(ys.iter().flatten().all(|&v| v == 0.0), "zeroed");
                     let mut k = 0;
                     for r0 in (0..m).step_by(PASS) {
                         let mut c0 = 0;
@@ -144,7 +149,8 @@ mod tests {
                 }
             }
         }
-        check::<4, 4, 5>();
-        check::<8, 4, 7>();
+        check::<2, 4, 4, 5>();
+        check::<2, 8, 4, 7>();
+        check::<1, 4, 8, 12>();
     }
 }

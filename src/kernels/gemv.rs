@@ -7,7 +7,7 @@
 use super::{inlined, with_kernel, Kernel, RowSlices};
 use crate::par::{for_each_chunk, MIN_WORK};
 use crate::{Par, Real};
-use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, Axis};
+use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
 /// Output rows per task in [`gemv_few`].
@@ -129,20 +129,15 @@ fn gemv_few_with<T: Real, K: Kernel>(
     }
 }
 
-/// y ← Aᵀ·x = Σ_i x_i·A[i,:], four rows at a time (eight where [`octets`](super::octets)
-/// says that pays: the same bits), each read whole and in order, as
-/// [`gemv_few`] reads A (a sweep by blocks of columns instead reads short pieces of
-/// every row: 1.3–1.8× slower at d = 8000). From [`MIN_WORK`] entries on the rows are
+/// y ← Aᵀ·x = Σ_i x_i·A[i,:] by the kernel's [`gemv_t1`](Kernel::gemv_t1): four rows at
+/// a time (eight where [`octets`](super::octets) says that pays), each read whole and in
+/// order, as [`gemv_few`] reads A (a sweep by blocks of columns instead reads short
+/// pieces of every row: 1.3–1.8× slower at d = 8000), or, on AVX2 for rows under a page
+/// (in cache), a block of y in registers over 64 rows at a time; the same bits. From [`MIN_WORK`] entries on the rows are
 /// cut into [`row_blocks`] of at least 64 rows (run in parallel from
 /// [`MIN_MATRIX_WORK`](crate::par::MIN_MATRIX_WORK) entries): block 0 into y, block b into the b-th part of `partial`
 /// ([`gemv_t_scratch_len`] values), then added into y in order.
-pub(crate) fn gemv_t<T: Real>(
-    par: Par,
-    a: ArrayView2<T>,
-    x: ArrayView1<T>,
-    y: &mut [T],
-    partial: &mut [T],
-) {
+pub(crate) fn gemv_t<T: Real>(par: Par, a: ArrayView2<T>, x: &[T], y: &mut [T], partial: &mut [T]) {
     let (m, n) = a.dim();
     if n == 0 {
         return;
@@ -153,27 +148,8 @@ pub(crate) fn gemv_t<T: Real>(
         let block = inlined(
             #[inline(always)]
             |(b, out): (usize, &mut [T])| {
-                let (r0, r1) = (b * per, ((b + 1) * per).min(m));
-                let rows = RowSlices::new(a);
-                out.fill(T::zero());
-                // Eight rows a sweep where that pays, then four, then one.
-                let octets_end = if rows.octets() {
-                    r0 + (r1 - r0) / 8 * 8
-                } else {
-                    r0
-                };
-                for i in (r0..octets_end).step_by(8) {
-                    let alpha = std::array::from_fn(|q| x[i + q]);
-                    k.axpy8(alpha, rows.octet(i), out);
-                }
-                let quads = octets_end + (r1 - octets_end) / 4 * 4;
-                for i in (octets_end..quads).step_by(4) {
-                    let alpha = [x[i], x[i + 1], x[i + 2], x[i + 3]];
-                    k.axpy4(alpha, rows.quad(i), out);
-                }
-                for i in quads..r1 {
-                    k.axpy(x[i], rows.row(i), out);
-                }
+                let rows = (b * per)..((b + 1) * per).min(m);
+                k.gemv_t1(RowSlices::new(a).rows(rows.clone()), 0..n, &x[rows], out);
             },
         );
         if par.splits_matrix(a.len()) {
@@ -324,7 +300,7 @@ mod tests {
                 gemv_t(
                     par,
                     a.view(),
-                    xt.view(),
+                    xt.as_slice().unwrap(),
                     yt.as_slice_mut().unwrap(),
                     &mut partial,
                 );
@@ -370,7 +346,7 @@ mod tests {
         let bits = |v: &[f64]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(y.as_slice().unwrap()), bits(&want), "A·x");
         let mut yt = vec![f64::NAN; n];
-        gemv_t(Par::Seq, a.view(), ArrayView1::from(&g), &mut yt, &mut []);
+        gemv_t(Par::Seq, a.view(), &g, &mut yt, &mut []);
         assert_eq!(bits(&yt), bits(&want_t), "Aᵀ·g");
     }
 
@@ -405,7 +381,7 @@ mod tests {
         for par in [Par::Seq, Par::Rayon] {
             let (mut y, mut partial) =
                 (vec![f64::NAN; n], vec![f64::NAN; gemv_t_scratch_len(m, n)]);
-            gemv_t(par, a.view(), ArrayView1::from(&g), &mut y, &mut partial);
+            gemv_t(par, a.view(), &g, &mut y, &mut partial);
             let bits = |v: &[f64]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&y), bits(&want), "{par:?}");
         }
@@ -422,7 +398,7 @@ mod tests {
         let x = Array1::from_shape_fn(m, |i| (i as f64 * 0.3).cos());
         let run = |par| {
             let (mut y, mut partial) = (vec![0.0; n], vec![f64::NAN; gemv_t_scratch_len(m, n)]);
-            gemv_t(par, a.view(), x.view(), &mut y, &mut partial);
+            gemv_t(par, a.view(), x.as_slice().unwrap(), &mut y, &mut partial);
             y
         };
         let (seq, par) = (run(Par::Seq), run(Par::Rayon));
@@ -435,7 +411,7 @@ mod tests {
         gemv_t(
             Par::Seq,
             lined.view(),
-            x.view(),
+            x.as_slice().unwrap(),
             &mut padded.0,
             &mut padded.1,
         );

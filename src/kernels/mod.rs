@@ -77,6 +77,20 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
         self.axpy4(alpha[0], rows, y0);
         self.axpy4(alpha[1], rows, y1);
     }
+    /// y ← Aᵀ·g over A's columns `cols` (y[c] = Σ_i g[i]·A[i, cols.start + c], y as long
+    /// as `cols`, g one entry per row of A): each entry's terms added from 0 in row
+    /// order, the bits of [`gemv_t_by_quads`]. The AVX2 f64 copy, for rows shorter than a
+    /// page, keeps a block of y in registers over passes of many rows ([`blocked`]).
+    #[inline(always)]
+    fn gemv_t1<T: Real>(
+        self,
+        a: RowSlices<'_, T>,
+        cols: std::ops::Range<usize>,
+        g: &[T],
+        y: &mut [T],
+    ) {
+        gemv_t_by_quads(self, a, cols, g, y)
+    }
     /// [y_0 | y_1] ← Aᵀ·[g_0 | g_1] over A's columns `cols` (y_j[c] = Σ_i g_j[i]·
     /// A[i, cols.start + c], y_j as long as `cols`, g_j one entry per row of A): each
     /// entry's terms added from 0 in row order, the bits (NaN payloads aside) of
@@ -175,13 +189,46 @@ pub(crate) fn gemv2_by_quads<K: Kernel, T: Real>(
     let m = a.nrows();
     let [y0, y1] = y;
     assert!(
-        m % 4 == 0 && y0.len() == m && y1.len() == m,
+        m.is_multiple_of(4) && y0.len() == m && y1.len() == m,
         "{m} rows: whole quads, one y_j entry each"
     );
     for i in (0..m).step_by(4) {
         let [d0, d1] = k.dot4x2(a.quad(i), x);
         y0[i..i + 4].copy_from_slice(&d0);
         y1[i..i + 4].copy_from_slice(&d1);
+    }
+}
+
+/// [`Kernel::gemv_t1`] by [`axpy8`](Kernel::axpy8) over A's octets of rows where
+/// [`octets`] says that pays, then [`axpy4`](Kernel::axpy4) over quads, then
+/// [`axpy`](Kernel::axpy) over the rest: y loaded and stored for every quad.
+#[inline(always)]
+pub(crate) fn gemv_t_by_quads<K: Kernel, T: Real>(
+    k: K,
+    a: RowSlices<'_, T>,
+    cols: std::ops::Range<usize>,
+    g: &[T],
+    y: &mut [T],
+) {
+    let m = a.nrows();
+    assert!(
+        g.len() == m && y.len() == cols.len(),
+        "g one entry per row, y per column"
+    );
+    y.fill(T::zero());
+    let row = |i: usize| &a.row(i)[cols.clone()];
+    let octets_end = if a.octets() { m / 8 * 8 } else { 0 };
+    for i in (0..octets_end).step_by(8) {
+        let alpha = std::array::from_fn(|q| g[i + q]);
+        k.axpy8(alpha, std::array::from_fn(|q| row(i + q)), y);
+    }
+    let quads = octets_end + (m - octets_end) / 4 * 4;
+    for i in (octets_end..quads).step_by(4) {
+        let alpha = [g[i], g[i + 1], g[i + 2], g[i + 3]];
+        k.axpy4(alpha, [row(i), row(i + 1), row(i + 2), row(i + 3)], y);
+    }
+    for (i, &gi) in g.iter().enumerate().skip(quads) {
+        k.axpy(gi, row(i), y);
     }
 }
 
@@ -711,14 +758,15 @@ mod tests {
         });
     }
 
-    /// The detected kernel's Aᵀ·[g_0 | g_1] (on registers in f64 on AVX-512, and on AVX2
-    /// for rows under a page) has the bits of the same kernel's axpy4x2 over the quads of
-    /// rows, where rounding happens: every column count's blocks and last register (up
-    /// to rows just under a page), row counts with and without a quad's leftovers in
-    /// one, two or three passes, the rows padded to lines (a network's layout), or not,
-    /// or in reverse order; and it writes y_j's entries and nothing around them.
+    /// The detected kernel's Aᵀ·g (on registers in f64 on AVX2 for rows under a page)
+    /// and Aᵀ·[g_0 | g_1] (there, and on AVX-512) have the bits of the same kernel's
+    /// axpy4 and axpy4x2 over the quads of rows, where rounding happens: every column
+    /// count's blocks and last register (up to rows just under a page), row counts with
+    /// and without a quad's leftovers in one, two or three passes, the rows padded to
+    /// lines (a network's layout), or not, or in reverse order; and each writes y_j's
+    /// entries and nothing around them.
     #[test]
-    fn the_transposed_product_of_two_has_the_quads_bits() {
+    fn the_transposed_products_have_the_quads_bits() {
         fn check<T: Real, K: Kernel>(k: K) {
             let b = |v: &[T]| v.iter().map(|x| x.as_f64().to_bits()).collect::<Vec<_>>();
             const SENTINEL: usize = 9;
@@ -728,6 +776,17 @@ mod tests {
                 let reversed = a.slice(ndarray::s![..;-1, ..]);
                 for (a, c0) in [(a.view(), 2), (lined.view(), 0), (reversed, 3)] {
                     let (rows, cols) = (RowSlices::new(a), c0..c0 + n);
+                    // One vector: y inside a longer buffer, as y_j below.
+                    let mut p = waves(n + 2 * SENTINEL, 1);
+                    let around = p.clone();
+                    let inner = SENTINEL..SENTINEL + n;
+                    k.gemv_t1(rows, cols.clone(), &g[0], &mut p[inner.clone()]);
+                    let mut q = waves(n, 3);
+                    gemv_t_by_quads(k, rows, cols.clone(), &g[0], &mut q);
+                    let what = format!("gemv_t1 {m}×{n} from {c0}");
+                    assert_eq!(b(&p[inner.clone()]), b(&q), "{what}");
+                    let outside = |v: &[T]| [b(&v[..SENTINEL]), b(&v[SENTINEL + n..])];
+                    assert_eq!(outside(&p), outside(&around), "{what}: around y");
                     // y_j inside a longer buffer: sentinels either side must survive.
                     let mut p = [waves(n + 2 * SENTINEL, 1), waves(n + 2 * SENTINEL, 2)];
                     let around = p.clone();
