@@ -758,6 +758,44 @@ mod tests {
         });
     }
 
+    /// `$check::<T, K>(k)` in f64 and f32 with the detected kernel, and in f64 with the
+    /// AVX2 one where AVX-512's is detected (its f64 paths, run nowhere else there).
+    macro_rules! each_kernel {
+        ($check:ident) => {
+            with_kernel!(|k| {
+                $check::<f64, _>(k);
+                $check::<f32, _>(k);
+            });
+            #[cfg(target_arch = "x86_64")]
+            if let (Detected::Avx512(_), Some(k)) = (detected(), Avx2::detect()) {
+                k.vectorize(|| $check::<f64, _>(k));
+            }
+        };
+    }
+
+    /// `put` on V vectors of n entries, each inside a longer buffer, against `want` on V
+    /// plain ones: the same bits, and the entries either side of each untouched.
+    fn same_bits_inside<T: Real, const V: usize>(
+        n: usize,
+        what: &str,
+        put: impl FnOnce([&mut [T]; V]),
+        want: impl FnOnce([&mut [T]; V]),
+    ) {
+        const SENTINEL: usize = 9;
+        let b = |v: &[T]| v.iter().map(|x| x.as_f64().to_bits()).collect::<Vec<_>>();
+        let mut p: [Vec<T>; V] = std::array::from_fn(|j| waves(n + 2 * SENTINEL, j + 1));
+        let around = p.clone();
+        let inner = SENTINEL..SENTINEL + n;
+        put(p.each_mut().map(|p| &mut p[inner.clone()]));
+        let mut q: [Vec<T>; V] = std::array::from_fn(|j| waves(n, 2 * j + 3));
+        want(q.each_mut().map(|q| &mut q[..]));
+        for ((p, q), around) in p.iter().zip(&q).zip(&around) {
+            assert_eq!(b(&p[inner.clone()]), b(q), "{what}");
+            let outside = |v: &[T]| [b(&v[..SENTINEL]), b(&v[SENTINEL + n..])];
+            assert_eq!(outside(p), outside(around), "{what}: around y");
+        }
+    }
+
     /// The detected kernel's Aᵀ·g (on registers in f64 on AVX2 for rows under a page)
     /// and Aᵀ·[g_0 | g_1] (there, and on AVX-512) have the bits of the same kernel's
     /// axpy4 and axpy4x2 over the quads of rows, where rounding happens: every column
@@ -768,53 +806,29 @@ mod tests {
     #[test]
     fn the_transposed_products_have_the_quads_bits() {
         fn check<T: Real, K: Kernel>(k: K) {
-            let b = |v: &[T]| v.iter().map(|x| x.as_f64().to_bits()).collect::<Vec<_>>();
-            const SENTINEL: usize = 9;
             for n in lengths().chain([250, 505, 508]) {
                 let (a, lined, g) = transposed_operands::<T>(n);
                 let m = a.nrows();
                 let reversed = a.slice(ndarray::s![..;-1, ..]);
                 for (a, c0) in [(a.view(), 2), (lined.view(), 0), (reversed, 3)] {
                     let (rows, cols) = (RowSlices::new(a), c0..c0 + n);
-                    // One vector: y inside a longer buffer, as y_j below.
-                    let mut p = waves(n + 2 * SENTINEL, 1);
-                    let around = p.clone();
-                    let inner = SENTINEL..SENTINEL + n;
-                    k.gemv_t1(rows, cols.clone(), &g[0], &mut p[inner.clone()]);
-                    let mut q = waves(n, 3);
-                    gemv_t_by_quads(k, rows, cols.clone(), &g[0], &mut q);
-                    let what = format!("gemv_t1 {m}×{n} from {c0}");
-                    assert_eq!(b(&p[inner.clone()]), b(&q), "{what}");
-                    let outside = |v: &[T]| [b(&v[..SENTINEL]), b(&v[SENTINEL + n..])];
-                    assert_eq!(outside(&p), outside(&around), "{what}: around y");
-                    // y_j inside a longer buffer: sentinels either side must survive.
-                    let mut p = [waves(n + 2 * SENTINEL, 1), waves(n + 2 * SENTINEL, 2)];
-                    let around = p.clone();
-                    let [p0, p1] = &mut p;
-                    let inner = SENTINEL..SENTINEL + n;
-                    let y = [&mut p0[inner.clone()], &mut p1[inner.clone()]];
-                    k.gemv_t2(rows, cols.clone(), [&g[0], &g[1]], y);
-                    let mut q = [waves(n, 3), waves(n, 5)];
-                    let [q0, q1] = &mut q;
-                    gemv_t2_by_quads(k, rows, cols, [&g[0], &g[1]], [q0, q1]);
-                    let what = format!("gemv_t2 {m}×{n} from {c0}");
-                    for ((p, q), around) in p.iter().zip(&q).zip(&around) {
-                        assert_eq!(b(&p[inner.clone()]), b(q), "{what}");
-                        let outside = |v: &[T]| [b(&v[..SENTINEL]), b(&v[SENTINEL + n..])];
-                        assert_eq!(outside(p), outside(around), "{what}: around y");
-                    }
+                    same_bits_inside(
+                        n,
+                        &format!("gemv_t1 {m}×{n} from {c0}"),
+                        |[y]| k.gemv_t1(rows, cols.clone(), &g[0], y),
+                        |[q]| gemv_t_by_quads(k, rows, cols.clone(), &g[0], q),
+                    );
+                    let g = [&g[0][..], &g[1][..]];
+                    same_bits_inside(
+                        n,
+                        &format!("gemv_t2 {m}×{n} from {c0}"),
+                        |y| k.gemv_t2(rows, cols.clone(), g, y),
+                        |q| gemv_t2_by_quads(k, rows, cols.clone(), g, q),
+                    );
                 }
             }
         }
-        with_kernel!(|k| {
-            check::<f64, _>(k);
-            check::<f32, _>(k);
-        });
-        // The AVX2 copy where AVX-512's is detected.
-        #[cfg(target_arch = "x86_64")]
-        if let (Detected::Avx512(_), Some(k)) = (detected(), Avx2::detect()) {
-            k.vectorize(|| check::<f64, _>(k));
-        }
+        each_kernel!(check);
     }
 
     /// The detected kernel's A·[x_0 | x_1] (AVX2 in f64, for rows under a page: rows in
@@ -825,8 +839,6 @@ mod tests {
     #[test]
     fn the_product_of_two_has_the_quads_bits() {
         fn check<T: Real, K: Kernel>(k: K) {
-            let b = |v: &[T]| v.iter().map(|x| x.as_f64().to_bits()).collect::<Vec<_>>();
-            const SENTINEL: usize = 5;
             for n in lengths().chain([250, 505, 508]) {
                 let m = 4 * (n % 6 + 1);
                 let a = ndarray::Array2::from_shape_vec((m, n + 3), waves::<T>(m * (n + 3), 3))
@@ -837,33 +849,16 @@ mod tests {
                 let x = [&x[0][..], &x[1][..]];
                 for (a, c0) in [(a.view(), 2), (lined.view(), 0), (reversed, 3)] {
                     let rows = RowSlices::new(a.slice_move(ndarray::s![.., c0..c0 + n]));
-                    // y_j inside a longer buffer: sentinels either side must survive.
-                    let mut p = [waves(m + 2 * SENTINEL, 1), waves(m + 2 * SENTINEL, 2)];
-                    let around = p.clone();
-                    let [p0, p1] = &mut p;
-                    let inner = SENTINEL..SENTINEL + m;
-                    k.gemv2(rows, x, [&mut p0[inner.clone()], &mut p1[inner.clone()]]);
-                    let mut q = [waves(m, 3), waves(m, 5)];
-                    let [q0, q1] = &mut q;
-                    gemv2_by_quads(k, rows, x, [q0, q1]);
-                    let what = format!("gemv2 {m}×{n} from {c0}");
-                    for ((p, q), around) in p.iter().zip(&q).zip(&around) {
-                        assert_eq!(b(&p[inner.clone()]), b(q), "{what}");
-                        let outside = |v: &[T]| [b(&v[..SENTINEL]), b(&v[SENTINEL + m..])];
-                        assert_eq!(outside(p), outside(around), "{what}: around y");
-                    }
+                    same_bits_inside(
+                        m,
+                        &format!("gemv2 {m}×{n} from {c0}"),
+                        |y| k.gemv2(rows, x, y),
+                        |q| gemv2_by_quads(k, rows, x, q),
+                    );
                 }
             }
         }
-        with_kernel!(|k| {
-            check::<f64, _>(k);
-            check::<f32, _>(k);
-        });
-        // The AVX2 copy where AVX-512's is detected.
-        #[cfg(target_arch = "x86_64")]
-        if let (Detected::Avx512(_), Some(k)) = (detected(), Avx2::detect()) {
-            k.vectorize(|| check::<f64, _>(k));
-        }
+        each_kernel!(check);
     }
 
     /// The AVX-512 kernel gives the AVX2 kernel's bits, where rounding happens, for
