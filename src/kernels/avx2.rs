@@ -108,8 +108,9 @@ impl Kernel for Avx2 {
         g: &[T],
         y: &mut [T],
     ) {
-        // As gemv_t2: the blocks for rows under a page.
-        if !long_rows::<T>(a.ncols()) {
+        // As gemv_t2: the blocks for rows under a page; under a quad of rows, the
+        // plain axpys (the blocks' set-up costs more than the y they save).
+        if a.nrows() >= 4 && !long_rows::<T>(a.ncols()) {
             if let Some(args) = blocked::as_f64(a, cols.clone(), [g], [&mut *y]) {
                 // SAFETY: the CPU's features (an `Avx2` exists), A's rows as RowSlices.
                 return unsafe { gemv_t1_f64(args) };
@@ -186,6 +187,8 @@ unsafe fn dot4<T: Real>(rows: [&[T]; 4], x: &[T]) -> [T; 4] {
 /// rows' would need sixteen accumulators, every register AVX2 has), the last step of
 /// [`Eight::sum`]'s tree for the four rows at once, then the tails as [`dot4`] adds
 /// them, and each vector's four dots stored into y_j at once.
+///
+/// SAFETY: the CPU has AVX2 and FMA (the lengths are checked here).
 #[target_feature(enable = "avx2,fma")]
 unsafe fn gemv2_f64(a: RowSlices<'_, f64>, x: [&[f64]; 2], y: [&mut [f64]; 2]) {
     let (m, n) = (a.nrows(), a.ncols());
@@ -218,6 +221,9 @@ unsafe fn gemv2_f64(a: RowSlices<'_, f64>, x: [&[f64]; 2], y: [&mut [f64]; 2]) {
 /// Two rows' eight lanes with each of two vectors, each row's values loaded once for
 /// both, summed down to [s_00 + s_02, s_01 + s_03, s_10 + s_12, s_11 + s_13] per vector
 /// (s_r: row r's lanes k + (k + 4)), the first two steps of [`Eight::sum`]'s tree.
+///
+/// SAFETY: the CPU has AVX2 and FMA; `full` is a multiple of 8, and both rows and both
+/// x_j hold at least `full` entries.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn dot2x2_lanes(rows: [&[f64]; 2], x: [&[f64]; 2], full: usize) -> [__m256d; 2] {

@@ -430,30 +430,30 @@ fn tails4x2(rows: [&[f64]; 4], x: [&[f64]; 2], full: usize) -> __m512d {
 unsafe fn gemv_t2_f64(args: blocked::Args<'_, 2>) {
     blocked::gemv_t::<2, LANES, 4, 7>(args, |a, registers, g, y| {
         // SAFETY: the caller's promise, block by block.
-        unsafe { blocked::by_registers!(registers, gemv_t_block<2>(a, g, y), 1 2 3 4 5 6 7) }
+        unsafe { blocked::by_registers!(registers, gemv_t2_block(a, g, y), 1 2 3 4 5 6 7) }
     })
 }
 
 /// One block of one pass of [`gemv_t2_f64`]: y_j += Σ_i g_j[i]·row_i over R registers
-/// of each of V results.
+/// of each result.
 ///
-/// SAFETY: the y_j are of one length, 8(R − 1) + 1 … 8R (the masks cover the last
-/// register's entries and no more); the g_j are of one length, and row i below it holds
-/// y_j's length of entries from `start + i·stride`.
+/// SAFETY: y_0 and y_1 are of one length, 8(R − 1) + 1 … 8R (the masks cover the last
+/// register's entries and no more); g_0 and g_1 are of one length, and row i below it
+/// holds y_j's length of entries from `start + i·stride`.
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
-unsafe fn gemv_t_block<const V: usize, const R: usize>(
+unsafe fn gemv_t2_block<const R: usize>(
     (start, stride): blocked::Block,
-    g: [&[f64]; V],
-    y: [&mut [f64]; V],
+    g: [&[f64]; 2],
+    y: [&mut [f64]; 2],
 ) {
-    let (n, rows) = (y[0].len(), g[0].len());
-    debug_assert!(y.iter().all(|y| y.len() == n) && (R - 1) * LANES < n && n <= R * LANES);
-    debug_assert!(g.iter().all(|g| g.len() == rows));
+    let n = y[0].len();
+    debug_assert!(y[1].len() == n && (R - 1) * LANES < n && n <= R * LANES);
+    debug_assert_eq!(g[0].len(), g[1].len());
     let last = mask(n - (R - 1) * LANES);
     let at = |h: usize| (h * LANES, if h + 1 < R { 0xff } else { last });
     let yp = y.map(<[f64]>::as_mut_ptr);
-    let mut acc = [[_mm512_setzero_pd(); R]; V];
+    let mut acc = [[_mm512_setzero_pd(); R]; 2];
     for (acc, yp) in acc.iter_mut().zip(yp) {
         for (h, acc) in acc.iter_mut().enumerate() {
             let (o, k) = at(h);
@@ -462,9 +462,8 @@ unsafe fn gemv_t_block<const V: usize, const R: usize>(
         }
     }
     let mut p = start;
-    for i in 0..rows {
-        // SAFETY: i below every g_j's length (the caller's promise).
-        let gi = g.map(|g| _mm512_set1_pd(unsafe { *g.get_unchecked(i) }));
+    for (&g0, &g1) in g[0].iter().zip(g[1]) {
+        let gi = [_mm512_set1_pd(g0), _mm512_set1_pd(g1)];
         for h in 0..R {
             let (o, k) = at(h);
             // SAFETY: this row's entries below y's length (the caller's promise).

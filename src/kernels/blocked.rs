@@ -5,10 +5,9 @@
 //! every four rows (axpy4, axpy4x2). Each copy brings its block kernel; the blocks and
 //! passes are here.
 
-use super::cast::{cast, cast_mut};
+use super::cast::{cast_rows, cast_rows_mut};
 use super::RowSlices;
 use crate::Real;
-use std::any::TypeId;
 use std::ops::Range;
 
 /// Rows per pass over the blocks. A block reads its pass's pieces of rows a stride apart;
@@ -43,26 +42,28 @@ pub(crate) fn as_f64<'a, T: Real, const V: usize>(
         y.iter().all(|y| y.len() == cols.len()),
         "y_j as long as cols"
     );
-    if TypeId::of::<T>() != TypeId::of::<f64>() {
-        return None;
-    }
-    let (g, y) = (
-        g.map(|g| cast::<T, f64>(g).expect("T is f64")),
-        y.map(|y| cast_mut::<T, f64>(y).expect("T is f64")),
-    );
+    let (g, y) = (cast_rows::<T, f64, V>(g)?, cast_rows_mut::<T, f64, V>(y)?);
     let (start, stride) = a.start_and_stride();
     // Inside A's allocation: cols.start ≤ ncols (a row's end at most).
     let a = (start.cast::<f64>().wrapping_add(cols.start), stride);
     Some(Args { a, g, y })
 }
 
-/// `$block::<V, R>(args)` for R = `$r`, one of the listed register counts (none: nothing
-/// to do): a block kernel's const R from the count [`gemv_t`] gives.
+/// `$block::<R>(args)` (or `$block::<V, R>(args)`) for R = `$r`, one of the listed
+/// register counts (none: nothing to do): a block kernel's const R from the count
+/// [`gemv_t`] gives.
 macro_rules! by_registers {
     ($r:expr, $block:ident<$v:literal> $args:tt, $($n:literal)+) => {
         match $r {
             0 => {}
             $($n => $block::<$v, $n> $args,)+
+            r => unreachable!("a block of {r} registers"),
+        }
+    };
+    ($r:expr, $block:ident $args:tt, $($n:literal)+) => {
+        match $r {
+            0 => {}
+            $($n => $block::<$n> $args,)+
             r => unreachable!("a block of {r} registers"),
         }
     };

@@ -42,6 +42,20 @@ pub(super) fn cast_rows<T: 'static, U: 'static, const N: usize>(
         })
 }
 
+/// N mutable slices as slices of `U` when T is U.
+#[inline(always)]
+pub(super) fn cast_rows_mut<T: 'static, U: 'static, const N: usize>(
+    rows: [&mut [T]; N],
+) -> Option<[&mut [U]; N]> {
+    (TypeId::of::<T>() == TypeId::of::<U>())
+        // SAFETY: T and U are the same type.
+        .then(|| {
+            rows.map(|r| unsafe {
+                std::slice::from_raw_parts_mut(r.as_mut_ptr().cast::<U>(), r.len())
+            })
+        })
+}
+
 /// A matrix's rows as `U` when T is U.
 #[inline(always)]
 pub(super) fn cast_matrix<'a, T: 'static, U: 'static>(

@@ -69,7 +69,8 @@ fn gemv_few_with<T: Real, K: Kernel>(
             let (m, w) = yc.dim();
             assert!(ac.nrows() == m && xs.len() == w, "Y is m×w");
             let quads = m / 4 * 4;
-            if let (2, true, [x0, x1]) = (w, quads > 0 && yc.stride_of(Axis(0)) == 1, xs) {
+            let by_columns = yc.stride_of(Axis(0)) == 1;
+            if w == 2 && quads > 0 && by_columns {
                 // A value and its tangent into columns that lie contiguous: the kernel's
                 // loop over the quads. (More vectors take the quad loop below, which reads
                 // A once for them all, where pairs would stream it once a pair.)
@@ -77,8 +78,9 @@ fn gemv_few_with<T: Real, K: Kernel>(
                     let c = c.into_slice().expect("a column lies contiguous");
                     &mut c[..quads]
                 });
-                let y = [(); 2].map(|_| columns.next().expect("two columns"));
-                k.gemv2(rows.rows(0..quads), [x0, x1], y);
+                let y0 = columns.next().expect("two columns");
+                let y1 = columns.next().expect("two columns");
+                k.gemv2(rows.rows(0..quads), [xs[0], xs[1]], [y0, y1]);
             } else {
                 // One vector over long rows: eight rows a sweep where that pays.
                 let octets_end = if w == 1 && rows.octets() {
@@ -132,10 +134,12 @@ fn gemv_few_with<T: Real, K: Kernel>(
 /// y ← Aᵀ·x = Σ_i x_i·A[i,:] by the kernel's [`gemv_t1`](Kernel::gemv_t1): four rows at
 /// a time (eight where [`octets`](super::octets) says that pays), each read whole and in
 /// order, as [`gemv_few`] reads A (a sweep by blocks of columns instead reads short
-/// pieces of every row: 1.3–1.8× slower at d = 8000), or, on AVX2 for rows under a page
-/// (in cache), a block of y in registers over 64 rows at a time; the same bits. From [`MIN_WORK`] entries on the rows are
-/// cut into [`row_blocks`] of at least 64 rows (run in parallel from
-/// [`MIN_MATRIX_WORK`](crate::par::MIN_MATRIX_WORK) entries): block 0 into y, block b into the b-th part of `partial`
+/// pieces of every row: 1.3–1.8× slower at d = 8000). On AVX2 in f64, rows under a page
+/// keep a block of y in registers over 64 rows at a time instead: the same bits.
+///
+/// From [`MIN_WORK`] entries on, the rows are cut into [`row_blocks`] of at least 64
+/// rows (run in parallel from [`MIN_MATRIX_WORK`](crate::par::MIN_MATRIX_WORK)
+/// entries): block 0 into y, block b into the b-th part of `partial`
 /// ([`gemv_t_scratch_len`] values), then added into y in order.
 pub(crate) fn gemv_t<T: Real>(par: Par, a: ArrayView2<T>, x: &[T], y: &mut [T], partial: &mut [T]) {
     let (m, n) = a.dim();

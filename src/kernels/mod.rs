@@ -79,8 +79,9 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     }
     /// y ← Aᵀ·g over A's columns `cols` (y[c] = Σ_i g[i]·A[i, cols.start + c], y as long
     /// as `cols`, g one entry per row of A): each entry's terms added from 0 in row
-    /// order, the bits of [`gemv_t_by_quads`]. The AVX2 f64 copy, for rows shorter than a
-    /// page, keeps a block of y in registers over passes of many rows ([`blocked`]).
+    /// order, the bits (NaN payloads aside) of [`gemv_t_by_quads`]. The AVX2 f64 copy,
+    /// for rows shorter than a page, keeps a block of y in registers over passes of many
+    /// rows ([`blocked`]).
     #[inline(always)]
     fn gemv_t1<T: Real>(
         self,
@@ -115,8 +116,9 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
         debug_assert_eq!(x[0].len(), x[1].len(), "two vectors of one length");
         x.map(|x| self.dot4(rows, x))
     }
-    /// [y_0 | y_1] ← A·[x_0 | x_1] for A of whole quads of rows (y_j one entry per row):
-    /// each quad's [`dot4x2`](Kernel::dot4x2), with its bits, into both columns. The AVX2
+    /// [y_0 | y_1] ← A·[x_0 | x_1] for A of whole quads of rows (x_j as long as a row, y_j
+    /// one entry per row): each quad's [`dot4x2`](Kernel::dot4x2), with its bits, into
+    /// both columns. The AVX2
     /// f64 copy, for rows shorter than a page, loads each row's values once for both
     /// vectors (in pairs of rows: it has the registers for no more) and stores a quad's
     /// four dots at once.
@@ -186,11 +188,12 @@ pub(crate) fn gemv2_by_quads<K: Kernel, T: Real>(
     x: [&[T]; 2],
     y: [&mut [T]; 2],
 ) {
-    let m = a.nrows();
+    let (m, n) = (a.nrows(), a.ncols());
     let [y0, y1] = y;
+    let fits = x.iter().all(|x| x.len() == n) && y0.len() == m && y1.len() == m;
     assert!(
-        m.is_multiple_of(4) && y0.len() == m && y1.len() == m,
-        "{m} rows: whole quads, one y_j entry each"
+        m.is_multiple_of(4) && fits,
+        "{m}×{n}: whole quads, x_j one entry per column, y_j per row"
     );
     for i in (0..m).step_by(4) {
         let [d0, d1] = k.dot4x2(a.quad(i), x);
