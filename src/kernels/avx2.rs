@@ -3,7 +3,7 @@
 //! and spills to the stack (4× slower). Lane sums and their trees are the portable
 //! copy's, so only the rounding of the fused multiply-adds differs from it.
 
-use super::cast::{cast, cast_matrix, cast_mut, cast_rows, same};
+use super::cast::{cast, cast_matrix, cast_mut, cast_rows, cast_rows_mut, same};
 use super::lanes::map4;
 use super::logistic::Exp;
 use super::portable::{self, LANES};
@@ -122,15 +122,13 @@ impl Kernel for Avx2 {
     fn gemv2<T: Real>(self, a: RowSlices<'_, T>, x: [&[T]; 2], y: [&mut [T]; 2]) {
         let [y0, y1] = y;
         if !long_rows::<T>(a.ncols()) {
-            if let (Some(af), Some(x0), Some(x1), Some(y0), Some(y1)) = (
+            if let (Some(af), Some(xf), Some(yf)) = (
                 cast_matrix::<T, f64>(a),
-                cast::<T, f64>(x[0]),
-                cast::<T, f64>(x[1]),
-                cast_mut::<T, f64>(y0),
-                cast_mut::<T, f64>(y1),
+                cast_rows::<T, f64, 2>(x),
+                cast_rows_mut::<T, f64, 2>([&mut *y0, &mut *y1]),
             ) {
                 // SAFETY: the CPU's features (an `Avx2` exists).
-                return unsafe { gemv2_f64(af, [x0, x1], [y0, y1]) };
+                return unsafe { gemv2_f64(af, xf, yf) };
             }
         }
         gemv2_by_quads(self, a, x, [y0, y1])

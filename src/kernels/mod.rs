@@ -118,10 +118,9 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     }
     /// [y_0 | y_1] ← A·[x_0 | x_1] for A of whole quads of rows (x_j as long as a row, y_j
     /// one entry per row): each quad's [`dot4x2`](Kernel::dot4x2), with its bits, into
-    /// both columns. The AVX2
-    /// f64 copy, for rows shorter than a page, loads each row's values once for both
-    /// vectors (in pairs of rows: it has the registers for no more) and stores a quad's
-    /// four dots at once.
+    /// both columns. The AVX2 f64 copy, for rows shorter than a page, loads each row's
+    /// values once for both vectors (in pairs of rows: it has the registers for no more)
+    /// and stores a quad's four dots at once.
     #[inline(always)]
     fn gemv2<T: Real>(self, a: RowSlices<'_, T>, x: [&[T]; 2], y: [&mut [T]; 2]) {
         gemv2_by_quads(self, a, x, y)
