@@ -426,18 +426,20 @@ unsafe fn axpy4_eights<E: Eight, const K: usize, const STEP: usize>(
     full
 }
 
-/// [`Kernel::gemv_t2`] in f64 ([`blocked::gemv_t`]): blocks of four registers per
-/// result, up to five (ten accumulators, two broadcasts, a row's load and the mask in
-/// sixteen registers), the last register masked.
+/// [`Kernel::gemv_t2`] in f64 ([`blocked::gemv_t`]): blocks of five registers per
+/// result, up to six (twelve accumulators, two broadcasts, a row's load and the mask:
+/// all sixteen registers, no spill), the last register masked: four a result (eight
+/// accumulators, each a chain of four-cycle multiply-adds) left the two ports no slack
+/// (docs/measured.md).
 ///
 /// SAFETY: the CPU has AVX2 and FMA; A's rows hold y_j's length of entries from the
 /// block's start on ([`blocked::as_f64`] of a [`RowSlices`]).
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn gemv_t2_f64(args: blocked::Args<'_, 2>) {
-    blocked::gemv_t::<2, 4, 4, 5>(args, |a, registers, g, y| {
+    blocked::gemv_t::<2, 4, 5, 6>(args, |a, registers, g, y| {
         // SAFETY: the caller's promise, block by block.
-        unsafe { blocked::by_registers!(registers, gemv_t_block<2>(a, g, y), 1 2 3 4 5) }
+        unsafe { blocked::by_registers!(registers, gemv_t_block<2>(a, g, y), 1 2 3 4 5 6) }
     })
 }
 
