@@ -468,21 +468,26 @@ pub(crate) fn try_vec<T: Real>(
 const HUGE_PAGE: usize = 2 << 20;
 
 /// The smallest block advised onto huge pages: glibc's largest mmap threshold (32 MiB
-/// on 64-bit), so that every advised block is a mapping of its own, which the advice
-/// splits from nothing else and which goes with it when freed (a network of d ≥ 2048,
-/// a batch's or a Jacobian's large blocks).
+/// on 64-bit), so that an advised block is usually a mapping of its own (glibc, musl),
+/// which the advice splits from nothing else and which goes with it when freed (a
+/// layer of d ≥ 2048 in f64, 2896 in f32; a Jacobian's or a batch's large blocks). A
+/// block that glibc serves from a heap it keeps (after a larger one was freed there)
+/// passes the advice on to what later reuses those pages: more huge pages, the same
+/// values.
 const ADVISED_FROM: usize = 32 << 20;
 
 /// Asks Linux to back the whole huge pages inside a fresh block of `len` bytes at `ptr`
 /// with huge pages (`madvise(MADV_HUGEPAGE)`, for blocks of [`ADVISED_FROM`] bytes and
-/// more), before anything writes it. Where transparent huge pages are on only for the regions
-/// that ask (`madvise` in /sys/kernel/mm/transparent_hugepage/enabled, as on this
-/// project's machines), the weights, batches and panels would otherwise sit on 4 KiB
+/// more), before anything writes it. Where transparent huge pages are on only for the
+/// regions that ask (`madvise` in /sys/kernel/mm/transparent_hugepage/enabled, as on
+/// this project's machines), large weights and results would otherwise sit on 4 KiB
 /// pages, a TLB entry each: on huge pages one point's gradient at d = 8000 ran 3–4 %
-/// faster, and the streaming read of its weights 3–5 % (docs/measured.md). Returns
-/// whether the advice was taken: not for smaller blocks, elsewhere than Linux, or where
-/// the kernel has no huge pages. Advice only: the values, and the bytes allocated, are
-/// the same either way.
+/// faster, and the streaming read of its weights 3–6 % (docs/measured.md). The first
+/// write of an advised page may wait while the kernel compacts memory for it (its
+/// `defrag` setting). Returns whether the advice was taken: not for smaller blocks,
+/// elsewhere than Linux, or where the kernel has no huge pages (taken is not granted:
+/// with THP `never` the advice is accepted and ignored). Advice only: the values, and
+/// the bytes allocated, are the same either way.
 fn advise_huge_pages(ptr: *mut u8, len: usize) -> bool {
     let start = (ptr as usize).next_multiple_of(HUGE_PAGE);
     let end = (ptr as usize).saturating_add(len) / HUGE_PAGE * HUGE_PAGE;
@@ -508,8 +513,8 @@ fn madvise_huge(_start: usize, _len: usize) -> bool {
 mod tests {
     use super::*;
 
-    /// Blocks of 32 MiB and more ask for huge pages, and get the advice where Linux has
-    /// them; smaller ones do not ask; the zeros stay zeros.
+    /// Blocks of 32 MiB and more ask for huge pages, and the advice is taken where Linux
+    /// has them (and only on Linux); smaller ones do not ask; the zeros stay zeros.
     #[test]
     fn large_blocks_ask_for_huge_pages() {
         let block = |bytes: usize| {
@@ -518,9 +523,42 @@ mod tests {
         let advised = |v: &[f64]| advise_huge_pages(v.as_ptr().cast_mut().cast(), 8 * v.len());
         assert!(!advised(&block(ADVISED_FROM - 8)));
         let big = block(ADVISED_FROM);
+        // try_vec advised it: the mapping holding its first whole huge page carries
+        // the advice's flag (`hg`) where /proc shows the flags.
+        let inside = (big.as_ptr() as usize).next_multiple_of(HUGE_PAGE);
+        if let Some(flags) = mapping_flags(inside) {
+            assert!(flags.split_whitespace().any(|f| f == "hg"), "{flags}");
+        }
+        // A kernel built with huge pages shows them in /sys and takes the advice; a
+        // sandbox without /sys may take it too.
         let has_huge_pages = std::path::Path::new("/sys/kernel/mm/transparent_hugepage").exists();
-        assert_eq!(advised(&big), cfg!(target_os = "linux") && has_huge_pages);
+        let taken = advised(&big);
+        assert!(taken || !(cfg!(target_os = "linux") && has_huge_pages));
+        assert!(!taken || cfg!(target_os = "linux"));
         assert!(big.iter().all(|&v| v == 0.0));
+    }
+
+    /// The `VmFlags` of the mapping of this process that holds `address`, from
+    /// /proc/self/smaps (None where it cannot be read, or shows no flags).
+    fn mapping_flags(address: usize) -> Option<String> {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
+        let mut inside = false;
+        for line in smaps.lines() {
+            let range = line
+                .split_whitespace()
+                .next()
+                .and_then(|r| r.split_once('-'));
+            match range.map(|(a, b)| (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))) {
+                Some((Ok(start), Ok(end))) => inside = (start..end).contains(&address),
+                _ if inside => {
+                    if let Some(flags) = line.strip_prefix("VmFlags:") {
+                        return Some(flags.to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
     }
 
     /// A matrix made on lines starts on one, and so does every row of eight lines and

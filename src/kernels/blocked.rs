@@ -76,8 +76,8 @@ pub(crate) use by_registers;
 /// `registers` registers of LANES values (the last one maybe in part).
 ///
 /// The columns split into the fewest blocks of at most MOST registers and no fewer than
-/// a block per BLOCK registers (BLOCK accumulators per result are as many as hide a
-/// fused multiply-add's latency on two ports), as even as they divide. Every entry's
+/// a block per BLOCK registers (BLOCK accumulators per result, at least as many as hide
+/// a fused multiply-add's latency on two ports), as even as they divide. Every entry's
 /// terms come in row order from 0, whatever the blocks, so the bits are those of
 /// axpy4 (axpy4x2) over the rows.
 #[inline(always)]

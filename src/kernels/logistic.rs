@@ -21,6 +21,7 @@ use std::sync::OnceLock;
 
 /// Table entries per unit of the exponent: 2^(k/N) for k mod N.
 const N: usize = 128;
+const _: () = assert!(N.is_power_of_two(), "k mod N is a mask");
 /// N/ln2, N = 128.
 const INV_LN2_N: f64 = f64::from_bits(0x40671547652b82fe);
 /// −ln2/N in two parts, the high one with trailing zeros (k·hi is exact).
@@ -492,10 +493,11 @@ fn exp4(x: __m256d) -> Option<__m256d> {
     Some(_mm256_fmadd_pd(scale, tmp, scale))
 }
 
-/// (t_j, h_j) for each lane's j = k mod N (N = 128, k in the lane's low bits): the pair
-/// of adjacent TABLE entries, one 16-byte load a lane, then transposed. Four plain loads,
-/// not two gathers: on Zen 3 (AVX2 only) σ's samples piled up behind the gathers, and
-/// σ over a slice ran 15 % faster without them (docs/measured.md).
+/// TABLE's entries 2j and 2j + 1 (t_j's bits, and h_j's less j·2^45) for each lane's
+/// j = k mod N (k in the lane's low bits), one 16-byte load a lane, then transposed.
+/// Four plain loads, not two gathers: on Zen 3 (AVX2 only) σ's samples piled up behind
+/// the gathers, and σ with σ' over a slice took 2.54 ns a unit against 3.05 (medians of
+/// three paired runs, docs/measured.md).
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 fn table_pairs(k: __m256i) -> (__m256d, __m256d) {
