@@ -10,12 +10,18 @@ use std::arch::x86_64::*;
 pub(super) trait Lanes {
     /// The scalar function (the C library's).
     fn one(x: f64) -> f64;
-    /// Four lanes, or None where a lane is off their range.
+    /// Four lanes up to a point (for tanh, its expm1; for exp, all of it), or None where
+    /// a lane is off their range: a slice's vectors all take their heads before any
+    /// takes its [`tail`](Lanes::tail), so that their chains of dependent steps, each
+    /// longer than the reorder buffer holds a few of, overlap.
     ///
     /// SAFETY: the CPU has AVX2 and FMA.
-    unsafe fn four(x: __m256d) -> Option<__m256d>;
-    /// Eight lanes with [`four`](Lanes::four)'s bits, or None where a lane is off their
-    /// range.
+    unsafe fn head(x: __m256d) -> Option<__m256d>;
+    /// The four lanes' values from x and its [`head`](Lanes::head).
+    ///
+    /// SAFETY: the CPU has AVX2 and FMA.
+    unsafe fn tail(x: __m256d, head: __m256d) -> __m256d;
+    /// Eight lanes with the four lanes' bits, or None where a lane is off their range.
     ///
     /// SAFETY: the CPU has AVX-512F, AVX2 and FMA.
     unsafe fn eight(x: __m512d) -> Option<__m512d>;
@@ -64,27 +70,39 @@ pub(super) unsafe fn map8<F: Lanes>(x: &mut [f64]) {
 }
 
 /// Four lanes at a time, the scalar function for a vector with a lane off their range
-/// and for the last values short of four.
+/// and for the last values short of four. Up to [`RUN`] vectors at a time take their
+/// [`head`](Lanes::head)s, then their [`tail`](Lanes::tail)s: in one pass each tanh
+/// vector is a chain of two divisions and some hundred operations, and tanh's samples on
+/// Zen 3 piled up behind the divisions.
 ///
 /// SAFETY: the CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn quads<F: Lanes>(x: &mut [f64]) {
-    let mut quads = x.chunks_exact_mut(4);
-    for q in &mut quads {
-        // SAFETY: four values; the caller's promise for the features.
-        let done = unsafe {
-            F::four(_mm256_loadu_pd(q.as_ptr())).map(|v| _mm256_storeu_pd(q.as_mut_ptr(), v))
-        };
-        if done.is_none() {
-            q.iter_mut().for_each(|x| *x = F::one(*x));
+    let whole = x.len() / 4 * 4;
+    let (vectors, rest) = x.split_at_mut(whole);
+    for run in vectors.chunks_mut(4 * RUN) {
+        let mut heads = [None; RUN];
+        for (q, h) in run.chunks_exact(4).zip(&mut heads) {
+            // SAFETY: four values; the caller's promise for the features.
+            *h = unsafe { F::head(_mm256_loadu_pd(q.as_ptr())) };
+        }
+        for (q, h) in run.chunks_exact_mut(4).zip(heads) {
+            match h {
+                // SAFETY: four values; the caller's promise for the features.
+                Some(h) => unsafe {
+                    let v = F::tail(_mm256_loadu_pd(q.as_ptr()), h);
+                    _mm256_storeu_pd(q.as_mut_ptr(), v)
+                },
+                None => q.iter_mut().for_each(|x| *x = F::one(*x)),
+            }
         }
     }
-    quads
-        .into_remainder()
-        .iter_mut()
-        .for_each(|x| *x = F::one(*x));
+    rest.iter_mut().for_each(|x| *x = F::one(*x));
 }
+
+/// The vectors of a run in [`quads`]: 512 bytes of heads on the stack.
+const RUN: usize = 16;
 
 /// Checks of any [`Lanes`], for their tests.
 #[cfg(all(test, target_env = "gnu"))]
@@ -119,7 +137,8 @@ pub(super) mod check {
             });
             // SAFETY: AVX-512F (checked above) comes with AVX2 and FMA here.
             let (wide, halves) = unsafe {
-                let halves = [0, 4].map(|o| F::four(_mm256_loadu_pd(x[o..].as_ptr())));
+                let four = |x| F::head(x).map(|h| F::tail(x, h));
+                let halves = [0, 4].map(|o| four(_mm256_loadu_pd(x[o..].as_ptr())));
                 (F::eight(_mm512_loadu_pd(x.as_ptr())), halves)
             };
             match (wide, halves) {

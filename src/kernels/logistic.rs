@@ -350,9 +350,13 @@ impl Lanes for Exp {
         x.exp()
     }
     #[inline(always)]
-    unsafe fn four(x: __m256d) -> Option<__m256d> {
+    unsafe fn head(x: __m256d) -> Option<__m256d> {
         // SAFETY: the caller's promise for the features.
         unsafe { exp4(x) }
+    }
+    #[inline(always)]
+    unsafe fn tail(_: __m256d, e: __m256d) -> __m256d {
+        e
     }
     #[inline(always)]
     unsafe fn eight(x: __m512d) -> Option<__m512d> {
@@ -379,11 +383,43 @@ unsafe fn lanes_allowed() -> bool {
 /// [`sigmoid`]'s four lanes, where [`lanes_allowed`]: a vector whose lanes leave glibc's
 /// fast path, and the last values short of four, take the scalar formula.
 ///
+/// Two passes over the vectors on the fast path: e = exp(−|t|) into `s`, then σ and σ'
+/// from t and e. In one pass each vector is a chain of some 60 cycles (exp's table,
+/// polynomial and scale, then the division and the slope) and the reorder buffer holds
+/// only three or four of them: the samples pile up behind the division. Apart, each
+/// pass's chains are short and many overlap. The same operations: the same bits.
+///
 /// SAFETY: the CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn lanes4(y: &mut [f64], s: &mut [f64]) {
     assert_eq!(y.len(), s.len(), "as many slopes as values");
+    let sign = _mm256_set1_pd(-0.0);
+    let whole = y.len() / 4 * 4;
+    // The first `fast` values: those before the first vector off exp's fast path.
+    let mut fast = 0;
+    while fast < whole {
+        // SAFETY: four values at `fast` in each slice; the caller's promise for the
+        // features.
+        let done = unsafe {
+            let t = _mm256_loadu_pd(y.as_ptr().add(fast));
+            exp4(_mm256_or_pd(t, sign)).map(|e| _mm256_storeu_pd(s.as_mut_ptr().add(fast), e))
+        };
+        if done.is_none() {
+            break;
+        }
+        fast += 4;
+    }
+    for i in (0..fast).step_by(4) {
+        // SAFETY: as above, and s holds exp(−|t|) of these four.
+        unsafe {
+            let t = _mm256_loadu_pd(y.as_ptr().add(i));
+            let (v, d) = sigmoid_of4(t, _mm256_loadu_pd(s.as_ptr().add(i)));
+            _mm256_storeu_pd(y.as_mut_ptr().add(i), v);
+            _mm256_storeu_pd(s.as_mut_ptr().add(i), d);
+        }
+    }
+    let (y, s) = (&mut y[fast..], &mut s[fast..]);
     let mut ys = y.chunks_exact_mut(4);
     let mut ss = s.chunks_exact_mut(4);
     for (y, s) in (&mut ys).zip(&mut ss) {
@@ -442,10 +478,16 @@ unsafe fn libm_is_glibcs() -> bool {
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 fn sigmoid4(t: __m256d) -> Option<(__m256d, __m256d)> {
+    let e = exp4(_mm256_or_pd(t, _mm256_set1_pd(-0.0)))?;
+    Some(sigmoid_of4(t, e))
+}
+
+/// [`sigmoid4`] from t and e = exp(−|t|).
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn sigmoid_of4(t: __m256d, e: __m256d) -> (__m256d, __m256d) {
     let one = _mm256_set1_pd(1.0);
-    let sign = _mm256_set1_pd(-0.0);
-    let a = _mm256_andnot_pd(sign, t);
-    let e = exp4(_mm256_xor_pd(a, sign))?;
+    let a = _mm256_andnot_pd(_mm256_set1_pd(-0.0), t);
     let r = _mm256_div_pd(one, _mm256_add_pd(one, e));
     let er = _mm256_mul_pd(e, r);
     let v = _mm256_blendv_pd(er, r, _mm256_cmp_pd::<_CMP_GE_OQ>(t, _mm256_setzero_pd()));
@@ -457,7 +499,7 @@ fn sigmoid4(t: __m256d) -> Option<(__m256d, __m256d)> {
         let tiny = _mm256_cmp_pd::<_CMP_LT_OQ>(x, _mm256_set1_pd(below));
         _mm256_andnot_pd(_mm256_and_pd(far, tiny), x)
     };
-    Some((flush(v, f64::MIN_POSITIVE), flush(d, floor)))
+    (flush(v, f64::MIN_POSITIVE), flush(d, floor))
 }
 
 /// e^x in four lanes with glibc's bits (its `__exp_fma`, step for step), or None where a

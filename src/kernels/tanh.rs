@@ -35,9 +35,14 @@ impl Lanes for Tanh {
         x.tanh()
     }
     #[inline(always)]
-    unsafe fn four(x: __m256d) -> Option<__m256d> {
+    unsafe fn head(x: __m256d) -> Option<__m256d> {
         // SAFETY: the caller's promise for the features.
-        unsafe { tanh4(x) }
+        unsafe { tanh4_head(x) }
+    }
+    #[inline(always)]
+    unsafe fn tail(x: __m256d, t: __m256d) -> __m256d {
+        // SAFETY: the caller's promise for the features.
+        unsafe { tanh4_tail(x, t) }
     }
     #[inline(always)]
     unsafe fn eight(x: __m512d) -> Option<__m512d> {
@@ -90,22 +95,39 @@ unsafe fn libm_is_glibcs() -> bool {
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 fn tanh4(x: __m256d) -> Option<__m256d> {
+    tanh4_head(x).map(|t| tanh4_tail(x, t))
+}
+
+/// [`tanh4`]'s t = expm1(2|x|) where |x| ≥ 1, expm1(−2|x|) below, or None where a lane
+/// is not a finite number.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn tanh4_head(x: __m256d) -> Option<__m256d> {
+    let set = _mm256_set1_pd;
+    let ax = _mm256_andnot_pd(set(-0.0), x);
+    // fdlibm's tests are on the high word of |x|.
+    let ix = _mm256_srli_epi64::<32>(_mm256_castpd_si256(ax));
+    let finite = _mm256_cmpgt_epi64(_mm256_set1_epi64x(0x7ff00000), ix);
+    if _mm256_movemask_pd(_mm256_castsi256_pd(finite)) != 0xf {
+        return None;
+    }
+    let big = _mm256_cmp_pd::<_CMP_GE_OQ>(ax, set(1.0));
+    let a = _mm256_blendv_pd(_mm256_mul_pd(ax, set(-2.0)), _mm256_add_pd(ax, ax), big);
+    Some(expm1_4(a))
+}
+
+/// [`tanh4`] from x and its [`tanh4_head`] t.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn tanh4_tail(x: __m256d, t: __m256d) -> __m256d {
     let set = _mm256_set1_pd;
     let int = _mm256_set1_epi64x;
     let sign = set(-0.0);
     let ax = _mm256_andnot_pd(sign, x);
-    // fdlibm's tests are on the high word of |x|.
     let ix = _mm256_srli_epi64::<32>(_mm256_castpd_si256(ax));
-    let finite = _mm256_cmpgt_epi64(int(0x7ff00000), ix);
-    if _mm256_movemask_pd(_mm256_castsi256_pd(finite)) != 0xf {
-        return None;
-    }
-    // |x| ≥ 1: t = expm1(2|x|), tanh = 1 − 2/(t + 2); else t = expm1(−2|x|),
-    // tanh = −t/(t + 2); from |x| = 22 on, 1 − tiny = 1; the sign of x put back.
-    // Below 2^−55 (and at ±0), x·(1 + x).
+    // |x| ≥ 1: tanh = 1 − 2/(t + 2); else tanh = −t/(t + 2); from |x| = 22 on, 1 −
+    // tiny = 1; the sign of x put back. Below 2^−55 (and at ±0), x·(1 + x).
     let big = _mm256_cmp_pd::<_CMP_GE_OQ>(ax, set(1.0));
-    let a = _mm256_blendv_pd(_mm256_mul_pd(ax, set(-2.0)), _mm256_add_pd(ax, ax), big);
-    let t = expm1_4(a);
     let q = _mm256_div_pd(
         _mm256_blendv_pd(_mm256_xor_pd(t, sign), set(2.0), big),
         _mm256_add_pd(t, set(2.0)),
@@ -115,7 +137,7 @@ fn tanh4(x: __m256d) -> Option<__m256d> {
     let z = _mm256_xor_pd(_mm256_blendv_pd(z, set(1.0), huge), _mm256_and_pd(x, sign));
     let tiny = _mm256_castsi256_pd(_mm256_cmpgt_epi64(int(0x3c800000), ix));
     let small = _mm256_mul_pd(_mm256_add_pd(set(1.0), x), x);
-    Some(_mm256_blendv_pd(z, small, tiny))
+    _mm256_blendv_pd(z, small, tiny)
 }
 
 /// e^a − 1 in four lanes as glibc's `__expm1_fma` computes it, for the arguments tanh
