@@ -82,7 +82,7 @@ fn gemm_on<T: Real>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fwdrev_thin::{KC, MC};
+    use fwdrev_thin::{KC, KC_AVX2_F64, MC};
     use ndarray::{s, Array2};
 
     /// An m×n matrix of sin(i·s + j·t + 1): every product rounds.
@@ -107,12 +107,22 @@ mod tests {
         c.iter().map(|v| v.as_f64().to_bits()).collect()
     }
 
-    /// Shapes around every block and tile edge: m past MC and the tiles' rows, k past KC,
-    /// n from 2 to 128 past every tile's width.
+    /// Shapes around every block and tile edge: m past MC and the tiles' rows, k past
+    /// either KC, n from 2 to 128 past every tile's width.
     fn shapes() -> Vec<(usize, usize, usize)> {
         let mut v = vec![];
+        let deep = KC_AVX2_F64;
         for &m in &[1, 5, 13, MC + 14] {
-            for &k in &[1, KC - 1, KC, KC + 1, 2 * KC + 1] {
+            for &k in &[
+                1,
+                KC - 1,
+                KC,
+                KC + 1,
+                2 * KC + 1,
+                deep,
+                deep + 1,
+                2 * deep + 1,
+            ] {
                 for &n in &[2, 15, 16, 17, 33, 64, 128] {
                     v.push((m, k, n));
                 }
@@ -232,6 +242,7 @@ mod tests {
                 (13, KC + 1, 16),
                 (MC + 1, KC + 1, 32),
                 (MC + 1, KC, 128),
+                (MC + 1, KC_AVX2_F64 + 1, 20),
                 (5, 7, 3),
                 (9, 5, 1),
                 (7, 0, 17),

@@ -1,9 +1,9 @@
 //! C ← A·X for X with few columns (n ≤ 128: a batch's points, a Jacobian's panel):
-//! BLIS's loops around a register tile, with no packing. fwdrev's `kernels/thin.rs`
+//! BLIS's loops around a register tile, A read in place. fwdrev's `kernels/thin.rs`
 //! calls it on views.
 //!
 //! ```text
-//! for each kc-block of A's columns (X's rows):         X[pc.., :] then stays in L1/L2
+//! for each kc-block of A's columns (X's rows):         X[pc.., :] copied by panels
 //!   for each mc-block of A's rows:                     A[ic.., pc..] then stays in L2
 //!     for each NR-panel of X's columns:
 //!       for each MR rows of the block:                 the tile C[MR×NR] in registers
@@ -15,7 +15,9 @@
 //! here each value of A is used n times in all, and packing it would cost a pass of its
 //! own that nothing overlaps. Instead A is read in place (any strides: W or Wᵀ) and,
 //! while the last panel of X sweeps a block already in L2, the next block is prefetched
-//! into L2: memory streams A while the tiles compute.
+//! into L2: memory streams A while the tiles compute. X is small (k·n values, each used
+//! m times): its kc rows are copied panel by panel, so that a panel's lines are adjacent
+//! and spread over L1's sets, where in place, n values apart, they would share a few.
 //!
 //! Every C entry is one chain of multiply-adds in p's order, C_ij = (…((0 + a_i0·x_0j) +
 //! a_i1·x_1j)…), whatever the blocking, the tile, the row split among threads or the
@@ -31,19 +33,21 @@
 
 #![warn(missing_docs)]
 
-use std::mem::size_of;
+use std::mem::{size_of, MaybeUninit};
 
-/// Rows of A in a block, and its columns: an MC×KC block (48 KiB of f64) stays in L2
-/// while every panel of X passes over it, and a KC×NR panel of X (8 KiB at NR = 32 f64)
-/// stays in L1 while the block's tiles pass over it. Wᵀ·X reads each step's MR values
-/// from another row of W, 8·d bytes on, so a block's KC rows compete for few of L1's
-/// sets, and few columns keep them there: on Zen 5 (2026-12-02) 192 × 32 ran Wᵀ·X
-/// 12–20 % faster than the 96 × 48 of an earlier, noisy sweep on Emerald Rapids
-/// (d = 2000–8000), and KC = 96 or 192 a quarter slower than KC = 48 (fwdrev's
-/// docs/measured.md).
+/// Rows of A in a block: an MC×KC block stays in L2 while every panel of X passes over
+/// it, each panel (KC×NR values, copied together) in L1 while the block's tiles pass
+/// over it.
 pub const MC: usize = 192;
-/// See [`MC`].
+/// A block's columns (X's rows), KC, for the tiles without a measured choice of their
+/// own: the best of 16–64 for AVX-512's Wᵀ·X with X's panels read in place (fwdrev's
+/// docs/measured.md).
 pub const KC: usize = 32;
+/// KC for AVX2's f64 tile: with X's panels copied, the best of 32–256 for Wᵀ·X on Zen 3,
+/// fewer passes over C than 32 (fwdrev's docs/measured.md).
+pub const KC_AVX2_F64: usize = 64;
+/// The largest KC: the copy of X's rows is sized for it.
+const KC_MAX: usize = KC_AVX2_F64;
 
 /// The widest n this crate is for: wider products belong to a GEMM that packs.
 pub const MAX_COLUMNS: usize = 128;
@@ -202,8 +206,8 @@ unsafe fn tiles<T: Element>(isa: Isa, p: Product<T>) {
             #[cfg(not(target_arch = "x86_64"))]
             Isa::Avx512 | Isa::Avx2 => unreachable!("x86-64 instruction sets elsewhere"),
             Isa::Portable => match lanes(16) {
-                2 => blocks::<T, 4, 4>(p, |r, n| micros::<T, 4, 4, false>(r, n)),
-                _ => blocks::<T, 4, 8>(p, |r, n| micros::<T, 4, 8, false>(r, n)),
+                2 => blocks::<T, 4, 4, KC>(p, |r, n| micros::<T, 4, 4, false>(r, n)),
+                _ => blocks::<T, 4, 8, KC>(p, |r, n| micros::<T, 4, 8, false>(r, n)),
             },
         }
     }
@@ -216,7 +220,7 @@ unsafe fn tiles<T: Element>(isa: Isa, p: Product<T>) {
 #[target_feature(enable = "avx512f,avx2,fma")]
 unsafe fn blocks_avx512<T: Element, const MR: usize, const NR: usize>(p: Product<T>) {
     // SAFETY: as the caller promises.
-    unsafe { blocks::<T, MR, NR>(p, |r, n| micros::<T, MR, NR, true>(r, n)) }
+    unsafe { blocks::<T, MR, NR, KC>(p, |r, n| micros::<T, MR, NR, true>(r, n)) }
 }
 
 /// [`blocks`] compiled for AVX2 and FMA.
@@ -226,7 +230,7 @@ unsafe fn blocks_avx512<T: Element, const MR: usize, const NR: usize>(p: Product
 #[target_feature(enable = "avx2,fma")]
 unsafe fn blocks_avx2<T: Element, const MR: usize, const NR: usize>(p: Product<T>) {
     // SAFETY: as the caller promises.
-    unsafe { blocks::<T, MR, NR>(p, |r, n| micros::<T, MR, NR, true>(r, n)) }
+    unsafe { blocks::<T, MR, NR, KC>(p, |r, n| micros::<T, MR, NR, true>(r, n)) }
 }
 
 /// [`blocks`] in f64 on AVX2: tiles of 6 × 8 in intrinsics ([`micro_avx2_f64`]; twelve
@@ -238,7 +242,7 @@ unsafe fn blocks_avx2<T: Element, const MR: usize, const NR: usize>(p: Product<T
 unsafe fn blocks_avx2_f64(p: Product<f64>) {
     // SAFETY: as the caller promises (both tiles).
     unsafe {
-        blocks::<f64, 6, 8>(p, |run, rows| match rows {
+        blocks::<f64, 6, 8, KC_AVX2_F64>(p, |run, rows| match rows {
             Rows::Tile => micro_avx2_f64::<6>(run),
             Rows::One => micro_avx2_f64::<1>(run),
         })
@@ -271,12 +275,12 @@ unsafe fn micros<T: Element, const MR: usize, const NR: usize, const FMA: bool>(
     }
 }
 
-/// The loops above on one part of C's rows, `step` running each tile (of MR rows, or
-/// of one) on arguments in bounds.
+/// The loops above on one part of C's rows, in kc-blocks of K_BLOCK (the tile's KC),
+/// `step` running each tile (of MR rows, or of one) on arguments in bounds.
 ///
 /// SAFETY: as [`dgemm`], and `step` is sound on such arguments.
 #[inline(always)]
-unsafe fn blocks<T: Element, const MR: usize, const NR: usize>(
+unsafe fn blocks<T: Element, const MR: usize, const NR: usize, const K_BLOCK: usize>(
     p: Product<T>,
     step: impl Fn(Run<T>, Rows),
 ) {
@@ -300,22 +304,29 @@ unsafe fn blocks<T: Element, const MR: usize, const NR: usize>(
         return;
     }
     let panels = n.div_ceil(NR);
-    // X's last panel, where narrower than NR (w < NR columns), padded with zeros (reading
-    // past X's columns is not allowed), and a tile of C to match.
+    // X's kc rows copied panel by panel, each panel's K_BLOCK×NR values adjacent, the last
+    // panel's columns past n (where it is narrower than NR) zeros. Every value the tiles
+    // read is written first (not zeroed ahead: 64 KiB would be a small product's cost).
     let w = n - (panels - 1) * NR;
-    let mut edge = [[T::ZERO; NR]; KC];
+    let mut pack = [const { MaybeUninit::<T>::uninit() }; KC_MAX * MAX_COLUMNS];
+    const { assert!(K_BLOCK <= KC_MAX) };
     let mut tile = [[T::ZERO; NR]; MR];
-    for p0 in (0..k).step_by(KC) {
-        let kc = KC.min(k - p0);
+    for p0 in (0..k).step_by(K_BLOCK) {
+        let kc = K_BLOCK.min(k - p0);
         let first = p0 == 0;
-        if w < NR {
-            for (p, row) in edge[..kc].iter_mut().enumerate() {
-                // SAFETY: X[p0 + p, n - w + j] lies in X.
-                let xs = unsafe { px.offset((p0 + p) as isize * ldx + (n - w) as isize) };
-                row[..w]
-                    .iter_mut()
-                    .enumerate()
-                    .for_each(|(j, e)| *e = unsafe { *xs.add(j) });
+        for (jr, panel) in pack.chunks_exact_mut(K_BLOCK * NR).take(panels).enumerate() {
+            let width = if jr + 1 == panels { w } else { NR };
+            for (p, row) in panel.chunks_exact_mut(NR).take(kc).enumerate() {
+                // SAFETY: X[p0 + p, jr·NR + j] lies in X for j < width.
+                let xs = unsafe { px.offset((p0 + p) as isize * ldx + (jr * NR) as isize) };
+                for (j, e) in row.iter_mut().enumerate() {
+                    // SAFETY: as above.
+                    e.write(if j < width {
+                        unsafe { *xs.add(j) }
+                    } else {
+                        T::ZERO
+                    });
+                }
             }
         }
         for i0 in (0..m).step_by(MC) {
@@ -324,11 +335,7 @@ unsafe fn blocks<T: Element, const MR: usize, const NR: usize>(
                 let j0 = jr * NR;
                 let last = jr + 1 == panels;
                 let padded = last && w < NR;
-                let (xp, ldxp) = match padded {
-                    true => (edge.as_ptr().cast::<T>(), NR as isize),
-                    // SAFETY: (p0, j0) lies in X.
-                    false => (unsafe { px.offset(p0 as isize * ldx + j0 as isize) }, ldx),
-                };
+                let (xp, ldxp) = (pack[jr * K_BLOCK * NR..].as_ptr().cast::<T>(), NR as isize);
                 let mut i = i0;
                 while i < i0 + mc {
                     let rows = if i + MR <= i0 + mc { MR } else { 1 };
@@ -338,11 +345,11 @@ unsafe fn blocks<T: Element, const MR: usize, const NR: usize>(
                     // panel), fetch the next block's matching rows: the next rows of
                     // this kc-block, or the first rows of the next one (only prefetched,
                     // so a wrapping offset: the next kc-block may be narrower).
-                    let ahead = match (last, i + MC + rows <= m, p0 + KC < k) {
+                    let ahead = match (last, i + MC + rows <= m, p0 + K_BLOCK < k) {
                         (false, _, _) | (true, false, false) => None,
                         (true, true, _) => Some((i + MC) as isize * rsa + p0 as isize * csa),
                         (true, false, true) => {
-                            Some((i - i0) as isize * rsa + (p0 + KC) as isize * csa)
+                            Some((i - i0) as isize * rsa + (p0 + K_BLOCK) as isize * csa)
                         }
                     };
                     let ahead = ahead.map_or(std::ptr::null(), |o| pa.wrapping_offset(o));
