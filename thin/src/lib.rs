@@ -4,20 +4,21 @@
 //!
 //! ```text
 //! for each kc-block of A's columns (X's rows):         X[pc.., :] copied by panels
-//!   for each mc-block of A's rows:                     A[ic.., pc..] then stays in L2
-//!     for each NR-panel of X's columns:
-//!       for each MR rows of the block:                 the tile C[MR×NR] in registers
+//!   for each mc-block of A's rows:                     (the prefetch's reach)
+//!     for each MR rows of the block:                   A[i.., pc..] then stays in L1
+//!       for each NR-panel of X's columns:              the tile C[MR×NR] in registers
 //!         C[i.., j..] += Σ_p A[i.., p] ⊗ X[p, j..]      (one broadcast of A, NR/lanes
 //!                                                        vector loads of X, MR·NR/lanes FMAs)
 //! ```
 //!
 //! A square GEMM packs A and B because it reuses each packed block n/NR or m/MR times;
 //! here each value of A is used n times in all, and packing it would cost a pass of its
-//! own that nothing overlaps. Instead A is read in place (any strides: W or Wᵀ) and,
-//! while the last panel of X sweeps a block already in L2, the next block is prefetched
-//! into L2: memory streams A while the tiles compute. X is small (k·n values, each used
-//! m times): its kc rows are copied panel by panel, so that a panel's lines are adjacent
-//! and spread over L1's sets, where in place, n values apart, they would share a few.
+//! own that nothing overlaps. Instead A is read in place (any strides: W or Wᵀ), each
+//! MR rows' kc columns once into L1 for every panel of X, and with the last panel the
+//! matching rows an mc-block on are prefetched into L2: memory streams A while the
+//! tiles compute. X is small (k·n values, each used m times): its kc rows are copied
+//! panel by panel, so that a panel's lines are adjacent and spread over L1's sets, where
+//! in place, n values apart, they would share a few.
 //!
 //! Every C entry is one chain of multiply-adds in p's order, C_ij = (…((0 + a_i0·x_0j) +
 //! a_i1·x_1j)…), whatever the blocking, the tile, the row split among threads or the
@@ -35,16 +36,14 @@
 
 use std::mem::{size_of, MaybeUninit};
 
-/// Rows of A in a block: an MC×KC block stays in L2 while every panel of X passes over
-/// it, each panel (KC×NR values, copied together) in L1 while the block's tiles pass
-/// over it.
+/// Rows of A in a block: how far ahead the rows a tile reads are prefetched.
 pub const MC: usize = 192;
 /// A block's columns (X's rows), KC, for the tiles without a measured choice of their
 /// own: the best of 16–64 for AVX-512's Wᵀ·X with X's panels read in place (fwdrev's
 /// docs/measured.md).
 pub const KC: usize = 32;
-/// KC for AVX2's f64 tile: with X's panels copied, the best of 32–256 for Wᵀ·X on Zen 3,
-/// fewer passes over C than 32 (fwdrev's docs/measured.md).
+/// KC for AVX2's f64 tile: with X's panels copied, the best of 32–256 for Wᵀ·X on Zen 3
+/// (fwdrev's docs/measured.md); X's kc rows, 32 KiB at n = 64, stay in L1 or L2.
 pub const KC_AVX2_F64: usize = 64;
 /// The largest KC: the copy of X's rows is sized for it.
 const KC_MAX: usize = KC_AVX2_F64;
@@ -331,20 +330,20 @@ unsafe fn blocks<T: Element, const MR: usize, const NR: usize, const K_BLOCK: us
         }
         for i0 in (0..m).step_by(MC) {
             let mc = MC.min(m - i0);
-            for jr in 0..panels {
-                let j0 = jr * NR;
-                let last = jr + 1 == panels;
-                let padded = last && w < NR;
-                let (xp, ldxp) = (pack[jr * K_BLOCK * NR..].as_ptr().cast::<T>(), NR as isize);
-                let mut i = i0;
-                while i < i0 + mc {
-                    let rows = if i + MR <= i0 + mc { MR } else { 1 };
-                    // SAFETY: (i, p0) lies in A.
-                    let ai = unsafe { pa.offset(i as isize * rsa + p0 as isize * csa) };
-                    // While the last panel sweeps this block (in L2 since the first
-                    // panel), fetch the next block's matching rows: the next rows of
-                    // this kc-block, or the first rows of the next one (only prefetched,
-                    // so a wrapping offset: the next kc-block may be narrower).
+            let mut i = i0;
+            while i < i0 + mc {
+                let rows = if i + MR <= i0 + mc { MR } else { 1 };
+                // SAFETY: (i, p0) lies in A.
+                let ai = unsafe { pa.offset(i as isize * rsa + p0 as isize * csa) };
+                for jr in 0..panels {
+                    let j0 = jr * NR;
+                    let last = jr + 1 == panels;
+                    let padded = last && w < NR;
+                    let xp = pack[jr * K_BLOCK * NR..].as_ptr().cast::<T>();
+                    // With the last panel, fetch the matching rows of the next block:
+                    // the next rows of this kc-block, or the first rows of the next one
+                    // (only prefetched, so a wrapping offset: the next kc-block may be
+                    // narrower).
                     let ahead = match (last, i + MC + rows <= m, p0 + K_BLOCK < k) {
                         (false, _, _) | (true, false, false) => None,
                         (true, true, _) => Some((i + MC) as isize * rsa + p0 as isize * csa),
@@ -369,7 +368,7 @@ unsafe fn blocks<T: Element, const MR: usize, const NR: usize, const K_BLOCK: us
                             }
                             false => (pc.offset(at(i, j0)), ldc),
                         };
-                        let run = (kc, ai, [rsa, csa], xp, ldxp, ct, ldt, first, ahead);
+                        let run = (kc, ai, [rsa, csa], xp, NR as isize, ct, ldt, first, ahead);
                         match rows == MR {
                             true => step(run, Rows::Tile),
                             false => step(run, Rows::One),
@@ -382,8 +381,8 @@ unsafe fn blocks<T: Element, const MR: usize, const NR: usize, const K_BLOCK: us
                             }
                         }
                     }
-                    i += rows;
                 }
+                i += rows;
             }
         }
     }
