@@ -69,8 +69,8 @@ pub(super) unsafe fn map8<F: Lanes>(x: &mut [f64]) {
     unsafe { quads::<F>(eights.into_remainder()) }
 }
 
-/// Four lanes at a time, the scalar function for a vector with a lane off their range
-/// and for the last values short of four. Up to [`RUN`] vectors at a time take their
+/// Four lanes at a time (the last values short of four padded), the scalar function for
+/// a vector with a lane off their range. Up to [`RUN`] vectors at a time take their
 /// [`head`](Lanes::head)s, then their [`tail`](Lanes::tail)s: in one pass each tanh
 /// vector is a chain of two divisions and some hundred operations, and tanh's samples on
 /// Zen 3 piled up behind the divisions.
@@ -82,23 +82,41 @@ unsafe fn quads<F: Lanes>(x: &mut [f64]) {
     let whole = x.len() / 4 * 4;
     let (vectors, rest) = x.split_at_mut(whole);
     for run in vectors.chunks_mut(4 * RUN) {
-        let mut heads = [None; RUN];
-        for (q, h) in run.chunks_exact(4).zip(&mut heads) {
+        // The run's heads, and which of them are in range (bit v for vector v).
+        let mut heads = [_mm256_setzero_pd(); RUN];
+        let mut in_range = 0_u32;
+        for (v, (q, h)) in run.chunks_exact(4).zip(&mut heads).enumerate() {
             // SAFETY: four values; the caller's promise for the features.
-            *h = unsafe { F::head(_mm256_loadu_pd(q.as_ptr())) };
+            if let Some(head) = unsafe { F::head(_mm256_loadu_pd(q.as_ptr())) } {
+                (*h, in_range) = (head, in_range | 1 << v);
+            }
         }
-        for (q, h) in run.chunks_exact_mut(4).zip(heads) {
-            match h {
+        for (v, (q, &h)) in run.chunks_exact_mut(4).zip(&heads).enumerate() {
+            match in_range >> v & 1 {
                 // SAFETY: four values; the caller's promise for the features.
-                Some(h) => unsafe {
-                    let v = F::tail(_mm256_loadu_pd(q.as_ptr()), h);
-                    _mm256_storeu_pd(q.as_mut_ptr(), v)
+                1 => unsafe {
+                    let x = _mm256_loadu_pd(q.as_ptr());
+                    _mm256_storeu_pd(q.as_mut_ptr(), F::tail(x, h))
                 },
-                None => q.iter_mut().for_each(|x| *x = F::one(*x)),
+                _ => q.iter_mut().for_each(|x| *x = F::one(*x)),
             }
         }
     }
-    rest.iter_mut().for_each(|x| *x = F::one(*x));
+    // The last values short of four, in a vector padded with 1 (in every function's
+    // range): the lanes cost less than the scalar function even for one value.
+    if !rest.is_empty() {
+        let mut t = [1.0; 4];
+        t[..rest.len()].copy_from_slice(rest);
+        // SAFETY: four values; the caller's promise for the features.
+        unsafe {
+            let x = _mm256_loadu_pd(t.as_ptr());
+            match F::head(x) {
+                Some(h) => _mm256_storeu_pd(t.as_mut_ptr(), F::tail(x, h)),
+                None => t.iter_mut().for_each(|x| *x = F::one(*x)),
+            }
+        }
+        rest.copy_from_slice(&t[..rest.len()]);
+    }
 }
 
 /// The vectors of a run in [`quads`]: 512 bytes of heads on the stack.

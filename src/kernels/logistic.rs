@@ -381,61 +381,81 @@ unsafe fn lanes_allowed() -> bool {
 }
 
 /// [`sigmoid`]'s four lanes, where [`lanes_allowed`]: a vector whose lanes leave glibc's
-/// fast path, and the last values short of four, take the scalar formula.
+/// fast path takes the scalar formula.
 ///
-/// Two passes over the vectors on the fast path: e = exp(−|t|) into `s`, then σ and σ'
-/// from t and e. In one pass each vector is a chain of some 60 cycles (exp's table,
-/// polynomial and scale, then the division and the slope) and the reorder buffer holds
-/// only three or four of them: the samples pile up behind the division. Apart, each
-/// pass's chains are short and many overlap. The same operations: the same bits.
+/// Two passes over each stretch of vectors on the fast path: e = exp(−|t|) into `s`,
+/// then σ and σ' from t and e. In one pass each vector is a chain of some 60 cycles
+/// (exp's table, polynomial and scale, then the division and the slope) and the reorder
+/// buffer holds only three or four of them: the samples pile up behind the division.
+/// Apart, each pass's chains are short and many overlap. The same operations: the same
+/// bits. (tanh's lanes, in place with no second slice, go in runs: `lanes::quads`.)
 ///
 /// SAFETY: the CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn lanes4(y: &mut [f64], s: &mut [f64]) {
     assert_eq!(y.len(), s.len(), "as many slopes as values");
-    let sign = _mm256_set1_pd(-0.0);
     let whole = y.len() / 4 * 4;
-    // The first `fast` values: those before the first vector off exp's fast path.
-    let mut fast = 0;
-    while fast < whole {
-        // SAFETY: four values at `fast` in each slice; the caller's promise for the
-        // features.
-        let done = unsafe {
-            let t = _mm256_loadu_pd(y.as_ptr().add(fast));
-            exp4(_mm256_or_pd(t, sign)).map(|e| _mm256_storeu_pd(s.as_mut_ptr().add(fast), e))
-        };
-        if done.is_none() {
-            break;
+    let mut start = 0;
+    while start < whole {
+        // The vectors from `start` up to the next one off the fast path, their e in s.
+        let mut end = start;
+        while end < whole {
+            // SAFETY: four values at `end` in each slice; the caller's promise for the
+            // features.
+            let e = unsafe { exp4(minus_abs4(_mm256_loadu_pd(y.as_ptr().add(end)))) };
+            match e {
+                // SAFETY: as above.
+                Some(e) => unsafe { _mm256_storeu_pd(s.as_mut_ptr().add(end), e) },
+                None => break,
+            }
+            end += 4;
         }
-        fast += 4;
-    }
-    for i in (0..fast).step_by(4) {
-        // SAFETY: as above, and s holds exp(−|t|) of these four.
-        unsafe {
-            let t = _mm256_loadu_pd(y.as_ptr().add(i));
-            let (v, d) = sigmoid_of4(t, _mm256_loadu_pd(s.as_ptr().add(i)));
-            _mm256_storeu_pd(y.as_mut_ptr().add(i), v);
-            _mm256_storeu_pd(s.as_mut_ptr().add(i), d);
+        for i in (start..end).step_by(4) {
+            // SAFETY: as above, and s holds exp(−|t|) of these four.
+            unsafe {
+                let t = _mm256_loadu_pd(y.as_ptr().add(i));
+                let (v, d) = sigmoid_of4(t, _mm256_loadu_pd(s.as_ptr().add(i)));
+                _mm256_storeu_pd(y.as_mut_ptr().add(i), v);
+                _mm256_storeu_pd(s.as_mut_ptr().add(i), d);
+            }
         }
-    }
-    let (y, s) = (&mut y[fast..], &mut s[fast..]);
-    let mut ys = y.chunks_exact_mut(4);
-    let mut ss = s.chunks_exact_mut(4);
-    for (y, s) in (&mut ys).zip(&mut ss) {
-        // SAFETY: four values each; the caller's promise for the features.
-        let done = unsafe {
-            let t = _mm256_loadu_pd(y.as_ptr());
-            sigmoid4(t).map(|(v, d)| {
-                _mm256_storeu_pd(y.as_mut_ptr(), v);
-                _mm256_storeu_pd(s.as_mut_ptr(), d);
-            })
-        };
-        if done.is_none() {
-            portable::sigmoid(y, s);
+        if end < whole {
+            portable::sigmoid(&mut y[end..end + 4], &mut s[end..end + 4]);
         }
+        start = end + 4;
     }
-    portable::sigmoid(ys.into_remainder(), ss.into_remainder());
+    if whole < y.len() {
+        // SAFETY: the caller's promise for the features.
+        unsafe { chunk4(&mut y[whole..], &mut s[whole..]) }
+    }
+}
+
+/// σ and σ' of the last values short of four, in four lanes padded with 1 (on exp's
+/// fast path: the lanes cost less than the scalar formula even for one value), or by
+/// the scalar formula where a lane leaves the fast path.
+///
+/// SAFETY: the CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn chunk4(y: &mut [f64], s: &mut [f64]) {
+    let n = y.len();
+    let mut t = [1.0; 4];
+    t[..n].copy_from_slice(y);
+    // SAFETY: four values.
+    match sigmoid4(unsafe { _mm256_loadu_pd(t.as_ptr()) }) {
+        Some((v, d)) => {
+            let mut d4 = [0.0; 4];
+            // SAFETY: four values each.
+            unsafe {
+                _mm256_storeu_pd(t.as_mut_ptr(), v);
+                _mm256_storeu_pd(d4.as_mut_ptr(), d);
+            }
+            y.copy_from_slice(&t[..n]);
+            s.copy_from_slice(&d4[..n]);
+        }
+        None => portable::sigmoid(y, s),
+    }
 }
 
 /// Whether this process's exp gives [`exp4`]'s bits, checked once: on 256 arguments
@@ -478,8 +498,14 @@ unsafe fn libm_is_glibcs() -> bool {
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 fn sigmoid4(t: __m256d) -> Option<(__m256d, __m256d)> {
-    let e = exp4(_mm256_or_pd(t, _mm256_set1_pd(-0.0)))?;
-    Some(sigmoid_of4(t, e))
+    Some(sigmoid_of4(t, exp4(minus_abs4(t))?))
+}
+
+/// −|t| in four lanes: the sign bit set.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn minus_abs4(t: __m256d) -> __m256d {
+    _mm256_or_pd(t, _mm256_set1_pd(-0.0))
 }
 
 /// [`sigmoid4`] from t and e = exp(−|t|).

@@ -39,11 +39,12 @@ use std::mem::{size_of, MaybeUninit};
 /// Rows of A in a block: how far ahead the rows a tile reads are prefetched.
 pub const MC: usize = 192;
 /// A block's columns (X's rows), KC, for the tiles without a measured choice of their
-/// own: the best of 16–64 for AVX-512's Wᵀ·X with X's panels read in place (fwdrev's
-/// docs/measured.md).
+/// own: the best of 16–64 for AVX-512's Wᵀ·X when X's panels were read in place (not
+/// timed since X is copied; fwdrev's docs/measured.md).
 pub const KC: usize = 32;
-/// KC for AVX2's f64 tile: with X's panels copied, the best of 32–256 for Wᵀ·X on Zen 3
-/// (fwdrev's docs/measured.md); X's kc rows, 32 KiB at n = 64, stay in L1 or L2.
+/// KC for AVX2's f64 tile: with X's panels copied, 48–96 ran Wᵀ·X on Zen 3 within the
+/// noise of each other, faster than 32, 128 or 256 (fwdrev's docs/measured.md); X's kc
+/// rows, 32 KiB at n = 64, stay in L1 or L2.
 pub const KC_AVX2_F64: usize = 64;
 /// The largest KC: the copy of X's rows is sized for it.
 const KC_MAX: usize = KC_AVX2_F64;
@@ -308,7 +309,7 @@ unsafe fn blocks<T: Element, const MR: usize, const NR: usize, const K_BLOCK: us
     // read is written first (not zeroed ahead: 64 KiB would be a small product's cost).
     let w = n - (panels - 1) * NR;
     let mut pack = [const { MaybeUninit::<T>::uninit() }; KC_MAX * MAX_COLUMNS];
-    const { assert!(K_BLOCK <= KC_MAX) };
+    const { assert!(K_BLOCK <= KC_MAX && MAX_COLUMNS.is_multiple_of(NR)) };
     let mut tile = [[T::ZERO; NR]; MR];
     for p0 in (0..k).step_by(K_BLOCK) {
         let kc = K_BLOCK.min(k - p0);
@@ -368,7 +369,7 @@ unsafe fn blocks<T: Element, const MR: usize, const NR: usize, const K_BLOCK: us
                             }
                             false => (pc.offset(at(i, j0)), ldc),
                         };
-                        let run = (kc, ai, [rsa, csa], xp, NR as isize, ct, ldt, first, ahead);
+                        let run = (kc, ai, [rsa, csa], xp, ct, ldt, first, ahead);
                         match rows == MR {
                             true => step(run, Rows::Tile),
                             false => step(run, Rows::One),
@@ -393,14 +394,14 @@ unsafe fn blocks<T: Element, const MR: usize, const NR: usize, const K_BLOCK: us
 /// columns of A at `ahead` are prefetched into L2.
 ///
 /// SAFETY: A's MR rows and kc columns at `a` (strides rsa, csa), X's kc rows of NR at
-/// `x` (row stride ldx) and C's MR rows of NR at `c` (row stride ldc) are in bounds;
+/// `x` (adjacent) and C's MR rows of NR at `c` (row stride ldc) are in bounds;
 /// `ahead` may point anywhere (it is only prefetched).
 #[inline(always)]
 // Index loops over the constant MR and NR: the form that compiles to the tile in
 // registers, one broadcast and NR/lanes loads a step, checked in the assembly (AVX-512).
 #[allow(clippy::needless_range_loop)]
 unsafe fn micro<T: Element, const MR: usize, const NR: usize, const FMA: bool>(
-    (kc, a, [rsa, csa], x, ldx, c, ldc, first, ahead): Run<T>,
+    (kc, a, [rsa, csa], x, c, ldc, first, ahead): Run<T>,
 ) {
     // SAFETY: as the caller promises.
     unsafe {
@@ -414,7 +415,7 @@ unsafe fn micro<T: Element, const MR: usize, const NR: usize, const FMA: bool>(
         }
         fetch_rows::<T, MR>(ahead, kc, [rsa, csa]);
         for p in 0..kc {
-            let xp = x.offset(p as isize * ldx);
+            let xp = x.add(p * NR);
             let mut xv = [T::ZERO; NR];
             for j in 0..NR {
                 xv[j] = *xp.add(j);
@@ -434,15 +435,14 @@ unsafe fn micro<T: Element, const MR: usize, const NR: usize, const FMA: bool>(
     }
 }
 
-/// A tile's arguments: kc, A's MR rows at `a` with their strides, X's kc rows at `x` and
-/// their stride, C's tile and its row stride, whether C starts from zero (`first`), and
+/// A tile's arguments: kc, A's MR rows at `a` with their strides, X's kc rows at `x` (a
+/// panel of the copy, NR values a row), C's tile and its row stride, whether C starts from zero (`first`), and
 /// the rows to prefetch (`ahead`, or null).
 type Run<T> = (
     usize,
     *const T,
     [isize; 2],
     *const T,
-    isize,
     *mut T,
     isize,
     bool,
@@ -480,9 +480,7 @@ fn fetch_rows<T, const MR: usize>(ahead: *const T, kc: usize, [rsa, csa]: [isize
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 #[allow(clippy::needless_range_loop)]
-unsafe fn micro_avx2_f64<const MR: usize>(
-    (kc, a, [rsa, csa], x, ldx, c, ldc, first, ahead): Run<f64>,
-) {
+unsafe fn micro_avx2_f64<const MR: usize>((kc, a, [rsa, csa], x, c, ldc, first, ahead): Run<f64>) {
     use std::arch::x86_64::*;
     // SAFETY: as the caller promises.
     unsafe {
@@ -496,7 +494,7 @@ unsafe fn micro_avx2_f64<const MR: usize>(
         }
         fetch_rows::<f64, MR>(ahead, kc, [rsa, csa]);
         for p in 0..kc {
-            let xp = x.offset(p as isize * ldx);
+            let xp = x.add(p * 8);
             let xv = [_mm256_loadu_pd(xp), _mm256_loadu_pd(xp.add(4))];
             for r in 0..MR {
                 let ar = _mm256_broadcast_sd(&*a.offset(r as isize * rsa + p as isize * csa));
