@@ -336,23 +336,21 @@ unsafe fn blocks<T: Element, const MR: usize, const NR: usize, const K_BLOCK: us
                 let rows = if i + MR <= i0 + mc { MR } else { 1 };
                 // SAFETY: (i, p0) lies in A.
                 let ai = unsafe { pa.offset(i as isize * rsa + p0 as isize * csa) };
+                // The matching rows of the next block, fetched with the last panel: the
+                // next rows of this kc-block, or the first rows of the next one (only
+                // prefetched, so a wrapping offset: the next kc-block may be narrower).
+                let ahead = match (i + MC + rows <= m, p0 + K_BLOCK < k) {
+                    (true, _) => Some((i + MC) as isize * rsa + p0 as isize * csa),
+                    (false, true) => Some((i - i0) as isize * rsa + (p0 + K_BLOCK) as isize * csa),
+                    (false, false) => None,
+                };
+                let ahead = ahead.map_or(std::ptr::null(), |o| pa.wrapping_offset(o));
                 for jr in 0..panels {
                     let j0 = jr * NR;
                     let last = jr + 1 == panels;
                     let padded = last && w < NR;
                     let xp = pack[jr * K_BLOCK * NR..].as_ptr().cast::<T>();
-                    // With the last panel, fetch the matching rows of the next block:
-                    // the next rows of this kc-block, or the first rows of the next one
-                    // (only prefetched, so a wrapping offset: the next kc-block may be
-                    // narrower).
-                    let ahead = match (last, i + MC + rows <= m, p0 + K_BLOCK < k) {
-                        (false, _, _) | (true, false, false) => None,
-                        (true, true, _) => Some((i + MC) as isize * rsa + p0 as isize * csa),
-                        (true, false, true) => {
-                            Some((i - i0) as isize * rsa + (p0 + K_BLOCK) as isize * csa)
-                        }
-                    };
-                    let ahead = ahead.map_or(std::ptr::null(), |o| pa.wrapping_offset(o));
+                    let ahead = if last { ahead } else { std::ptr::null() };
                     // SAFETY: C's rows i..i + rows, columns j0.. (all NR of them, or the
                     // first w through the tile).
                     unsafe {
@@ -436,8 +434,8 @@ unsafe fn micro<T: Element, const MR: usize, const NR: usize, const FMA: bool>(
 }
 
 /// A tile's arguments: kc, A's MR rows at `a` with their strides, X's kc rows at `x` (a
-/// panel of the copy, NR values a row), C's tile and its row stride, whether C starts from zero (`first`), and
-/// the rows to prefetch (`ahead`, or null).
+/// panel of the copy, NR values a row), C's tile and its row stride, whether C starts
+/// from zero (`first`), and the rows to prefetch (`ahead`, or null).
 type Run<T> = (
     usize,
     *const T,
