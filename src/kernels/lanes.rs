@@ -102,21 +102,38 @@ unsafe fn quads<F: Lanes>(x: &mut [f64]) {
             }
         }
     }
-    // The last values short of four, in a vector padded with 1 (in every function's
-    // range): the lanes cost less than the scalar function even for one value.
     if !rest.is_empty() {
-        let mut t = [1.0; 4];
-        t[..rest.len()].copy_from_slice(rest);
-        // SAFETY: four values; the caller's promise for the features.
-        unsafe {
-            let x = _mm256_loadu_pd(t.as_ptr());
-            match F::head(x) {
-                Some(h) => _mm256_storeu_pd(t.as_mut_ptr(), F::tail(x, h)),
-                None => t.iter_mut().for_each(|x| *x = F::one(*x)),
-            }
+        let x = padded4(rest);
+        // SAFETY: the caller's promise for the features.
+        match unsafe { F::head(x) } {
+            // SAFETY: as above.
+            Some(h) => first_lanes(unsafe { F::tail(x, h) }, rest),
+            None => rest.iter_mut().for_each(|x| *x = F::one(*x)),
         }
-        rest.copy_from_slice(&t[..rest.len()]);
     }
+}
+
+/// The last values short of four (one to three) as a vector, the lanes past them 1: in
+/// the range of every function here, and the lanes cost less than the scalar function
+/// even for one value.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+pub(super) fn padded4(rest: &[f64]) -> __m256d {
+    let mut t = [1.0; 4];
+    t[..rest.len()].copy_from_slice(rest);
+    // SAFETY: four values.
+    unsafe { _mm256_loadu_pd(t.as_ptr()) }
+}
+
+/// The first `out.len()` (at most four) lanes of `v` into `out`: [`padded4`]'s values
+/// back.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+pub(super) fn first_lanes(v: __m256d, out: &mut [f64]) {
+    let mut t = [0.0; 4];
+    // SAFETY: four values.
+    unsafe { _mm256_storeu_pd(t.as_mut_ptr(), v) };
+    out.copy_from_slice(&t[..out.len()]);
 }
 
 /// The vectors of a run in [`quads`]: 512 bytes of heads on the stack.

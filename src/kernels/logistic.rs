@@ -13,7 +13,7 @@
 //!
 //! [`Activation::value_and_slope`]: crate::Activation::value_and_slope
 
-use super::lanes::Lanes;
+use super::lanes::{first_lanes, padded4, Lanes};
 use super::portable;
 use std::arch::x86_64::*;
 use std::hint::black_box;
@@ -426,33 +426,19 @@ unsafe fn lanes4(y: &mut [f64], s: &mut [f64]) {
         start = end + 4;
     }
     if whole < y.len() {
-        // SAFETY: the caller's promise for the features.
-        unsafe { chunk4(&mut y[whole..], &mut s[whole..]) }
+        chunk4(&mut y[whole..], &mut s[whole..]);
     }
 }
 
-/// σ and σ' of the last values short of four, in four lanes padded with 1 (on exp's
-/// fast path: the lanes cost less than the scalar formula even for one value), or by
-/// the scalar formula where a lane leaves the fast path.
-///
-/// SAFETY: the CPU has AVX2 and FMA.
+/// σ and σ' of the last values short of four, in four lanes padded with 1 ([`padded4`]:
+/// on exp's fast path), or by the scalar formula where a lane leaves the fast path.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn chunk4(y: &mut [f64], s: &mut [f64]) {
-    let n = y.len();
-    let mut t = [1.0; 4];
-    t[..n].copy_from_slice(y);
-    // SAFETY: four values.
-    match sigmoid4(unsafe { _mm256_loadu_pd(t.as_ptr()) }) {
+fn chunk4(y: &mut [f64], s: &mut [f64]) {
+    match sigmoid4(padded4(y)) {
         Some((v, d)) => {
-            let mut d4 = [0.0; 4];
-            // SAFETY: four values each.
-            unsafe {
-                _mm256_storeu_pd(t.as_mut_ptr(), v);
-                _mm256_storeu_pd(d4.as_mut_ptr(), d);
-            }
-            y.copy_from_slice(&t[..n]);
-            s.copy_from_slice(&d4[..n]);
+            first_lanes(v, y);
+            first_lanes(d, s);
         }
         None => portable::sigmoid(y, s),
     }
