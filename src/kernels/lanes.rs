@@ -8,6 +8,8 @@ use std::arch::x86_64::*;
 
 /// A function of one f64 and its lanes, with the same bits.
 pub(super) trait Lanes {
+    /// What a [`head`](Lanes::head) leaves its [`tail`](Lanes::tail).
+    type Head: Copy;
     /// The scalar function (the C library's).
     fn one(x: f64) -> f64;
     /// Four lanes up to a point (for tanh, its expm1; for exp, all of it), or None where
@@ -16,11 +18,11 @@ pub(super) trait Lanes {
     /// longer than the reorder buffer holds a few of, overlap.
     ///
     /// SAFETY: the CPU has AVX2 and FMA.
-    unsafe fn head(x: __m256d) -> Option<__m256d>;
+    unsafe fn head(x: __m256d) -> Option<Self::Head>;
     /// The four lanes' values from x and its [`head`](Lanes::head).
     ///
     /// SAFETY: the CPU has AVX2 and FMA.
-    unsafe fn tail(x: __m256d, head: __m256d) -> __m256d;
+    unsafe fn tail(x: __m256d, head: Self::Head) -> __m256d;
     /// Eight lanes with the four lanes' bits, or None where a lane is off their range.
     ///
     /// SAFETY: the CPU has AVX-512F, AVX2 and FMA.
@@ -82,23 +84,20 @@ unsafe fn quads<F: Lanes>(x: &mut [f64]) {
     let whole = x.len() / 4 * 4;
     let (vectors, rest) = x.split_at_mut(whole);
     for run in vectors.chunks_mut(4 * RUN) {
-        // The run's heads, and which of them are in range (bit v for vector v).
-        let mut heads = [_mm256_setzero_pd(); RUN];
-        let mut in_range = 0_u32;
-        for (v, (q, h)) in run.chunks_exact(4).zip(&mut heads).enumerate() {
+        // The run's heads (None: a vector off the lanes' range).
+        let mut heads = [None; RUN];
+        for (q, h) in run.chunks_exact(4).zip(&mut heads) {
             // SAFETY: four values; the caller's promise for the features.
-            if let Some(head) = unsafe { F::head(_mm256_loadu_pd(q.as_ptr())) } {
-                (*h, in_range) = (head, in_range | 1 << v);
-            }
+            *h = unsafe { F::head(_mm256_loadu_pd(q.as_ptr())) };
         }
-        for (v, (q, &h)) in run.chunks_exact_mut(4).zip(&heads).enumerate() {
-            match in_range >> v & 1 {
+        for (q, &h) in run.chunks_exact_mut(4).zip(&heads) {
+            match h {
                 // SAFETY: four values; the caller's promise for the features.
-                1 => unsafe {
+                Some(h) => unsafe {
                     let x = _mm256_loadu_pd(q.as_ptr());
                     _mm256_storeu_pd(q.as_mut_ptr(), F::tail(x, h))
                 },
-                _ => q.iter_mut().for_each(|x| *x = F::one(*x)),
+                None => q.iter_mut().for_each(|x| *x = F::one(*x)),
             }
         }
     }

@@ -345,6 +345,7 @@ pub(super) unsafe fn sigmoid8s(y: &mut [f64], s: &mut [f64]) {
 pub(super) struct Exp;
 
 impl Lanes for Exp {
+    type Head = __m256d;
     #[inline(always)]
     fn one(x: f64) -> f64 {
         x.exp()

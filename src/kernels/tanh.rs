@@ -30,19 +30,20 @@ const Q5: f64 = f64::from_bits(0xbe8afdb76e09c32d);
 pub(super) struct Tanh;
 
 impl Lanes for Tanh {
+    type Head = Expm1Head;
     #[inline(always)]
     fn one(x: f64) -> f64 {
         x.tanh()
     }
     #[inline(always)]
-    unsafe fn head(x: __m256d) -> Option<__m256d> {
+    unsafe fn head(x: __m256d) -> Option<Expm1Head> {
         // SAFETY: the caller's promise for the features.
         unsafe { tanh4_head(x) }
     }
     #[inline(always)]
-    unsafe fn tail(x: __m256d, t: __m256d) -> __m256d {
+    unsafe fn tail(x: __m256d, h: Expm1Head) -> __m256d {
         // SAFETY: the caller's promise for the features.
-        unsafe { tanh4_tail(x, t) }
+        unsafe { tanh4_tail(x, expm1_4_tail(h)) }
     }
     #[inline(always)]
     unsafe fn eight(x: __m512d) -> Option<__m512d> {
@@ -95,14 +96,14 @@ unsafe fn libm_is_glibcs() -> bool {
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 fn tanh4(x: __m256d) -> Option<__m256d> {
-    tanh4_head(x).map(|t| tanh4_tail(x, t))
+    tanh4_head(x).map(|h| tanh4_tail(x, expm1_4_tail(h)))
 }
 
-/// [`tanh4`]'s t = expm1(2|x|) where |x| ≥ 1, expm1(−2|x|) below, or None where a lane
-/// is not a finite number.
+/// The first part of [`tanh4`]'s t = expm1(2|x|) where |x| ≥ 1, expm1(−2|x|) below
+/// ([`expm1_4_head`]), or None where a lane is not a finite number.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-fn tanh4_head(x: __m256d) -> Option<__m256d> {
+fn tanh4_head(x: __m256d) -> Option<Expm1Head> {
     let set = _mm256_set1_pd;
     let ax = _mm256_andnot_pd(set(-0.0), x);
     // fdlibm's tests are on the high word of |x|.
@@ -113,7 +114,7 @@ fn tanh4_head(x: __m256d) -> Option<__m256d> {
     }
     let big = _mm256_cmp_pd::<_CMP_GE_OQ>(ax, set(1.0));
     let a = _mm256_blendv_pd(_mm256_mul_pd(ax, set(-2.0)), _mm256_add_pd(ax, ax), big);
-    Some(expm1_4(a))
+    Some(expm1_4_head(a))
 }
 
 /// [`tanh4`] from x and its [`tanh4_head`] t.
@@ -140,12 +141,29 @@ fn tanh4_tail(x: __m256d, t: __m256d) -> __m256d {
     _mm256_blendv_pd(z, small, tiny)
 }
 
-/// e^a − 1 in four lanes as glibc's `__expm1_fma` computes it, for the arguments tanh
-/// gives it: 2 ≤ a < 44 or −2 < a ≤ −2^−54 (so k ≠ 1, and no lane overflows or is tiny;
-/// lanes with other a give values that [`tanh4`] does not use).
+/// What [`expm1_4_tail`] takes from [`expm1_4_head`]: the rational form's numerator and
+/// denominator (their quotient is the tail's first step), r = a − k·ln2 (a where
+/// k = 0), its rounding c, r²/2 and k. Cut at the division so that each part's chain
+/// of dependent steps is about half of expm1's (with tanh's own division in the
+/// tail): a run of vectors' heads, then their tails, overlap more of them
+/// ([`Lanes::head`]).
+#[derive(Clone, Copy)]
+pub(super) struct Expm1Head {
+    num: __m256d,
+    den: __m256d,
+    r: __m256d,
+    c: __m256d,
+    hxs: __m256d,
+    k: __m256i,
+}
+
+/// e^a − 1 in four lanes as glibc's `__expm1_fma` computes it, up to its division
+/// ([`expm1_4_tail`] the rest), for the arguments tanh gives it: 2 ≤ a < 44 or
+/// −2 < a ≤ −2^−54 (so k ≠ 1, and no lane overflows or is tiny; lanes with other a give
+/// values that [`tanh4`] does not use).
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-fn expm1_4(a: __m256d) -> __m256d {
+fn expm1_4_head(a: __m256d) -> Expm1Head {
     let set = _mm256_set1_pd;
     let int = _mm256_set1_epi64x;
     let one = set(1.0);
@@ -185,10 +203,33 @@ fn expm1_4(a: __m256d) -> __m256d {
     let h4 = _mm256_mul_pd(h2, h2);
     let r1 = _mm256_fmadd_pd(h4, r3, _mm256_fmadd_pd(h2, r2, r1));
     let t = _mm256_fnmadd_pd(r1, hfx, set(3.0));
-    let e = _mm256_mul_pd(
-        _mm256_div_pd(_mm256_sub_pd(r1, t), _mm256_fnmadd_pd(r, t, set(6.0))),
+    let (num, den) = (_mm256_sub_pd(r1, t), _mm256_fnmadd_pd(r, t, set(6.0)));
+    Expm1Head {
+        num,
+        den,
+        r,
+        c,
         hxs,
-    );
+        k,
+    }
+}
+
+/// e^a − 1 from [`expm1_4_head`]'s parts: its division on.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn expm1_4_tail(h: Expm1Head) -> __m256d {
+    let Expm1Head {
+        num,
+        den,
+        r,
+        c,
+        hxs,
+        k,
+    } = h;
+    let set = _mm256_set1_pd;
+    let int = _mm256_set1_epi64x;
+    let one = set(1.0);
+    let e = _mm256_mul_pd(_mm256_div_pd(num, den), hxs);
     // k = 0: r − (r·e − r²/2).
     let at0 = _mm256_sub_pd(r, _mm256_fmsub_pd(e, r, hxs));
     // Otherwise e ← r·(e − c) − c − r²/2, then by k.
@@ -226,7 +267,8 @@ fn expm1_4(a: __m256d) -> __m256d {
     let v = _mm256_blendv_pd(v, far, pd(is_far));
     // (Truncation gives k = −1 also past the high-word edge, just below 1.5·ln2.)
     let v = _mm256_blendv_pd(v, at_m1, pd(_mm256_cmpeq_epi64(k, int(-1))));
-    _mm256_blendv_pd(v, at0, pd(k0))
+    // k = 0 exactly where |a| ≤ ln2/2 (elsewhere |k| ≥ 1).
+    _mm256_blendv_pd(v, at0, pd(_mm256_cmpeq_epi64(k, _mm256_setzero_si256())))
 }
 
 /// [`tanh4`] in eight lanes (AVX-512F): the same operations, masks for the comparisons
@@ -262,7 +304,7 @@ fn tanh8(x: __m512d) -> Option<__m512d> {
     ))
 }
 
-/// [`expm1_4`] in eight lanes (AVX-512F), step for step.
+/// [`expm1_4_head`] and [`expm1_4_tail`] in eight lanes (AVX-512F), step for step.
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
 fn expm1_8(a: __m512d) -> __m512d {
