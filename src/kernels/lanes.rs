@@ -12,7 +12,8 @@ pub(super) trait Lanes {
     type Head: Copy;
     /// The scalar function (the C library's).
     fn one(x: f64) -> f64;
-    /// Four lanes up to a point (for tanh, its expm1; for exp, all of it), or None where
+    /// Four lanes up to a point (for tanh, its expm1 up to expm1's division; for exp, all
+    /// of it), or None where
     /// a lane is off their range: a slice's vectors all take their heads before any
     /// takes its [`tail`](Lanes::tail), so that their chains of dependent steps, each
     /// longer than the reorder buffer holds a few of, overlap.
@@ -135,7 +136,8 @@ pub(super) fn first_lanes(v: __m256d, out: &mut [f64]) {
     out.copy_from_slice(&t[..out.len()]);
 }
 
-/// The vectors of a run in [`quads`]: 512 bytes of heads on the stack.
+/// The vectors of a run in [`quads`]: their heads on the stack (3.5 KiB of tanh's, 1 KiB
+/// of exp's).
 const RUN: usize = 16;
 
 /// Checks of any [`Lanes`], for their tests.

@@ -117,7 +117,7 @@ fn tanh4_head(x: __m256d) -> Option<Expm1Head> {
     Some(expm1_4_head(a))
 }
 
-/// [`tanh4`] from x and its [`tanh4_head`] t.
+/// [`tanh4`] from x and t = expm1 (of its [`tanh4_head`], by [`expm1_4_tail`]).
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 fn tanh4_tail(x: __m256d, t: __m256d) -> __m256d {
@@ -143,9 +143,9 @@ fn tanh4_tail(x: __m256d, t: __m256d) -> __m256d {
 
 /// What [`expm1_4_tail`] takes from [`expm1_4_head`]: the rational form's numerator and
 /// denominator (their quotient is the tail's first step), r = a − k·ln2 (a where
-/// k = 0), its rounding c, r²/2 and k. Cut at the division so that each part's chain
-/// of dependent steps is about half of expm1's (with tanh's own division in the
-/// tail): a run of vectors' heads, then their tails, overlap more of them
+/// k = 0), its rounding c, r²/2 and k. Cut at the division so that the head is about
+/// half of tanh's chain of dependent steps, not most of it (the tail holds both
+/// divisions): a run of vectors' heads, then their tails, overlap more of them
 /// ([`Lanes::head`]).
 #[derive(Clone, Copy)]
 pub(super) struct Expm1Head {
@@ -267,7 +267,8 @@ fn expm1_4_tail(h: Expm1Head) -> __m256d {
     let v = _mm256_blendv_pd(v, far, pd(is_far));
     // (Truncation gives k = −1 also past the high-word edge, just below 1.5·ln2.)
     let v = _mm256_blendv_pd(v, at_m1, pd(_mm256_cmpeq_epi64(k, int(-1))));
-    // k = 0 exactly where |a| ≤ ln2/2 (elsewhere |k| ≥ 1).
+    // k = 0 exactly on k0's lanes (high word below ln2/2's); elsewhere |k| ≥ 1, NaN
+    // and ∞ included.
     _mm256_blendv_pd(v, at0, pd(_mm256_cmpeq_epi64(k, _mm256_setzero_si256())))
 }
 
