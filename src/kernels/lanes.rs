@@ -13,10 +13,9 @@ pub(super) trait Lanes {
     /// The scalar function (the C library's).
     fn one(x: f64) -> f64;
     /// Four lanes up to a point (for tanh, its expm1 up to expm1's division; for exp, all
-    /// of it), or None where
-    /// a lane is off their range: a slice's vectors all take their heads before any
-    /// takes its [`tail`](Lanes::tail), so that their chains of dependent steps, each
-    /// longer than the reorder buffer holds a few of, overlap.
+    /// of it), or None where a lane is off their range: a slice's vectors all take their
+    /// heads before any takes its [`tail`](Lanes::tail), so that their chains of
+    /// dependent steps, each longer than the reorder buffer holds a few of, overlap.
     ///
     /// SAFETY: the CPU has AVX2 and FMA.
     unsafe fn head(x: __m256d) -> Option<Self::Head>;
