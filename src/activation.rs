@@ -179,7 +179,7 @@ impl Activation {
         let two = T::one() + T::one();
         let (v, s) = self.raw(t);
         let c = match self {
-            Activation::Sigmoid => -s * (t / two).tanh(),
+            Activation::Sigmoid => -s * half_tanh(t),
             Activation::Tanh => -two * v * s,
             _ => self.raw_curvature(t),
         };
@@ -193,7 +193,8 @@ impl Activation {
     /// [`slope_and_curvature`](Self::slope_and_curvature) of every t in `t`: φ'(t) into
     /// `s`, φ''(t) into `c`, the same bits, f64's logistic, tanh and SiLU on the vector
     /// kernels. The logistic: σ' as [`values_and_slopes`](Self::values_and_slopes)
-    /// gives it, then σ'' = −σ'·tanh(t/2) on glibc's tanh lanes (that σ' is flushed, the
+    /// gives it, then σ'' = −σ'·tanh(t/2) on tanh(t/2)'s lanes (`kernels::half_tanh`:
+    /// one exp and one division a value; that σ' is flushed, the
     /// scalar's is not, but where the flush zeroes σ', |σ''| ≤ σ' is below the floor
     /// too and flushed to the same +0). tanh: tanh and tanh' on the lanes, unflushed,
     /// then tanh'' = −2·tanh·tanh' and the flushes. SiLU: e^−|t| and tanh(t/2) on the
@@ -213,8 +214,8 @@ impl Activation {
             Activation::Silu => {
                 // SiLU'' = σ'·(2 − t·tanh(t/2)): e^−|t| and tanh(t/2) on the lanes.
                 exps(t, s, |t| -t.abs());
-                c.iter_mut().zip(t).for_each(|(c, &t)| *c = t / two);
-                with_kernel!(|k| k.tanh(c));
+                c.copy_from_slice(t);
+                with_kernel!(|k| k.half_tanh(c));
                 for ((&t, s), c) in t.iter().zip(s.iter_mut()).zip(c.iter_mut()) {
                     let (sg, ds) = logistic_of(t, *s);
                     *c = flush_curvature(t, ds * (two - t * *c));
@@ -255,9 +256,8 @@ impl Activation {
         if !self.curvature_from_slope() {
             return self.slopes_and_curvatures(t, s, c);
         }
-        let two = T::one() + T::one();
-        c.iter_mut().zip(t).for_each(|(c, &t)| *c = t / two);
-        with_kernel!(|k| k.tanh(c));
+        c.copy_from_slice(t);
+        with_kernel!(|k| k.half_tanh(c));
         for ((&t, &s), c) in t.iter().zip(s.iter()).zip(c.iter_mut()) {
             *c = flush_curvature(t, -s * *c);
         }
@@ -351,11 +351,11 @@ impl Activation {
     fn raw_curvature<T: Real>(self, t: T) -> T {
         let two = T::one() + T::one();
         match self {
-            Activation::Sigmoid => -logistic(t).1 * (t / two).tanh(),
+            Activation::Sigmoid => -logistic(t).1 * half_tanh(t),
             Activation::Tanh => -two * t.tanh() * self.raw(t).1,
             Activation::Softplus => logistic(t).1,
             Activation::Relu | Activation::Identity => T::zero(),
-            Activation::Silu => logistic(t).1 * (two - t * (t / two).tanh()),
+            Activation::Silu => logistic(t).1 * (two - t * half_tanh(t)),
             Activation::Gelu => {
                 let (t64, (_, p)) = (t.as_f64(), normal(t.as_f64()));
                 // ϕ·(2 − t²) as 2ϕ − t·(t·ϕ): t² overflows where ϕ is already 0.
@@ -407,9 +407,9 @@ impl Activation {
         let r = 1.0 / (1.0 + e);
         let sigma = if negative { big_e.mul_f64(r) } else { w(r) };
         let dsigma = big_e.mul_f64(r * r);
-        let half_tanh = (0.5 * t).tanh(); // ±1 to rounding: −(1 − 2σ)
+        let bend = half_tanh(t); // −(1 − 2σ)
         match self {
-            Activation::Sigmoid => (sigma, dsigma, dsigma.mul_f64(-half_tanh)),
+            Activation::Sigmoid => (sigma, dsigma, dsigma.mul_f64(-bend)),
             Activation::Tanh => {
                 let slope = dsigma.mul_f64(4.0);
                 (w(t.tanh()), slope, slope.mul_f64(-2.0 * t.tanh()))
@@ -426,7 +426,7 @@ impl Activation {
             _ => {
                 // SiLU: t·σ, σ + t·σ', σ'·(2 − t·tanh(t/2)).
                 let slope = sigma.add(y.mul(dsigma));
-                let bend = w(2.0).add(y.mul_f64(-half_tanh));
+                let bend = w(2.0).add(y.mul_f64(-bend));
                 (y.mul(sigma), slope, dsigma.mul(bend))
             }
         }
@@ -468,6 +468,12 @@ impl std::str::FromStr for Activation {
     fn from_str(s: &str) -> Result<Self, Error> {
         crate::error::by_name("activation", &Activation::ALL, Activation::name, s)
     }
+}
+
+/// tanh(t/2) ([`kernels::half_tanh`](crate::kernels::half_tanh), in f64): −(1 − 2σ(t)),
+/// accurate near 0 where 1 − 2σ would cancel.
+fn half_tanh<T: Real>(t: T) -> T {
+    T::from_f64(crate::kernels::half_tanh::half_tanh(t.as_f64()))
 }
 
 /// tanh'(t) = 4e/(1 + e)², e = e^−2|t|: no cancellation where tanh → ±1.

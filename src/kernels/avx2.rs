@@ -4,13 +4,14 @@
 //! copy's, so only the rounding of the fused multiply-adds differs from it.
 
 use super::cast::{cast, cast_matrix, cast_mut, cast_rows, cast_rows_mut, same};
+use super::half_tanh::HalfTanh;
 use super::lanes::map4;
 use super::logistic::Exp;
 use super::portable::{self, LANES};
 use super::tanh::Tanh;
 use super::{
     blocked, fetch_ahead, gemv2_by_quads, gemv_t2_by_quads, gemv_t_by_quads, long_rows, Kernel,
-    RowSlices,
+    Portable, RowSlices,
 };
 use crate::Real;
 use std::arch::x86_64::*;
@@ -59,6 +60,13 @@ impl Kernel for Avx2 {
         match cast_mut::<T, f64>(x) {
             Some(xf) => unsafe { map4::<Tanh>(xf) },
             None => x.iter_mut().for_each(|x| *x = x.tanh()),
+        }
+    }
+    #[inline]
+    fn half_tanh<T: Real>(self, x: &mut [T]) {
+        match cast_mut::<T, f64>(x) {
+            Some(xf) => unsafe { map4::<HalfTanh>(xf) },
+            None => Portable.half_tanh(x),
         }
     }
     #[inline]

@@ -77,6 +77,12 @@ impl Kernel for Avx512 {
         }
     }
     #[inline]
+    fn half_tanh<T: Real>(self, x: &mut [T]) {
+        // Four lanes: its head is exp's chain, the tail one division (AVX2's map4 runs
+        // a slice's heads together, which eight lanes a vector would not).
+        self.0.half_tanh(x)
+    }
+    #[inline]
     fn exp<T: Real>(self, x: &mut [T]) {
         match cast_mut::<T, f64>(x) {
             Some(xf) => unsafe { map8::<Exp>(xf) },

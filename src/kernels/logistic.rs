@@ -376,7 +376,7 @@ impl Lanes for Exp {
 /// SAFETY: the CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn lanes_allowed() -> bool {
+pub(super) unsafe fn lanes_allowed() -> bool {
     // SAFETY: the caller's promise for the features.
     cfg!(all(target_os = "linux", target_env = "gnu")) && unsafe { libm_is_glibcs() }
 }
@@ -519,7 +519,7 @@ fn sigmoid_of4(t: __m256d, e: __m256d) -> (__m256d, __m256d) {
 /// lane is outside its fast path, 2^−54 ≤ |x| < 512.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-fn exp4(x: __m256d) -> Option<__m256d> {
+pub(super) fn exp4(x: __m256d) -> Option<__m256d> {
     let bits = _mm256_castpd_si256(x);
     let abstop = _mm256_and_si256(_mm256_srli_epi64::<52>(bits), _mm256_set1_epi64x(0x7ff));
     let off = _mm256_sub_epi64(abstop, _mm256_set1_epi64x(0x3c9));

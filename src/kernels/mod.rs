@@ -22,6 +22,7 @@ mod blocked;
 #[cfg(target_arch = "x86_64")]
 mod cast;
 pub(crate) mod gemv;
+pub(crate) mod half_tanh;
 #[cfg(target_arch = "x86_64")]
 mod lanes;
 #[cfg(target_arch = "x86_64")]
@@ -171,6 +172,13 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     #[inline]
     fn tanh<T: Real>(self, x: &mut [T]) {
         x.iter_mut().for_each(|x| *x = x.tanh())
+    }
+    /// tanh(t/2) of every t in `x`, in place, the bits of [`half_tanh::half_tanh`] for
+    /// each.
+    #[inline]
+    fn half_tanh<T: Real>(self, x: &mut [T]) {
+        x.iter_mut()
+            .for_each(|x| *x = T::from_f64(half_tanh::half_tanh(x.as_f64())))
     }
     /// e^x of every value in `x`, in place, the bits of the scalar `exp` for each.
     #[inline]
