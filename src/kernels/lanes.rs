@@ -1,5 +1,6 @@
-//! A slice mapped through a function of one f64 whose vector lanes have the C library's
-//! bits (tanh, exp): eight lanes at a time (AVX-512F) or four (AVX2 and FMA). A vector
+//! A slice mapped through a function of one f64 whose vector lanes have its scalar
+//! function's bits (the C library's tanh and exp; tanh(t/2), the crate's own on the C
+//! library's exp): eight lanes at a time (AVX-512F) or four (AVX2 and FMA). A vector
 //! with a lane off the lanes' range, and the last values short of a vector, go to
 //! fewer lanes or to the scalar function; where this process's C library is not the
 //! one the lanes copy, the scalar function runs throughout.
@@ -10,7 +11,7 @@ use std::arch::x86_64::*;
 pub(super) trait Lanes {
     /// What a [`head`](Lanes::head) leaves its [`tail`](Lanes::tail).
     type Head: Copy;
-    /// The scalar function (the C library's).
+    /// The scalar function (the C library's, or one of the crate's on its exp).
     fn one(x: f64) -> f64;
     /// Four lanes up to a point (for tanh, its expm1 up to expm1's division; for exp, all
     /// of it), or None where a lane is off their range: a slice's vectors all take their
@@ -144,7 +145,7 @@ const RUN: usize = 16;
 pub(super) mod check {
     use super::*;
 
-    /// F's eight lanes are its four lanes' (so the C library's where those are), and
+    /// F's eight lanes are its four lanes' (so the scalar function's where those are), and
     /// leave their range where four lanes do: 200 000 vectors of `ordinary(u)` values (u
     /// uniform in [0, 1), two draws a value, the second a sign or scale), one vector in
     /// 16 with an edge of `edges` (either sign) in one lane, each lane in turn.
