@@ -191,16 +191,14 @@ mod tests {
     #[cfg(all(target_arch = "x86_64", target_env = "gnu"))]
     mod lanes {
         use super::super::HalfTanh;
-        use crate::kernels::lanes::check::eight_lanes_are_two_fours;
-        use crate::kernels::lanes::{map4, map8};
+        use crate::kernels::lanes::check::{
+            eight_lanes_are_two_fours, slices_have_the_scalar_bits,
+        };
 
         /// Both slice drivers give the scalar function's bits, special values and the last
         /// values short of a vector included, on either side of each form's edges.
         #[test]
         fn the_slice_has_the_scalar_bits() {
-            if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
-                return;
-            }
             let special = [
                 0.0,
                 -0.0,
@@ -213,28 +211,7 @@ mod tests {
                 f64::NEG_INFINITY,
                 1e300,
             ];
-            let mut x: Vec<f64> = (0..4001).map(|i| (i as f64 - 2000.0) * 0.0123).collect();
-            for (i, s) in special.iter().enumerate() {
-                x[7 * i + 3] = *s;
-            }
-            type Driver = unsafe fn(&mut [f64]);
-            let mut drivers: Vec<Driver> = vec![map4::<HalfTanh>];
-            if is_x86_feature_detected!("avx512f") {
-                drivers.push(map8::<HalfTanh>);
-            }
-            for run in drivers {
-                for len in [x.len(), 1, 2, 3, 5, 7, 8, 13, 43, 70] {
-                    let mut y = x[..len].to_vec();
-                    y.push(-7.25);
-                    // SAFETY: AVX2 and FMA, checked above, and AVX-512F for map8.
-                    unsafe { run(&mut y[..len]) };
-                    assert_eq!(y.pop(), Some(-7.25), "beyond {len} values");
-                    for (&x, y) in x.iter().zip(&y) {
-                        let want = super::half_tanh(x);
-                        assert_eq!(y.to_bits(), want.to_bits(), "tanh({x:e}/2)");
-                    }
-                }
-            }
+            slices_have_the_scalar_bits::<HalfTanh>(&special);
         }
 
         /// Eight lanes are two fours (AVX-512 machines only).

@@ -145,6 +145,43 @@ const RUN: usize = 16;
 pub(super) mod check {
     use super::*;
 
+    /// Both slice drivers ([`map4`], and [`map8`] on AVX-512) give F's scalar bits, over
+    /// 4001 values from −24.6 to 24.6 with the `special` ones (a NaN among them) spread
+    /// in, from the start and ending on the NaN (so that the last values short of a
+    /// vector hold a special one), at lengths from one value to all; a value after the
+    /// slice stays.
+    pub(in crate::kernels) fn slices_have_the_scalar_bits<F: Lanes>(special: &[f64]) {
+        if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
+            return;
+        }
+        let mut x: Vec<f64> = (0..4001).map(|i| (i as f64 - 2000.0) * 0.0123).collect();
+        for (i, s) in special.iter().enumerate() {
+            x[7 * i + 3] = *s;
+        }
+        type Driver = unsafe fn(&mut [f64]);
+        let mut drivers: Vec<Driver> = vec![map4::<F>];
+        if is_x86_feature_detected!("avx512f") {
+            drivers.push(map8::<F>);
+        }
+        let runs = drivers
+            .into_iter()
+            .flat_map(|d| [x.len(), 1, 2, 3, 5, 7, 8, 13, 43].map(|n| (d, n)));
+        let nan_at = x.iter().position(|x| x.is_nan()).expect("a NaN among x");
+        let starts = |len: usize| [Some(0), (nan_at + 1).checked_sub(len)];
+        let at = |r: (Driver, usize)| starts(r.1).into_iter().flatten().map(move |f| (r, f));
+        for ((run, len), from) in runs.flat_map(at) {
+            let x = &x[from..from + len];
+            let mut y = x.to_vec();
+            y.push(-7.25);
+            // SAFETY: AVX2 and FMA, checked above, and AVX-512F for map8.
+            unsafe { run(&mut y[..len]) };
+            assert_eq!(y.pop(), Some(-7.25), "beyond {len} values");
+            for (&x, y) in x.iter().zip(&y) {
+                assert_eq!(y.to_bits(), F::one(x).to_bits(), "at {x:e}");
+            }
+        }
+    }
+
     /// F's eight lanes are its four lanes' (so the scalar function's where those are), and
     /// leave their range where four lanes do: 200 000 vectors of `ordinary(u)` values (u
     /// uniform in [0, 1), two draws a value, the second a sign or scale), one vector in

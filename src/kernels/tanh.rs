@@ -376,8 +376,7 @@ fn expm1_8(a: __m512d) -> __m512d {
 
 #[cfg(all(test, target_env = "gnu"))]
 mod tests {
-    use super::super::lanes::check::eight_lanes_are_two_fours;
-    use super::super::lanes::{map4, map8};
+    use super::super::lanes::check::{eight_lanes_are_two_fours, slices_have_the_scalar_bits};
     use super::*;
 
     /// Every lane against the C library's tanh, bit for bit: a million values across
@@ -489,38 +488,7 @@ mod tests {
     /// Both slice drivers have `f64::tanh`'s bits, special values and tails included.
     #[test]
     fn the_slice_has_the_scalar_bits() {
-        if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
-            return;
-        }
         let special = [0.0, -0.0, 1e-300, 22.0, -40.0, f64::NAN, f64::NEG_INFINITY];
-        let mut x: Vec<f64> = (0..4001).map(|i| (i as f64 - 2000.0) * 0.0123).collect();
-        for (i, s) in special.iter().enumerate() {
-            x[7 * i + 3] = *s;
-        }
-        type Driver = unsafe fn(&mut [f64]);
-        let mut drivers: Vec<Driver> = vec![map4::<Tanh>];
-        if is_x86_feature_detected!("avx512f") {
-            drivers.push(map8::<Tanh>);
-        }
-        let runs = drivers
-            .into_iter()
-            .flat_map(|d| [x.len(), 1, 2, 3, 5, 7, 8, 13, 43].map(|n| (d, n)));
-        // From x's start, and (where it fits) ending on the NaN, so that the last values
-        // short of a vector hold a special one.
-        let nan_at = x.iter().position(|x| x.is_nan()).expect("a NaN among x");
-        let starts = |len: usize| [Some(0), (nan_at + 1).checked_sub(len)];
-        let at = |r: (Driver, usize)| starts(r.1).into_iter().flatten().map(move |f| (r, f));
-        for ((run, len), from) in runs.flat_map(at) {
-            let x = &x[from..from + len];
-            // A value after the slice, which must stay.
-            let mut y = x.to_vec();
-            y.push(-7.25);
-            // SAFETY: AVX2 and FMA, checked above, and AVX-512F for the second driver.
-            unsafe { run(&mut y[..len]) };
-            assert_eq!(y.pop(), Some(-7.25), "beyond {len} values");
-            for (&x, y) in x.iter().zip(&y) {
-                assert_eq!(y.to_bits(), x.tanh().to_bits(), "tanh({x:e})");
-            }
-        }
+        slices_have_the_scalar_bits::<Tanh>(&special);
     }
 }
