@@ -20,7 +20,7 @@
 //! [`Activation::wide`] gives every value, slope and curvature with an unbounded
 //! exponent.
 
-use crate::kernels::{with_kernel, Kernel};
+use crate::kernels::{half_tanh, with_kernel, Kernel};
 use crate::wide::Wide;
 use crate::{Error, Real};
 
@@ -179,7 +179,7 @@ impl Activation {
         let two = T::one() + T::one();
         let (v, s) = self.raw(t);
         let c = match self {
-            Activation::Sigmoid => -s * half_tanh(t),
+            Activation::Sigmoid => -s * half_tanh::of(t),
             Activation::Tanh => -two * v * s,
             _ => self.raw_curvature(t),
         };
@@ -351,11 +351,11 @@ impl Activation {
     fn raw_curvature<T: Real>(self, t: T) -> T {
         let two = T::one() + T::one();
         match self {
-            Activation::Sigmoid => -logistic(t).1 * half_tanh(t),
+            Activation::Sigmoid => -logistic(t).1 * half_tanh::of(t),
             Activation::Tanh => -two * t.tanh() * self.raw(t).1,
             Activation::Softplus => logistic(t).1,
             Activation::Relu | Activation::Identity => T::zero(),
-            Activation::Silu => logistic(t).1 * (two - t * half_tanh(t)),
+            Activation::Silu => logistic(t).1 * (two - t * half_tanh::of(t)),
             Activation::Gelu => {
                 let (t64, (_, p)) = (t.as_f64(), normal(t.as_f64()));
                 // ϕ·(2 − t²) as 2ϕ − t·(t·ϕ): t² overflows where ϕ is already 0.
@@ -407,7 +407,7 @@ impl Activation {
         let r = 1.0 / (1.0 + e);
         let sigma = if negative { big_e.mul_f64(r) } else { w(r) };
         let dsigma = big_e.mul_f64(r * r);
-        let bend = half_tanh(t); // −(1 − 2σ)
+        let bend = half_tanh::of(t); // −(1 − 2σ)
         match self {
             Activation::Sigmoid => (sigma, dsigma, dsigma.mul_f64(-bend)),
             Activation::Tanh => {
@@ -468,12 +468,6 @@ impl std::str::FromStr for Activation {
     fn from_str(s: &str) -> Result<Self, Error> {
         crate::error::by_name("activation", &Activation::ALL, Activation::name, s)
     }
-}
-
-/// tanh(t/2) ([`kernels::half_tanh`](crate::kernels::half_tanh), in f64): −(1 − 2σ(t)),
-/// accurate near 0 where 1 − 2σ would cancel.
-fn half_tanh<T: Real>(t: T) -> T {
-    T::from_f64(crate::kernels::half_tanh::half_tanh(t.as_f64()))
 }
 
 /// tanh'(t) = 4e/(1 + e)², e = e^−2|t|: no cancellation where tanh → ±1.

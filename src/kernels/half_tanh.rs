@@ -18,6 +18,8 @@
 //! use it; beyond 40, 1 ± e rounds to 1), so every finite lane is on exp's fast path; ±∞
 //! and NaN run the scalar function.
 
+use crate::Real;
+
 /// Cephes' P (of s = x²), highest power first.
 const P: [f64; 3] = [
     -9.643_991_794_250_523e-1,
@@ -56,6 +58,12 @@ pub(crate) fn half_tanh(t: f64) -> f64 {
         }
     };
     z.copysign(t)
+}
+
+/// [`half_tanh`] of any [`Real`], computed in f64 and rounded (f32's too): the scalar
+/// that every φ'' path and the kernels without lanes share.
+pub(crate) fn of<T: Real>(t: T) -> T {
+    T::from_f64(half_tanh(t.as_f64()))
 }
 
 #[cfg(target_arch = "x86_64")]

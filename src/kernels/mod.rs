@@ -177,8 +177,7 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     /// each.
     #[inline]
     fn half_tanh<T: Real>(self, x: &mut [T]) {
-        x.iter_mut()
-            .for_each(|x| *x = T::from_f64(half_tanh::half_tanh(x.as_f64())))
+        x.iter_mut().for_each(|x| *x = half_tanh::of(*x))
     }
     /// e^x of every value in `x`, in place, the bits of the scalar `exp` for each.
     #[inline]
