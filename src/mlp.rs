@@ -240,7 +240,7 @@ pub enum Call<'p> {
 #[derive(Debug)]
 pub struct Mlp<T: Real> {
     layers: Vec<Layer<T>>,
-    /// offsets[k] = d_1 + … + d_k: where layer k's values start in per-layer scratch.
+    /// `offsets[k] = d_1 + … + d_k`: where layer k's values start in per-layer scratch.
     offsets: Vec<usize>,
     /// Scratch of the largest W_kᵀ·ḡ's partial results ([`reverse::transposed_len`]),
     /// worked out once: each gradient call carves it.
@@ -611,7 +611,7 @@ impl<T: Real> Mlp<T> {
         }
     }
 
-    /// offsets[k] = d_1 + … + d_k.
+    /// `offsets[k] = d_1 + … + d_k`.
     pub(crate) fn offsets(&self) -> &[usize] {
         &self.offsets
     }

@@ -47,9 +47,9 @@ impl<'a, T: Real> Fused<'a, T> {
     }
 }
 
-/// One read of W = W_L, row by row: y_i = W[i,:]·h + b_i, φ'(y_i) into `slopes`, and
+/// One read of W = W_L, row by row: `y_i = W[i,:]·h + b_i`, φ'(y_i) into `slopes`, and
 /// returns f = Σ_i φ(y_i). With an `adjoint` output, also leaves z = Wᵀ·φ'(y) there,
-/// adding φ'(y_i)·W[i,:] while row i is still in cache: reverse mode's fused pass.
+/// adding `φ'(y_i)·W[i,:]` while row i is still in cache: reverse mode's fused pass.
 ///
 /// Blocks of rows run in parallel, each into its own partial sums, which are then added
 /// in block order. Every call computing f shares this pass, so f is bit-identical
@@ -76,7 +76,7 @@ pub(crate) struct Rows<'o, T> {
     pub(crate) values: Option<&'o mut [T]>,
 }
 
-/// The fused pass for any map of rows: d_i = W[i,:]·h, then `rows(i0, d, c)` maps the
+/// The fused pass for any map of rows: `d_i = W[i,:]·h`, then `rows(i0, d, c)` maps the
 /// rows from i0 on (up to sixteen at a time), each d_i to v_i in place and a coefficient
 /// c_i into `c`, which go into `out`; returns Σ_i v_i, and with an `adjoint` output
 /// leaves Wᵀ·c there. The gradient's map is y ↦ (φ(y), φ'(y)), a VJP's

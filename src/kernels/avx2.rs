@@ -261,7 +261,7 @@ unsafe fn dot2x2_lanes(rows: [&[f64]; 2], x: [&[f64]; 2], full: usize) -> [__m25
     })
 }
 
-/// The four lane-tree sums of rows[r][..full]·x[..full] (full a multiple of 8,
+/// The four lane-tree sums of `rows[r][..full]·x[..full]` (full a multiple of 8,
 /// rows and x at least that long).
 #[target_feature(enable = "avx2,fma")]
 #[inline]
@@ -392,7 +392,7 @@ unsafe fn axpy4<T: Real>(alpha: [T; 4], rows: [&[T]; 4], y: &mut [T]) {
     portable::axpy4::<T, true>(alpha, tail, &mut y[done..]);
 }
 
-/// y[i] = (((y[i] + α0·r0[i]) + α1·r1[i]) + α2·r2[i]) + α3·r3[i], fused, K eights of
+/// `y[i] = (((y[i] + α0·r0[i]) + α1·r1[i]) + α2·r2[i]) + α3·r3[i]`, fused, K eights of
 /// entries (STEP = 8K) a step, for the first multiple of STEP entries; returns how many
 /// it did.
 #[target_feature(enable = "avx2,fma")]
@@ -471,7 +471,7 @@ unsafe fn gemv_t1_f64(args: blocked::Args<'_, 1>) {
     })
 }
 
-/// One block of one pass of [`blocked::gemv_t`]: y_j += Σ_i g_j[i]·row_i over R
+/// One block of one pass of [`blocked::gemv_t`]: `y_j += Σ_i g_j[i]·row_i` over R
 /// registers of four f64 for each of V results.
 ///
 /// SAFETY: the y_j are of one length, 4(R − 1) + 1 … 4R (the mask covers the last

@@ -235,7 +235,7 @@ unsafe fn dot_rows<const R: usize, const AHEAD: bool>(rows: [&[f64]; R], x: &[f6
     sums(acc, rows, x, full)
 }
 
-/// y[i] = (…((y[i] + α0·r0[i]) + α1·r1[i]) + …) + α_{R−1}·r_{R−1}[i], fused, for R rows
+/// `y[i] = (…((y[i] + α0·r0[i]) + α1·r1[i]) + …) + α_{R−1}·r_{R−1}[i]`, fused, for R rows
 /// (four or eight: the bits of two quads' calls): four independent registers per step
 /// (each entry's R fused multiply-adds are a dependent chain), the last partial
 /// register masked. AHEAD: the rows asked for ahead ([`by_length`]).
@@ -410,7 +410,7 @@ fn sums4(acc: [__m512d; 4], rows: [&[f64]; 4], x: &[f64], full: usize) -> [f64; 
 }
 
 /// The tails of dot4x2 from `full` on, in lanes 4j + r: for each row r and vector j
-/// the chain t ← rows[r][i]·x_j[i] + t in order i from 0, as `portable::dot4_tails`
+/// the chain `t ← rows[r][i]·x_j[i] + t` in order i from 0, as `portable::dot4_tails`
 /// makes it, the eight chains side by side (one vector multiply-add an entry where
 /// scalar chains take eight).
 #[target_feature(enable = "avx512f,avx2,fma")]
@@ -439,7 +439,7 @@ unsafe fn gemv_t2_f64(args: blocked::Args<'_, 2>) {
     })
 }
 
-/// One block of one pass of [`gemv_t2_f64`]: y_j += Σ_i g_j[i]·row_i over R registers
+/// One block of one pass of [`gemv_t2_f64`]: `y_j += Σ_i g_j[i]·row_i` over R registers
 /// of each result.
 ///
 /// SAFETY: y_0 and y_1 are of one length, 8(R − 1) + 1 … 8R (the masks cover the last
@@ -488,7 +488,7 @@ unsafe fn gemv_t2_block<const R: usize>(
     }
 }
 
-/// y[i..] ← y[i..] + Σ_r α_r·rows[r][i..] for the entries from i below n, at most 8,
+/// `y[i..] ← y[i..] + Σ_r α_r·rows[r][i..]` for the entries from i below n, at most 8,
 /// masked: the tail of [`axpy_rows`] and of the fused sweep.
 ///
 /// SAFETY: i < n, and y and the rows hold at least n entries.
@@ -569,7 +569,7 @@ fn mask(left: usize) -> __mmask8 {
     }
 }
 
-/// The sums of eight registers' lanes, lane i from a[i], each by the portable copy's
+/// The sums of eight registers' lanes, lane i from `a[i]`, each by the portable copy's
 /// tree (lanes k and k + 4, then k and k + 2, then 0 and 1: the AVX2 kernel's tree over
 /// its two halves), on whole registers: each shuffle pair and add combines two
 /// registers' lanes, 4, 2 and 1 of them for the three steps.
@@ -597,7 +597,7 @@ fn lane_trees4(a: [__m512d; 4]) -> __m256d {
 }
 
 /// The tree's first two steps for four registers: lanes 2i and 2i + 1 of the
-/// result are a[i]'s lanes (0 + 4) + (2 + 6) and (1 + 5) + (3 + 7).
+/// result are `a[i]`'s lanes (0 + 4) + (2 + 6) and (1 + 5) + (3 + 7).
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
 fn quarters(a: &[__m512d]) -> __m512d {

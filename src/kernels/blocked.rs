@@ -70,7 +70,7 @@ macro_rules! by_registers {
 }
 pub(crate) use by_registers;
 
-/// y_j ← Σ_i g_j[i]·A[i, ..] for j < V in passes of [`PASS`] rows, each pass over every
+/// `y_j ← Σ_i g_j[i]·A[i, ..]` for j < V in passes of [`PASS`] rows, each pass over every
 /// block of y's columns: `block(b, registers, g, y)` adds the pass's rows of block b of
 /// A, with g_j's pieces for them, into y_j's pieces for its columns, which fill
 /// `registers` registers of LANES values (the last one maybe in part).

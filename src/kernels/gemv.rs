@@ -131,7 +131,7 @@ fn gemv_few_with<T: Real, K: Kernel>(
     }
 }
 
-/// y ← Aᵀ·x = Σ_i x_i·A[i,:] by the kernel's [`gemv_t1`](Kernel::gemv_t1): four rows at
+/// `y ← Aᵀ·x = Σ_i x_i·A[i,:]` by the kernel's [`gemv_t1`](Kernel::gemv_t1): four rows at
 /// a time (eight where [`octets`](super::octets) says that pays), each read whole and in
 /// order, as [`gemv_few`] reads A (a sweep by blocks of columns instead reads short
 /// pieces of every row: 1.3–1.8× slower at d = 8000). On AVX2 in f64, rows under a page

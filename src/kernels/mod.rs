@@ -46,10 +46,10 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     fn dot<T: Real>(self, a: &[T], b: &[T]) -> T;
     /// y ← y + α·x.
     fn axpy<T: Real>(self, alpha: T, x: &[T], y: &mut [T]);
-    /// The four dot products rows[r]·x, interleaved: four memory streams in flight and x
+    /// The four dot products `rows[r]·x`, interleaved: four memory streams in flight and x
     /// read once for all four.
     fn dot4<T: Real>(self, rows: [&[T]; 4], x: &[T]) -> [T; 4];
-    /// y ← y + Σ_r α_r·rows[r], y read and written once for the four rows, each entry's
+    /// `y ← y + Σ_r α_r·rows[r]`, y read and written once for the four rows, each entry's
     /// terms added in order r = 0..4 (as four [`axpy`](Kernel::axpy) calls would).
     fn axpy4<T: Real>(self, alpha: [T; 4], rows: [&[T]; 4], y: &mut [T]);
     /// [`dot4`](Kernel::dot4) of rows 0–3 and of rows 4–7, with their bits. The AVX-512
@@ -78,7 +78,7 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
         self.axpy4(alpha[0], rows, y0);
         self.axpy4(alpha[1], rows, y1);
     }
-    /// y ← Aᵀ·g over A's columns `cols` (y[c] = Σ_i g[i]·A[i, cols.start + c], y as long
+    /// y ← Aᵀ·g over A's columns `cols` (`y[c] = Σ_i g[i]·A[i, cols.start + c]`, y as long
     /// as `cols`, g one entry per row of A): each entry's terms added from 0 in row
     /// order, the bits (NaN payloads aside) of [`gemv_t_by_quads`]. The AVX2 f64 copy,
     /// for rows shorter than a page, keeps a block of y in registers over passes of many
@@ -93,8 +93,8 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     ) {
         gemv_t_by_quads(self, a, cols, g, y)
     }
-    /// [y_0 | y_1] ← Aᵀ·[g_0 | g_1] over A's columns `cols` (y_j[c] = Σ_i g_j[i]·
-    /// A[i, cols.start + c], y_j as long as `cols`, g_j one entry per row of A): each
+    /// `[y_0 | y_1] ← Aᵀ·[g_0 | g_1]` over A's columns `cols` (`y_j[c] = Σ_i g_j[i]·`
+    /// `A[i, cols.start + c]`, y_j as long as `cols`, g_j one entry per row of A): each
     /// entry's terms added from 0 in row order, the bits (NaN payloads aside) of
     /// [`gemv_t2_by_quads`]. The AVX-512 f64 copy, and the AVX2 one for rows shorter
     /// than a page, keep a block of both results in registers over passes of many rows
@@ -126,7 +126,7 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     fn gemv2<T: Real>(self, a: RowSlices<'_, T>, x: [&[T]; 2], y: [&mut [T]; 2]) {
         gemv2_by_quads(self, a, x, y)
     }
-    /// dot4(rows, x) while adding Σ_r α_r·prev[r] into y[..x.len()] in the same sweep:
+    /// dot4(rows, x) while adding `Σ_r α_r·prev[r]` into `y[..x.len()]` in the same sweep:
     /// reverse mode's next four rows stream in from memory while the previous four,
     /// still in cache, update the adjoint. The same bits as the two calls in sequence.
     fn dot4_axpy4<T: Real>(

@@ -54,7 +54,7 @@ pub(crate) fn axpy<T: Real, const FMA: bool>(alpha: T, x: &[T], y: &mut [T]) {
 /// Partial sums per row of [`dot4`]: sum k ≡ lane (mod LANES).
 pub(crate) const LANES: usize = 8;
 
-/// The four dot products rows[r]·x, interleaved: LANES partial sums per row.
+/// The four dot products `rows[r]·x`, interleaved: LANES partial sums per row.
 #[inline(always)]
 pub(crate) fn dot4<T: Real, const FMA: bool>(rows: [&[T]; 4], x: &[T]) -> [T; 4] {
     let n = x.len();
@@ -90,7 +90,7 @@ fn lane_tree<T: Real>(mut a: [T; LANES]) -> T {
     a[0]
 }
 
-/// Σ rows[r][i]·xs[c][i] for i ≥ `full` (below the vectors' length, the rows at least
+/// `Σ rows[r][i]·xs[c][i]` for i ≥ `full` (below the vectors' length, the rows at least
 /// as long), for every row and vector, each in order i: the tails every copy of dot4
 /// adds last. One loop for all R·C sums, their chains side by side.
 #[inline(always)]
@@ -113,7 +113,7 @@ pub(crate) fn dot4_tails<T: Real, const FMA: bool, const R: usize, const C: usiz
     t
 }
 
-/// y ← y + Σ_r α_r·rows[r], each entry's four terms added in order r = 0..4 (as four
+/// `y ← y + Σ_r α_r·rows[r]`, each entry's four terms added in order r = 0..4 (as four
 /// [`axpy`] calls would).
 #[inline(always)]
 pub(crate) fn axpy4<T: Real, const FMA: bool>(alpha: [T; 4], rows: [&[T]; 4], y: &mut [T]) {
