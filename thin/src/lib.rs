@@ -510,9 +510,9 @@ unsafe fn micro_avx2_f64<const MR: usize>((kc, a, [rsa, csa], x, c, ldc, first, 
             // Down A's columns (Wᵀ·X), the next block's kc lines one a step, between the
             // tile's multiply-adds, rather than all at once before them (`fetch_rows`;
             // the likely cost: kc misses filling L1's miss buffers ahead of the tile's
-            // own loads). Wᵀ·X ran 7–16 % faster so on Zen 3, paired in one process;
-            // one loop that tests at each step whether to ask, about 2 % slower than
-            // these two (docs/measured.md).
+            // own loads). Wᵀ·X ran 6–15 % faster so on Zen 3, paired in one process;
+            // one loop that tests at each step whether to ask, 0–8 % slower than these
+            // two (docs/measured.md).
             for p in 0..kc {
                 into_l2(ahead.wrapping_offset(p as isize * csa));
                 step(&mut acc, p);
