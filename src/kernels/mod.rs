@@ -93,12 +93,13 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     ) {
         gemv_t_by_quads(self, a, cols, g, y)
     }
-    /// `[y_0 | y_1] ← Aᵀ·[g_0 | g_1]` over A's columns `cols` (`y_j[c] = Σ_i g_j[i]·`
-    /// `A[i, cols.start + c]`, y_j as long as `cols`, g_j one entry per row of A): each
-    /// entry's terms added from 0 in row order, the bits (NaN payloads aside) of
-    /// [`gemv_t2_by_quads`]. The AVX-512 f64 copy, and the AVX2 one for rows shorter
-    /// than a page, keep a block of both results in registers over passes of many rows
-    /// ([`blocked`]), so y is loaded and stored once a pass instead of once a quad.
+    /// `[y_0 | y_1] ← Aᵀ·[g_0 | g_1]` over A's columns `cols`
+    /// (`y_j[c] = Σ_i g_j[i]·A[i, cols.start + c]`, y_j as long as `cols`, g_j one entry
+    /// per row of A): each entry's terms added from 0 in row order, the bits (NaN
+    /// payloads aside) of [`gemv_t2_by_quads`]. The AVX-512 f64 copy, and the AVX2 one for
+    /// rows shorter than a page, keep a block of both results in registers over passes of
+    /// many rows ([`blocked`]), so y is loaded and stored once a pass instead of once a
+    /// quad.
     #[inline(always)]
     fn gemv_t2<T: Real>(
         self,
