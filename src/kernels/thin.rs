@@ -82,7 +82,7 @@ fn gemm_on<T: Real>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fwdrev_thin::{KC, KC_AVX2_F64, MC};
+    use fwdrev_thin::{KC, KC_AVX2, MC};
     use ndarray::{s, Array2};
 
     /// An m×n matrix of sin(i·s + j·t + 1): every product rounds.
@@ -111,7 +111,7 @@ mod tests {
     /// either KC, n from 2 to 128 past every tile's width.
     fn shapes() -> Vec<(usize, usize, usize)> {
         let mut v = vec![];
-        let deep = KC_AVX2_F64;
+        let deep = KC_AVX2;
         for &m in &[1, 5, 13, MC + 14] {
             for &k in &[
                 1,
@@ -242,7 +242,7 @@ mod tests {
                 (13, KC + 1, 16),
                 (MC + 1, KC + 1, 32),
                 (MC + 1, KC, 128),
-                (MC + 1, KC_AVX2_F64 + 1, 20),
+                (MC + 1, KC_AVX2 + 1, 20),
                 (5, 7, 3),
                 (9, 5, 1),
                 (7, 0, 17),

@@ -42,12 +42,13 @@ pub const MC: usize = 192;
 /// own: the best of 16–64 for AVX-512's Wᵀ·X when X's panels were read in place (not
 /// timed since X is copied; fwdrev's docs/measured.md).
 pub const KC: usize = 32;
-/// KC for AVX2's f64 tile: with X's panels copied, 48–96 ran Wᵀ·X on Zen 3 within the
-/// noise of each other, faster than 32, 128 or 256 (fwdrev's docs/measured.md); X's kc
-/// rows, 32 KiB at n = 64, stay in L1 or L2.
-pub const KC_AVX2_F64: usize = 64;
+/// KC for AVX2's tiles: with X's panels copied, 48–96 ran f64's Wᵀ·X on Zen 3 within
+/// the noise of each other, faster than 32, 128 or 256 (fwdrev's docs/measured.md); X's
+/// kc rows, 32 KiB at n = 64 in f64, stay in L1 or L2, and a panel is 4 KiB in either
+/// type.
+pub const KC_AVX2: usize = 64;
 /// The largest KC: the copy of X's rows is sized for it.
-const KC_MAX: usize = KC_AVX2_F64;
+const KC_MAX: usize = KC_AVX2;
 
 /// The widest n this crate is for: wider products belong to a GEMM that packs.
 pub const MAX_COLUMNS: usize = 128;
@@ -133,18 +134,17 @@ trait Element: Copy + Send + Sync + 'static {
     const ZERO: Self;
     /// a·b + c, fused (one rounding) when `FMA`.
     fn madd<const FMA: bool>(a: Self, b: Self, c: Self) -> Self;
-    /// The product in f64, None unless Self is f64.
-    fn f64_product(p: Product<Self>) -> Option<Product<f64>>;
+    /// [`blocks`] on AVX2's tile for this type ([`blocks_avx2`]).
+    ///
+    /// SAFETY: as [`blocks_avx2`].
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn blocks_avx2(p: Product<Self>);
 }
 
 macro_rules! element {
-    ($t:ty, $p:pat => $f64:expr) => {
+    ($t:ty) => {
         impl Element for $t {
             const ZERO: Self = 0.0;
-            #[inline(always)]
-            fn f64_product($p: Product<Self>) -> Option<Product<f64>> {
-                $f64
-            }
             #[inline(always)]
             fn madd<const FMA: bool>(a: Self, b: Self, c: Self) -> Self {
                 match FMA {
@@ -152,11 +152,16 @@ macro_rules! element {
                     false => a * b + c,
                 }
             }
+            #[cfg(target_arch = "x86_64")]
+            unsafe fn blocks_avx2(p: Product<Self>) {
+                // SAFETY: as the caller promises.
+                unsafe { blocks_avx2::<$t, { 2 * <$t as Avx2>::LANES }>(p) }
+            }
         }
     };
 }
-element!(f64, p => Some(p));
-element!(f32, _ => None);
+element!(f64);
+element!(f32);
 
 /// The row split among threads.
 ///
@@ -180,9 +185,9 @@ unsafe fn gemm<T: Element>(isa: Isa, threads: usize, p: Product<T>) {
 
 /// [`blocks`] with `isa`'s tile: MR rows by NR columns of accumulators, as many as its
 /// registers hold beside one broadcast of A and NR/lanes vectors of X (32 zmm: 4 × 4
-/// vectors, as 6 × 4 made the compiler store the tile at every step; 16 ymm: 6 × 2 in
-/// f64, in intrinsics, 4 × 2 in f32; 16 xmm: 4 × 2). On AVX-512, X of at most two
-/// vectors' width takes a tile of 6 × 2.
+/// vectors, as 6 × 4 made the compiler store the tile at every step; 16 ymm: 6 × 2, in
+/// intrinsics; 16 xmm: 4 × 2). On AVX-512, X of at most two vectors' width takes a tile
+/// of 6 × 2.
 ///
 /// SAFETY: as [`dgemm`].
 unsafe fn tiles<T: Element>(isa: Isa, p: Product<T>) {
@@ -199,10 +204,7 @@ unsafe fn tiles<T: Element>(isa: Isa, p: Product<T>) {
                 (_, true) => blocks_avx512::<T, 6, 32>(p),
             },
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => match T::f64_product(p) {
-                Some(p) => blocks_avx2_f64(p),
-                None => blocks_avx2::<T, 4, 16>(p),
-            },
+            Isa::Avx2 => T::blocks_avx2(p),
             #[cfg(not(target_arch = "x86_64"))]
             Isa::Avx512 | Isa::Avx2 => unreachable!("x86-64 instruction sets elsewhere"),
             Isa::Portable => match lanes(16) {
@@ -223,28 +225,19 @@ unsafe fn blocks_avx512<T: Element, const MR: usize, const NR: usize>(p: Product
     unsafe { blocks::<T, MR, NR, KC>(p, |r, n| micros::<T, MR, NR, true>(r, n)) }
 }
 
-/// [`blocks`] compiled for AVX2 and FMA.
+/// [`blocks`] on AVX2: tiles of 6 × NR (two registers) in intrinsics ([`micro_avx2`];
+/// twelve accumulators, two loads of X and a broadcast in sixteen registers).
 ///
-/// SAFETY: as [`dgemm`], and the CPU has those features.
+/// SAFETY: as [`dgemm`], the CPU has AVX2 and FMA, and NR is two of T's registers.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn blocks_avx2<T: Element, const MR: usize, const NR: usize>(p: Product<T>) {
-    // SAFETY: as the caller promises.
-    unsafe { blocks::<T, MR, NR, KC>(p, |r, n| micros::<T, MR, NR, true>(r, n)) }
-}
-
-/// [`blocks`] in f64 on AVX2: tiles of 6 × 8 in intrinsics ([`micro_avx2_f64`]; twelve
-/// accumulators, two loads of X and a broadcast in sixteen registers).
-///
-/// SAFETY: as [`dgemm`], and the CPU has AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn blocks_avx2_f64(p: Product<f64>) {
+unsafe fn blocks_avx2<T: Avx2, const NR: usize>(p: Product<T>) {
+    const { assert!(NR == 2 * T::LANES, "two registers of X") };
     // SAFETY: as the caller promises (both tiles).
     unsafe {
-        blocks::<f64, 6, 8, KC_AVX2_F64>(p, |run, rows| match rows {
-            Rows::Tile => micro_avx2_f64::<6>(run),
-            Rows::One => micro_avx2_f64::<1>(run),
+        blocks::<T, 6, NR, KC_AVX2>(p, |run, rows| match rows {
+            Rows::Tile => micro_avx2::<T, 6>(run),
+            Rows::One => micro_avx2::<T, 1>(run),
         })
     }
 }
@@ -467,42 +460,126 @@ fn fetch_rows<T, const MR: usize>(ahead: *const T, kc: usize, [rsa, csa]: [isize
     }
 }
 
-/// [`micro`] for f64 on AVX2 with NR = 8, in intrinsics: two registers of X and one
-/// broadcast of A a step, MR·2 accumulators. Left to LLVM, the 4 × 8 tile of portable
-/// Rust came out with one row split into a scalar, a 4-wide and a 2-wide piece at odd
-/// offsets, shuffled back together at every step (0.38 of the square DGEMM's rate on
-/// Zen 3). The same fused multiply-adds in the same order: the same bits.
+/// An AVX2 register of f64 or f32 lanes, for [`micro_avx2`].
+#[cfg(target_arch = "x86_64")]
+trait Avx2: Element {
+    /// The register.
+    type V: Copy;
+    /// Values a register holds.
+    const LANES: usize;
+    /// Zeros.
+    ///
+    /// SAFETY (all): the CPU has AVX2 and FMA; pointers name LANES values (one for
+    /// `splat`) in bounds.
+    unsafe fn zero() -> Self::V;
+    /// The LANES values at `p`.
+    unsafe fn load(p: *const Self) -> Self::V;
+    /// The value at `p` in every lane.
+    unsafe fn splat(p: *const Self) -> Self::V;
+    /// a·b + c, one rounding.
+    unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// `v` into the LANES values at `p`.
+    unsafe fn store(p: *mut Self, v: Self::V);
+}
+
+#[cfg(target_arch = "x86_64")]
+macro_rules! avx2 {
+    ($t:ty, $v:ident, $lanes:literal, $zero:ident, $load:ident, $splat:ident, $fmadd:ident, $store:ident) => {
+        impl Avx2 for $t {
+            type V = std::arch::x86_64::$v;
+            const LANES: usize = $lanes;
+            #[target_feature(enable = "avx2,fma")]
+            #[inline]
+            unsafe fn zero() -> Self::V {
+                std::arch::x86_64::$zero()
+            }
+            #[target_feature(enable = "avx2,fma")]
+            #[inline]
+            unsafe fn load(p: *const Self) -> Self::V {
+                // SAFETY: as the caller promises.
+                unsafe { std::arch::x86_64::$load(p) }
+            }
+            #[target_feature(enable = "avx2,fma")]
+            #[inline]
+            unsafe fn splat(p: *const Self) -> Self::V {
+                // SAFETY: as the caller promises.
+                unsafe { std::arch::x86_64::$splat(&*p) }
+            }
+            #[target_feature(enable = "avx2,fma")]
+            #[inline]
+            unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+                std::arch::x86_64::$fmadd(a, b, c)
+            }
+            #[target_feature(enable = "avx2,fma")]
+            #[inline]
+            unsafe fn store(p: *mut Self, v: Self::V) {
+                // SAFETY: as the caller promises.
+                unsafe { std::arch::x86_64::$store(p, v) }
+            }
+        }
+    };
+}
+#[cfg(target_arch = "x86_64")]
+avx2!(
+    f64,
+    __m256d,
+    4,
+    _mm256_setzero_pd,
+    _mm256_loadu_pd,
+    _mm256_broadcast_sd,
+    _mm256_fmadd_pd,
+    _mm256_storeu_pd
+);
+#[cfg(target_arch = "x86_64")]
+avx2!(
+    f32,
+    __m256,
+    8,
+    _mm256_setzero_ps,
+    _mm256_loadu_ps,
+    _mm256_broadcast_ss,
+    _mm256_fmadd_ps,
+    _mm256_storeu_ps
+);
+
+/// [`micro`] on AVX2 with NR two registers wide, in intrinsics: two registers of X and
+/// one broadcast of A a step, MR·2 accumulators. Left to LLVM, the portable tile came
+/// out with rows split into misaligned pieces shuffled back together at every step
+/// (f64's 4 × 8 at 0.38 of the square DGEMM's rate on Zen 3, f32's 4 × 16 at 0.24 of
+/// one core's peak). The same fused multiply-adds in the same order: the same bits.
 ///
 /// SAFETY: as [`micro`], and the CPU has AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 #[allow(clippy::needless_range_loop)]
-unsafe fn micro_avx2_f64<const MR: usize>((kc, a, [rsa, csa], x, c, ldc, first, ahead): Run<f64>) {
-    use std::arch::x86_64::*;
+unsafe fn micro_avx2<T: Avx2, const MR: usize>(
+    (kc, a, [rsa, csa], x, c, ldc, first, ahead): Run<T>,
+) {
+    let lanes = T::LANES;
     // SAFETY: as the caller promises.
     unsafe {
-        let mut acc = [[_mm256_setzero_pd(); 2]; MR];
+        let mut acc = [[T::zero(); 2]; MR];
         if !first {
             for r in 0..MR {
                 for h in 0..2 {
-                    acc[r][h] = _mm256_loadu_pd(c.offset(r as isize * ldc + 4 * h as isize));
+                    acc[r][h] = T::load(c.offset(r as isize * ldc + (lanes * h) as isize));
                 }
             }
         }
-        // One step: X's row p, A's MR values of column p, the MR × 8 multiply-adds.
-        let step = |acc: &mut [[__m256d; 2]; MR], p: usize| {
-            let xp = x.add(p * 8);
-            let xv = [_mm256_loadu_pd(xp), _mm256_loadu_pd(xp.add(4))];
+        // One step: X's row p, A's MR values of column p, the MR × NR multiply-adds.
+        let step = |acc: &mut [[T::V; 2]; MR], p: usize| {
+            let xp = x.add(p * 2 * lanes);
+            let xv = [T::load(xp), T::load(xp.add(lanes))];
             for r in 0..MR {
-                let ar = _mm256_broadcast_sd(&*a.offset(r as isize * rsa + p as isize * csa));
+                let ar = T::splat(a.offset(r as isize * rsa + p as isize * csa));
                 for h in 0..2 {
-                    acc[r][h] = _mm256_fmadd_pd(ar, xv[h], acc[r][h]);
+                    acc[r][h] = T::fmadd(ar, xv[h], acc[r][h]);
                 }
             }
         };
         if ahead.is_null() || csa == 1 {
-            fetch_rows::<f64, MR>(ahead, kc, [rsa, csa]);
+            fetch_rows::<T, MR>(ahead, kc, [rsa, csa]);
             for p in 0..kc {
                 step(&mut acc, p);
             }
@@ -510,9 +587,9 @@ unsafe fn micro_avx2_f64<const MR: usize>((kc, a, [rsa, csa], x, c, ldc, first, 
             // Down A's columns (Wᵀ·X), the next block's kc lines one a step, between the
             // tile's multiply-adds, rather than all at once before them (`fetch_rows`;
             // the likely cost: kc misses filling L1's miss buffers ahead of the tile's
-            // own loads). Wᵀ·X ran 6–15 % faster so on Zen 3, paired in one process;
-            // one loop that tests at each step whether to ask, 0–8 % slower than these
-            // two (docs/measured.md).
+            // own loads). Wᵀ·X ran 6–15 % faster so on Zen 3 in f64, paired in one
+            // process; one loop that tests at each step whether to ask, 0–8 % slower
+            // than these two (docs/measured.md).
             for p in 0..kc {
                 into_l2(ahead.wrapping_offset(p as isize * csa));
                 step(&mut acc, p);
@@ -520,7 +597,7 @@ unsafe fn micro_avx2_f64<const MR: usize>((kc, a, [rsa, csa], x, c, ldc, first, 
         }
         for r in 0..MR {
             for h in 0..2 {
-                _mm256_storeu_pd(c.offset(r as isize * ldc + 4 * h as isize), acc[r][h]);
+                T::store(c.offset(r as isize * ldc + (lanes * h) as isize), acc[r][h]);
             }
         }
     }
