@@ -134,15 +134,22 @@ trait Element: Copy + Send + Sync + 'static {
     const ZERO: Self;
     /// a·b + c, fused (one rounding) when `FMA`.
     fn madd<const FMA: bool>(a: Self, b: Self, c: Self) -> Self;
-    /// [`blocks`] on AVX2's tile for this type ([`blocks_avx2`]).
+    /// [`blocks`] on AVX2's tile of two ymm registers of this type ([`blocks_avx2`]).
     ///
     /// SAFETY: as [`blocks_avx2`].
     #[cfg(target_arch = "x86_64")]
     unsafe fn blocks_avx2(p: Product<Self>);
+    /// [`blocks`] on AVX-512's tile of two zmm registers of this type
+    /// ([`blocks_avx512_narrow`]).
+    ///
+    /// SAFETY: as [`blocks_avx512_narrow`].
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn blocks_avx512_narrow(p: Product<Self>);
 }
 
+// Each type with its registers: AVX2's ymm, AVX-512's zmm.
 macro_rules! element {
-    ($t:ty) => {
+    ($t:ty, $ymm:ident, $zmm:ident) => {
         impl Element for $t {
             const ZERO: Self = 0.0;
             #[inline(always)]
@@ -154,14 +161,21 @@ macro_rules! element {
             }
             #[cfg(target_arch = "x86_64")]
             unsafe fn blocks_avx2(p: Product<Self>) {
+                use std::arch::x86_64::$ymm;
                 // SAFETY: as the caller promises.
-                unsafe { blocks_avx2::<$t, { 2 * <$t as Avx2>::LANES }>(p) }
+                unsafe { blocks_avx2::<$ymm, { 2 * <$ymm as Register>::LANES }>(p) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            unsafe fn blocks_avx512_narrow(p: Product<Self>) {
+                use std::arch::x86_64::$zmm;
+                // SAFETY: as the caller promises.
+                unsafe { blocks_avx512_narrow::<$zmm, { 2 * <$zmm as Register>::LANES }>(p) }
             }
         }
     };
 }
-element!(f64);
-element!(f32);
+element!(f64, __m256d, __m512d);
+element!(f32, __m256, __m512);
 
 /// The row split among threads.
 ///
@@ -187,7 +201,7 @@ unsafe fn gemm<T: Element>(isa: Isa, threads: usize, p: Product<T>) {
 /// registers hold beside one broadcast of A and NR/lanes vectors of X (32 zmm: 4 × 4
 /// vectors, as 6 × 4 made the compiler store the tile at every step; 16 ymm: 6 × 2, in
 /// intrinsics; 16 xmm: 4 × 2). On AVX-512, X of at most two vectors' width takes a tile
-/// of 6 × 2.
+/// of 6 × 2, in intrinsics.
 ///
 /// SAFETY: as [`dgemm`].
 unsafe fn tiles<T: Element>(isa: Isa, p: Product<T>) {
@@ -198,10 +212,9 @@ unsafe fn tiles<T: Element>(isa: Isa, p: Product<T>) {
         match isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => match (lanes(64), narrow(64)) {
+                (_, true) => T::blocks_avx512_narrow(p),
                 (8, false) => blocks_avx512::<T, 4, 32>(p),
-                (8, true) => blocks_avx512::<T, 6, 16>(p),
                 (_, false) => blocks_avx512::<T, 4, 64>(p),
-                (_, true) => blocks_avx512::<T, 6, 32>(p),
             },
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => T::blocks_avx2(p),
@@ -225,21 +238,31 @@ unsafe fn blocks_avx512<T: Element, const MR: usize, const NR: usize>(p: Product
     unsafe { blocks::<T, MR, NR, KC>(p, |r, n| micros::<T, MR, NR, true>(r, n)) }
 }
 
-/// [`blocks`] on AVX2: tiles of 6 × NR (two registers) in intrinsics ([`micro_avx2`];
-/// twelve accumulators, two loads of X and a broadcast in sixteen registers).
+/// [`blocks`] on AVX2: tiles of 6 × NR (two ymm registers) in intrinsics
+/// ([`micro_registers`]; twelve accumulators, two loads of X and a broadcast in sixteen
+/// registers).
 ///
-/// SAFETY: as [`dgemm`], the CPU has AVX2 and FMA, and NR is two of T's registers.
+/// SAFETY: as [`dgemm`], the CPU has AVX2 and FMA, and NR is two of R's lanes.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn blocks_avx2<T: Avx2, const NR: usize>(p: Product<T>) {
-    const { assert!(NR == 2 * T::LANES, "two registers of X") };
-    // SAFETY: as the caller promises (both tiles).
-    unsafe {
-        blocks::<T, 6, NR, KC_AVX2>(p, |run, rows| match rows {
-            Rows::Tile => micro_avx2::<T, 6>(run),
-            Rows::One => micro_avx2::<T, 1>(run),
-        })
-    }
+unsafe fn blocks_avx2<R: Register, const NR: usize>(p: Product<R::T>) {
+    const { assert!(NR == 2 * R::LANES, "two registers of X") };
+    // SAFETY: as the caller promises. The closure, compiled for AVX2 as this function
+    // is, takes R's operations inlined.
+    unsafe { blocks::<R::T, 6, NR, KC_AVX2>(p, |r, n| micros_registers::<R>(r, n)) }
+}
+
+/// [`blocks`] on AVX-512 for X at most two zmm registers wide: tiles of 6 × NR in
+/// intrinsics ([`micro_registers`]). The portable tile of this shape, in f32, stored its
+/// twelve accumulators to the stack at every step (its disassembly).
+///
+/// SAFETY: as [`dgemm`], the CPU has AVX-512F, and NR is two of R's lanes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn blocks_avx512_narrow<R: Register, const NR: usize>(p: Product<R::T>) {
+    const { assert!(NR == 2 * R::LANES, "two registers of X") };
+    // SAFETY: as in `blocks_avx2`.
+    unsafe { blocks::<R::T, 6, NR, KC>(p, |r, n| micros_registers::<R>(r, n)) }
 }
 
 /// Which tile a step over a block's rows takes.
@@ -249,6 +272,21 @@ enum Rows {
     Tile,
     /// One row: the block's last rows, fewer than MR.
     One,
+}
+
+/// [`micro_registers`] of six rows or of one, as `rows` says.
+///
+/// SAFETY: as [`micro_registers`].
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn micros_registers<R: Register>(run: Run<R::T>, rows: Rows) {
+    // SAFETY: as the caller promises.
+    unsafe {
+        match rows {
+            Rows::Tile => micro_registers::<R, 6>(run),
+            Rows::One => micro_registers::<R, 1>(run),
+        }
+    }
 }
 
 /// [`micro`] of MR rows or of one, as `rows` says.
@@ -460,59 +498,62 @@ fn fetch_rows<T, const MR: usize>(ahead: *const T, kc: usize, [rsa, csa]: [isize
     }
 }
 
-/// An AVX2 register of f64 or f32 lanes, for [`micro_avx2`].
+/// A register of an x86-64 vector extension, its lanes of f64 or f32, for
+/// [`micro_registers`].
 #[cfg(target_arch = "x86_64")]
-trait Avx2: Element {
-    /// The register.
-    type V: Copy;
+trait Register: Copy {
+    /// What a lane holds.
+    type T: Element;
     /// Values a register holds.
     const LANES: usize;
     /// Zeros.
     ///
-    /// SAFETY (all): the CPU has AVX2 and FMA; pointers name LANES values (one for
-    /// `splat`) in bounds.
-    unsafe fn zero() -> Self::V;
+    /// SAFETY (all): the CPU has the register's extension; pointers name LANES values
+    /// (one for `splat`) in bounds.
+    unsafe fn zero() -> Self;
     /// The LANES values at `p`.
-    unsafe fn load(p: *const Self) -> Self::V;
+    unsafe fn load(p: *const Self::T) -> Self;
     /// The value at `p` in every lane.
-    unsafe fn splat(p: *const Self) -> Self::V;
+    unsafe fn splat(p: *const Self::T) -> Self;
     /// a·b + c, one rounding.
-    unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    unsafe fn fmadd(a: Self, b: Self, c: Self) -> Self;
     /// `v` into the LANES values at `p`.
-    unsafe fn store(p: *mut Self, v: Self::V);
+    unsafe fn store(p: *mut Self::T, v: Self);
 }
 
+// A register type, its lanes, the features its intrinsics need, and those intrinsics.
 #[cfg(target_arch = "x86_64")]
-macro_rules! avx2 {
-    ($t:ty, $v:ident, $lanes:literal, $zero:ident, $load:ident, $splat:ident, $fmadd:ident, $store:ident) => {
-        impl Avx2 for $t {
-            type V = std::arch::x86_64::$v;
+macro_rules! register {
+    ($v:ident: $t:ty, $lanes:literal, $features:literal,
+     $zero:ident, $load:ident, $splat:ident, $fmadd:ident, $store:ident) => {
+        impl Register for std::arch::x86_64::$v {
+            type T = $t;
             const LANES: usize = $lanes;
-            #[target_feature(enable = "avx2,fma")]
+            #[target_feature(enable = $features)]
             #[inline]
-            unsafe fn zero() -> Self::V {
+            unsafe fn zero() -> Self {
                 std::arch::x86_64::$zero()
             }
-            #[target_feature(enable = "avx2,fma")]
+            #[target_feature(enable = $features)]
             #[inline]
-            unsafe fn load(p: *const Self) -> Self::V {
+            unsafe fn load(p: *const $t) -> Self {
                 // SAFETY: as the caller promises.
                 unsafe { std::arch::x86_64::$load(p) }
             }
-            #[target_feature(enable = "avx2,fma")]
+            #[target_feature(enable = $features)]
             #[inline]
-            unsafe fn splat(p: *const Self) -> Self::V {
+            unsafe fn splat(p: *const $t) -> Self {
                 // SAFETY: as the caller promises.
-                unsafe { std::arch::x86_64::$splat(&*p) }
+                std::arch::x86_64::$splat(unsafe { *p })
             }
-            #[target_feature(enable = "avx2,fma")]
+            #[target_feature(enable = $features)]
             #[inline]
-            unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+            unsafe fn fmadd(a: Self, b: Self, c: Self) -> Self {
                 std::arch::x86_64::$fmadd(a, b, c)
             }
-            #[target_feature(enable = "avx2,fma")]
+            #[target_feature(enable = $features)]
             #[inline]
-            unsafe fn store(p: *mut Self, v: Self::V) {
+            unsafe fn store(p: *mut $t, v: Self) {
                 // SAFETY: as the caller promises.
                 unsafe { std::arch::x86_64::$store(p, v) }
             }
@@ -520,66 +561,61 @@ macro_rules! avx2 {
     };
 }
 #[cfg(target_arch = "x86_64")]
-avx2!(
-    f64,
-    __m256d,
-    4,
-    _mm256_setzero_pd,
-    _mm256_loadu_pd,
-    _mm256_broadcast_sd,
-    _mm256_fmadd_pd,
-    _mm256_storeu_pd
-);
+register!(__m256d: f64, 4, "avx2,fma",
+    _mm256_setzero_pd, _mm256_loadu_pd, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_storeu_pd);
 #[cfg(target_arch = "x86_64")]
-avx2!(
-    f32,
-    __m256,
-    8,
-    _mm256_setzero_ps,
-    _mm256_loadu_ps,
-    _mm256_broadcast_ss,
-    _mm256_fmadd_ps,
-    _mm256_storeu_ps
-);
+register!(__m256: f32, 8, "avx2,fma",
+    _mm256_setzero_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_storeu_ps);
+#[cfg(target_arch = "x86_64")]
+register!(__m512d: f64, 8, "avx512f",
+    _mm512_setzero_pd, _mm512_loadu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_storeu_pd);
+#[cfg(target_arch = "x86_64")]
+register!(__m512: f32, 16, "avx512f",
+    _mm512_setzero_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_storeu_ps);
 
-/// [`micro`] on AVX2 with NR two registers wide, in intrinsics: two registers of X and
+/// [`micro`] with NR two of R's registers wide, in intrinsics: two registers of X and
 /// one broadcast of A a step, MR·2 accumulators. Left to LLVM, the portable tile came
-/// out with rows split into misaligned pieces shuffled back together at every step
-/// (f64's 4 × 8 at 0.38 of the square DGEMM's rate on Zen 3, f32's 4 × 16 at 0.24 of
-/// one core's peak). The same fused multiply-adds in the same order: the same bits.
+/// out on AVX2 with rows split into misaligned pieces shuffled back together at every
+/// step (f64's 4 × 8 at 0.38 of the square DGEMM's rate on Zen 3, f32's 4 × 16 at 0.24
+/// of one core's peak). The same fused multiply-adds in the same order: the same bits.
+/// Inlined into a caller compiled for R's extension, as R's operations are.
 ///
-/// SAFETY: as [`micro`], and the CPU has AVX2 and FMA.
+/// SAFETY: as [`micro`], and the CPU has R's extension.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[inline]
+#[inline(always)]
 #[allow(clippy::needless_range_loop)]
-unsafe fn micro_avx2<T: Avx2, const MR: usize>(
-    (kc, a, [rsa, csa], x, c, ldc, first, ahead): Run<T>,
+unsafe fn micro_registers<R: Register, const MR: usize>(
+    (kc, a, [rsa, csa], x, c, ldc, first, ahead): Run<R::T>,
 ) {
-    let lanes = T::LANES;
+    let lanes = R::LANES;
     // SAFETY: as the caller promises.
     unsafe {
-        let mut acc = [[T::zero(); 2]; MR];
+        let mut acc = [[R::zero(); 2]; MR];
         if !first {
             for r in 0..MR {
                 for h in 0..2 {
-                    acc[r][h] = T::load(c.offset(r as isize * ldc + (lanes * h) as isize));
+                    acc[r][h] = R::load(c.offset(r as isize * ldc + (lanes * h) as isize));
                 }
             }
         }
         // One step: X's row p, A's MR values of column p, the MR × NR multiply-adds.
-        let step = |acc: &mut [[T::V; 2]; MR], p: usize| {
-            let xp = x.add(p * 2 * lanes);
-            let xv = [T::load(xp), T::load(xp.add(lanes))];
-            for r in 0..MR {
-                let ar = T::splat(a.offset(r as isize * rsa + p as isize * csa));
-                for h in 0..2 {
-                    acc[r][h] = T::fmadd(ar, xv[h], acc[r][h]);
+        // Inlined into both loops, in the caller's extension (a closure that stayed a
+        // call would be compiled without it, and R's operations in it with calls).
+        let step = inlined(
+            #[inline(always)]
+            |acc: &mut [[R; 2]; MR], p: usize| {
+                let xp = x.add(p * 2 * lanes);
+                let xv = [R::load(xp), R::load(xp.add(lanes))];
+                for r in 0..MR {
+                    let ar = R::splat(a.offset(r as isize * rsa + p as isize * csa));
+                    for h in 0..2 {
+                        acc[r][h] = R::fmadd(ar, xv[h], acc[r][h]);
+                    }
                 }
-            }
-        };
+            },
+        );
         if ahead.is_null() || csa == 1 {
-            fetch_rows::<T, MR>(ahead, kc, [rsa, csa]);
+            fetch_rows::<R::T, MR>(ahead, kc, [rsa, csa]);
             for p in 0..kc {
                 step(&mut acc, p);
             }
@@ -589,7 +625,8 @@ unsafe fn micro_avx2<T: Avx2, const MR: usize>(
             // the likely cost: kc misses filling L1's miss buffers ahead of the tile's
             // own loads). Wᵀ·X ran 6–15 % faster so on Zen 3 in f64, paired in one
             // process; one loop that tests at each step whether to ask, 0–8 % slower
-            // than these two (docs/measured.md).
+            // than these two (docs/measured.md). AVX-512's narrow tiles, this code on
+            // zmm, ask so too (not timed there).
             for p in 0..kc {
                 into_l2(ahead.wrapping_offset(p as isize * csa));
                 step(&mut acc, p);
@@ -597,10 +634,17 @@ unsafe fn micro_avx2<T: Avx2, const MR: usize>(
         }
         for r in 0..MR {
             for h in 0..2 {
-                T::store(c.offset(r as isize * ldc + (lanes * h) as isize), acc[r][h]);
+                R::store(c.offset(r as isize * ldc + (lanes * h) as isize), acc[r][h]);
             }
         }
     }
+}
+
+/// `f` itself: a closure bound through this can carry `#[inline(always)]` (stable Rust
+/// takes the attribute on a closure only where the closure is an argument).
+#[inline(always)]
+fn inlined<F>(f: F) -> F {
+    f
 }
 
 /// Asks for the line holding `p` in L2: a hint, with no fault and no effect on results
