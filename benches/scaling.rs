@@ -3,8 +3,8 @@
 //! Groups: `forward` (default budget: one GEMM up to d ≈ 8000), `forward_64mib` (column
 //! panels within 64 MiB, d ≥ 4000, where it differs), `reverse` (the fused pass: B read
 //! once), `batch64_per_point` (the batched call at k = 64, time per point) and its
-//! products alone, `thin64_per_point` (W·X) and `thin64_t_per_point` (Wᵀ·X), `forward_f32`
-//! and `reverse_f32`, and the baselines `gemm` (B·A), `gemv` (A·x) and `stream` (a plain
+//! products alone, `thin64_per_point` (W·X) and `thin64_t_per_point` (Wᵀ·X), `forward_f32`,
+//! `reverse_f32` and `batch64_f32_per_point`, and the baselines `gemm` (B·A), `gemv` (A·x) and `stream` (a plain
 //! streaming read of A, `baseline::stream_sum_rows`: reverse mode's floor is three of them).
 //!
 //! `cargo bench --bench scaling` runs d = 100 … 8000 (≈ 5–10 min on 2 cores);
@@ -15,8 +15,8 @@ mod common;
 
 use criterion::{BenchmarkId, Criterion, SamplingMode};
 use fwdrev::baseline::{gemm, gemv, stream_sum_rows};
-use fwdrev::{random, Activation, Mlp, Mode};
-use ndarray::{Array1, Array2};
+use fwdrev::{random, Activation, Mlp, Mode, Real};
+use ndarray::{Array1, Array2, ArrayView2};
 use std::time::Duration;
 use std::time::Instant;
 
@@ -123,17 +123,14 @@ fn scaling(c: &mut Criterion) {
         }
 
         // The batched call at k = 64, reported per point (comparable with `reverse`).
-        const K: u32 = 64;
         let points = random::standard_normal::<f64>(d, K as usize, 0, 1 << 62).unwrap();
-        bench(c, "batch64_per_point", d, square(d) * 4.0, |b| {
-            b.iter_custom(|iters| {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    std::hint::black_box(net.value_and_grad_batch(points.view()).unwrap());
-                }
-                start.elapsed() / K
-            })
-        });
+        bench(
+            c,
+            "batch64_per_point",
+            d,
+            square(d) * 4.0,
+            per_point(net, points.view()),
+        );
 
         // Its two kinds of product alone, W·X and Wᵀ·X for the k points as columns, on
         // the route backend::gemm gives them (time per point, as above).
@@ -164,10 +161,33 @@ fn scaling(c: &mut Criterion) {
                 b.iter(|| net32.value_and_grad(x32.view(), mode).unwrap())
             });
         }
+        let points32 = points.mapv(|v| v as f32);
+        let batch32 = per_point(&net32, points32.view());
+        bench(c, "batch64_f32_per_point", d, square(d) * 2.0, batch32);
         drop(net32);
 
         // Forward mode's pooled panels (up to 1 GiB) are not needed past this size.
         net.release_scratch();
+    }
+}
+
+/// Points a batch takes at once in the `batch64` groups.
+const K: u32 = 64;
+
+/// The batched call at `points` (K of them), timed per point (comparable with
+/// `reverse`).
+fn per_point<'a, T: Real>(
+    net: &'a Mlp<T>,
+    points: ArrayView2<'a, T>,
+) -> impl FnMut(&mut criterion::Bencher) + 'a {
+    move |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                std::hint::black_box(net.value_and_grad_batch(points).unwrap());
+            }
+            start.elapsed() / K
+        })
     }
 }
 

@@ -1,12 +1,12 @@
 //! One benchmark case in its own process: `cargo run --release --example speed -- CASE
 //! REPS` prints the median seconds per call of REPS samples (each ≥ 2 ms of calls, after
 //! a warm-up). CASE is GROUP:PARAM with the benches' groups, e.g. `reverse:4000`,
-//! `batch64:2000`, `jacobian_auto:1000-1000-10-1000-1000`, `hvp:depth4`, `wide:1000`.
+//! `batch64:2000`, `batch64_f32:2000`, `jacobian_auto:1000-1000-10-1000-1000`, `hvp:depth4`, `wide:1000`.
 //!
 //! `scripts/speed_compare.sh OLD NEW` runs two builds of it in alternating rounds, the
 //! way a change that must keep speed unchanged is checked (docs/measured.md).
 
-use fwdrev::{random, Activation, Layer, Mlp, Mode};
+use fwdrev::{random, Activation, Layer, Mlp, Mode, Real};
 use std::time::Instant;
 
 fn widths(p: &str) -> Vec<usize> {
@@ -14,6 +14,15 @@ fn widths(p: &str) -> Vec<usize> {
         return vec![1000; l.parse::<usize>().unwrap() + 1];
     }
     p.split('-').map(|w| w.parse().unwrap()).collect()
+}
+
+/// The batched gradient of the d-d-d network at 64 seeded points.
+fn batch64<T: Real>(d: usize) -> Box<dyn FnMut()> {
+    let net = Mlp::<T>::from_seed(&[d, d, d], Activation::Sigmoid, 0).unwrap();
+    let xs = random::standard_normal::<T>(d, 64, 0, 1 << 62).unwrap();
+    Box::new(move || {
+        std::hint::black_box(net.value_and_grad_batch(xs.view()).unwrap());
+    })
 }
 
 fn main() {
@@ -58,14 +67,8 @@ fn main() {
                 std::hint::black_box(net.value_and_grad(x.view(), mode).unwrap());
             })
         }
-        "batch64" => {
-            let d = d();
-            let net = Mlp::<f64>::from_seed(&[d, d, d], Activation::Sigmoid, 0).unwrap();
-            let xs = random::standard_normal::<f64>(d, 64, 0, 1 << 62).unwrap();
-            Box::new(move || {
-                std::hint::black_box(net.value_and_grad_batch(xs.view()).unwrap());
-            })
-        }
+        "batch64" => batch64::<f64>(d()),
+        "batch64_f32" => batch64::<f32>(d()),
         "wide" => {
             let d = d();
             let net = Mlp::<f64>::from_seed(&[d, d, d], Activation::Sigmoid, 0).unwrap();

@@ -36,6 +36,7 @@ const ORDER: &[&str] = &[
     "reverse",
     "reverse_f32",
     "batch64_per_point",
+    "batch64_f32_per_point",
     "thin64_per_point",
     "thin64_t_per_point",
     "gemm",
@@ -131,7 +132,7 @@ pub fn table(series: &Series) -> String {
     ds.dedup();
     // Floors at the square GEMM's rate: a batch point's 4·d² multiply-adds, 4·GEMM/d;
     // a thin product's d² per point, GEMM/d.
-    let ratios: [Ratio; 10] = [
+    let ratios: [Ratio; 11] = [
         ("forward", "reverse", |_| 1.0, "forward / reverse"),
         ("forward", "gemm", |_| 1.0, "forward / GEMM"),
         ("forward_64mib", "gemm", |_| 1.0, "64 MiB forward / GEMM"),
@@ -147,6 +148,12 @@ pub fn table(series: &Series) -> String {
         ("thin64_per_point", "gemm", |d| 1.0 / d, "W·X / floor"),
         ("thin64_t_per_point", "gemm", |d| 1.0 / d, "Wᵀ·X / floor"),
         ("reverse_f32", "reverse", |_| 1.0, "f32 / f64 reverse"),
+        (
+            "batch64_f32_per_point",
+            "batch64_per_point",
+            |_| 1.0,
+            "f32 / f64 batch",
+        ),
     ];
     let ratios: Vec<_> = ratios
         .into_iter()
@@ -348,5 +355,19 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("| 200 | 16.00 ms | 40.0 µs | 400.000 |"), "{t}");
+    }
+
+    /// The f32 batch beside the f64 one: its series after it, and their ratio.
+    #[test]
+    fn the_f32_batch_is_tabulated_against_the_f64_one() {
+        let mut s = Series::new();
+        s.insert("batch64_f32_per_point".into(), vec![(1000, 1e-4)]);
+        s.insert("batch64_per_point".into(), vec![(1000, 2e-4)]);
+        let t = table(&s);
+        assert!(
+            t.starts_with("| d | batch64_per_point | batch64_f32_per_point | f32 / f64 batch |"),
+            "{t}"
+        );
+        assert!(t.contains("| 1000 | 200.0 µs | 100.0 µs | 0.500 |"), "{t}");
     }
 }
