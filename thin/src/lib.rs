@@ -521,11 +521,11 @@ trait Register: Copy {
     unsafe fn store(p: *mut Self::T, v: Self);
 }
 
-// A register type, its lanes, the features its intrinsics need, and those intrinsics.
+// Each register type: its lanes, the features its intrinsics need, and those intrinsics.
 #[cfg(target_arch = "x86_64")]
-macro_rules! register {
-    ($v:ident: $t:ty, $lanes:literal, $features:literal,
-     $zero:ident, $load:ident, $splat:ident, $fmadd:ident, $store:ident) => {
+macro_rules! registers {
+    ($($v:ident: $t:ty, $lanes:literal, $features:literal,
+       $zero:ident, $load:ident, $splat:ident, $fmadd:ident, $store:ident;)*) => {$(
         impl Register for std::arch::x86_64::$v {
             type T = $t;
             const LANES: usize = $lanes;
@@ -558,20 +558,19 @@ macro_rules! register {
                 unsafe { std::arch::x86_64::$store(p, v) }
             }
         }
-    };
+    )*};
 }
 #[cfg(target_arch = "x86_64")]
-register!(__m256d: f64, 4, "avx2,fma",
-    _mm256_setzero_pd, _mm256_loadu_pd, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_storeu_pd);
-#[cfg(target_arch = "x86_64")]
-register!(__m256: f32, 8, "avx2,fma",
-    _mm256_setzero_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_storeu_ps);
-#[cfg(target_arch = "x86_64")]
-register!(__m512d: f64, 8, "avx512f",
-    _mm512_setzero_pd, _mm512_loadu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_storeu_pd);
-#[cfg(target_arch = "x86_64")]
-register!(__m512: f32, 16, "avx512f",
-    _mm512_setzero_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_storeu_ps);
+registers! {
+    __m256d: f64, 4, "avx2,fma",
+        _mm256_setzero_pd, _mm256_loadu_pd, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_storeu_pd;
+    __m256: f32, 8, "avx2,fma",
+        _mm256_setzero_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_storeu_ps;
+    __m512d: f64, 8, "avx512f",
+        _mm512_setzero_pd, _mm512_loadu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_storeu_pd;
+    __m512: f32, 16, "avx512f",
+        _mm512_setzero_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_storeu_ps;
+}
 
 /// [`micro`] with NR two of R's registers wide, in intrinsics: two registers of X and
 /// one broadcast of A a step, MR·2 accumulators. Left to LLVM, the portable tile came
