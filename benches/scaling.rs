@@ -3,9 +3,10 @@
 //! Groups: `forward` (default budget: one GEMM up to d ≈ 8000), `forward_64mib` (column
 //! panels within 64 MiB, d ≥ 4000, where it differs), `reverse` (the fused pass: B read
 //! once), `batch64_per_point` (the batched call at k = 64, time per point) and its
-//! products alone, `thin64_per_point` (W·X) and `thin64_t_per_point` (Wᵀ·X), `forward_f32`,
-//! `reverse_f32` and `batch64_f32_per_point`, and the baselines `gemm` (B·A), `gemv` (A·x) and `stream` (a plain
-//! streaming read of A, `baseline::stream_sum_rows`: reverse mode's floor is three of them).
+//! products alone, `thin64_per_point` (W·X) and `thin64_t_per_point` (Wᵀ·X),
+//! `forward_f32`, `reverse_f32` and `batch64_f32_per_point`, and the baselines `gemm`
+//! (B·A), `gemv` (A·x) and `stream` (a plain streaming read of A,
+//! `baseline::stream_sum_rows`: reverse mode's floor is three of them).
 //!
 //! `cargo bench --bench scaling` runs d = 100 … 8000 (≈ 5–10 min on 2 cores);
 //! `FWDREV_BENCH_DS=100,200,500` picks other sizes. `fwdrev report` then fits the

@@ -1,7 +1,8 @@
 //! One benchmark case in its own process: `cargo run --release --example speed -- CASE
 //! REPS` prints the median seconds per call of REPS samples (each ≥ 2 ms of calls, after
 //! a warm-up). CASE is GROUP:PARAM with the benches' groups, e.g. `reverse:4000`,
-//! `batch64:2000`, `batch64_f32:2000`, `jacobian_auto:1000-1000-10-1000-1000`, `hvp:depth4`, `wide:1000`.
+//! `batch64:2000`, `batch64_f32:2000`, `jacobian_auto:1000-1000-10-1000-1000`,
+//! `hvp:depth4`, `wide:1000`.
 //!
 //! `scripts/speed_compare.sh OLD NEW` runs two builds of it in alternating rounds, the
 //! way a change that must keep speed unchanged is checked (docs/measured.md).

@@ -27,10 +27,10 @@
 //!
 //! Its own crate, with the concrete entry points [`dgemm`] and [`sgemm`], so that a dev
 //! profile can compile it optimised: the tiles are portable Rust that LLVM turns into
-//! registers (but AVX2's f64 tile, in intrinsics: LLVM split its rows into misaligned
-//! pieces), and unoptimised each multiply-add is a function call (1500× slower). Its
-//! tests are fwdrev's (`src/kernels/thin.rs`): every instruction set and tile against
-//! the chains of multiply-adds, bit for bit.
+//! registers, or intrinsics where it did not (AVX2's tiles and AVX-512's narrow ones,
+//! `micro_registers`), and unoptimised each multiply-add is a function call (1500×
+//! slower). Its tests are fwdrev's (`src/kernels/thin.rs`): every instruction set and
+//! tile against the chains of multiply-adds, bit for bit.
 
 #![warn(missing_docs)]
 
@@ -43,9 +43,9 @@ pub const MC: usize = 192;
 /// timed since X is copied; fwdrev's docs/measured.md).
 pub const KC: usize = 32;
 /// KC for AVX2's tiles: with X's panels copied, 48–96 ran f64's Wᵀ·X on Zen 3 within
-/// the noise of each other, faster than 32, 128 or 256 (fwdrev's docs/measured.md); X's
-/// kc rows, 32 KiB at n = 64 in f64, stay in L1 or L2, and a panel is 4 KiB in either
-/// type.
+/// the noise of each other, faster than 32, 128 or 256, and f32's as fast as or faster
+/// than 32 or 128 (fwdrev's docs/measured.md); X's kc rows, 32 KiB at n = 64 in f64,
+/// stay in L1 or L2, and a panel is 4 KiB in either type.
 pub const KC_AVX2: usize = 64;
 /// The largest KC: the copy of X's rows is sized for it.
 const KC_MAX: usize = KC_AVX2;
@@ -573,10 +573,12 @@ registers! {
 }
 
 /// [`micro`] with NR two of R's registers wide, in intrinsics: two registers of X and
-/// one broadcast of A a step, MR·2 accumulators. Left to LLVM, the portable tile came
-/// out on AVX2 with rows split into misaligned pieces shuffled back together at every
-/// step (f64's 4 × 8 at 0.38 of the square DGEMM's rate on Zen 3, f32's 4 × 16 at 0.24
-/// of one core's peak). The same fused multiply-adds in the same order: the same bits.
+/// one broadcast of A a step, MR·2 accumulators. Left to LLVM, AVX2's portable f64 tile
+/// (4 × 8) came out with rows split into misaligned pieces shuffled back together at
+/// every step, at 0.38 of the square DGEMM's rate on Zen 3; the f32 one (4 × 16, not
+/// disassembled) ran at about a fifth of the cores' f32 peak; AVX-512's f32 6 × 2 stored
+/// its accumulators at every step. The same fused multiply-adds in the same order: the
+/// same bits.
 /// Inlined into a caller compiled for R's extension, as R's operations are.
 ///
 /// SAFETY: as [`micro`], and the CPU has R's extension.
@@ -641,6 +643,7 @@ unsafe fn micro_registers<R: Register, const MR: usize>(
 
 /// `f` itself: a closure bound through this can carry `#[inline(always)]` (stable Rust
 /// takes the attribute on a closure only where the closure is an argument).
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn inlined<F>(f: F) -> F {
     f
