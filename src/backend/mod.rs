@@ -266,6 +266,13 @@ const BLOCK: usize = 512;
 /// another order than its GEMM's).
 const NANO: usize = 16 * 16 * 16;
 
+/// The fewest multiply-adds for which one faer call splits its work among threads:
+/// below it the split cost more than it saved (a batch's four products at k = 64, two
+/// threads against one on Zen 3: 1.4× slower at 0.65 M multiply-adds each, level at
+/// 1.4 M, 10–24 % faster at 2.6–4 M; docs/measured.md). faer's sums run in the same
+/// order either way.
+const SPLIT_FROM: usize = 1 << 21;
+
 /// The fewest multiply-adds per entry along the side cut (k times C's other side)
 /// for which [`faer_gemm`] cuts: with blocks of at least BLOCK / 2 entries, each block is
 /// then over [`NANO`] multiply-adds, past faer's nano-GEMM.
@@ -317,7 +324,8 @@ fn faer_call<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T
     let [rsa, csa] = [a.strides()[0], a.strides()[1]];
     let [rsb, csb] = [b.strides()[0], b.strides()[1]];
     let [rsc, csc] = [c.strides()[0], c.strides()[1]];
-    let par = match threads {
+    let small = m.saturating_mul(n).saturating_mul(k) < SPLIT_FROM;
+    let par = match if small { 1 } else { threads } {
         1 => faer::Par::Seq,
         t => faer::Par::rayon(t),
     };
