@@ -310,7 +310,8 @@ fn faer_blocks<T: Real>(
     );
 }
 
-/// C ← A·B on one faer call, on `threads` of rayon's current pool.
+/// C ← A·B on one faer call, on `threads` of rayon's current pool (one under
+/// [`SPLIT_FROM`] multiply-adds).
 ///
 /// Where faer's packing buffer would not fit under an address-space limit, on
 /// matrixmultiply instead (one thread, buffers of a few MiB; not the BLAS, which may
@@ -318,14 +319,15 @@ fn faer_blocks<T: Real>(
 fn faer_call<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>, threads: usize) {
     use std::any::TypeId;
     let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
-    if m.saturating_mul(n).saturating_mul(k) > NANO && !crate::memory::faer_buffer_fits() {
+    let multiply_adds = m.saturating_mul(n).saturating_mul(k);
+    if multiply_adds > NANO && !crate::memory::faer_buffer_fits() {
         return matrixmultiply_call(a, b, c);
     }
     let [rsa, csa] = [a.strides()[0], a.strides()[1]];
     let [rsb, csb] = [b.strides()[0], b.strides()[1]];
     let [rsc, csc] = [c.strides()[0], c.strides()[1]];
-    let small = m.saturating_mul(n).saturating_mul(k) < SPLIT_FROM;
-    let par = match if small { 1 } else { threads } {
+    let par = match threads {
+        _ if multiply_adds < SPLIT_FROM => faer::Par::Seq,
         1 => faer::Par::Seq,
         t => faer::Par::rayon(t),
     };

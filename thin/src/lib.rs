@@ -578,8 +578,7 @@ registers! {
 /// every step, at 0.38 of the square DGEMM's rate on Zen 3; the f32 one (4 × 16, not
 /// disassembled) ran at about a fifth of the cores' f32 peak; AVX-512's f32 6 × 2 stored
 /// its accumulators at every step. The same fused multiply-adds in the same order: the
-/// same bits.
-/// Inlined into a caller compiled for R's extension, as R's operations are.
+/// same bits. Inlined into a caller compiled for R's extension, as R's operations are.
 ///
 /// SAFETY: as [`micro`], and the CPU has R's extension.
 #[cfg(target_arch = "x86_64")]
