@@ -7,7 +7,7 @@
 # Build each with `cargo build --release --example speed [--features openblas]` on the
 # revision to compare (copy target/release/examples/speed aside for the old one).
 # Cases: the groups of benches/scaling.rs, chain.rs and wide.rs at sizes that take
-# seconds, not minutes, on 2 cores.
+# seconds, not minutes, on 2 cores; or those named in CASES (space-separated).
 set -euo pipefail
 old=$1 new=$2 rounds=${3:-5} reps=${4:-7}
 cases=(
@@ -22,6 +22,7 @@ cases=(
   mlp_grad:depth8 weight_grads:1000-1000-1000 hessian:300-300-10-300-300
   wide:250 wide:1000
 )
+if [[ -n ${CASES:-} ]]; then read -ra cases <<<"$CASES"; fi
 printf '%-44s %12s %12s %8s\n' case old_median new_median new/old
 for c in "${cases[@]}"; do
   ratios=() olds=() news=()

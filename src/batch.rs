@@ -20,24 +20,54 @@
 //! products with B by row blocks was not faster (at these k a GEMM is bound by its
 //! packing and arithmetic, not by DRAM), so the simpler four GEMMs stay.
 
-use crate::backend::gemm;
+use crate::backend::{gemm, pieces_keep_bits};
 use crate::par::zip_for_each;
 use crate::scratch::{padded, Stack};
 use crate::{Mlp, Par, Real};
-use ndarray::{s, ArrayView2, ArrayViewMut1, ArrayViewMut2, Zip};
+use ndarray::{s, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, Zip};
 
 /// max(d1, …, dL).
 fn widest<T: Real>(net: &Mlp<T>) -> usize {
     (1..=net.depth()).map(|j| net.width(j)).max().unwrap_or(0)
 }
 
-/// Scratch for `k` points: X in one layout, the hidden layers' slopes, two working
-/// matrices and G.
+/// Scratch for `k` points, cut into pieces or not ([`pieces`]): [`piece_len`] for all
+/// of them, and a line per carve for each further piece (a piece's carves of k_i·d
+/// values round up to whole lines, at most a line more than the whole batch's).
 pub(crate) fn scratch_len<T: Real>(net: &Mlp<T>, k: usize) -> usize {
+    pieces_len(net, k, k / MIN_POINTS)
+}
+
+/// Scratch for `k` points in up to `pieces` pieces.
+fn pieces_len<T: Real>(net: &Mlp<T>, k: usize, pieces: usize) -> usize {
+    piece_len(net, k) + pieces.saturating_sub(1) * CARVES * padded::<T>(1)
+}
+
+/// Scratch for one piece of `k` points: X in one layout, the hidden layers' slopes, two
+/// working matrices and G.
+fn piece_len<T: Real>(net: &Mlp<T>, k: usize) -> usize {
     let d0 = net.width(0);
     let hidden = net.offsets()[net.depth() - 1];
     2 * padded::<T>(k * d0) + padded::<T>(k * hidden) + 2 * padded::<T>(k * widest(net))
 }
+
+/// The carves [`piece_len`] counts.
+const CARVES: usize = 5;
+
+/// The fewest points a piece holds: narrower products lose more to their fixed costs
+/// (packing W for every piece) than a thread gains.
+const MIN_POINTS: usize = 16;
+
+/// The fewest multiply-adds a piece runs, in f64 (f32's count half: a vector holds twice
+/// as many): waking a worker cost 20–40 µs on the 2-core VM measured, and pieces of
+/// 0.65 M lost 6 % against the whole batch (docs/measured.md).
+const MIN_PIECE_WORK: usize = 1 << 20;
+
+/// The most multiply-adds in one of the batch's products (W times all k points) for
+/// which its points are cut into pieces: larger products split their own work, each
+/// thread reading its part of W, where each piece would read all of W (1000³ at k = 64,
+/// 64 M each: level; 512³, 17 M: the pieces 1.2× faster; docs/measured.md).
+const MAX_PRODUCT: usize = 1 << 25;
 
 /// The first d·k values of `buf` as d rows of k points.
 fn rows<T>(buf: &[T], d: usize, k: usize) -> ArrayView2<'_, T> {
@@ -49,8 +79,92 @@ fn rows_mut<T>(buf: &mut [T], d: usize, k: usize) -> ArrayViewMut2<'_, T> {
     ArrayViewMut2::from_shape((d, k), &mut buf[..d * k]).expect("fits")
 }
 
-/// f at the columns of `x` into `f`, their gradients into the columns of `g`.
+/// f at the columns of `x` into `f`, their gradients into the columns of `g`: in
+/// [`pieces`] of points on rayon's workers, or whole.
 pub(crate) fn values_and_grads<'a, T: Real>(
+    net: &'a Mlp<T>,
+    par: Par,
+    x: ArrayView2<T>,
+    f: ArrayViewMut1<T>,
+    g: ArrayViewMut2<T>,
+    stack: &mut Stack<'a, T>,
+) {
+    match pieces(net, x.ncols()) {
+        1 => piece(net, par, x, f, g, stack),
+        pieces => split(net, (0, pieces, pieces), x.ncols(), x, f, g, stack),
+    }
+}
+
+/// Into how many pieces of points the batch is cut, each run whole on one of rayon's
+/// workers: one per thread, where its products would otherwise run on one thread or
+/// split each product among threads at a cost (the k = 64 batch at (100, 105, 95):
+/// four products of 0.65 M multiply-adds, each too small to split). Only where every
+/// column's bits are those of the whole batch ([`pieces_keep_bits`]: not on a BLAS,
+/// whose concurrent calls also contended, 1.8 ms against 0.3 for OpenBLAS 0.3.21 on two
+/// pieces), so that they do not depend on the thread count; and not under an
+/// address-space limit, where each thread's faer would map its own packing buffer.
+fn pieces<T: Real>(net: &Mlp<T>, k: usize) -> usize {
+    // Under Par::Seq (its call marked sequential) one piece, on the calling thread.
+    if crate::par::sequential() || crate::memory::address_space_limited() {
+        return 1;
+    }
+    let sizes = net.layers().iter().map(|l| l.weights.len());
+    // Two products per layer: W·H forward, Wᵀ·Z backward (G = W_1ᵀ·Z_1 for the first).
+    let per_point = 2 * sizes.clone().sum::<usize>();
+    let largest = sizes.max().unwrap_or(0);
+    let work = k.saturating_mul(per_point) / (8 / std::mem::size_of::<T>());
+    let most = (k / MIN_POINTS).min(work / MIN_PIECE_WORK);
+    match k.saturating_mul(largest) > MAX_PRODUCT {
+        true => 1,
+        false => (2..=rayon::current_num_threads().min(most))
+            .rev()
+            .find(|&p| cut_keeps_bits(net, k, p))
+            .unwrap_or(1),
+    }
+}
+
+/// Whether every product of the batch keeps each column's bits with k points cut into
+/// `pieces` ([`pieces_keep_bits`] at both widths a piece may have).
+fn cut_keeps_bits<T: Real>(net: &Mlp<T>, k: usize, pieces: usize) -> bool {
+    let widths = [k / pieces, k.div_ceil(pieces)];
+    let keeps = |(m, n): (usize, usize)| widths.iter().all(|&w| pieces_keep_bits(m, n, k, w));
+    // W·H forward, Wᵀ·Z backward.
+    let mut shapes = net.layers().iter().map(|l| l.weights.dim());
+    shapes.all(|(m, n)| keeps((m, n)) && keeps((n, m)))
+}
+
+/// The points in `pieces` pieces, `i` to `end` of `of` (piece i from point
+/// ⌊i·k/of⌋ of the batch's k, so every piece is ⌊k/of⌋ or ⌈k/of⌉ wide), halved at a
+/// piece's boundary until each part is one piece, run by `rayon::join`, each part on
+/// its share of the calling thread's scratch.
+fn split<'a, T: Real>(
+    net: &'a Mlp<T>,
+    (i, end, of): (usize, usize, usize),
+    k: usize,
+    x: ArrayView2<T>,
+    f: ArrayViewMut1<T>,
+    g: ArrayViewMut2<T>,
+    stack: &mut Stack<'a, T>,
+) {
+    if end - i == 1 {
+        return Par::Seq.install(|| piece(net, Par::Seq, x, f, g, stack));
+    }
+    let start = |i: usize| i * k / of;
+    let half = i + (end - i) / 2;
+    let mid = start(half) - start(i);
+    let (x0, x1) = x.split_at(Axis(1), mid);
+    let (f0, f1) = f.split_at(Axis(0), mid);
+    let (g0, g1) = g.split_at(Axis(1), mid);
+    let mut s0 = Stack::new(stack.take(pieces_len(net, mid, half - i)));
+    let mut s1 = Stack::new(stack.take(pieces_len(net, x1.ncols(), end - half)));
+    rayon::join(
+        || split(net, (i, half, of), k, x0, f0, g0, &mut s0),
+        || split(net, (half, end, of), k, x1, f1, g1, &mut s1),
+    );
+}
+
+/// [`values_and_grads`] on one piece of points, its loops under `par`.
+fn piece<'a, T: Real>(
     net: &'a Mlp<T>,
     par: Par,
     x: ArrayView2<T>,
@@ -137,4 +251,89 @@ pub(crate) fn values_and_grads<'a, T: Real>(
     let d1 = layers[0].weights.nrows();
     gemm(layers[0].weights.t(), rows(cur, d1, k), gs.view_mut());
     g.assign(&gs);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{random, Activation, Scratch};
+    use ndarray::{Array1, Array2, ShapeBuilder};
+
+    /// `f` inside a pool of `threads` rayon workers.
+    fn on<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
+        pool.expect("a pool").install(f)
+    }
+
+    /// f and the gradients at the columns of `x`, cut into `pieces` (1: whole), on the
+    /// scratch `scratch_len` counts for any cut, of which every piece's carves must fit.
+    fn batch<T: Real>(net: &Mlp<T>, x: &Array2<T>, pieces: usize) -> (Array1<T>, Array2<T>) {
+        let (d0, k) = x.dim();
+        let (mut f, mut g) = (Array1::zeros(k), Array2::zeros((d0, k).f()));
+        let mut scratch = Scratch::new();
+        let mut stack = scratch.stack(scratch_len(net, k)).expect("fits");
+        let (fv, gv) = (f.view_mut(), g.view_mut());
+        match pieces {
+            1 => piece(net, Par::Seq, x.view(), fv, gv, &mut stack),
+            _ => on(3, || {
+                split(net, (0, pieces, pieces), k, x.view(), fv, gv, &mut stack)
+            }),
+        }
+        (f, g)
+    }
+
+    /// Every cut of k points into pieces of at least MIN_POINTS fits the scratch, at
+    /// every k (uneven pieces included), and wherever [`cut_keeps_bits`] says so gives
+    /// the bits of the whole batch. The networks take every route: faer's GEMM and its
+    /// nano-GEMM (the 11×11 layer at 16 points; 11·11·16 = 1936 ≤ 16³), products thin
+    /// at some widths only (200×200: thin from n ≤ 50), a width-1 layer (outer products
+    /// and aᵀ·B), a width-1 output.
+    #[test]
+    fn every_cut_fits_its_scratch_and_keeps_the_bits_where_promised() {
+        let mut kept = 0;
+        for widths in [
+            &[37, 29, 11, 3][..],
+            &[20, 11, 11, 200, 200, 1],
+            &[300, 1, 40],
+            &[256, 260, 70],
+        ] {
+            let net = Mlp::<f64>::from_seed(widths, Activation::Tanh, 4).unwrap();
+            for k in [16, 17, 33, 64, 71, 100] {
+                let x = random::standard_normal::<f64>(widths[0], k, 5, 0).unwrap();
+                let whole = batch(&net, &x, 1);
+                for pieces in 2..=k / MIN_POINTS {
+                    let cut = batch(&net, &x, pieces);
+                    if cut_keeps_bits(&net, k, pieces) {
+                        assert!(cut == whole, "{widths:?}, k = {k} in {pieces} pieces");
+                        kept += 1;
+                    }
+                }
+            }
+        }
+        // The pure-Rust build cuts; a BLAS build keeps its batches whole.
+        assert_eq!(kept > 0, !crate::backend::blas(), "{kept} cuts kept");
+    }
+
+    /// One piece per thread where each runs at least MIN_POINTS points and
+    /// MIN_PIECE_WORK multiply-adds and no product exceeds MAX_PRODUCT; one under
+    /// Par::Seq, or where a BLAS would take the products.
+    #[test]
+    fn pieces_follow_the_threads_and_the_work() {
+        let small = Mlp::<f64>::from_seed(&[100, 105, 95], Activation::Tanh, 0).unwrap();
+        let wide = Mlp::<f64>::from_seed(&[1000, 1000, 2], Activation::Tanh, 0).unwrap();
+        let cuts = |net: &Mlp<f64>, threads, k| on(threads, || pieces(net, k));
+        let all = |n: usize| match crate::backend::blas() {
+            true => 1,
+            false => n,
+        };
+        // 40 950 multiply-adds a point: 2.6 M at k = 64, two pieces of 1 M or more.
+        assert_eq!(cuts(&small, 3, 64), all(2));
+        assert_eq!(cuts(&small, 3, 32), 1);
+        assert_eq!(cuts(&small, 3, 400), all(3));
+        assert_eq!(cuts(&small, 1, 400), 1);
+        // W_1·X at k = 33: 33 M multiply-adds, at most MAX_PRODUCT; at k = 34, over it.
+        assert_eq!(cuts(&wide, 2, 33), all(2));
+        assert_eq!(cuts(&wide, 2, 34), 1);
+        assert_eq!(on(3, || Par::Seq.install(|| pieces(&small, 400))), 1);
+    }
 }

@@ -5,7 +5,10 @@
 //! wide-range path) run under a [`Par`]: the network's ([`Mlp::with_par`], default
 //! [`Par::Rayon`]), or the one a `*_into` call is given. Work is always cut into the same
 //! pieces, whatever the `Par`, so results do not depend on it; `Par` only decides
-//! whether the pieces run on the calling thread or on rayon's workers.
+//! whether the pieces run on the calling thread or on rayon's workers. A batch of
+//! gradients is the one exception: its points are cut one piece per thread, and only
+//! where each point's bits do not depend on the cut (its products on faer's kernels or
+//! the crate's, not on a BLAS).
 //!
 //! Matrix products (forward mode, Jacobian and Hessian panels, batches) run on the
 //! BLAS's own threads, set process-wide by [`set_threads`] (OpenBLAS 0.3.21 has no

@@ -111,6 +111,38 @@ fn a_batch_in_any_memory_order_gives_the_same_bits() {
     assert_eq!((f, g), (ff, gf));
 }
 
+/// The batch on 1, 2 and 3 threads of its own pool: the same bits. Where its products
+/// run on faer's kernels or the crate's (the pure-Rust build), its points are cut one
+/// piece per thread (uneven pieces at k = 71 on 2 and 3 threads), each point's sums
+/// in the same order as in the whole batch; a BLAS build keeps the batch whole.
+#[test]
+fn a_batch_cut_among_threads_gives_the_bits_of_one_thread() {
+    use fwdrev::{Activation, Mlp, Par, Scratch};
+    use ndarray::ShapeBuilder;
+    use std::num::NonZeroUsize;
+    fn run<T: fwdrev::Real>(widths: &[usize], k: usize) {
+        let net = Mlp::<T>::from_seed(widths, Activation::Sigmoid, 3).unwrap();
+        let x = random::standard_normal::<T>(widths[0], k, 8, 0).unwrap();
+        let call = |par: Par| {
+            let (mut f, mut g) = (Array1::zeros(k), Array2::zeros((widths[0], k).f()));
+            let mut scratch = Scratch::new();
+            net.value_and_grad_batch_into(x.view(), f.view_mut(), g.view_mut(), par, &mut scratch)
+                .unwrap();
+            (f, g)
+        };
+        let one = call(Par::Seq);
+        for threads in [1, 2, 3] {
+            let par = Par::Threads(NonZeroUsize::new(threads).unwrap());
+            assert!(call(par) == one, "{widths:?}, k = {k}, {threads} threads");
+        }
+    }
+    for k in [64, 71, 200] {
+        run::<f64>(&[100, 105, 95], k);
+        run::<f32>(&[100, 105, 95], k);
+    }
+    run::<f64>(&[64, 300, 50, 200, 1], 96);
+}
+
 #[test]
 fn f32_batch_agrees_with_f64() {
     let net64 = common::seeded::<f64>(50, 40, 30, 11).unwrap();

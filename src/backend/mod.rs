@@ -145,21 +145,57 @@ pub(crate) fn gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayView
     if m == 0 || n == 0 {
         return;
     }
-    if n == 1 {
-        mat_vec(a, b.column(0), c.column_mut(0));
-    } else if m == 1 {
-        mat_vec(b.t(), a.row(0), c.row_mut(0));
-    } else if k == 1 {
-        Zip::from(c.rows_mut())
+    let unit = [a.strides()[0], b.strides()[1], c.strides()[1]] == [1; 3];
+    match route(m, k, n) {
+        Route::Column => mat_vec(a, b.column(0), c.column_mut(0)),
+        Route::Row => mat_vec(b.t(), a.row(0), c.row_mut(0)),
+        Route::Outer => Zip::from(c.rows_mut())
             .and(a.column(0))
-            .for_each(|mut row, &ai| row.zip_mut_with(&b.row(0), |o, &bj| *o = ai * bj));
-    } else if thin(m, k, n) && [a.strides()[0], b.strides()[1], c.strides()[1]] == [1; 3] {
-        crate::kernels::thin::gemm(threads(), a, b, c);
-    } else if blas() && !thin(m, k, n) {
-        general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);
-    } else {
-        faer_gemm(a, b, c);
+            .for_each(|mut row, &ai| row.zip_mut_with(&b.row(0), |o, &bj| *o = ai * bj)),
+        Route::Thin if unit => crate::kernels::thin::gemm(threads(m * k * n), a, b, c),
+        Route::Blas => general_mat_mul(T::one(), &a, &b, T::zero(), &mut c),
+        Route::Thin | Route::Faer => faer_gemm(a, b, c),
     }
+}
+
+/// Where [`gemm`] sends a product, by its shape (C m×n, k deep).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// n = 1: A·b.
+    Column,
+    /// m = 1: aᵀ·B, as Bᵀ·a.
+    Row,
+    /// k = 1: a·bᵀ, each entry one product.
+    Outer,
+    /// [`thin`] in n: the crate's thin kernel where A is read by columns and X and C by
+    /// rows, else faer's.
+    Thin,
+    /// The BLAS's GEMM.
+    Blas,
+    /// faer's GEMM.
+    Faer,
+}
+
+/// [`gemm`]'s [`Route`] for a product of this shape.
+fn route(m: usize, k: usize, n: usize) -> Route {
+    match () {
+        _ if n == 1 => Route::Column,
+        _ if m == 1 => Route::Row,
+        _ if k == 1 => Route::Outer,
+        _ if thin(m, k, n) => Route::Thin,
+        _ if blas() => Route::Blas,
+        _ => Route::Faer,
+    }
+}
+
+/// Whether C's columns (C m×n, k deep) get the bits of the whole product where C is
+/// computed in pieces of `piece` columns: both shapes take the same [`Route`], none a
+/// BLAS (whose kernels may round by n), and each entry's sum runs in an order fixed by
+/// k alone: the thin kernel's one chain, faer's GEMM in blocks of k (past its nano-GEMM,
+/// [`NANO`]), one dot product in index order for each entry of A·b or aᵀ·B.
+pub(crate) fn pieces_keep_bits(m: usize, k: usize, n: usize, piece: usize) -> bool {
+    let summed = |n: usize| route(m, k, n) != Route::Faer || m.saturating_mul(k * n) > NANO;
+    !blas() && route(m, k, n) == route(m, k, piece) && summed(n) && summed(piece)
 }
 
 /// A·x, owned, as [`mat_vec`] computes it: for the few products outside the sweeps
@@ -197,9 +233,10 @@ fn thin(m: usize, k: usize, n: usize) -> bool {
 /// The widest n that [`thin`] sends to faer or the crate's thin kernel.
 const THIN: usize = crate::kernels::thin::MAX_COLUMNS;
 
-/// The threads a product may use: rayon's, or one inside a sequential call.
-fn threads() -> usize {
-    match crate::par::sequential() {
+/// The threads a product of `multiply_adds` may use: rayon's, or one inside a
+/// sequential call or below [`SPLIT_FROM`].
+fn threads(multiply_adds: usize) -> usize {
+    match crate::par::sequential() || multiply_adds < SPLIT_FROM {
         true => 1,
         false => rayon::current_num_threads(),
     }
@@ -220,7 +257,11 @@ fn threads() -> usize {
 /// multiply-adds: [`MIN_REST`]), so the bits are those of one call over the whole of C
 /// whichever way C is cut (tested).
 fn faer_gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, c: ArrayViewMut2<T>) {
-    let threads = threads();
+    let threads = threads(
+        a.nrows()
+            .saturating_mul(a.ncols())
+            .saturating_mul(b.ncols()),
+    );
     match cut(threads, a.ncols(), &c) {
         Some((axis, blocks)) => faer_blocks(axis, blocks, a, b, c),
         None => faer_call(a, b, c, threads),
@@ -266,11 +307,12 @@ const BLOCK: usize = 512;
 /// another order than its GEMM's).
 const NANO: usize = 16 * 16 * 16;
 
-/// The fewest multiply-adds for which one faer call splits its work among threads:
-/// below it the split cost more than it saved (a batch's four products at k = 64, two
-/// threads against one on Zen 3: 1.4× slower at 0.65 M multiply-adds each, level at
-/// 1.4 M, 10–24 % faster at 2.6–4 M; docs/measured.md). faer's sums run in the same
-/// order either way.
+/// The fewest multiply-adds for which a product splits its work among threads (faer's
+/// or the thin kernel's): below it the split cost more than it saved (two threads
+/// against one on Zen 3, docs/measured.md: a batch's four faer products at k = 64 1.4×
+/// slower at 0.65 M multiply-adds each, level at 1.4 M, 10–24 % faster at 2.6–4 M; the
+/// thin Wᵀ·X 1.95× slower at 0.16 M, level at 0.64 M, 8 % faster at 2.1 M). The sums
+/// run in the same order either way.
 const SPLIT_FROM: usize = 1 << 21;
 
 /// The fewest multiply-adds per entry along the side cut (k times C's other side)
@@ -310,8 +352,7 @@ fn faer_blocks<T: Real>(
     );
 }
 
-/// C ← A·B on one faer call, on `threads` of rayon's current pool (one under
-/// [`SPLIT_FROM`] multiply-adds).
+/// C ← A·B on one faer call, on `threads` of rayon's current pool.
 ///
 /// Where faer's packing buffer would not fit under an address-space limit, on
 /// matrixmultiply instead (one thread, buffers of a few MiB; not the BLAS, which may
@@ -327,7 +368,6 @@ fn faer_call<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T
     let [rsb, csb] = [b.strides()[0], b.strides()[1]];
     let [rsc, csc] = [c.strides()[0], c.strides()[1]];
     let par = match threads {
-        _ if multiply_adds < SPLIT_FROM => faer::Par::Seq,
         1 => faer::Par::Seq,
         t => faer::Par::rayon(t),
     };
