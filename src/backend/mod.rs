@@ -189,13 +189,21 @@ fn route(m: usize, k: usize, n: usize) -> Route {
 }
 
 /// Whether C's columns (C m×n, k deep) get the bits of the whole product where C is
-/// computed in pieces of `piece` columns: both shapes take the same [`Route`], none a
-/// BLAS (whose kernels may round by n), and each entry's sum runs in an order fixed by
-/// k alone: the thin kernel's one chain, faer's GEMM in blocks of k (past its nano-GEMM,
-/// [`NANO`]), one dot product in index order for each entry of A·b or aᵀ·B.
+/// computed in pieces of `piece` columns: both shapes take the same [`Route`], never to
+/// the BLAS (whose kernels may round by n), and each entry's sum runs in an order fixed
+/// by k alone: the thin kernel's one chain, faer's GEMM in blocks of k (past its
+/// nano-GEMM, [`NANO`]), one dot product in index order for each entry of A·b or aᵀ·B.
 pub(crate) fn pieces_keep_bits(m: usize, k: usize, n: usize, piece: usize) -> bool {
-    let summed = |n: usize| route(m, k, n) != Route::Faer || m.saturating_mul(k * n) > NANO;
-    !blas() && route(m, k, n) == route(m, k, piece) && summed(n) && summed(piece)
+    let route = route(m, k, n);
+    let own = match route {
+        Route::Blas => false,
+        // On the BLAS's GEMV where there is one, unless the switch keeps it out.
+        Route::Column | Route::Row => !blas(),
+        Route::Outer | Route::Thin | Route::Faer => true,
+    };
+    let faer = matches!(route, Route::Thin | Route::Faer);
+    let summed = |n: usize| !faer || m.saturating_mul(k * n) > NANO;
+    own && route == self::route(m, k, piece) && summed(n) && summed(piece)
 }
 
 /// A·x, owned, as [`mat_vec`] computes it: for the few products outside the sweeps
