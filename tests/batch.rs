@@ -112,9 +112,11 @@ fn a_batch_in_any_memory_order_gives_the_same_bits() {
 }
 
 /// The batch on 1, 2 and 3 threads of its own pool: the same bits. Where its products
-/// run on faer's kernels or the crate's (the pure-Rust build), its points are cut one
-/// piece per thread (uneven pieces at k = 71 on 2 and 3 threads), each point's sums
-/// in the same order as in the whole batch; a BLAS build keeps the batch whole.
+/// run on faer's kernels or the crate's (the pure-Rust build; a BLAS build with
+/// `set_deterministic`, which tests/threads.rs covers), its points are cut one piece
+/// per thread (in f64 at k = 64, 71 and 200, uneven at 71 and 200; in f32, whose
+/// multiply-adds count half, at 200), each point's sums in the same order as in the
+/// whole batch; a BLAS build keeps these batches whole.
 #[test]
 fn a_batch_cut_among_threads_gives_the_bits_of_one_thread() {
     use fwdrev::{Activation, Mlp, Par, Scratch};
@@ -128,7 +130,9 @@ fn a_batch_cut_among_threads_gives_the_bits_of_one_thread() {
             let mut scratch = Scratch::new();
             net.value_and_grad_batch_into(x.view(), f.view_mut(), g.view_mut(), par, &mut scratch)
                 .unwrap();
-            (f, g)
+            // The bits, so that −0 and 0 differ.
+            let bits = f.iter().chain(g.iter()).map(|v| v.as_f64().to_bits());
+            bits.collect::<Vec<u64>>()
         };
         let one = call(Par::Seq);
         for threads in [1, 2, 3] {

@@ -191,19 +191,32 @@ fn route(m: usize, k: usize, n: usize) -> Route {
 /// Whether C's columns (C m×n, k deep) get the bits of the whole product where C is
 /// computed in pieces of `piece` columns: both shapes take the same [`Route`], never to
 /// the BLAS (whose kernels may round by n), and each entry's sum runs in an order fixed
-/// by k alone: the thin kernel's one chain, faer's GEMM in blocks of k (past its
-/// nano-GEMM, [`NANO`]), one dot product in index order for each entry of A·b or aᵀ·B.
+/// by k alone: the thin kernel's one chain; faer's GEMM in blocks of k, past its
+/// nano-GEMM ([`NANO`]) and where it runs its x86 kernels (AVX2 with FMA, or AVX-512:
+/// elsewhere it falls back to the `gemm` crate, whose blocks and dot products follow the
+/// shape); for A·b and aᵀ·B, one sum in index order per entry over a strided row.
 pub(crate) fn pieces_keep_bits(m: usize, k: usize, n: usize, piece: usize) -> bool {
     let route = route(m, k, n);
     let own = match route {
         Route::Blas => false,
         // On the BLAS's GEMV where there is one, unless the switch keeps it out.
         Route::Column | Route::Row => !blas(),
-        Route::Outer | Route::Thin | Route::Faer => true,
+        Route::Outer => true,
+        Route::Thin | Route::Faer => faer_kernels_fixed(),
     };
     let faer = matches!(route, Route::Thin | Route::Faer);
-    let summed = |n: usize| !faer || m.saturating_mul(k * n) > NANO;
+    let summed = |n: usize| !faer || m.saturating_mul(k).saturating_mul(n) > NANO;
     own && route == self::route(m, k, piece) && summed(n) && summed(piece)
+}
+
+/// Whether faer's GEMM runs its x86 kernels here (`private-gemm-x86`: blocks of k fixed
+/// by k alone, one chain per entry in each), which it picks where the CPU has AVX2 with
+/// FMA or AVX-512 — where this crate's kernels are those sets' too.
+pub(crate) fn faer_kernels_fixed() -> bool {
+    !matches!(
+        crate::kernels::detected(),
+        crate::kernels::Detected::Portable(_)
+    )
 }
 
 /// A·x, owned, as [`mat_vec`] computes it: for the few products outside the sweeps
