@@ -197,16 +197,15 @@ fn route(m: usize, k: usize, n: usize) -> Route {
 /// shape); for A·b and aᵀ·B, one sum in index order per entry over a strided row.
 pub(crate) fn pieces_keep_bits(m: usize, k: usize, n: usize, piece: usize) -> bool {
     let route = route(m, k, n);
-    let own = match route {
+    let past_nano = |n: usize| m.saturating_mul(k).saturating_mul(n) > NANO;
+    let fixed = match route {
         Route::Blas => false,
         // On the BLAS's GEMV where there is one, unless the switch keeps it out.
         Route::Column | Route::Row => !blas(),
         Route::Outer => true,
-        Route::Thin | Route::Faer => faer_kernels_fixed(),
+        Route::Thin | Route::Faer => faer_kernels_fixed() && past_nano(n) && past_nano(piece),
     };
-    let faer = matches!(route, Route::Thin | Route::Faer);
-    let summed = |n: usize| !faer || m.saturating_mul(k).saturating_mul(n) > NANO;
-    own && route == self::route(m, k, piece) && summed(n) && summed(piece)
+    fixed && route == self::route(m, k, piece)
 }
 
 /// Whether faer's GEMM runs its x86 kernels here (`private-gemm-x86`: blocks of k fixed
