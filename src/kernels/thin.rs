@@ -82,7 +82,7 @@ fn gemm_on<T: Real>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fwdrev_thin::{KC, KC_AVX2, MC};
+    use fwdrev_thin::{KC, KC_AVX2, KC_AVX512, MC};
     use ndarray::{s, Array2};
 
     /// An m×n matrix of sin(i·s + j·t + 1): every product rounds.
@@ -108,7 +108,7 @@ mod tests {
     }
 
     /// Shapes around every block and tile edge: m past MC and the tiles' rows, k past
-    /// either KC, n from 2 to 128 past every tile's width.
+    /// every KC, n from 2 to 128 past every tile's width.
     fn shapes() -> Vec<(usize, usize, usize)> {
         let mut v = vec![];
         let deep = KC_AVX2;
@@ -119,6 +119,7 @@ mod tests {
                 KC,
                 KC + 1,
                 2 * KC + 1,
+                KC_AVX512 + 1,
                 deep,
                 deep + 1,
                 2 * deep + 1,
@@ -243,6 +244,7 @@ mod tests {
                 (MC + 1, KC + 1, 32),
                 (MC + 1, KC, 128),
                 (MC + 1, KC_AVX2 + 1, 20),
+                (MC + 1, 2 * KC_AVX512 + 1, 65),
                 (5, 7, 3),
                 (9, 5, 1),
                 (7, 0, 17),

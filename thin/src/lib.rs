@@ -26,10 +26,9 @@
 //! the operands.
 //!
 //! Its own crate, with the concrete entry points [`dgemm`] and [`sgemm`], so that a dev
-//! profile can compile it optimised: the tiles are portable Rust that LLVM turns into
-//! registers, or intrinsics where it did not (AVX2's tiles and AVX-512's narrow ones,
-//! `micro_registers`), and unoptimised each multiply-add is a function call (1500×
-//! slower). Its tests are fwdrev's (`src/kernels/thin.rs`): every instruction set and
+//! profile can compile it optimised: the x86-64 tiles are intrinsics
+//! (`micro_registers`; LLVM spilled or shuffled the portable ones there), and
+//! unoptimised each multiply-add is a function call (1500× slower). Its tests are fwdrev's (`src/kernels/thin.rs`): every instruction set and
 //! tile against the chains of multiply-adds, bit for bit.
 
 #![warn(missing_docs)]
@@ -39,9 +38,13 @@ use std::mem::{size_of, MaybeUninit};
 /// Rows of A in a block: how far ahead the rows a tile reads are prefetched.
 pub const MC: usize = 192;
 /// A block's columns (X's rows), KC, for the tiles without a measured choice of their
-/// own: the best of 16–64 for AVX-512's Wᵀ·X when X's panels were read in place (not
-/// timed since X is copied; fwdrev's docs/measured.md).
+/// own (AVX-512's narrow tiles and the portable ones): the best of 16–64 for AVX-512's
+/// Wᵀ·X when X's panels were read in place (fwdrev's docs/measured.md).
 pub const KC: usize = 32;
+/// KC for AVX-512's wide tile (6 × 4 zmm): with X's panels copied, 48 ran Wᵀ·X at
+/// k = 64 on Emerald Rapids as fast as 32 or faster, and faster than 16 or 64 on two
+/// threads (fwdrev's docs/measured.md).
+pub const KC_AVX512: usize = 48;
 /// KC for AVX2's tiles: with X's panels copied, 48–96 ran f64's Wᵀ·X on Zen 3 within
 /// the noise of each other, faster than 32, 128 or 256, and f32's as fast as or faster
 /// than 32 or 128 (fwdrev's docs/measured.md); X's kc rows, 32 KiB at n = 64 in f64,
@@ -132,19 +135,19 @@ pub unsafe fn sgemm(isa: Isa, threads: usize, p: Product<f32>) {
 /// What the tiles need of f64 and f32.
 trait Element: Copy + Send + Sync + 'static {
     const ZERO: Self;
-    /// a·b + c, fused (one rounding) when `FMA`.
-    fn madd<const FMA: bool>(a: Self, b: Self, c: Self) -> Self;
+    /// a·b + c, rounded twice (the portable tile's step: no FMA).
+    fn madd(a: Self, b: Self, c: Self) -> Self;
     /// [`blocks`] on AVX2's tile of two ymm registers of this type ([`blocks_avx2`]).
     ///
     /// SAFETY: as [`blocks_avx2`].
     #[cfg(target_arch = "x86_64")]
     unsafe fn blocks_avx2(p: Product<Self>);
-    /// [`blocks`] on AVX-512's tile of two zmm registers of this type
-    /// ([`blocks_avx512_narrow`]).
+    /// [`blocks`] on AVX-512's tiles of zmm registers of this type ([`blocks_avx512`]):
+    /// two registers of X where X is at most that wide, four otherwise.
     ///
-    /// SAFETY: as [`blocks_avx512_narrow`].
+    /// SAFETY: as [`blocks_avx512`].
     #[cfg(target_arch = "x86_64")]
-    unsafe fn blocks_avx512_narrow(p: Product<Self>);
+    unsafe fn blocks_avx512(p: Product<Self>);
 }
 
 // Each type with its registers: AVX2's ymm, AVX-512's zmm.
@@ -153,11 +156,8 @@ macro_rules! element {
         impl Element for $t {
             const ZERO: Self = 0.0;
             #[inline(always)]
-            fn madd<const FMA: bool>(a: Self, b: Self, c: Self) -> Self {
-                match FMA {
-                    true => a.mul_add(b, c),
-                    false => a * b + c,
-                }
+            fn madd(a: Self, b: Self, c: Self) -> Self {
+                a * b + c
             }
             #[cfg(target_arch = "x86_64")]
             unsafe fn blocks_avx2(p: Product<Self>) {
@@ -166,10 +166,16 @@ macro_rules! element {
                 unsafe { blocks_avx2::<$ymm, { 2 * <$ymm as Register>::LANES }>(p) }
             }
             #[cfg(target_arch = "x86_64")]
-            unsafe fn blocks_avx512_narrow(p: Product<Self>) {
+            unsafe fn blocks_avx512(p: Product<Self>) {
                 use std::arch::x86_64::$zmm;
+                const LANES: usize = <$zmm as Register>::LANES;
                 // SAFETY: as the caller promises.
-                unsafe { blocks_avx512_narrow::<$zmm, { 2 * <$zmm as Register>::LANES }>(p) }
+                unsafe {
+                    match p.n <= 2 * LANES {
+                        true => blocks_avx512::<$zmm, 2, { 2 * LANES }, KC>(p),
+                        false => blocks_avx512::<$zmm, 4, { 4 * LANES }, KC_AVX512>(p),
+                    }
+                }
             }
         }
     };
@@ -198,44 +204,27 @@ unsafe fn gemm<T: Element>(isa: Isa, threads: usize, p: Product<T>) {
 }
 
 /// [`blocks`] with `isa`'s tile: MR rows by NR columns of accumulators, as many as its
-/// registers hold beside one broadcast of A and NR/lanes vectors of X (32 zmm: 4 × 4
-/// vectors, as 6 × 4 made the compiler store the tile at every step; 16 ymm: 6 × 2, in
-/// intrinsics; 16 xmm: 4 × 2). On AVX-512, X of at most two vectors' width takes a tile
-/// of 6 × 2, in intrinsics.
+/// registers hold beside one broadcast of A and NR/lanes vectors of X. On x86-64 in
+/// intrinsics ([`micro_registers`]): 32 zmm take 6 × 4 vectors (6 × 2 where X is at
+/// most two vectors wide), 16 ymm 6 × 2; the portable tile on 16 xmm, 4 × 2.
 ///
 /// SAFETY: as [`dgemm`].
 unsafe fn tiles<T: Element>(isa: Isa, p: Product<T>) {
-    let lanes = |bytes: usize| bytes / size_of::<T>();
-    let narrow = |bytes: usize| p.n <= 2 * lanes(bytes);
     // SAFETY: as the caller promises, the CPU has the tile's features.
     unsafe {
         match isa {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => match (lanes(64), narrow(64)) {
-                (_, true) => T::blocks_avx512_narrow(p),
-                (8, false) => blocks_avx512::<T, 4, 32>(p),
-                (_, false) => blocks_avx512::<T, 4, 64>(p),
-            },
+            Isa::Avx512 => T::blocks_avx512(p),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => T::blocks_avx2(p),
             #[cfg(not(target_arch = "x86_64"))]
             Isa::Avx512 | Isa::Avx2 => unreachable!("x86-64 instruction sets elsewhere"),
-            Isa::Portable => match lanes(16) {
-                2 => blocks::<T, 4, 4, KC>(p, |r, n| micros::<T, 4, 4, false>(r, n)),
-                _ => blocks::<T, 4, 8, KC>(p, |r, n| micros::<T, 4, 8, false>(r, n)),
+            Isa::Portable => match 16 / size_of::<T>() {
+                2 => blocks::<T, 4, 4, KC>(p, |r, n| micros::<T, 4, 4>(r, n)),
+                _ => blocks::<T, 4, 8, KC>(p, |r, n| micros::<T, 4, 8>(r, n)),
             },
         }
     }
-}
-
-/// [`blocks`] compiled for AVX-512F, AVX2 and FMA.
-///
-/// SAFETY: as [`dgemm`], and the CPU has those features.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn blocks_avx512<T: Element, const MR: usize, const NR: usize>(p: Product<T>) {
-    // SAFETY: as the caller promises.
-    unsafe { blocks::<T, MR, NR, KC>(p, |r, n| micros::<T, MR, NR, true>(r, n)) }
 }
 
 /// [`blocks`] on AVX2: tiles of 6 × NR (two ymm registers) in intrinsics
@@ -249,20 +238,25 @@ unsafe fn blocks_avx2<R: Register, const NR: usize>(p: Product<R::T>) {
     const { assert!(NR == 2 * R::LANES, "two registers of X") };
     // SAFETY: as the caller promises. The closure, compiled for AVX2 as this function
     // is, takes R's operations inlined.
-    unsafe { blocks::<R::T, 6, NR, KC_AVX2>(p, |r, n| micros_registers::<R>(r, n)) }
+    unsafe { blocks::<R::T, 6, NR, KC_AVX2>(p, |r, n| micros_registers::<R, 2>(r, n)) }
 }
 
-/// [`blocks`] on AVX-512 for X at most two zmm registers wide: tiles of 6 × NR in
-/// intrinsics ([`micro_registers`]). The portable tile of this shape, in f32, stored its
-/// twelve accumulators to the stack at every step (its disassembly).
+/// [`blocks`] on AVX-512: tiles of 6 × NR (H zmm registers) in intrinsics
+/// ([`micro_registers`]): 6 × 4 registers, 24 accumulators beside four loads of X and a
+/// broadcast, or 6 × 2 for X at most two registers wide. Left to LLVM, the portable 6 × 4
+/// stored its tile at every step, and its 4 × 4 ran Wᵀ·X 8–14 % slower on two Emerald
+/// Rapids cores (f64; 18–23 % in f32); the portable 6 × 2 in f32 also stored its
+/// accumulators at every step (disassembly).
 ///
-/// SAFETY: as [`dgemm`], the CPU has AVX-512F, and NR is two of R's lanes.
+/// SAFETY: as [`dgemm`], the CPU has AVX-512F, and NR is H of R's lanes.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn blocks_avx512_narrow<R: Register, const NR: usize>(p: Product<R::T>) {
-    const { assert!(NR == 2 * R::LANES, "two registers of X") };
+unsafe fn blocks_avx512<R: Register, const H: usize, const NR: usize, const K_BLOCK: usize>(
+    p: Product<R::T>,
+) {
+    const { assert!(NR == H * R::LANES, "H registers of X") };
     // SAFETY: as in `blocks_avx2`.
-    unsafe { blocks::<R::T, 6, NR, KC>(p, |r, n| micros_registers::<R>(r, n)) }
+    unsafe { blocks::<R::T, 6, NR, K_BLOCK>(p, |r, n| micros_registers::<R, H>(r, n)) }
 }
 
 /// Which tile a step over a block's rows takes.
@@ -279,12 +273,12 @@ enum Rows {
 /// SAFETY: as [`micro_registers`].
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn micros_registers<R: Register>(run: Run<R::T>, rows: Rows) {
+unsafe fn micros_registers<R: Register, const H: usize>(run: Run<R::T>, rows: Rows) {
     // SAFETY: as the caller promises.
     unsafe {
         match rows {
-            Rows::Tile => micro_registers::<R, 6>(run),
-            Rows::One => micro_registers::<R, 1>(run),
+            Rows::Tile => micro_registers::<R, 6, H>(run),
+            Rows::One => micro_registers::<R, 1, H>(run),
         }
     }
 }
@@ -293,15 +287,12 @@ unsafe fn micros_registers<R: Register>(run: Run<R::T>, rows: Rows) {
 ///
 /// SAFETY: as [`micro`].
 #[inline(always)]
-unsafe fn micros<T: Element, const MR: usize, const NR: usize, const FMA: bool>(
-    run: Run<T>,
-    rows: Rows,
-) {
+unsafe fn micros<T: Element, const MR: usize, const NR: usize>(run: Run<T>, rows: Rows) {
     // SAFETY: as the caller promises.
     unsafe {
         match rows {
-            Rows::Tile => micro::<T, MR, NR, FMA>(run),
-            Rows::One => micro::<T, 1, NR, FMA>(run),
+            Rows::Tile => micro::<T, MR, NR>(run),
+            Rows::One => micro::<T, 1, NR>(run),
         }
     }
 }
@@ -419,17 +410,19 @@ unsafe fn blocks<T: Element, const MR: usize, const NR: usize, const K_BLOCK: us
 }
 
 /// C[MR×NR] ← C + Σ_{p<kc} A[r, p]·X[p, :] (or without C's old values when `first`),
-/// the tile in registers; first, unless null, the lines of another MR rows and kc
-/// columns of A at `ahead` are prefetched into L2.
+/// the tile in registers, each step a product and a sum rounded apart (the portable
+/// tile; x86-64's fuse them, [`micro_registers`]); first, unless null, the lines of
+/// another MR rows and kc columns of A at `ahead` are prefetched into L2.
 ///
 /// SAFETY: A's MR rows and kc columns at `a` (strides rsa, csa), X's kc rows of NR at
 /// `x` (adjacent) and C's MR rows of NR at `c` (row stride ldc) are in bounds;
 /// `ahead` may point anywhere (it is only prefetched).
 #[inline(always)]
 // Index loops over the constant MR and NR: the form that compiles to the tile in
-// registers, one broadcast and NR/lanes loads a step, checked in the assembly (AVX-512).
+// registers, one broadcast and NR/lanes loads a step (checked in the assembly on
+// AVX-512, when its tiles were these).
 #[allow(clippy::needless_range_loop)]
-unsafe fn micro<T: Element, const MR: usize, const NR: usize, const FMA: bool>(
+unsafe fn micro<T: Element, const MR: usize, const NR: usize>(
     (kc, a, [rsa, csa], x, c, ldc, first, ahead): Run<T>,
 ) {
     // SAFETY: as the caller promises.
@@ -452,7 +445,7 @@ unsafe fn micro<T: Element, const MR: usize, const NR: usize, const FMA: bool>(
             for r in 0..MR {
                 let ar = *a.offset(r as isize * rsa + p as isize * csa);
                 for j in 0..NR {
-                    acc[r][j] = T::madd::<FMA>(ar, xv[j], acc[r][j]);
+                    acc[r][j] = T::madd(ar, xv[j], acc[r][j]);
                 }
             }
         }
@@ -572,28 +565,29 @@ registers! {
         _mm512_setzero_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_storeu_ps;
 }
 
-/// [`micro`] with NR two of R's registers wide, in intrinsics: two registers of X and
-/// one broadcast of A a step, MR·2 accumulators. Left to LLVM, AVX2's portable f64 tile
+/// [`micro`] with NR = H of R's registers, in intrinsics: H registers of X and one
+/// broadcast of A a step, MR·H accumulators. Left to LLVM, AVX2's portable f64 tile
 /// (4 × 8) came out with rows split into misaligned pieces shuffled back together at
 /// every step, at 0.38 of the square DGEMM's rate on Zen 3; the f32 one (4 × 16, not
-/// disassembled) ran at about a fifth of the cores' f32 peak; AVX-512's f32 6 × 2 stored
-/// its accumulators at every step. The same fused multiply-adds in the same order: the
-/// same bits. Inlined into a caller compiled for R's extension, as R's operations are.
+/// disassembled) ran at about a fifth of the cores' f32 peak; AVX-512's f32 6 × 2 and
+/// 6 × 4 stored their accumulators at every step. [`micro`]'s steps, each fused into
+/// one rounding, in the same order: the same bits on every extension. Inlined into a
+/// caller compiled for R's extension, as R's operations are.
 ///
 /// SAFETY: as [`micro`], and the CPU has R's extension.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 #[allow(clippy::needless_range_loop)]
-unsafe fn micro_registers<R: Register, const MR: usize>(
+unsafe fn micro_registers<R: Register, const MR: usize, const H: usize>(
     (kc, a, [rsa, csa], x, c, ldc, first, ahead): Run<R::T>,
 ) {
     let lanes = R::LANES;
     // SAFETY: as the caller promises.
     unsafe {
-        let mut acc = [[R::zero(); 2]; MR];
+        let mut acc = [[R::zero(); H]; MR];
         if !first {
             for r in 0..MR {
-                for h in 0..2 {
+                for h in 0..H {
                     acc[r][h] = R::load(c.offset(r as isize * ldc + (lanes * h) as isize));
                 }
             }
@@ -603,12 +597,12 @@ unsafe fn micro_registers<R: Register, const MR: usize>(
         // call would be compiled without it, and R's operations in it with calls).
         let step = inlined(
             #[inline(always)]
-            |acc: &mut [[R; 2]; MR], p: usize| {
-                let xp = x.add(p * 2 * lanes);
-                let xv = [R::load(xp), R::load(xp.add(lanes))];
+            |acc: &mut [[R; H]; MR], p: usize| {
+                let xp = x.add(p * H * lanes);
+                let xv: [R; H] = std::array::from_fn(|h| R::load(xp.add(h * lanes)));
                 for r in 0..MR {
                     let ar = R::splat(a.offset(r as isize * rsa + p as isize * csa));
-                    for h in 0..2 {
+                    for h in 0..H {
                         acc[r][h] = R::fmadd(ar, xv[h], acc[r][h]);
                     }
                 }
@@ -625,15 +619,15 @@ unsafe fn micro_registers<R: Register, const MR: usize>(
             // the likely cost: kc misses filling L1's miss buffers ahead of the tile's
             // own loads). Wᵀ·X ran 6–15 % faster so on Zen 3 in f64, paired in one
             // process; one loop that tests at each step whether to ask, 0–8 % slower
-            // than these two (docs/measured.md). AVX-512's narrow tiles, this code on
-            // zmm, ask so too (not timed there).
+            // than these two (docs/measured.md). AVX-512's tiles, this code on zmm, ask
+            // so too: on Emerald Rapids its 6 × 4 ran level either way.
             for p in 0..kc {
                 into_l2(ahead.wrapping_offset(p as isize * csa));
                 step(&mut acc, p);
             }
         }
         for r in 0..MR {
-            for h in 0..2 {
+            for h in 0..H {
                 R::store(c.offset(r as isize * ldc + (lanes * h) as isize), acc[r][h]);
             }
         }
