@@ -6,6 +6,7 @@
 
 use super::avx2::Avx2;
 use super::cast::{cast, cast_mut, cast_rows, same};
+use super::half_tanh::HalfTanh;
 use super::lanes::map8;
 use super::logistic::Exp;
 use super::portable::{self, LANES};
@@ -78,8 +79,12 @@ impl Kernel for Avx512 {
     }
     #[inline]
     fn half_tanh<T: Real>(self, x: &mut [T]) {
-        // AVX2's four lanes: no eight-lane form was written or timed.
-        self.0.half_tanh(x)
+        // Eight lanes in one pass: 0.6 of the time of AVX2's four in two passes (heads,
+        // then tails) on Emerald Rapids (docs/measured.md).
+        match cast_mut::<T, f64>(x) {
+            Some(xf) => unsafe { map8::<HalfTanh>(xf) },
+            None => self.0.half_tanh(x),
+        }
     }
     #[inline]
     fn exp<T: Real>(self, x: &mut [T]) {

@@ -73,7 +73,7 @@ pub(super) use lanes::HalfTanh;
 mod lanes {
     use super::{half_tanh, FAR, P, Q, SPLIT};
     use crate::kernels::lanes::Lanes;
-    use crate::kernels::logistic::{exp4, lanes_allowed};
+    use crate::kernels::logistic::{exp4, exp8, lanes_allowed};
     use std::arch::x86_64::*;
 
     /// [`half_tanh`] in lanes: e = e^−|t| in the head (exp's chain), the rest in the tail.
@@ -142,14 +142,38 @@ mod lanes {
         _mm256_or_pd(z, _mm256_and_pd(t, sign))
     }
 
-    /// Eight lanes as two fours (the slices run on four lanes on every x86 kernel).
+    /// [`head4`] and [`tail4`] in eight lanes (AVX-512F), step for step.
     #[target_feature(enable = "avx512f,avx2,fma")]
     #[inline]
     fn eight(t: __m512d) -> Option<__m512d> {
-        let four = |v: __m256d| head4(v).map(|e| tail4(v, e));
-        let lo = four(_mm512_castpd512_pd256(t))?;
-        let hi = four(_mm512_extractf64x4_pd::<1>(t))?;
-        Some(_mm512_insertf64x4::<1>(_mm512_castpd256_pd512(lo), hi))
+        let set = _mm512_set1_pd;
+        let (add, mul) = (_mm512_add_pd, _mm512_mul_pd);
+        let sign = _mm512_set1_epi64(i64::MIN);
+        let u = _mm512_abs_pd(t);
+        if _mm512_cmp_pd_mask::<_CMP_LT_OQ>(u, set(f64::INFINITY)) != 0xff {
+            return None;
+        }
+        let held = _mm512_min_pd(_mm512_max_pd(u, set(2.0 * SPLIT)), set(FAR));
+        let e = exp8(_mm512_castsi512_pd(_mm512_xor_si512(
+            _mm512_castpd_si512(held),
+            sign,
+        )))?;
+        let x = mul(set(0.5), u);
+        let s = mul(x, x);
+        let p = add(mul(add(mul(set(P[0]), s), set(P[1])), s), set(P[2]));
+        let q = add(mul(add(mul(add(s, set(Q[0])), s), set(Q[1])), s), set(Q[2]));
+        let one = set(1.0);
+        let rational = _mm512_cmp_pd_mask::<_CMP_LE_OQ>(x, set(SPLIT));
+        let num = _mm512_mask_blend_pd(rational, _mm512_sub_pd(one, e), mul(s, p));
+        let den = _mm512_mask_blend_pd(rational, add(one, e), q);
+        let r = _mm512_div_pd(num, den);
+        let z = _mm512_mask_blend_pd(rational, r, add(x, mul(x, r)));
+        // z ≥ 0: t's sign bit onto it.
+        let t_sign = _mm512_and_si512(_mm512_castpd_si512(t), sign);
+        Some(_mm512_castsi512_pd(_mm512_or_si512(
+            _mm512_castpd_si512(z),
+            t_sign,
+        )))
     }
 }
 

@@ -607,7 +607,7 @@ fn sigmoid8(t: __m512d) -> Option<(__m512d, __m512d)> {
 /// [`exp4`] in eight lanes (AVX-512F), step for step.
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
-fn exp8(x: __m512d) -> Option<__m512d> {
+pub(super) fn exp8(x: __m512d) -> Option<__m512d> {
     let bits = _mm512_castpd_si512(x);
     let abstop = _mm512_and_si512(_mm512_srli_epi64::<52>(bits), _mm512_set1_epi64(0x7ff));
     let off = _mm512_sub_epi64(abstop, _mm512_set1_epi64(0x3c9));
