@@ -244,9 +244,10 @@ unsafe fn blocks_avx2<R: Register, const NR: usize>(p: Product<R::T>) {
 /// [`blocks`] on AVX-512: tiles of 6 × NR (H zmm registers) in intrinsics
 /// ([`micro_registers`]): 6 × 4 registers, 24 accumulators beside four loads of X and a
 /// broadcast, or 6 × 2 for X at most two registers wide. Left to LLVM, the portable 6 × 4
-/// stored its tile at every step, and its 4 × 4 ran Wᵀ·X 8–14 % slower on two Emerald
-/// Rapids cores (f64; 18–23 % in f32); the portable 6 × 2 in f32 also stored its
-/// accumulators at every step (disassembly).
+/// stored its tile at every step; this one ran Wᵀ·X 1.06–1.14× as fast as the portable
+/// 4 × 4 on two Emerald Rapids cores (f64; 1.21–1.23× in f32), and the narrow ones, whose
+/// portable f32 form also stored its accumulators at every step, 1.1–4× (fwdrev's
+/// docs/measured.md).
 ///
 /// SAFETY: as [`dgemm`], the CPU has AVX-512F, and NR is H of R's lanes.
 #[cfg(target_arch = "x86_64")]
