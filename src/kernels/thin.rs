@@ -118,10 +118,12 @@ mod tests {
                 KC - 1,
                 KC,
                 KC + 1,
-                2 * KC + 1,
+                KC_AVX512,
                 KC_AVX512 + 1,
                 deep,
                 deep + 1,
+                2 * KC + 1,
+                2 * KC_AVX512,
                 2 * deep + 1,
             ] {
                 for &n in &[2, 15, 16, 17, 33, 64, 128] {
@@ -236,7 +238,8 @@ mod tests {
             kernels.extend(crate::kernels::Avx512::detect().map(Detected::Avx512));
             // n across every tile's width: f64 AVX-512's narrow tile (n ≤ 16) full at
             // 16, f32's (n ≤ 32) at 32, both padded below; the wide ones above; one
-            // column; no columns of A (C all zeros); no rows (only that it returns).
+            // column; no columns of A (C all zeros); no rows (only that it returns); the
+            // wide tiles past two of AVX-512's kc-blocks with a padded last panel.
             for &(m, k, n) in &[
                 (203, 100, 33),
                 (13, KC + 1, 17),

@@ -27,8 +27,8 @@
 //!
 //! Its own crate, with the concrete entry points [`dgemm`] and [`sgemm`], so that a dev
 //! profile can compile it optimised: the x86-64 tiles are intrinsics
-//! (`micro_registers`; LLVM spilled or shuffled the portable ones there), and
-//! unoptimised each multiply-add is a function call (1500× slower). Its tests are fwdrev's (`src/kernels/thin.rs`): every instruction set and
+//! (`micro_registers`), and unoptimised each multiply-add is a function call (1500×
+//! slower). Its tests are fwdrev's (`src/kernels/thin.rs`): every instruction set and
 //! tile against the chains of multiply-adds, bit for bit.
 
 #![warn(missing_docs)]
@@ -37,13 +37,13 @@ use std::mem::{size_of, MaybeUninit};
 
 /// Rows of A in a block: how far ahead the rows a tile reads are prefetched.
 pub const MC: usize = 192;
-/// A block's columns (X's rows), KC, for the tiles without a measured choice of their
-/// own (AVX-512's narrow tiles and the portable ones): the best of 16–64 for AVX-512's
-/// Wᵀ·X when X's panels were read in place (fwdrev's docs/measured.md).
+/// A block's columns (X's rows), KC, for AVX-512's narrow tiles (n ≤ two zmm) and the
+/// portable ones: for the narrow tiles on Emerald Rapids 48 ran level with 32 (rates
+/// 0.98–1.10 of its own), 64 no faster (fwdrev's docs/measured.md).
 pub const KC: usize = 32;
-/// KC for AVX-512's wide tile (6 × 4 zmm): with X's panels copied, 48 ran Wᵀ·X at
-/// k = 64 on Emerald Rapids as fast as 32 or faster, and faster than 16 or 64 on two
-/// threads (fwdrev's docs/measured.md).
+/// KC for AVX-512's wide tile (6 × 4 zmm): 48 ran Wᵀ·X at n = 64 on Emerald Rapids as
+/// fast as 32 or faster, and faster than 16 or 64 on two threads (fwdrev's
+/// docs/measured.md).
 pub const KC_AVX512: usize = 48;
 /// KC for AVX2's tiles: with X's panels copied, 48–96 ran f64's Wᵀ·X on Zen 3 within
 /// the noise of each other, faster than 32, 128 or 256, and f32's as fast as or faster
@@ -51,7 +51,15 @@ pub const KC_AVX512: usize = 48;
 /// stay in L1 or L2, and a panel is 4 KiB in either type.
 pub const KC_AVX2: usize = 64;
 /// The largest KC: the copy of X's rows is sized for it.
-const KC_MAX: usize = KC_AVX2;
+const KC_MAX: usize = max(max(KC, KC_AVX512), KC_AVX2);
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
 
 /// The widest n this crate is for: wider products belong to a GEMM that packs.
 pub const MAX_COLUMNS: usize = 128;
@@ -243,11 +251,7 @@ unsafe fn blocks_avx2<R: Register, const NR: usize>(p: Product<R::T>) {
 
 /// [`blocks`] on AVX-512: tiles of 6 × NR (H zmm registers) in intrinsics
 /// ([`micro_registers`]): 6 × 4 registers, 24 accumulators beside four loads of X and a
-/// broadcast, or 6 × 2 for X at most two registers wide. Left to LLVM, the portable 6 × 4
-/// stored its tile at every step; this one ran Wᵀ·X 1.06–1.14× as fast as the portable
-/// 4 × 4 on two Emerald Rapids cores (f64; 1.21–1.23× in f32), and the narrow ones, whose
-/// portable f32 form also stored its accumulators at every step, 1.1–4× (fwdrev's
-/// docs/measured.md).
+/// broadcast, or 6 × 2 for X at most two registers wide.
 ///
 /// SAFETY: as [`dgemm`], the CPU has AVX-512F, and NR is H of R's lanes.
 #[cfg(target_arch = "x86_64")]
@@ -419,9 +423,8 @@ unsafe fn blocks<T: Element, const MR: usize, const NR: usize, const K_BLOCK: us
 /// `x` (adjacent) and C's MR rows of NR at `c` (row stride ldc) are in bounds;
 /// `ahead` may point anywhere (it is only prefetched).
 #[inline(always)]
-// Index loops over the constant MR and NR: the form that compiles to the tile in
-// registers, one broadcast and NR/lanes loads a step (checked in the assembly on
-// AVX-512, when its tiles were these).
+// Index loops over the constant MR and NR: the form that LLVM compiles to the tile in
+// registers, one broadcast and NR/lanes loads a step.
 #[allow(clippy::needless_range_loop)]
 unsafe fn micro<T: Element, const MR: usize, const NR: usize>(
     (kc, a, [rsa, csa], x, c, ldc, first, ahead): Run<T>,
@@ -570,10 +573,13 @@ registers! {
 /// broadcast of A a step, MR·H accumulators. Left to LLVM, AVX2's portable f64 tile
 /// (4 × 8) came out with rows split into misaligned pieces shuffled back together at
 /// every step, at 0.38 of the square DGEMM's rate on Zen 3; the f32 one (4 × 16, not
-/// disassembled) ran at about a fifth of the cores' f32 peak; AVX-512's f32 6 × 2 and
-/// 6 × 4 stored their accumulators at every step. [`micro`]'s steps, each fused into
-/// one rounding, in the same order: the same bits on every extension. Inlined into a
-/// caller compiled for R's extension, as R's operations are.
+/// disassembled) ran at about a fifth of the cores' f32 peak; AVX-512's f32 6 × 2, and
+/// its 6 × 4, stored their accumulators at every step. In intrinsics AVX-512's tiles ran
+/// 1.07–1.6× (f64) and 2.0–4.6× (f32) as fast as its portable ones, where X is at most
+/// two zmm wide, and 1.06–1.14× and 1.21–1.23× as the portable 4 × 4 where X is wider
+/// (Emerald Rapids, fwdrev's docs/measured.md). [`micro`]'s steps, each fused into one rounding,
+/// in the same order: the same bits on every extension. Inlined into a caller compiled
+/// for R's extension, as R's operations are.
 ///
 /// SAFETY: as [`micro`], and the CPU has R's extension.
 #[cfg(target_arch = "x86_64")]
