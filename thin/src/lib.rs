@@ -574,12 +574,11 @@ registers! {
 /// (4 × 8) came out with rows split into misaligned pieces shuffled back together at
 /// every step, at 0.38 of the square DGEMM's rate on Zen 3; the f32 one (4 × 16, not
 /// disassembled) ran at about a fifth of the cores' f32 peak; AVX-512's f32 6 × 2, and
-/// its 6 × 4, stored their accumulators at every step. In intrinsics AVX-512's tiles ran
-/// 1.07–1.6× (f64) and 2.0–4.6× (f32) as fast as its portable ones, where X is at most
-/// two zmm wide, and 1.06–1.14× and 1.21–1.23× as the portable 4 × 4 where X is wider
-/// (Emerald Rapids, fwdrev's docs/measured.md). [`micro`]'s steps, each fused into one rounding,
-/// in the same order: the same bits on every extension. Inlined into a caller compiled
-/// for R's extension, as R's operations are.
+/// its 6 × 4, stored their accumulators at every step; in intrinsics AVX-512's tiles ran
+/// faster than the portable ones at every width timed (fwdrev's docs/measured.md).
+/// [`micro`]'s steps, each fused into one rounding, in the same order: the same bits on
+/// every extension. Inlined into a caller compiled for R's extension, as R's operations
+/// are.
 ///
 /// SAFETY: as [`micro`], and the CPU has R's extension.
 #[cfg(target_arch = "x86_64")]
