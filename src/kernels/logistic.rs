@@ -318,27 +318,11 @@ pub(super) unsafe fn sigmoid(y: &mut [f64], s: &mut [f64]) {
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
 pub(super) unsafe fn sigmoid8s(y: &mut [f64], s: &mut [f64]) {
-    // SAFETY: the caller's promise for the features.
-    if !unsafe { lanes_allowed() } {
-        return portable::sigmoid(y, s);
+    // SAFETY: the caller's promise for the features (both calls).
+    match unsafe { lanes_allowed() } {
+        true => unsafe { stretches::<Eight>(y, s) },
+        false => portable::sigmoid(y, s),
     }
-    assert_eq!(y.len(), s.len(), "as many slopes as values");
-    let mut ys = y.chunks_exact_mut(8);
-    let mut ss = s.chunks_exact_mut(8);
-    for (y, s) in (&mut ys).zip(&mut ss) {
-        // SAFETY: eight values each; the caller's promise for the features.
-        unsafe {
-            match sigmoid8(_mm512_loadu_pd(y.as_ptr())) {
-                Some((v, d)) => {
-                    _mm512_storeu_pd(y.as_mut_ptr(), v);
-                    _mm512_storeu_pd(s.as_mut_ptr(), d);
-                }
-                None => lanes4(y, s),
-            }
-        }
-    }
-    // SAFETY: the caller's promise for the features.
-    unsafe { lanes4(ys.into_remainder(), ss.into_remainder()) }
 }
 
 /// exp, with glibc's bits in lanes ([`exp4`], [`exp8`]).
@@ -381,8 +365,101 @@ pub(super) unsafe fn lanes_allowed() -> bool {
     cfg!(all(target_os = "linux", target_env = "gnu")) && unsafe { libm_is_glibcs() }
 }
 
-/// [`sigmoid`]'s four lanes, where [`lanes_allowed`]: a vector whose lanes leave glibc's
-/// fast path takes the scalar formula.
+/// [`sigmoid`]'s four lanes, where [`lanes_allowed`].
+///
+/// SAFETY: the CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn lanes4(y: &mut [f64], s: &mut [f64]) {
+    // SAFETY: the caller's promise for the features.
+    unsafe { stretches::<Four>(y, s) }
+}
+
+/// σ's lanes of one width, for [`stretches`]. SAFETY (every method): the CPU has the
+/// width's features; [`N`](Width::N) values at a pointer.
+trait Width {
+    /// Values a vector.
+    const N: usize;
+    type V: Copy;
+    unsafe fn load(p: *const f64) -> Self::V;
+    unsafe fn store(p: *mut f64, v: Self::V);
+    /// exp(−|t|) with glibc's bits, or None where a lane leaves its fast path.
+    unsafe fn exp_minus_abs(t: Self::V) -> Option<Self::V>;
+    /// σ and σ' from t and e = exp(−|t|).
+    unsafe fn sigmoid_of(t: Self::V, e: Self::V) -> (Self::V, Self::V);
+    /// σ and σ' by fewer lanes or the scalar formula: a vector off the fast path, or
+    /// the last values short of a vector.
+    unsafe fn fewer(y: &mut [f64], s: &mut [f64]);
+}
+
+/// Four lanes (AVX2 and FMA); fewer: the lanes padded ([`chunk4`]).
+struct Four;
+
+impl Width for Four {
+    const N: usize = 4;
+    type V = __m256d;
+    #[inline(always)]
+    unsafe fn load(p: *const f64) -> __m256d {
+        // SAFETY: the caller's promise.
+        unsafe { _mm256_loadu_pd(p) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f64, v: __m256d) {
+        // SAFETY: the caller's promise.
+        unsafe { _mm256_storeu_pd(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn exp_minus_abs(t: __m256d) -> Option<__m256d> {
+        // SAFETY: the caller's promise for the features.
+        unsafe { exp4(minus_abs4(t)) }
+    }
+    #[inline(always)]
+    unsafe fn sigmoid_of(t: __m256d, e: __m256d) -> (__m256d, __m256d) {
+        // SAFETY: the caller's promise for the features.
+        unsafe { sigmoid_of4(t, e) }
+    }
+    #[inline(always)]
+    unsafe fn fewer(y: &mut [f64], s: &mut [f64]) {
+        // SAFETY: the caller's promise for the features.
+        unsafe { chunk4(y, s) }
+    }
+}
+
+/// Eight lanes (AVX-512F); fewer: four lanes.
+struct Eight;
+
+impl Width for Eight {
+    const N: usize = 8;
+    type V = __m512d;
+    #[inline(always)]
+    unsafe fn load(p: *const f64) -> __m512d {
+        // SAFETY: the caller's promise.
+        unsafe { _mm512_loadu_pd(p) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f64, v: __m512d) {
+        // SAFETY: the caller's promise.
+        unsafe { _mm512_storeu_pd(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn exp_minus_abs(t: __m512d) -> Option<__m512d> {
+        // SAFETY: the caller's promise for the features.
+        unsafe { exp8(minus_abs8(t)) }
+    }
+    #[inline(always)]
+    unsafe fn sigmoid_of(t: __m512d, e: __m512d) -> (__m512d, __m512d) {
+        // SAFETY: the caller's promise for the features.
+        unsafe { sigmoid_of8(t, e) }
+    }
+    #[inline(always)]
+    unsafe fn fewer(y: &mut [f64], s: &mut [f64]) {
+        // SAFETY: the caller's promise for the features.
+        unsafe { stretches::<Four>(y, s) }
+    }
+}
+
+/// σ and σ' of each t in `y` (σ into `y`, σ' into `s`) in W's lanes, a vector off exp's
+/// fast path and the last values short of a vector by [`Width::fewer`].
 ///
 /// Two passes over each stretch of vectors on the fast path: e = exp(−|t|) into `s`,
 /// then σ and σ' from t and e. In one pass each vector is a chain of some 60 cycles
@@ -391,48 +468,49 @@ pub(super) unsafe fn lanes_allowed() -> bool {
 /// Apart, each pass's chains are short and many overlap. The same operations: the same
 /// bits. (tanh's lanes, in place with no second slice, go in runs: `lanes::quads`.)
 ///
-/// SAFETY: the CPU has AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn lanes4(y: &mut [f64], s: &mut [f64]) {
+/// SAFETY: the CPU has W's features.
+#[inline(always)]
+unsafe fn stretches<W: Width>(y: &mut [f64], s: &mut [f64]) {
     assert_eq!(y.len(), s.len(), "as many slopes as values");
-    let whole = y.len() / 4 * 4;
+    let n = W::N;
+    let whole = y.len() / n * n;
     let mut start = 0;
     while start < whole {
         // The vectors from `start` up to the next one off the fast path, their e in s.
         let mut end = start;
         while end < whole {
-            // SAFETY: four values at `end` in each slice; the caller's promise for the
+            // SAFETY: n values at `end` in each slice; the caller's promise for the
             // features.
-            let e = unsafe { exp4(minus_abs4(_mm256_loadu_pd(y.as_ptr().add(end)))) };
-            match e {
+            match unsafe { W::exp_minus_abs(W::load(y.as_ptr().add(end))) } {
                 // SAFETY: as above.
-                Some(e) => unsafe { _mm256_storeu_pd(s.as_mut_ptr().add(end), e) },
+                Some(e) => unsafe { W::store(s.as_mut_ptr().add(end), e) },
                 None => break,
             }
-            end += 4;
+            end += n;
         }
-        for i in (start..end).step_by(4) {
-            // SAFETY: as above, and s holds exp(−|t|) of these four.
+        for i in (start..end).step_by(n) {
+            // SAFETY: as above, and s holds exp(−|t|) of these n.
             unsafe {
-                let t = _mm256_loadu_pd(y.as_ptr().add(i));
-                let (v, d) = sigmoid_of4(t, _mm256_loadu_pd(s.as_ptr().add(i)));
-                _mm256_storeu_pd(y.as_mut_ptr().add(i), v);
-                _mm256_storeu_pd(s.as_mut_ptr().add(i), d);
+                let t = W::load(y.as_ptr().add(i));
+                let (v, d) = W::sigmoid_of(t, W::load(s.as_ptr().add(i)));
+                W::store(y.as_mut_ptr().add(i), v);
+                W::store(s.as_mut_ptr().add(i), d);
             }
         }
         if end < whole {
-            portable::sigmoid(&mut y[end..end + 4], &mut s[end..end + 4]);
+            // SAFETY: the caller's promise for the features.
+            unsafe { W::fewer(&mut y[end..end + n], &mut s[end..end + n]) };
         }
-        start = end + 4;
+        start = end + n;
     }
     if whole < y.len() {
-        chunk4(&mut y[whole..], &mut s[whole..]);
+        // SAFETY: the caller's promise for the features.
+        unsafe { W::fewer(&mut y[whole..], &mut s[whole..]) };
     }
 }
 
-/// σ and σ' of the last values short of four, in four lanes padded with 1 ([`padded4`]:
-/// on exp's fast path), or by the scalar formula where a lane leaves the fast path.
+/// σ and σ' of up to four values, in four lanes padded with 1 ([`padded4`]: on exp's
+/// fast path), or by the scalar formula where a lane leaves the fast path.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 fn chunk4(y: &mut [f64], s: &mut [f64]) {
@@ -574,18 +652,23 @@ fn table_pairs(k: __m256i) -> (__m256d, __m256d) {
     (_mm256_unpacklo_pd(even, odd), _mm256_unpackhi_pd(even, odd))
 }
 
-/// [`sigmoid4`] in eight lanes (AVX-512F): the same operations, masks for the
+/// −|t| in eight lanes: the sign bit set.
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline]
+fn minus_abs8(t: __m512d) -> __m512d {
+    _mm512_castsi512_pd(_mm512_or_si512(
+        _mm512_castpd_si512(t),
+        _mm512_set1_epi64(i64::MIN),
+    ))
+}
+
+/// [`sigmoid_of4`] in eight lanes (AVX-512F): the same operations, masks for the
 /// comparisons and the flushes.
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
-fn sigmoid8(t: __m512d) -> Option<(__m512d, __m512d)> {
+fn sigmoid_of8(t: __m512d, e: __m512d) -> (__m512d, __m512d) {
     let one = _mm512_set1_pd(1.0);
     let a = _mm512_abs_pd(t);
-    let neg = _mm512_castsi512_pd(_mm512_xor_si512(
-        _mm512_castpd_si512(a),
-        _mm512_set1_epi64(i64::MIN),
-    ));
-    let e = exp8(neg)?;
     let r = _mm512_div_pd(one, _mm512_add_pd(one, e));
     let er = _mm512_mul_pd(e, r);
     let v = _mm512_mask_blend_pd(
@@ -601,7 +684,7 @@ fn sigmoid8(t: __m512d) -> Option<(__m512d, __m512d)> {
         let tiny = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, _mm512_set1_pd(below));
         _mm512_maskz_mov_pd(!(far & tiny), x)
     };
-    Some((flush(v, f64::MIN_POSITIVE), flush(d, floor)))
+    (flush(v, f64::MIN_POSITIVE), flush(d, floor))
 }
 
 /// [`exp4`] in eight lanes (AVX-512F), step for step.
