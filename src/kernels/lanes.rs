@@ -113,9 +113,9 @@ unsafe fn quads<F: Lanes>(x: &mut [f64]) {
     }
 }
 
-/// The last values short of four (one to three) as a vector, the lanes past them 1: in
-/// the range of every function here, and the lanes cost less than the scalar function
-/// even for one value.
+/// Up to four values as a vector, the lanes past them 1 (the last values short of a
+/// vector, or σ's four off exp's fast path): in the range of every function here, and
+/// the lanes cost less than the scalar function even for one value.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 pub(super) fn padded4(rest: &[f64]) -> __m256d {

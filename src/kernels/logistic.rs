@@ -454,7 +454,7 @@ impl Width for Eight {
     #[inline(always)]
     unsafe fn fewer(y: &mut [f64], s: &mut [f64]) {
         // SAFETY: the caller's promise for the features.
-        unsafe { stretches::<Four>(y, s) }
+        unsafe { lanes4(y, s) }
     }
 }
 
@@ -827,7 +827,8 @@ mod tests {
 
     /// The slice has the scalar formula's bits everywhere: random t, flushed tails, and
     /// lengths with tails; and each special argument (|t| = 1 on either side, flushed
-    /// values and slopes, ±0, ±∞, NaN) in every lane of a vector of ordinary ones.
+    /// values and slopes, ±0, subnormals, ±∞, NaN) in every lane of a vector of ordinary
+    /// ones.
     #[test]
     fn the_slice_has_the_scalar_bits() {
         if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
@@ -841,6 +842,8 @@ mod tests {
             1.0 + f64::EPSILON,
             -1.0 - f64::EPSILON,
             1e-300,
+            -5e-324,
+            f64::MIN_POSITIVE / 2.0,
             -1e-17,
             390.0,
             -390.5,
