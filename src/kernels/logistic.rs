@@ -376,12 +376,14 @@ unsafe fn lanes4(y: &mut [f64], s: &mut [f64]) {
 }
 
 /// σ's lanes of one width, for [`stretches`]. SAFETY (every method): the CPU has the
-/// width's features; [`N`](Width::N) values at a pointer.
+/// width's features.
 trait Width {
     /// Values a vector.
     const N: usize;
     type V: Copy;
+    /// SAFETY: also, [`N`](Width::N) values at `p`.
     unsafe fn load(p: *const f64) -> Self::V;
+    /// SAFETY: also, [`N`](Width::N) values at `p`.
     unsafe fn store(p: *mut f64, v: Self::V);
     /// exp(−|t|) with glibc's bits, or None where a lane leaves its fast path.
     unsafe fn exp_minus_abs(t: Self::V) -> Option<Self::V>;
