@@ -1,0 +1,119 @@
+//! The pure-Rust GEMM against the BLAS's DGEMM, interleaved in one process.
+//!
+//! The default build's GEMM is the crate's blocks on faer; with `openblas` (or `blis`)
+//! [`set_deterministic`](fwdrev::set_deterministic)`(true)` sends the same square
+//! products there, so one binary times both. Each round runs C ← A·B of D×D on each,
+//! in the order BLAS, pure, pure, BLAS on even rounds and reversed on odd ones (a
+//! machine whose speed drifts within a round then favours neither), and divides the
+//! pure-Rust time by the BLAS's. After one untimed round, prints the median ratio and
+//! its range over the rounds, and each GEMM's median rate (docs/measured.md, "The
+//! pure-Rust GEMM"). Without a BLAS both sides are the same GEMM and it says so.
+//!
+//! ```text
+//! cargo run --release --features openblas --example gemm_ratio -- [f64|f32] [D] [ROUNDS]
+//! ```
+//!
+//! D defaults to 4000 and ROUNDS to 7 (D = 8000: about 20 s a round on two cores).
+
+use fwdrev::{backend, baseline, random, set_deterministic, Real};
+use ndarray::Array2;
+use std::error::Error;
+use std::process::ExitCode;
+use std::time::Instant;
+
+const USAGE: &str = "usage: gemm_ratio [f64|f32] [D] [ROUNDS]";
+
+fn main() -> ExitCode {
+    fwdrev::backend::restart_with_best_kernels();
+    match parse_and_run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gemm_ratio: {e}\n{USAGE}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_and_run() -> Result<(), Box<dyn Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.len() > 3 {
+        return Err(format!("{} arguments, at most three", args.len()).into());
+    }
+    let number = |i: usize, name: &str, default: usize| -> Result<usize, String> {
+        args.get(i).map_or(Ok(default), |s| {
+            s.parse().map_err(|e| format!("{name} {s:?}: {e}"))
+        })
+    };
+    let (d, rounds) = (number(1, "D", 4000)?, number(2, "ROUNDS", 7)?);
+    if d == 0 || rounds == 0 {
+        return Err("D and ROUNDS must be at least 1".into());
+    }
+    if backend().name == "pure-rust" {
+        return Err("this build has no BLAS: build with --features openblas (or blis)".into());
+    }
+    match args.first().map_or("f64", String::as_str) {
+        "f64" => run::<f64>(d, rounds),
+        "f32" => run::<f32>(d, rounds),
+        other => Err(format!("dtype {other:?}: f64 or f32").into()),
+    }
+}
+
+/// Which GEMM a timing ran on.
+#[derive(Clone, Copy)]
+enum Gemm {
+    /// The BLAS's.
+    Blas,
+    /// The pure-Rust one (faer's kernels in the crate's blocks).
+    Pure,
+}
+
+fn run<T: Real>(d: usize, rounds: usize) -> Result<(), Box<dyn Error>> {
+    let a: Array2<T> = random::standard_normal(d, d, 1, 0)?;
+    let b: Array2<T> = random::standard_normal(d, d, 2, 0)?;
+    let mut c = Array2::<T>::zeros((d, d));
+    let mut time = |gemm: Gemm| {
+        set_deterministic(matches!(gemm, Gemm::Pure));
+        let t0 = Instant::now();
+        baseline::gemm(a.view(), b.view(), c.view_mut());
+        t0.elapsed().as_secs_f64()
+    };
+    let (mut ratios, mut blas, mut pure) = (vec![], vec![], vec![]);
+    for round in 0..=rounds {
+        let order = match round % 2 {
+            0 => [Gemm::Blas, Gemm::Pure, Gemm::Pure, Gemm::Blas],
+            _ => [Gemm::Pure, Gemm::Blas, Gemm::Blas, Gemm::Pure],
+        };
+        let (mut tb, mut tp) = (0.0, 0.0);
+        for gemm in order {
+            let t = time(gemm);
+            match gemm {
+                Gemm::Blas => tb += t / 2.0,
+                Gemm::Pure => tp += t / 2.0,
+            }
+        }
+        if round > 0 {
+            ratios.push(tp / tb);
+            blas.push(tb);
+            pure.push(tp);
+        }
+    }
+    set_deterministic(false);
+    for v in [&mut ratios, &mut blas, &mut pure] {
+        v.sort_by(f64::total_cmp);
+    }
+    // Sorted: the middle (the upper of two) is the median.
+    let median = |v: &[f64]| v[v.len() / 2];
+    let rate = |t: f64| (d as f64).powi(3) / t / 1e9;
+    let name = backend().name;
+    println!(
+        "d = {d}, {}, {rounds} rounds: pure-Rust / {name} median {:.3} ({:.3}–{:.3}); \
+         {name} {:.1} G multiply-adds/s, pure-Rust {:.1} (medians)",
+        std::any::type_name::<T>(),
+        median(&ratios),
+        ratios[0],
+        ratios[ratios.len() - 1],
+        rate(median(&blas)),
+        rate(median(&pure)),
+    );
+    Ok(())
+}
