@@ -15,11 +15,16 @@
 //!
 //! D defaults to 4000 and ROUNDS to 7 (D = 8000: about 20 s a round on two cores).
 
+#[path = "common/rounds.rs"]
+mod rounds;
+
 use fwdrev::{backend, baseline, random, set_deterministic, Real};
 use ndarray::Array2;
 use std::error::Error;
 use std::process::ExitCode;
 use std::time::Instant;
+
+use rounds::{Dtype, Rounds};
 
 const USAGE: &str = "usage: gemm_ratio [f64|f32] [D] [ROUNDS]";
 
@@ -35,26 +40,13 @@ fn main() -> ExitCode {
 }
 
 fn parse_and_run() -> Result<(), Box<dyn Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.len() > 3 {
-        return Err(format!("{} arguments, at most three", args.len()).into());
-    }
-    let number = |i: usize, name: &str, default: usize| -> Result<usize, String> {
-        args.get(i).map_or(Ok(default), |s| {
-            s.parse().map_err(|e| format!("{name} {s:?}: {e}"))
-        })
-    };
-    let (d, rounds) = (number(1, "D", 4000)?, number(2, "ROUNDS", 7)?);
-    if d == 0 || rounds == 0 {
-        return Err("D and ROUNDS must be at least 1".into());
-    }
+    let Rounds { dtype, d, rounds } = Rounds::from_args(4000, 7)?;
     if backend().name == "pure-rust" {
         return Err("this build has no BLAS: build with --features openblas (or blis)".into());
     }
-    match args.first().map_or("f64", String::as_str) {
-        "f64" => run::<f64>(d, rounds),
-        "f32" => run::<f32>(d, rounds),
-        other => Err(format!("dtype {other:?}: f64 or f32").into()),
+    match dtype {
+        Dtype::F64 => run::<f64>(d, rounds),
+        Dtype::F32 => run::<f32>(d, rounds),
     }
 }
 

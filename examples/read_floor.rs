@@ -19,11 +19,16 @@
 //!
 //! D defaults to 8000 and ROUNDS to 11.
 
+#[path = "common/rounds.rs"]
+mod rounds;
+
 use fwdrev::{baseline, random, Activation, Mlp, Mode, Par, Real, Scratch};
 use ndarray::Array1;
 use std::error::Error;
 use std::process::ExitCode;
 use std::time::Instant;
+
+use rounds::{Dtype, Rounds};
 
 const USAGE: &str = "usage: read_floor [f64|f32] [D] [ROUNDS]";
 
@@ -38,23 +43,10 @@ fn main() -> ExitCode {
 }
 
 fn parse_and_run() -> Result<(), Box<dyn Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.len() > 3 {
-        return Err(format!("{} arguments, at most three", args.len()).into());
-    }
-    let number = |i: usize, name: &str, default: usize| -> Result<usize, String> {
-        args.get(i).map_or(Ok(default), |s| {
-            s.parse().map_err(|e| format!("{name} {s:?}: {e}"))
-        })
-    };
-    let (d, rounds) = (number(1, "D", 8000)?, number(2, "ROUNDS", 11)?);
-    if rounds == 0 {
-        return Err("ROUNDS must be at least 1".into());
-    }
-    match args.first().map_or("f64", String::as_str) {
-        "f64" => run::<f64>(d, rounds),
-        "f32" => run::<f32>(d, rounds),
-        other => Err(format!("dtype {other:?}: f64 or f32").into()),
+    let Rounds { dtype, d, rounds } = Rounds::from_args(8000, 11)?;
+    match dtype {
+        Dtype::F64 => run::<f64>(d, rounds),
+        Dtype::F32 => run::<f32>(d, rounds),
     }
 }
 
