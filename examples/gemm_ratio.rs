@@ -1,24 +1,29 @@
-//! The pure-Rust GEMM against the BLAS's DGEMM, interleaved in one process.
+//! The pure-Rust GEMM against the BLAS's, interleaved in one process.
 //!
 //! The default build's GEMM is the crate's blocks on faer; with `openblas` (or `blis`)
 //! [`set_deterministic`](fwdrev::set_deterministic)`(true)` sends the same square
 //! products there, so one binary times both. Each round runs C ← A·B of D×D on each,
 //! in the order BLAS, pure, pure, BLAS on even rounds and reversed on odd ones (a
-//! machine whose speed drifts within a round then favours neither), and divides the
-//! pure-Rust time by the BLAS's. After one untimed round, prints the median ratio and
-//! its range over the rounds, and each GEMM's median rate (docs/measured.md, "The
-//! pure-Rust GEMM"). Without a BLAS both sides are the same GEMM and it says so.
+//! machine whose speed drifts within a round, or one library's threads still winding
+//! down in the next's timing, then favours neither over each pair of rounds), and
+//! divides the pure-Rust time by the BLAS's. After one untimed round, prints the median
+//! ratio and its range over the rounds, and each GEMM's median rate (docs/measured.md,
+//! "The goals on Emerald Rapids again, a command for the GEMM ratio, …"). Without a
+//! BLAS there is nothing to compare: it says so and fails. Under an address-space limit
+//! the crate keeps products off the BLAS whatever the switch (its buffers might not
+//! fit), so both sides would be the pure-Rust GEMM: run it without one.
 //!
 //! ```text
 //! cargo run --release --features openblas --example gemm_ratio -- [f64|f32] [D] [ROUNDS]
 //! ```
 //!
-//! D defaults to 4000 and ROUNDS to 7 (D = 8000: about 20 s a round on two cores).
+//! D defaults to 4000 (at least 2: a 1×1 product is not a GEMM) and ROUNDS to 8; a
+//! round is four products of D³ multiply-adds.
 
 #[path = "common/rounds.rs"]
 mod rounds;
 
-use fwdrev::{backend, baseline, random, set_deterministic, Real};
+use fwdrev::{backend, baseline, memory, random, set_deterministic, Real};
 use ndarray::Array2;
 use std::error::Error;
 use std::process::ExitCode;
@@ -40,7 +45,10 @@ fn main() -> ExitCode {
 }
 
 fn parse_and_run() -> Result<(), Box<dyn Error>> {
-    let Rounds { dtype, d, rounds } = Rounds::from_args(4000, 7)?;
+    let Rounds { dtype, d, rounds } = Rounds::from_args(4000, 8)?;
+    if d < 2 {
+        return Err("D must be at least 2: a 1×1 product runs as a dot, not a GEMM".into());
+    }
     if backend().name == "pure-rust" {
         return Err("this build has no BLAS: build with --features openblas (or blis)".into());
     }
@@ -62,7 +70,7 @@ enum Gemm {
 fn run<T: Real>(d: usize, rounds: usize) -> Result<(), Box<dyn Error>> {
     let a: Array2<T> = random::standard_normal(d, d, 1, 0)?;
     let b: Array2<T> = random::standard_normal(d, d, 2, 0)?;
-    let mut c = Array2::<T>::zeros((d, d));
+    let mut c: Array2<T> = memory::zeros(d, d)?;
     let mut time = |gemm: Gemm| {
         set_deterministic(matches!(gemm, Gemm::Pure));
         let t0 = Instant::now();

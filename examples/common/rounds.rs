@@ -34,8 +34,11 @@ impl Rounds {
             })
         };
         let (d, rounds) = (number(1, "D", d)?, number(2, "ROUNDS", rounds)?);
-        if d == 0 || rounds == 0 {
-            return Err("D and ROUNDS must be at least 1".into());
+        if d == 0 {
+            return Err("D must be at least 1".into());
+        }
+        if rounds == 0 {
+            return Err("ROUNDS must be at least 1".into());
         }
         let dtype = match args.first().map_or("f64", String::as_str) {
             "f64" => Dtype::F64,
