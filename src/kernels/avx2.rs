@@ -10,8 +10,8 @@ use super::logistic::Exp;
 use super::portable::{self, LANES};
 use super::tanh::Tanh;
 use super::{
-    blocked, fetch_ahead, gemv2_by_quads, gemv_t2_by_quads, gemv_t_by_quads, long_rows, Kernel,
-    Portable, RowSlices,
+    blocked, fetch_ahead, gemv2_by_quads, gemv_t2_by_quads, gemv_t_by_quads, long_rows,
+    quad_starts, Kernel, Portable, RowSlices,
 };
 use crate::Real;
 use std::arch::x86_64::*;
@@ -205,7 +205,7 @@ unsafe fn gemv2_f64(a: RowSlices<'_, f64>, x: [&[f64]; 2], y: [&mut [f64]; 2]) {
         "{m}×{n}: whole quads, x_j one entry per column, y_j per row"
     );
     let full = n - n % LANES;
-    for i in (0..m).step_by(4) {
+    for i in quad_starts::<f64>(0..m, n) {
         let rows = a.quad(i);
         let tails = portable::dot4_tails::<f64, true, 4, 2>(rows, x, full);
         // SAFETY: the features; i + 4 ≤ m = y's length.

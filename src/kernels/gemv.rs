@@ -4,7 +4,7 @@
 //! result depends on the thread count. A's rows are contiguous throughout (a network's
 //! weights: row-major, or their rows padded to whole lines).
 
-use super::{inlined, with_kernel, Kernel, RowSlices};
+use super::{inlined, quad_starts, with_kernel, Kernel, RowSlices};
 use crate::par::{for_each_chunk, MIN_WORK};
 use crate::{Par, Real};
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
@@ -48,7 +48,7 @@ pub(crate) fn gemv_t_scratch_len(m: usize, n: usize) -> usize {
 /// once however many vectors there are; two vectors into a Y by columns (a JVP's value
 /// and tangent) are the kernel's [`gemv2`](Kernel::gemv2), the same sums. One vector is
 /// the plain GEMV, whose long rows go eight at a time where [`octets`](super::octets)
-/// says that pays.
+/// says that pays. Short rows go from the last quad to the first ([`quad_starts`]).
 pub(crate) fn gemv_few<T: Real>(par: Par, a: ArrayView2<T>, xs: &[&[T]], y: ArrayViewMut2<T>) {
     with_kernel!(|k| gemv_few_with(k, par, a, xs, y))
 }
@@ -70,6 +70,13 @@ fn gemv_few_with<T: Real, K: Kernel>(
             assert!(ac.nrows() == m && xs.len() == w, "Y is m×w");
             let quads = m / 4 * 4;
             let by_columns = yc.stride_of(Axis(0)) == 1;
+            // The rows past the last quad first: with short rows the quads go from the
+            // last ([`quad_starts`]).
+            for i in quads..m {
+                for (j, x) in xs.iter().enumerate() {
+                    yc[[i, j]] = k.dot(rows.row(i), x);
+                }
+            }
             if w == 2 && quads > 0 && by_columns {
                 // A value and its tangent into columns that lie contiguous: the kernel's
                 // loop over the quads. (More vectors take the quad loop below, which reads
@@ -94,7 +101,7 @@ fn gemv_few_with<T: Real, K: Kernel>(
                         unsafe { *yc.uget_mut((i + q, 0)) = v };
                     }
                 }
-                for i in (octets_end..quads).step_by(4) {
+                for i in quad_starts::<T>(octets_end..quads, rows.ncols()) {
                     let r = rows.quad(i);
                     let mut put = |j: usize, dots: [T; 4]| {
                         for (q, v) in dots.into_iter().enumerate() {
@@ -112,11 +119,6 @@ fn gemv_few_with<T: Real, K: Kernel>(
                     if pairs < xs.len() {
                         put(pairs, k.dot4(r, xs[pairs]));
                     }
-                }
-            }
-            for i in quads..m {
-                for (j, x) in xs.iter().enumerate() {
-                    yc[[i, j]] = k.dot(rows.row(i), x);
                 }
             }
         },

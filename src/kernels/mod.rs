@@ -38,6 +38,7 @@ pub(crate) use avx2::Avx2;
 pub(crate) use avx512::Avx512;
 
 use crate::Real;
+use std::ops::Range;
 use std::sync::OnceLock;
 
 /// One instruction set's kernels.
@@ -84,13 +85,7 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     /// for rows shorter than a page, keeps a block of y in registers over passes of many
     /// rows ([`blocked`]).
     #[inline(always)]
-    fn gemv_t1<T: Real>(
-        self,
-        a: RowSlices<'_, T>,
-        cols: std::ops::Range<usize>,
-        g: &[T],
-        y: &mut [T],
-    ) {
+    fn gemv_t1<T: Real>(self, a: RowSlices<'_, T>, cols: Range<usize>, g: &[T], y: &mut [T]) {
         gemv_t_by_quads(self, a, cols, g, y)
     }
     /// `[y_0 | y_1] ← Aᵀ·[g_0 | g_1]` over A's columns `cols`
@@ -104,7 +99,7 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     fn gemv_t2<T: Real>(
         self,
         a: RowSlices<'_, T>,
-        cols: std::ops::Range<usize>,
+        cols: Range<usize>,
         g: [&[T]; 2],
         y: [&mut [T]; 2],
     ) {
@@ -202,7 +197,7 @@ pub(crate) fn gemv2_by_quads<K: Kernel, T: Real>(
         m.is_multiple_of(4) && fits,
         "{m}×{n}: whole quads, x_j one entry per column, y_j per row"
     );
-    for i in (0..m).step_by(4) {
+    for i in quad_starts::<T>(0..m, n) {
         let [d0, d1] = k.dot4x2(a.quad(i), x);
         y0[i..i + 4].copy_from_slice(&d0);
         y1[i..i + 4].copy_from_slice(&d1);
@@ -216,7 +211,7 @@ pub(crate) fn gemv2_by_quads<K: Kernel, T: Real>(
 pub(crate) fn gemv_t_by_quads<K: Kernel, T: Real>(
     k: K,
     a: RowSlices<'_, T>,
-    cols: std::ops::Range<usize>,
+    cols: Range<usize>,
     g: &[T],
     y: &mut [T],
 ) {
@@ -248,7 +243,7 @@ pub(crate) fn gemv_t_by_quads<K: Kernel, T: Real>(
 pub(crate) fn gemv_t2_by_quads<K: Kernel, T: Real>(
     k: K,
     a: RowSlices<'_, T>,
-    cols: std::ops::Range<usize>,
+    cols: Range<usize>,
     g: [&[T]; 2],
     y: [&mut [T]; 2],
 ) {
@@ -424,6 +419,22 @@ pub(crate) fn fetch_ahead<T, const STEP: usize, const N: usize>(p: [*const T; N]
     }
 }
 
+/// The first rows of the quads in `rows` (a multiple of four long) in the order the
+/// forward products dot them: short rows ([`long_rows`]) from the last quad to the first,
+/// long rows in order. A reverse sweep over a layer (Aᵀ·g, in row order) ends on its
+/// last rows, so a small network's next forward sweep finds them still in L1 (∇f at
+/// (100, 105, 95): 13 % fewer L1 misses, docs/measured.md); long rows keep their order,
+/// whose hints past each row's end ask for the next row's first lines. A dot does not
+/// depend on when it is taken, so the order changes no bit.
+#[inline(always)]
+pub(crate) fn quad_starts<T>(rows: Range<usize>, n: usize) -> impl Iterator<Item = usize> {
+    let last_first = !long_rows::<T>(n);
+    (0..rows.len() / 4).map(move |q| match last_first {
+        true => rows.end - 4 * (q + 1),
+        false => rows.start + 4 * q,
+    })
+}
+
 /// Whether loops over rows of `n` entries of T, starting `stride` entries apart, take
 /// them eight at a time ([`Kernel::dot8`], [`Kernel::axpy8`]; the same bits as four at
 /// a time): for rows of a page or more ([`long_rows`]), which stream from L3 or memory.
@@ -505,7 +516,7 @@ impl<'a, T> RowSlices<'a, T> {
 
     /// Rows `r` of these, without a slice's per-axis bookkeeping (a block of a sweep).
     #[inline]
-    pub(crate) fn rows(&self, r: std::ops::Range<usize>) -> Self {
+    pub(crate) fn rows(&self, r: Range<usize>) -> Self {
         let (_, from) = self.a.split_at(ndarray::Axis(0), r.start);
         RowSlices {
             a: from.split_at(ndarray::Axis(0), r.len()).0,
@@ -622,6 +633,19 @@ mod tests {
         assert!(RowSlices::new(lined(1000).view()).octets());
         assert!(!RowSlices::new(lined(1024).view()).octets());
         assert!(!RowSlices::new(lined(100).view()).octets());
+    }
+
+    /// Every quad once: short rows from the last quad to the first, long rows (a page or
+    /// more) in order.
+    #[test]
+    fn quad_starts_run_short_rows_from_the_last() {
+        let starts = |rows: Range<usize>, n: usize| quad_starts::<f64>(rows, n).collect::<Vec<_>>();
+        assert_eq!(starts(0..12, 100), [8, 4, 0]);
+        assert_eq!(starts(8..20, 511), [16, 12, 8]);
+        assert_eq!(starts(8..20, 512), [8, 12, 16]);
+        assert_eq!(quad_starts::<f32>(0..8, 1023).collect::<Vec<_>>(), [4, 0]);
+        assert_eq!(quad_starts::<f32>(0..8, 1024).collect::<Vec<_>>(), [0, 4]);
+        assert!(starts(4..4, 100).is_empty() && starts(0..0, 9000).is_empty());
     }
 
     /// n values of sin((i·s + 1))/3: every product rounds.
