@@ -10,8 +10,8 @@ use super::logistic::Exp;
 use super::portable::{self, LANES};
 use super::tanh::Tanh;
 use super::{
-    blocked, fetch_ahead, gemv2_by_quads, gemv_t2_by_quads, gemv_t_by_quads, long_rows,
-    quad_starts, Kernel, Portable, RowSlices,
+    blocked, fetch_ahead, gemv2_by_quads, gemv_t2_by_quads, gemv_t_by_quads, group_starts,
+    long_rows, Kernel, Portable, RowSlices,
 };
 use crate::Real;
 use std::arch::x86_64::*;
@@ -127,7 +127,7 @@ impl Kernel for Avx2 {
         gemv_t_by_quads(self, a, cols, g, y)
     }
     #[inline(always)]
-    fn gemv2<T: Real>(self, a: RowSlices<'_, T>, x: [&[T]; 2], y: [&mut [T]; 2]) {
+    fn gemv2<T: Real>(self, a: RowSlices<'_, T>, x: [&[T]; 2], y: [&mut [T]; 2], back: bool) {
         let [y0, y1] = y;
         if !long_rows::<T>(a.ncols()) {
             if let (Some(af), Some(xf), Some(yf)) = (
@@ -136,10 +136,10 @@ impl Kernel for Avx2 {
                 cast_rows_mut::<T, f64, 2>([&mut *y0, &mut *y1]),
             ) {
                 // SAFETY: the CPU's features (an `Avx2` exists).
-                return unsafe { gemv2_f64(af, xf, yf) };
+                return unsafe { gemv2_f64(af, xf, yf, back) };
             }
         }
-        gemv2_by_quads(self, a, x, [y0, y1])
+        gemv2_by_quads(self, a, x, [y0, y1], back)
     }
     #[inline]
     fn dot4_axpy4<T: Real>(
@@ -192,11 +192,12 @@ unsafe fn dot4<T: Real>(rows: [&[T]; 4], x: &[T]) -> [T; 4] {
 /// at a time, each row's values loaded once for both vectors ([`dot2x2_lanes`]; four
 /// rows' would need sixteen accumulators, every register AVX2 has), the last step of
 /// [`Eight::sum`]'s tree for the four rows at once, then the tails as [`dot4`] adds
-/// them, and each vector's four dots stored into y_j at once.
+/// them, and each vector's four dots stored into y_j at once; the quads from the last
+/// where `back`.
 ///
 /// SAFETY: the CPU has AVX2 and FMA (the lengths are checked here).
 #[target_feature(enable = "avx2,fma")]
-unsafe fn gemv2_f64(a: RowSlices<'_, f64>, x: [&[f64]; 2], y: [&mut [f64]; 2]) {
+unsafe fn gemv2_f64(a: RowSlices<'_, f64>, x: [&[f64]; 2], y: [&mut [f64]; 2], back: bool) {
     let (m, n) = (a.nrows(), a.ncols());
     let fits =
         m.is_multiple_of(4) && x.iter().all(|x| x.len() == n) && y.iter().all(|y| y.len() == m);
@@ -205,7 +206,7 @@ unsafe fn gemv2_f64(a: RowSlices<'_, f64>, x: [&[f64]; 2], y: [&mut [f64]; 2]) {
         "{m}×{n}: whole quads, x_j one entry per column, y_j per row"
     );
     let full = n - n % LANES;
-    for i in quad_starts::<f64>(0..m, n) {
+    for i in group_starts(0..m, 4, back) {
         let rows = a.quad(i);
         let tails = portable::dot4_tails::<f64, true, 4, 2>(rows, x, full);
         // SAFETY: the features; i + 4 ≤ m = y's length.

@@ -4,7 +4,7 @@
 //! result depends on the thread count. A's rows are contiguous throughout (a network's
 //! weights: row-major, or their rows padded to whole lines).
 
-use super::{inlined, quad_starts, with_kernel, Kernel, RowSlices};
+use super::{group_starts, inlined, last_first, with_kernel, Kernel, RowSlices};
 use crate::par::{for_each_chunk, MIN_WORK};
 use crate::{Par, Real};
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
@@ -48,7 +48,8 @@ pub(crate) fn gemv_t_scratch_len(m: usize, n: usize) -> usize {
 /// once however many vectors there are; two vectors into a Y by columns (a JVP's value
 /// and tangent) are the kernel's [`gemv2`](Kernel::gemv2), the same sums. One vector is
 /// the plain GEMV, whose long rows go eight at a time where [`octets`](super::octets)
-/// says that pays. Short rows go from the last quad to the first ([`quad_starts`]).
+/// says that pays. The rows go from the last to the first where [`last_first`] says
+/// (in a block of a split matrix too: the whole matrix decides).
 pub(crate) fn gemv_few<T: Real>(par: Par, a: ArrayView2<T>, xs: &[&[T]], y: ArrayViewMut2<T>) {
     with_kernel!(|k| gemv_few_with(k, par, a, xs, y))
 }
@@ -62,6 +63,7 @@ fn gemv_few_with<T: Real, K: Kernel>(
     mut y: ArrayViewMut2<T>,
 ) {
     debug_assert_eq!(y.dim(), (a.nrows(), xs.len()), "Y is m×w");
+    let back = last_first::<T>(a.nrows(), a.ncols());
     let rows = inlined(
         #[inline(always)]
         |(ac, mut yc): (ArrayView2<T>, ArrayViewMut2<T>)| {
@@ -70,8 +72,8 @@ fn gemv_few_with<T: Real, K: Kernel>(
             assert!(ac.nrows() == m && xs.len() == w, "Y is m×w");
             let quads = m / 4 * 4;
             let by_columns = yc.stride_of(Axis(0)) == 1;
-            // The rows past the last quad first: with short rows the quads go from the
-            // last ([`quad_starts`]).
+            // The rows past the last quad, then the quads, then the octets: from the
+            // last where `back`, and near enough in order where not.
             for i in quads..m {
                 for (j, x) in xs.iter().enumerate() {
                     yc[[i, j]] = k.dot(rows.row(i), x);
@@ -87,38 +89,38 @@ fn gemv_few_with<T: Real, K: Kernel>(
                 });
                 let y0 = columns.next().expect("two columns");
                 let y1 = columns.next().expect("two columns");
-                k.gemv2(rows.rows(0..quads), [xs[0], xs[1]], [y0, y1]);
+                k.gemv2(rows.rows(0..quads), [xs[0], xs[1]], [y0, y1], back);
+                return;
+            }
+            // One vector over long rows: eight rows a sweep where that pays.
+            let octets_end = if w == 1 && rows.octets() {
+                m / 8 * 8
             } else {
-                // One vector over long rows: eight rows a sweep where that pays.
-                let octets_end = if w == 1 && rows.octets() {
-                    m / 8 * 8
-                } else {
-                    0
+                0
+            };
+            for i in group_starts(octets_end..quads, 4, back) {
+                let r = rows.quad(i);
+                let mut put = |j: usize, dots: [T; 4]| {
+                    for (q, v) in dots.into_iter().enumerate() {
+                        // SAFETY: i + q < quads ≤ m and j < w (asserted above).
+                        unsafe { *yc.uget_mut((i + q, j)) = v };
+                    }
                 };
-                for i in (0..octets_end).step_by(8) {
-                    for (q, v) in k.dot8(rows.octet(i), xs[0]).into_iter().enumerate() {
-                        // SAFETY: i + q < octets_end ≤ m and 0 < w (asserted above).
-                        unsafe { *yc.uget_mut((i + q, 0)) = v };
-                    }
+                // Vectors two at a time, then one alone.
+                let pairs = xs.len() / 2 * 2;
+                for j in (0..pairs).step_by(2) {
+                    let [d0, d1] = k.dot4x2(r, [xs[j], xs[j + 1]]);
+                    put(j, d0);
+                    put(j + 1, d1);
                 }
-                for i in quad_starts::<T>(octets_end..quads, rows.ncols()) {
-                    let r = rows.quad(i);
-                    let mut put = |j: usize, dots: [T; 4]| {
-                        for (q, v) in dots.into_iter().enumerate() {
-                            // SAFETY: i + q < quads ≤ m and j < w (asserted above).
-                            unsafe { *yc.uget_mut((i + q, j)) = v };
-                        }
-                    };
-                    // Vectors two at a time, then one alone.
-                    let pairs = xs.len() / 2 * 2;
-                    for j in (0..pairs).step_by(2) {
-                        let [d0, d1] = k.dot4x2(r, [xs[j], xs[j + 1]]);
-                        put(j, d0);
-                        put(j + 1, d1);
-                    }
-                    if pairs < xs.len() {
-                        put(pairs, k.dot4(r, xs[pairs]));
-                    }
+                if pairs < xs.len() {
+                    put(pairs, k.dot4(r, xs[pairs]));
+                }
+            }
+            for i in group_starts(0..octets_end, 8, back) {
+                for (q, v) in k.dot8(rows.octet(i), xs[0]).into_iter().enumerate() {
+                    // SAFETY: i + q < octets_end ≤ m and 0 < w (asserted above).
+                    unsafe { *yc.uget_mut((i + q, 0)) = v };
                 }
             }
         },

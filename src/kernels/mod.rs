@@ -117,10 +117,11 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     /// one entry per row): each quad's [`dot4x2`](Kernel::dot4x2), with its bits, into
     /// both columns. The AVX2 f64 copy, for rows shorter than a page, loads each row's
     /// values once for both vectors (in pairs of rows: it has the registers for no more)
-    /// and stores a quad's four dots at once.
+    /// and stores a quad's four dots at once. The quads go from the last where `back`
+    /// ([`last_first`]).
     #[inline(always)]
-    fn gemv2<T: Real>(self, a: RowSlices<'_, T>, x: [&[T]; 2], y: [&mut [T]; 2]) {
-        gemv2_by_quads(self, a, x, y)
+    fn gemv2<T: Real>(self, a: RowSlices<'_, T>, x: [&[T]; 2], y: [&mut [T]; 2], back: bool) {
+        gemv2_by_quads(self, a, x, y, back)
     }
     /// dot4(rows, x) while adding `Σ_r α_r·prev[r]` into `y[..x.len()]` in the same sweep:
     /// reverse mode's next four rows stream in from memory while the previous four,
@@ -182,13 +183,15 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     }
 }
 
-/// [`Kernel::gemv2`] by [`dot4x2`](Kernel::dot4x2) over A's quads of rows.
+/// [`Kernel::gemv2`] by [`dot4x2`](Kernel::dot4x2) over A's quads of rows, from the last
+/// where `back`.
 #[inline(always)]
 pub(crate) fn gemv2_by_quads<K: Kernel, T: Real>(
     k: K,
     a: RowSlices<'_, T>,
     x: [&[T]; 2],
     y: [&mut [T]; 2],
+    back: bool,
 ) {
     let (m, n) = (a.nrows(), a.ncols());
     let [y0, y1] = y;
@@ -197,7 +200,7 @@ pub(crate) fn gemv2_by_quads<K: Kernel, T: Real>(
         m.is_multiple_of(4) && fits,
         "{m}×{n}: whole quads, x_j one entry per column, y_j per row"
     );
-    for i in quad_starts::<T>(0..m, n) {
+    for i in group_starts(0..m, 4, back) {
         let [d0, d1] = k.dot4x2(a.quad(i), x);
         y0[i..i + 4].copy_from_slice(&d0);
         y1[i..i + 4].copy_from_slice(&d1);
@@ -419,19 +422,35 @@ pub(crate) fn fetch_ahead<T, const STEP: usize, const N: usize>(p: [*const T; N]
     }
 }
 
-/// The first rows of the quads in `rows` (a multiple of four long) in the order the
-/// forward products dot them: short rows ([`long_rows`]) from the last quad to the first,
-/// long rows in order. A reverse sweep over a layer (Aᵀ·g, in row order) ends on its
-/// last rows, so a small network's next forward sweep finds them still in L1 (∇f at
-/// (100, 105, 95): 13 % fewer L1 misses, docs/measured.md); long rows keep their order,
-/// whose hints past each row's end ask for the next row's first lines. A dot does not
-/// depend on when it is taken, so the order changes no bit.
+/// Most bytes of a layer whose long rows the forward products take from the last
+/// ([`last_first`]): enough of it stays in a core's L2 (1–2 MB) to pay for the hints lost.
+const REUSED: usize = 4 << 20;
+
+/// Whether the forward products dot the rows of an m×n matrix from the last to the
+/// first. A reverse sweep over a layer (Aᵀ·g, in row order) ends on its last rows, so the
+/// next call's forward sweep over it finds them still in cache: in L1 for a small network
+/// (∇f at (100, 105, 95): 13 % fewer L1 misses), in L2 for a layer of a few MB (∇f at
+/// (600)³: 23 % fewer L2 misses; docs/measured.md). Long rows ([`long_rows`]) ask for the
+/// next row ahead ([`fetch_ahead`]), which a sweep from the last no longer reads next: they
+/// go from the last only in a layer of at most [`REUSED`] bytes (at (1000)³, 8 MB a
+/// layer, that was not faster). A dot does not depend on when it is taken: the order
+/// changes no bit.
 #[inline(always)]
-pub(crate) fn quad_starts<T>(rows: Range<usize>, n: usize) -> impl Iterator<Item = usize> {
-    let last_first = !long_rows::<T>(n);
-    (0..rows.len() / 4).map(move |q| match last_first {
-        true => rows.end - 4 * (q + 1),
-        false => rows.start + 4 * q,
+pub(crate) fn last_first<T>(m: usize, n: usize) -> bool {
+    !long_rows::<T>(n) || m * n * size_of::<T>() <= REUSED
+}
+
+/// The first rows of the groups of `step` rows in `rows` (a multiple of `step` long):
+/// from the last group to the first where `back`, else in order.
+#[inline(always)]
+pub(crate) fn group_starts(
+    rows: Range<usize>,
+    step: usize,
+    back: bool,
+) -> impl Iterator<Item = usize> {
+    (0..rows.len() / step).map(move |g| match back {
+        true => rows.end - step * (g + 1),
+        false => rows.start + step * g,
     })
 }
 
@@ -635,17 +654,19 @@ mod tests {
         assert!(!RowSlices::new(lined(100).view()).octets());
     }
 
-    /// Every quad once: short rows from the last quad to the first, long rows (a page or
-    /// more) in order.
+    /// Short rows from the last, long ones too in a layer of at most 4 MiB; every group
+    /// once, in order or from the last.
     #[test]
-    fn quad_starts_run_short_rows_from_the_last() {
-        let starts = |rows: Range<usize>, n: usize| quad_starts::<f64>(rows, n).collect::<Vec<_>>();
-        assert_eq!(starts(0..12, 100), [8, 4, 0]);
-        assert_eq!(starts(8..20, 511), [16, 12, 8]);
-        assert_eq!(starts(8..20, 512), [8, 12, 16]);
-        assert_eq!(quad_starts::<f32>(0..8, 1023).collect::<Vec<_>>(), [4, 0]);
-        assert_eq!(quad_starts::<f32>(0..8, 1024).collect::<Vec<_>>(), [0, 4]);
-        assert!(starts(4..4, 100).is_empty() && starts(0..0, 9000).is_empty());
+    fn rows_go_from_the_last_where_they_stay_in_cache() {
+        assert!(last_first::<f64>(100_000, 511) && last_first::<f32>(100_000, 1023));
+        assert!(last_first::<f64>(1024, 512) && !last_first::<f64>(1025, 512));
+        assert!(!last_first::<f64>(1000, 1000) && !last_first::<f32>(2000, 1024));
+        let starts =
+            |rows: Range<usize>, step, back| group_starts(rows, step, back).collect::<Vec<_>>();
+        assert_eq!(starts(0..12, 4, true), [8, 4, 0]);
+        assert_eq!(starts(8..20, 4, false), [8, 12, 16]);
+        assert_eq!(starts(8..32, 8, true), [24, 16, 8]);
+        assert!(starts(4..4, 4, true).is_empty() && starts(0..0, 8, false).is_empty());
     }
 
     /// n values of sin((i·s + 1))/3: every product rounds.
@@ -883,12 +904,14 @@ mod tests {
                 let x = [&x[0][..], &x[1][..]];
                 for (a, c0) in [(a.view(), 2), (lined.view(), 0), (reversed, 3)] {
                     let rows = RowSlices::new(a.slice_move(ndarray::s![.., c0..c0 + n]));
-                    same_bits_inside(
-                        m,
-                        &format!("gemv2 {m}×{n} from {c0}"),
-                        |y| k.gemv2(rows, x, y),
-                        |q| gemv2_by_quads(k, rows, x, q),
-                    );
+                    for back in [false, true] {
+                        same_bits_inside(
+                            m,
+                            &format!("gemv2 {m}×{n} from {c0}, back {back}"),
+                            |y| k.gemv2(rows, x, y, back),
+                            |q| gemv2_by_quads(k, rows, x, q, false),
+                        );
+                    }
                 }
             }
         }
