@@ -48,8 +48,9 @@ pub(crate) fn gemv_t_scratch_len(m: usize, n: usize) -> usize {
 /// once however many vectors there are; two vectors into a Y by columns (a JVP's value
 /// and tangent) are the kernel's [`gemv2`](Kernel::gemv2), the same sums. One vector is
 /// the plain GEMV, whose long rows go eight at a time where [`octets`](super::octets)
-/// says that pays. The rows go from the last to the first where [`last_first`] says
-/// (in a block of a split matrix too: the whole matrix decides).
+/// says that pays. The rows go from the last to the first where [`last_first`] says, on
+/// one thread: a matrix split among threads keeps its order (its blocks go to whichever
+/// thread takes them, as the reverse sweep's did).
 pub(crate) fn gemv_few<T: Real>(par: Par, a: ArrayView2<T>, xs: &[&[T]], y: ArrayViewMut2<T>) {
     with_kernel!(|k| gemv_few_with(k, par, a, xs, y))
 }
@@ -63,7 +64,8 @@ fn gemv_few_with<T: Real, K: Kernel>(
     mut y: ArrayViewMut2<T>,
 ) {
     debug_assert_eq!(y.dim(), (a.nrows(), xs.len()), "Y is m×w");
-    let back = last_first::<T>(a.nrows(), a.ncols());
+    let split = par.splits_matrix(a.len());
+    let back = !split && last_first::<T>(a.nrows(), a.ncols());
     let rows = inlined(
         #[inline(always)]
         |(ac, mut yc): (ArrayView2<T>, ArrayViewMut2<T>)| {
@@ -72,8 +74,9 @@ fn gemv_few_with<T: Real, K: Kernel>(
             assert!(ac.nrows() == m && xs.len() == w, "Y is m×w");
             let quads = m / 4 * 4;
             let by_columns = yc.stride_of(Axis(0)) == 1;
-            // The rows past the last quad, then the quads, then the octets: from the
-            // last where `back`, and near enough in order where not.
+            // The rows past the last quad first: A's last rows, where `back`; otherwise
+            // at most seven rows out of order (with the quad after the octets), too few
+            // to matter.
             for i in quads..m {
                 for (j, x) in xs.iter().enumerate() {
                     yc[[i, j]] = k.dot(rows.row(i), x);
@@ -125,7 +128,7 @@ fn gemv_few_with<T: Real, K: Kernel>(
             }
         },
     );
-    if par.splits_matrix(a.len()) {
+    if split {
         a.axis_chunks_iter(Axis(0), ROWS_PER_TASK)
             .into_par_iter()
             .zip(y.axis_chunks_iter_mut(Axis(0), ROWS_PER_TASK))

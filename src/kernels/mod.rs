@@ -423,21 +423,22 @@ pub(crate) fn fetch_ahead<T, const STEP: usize, const N: usize>(p: [*const T; N]
 }
 
 /// Most bytes of a layer whose long rows the forward products take from the last
-/// ([`last_first`]): enough of it stays in a core's L2 (1–2 MB) to pay for the hints lost.
-const REUSED: usize = 4 << 20;
+/// ([`last_first`]): chosen on Emerald Rapids (2 MB of L2 a core), between (600)³, 2.9 MB
+/// a layer, where that was faster, and (1000)³, 8 MB, where it was not.
+const LAST_FIRST_MAX: usize = 4 << 20;
 
 /// Whether the forward products dot the rows of an m×n matrix from the last to the
 /// first. A reverse sweep over a layer (Aᵀ·g, in row order) ends on its last rows, so the
 /// next call's forward sweep over it finds them still in cache: in L1 for a small network
-/// (∇f at (100, 105, 95): 13 % fewer L1 misses), in L2 for a layer of a few MB (∇f at
-/// (600)³: 23 % fewer L2 misses; docs/measured.md). Long rows ([`long_rows`]) ask for the
-/// next row ahead ([`fetch_ahead`]), which a sweep from the last no longer reads next: they
-/// go from the last only in a layer of at most [`REUSED`] bytes (at (1000)³, 8 MB a
-/// layer, that was not faster). A dot does not depend on when it is taken: the order
-/// changes no bit.
+/// (∇f at (100, 105, 95): 13 % fewer L1 misses, 4–5 % faster), in L2 for a layer of a few
+/// MB on one thread (at (600)³ 23 % fewer L2 misses, the VJP and HVP 6–12 % faster;
+/// docs/measured.md). Long rows ([`long_rows`]) ask for the next row ahead
+/// ([`fetch_ahead`]), which a sweep from the last no longer reads next: they go from the
+/// last only in a layer of at most [`LAST_FIRST_MAX`] bytes. A dot does not depend on
+/// when it is taken: the order changes no bit.
 #[inline(always)]
 pub(crate) fn last_first<T>(m: usize, n: usize) -> bool {
-    !long_rows::<T>(n) || m * n * size_of::<T>() <= REUSED
+    !long_rows::<T>(n) || m.saturating_mul(n).saturating_mul(size_of::<T>()) <= LAST_FIRST_MAX
 }
 
 /// The first rows of the groups of `step` rows in `rows` (a multiple of `step` long):
@@ -448,6 +449,7 @@ pub(crate) fn group_starts(
     step: usize,
     back: bool,
 ) -> impl Iterator<Item = usize> {
+    debug_assert!(step > 0 && rows.len().is_multiple_of(step), "whole groups");
     (0..rows.len() / step).map(move |g| match back {
         true => rows.end - step * (g + 1),
         false => rows.start + step * g,
@@ -658,15 +660,19 @@ mod tests {
     /// once, in order or from the last.
     #[test]
     fn rows_go_from_the_last_where_they_stay_in_cache() {
-        assert!(last_first::<f64>(100_000, 511) && last_first::<f32>(100_000, 1023));
-        assert!(last_first::<f64>(1024, 512) && !last_first::<f64>(1025, 512));
-        assert!(!last_first::<f64>(1000, 1000) && !last_first::<f32>(2000, 1024));
+        assert!(last_first::<f64>(100_000, 511), "short f64 rows");
+        assert!(last_first::<f32>(100_000, 1023), "short f32 rows");
+        assert!(last_first::<f64>(1024, 512), "long rows, 4 MiB");
+        assert!(!last_first::<f64>(1025, 512), "long rows, past 4 MiB");
+        assert!(!last_first::<f64>(1000, 1000), "8 MB of f64");
+        assert!(!last_first::<f32>(2000, 1024), "8 MB of f32");
         let starts =
             |rows: Range<usize>, step, back| group_starts(rows, step, back).collect::<Vec<_>>();
         assert_eq!(starts(0..12, 4, true), [8, 4, 0]);
         assert_eq!(starts(8..20, 4, false), [8, 12, 16]);
         assert_eq!(starts(8..32, 8, true), [24, 16, 8]);
-        assert!(starts(4..4, 4, true).is_empty() && starts(0..0, 8, false).is_empty());
+        assert!(starts(4..4, 4, true).is_empty(), "no quads");
+        assert!(starts(0..0, 8, false).is_empty(), "no octets");
     }
 
     /// n values of sin((i·s + 1))/3: every product rounds.
@@ -889,8 +895,9 @@ mod tests {
     /// The detected kernel's A·[x_0 | x_1] (AVX2 in f64, for rows under a page: rows in
     /// pairs, each loaded once for both vectors) has the bits of the same kernel's
     /// dot4x2 over the quads, where rounding happens: every row length's eights and
-    /// tails, one to six quads, the rows padded to lines (a network's layout), or not,
-    /// or in reverse order; and it writes y_j's entries and nothing around them.
+    /// tails, one to six quads taken in order or from the last, the rows padded to lines
+    /// (a network's layout), or not, or in reverse order; and it writes y_j's entries and
+    /// nothing around them.
     #[test]
     fn the_product_of_two_has_the_quads_bits() {
         fn check<T: Real, K: Kernel>(k: K) {
