@@ -154,8 +154,32 @@ pub(crate) fn gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayView
             .for_each(|mut row, &ai| row.zip_mut_with(&b.row(0), |o, &bj| *o = ai * bj)),
         Route::Thin if unit => crate::kernels::thin::gemm(threads(m * k * n), a, b, c),
         Route::Blas => general_mat_mul(T::one(), &a, &b, T::zero(), &mut c),
-        Route::Thin | Route::Faer => faer_gemm(a, b, c),
+        Route::Faer => pure_gemm(a, b, c),
+        Route::Thin => faer_gemm(a, b, c),
     }
+}
+
+/// C ← A·B on the pure-Rust GEMM: where the CPU has AVX-512, A and B packed around the
+/// thin product's tile ([`thin::packed`](crate::kernels::thin::packed): C by rows, or by
+/// columns as Cᵀ = Bᵀ·Aᵀ, where A and B are by columns too), 1.08–1.14× OpenBLAS's
+/// time on two cores of Emerald Rapids where faer's took 1.15–1.17× (docs/measured.md);
+/// else, or under an address-space limit (each thread's packed blocks are a few MiB),
+/// faer's ([`faer_gemm`]).
+fn pure_gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>) {
+    if !crate::memory::address_space_limited() {
+        let threads = threads(a.nrows() * a.ncols() * b.ncols());
+        let by_columns = c.strides()[0] == 1 && c.strides()[1] != 1;
+        let done = match by_columns {
+            false => crate::kernels::thin::packed(threads, a, b, c.view_mut()),
+            true => {
+                crate::kernels::thin::packed(threads, b.t(), a.t(), c.view_mut().reversed_axes())
+            }
+        };
+        if done {
+            return;
+        }
+    }
+    faer_gemm(a, b, c)
 }
 
 /// Where [`gemm`] sends a product, by its shape (C m×n, k deep).
@@ -262,9 +286,10 @@ fn threads(multiply_adds: usize) -> usize {
     }
 }
 
-/// C ← A·B on faer's matmul, the crate's one pure-Rust GEMM (AVX-512 and AVX2
-/// kernels chosen at run time), on rayon's current pool. Each entry's sum over k runs
-/// in the same order for any thread count.
+/// C ← A·B on faer's matmul (AVX-512 and AVX2 kernels chosen at run time): the
+/// pure-Rust GEMM without AVX-512 or under an address-space limit ([`pure_gemm`]), and
+/// the products thin in n whose X or C is not by rows. On rayon's current pool; each
+/// entry's sum over k runs in the same order for any thread count.
 ///
 /// On t > 1 threads, C is cut ([`cut`]) into a multiple of t blocks, each one faer call
 /// on one thread. faer's own split of a square DGEMM ran at 1.2–1.3× OpenBLAS's time on
@@ -647,6 +672,54 @@ mod tests {
     /// and strided (a GEMM, except at one column, where a row-major X also lies by
     /// columns and takes the kernel), Y in either layout, 1 to 8 columns, and past it
     /// (9, a GEMM): exact on small integers, so equal to a plain sum.
+    /// The pure-Rust GEMM on AVX-512 (the packed one), where its operands' layouts let it
+    /// run: A and B by rows with C by rows or within a wider matrix, and A and B by
+    /// columns with C by columns (as Cᵀ = Bᵀ·Aᵀ); on two threads, every entry the fused
+    /// chain of multiply-adds in k's order, bit for bit. k = 600 is past faer's kc-block
+    /// (512), whose sums are not one chain: the fallback would fail here. Without
+    /// AVX-512 faer runs these, and only the shapes are checked.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_packed_gemm_takes_c_by_rows_or_by_columns() {
+        fn check<T: Real>() {
+            let (m, k, n) = (37, 600, 150);
+            let wave =
+                |s: usize, t: usize, o: usize| T::from_f64(((s * 3 + t * 5 + o) as f64).sin());
+            let a = Array2::from_shape_fn((m, k), |(i, p)| wave(i, p, 1));
+            let b = Array2::from_shape_fn((k, n), |(p, j)| wave(j, p, 2));
+            let want = Array2::from_shape_fn((m, n), |(i, j)| {
+                (0..k).fold(T::zero(), |s, p| a[[i, p]].mul_add(b[[p, j]], s))
+            });
+            let bits =
+                |c: ArrayView2<T>| c.iter().map(|v| v.as_f64().to_bits()).collect::<Vec<_>>();
+            let by_columns = |x: &Array2<T>| x.t().as_standard_layout().reversed_axes().to_owned();
+            let (a_cols, b_cols) = (by_columns(&a), by_columns(&b));
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .unwrap();
+            let mut rows = Array2::from_elem((m, n), T::nan());
+            let mut within = Array2::from_elem((m, n + 3), T::nan());
+            let mut columns = Array2::from_elem((m, n).f(), T::nan());
+            pool.install(|| {
+                pure_gemm(a.view(), b.view(), rows.view_mut());
+                pure_gemm(a.view(), b.view(), within.slice_mut(s![.., 1..n + 1]));
+                pure_gemm(a_cols.view(), b_cols.view(), columns.view_mut());
+            });
+            let results = [rows.view(), within.slice(s![.., 1..n + 1]), columns.view()];
+            for (c, layout) in results.into_iter().zip(["by rows", "within", "by columns"]) {
+                match crate::kernels::detected() {
+                    crate::kernels::Detected::Avx512(_) => {
+                        assert_eq!(bits(c), bits(want.view()), "C {layout}")
+                    }
+                    _ => assert!(c.iter().all(|v| v.is_finite()), "C {layout}"),
+                }
+            }
+        }
+        check::<f64>();
+        check::<f32>();
+    }
+
     #[test]
     fn few_column_products_take_x_in_any_layout() {
         let (m, n) = (37, 29);

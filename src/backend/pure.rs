@@ -1,11 +1,11 @@
-//! The default, pure-Rust backend: faer's GEMM (AVX-512 or AVX2 kernels, on rayon's
-//! pool) and the crate's own GEMV kernels at every size (deterministic for any thread
-//! count).
+//! The default, pure-Rust backend: the crate's packed GEMM where the CPU has AVX-512,
+//! faer's elsewhere (AVX2 kernels, on rayon's pool), and the crate's own GEMV kernels at
+//! every size (deterministic for any thread count).
 
 /// The backend's short name.
 pub(crate) const NAME: &str = "pure-rust";
 
-/// No library: every product runs on faer and the crate's kernels.
+/// No library: every product runs on the crate's kernels and faer.
 pub(crate) const BLAS: bool = false;
 
 /// DGEMM multiply-adds per second and the thin-product constant of
@@ -16,12 +16,12 @@ pub(crate) const STORED_NARROW: f64 = 30.0;
 
 pub(crate) fn detail() -> String {
     format!(
-        "faer GEMM + rayon GEMV, {} rayon threads",
+        "packed GEMM on AVX-512 (else faer's) + rayon GEMV, {} rayon threads",
         rayon::current_num_threads()
     )
 }
 
-/// faer's GEMM runs on rayon's pool, which [`crate::set_threads`] has sized.
+/// The pure-Rust GEMMs run on rayon's pool, which [`crate::set_threads`] has sized.
 pub(crate) fn set_threads(_n: usize) {}
 
 pub(crate) fn restart_with_best_kernels() {}

@@ -25,6 +25,39 @@ pub(crate) fn gemm<T: Real>(
     gemm_on(detected(), threads, a, x, c)
 }
 
+/// C ← A·B (C overwritten) for B of any width, where this CPU has AVX-512: A and B
+/// packed around the same tile as [`gemm`]'s (`fwdrev_thin::dgemm_packed`), each C entry
+/// the same one chain of multiply-adds. A with any strides, B and C with unit column
+/// stride (else, or without AVX-512, `false` and C untouched). Rows of C are split among
+/// up to `threads` rayon tasks.
+pub(crate) fn packed<T: Real>(
+    threads: usize,
+    a: ArrayView2<T>,
+    b: ArrayView2<T>,
+    mut c: ArrayViewMut2<T>,
+) -> bool {
+    let Some(p) = product(a, b, &mut c) else {
+        return false;
+    };
+    #[cfg(target_arch = "x86_64")]
+    if let Detected::Avx512(_) = detected() {
+        // SAFETY: `product`'s, and the CPU has AVX-512 (detected). The pointers are cast
+        // only where T is the type named.
+        unsafe {
+            if let Some(p) = cast::product::<T, f64>(p) {
+                fwdrev_thin::dgemm_packed(threads, p)
+            } else if let Some(p) = cast::product::<T, f32>(p) {
+                fwdrev_thin::sgemm_packed(threads, p)
+            } else {
+                unreachable!("Real is f64 or f32")
+            }
+        }
+        return true;
+    }
+    let _ = (threads, p);
+    false
+}
+
 /// [`gemm`] on the tiles of `kernel`'s instruction set (which this CPU has: a kernel
 /// exists only where it was detected).
 fn gemm_on<T: Real>(
@@ -34,29 +67,7 @@ fn gemm_on<T: Real>(
     x: ArrayView2<T>,
     mut c: ArrayViewMut2<T>,
 ) {
-    let ((m, k), n) = (a.dim(), c.ncols());
-    assert!(
-        c.nrows() == m && x.ncols() == n && x.nrows() == k,
-        "thin gemm shapes"
-    );
-    // Unit column strides where rows are read or written (ndarray gives an empty array
-    // zero strides); n ≤ MAX_COLUMNS the crate checks.
-    let unit = |stride: isize, rows: usize| n < 2 || rows == 0 || stride == 1;
-    assert!(
-        unit(x.strides()[1], k) && unit(c.strides()[1], m),
-        "thin gemm: X and C need unit column stride"
-    );
-    let p = Product {
-        m,
-        k,
-        n,
-        a: a.as_ptr(),
-        a_strides: [a.strides()[0], a.strides()[1]],
-        x: x.as_ptr(),
-        x_row_stride: x.strides()[0],
-        c: c.as_mut_ptr(),
-        c_row_stride: c.strides()[0],
-    };
+    let p = product(a, x, &mut c).expect("thin gemm: X and C need unit column stride");
     let isa = match kernel {
         #[cfg(target_arch = "x86_64")]
         Detected::Avx512(_) => Isa::Avx512,
@@ -64,10 +75,8 @@ fn gemm_on<T: Real>(
         Detected::Avx2(_) => Isa::Avx2,
         Detected::Portable(_) => Isa::Portable,
     };
-    // SAFETY: the views' pointers and strides name their own entries, C's apart from the
-    // others (it is borrowed mutably), and the shapes agree (asserted above); the CPU
-    // has `isa`'s features, as `kernel` exists. The pointers are cast only where T is
-    // the type named.
+    // SAFETY: `product`'s, and the CPU has `isa`'s features, as `kernel` exists. The
+    // pointers are cast only where T is the type named.
     unsafe {
         if let Some(p) = cast::product::<T, f64>(p) {
             fwdrev_thin::dgemm(isa, threads, p)
@@ -77,6 +86,30 @@ fn gemm_on<T: Real>(
             unreachable!("Real is f64 or f32")
         }
     }
+}
+
+/// The views as the thin crate's operands, or `None` where X's or C's rows are not
+/// adjacent (unit column stride; ndarray gives an empty array zero strides). The views'
+/// pointers and strides name their own entries, C's apart from the others (it is
+/// borrowed mutably), and the shapes agree (asserted).
+fn product<T>(a: ArrayView2<T>, x: ArrayView2<T>, c: &mut ArrayViewMut2<T>) -> Option<Product<T>> {
+    let ((m, k), n) = (a.dim(), c.ncols());
+    assert!(
+        c.nrows() == m && x.ncols() == n && x.nrows() == k,
+        "thin gemm shapes"
+    );
+    let unit = |stride: isize, rows: usize| n < 2 || rows == 0 || stride == 1;
+    (unit(x.strides()[1], k) && unit(c.strides()[1], m)).then(|| Product {
+        m,
+        k,
+        n,
+        a: a.as_ptr(),
+        a_strides: [a.strides()[0], a.strides()[1]],
+        x: x.as_ptr(),
+        x_row_stride: x.strides()[0],
+        c: c.as_mut_ptr(),
+        c_row_stride: c.strides()[0],
+    })
 }
 
 #[cfg(test)]
@@ -266,6 +299,55 @@ mod tests {
                             let want = if fuses { &fused } else { &plain };
                             let at = format!("{m}×{k}·{k}×{n} {layout}, {threads} threads");
                             assert_eq!(&bits(c.view()), want, "{kernel:?}: {at}");
+                        }
+                    }
+                }
+            }
+        }
+        check::<f64>();
+        check::<f32>();
+    }
+
+    /// The packed GEMM (any n, where the CPU has AVX-512): every C entry its fused chain,
+    /// bit for bit, for 1 and 3 threads, every layout of A, B and C within wider
+    /// matrices, and shapes around the tile's rows (12) and columns (two vectors), a
+    /// kc-block (`KC_PACKED`) and an nc-block (`NC_PACKED`). Without AVX-512 it declines
+    /// and leaves C as it was.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_packed_gemm_is_the_chain_too() {
+        use fwdrev_thin::{KC_PACKED, NC_PACKED};
+        fn check<T: Real>() {
+            let avx512 = matches!(detected(), Detected::Avx512(_));
+            for &(m, k, n) in &[
+                (1, 1, 2),
+                (13, 1, 129),
+                (25, KC_PACKED - 1, 17),
+                (12, KC_PACKED, 32),
+                (37, KC_PACKED + 1, NC_PACKED + 17),
+                (24, 2 * KC_PACKED + 5, 33),
+                (5, 7, 3),
+                (7, 0, 200),
+                (0, 5, 3),
+            ] {
+                let (a, x) = operands::<T>(m, k, n);
+                let want = bits(chain(a.view(), x.view(), true).view());
+                let wide = {
+                    let mut w = Array2::from_elem((k, n + 3), T::nan());
+                    w.slice_mut(s![.., 1..n + 1]).assign(&x);
+                    w
+                };
+                let b = wide.slice(s![.., 1..n + 1]);
+                for (a, layout) in layouts(&a) {
+                    let a = view(&a, layout);
+                    for threads in [1, 3] {
+                        let mut c = Array2::from_elem((m, n + 5), T::nan());
+                        let done = packed(threads, a, b, c.slice_mut(s![.., 2..n + 2]));
+                        let at = format!("{m}×{k}·{k}×{n} {layout}, {threads} threads");
+                        assert_eq!(done, avx512, "{at}");
+                        match done {
+                            true => assert_eq!(bits(c.slice(s![.., 2..n + 2])), want, "{at}"),
+                            false => assert!(c.iter().all(|v| v.is_nan()), "C untouched: {at}"),
                         }
                     }
                 }

@@ -1,6 +1,7 @@
 //! C ← A·X for X with few columns (n ≤ 128: a batch's points, a Jacobian's panel):
-//! BLIS's loops around a register tile, A read in place. fwdrev's `kernels/thin.rs`
-//! calls it on views.
+//! BLIS's loops around a register tile, A read in place; and on AVX-512, for X of any
+//! width, the square GEMM's loops around the same tile with A and X packed
+//! ([`dgemm_packed`], `packed.rs`). fwdrev's `kernels/thin.rs` calls both on views.
 //!
 //! ```text
 //! for each kc-block of A's columns (X's rows):         X[pc.., :] copied by panels
@@ -32,6 +33,11 @@
 //! tile against the chains of multiply-adds, bit for bit.
 
 #![warn(missing_docs)]
+
+#[cfg(target_arch = "x86_64")]
+mod packed;
+#[cfg(target_arch = "x86_64")]
+pub use packed::{KC_PACKED, NC_PACKED};
 
 use std::mem::{size_of, MaybeUninit};
 
@@ -140,6 +146,32 @@ pub unsafe fn sgemm(isa: Isa, threads: usize, p: Product<f32>) {
     unsafe { gemm(isa, threads, p) }
 }
 
+/// C ← A·B in f64 for B of any width (C overwritten) on AVX-512, A and B packed
+/// (`packed.rs`): the square GEMM's loops around the same tile, each C entry the same one
+/// chain of multiply-adds as [`dgemm`] makes, so the same bits. C's rows are split among
+/// up to `threads` rayon tasks in multiples of the tile's rows (12), each packing its own
+/// blocks (a few MiB: its rows of A a kc-block deep, and B's kc × nc block).
+///
+/// # Safety
+/// As [`dgemm`] (n may be any width), and the CPU has AVX-512F, AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+pub unsafe fn dgemm_packed(threads: usize, p: Product<f64>) {
+    // SAFETY: as the caller promises.
+    unsafe { split_rows(threads, packed::MR, p, &|p| packed::Zmm::packed(p)) }
+}
+
+/// [`dgemm_packed`] in f32.
+///
+/// # Safety
+/// As [`dgemm_packed`].
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+pub unsafe fn sgemm_packed(threads: usize, p: Product<f32>) {
+    // SAFETY: as the caller promises.
+    unsafe { split_rows(threads, packed::MR, p, &|p| packed::Zmm::packed(p)) }
+}
+
 /// What the tiles need of f64 and f32.
 trait Element: Copy + Send + Sync + 'static {
     const ZERO: Self;
@@ -196,18 +228,31 @@ element!(f32, __m256, __m512);
 /// SAFETY: as [`dgemm`].
 unsafe fn gemm<T: Element>(isa: Isa, threads: usize, p: Product<T>) {
     assert!(p.n <= MAX_COLUMNS, "thin gemm: n = {} columns", p.n);
+    // SAFETY: as the caller promises.
+    unsafe { split_rows(threads, 12, p, &|p| tiles(isa, p)) }
+}
+
+/// `part` on C's rows split among up to `threads` rayon tasks, in multiples of `rows`.
+///
+/// SAFETY: `part` is sound on any rows of the caller's product.
+unsafe fn split_rows<T: Element>(
+    threads: usize,
+    rows: usize,
+    p: Product<T>,
+    part: &(impl Fn(Product<T>) + Sync),
+) {
     if p.m == 0 || p.n == 0 {
         return;
     }
-    let part = p.m.div_ceil(threads.max(1)).div_ceil(12) * 12;
-    // SAFETY (all three): the parts name disjoint rows of C within the caller's product.
-    if part >= p.m {
-        return unsafe { tiles(isa, p) };
+    let size = p.m.div_ceil(threads.max(1)).div_ceil(rows) * rows;
+    if size >= p.m {
+        return part(p);
     }
-    let (p0, p1) = p.split(part);
+    let (p0, p1) = p.split(size);
+    // SAFETY (both): the parts name disjoint rows of C within the caller's product.
     rayon::join(
-        move || unsafe { tiles(isa, p0) },
-        move || unsafe { gemm(isa, threads - 1, p1) },
+        move || part(p0),
+        move || unsafe { split_rows(threads - 1, rows, p1, part) },
     );
 }
 
@@ -282,8 +327,8 @@ unsafe fn micros_registers<R: Register, const H: usize>(run: Run<R::T>, rows: Ro
     // SAFETY: as the caller promises.
     unsafe {
         match rows {
-            Rows::Tile => micro_registers::<R, 6, H>(run),
-            Rows::One => micro_registers::<R, 1, H>(run),
+            Rows::Tile => micro_registers::<R, 6, H, 0>(run),
+            Rows::One => micro_registers::<R, 1, H, 0>(run),
         }
     }
 }
@@ -584,7 +629,7 @@ registers! {
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 #[allow(clippy::needless_range_loop)]
-unsafe fn micro_registers<R: Register, const MR: usize, const H: usize>(
+unsafe fn micro_registers<R: Register, const MR: usize, const H: usize, const X_AHEAD: usize>(
     (kc, a, [rsa, csa], x, c, ldc, first, ahead): Run<R::T>,
 ) {
     let lanes = R::LANES;
@@ -605,6 +650,12 @@ unsafe fn micro_registers<R: Register, const MR: usize, const H: usize>(
             #[inline(always)]
             |acc: &mut [[R; H]; MR], p: usize| {
                 let xp = x.add(p * H * lanes);
+                if X_AHEAD > 0 {
+                    // X's row X_AHEAD steps on, a line a register, into L1.
+                    for h in 0..H {
+                        into_l1(xp.wrapping_add((X_AHEAD * H + h) * lanes));
+                    }
+                }
                 let xv: [R; H] = std::array::from_fn(|h| R::load(xp.add(h * lanes)));
                 for r in 0..MR {
                     let ar = R::splat(a.offset(r as isize * rsa + p as isize * csa));
@@ -646,6 +697,17 @@ unsafe fn micro_registers<R: Register, const MR: usize, const H: usize>(
 #[inline(always)]
 fn inlined<F>(f: F) -> F {
     f
+}
+
+/// Asks for the line holding `p` in L1: a hint, as [`into_l2`].
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn into_l1<T>(p: *const T) {
+    // SAFETY: prefetching never faults, whatever the address.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>())
+    }
 }
 
 /// Asks for the line holding `p` in L2: a hint, with no fault and no effect on results

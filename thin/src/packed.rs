@@ -1,0 +1,160 @@
+//! C ← A·B for B of any width on AVX-512: both operands packed, as a square GEMM must
+//! (each packed block is reused n/NR or m/MR times), and the same register tile as the
+//! thin product's, each C entry the same one chain of multiply-adds in p's order.
+//!
+//! ```text
+//! for each kc-block of A's columns (B's rows):       A[:, pc..] packed by MR rows
+//!   for each nc-block of B's columns:                B[pc.., jc..] packed by NR columns (L2)
+//!     for each MR rows:                              A's micropanel then stays in L1
+//!       for each NR columns of the block:            B's micropanel streamed from L2,
+//!         C[i.., j..] += Σ_p A[i.., p] ⊗ B[p, j..]    a few steps ahead into L1
+//! ```
+//!
+//! The order of the two inner loops is OpenBLAS's (its SkylakeX DGEMM: a tile of 16 ×
+//! 12, 256 deep): C's tiles then move along its rows, lines the hardware fetches ahead,
+//! where the other order (B's micropanel in L1, A's streamed) took C's tiles down its
+//! columns, every tile a miss, and ran at 0.73–0.82 of OpenBLAS's rate on Emerald Rapids
+//! against 0.93–1.0 this way (fwdrev's docs/measured.md).
+
+use super::{micro_registers, Element, Product, Register};
+use std::arch::x86_64::{__m512, __m512d};
+
+/// Rows of the tile: 12 × 2 zmm, 24 accumulators beside two loads of B and a broadcast.
+pub(super) const MR: usize = 12;
+/// Registers of B in the tile.
+const H: usize = 2;
+/// A kc-block's depth: A's micropanel (12 × 192 f64, 18 KiB) stays in L1 beside the
+/// streamed B; 128–256 ran within a few per cent of each other on Emerald Rapids, 192
+/// the fastest (fwdrev's docs/measured.md).
+pub const KC_PACKED: usize = 192;
+/// An nc-block's width: B's kc × nc block (720 KiB in f64) stays in L2 (2 MB a core
+/// there); 240–640 ran level, 960 and wider slower.
+pub const NC_PACKED: usize = 480;
+/// How far ahead in B's micropanel each step asks for a line in L1: eight steps of two
+/// zmm (1 KiB), 5–8 % faster than none on one core of Emerald Rapids.
+const AHEAD: usize = 8;
+
+/// [`packed`] in f64 or f32 on zmm registers.
+pub(super) trait Zmm: Element {
+    /// [`packed`] on this type's zmm tile.
+    ///
+    /// SAFETY: as [`packed`].
+    unsafe fn packed(p: Product<Self>);
+}
+
+impl Zmm for f64 {
+    unsafe fn packed(p: Product<f64>) {
+        // SAFETY: as the caller promises.
+        unsafe { packed::<__m512d, 16>(p) }
+    }
+}
+
+impl Zmm for f32 {
+    unsafe fn packed(p: Product<f32>) {
+        // SAFETY: as the caller promises.
+        unsafe { packed::<__m512, 32>(p) }
+    }
+}
+
+/// The loops above on one part of C's rows, NR = H of R's lanes.
+///
+/// SAFETY: as [`dgemm`](super::dgemm) but any n, and the CPU has AVX-512F.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn packed<R: Register, const NR: usize>(p: Product<R::T>) {
+    const { assert!(NR == H * R::LANES, "H registers of B") };
+    let Product {
+        m,
+        k,
+        n,
+        a,
+        a_strides: [rsa, csa],
+        x: b,
+        x_row_stride: ldb,
+        c,
+        c_row_stride: ldc,
+    } = p;
+    let zero = <R::T as Element>::ZERO;
+    let at = |i: usize, j: usize| i as isize * ldc + j as isize;
+    if k == 0 {
+        for i in 0..m {
+            // SAFETY: C[i, j] lies in C.
+            (0..n).for_each(|j| unsafe { *c.offset(at(i, j)) = zero });
+        }
+        return;
+    }
+    // A's rows by micropanels of MR (each kc × MR, a column of MR values a step), the
+    // rows past m zeros; B's kc × nc block by micropanels of NR columns, past n zeros.
+    let rows = m.next_multiple_of(MR);
+    let mut pa = vec![zero; rows * KC_PACKED];
+    let mut pb = vec![zero; KC_PACKED * NC_PACKED.next_multiple_of(NR)];
+    let mut tile = [[zero; NR]; MR];
+    for p0 in (0..k).step_by(KC_PACKED) {
+        let kc = KC_PACKED.min(k - p0);
+        let first = p0 == 0;
+        for (i0, panel) in (0..rows).step_by(MR).zip(pa.chunks_exact_mut(MR * kc)) {
+            for r in 0..MR.min(m - i0) {
+                // SAFETY: A[i0 + r, p0 + q] lies in A for q < kc.
+                let row = unsafe { a.offset((i0 + r) as isize * rsa + p0 as isize * csa) };
+                for q in 0..kc {
+                    // SAFETY: as above.
+                    panel[q * MR + r] = unsafe { *row.offset(q as isize * csa) };
+                }
+            }
+        }
+        for j0 in (0..n).step_by(NC_PACKED) {
+            let nc = NC_PACKED.min(n - j0);
+            let panels = nc.div_ceil(NR);
+            for (jr, panel) in pb.chunks_exact_mut(NR * kc).take(panels).enumerate() {
+                let width = NR.min(nc - jr * NR);
+                for (q, row) in panel.chunks_exact_mut(NR).enumerate() {
+                    // SAFETY: B[p0 + q, j0 + jr·NR + j] lies in B for j < width.
+                    let bs = unsafe { b.offset((p0 + q) as isize * ldb + (j0 + jr * NR) as isize) };
+                    for (j, e) in row.iter_mut().enumerate() {
+                        // SAFETY: as above.
+                        *e = if j < width {
+                            unsafe { *bs.add(j) }
+                        } else {
+                            zero
+                        };
+                    }
+                }
+            }
+            for (i0, ap) in (0..m).step_by(MR).zip(pa.chunks_exact(MR * kc)) {
+                let mr = MR.min(m - i0);
+                for jr in 0..panels {
+                    let j = j0 + jr * NR;
+                    let width = NR.min(nc - jr * NR);
+                    let whole = mr == MR && width == NR;
+                    let bp = pb[jr * NR * kc..].as_ptr();
+                    // SAFETY: C's rows i0..i0 + mr, columns j..j + width, directly or
+                    // through the tile; the packed panels hold kc steps.
+                    unsafe {
+                        let (ct, ldt) = match whole {
+                            true => (c.offset(at(i0, j)), ldc),
+                            false => {
+                                if !first {
+                                    for (r, t) in tile[..mr].iter_mut().enumerate() {
+                                        for (q, t) in t[..width].iter_mut().enumerate() {
+                                            *t = *c.offset(at(i0 + r, j + q));
+                                        }
+                                    }
+                                }
+                                (tile.as_mut_ptr().cast::<R::T>(), NR as isize)
+                            }
+                        };
+                        let a = [1, MR as isize];
+                        let run = (kc, ap.as_ptr(), a, bp, ct, ldt, first, std::ptr::null());
+                        micro_registers::<R, MR, H, AHEAD>(run);
+                        if !whole {
+                            for (r, t) in tile[..mr].iter().enumerate() {
+                                for (q, &t) in t[..width].iter().enumerate() {
+                                    *c.offset(at(i0 + r, j + q)) = t;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
