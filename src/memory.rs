@@ -154,6 +154,12 @@ pub(crate) fn faer_buffer_fits() -> bool {
     fits
 }
 
+/// Whether `bytes` more fit under the process's address-space and data limits (with the
+/// headroom the crate keeps), or there is no limit: for the packed GEMM's blocks.
+pub(crate) fn fits_under_limits(bytes: usize) -> bool {
+    !address_space_limited() || rlimit_room().is_none_or(|room| room >= bytes as u64)
+}
+
 /// One product just past faer's nano-GEMM (17³ multiply-adds) on this thread: its
 /// first such product maps the thread's packing buffer.
 fn map_faer_buffer() {

@@ -9,7 +9,7 @@
 //! | `detail()` | what the library says of itself, with its thread count |
 //! | `set_threads(n)` | the library's own thread setting |
 //! | `STORED_GEMM_RATE`, `STORED_NARROW` | the speeds [`Calibration::stored`] assumes |
-//! | `BLAS` | whether there is a library (else every product runs on faer and the crate's kernels) |
+//! | `BLAS` | whether there is a library (else every product runs on the crate's kernels and faer) |
 //! | `restart_with_best_kernels()` | a fix the library needs before it loads, if any |
 //!
 //! Adding a backend is a file here, its line below, and its feature in Cargo.toml.
@@ -108,8 +108,9 @@ static DETERMINISTIC: AtomicBool = AtomicBool::new(false);
 /// A BLAS splits a product's sums among its threads differently for each thread count,
 /// so with OpenBLAS or BLIS the last bits of a GEMM-bound result (forward mode,
 /// Jacobians, Hessians, batches) may differ between `--threads 1` and `--threads 8`.
-/// Switched on, the matrix-matrix products run on faer (its threads split blocks of C,
-/// each entry's sum runs in a fixed order), as the matrix-vector products always run on
+/// Switched on, the matrix-matrix products run on the pure-Rust GEMM (the crate's packed
+/// one on AVX-512, else faer's: their threads split C, each entry's sum runs in a fixed
+/// order), as the matrix-vector products always run on
 /// the crate's kernels (a fixed number of blocks, not of threads). The pure-Rust build
 /// always works this way, and the switch changes nothing there. Its cost with a BLAS is
 /// that of the pure-Rust products for the GEMMs (see docs/measured.md).
@@ -161,13 +162,18 @@ pub(crate) fn gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayView
 
 /// C ← A·B on the pure-Rust GEMM: where the CPU has AVX-512, A and B packed around the
 /// thin product's tile ([`thin::packed`](crate::kernels::thin::packed): C by rows, or by
-/// columns as Cᵀ = Bᵀ·Aᵀ, where A and B are by columns too), 1.08–1.14× OpenBLAS's
-/// time on two cores of Emerald Rapids where faer's took 1.15–1.17× (docs/measured.md);
-/// else, or under an address-space limit (each thread's packed blocks are a few MiB),
-/// faer's ([`faer_gemm`]).
+/// columns as Cᵀ = Bᵀ·Aᵀ where A is by columns too), 1.07–1.14× OpenBLAS's time on two
+/// cores of an Emerald Rapids-class Xeon where faer's took 1.15–1.17×
+/// (docs/measured.md); else, or where its blocks would not fit under an address-space
+/// limit (a few MiB, [`fwdrev_thin::packed_bytes`]), faer's ([`faer_gemm`]).
 fn pure_gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>) {
-    if !crate::memory::address_space_limited() {
-        let threads = threads(a.nrows() * a.ncols() * b.ncols());
+    let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
+    let threads = threads(m.saturating_mul(k).saturating_mul(n));
+    // Either orientation's blocks (C by columns runs as Cᵀ = Bᵀ·Aᵀ).
+    let size = std::mem::size_of::<T>();
+    let bytes = fwdrev_thin::packed_bytes(m, k, n, threads, size)
+        .max(fwdrev_thin::packed_bytes(n, k, m, threads, size));
+    if crate::memory::fits_under_limits(bytes) {
         let by_columns = c.strides()[0] == 1 && c.strides()[1] != 1;
         let done = match by_columns {
             false => crate::kernels::thin::packed(threads, a, b, c.view_mut()),
@@ -196,7 +202,7 @@ enum Route {
     Thin,
     /// The BLAS's GEMM.
     Blas,
-    /// faer's GEMM.
+    /// The pure-Rust GEMM ([`pure_gemm`]: packed on AVX-512, else faer's).
     Faer,
 }
 
@@ -215,7 +221,8 @@ fn route(m: usize, k: usize, n: usize) -> Route {
 /// Whether C's columns (C m×n, k deep) get the bits of the whole product where C is
 /// computed in pieces of `piece` columns: both shapes take the same [`Route`], never to
 /// the BLAS (whose kernels may round by n), and each entry's sum runs in an order fixed
-/// by k alone: the thin kernel's one chain; faer's GEMM in blocks of k, past its
+/// by k alone: the thin kernel's one chain (and the packed GEMM's, on AVX-512, the same;
+/// not relied on here); faer's GEMM in blocks of k, past its
 /// nano-GEMM ([`NANO`]) and where it runs its x86 kernels (AVX2 with FMA, or AVX-512:
 /// elsewhere it falls back to the `gemm` crate, whose blocks and dot products follow the
 /// shape); for A·b and aᵀ·B, one sum in index order per entry over a strided row.
@@ -668,10 +675,6 @@ mod tests {
         }
     }
 
-    /// Y = A·X for X column-major (the few-column kernel, reading X in place), row-major
-    /// and strided (a GEMM, except at one column, where a row-major X also lies by
-    /// columns and takes the kernel), Y in either layout, 1 to 8 columns, and past it
-    /// (9, a GEMM): exact on small integers, so equal to a plain sum.
     /// The pure-Rust GEMM on AVX-512 (the packed one), where its operands' layouts let it
     /// run: A and B by rows with C by rows or within a wider matrix, and A and B by
     /// columns with C by columns (as Cᵀ = Bᵀ·Aᵀ); on two threads, every entry the fused
@@ -720,6 +723,10 @@ mod tests {
         check::<f32>();
     }
 
+    /// Y = A·X for X column-major (the few-column kernel, reading X in place), row-major
+    /// and strided (a GEMM, except at one column, where a row-major X also lies by
+    /// columns and takes the kernel), Y in either layout, 1 to 8 columns, and past it
+    /// (9, a GEMM): exact on small integers, so equal to a plain sum.
     #[test]
     fn few_column_products_take_x_in_any_layout() {
         let (m, n) = (37, 29);

@@ -1,7 +1,7 @@
 //! C ← A·X for X with few columns (n ≤ 128: a batch's points, a Jacobian's panel):
 //! BLIS's loops around a register tile, A read in place; and on AVX-512, for X of any
 //! width, the square GEMM's loops around the same tile with A and X packed
-//! ([`dgemm_packed`], `packed.rs`). fwdrev's `kernels/thin.rs` calls both on views.
+//! (`dgemm_packed`, `packed.rs`). fwdrev's `kernels/thin.rs` calls both on views.
 //!
 //! ```text
 //! for each kc-block of A's columns (X's rows):         X[pc.., :] copied by panels
@@ -36,8 +36,6 @@
 
 #[cfg(target_arch = "x86_64")]
 mod packed;
-#[cfg(target_arch = "x86_64")]
-pub use packed::{KC_PACKED, NC_PACKED};
 
 use std::mem::{size_of, MaybeUninit};
 
@@ -150,7 +148,7 @@ pub unsafe fn sgemm(isa: Isa, threads: usize, p: Product<f32>) {
 /// (`packed.rs`): the square GEMM's loops around the same tile, each C entry the same one
 /// chain of multiply-adds as [`dgemm`] makes, so the same bits. C's rows are split among
 /// up to `threads` rayon tasks in multiples of the tile's rows (12), each packing its own
-/// blocks (a few MiB: its rows of A a kc-block deep, and B's kc × nc block).
+/// blocks ([`packed_bytes`]: its rows of A a kc-block deep, and B's kc × nc block).
 ///
 /// # Safety
 /// As [`dgemm`] (n may be any width), and the CPU has AVX-512F, AVX2 and FMA.
@@ -159,6 +157,28 @@ pub unsafe fn sgemm(isa: Isa, threads: usize, p: Product<f32>) {
 pub unsafe fn dgemm_packed(threads: usize, p: Product<f64>) {
     // SAFETY: as the caller promises.
     unsafe { split_rows(threads, packed::MR, p, &|p| packed::Zmm::packed(p)) }
+}
+
+/// Rows of the packed GEMM's tile: 12 × 2 zmm, 24 accumulators beside two loads of B
+/// and a broadcast.
+const PACKED_ROWS: usize = 12;
+/// The packed GEMM's kc-block: A's micropanel (12 × 192 f64, 18 KiB) stays in L1 beside
+/// the streamed B; 128–256 ran within a few per cent of each other on Emerald Rapids, 192
+/// the fastest (fwdrev's docs/measured.md).
+pub const KC_PACKED: usize = 192;
+/// The packed GEMM's nc-block: B's kc × nc block (720 KiB in f64) stays in L2 (2 MB a
+/// core there); 240–640 ran level, 960 and wider slower.
+pub const NC_PACKED: usize = 480;
+
+/// The bytes `dgemm_packed` (or `sgemm_packed`, `size` 4) allocates at most for C's m
+/// rows split among `threads` parts, k deep and n wide, values of `size` bytes.
+pub fn packed_bytes(m: usize, k: usize, n: usize, threads: usize, size: usize) -> usize {
+    let (depth, parts) = (KC_PACKED.min(k), threads.max(1));
+    let rows = m.saturating_add(parts * PACKED_ROWS);
+    let width = NC_PACKED.min(n) + 128 / size;
+    rows.saturating_mul(depth)
+        .saturating_add(parts * depth * width)
+        .saturating_mul(size)
 }
 
 /// [`dgemm_packed`] in f32.

@@ -16,20 +16,13 @@
 //! columns, every tile a miss, and ran at 0.73–0.82 of OpenBLAS's rate on Emerald Rapids
 //! against 0.93–1.0 this way (fwdrev's docs/measured.md).
 
-use super::{micro_registers, Element, Product, Register};
+use super::{micro_registers, Element, Product, Register, KC_PACKED, NC_PACKED, PACKED_ROWS};
 use std::arch::x86_64::{__m512, __m512d};
 
-/// Rows of the tile: 12 × 2 zmm, 24 accumulators beside two loads of B and a broadcast.
-pub(super) const MR: usize = 12;
+/// Rows of the tile.
+pub(super) const MR: usize = PACKED_ROWS;
 /// Registers of B in the tile.
 const H: usize = 2;
-/// A kc-block's depth: A's micropanel (12 × 192 f64, 18 KiB) stays in L1 beside the
-/// streamed B; 128–256 ran within a few per cent of each other on Emerald Rapids, 192
-/// the fastest (fwdrev's docs/measured.md).
-pub const KC_PACKED: usize = 192;
-/// An nc-block's width: B's kc × nc block (720 KiB in f64) stays in L2 (2 MB a core
-/// there); 240–640 ran level, 960 and wider slower.
-pub const NC_PACKED: usize = 480;
 /// How far ahead in B's micropanel each step asks for a line in L1: eight steps of two
 /// zmm (1 KiB), 5–8 % faster than none on one core of Emerald Rapids.
 const AHEAD: usize = 8;
@@ -84,15 +77,22 @@ unsafe fn packed<R: Register, const NR: usize>(p: Product<R::T>) {
     }
     // A's rows by micropanels of MR (each kc × MR, a column of MR values a step), the
     // rows past m zeros; B's kc × nc block by micropanels of NR columns, past n zeros.
+    // Sized for this product (a small one zeroes little), every value written before
+    // it is read.
     let rows = m.next_multiple_of(MR);
-    let mut pa = vec![zero; rows * KC_PACKED];
-    let mut pb = vec![zero; KC_PACKED * NC_PACKED.next_multiple_of(NR)];
+    let depth = KC_PACKED.min(k);
+    let mut pa = vec![zero; rows * depth];
+    let mut pb = vec![zero; depth * NC_PACKED.min(n).next_multiple_of(NR)];
     let mut tile = [[zero; NR]; MR];
     for p0 in (0..k).step_by(KC_PACKED) {
         let kc = KC_PACKED.min(k - p0);
         let first = p0 == 0;
         for (i0, panel) in (0..rows).step_by(MR).zip(pa.chunks_exact_mut(MR * kc)) {
-            for r in 0..MR.min(m - i0) {
+            for r in 0..MR {
+                if i0 + r >= m {
+                    (0..kc).for_each(|q| panel[q * MR + r] = zero);
+                    continue;
+                }
                 // SAFETY: A[i0 + r, p0 + q] lies in A for q < kc.
                 let row = unsafe { a.offset((i0 + r) as isize * rsa + p0 as isize * csa) };
                 for q in 0..kc {
