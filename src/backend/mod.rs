@@ -162,7 +162,7 @@ pub(crate) fn gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayView
 
 /// C ← A·B on the pure-Rust GEMM: where the CPU has AVX-512, A and B packed around the
 /// thin product's tile ([`thin::packed`](crate::kernels::thin::packed): C by rows, or by
-/// columns as Cᵀ = Bᵀ·Aᵀ where A is by columns too), 1.07–1.14× OpenBLAS's time on two
+/// columns as Cᵀ = Bᵀ·Aᵀ where A is by columns too), 1.06–1.14× OpenBLAS's time on two
 /// cores of an Emerald Rapids-class Xeon where faer's took 1.15–1.17×
 /// (docs/measured.md); else, or where its blocks would not fit under an address-space
 /// limit (a few MiB, [`fwdrev_thin::packed_bytes`]), faer's ([`faer_gemm`]).
