@@ -145,7 +145,7 @@
 //! ```
 //!
 //! Backends (cargo features): none by default (pure Rust: the crate's packed GEMM on
-//! AVX-512, faer's elsewhere); `openblas` or
+//! AVX2 and AVX-512, faer's elsewhere); `openblas` or
 //! `blis` link Debian's libraries for the square GEMMs. The matrix-vector products run
 //! on the crate's own kernels (AVX-512, AVX2 or portable, chosen at run time) with
 //! every backend. [`backend()`]

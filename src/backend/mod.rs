@@ -109,7 +109,7 @@ static DETERMINISTIC: AtomicBool = AtomicBool::new(false);
 /// so with OpenBLAS or BLIS the last bits of a GEMM-bound result (forward mode,
 /// Jacobians, Hessians, batches) may differ between `--threads 1` and `--threads 8`.
 /// Switched on, the matrix-matrix products run on the pure-Rust GEMM (the crate's packed
-/// one on AVX-512, else faer's: their threads split C, each entry's sum runs in a fixed
+/// one on AVX2 and AVX-512, else faer's: their threads split C, each entry's sum runs in a fixed
 /// order), as the matrix-vector products always run on
 /// the crate's kernels (a fixed number of blocks, not of threads). The pure-Rust build
 /// always works this way, and the switch changes nothing there. Its cost with a BLAS is
@@ -160,12 +160,13 @@ pub(crate) fn gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayView
     }
 }
 
-/// C ← A·B on the pure-Rust GEMM: where the CPU has AVX-512, A and B packed around the
-/// thin product's tile ([`thin::packed`](crate::kernels::thin::packed): C by rows, or by
-/// columns as Cᵀ = Bᵀ·Aᵀ where A is by columns too), 1.06–1.14× OpenBLAS's time on two
-/// cores of an Emerald Rapids-class Xeon where faer's took 1.15–1.17×
-/// (docs/measured.md); else, or where its blocks would not fit under an address-space
-/// limit (a few MiB, [`fwdrev_thin::packed_bytes`]), faer's ([`faer_gemm`]).
+/// C ← A·B on the pure-Rust GEMM: where the CPU has AVX2 or AVX-512, A and B packed
+/// around the thin product's tile ([`thin::packed`](crate::kernels::thin::packed): C by
+/// rows, or by columns as Cᵀ = Bᵀ·Aᵀ where A is by columns too), 1.06–1.14× OpenBLAS's
+/// time on two cores of an Emerald Rapids-class Xeon where faer's took 1.15–1.17×, and
+/// 1.02–1.15× on Zen 3's AVX2 where faer's took 1.30–1.34× (docs/measured.md); else, or
+/// where its blocks would not fit under an address-space limit (a few MiB,
+/// [`fwdrev_thin::packed_bytes`]), faer's ([`faer_gemm`]).
 fn pure_gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>) {
     let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
     let threads = threads(m.saturating_mul(k).saturating_mul(n));
@@ -202,7 +203,7 @@ enum Route {
     Thin,
     /// The BLAS's GEMM.
     Blas,
-    /// The pure-Rust GEMM ([`pure_gemm`]: packed on AVX-512, else faer's).
+    /// The pure-Rust GEMM ([`pure_gemm`]: packed on AVX2 and AVX-512, else faer's).
     Faer,
 }
 
@@ -221,7 +222,7 @@ fn route(m: usize, k: usize, n: usize) -> Route {
 /// Whether C's columns (C m×n, k deep) get the bits of the whole product where C is
 /// computed in pieces of `piece` columns: both shapes take the same [`Route`], never to
 /// the BLAS (whose kernels may round by n), and each entry's sum runs in an order fixed
-/// by k alone: the thin kernel's one chain (and the packed GEMM's, on AVX-512, the same;
+/// by k alone: the thin kernel's one chain (and the packed GEMM's, on AVX2 and AVX-512, the same;
 /// not relied on here); faer's GEMM in blocks of k, past its
 /// nano-GEMM ([`NANO`]) and where it runs its x86 kernels (AVX2 with FMA, or AVX-512:
 /// elsewhere it falls back to the `gemm` crate, whose blocks and dot products follow the
@@ -294,7 +295,7 @@ fn threads(multiply_adds: usize) -> usize {
 }
 
 /// C ← A·B on faer's matmul (AVX-512 and AVX2 kernels chosen at run time): the
-/// pure-Rust GEMM without AVX-512 or under an address-space limit ([`pure_gemm`]), and
+/// pure-Rust GEMM without AVX2 or under an address-space limit ([`pure_gemm`]), and
 /// the products thin in n whose X or C is not by rows. On rayon's current pool; each
 /// entry's sum over k runs in the same order for any thread count.
 ///
@@ -675,12 +676,12 @@ mod tests {
         }
     }
 
-    /// The pure-Rust GEMM on AVX-512 (the packed one), where its operands' layouts let it
-    /// run: A and B by rows with C by rows or within a wider matrix, and A and B by
-    /// columns with C by columns (as Cᵀ = Bᵀ·Aᵀ); on two threads, every entry the fused
+    /// The pure-Rust GEMM on AVX2 or AVX-512 (the packed one), where its operands' layouts
+    /// let it run: A and B by rows with C by rows or within a wider matrix, and A and B
+    /// by columns with C by columns (as Cᵀ = Bᵀ·Aᵀ); on two threads, every entry the fused
     /// chain of multiply-adds in k's order, bit for bit. k = 600 is past faer's kc-block
-    /// (512), whose sums are not one chain: the fallback would fail here. Without
-    /// AVX-512 faer runs these, and only the shapes are checked.
+    /// (512), whose sums are not one chain: the fallback would fail here. On the portable
+    /// kernels faer runs these, and only the shapes are checked.
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn the_packed_gemm_takes_c_by_rows_or_by_columns() {
@@ -712,10 +713,10 @@ mod tests {
             let results = [rows.view(), within.slice(s![.., 1..n + 1]), columns.view()];
             for (c, layout) in results.into_iter().zip(["by rows", "within", "by columns"]) {
                 match crate::kernels::detected() {
-                    crate::kernels::Detected::Avx512(_) => {
-                        assert_eq!(bits(c), bits(want.view()), "C {layout}")
+                    crate::kernels::Detected::Portable(_) => {
+                        assert!(c.iter().all(|v| v.is_finite()), "C {layout}")
                     }
-                    _ => assert!(c.iter().all(|v| v.is_finite()), "C {layout}"),
+                    _ => assert_eq!(bits(c), bits(want.view()), "C {layout}"),
                 }
             }
         }

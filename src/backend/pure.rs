@@ -1,6 +1,6 @@
-//! The default, pure-Rust backend: the crate's packed GEMM where the CPU has AVX-512,
-//! faer's elsewhere (AVX2 kernels, on rayon's pool), and the crate's own GEMV kernels at
-//! every size (deterministic for any thread count).
+//! The default, pure-Rust backend: the crate's packed GEMM where the CPU has AVX2 or
+//! AVX-512, faer's elsewhere (on rayon's pool), and the crate's own GEMV kernels at every
+//! size (deterministic for any thread count).
 
 /// The backend's short name.
 pub(crate) const NAME: &str = "pure-rust";
@@ -16,7 +16,7 @@ pub(crate) const STORED_NARROW: f64 = 30.0;
 
 pub(crate) fn detail() -> String {
     format!(
-        "packed GEMM on AVX-512 (else faer's) + rayon GEMV, {} rayon threads",
+        "packed GEMM on AVX2/AVX-512 (else faer's) + rayon GEMV, {} rayon threads",
         rayon::current_num_threads()
     )
 }

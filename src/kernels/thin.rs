@@ -25,12 +25,27 @@ pub(crate) fn gemm<T: Real>(
     gemm_on(detected(), threads, a, x, c)
 }
 
-/// C ← A·B (C overwritten) for B of any width, where this CPU has AVX-512: A and B
-/// packed around the same tile as [`gemm`]'s (`fwdrev_thin::dgemm_packed`), each C entry
-/// the same one chain of multiply-adds. A with any strides, B and C with unit column
-/// stride (else, or without AVX-512, `false` and C untouched). Rows of C are split among
-/// up to `threads` rayon tasks.
+/// C ← A·B (C overwritten) for B of any width, where this CPU has AVX2 or AVX-512: A and
+/// B packed around the same tile as [`gemm`]'s (`fwdrev_thin::dgemm_packed`), each C
+/// entry the same one chain of multiply-adds. A with any strides, B and C with unit
+/// column stride (else, or on the portable kernels, `false` and C untouched: faer's GEMM
+/// is faster there). Rows of C are split among up to `threads` rayon tasks.
 pub(crate) fn packed<T: Real>(
+    threads: usize,
+    a: ArrayView2<T>,
+    b: ArrayView2<T>,
+    c: ArrayViewMut2<T>,
+) -> bool {
+    match detected() {
+        Detected::Portable(_) => false,
+        kernel => packed_on(kernel, threads, a, b, c),
+    }
+}
+
+/// [`packed`] on the tiles of `kernel`'s instruction set (which this CPU has), the
+/// portable ones included.
+fn packed_on<T: Real>(
+    kernel: Detected,
     threads: usize,
     a: ArrayView2<T>,
     b: ArrayView2<T>,
@@ -39,23 +54,31 @@ pub(crate) fn packed<T: Real>(
     let Some(p) = product(a, b, &mut c) else {
         return false;
     };
-    #[cfg(target_arch = "x86_64")]
-    if let Detected::Avx512(_) = detected() {
-        // SAFETY: `product`'s, and the CPU has AVX-512 (detected). The pointers are cast
-        // only where T is the type named.
-        unsafe {
-            if let Some(p) = cast::product::<T, f64>(p) {
-                fwdrev_thin::dgemm_packed(threads, p)
-            } else if let Some(p) = cast::product::<T, f32>(p) {
-                fwdrev_thin::sgemm_packed(threads, p)
-            } else {
-                unreachable!("Real is f64 or f32")
-            }
+    let isa = isa(kernel);
+    // SAFETY: `product`'s, and the CPU has `isa`'s features, as `kernel` exists. The
+    // pointers are cast only where T is the type named.
+    unsafe {
+        if let Some(p) = cast::product::<T, f64>(p) {
+            fwdrev_thin::dgemm_packed(isa, threads, p)
+        } else if let Some(p) = cast::product::<T, f32>(p) {
+            fwdrev_thin::sgemm_packed(isa, threads, p)
+        } else {
+            unreachable!("Real is f64 or f32")
         }
-        return true;
     }
-    let _ = (threads, p);
-    false
+    true
+}
+
+/// The thin crate's name for the instruction set of `kernel` (which this CPU has: a
+/// kernel exists only where it was detected).
+fn isa(kernel: Detected) -> Isa {
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        Detected::Avx512(_) => Isa::Avx512,
+        #[cfg(target_arch = "x86_64")]
+        Detected::Avx2(_) => Isa::Avx2,
+        Detected::Portable(_) => Isa::Portable,
+    }
 }
 
 /// [`gemm`] on the tiles of `kernel`'s instruction set (which this CPU has: a kernel
@@ -68,13 +91,7 @@ fn gemm_on<T: Real>(
     mut c: ArrayViewMut2<T>,
 ) {
     let p = product(a, x, &mut c).expect("thin gemm: X and C need unit column stride");
-    let isa = match kernel {
-        #[cfg(target_arch = "x86_64")]
-        Detected::Avx512(_) => Isa::Avx512,
-        #[cfg(target_arch = "x86_64")]
-        Detected::Avx2(_) => Isa::Avx2,
-        Detected::Portable(_) => Isa::Portable,
-    };
+    let isa = isa(kernel);
     // SAFETY: `product`'s, and the CPU has `isa`'s features, as `kernel` exists. The
     // pointers are cast only where T is the type named.
     unsafe {
@@ -308,17 +325,22 @@ mod tests {
         check::<f32>();
     }
 
-    /// The packed GEMM (any n, where the CPU has AVX-512): every C entry its fused chain,
-    /// bit for bit, for 1 and 3 threads, every layout of A, B and C within wider
-    /// matrices, and shapes around the tile's rows (12) and columns (two vectors), a
-    /// kc-block (`KC_PACKED`) and an nc-block (`NC_PACKED`). Without AVX-512 it declines
-    /// and leaves C as it was.
-    #[cfg(target_arch = "x86_64")]
+    /// The packed GEMM (any n) on every instruction set this CPU has, the portable one
+    /// included: every C entry its chain (fused where the set has FMA), bit for bit, for
+    /// 1 and 3 threads, every layout of A, B and C within wider matrices, and shapes
+    /// around every tile's rows (12, 6, 4) and columns (two vectors), both kc-blocks
+    /// (`KC_PACKED`, `KC_PACKED_AVX2`) and both nc-blocks. [`packed`] declines on the
+    /// portable kernels and leaves C as it was.
     #[test]
     fn the_packed_gemm_is_the_chain_too() {
-        use fwdrev_thin::{KC_PACKED, NC_PACKED};
+        use fwdrev_thin::{KC_PACKED, KC_PACKED_AVX2, NC_PACKED, NC_PACKED_AVX2};
         fn check<T: Real>() {
-            let avx512 = matches!(detected(), Detected::Avx512(_));
+            #[allow(unused_mut)] // extended on x86-64 only
+            let mut kernels = vec![Detected::Portable(crate::kernels::Portable)];
+            #[cfg(target_arch = "x86_64")]
+            kernels.extend(crate::kernels::Avx2::detect().map(Detected::Avx2));
+            #[cfg(target_arch = "x86_64")]
+            kernels.extend(crate::kernels::Avx512::detect().map(Detected::Avx512));
             for &(m, k, n) in &[
                 (1, 1, 2),
                 (13, 1, 129),
@@ -326,12 +348,15 @@ mod tests {
                 (12, KC_PACKED, 32),
                 (37, KC_PACKED + 1, NC_PACKED + 17),
                 (24, 2 * KC_PACKED + 5, 33),
+                (19, KC_PACKED_AVX2 + 1, NC_PACKED_AVX2 + 9),
+                (7, 2 * KC_PACKED_AVX2 + 3, 2 * NC_PACKED_AVX2),
                 (5, 7, 3),
                 (7, 0, 200),
                 (0, 5, 3),
             ] {
                 let (a, x) = operands::<T>(m, k, n);
-                let want = bits(chain(a.view(), x.view(), true).view());
+                let plain = bits(chain(a.view(), x.view(), false).view());
+                let fused = bits(chain(a.view(), x.view(), true).view());
                 let wide = {
                     let mut w = Array2::from_elem((k, n + 3), T::nan());
                     w.slice_mut(s![.., 1..n + 1]).assign(&x);
@@ -340,15 +365,29 @@ mod tests {
                 let b = wide.slice(s![.., 1..n + 1]);
                 for (a, layout) in layouts(&a) {
                     let a = view(&a, layout);
-                    for threads in [1, 3] {
-                        let mut c = Array2::from_elem((m, n + 5), T::nan());
-                        let done = packed(threads, a, b, c.slice_mut(s![.., 2..n + 2]));
-                        let at = format!("{m}×{k}·{k}×{n} {layout}, {threads} threads");
-                        assert_eq!(done, avx512, "{at}");
-                        match done {
-                            true => assert_eq!(bits(c.slice(s![.., 2..n + 2])), want, "{at}"),
-                            false => assert!(c.iter().all(|v| v.is_nan()), "C untouched: {at}"),
+                    for &kernel in &kernels {
+                        let want = match kernel {
+                            Detected::Portable(_) => &plain,
+                            _ => &fused,
+                        };
+                        for threads in [1, 3] {
+                            let mut c = Array2::from_elem((m, n + 5), T::nan());
+                            let done =
+                                packed_on(kernel, threads, a, b, c.slice_mut(s![.., 2..n + 2]));
+                            let at =
+                                format!("{kernel:?}: {m}×{k}·{k}×{n} {layout}, {threads} threads");
+                            assert!(done, "{at}");
+                            assert_eq!(&bits(c.slice(s![.., 2..n + 2])), want, "{at}");
+                            assert!(c.slice(s![.., ..2]).iter().all(|v| v.is_nan()), "{at}");
+                            assert!(c.slice(s![.., n + 2..]).iter().all(|v| v.is_nan()), "{at}");
                         }
+                    }
+                    let mut c = Array2::from_elem((m, n), T::nan());
+                    let done = packed(1, a, b, c.view_mut());
+                    let portable = matches!(detected(), Detected::Portable(_));
+                    assert_eq!(done, !portable, "{m}×{k}·{k}×{n} {layout}");
+                    if portable {
+                        assert!(c.iter().all(|v| v.is_nan()), "C untouched");
                     }
                 }
             }

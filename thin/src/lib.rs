@@ -1,7 +1,7 @@
 //! C ← A·X for X with few columns (n ≤ 128: a batch's points, a Jacobian's panel):
-//! BLIS's loops around a register tile, A read in place; and on AVX-512, for X of any
-//! width, the square GEMM's loops around the same tile with A and X packed
-//! (`dgemm_packed`, `packed.rs`). fwdrev's `kernels/thin.rs` calls both on views.
+//! BLIS's loops around a register tile, A read in place; and for X of any width, the
+//! square GEMM's loops around the same tile with A and X packed (`dgemm_packed`,
+//! `packed.rs`). fwdrev's `kernels/thin.rs` calls both on views.
 //!
 //! ```text
 //! for each kc-block of A's columns (X's rows):         X[pc.., :] copied by panels
@@ -34,7 +34,6 @@
 
 #![warn(missing_docs)]
 
-#[cfg(target_arch = "x86_64")]
 mod packed;
 
 use std::mem::{size_of, MaybeUninit};
@@ -144,52 +143,54 @@ pub unsafe fn sgemm(isa: Isa, threads: usize, p: Product<f32>) {
     unsafe { gemm(isa, threads, p) }
 }
 
-/// C ← A·B in f64 for B of any width (C overwritten) on AVX-512, A and B packed
-/// (`packed.rs`): the square GEMM's loops around the same tile, each C entry the same one
-/// chain of multiply-adds as [`dgemm`] makes, so the same bits. C's rows are split among
-/// up to `threads` rayon tasks in multiples of the tile's rows (12), each packing its own
+/// C ← A·B in f64 for B of any width (C overwritten), A and B packed (`packed.rs`): the
+/// square GEMM's loops around `isa`'s tile, each C entry the same one chain of
+/// multiply-adds as [`dgemm`] makes, so the same bits. C's rows are split among up to
+/// `threads` rayon tasks in multiples of every tile's rows (12), each packing its own
 /// blocks ([`packed_bytes`]: its rows of A a kc-block deep, and B's kc × nc block).
 ///
 /// # Safety
-/// As [`dgemm`] (n may be any width), and the CPU has AVX-512F, AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
+/// As [`dgemm`] (n may be any width).
 #[inline(never)]
-pub unsafe fn dgemm_packed(threads: usize, p: Product<f64>) {
+pub unsafe fn dgemm_packed(isa: Isa, threads: usize, p: Product<f64>) {
     // SAFETY: as the caller promises.
-    unsafe { split_rows(threads, packed::MR, p, &|p| packed::Zmm::packed(p)) }
-}
-
-/// Rows of the packed GEMM's tile: 12 × 2 zmm, 24 accumulators beside two loads of B
-/// and a broadcast.
-const PACKED_ROWS: usize = 12;
-/// The packed GEMM's kc-block: A's micropanel (12 × 192 f64, 18 KiB) stays in L1 beside
-/// the streamed B; 128–256 ran within a few per cent of each other on Emerald Rapids, 192
-/// the fastest (fwdrev's docs/measured.md).
-pub const KC_PACKED: usize = 192;
-/// The packed GEMM's nc-block: B's kc × nc block (720 KiB in f64) stays in L2 (2 MB a
-/// core there); 240–640 ran level, 960 and wider slower.
-pub const NC_PACKED: usize = 480;
-
-/// The bytes `dgemm_packed` (or `sgemm_packed`, `size` 4) allocates at most for C's m
-/// rows split among `threads` parts, k deep and n wide, values of `size` bytes.
-pub fn packed_bytes(m: usize, k: usize, n: usize, threads: usize, size: usize) -> usize {
-    let (depth, parts) = (KC_PACKED.min(k), threads.max(1));
-    let rows = m.saturating_add(parts * PACKED_ROWS);
-    let width = NC_PACKED.min(n) + 128 / size;
-    rows.saturating_mul(depth)
-        .saturating_add(parts * depth * width)
-        .saturating_mul(size)
+    unsafe { split_rows(threads, 12, p, &|p| packed_tiles(isa, p)) }
 }
 
 /// [`dgemm_packed`] in f32.
 ///
 /// # Safety
 /// As [`dgemm_packed`].
-#[cfg(target_arch = "x86_64")]
 #[inline(never)]
-pub unsafe fn sgemm_packed(threads: usize, p: Product<f32>) {
+pub unsafe fn sgemm_packed(isa: Isa, threads: usize, p: Product<f32>) {
     // SAFETY: as the caller promises.
-    unsafe { split_rows(threads, packed::MR, p, &|p| packed::Zmm::packed(p)) }
+    unsafe { split_rows(threads, 12, p, &|p| packed_tiles(isa, p)) }
+}
+
+/// The packed GEMM's kc-block on AVX-512: A's micropanel (12 × 192 f64, 18 KiB) stays
+/// in L1 beside the streamed B; 128–256 ran within a few per cent of each other on
+/// Emerald Rapids, 192 the fastest (fwdrev's docs/measured.md).
+pub const KC_PACKED: usize = 192;
+/// The packed GEMM's nc-block on AVX-512: B's kc × nc block (720 KiB in f64) stays in L2
+/// (2 MB a core there); 240–640 ran level, 960 and wider slower.
+pub const NC_PACKED: usize = 480;
+/// The packed GEMM's kc-block on AVX2 and the portable tiles: A's micropanel (6 × 256
+/// f64, 12 KiB) in L1.
+pub const KC_PACKED_AVX2: usize = 256;
+/// The packed GEMM's nc-block on AVX2 and the portable tiles: B's kc × nc block (384 KiB
+/// in f64) in L2 (512 KiB a core on Zen 3).
+pub const NC_PACKED_AVX2: usize = 192;
+
+/// The bytes `dgemm_packed` (or `sgemm_packed`, `size` 4) allocates at most, on any
+/// instruction set, for C's m rows split among `threads` parts, k deep and n wide, values
+/// of `size` bytes.
+pub fn packed_bytes(m: usize, k: usize, n: usize, threads: usize, size: usize) -> usize {
+    let (depth, parts) = (max(KC_PACKED, KC_PACKED_AVX2).min(k), threads.max(1));
+    let rows = m.saturating_add(parts * 12);
+    let width = max(NC_PACKED, NC_PACKED_AVX2).min(n) + 128 / size;
+    rows.saturating_mul(depth)
+        .saturating_add(parts * depth * width)
+        .saturating_mul(size)
 }
 
 /// What the tiles need of f64 and f32.
@@ -208,6 +209,16 @@ trait Element: Copy + Send + Sync + 'static {
     /// SAFETY: as [`blocks_avx512`].
     #[cfg(target_arch = "x86_64")]
     unsafe fn blocks_avx512(p: Product<Self>);
+    /// [`packed::packed`] on AVX2's tile of 6 × two ymm registers of this type.
+    ///
+    /// SAFETY: as [`packed_avx2`].
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn packed_avx2(p: Product<Self>);
+    /// [`packed::packed`] on AVX-512's tile of 12 × two zmm registers of this type.
+    ///
+    /// SAFETY: as [`packed_avx512`].
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn packed_avx512(p: Product<Self>);
 }
 
 // Each type with its registers: AVX2's ymm, AVX-512's zmm.
@@ -236,6 +247,18 @@ macro_rules! element {
                         false => blocks_avx512::<$zmm, 4, { 4 * LANES }, KC_AVX512>(p),
                     }
                 }
+            }
+            #[cfg(target_arch = "x86_64")]
+            unsafe fn packed_avx2(p: Product<Self>) {
+                use std::arch::x86_64::$ymm;
+                // SAFETY: as the caller promises.
+                unsafe { packed_avx2::<$ymm, { 2 * <$ymm as Register>::LANES }>(p) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            unsafe fn packed_avx512(p: Product<Self>) {
+                use std::arch::x86_64::$zmm;
+                // SAFETY: as the caller promises.
+                unsafe { packed_avx512::<$zmm, { 2 * <$zmm as Register>::LANES }>(p) }
             }
         }
     };
@@ -327,6 +350,72 @@ unsafe fn blocks_avx512<R: Register, const H: usize, const NR: usize, const K_BL
     const { assert!(NR == H * R::LANES, "H registers of X") };
     // SAFETY: as in `blocks_avx2`.
     unsafe { blocks::<R::T, 6, NR, K_BLOCK>(p, |r, n| micros_registers::<R, H>(r, n)) }
+}
+
+/// [`packed::packed`] with `isa`'s tile, as [`tiles`] for [`blocks`].
+///
+/// SAFETY: as [`dgemm_packed`], and the CPU has `isa`'s features.
+unsafe fn packed_tiles<T: Element>(isa: Isa, p: Product<T>) {
+    // SAFETY: as the caller promises.
+    unsafe {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => T::packed_avx512(p),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => T::packed_avx2(p),
+            #[cfg(not(target_arch = "x86_64"))]
+            Isa::Avx512 | Isa::Avx2 => unreachable!("x86-64 instruction sets elsewhere"),
+            Isa::Portable => match 16 / size_of::<T>() {
+                2 => packed::packed::<T, 4, 4, KC_PACKED_AVX2, NC_PACKED_AVX2>(p, |r| {
+                    micro::<T, 4, 4>(r)
+                }),
+                _ => packed::packed::<T, 4, 8, KC_PACKED_AVX2, NC_PACKED_AVX2>(p, |r| {
+                    micro::<T, 4, 8>(r)
+                }),
+            },
+        }
+    }
+}
+
+/// How many steps ahead in B's micropanel the packed tile on AVX-512 asks for a line in
+/// L1: eight of two zmm, 1 KiB, 5–8 % faster than none on one core of Emerald Rapids.
+#[cfg(target_arch = "x86_64")]
+const AHEAD_AVX512: usize = 8;
+/// [`AHEAD_AVX512`] on AVX2: sixteen steps of two ymm, 1 KiB too. On two cores of Zen 3
+/// 4 steps ran at 1.26–1.29× OpenBLAS's time, 8 at 1.11–1.17×, 16 and 32 at 1.02–1.15×
+/// (fwdrev's docs/measured.md).
+#[cfg(target_arch = "x86_64")]
+const AHEAD_AVX2: usize = 16;
+
+/// [`packed::packed`] on AVX2: tiles of 6 × NR (two ymm registers) in intrinsics.
+///
+/// SAFETY: as [`dgemm_packed`], the CPU has AVX2 and FMA, and NR is two of R's lanes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn packed_avx2<R: Register, const NR: usize>(p: Product<R::T>) {
+    const { assert!(NR == 2 * R::LANES, "two registers of B") };
+    // SAFETY: as in `blocks_avx2`.
+    unsafe {
+        packed::packed::<R::T, 6, NR, KC_PACKED_AVX2, NC_PACKED_AVX2>(p, |run| {
+            micro_registers::<R, 6, 2, AHEAD_AVX2>(run)
+        })
+    }
+}
+
+/// [`packed::packed`] on AVX-512: tiles of 12 × NR (two zmm registers) in intrinsics, 24
+/// accumulators beside two loads of B and a broadcast.
+///
+/// SAFETY: as [`dgemm_packed`], the CPU has AVX-512F, and NR is two of R's lanes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn packed_avx512<R: Register, const NR: usize>(p: Product<R::T>) {
+    const { assert!(NR == 2 * R::LANES, "two registers of B") };
+    // SAFETY: as in `blocks_avx2`.
+    unsafe {
+        packed::packed::<R::T, 12, NR, KC_PACKED, NC_PACKED>(p, |run| {
+            micro_registers::<R, 12, 2, AHEAD_AVX512>(run)
+        })
+    }
 }
 
 /// Which tile a step over a block's rows takes.
@@ -671,9 +760,9 @@ unsafe fn micro_registers<R: Register, const MR: usize, const H: usize, const X_
             |acc: &mut [[R; H]; MR], p: usize| {
                 let xp = x.add(p * H * lanes);
                 if X_AHEAD > 0 {
-                    // X's row X_AHEAD steps on, a line a register, into L1.
-                    for h in 0..H {
-                        into_l1(xp.wrapping_add((X_AHEAD * H + h) * lanes));
+                    // X's row X_AHEAD steps on into L1, a hint every line's width.
+                    for q in (0..H * lanes).step_by(64 / size_of::<R::T>()) {
+                        into_l1(xp.wrapping_add(X_AHEAD * H * lanes + q));
                     }
                 }
                 let xv: [R; H] = std::array::from_fn(|h| R::load(xp.add(h * lanes)));

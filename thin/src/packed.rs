@@ -1,6 +1,8 @@
-//! C ← A·B for B of any width on AVX-512: both operands packed, as a square GEMM must
+//! C ← A·B for B of any width: both operands packed, as a square GEMM must
 //! (each packed block is reused n/NR or m/MR times), and the same register tile as the
-//! thin product's, each C entry the same one chain of multiply-adds in p's order.
+//! thin product's, each C entry the same one chain of multiply-adds in p's order. The
+//! tile and the blocks' sizes are each instruction set's (`packed_avx512`, `packed_avx2`
+//! in lib.rs): 12 × 2 zmm, 192 deep, 480 wide; 6 × 2 ymm, 256 deep, 192 wide.
 //!
 //! ```text
 //! for each kc-block of A's columns (B's rows):       A[:, pc..] packed by MR rows
@@ -14,47 +16,28 @@
 //! 12, 256 deep): C's tiles then move along its rows, lines the hardware fetches ahead,
 //! where the other order (B's micropanel in L1, A's streamed) took C's tiles down its
 //! columns, every tile a miss, and ran at 0.73–0.82 of OpenBLAS's rate on Emerald Rapids
-//! against 0.93–1.0 this way (fwdrev's docs/measured.md).
+//! against 0.93–1.0 this way (fwdrev's docs/measured.md). On Zen 3's AVX2 this order ran
+//! at 1.02–1.15× OpenBLAS's time where faer's GEMM took 1.30–1.34×.
 
-use super::{micro_registers, Element, Product, Register, KC_PACKED, NC_PACKED, PACKED_ROWS};
-use std::arch::x86_64::{__m512, __m512d};
+use super::{Element, Product, Run};
 
-/// Rows of the tile.
-pub(super) const MR: usize = PACKED_ROWS;
-/// Registers of B in the tile.
-const H: usize = 2;
-/// How far ahead in B's micropanel each step asks for a line in L1: eight steps of two
-/// zmm (1 KiB), 5–8 % faster than none on one core of Emerald Rapids.
-const AHEAD: usize = 8;
-
-/// [`packed`] in f64 or f32 on zmm registers.
-pub(super) trait Zmm: Element {
-    /// [`packed`] on this type's zmm tile.
-    ///
-    /// SAFETY: as [`packed`].
-    unsafe fn packed(p: Product<Self>);
-}
-
-impl Zmm for f64 {
-    unsafe fn packed(p: Product<f64>) {
-        // SAFETY: as the caller promises.
-        unsafe { packed::<__m512d, 16>(p) }
-    }
-}
-
-impl Zmm for f32 {
-    unsafe fn packed(p: Product<f32>) {
-        // SAFETY: as the caller promises.
-        unsafe { packed::<__m512, 32>(p) }
-    }
-}
-
-/// The loops above on one part of C's rows, NR = H of R's lanes.
+/// The loops above on one part of C's rows: MR rows of A and NR columns of B a tile,
+/// `step` running each (always a whole tile: C's partial tiles go through a local one),
+/// A's kc-blocks KC deep and B's nc-blocks NC wide.
 ///
-/// SAFETY: as [`dgemm`](super::dgemm) but any n, and the CPU has AVX-512F.
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn packed<R: Register, const NR: usize>(p: Product<R::T>) {
-    const { assert!(NR == H * R::LANES, "H registers of B") };
+/// SAFETY: as [`dgemm`](super::dgemm) but any n, and `step` is sound on a tile's
+/// arguments in bounds.
+#[inline(always)]
+pub(super) unsafe fn packed<
+    T: Element,
+    const MR: usize,
+    const NR: usize,
+    const KC: usize,
+    const NC: usize,
+>(
+    p: Product<T>,
+    step: impl Fn(Run<T>),
+) {
     let Product {
         m,
         k,
@@ -66,7 +49,7 @@ unsafe fn packed<R: Register, const NR: usize>(p: Product<R::T>) {
         c,
         c_row_stride: ldc,
     } = p;
-    let zero = <R::T as Element>::ZERO;
+    let zero = T::ZERO;
     let at = |i: usize, j: usize| i as isize * ldc + j as isize;
     if k == 0 {
         for i in 0..m {
@@ -80,12 +63,12 @@ unsafe fn packed<R: Register, const NR: usize>(p: Product<R::T>) {
     // Sized for this product (a small one zeroes little), every value written before
     // it is read.
     let rows = m.next_multiple_of(MR);
-    let depth = KC_PACKED.min(k);
+    let depth = KC.min(k);
     let mut pa = vec![zero; rows * depth];
-    let mut pb = vec![zero; depth * NC_PACKED.min(n).next_multiple_of(NR)];
+    let mut pb = vec![zero; depth * NC.min(n).next_multiple_of(NR)];
     let mut tile = [[zero; NR]; MR];
-    for p0 in (0..k).step_by(KC_PACKED) {
-        let kc = KC_PACKED.min(k - p0);
+    for p0 in (0..k).step_by(KC) {
+        let kc = KC.min(k - p0);
         let first = p0 == 0;
         for (i0, panel) in (0..rows).step_by(MR).zip(pa.chunks_exact_mut(MR * kc)) {
             for r in 0..MR {
@@ -101,8 +84,8 @@ unsafe fn packed<R: Register, const NR: usize>(p: Product<R::T>) {
                 }
             }
         }
-        for j0 in (0..n).step_by(NC_PACKED) {
-            let nc = NC_PACKED.min(n - j0);
+        for j0 in (0..n).step_by(NC) {
+            let nc = NC.min(n - j0);
             let panels = nc.div_ceil(NR);
             for (jr, panel) in pb.chunks_exact_mut(NR * kc).take(panels).enumerate() {
                 let width = NR.min(nc - jr * NR);
@@ -139,12 +122,12 @@ unsafe fn packed<R: Register, const NR: usize>(p: Product<R::T>) {
                                         }
                                     }
                                 }
-                                (tile.as_mut_ptr().cast::<R::T>(), NR as isize)
+                                (tile.as_mut_ptr().cast::<T>(), NR as isize)
                             }
                         };
                         let a = [1, MR as isize];
                         let run = (kc, ap.as_ptr(), a, bp, ct, ldt, first, std::ptr::null());
-                        micro_registers::<R, MR, H, AHEAD>(run);
+                        step(run);
                         if !whole {
                             for (r, t) in tile[..mr].iter().enumerate() {
                                 for (q, &t) in t[..width].iter().enumerate() {
