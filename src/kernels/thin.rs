@@ -54,30 +54,48 @@ fn packed_on<T: Real>(
     let Some(p) = product(a, b, &mut c) else {
         return false;
     };
-    let isa = isa(kernel);
-    // SAFETY: `product`'s, and the CPU has `isa`'s features, as `kernel` exists. The
-    // pointers are cast only where T is the type named.
-    unsafe {
-        if let Some(p) = cast::product::<T, f64>(p) {
-            fwdrev_thin::dgemm_packed(isa, threads, p)
-        } else if let Some(p) = cast::product::<T, f32>(p) {
-            fwdrev_thin::sgemm_packed(isa, threads, p)
-        } else {
-            unreachable!("Real is f64 or f32")
-        }
-    }
+    // SAFETY: `product`'s.
+    unsafe { run(Loops::Packed, kernel, threads, p) };
     true
 }
 
-/// The thin crate's name for the instruction set of `kernel` (which this CPU has: a
-/// kernel exists only where it was detected).
-fn isa(kernel: Detected) -> Isa {
-    match kernel {
+/// Which of the thin crate's loops a product runs.
+#[derive(Clone, Copy)]
+enum Loops {
+    /// The thin product's: A read in place, n ≤ [`MAX_COLUMNS`].
+    Thin,
+    /// The packed GEMM's: any n.
+    Packed,
+}
+
+/// `p` on `loops` with the tiles of `kernel`'s instruction set (which this CPU has: a
+/// kernel exists only where it was detected), in T's entry point.
+///
+/// SAFETY: `p` is [`product`]'s, from views still borrowed.
+unsafe fn run<T: Real>(loops: Loops, kernel: Detected, threads: usize, p: Product<T>) {
+    let isa = match kernel {
         #[cfg(target_arch = "x86_64")]
         Detected::Avx512(_) => Isa::Avx512,
         #[cfg(target_arch = "x86_64")]
         Detected::Avx2(_) => Isa::Avx2,
         Detected::Portable(_) => Isa::Portable,
+    };
+    // SAFETY: as the caller promises, and the CPU has `isa`'s features, as `kernel`
+    // exists. The pointers are cast only where T is the type named.
+    unsafe {
+        if let Some(p) = cast::product::<T, f64>(p) {
+            match loops {
+                Loops::Thin => fwdrev_thin::dgemm(isa, threads, p),
+                Loops::Packed => fwdrev_thin::dgemm_packed(isa, threads, p),
+            }
+        } else if let Some(p) = cast::product::<T, f32>(p) {
+            match loops {
+                Loops::Thin => fwdrev_thin::sgemm(isa, threads, p),
+                Loops::Packed => fwdrev_thin::sgemm_packed(isa, threads, p),
+            }
+        } else {
+            unreachable!("Real is f64 or f32")
+        }
     }
 }
 
@@ -91,18 +109,8 @@ fn gemm_on<T: Real>(
     mut c: ArrayViewMut2<T>,
 ) {
     let p = product(a, x, &mut c).expect("thin gemm: X and C need unit column stride");
-    let isa = isa(kernel);
-    // SAFETY: `product`'s, and the CPU has `isa`'s features, as `kernel` exists. The
-    // pointers are cast only where T is the type named.
-    unsafe {
-        if let Some(p) = cast::product::<T, f64>(p) {
-            fwdrev_thin::dgemm(isa, threads, p)
-        } else if let Some(p) = cast::product::<T, f32>(p) {
-            fwdrev_thin::sgemm(isa, threads, p)
-        } else {
-            unreachable!("Real is f64 or f32")
-        }
-    }
+    // SAFETY: `product`'s.
+    unsafe { run(Loops::Thin, kernel, threads, p) }
 }
 
 /// The views as the thin crate's operands, or `None` where X's or C's rows are not

@@ -476,13 +476,9 @@ unsafe fn blocks<T: Element, const MR: usize, const NR: usize, const K_BLOCK: us
         c: pc,
         c_row_stride: ldc,
     } = p;
-    let at = |i: usize, j: usize| i as isize * ldc + j as isize;
     if k == 0 {
-        for i in 0..m {
-            // SAFETY: C[i, j] lies in C.
-            (0..n).for_each(|j| unsafe { *pc.offset(at(i, j)) = T::ZERO });
-        }
-        return;
+        // SAFETY: as the caller promises.
+        return unsafe { zeros(p) };
     }
     let panels = n.div_ceil(NR);
     // X's kc rows copied panel by panel, each panel's K_BLOCK×NR values adjacent, the last
@@ -497,18 +493,9 @@ unsafe fn blocks<T: Element, const MR: usize, const NR: usize, const K_BLOCK: us
         let first = p0 == 0;
         for (jr, panel) in pack.chunks_exact_mut(K_BLOCK * NR).take(panels).enumerate() {
             let width = if jr + 1 == panels { w } else { NR };
-            for (p, row) in panel.chunks_exact_mut(NR).take(kc).enumerate() {
-                // SAFETY: X[p0 + p, jr·NR + j] lies in X for j < width.
-                let xs = unsafe { px.offset((p0 + p) as isize * ldx + (jr * NR) as isize) };
-                for (j, e) in row.iter_mut().enumerate() {
-                    // SAFETY: as above.
-                    e.write(if j < width {
-                        unsafe { *xs.add(j) }
-                    } else {
-                        T::ZERO
-                    });
-                }
-            }
+            // SAFETY: X's rows p0.. (kc of them), columns jr·NR.. (width) lie in X.
+            let xs = unsafe { px.offset(p0 as isize * ldx + (jr * NR) as isize) };
+            unsafe { copy_panel::<T, NR>(panel, xs, ldx, kc, width) };
         }
         for i0 in (0..m).step_by(MC) {
             let mc = MC.min(m - i0);
@@ -527,43 +514,114 @@ unsafe fn blocks<T: Element, const MR: usize, const NR: usize, const K_BLOCK: us
                 };
                 let ahead = ahead.map_or(std::ptr::null(), |o| pa.wrapping_offset(o));
                 for jr in 0..panels {
-                    let j0 = jr * NR;
                     let last = jr + 1 == panels;
-                    let padded = last && w < NR;
+                    let width = if last { w } else { NR };
                     let xp = pack[jr * K_BLOCK * NR..].as_ptr().cast::<T>();
                     let ahead = if last { ahead } else { std::ptr::null() };
-                    // SAFETY: C's rows i..i + rows, columns j0.. (all NR of them, or the
-                    // first w through the tile).
+                    // SAFETY: C's rows i..i + rows, columns jr·NR.. (width of them).
+                    let ci = unsafe { pc.offset(i as isize * ldc + (jr * NR) as isize) };
+                    let (tile, part) = (&mut tile[..rows], [rows, width]);
+                    // SAFETY: as above; the copy of X holds kc steps of this panel.
                     unsafe {
-                        let (ct, ldt) = match padded {
-                            true => {
-                                if !first {
-                                    for (r, t) in tile[..rows].iter_mut().enumerate() {
-                                        for (j, t) in t[..w].iter_mut().enumerate() {
-                                            *t = *pc.offset(at(i + r, j0 + j));
-                                        }
-                                    }
-                                }
-                                (tile.as_mut_ptr().cast::<T>(), NR as isize)
-                            }
-                            false => (pc.offset(at(i, j0)), ldc),
-                        };
+                        let (ct, ldt) = into_tile(tile, ci, ldc, part, first);
                         let run = (kc, ai, [rsa, csa], xp, ct, ldt, first, ahead);
                         match rows == MR {
                             true => step(run, Rows::Tile),
                             false => step(run, Rows::One),
                         }
-                        if padded {
-                            for (r, t) in tile[..rows].iter().enumerate() {
-                                for (j, &t) in t[..w].iter().enumerate() {
-                                    *pc.offset(at(i + r, j0 + j)) = t;
-                                }
-                            }
-                        }
+                        from_tile(tile, ci, ldc, part);
                     }
                 }
                 i += rows;
             }
+        }
+    }
+}
+
+/// C ← 0: a product k = 0 deep.
+///
+/// SAFETY: as [`dgemm`].
+unsafe fn zeros<T: Element>(p: Product<T>) {
+    for i in 0..p.m {
+        for j in 0..p.n {
+            // SAFETY: C[i, j] lies in C.
+            unsafe { *p.c.offset(i as isize * p.c_row_stride + j as isize) = T::ZERO };
+        }
+    }
+}
+
+/// The first `width` values of `rows` rows of X at `x` (row stride `ldx`) into `panel`,
+/// NR values a row, the values past `width` zeros: every value a tile reads is written.
+///
+/// SAFETY: those rows × width values lie in X; `panel` holds rows × NR values.
+#[inline(always)]
+unsafe fn copy_panel<T: Element, const NR: usize>(
+    panel: &mut [MaybeUninit<T>],
+    x: *const T,
+    ldx: isize,
+    rows: usize,
+    width: usize,
+) {
+    for (p, row) in panel.chunks_exact_mut(NR).take(rows).enumerate() {
+        // SAFETY: X[p, j] lies in X for j < width.
+        let xs = unsafe { x.offset(p as isize * ldx) };
+        for (j, e) in row.iter_mut().enumerate() {
+            // SAFETY: as above.
+            e.write(if j < width {
+                unsafe { *xs.add(j) }
+            } else {
+                T::ZERO
+            });
+        }
+    }
+}
+
+/// Where a tile's steps write a tile of C, `tile.len()` rows of NR of which C holds the
+/// first `rows` rows and `width` columns: C itself (`c`, row stride `ldc`) where it holds
+/// all of them, else `tile` (row stride NR), C's values read into it first unless
+/// `first` (the tile then starts from zero); [`from_tile`] writes it back.
+///
+/// SAFETY: C's rows × width values at `c` (row stride `ldc`) are in bounds.
+#[inline(always)]
+unsafe fn into_tile<T: Element, const NR: usize>(
+    tile: &mut [[T; NR]],
+    c: *mut T,
+    ldc: isize,
+    [rows, width]: [usize; 2],
+    first: bool,
+) -> (*mut T, isize) {
+    if rows == tile.len() && width == NR {
+        return (c, ldc);
+    }
+    if !first {
+        for (r, t) in tile[..rows].iter_mut().enumerate() {
+            for (j, t) in t[..width].iter_mut().enumerate() {
+                // SAFETY: C[r, j] lies in C.
+                *t = unsafe { *c.offset(r as isize * ldc + j as isize) };
+            }
+        }
+    }
+    (tile.as_mut_ptr().cast::<T>(), NR as isize)
+}
+
+/// C's part of `tile` back into C, where [`into_tile`] gave the tile (the same
+/// arguments).
+///
+/// SAFETY: as [`into_tile`].
+#[inline(always)]
+unsafe fn from_tile<T: Element, const NR: usize>(
+    tile: &[[T; NR]],
+    c: *mut T,
+    ldc: isize,
+    [rows, width]: [usize; 2],
+) {
+    if rows == tile.len() && width == NR {
+        return;
+    }
+    for (r, t) in tile[..rows].iter().enumerate() {
+        for (j, &t) in t[..width].iter().enumerate() {
+            // SAFETY: C[r, j] lies in C.
+            unsafe { *c.offset(r as isize * ldc + j as isize) = t };
         }
     }
 }

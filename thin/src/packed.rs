@@ -19,7 +19,8 @@
 //! against 0.93–1.0 this way (fwdrev's docs/measured.md). On Zen 3's AVX2 this order ran
 //! at 1.02–1.15× OpenBLAS's time where faer's GEMM took 1.30–1.34×.
 
-use super::{Element, Product, Run};
+use super::{copy_panel, from_tile, into_tile, zeros, Element, Product, Run};
+use std::mem::MaybeUninit;
 
 /// The loops above on one part of C's rows: MR rows of A and NR columns of B a tile,
 /// `step` running each (always a whole tile: C's partial tiles go through a local one),
@@ -50,13 +51,9 @@ pub(super) unsafe fn packed<
         c_row_stride: ldc,
     } = p;
     let zero = T::ZERO;
-    let at = |i: usize, j: usize| i as isize * ldc + j as isize;
     if k == 0 {
-        for i in 0..m {
-            // SAFETY: C[i, j] lies in C.
-            (0..n).for_each(|j| unsafe { *c.offset(at(i, j)) = zero });
-        }
-        return;
+        // SAFETY: as the caller promises.
+        return unsafe { zeros(p) };
     }
     // A's rows by micropanels of MR (each kc × MR, a column of MR values a step), the
     // rows past m zeros; B's kc × nc block by micropanels of NR columns, past n zeros.
@@ -65,7 +62,7 @@ pub(super) unsafe fn packed<
     let rows = m.next_multiple_of(MR);
     let depth = KC.min(k);
     let mut pa = vec![zero; rows * depth];
-    let mut pb = vec![zero; depth * NC.min(n).next_multiple_of(NR)];
+    let mut pb = vec![MaybeUninit::<T>::uninit(); depth * NC.min(n).next_multiple_of(NR)];
     let mut tile = [[zero; NR]; MR];
     for p0 in (0..k).step_by(KC) {
         let kc = KC.min(k - p0);
@@ -89,52 +86,23 @@ pub(super) unsafe fn packed<
             let panels = nc.div_ceil(NR);
             for (jr, panel) in pb.chunks_exact_mut(NR * kc).take(panels).enumerate() {
                 let width = NR.min(nc - jr * NR);
-                for (q, row) in panel.chunks_exact_mut(NR).enumerate() {
-                    // SAFETY: B[p0 + q, j0 + jr·NR + j] lies in B for j < width.
-                    let bs = unsafe { b.offset((p0 + q) as isize * ldb + (j0 + jr * NR) as isize) };
-                    for (j, e) in row.iter_mut().enumerate() {
-                        // SAFETY: as above.
-                        *e = if j < width {
-                            unsafe { *bs.add(j) }
-                        } else {
-                            zero
-                        };
-                    }
-                }
+                // SAFETY: B's rows p0.. (kc of them), columns j0 + jr·NR.. (width) lie in B.
+                let bs = unsafe { b.offset(p0 as isize * ldb + (j0 + jr * NR) as isize) };
+                unsafe { copy_panel::<T, NR>(panel, bs, ldb, kc, width) };
             }
             for (i0, ap) in (0..m).step_by(MR).zip(pa.chunks_exact(MR * kc)) {
                 let mr = MR.min(m - i0);
                 for jr in 0..panels {
-                    let j = j0 + jr * NR;
                     let width = NR.min(nc - jr * NR);
-                    let whole = mr == MR && width == NR;
-                    let bp = pb[jr * NR * kc..].as_ptr();
-                    // SAFETY: C's rows i0..i0 + mr, columns j..j + width, directly or
-                    // through the tile; the packed panels hold kc steps.
+                    let bp = pb[jr * NR * kc..].as_ptr().cast::<T>();
+                    // SAFETY: C's rows i0..i0 + mr, columns j0 + jr·NR.. (width of them).
+                    let ci = unsafe { c.offset(i0 as isize * ldc + (j0 + jr * NR) as isize) };
+                    // SAFETY: as above; the packed panels hold kc steps.
                     unsafe {
-                        let (ct, ldt) = match whole {
-                            true => (c.offset(at(i0, j)), ldc),
-                            false => {
-                                if !first {
-                                    for (r, t) in tile[..mr].iter_mut().enumerate() {
-                                        for (q, t) in t[..width].iter_mut().enumerate() {
-                                            *t = *c.offset(at(i0 + r, j + q));
-                                        }
-                                    }
-                                }
-                                (tile.as_mut_ptr().cast::<T>(), NR as isize)
-                            }
-                        };
+                        let (ct, ldt) = into_tile(&mut tile, ci, ldc, [mr, width], first);
                         let a = [1, MR as isize];
-                        let run = (kc, ap.as_ptr(), a, bp, ct, ldt, first, std::ptr::null());
-                        step(run);
-                        if !whole {
-                            for (r, t) in tile[..mr].iter().enumerate() {
-                                for (q, &t) in t[..width].iter().enumerate() {
-                                    *c.offset(at(i0 + r, j + q)) = t;
-                                }
-                            }
-                        }
+                        step((kc, ap.as_ptr(), a, bp, ct, ldt, first, std::ptr::null()));
+                        from_tile(&tile, ci, ldc, [mr, width]);
                     }
                 }
             }
