@@ -12,9 +12,9 @@
 //!
 //! Matrix products (forward mode, Jacobian and Hessian panels, batches) run on the
 //! BLAS's own threads, set process-wide by [`set_threads`] (OpenBLAS 0.3.21 has no
-//! per-call setting), or on the pure-Rust GEMMs (the crate's packed one on AVX2 and AVX-512,
-//! faer's elsewhere, and those of products thin in C's columns even with a BLAS), which
-//! follow the `Par`: rayon's current pool, the
+//! per-call setting), or on the pure-Rust GEMMs (the crate's packed one on AVX2 and
+//! AVX-512, faer's elsewhere, and those of products thin in C's columns even with a
+//! BLAS), which follow the `Par`: rayon's current pool, the
 //! pool of [`Par::Threads`], or the calling thread alone under [`Par::Seq`]. Calls made
 //! of matrix-vector products (gradients, JVP, VJP, HVP, weight gradients) start no
 //! thread at all under [`Par::Seq`]: a program that runs many of them from its own

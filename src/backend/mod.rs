@@ -109,9 +109,9 @@ static DETERMINISTIC: AtomicBool = AtomicBool::new(false);
 /// so with OpenBLAS or BLIS the last bits of a GEMM-bound result (forward mode,
 /// Jacobians, Hessians, batches) may differ between `--threads 1` and `--threads 8`.
 /// Switched on, the matrix-matrix products run on the pure-Rust GEMM (the crate's packed
-/// one on AVX2 and AVX-512, else faer's: their threads split C, each entry's sum runs in a fixed
-/// order), as the matrix-vector products always run on
-/// the crate's kernels (a fixed number of blocks, not of threads). The pure-Rust build
+/// one on AVX2 and AVX-512, else faer's: their threads split C, each entry's sum runs in
+/// a fixed order), as the matrix-vector products always run on the crate's kernels (a
+/// fixed number of blocks, not of threads). The pure-Rust build
 /// always works this way, and the switch changes nothing there. Its cost with a BLAS is
 /// that of the pure-Rust products for the GEMMs (see docs/measured.md).
 pub fn set_deterministic(on: bool) {
@@ -164,16 +164,15 @@ pub(crate) fn gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayView
 /// around the thin product's tile ([`thin::packed`](crate::kernels::thin::packed): C by
 /// rows, or by columns as Cᵀ = Bᵀ·Aᵀ where A is by columns too), 1.06–1.14× OpenBLAS's
 /// time on two cores of an Emerald Rapids-class Xeon where faer's took 1.15–1.17×, and
-/// 1.02–1.15× on Zen 3's AVX2 where faer's took 1.30–1.34× (docs/measured.md); else, or
+/// 1.02–1.15× on Zen 3's AVX2 where faer's took 1.15–1.34× (docs/measured.md); else, or
 /// where its blocks would not fit under an address-space limit (a few MiB,
 /// [`fwdrev_thin::packed_bytes`]), faer's ([`faer_gemm`]).
 fn pure_gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>) {
     let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
     let threads = threads(m.saturating_mul(k).saturating_mul(n));
     // Either orientation's blocks (C by columns runs as Cᵀ = Bᵀ·Aᵀ).
-    let size = std::mem::size_of::<T>();
-    let bytes = fwdrev_thin::packed_bytes(m, k, n, threads, size)
-        .max(fwdrev_thin::packed_bytes(n, k, m, threads, size));
+    let bytes = crate::kernels::thin::packed_bytes::<T>(m, k, n, threads)
+        .max(crate::kernels::thin::packed_bytes::<T>(n, k, m, threads));
     if crate::memory::fits_under_limits(bytes) {
         let by_columns = c.strides()[0] == 1 && c.strides()[1] != 1;
         let done = match by_columns {
@@ -222,11 +221,11 @@ fn route(m: usize, k: usize, n: usize) -> Route {
 /// Whether C's columns (C m×n, k deep) get the bits of the whole product where C is
 /// computed in pieces of `piece` columns: both shapes take the same [`Route`], never to
 /// the BLAS (whose kernels may round by n), and each entry's sum runs in an order fixed
-/// by k alone: the thin kernel's one chain (and the packed GEMM's, on AVX2 and AVX-512, the same;
-/// not relied on here); faer's GEMM in blocks of k, past its
-/// nano-GEMM ([`NANO`]) and where it runs its x86 kernels (AVX2 with FMA, or AVX-512:
-/// elsewhere it falls back to the `gemm` crate, whose blocks and dot products follow the
-/// shape); for A·b and aᵀ·B, one sum in index order per entry over a strided row.
+/// by k alone: the thin kernel's one chain (and the packed GEMM's, on AVX2 and AVX-512,
+/// the same; not relied on here); faer's GEMM in blocks of k, past its nano-GEMM
+/// ([`NANO`]) and where it runs its x86 kernels (AVX2 with FMA, or AVX-512: elsewhere it
+/// falls back to the `gemm` crate, whose blocks and dot products follow the shape); for
+/// A·b and aᵀ·B, one sum in index order per entry over a strided row.
 pub(crate) fn pieces_keep_bits(m: usize, k: usize, n: usize, piece: usize) -> bool {
     let route = route(m, k, n);
     let past_nano = |n: usize| m.saturating_mul(k).saturating_mul(n) > NANO;

@@ -28,8 +28,9 @@ pub(crate) fn gemm<T: Real>(
 /// C ← A·B (C overwritten) for B of any width, where this CPU has AVX2 or AVX-512: A and
 /// B packed around the same tile as [`gemm`]'s (`fwdrev_thin::dgemm_packed`), each C
 /// entry the same one chain of multiply-adds. A with any strides, B and C with unit
-/// column stride (else, or on the portable kernels, `false` and C untouched: faer's GEMM
-/// is faster there). Rows of C are split among up to `threads` rayon tasks.
+/// column stride (else, or on the portable kernels, `false` and C untouched: the
+/// portable tile is unvectorised and untuned, where faer's GEMM has kernels for other
+/// CPUs' vectors). Rows of C are split among up to `threads` rayon tasks.
 pub(crate) fn packed<T: Real>(
     threads: usize,
     a: ArrayView2<T>,
@@ -37,9 +38,17 @@ pub(crate) fn packed<T: Real>(
     c: ArrayViewMut2<T>,
 ) -> bool {
     match detected() {
+        #[cfg(target_arch = "x86_64")]
+        kernel @ (Detected::Avx512(_) | Detected::Avx2(_)) => packed_on(kernel, threads, a, b, c),
         Detected::Portable(_) => false,
-        kernel => packed_on(kernel, threads, a, b, c),
     }
+}
+
+/// The bytes [`packed`] allocates at most for C m×n, k deep, on `threads` threads
+/// (`fwdrev_thin::packed_bytes` on this CPU's instruction set).
+pub(crate) fn packed_bytes<T>(m: usize, k: usize, n: usize, threads: usize) -> usize {
+    let size = std::mem::size_of::<T>();
+    fwdrev_thin::packed_bytes(isa(detected()), m, k, n, threads, size)
 }
 
 /// [`packed`] on the tiles of `kernel`'s instruction set (which this CPU has), the
@@ -59,6 +68,17 @@ fn packed_on<T: Real>(
     true
 }
 
+/// The thin crate's name for `kernel`'s instruction set.
+fn isa(kernel: Detected) -> Isa {
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        Detected::Avx512(_) => Isa::Avx512,
+        #[cfg(target_arch = "x86_64")]
+        Detected::Avx2(_) => Isa::Avx2,
+        Detected::Portable(_) => Isa::Portable,
+    }
+}
+
 /// Which of the thin crate's loops a product runs.
 #[derive(Clone, Copy)]
 enum Loops {
@@ -73,13 +93,7 @@ enum Loops {
 ///
 /// SAFETY: `p` is [`product`]'s, from views still borrowed.
 unsafe fn run<T: Real>(loops: Loops, kernel: Detected, threads: usize, p: Product<T>) {
-    let isa = match kernel {
-        #[cfg(target_arch = "x86_64")]
-        Detected::Avx512(_) => Isa::Avx512,
-        #[cfg(target_arch = "x86_64")]
-        Detected::Avx2(_) => Isa::Avx2,
-        Detected::Portable(_) => Isa::Portable,
-    };
+    let isa = isa(kernel);
     // SAFETY: as the caller promises, and the CPU has `isa`'s features, as `kernel`
     // exists. The pointers are cast only where T is the type named.
     unsafe {
@@ -337,11 +351,12 @@ mod tests {
     /// included: every C entry its chain (fused where the set has FMA), bit for bit, for
     /// 1 and 3 threads, every layout of A, B and C within wider matrices, and shapes
     /// around every tile's rows (12, 6, 4) and columns (two vectors), both kc-blocks
-    /// (`KC_PACKED`, `KC_PACKED_AVX2`) and both nc-blocks. [`packed`] declines on the
-    /// portable kernels and leaves C as it was.
+    /// (`KC_PACKED_AVX512`, `KC_PACKED_AVX2`) and both nc-blocks. [`packed`] declines on
+    /// the portable kernels and leaves C as it was.
     #[test]
     fn the_packed_gemm_is_the_chain_too() {
-        use fwdrev_thin::{KC_PACKED, KC_PACKED_AVX2, NC_PACKED, NC_PACKED_AVX2};
+        use fwdrev_thin::{KC_PACKED_AVX2, NC_PACKED_AVX2};
+        use fwdrev_thin::{KC_PACKED_AVX512 as KC_PACKED, NC_PACKED_AVX512 as NC_PACKED};
         fn check<T: Real>() {
             #[allow(unused_mut)] // extended on x86-64 only
             let mut kernels = vec![Detected::Portable(crate::kernels::Portable)];
@@ -358,6 +373,7 @@ mod tests {
                 (24, 2 * KC_PACKED + 5, 33),
                 (19, KC_PACKED_AVX2 + 1, NC_PACKED_AVX2 + 9),
                 (7, 2 * KC_PACKED_AVX2 + 3, 2 * NC_PACKED_AVX2),
+                (6, 2 * KC_PACKED_AVX2, NC_PACKED),
                 (5, 7, 3),
                 (7, 0, 200),
                 (0, 5, 3),
@@ -379,15 +395,16 @@ mod tests {
                             _ => &fused,
                         };
                         for threads in [1, 3] {
-                            let mut c = Array2::from_elem((m, n + 5), T::nan());
-                            let done =
-                                packed_on(kernel, threads, a, b, c.slice_mut(s![.., 2..n + 2]));
+                            // C within NaNs on every side: a write past C shows.
+                            let mut c = Array2::from_elem((m + 2, n + 5), T::nan());
+                            let inner = s![1..m + 1, 2..n + 2];
+                            let done = packed_on(kernel, threads, a, b, c.slice_mut(inner));
                             let at =
                                 format!("{kernel:?}: {m}×{k}·{k}×{n} {layout}, {threads} threads");
                             assert!(done, "{at}");
-                            assert_eq!(&bits(c.slice(s![.., 2..n + 2])), want, "{at}");
-                            assert!(c.slice(s![.., ..2]).iter().all(|v| v.is_nan()), "{at}");
-                            assert!(c.slice(s![.., n + 2..]).iter().all(|v| v.is_nan()), "{at}");
+                            assert_eq!(&bits(c.slice(inner)), want, "{at}");
+                            c.slice_mut(inner).fill(T::nan());
+                            assert!(c.iter().all(|v| v.is_nan()), "nothing past C: {at}");
                         }
                     }
                     let mut c = Array2::from_elem((m, n), T::nan());

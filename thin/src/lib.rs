@@ -87,7 +87,8 @@ pub struct Product<T> {
     pub m: usize,
     /// A's columns and X's rows.
     pub k: usize,
-    /// X's columns and C's, at most [`MAX_COLUMNS`].
+    /// X's columns and C's, at most [`MAX_COLUMNS`] for [`dgemm`] and [`sgemm`] (any
+    /// for [`dgemm_packed`] and [`sgemm_packed`]).
     pub n: usize,
     /// A[0, 0].
     pub a: *const T,
@@ -154,7 +155,7 @@ pub unsafe fn sgemm(isa: Isa, threads: usize, p: Product<f32>) {
 #[inline(never)]
 pub unsafe fn dgemm_packed(isa: Isa, threads: usize, p: Product<f64>) {
     // SAFETY: as the caller promises.
-    unsafe { split_rows(threads, 12, p, &|p| packed_tiles(isa, p)) }
+    unsafe { split_rows(threads, SPLIT_ROWS, p, &|p| packed_tiles(isa, p)) }
 }
 
 /// [`dgemm_packed`] in f32.
@@ -164,16 +165,20 @@ pub unsafe fn dgemm_packed(isa: Isa, threads: usize, p: Product<f64>) {
 #[inline(never)]
 pub unsafe fn sgemm_packed(isa: Isa, threads: usize, p: Product<f32>) {
     // SAFETY: as the caller promises.
-    unsafe { split_rows(threads, 12, p, &|p| packed_tiles(isa, p)) }
+    unsafe { split_rows(threads, SPLIT_ROWS, p, &|p| packed_tiles(isa, p)) }
 }
+
+/// C's rows go to the threads in multiples of this: every tile's rows (12, 6, 4) divide
+/// it, so that only the last part has a partial tile.
+const SPLIT_ROWS: usize = 12;
 
 /// The packed GEMM's kc-block on AVX-512: A's micropanel (12 × 192 f64, 18 KiB) stays
 /// in L1 beside the streamed B; 128–256 ran within a few per cent of each other on
 /// Emerald Rapids, 192 the fastest (fwdrev's docs/measured.md).
-pub const KC_PACKED: usize = 192;
+pub const KC_PACKED_AVX512: usize = 192;
 /// The packed GEMM's nc-block on AVX-512: B's kc × nc block (720 KiB in f64) stays in L2
 /// (2 MB a core there); 240–640 ran level, 960 and wider slower.
-pub const NC_PACKED: usize = 480;
+pub const NC_PACKED_AVX512: usize = 480;
 /// The packed GEMM's kc-block on AVX2 and the portable tiles: A's micropanel (6 × 256
 /// f64, 12 KiB) in L1.
 pub const KC_PACKED_AVX2: usize = 256;
@@ -181,13 +186,23 @@ pub const KC_PACKED_AVX2: usize = 256;
 /// in f64) in L2 (512 KiB a core on Zen 3).
 pub const NC_PACKED_AVX2: usize = 192;
 
-/// The bytes `dgemm_packed` (or `sgemm_packed`, `size` 4) allocates at most, on any
-/// instruction set, for C's m rows split among `threads` parts, k deep and n wide, values
-/// of `size` bytes.
-pub fn packed_bytes(m: usize, k: usize, n: usize, threads: usize, size: usize) -> usize {
-    let (depth, parts) = (max(KC_PACKED, KC_PACKED_AVX2).min(k), threads.max(1));
-    let rows = m.saturating_add(parts * 12);
-    let width = max(NC_PACKED, NC_PACKED_AVX2).min(n) + 128 / size;
+/// The packed GEMM's kc and nc on `isa` (the portable tiles take AVX2's).
+const fn packed_blocks(isa: Isa) -> [usize; 2] {
+    match isa {
+        Isa::Avx512 => [KC_PACKED_AVX512, NC_PACKED_AVX512],
+        Isa::Avx2 | Isa::Portable => [KC_PACKED_AVX2, NC_PACKED_AVX2],
+    }
+}
+
+/// The bytes `dgemm_packed` (or `sgemm_packed`, `size` 4) allocates at most on `isa`
+/// for C's m rows split among `threads` parts, k deep and n wide, values of `size`
+/// bytes: A's rows, each part's rounded up to its tile, a kc-block deep, and each part's
+/// kc × nc block of B, rounded up to its tile's width (at most 128 bytes).
+pub fn packed_bytes(isa: Isa, m: usize, k: usize, n: usize, threads: usize, size: usize) -> usize {
+    let [kc, nc] = packed_blocks(isa);
+    let (depth, parts) = (kc.min(k), threads.max(1));
+    let rows = m.saturating_add(parts * SPLIT_ROWS);
+    let width = nc.min(n) + 128 / size;
     rows.saturating_mul(depth)
         .saturating_add(parts * depth * width)
         .saturating_mul(size)
@@ -272,7 +287,7 @@ element!(f32, __m256, __m512);
 unsafe fn gemm<T: Element>(isa: Isa, threads: usize, p: Product<T>) {
     assert!(p.n <= MAX_COLUMNS, "thin gemm: n = {} columns", p.n);
     // SAFETY: as the caller promises.
-    unsafe { split_rows(threads, 12, p, &|p| tiles(isa, p)) }
+    unsafe { split_rows(threads, SPLIT_ROWS, p, &|p| tiles(isa, p)) }
 }
 
 /// `part` on C's rows split among up to `threads` rayon tasks, in multiples of `rows`.
@@ -382,8 +397,9 @@ unsafe fn packed_tiles<T: Element>(isa: Isa, p: Product<T>) {
 #[cfg(target_arch = "x86_64")]
 const AHEAD_AVX512: usize = 8;
 /// [`AHEAD_AVX512`] on AVX2: sixteen steps of two ymm, 1 KiB too. On two cores of Zen 3
-/// 4 steps ran at 1.26–1.29× OpenBLAS's time, 8 at 1.11–1.17×, 16 and 32 at 1.02–1.15×
-/// (fwdrev's docs/measured.md).
+/// the 6 × 2 tile ran at 1.11–1.17× OpenBLAS's time with no hint, 4 or 8 steps ahead,
+/// and at 1.02–1.15× with 16 or 32; the 4 × 3 tile at half speed with none (fwdrev's
+/// docs/measured.md).
 #[cfg(target_arch = "x86_64")]
 const AHEAD_AVX2: usize = 16;
 
@@ -412,7 +428,7 @@ unsafe fn packed_avx512<R: Register, const NR: usize>(p: Product<R::T>) {
     const { assert!(NR == 2 * R::LANES, "two registers of B") };
     // SAFETY: as in `blocks_avx2`.
     unsafe {
-        packed::packed::<R::T, 12, NR, KC_PACKED, NC_PACKED>(p, |run| {
+        packed::packed::<R::T, 12, NR, KC_PACKED_AVX512, NC_PACKED_AVX512>(p, |run| {
             micro_registers::<R, 12, 2, AHEAD_AVX512>(run)
         })
     }

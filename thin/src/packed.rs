@@ -17,7 +17,7 @@
 //! where the other order (B's micropanel in L1, A's streamed) took C's tiles down its
 //! columns, every tile a miss, and ran at 0.73–0.82 of OpenBLAS's rate on Emerald Rapids
 //! against 0.93–1.0 this way (fwdrev's docs/measured.md). On Zen 3's AVX2 this order ran
-//! at 1.02–1.15× OpenBLAS's time where faer's GEMM took 1.30–1.34×.
+//! at 1.02–1.15× OpenBLAS's time where faer's GEMM took 1.15–1.34×.
 
 use super::{copy_panel, from_tile, into_tile, zeros, Element, Product, Run};
 use std::mem::MaybeUninit;
@@ -39,6 +39,12 @@ pub(super) unsafe fn packed<
     p: Product<T>,
     step: impl Fn(Run<T>),
 ) {
+    const {
+        assert!(
+            super::SPLIT_ROWS.is_multiple_of(MR),
+            "whole tiles in each part"
+        )
+    };
     let Product {
         m,
         k,
@@ -86,7 +92,7 @@ pub(super) unsafe fn packed<
             let panels = nc.div_ceil(NR);
             for (jr, panel) in pb.chunks_exact_mut(NR * kc).take(panels).enumerate() {
                 let width = NR.min(nc - jr * NR);
-                // SAFETY: B's rows p0.. (kc of them), columns j0 + jr·NR.. (width) lie in B.
+                // SAFETY: B's kc rows from p0, width columns from j0 + jr·NR, lie in B.
                 let bs = unsafe { b.offset(p0 as isize * ldb + (j0 + jr * NR) as isize) };
                 unsafe { copy_panel::<T, NR>(panel, bs, ldb, kc, width) };
             }
