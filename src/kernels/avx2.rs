@@ -86,7 +86,11 @@ impl Kernel for Avx2 {
     }
     #[inline]
     fn axpy4<T: Real>(self, alpha: [T; 4], rows: [&[T]; 4], y: &mut [T]) {
-        unsafe { axpy4(alpha, rows, y) }
+        unsafe { axpy_rows(alpha, rows, y) }
+    }
+    #[inline]
+    fn axpy8<T: Real>(self, alpha: [T; 8], rows: [&[T]; 8], y: &mut [T]) {
+        unsafe { axpy_rows(alpha, rows, y) }
     }
     #[inline(always)]
     fn gemv_t2<T: Real>(
@@ -321,7 +325,7 @@ unsafe fn dot4_axpy4<T: Real>(
     ) {
         same(dot4_axpy4_eights(r, xs, same(alpha), p, yy, full))
     } else {
-        axpy4(alpha, prev, &mut y[..n]);
+        axpy_rows(alpha, prev, &mut y[..n]);
         return dot4(rows, x);
     };
     let [tails] = portable::dot4_tails::<T, true, 4, 1>(rows, [x], full);
@@ -336,7 +340,7 @@ unsafe fn dot4_axpy4<T: Real>(
 
 /// The sweep over the first `full` entries (a multiple of 8): per 8 entries, four
 /// rows' dot lanes (as [`dot4_eights`]) and y's update by the four previous rows (as
-/// [`axpy4_eights`], the same per-entry order).
+/// [`axpy_eights`], the same per-entry order).
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn dot4_axpy4_eights<E: Eight>(
@@ -374,33 +378,44 @@ unsafe fn dot4_axpy4_eights<E: Eight>(
     acc.map(|a| unsafe { E::sum(a) })
 }
 
-/// axpy4 with explicit intrinsics: four independent registers per step (16 f64 or 32
-/// f32), since each element's four fused multiply-adds form a dependent chain
-/// (latency-bound else).
+/// axpy4 (R = 4) and axpy8 (R = 8, y read and written once for the eight rows) with
+/// explicit intrinsics: independent registers per step (16 f64 or 32 f32 for four rows,
+/// half as many for eight, beside their eight coefficients), since each element's R
+/// fused multiply-adds form a dependent chain (latency-bound else).
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn axpy4<T: Real>(alpha: [T; 4], rows: [&[T]; 4], y: &mut [T]) {
+unsafe fn axpy_rows<T: Real, const R: usize>(alpha: [T; R], rows: [&[T]; R], y: &mut [T]) {
     let n = y.len();
     let rows = rows.map(|r| &r[..n]);
-    let done = if let (Some(r), Some(yy)) = (cast_rows::<T, f64, 4>(rows), cast_mut::<T, f64>(y)) {
-        axpy4_eights::<_, 2, 16>(same(alpha), r, yy)
-    } else if let (Some(r), Some(yy)) = (cast_rows::<T, f32, 4>(rows), cast_mut::<T, f32>(y)) {
-        axpy4_eights::<_, 4, 32>(same(alpha), r, yy)
+    let f64s = (cast_rows::<T, f64, R>(rows), cast_mut::<T, f64>(y));
+    let done = if let (Some(r), Some(yy)) = f64s {
+        match R {
+            4 => axpy_eights::<_, R, 2, 16>(same(alpha), r, yy),
+            _ => axpy_eights::<_, R, 1, 8>(same(alpha), r, yy),
+        }
+    } else if let (Some(r), Some(yy)) = (cast_rows::<T, f32, R>(rows), cast_mut::<T, f32>(y)) {
+        match R {
+            4 => axpy_eights::<_, R, 4, 32>(same(alpha), r, yy),
+            _ => axpy_eights::<_, R, 2, 16>(same(alpha), r, yy),
+        }
     } else {
         0
     };
-    let tail: [&[T]; 4] = rows.map(|r| &r[done..]);
-    portable::axpy4::<T, true>(alpha, tail, &mut y[done..]);
+    // The tail four rows at a time, each entry's terms in row order.
+    for (a, r) in alpha.chunks(4).zip(rows.chunks(4)) {
+        let (a, r): ([T; 4], [&[T]; 4]) = (a.try_into().expect("4"), r.try_into().expect("4"));
+        portable::axpy4::<T, true>(a, r.map(|r| &r[done..]), &mut y[done..]);
+    }
 }
 
-/// `y[i] = (((y[i] + α0·r0[i]) + α1·r1[i]) + α2·r2[i]) + α3·r3[i]`, fused, K eights of
+/// `y[i] = ((y[i] + α0·r0[i]) + α1·r1[i]) + … + α_{R−1}·r_{R−1}[i]`, fused, K eights of
 /// entries (STEP = 8K) a step, for the first multiple of STEP entries; returns how many
 /// it did.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn axpy4_eights<E: Eight, const K: usize, const STEP: usize>(
-    alpha: [E; 4],
-    rows: [&[E]; 4],
+unsafe fn axpy_eights<E: Eight, const R: usize, const K: usize, const STEP: usize>(
+    alpha: [E; R],
+    rows: [&[E]; R],
     y: &mut [E],
 ) -> usize {
     const { assert!(STEP == 8 * K) };
@@ -413,7 +428,7 @@ unsafe fn axpy4_eights<E: Eight, const K: usize, const STEP: usize>(
     let mut i = 0;
     while i < full {
         if long {
-            fetch_ahead::<_, STEP, 4>(p, i);
+            fetch_ahead::<_, STEP, R>(p, i);
         }
         // SAFETY: i + STEP ≤ full ≤ len of y and of every row.
         unsafe {
@@ -421,7 +436,7 @@ unsafe fn axpy4_eights<E: Eight, const K: usize, const STEP: usize>(
             for (k, v) in v.iter_mut().enumerate() {
                 *v = E::load(yp.add(i + 8 * k));
             }
-            for r in 0..4 {
+            for r in 0..R {
                 for (k, v) in v.iter_mut().enumerate() {
                     *v = E::fmadd(al[r], E::load(p[r].add(i + 8 * k)), *v);
                 }

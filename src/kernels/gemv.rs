@@ -329,36 +329,48 @@ mod tests {
     }
 
     /// Long rows whose starts are not pages apart go eight at a time: the bits of the
-    /// sweeps by quads (then rows), where every product rounds, in both products.
+    /// sweeps by quads (then rows), where every product rounds, in both products, f64
+    /// and f32 (AVX2's axpy8 is one sweep of eight rows in either).
     #[test]
     fn octets_have_the_quads_bits() {
-        let (m, n) = (21, 515);
-        assert!(m * n < MIN_WORK, "one block of rows");
-        let a = Array2::from_shape_fn((m, n), |(i, j)| ((i * 7 + j * 13) as f64).sin());
-        let rows = RowSlices::new(a.view());
-        assert!(rows.octets());
-        let x: Vec<f64> = (0..n).map(|j| (j as f64 * 0.3).cos()).collect();
-        let g: Vec<f64> = (0..m).map(|i| (i as f64 * 0.7).sin()).collect();
-        let quads = m / 4 * 4;
-        let (want, want_t) = with_kernel!(|k| {
-            let (mut y, mut yt) = (vec![0.0; m], vec![0.0; n]);
-            for i in (0..quads).step_by(4) {
-                y[i..i + 4].copy_from_slice(&k.dot4(rows.quad(i), &x));
-                k.axpy4([g[i], g[i + 1], g[i + 2], g[i + 3]], rows.quad(i), &mut yt);
-            }
-            for i in quads..m {
-                y[i] = k.dot(rows.row(i), &x);
-                k.axpy(g[i], rows.row(i), &mut yt);
-            }
-            (y, yt)
-        });
-        let mut y = Array2::zeros((m, 1));
-        gemv_few(Par::Seq, a.view(), &[&x], y.view_mut());
-        let bits = |v: &[f64]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(y.as_slice().unwrap()), bits(&want), "A·x");
-        let mut yt = vec![f64::NAN; n];
-        gemv_t(Par::Seq, a.view(), &g, &mut yt, &mut []);
-        assert_eq!(bits(&yt), bits(&want_t), "Aᵀ·g");
+        fn check<T: Real>() {
+            // Rows past a page, with a tail short of a register.
+            let (m, n) = (21, 4120 / std::mem::size_of::<T>() + 3);
+            assert!(m * n < MIN_WORK, "one block of rows");
+            let a = Array2::from_shape_fn((m, n), |(i, j)| {
+                T::from_f64(((i * 7 + j * 13) as f64).sin())
+            });
+            let rows = RowSlices::new(a.view());
+            assert!(rows.octets());
+            let x: Vec<T> = (0..n)
+                .map(|j| T::from_f64((j as f64 * 0.3).cos()))
+                .collect();
+            let g: Vec<T> = (0..m)
+                .map(|i| T::from_f64((i as f64 * 0.7).sin()))
+                .collect();
+            let quads = m / 4 * 4;
+            let (want, want_t) = with_kernel!(|k| {
+                let (mut y, mut yt) = (vec![T::zero(); m], vec![T::zero(); n]);
+                for i in (0..quads).step_by(4) {
+                    y[i..i + 4].copy_from_slice(&k.dot4(rows.quad(i), &x));
+                    k.axpy4([g[i], g[i + 1], g[i + 2], g[i + 3]], rows.quad(i), &mut yt);
+                }
+                for i in quads..m {
+                    y[i] = k.dot(rows.row(i), &x);
+                    k.axpy(g[i], rows.row(i), &mut yt);
+                }
+                (y, yt)
+            });
+            let mut y = Array2::zeros((m, 1));
+            gemv_few(Par::Seq, a.view(), &[&x], y.view_mut());
+            let bits = |v: &[T]| v.iter().map(|v| v.as_f64().to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(y.as_slice().unwrap()), bits(&want), "A·x");
+            let mut yt = vec![T::nan(); n];
+            gemv_t(Par::Seq, a.view(), &g, &mut yt, &mut []);
+            assert_eq!(bits(&yt), bits(&want_t), "Aᵀ·g");
+        }
+        check::<f64>();
+        check::<f32>();
     }
 
     /// With the rows cut into blocks whose starts are not multiples of eight, Aᵀ·g by

@@ -62,7 +62,9 @@ pub(crate) trait Kernel: Copy + Send + Sync + 'static {
     }
     /// [`axpy4`](Kernel::axpy4) of rows 0–3, then of rows 4–7: each entry's terms added
     /// in order r = 0..8, with the bits of the two calls. The AVX-512 f64 copy sweeps
-    /// all eight at once, as [`dot8`](Kernel::dot8).
+    /// all eight at once, as [`dot8`](Kernel::dot8); so do AVX2's, f64 and f32 (y read
+    /// and written once for the eight rows, where two quads read and wrote it twice;
+    /// docs/measured.md).
     #[inline(always)]
     fn axpy8<T: Real>(self, alpha: [T; 8], rows: [&[T]; 8], y: &mut [T]) {
         let ([a, b], [p, q]) = (halves(alpha), halves(rows));
