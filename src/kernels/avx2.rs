@@ -294,9 +294,9 @@ unsafe fn dot4_eights<E: Eight>(rows: [&[E]; 4], x: &[E], full: usize) -> [E; 4]
 }
 
 /// dot4 and axpy4 in one sweep, for f64 and f32 with intrinsics over the first multiple
-/// of [`LANES`] entries, then both tails as [`dot4`] and [`axpy4`] do them; other types:
-/// the two calls in sequence. Each entry of y and each lane sees the same operations in
-/// the same order either way, so the bits are those of the two calls.
+/// of [`LANES`] entries, then both tails as [`dot4`] and axpy4 ([`axpy_rows`]) do them;
+/// other types: the two calls in sequence. Each entry of y and each lane sees the same
+/// operations in the same order either way, so the bits are those of the two calls.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn dot4_axpy4<T: Real>(
