@@ -379,12 +379,13 @@ unsafe fn dot4_axpy4_eights<E: Eight>(
 }
 
 /// axpy4 (R = 4) and axpy8 (R = 8, y read and written once for the eight rows) with
-/// explicit intrinsics: independent registers per step (16 f64 or 32 f32 for four rows,
-/// half as many for eight, beside their eight coefficients), since each element's R
-/// fused multiply-adds form a dependent chain (latency-bound else).
+/// explicit intrinsics: independent registers of y per step (four ymm, 16 f64 or 32
+/// f32, for four rows; two for eight, beside their eight coefficients), since each
+/// element's R fused multiply-adds form a dependent chain (latency-bound else).
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn axpy_rows<T: Real, const R: usize>(alpha: [T; R], rows: [&[T]; R], y: &mut [T]) {
+    const { assert!(R == 4 || R == 8, "four or eight rows") };
     let n = y.len();
     let rows = rows.map(|r| &r[..n]);
     let f64s = (cast_rows::<T, f64, R>(rows), cast_mut::<T, f64>(y));

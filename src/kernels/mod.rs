@@ -390,9 +390,10 @@ const PAGE: usize = 4096;
 const LINE: usize = 64;
 
 /// Whether rows of `n` entries of T are long: at least a page, as wide as a network
-/// whose weights stream from memory, not cache. `dot4`, `axpy4`, `dot4_axpy4` and
-/// `dot8_axpy8` ask for long rows ahead ([`fetch_ahead`]); shorter ones (small networks)
-/// take no hints, nor do `dot4x2`, `axpy4x2`, and the AVX-512 f64 `dot8` and `axpy8`.
+/// whose weights stream from memory, not cache. `dot4`, `axpy4`, `dot4_axpy4`,
+/// `dot8_axpy8` and AVX2's `axpy8` ask for long rows ahead ([`fetch_ahead`]); shorter
+/// ones (small networks) take no hints, nor do `dot4x2`, `axpy4x2`, and the AVX-512 f64
+/// `dot8` and `axpy8`.
 #[inline(always)]
 pub(crate) fn long_rows<T>(n: usize) -> bool {
     n * std::mem::size_of::<T>() >= PAGE
@@ -463,7 +464,8 @@ pub(crate) fn group_starts(
 /// a time): for rows of a page or more ([`long_rows`]), which stream from L3 or memory.
 /// There the AVX-512 f64 kernel's eight-row sweeps read x or y from L2 once for eight
 /// rows instead of four (without hints), which measured faster on Zen 4
-/// (docs/measured.md); the other kernels make the same two four-row sweeps either way.
+/// (docs/measured.md), and AVX2's `axpy8` (f64 and f32) reads and writes y once for
+/// eight rows; the other sweeps are the same two four-row sweeps either way.
 /// The fused pass's eight-row sweep ([`Kernel::dot8_axpy8`]) follows the same rule
 /// where it is one sweep. Not where the starts are a whole number of pages apart: eight
 /// such rows, with x or y, would all fall in one set of an L1 cache of eight ways (Zen
